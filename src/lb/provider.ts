@@ -1,0 +1,61 @@
+// The narrow interface between the member reconciler and one load-balancer instance. An L7LB
+// is a fleet: the reconciler holds one LbInstance per instance address and gives every
+// instance every member. Implementations: HaproxyInstance (runtime API); Octavia later.
+
+export interface HealthCheck {
+  intervalMs: number;
+  rise: number;
+  fall: number;
+  /** Informational: HAProxy applies the backend's `option httpchk` to dynamic servers. */
+  httpPath?: string;
+}
+
+export interface MemberSpec {
+  backend: string;
+  /** Encodes the owning node: see naming.ts. */
+  name: string;
+  address: string;
+  port: number;
+  /** Undefined: no health check (readiness then follows `withoutHealthCheck`). */
+  healthCheck?: HealthCheck;
+}
+
+export type MemberAdmin = 'ready' | 'drain' | 'maint';
+
+/**
+ * healthy: UP with a completed passing check (HAProxy check_status L4OK/L6OK/L7OK/L7OKC).
+ * pending: no check has completed yet (HAProxy reports a fresh server UP before any check ran:
+ *          that does not count). unhealthy: checks ran and the server is DOWN.
+ * unchecked: the member has no health check.
+ */
+export type MemberHealth = 'healthy' | 'pending' | 'unhealthy' | 'unchecked';
+
+export interface ObservedMember {
+  backend: string;
+  name: string;
+  address: string;
+  port: number;
+  admin: MemberAdmin;
+  health: MemberHealth;
+  /** The provider's own words, for status and `kubectl podlb explain` (e.g. `L7OK`, `L4CON`). */
+  detail: string;
+}
+
+export interface MemberListing {
+  members: ObservedMember[];
+  /** Backends that do not exist on this instance (a wrong `podlb.io/backend`, or LB config drift). */
+  missingBackends: string[];
+}
+
+export interface LbInstance {
+  /** The instance address as written in the LoadBalancerClass, e.g. `unix:///run/haproxy.sock`. */
+  readonly id: string;
+  /** One batched read of every server in `backends` whose name starts with `namePrefix`. */
+  listMembers(backends: readonly string[], namePrefix: string): Promise<MemberListing>;
+  /** Adds a member that takes no traffic before its first health check passes. */
+  addMember(member: MemberSpec): Promise<void>;
+  /** No new connections; established ones finish. */
+  drainMember(backend: string, name: string): Promise<void>;
+  removeMember(backend: string, name: string): Promise<void>;
+  close(): Promise<void>;
+}
