@@ -56,6 +56,8 @@ export interface LbInstance {
   addMember(member: MemberSpec): Promise<void>;
   /** No new connections; established ones finish. */
   drainMember(backend: string, name: string): Promise<void>;
+  /** Back to taking traffic after a drain (the Pod's readiness flapped back). */
+  enableMember(backend: string, name: string): Promise<void>;
   removeMember(backend: string, name: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { planMembers } from './plan.js';
+import { parseDurationMs, parseServiceBinding, parseLbClass } from './binding.js';
+import { NODE, lbClass, pod, service, slice, type Ep } from './fixtures.js';
+
+describe('planMembers: which endpoints become members (design §4.1)', () => {
+  it.each<{ name: string; ep: Ep; p: Parameters<typeof pod>[1] | null; want: 'active' | 'draining' | 'none' }>([
+    { name: 'ready endpoint on this node', ep: { pod: 'p1', ip: '10.244.1.10', ready: true }, p: {}, want: 'active' },
+    { name: 'ready unset counts as ready', ep: { pod: 'p1', ip: '10.244.1.10' }, p: {}, want: 'active' },
+    { name: 'other node', ep: { pod: 'p1', ip: '10.244.2.10', node: 'node-b', ready: true }, p: { node: 'node-b' }, want: 'none' },
+    { name: 'pod not on this node (not in the pod cache)', ep: { pod: 'p1', ip: '10.244.1.10', ready: true }, p: null, want: 'none' },
+    { name: 'held back only by our gate', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gateStatus: 'False' }, want: 'active' },
+    { name: 'gate condition not written yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true }, want: 'active' },
+    { name: 'containers not ready', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false }, want: 'none' },
+    { name: 'not ready and not gated by us', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gate: false }, want: 'none' },
+    { name: 'another readiness gate still False', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, otherGate: 'False' }, want: 'none' },
+    { name: 'another readiness gate True', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, otherGate: 'True' }, want: 'active' },
+    { name: 'endpoint terminating', ep: { pod: 'p1', ip: '10.244.1.10', ready: false, terminating: true }, p: { containersReady: true }, want: 'draining' },
+    { name: 'pod has deletionTimestamp, slice not updated yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: true }, p: { deleting: true }, want: 'draining' },
+  ])('$name → $want', ({ ep, p, want }) => {
+    const pods = p === null ? [] : [pod('p1', { ip: ep.ip, ...p })];
+    const plan = planMembers({ nodeName: NODE, pods, services: [service()], endpointSlices: [slice([ep])], classes: [lbClass()] });
+    expect(plan.problems).toEqual([]);
+    if (want === 'none') expect(plan.members).toEqual([]);
+    else {
+      expect(plan.members).toHaveLength(1);
+      expect(plan.members[0]).toMatchObject({ state: want, address: ep.ip, port: 8080, backend: 'ads.bidder.http', name: `podlb_${NODE}_${ep.ip}_8080`, drainSeconds: 30 });
+    }
+  });
+
+  it('uses the targetPort from the slice, the backend annotation and the drain annotation', () => {
+    const plan = planMembers({
+      nodeName: NODE,
+      pods: [pod('p1')],
+      services: [service({ 'podlb.io/backend': 'ads_bidder', 'podlb.io/drain-seconds': '5' })],
+      endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }], { port: 9090 })],
+      classes: [lbClass()],
+    });
+    expect(plan.members).toEqual([expect.objectContaining({ backend: 'ads_bidder', port: 9090, drainSeconds: 5, healthCheck: { intervalMs: 1000, rise: 2, fall: 3 } })]);
+  });
+
+  it('ignores Services that did not opt in and slices of other Services', () => {
+    const plain = service();
+    delete plain.metadata.annotations;
+    const plan = planMembers({ nodeName: NODE, pods: [pod('p1')], services: [plain], endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }]), slice([{ pod: 'p1', ip: '10.244.1.10' }], { service: 'other' })], classes: [lbClass()] });
+    expect(plan.members).toEqual([]);
+    expect(plan.bindings).toEqual([]);
+  });
+
+  it('a bad Service is reported and does not stop a good one', () => {
+    const bad = service({ 'podlb.io/ports': 'grpc' }, { name: 'broken' });
+    const plan = planMembers({
+      nodeName: NODE,
+      pods: [pod('p1')],
+      services: [bad, service()],
+      endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }]), slice([{ pod: 'p1', ip: '10.244.1.10' }], { service: 'broken' })],
+      classes: [lbClass()],
+    });
+    expect(plan.members.map((m) => m.service.name)).toEqual(['bidder']);
+    expect(plan.problems).toEqual([expect.objectContaining({ reason: 'InvalidAnnotation', field: 'metadata.annotations[podlb.io/ports]', object: expect.objectContaining({ kind: 'Service', name: 'broken' }) })]);
+    expect(plan.problems[0]!.message).toMatch(/no Service port named or numbered "grpc"/);
+  });
+
+  it('an unknown class is reported and registers nothing', () => {
+    const plan = planMembers({ nodeName: NODE, pods: [pod('p1')], services: [service({ 'podlb.io/load-balancer': 'nope' })], endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }])], classes: [lbClass()] });
+    expect(plan.members).toEqual([]);
+    expect(plan.bindings[0]!.kind).toBe('classMissing');
+    expect(plan.problems[0]).toMatchObject({ reason: 'UnknownLoadBalancerClass' });
+  });
+});
+
+describe('parseServiceBinding', () => {
+  const classes = new Map([['l7lb', parseLbClass(lbClass()).model!]]);
+  it.each<{ ann: Record<string, string>; ports?: { name?: string; port: number; protocol?: string }[]; ok: boolean; match?: RegExp }>([
+    { ann: {}, ok: true },
+    { ann: { 'podlb.io/ports': '80' }, ok: true },
+    { ann: { 'podlb.io/ports': 'http,metrics' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: true },
+    { ann: { 'podlb.io/ports': 'http,metrics', 'podlb.io/backend': 'one' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: false, match: /several ports/ },
+    { ann: { 'podlb.io/backend': 'http=a,metrics=b' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: true },
+    { ann: { 'podlb.io/backend': 'http=a,nope=b' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: false, match: /port=backend/ },
+    { ann: { 'podlb.io/backend': 'evil backend\nserver x' }, ok: false, match: /must match/ },
+    { ann: { 'podlb.io/drain-seconds': '-1' }, ok: false, match: /whole number/ },
+    { ann: { 'podlb.io/drain-seconds': 'ten' }, ok: false, match: /whole number/ },
+    { ann: { 'podlb.io/ports': 'dns' }, ports: [{ name: 'dns', port: 53, protocol: 'UDP' }], ok: false, match: /not TCP/ },
+    { ann: {}, ports: [{ name: 'dns', port: 53, protocol: 'UDP' }], ok: false, match: /no TCP port/ },
+    { ann: { 'podlb.io/load-balancer': 'Bad_Name' }, ok: false, match: /must name a LoadBalancerClass/ },
+  ])('%j', ({ ann, ports, ok, match }) => {
+    const r = parseServiceBinding(service(ann, ports ? { ports } : {}), classes);
+    expect(r.result.kind).toBe(ok ? 'bound' : 'invalid');
+    if (match) expect(r.problems[0]!.message).toMatch(match);
+  });
+
+  it('default backend names are <namespace>.<service>.<port>', () => {
+    const r = parseServiceBinding(service({}, { ports: [{ name: 'http', port: 80 }, { port: 8443 }] }), classes);
+    expect(r.result.kind === 'bound' && r.result.binding.ports.map((p) => p.backend)).toEqual(['ads.bidder.http', 'ads.bidder.8443']);
+  });
+});
+
+describe('parseLbClass', () => {
+  it.each([
+    [{ provider: 'octavia' as const }, /not supported by this agent version yet/],
+    [{ haproxy: { instances: [] } }, /at least one/],
+    [{ haproxy: { instances: ['http://x'] } }, /unix:\/\/\/path or tcp:\/\/host:port/],
+    [{ haproxy: { instances: ['unix:///x'], healthCheck: { interval: 'soon' } } }, /duration/],
+    [{ haproxy: { instances: ['unix:///x'], healthCheck: { rise: 0 } } }, /rise/],
+    [{ readiness: { timeoutSeconds: -5 } }, /timeoutSeconds/],
+  ])('%j is refused', (spec, match) => {
+    const r = parseLbClass(lbClass(spec as never));
+    expect(r.model).toBeUndefined();
+    expect(r.problems[0]!.message).toMatch(match);
+  });
+
+  it('defaults', () => {
+    expect(parseLbClass(lbClass({ haproxy: { instances: ['tcp://[::1]:9999'] } })).model).toEqual({ name: 'l7lb', provider: 'haproxy', instances: ['tcp://[::1]:9999'], withoutHealthCheck: 'Immediate', timeoutSeconds: 600 });
+  });
+
+  it.each([
+    ['1s', 1000],
+    ['500ms', 500],
+    ['1m30s', 90_000],
+    ['1.5s', 1500],
+    ['1', undefined],
+    ['', undefined],
+  ])('parseDurationMs(%s) = %s', (t, ms) => expect(parseDurationMs(t)).toBe(ms));
+});

@@ -1,0 +1,171 @@
+// The member planner: a pure function from a snapshot of the cluster to the members this
+// node wants in its load balancers (design §4.1 and §4.4). No I/O; `now` is not needed here:
+// timing (drain windows, timeouts) belongs to the reconciler and the gate planner.
+import { READINESS_GATE, type EndpointSlice, type LoadBalancerClass, type Pod, type Service, LABEL_SERVICE_NAME } from '../api/types.js';
+import type { Problem } from '../api/problem.js';
+import type { HealthCheck } from '../lb/provider.js';
+import { memberName } from '../lb/naming.js';
+import { isOptedIn, parseLbClass, parseServiceBinding, type BindingResult, type LbClassModel } from './binding.js';
+
+export interface MemberSnapshot {
+  nodeName: string;
+  /** This node's Pods (the agent watches them with a spec.nodeName field selector). */
+  pods: readonly Pod[];
+  services: readonly Service[];
+  endpointSlices: readonly EndpointSlice[];
+  classes: readonly LoadBalancerClass[];
+}
+
+export interface PodKey {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export interface DesiredMember {
+  className: string;
+  backend: string;
+  name: string;
+  address: string;
+  port: number;
+  healthCheck?: HealthCheck;
+  pod: PodKey;
+  service: { namespace: string; name: string };
+  /** active: should take traffic (once healthy). draining: terminating, finish and go. */
+  state: 'active' | 'draining';
+  drainSeconds: number;
+}
+
+export interface MemberPlan {
+  classes: Map<string, LbClassModel>;
+  members: DesiredMember[];
+  /** Every parsed opted-in Service, valid or not: the gate planner needs all three kinds. */
+  bindings: BindingResult[];
+  problems: Problem[];
+}
+
+/** Why an endpoint is or is not a member: decisions explain themselves (logs, explain). */
+export type EndpointDecision = 'active' | 'gatedOnlyByUs' | 'terminating' | 'notOnThisNode' | 'podNotFound' | 'notReady';
+
+export function memberKey(backend: string, name: string): string {
+  return `${backend}/${name}`;
+}
+
+export function podKeyString(p: { namespace: string; name: string }): string {
+  return `${p.namespace}/${p.name}`;
+}
+
+export function conditionStatus(pod: Pod, type: string): string | undefined {
+  return pod.status?.conditions?.find((c) => c.type === type)?.status;
+}
+
+export function hasOurGate(pod: Pod): boolean {
+  return (pod.spec.readinessGates ?? []).some((g) => g.conditionType === READINESS_GATE);
+}
+
+export function isTerminating(pod: Pod): boolean {
+  return pod.metadata.deletionTimestamp !== undefined;
+}
+
+/**
+ * A Pod whose containers are ready and whose only missing piece of readiness is podlb's own
+ * gate (every other readiness gate is True). Such a Pod is `ready: false` in its
+ * EndpointSlice, and must still be registered, or the gate and the endpoint wait for each
+ * other forever.
+ */
+export function isHeldOnlyByOurGate(pod: Pod): boolean {
+  if (isTerminating(pod) || !hasOurGate(pod)) return false;
+  if (conditionStatus(pod, 'ContainersReady') !== 'True') return false;
+  if (conditionStatus(pod, READINESS_GATE) === 'True') return false;
+  return (pod.spec.readinessGates ?? []).every((g) => g.conditionType === READINESS_GATE || conditionStatus(pod, g.conditionType) === 'True');
+}
+
+export function decideEndpoint(
+  ep: EndpointSlice['endpoints'][number],
+  nodeName: string,
+  podsByName: ReadonlyMap<string, Pod>,
+  namespace: string,
+): { decision: EndpointDecision; pod?: Pod } {
+  if (ep.nodeName !== nodeName) return { decision: 'notOnThisNode' };
+  const ref = ep.targetRef;
+  const pod = ref?.kind === 'Pod' && ref.name ? podsByName.get(`${ref.namespace ?? namespace}/${ref.name}`) : undefined;
+  if (!pod || (ref?.uid && pod.metadata.uid && ref.uid !== pod.metadata.uid)) return { decision: 'podNotFound' };
+  if (ep.conditions?.terminating === true || isTerminating(pod)) return { decision: 'terminating', pod };
+  if (ep.conditions?.ready !== false) return { decision: 'active', pod };
+  if (isHeldOnlyByOurGate(pod)) return { decision: 'gatedOnlyByUs', pod };
+  return { decision: 'notReady', pod };
+}
+
+export function selectorMatches(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
+  const keys = Object.keys(selector);
+  return keys.length > 0 && keys.every((k) => labels?.[k] === selector[k]);
+}
+
+export function planMembers(snap: MemberSnapshot): MemberPlan {
+  const problems: Problem[] = [];
+  const classes = new Map<string, LbClassModel>();
+  for (const c of snap.classes) {
+    const parsed = parseLbClass(c);
+    problems.push(...parsed.problems);
+    if (parsed.model) classes.set(parsed.model.name, parsed.model);
+  }
+
+  const podsByName = new Map<string, Pod>();
+  for (const p of snap.pods) podsByName.set(`${p.metadata.namespace ?? 'default'}/${p.metadata.name}`, p);
+
+  const slicesByService = new Map<string, EndpointSlice[]>();
+  for (const s of snap.endpointSlices) {
+    const svc = s.metadata.labels?.[LABEL_SERVICE_NAME];
+    if (!svc || s.addressType === 'FQDN') continue;
+    const key = `${s.metadata.namespace ?? 'default'}/${svc}`;
+    const list = slicesByService.get(key) ?? [];
+    list.push(s);
+    slicesByService.set(key, list);
+  }
+
+  const bindings: BindingResult[] = [];
+  const members = new Map<string, DesiredMember>();
+  const services = [...snap.services].filter(isOptedIn).sort((a, b) => podKeyString(keyOf(a)).localeCompare(podKeyString(keyOf(b))));
+  for (const svc of services) {
+    const parsed = parseServiceBinding(svc, classes);
+    problems.push(...parsed.problems);
+    bindings.push(parsed.result);
+    if (parsed.result.kind !== 'bound') continue;
+    const { binding, lbClass } = parsed.result;
+    for (const slice of slicesByService.get(`${binding.namespace}/${binding.name}`) ?? []) {
+      for (const port of binding.ports) {
+        const slicePort = slice.ports?.find((p) => (p.name ?? '') === port.portName);
+        if (slicePort?.port === undefined) continue;
+        for (const ep of slice.endpoints ?? []) {
+          const { decision, pod } = decideEndpoint(ep, snap.nodeName, podsByName, binding.namespace);
+          if (!pod || decision === 'notOnThisNode' || decision === 'podNotFound' || decision === 'notReady') continue;
+          for (const address of ep.addresses) {
+            const name = memberName(snap.nodeName, address, slicePort.port);
+            const key = memberKey(port.backend, name);
+            const m: DesiredMember = {
+              className: binding.className,
+              backend: port.backend,
+              name,
+              address,
+              port: slicePort.port,
+              ...(lbClass.healthCheck ? { healthCheck: lbClass.healthCheck } : {}),
+              pod: { namespace: binding.namespace, name: pod.metadata.name ?? '', uid: pod.metadata.uid ?? '' },
+              service: { namespace: binding.namespace, name: binding.name },
+              state: decision === 'terminating' ? 'draining' : 'active',
+              drainSeconds: binding.drainSeconds,
+            };
+            // Two Services sharing one backend and Pod yield the same member: keep the first
+            // (services are sorted), but never let a draining view hide an active one.
+            const prev = members.get(key);
+            if (!prev || (prev.state === 'draining' && m.state === 'active')) members.set(key, m);
+          }
+        }
+      }
+    }
+  }
+  return { classes, members: [...members.values()], bindings, problems };
+}
+
+function keyOf(svc: Service): { namespace: string; name: string } {
+  return { namespace: svc.metadata.namespace ?? 'default', name: svc.metadata.name ?? '' };
+}
