@@ -50,7 +50,7 @@ export class HaproxyCommandError extends PodlbError {
       transient: options.transient ?? false,
     });
     this.command = command;
-    this.reply = reply;
+    this.reply = reply.trim();
   }
 }
 

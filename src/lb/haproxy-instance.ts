@@ -1,0 +1,227 @@
+// LbInstance over one HAProxy runtime API address. Only per-member commands: never a
+// backend-wide change, since every node's agent writes into the same backends.
+//
+// HAProxy 2.6 behaviours this relies on (measured, see test/haproxy-instance.test.ts):
+// - `add server` starts the server in maintenance; `enable health` is required or `check`
+//   does nothing; after `enable server` the server is UP and takes traffic before any check
+//   ran. Sending `add …; enable health; enable server; set server … health down` as ONE line
+//   keeps it DOWN until `rise` checks passed.
+// - `del server` answers "Only servers in maintenance mode can be deleted." unless disabled,
+//   and "Server still has connections attached to it, cannot remove it." while sessions are
+//   open: removeMember then runs `shutdown sessions server` (the drain window is over when
+//   the reconciler removes) and retries.
+// - A backend with a static algorithm answers "Backend must use a dynamic load balancing to
+//   support dynamic servers."; a missing one "No such backend." (commands) or "Can't find
+//   backend." (`show servers state`).
+import { isIP } from 'node:net';
+import type { LbInstance, MemberListing, MemberSpec, ObservedMember } from './provider.js';
+import { HaproxyCommandError, HaproxyRuntime, type HaproxyRuntimeOptions } from './haproxy-runtime.js';
+import { parseServersState, toObservedMember, type ServerStateRow } from './haproxy-servers-state.js';
+import { PodlbError } from '../util/errors.js';
+
+const REPLY_ADDED = 'New server registered.';
+const REPLY_DELETED = 'Server deleted.';
+const REPLY_NO_SERVER = 'No such server.';
+const REPLY_NO_BACKEND = 'No such backend.';
+const REPLY_STATIC_BACKEND = 'Backend must use a dynamic load balancing to support dynamic servers.';
+const REPLY_BUSY = 'Server still has connections attached to it, cannot remove it.';
+
+/** HAProxy proxy and server names: letters, digits, `_ . : -`. */
+const NAME_RE = /^[A-Za-z0-9_.:-]+$/;
+
+function assertName(what: string, name: string): void {
+  if (!NAME_RE.test(name)) throw new PodlbError('HAPROXY_INVALID_NAME', `${what} ${JSON.stringify(name)}: HAProxy allows only [A-Za-z0-9_.:-]`);
+}
+
+function isAbsent(reply: string): boolean {
+  const r = reply.trim();
+  return r === REPLY_NO_SERVER || r === REPLY_NO_BACKEND;
+}
+
+/** IPv6 server addresses are written in brackets on the add line. */
+function hostPort(address: string, port: number): string {
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+export interface HaproxyInstanceOptions extends HaproxyRuntimeOptions {
+  /** Use this runtime client (shared, or a fake) instead of opening one. */
+  runtime?: HaproxyRuntime;
+  /** How long removeMember keeps retrying `del server` after `shutdown sessions server`. Default 2000 ms. */
+  removeRetryMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export class HaproxyInstance implements LbInstance {
+  readonly id: string;
+  readonly runtime: HaproxyRuntime;
+  readonly #removeRetryMs: number;
+  readonly #sleep: (ms: number) => Promise<void>;
+
+  constructor(address: string, options: HaproxyInstanceOptions = {}) {
+    this.id = address;
+    this.runtime = options.runtime ?? new HaproxyRuntime(address, options);
+    this.#removeRetryMs = options.removeRetryMs ?? 2000;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  async listMembers(backends: readonly string[], namePrefix: string): Promise<MemberListing> {
+    const unique = [...new Set(backends)];
+    unique.forEach((b) => assertName('backend', b));
+    const replies = await this.runtime.pipeline(unique.map((b) => `show servers state ${b}`));
+    const members: ObservedMember[] = [];
+    const missingBackends: string[] = [];
+    unique.forEach((backend, i) => {
+      const rows = this.#parse(`show servers state ${backend}`, replies[i]!);
+      if (rows === null) {
+        missingBackends.push(backend);
+        return;
+      }
+      for (const row of rows) if (row.name.startsWith(namePrefix)) members.push(toObservedMember(row));
+    });
+    return { members, missingBackends };
+  }
+
+  async addMember(m: MemberSpec): Promise<void> {
+    assertName('backend', m.backend);
+    assertName('server', m.name);
+    if (isIP(m.address) === 0) throw new PodlbError('HAPROXY_INVALID_ADDRESS', `member ${m.name}: ${JSON.stringify(m.address)} is not an IP address`);
+    if (!Number.isInteger(m.port) || m.port < 1 || m.port > 65535) throw new PodlbError('HAPROXY_INVALID_ADDRESS', `member ${m.name}: bad port ${m.port}`);
+    const hc = m.healthCheck;
+    if (hc && !(hc.intervalMs >= 1 && hc.rise >= 1 && hc.fall >= 1)) {
+      throw new PodlbError('HAPROXY_INVALID_HEALTH_CHECK', `member ${m.name}: health check needs interval, rise and fall >= 1`);
+    }
+    const srv = `${m.backend}/${m.name}`;
+
+    // Look first: the add line below would otherwise run its `set server … health down` on an
+    // existing (adopted, serving) server of the same name after `add` failed.
+    const showCmd = `show servers state ${m.backend}`;
+    const rows = this.#parse(showCmd, await this.runtime.command(showCmd));
+    if (rows === null) {
+      throw new HaproxyCommandError(showCmd, "Can't find backend.", {
+        code: 'HAPROXY_BACKEND_MISSING',
+        message: `HAProxy ${this.id} has no backend ${m.backend} (for member ${m.name})`,
+      });
+    }
+    const existing = rows.find((r) => r.name === m.name);
+    if (existing) return this.#adopt(m, existing);
+
+    const add = [`add server ${srv} ${hostPort(m.address, m.port)}`];
+    if (hc) add.push('check', 'inter', `${Math.round(hc.intervalMs)}ms`, 'rise', String(hc.rise), 'fall', String(hc.fall));
+    const addCmd = add.join(' ');
+    const cmds = hc ? [addCmd, `enable health ${srv}`, `enable server ${srv}`, `set server ${srv} health down`] : [addCmd, `enable server ${srv}`];
+    // One line: HAProxy runs these back to back, so no request and no check can see the
+    // server UP between `enable server` and `health down`.
+    const replies = await this.runtime.pipeline(cmds, { oneLine: true });
+    const addReply = replies[0]!.trim();
+    if (addReply !== REPLY_ADDED) {
+      if (addReply === REPLY_STATIC_BACKEND) {
+        throw new HaproxyCommandError(addCmd, addReply, {
+          code: 'HAPROXY_BACKEND_NOT_DYNAMIC',
+          message: `HAProxy ${this.id}: backend ${m.backend} uses a static load-balancing algorithm and refuses dynamic servers; use roundrobin, leastconn or a consistent hash`,
+        });
+      }
+      if (addReply === REPLY_NO_BACKEND) {
+        throw new HaproxyCommandError(addCmd, addReply, { code: 'HAPROXY_BACKEND_MISSING', message: `HAProxy ${this.id} has no backend ${m.backend}` });
+      }
+      throw new HaproxyCommandError(addCmd, addReply);
+    }
+    cmds.slice(1).forEach((cmd, i) => {
+      // Left in maintenance (or DOWN) on failure: safe, and the next add adopts and completes it.
+      if (replies[i + 1]!.trim() !== '') throw new HaproxyCommandError(cmd, replies[i + 1]!);
+    });
+  }
+
+  /**
+   * The name exists (agent restart, or a retried add). Same address: done, except that a
+   * server left in maintenance by an interrupted add (or remove) or left draining is brought
+   * back the safe way. Another address: a conflict the caller must resolve by removing it.
+   */
+  async #adopt(m: MemberSpec, row: ServerStateRow): Promise<void> {
+    const srv = `${m.backend}/${m.name}`;
+    if (row.address !== m.address || row.port !== m.port) {
+      throw new HaproxyCommandError(`add server ${srv}`, 'Already exists a server with the same name in backend.', {
+        code: 'HAPROXY_MEMBER_CONFLICT',
+        message: `HAProxy ${this.id}: ${srv} exists with address ${hostPort(row.address, row.port)}, not ${hostPort(m.address, m.port)}`,
+      });
+    }
+    const observed = toObservedMember(row);
+    if (observed.admin === 'ready') return;
+    const cmds =
+      observed.admin === 'drain'
+        ? [`set server ${srv} state ready`]
+        : observed.health === 'unchecked'
+          ? [`enable server ${srv}`]
+          : [`enable health ${srv}`, `enable server ${srv}`, `set server ${srv} health down`];
+    const replies = await this.runtime.pipeline(cmds, { oneLine: true });
+    cmds.forEach((cmd, i) => {
+      if (replies[i]!.trim() !== '') throw new HaproxyCommandError(cmd, replies[i]!);
+    });
+  }
+
+  async drainMember(backend: string, name: string): Promise<void> {
+    assertName('backend', backend);
+    assertName('server', name);
+    const cmd = `set server ${backend}/${name} state drain`;
+    const reply = await this.runtime.command(cmd);
+    // Absent: nothing can send it new connections, which is all drain asks for.
+    if (reply.trim() !== '' && !isAbsent(reply)) throw new HaproxyCommandError(cmd, reply);
+  }
+
+  /**
+   * `set server … state ready`: leaves drain (health checks kept running during the drain, so
+   * the check state is current). Absent → HAPROXY_MEMBER_MISSING: the caller re-adds it.
+   */
+  async enableMember(backend: string, name: string): Promise<void> {
+    assertName('backend', backend);
+    assertName('server', name);
+    const cmd = `set server ${backend}/${name} state ready`;
+    const reply = await this.runtime.command(cmd);
+    if (reply.trim() === '') return;
+    if (isAbsent(reply)) throw new HaproxyCommandError(cmd, reply, { code: 'HAPROXY_MEMBER_MISSING' });
+    throw new HaproxyCommandError(cmd, reply);
+  }
+
+  async removeMember(backend: string, name: string): Promise<void> {
+    assertName('backend', backend);
+    assertName('server', name);
+    const srv = `${backend}/${name}`;
+    const disable = `disable server ${srv}`;
+    const del = `del server ${srv}`;
+    const [disableReply, delReply] = await this.runtime.pipeline([disable, del]);
+    if (isAbsent(disableReply!)) return; // already gone
+    if (disableReply!.trim() !== '') throw new HaproxyCommandError(disable, disableReply!);
+    let reply = delReply!.trim();
+    if (reply === REPLY_DELETED || isAbsent(reply)) return;
+    if (reply !== REPLY_BUSY) throw new HaproxyCommandError(del, reply);
+
+    // Sessions still open after the drain window: cut them, then HAProxy frees the server
+    // once they are released (asynchronously, so retry briefly).
+    const shutdown = `shutdown sessions server ${srv}`;
+    const deadline = Date.now() + this.#removeRetryMs;
+    let delay = 10;
+    for (;;) {
+      const [shutReply, again] = await this.runtime.pipeline([shutdown, del]);
+      if (shutReply!.trim() !== '' && !isAbsent(shutReply!)) throw new HaproxyCommandError(shutdown, shutReply!);
+      reply = again!.trim();
+      if (reply === REPLY_DELETED || isAbsent(reply)) return;
+      if (reply !== REPLY_BUSY) throw new HaproxyCommandError(del, reply);
+      if (Date.now() > deadline) {
+        throw new HaproxyCommandError(del, reply, { code: 'HAPROXY_MEMBER_BUSY', transient: true });
+      }
+      await this.#sleep(delay);
+      delay = Math.min(delay * 2, 200);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.runtime.close();
+  }
+
+  #parse(cmd: string, reply: string): ServerStateRow[] | null {
+    try {
+      return parseServersState(reply);
+    } catch (err) {
+      throw new HaproxyCommandError(cmd, reply, { code: 'HAPROXY_UNEXPECTED_REPLY', message: `HAProxy ${this.id}: ${(err as Error).message}` });
+    }
+  }
+}
