@@ -1,0 +1,226 @@
+// The lab's network (design §8), built from network namespaces and veth pairs:
+//
+//                        lb (HAProxy) 172.31.100.2
+//                          | 172.31.100.0/24
+//            +-------------+ tor (FRR, AS 65000), .1 on every link
+//            |             |
+//   172.31.1.0/24     172.31.2.0/24      one point-to-point "rack" link per node
+//        node1 .2         node2 .2       (BIRD, AS 64512; ip_forward, default via the ToR)
+//        |   |            |
+//      pods in 10.244.1.0/24 ...         (pod-server.ts: /32 per pod, proxy ARP on the node)
+//
+// The lb namespace has only its connected /24 and a default route via the ToR; the ToR has only
+// its connected links plus what FRR learns by BGP. So HAProxy reaches a Pod exactly when that
+// Pod's node advertised its Pod CIDR — the property the whole lab exists to show.
+//
+// rp_filter is switched off (all/default and on each interface) in every namespace: the value
+// the kernel applies is max(all, interface), and a new namespace's defaults are copied from the
+// host's, which on many distributions is strict (1) or loose (2). Strict mode would drop return
+// traffic whenever the lab's paths become asymmetric (e.g. a pod CIDR withdrawn while its
+// connections are still open, or two nodes advertising overlapping prefixes).
+import { startBird, type BirdProcess } from './bird-process.js';
+import { startFrr, type FrrRouter } from './frr.js';
+import { startHaproxy, type HaproxyBackendSpec, type HaproxyProcess } from './haproxy-process.js';
+import type { NetnsSandbox } from './netns.js';
+import { startPod, type LabPod } from './pod-server.js';
+
+export interface TopologySpec {
+  nodes: { name: string; podCidr: string }[];
+  backends: HaproxyBackendSpec[];
+  torAsn?: number;
+  nodeAsn?: number;
+}
+
+export interface TopologyNode {
+  name: string;
+  ns: string;
+  /** The node's address on its rack link (172.31.i.2): BIRD's router id and BGP source. */
+  address: string;
+  /** The ToR's address on that link (172.31.i.1): the node's BGP peer and default gateway. */
+  torAddress: string;
+  podCidr: string;
+  bird: BirdProcess;
+}
+
+export interface Topology {
+  tor: FrrRouter;
+  torAsn: number;
+  nodeAsn: number;
+  nodes: TopologyNode[];
+  /** httpSocket: HAProxy's unix-socket frontend, for HTTP from the root namespace. */
+  lb: { ns: string; address: string; haproxy: HaproxyProcess; httpSocket: string };
+  /** Starts a pod on `node` with the next free IP of the node's Pod CIDR. */
+  addPod(node: string, name: string, port: number): Promise<LabPod>;
+  removePod(name: string, opts?: { graceful?: boolean }): Promise<void>;
+  pods(): LabPod[];
+}
+
+export const DEFAULT_TOR_ASN = 65000;
+export const DEFAULT_NODE_ASN = 64512;
+/** Rack links are 172.31.<i>.0/24 for node i = 1..MAX_NODES; 172.31.100.0/24 is the LB's link. */
+export const MAX_NODES = 99;
+export const LB_ADDRESS = '172.31.100.2';
+export const LB_TOR_ADDRESS = '172.31.100.1';
+const HTTP_FRONTEND_PORT = 80;
+
+export function rackAddresses(index: number): { torAddress: string; address: string } {
+  if (!Number.isInteger(index) || index < 1 || index > MAX_NODES) throw new Error(`node index ${index} outside 1..${MAX_NODES}`);
+  return { torAddress: `172.31.${index}.1`, address: `172.31.${index}.2` };
+}
+
+function ipToInt(ip: string): number {
+  const parts = ip.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not an IPv4 address: ${ip}`);
+  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+}
+
+function intToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+/**
+ * Pod IPs of one node's CIDR. Never hands out the network address, the first host (.1: kept
+ * for a gateway, as real CNIs do) or the broadcast address. Fresh addresses go first; released
+ * ones are reused, oldest release first, only once no fresh one is left, so a removed pod's IP
+ * does not come straight back (stale LB members or conntrack entries would hit the new pod).
+ */
+export class PodIpAllocator {
+  readonly #base: number;
+  readonly #first: number;
+  readonly #last: number;
+  #next: number;
+  readonly #released: number[] = [];
+  readonly #used = new Set<number>();
+
+  constructor(readonly cidr: string) {
+    const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(cidr);
+    const len = m ? Number(m[2]) : NaN;
+    if (!m || !(len >= 0 && len <= 30)) throw new Error(`pod CIDR must be an IPv4 prefix of length 0..30: ${cidr}`);
+    const size = 2 ** (32 - len);
+    this.#base = ipToInt(m[1]!) - (ipToInt(m[1]!) % size);
+    this.#first = 2;
+    this.#last = size - 2;
+    this.#next = this.#first;
+  }
+
+  allocate(): string {
+    let offset: number | undefined;
+    if (this.#next <= this.#last) offset = this.#next++;
+    else offset = this.#released.shift();
+    if (offset === undefined) throw new Error(`pod CIDR ${this.cidr} is full`);
+    this.#used.add(offset);
+    return intToIp(this.#base + offset);
+  }
+
+  release(ip: string): void {
+    const offset = ipToInt(ip) - this.#base;
+    if (!this.#used.delete(offset)) return;
+    this.#released.push(offset);
+  }
+}
+
+export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promise<Topology> {
+  if (spec.nodes.length === 0 || spec.nodes.length > MAX_NODES) throw new Error(`the lab needs 1..${MAX_NODES} nodes, got ${spec.nodes.length}`);
+  const names = new Set(spec.nodes.map((n) => n.name));
+  if (names.size !== spec.nodes.length) throw new Error('node names must be unique');
+  const torAsn = spec.torAsn ?? DEFAULT_TOR_ASN;
+  const nodeAsn = spec.nodeAsn ?? DEFAULT_NODE_ASN;
+  const allocators = new Map(spec.nodes.map((n) => [n.name, new PodIpAllocator(n.podCidr)]));
+
+  const noRpFilter = async (ns: string): Promise<void> => {
+    await sb.sysctl(ns, 'net.ipv4.conf.all.rp_filter', '0');
+    await sb.sysctl(ns, 'net.ipv4.conf.default.rp_filter', '0');
+  };
+
+  // Namespaces, sysctls (before the veths, so the interfaces inherit `default`), links.
+  const torNs = await sb.addNetns('tor');
+  const lbNs = await sb.addNetns('lb');
+  const nodeNs = await Promise.all(spec.nodes.map((_, i) => sb.addNetns(`node${i + 1}`)));
+  await Promise.all([torNs, lbNs, ...nodeNs].map(noRpFilter));
+  await Promise.all([torNs, ...nodeNs].map((ns) => sb.sysctl(ns, 'net.ipv4.ip_forward', '1')));
+
+  await sb.veth({ ns: torNs, ifname: 'lb', addrs: [`${LB_TOR_ADDRESS}/24`] }, { ns: lbNs, ifname: 'eth0', addrs: [`${LB_ADDRESS}/24`] });
+  await sb.exec(lbNs, 'ip', ['route', 'add', 'default', 'via', LB_TOR_ADDRESS]);
+  const links = spec.nodes.map((n, i) => ({ ...n, ns: nodeNs[i]!, ...rackAddresses(i + 1), torIf: `node${i + 1}` }));
+  await Promise.all(
+    links.map(async (l) => {
+      await sb.veth({ ns: torNs, ifname: l.torIf, addrs: [`${l.torAddress}/24`] }, { ns: l.ns, ifname: 'eth0', addrs: [`${l.address}/24`] });
+      await sb.exec(l.ns, 'ip', ['route', 'add', 'default', 'via', l.torAddress]);
+    }),
+  );
+
+  // Daemons, all at once: FRR on the ToR, one BIRD per node, HAProxy on the LB.
+  const haproxyDir = sb.tempDir('haproxy');
+  const httpSocket = `${haproxyDir}/http.sock`;
+  const backends = spec.backends.map((b) => ({ ...b, balance: b.balance ?? 'roundrobin', httpCheckPath: b.httpCheckPath ?? '/healthz' }));
+  const defaultBackend = backends[0]?.name;
+  const [tor, birds, haproxy] = await Promise.all([
+    startFrr(sb, torNs, {
+      asn: torAsn,
+      routerId: LB_TOR_ADDRESS,
+      neighbors: links.map((l) => ({ address: l.address, asn: nodeAsn })),
+      gracefulRestartHelper: true,
+    }),
+    Promise.all(
+      links.map((l) =>
+        startBird(sb, l.ns, {
+          dir: sb.tempDir(`bird-${l.torIf}`),
+          // Minimal on purpose: the agent renders the real config (peers, exports) later.
+          initialConfig: `router id ${l.address};\nprotocol device {}\n`,
+        }),
+      ),
+    ),
+    startHaproxy(sb, lbNs, {
+      dir: haproxyDir,
+      backends,
+      frontends:
+        defaultBackend === undefined
+          ? []
+          : [
+              { name: 'http_unix', bind: `unix@${httpSocket}`, backend: defaultBackend },
+              { name: 'http', bind: `${LB_ADDRESS}:${HTTP_FRONTEND_PORT}`, backend: defaultBackend },
+            ],
+    }),
+  ]);
+
+  const nodes: TopologyNode[] = links.map((l, i) => ({
+    name: l.name,
+    ns: l.ns,
+    address: l.address,
+    torAddress: l.torAddress,
+    podCidr: l.podCidr,
+    bird: birds[i]!,
+  }));
+  const pods = new Map<string, LabPod>();
+
+  return {
+    tor,
+    torAsn,
+    nodeAsn,
+    nodes,
+    lb: { ns: lbNs, address: LB_ADDRESS, haproxy, httpSocket },
+    async addPod(nodeName: string, name: string, port: number): Promise<LabPod> {
+      const node = nodes.find((n) => n.name === nodeName);
+      const allocator = allocators.get(nodeName);
+      if (!node || !allocator) throw new Error(`no node ${nodeName} in the lab`);
+      if (pods.has(name)) throw new Error(`pod ${name} already exists`);
+      const ip = allocator.allocate();
+      try {
+        const pod = await startPod(sb, { name, nodeNs: node.ns, node: node.name, ip, port });
+        pods.set(name, pod);
+        return pod;
+      } catch (err) {
+        allocator.release(ip);
+        throw err;
+      }
+    },
+    async removePod(name: string, opts?: { graceful?: boolean }): Promise<void> {
+      const pod = pods.get(name);
+      if (!pod) throw new Error(`no pod ${name} in the lab`);
+      await pod.stop(opts);
+      pods.delete(name);
+      allocators.get(pod.node)?.release(pod.ip);
+    },
+    pods: () => [...pods.values()],
+  };
+}
