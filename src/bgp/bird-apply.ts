@@ -1,0 +1,139 @@
+// Applies a rendered bird.conf to a running BIRD (design §5.3): skip when unchanged, write a
+// candidate next to the config (0600), `configure check` it, rename it over the config
+// atomically, `configure`, and read BIRD's answer back. A refused candidate is removed; the
+// old file and the running config stay. Logs carry hashes and BIRD's messages, never text.
+import { createHash } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { errorMessage, PodlbError } from '../util/errors.js';
+import { BirdCommandError, type BirdControl } from './bird-control.js';
+
+export type BirdApplyOutcome = 'Applied' | 'Unchanged' | 'Failed';
+
+export interface BirdApplyResult {
+  result: BirdApplyOutcome;
+  /** sha256 of the text (hex), for PodLBNode.status.bgp.configHash. */
+  hash: string;
+  /** BIRD's `file:line:col message`, or why BIRD could not be asked. */
+  error?: string;
+  /** BIRD's reply code to the step that decided the outcome (20 check OK, 3/4/5 configure, 8002 ...). */
+  birdCode?: number;
+  /** Failed because BIRD was unreachable or timed out: retry with backoff. */
+  transient?: boolean;
+  durationMs: number;
+}
+
+export interface BirdApplierOptions {
+  control: BirdControl;
+  /** The file BIRD was started with (`bird -c`); `configure` re-reads it. */
+  configPath: string;
+  logger?: Pick<Logger, 'info' | 'warn' | 'debug'>;
+}
+
+export function configHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export class BirdApplier {
+  readonly #control: BirdControl;
+  readonly #configPath: string;
+  readonly #candidatePath: string;
+  readonly #log: BirdApplierOptions['logger'];
+  /** Text BIRD is known to run; undefined until learned (from disk on the first apply). */
+  #applied: string | undefined;
+  #learned = false;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: BirdApplierOptions) {
+    this.#control = opts.control;
+    this.#configPath = opts.configPath;
+    // Deterministic name, so error messages (which quote it) do not churn between retries.
+    this.#candidatePath = `${opts.configPath}.podlb-candidate`;
+    this.#log = opts.logger;
+  }
+
+  get candidatePath(): string {
+    return this.#candidatePath;
+  }
+
+  /** Hash of the text BIRD is known to run, if any. */
+  get appliedHash(): string | undefined {
+    return this.#applied === undefined ? undefined : configHash(this.#applied);
+  }
+
+  /** Serialised: concurrent calls apply one after the other, the last one wins. */
+  apply(text: string): Promise<BirdApplyResult> {
+    const run = this.#queue.then(() => this.#apply(text));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #apply(text: string): Promise<BirdApplyResult> {
+    const start = performance.now();
+    const hash = configHash(text);
+    const done = (r: Omit<BirdApplyResult, 'hash' | 'durationMs'>): BirdApplyResult => {
+      const res: BirdApplyResult = { ...r, hash, durationMs: performance.now() - start };
+      const fields = { hash: hash.slice(0, 12), bytes: Buffer.byteLength(text), result: res.result, birdCode: res.birdCode, durationMs: Math.round(res.durationMs * 100) / 100 };
+      if (res.result === 'Failed') this.#log?.warn({ ...fields, error: res.error }, 'bird.conf not applied');
+      else if (res.result === 'Applied') this.#log?.info(fields, 'bird.conf applied');
+      else this.#log?.debug(fields, 'bird.conf unchanged');
+      return res;
+    };
+
+    if (!this.#learned) {
+      // A fresh start (agent restarted, BIRD kept running): the file on disk is what BIRD
+      // loaded, because it is only replaced by a candidate BIRD accepted.
+      this.#applied = await readFile(this.#configPath, 'utf8').catch(() => undefined);
+      this.#learned = true;
+    }
+    if (this.#applied === text) return done({ result: 'Unchanged' });
+
+    try {
+      await writePrivate(this.#candidatePath, text);
+    } catch (err) {
+      return done({ result: 'Failed', error: `cannot write ${this.#candidatePath}: ${errorMessage(err)}` });
+    }
+
+    let checkCode: number;
+    try {
+      checkCode = (await this.#control.configureCheck(this.#candidatePath)).code;
+    } catch (err) {
+      await unlink(this.#candidatePath).catch(() => undefined);
+      return done(failure(err));
+    }
+
+    try {
+      await rename(this.#candidatePath, this.#configPath);
+    } catch (err) {
+      await unlink(this.#candidatePath).catch(() => undefined);
+      return done({ result: 'Failed', error: `cannot replace ${this.#configPath}: ${errorMessage(err)}`, birdCode: checkCode });
+    }
+    // From here the file holds the new text; until BIRD confirms, it is not what BIRD runs.
+    this.#applied = undefined;
+    try {
+      const r = await this.#control.configure();
+      this.#applied = text;
+      return done({ result: 'Applied', birdCode: r.code });
+    } catch (err) {
+      return done(failure(err));
+    }
+  }
+}
+
+function failure(err: unknown): Omit<BirdApplyResult, 'hash' | 'durationMs'> {
+  if (err instanceof BirdCommandError) return { result: 'Failed', error: err.birdText, birdCode: err.birdCode };
+  const transient = err instanceof PodlbError && err.transient;
+  return { result: 'Failed', error: errorMessage(err), ...(transient ? { transient: true } : {}) };
+}
+
+async function writePrivate(path: string, text: string): Promise<void> {
+  await unlink(path).catch(() => undefined);
+  const fh = await open(path, 'wx', 0o600);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
