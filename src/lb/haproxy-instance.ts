@@ -38,6 +38,11 @@ function isAbsent(reply: string): boolean {
   return r === REPLY_NO_SERVER || r === REPLY_NO_BACKEND;
 }
 
+/** HAProxy prints IPv6 addresses in canonical form (`fd00:0:0::1` → `fd00::1`); compare that way. */
+export function canonicalAddress(address: string): string {
+  return isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
+}
+
 /** IPv6 server addresses are written in brackets on the add line. */
 function hostPort(address: string, port: number): string {
   return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
@@ -138,7 +143,7 @@ export class HaproxyInstance implements LbInstance {
    */
   async #adopt(m: MemberSpec, row: ServerStateRow): Promise<void> {
     const srv = `${m.backend}/${m.name}`;
-    if (row.address !== m.address || row.port !== m.port) {
+    if (canonicalAddress(row.address) !== canonicalAddress(m.address) || row.port !== m.port) {
       throw new HaproxyCommandError(`add server ${srv}`, 'Already exists a server with the same name in backend.', {
         code: 'HAPROXY_MEMBER_CONFLICT',
         message: `HAProxy ${this.id}: ${srv} exists with address ${hostPort(row.address, row.port)}, not ${hostPort(m.address, m.port)}`,

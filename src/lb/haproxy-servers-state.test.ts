@@ -54,3 +54,15 @@ describe('parseServersState + toObservedMember on captured HAProxy 2.6 output', 
     expect(() => parseServersState(text)).toThrow(ServersStateParseError);
   });
 });
+
+describe('canonicalAddress (adoption compares what HAProxy prints)', () => {
+  it.each([
+    ['fd00:0:0::1', 'fd00::1'], // HAProxy 2.6 `add server be/v6 [fd00:0:0::1]:8080` shows srv_addr fd00::1
+    ['FD00::0001', 'fd00::1'],
+    ['2001:db8:0:1:0:0:0:1', '2001:db8:0:1::1'],
+    ['10.0.0.1', '10.0.0.1'],
+  ])('%s → %s', async (input, want) => {
+    const { canonicalAddress } = await import('./haproxy-instance.js');
+    expect(canonicalAddress(input)).toBe(want);
+  });
+});
