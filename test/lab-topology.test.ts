@@ -2,8 +2,11 @@
 // Proves the lab's central property: HAProxy reaches Pod IPs only through routes the ToR learned
 // by BGP, without NAT. The BIRD config here is hand-written and deliberately tiny; the agent
 // renders the real one.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad, percentile } from '../src/lab/http-load.js';
 import { NetnsSandbox, run, waitFor } from '../src/lab/netns.js';
@@ -14,8 +17,8 @@ const PORT = 8080;
 const BACKEND = 'web';
 
 /** HTTP GET from inside a namespace (no curl/ping on these machines: a one-shot node). */
-async function httpGetFrom(ns: string, url: string): Promise<{ status: number; body: string }> {
-  const script = `require('http').get(${JSON.stringify(url)}, { timeout: 5000 }, (r) => { let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => process.stdout.write(JSON.stringify({ status: r.statusCode, body: b }))); }).on('timeout', function () { this.destroy(new Error('timeout')); }).on('error', (e) => { process.stderr.write(e.message); process.exit(2); });`;
+async function httpGetFrom(ns: string, url: string, method = 'GET'): Promise<{ status: number; body: string }> {
+  const script = `require('http').request(${JSON.stringify(url)}, { method: ${JSON.stringify(method)}, timeout: 5000 }, (r) => { let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => process.stdout.write(JSON.stringify({ status: r.statusCode, body: b }))); }).on('timeout', function () { this.destroy(new Error('timeout')); }).on('error', (e) => { process.stderr.write(e.code || e.message); process.exit(2); }).end();`;
   const out = await run('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { timeoutMs: 10_000 });
   return JSON.parse(out) as { status: number; body: string };
 }
@@ -134,6 +137,10 @@ describe('lab topology: ToR + 2 nodes + LB', () => {
     expect(lbRoutes.some((r) => r.startsWith('default via 172.31.100.1'))).toBe(true);
     expect(lbRoutes.some((r) => r.startsWith('172.31.100.0/24'))).toBe(true);
     for (const n of topo.nodes) expect((await sb.exec(n.ns, 'sysctl', ['-n', 'net.ipv4.ip_forward'])).trim()).toBe('1');
+    // rp_filter off everywhere (effective value = max(all, interface)).
+    for (const [ns, ifs] of [[topo.tor.ns, ['all', 'lb', 'node1', 'node2']], [topo.lb.ns, ['all', 'eth0']], ...topo.nodes.map((n) => [n.ns, ['all', 'eth0']] as const)] as const) {
+      for (const i of ifs) expect((await sb.exec(ns, 'sysctl', ['-n', `net.ipv4.conf.${i}.rp_filter`])).trim()).toBe('0');
+    }
     expect((await topo.tor.kernelRoutes()).filter((r) => r.dst.startsWith('10.244.'))).toEqual([]);
   });
 
@@ -214,6 +221,11 @@ describe('lab topology: ToR + 2 nodes + LB', () => {
     const load = await runLoad({ socketPath: topo.lb.httpSocket, concurrency: 2, maxRequests: 50 });
     expect(load.failed).toBe(0);
     expect(load.byPod).toEqual({ 'web-2': 50 });
+    // The admin route only answers on the pod's own loopback, i.e. from inside its namespace.
+    expect((await httpGetFrom(topo.lb.ns, `http://${web1!.ip}:${PORT}/admin/health?ok=1`, 'POST')).status).toBe(403);
+    expect((await httpGetFrom(web1!.ns, `http://127.0.0.1:${PORT}/admin/health?ok=1`, 'POST')).status).toBe(200);
+    expect((await httpGetFrom(topo.lb.ns, `http://${web1!.ip}:${PORT}/healthz`)).status).toBe(200);
+    await web1!.setHealthy(false);
     await web1!.setHealthy(true);
     expect((await httpGetFrom(topo.lb.ns, `http://${web1!.ip}:${PORT}/healthz`)).status).toBe(200);
   });
@@ -221,10 +233,16 @@ describe('lab topology: ToR + 2 nodes + LB', () => {
   it('a graceful pod removal finishes in-flight requests, removes the pod netns and veth, and does not reuse the IP first', async () => {
     const web2 = pods[1]!;
     const node2 = topo.nodes[1]!;
-    const inflight = httpGetFrom(topo.lb.ns, `http://${web2.ip}:${PORT}/?delayMs=700`);
-    await new Promise((r) => setTimeout(r, 300));
-    await topo.removePod('web-2', { graceful: true });
+    const inflight = httpGetFrom(topo.lb.ns, `http://${web2.ip}:${PORT}/?delayMs=2000`);
+    await waitFor('the slow request in flight at web-2', async () => {
+      const stats = JSON.parse((await httpGetFrom(web2.ns, `http://127.0.0.1:${PORT}/stats`)).body) as { inFlight: number };
+      return stats.inFlight > 0 ? true : undefined;
+    }, 10_000, 20);
+    const removing = topo.removePod('web-2', { graceful: true });
+    // Draining: new connections are refused while the slow request is still being served.
+    await expect(httpGetFrom(topo.lb.ns, `http://${web2.ip}:${PORT}/`)).rejects.toThrow(/ECONNREFUSED/);
     expect((await inflight).status).toBe(200);
+    await removing;
     expect(await web2.exited).toBe(0);
     expect(topo.pods().map((p) => p.name)).toEqual(['web-1']);
     expect(await run('ip', ['netns', 'list'])).not.toContain(web2.ns);
@@ -241,6 +259,17 @@ describe('lab topology: ToR + 2 nodes + LB', () => {
     expect(again.ip).toBe('10.244.2.4');
   });
 
+  it('withdrawing a Pod CIDR at the node makes its pods unreachable from the LB: no path but BGP', async () => {
+    const node1 = topo.nodes[0]!;
+    const web1 = pods[0]!;
+    writeFileSync(node1.bird.configPath, `router id ${node1.address};\nprotocol device {}\n`);
+    expect(await run('birdc', ['-s', node1.bird.socketPath, 'configure'])).toMatch(/Reconfigur/);
+    await waitFor('10.244.1.0/24 gone from the ToR', async () => ((await topo.tor.kernelRoutes()).some((r) => r.dst === node1.podCidr) ? undefined : true), 10_000, 20);
+    await expect(httpGetFrom(topo.lb.ns, `http://${web1.ip}:${PORT}/`)).rejects.toThrow(/EHOSTUNREACH|ENETUNREACH|timeout/);
+    // The pod itself is fine: its node still reaches it.
+    expect((await httpGetFrom(node1.ns, `http://${web1.ip}:${PORT}/`)).status).toBe(200);
+  });
+
   it('sandbox cleanup removes every namespace and every process it made', async () => {
     const namespaces = [...sb.namespaces];
     const present = (await run('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]);
@@ -252,6 +281,52 @@ describe('lab topology: ToR + 2 nodes + LB', () => {
     const after = await run('ip', ['netns', 'list']);
     for (const ns of namespaces) expect(after).not.toContain(ns);
     await waitFor('all lab processes gone', () => (pids.every(isGone) ? true : undefined), 5_000, 50);
+  });
+});
+
+describe('runLoad against a local unix-socket server', () => {
+  let dir: string;
+  let server: Server;
+  let status = 200;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'podlb-load-'));
+    server = createServer((req, res) => {
+      const body = JSON.stringify({ pod: req.url === '/b' ? 'b' : 'a' });
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    });
+    await new Promise<void>((r) => server.listen(join(dir, 'http.sock'), r));
+  });
+  afterAll(async () => {
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stops at maxRequests and counts pods', async () => {
+    const r = await runLoad({ socketPath: join(dir, 'http.sock'), path: '/b', concurrency: 3, maxRequests: 30 });
+    expect(r).toMatchObject({ sent: 30, ok: 30, failed: 0, byPod: { b: 30 }, errors: [] });
+    expect(r.latencyMs.max).toBeGreaterThanOrEqual(r.latencyMs.p99);
+  });
+
+  it('counts non-200 replies and socket errors as failed', async () => {
+    status = 503;
+    const r = await runLoad({ socketPath: join(dir, 'http.sock'), concurrency: 2, maxRequests: 10 });
+    status = 200;
+    expect(r).toMatchObject({ sent: 10, ok: 0, failed: 10, byPod: {}, errors: ['status 503 (x10)'] });
+    const gone = await runLoad({ socketPath: join(dir, 'nothing.sock'), concurrency: 2, maxRequests: 4 });
+    expect(gone).toMatchObject({ sent: 4, failed: 4, errors: ['ENOENT (x4)'] });
+  });
+
+  it('stops by time and by signal', async () => {
+    const t0 = Date.now();
+    const byTime = await runLoad({ socketPath: join(dir, 'http.sock'), concurrency: 2, durationMs: 200 });
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(byTime.ok).toBeGreaterThan(0);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 150);
+    const t1 = Date.now();
+    const bySignal = await runLoad({ socketPath: join(dir, 'http.sock'), concurrency: 2, durationMs: 60_000, stopSignal: ac.signal });
+    expect(Date.now() - t1).toBeLessThan(1_000);
+    expect(bySignal.failed).toBe(0);
   });
 });
 

@@ -9,7 +9,9 @@
 //   GET /             200 {pod, ip, remoteAddress}: remoteAddress is the peer as the Pod sees it,
 //                     so a test can prove the LB's address arrives un-NATed. `?delayMs=N` holds
 //                     the reply N ms (in-flight requests for drain tests).
-//   GET /healthz      200 while healthy, 503 after it was switched off.
+//   GET /healthz      200 while healthy, 503 after it was switched off (and while draining).
+//   GET /stats        {pod, served, inFlight, healthy, draining}: `served` counts GET / replies,
+//                     so a test can see from the pod's side which requests reached it.
 //   POST /admin/health?ok=0|1
 //                     switches health; accepted only on a connection to 127.0.0.1, i.e. only from
 //                     inside this Pod's own namespace (nothing else can reach its loopback).
@@ -34,6 +36,8 @@ const MAX_DELAY_MS = 60_000;
 let healthy = true;
 let draining = false;
 let healthSeq = 0;
+let served = 0;
+let inFlight = 0;
 
 function emit(event: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
@@ -72,9 +76,18 @@ const server = createServer((req, res) => {
     send(res, 200, { healthy });
     return;
   }
+  if (url.pathname === '/stats') {
+    send(res, 200, { pod: podName, served, inFlight, healthy, draining });
+    return;
+  }
   if (url.pathname === '/') {
     const delayMs = Math.min(MAX_DELAY_MS, Math.max(0, Number(url.searchParams.get('delayMs') ?? 0) || 0));
-    const reply = (): void => send(res, 200, { pod: podName, ip: podIp, remoteAddress: req.socket.remoteAddress ?? null });
+    inFlight += 1;
+    const reply = (): void => {
+      inFlight -= 1;
+      served += 1;
+      send(res, 200, { pod: podName, ip: podIp, remoteAddress: req.socket.remoteAddress ?? null });
+    };
     if (delayMs > 0) setTimeout(reply, delayMs);
     else reply();
     return;
