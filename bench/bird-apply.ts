@@ -1,0 +1,113 @@
+// BIRD apply cost on this machine: render + `configure check` + rename + `configure` for 1,
+// 100 and 1,000 advertised prefixes, each apply changing the set (so BIRD really
+// reconfigures), and the BGP session flaps an FRR ToR sees over 100 applies (goal: 0).
+// Needs root (network namespaces). Runnable alone: node dist/bench/bird-apply.js
+import { pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { BirdApplier } from '../src/bgp/bird-apply.js';
+import { BirdControl } from '../src/bgp/bird-control.js';
+import { nodeFixture, peerFixture, poolFixture } from '../src/bgp/fixtures.js';
+import { buildBgpPlan } from '../src/bgp/model.js';
+import { renderBirdConf } from '../src/bgp/render.js';
+import { startBird } from '../src/lab/bird-process.js';
+import { startFrr } from '../src/lab/frr.js';
+import { NetnsSandbox, waitFor } from '../src/lab/netns.js';
+
+function stats(samples: number[]): { p50Ms: number; p99Ms: number; meanMs: number; n: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => Number(s[Math.min(s.length - 1, Math.floor(q * s.length))]!.toFixed(3));
+  return { p50Ms: at(0.5), p99Ms: at(0.99), meanMs: Number((s.reduce((a, b) => a + b, 0) / s.length).toFixed(3)), n: s.length };
+}
+
+/** `count` /26 podCIDRs inside 10.0.0.0/8, starting at block `offset`. */
+function podCidrs(count: number, offset: number): string[] {
+  return Array.from({ length: count }, (_, i) => {
+    const b = (i + offset) % (1 << 18);
+    return `10.${(b >> 10) & 0xff}.${(b >> 2) & 0xff}.${(b & 3) * 64}/26`;
+  });
+}
+
+function confFor(cidrs: string[]): string {
+  const plan = buildBgpPlan({ node: nodeFixture({ podCIDRs: cidrs }), pools: [poolFixture('bench', { cidrs: ['10.0.0.0/8'] })], peers: [peerFixture('tor')], secrets: [] });
+  return renderBirdConf(plan.model);
+}
+
+export async function benchBirdApply(): Promise<Record<string, unknown>> {
+  const sb = new NetnsSandbox();
+  try {
+    const nodeNs = await sb.addNetns('bnode');
+    const torNs = await sb.addNetns('btor');
+    await sb.veth({ ns: nodeNs, ifname: 'eth0', addrs: ['172.31.0.2/24'] }, { ns: torNs, ifname: 'eth0', addrs: ['172.31.0.1/24'] });
+    const frr = await startFrr(sb, torNs, { asn: 65000, routerId: '172.31.0.1', neighbors: [{ address: '172.31.0.2', asn: 64512 }] });
+    const bird = await startBird(sb, nodeNs, { dir: sb.tempDir('bbird'), initialConfig: confFor(podCidrs(1, 0)) });
+    const ctl = new BirdControl(bird.socketPath);
+    const applier = new BirdApplier({ control: ctl, configPath: bird.configPath });
+    await waitFor('session Established', async () => ((await frr.bgpNeighbors())['172.31.0.2']?.state === 'Established' ? true : undefined), 30_000, 50);
+
+    const rtt: number[] = [];
+    for (let i = 0; i < 200; i++) rtt.push((await ctl.command('show status')).durationMs);
+
+    const results: Record<string, unknown> = { controlRoundTrip: stats(rtt) };
+    let offset = 1;
+    for (const [count, reps] of [
+      [1, 50],
+      [100, 30],
+      [1000, 20],
+    ] as const) {
+      const total: number[] = [];
+      const render: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        const t0 = performance.now();
+        const text = confFor(podCidrs(count, offset++));
+        const t1 = performance.now();
+        const r = await applier.apply(text);
+        if (r.result !== 'Applied') throw new Error(`apply of ${count} prefixes: ${r.result} ${r.error ?? ''}`);
+        render.push(t1 - t0);
+        total.push(performance.now() - t0);
+      }
+      results[`apply${count}`] = { ...stats(total), renderP50Ms: stats(render).p50Ms };
+    }
+
+    // Flaps over 100 applies that each change the prefix set.
+    await applier.apply(confFor(podCidrs(10, 5000)));
+    await waitFor('ToR settled', async () => ((await frr.bgpNeighbors())['172.31.0.2']?.state === 'Established' ? true : undefined), 30_000, 50);
+    const before = (await frr.bgpNeighbors())['172.31.0.2']?.establishedTransitions ?? 0;
+    const t0 = performance.now();
+    for (let i = 0; i < 100; i++) await applier.apply(confFor(podCidrs(10, 6000 + i)));
+    const last = podCidrs(10, 6099).at(-1)!;
+    await waitFor('last prefix at the ToR', async () => ((await frr.kernelRoutes()).some((r) => r.dst === last) ? true : undefined), 15_000, 20);
+    const after = await frr.bgpNeighbors();
+    results.flaps100 = {
+      sessionFlaps: (after['172.31.0.2']?.establishedTransitions ?? 0) - before,
+      state: after['172.31.0.2']?.state,
+      totalMs: Number((performance.now() - t0).toFixed(1)),
+    };
+    await ctl.close();
+    return results;
+  } finally {
+    await sb.cleanup();
+  }
+}
+
+function printTable(r: Record<string, unknown>): void {
+  const rows: string[][] = [['measure', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'render p50 ms']];
+  for (const [k, v] of Object.entries(r)) {
+    const s = v as Record<string, number | string | undefined>;
+    if (k === 'flaps100') continue;
+    rows.push([k, String(s.n ?? ''), String(s.p50Ms ?? ''), String(s.p99Ms ?? ''), String(s.meanMs ?? ''), String(s.renderP50Ms ?? '')]);
+  }
+  const w = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(w[c]!)).join('  '));
+  const f = r.flaps100 as { sessionFlaps: number; state: string; totalMs: number };
+  console.log(`session flaps seen by the ToR over 100 applies: ${f.sessionFlaps} (state ${f.state}, ${f.totalMs} ms)`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  benchBirdApply().then(
+    (r) => printTable(r),
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}
