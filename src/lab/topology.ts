@@ -47,7 +47,10 @@ export interface Topology {
   torAsn: number;
   nodeAsn: number;
   nodes: TopologyNode[];
-  /** httpSocket: HAProxy's unix-socket frontend, for HTTP from the root namespace. */
+  /**
+   * httpSocket: HAProxy's unix-socket frontend, for HTTP from the root namespace. It and the
+   * `LB_ADDRESS:80` frontend both lead to the first backend of the spec (none without backends).
+   */
   lb: { ns: string; address: string; haproxy: HaproxyProcess; httpSocket: string };
   /** Starts a pod on `node` with the next free IP of the node's Pod CIDR. */
   addPod(node: string, name: string, port: number): Promise<LabPod>;
