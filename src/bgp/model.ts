@@ -393,3 +393,30 @@ export function buildBgpPlan(input: BgpPlanInput): BgpPlan {
   };
   return { model, advertised: prefixes.map((p) => ({ prefix: p.prefix.text, pool: p.pool })), problems };
 }
+
+export interface SessionReset {
+  peer: string;
+  protocol: BirdSymbol;
+  /** Fields whose change makes BIRD restart the session, e.g. `holdTime`, `password`. */
+  fields: string[];
+}
+
+const RESETTING_FIELDS = ['address', 'family', 'localAsn', 'peerAsn', 'holdTime', 'keepaliveTime', 'password', 'multihop', 'sourceAddress'] as const;
+
+/**
+ * Peers present in both models whose change restarts the BGP session in BIRD (design §5.3:
+ * prefix and filter changes are soft, timers and passwords are not), for a log line and an
+ * Event before applying. Names fields only, never values (passwords).
+ */
+export function sessionResettingChanges(before: BirdModel, after: BirdModel): SessionReset[] {
+  const old = new Map(before.peers.map((p) => [p.protocol, p]));
+  const out: SessionReset[] = [];
+  for (const p of after.peers) {
+    const o = old.get(p.protocol);
+    if (!o) continue;
+    const fields: string[] = RESETTING_FIELDS.filter((f) => o[f] !== p[f]);
+    if (o.gracefulRestart.enabled !== p.gracefulRestart.enabled || o.gracefulRestart.restartTime !== p.gracefulRestart.restartTime) fields.push('gracefulRestart');
+    if (fields.length > 0) out.push({ peer: p.peer, protocol: p.protocol, fields });
+  }
+  return out;
+}
