@@ -62,7 +62,7 @@ describe('discovery', () => {
     const pods = res.resources.find((r) => r.name === 'pods');
     expect(pods).toMatchObject({ namespaced: true, kind: 'Pod', shortNames: ['po'] });
     expect(res.resources.find((r) => r.name === 'pods/status')?.verbs).toEqual(['get', 'patch', 'update']);
-    const podlb = await fetch(`${server.url}/apis/podlb.io/v1alpha1`).then((r) => r.json());
+    const podlb = await fetch(`${server.url}/apis/podlb.io/v1alpha1`).then((r) => r.json() as Promise<any>);
     expect(podlb.resources.find((r: { name: string }) => r.name === 'podaddresspools')).toMatchObject({ namespaced: false, kind: 'PodAddressPool' });
     expect(await fetch(`${server.url}/healthz`).then((r) => r.text())).toBe('ok');
   });
@@ -70,7 +70,7 @@ describe('discovery', () => {
 
 describe('create, read, errors', () => {
   it('lists with a list kind and resourceVersion; built-in items carry no TypeMeta, like the real API', async () => {
-    const raw = await fetch(`${server.url}/api/v1/namespaces`).then((r) => r.json());
+    const raw = await fetch(`${server.url}/api/v1/namespaces`).then((r) => r.json() as Promise<any>);
     expect(raw.kind).toBe('NamespaceList');
     expect(Number(raw.metadata.resourceVersion)).toBeGreaterThan(0);
     expect(raw.items[0].kind).toBeUndefined();
