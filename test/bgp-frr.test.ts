@@ -135,3 +135,40 @@ describe('BIRD ↔ FRR ToR', () => {
     expect(JSON.stringify(lines)).not.toContain(PASSWORD);
   });
 });
+
+describe('BIRD ↔ FRR ToR, dual stack', () => {
+  const sb = new NetnsSandbox();
+  afterAll(() => sb.cleanup());
+
+  it('advertises the IPv4 and IPv6 podCIDRs over one session per family', async () => {
+    const nodeNs = await sb.addNetns('node6');
+    const torNs = await sb.addNetns('tor6');
+    // FRR needs the link-local address for IPv6 next hops: a tentative (DAD) one makes it
+    // send an FSM error, after which BIRD waits its 60 s error-wait time.
+    for (const ns of [nodeNs, torNs]) for (const k of ['all', 'default']) await sb.sysctl(ns, `net.ipv6.conf.${k}.accept_dad`, '0');
+    await sb.veth({ ns: nodeNs, ifname: 'eth0', addrs: ['172.31.0.2/24', 'fd00:31::2/64'] }, { ns: torNs, ifname: 'eth0', addrs: ['172.31.0.1/24', 'fd00:31::1/64'] });
+    const frr = await startFrr(sb, torNs, { asn: 65000, routerId: '172.31.0.1', neighbors: [{ address: '172.31.0.2', asn: 64512 }, { address: 'fd00:31::2', asn: 64512 }] });
+    const plan = buildBgpPlan({
+      node: nodeFixture({ podCIDRs: ['10.244.1.0/24', 'fd00:244:0:1::/64'] }),
+      pools: [poolFixture()],
+      peers: [peerFixture('rack-r12-tor'), peerFixture('rack-r12-tor-v6', { peerAddress: 'fd00:31::1' })],
+      secrets: [],
+    });
+    expect(plan.problems).toEqual([]);
+    await startBird(sb, nodeNs, { dir: sb.tempDir('bird6'), initialConfig: renderBirdConf(plan.model) });
+    const want = ['10.244.1.0/24', 'fd00:244:0:1::/64'];
+    const got = await waitFor(
+      'both prefixes at the ToR',
+      async () => {
+        const dsts = (await frr.kernelRoutes()).filter((r) => r.protocol === 'bgp').map((r) => r.dst).sort();
+        return want.every((w) => dsts.includes(w)) ? dsts : undefined;
+      },
+      20_000,
+      50,
+    );
+    expect(got).toEqual(want);
+    const n = await frr.bgpNeighbors();
+    expect(n['172.31.0.2']?.state).toBe('Established');
+    expect(n['fd00:31::2']).toMatchObject({ state: 'Established', prefixReceivedCount: 1 });
+  });
+});
