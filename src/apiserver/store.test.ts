@@ -88,7 +88,7 @@ describe('strategic merge patch', () => {
       { metadata: { finalizers: ['y'] } },
     ],
   ])('%s', (_n, orig, patch, want) => {
-    expect(applyStrategicMergePatch(orig, patch as never, pod)).toEqual(want);
+    expect(applyStrategicMergePatch(orig as never, patch as never, pod)).toEqual(want);
   });
   it('node addresses merge by type', () => {
     const o = { status: { addresses: [{ type: 'InternalIP', address: '1.1.1.1' }, { type: 'Hostname', address: 'n' }] } };
