@@ -100,7 +100,7 @@ describe('BIRD ↔ FRR ToR', () => {
 
   it('refuses a broken config with BIRD’s error; the old file and running config stay', async () => {
     const good = readFileSync(bird.configPath, 'utf8');
-    const broken = good.replace('protocol device podlb_device {\n}', 'protocol device podlb_device {\n  no such option;\n}');
+    const broken = good.replace('protocol device podlb_device {\n', 'protocol device podlb_device {\n  no such option;\n');
     const r = await applier.apply(broken);
     expect(r.result).toBe('Failed');
     expect(r.birdCode).toBe(8002);

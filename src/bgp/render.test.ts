@@ -98,3 +98,16 @@ describe('renderBirdConf goldens', () => {
     expect(() => renderBirdConf(mutate(modelOf(cases[0]!.input)))).toThrow(/BIRD_RENDER_UNSAFE|refusing to render/);
   });
 });
+
+describe('initial config', () => {
+  it('names the device protocol as the rendered config does, here and in the DaemonSet init container', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { birdInitialConfig, BIRD_DEVICE_PROTOCOL } = await import('./render.js');
+    expect(birdInitialConfig('192.0.2.1')).toContain(BIRD_DEVICE_PROTOCOL);
+    const rendered = renderBirdConf(buildBgpPlan({ node: nodeFixture(), pools: [], peers: [], secrets: [] }).model);
+    expect(rendered).toContain(BIRD_DEVICE_PROTOCOL);
+    // The init container's heredoc is indented in the YAML; compare without indentation.
+    const ds = readFileSync(new URL('../../daemonset/daemonset.yaml', import.meta.url), 'utf8').replace(/^ +/gm, '');
+    expect(ds).toContain(BIRD_DEVICE_PROTOCOL.replace(/^ +/gm, ''));
+  });
+});

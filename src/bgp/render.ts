@@ -85,6 +85,17 @@ function peerView(p: BirdPeerModel, opts: RenderOptions) {
   };
 }
 
+/** The device protocol block every podlb bird.conf starts with (see bird.conf.hbs for why). */
+export const BIRD_DEVICE_PROTOCOL = 'protocol device podlb_device {\n  scan time 10;\n}';
+
+/**
+ * What BIRD runs before the agent's first render (the lab; the DaemonSet's init container
+ * writes the same text). The device protocol must match the rendered one by name.
+ */
+export function birdInitialConfig(routerId: string): string {
+  return `# Initial podlb configuration: the agent replaces it.\nrouter id ${routerId};\n\n${BIRD_DEVICE_PROTOCOL}\n`;
+}
+
 /** The whole bird.conf text for a model. Deterministic: equal models give equal bytes. */
 export function renderBirdConf(model: BirdModel, opts: RenderOptions = {}): string {
   const families = FAMILIES.map((f) => {

@@ -19,6 +19,7 @@
 // traffic whenever the lab's paths become asymmetric (e.g. a pod CIDR withdrawn while its
 // connections are still open, or two nodes advertising overlapping prefixes).
 import { startBird, type BirdProcess } from './bird-process.js';
+import { birdInitialConfig } from '../bgp/render.js';
 import { startFrr, type FrrRouter } from './frr.js';
 import { startHaproxy, type HaproxyBackendSpec, type HaproxyProcess } from './haproxy-process.js';
 import type { NetnsSandbox } from './netns.js';
@@ -169,7 +170,7 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
         startBird(sb, l.ns, {
           dir: sb.tempDir(`bird-${l.torIf}`),
           // Minimal on purpose: the agent renders the real config (peers, exports) later.
-          initialConfig: `router id ${l.address};\nprotocol device {}\n`,
+          initialConfig: birdInitialConfig(l.address),
         }),
       ),
     ),
