@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs podlb's development prerequisites on Debian: the real components the lab and the
+# tests use (bird2, frr, haproxy, iproute2) and the npm dependencies. Idempotent and quiet
+# when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+for pair in bird:bird2 haproxy:haproxy vtysh:frr ip:iproute2; do
+  bin=${pair%%:*}; pkg=${pair##*:}
+  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need+=("$pkg")
+done
+[ -x /usr/lib/frr/bgpd ] || need+=(frr)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "podlb needs the Debian packages: ${need[*]}. Run as root (sudo) or install them: apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  echo "installing ${need[*]} …"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The package scripts may start daemons under systemd elsewhere; the lab and tests run their
+# own instances in namespaces, so nothing here depends on a system-wide one.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "note: the lab and the real-component tests create network namespaces and need root" >&2
+fi

@@ -1,0 +1,376 @@
+// The node agent: wiring only. Informers signal; one serial loop takes a snapshot of the
+// caches, runs the pure planners, and hands the result to the reconcilers (BIRD, load-balancer
+// members, readiness gates, PodLBNode status). Every run looks at the whole world, so a missed
+// or coalesced event costs nothing.
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { API_VERSION, READINESS_GATE, type BGPPeer, type BgpSessionStatus, type EndpointSlice, type LoadBalancerClass, type Node, type Pod, type PodAddressPool, type Secret, type Service } from '../api/types.js';
+import type { Problem } from '../api/problem.js';
+import { BirdControl } from '../bgp/bird-control.js';
+import { BirdApplier } from '../bgp/bird-apply.js';
+import { buildBgpPlan } from '../bgp/model.js';
+import { renderBirdConf } from '../bgp/render.js';
+import { KubeClient } from '../kube/client.js';
+import { EventRecorder, type EventToRecord } from '../kube/events.js';
+import { ResilientInformer } from '../kube/informer.js';
+import { HaproxyInstance } from '../lb/haproxy-instance.js';
+import type { LbInstance } from '../lb/provider.js';
+import { planGates, type GateDecision } from '../members/gates.js';
+import { hasOurGate, memberKey, planMembers, type MemberPlan } from '../members/plan.js';
+import { MemberReconciler, type MemberOutcome } from '../members/reconciler.js';
+import { errorMessage } from '../util/errors.js';
+import { Signal } from './signal.js';
+import { bgpReadyCondition, mergeConditions, NodeStatusWriter } from './status.js';
+
+export interface AgentOptions {
+  nodeName: string;
+  kubeConfig: KubeConfig;
+  log: Logger;
+  /** BIRD's control socket and the config file it was started with; undefined: no BGP. */
+  bird?: { socketPath: string; configPath: string };
+  /** Namespace of the Secrets BGPPeers may reference. */
+  secretsNamespace?: string;
+  /** Health poll interval while a member waits for its first passing check (jittered ±20%). */
+  pendingPollMs?: number;
+  /** Full resync when idle: re-reads the load balancers (a restarted HAProxy lost its dynamic servers). */
+  resyncMs?: number;
+  /** How often BGP session state is read for status. */
+  statusIntervalMs?: number;
+  makeInstance?: (address: string) => LbInstance;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** What one loop run did; tests and the lab read it. */
+export interface RunReport {
+  at: number;
+  bird?: { result: string; error?: string };
+  members?: MemberOutcome;
+  gates: GateDecision[];
+  problems: Problem[];
+}
+
+export class Agent {
+  readonly #o: Required<Omit<AgentOptions, 'bird'>> & Pick<AgentOptions, 'bird'>;
+  readonly #client: KubeClient;
+  readonly #events: EventRecorder;
+  readonly #signal = new Signal();
+  readonly #informers: {
+    pods: ResilientInformer<Pod & KubernetesObject>;
+    node: ResilientInformer<Node & KubernetesObject>;
+    services: ResilientInformer<Service & KubernetesObject>;
+    slices: ResilientInformer<EndpointSlice & KubernetesObject>;
+    classes: ResilientInformer<LoadBalancerClass & KubernetesObject>;
+    pools: ResilientInformer<PodAddressPool & KubernetesObject>;
+    peers: ResilientInformer<BGPPeer & KubernetesObject>;
+    secrets: ResilientInformer<Secret & KubernetesObject>;
+  };
+  readonly #members: MemberReconciler;
+  readonly #status: NodeStatusWriter;
+  readonly #bird: { control: BirdControl; applier: BirdApplier } | undefined;
+  #birdFailures = 0;
+  #birdRetryAt = 0;
+  #birdError: string | undefined;
+  #lastApply: { hash: string; time: string; result: 'Applied' | 'Unchanged' | 'Failed'; error?: string } | undefined;
+  #advertised: string[] = [];
+  #sessions: BgpSessionStatus[] = [];
+  #sessionsReadAt = 0;
+  #lastResync = 0;
+  /** Gate writes made but not yet seen in the Pod cache: never write the same one twice. */
+  readonly #gateWrites = new Map<string, string>();
+  #running = false;
+  #loopDone: Promise<void> | undefined;
+  #lastRunAt = 0;
+  lastReport: RunReport | undefined;
+  /** Resolvers waiting for the next completed run (tests). */
+  #runWaiters: (() => void)[] = [];
+
+  constructor(opts: AgentOptions) {
+    this.#o = {
+      secretsNamespace: 'podlb-system',
+      pendingPollMs: 25,
+      resyncMs: 10_000,
+      statusIntervalMs: 5_000,
+      makeInstance: (address) => new HaproxyInstance(address),
+      now: Date.now,
+      random: Math.random,
+      ...opts,
+    };
+    const log = this.#o.log;
+    this.#client = new KubeClient(opts.kubeConfig);
+    this.#events = new EventRecorder(this.#client, log, { component: 'podlb-agent', host: opts.nodeName });
+    const signal = (): void => this.#signal.notify();
+    const inf = <T extends KubernetesObject>(path: string, sel: { fieldSelector?: string } = {}) =>
+      new ResilientInformer<T>(this.#client, { path, onChange: signal, log: log.child({ informer: path }), ...sel });
+    this.#informers = {
+      pods: inf(`/api/v1/pods`, { fieldSelector: `spec.nodeName=${opts.nodeName}` }),
+      node: inf(`/api/v1/nodes`, { fieldSelector: `metadata.name=${opts.nodeName}` }),
+      services: inf(`/api/v1/services`),
+      slices: inf(`/apis/discovery.k8s.io/v1/endpointslices`),
+      classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`),
+      pools: inf(`/apis/${API_VERSION}/podaddresspools`),
+      peers: inf(`/apis/${API_VERSION}/bgppeers`),
+      secrets: inf(`/api/v1/namespaces/${this.#o.secretsNamespace}/secrets`),
+    };
+    this.#members = new MemberReconciler({ nodeName: opts.nodeName, makeInstance: this.#o.makeInstance, log: log.child({ reconciler: 'members' }), random: this.#o.random });
+    this.#status = new NodeStatusWriter(this.#client, opts.nodeName, log.child({ reconciler: 'status' }));
+    if (opts.bird) {
+      const control = new BirdControl(opts.bird.socketPath);
+      this.#bird = { control, applier: new BirdApplier({ configPath: opts.bird.configPath, control }) };
+    }
+  }
+
+  get synced(): boolean {
+    return Object.values(this.#informers).every((i) => i.synced);
+  }
+
+  /** Healthy while the loop keeps turning (it runs at least every resyncMs). */
+  get healthy(): boolean {
+    return this.#running && this.#o.now() - this.#lastRunAt < Math.max(60_000, this.#o.resyncMs * 3);
+  }
+
+  async start(): Promise<void> {
+    this.#running = true;
+    // Informers start in parallel; the loop waits until every cache has listed once, so the
+    // first plan never sees a half-empty world (which would drain every member).
+    await Promise.all(Object.values(this.#informers).map((i) => i.start()));
+    this.#loopDone = this.#loop();
+    this.#signal.notify();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#signal.notify();
+    await this.#loopDone;
+    this.#signal.cancelTimer();
+    await Promise.all(Object.values(this.#informers).map((i) => i.stop()));
+    await this.#members.close();
+    await this.#bird?.control.close();
+  }
+
+  /** Resolves after the next loop run completes (tests use it to step the agent). */
+  nextRun(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#runWaiters.push(resolve);
+      this.#signal.notify();
+    });
+  }
+
+  async #loop(): Promise<void> {
+    while (this.#running) {
+      await this.#signal.wait();
+      if (!this.#running) break;
+      const waiters = this.#runWaiters;
+      this.#runWaiters = [];
+      try {
+        await this.#runOnce();
+      } catch (err) {
+        // Nothing in a run should throw; if it does, retry soon rather than stop the agent.
+        this.#o.log.error({ err: errorMessage(err), stack: (err as Error).stack }, 'reconcile failed');
+        this.#signal.wakeAt(this.#o.now() + 1000, this.#o.now());
+      }
+      this.#lastRunAt = this.#o.now();
+      for (const w of waiters) w();
+    }
+  }
+
+  async #runOnce(): Promise<void> {
+    if (!this.synced) return;
+    const now = this.#o.now();
+    const log = this.#o.log;
+    const i = this.#informers;
+    const node = i.node.get(this.#o.nodeName);
+    const pods = i.pods.list().filter((p) => p.spec?.nodeName === this.#o.nodeName);
+    const problems: Problem[] = [];
+    const events: EventToRecord[] = [];
+    const report: RunReport = { at: now, gates: [], problems };
+    const wakeTimes: number[] = [now + this.#o.resyncMs];
+
+    // ---- BGP ----
+    if (this.#bird) {
+      if (!node) {
+        problems.push({ object: { apiVersion: 'v1', kind: 'Node', name: this.#o.nodeName }, field: 'metadata.name', reason: 'NodeNotFound', message: `Node ${this.#o.nodeName} does not exist; nothing is advertised until it does`, severity: 'Warning' });
+      } else if (now >= this.#birdRetryAt) {
+        const plan = buildBgpPlan({ node, pools: [...i.pools.list()], peers: [...i.peers.list()], secrets: [...i.secrets.list()] });
+        problems.push(...plan.problems);
+        const text = renderBirdConf(plan.model);
+        try {
+          const res = await this.#bird.applier.apply(text);
+          report.bird = { result: res.result, ...(res.error ? { error: res.error } : {}) };
+          if (this.#birdFailures > 0 || this.#birdError) log.info('BIRD control socket reachable again');
+          this.#birdFailures = 0;
+          this.#birdError = undefined;
+          if (res.result === 'Failed') {
+            // BIRD refused the rendered config: a podlb bug or an unexpected BIRD; the old config keeps running.
+            events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'BirdConfigRejected', message: `BIRD refused the new configuration, the previous one keeps running: ${res.error}` });
+            log.error({ err: res.error, hash: res.hash }, 'BIRD refused the rendered configuration; keeping the running one');
+            this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: 'Failed', ...(res.error ? { error: res.error } : {}) };
+          } else {
+            if (res.result === 'Applied') {
+              log.info({ hash: res.hash, durationMs: res.durationMs, prefixes: plan.advertised.length, peers: plan.model.peers.length }, 'BIRD configuration applied');
+              events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Normal', reason: 'BirdConfigApplied', message: `Advertising ${plan.advertised.map((a) => a.prefix).join(', ') || 'nothing'} to ${plan.model.peers.length} peer(s)` });
+            }
+            if (res.result === 'Applied' || !this.#lastApply || this.#lastApply.hash !== res.hash) {
+              this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: res.result };
+            }
+            this.#advertised = plan.advertised.map((a) => a.prefix);
+          }
+        } catch (err) {
+          this.#birdFailures += 1;
+          this.#birdError = errorMessage(err);
+          const delay = Math.min(30_000, 250 * 2 ** (this.#birdFailures - 1)) * (0.8 + 0.4 * this.#o.random());
+          this.#birdRetryAt = now + delay;
+          if (this.#birdFailures === 1) events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'BirdUnreachable', message: `${this.#birdError}; retrying, routes already advertised stay` });
+          log.warn({ err: this.#birdError, retryInMs: Math.round(delay) }, 'BIRD apply failed');
+          report.bird = { result: 'Unreachable', error: this.#birdError };
+        }
+      }
+      if (this.#birdRetryAt > now) wakeTimes.push(this.#birdRetryAt);
+      if (now - this.#sessionsReadAt >= this.#o.statusIntervalMs && !this.#birdError) {
+        this.#sessionsReadAt = now;
+        await this.#readSessions(i.peers.list());
+      }
+      wakeTimes.push(this.#sessionsReadAt + this.#o.statusIntervalMs);
+    }
+
+    // ---- members ----
+    const plan: MemberPlan = planMembers({ nodeName: this.#o.nodeName, pods, services: i.services.list(), endpointSlices: i.slices.list(), classes: i.classes.list() });
+    problems.push(...plan.problems);
+    const livePodIps = new Set<string>();
+    for (const p of pods) {
+      if (p.status?.podIP) livePodIps.add(p.status.podIP);
+      for (const ip of p.status?.podIPs ?? []) livePodIps.add(ip.ip);
+    }
+    log.debug({ members: plan.members.length }, 'run: members');
+    const outcome = await this.#members.reconcile(plan.classes, plan.members, livePodIps, now);
+    log.debug('run: gates');
+    report.members = outcome;
+    for (const ev of outcome.events) events.push(ev);
+    if (outcome.nextWakeAt !== undefined) wakeTimes.push(outcome.nextWakeAt);
+    if (outcome.nextWakeAt === undefined || outcome.added.length > 0) this.#lastResync = now;
+
+    // ---- readiness gates ----
+    const gatePlan = planGates(pods, plan, outcome.views, now);
+    if (gatePlan.nextDeadline !== undefined) wakeTimes.push(gatePlan.nextDeadline);
+    const podsByUid = new Map(pods.map((p) => [p.metadata.uid ?? '', p]));
+    for (const d of gatePlan.decisions) {
+      const pod = podsByUid.get(d.pod.uid);
+      if (!pod) continue;
+      const writeKey = `${d.status}/${d.reason}`;
+      if (this.#gateWrites.get(d.pod.uid) === writeKey) continue;
+      try {
+        await this.#writeGate(pod, d, now);
+        this.#gateWrites.set(d.pod.uid, writeKey);
+        report.gates.push(d);
+        log.info({ pod: `${d.pod.namespace}/${d.pod.name}`, status: d.status, reason: d.reason }, 'readiness gate set');
+        if (d.event) events.push({ object: { apiVersion: 'v1', kind: 'Pod', namespace: d.pod.namespace, name: d.pod.name, uid: d.pod.uid }, ...d.event });
+      } catch (err) {
+        log.warn({ pod: `${d.pod.namespace}/${d.pod.name}`, err: errorMessage(err) }, 'could not patch readiness gate');
+        wakeTimes.push(now + 1000);
+      }
+    }
+    // Forget write records once the cache shows them (or the Pod is gone).
+    for (const [uid, key] of this.#gateWrites) {
+      const p = podsByUid.get(uid);
+      const c = p?.status?.conditions?.find((x) => x.type === READINESS_GATE);
+      if (!p || (c && `${c.status}/${c.reason}` === key)) this.#gateWrites.delete(uid);
+    }
+
+    // Poll fast only while some gated Pod waits for its member to turn healthy.
+    const pending = plan.members.some((m) => {
+      if (m.state !== 'active') return false;
+      const pod = podsByUid.get(m.pod.uid);
+      if (!pod || !hasOurGate(pod)) return false;
+      const gate = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);
+      if (gate?.status === 'True' || this.#gateWrites.get(m.pod.uid)?.startsWith('True')) return false;
+      return !outcome.views.get(memberKey(m.backend, m.name))?.healthy;
+    });
+    if (pending) wakeTimes.push(now + this.#o.pendingPollMs * (0.8 + 0.4 * this.#o.random()));
+
+    // ---- report ----
+    log.debug({ events: events.length }, 'run: report');
+    for (const p of problems) events.push({ object: p.object, type: p.severity, reason: p.reason, message: p.message });
+    await Promise.all(events.map((e) => this.#events.record(e)));
+    await this.#writeStatus(node, outcome, now);
+    this.lastReport = report;
+    log.debug({ inMs: Math.round(Math.min(...wakeTimes) - now) }, 'run: done');
+    const next = Math.min(...wakeTimes);
+    this.#signal.wakeAt(next, now);
+  }
+
+  async #writeGate(pod: Pod, d: GateDecision, now: number): Promise<void> {
+    const current = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);
+    // lastTransitionTime moves only when the status changes (API conventions).
+    const lastTransitionTime = current && current.status === d.status && current.lastTransitionTime ? current.lastTransitionTime : new Date(now).toISOString();
+    await this.#client.patch(
+      `/api/v1/namespaces/${d.pod.namespace}/pods/${d.pod.name}/status`,
+      { status: { conditions: [{ type: READINESS_GATE, status: d.status, reason: d.reason, message: d.message, lastTransitionTime }] } },
+      'strategic',
+    );
+  }
+
+  async #readSessions(peers: readonly BGPPeer[]): Promise<void> {
+    if (!this.#bird) return;
+    try {
+      const protocols = await this.#bird.control.showProtocolsAll();
+      const model = buildBgpPlan({
+        node: this.#informers.node.get(this.#o.nodeName) ?? { metadata: { name: this.#o.nodeName } },
+        pools: [],
+        peers: [...peers],
+        secrets: [...this.#informers.secrets.list()],
+      }).model;
+      const byProto = new Map(protocols.map((p) => [p.name, p]));
+      this.#sessions = model.peers.map((peer) => {
+        const p = byProto.get(peer.protocol);
+        return {
+          peer: peer.peer,
+          protocol: peer.protocol,
+          peerAddress: peer.address,
+          state: p?.bgpState ?? (p ? p.state : 'NotConfigured'),
+          ...(p?.since ? { since: p.since } : {}),
+          ...(p?.routesExported !== undefined ? { routesExported: p.routesExported } : {}),
+          ...(p?.lastError ? { lastError: p.lastError } : {}),
+        };
+      });
+    } catch (err) {
+      this.#o.log.warn({ err: errorMessage(err) }, 'could not read BGP sessions');
+    }
+  }
+
+  async #writeStatus(node: Node | undefined, outcome: MemberOutcome, now: number): Promise<void> {
+    const nowIso = new Date(now).toISOString();
+    const unreachable = outcome.instances.filter((x) => !x.reachable);
+    await this.#status.write(node, (prev) => ({
+      ...(this.#bird
+        ? {
+            bgp: {
+              sessions: this.#sessions,
+              advertisedPrefixes: this.#advertised,
+              ...(this.#lastApply ? { configHash: this.#lastApply.hash, lastApplyTime: this.#lastApply.time, lastApplyResult: this.#lastApply.result } : {}),
+              ...(this.#birdError || this.#lastApply?.error ? { lastError: this.#birdError ?? this.#lastApply?.error } : {}),
+            },
+          }
+        : {}),
+      members: outcome.counts,
+      conditions: mergeConditions(
+        prev?.conditions,
+        [
+          ...(this.#bird
+            ? [
+                bgpReadyCondition(this.#sessions, this.#birdError),
+                this.#lastApply?.result === 'Failed'
+                  ? { type: 'ConfigApplied', status: 'False' as const, reason: 'BirdConfigRejected', message: this.#lastApply.error ?? 'BIRD refused the configuration' }
+                  : this.#birdError
+                    ? { type: 'ConfigApplied', status: 'Unknown' as const, reason: 'BirdUnreachable', message: this.#birdError }
+                    : { type: 'ConfigApplied', status: 'True' as const, reason: 'Applied', message: `config ${this.#lastApply?.hash.slice(0, 12) ?? ''} running` },
+              ]
+            : []),
+          unreachable.length > 0
+            ? { type: 'LoadBalancerReachable', status: 'False' as const, reason: 'InstanceUnreachable', message: unreachable.map((x) => `${x.id}: ${x.lastError ?? 'unreachable'}`).join('; ') }
+            : { type: 'LoadBalancerReachable', status: 'True' as const, reason: 'Reachable', message: `${outcome.instances.length} instance(s) reachable` },
+        ],
+        nowIso,
+      ),
+    }));
+  }
+}

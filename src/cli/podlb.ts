@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// `podlb`: binaries only wire things together; the logic lives in src/agent, src/bgp, src/lab.
+import { parseArgs } from 'node:util';
+import { createServer } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Agent } from '../agent/agent.js';
+import { runRenderBird } from './render-bird.js';
+
+const USAGE = `usage:
+  podlb agent --node-name NAME [--kubeconfig FILE] [--bird-socket PATH --bird-config PATH] [--no-bgp]
+              [--secrets-namespace NS] [--health-port 9253] [--pending-poll-ms 25]
+  podlb render bird --node NAME --objects FILE.yaml [--show-secrets]
+  podlb lab [--once] [--keep-going]
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`podlb: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+async function agent(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'node-name': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'bird-socket': { type: 'string' },
+      'bird-config': { type: 'string' },
+      'no-bgp': { type: 'boolean', default: false },
+      'secrets-namespace': { type: 'string', default: 'podlb-system' },
+      'health-port': { type: 'string', default: '9253' },
+      'pending-poll-ms': { type: 'string', default: '25' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+  });
+  const nodeName = values['node-name'] ?? process.env.NODE_NAME;
+  if (!nodeName) fail('--node-name (or NODE_NAME) is required');
+  const log = pino({ level: values['log-level'], base: { node: nodeName } });
+  const kc = new KubeConfig();
+  const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else kc.loadFromCluster();
+  const bgp = !values['no-bgp'];
+  if (bgp && (!values['bird-socket'] || !values['bird-config'])) fail('--bird-socket and --bird-config are required unless --no-bgp');
+  const agentInst = new Agent({
+    nodeName,
+    kubeConfig: kc,
+    log,
+    ...(bgp ? { bird: { socketPath: values['bird-socket']!, configPath: values['bird-config']! } } : {}),
+    secretsNamespace: values['secrets-namespace']!,
+    pendingPollMs: Number(values['pending-poll-ms']),
+  });
+  const port = Number(values['health-port']);
+  const server = createServer((req, res) => {
+    const ok = req.url === '/healthz' ? agentInst.healthy : req.url === '/readyz' ? agentInst.synced : undefined;
+    if (ok === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ok\n');
+  });
+  if (port > 0) server.listen(port);
+  let stopping = false;
+  const stop = async (sig: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal: sig }, 'stopping; BIRD keeps running and load-balancer members stay registered');
+    server.close();
+    await agentInst.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  log.info({ bgp }, 'podlb agent starting');
+  await agentInst.start();
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  switch (cmd) {
+    case 'agent':
+      return agent(rest);
+    case 'render': {
+      const [what, ...args] = rest;
+      if (what !== 'bird') fail('only `podlb render bird` exists');
+      const { values } = parseArgs({ args, options: { node: { type: 'string' }, objects: { type: 'string' }, 'show-secrets': { type: 'boolean', default: false } } });
+      if (!values.node || !values.objects) fail('render bird needs --node NAME and --objects FILE.yaml');
+      process.exitCode = await runRenderBird({ node: values.node, objectsFile: values.objects, showSecrets: values['show-secrets'] ?? false }, process.stdout, process.stderr);
+      return;
+    }
+    case 'lab': {
+      const { values } = parseArgs({ args: rest, options: { once: { type: 'boolean', default: false } } });
+      const { runLab } = await import('../lab/lab.js');
+      process.exitCode = await runLab({ once: values.once ?? false });
+      return;
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      fail(`unknown command ${JSON.stringify(cmd)}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`podlb: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,83 @@
+// Kubernetes Events for every decision a user would ask about. Repeats are folded into one
+// Event with a count (as client-go's recorder does), so a broken object costs one Event per
+// interval, not one per reconcile. Failing to record an Event never fails a reconcile.
+import type { Logger } from 'pino';
+import type { ObjectRef } from '../api/problem.js';
+import type { KubeClient } from './client.js';
+
+export interface EventToRecord {
+  object: ObjectRef;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+interface Seen {
+  name: string;
+  namespace: string;
+  count: number;
+  lastSent: number;
+}
+
+export class EventRecorder {
+  readonly #client: KubeClient;
+  readonly #log: Logger;
+  readonly #component: string;
+  readonly #host: string;
+  readonly #seen = new Map<string, Seen>();
+  /** Repeats within this window only bump the count (at most once per repeatEveryMs). */
+  readonly #windowMs: number;
+  readonly #repeatEveryMs: number;
+  readonly #now: () => number;
+
+  constructor(client: KubeClient, log: Logger, opts: { component: string; host: string; windowMs?: number; repeatEveryMs?: number; now?: () => number }) {
+    this.#client = client;
+    this.#log = log;
+    this.#component = opts.component;
+    this.#host = opts.host;
+    this.#windowMs = opts.windowMs ?? 10 * 60_000;
+    this.#repeatEveryMs = opts.repeatEveryMs ?? 60_000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  async record(ev: EventToRecord): Promise<void> {
+    const key = [ev.object.kind, ev.object.namespace ?? '', ev.object.name, ev.type, ev.reason, ev.message].join('\u0000');
+    const now = this.#now();
+    const seen = this.#seen.get(key);
+    const ts = new Date(now).toISOString();
+    try {
+      if (seen && now - seen.lastSent < this.#windowMs) {
+        seen.count += 1;
+        if (now - seen.lastSent < this.#repeatEveryMs) return;
+        seen.lastSent = now;
+        await this.#client.patch(`/api/v1/namespaces/${seen.namespace}/events/${seen.name}`, { count: seen.count, lastTimestamp: ts }, 'merge');
+        return;
+      }
+      // Events about cluster-scoped objects live in `default`, as kubectl describe expects.
+      const namespace = ev.object.namespace ?? 'default';
+      const created = await this.#client.create<{ metadata: { name: string } }>(`/api/v1/namespaces/${namespace}/events`, {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { generateName: `${ev.object.name.slice(0, 200)}.`, namespace },
+        involvedObject: { apiVersion: ev.object.apiVersion, kind: ev.object.kind, name: ev.object.name, namespace: ev.object.namespace, uid: ev.object.uid },
+        type: ev.type,
+        reason: ev.reason,
+        message: ev.message.slice(0, 1024),
+        source: { component: this.#component, host: this.#host },
+        reportingComponent: `podlb.io/${this.#component}`,
+        reportingInstance: `${this.#component}-${this.#host}`,
+        firstTimestamp: ts,
+        lastTimestamp: ts,
+        count: 1,
+      });
+      this.#seen.set(key, { name: created.metadata.name, namespace, count: 1, lastSent: now });
+      if (this.#seen.size > 5000) this.#evict(now);
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message, reason: ev.reason, object: `${ev.object.kind}/${ev.object.name}` }, 'could not record event');
+    }
+  }
+
+  #evict(now: number): void {
+    for (const [k, v] of this.#seen) if (now - v.lastSent > this.#windowMs) this.#seen.delete(k);
+  }
+}

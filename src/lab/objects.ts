@@ -1,0 +1,116 @@
+// The objects the lab applies, in the shapes of the design's examples. The install test
+// validates them against the CRD schemas in daemonset/, so the lab never drifts from what a
+// real cluster would accept.
+import { API_VERSION, READINESS_GATE, type BGPPeer, type LoadBalancerClass, type Node, type Pod, type PodAddressPool, type Service } from '../api/types.js';
+
+export const LAB_NAMESPACE = 'demo';
+export const LAB_SERVICE = 'web';
+export const LAB_BACKEND = `${LAB_NAMESPACE}.${LAB_SERVICE}.http`;
+export const LAB_CLASS = 'lab-haproxy';
+export const LAB_POD_PORT = 8080;
+
+export interface LabNodeSpec {
+  name: string;
+  podCidr: string;
+  rack: string;
+}
+
+export interface LabObjectsInput {
+  nodes: (LabNodeSpec & { address: string; torAddress: string })[];
+  haproxyRuntime: string;
+  torAsn?: number;
+  nodeAsn?: number;
+  healthCheck?: { interval: string; rise: number; fall: number };
+  drainSeconds?: number;
+}
+
+type Obj = { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string } & Record<string, unknown> } & Record<string, unknown>;
+
+export function labObjects(input: LabObjectsInput): Obj[] {
+  const nodes: (Node & Obj)[] = input.nodes.map((n) => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'topology.kubernetes.io/rack': n.rack, 'podlb.io/bgp': 'true' } },
+    spec: { podCIDR: n.podCidr, podCIDRs: [n.podCidr] },
+    status: { addresses: [{ type: 'InternalIP', address: n.address }, { type: 'Hostname', address: n.name }], conditions: [{ type: 'Ready', status: 'True' }] },
+  }));
+  const pool: PodAddressPool & Obj = {
+    apiVersion: API_VERSION,
+    kind: 'PodAddressPool',
+    metadata: { name: 'lab-pods' },
+    spec: {
+      cidrs: ['10.244.0.0/16'],
+      advertise: 'NodeCIDR',
+      nodeSelector: { matchLabels: { 'podlb.io/bgp': 'true' } },
+      communities: ['65000:100'],
+      approval: { state: 'Approved', by: 'network-team:lab', reason: 'LAB-1', time: '2026-11-23T00:00:00Z' },
+    },
+  };
+  const peers: (BGPPeer & Obj)[] = [...new Map(input.nodes.map((n) => [n.rack, n])).values()].map((n) => ({
+    apiVersion: API_VERSION,
+    kind: 'BGPPeer',
+    metadata: { name: `rack-${n.rack}-tor` },
+    spec: {
+      peerAddress: n.torAddress,
+      peerASN: input.torAsn ?? 65000,
+      localASN: input.nodeAsn ?? 64512,
+      nodeSelector: { matchLabels: { 'topology.kubernetes.io/rack': n.rack } },
+      holdTimeSeconds: 90,
+      keepaliveSeconds: 30,
+      gracefulRestart: { enabled: true, restartTimeSeconds: 120 },
+    },
+  }));
+  const hc = input.healthCheck ?? { interval: '1s', rise: 2, fall: 3 };
+  const lbClass: LoadBalancerClass & Obj = {
+    apiVersion: API_VERSION,
+    kind: 'LoadBalancerClass',
+    metadata: { name: LAB_CLASS },
+    spec: {
+      provider: 'haproxy',
+      haproxy: { instances: [input.haproxyRuntime], healthCheck: { ...hc, httpPath: '/healthz' } },
+      drainSeconds: input.drainSeconds ?? 30,
+      readiness: { withoutHealthCheck: 'Immediate', timeoutSeconds: 600 },
+    },
+  };
+  const service: Service & Obj = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: LAB_SERVICE, namespace: LAB_NAMESPACE, annotations: { 'podlb.io/load-balancer': LAB_CLASS, 'podlb.io/ports': 'http' } },
+    spec: { selector: { app: LAB_SERVICE }, ports: [{ name: 'http', port: 80, targetPort: LAB_POD_PORT, protocol: 'TCP' }] },
+  };
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } },
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'podlb-system' } },
+    ...nodes,
+    pool,
+    ...peers,
+    lbClass,
+    service,
+  ];
+}
+
+/**
+ * A Pod of the demo Deployment, already bound to a node (the lab plays the scheduler) and
+ * carrying the readiness gate (the lab plays podlb's mutating webhook, which arrives later).
+ * preStop sleep: the endpoint turns terminating and the agent drains before the server stops.
+ */
+export function labPod(name: string, node: string, opts: { gate?: boolean; preStopSeconds?: number } = {}): Pod & Obj {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: LAB_NAMESPACE, labels: { app: LAB_SERVICE } },
+    spec: {
+      nodeName: node,
+      ...(opts.gate === false ? {} : { readinessGates: [{ conditionType: READINESS_GATE }] }),
+      terminationGracePeriodSeconds: 30,
+      containers: [
+        {
+          name: 'web',
+          image: 'podlb-lab/web:latest',
+          ports: [{ name: 'http', containerPort: LAB_POD_PORT, protocol: 'TCP' }],
+          ...(opts.preStopSeconds ? { lifecycle: { preStop: { sleep: { seconds: opts.preStopSeconds } } } } : {}),
+        },
+      ],
+    },
+  };
+}

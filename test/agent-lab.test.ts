@@ -1,0 +1,191 @@
+// The agent end to end in the lab: real BIRD, FRR and HAProxy in network namespaces, Pods as
+// real processes, the in-process API server, the lab's kubelet and EndpointSlice controller,
+// and one agent per node. Assertions read what the real components report.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLab, gateStatus, type Lab } from '../src/lab/lab.js';
+import { waitFor } from '../src/lab/netns.js';
+import { API_VERSION, type Pod } from '../src/api/types.js';
+import { LAB_BACKEND, LAB_NAMESPACE, LAB_SERVICE } from '../src/lab/objects.js';
+import { runLoad } from '../src/lab/http-load.js';
+
+interface KEvent {
+  reason: string;
+  message: string;
+  type: string;
+  involvedObject: { kind: string; name: string; namespace?: string };
+}
+
+let lab: Lab;
+
+async function events(): Promise<KEvent[]> {
+  const all: KEvent[] = [];
+  for (const ns of ['default', LAB_NAMESPACE]) all.push(...(await lab.client.list<KEvent>(`/api/v1/namespaces/${ns}/events`)).items);
+  return all;
+}
+
+async function gateTrue(name: string, timeoutMs = 20_000): Promise<Pod> {
+  return waitFor(`gate True on ${name}`, async () => {
+    const p = await lab.getPod(name);
+    return gateStatus(p).status === 'True' ? p : undefined;
+  }, timeoutMs, 25);
+}
+
+beforeAll(async () => {
+  lab = await startLab({ agentMode: 'inProcess', healthCheck: { interval: '300ms', rise: 2, fall: 2 }, drainSeconds: 2 });
+}, 120_000);
+
+afterAll(async () => {
+  await lab?.stop();
+});
+
+describe('agent in the lab', () => {
+  it('advertises each node’s Pod CIDR to the ToR over an Established session', async () => {
+    const routes = await waitFor('pod CIDRs at the ToR', async () => {
+      const rs = await lab.topo.tor.kernelRoutes();
+      return ['10.244.1.0/24', '10.244.2.0/24'].every((c) => rs.some((r) => r.dst === c)) ? rs : undefined;
+    }, 30_000, 100);
+    expect(routes.find((r) => r.dst === '10.244.1.0/24')?.gateway).toBe(lab.topo.nodes[0]!.address);
+    const status = await waitFor('PodLBNode sessions', async () => {
+      const n = await lab.podLBNode('node1');
+      return n?.status?.bgp?.sessions?.[0]?.state === 'Established' ? n : undefined;
+    }, 20_000, 200);
+    expect(status.status?.bgp?.advertisedPrefixes).toEqual(['10.244.1.0/24']);
+    expect(status.status?.conditions?.find((c) => c.type === 'BGPReady')?.status).toBe('True');
+    expect(status.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'Node', name: 'node1' });
+  });
+
+  it('flips the gate only after HAProxy ran a passing check, and serves traffic without NAT', async () => {
+    await lab.createPod('node1', 'web-a');
+    await lab.createPod('node2', 'web-b');
+    // While the member exists but no check completed, the gate must not be True.
+    const sawPending = await waitFor('member of web-a registered', async () => {
+      const m = (await lab.members()).find((x) => x.name.startsWith('podlb_node1_'));
+      if (!m) return undefined;
+      const gate = gateStatus(await lab.getPod('web-a'));
+      return { health: m.health, gate: gate.status, reason: gate.reason };
+    }, 20_000, 5);
+    if (sawPending.health !== 'healthy') expect(sawPending.gate).not.toBe('True');
+    const pod = await gateTrue('web-a');
+    expect(gateStatus(pod).reason).toBe('LoadBalancerHealthy');
+    const m = (await lab.members()).find((x) => x.address === pod.status?.podIP);
+    expect(m).toMatchObject({ health: 'healthy', admin: 'ready' });
+    expect(m!.detail).toMatch(/L[467]OK/);
+    const transitions = (await gateTrue('web-b')).status?.conditions?.filter((c) => c.type === 'podlb.io/load-balancer-ready');
+    expect(transitions).toHaveLength(1);
+    // The kubelet turned the Pod Ready from the gate.
+    await waitFor('web-a Ready', async () => ((await lab.getPod('web-a'))?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? true : undefined), 10_000, 25);
+    const r = await runLoad({ socketPath: lab.topo.lb.httpSocket, concurrency: 2, maxRequests: 40, durationMs: 10_000 });
+    expect(r.failed).toBe(0);
+    expect(Object.keys(r.byPod).sort()).toEqual(['web-a', 'web-b']);
+  });
+
+  it('an agent restart adopts its members without removing or re-adding them', async () => {
+    // HAProxy numbers servers; a remove + re-add, however fast, gets a new srv_id.
+    const serverIds = async (): Promise<Record<string, string>> => {
+      const out = await lab.haproxy.runtime.command(`show servers state ${LAB_BACKEND}`);
+      const ids: Record<string, string> = {};
+      for (const line of out.split('\n')) {
+        const f = line.trim().split(/\s+/);
+        if (f.length > 4 && f[3]!.startsWith('podlb_node1_')) ids[f[3]!] = f[2]!;
+      }
+      return ids;
+    };
+    const before = await serverIds();
+    expect(Object.keys(before).length).toBeGreaterThan(0);
+    const ctl = new AbortController();
+    const load = runLoad({ socketPath: lab.topo.lb.httpSocket, concurrency: 2, durationMs: 30_000, stopSignal: ctl.signal });
+    let missing = 0;
+    const watcher = (async () => {
+      while (!ctl.signal.aborted) {
+        const now = (await lab.members()).filter((m) => m.name.startsWith('podlb_node1_'));
+        if (Object.keys(before).some((n) => !now.some((m) => m.name === n && m.admin === 'ready'))) missing += 1;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    await lab.agents.get('node1')!.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    await lab.agents.get('node1')!.start();
+    // Proof that the new agent reconciled: it registers a new Pod and flips its gate.
+    await lab.createPod('node1', 'web-r');
+    await gateTrue('web-r');
+    ctl.abort();
+    await watcher;
+    const result = await load;
+    expect(missing).toBe(0);
+    expect(result.failed).toBe(0);
+    const after = await serverIds();
+    for (const [name, id] of Object.entries(before)) expect(after[name], name).toBe(id);
+  });
+
+  it('a malformed annotation produces an Event and changes nothing else; fixing it recovers', async () => {
+    const svcPath = `/api/v1/namespaces/${LAB_NAMESPACE}/services/${LAB_SERVICE}`;
+    const before = (await lab.members()).map((m) => m.name).sort();
+    await lab.client.patch(svcPath, { metadata: { annotations: { 'podlb.io/ports': 'no-such-port' } } }, 'merge');
+    const ev = await waitFor('InvalidAnnotation event', async () => (await events()).find((e) => e.reason === 'InvalidAnnotation' && e.involvedObject.name === LAB_SERVICE), 10_000, 100);
+    expect(ev.message).toContain('podlb.io/ports');
+    expect(ev.type).toBe('Warning');
+    // A new Pod behind the broken Service: nothing registered, its gate stays as it is.
+    await lab.createPod('node1', 'web-c');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await lab.members()).map((m) => m.name).sort()).toEqual(before);
+    expect(gateStatus(await lab.getPod('web-c')).status).not.toBe('True');
+    await lab.client.patch(svcPath, { metadata: { annotations: { 'podlb.io/ports': 'http' } } }, 'merge');
+    await gateTrue('web-c');
+    expect((await lab.members()).length).toBe(before.length + 1);
+  });
+
+  it('an unknown LoadBalancerClass is reported on its Service and the others keep working', async () => {
+    await lab.client.create(`/api/v1/namespaces/${LAB_NAMESPACE}/services`, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'typo', namespace: LAB_NAMESPACE, annotations: { 'podlb.io/load-balancer': 'no-such-class' } },
+      spec: { selector: { app: 'other' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
+    const ev = await waitFor('UnknownLoadBalancerClass event', async () => (await events()).find((e) => e.reason === 'UnknownLoadBalancerClass' && e.involvedObject.name === 'typo'), 10_000, 100);
+    expect(ev.message).toContain('no-such-class');
+    const r = await runLoad({ socketPath: lab.topo.lb.httpSocket, concurrency: 2, maxRequests: 20, durationMs: 5000 });
+    expect(r.failed).toBe(0);
+  });
+
+  it('an unapproved pool is reported and changes nothing else (routes, sessions)', async () => {
+    const flapsBefore = (await lab.topo.tor.bgpNeighbors())[lab.topo.nodes[0]!.address]?.establishedTransitions;
+    const routesBefore = (await lab.topo.tor.kernelRoutes()).map((r) => r.dst).sort();
+    await lab.client.create(`/apis/${API_VERSION}/podaddresspools`, {
+      apiVersion: API_VERSION,
+      kind: 'PodAddressPool',
+      metadata: { name: 'pending-pool' },
+      spec: { cidrs: ['10.245.0.0/16'], advertise: 'NodeCIDR', approval: { state: 'Pending' } },
+    });
+    const ev = await waitFor('event on pending-pool', async () => (await events()).find((e) => e.involvedObject.name === 'pending-pool'), 10_000, 100);
+    expect(ev.message).toMatch(/approv/i);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await lab.topo.tor.kernelRoutes()).map((r) => r.dst).sort()).toEqual(routesBefore);
+    expect((await lab.podLBNode('node1'))?.status?.bgp?.advertisedPrefixes).toEqual(['10.244.1.0/24']);
+    expect((await lab.topo.tor.bgpNeighbors())[lab.topo.nodes[0]!.address]?.establishedTransitions).toBe(flapsBefore);
+  });
+
+  it('terminating a Pod drains its member at once and removes it after the drain window, without failed requests', async () => {
+    await lab.createPod('node2', 'web-d', { preStopSeconds: 1 });
+    const d = await gateTrue('web-d');
+    const ip = d.status!.podIP!;
+    const ctl = new AbortController();
+    const load = runLoad({ socketPath: lab.topo.lb.httpSocket, concurrency: 3, durationMs: 30_000, stopSignal: ctl.signal });
+    await new Promise((r) => setTimeout(r, 300));
+    await lab.deletePod('web-d');
+    await waitFor('member draining', async () => ((await lab.members()).find((m) => m.address === ip)?.admin === 'drain' ? true : undefined), 5000, 10);
+    await waitFor('member removed', async () => ((await lab.members()).some((m) => m.address === ip) ? undefined : true), 15_000, 50);
+    ctl.abort();
+    const r = await load;
+    expect(r.failed).toBe(0);
+  });
+
+  it('HAProxy restarted (dynamic servers lost): reported, then every member re-added', async () => {
+    const names = (await lab.members()).map((m) => m.name).sort();
+    await lab.topo.lb.haproxy.restart();
+    await waitFor('members re-added and healthy', async () => {
+      const ms = await lab.members().catch(() => []);
+      return ms.length === names.length && ms.every((m) => m.health === 'healthy') ? true : undefined;
+    }, 30_000, 100);
+    expect((await lab.members()).map((m) => m.name).sort()).toEqual(names);
+  });
+});
