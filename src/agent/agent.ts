@@ -226,11 +226,15 @@ export class Agent {
         }
       }
       if (this.#birdRetryAt > now) wakeTimes.push(this.#birdRetryAt);
-      if (now - this.#sessionsReadAt >= this.#o.statusIntervalMs && !this.#birdError) {
+      // Sessions that are not Established yet are read often, so status (and the lab) sees
+      // a session come up within half a second; settled ones at the status interval.
+      const settled = this.#sessions.length > 0 && this.#sessions.every((x) => x.state === 'Established');
+      const every = settled ? this.#o.statusIntervalMs : Math.min(500, this.#o.statusIntervalMs);
+      if (now - this.#sessionsReadAt >= every && !this.#birdError) {
         this.#sessionsReadAt = now;
         await this.#readSessions(i.peers.list());
       }
-      wakeTimes.push(this.#sessionsReadAt + this.#o.statusIntervalMs);
+      wakeTimes.push(this.#sessionsReadAt + every);
     }
 
     // ---- members ----

@@ -52,7 +52,7 @@ function listNetns(): string[] {
 function killNetnsProcessesSync(ns: string): void {
   let pids: number[] = [];
   try {
-    pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' })
+    pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
       .split(/\s+/)
       .filter(Boolean)
       .map(Number);
