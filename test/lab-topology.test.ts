@@ -2,6 +2,7 @@
 // Proves the lab's central property: HAProxy reaches Pod IPs only through routes the ToR learned
 // by BGP, without NAT. The BIRD config here is hand-written and deliberately tiny; the agent
 // renders the real one.
+import { BIRD_DEVICE_PROTOCOL } from '../src/bgp/render.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createConnection } from 'node:net';
@@ -55,7 +56,8 @@ async function serverStates(runtimeAddress: string, backend: string): Promise<Ma
 function birdConfig(node: TopologyNode, torAsn: number, nodeAsn: number): string {
   return [
     `router id ${node.address};`,
-    'protocol device {}',
+    // The topology starts BIRD with podlb's device block; renaming it would flush BIRD's interfaces.
+    BIRD_DEVICE_PROTOCOL,
     `protocol static pod_cidr { ipv4; route ${node.podCidr} blackhole; }`,
     'protocol bgp tor {',
     `  local ${node.address} as ${nodeAsn};`,
@@ -262,7 +264,7 @@ describe('lab topology: ToR + 2 nodes + LB', () => {
   it('withdrawing a Pod CIDR at the node makes its pods unreachable from the LB: no path but BGP', async () => {
     const node1 = topo.nodes[0]!;
     const web1 = pods[0]!;
-    writeFileSync(node1.bird.configPath, `router id ${node1.address};\nprotocol device {}\n`);
+    writeFileSync(node1.bird.configPath, `router id ${node1.address};\n${BIRD_DEVICE_PROTOCOL}\n`);
     expect(await run('birdc', ['-s', node1.bird.socketPath, 'configure'])).toMatch(/Reconfigur/);
     await waitFor('10.244.1.0/24 gone from the ToR', async () => ((await topo.tor.kernelRoutes()).some((r) => r.dst === node1.podCidr) ? undefined : true), 10_000, 20);
     await expect(httpGetFrom(topo.lb.ns, `http://${web1.ip}:${PORT}/`)).rejects.toThrow(/EHOSTUNREACH|ENETUNREACH|timeout/);
