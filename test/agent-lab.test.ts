@@ -7,6 +7,12 @@ import { waitFor } from '../src/lab/netns.js';
 import { API_VERSION, type Pod } from '../src/api/types.js';
 import { LAB_BACKEND, LAB_NAMESPACE, LAB_SERVICE } from '../src/lab/objects.js';
 import { runLoad } from '../src/lab/http-load.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { readFileSync } from 'node:fs';
+import { Agent } from '../src/agent/agent.js';
+import { startBird } from '../src/lab/bird-process.js';
+import { birdInitialConfig } from '../src/bgp/render.js';
 
 interface KEvent {
   reason: string;
@@ -187,5 +193,33 @@ describe('agent in the lab', () => {
       return ms.length === names.length && ms.every((m) => m.health === 'healthy') ? true : undefined;
     }, 30_000, 100);
     expect((await lab.members()).map((m) => m.name).sort()).toEqual(names);
+  });
+
+  it('BIRD missing at start: reported in status and Events, retried with backoff, converges when BIRD comes up', async () => {
+    await lab.client.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node3', labels: { 'topology.kubernetes.io/rack': 'r1', 'podlb.io/bgp': 'true' } }, spec: { podCIDR: '10.244.3.0/24', podCIDRs: ['10.244.3.0/24'] } });
+    await lab.client.patch('/api/v1/nodes/node3/status', { status: { addresses: [{ type: 'InternalIP', address: '172.31.3.2' }] } }, 'merge');
+    const dir = lab.sb.tempDir('late-bird');
+    const kc = new KubeConfig();
+    kc.loadFromFile(lab.kubeconfigPath);
+    const agent = new Agent({ nodeName: 'node3', kubeConfig: kc, log: pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' }, pino.destination(process.env.PODLB_TEST_LOG ?? '/dev/null')), bird: { socketPath: `${dir}/bird.ctl`, configPath: `${dir}/bird.conf` } });
+    await agent.start();
+    try {
+      const down = await waitFor('ConfigApplied Unknown/BirdUnreachable', async () => {
+        const c = (await lab.podLBNode('node3'))?.status?.conditions?.find((x) => x.type === 'ConfigApplied');
+        return c?.reason === 'BirdUnreachable' ? c : undefined;
+      }, 10_000, 50);
+      expect(down.status).toBe('Unknown');
+      await waitFor('BirdUnreachable event', async () => (await events()).find((e) => e.reason === 'BirdUnreachable' && e.involvedObject.name === 'node3'), 10_000, 100);
+      const ns = await lab.sb.addNetns('node3');
+      await startBird(lab.sb, ns, { dir, initialConfig: birdInitialConfig('172.31.3.2') });
+      const up = await waitFor('ConfigApplied True', async () => {
+        const n = await lab.podLBNode('node3');
+        return n?.status?.conditions?.find((x) => x.type === 'ConfigApplied')?.status === 'True' ? n : undefined;
+      }, 40_000, 100);
+      expect(up.status?.bgp?.advertisedPrefixes).toEqual(['10.244.3.0/24']);
+      expect(readFileSync(`${dir}/bird.conf`, 'utf8')).toContain('route 10.244.3.0/24 blackhole;');
+    } finally {
+      await agent.stop();
+    }
   });
 });

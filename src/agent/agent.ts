@@ -8,7 +8,7 @@ import { API_VERSION, READINESS_GATE, type BGPPeer, type BgpSessionStatus, type 
 import type { Problem } from '../api/problem.js';
 import { BirdControl } from '../bgp/bird-control.js';
 import { BirdApplier } from '../bgp/bird-apply.js';
-import { buildBgpPlan } from '../bgp/model.js';
+import { buildBgpPlan, sessionResettingChanges, type BirdModel } from '../bgp/model.js';
 import { renderBirdConf } from '../bgp/render.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder, type EventToRecord } from '../kube/events.js';
@@ -18,7 +18,7 @@ import type { LbInstance } from '../lb/provider.js';
 import { planGates, type GateDecision } from '../members/gates.js';
 import { hasOurGate, memberKey, planMembers, type MemberPlan } from '../members/plan.js';
 import { MemberReconciler, type MemberOutcome } from '../members/reconciler.js';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, UnreachableError } from '../util/errors.js';
 import { Signal } from './signal.js';
 import { bgpReadyCondition, mergeConditions, NodeStatusWriter } from './status.js';
 
@@ -73,6 +73,8 @@ export class Agent {
   #birdError: string | undefined;
   #lastApply: { hash: string; time: string; result: 'Applied' | 'Unchanged' | 'Failed'; error?: string } | undefined;
   #advertised: string[] = [];
+  /** The model BIRD runs, to tell session-resetting changes from soft ones before applying. */
+  #appliedModel: BirdModel | undefined;
   #sessions: BgpSessionStatus[] = [];
   #sessionsReadAt = 0;
   #lastResync = 0;
@@ -195,7 +197,18 @@ export class Agent {
         problems.push(...plan.problems);
         const text = renderBirdConf(plan.model);
         try {
+          const resets = this.#appliedModel ? sessionResettingChanges(this.#appliedModel, plan.model) : [];
           const res = await this.#bird.applier.apply(text);
+          // A transient failure (socket missing, timeout) is BIRD being away, not BIRD refusing the config.
+          if (res.result === 'Failed' && res.transient) throw new UnreachableError('BIRD_UNREACHABLE', res.error ?? 'BIRD did not answer');
+          if (res.result === 'Applied') {
+            // Prefix and filter changes are soft; these restart a session, and users ask why.
+            for (const r of resets) {
+              log.warn({ peer: r.peer, protocol: r.protocol, fields: r.fields }, 'BGP session restarts: a changed setting needs a new session');
+              events.push({ object: { apiVersion: API_VERSION, kind: 'BGPPeer', name: r.peer }, type: 'Normal', reason: 'SessionRestarted', message: `Node ${this.#o.nodeName}: changing ${r.fields.join(', ')} restarts the BGP session (prefix and filter changes never do)` });
+            }
+          }
+          if (res.result !== 'Failed') this.#appliedModel = plan.model;
           report.bird = { result: res.result, ...(res.error ? { error: res.error } : {}) };
           if (this.#birdFailures > 0 || this.#birdError) log.info('BIRD control socket reachable again');
           this.#birdFailures = 0;

@@ -95,8 +95,15 @@ export class ResilientInformer<T extends KubernetesObject> {
     lw.on('connect', () => {
       if (live()) this.#lastSeen = Date.now();
     });
+    // client-node's start() resolves even when its list failed (it only fires 'error'), so
+    // errors during start are captured here and judged below.
+    let startError: unknown;
     lw.on('error', (err) => {
-      if (!live() || this.#starting === lw) return;
+      if (!live()) return;
+      if (this.#starting === lw) {
+        startError = err ?? new Error('list failed');
+        return;
+      }
       this.#failures += 1;
       this.restarts.error += 1;
       const delay = this.#backoffMs();
@@ -106,6 +113,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.#starting = lw;
     try {
       await lw.start();
+      if (startError !== undefined) throw startError;
     } catch (err) {
       if (this.#starting !== lw || this.#stopped) return;
       this.#starting = undefined;
