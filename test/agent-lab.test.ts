@@ -83,6 +83,16 @@ describe('agent in the lab', () => {
     const r = await runLoad({ socketPath: lab.topo.lb.httpSocket, concurrency: 2, maxRequests: 40, durationMs: 10_000 });
     expect(r.failed).toBe(0);
     expect(Object.keys(r.byPod).sort()).toEqual(['web-a', 'web-b']);
+    // The same facts, as Prometheus sees them.
+    const metrics = await waitFor('metrics', async () => {
+      const t = await lab.agents.get('node1')!.metrics();
+      return /podlb_members\{state="healthy"\} 1/.test(t) ? t : undefined;
+    }, 10_000, 50);
+    expect(metrics).toMatch(/podlb_bgp_session_up\{peer="rack-r1-tor"\} 1/);
+    expect(metrics).toMatch(/podlb_advertised_prefixes 1/);
+    expect(metrics).toMatch(/podlb_member_registration_seconds_count 1/);
+    expect(metrics).toMatch(/podlb_readiness_gate_seconds_count 1/);
+    expect(metrics).toMatch(/podlb_bird_reloads_total\{result="Applied"\} 1/);
   });
 
   it('an agent restart adopts its members without removing or re-adding them', async () => {

@@ -20,6 +20,7 @@ import { hasOurGate, memberKey, planMembers, type MemberPlan } from '../members/
 import { MemberReconciler, type MemberOutcome } from '../members/reconciler.js';
 import { errorMessage, UnreachableError } from '../util/errors.js';
 import { Signal } from './signal.js';
+import { AgentMetrics } from './metrics.js';
 import { bgpReadyCondition, mergeConditions, NodeStatusWriter } from './status.js';
 
 export interface AgentOptions {
@@ -37,6 +38,8 @@ export interface AgentOptions {
   /** How often BGP session state is read for status. */
   statusIntervalMs?: number;
   makeInstance?: (address: string) => LbInstance;
+  /** Metrics registry holder; a process-wide agent passes one with process metrics. */
+  metrics?: AgentMetrics;
   now?: () => number;
   random?: () => number;
 }
@@ -52,6 +55,9 @@ export interface RunReport {
 
 export class Agent {
   readonly #o: Required<Omit<AgentOptions, 'bird'>> & Pick<AgentOptions, 'bird'>;
+  readonly metrics: AgentMetrics;
+  /** When each member was added, for the readiness-latency histogram. */
+  readonly #addedAt = new Map<string, number>();
   readonly #client: KubeClient;
   readonly #events: EventRecorder;
   readonly #signal = new Signal();
@@ -94,11 +100,13 @@ export class Agent {
       resyncMs: 10_000,
       statusIntervalMs: 5_000,
       makeInstance: (address) => new HaproxyInstance(address),
+      metrics: opts.metrics ?? new AgentMetrics(),
       now: Date.now,
       random: Math.random,
       ...opts,
     };
     const log = this.#o.log;
+    this.metrics = this.#o.metrics;
     this.#client = new KubeClient(opts.kubeConfig);
     this.#events = new EventRecorder(this.#client, log, { component: 'podlb-agent', host: opts.nodeName });
     const signal = (): void => this.#signal.notify();
@@ -210,6 +218,7 @@ export class Agent {
           }
           if (res.result !== 'Failed') this.#appliedModel = plan.model;
           report.bird = { result: res.result, ...(res.error ? { error: res.error } : {}) };
+          this.metrics.birdReloads.inc({ result: res.result });
           if (this.#birdFailures > 0 || this.#birdError) log.info('BIRD control socket reachable again');
           this.#birdFailures = 0;
           this.#birdError = undefined;
@@ -227,6 +236,7 @@ export class Agent {
               this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: res.result };
             }
             this.#advertised = plan.advertised.map((a) => a.prefix);
+            this.metrics.advertisedPrefixes.set(this.#advertised.length);
           }
         } catch (err) {
           this.#birdFailures += 1;
@@ -236,6 +246,8 @@ export class Agent {
           if (this.#birdFailures === 1) events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'BirdUnreachable', message: `${this.#birdError}; retrying, routes already advertised stay` });
           log.warn({ err: this.#birdError, retryInMs: Math.round(delay) }, 'BIRD apply failed');
           report.bird = { result: 'Unreachable', error: this.#birdError };
+          this.metrics.birdReloads.inc({ result: 'Unreachable' });
+          this.metrics.reconcileErrors.inc({ component: 'bird' });
         }
       }
       if (this.#birdRetryAt > now) wakeTimes.push(this.#birdRetryAt);
@@ -262,6 +274,7 @@ export class Agent {
     const outcome = await this.#members.reconcile(plan.classes, plan.members, livePodIps, now);
     log.debug('run: gates');
     report.members = outcome;
+    this.#recordMemberMetrics(plan, outcome, pods, now);
     for (const ev of outcome.events) events.push(ev);
     if (outcome.nextWakeAt !== undefined) wakeTimes.push(outcome.nextWakeAt);
     if (outcome.nextWakeAt === undefined || outcome.added.length > 0) this.#lastResync = now;
@@ -277,12 +290,18 @@ export class Agent {
       if (this.#gateWrites.get(d.pod.uid) === writeKey) continue;
       try {
         await this.#writeGate(pod, d, now);
+        this.metrics.gateWrites.inc({ status: d.status, reason: d.reason });
+        if (d.status === 'True') {
+          const added = plan.members.filter((m) => m.pod.uid === d.pod.uid).map((m) => this.#addedAt.get(memberKey(m.backend, m.name))).filter((t): t is number => t !== undefined);
+          if (added.length > 0) this.metrics.readinessSeconds.observe((now - Math.min(...added)) / 1000);
+        }
         this.#gateWrites.set(d.pod.uid, writeKey);
         report.gates.push(d);
         log.info({ pod: `${d.pod.namespace}/${d.pod.name}`, status: d.status, reason: d.reason }, 'readiness gate set');
         if (d.event) events.push({ object: { apiVersion: 'v1', kind: 'Pod', namespace: d.pod.namespace, name: d.pod.name, uid: d.pod.uid }, ...d.event });
       } catch (err) {
         log.warn({ pod: `${d.pod.namespace}/${d.pod.name}`, err: errorMessage(err) }, 'could not patch readiness gate');
+        this.metrics.reconcileErrors.inc({ component: 'gates' });
         wakeTimes.push(now + 1000);
       }
     }
@@ -315,6 +334,25 @@ export class Agent {
     this.#signal.wakeAt(next, now);
   }
 
+  #recordMemberMetrics(plan: MemberPlan, outcome: MemberOutcome, pods: readonly Pod[], now: number): void {
+    const m = this.metrics;
+    m.members.set({ state: 'registered' }, outcome.counts.registered);
+    m.members.set({ state: 'healthy' }, outcome.counts.healthy);
+    m.members.set({ state: 'draining' }, outcome.counts.draining);
+    for (const inst of outcome.instances) m.lbInstanceUp.set({ class: inst.className, instance: inst.id }, inst.reachable ? 1 : 0);
+    if (outcome.instances.some((x) => !x.reachable)) m.reconcileErrors.inc({ component: 'members' });
+    const byUid = new Map(pods.map((p) => [p.metadata.uid ?? '', p]));
+    for (const key of outcome.added) {
+      this.#addedAt.set(key, now);
+      const member = plan.members.find((x) => memberKey(x.backend, x.name) === key);
+      const cr = member && byUid.get(member.pod.uid)?.status?.conditions?.find((c) => c.type === 'ContainersReady' && c.status === 'True')?.lastTransitionTime;
+      const since = cr ? Date.parse(cr) : NaN;
+      if (!Number.isNaN(since) && now >= since) m.registrationSeconds.observe((now - since) / 1000);
+    }
+    const live = new Set(plan.members.map((x) => memberKey(x.backend, x.name)));
+    for (const k of this.#addedAt.keys()) if (!live.has(k)) this.#addedAt.delete(k);
+  }
+
   async #writeGate(pod: Pod, d: GateDecision, now: number): Promise<void> {
     const current = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);
     // lastTransitionTime moves only when the status changes (API conventions).
@@ -337,6 +375,7 @@ export class Agent {
         secrets: [...this.#informers.secrets.list()],
       }).model;
       const byProto = new Map(protocols.map((p) => [p.name, p]));
+      this.metrics.bgpSessionUp.reset();
       this.#sessions = model.peers.map((peer) => {
         const p = byProto.get(peer.protocol);
         return {
@@ -349,7 +388,9 @@ export class Agent {
           ...(p?.lastError ? { lastError: p.lastError } : {}),
         };
       });
+      for (const x of this.#sessions) this.metrics.bgpSessionUp.set({ peer: x.peer }, x.state === 'Established' ? 1 : 0);
     } catch (err) {
+      this.metrics.reconcileErrors.inc({ component: 'bgpStatus' });
       this.#o.log.warn({ err: errorMessage(err) }, 'could not read BGP sessions');
     }
   }

@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Agent } from '../agent/agent.js';
+import { AgentMetrics } from '../agent/metrics.js';
 import { runRenderBird } from './render-bird.js';
 
 const USAGE = `usage:
@@ -50,9 +51,17 @@ async function agent(argv: string[]): Promise<void> {
     ...(bgp ? { bird: { socketPath: values['bird-socket']!, configPath: values['bird-config']! } } : {}),
     secretsNamespace: values['secrets-namespace']!,
     pendingPollMs: Number(values['pending-poll-ms']),
+    metrics: new AgentMetrics({ processMetrics: true }),
   });
   const port = Number(values['health-port']);
   const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      agentInst.metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': agentInst.metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+      return;
+    }
     const ok = req.url === '/healthz' ? agentInst.healthy : req.url === '/readyz' ? agentInst.synced : undefined;
     if (ok === undefined) {
       res.writeHead(404).end();

@@ -38,6 +38,13 @@ export interface LabOptions {
   drainSeconds?: number;
 }
 
+export interface LabAgent {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Prometheus text of the agent's registry (in-process agents; '' for child processes). */
+  metrics(): Promise<string>;
+}
+
 export interface Lab {
   sb: NetnsSandbox;
   api: ApiServer;
@@ -46,7 +53,7 @@ export interface Lab {
   kubelet: LabKubelet;
   logDir: string;
   kubeconfigPath: string;
-  agents: Map<string, { stop(): Promise<void>; start(): Promise<void> }>;
+  agents: Map<string, LabAgent>;
   haproxy: HaproxyInstance;
   createPod(node: string, name: string, opts?: { gate?: boolean; preStopSeconds?: number }): Promise<Pod>;
   deletePod(name: string): Promise<void>;
@@ -94,13 +101,14 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     await kubelet.start();
     stops.push(() => kubelet.stop());
 
-    const agents = new Map<string, { stop(): Promise<void>; start(): Promise<void> }>();
+    const agents = new Map<string, LabAgent>();
     for (const n of topo.nodes) {
       const bird = { socketPath: n.bird.socketPath, configPath: n.bird.configPath };
       if ((opts.agentMode ?? 'inProcess') === 'process') {
         const logFile = join(logDir, `agent-${n.name}.log`);
         let proc: SpawnedProcess | undefined;
-        const handle = {
+        const handle: LabAgent = {
+          metrics: async () => '',
           start: async () => {
             if (!existsSync(cliPath())) throw new Error(`${cliPath()} is missing: run \`npm run build\` first`);
             proc = sb.spawn(null, process.execPath, [cliPath(), 'agent', '--node-name', n.name, '--kubeconfig', kubeconfigPath, '--bird-socket', bird.socketPath, '--bird-config', bird.configPath, '--health-port', '0'], { name: `agent-${n.name}` });
@@ -120,6 +128,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         const agentLog = pino({ level: process.env.PODLB_LOG_LEVEL ?? 'info', base: { node: n.name } }, createWriteStream(join(logDir, `agent-${n.name}.log`), { flags: 'a' }));
         let agent: Agent | undefined;
         agents.set(n.name, {
+          metrics: async () => (agent ? agent.metrics.registry.metrics() : ''),
           start: async () => {
             agent = new Agent({ nodeName: n.name, kubeConfig: kc, log: agentLog, bird });
             await agent.start();

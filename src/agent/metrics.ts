@@ -1,0 +1,31 @@
+// Prometheus metrics (design §6), one registry per agent so several agents can share a
+// process (the lab, tests). Names carry the podlb_ prefix; label values are bounded sets
+// (peer names, results, states), never Pod names.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly bgpSessionUp = new Gauge({ name: 'podlb_bgp_session_up', help: '1 when the BGP session to the peer is Established', labelNames: ['peer'], registers: [this.registry] });
+  readonly advertisedPrefixes = new Gauge({ name: 'podlb_advertised_prefixes', help: 'Prefixes this node advertises', registers: [this.registry] });
+  readonly members = new Gauge({ name: 'podlb_members', help: 'Load-balancer members of this node by state', labelNames: ['state'], registers: [this.registry] });
+  readonly lbInstanceUp = new Gauge({ name: 'podlb_lb_instance_reachable', help: '1 when the load-balancer instance answered the last call', labelNames: ['class', 'instance'], registers: [this.registry] });
+  readonly registrationSeconds = new Histogram({
+    name: 'podlb_member_registration_seconds',
+    help: 'ContainersReady to member added in the load balancer',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly readinessSeconds = new Histogram({
+    name: 'podlb_readiness_gate_seconds',
+    help: 'Member added to readiness gate True (includes the load balancer health check)',
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 600],
+    registers: [this.registry],
+  });
+  readonly reconcileErrors = new Counter({ name: 'podlb_reconcile_errors_total', help: 'Reconcile steps that failed, by component', labelNames: ['component'], registers: [this.registry] });
+  readonly birdReloads = new Counter({ name: 'podlb_bird_reloads_total', help: 'BIRD configuration applies by result', labelNames: ['result'], registers: [this.registry] });
+  readonly gateWrites = new Counter({ name: 'podlb_readiness_gate_writes_total', help: 'Readiness gate patches by status and reason', labelNames: ['status', 'reason'], registers: [this.registry] });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'podlb_' });
+  }
+}
