@@ -1,0 +1,339 @@
+// LbInstance over one Octavia load balancer (API v2). Every node's agent writes into the same
+// pools, so only per-member calls are made: POST one member, PUT one member's weight, DELETE
+// one member. NEVER the batch update (PUT /v2/lbaas/pools/{id}/members): it replaces the
+// pool's whole member list and would delete every other node's members
+// (test/octavia-ownership.test.ts shows it).
+//
+// - Backend = a pool of this load balancer, by name (or by id).
+// - Ownership: member name = podlb member name (encodes the node, naming.ts) and tags
+//   `podlb` + `podlb-node:<node>`. Listing filters on both tags server-side and on the name
+//   prefix client-side; drain/enable/remove look a member up by name AND tags first, so a
+//   member another node (or anyone else) made is never listed or touched.
+// - Drain = weight 0 (Octavia's HAProxy then sends no new connections, established ones
+//   finish), enable = weight 1, remove = DELETE (404 = already gone).
+// - Every change locks the LB (PENDING_UPDATE) for as long as the amphora takes; a change
+//   meanwhile gets 409, retried with jittered backoff (OctaviaClient). Our own parallel
+//   changes are queued so they do not collide with each other.
+// - The member's health check is the POOL's health monitor (configured by the operator), so
+//   MemberSpec.healthCheck is not applied here; a pool without one reports NO_MONITOR →
+//   'unchecked' (see octavia-health.ts).
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { LbInstance, MemberListing, MemberSpec, ObservedMember } from './provider.js';
+import { parseMemberName } from './naming.js';
+import { OctaviaClient, type OctaviaClientOptions, type OctaviaCounters } from './octavia-client.js';
+import { OctaviaApiError, OctaviaPendingError } from './octavia-errors.js';
+import { octaviaMemberAdmin, octaviaMemberDetail, octaviaMemberHealth } from './octavia-health.js';
+
+export const TAG_PODLB = 'podlb';
+const NODE_TAG_PREFIX = 'podlb-node:';
+/** Octavia tags and names: at most 255 characters. */
+const MAX_TAG = 255;
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** The tag that marks a node's members. Node names up to 244 characters fit; longer ones are hashed. */
+export function nodeTag(nodeName: string): string {
+  const t = `${NODE_TAG_PREFIX}${nodeName}`;
+  return t.length <= MAX_TAG ? t : `podlb-node-sha256:${createHash('sha256').update(nodeName).digest('hex')}`;
+}
+
+/** The LbInstance id of an Octavia load balancer: what the reconciler keys instances by. */
+export function octaviaInstanceId(loadBalancerID: string, region?: string): string {
+  return `octavia://${region ?? ''}/${loadBalancerID}`;
+}
+
+export interface OctaviaInstanceOptions extends OctaviaClientOptions {
+  loadBalancerID: string;
+  /**
+   * The node this agent runs on. Set, every member name and list prefix must be this node's
+   * (OCTAVIA_NOT_OWNER otherwise): a second guard besides the reconciler's own prefix filter.
+   */
+  nodeName?: string;
+  /** Default octaviaInstanceId(loadBalancerID, region). */
+  id?: string;
+  /** subnet_id for new members; unset → Octavia reaches members through the VIP subnet (Pod routes come by BGP). */
+  memberSubnetID?: string;
+  /** `limit` of member and pool list pages; unset → the server's maximum (Octavia: 1000). */
+  pageSize?: number;
+  /** Pools of the LB are re-read after this long, and at most every poolRefreshMinMs when a backend is missing. */
+  poolCacheTtlMs?: number;
+  poolRefreshMinMs?: number;
+}
+
+interface OctaviaMember {
+  id: string;
+  name: string;
+  address: string;
+  protocol_port: number;
+  weight: number;
+  admin_state_up: boolean;
+  provisioning_status: string;
+  operating_status: string;
+  tags?: string[];
+}
+
+interface PoolRef {
+  id: string;
+  name: string;
+}
+
+export class OctaviaInstance implements LbInstance {
+  readonly id: string;
+  readonly client: OctaviaClient;
+  readonly loadBalancerID: string;
+  readonly #opts: OctaviaInstanceOptions;
+  readonly #now: () => number;
+  #pools?: { byName: Map<string, PoolRef[]>; byId: Map<string, PoolRef>; fetchedAt: number };
+  #lbChecked = false;
+  /** backend|name → member id, from the last listing or add. */
+  readonly #memberIds = new Map<string, { poolId: string; memberId: string }>();
+  /** Our own changes, one at a time: parallel ones would only 409 each other. */
+  #writeQueue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: OctaviaInstanceOptions) {
+    if (!UUID_RE.test(opts.loadBalancerID)) throw new OctaviaApiError('OCTAVIA_INVALID_LB_ID', `loadBalancerID ${JSON.stringify(opts.loadBalancerID)} is not a UUID`, { status: 0, method: '', path: '' });
+    this.#opts = opts;
+    this.loadBalancerID = opts.loadBalancerID;
+    this.id = opts.id ?? octaviaInstanceId(opts.loadBalancerID, opts.region);
+    this.client = new OctaviaClient(opts);
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Every HTTP request this instance made (Keystone and Octavia, retries included). */
+  get apiCalls(): number {
+    return this.client.counters.octaviaCalls + this.client.counters.keystoneCalls;
+  }
+
+  get counters(): Readonly<OctaviaCounters> {
+    return this.client.counters;
+  }
+
+  /** One member list per pool (both podlb tags filtered server-side, all pages). */
+  async listMembers(backends: readonly string[], namePrefix: string): Promise<MemberListing> {
+    const unique = [...new Set(backends)];
+    const tags = listTags(namePrefix);
+    const own = this.#opts.nodeName;
+    if (own !== undefined && !tags.includes(nodeTag(own))) {
+      throw new OctaviaApiError('OCTAVIA_NOT_OWNER', `listing prefix ${JSON.stringify(namePrefix)} is not node ${own}'s; an agent lists only its own members`, { status: 0, method: '', path: '' });
+    }
+    const pools = await this.#resolvePools(unique);
+    const members: ObservedMember[] = [];
+    const missingBackends: string[] = [];
+    await Promise.all(
+      unique.map(async (backend) => {
+        const pool = pools.get(backend);
+        if (!pool) {
+          missingBackends.push(backend);
+          return;
+        }
+        let list: OctaviaMember[];
+        try {
+          list = await this.client.listAll<OctaviaMember>(`/v2/lbaas/pools/${pool.id}/members`, 'members', new URLSearchParams({ tags: tags.join(',') }), this.#opts.pageSize);
+        } catch (err) {
+          if (err instanceof OctaviaApiError && err.status === 404) {
+            // The pool went away since we resolved it.
+            this.#pools = undefined;
+            missingBackends.push(backend);
+            return;
+          }
+          throw err;
+        }
+        for (const k of [...this.#memberIds.keys()]) if (k.startsWith(`${backend}|`) && this.#memberIds.get(k)!.poolId === pool.id) this.#memberIds.delete(k);
+        for (const m of list) {
+          // Server-side tag filtering is trusted only as far as the name says it is ours too.
+          if (!m.name.startsWith(namePrefix) || !tags.every((t) => m.tags?.includes(t) ?? false)) continue;
+          this.#memberIds.set(`${backend}|${m.name}`, { poolId: pool.id, memberId: m.id });
+          members.push({ backend, name: m.name, address: m.address, port: m.protocol_port, admin: octaviaMemberAdmin(m), health: octaviaMemberHealth(m), detail: octaviaMemberDetail(m) });
+        }
+      }),
+    );
+    missingBackends.sort();
+    return { members, missingBackends };
+  }
+
+  /**
+   * POST one member (weight 1, podlb tags). A member with this address:port already in the
+   * pool (a retried add whose reply was lost, an agent restart) is adopted when it is ours
+   * (same name, our node tag) and brought back to weight 1; anyone else's is a conflict.
+   */
+  async addMember(m: MemberSpec): Promise<void> {
+    const node = this.#ownerNode(m.name);
+    if (isIP(m.address) === 0) throw this.#invalid(`member ${m.name}: ${JSON.stringify(m.address)} is not an IP address`);
+    if (!Number.isInteger(m.port) || m.port < 1 || m.port > 65535) throw this.#invalid(`member ${m.name}: bad port ${m.port}`);
+    if (m.name.length > MAX_TAG) throw this.#invalid(`member name ${m.name} is longer than Octavia's 255 characters`);
+    const pool = await this.#poolFor(m.backend, m.name);
+    const tags = [TAG_PODLB, nodeTag(node)];
+    const path = `/v2/lbaas/pools/${pool.id}/members`;
+    await this.#write(async () => {
+      const reply = await this.client.request('POST', path, {
+        body: {
+          member: { name: m.name, address: m.address, protocol_port: m.port, weight: 1, admin_state_up: true, tags, ...(this.#opts.memberSubnetID ? { subnet_id: this.#opts.memberSubnetID } : {}) },
+        },
+        accept: [409],
+        retryPending: true,
+      });
+      if (reply.status !== 409) {
+        const id = reply.body?.member?.id;
+        if (typeof id === 'string') this.#memberIds.set(`${m.backend}|${m.name}`, { poolId: pool.id, memberId: id });
+        return;
+      }
+      // 409 that is not "immutable": the address:port is taken in this pool.
+      const same = await this.client.listAll<OctaviaMember>(path, 'members', new URLSearchParams({ address: m.address, protocol_port: String(m.port) }));
+      const existing = same[0];
+      if (!existing) throw new OctaviaApiError('OCTAVIA_CONFLICT', `Octavia POST ${path}: ${reply.fault}`, { status: 409, method: 'POST', path, fault: reply.fault });
+      if (existing.name !== m.name || !tags.every((t) => existing.tags?.includes(t))) {
+        throw new OctaviaApiError(
+          'OCTAVIA_MEMBER_CONFLICT',
+          `Octavia pool ${m.backend} already has ${m.address}:${m.port} as member ${JSON.stringify(existing.name)} (tags ${JSON.stringify(existing.tags ?? [])}), not made by podlb on this node; podlb leaves it alone`,
+          { status: 409, method: 'POST', path, fault: reply.fault },
+        );
+      }
+      this.#memberIds.set(`${m.backend}|${m.name}`, { poolId: pool.id, memberId: existing.id });
+      if (existing.weight === 0 || !existing.admin_state_up) {
+        await this.client.request('PUT', `${path}/${existing.id}`, { body: { member: { weight: 1, admin_state_up: true } }, retryPending: true });
+      }
+    });
+  }
+
+  async drainMember(backend: string, name: string): Promise<void> {
+    // Absent: nothing can send it new connections, which is all drain asks for.
+    await this.#updateWeight(backend, name, 0, 'ignore');
+  }
+
+  /** Weight 1 again after a drain. Absent → OCTAVIA_MEMBER_MISSING: the caller re-adds it. */
+  async enableMember(backend: string, name: string): Promise<void> {
+    await this.#updateWeight(backend, name, 1, 'throw');
+  }
+
+  async removeMember(backend: string, name: string): Promise<void> {
+    const node = this.#ownerNode(name);
+    await this.#write(() =>
+      this.#withMember(backend, name, node, async (ref) => {
+        const r = await this.client.request('DELETE', `/v2/lbaas/pools/${ref.poolId}/members/${ref.memberId}`, { accept: [404], retryPending: true });
+        this.#memberIds.delete(`${backend}|${name}`);
+        return r.status !== 404;
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.#writeQueue.catch(() => undefined);
+  }
+
+  // ---- internals ----
+
+  async #updateWeight(backend: string, name: string, weight: number, ifAbsent: 'ignore' | 'throw'): Promise<void> {
+    const node = this.#ownerNode(name);
+    const found = await this.#write(() =>
+      this.#withMember(backend, name, node, async (ref) => {
+        const r = await this.client.request('PUT', `/v2/lbaas/pools/${ref.poolId}/members/${ref.memberId}`, { body: { member: { weight } }, accept: [404], retryPending: true });
+        return r.status !== 404;
+      }),
+    );
+    if (!found && ifAbsent === 'throw') {
+      throw new OctaviaApiError('OCTAVIA_MEMBER_MISSING', `Octavia load balancer ${this.loadBalancerID}: no member ${name} in ${backend}`, { status: 404, method: 'PUT', path: '' });
+    }
+  }
+
+  /**
+   * Runs `fn` on our member `name` in `backend`: the cached id first; when that is gone
+   * (404), or not cached, looks it up by name AND our tags. Returns false when it is absent.
+   */
+  async #withMember(backend: string, name: string, node: string, fn: (ref: { poolId: string; memberId: string }) => Promise<boolean>): Promise<boolean> {
+    const key = `${backend}|${name}`;
+    const cached = this.#memberIds.get(key);
+    if (cached && (await fn(cached))) return true;
+    this.#memberIds.delete(key);
+    const pools = await this.#resolvePools([backend]);
+    const pool = pools.get(backend);
+    if (!pool) return false;
+    const found = await this.client.listAll<OctaviaMember>(`/v2/lbaas/pools/${pool.id}/members`, 'members', new URLSearchParams({ name, tags: [TAG_PODLB, nodeTag(node)].join(',') }));
+    const mine = found.find((x) => x.name === name && x.tags?.includes(nodeTag(node)));
+    if (!mine || (cached && cached.memberId === mine.id)) return false;
+    const ref = { poolId: pool.id, memberId: mine.id };
+    this.#memberIds.set(key, ref);
+    return fn(ref);
+  }
+
+  /** Queues a change behind our other changes; a 409 budget spent on an LB in ERROR becomes permanent. */
+  #write<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#writeQueue.then(fn, fn);
+    this.#writeQueue = run.catch(() => undefined);
+    return run.catch(async (err: unknown) => {
+      if (err instanceof OctaviaPendingError) {
+        const lb = await this.client.request('GET', `/v2/lbaas/loadbalancers/${this.loadBalancerID}`).catch(() => undefined);
+        const status: unknown = lb?.body?.loadbalancer?.provisioning_status;
+        if (status === 'ERROR') {
+          throw new OctaviaApiError('OCTAVIA_LB_ERROR', `Octavia load balancer ${this.loadBalancerID} is in provisioning_status ERROR and refuses changes; an operator must fix or fail it over`, { status: 409, method: err.method, path: err.path, fault: err.fault }, { cause: err });
+        }
+      }
+      throw err;
+    });
+  }
+
+  async #poolFor(backend: string, memberName: string): Promise<PoolRef> {
+    const pool = (await this.#resolvePools([backend])).get(backend);
+    if (!pool) throw new OctaviaApiError('OCTAVIA_BACKEND_MISSING', `Octavia load balancer ${this.loadBalancerID} has no pool named ${JSON.stringify(backend)} (for member ${memberName})`, { status: 404, method: 'GET', path: '/v2/lbaas/pools' });
+    return pool;
+  }
+
+  /** backend → pool, from a cached pool list of this LB; re-read when stale or when a backend is missing. */
+  async #resolvePools(backends: readonly string[]): Promise<Map<string, PoolRef>> {
+    const now = this.#now();
+    const ttl = this.#opts.poolCacheTtlMs ?? 300_000;
+    const minRefresh = this.#opts.poolRefreshMinMs ?? 5_000;
+    const lookup = (): Map<string, PoolRef> => {
+      const out = new Map<string, PoolRef>();
+      for (const b of backends) {
+        const byName = this.#pools!.byName.get(b);
+        if (byName && byName.length > 1) {
+          throw new OctaviaApiError('OCTAVIA_POOL_AMBIGUOUS', `Octavia load balancer ${this.loadBalancerID} has ${byName.length} pools named ${JSON.stringify(b)}; name the pool by id in podlb.io/backend`, { status: 200, method: 'GET', path: '/v2/lbaas/pools' });
+        }
+        const p = byName?.[0] ?? this.#pools!.byId.get(b);
+        if (p) out.set(b, p);
+      }
+      return out;
+    };
+    if (this.#pools && now - this.#pools.fetchedAt < ttl) {
+      const found = lookup();
+      if (found.size === backends.length || now - this.#pools.fetchedAt < minRefresh) return found;
+    }
+    if (!this.#lbChecked) {
+      const r = await this.client.request('GET', `/v2/lbaas/loadbalancers/${this.loadBalancerID}`, { accept: [404] });
+      if (r.status === 404) {
+        throw new OctaviaApiError('OCTAVIA_LB_NOT_FOUND', `Octavia has no load balancer ${this.loadBalancerID} visible to these credentials: check spec.octavia.loadBalancerID and the credentials' project`, { status: 404, method: 'GET', path: `/v2/lbaas/loadbalancers/${this.loadBalancerID}`, fault: r.fault });
+      }
+      this.#lbChecked = true;
+    }
+    const pools = await this.client.listAll<PoolRef>('/v2/lbaas/pools', 'pools', new URLSearchParams({ loadbalancer_id: this.loadBalancerID }), this.#opts.pageSize);
+    const byName = new Map<string, PoolRef[]>();
+    const byId = new Map<string, PoolRef>();
+    for (const p of pools) {
+      byId.set(p.id, { id: p.id, name: p.name });
+      if (p.name) byName.set(p.name, [...(byName.get(p.name) ?? []), { id: p.id, name: p.name }]);
+    }
+    this.#pools = { byName, byId, fetchedAt: now };
+    return lookup();
+  }
+
+  /** The node a podlb member name belongs to; anything else is refused (we only touch our own). */
+  #ownerNode(name: string): string {
+    const parsed = parseMemberName(name);
+    if (!parsed) throw this.#invalid(`${JSON.stringify(name)} is not a podlb member name; podlb only touches members it made`);
+    const own = this.#opts.nodeName;
+    if (own !== undefined && parsed.node !== own) {
+      throw new OctaviaApiError('OCTAVIA_NOT_OWNER', `member ${name} belongs to node ${parsed.node}, not ${own}; an agent touches only its own members`, { status: 0, method: '', path: '' });
+    }
+    return parsed.node;
+  }
+
+  #invalid(message: string): OctaviaApiError {
+    return new OctaviaApiError('OCTAVIA_INVALID_MEMBER', message, { status: 0, method: '', path: '' });
+  }
+}
+
+/** Tags a listing filters on: both podlb tags when the prefix names a node, else just `podlb`. */
+function listTags(namePrefix: string): string[] {
+  const m = /^podlb_([a-z0-9.-]+)_$/.exec(namePrefix);
+  return m ? [TAG_PODLB, nodeTag(m[1]!)] : [TAG_PODLB];
+}
