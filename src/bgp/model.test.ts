@@ -13,7 +13,7 @@ const pwPeer = (ns?: string) => peerFixture('tor', { passwordSecretRef: { ...(ns
 describe('buildBgpPlan: pools', () => {
   it('advertises the podCIDR inside an approved, selecting pool', () => {
     const r = plan();
-    expect(r.advertised).toEqual([{ prefix: '10.244.1.0/24', pool: 'tokyo-pods' }]);
+    expect(r.advertised).toEqual([{ prefix: '10.244.1.0/24', pool: 'tokyo-pods', mode: 'NodeCIDR' }]);
     expect(r.model.v4).toEqual(['10.244.1.0/24']);
     expect(r.model.v6).toEqual([]);
     expect(r.model.routerId).toBe('172.31.0.2');
@@ -22,7 +22,7 @@ describe('buildBgpPlan: pools', () => {
 
   it('advertises a pool CIDR that lies inside a podCIDR', () => {
     const r = plan({ pools: [poolFixture('p', { cidrs: ['10.244.1.128/25'] })] });
-    expect(r.advertised).toEqual([{ prefix: '10.244.1.128/25', pool: 'p' }]);
+    expect(r.advertised).toEqual([{ prefix: '10.244.1.128/25', pool: 'p', mode: 'NodeCIDR' }]);
   });
 
   it('handles dual stack, canonicalises IPv6 and sorts/dedupes across pools', () => {
@@ -31,8 +31,8 @@ describe('buildBgpPlan: pools', () => {
       pools: [poolFixture('z-pool'), poolFixture('a-pool', { cidrs: ['10.244.1.0/24', 'fd00:244:0:1::/64'] })],
     });
     expect(r.advertised).toEqual([
-      { prefix: '10.244.1.0/24', pool: 'a-pool' },
-      { prefix: 'fd00:244:0:1::/64', pool: 'a-pool' },
+      { prefix: '10.244.1.0/24', pool: 'a-pool', mode: 'NodeCIDR' },
+      { prefix: 'fd00:244:0:1::/64', pool: 'a-pool', mode: 'NodeCIDR' },
     ]);
     expect(r.model.v6).toEqual(['fd00:244:0:1::/64']);
   });
@@ -50,13 +50,13 @@ describe('buildBgpPlan: pools', () => {
     ['injection in CIDR', { cidrs: ['10.244.0.0/16 ]; include "/etc/passwd"; #'] }, 'spec.cidrs[0]', 'InvalidPool', 'Warning'],
     ['empty cidrs', { cidrs: [] }, 'spec.cidrs', 'InvalidPool', 'Warning'],
     ['bad advertise', { advertise: 'Everything' as 'NodeCIDR' }, 'spec.advertise', 'InvalidPool', 'Warning'],
-    ['PodIPs not yet', { advertise: 'PodIPs' }, 'spec.advertise', 'AdvertiseModeNotSupported', 'Normal'],
+    ['PodIPs without Pods given', { advertise: 'PodIPs', cidrs: ['10.250.0.0/16'] }, 'spec.advertise', 'PodIPsNotProvided', 'Normal'],
     ['bad community', { communities: ['65000:100', '70000:1'] }, 'spec.communities[1]', 'InvalidPool', 'Warning'],
     ['injected community', { communities: ['1:1)); accept; #'] }, 'spec.communities[0]', 'InvalidPool', 'Warning'],
     ['no overlap', { cidrs: ['10.96.0.0/16'] }, 'spec.cidrs', 'NoPodCIDRInPool', 'Normal'],
   ])('pool %s: problem on the pool, other pools keep working', (_n, spec, field, reason, severity) => {
     const r = plan({ pools: [poolFixture('bad', spec), poolFixture('good', { cidrs: ['10.244.1.0/24'] })] });
-    expect(r.advertised).toEqual([{ prefix: '10.244.1.0/24', pool: 'good' }]);
+    expect(r.advertised).toEqual([{ prefix: '10.244.1.0/24', pool: 'good', mode: 'NodeCIDR' }]);
     expect(r.problems).toHaveLength(1);
     expect(r.problems[0]).toMatchObject({ object: { kind: 'PodAddressPool', name: 'bad' }, field, reason, severity });
     expect(renderBirdConf(r.model)).not.toMatch(/passwd|#'|\)\); accept/);
@@ -126,7 +126,7 @@ describe('buildBgpPlan: peers', () => {
   });
 
   it.each<[string, Partial<BGPPeer['spec']>, string, string]>([
-    ['Gateway', { peerAddress: 'Gateway' }, 'spec.peerAddress', 'PeerAddressNotSupported'],
+    ['Gateway, none given', { peerAddress: 'Gateway' }, 'spec.peerAddress', 'GatewayNotFound'],
     ['not an IP', { peerAddress: 'tor.example.com' }, 'spec.peerAddress', 'InvalidPeer'],
     ['IP with injection', { peerAddress: '172.31.0.1 as 1; include "/x"' }, 'spec.peerAddress', 'InvalidPeer'],
     ['leading zeros', { peerAddress: '172.031.0.1' }, 'spec.peerAddress', 'InvalidPeer'],

@@ -38,6 +38,35 @@ const cases: { name: string; input: BgpPlanInput; opts?: RenderOptions }[] = [
   },
   { name: 'empty', input: { node: nodeFixture(), pools: [], peers: [], secrets: [] } },
   {
+    name: 'pod-ips',
+    input: {
+      node: nodeFixture({ podCIDRs: ['10.244.1.0/24', 'fd00:244:0:1::/64'] }),
+      pools: [
+        poolFixture('tokyo-pods'),
+        poolFixture('hosts', { advertise: 'PodIPs', cidrs: ['10.250.0.0/16', 'fd00:250::/48'], communities: ['65000:250'] }),
+      ],
+      peers: [peerFixture('rack-r12-tor'), peerFixture('rack-r12-tor-v6', { peerAddress: 'fd00:31::1' })],
+      secrets: [],
+      podIPs: [
+        { namespace: 'ads', name: 'bidder-1', ips: ['10.250.0.10', 'fd00:250::a'] },
+        { namespace: 'ads', name: 'bidder-0', ips: ['10.250.0.9'] },
+      ],
+    },
+  },
+  {
+    name: 'bfd-gateway',
+    input: {
+      node: nodeFixture(),
+      pools: [poolFixture()],
+      peers: [
+        peerFixture('gw', { peerAddress: 'Gateway', bfd: { enabled: true, minIntervalMilliseconds: 300, multiplier: 3 } }),
+        peerFixture('multihop', { peerAddress: '198.51.100.1', ebgpMultihop: 3, sourceAddress: '172.31.0.2', bfd: { minIntervalMilliseconds: 1000, multiplier: 5 } }),
+      ],
+      secrets: [],
+      defaultGateway: { v4: '172.31.0.1' },
+    },
+  },
+  {
     name: 'peer-options',
     input: {
       node: nodeFixture(),

@@ -80,6 +80,7 @@ function peerView(p: BirdPeerModel, opts: RenderOptions) {
     gracefulRestart: p.gracefulRestart.enabled === true ? 'on' : p.gracefulRestart.enabled === false ? 'off' : unsafe('graceful restart'),
     restartTime: p.gracefulRestart.enabled && p.gracefulRestart.restartTime !== undefined ? checkInt(p.gracefulRestart.restartTime, 1, 4095, 'graceful restart time') : null,
     password: p.password === undefined ? null : opts.redactPasswords ? REDACTED_PASSWORD : checkRe(p.password, PASSWORD, 'password'),
+    bfd: p.bfd === undefined ? null : { intervalMs: checkInt(p.bfd.intervalMs, 1, 60000, 'BFD interval'), multiplier: checkInt(p.bfd.multiplier, 1, 255, 'BFD multiplier') },
     channel: fam.channel,
     filterName: fam.filterName,
   };
@@ -109,10 +110,12 @@ export function renderBirdConf(model: BirdModel, opts: RenderOptions = {}): stri
       }));
     return { ...f, cidr: null, prefixes, prefixList: prefixes.join(', '), communities };
   });
+  const peers = model.peers.map((p) => peerView(p, opts));
   const view = {
     routerId: model.routerId === undefined ? null : checkRe(model.routerId, V4, 'router id'),
+    bfd: peers.some((p) => p.bfd !== null),
     families,
-    peers: model.peers.map((p) => peerView(p, opts)),
+    peers,
   };
   return template()(view);
 }

@@ -11,9 +11,14 @@ import { run, waitFor, type NetnsSandbox } from './netns.js';
 
 export interface FrrNeighbor {
   address: string;
-  asn: number;
+  /** A number, or `external` (any ASN other than the router's own, FRR's `remote-as external`). */
+  asn: number | 'external';
   /** TCP-MD5 password; printable ASCII without spaces. */
   password?: string;
+  /** `neighbor X bfd` (starts bfdd): BFD with FRR's defaults (300 ms, multiplier 3). */
+  bfd?: boolean;
+  /** `neighbor X ebgp-multihop N`. */
+  ebgpMultihop?: number;
 }
 
 export interface FrrNeighborState {
@@ -23,10 +28,23 @@ export interface FrrNeighborState {
   prefixReceivedCount?: number;
 }
 
+export interface FrrBfdPeer {
+  /** up, down, init, shutdown */
+  status: string;
+  /** What the remote end (BIRD) announced: its required min rx, desired min tx, multiplier. */
+  remoteReceiveIntervalMs?: number;
+  remoteTransmitIntervalMs?: number;
+  remoteDetectMultiplier?: number;
+}
+
 export interface FrrRouter {
   ns: string;
   vtysh(cmd: string): Promise<string>;
   bgpNeighbors(): Promise<Record<string, FrrNeighborState>>;
+  /** `configure terminal` then each line, in one vtysh call (e.g. `router bgp 65000`, `neighbor X password Y`). */
+  configure(lines: string[]): Promise<string>;
+  /** BFD peers by address: status (up, down, init) and the negotiated intervals. Needs a neighbor with bfd. */
+  bfdPeers(): Promise<Record<string, FrrBfdPeer>>;
   kernelRoutes(): Promise<{ dst: string; gateway?: string; protocol?: string }[]>;
   stop(): Promise<void>;
 }
@@ -37,6 +55,11 @@ function frrIds(): { uid: number; gid: number } {
   const uid = Number(execFileSync('id', ['-u', 'frr'], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', 'frr'], { encoding: 'utf8' }).trim());
   return { uid, gid };
+}
+
+export function frrPassword(p: string): string {
+  if (!/^[\x21-\x7e]{1,80}$/.test(p)) throw new Error('FRR neighbor password must be printable ASCII without spaces');
+  return p;
 }
 
 function bgpdConf(opts: { asn: number; routerId: string; neighbors: FrrNeighbor[]; gracefulRestartHelper?: boolean }): string {
@@ -52,11 +75,10 @@ function bgpdConf(opts: { asn: number; routerId: string; neighbors: FrrNeighbor[
   // Helper mode is FRR's default; disabling it makes a restarting node's routes vanish at once.
   if (opts.gracefulRestartHelper === false) lines.push(' bgp graceful-restart-disable');
   for (const n of opts.neighbors) {
-    lines.push(` neighbor ${ip(n.address)} remote-as ${int(n.asn, 'neighbor asn')}`, ` neighbor ${n.address} timers connect 2`);
-    if (n.password !== undefined) {
-      if (!/^[\x21-\x7e]{1,80}$/.test(n.password)) throw new Error('FRR neighbor password must be printable ASCII without spaces');
-      lines.push(` neighbor ${n.address} password ${n.password}`);
-    }
+    lines.push(` neighbor ${ip(n.address)} remote-as ${n.asn === 'external' ? 'external' : int(n.asn, 'neighbor asn')}`, ` neighbor ${n.address} timers connect 2`);
+    if (n.password !== undefined) lines.push(` neighbor ${n.address} password ${frrPassword(n.password)}`);
+    if (n.bfd) lines.push(` neighbor ${n.address} bfd`);
+    if (n.ebgpMultihop !== undefined) lines.push(` neighbor ${n.address} ebgp-multihop ${int(n.ebgpMultihop, 'ebgp-multihop')}`);
   }
   for (const fam of ['ipv4', 'ipv6'] as const) {
     const ns = opts.neighbors.filter((n) => n.address.includes(':') === (fam === 'ipv6'));
@@ -92,6 +114,13 @@ export async function startFrr(
   await sb.exec(ns, join(FRR_DIR, 'zebra'), [...common, '-f', zebraConf, '-i', pidFiles[0]!]);
   await waitFor('zebra zserv socket', () => (existsSync(join(dir, 'zserv.api')) ? true : undefined), 10_000, 25);
   await sb.exec(ns, join(FRR_DIR, 'bgpd'), [...common, '-f', bgpdConfPath, '-i', pidFiles[1]!]);
+  if (opts.neighbors.some((n) => n.bfd)) {
+    const bfddConf = join(dir, 'bfdd.conf');
+    writeFileSync(bfddConf, '!\n');
+    chownSync(bfddConf, uid, gid);
+    pidFiles.push(join(dir, 'bfdd.pid'));
+    await sb.exec(ns, join(FRR_DIR, 'bfdd'), [...common, '--bfdctl', join(dir, 'bfdd.sock'), '-f', bfddConf, '-i', pidFiles[2]!]);
+  }
 
   const vtysh = (cmd: string) => run('vtysh', ['--vty_socket', dir, '-c', cmd], { timeoutMs: 10_000 });
   await waitFor('bgpd vty', async () => ((await vtysh('show bgp summary json')).includes('{') ? true : undefined), 10_000, 50);
@@ -121,6 +150,28 @@ export async function startFrr(
         if (typeof n.connectionsEstablished === 'number') st.establishedTransitions = n.connectionsEstablished;
         if (Object.keys(afi).length > 0) st.prefixReceivedCount = accepted;
         out[addr] = st;
+      }
+      return out;
+    },
+    configure(lines: string[]) {
+      for (const l of lines) if (/[\n\r]/.test(l)) throw new Error('one vtysh line per entry');
+      return run('vtysh', ['--vty_socket', dir, '-c', 'configure terminal', ...lines.flatMap((l) => ['-c', l])], { timeoutMs: 10_000 });
+    },
+    async bfdPeers() {
+      const raw = JSON.parse((await vtysh('show bfd peers json')) || '[]') as Record<string, unknown>[];
+      const out: Record<string, FrrBfdPeer> = {};
+      const n = (v: unknown) => (typeof v === 'number' ? v : undefined);
+      for (const p of Array.isArray(raw) ? raw : []) {
+        if (typeof p.peer !== 'string') continue;
+        const rx = n(p['remote-receive-interval']);
+        const tx = n(p['remote-transmit-interval']);
+        const m = n(p['remote-detect-multiplier']);
+        out[p.peer] = {
+          status: String(p.status),
+          ...(rx !== undefined ? { remoteReceiveIntervalMs: rx } : {}),
+          ...(tx !== undefined ? { remoteTransmitIntervalMs: tx } : {}),
+          ...(m !== undefined ? { remoteDetectMultiplier: m } : {}),
+        };
       }
       return out;
     },
