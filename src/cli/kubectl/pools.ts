@@ -1,0 +1,60 @@
+// `kubectl podlb pools`: each PodAddressPool with its approval and how many nodes advertise
+// some prefix inside it (from the PodLBNodes' status.bgp.advertisedPrefixes, which is what the
+// agents report having handed to BIRD).
+import type { PodAddressPool, PodLBNode } from '../../api/types.js';
+import { type IpPrefix, parsePrefix, prefixInside } from '../../bgp/ip.js';
+import { renderTable } from './format.js';
+
+export interface PoolView {
+  name: string;
+  state: 'Pending' | 'Approved' | 'Rejected';
+  cidrs: string[];
+  advertise: string;
+  by: string;
+  reason: string;
+  time: string;
+  /** Nodes whose advertised prefixes include one inside the pool's CIDRs, sorted. */
+  advertisingNodes: string[];
+}
+
+function parsed(list: readonly string[] | undefined): IpPrefix[] {
+  return (list ?? []).flatMap((raw) => {
+    const r = parsePrefix(raw);
+    return r.ok ? [r.prefix] : [];
+  });
+}
+
+/** True when some prefix of `advertised` lies inside (or equals) some prefix of `pool`. Unparseable entries never match. */
+export function advertisesInside(advertised: readonly string[] | undefined, pool: readonly string[] | undefined): boolean {
+  const outer = parsed(pool);
+  return parsed(advertised).some((p) => outer.some((o) => prefixInside(p, o)));
+}
+
+export function poolViews(pools: readonly PodAddressPool[], nodes: readonly PodLBNode[]): PoolView[] {
+  return [...pools]
+    .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))
+    .map((p) => {
+      const a = p.spec?.approval;
+      return {
+        name: p.metadata.name ?? '',
+        state: a?.state ?? 'Pending',
+        cidrs: [...(p.spec?.cidrs ?? [])],
+        advertise: p.spec?.advertise ?? 'NodeCIDR',
+        by: a?.by ?? '',
+        reason: a?.reason ?? '',
+        time: a?.time ?? '',
+        advertisingNodes: nodes
+          .filter((n) => advertisesInside(n.status?.bgp?.advertisedPrefixes, p.spec?.cidrs))
+          .map((n) => n.metadata.name ?? '')
+          .sort(),
+      };
+    });
+}
+
+export function renderPools(views: readonly PoolView[]): string {
+  if (views.length === 0) return 'No PodAddressPools found.\n';
+  return renderTable([
+    ['NAME', 'STATE', 'CIDRS', 'ADVERTISE', 'BY', 'NODES'],
+    ...views.map((v) => [v.name, v.state, v.cidrs.join(','), v.advertise, v.by || '-', String(v.advertisingNodes.length)]),
+  ]);
+}
