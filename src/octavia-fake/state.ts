@@ -193,8 +193,9 @@ export class OctaviaFakeState {
     }
     const m = this.#newMember(pool, input);
     this.members.set(m.id, m);
+    const reply = snapshot(m); // the reply shows PENDING_CREATE, as Octavia's does
     this.#scheduleFinish(pool);
-    return m;
+    return reply;
   }
 
   updateMember(poolId: string, memberId: string, patch: Partial<Pick<FakeMember, 'name' | 'weight' | 'admin_state_up' | 'backup' | 'tags' | 'monitor_address' | 'monitor_port'>>): FakeMember {
@@ -204,8 +205,9 @@ export class OctaviaFakeState {
     Object.assign(m, patch);
     m.provisioning_status = 'PENDING_UPDATE';
     m.updated_at = stamp();
+    const reply = snapshot(m);
     this.#scheduleFinish(pool);
-    return m;
+    return reply;
   }
 
   deleteMember(poolId: string, memberId: string): void {
@@ -348,6 +350,10 @@ export class OctaviaFakeState {
 
 function stamp(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, '');
+}
+
+function snapshot(m: FakeMember): FakeMember {
+  return { ...m, tags: [...m.tags] };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
