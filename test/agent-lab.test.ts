@@ -232,4 +232,33 @@ describe('agent in the lab', () => {
       await agent.stop();
     }
   });
+
+  it('fleet: every instance gets every member; a down instance is reported, blocks only new gates, and is refilled when back', async () => {
+    const lb2 = lab.topo.lbs[1]!;
+    const before = (await lab.haproxies[1]!.listMembers([LAB_BACKEND], 'podlb_')).members.map((m) => m.name).sort();
+    expect(before).toEqual((await lab.members()).map((m) => m.name).sort());
+    await lb2.haproxy.stop();
+    await lab.createPod('node1', 'web-f');
+    const unreachable = await waitFor('LoadBalancerReachable False', async () => {
+      const c = (await lab.podLBNode('node1'))?.status?.conditions?.find((x) => x.type === 'LoadBalancerReachable');
+      return c?.status === 'False' ? c : undefined;
+    }, 10_000, 50);
+    expect(unreachable.message).toContain(lb2.haproxy.runtimeAddress);
+    // The reachable instance still gets the new member and checks it healthy...
+    const ip = await waitFor('web-f healthy on the first instance', async () => {
+      const p = await lab.getPod('web-f');
+      const m = (await lab.members()).find((x) => x.address === p?.status?.podIP);
+      return m?.health === 'healthy' ? p!.status!.podIP : undefined;
+    }, 15_000, 50);
+    // ...but the gate waits for every instance.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(gateStatus(await lab.getPod('web-f')).status).not.toBe('True');
+    await lb2.haproxy.start();
+    await gateTrue('web-f', 40_000);
+    const refilled = (await lab.haproxies[1]!.listMembers([LAB_BACKEND], 'podlb_')).members;
+    expect(refilled.some((m) => m.address === ip)).toBe(true);
+    // The other node's agent refills it too, once its (capped) retry backoff comes round.
+    const want = (await lab.members()).map((m) => m.name).sort().join();
+    await waitFor('second instance refilled by both agents', async () => ((await lab.haproxies[1]!.listMembers([LAB_BACKEND], 'podlb_')).members.map((m) => m.name).sort().join() === want ? true : undefined), 35_000, 100);
+  });
 });

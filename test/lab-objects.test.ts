@@ -10,7 +10,7 @@ describe('lab objects', () => {
       { name: 'node1', podCidr: '10.244.1.0/24', rack: 'r1', address: '172.31.1.2', torAddress: '172.31.1.1' },
       { name: 'node2', podCidr: '10.244.2.0/24', rack: 'r2', address: '172.31.2.2', torAddress: '172.31.2.1' },
     ],
-    haproxyRuntime: 'unix:///tmp/podlb-haproxy/admin.sock',
+    haproxyRuntimes: ['unix:///tmp/podlb-haproxy/admin.sock', 'unix:///tmp/podlb-haproxy2/admin.sock'],
     healthCheck: { interval: '300ms', rise: 2, fall: 2 },
     drainSeconds: 2,
   });

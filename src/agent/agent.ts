@@ -33,7 +33,10 @@ export interface AgentOptions {
   secretsNamespace?: string;
   /** Health poll interval while a member waits for its first passing check (jittered ±20%). */
   pendingPollMs?: number;
-  /** Full resync when idle: re-reads the load balancers (a restarted HAProxy lost its dynamic servers). */
+  /**
+   * Resync when idle: one read per load-balancer instance, so an instance that restarted (and
+   * lost its dynamic servers) is refilled within this interval. Default 2 s.
+   */
   resyncMs?: number;
   /** How often BGP session state is read for status. */
   statusIntervalMs?: number;
@@ -97,7 +100,7 @@ export class Agent {
     this.#o = {
       secretsNamespace: 'podlb-system',
       pendingPollMs: 25,
-      resyncMs: 10_000,
+      resyncMs: 2_000,
       statusIntervalMs: 5_000,
       makeInstance: (address) => new HaproxyInstance(address),
       metrics: opts.metrics ?? new AgentMetrics(),
@@ -342,7 +345,9 @@ export class Agent {
     for (const inst of outcome.instances) m.lbInstanceUp.set({ class: inst.className, instance: inst.id }, inst.reachable ? 1 : 0);
     if (outcome.instances.some((x) => !x.reachable)) m.reconcileErrors.inc({ component: 'members' });
     const byUid = new Map(pods.map((p) => [p.metadata.uid ?? '', p]));
-    for (const key of outcome.added) {
+    // A member is added once per instance of the fleet; it is one registration.
+    for (const key of new Set(outcome.added)) {
+      if (this.#addedAt.has(key)) continue;
       this.#addedAt.set(key, now);
       const member = plan.members.find((x) => memberKey(x.backend, x.name) === key);
       const cr = member && byUid.get(member.pod.uid)?.status?.conditions?.find((c) => c.type === 'ContainersReady' && c.status === 'True')?.lastTransitionTime;

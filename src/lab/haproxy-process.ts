@@ -31,6 +31,8 @@ export interface HaproxyProcess {
   stop(): Promise<void>;
   /** Full restart: dynamic servers are lost, as on a real reload. */
   restart(): Promise<void>;
+  /** Starts a stopped instance again (with no dynamic servers). */
+  start(): Promise<void>;
 }
 
 export interface StartHaproxyOptions {
@@ -131,6 +133,10 @@ export async function startHaproxy(sb: NetnsSandbox, ns: string | null, opts: St
     stop,
     restart: async () => {
       await stop();
+      await launch();
+    },
+    start: async () => {
+      if (proc) return;
       await launch();
     },
   };

@@ -36,6 +36,8 @@ export interface LabOptions {
   log?: Logger;
   healthCheck?: { interval: string; rise: number; fall: number };
   drainSeconds?: number;
+  /** HAProxy instances in the L7LB fleet (default 2: every instance gets every member). */
+  lbInstances?: number;
 }
 
 export interface LabAgent {
@@ -54,7 +56,9 @@ export interface Lab {
   logDir: string;
   kubeconfigPath: string;
   agents: Map<string, LabAgent>;
+  /** A runtime-API client of the first HAProxy instance (haproxies[0]). */
   haproxy: HaproxyInstance;
+  haproxies: HaproxyInstance[];
   createPod(node: string, name: string, opts?: { gate?: boolean; preStopSeconds?: number }): Promise<Pod>;
   deletePod(name: string): Promise<void>;
   getPod(name: string): Promise<Pod | undefined>;
@@ -88,8 +92,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     kc.loadFromString(api.kubeconfigYaml());
     const client = new KubeClient(kc);
 
-    const topo = await buildTopology(sb, { nodes: nodes.map((n) => ({ name: n.name, podCidr: n.podCidr })), backends: [{ name: LAB_BACKEND, balance: 'roundrobin', httpCheckPath: '/healthz' }] });
-    for (const obj of labObjects({ nodes: topo.nodes.map((n, i) => ({ ...nodes[i]!, address: n.address, torAddress: n.torAddress })), haproxyRuntime: topo.lb.haproxy.runtimeAddress, ...(opts.healthCheck ? { healthCheck: opts.healthCheck } : {}), ...(opts.drainSeconds !== undefined ? { drainSeconds: opts.drainSeconds } : {}) })) {
+    const topo = await buildTopology(sb, { nodes: nodes.map((n) => ({ name: n.name, podCidr: n.podCidr })), backends: [{ name: LAB_BACKEND, balance: 'roundrobin', httpCheckPath: '/healthz' }], lbInstances: opts.lbInstances ?? 2 });
+    for (const obj of labObjects({ nodes: topo.nodes.map((n, i) => ({ ...nodes[i]!, address: n.address, torAddress: n.torAddress })), haproxyRuntimes: topo.lbs.map((l) => l.haproxy.runtimeAddress), ...(opts.healthCheck ? { healthCheck: opts.healthCheck } : {}), ...(opts.drainSeconds !== undefined ? { drainSeconds: opts.drainSeconds } : {}) })) {
       await client.create(collectionPath(obj), obj);
       // Nodes keep their status on create in the real API, but the lab does not rely on it.
       if (obj.kind === 'Node') await client.patch(`${collectionPath(obj)}/${obj.metadata.name}/status`, { status: obj.status }, 'merge');
@@ -143,8 +147,11 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       stops.push(() => agents.get(n.name)!.stop());
     }
 
-    const haproxy = new HaproxyInstance(topo.lb.haproxy.runtimeAddress);
-    stops.push(() => haproxy.close());
+    const haproxies = topo.lbs.map((l) => new HaproxyInstance(l.haproxy.runtimeAddress));
+    const haproxy = haproxies[0]!;
+    stops.push(async () => {
+      for (const h of haproxies) await h.close();
+    });
 
     const podNs = LAB_NAMESPACE;
     const lab: Lab = {
@@ -157,6 +164,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       kubeconfigPath,
       agents,
       haproxy,
+      haproxies,
       createPod: (node, name, o = {}) => client.create<Pod>(`/api/v1/namespaces/${podNs}/pods`, labPod(name, node, o)),
       deletePod: async (name) => {
         await client.request('DELETE', `/api/v1/namespaces/${podNs}/pods/${name}`);

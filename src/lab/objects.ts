@@ -17,7 +17,8 @@ export interface LabNodeSpec {
 
 export interface LabObjectsInput {
   nodes: (LabNodeSpec & { address: string; torAddress: string })[];
-  haproxyRuntime: string;
+  /** Runtime API addresses of every HAProxy instance of the fleet. */
+  haproxyRuntimes: string[];
   torAsn?: number;
   nodeAsn?: number;
   healthCheck?: { interval: string; rise: number; fall: number };
@@ -67,7 +68,7 @@ export function labObjects(input: LabObjectsInput): Obj[] {
     metadata: { name: LAB_CLASS },
     spec: {
       provider: 'haproxy',
-      haproxy: { instances: [input.haproxyRuntime], healthCheck: { ...hc, httpPath: '/healthz' } },
+      haproxy: { instances: [...input.haproxyRuntimes], healthCheck: { ...hc, httpPath: '/healthz' } },
       drainSeconds: input.drainSeconds ?? 30,
       readiness: { withoutHealthCheck: 'Immediate', timeoutSeconds: 600 },
     },

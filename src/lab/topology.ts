@@ -30,6 +30,16 @@ export interface TopologySpec {
   backends: HaproxyBackendSpec[];
   torAsn?: number;
   nodeAsn?: number;
+  /** HAProxy instances of the L7LB fleet (default 1), each in its own namespace behind the ToR. */
+  lbInstances?: number;
+}
+
+export interface LabLb {
+  ns: string;
+  address: string;
+  haproxy: HaproxyProcess;
+  /** HAProxy's unix-socket frontend, for HTTP from the root namespace. */
+  httpSocket: string;
 }
 
 export interface TopologyNode {
@@ -52,7 +62,9 @@ export interface Topology {
    * httpSocket: HAProxy's unix-socket frontend, for HTTP from the root namespace. It and the
    * `LB_ADDRESS:80` frontend both lead to the first backend of the spec (none without backends).
    */
-  lb: { ns: string; address: string; haproxy: HaproxyProcess; httpSocket: string };
+  lb: LabLb;
+  /** Every instance of the fleet; lbs[0] is lb. */
+  lbs: LabLb[];
   /** Starts a pod on `node` with the next free IP of the node's Pod CIDR. */
   addPod(node: string, name: string, port: number): Promise<LabPod>;
   removePod(name: string, opts?: { graceful?: boolean }): Promise<void>;
@@ -138,13 +150,20 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
 
   // Namespaces, sysctls (before the veths, so the interfaces inherit `default`), links.
   const torNs = await sb.addNetns('tor');
-  const lbNs = await sb.addNetns('lb');
+  const lbCount = spec.lbInstances ?? 1;
+  if (lbCount < 1 || lbCount > 9) throw new Error(`the lab supports 1..9 load-balancer instances, got ${lbCount}`);
+  // Instance i (0-based) sits on 172.31.(100+i).0/24: the ToR is .1, the LB .2.
+  const lbNets = Array.from({ length: lbCount }, (_, i) => ({ torAddress: `172.31.${100 + i}.1`, address: `172.31.${100 + i}.2`, torIf: i === 0 ? 'lb' : `lb${i + 1}` }));
+  const lbNsList = await Promise.all(lbNets.map((_, i) => sb.addNetns(i === 0 ? 'lb' : `lb${i + 1}`)));
+  const lbNs = lbNsList[0]!;
   const nodeNs = await Promise.all(spec.nodes.map((_, i) => sb.addNetns(`node${i + 1}`)));
-  await Promise.all([torNs, lbNs, ...nodeNs].map(noRpFilter));
+  await Promise.all([torNs, ...lbNsList, ...nodeNs].map(noRpFilter));
   await Promise.all([torNs, ...nodeNs].map((ns) => sb.sysctl(ns, 'net.ipv4.ip_forward', '1')));
 
-  await sb.veth({ ns: torNs, ifname: 'lb', addrs: [`${LB_TOR_ADDRESS}/24`] }, { ns: lbNs, ifname: 'eth0', addrs: [`${LB_ADDRESS}/24`] });
-  await sb.exec(lbNs, 'ip', ['route', 'add', 'default', 'via', LB_TOR_ADDRESS]);
+  for (const [i, net] of lbNets.entries()) {
+    await sb.veth({ ns: torNs, ifname: net.torIf, addrs: [`${net.torAddress}/24`] }, { ns: lbNsList[i]!, ifname: 'eth0', addrs: [`${net.address}/24`] });
+    await sb.exec(lbNsList[i]!, 'ip', ['route', 'add', 'default', 'via', net.torAddress]);
+  }
   const links = spec.nodes.map((n, i) => ({ ...n, ns: nodeNs[i]!, ...rackAddresses(i + 1), torIf: `node${i + 1}` }));
   await Promise.all(
     links.map(async (l) => {
@@ -154,11 +173,27 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
   );
 
   // Daemons, all at once: FRR on the ToR, one BIRD per node, HAProxy on the LB.
-  const haproxyDir = sb.tempDir('haproxy');
-  const httpSocket = `${haproxyDir}/http.sock`;
   const backends = spec.backends.map((b) => ({ ...b, balance: b.balance ?? 'roundrobin', httpCheckPath: b.httpCheckPath ?? '/healthz' }));
   const defaultBackend = backends[0]?.name;
-  const [tor, birds, haproxy] = await Promise.all([
+  const startLb = async (i: number): Promise<LabLb> => {
+    const dir = sb.tempDir(i === 0 ? 'haproxy' : `haproxy${i + 1}`);
+    const httpSocket = `${dir}/http.sock`;
+    const net = lbNets[i]!;
+    const haproxy = await startHaproxy(sb, lbNsList[i]!, {
+      dir,
+      backends,
+      frontends:
+        defaultBackend === undefined
+          ? []
+          : [
+              { name: 'http_unix', bind: `unix@${httpSocket}`, backend: defaultBackend },
+              { name: 'http', bind: `${net.address}:${HTTP_FRONTEND_PORT}`, backend: defaultBackend },
+            ],
+    });
+    return { ns: lbNsList[i]!, address: net.address, haproxy, httpSocket };
+  };
+  // Daemons, all at once: FRR on the ToR, one BIRD per node, the HAProxy fleet.
+  const [tor, birds, lbs] = await Promise.all([
     startFrr(sb, torNs, {
       asn: torAsn,
       routerId: LB_TOR_ADDRESS,
@@ -174,17 +209,7 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
         }),
       ),
     ),
-    startHaproxy(sb, lbNs, {
-      dir: haproxyDir,
-      backends,
-      frontends:
-        defaultBackend === undefined
-          ? []
-          : [
-              { name: 'http_unix', bind: `unix@${httpSocket}`, backend: defaultBackend },
-              { name: 'http', bind: `${LB_ADDRESS}:${HTTP_FRONTEND_PORT}`, backend: defaultBackend },
-            ],
-    }),
+    Promise.all(lbNets.map((_, i) => startLb(i))),
   ]);
 
   const nodes: TopologyNode[] = links.map((l, i) => ({
@@ -202,7 +227,8 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
     torAsn,
     nodeAsn,
     nodes,
-    lb: { ns: lbNs, address: LB_ADDRESS, haproxy, httpSocket },
+    lb: lbs[0]!,
+    lbs,
     async addPod(nodeName: string, name: string, port: number): Promise<LabPod> {
       const node = nodes.find((n) => n.name === nodeName);
       const allocator = allocators.get(nodeName);
