@@ -116,6 +116,11 @@ describe('dumpRoutes', () => {
     expect(ours.length).toBeGreaterThan(0);
   });
 
+  it('returns no routes for a table that was never used (the kernel answers ENOENT)', async () => {
+    expect(await nl.dumpRoutes({ table: 4242 })).toEqual([]);
+    expect(await nl.dumpRoutes({ family: 6, table: 100 })).toEqual([]);
+  });
+
   it('parses multipath next hops and table ids above 255', async () => {
     const all = await nl.dumpRoutes({ table: 'all' });
     const mp = all.find((r) => r.dst === '10.8.0.0/16');
