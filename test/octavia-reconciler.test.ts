@@ -1,0 +1,96 @@
+// The agent's MemberReconciler (unchanged) driving an OctaviaInstance through `makeInstance`:
+// what the agent engineer wires, shown to work. Two nodes' reconcilers share one pool.
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { memberName } from '../src/lb/naming.js';
+import { octaviaInstanceId } from '../src/lb/octavia-instance.js';
+import type { LbClassModel } from '../src/members/binding.js';
+import type { DesiredMember } from '../src/members/plan.js';
+import { MemberReconciler } from '../src/members/reconciler.js';
+import { batchUpdates, startEnv, type Env } from './octavia-helpers.js';
+
+let env: Env;
+beforeEach(async () => {
+  env = await startEnv();
+});
+afterEach(async () => {
+  await env.fake.close();
+});
+
+function desired(node: string, ip: string, state: DesiredMember['state'] = 'active'): DesiredMember {
+  return {
+    className: 'osl',
+    backend: 'web',
+    name: memberName(node, ip, 8080),
+    address: ip,
+    port: 8080,
+    pod: { namespace: 'ads', name: `p-${ip}`, uid: ip },
+    service: { namespace: 'ads', name: 'bidder' },
+    state,
+    drainSeconds: 30,
+  };
+}
+
+describe('MemberReconciler with an OctaviaInstance', () => {
+  it('adds, sees health, drains and removes its own members; the other node’s stay', async () => {
+    const id = octaviaInstanceId(env.lb.id, 'RegionOne');
+    // Today LbClassModel.provider is the literal 'haproxy': the agent engineer widens it.
+    const cls = { name: 'osl', provider: 'octavia', instances: [id], withoutHealthCheck: 'Immediate', timeoutSeconds: 600 } as unknown as LbClassModel;
+    const classes = new Map([['osl', cls]]);
+    const rec = (node: string): MemberReconciler =>
+      new MemberReconciler({
+        nodeName: node,
+        log: pino({ level: 'silent' }),
+        makeInstance: (addr) => {
+          expect(addr).toBe(id);
+          return env.instance(node);
+        },
+      });
+    const a = rec('node-a');
+    const b = rec('node-b');
+    const t0 = Date.now();
+    const live = new Set(['10.244.1.5', '10.244.2.5']);
+
+    let outA = await a.reconcile(classes, [desired('node-a', '10.244.1.5')], live, t0);
+    await b.reconcile(classes, [desired('node-b', '10.244.2.5')], live, t0);
+    expect(outA.added).toEqual([`web/${memberName('node-a', '10.244.1.5', 8080)}`]);
+    expect(outA.instances[0]).toMatchObject({ id, reachable: true, missingBackends: [] });
+
+    const mA = env.fake.state.memberByName(env.web.id, memberName('node-a', '10.244.1.5', 8080))!;
+    outA = await a.reconcile(classes, [desired('node-a', '10.244.1.5')], live, t0 + 1000);
+    expect(outA.views.get(`web/${mA.name}`)).toEqual({ registered: true, healthy: false }); // OFFLINE: no report yet
+    env.fake.state.setOperatingStatus(mA.id, 'ONLINE');
+    outA = await a.reconcile(classes, [desired('node-a', '10.244.1.5')], live, t0 + 2000);
+    expect(outA.views.get(`web/${mA.name}`)).toEqual({ registered: true, healthy: true });
+
+    // Terminating: drained at once (weight 0), removed when the Pod is gone.
+    await a.reconcile(classes, [desired('node-a', '10.244.1.5', 'draining')], live, t0 + 3000);
+    expect(env.fake.state.members.get(mA.id)!.weight).toBe(0);
+    await a.reconcile(classes, [], new Set(['10.244.2.5']), t0 + 4000);
+    expect(env.fake.state.members.has(mA.id)).toBe(false);
+
+    // Node A's reconciler with nothing desired never removes node B's member.
+    await a.reconcile(classes, [], new Set(), t0 + 5000);
+    expect(env.fake.state.membersOf(env.web.id).map((m) => m.name)).toEqual([memberName('node-b', '10.244.2.5', 8080)]);
+    expect(batchUpdates(env.fake)).toEqual([]);
+    await a.close();
+    await b.close();
+  });
+
+  it('Octavia unreachable: the instance backs off, registered members are kept', async () => {
+    const id = octaviaInstanceId(env.lb.id, 'RegionOne');
+    const cls = { name: 'osl', provider: 'octavia', instances: [id], withoutHealthCheck: 'Immediate', timeoutSeconds: 600 } as unknown as LbClassModel;
+    const r = new MemberReconciler({ nodeName: 'node-a', log: pino({ level: 'silent' }), makeInstance: () => env.instance('node-a'), random: () => 0.5 });
+    const t0 = Date.now();
+    const want = [desired('node-a', '10.244.1.5')];
+    await r.reconcile(new Map([['osl', cls]]), want, new Set(['10.244.1.5']), t0);
+    await r.reconcile(new Map([['osl', cls]]), want, new Set(['10.244.1.5']), t0 + 500); // a listing that includes it
+    env.fake.faults.failNext(503, 1, { path: '/members' });
+    const out = await r.reconcile(new Map([['osl', cls]]), want, new Set(['10.244.1.5']), t0 + 1000);
+    expect(out.instances[0]).toMatchObject({ reachable: false, lastError: expect.stringContaining('503') });
+    expect(out.events.map((e) => e.reason)).toEqual(['LoadBalancerUnreachable']);
+    expect(out.views.get(`web/${memberName('node-a', '10.244.1.5', 8080)}`)).toEqual({ registered: true, healthy: false });
+    expect(env.fake.state.membersOf(env.web.id)).toHaveLength(1);
+    await r.close();
+  });
+});
