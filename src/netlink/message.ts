@@ -118,7 +118,7 @@ export function parseError(msg: NlMsg): NlError {
   if (msg.type !== NLMSG_ERROR) throw new NetlinkParseError(`parseError on message type ${msg.type}`);
   const p = msg.payload;
   if (p.length < 4 + NLMSG_HDRLEN) throw new NetlinkParseError(`NLMSG_ERROR of ${p.length} bytes`);
-  const out: NlError = { errno: -p.readInt32LE(0), requestType: p.readUInt16LE(8), requestSeq: p.readUInt32LE(12) };
+  const out: NlError = { errno: -p.readInt32LE(0) || 0, requestType: p.readUInt16LE(8), requestSeq: p.readUInt32LE(12) };
   if (msg.flags & NLM_F_ACK_TLVS) {
     const reqLen = p.readUInt32LE(4);
     const tlvAt = 4 + (msg.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : align4(reqLen));
@@ -133,5 +133,5 @@ export function parseError(msg: NlMsg): NlError {
 /** NLMSG_DONE carries an int: 0, or a negative errno when the dump itself failed. */
 export function parseDone(msg: NlMsg): number {
   if (msg.type !== NLMSG_DONE) throw new NetlinkParseError(`parseDone on message type ${msg.type}`);
-  return msg.payload.length >= 4 ? -msg.payload.readInt32LE(0) : 0;
+  return msg.payload.length >= 4 ? -msg.payload.readInt32LE(0) || 0 : 0;
 }
