@@ -1,0 +1,123 @@
+// X.509 for the webhook: a private CA and a serving certificate signed by it, made by podlb
+// itself (no cert-manager dependency). Node's crypto makes keys but cannot issue certificates,
+// so the certificates come from @peculiar/x509: TypeScript, built on WebCrypto (here Node's own
+// `crypto.webcrypto`, so keys and signatures are OpenSSL's), maintained by Peculiar Ventures and
+// used by `selfsigned` >= 3. ECDSA P-256 keys: generated natively in about a millisecond,
+// accepted by every Kubernetes API server.
+//
+// Pure apart from key generation: `now` is a parameter, nothing reads the clock.
+import 'reflect-metadata';
+import { X509Certificate as NodeX509Certificate, randomBytes, webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as never);
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+
+export interface KeyPairPem {
+  certPem: string;
+  keyPem: string;
+}
+
+export interface CertInfo {
+  notBefore: number;
+  notAfter: number;
+  subject: string;
+  dnsNames: string[];
+  isCa: boolean;
+  fingerprint256: string;
+}
+
+/** notBefore is backdated for clock skew: 5 min, or a tenth of a (test-sized) short lifetime. */
+function backdateMs(lifetimeMs: number): number {
+  return Math.min(5 * 60_000, Math.floor(lifetimeMs / 10));
+}
+
+function serial(): string {
+  const b = randomBytes(16);
+  b[0] = b[0]! & 0x7f; // positive (RFC 5280 4.1.2.2)
+  return b.toString('hex');
+}
+
+function toPem(label: string, der: ArrayBuffer): string {
+  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+}
+
+async function importKeyPair(keyPem: string, certPem: string): Promise<webcrypto.CryptoKeyPair> {
+  const der = Buffer.from(keyPem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
+  const publicKey = await new x509.X509Certificate(certPem).publicKey.export(ALG, ['verify'], webcrypto as never);
+  return { privateKey, publicKey } as webcrypto.CryptoKeyPair;
+}
+
+/** A self-signed CA, valid from `now - backdate` (clock skew) until `now + lifetimeMs`. */
+export async function createCa(o: { commonName: string; now: number; lifetimeMs: number }): Promise<KeyPairPem> {
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: [{ CN: [o.commonName] }],
+    notBefore: new Date(o.now - backdateMs(o.lifetimeMs)),
+    notAfter: new Date(o.now + o.lifetimeMs),
+    keys,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem') + '\n', keyPem: toPem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
+}
+
+/** A serving certificate for `dnsNames` (first one is the CN), signed by `ca`. */
+export async function createServingCert(o: { ca: KeyPairPem; dnsNames: string[]; now: number; lifetimeMs: number }): Promise<KeyPairPem> {
+  if (o.dnsNames.length === 0) throw new Error('createServingCert: at least one DNS name');
+  const caCert = new x509.X509Certificate(o.ca.certPem);
+  const caKeys = await importKeyPair(o.ca.keyPem, o.ca.certPem);
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const notAfter = Math.min(o.now + o.lifetimeMs, caCert.notAfter.getTime());
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: [{ CN: [o.dnsNames[0]!] }],
+    issuer: caCert.subject,
+    notBefore: new Date(o.now - backdateMs(o.lifetimeMs)),
+    notAfter: new Date(notAfter),
+    publicKey: keys.publicKey,
+    signingKey: caKeys.privateKey,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+      new x509.SubjectAlternativeNameExtension(o.dnsNames.map((value) => ({ type: 'dns' as const, value }))),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
+    ],
+  });
+  return { certPem: cert.toString('pem') + '\n', keyPem: toPem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
+}
+
+/** Reads what rotation decisions need, with Node's own parser (the one TLS will use). */
+export function certInfo(pem: string): CertInfo {
+  const c = new NodeX509Certificate(pem);
+  const dnsNames = (c.subjectAltName ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith('DNS:'))
+    .map((s) => s.slice(4));
+  return { notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo), subject: c.subject, dnsNames, isCa: c.ca, fingerprint256: c.fingerprint256 };
+}
+
+/** Whether the serving cert chains to the CA (signature check by Node/OpenSSL). */
+export function isSignedBy(certPem: string, caPem: string): boolean {
+  try {
+    return new NodeX509Certificate(certPem).verify(new NodeX509Certificate(caPem).publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** Splits a PEM bundle into its certificates. */
+export function splitPemBundle(bundle: string): string[] {
+  return [...bundle.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((m) => `${m[0]}\n`);
+}

@@ -1,0 +1,259 @@
+// `podlb controller`: wiring only (design §2). Every replica serves the mutating webhook from
+// its own Service cache and reloads the serving certificate from the shared Secret. Only the
+// leader (Lease podlb-system/podlb-controller) runs the cluster-wide loop: webhook TLS issue and
+// rotation, and garbage collection of members whose node is gone. The leader loop is one serial
+// loop woken by a level-triggered signal, like the agent's.
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { API_VERSION, type LoadBalancerClass, type Node, type Service } from '../api/types.js';
+import { Signal } from '../agent/signal.js';
+import { KubeClient } from '../kube/client.js';
+import { EventRecorder } from '../kube/events.js';
+import { ResilientInformer } from '../kube/informer.js';
+import { HaproxyInstance } from '../lb/haproxy-instance.js';
+import type { LbInstance } from '../lb/provider.js';
+import { errorMessage } from '../util/errors.js';
+import { LeaderElector, type LeaseClient } from './leader-election.js';
+import { MemberGc, type GcReport } from './member-gc.js';
+import { secretToBundle, TlsManager, type TlsReconcileResult } from './tls-manager.js';
+import { WebhookServer } from './webhook-server.js';
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  log: Logger;
+  /** This replica's name (the Pod name): the Lease holder identity and the Event source. */
+  identity: string;
+  /** Where the Lease and the TLS Secret live. */
+  namespace?: string;
+  leaseName?: string;
+  leaseDurationSeconds?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  webhookPort?: number;
+  webhookHost?: string;
+  /** The webhook Service: the serving certificate's SANs are its DNS names. */
+  webhookServiceName?: string;
+  /** More SANs (e.g. for tests that connect by another name). */
+  extraDnsNames?: string[];
+  webhookConfigName?: string;
+  tlsSecretName?: string;
+  caLifetimeMs?: number;
+  certLifetimeMs?: number;
+  /** How often the leader re-checks the Secret and the webhook CA bundle (drift, rotation). */
+  tlsCheckMs?: number;
+  gcGraceMs?: number;
+  gcIntervalMs?: number;
+  makeInstance?: (address: string) => LbInstance;
+  /** Wrap the Lease client (tests partition one replica from the API server with it). */
+  leaseClient?: (client: KubeClient) => LeaseClient;
+  now?: () => number;
+}
+
+export interface LeaderRunReport {
+  at: number;
+  tls?: Omit<TlsReconcileResult, 'bundle'>;
+  tlsError?: string;
+  gc?: GcReport;
+  gcError?: string;
+}
+
+export function serviceDnsNames(service: string, namespace: string): string[] {
+  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
+}
+
+export class Controller {
+  readonly #o: Required<Omit<ControllerOptions, 'webhookHost' | 'leaseClient'>> & Pick<ControllerOptions, 'webhookHost' | 'leaseClient'>;
+  readonly #client: KubeClient;
+  readonly #informers: {
+    services: ResilientInformer<Service & KubernetesObject>;
+    nodes: ResilientInformer<Node & KubernetesObject>;
+    classes: ResilientInformer<LoadBalancerClass & KubernetesObject>;
+    tlsSecret: ResilientInformer<KubernetesObject & { data?: Record<string, string> }>;
+  };
+  readonly webhook: WebhookServer;
+  readonly elector: LeaderElector;
+  readonly #tls: TlsManager;
+  readonly #gc: MemberGc;
+  readonly #events: EventRecorder;
+  readonly #signal = new Signal();
+  #leaderLoop: Promise<void> | undefined;
+  #leading = false;
+  #nextTlsAt = 0;
+  #nextGcAt = 0;
+  #webhookPort = 0;
+  lastLeaderRun: LeaderRunReport | undefined;
+  #runWaiters: (() => void)[] = [];
+
+  constructor(opts: ControllerOptions) {
+    this.#o = {
+      namespace: 'podlb-system',
+      leaseName: 'podlb-controller',
+      leaseDurationSeconds: 15,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+      webhookPort: 9443,
+      webhookServiceName: 'podlb-webhook',
+      extraDnsNames: [],
+      webhookConfigName: 'podlb',
+      tlsSecretName: 'podlb-webhook-tls',
+      caLifetimeMs: 5 * 365 * 86_400_000,
+      certLifetimeMs: 90 * 86_400_000,
+      tlsCheckMs: 60_000,
+      gcGraceMs: 120_000,
+      gcIntervalMs: 30_000,
+      makeInstance: (address) => new HaproxyInstance(address),
+      now: Date.now,
+      ...opts,
+    };
+    const o = this.#o;
+    const log = o.log;
+    this.#client = new KubeClient(o.kubeConfig);
+    this.#events = new EventRecorder(this.#client, log, { component: 'podlb-controller', host: o.identity });
+    const inf = <T extends KubernetesObject>(path: string, onChange: () => void, sel: { fieldSelector?: string } = {}) =>
+      new ResilientInformer<T>(this.#client, { path, onChange, log: log.child({ informer: path }), ...sel });
+    const nothing = (): void => undefined;
+    this.#informers = {
+      services: inf(`/api/v1/services`, nothing),
+      nodes: inf(`/api/v1/nodes`, nothing),
+      classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`, nothing),
+      tlsSecret: inf(`/api/v1/namespaces/${o.namespace}/secrets`, () => this.#loadCertificate(), { fieldSelector: `metadata.name=${o.tlsSecretName}` }),
+    };
+    this.webhook = new WebhookServer({
+      services: () => this.#informers.services.list(),
+      synced: () => this.#informers.services.synced,
+      log: log.child({ component: 'webhook' }),
+    });
+    this.#tls = new TlsManager({
+      client: this.#client,
+      namespace: o.namespace,
+      secretName: o.tlsSecretName,
+      webhookConfigName: o.webhookConfigName,
+      dnsNames: [...serviceDnsNames(o.webhookServiceName, o.namespace), ...o.extraDnsNames],
+      caLifetimeMs: o.caLifetimeMs,
+      certLifetimeMs: o.certLifetimeMs,
+      log: log.child({ component: 'tls' }),
+    });
+    this.#gc = new MemberGc({ makeInstance: o.makeInstance, graceMs: o.gcGraceMs, log: log.child({ component: 'member-gc' }), record: (ev) => void this.#events.record(ev) });
+    this.elector = new LeaderElector({
+      client: o.leaseClient ? o.leaseClient(this.#client) : this.#client,
+      namespace: o.namespace,
+      name: o.leaseName,
+      identity: o.identity,
+      leaseDurationSeconds: o.leaseDurationSeconds,
+      renewDeadlineMs: o.renewDeadlineMs,
+      retryPeriodMs: o.retryPeriodMs,
+      log: log.child({ component: 'leader-election' }),
+      now: o.now,
+      onStartedLeading: () => this.#startLeading(),
+      onStoppedLeading: () => this.#stopLeading(),
+      onNewLeader: (id) => log.info({ leader: id || '(none)' }, 'observed leader'),
+    });
+  }
+
+  get webhookPort(): number {
+    return this.#webhookPort;
+  }
+
+  /** Ready to answer reviews: a certificate is loaded and the Service cache has listed. */
+  get ready(): boolean {
+    return this.webhook.hasCertificate && this.#informers.services.synced;
+  }
+
+  get isLeader(): boolean {
+    return this.#leading;
+  }
+
+  async start(): Promise<void> {
+    this.#webhookPort = await this.webhook.listen(this.#o.webhookPort, this.#o.webhookHost);
+    await Promise.all(Object.values(this.#informers).map((i) => i.start()));
+    this.elector.start();
+  }
+
+  /** Stops leading (the leader loop finishes its pass), releases the Lease, stops serving. */
+  async stop(opts: { release?: boolean } = {}): Promise<void> {
+    await this.elector.stop(opts);
+    await this.#stopLeading();
+    await Promise.all(Object.values(this.#informers).map((i) => i.stop()));
+    await this.#gc.close();
+    await this.webhook.close();
+  }
+
+  /** Resolves after the leader loop's next pass (tests). */
+  nextLeaderRun(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#runWaiters.push(resolve);
+      this.#nextGcAt = 0;
+      this.#nextTlsAt = 0;
+      this.#signal.notify();
+    });
+  }
+
+  #loadCertificate(): void {
+    const secret = this.#informers.tlsSecret.get(this.#o.tlsSecretName, this.#o.namespace);
+    const bundle = secretToBundle(secret);
+    if (!bundle) return;
+    try {
+      this.webhook.setCertificate({ certPem: bundle.certPem, keyPem: bundle.keyPem });
+    } catch (err) {
+      this.#o.log.error({ err: errorMessage(err) }, 'the webhook TLS Secret holds an unusable certificate or key');
+    }
+  }
+
+  #startLeading(): void {
+    this.#leading = true;
+    this.#nextTlsAt = 0;
+    this.#nextGcAt = 0;
+    this.#leaderLoop = this.#loop();
+    this.#signal.notify();
+  }
+
+  async #stopLeading(): Promise<void> {
+    if (!this.#leading) return;
+    this.#leading = false;
+    this.#signal.notify();
+    await this.#leaderLoop;
+    this.#signal.cancelTimer();
+    this.#gc.reset();
+    for (const w of this.#runWaiters.splice(0)) w();
+  }
+
+  async #loop(): Promise<void> {
+    while (this.#leading) {
+      await this.#signal.wait();
+      if (!this.#leading) break;
+      const waiters = this.#runWaiters.splice(0);
+      const now = this.#o.now();
+      const report: LeaderRunReport = { at: now };
+      if (now >= this.#nextTlsAt) {
+        try {
+          const { bundle, ...rest } = await this.#tls.reconcile(now);
+          report.tls = rest;
+          this.#nextTlsAt = Math.min(now + this.#o.tlsCheckMs, rest.nextRotationAt);
+          if (rest.secret === 'created' || rest.secret === 'rotated') this.webhook.setCertificate({ certPem: bundle.certPem, keyPem: bundle.keyPem });
+        } catch (err) {
+          report.tlsError = errorMessage(err);
+          this.#nextTlsAt = now + 2_000;
+          this.#o.log.warn({ err: report.tlsError }, 'webhook TLS reconcile failed; retrying');
+        }
+      }
+      if (now >= this.#nextGcAt && this.#leading) {
+        const i = this.#informers;
+        try {
+          report.gc = await this.#gc.run(
+            { classes: i.classes.list(), services: i.services.list(), nodes: new Set(i.nodes.list().map((n) => n.metadata?.name ?? '')), nodesSynced: i.nodes.synced && i.classes.synced && i.services.synced },
+            now,
+          );
+          this.#nextGcAt = Math.min(now + this.#o.gcIntervalMs, report.gc.nextAt ?? Infinity);
+          if (report.gc.skipped) this.#nextGcAt = Math.min(this.#nextGcAt, now + 1_000);
+        } catch (err) {
+          report.gcError = errorMessage(err);
+          this.#nextGcAt = now + 5_000;
+        }
+      }
+      this.lastLeaderRun = report;
+      for (const w of waiters) w();
+      const next = Math.min(this.#nextTlsAt, this.#nextGcAt);
+      this.#signal.wakeAt(next, this.#o.now());
+    }
+  }
+}
