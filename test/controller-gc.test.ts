@@ -173,12 +173,12 @@ describe('controller: member GC live, leader only', () => {
     const took = Date.now() - deletedAt;
     expect(took).toBeGreaterThanOrEqual(1_500);
     expect(await names('web')).toEqual([live]);
-    const ev = await waitFor('Event', () => api.store.list('events', { namespace: 'default' }).items.find((e) => e.reason === 'OrphanMemberRemoved'));
+    const ev = await waitFor('Event', () => api.store.list('events', { namespace: 'default' }).items.find((e: { reason?: string }) => e.reason === 'OrphanMemberRemoved'));
     expect(ev.involvedObject).toMatchObject({ kind: 'LoadBalancerClass', name: 'l7' });
     expect(ev.source.component).toBe('podlb-controller');
     // Only the leader acted: one Event, from the leader.
     const leader = ctls.find((c) => c.isLeader)!;
     expect(ev.source.host).toBe(leader.elector.identity);
-    expect(api.store.list('events', { namespace: 'default' }).items.filter((e) => e.reason === 'OrphanMemberRemoved')).toHaveLength(1);
+    expect(api.store.list('events', { namespace: 'default' }).items.filter((e: { reason?: string }) => e.reason === 'OrphanMemberRemoved')).toHaveLength(1);
   });
 });
