@@ -233,6 +233,17 @@ describe('BFD', () => {
     expect(sessionResettingChanges(a, b)).toEqual([]);
   });
 
+  it.each<[string, object, boolean]>([
+    ['eBGP multihop without sourceAddress', { ebgpMultihop: 2 }, false],
+    ['iBGP without sourceAddress', { localASN: 65000 }, false],
+    ['eBGP multihop with sourceAddress', { ebgpMultihop: 2, sourceAddress: '172.31.0.2' }, true],
+    ['iBGP with sourceAddress', { localASN: 65000, sourceAddress: '172.31.0.2' }, true],
+  ])('BFD on a multihop session (%s): BIRD needs the local address (found by the fuzz test)', (_n, spec, ok) => {
+    const r = plan({ peers: [peerFixture('tor', { bfd: { enabled: true }, ...spec })] });
+    expect(r.model.peers.length).toBe(ok ? 1 : 0);
+    if (!ok) expect(r.problems).toMatchObject([{ field: 'spec.bfd', reason: 'InvalidPeer' }]);
+  });
+
   it.each<[string, object, string]>([
     ['interval 0', { minIntervalMilliseconds: 0 }, 'spec.bfd.minIntervalMilliseconds'],
     ['interval float', { minIntervalMilliseconds: 1.5 }, 'spec.bfd.minIntervalMilliseconds'],

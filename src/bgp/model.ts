@@ -100,6 +100,12 @@ export interface BgpPlan {
 }
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Object names as given when they are strings (the API server guarantees it; a YAML file does not). */
+const nameOf = (o: { metadata?: { name?: unknown } } | null | undefined): string => {
+  const n = isMap(o) && isMap(o.metadata) ? o.metadata.name : undefined;
+  return typeof n === 'string' && n !== '' ? n : '<unnamed>';
+};
 
 function ref(kind: string, name: string | undefined, apiVersion = API_VERSION): ObjectRef {
   return { apiVersion, kind, name: name ?? '<unnamed>' };
@@ -125,8 +131,9 @@ function safeDisplay(raw: unknown): string {
 
 /** The Node's first InternalIP that is IPv4, canonical. */
 function routerIdOf(node: Node): IpAddr | undefined {
-  for (const a of node.status?.addresses ?? []) {
-    if (a?.type !== 'InternalIP') continue;
+  const list: unknown = node.status?.addresses;
+  for (const a of Array.isArray(list) ? (list as { type?: unknown; address?: unknown }[]) : []) {
+    if (!isMap(a) || a.type !== 'InternalIP') continue;
     const ip = parseIp(a.address);
     if (ip?.family === 4) return ip;
   }
@@ -175,10 +182,10 @@ export function compareClaims(a: { pool: { name: string }; cidr: IpPrefix }, b: 
 }
 
 function validatePool(pool: PodAddressPool, node: Node, nodeLabels: Record<string, string>, problems: Problem[]): ValidPool | undefined {
-  const name = pool.metadata?.name ?? '<unnamed>';
+  const name = nameOf(pool);
   const obj = ref('PodAddressPool', name);
-  const spec = pool.spec ?? ({} as PodAddressPool['spec']);
-  const state = spec.approval?.state;
+  const spec = (isMap(pool?.spec) ? pool.spec : {}) as PodAddressPool['spec'];
+  const state = isMap(spec.approval) ? spec.approval.state : undefined;
   if (state !== 'Approved') {
     problems.push(problem(obj, 'spec.approval.state', 'PoolNotApproved', `PodAddressPool ${name} is ${state === 'Rejected' ? 'Rejected' : 'not approved yet (Pending)'}: its prefixes are not advertised until the network team approves it (kubectl podlb approve ${name})`, 'Normal'));
     return undefined;
@@ -287,7 +294,7 @@ export interface PodIPs {
 function planPools(node: Node, nodeLabels: Record<string, string>, podCidrs: IpPrefix[], rawCidrs: readonly unknown[], input: BgpPlanInput, problems: Problem[]) {
   const nodeName = node.metadata?.name ?? '<unnamed>';
   const pools: ValidPool[] = [];
-  for (const pool of [...input.pools].sort((a, b) => byName({ name: a.metadata?.name ?? '' }, { name: b.metadata?.name ?? '' }))) {
+  for (const pool of [...input.pools].sort((a, b) => byName({ name: nameOf(a) }, { name: nameOf(b) }))) {
     const v = validatePool(pool, node, nodeLabels, problems);
     if (v) pools.push(v);
   }
@@ -348,10 +355,14 @@ function planPools(node: Node, nodeLabels: Record<string, string>, podCidrs: IpP
         problems.push(problem(p.obj, 'spec.advertise', 'PodIPsNotProvided', `PodAddressPool ${p.name}: advertise: PodIPs needs this node's opted-in Pods, which were not provided; nothing from this pool is advertised`, 'Normal'));
       }
     } else {
-      const pods = [...input.podIPs].sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : byName(a, b)));
+      const str = (v: unknown) => (typeof v === 'string' ? v : '<invalid>');
+      const pods = (Array.isArray(input.podIPs) ? input.podIPs : [])
+        .filter(isMap)
+        .map((p) => ({ namespace: str(p.namespace), name: str(p.name), ips: p.ips as unknown }))
+        .sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : byName(a, b)));
       for (const pod of pods) {
         const podName = `${pod.namespace}/${pod.name}`;
-        const podRef: ObjectRef = { apiVersion: 'v1', kind: 'Pod', namespace: String(pod.namespace), name: String(pod.name) };
+        const podRef: ObjectRef = { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name };
         let inAny = false;
         (Array.isArray(pod.ips) ? pod.ips : []).forEach((raw, i) => {
           const ip = parseIp(raw);
@@ -394,14 +405,14 @@ function planPools(node: Node, nodeLabels: Record<string, string>, podCidrs: IpP
 }
 
 function secretValue(secrets: Secret[], ns: string, name: string, key: string): { value?: Buffer; missing?: string } {
-  const s = secrets.find((x) => x.metadata?.name === name && (x.metadata?.namespace ?? '') === ns);
+  const s = secrets.find((x) => isMap(x) && isMap(x.metadata) && x.metadata.name === name && (x.metadata.namespace ?? '') === ns);
   if (!s) return { missing: `Secret ${ns}/${name} not found` };
-  const b64 = s.data?.[key];
+  const b64 = isMap(s.data) ? s.data[key] : undefined;
   if (typeof b64 === 'string') {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) return { missing: `Secret ${ns}/${name} key ${key} is not valid base64` };
     return { value: Buffer.from(b64, 'base64') };
   }
-  const plain = s.stringData?.[key];
+  const plain = isMap(s.stringData) ? s.stringData[key] : undefined;
   if (typeof plain === 'string') return { value: Buffer.from(plain, 'utf8') };
   return { missing: `Secret ${ns}/${name} has no key ${key}` };
 }
@@ -409,9 +420,9 @@ function secretValue(secrets: Secret[], ns: string, name: string, key: string): 
 type PeerResult = { ok: true; peer: BirdPeerModel } | { ok: false; problem: Problem };
 
 function planPeer(p: BGPPeer, secrets: Secret[], gateway: BgpPlanInput['defaultGateway']): PeerResult {
-  const name = p.metadata?.name ?? '<unnamed>';
+  const name = nameOf(p);
   const obj = ref('BGPPeer', name);
-  const spec = (p.spec ?? {}) as BGPPeer['spec'] & Record<string, unknown>;
+  const spec = (isMap(p.spec) ? p.spec : {}) as BGPPeer['spec'] & Record<string, unknown>;
   const fail = (field: string, msg: string, reason = 'InvalidPeer', severity: Problem['severity'] = 'Warning'): PeerResult => ({
     ok: false,
     problem: problem(obj, field, reason, `BGPPeer ${name}: ${field}: ${msg}; the session is not configured`, severity),
@@ -420,7 +431,7 @@ function planPeer(p: BGPPeer, secrets: Secret[], gateway: BgpPlanInput['defaultG
   let addr: IpAddr | undefined;
   const viaGateway = spec.peerAddress === 'Gateway';
   if (viaGateway) {
-    if (gateway === undefined) return fail('spec.peerAddress', `Gateway: the node's default gateway is not known (yet); the agent looks it up via netlink`, 'GatewayNotFound');
+    if (!isMap(gateway)) return fail('spec.peerAddress', `Gateway: the node's default gateway is not known (yet); the agent looks it up via netlink`, 'GatewayNotFound');
     // The family of sourceAddress decides when set; else IPv4 first (the router id is IPv4).
     const src = parseIp(spec.sourceAddress);
     const order: ('v4' | 'v6')[] = src?.family === 6 ? ['v6'] : src?.family === 4 ? ['v4'] : ['v4', 'v6'];
@@ -492,6 +503,13 @@ function planPeer(p: BGPPeer, secrets: Secret[], gateway: BgpPlanInput['defaultG
     if (b.enabled !== false) bfd = { intervalMs: b.minIntervalMilliseconds ?? DEFAULT_BFD_INTERVAL_MS, multiplier: b.multiplier ?? DEFAULT_BFD_MULTIPLIER };
   }
 
+  // BIRD refuses the whole file otherwise ("Multihop BGP with BFD requires specified local
+  // address"), which would stall every session on the node: found by test/bgp-fuzz.test.ts.
+  // iBGP (localASN = peerASN) is multihop in BIRD unless told otherwise.
+  if (bfd !== undefined && (multihop !== undefined || localAsn === peerAsn) && sourceAddress === undefined) {
+    return fail('spec.bfd', `BFD on a ${multihop !== undefined ? 'ebgpMultihop' : 'iBGP (multihop)'} session needs spec.sourceAddress (BIRD must know the local address of a multihop BFD session)`);
+  }
+
   let password: string | undefined;
   const psr = spec.passwordSecretRef;
   if (psr !== undefined) {
@@ -535,14 +553,17 @@ function planPeer(p: BGPPeer, secrets: Secret[], gateway: BgpPlanInput['defaultG
 export function buildBgpPlan(input: BgpPlanInput): BgpPlan {
   const problems: Problem[] = [];
   const { node } = input;
-  const nodeName = node.metadata?.name ?? '<unnamed>';
+  const nodeName = nameOf(node);
   const nodeRef = ref('Node', nodeName, 'v1');
-  const labels = node.metadata?.labels ?? {};
+  const rawLabels: unknown = node.metadata?.labels;
+  const labels = (isMap(rawLabels) ? rawLabels : {}) as Record<string, string>;
 
   const rid = routerIdOf(node);
   if (!rid) problems.push(problem(nodeRef, 'status.addresses', 'NoRouterID', `Node ${nodeName} has no IPv4 InternalIP to use as BGP router id; no BGP session is configured`));
 
-  const rawCidrs = node.spec?.podCIDRs ?? (node.spec?.podCIDR ? [node.spec.podCIDR] : []);
+  const listed: unknown = node.spec?.podCIDRs ?? (node.spec?.podCIDR ? [node.spec.podCIDR] : []);
+  if (!Array.isArray(listed)) problems.push(problem(nodeRef, 'spec.podCIDRs', 'InvalidPodCIDR', `Node ${nodeName}: spec.podCIDRs must be a list of CIDRs`));
+  const rawCidrs: unknown[] = Array.isArray(listed) ? listed : [];
   const podCidrs: IpPrefix[] = [];
   rawCidrs.forEach((c, i) => {
     const r = parsePrefix(c);
@@ -557,11 +578,11 @@ export function buildBgpPlan(input: BgpPlanInput): BgpPlan {
   const peers: BirdPeerModel[] = [];
   const byAddress = new Map<string, string>();
   const byProtocol = new Map<string, string>();
-  const sortedPeers = [...input.peers].sort((a, b) => ((a.metadata?.name ?? '') < (b.metadata?.name ?? '') ? -1 : 1));
+  const sortedPeers = [...input.peers].filter(isMap).sort((a, b) => byName({ name: nameOf(a) }, { name: nameOf(b) }));
   for (const p of sortedPeers) {
-    const name = p.metadata?.name ?? '<unnamed>';
+    const name = nameOf(p);
     const obj = ref('BGPPeer', name);
-    const sel = selectorOrProblem(p.spec?.nodeSelector, obj, 'InvalidPeer', problems);
+    const sel = selectorOrProblem(isMap(p.spec) ? p.spec.nodeSelector : undefined, obj, 'InvalidPeer', problems);
     if (!sel || !selectorMatches(sel, labels)) continue;
     if (!rid) continue;
     const r = planPeer(p, input.secrets, input.defaultGateway);

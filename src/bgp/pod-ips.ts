@@ -11,31 +11,39 @@ import type { Pod, Service } from '../api/types.js';
 import { ANNOTATION_LOAD_BALANCER } from '../api/types.js';
 import type { PodIPs } from './model.js';
 
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 export function isOptedIn(svc: Service): boolean {
-  const cls = svc.metadata?.annotations?.[ANNOTATION_LOAD_BALANCER];
+  const ann: unknown = svc.metadata?.annotations;
+  const cls = isMap(ann) ? ann[ANNOTATION_LOAD_BALANCER] : undefined;
   return typeof cls === 'string' && cls !== '';
 }
 
-function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+
+
+function selects(selector: unknown, labels: unknown): boolean {
   // A Service without selector has hand-made endpoints: podlb cannot tell its Pods.
-  if (!selector || typeof selector !== 'object' || Object.keys(selector).length === 0) return false;
-  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+  if (!isMap(selector) || Object.keys(selector).length === 0 || !isMap(labels)) return false;
+  return Object.entries(selector).every(([k, v]) => typeof v === 'string' && labels[k] === v);
 }
 
 /** Sorted by namespace/name; IPs from status.podIPs (else status.podIP), deduplicated. */
 export function podIPsForNode(input: { nodeName: string; pods: readonly Pod[]; services: readonly Service[] }): PodIPs[] {
-  const services = input.services.filter(isOptedIn);
+  const services = input.services.filter((s) => isMap(s) && isOptedIn(s));
   const out: PodIPs[] = [];
   for (const pod of input.pods) {
+    if (!isMap(pod)) continue;
     if (pod.spec?.nodeName !== input.nodeName) continue;
     if (pod.spec?.hostNetwork === true) continue;
     const phase = pod.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') continue;
     const ns = pod.metadata?.namespace ?? '';
     if (!services.some((s) => (s.metadata?.namespace ?? '') === ns && selects(s.spec?.selector, pod.metadata?.labels))) continue;
-    const raw = pod.status?.podIPs?.map((p) => p?.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : []);
+    // Shapes are not trusted (the CLI reads any YAML); values are validated by buildBgpPlan.
+    const list: unknown = pod.status?.podIPs;
+    const raw: unknown[] = Array.isArray(list) ? list.map((p: unknown) => (isMap(p) ? p.ip : undefined)) : [pod.status?.podIP];
     const ips = [...new Set(raw.filter((ip): ip is string => typeof ip === 'string' && ip !== ''))];
-    if (ips.length > 0) out.push({ namespace: ns, name: pod.metadata?.name ?? '', ips });
+    if (ips.length > 0) out.push({ namespace: String(ns), name: String(pod.metadata?.name ?? ''), ips });
   }
   return out.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

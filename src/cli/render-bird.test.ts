@@ -126,4 +126,42 @@ describe('runRenderBird', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('route 10.244.1.0/24 blackhole;');
   });
+
+  it('advertises host routes for the node’s Pods that an opted-in Service selects (PodIPs pools)', async () => {
+    const extra = `
+---
+apiVersion: podlb.io/v1alpha1
+kind: PodAddressPool
+metadata: {name: hosts}
+spec: {cidrs: [10.250.0.0/16], advertise: PodIPs, approval: {state: Approved}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: bidder, namespace: ads, annotations: {podlb.io/load-balancer: l7lb}}
+spec: {selector: {app: bidder}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bidder-0, namespace: ads, labels: {app: bidder}}
+spec: {nodeName: node-a, containers: []}
+status: {phase: Running, podIPs: [{ip: 10.250.0.7}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bidder-1, namespace: ads, labels: {app: bidder}}
+spec: {nodeName: node-b, containers: []}
+status: {phase: Running, podIPs: [{ip: 10.250.0.8}]}
+`;
+    const r = await run(BASE + extra);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('route 10.250.0.7/32 blackhole;');
+    expect(r.out).not.toContain('10.250.0.8');
+  });
+
+  it('escapes control characters of object names in diagnostics', async () => {
+    const r = await run(BASE.replace('metadata: {name: pending-pool}', 'metadata: {name: "pend\\u001b[31ming\\nfake: line"}'));
+    expect(r.code).toBe(0);
+    expect(r.err).toContain('pend\\u001b[31ming');
+    for (const l of r.err.split('\n').filter(Boolean)) expect(l).toMatch(/^(note|error): |^  /);
+  });
 });

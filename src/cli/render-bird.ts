@@ -1,13 +1,16 @@
 // `podlb render bird --node NAME --objects FILE [--show-secrets]`: prints the bird.conf a node
 // would get from a multi-document YAML of Kubernetes objects (Nodes, PodAddressPools,
-// BGPPeers, Secrets; `kind: List` is expanded; other kinds are ignored). Warnings (objects
+// BGPPeers, Secrets, and Pods and Services for PodIPs pools: the node's Pods that opted-in
+// Services select, as the agent computes them; `kind: List` is expanded; other kinds are
+// ignored). Warnings (objects
 // podlb cannot use) are errors here: exit 1 naming object and field. Normal problems
 // (pool not approved, not selecting) are printed as notes and the config is printed.
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import type { BGPPeer, Node, PodAddressPool, Secret } from '../api/types.js';
+import type { BGPPeer, Node, Pod, PodAddressPool, Secret, Service } from '../api/types.js';
 import type { Problem } from '../api/problem.js';
-import { buildBgpPlan } from '../bgp/model.js';
+import { buildBgpPlan, type BgpPlanInput } from '../bgp/model.js';
+import { podIPsForNode } from '../bgp/pod-ips.js';
 import { renderBirdConf } from '../bgp/render.js';
 import { errorMessage } from '../util/errors.js';
 
@@ -15,6 +18,8 @@ export interface RenderBirdArgs {
   node: string;
   objectsFile: string;
   showSecrets?: boolean;
+  /** What the agent would find via netlink, for BGPPeers with `peerAddress: Gateway`. */
+  defaultGateway?: BgpPlanInput['defaultGateway'];
 }
 
 interface Objects {
@@ -22,6 +27,8 @@ interface Objects {
   pools: PodAddressPool[];
   peers: BGPPeer[];
   secrets: Secret[];
+  pods: Pod[];
+  services: Service[];
 }
 
 class InputError extends Error {}
@@ -31,7 +38,7 @@ function isObj(v: unknown): v is Record<string, unknown> {
 }
 
 function collect(docs: unknown[], file: string): Objects {
-  const out: Objects = { nodes: [], pools: [], peers: [], secrets: [] };
+  const out: Objects = { nodes: [], pools: [], peers: [], secrets: [], pods: [], services: [] };
   const visit = (o: unknown, where: string): void => {
     if (o === null || o === undefined) return;
     if (!isObj(o)) throw new InputError(`${file}: ${where}: not a Kubernetes object`);
@@ -40,7 +47,7 @@ function collect(docs: unknown[], file: string): Objects {
       o.items.forEach((it, i) => visit(it, `${where}.items[${i}]`));
       return;
     }
-    if (kind !== 'Node' && kind !== 'PodAddressPool' && kind !== 'BGPPeer' && kind !== 'Secret') return;
+    if (kind !== 'Node' && kind !== 'PodAddressPool' && kind !== 'BGPPeer' && kind !== 'Secret' && kind !== 'Pod' && kind !== 'Service') return;
     const meta = o.metadata;
     if (!isObj(meta) || typeof meta.name !== 'string' || meta.name === '') throw new InputError(`${file}: ${where}: ${kind}: metadata.name: required`);
     const name = meta.name;
@@ -48,10 +55,21 @@ function collect(docs: unknown[], file: string): Objects {
     if (kind === 'Node') out.nodes.push(o as unknown as Node);
     else if (kind === 'PodAddressPool') out.pools.push(o as unknown as PodAddressPool);
     else if (kind === 'BGPPeer') out.peers.push(o as unknown as BGPPeer);
+    else if (kind === 'Pod') out.pods.push(o as unknown as Pod);
+    else if (kind === 'Service') out.services.push(o as unknown as Service);
     else out.secrets.push(o as unknown as Secret);
   };
   docs.forEach((d, i) => visit(d, `document ${i + 1}`));
   return out;
+}
+
+/**
+ * One diagnostic for the terminal: control and bidi characters escaped (object names in a YAML
+ * file are not validated by an API server), continuation lines indented under the prefix.
+ */
+function line(prefix: 'error' | 'note', msg: string): string {
+  const clean = msg.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `${prefix}: ${clean.replace(/\n/g, '\n  ')}\n`;
 }
 
 function formatProblem(p: Problem): string {
@@ -73,23 +91,30 @@ export async function runRenderBird(args: RenderBirdArgs, out: NodeJS.WritableSt
     }
     objects = collect(values, args.objectsFile);
   } catch (e) {
-    err.write(`error: ${e instanceof InputError ? e.message : `cannot read ${args.objectsFile}: ${errorMessage(e)}`}\n`);
+    err.write(line('error', e instanceof InputError ? e.message : `cannot read ${args.objectsFile}: ${errorMessage(e)}`));
     return 1;
   }
 
   const node = objects.nodes.find((n) => n.metadata.name === args.node);
   if (!node) {
     const names = objects.nodes.map((n) => n.metadata.name).join(', ') || 'none';
-    err.write(`error: Node ${args.node} not found in ${args.objectsFile} (Nodes there: ${names})\n`);
+    err.write(line('error', `Node ${args.node} not found in ${args.objectsFile} (Nodes there: ${names})`));
     return 1;
   }
 
-  const plan = buildBgpPlan({ node, pools: objects.pools, peers: objects.peers, secrets: objects.secrets });
+  const plan = buildBgpPlan({
+    node,
+    pools: objects.pools,
+    peers: objects.peers,
+    secrets: objects.secrets,
+    podIPs: podIPsForNode({ nodeName: args.node, pods: objects.pods, services: objects.services }),
+    ...(args.defaultGateway ? { defaultGateway: args.defaultGateway } : {}),
+  });
   const errors = plan.problems.filter((p) => p.severity === 'Warning');
-  for (const p of plan.problems.filter((q) => q.severity === 'Normal')) err.write(`note: ${formatProblem(p)}\n`);
+  for (const p of plan.problems.filter((q) => q.severity === 'Normal')) err.write(line('note', formatProblem(p)));
   if (errors.length > 0) {
-    for (const p of errors) err.write(`error: ${formatProblem(p)}\n`);
-    err.write(`error: ${errors.length} invalid field${errors.length === 1 ? '' : 's'}; fix the objects above (no bird.conf printed)\n`);
+    for (const p of errors) err.write(line('error', formatProblem(p)));
+    err.write(line('error', `${errors.length} invalid field${errors.length === 1 ? '' : 's'}; fix the objects above (no bird.conf printed)`));
     return 1;
   }
   out.write(renderBirdConf(plan.model, { redactPasswords: !args.showSecrets }));
