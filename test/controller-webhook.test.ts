@@ -195,6 +195,23 @@ describe('webhook: gate injection over HTTPS', () => {
     expect(patched.spec.readinessGates).toHaveLength((gates?.length ?? 0) + 1);
   });
 
+  it('a second replica (not the leader) serves the same certificate from the shared Secret and answers the same', async () => {
+    const second = new Controller({ kubeConfig: env.kc, log, identity: 'ctl-1', webhookPort: 0, webhookHost: '127.0.0.1', ...FAST_LEASE, gcIntervalMs: 60_000 });
+    try {
+      await second.start();
+      await waitFor('second replica ready', () => second.ready);
+      expect(second.isLeader).toBe(false);
+      const body = review(pod({ app: 'bidder' }));
+      const [a, b] = [await post(ctl.webhookPort, body, ca), await post(second.webhookPort, body, ca)];
+      expect(b.peerFingerprint).toBe(a.peerFingerprint);
+      expect(b.body.response.patch).toBe(a.body.response.patch);
+      expect(env.api.store.get('leases', 'podlb-controller', NS).spec.holderIdentity).toBe('ctl-0');
+    } finally {
+      await second.stop();
+    }
+    expect(ctl.isLeader).toBe(true);
+  });
+
   it('a Service created later is seen without a restart', async () => {
     const before = await post(ctl.webhookPort, review(pod({ app: 'late' })), ca);
     expect(before.body.response.patch).toBeUndefined();

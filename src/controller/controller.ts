@@ -242,6 +242,7 @@ export class Controller {
           report.gc = await this.#gc.run(
             { classes: i.classes.list(), services: i.services.list(), nodes: new Set(i.nodes.list().map((n) => n.metadata?.name ?? '')), nodesSynced: i.nodes.synced && i.classes.synced && i.services.synced },
             now,
+            () => this.#leading,
           );
           this.#nextGcAt = Math.min(now + this.#o.gcIntervalMs, report.gc.nextAt ?? Infinity);
           if (report.gc.skipped) this.#nextGcAt = Math.min(this.#nextGcAt, now + 1_000);

@@ -106,7 +106,8 @@ export class MemberGc {
     this.#o = { graceMs: 120_000, ...opts };
   }
 
-  async run(snap: GcSnapshot, now: number): Promise<GcReport> {
+  /** `stillAllowed` is asked before every remove: a replica that lost leadership mid-pass stops. */
+  async run(snap: GcSnapshot, now: number, stillAllowed: () => boolean = () => true): Promise<GcReport> {
     const report: GcReport = { scanned: 0, removed: [], waiting: [], errors: [] };
     // An empty or unsynced Node cache would make every member look orphaned.
     if (!snap.nodesSynced) return { ...report, skipped: 'nodesNotSynced' };
@@ -158,6 +159,7 @@ export class MemberGc {
     if (plan.nextAt !== undefined) report.nextAt = plan.nextAt;
 
     for (const m of plan.remove) {
+      if (!stillAllowed()) break;
       const since = plan.absentSince.get(m.node)!;
       try {
         await this.#instance(m.instance).removeMember(m.backend, m.name);
