@@ -47,7 +47,18 @@ export const setsockopt = libc.func('int setsockopt(int fd, int level, int optna
 export const sendto = libc.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)') as Fn<
   [number, Buffer, number, number, Buffer | null, number]
 >;
-export const recv = libc.func('long recv(int fd, void *buf, size_t len, int flags)') as Fn<[number, Buffer, number, number]>;
+const recvFn = libc.func('long recv(int fd, void *buf, size_t len, int flags)');
+export const recv = recvFn as Fn<[number, Buffer, number, number]>;
+/**
+ * recv() on one of koffi's worker threads (koffi `.async`). NOT used by src/netlink: only
+ * bench/netlink.ts, to measure the thread-hop design the binding rejected. errno() is not
+ * meaningful after it (it ran on another thread).
+ */
+export function recvOnWorker(fd: number, buf: Buffer, len: number, flags: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    recvFn.async(fd, buf, len, flags, (err: unknown, n: number) => (err ? reject(err as Error) : resolve(n)));
+  });
+}
 export const close = libc.func('int close(int fd)') as Fn<[number]>;
 export const open = libc.func('int open(const char *path, int flags)') as Fn<[string, number]>;
 /** Moves the CALLING THREAD into the namespace referred to by fd (man 2 setns). */

@@ -49,12 +49,17 @@ export function addressBytes(address: string): Buffer {
 
 /** Text of a raw address: 4 bytes → dotted quad, 16 bytes → RFC 5952 IPv6. */
 export function formatAddress(b: Buffer | Uint8Array): string {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  if (b.length !== 16) throw new InvalidAddressError(Buffer.from(b).toString('hex'), `address of ${b.length} bytes`);
+  return formatAddressAt(b, 0, b.length);
+}
+
+/** formatAddress of the `len` bytes at `off` in `b`, without slicing (the dump hot path). */
+export function formatAddressAt(b: Buffer | Uint8Array, off: number, len: number): string {
+  if (len === 4) return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+  if (len !== 16) throw new InvalidAddressError(Buffer.from(b.subarray(off, off + len)).toString('hex'), `address of ${len} bytes`);
   const w: number[] = [];
-  for (let i = 0; i < 16; i += 2) w.push((b[i]! << 8) | b[i + 1]!);
+  for (let i = off; i < off + 16; i += 2) w.push((b[i]! << 8) | b[i + 1]!);
   // IPv4-mapped (::ffff:a.b.c.d) keeps the dotted tail, as inet_ntop does.
-  if (w.slice(0, 5).every((x) => x === 0) && w[5] === 0xffff) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  if (w.slice(0, 5).every((x) => x === 0) && w[5] === 0xffff) return `::ffff:${b[off + 12]}.${b[off + 13]}.${b[off + 14]}.${b[off + 15]}`;
   // Longest run of zero words (length >= 2, first one wins) becomes '::'.
   let best = -1;
   let bestLen = 0;

@@ -123,8 +123,11 @@ function createRouteSocket(): number {
   return fd;
 }
 
-/** A NETLINK_ROUTE socket in `netns` (see the header on why setns here is safe). */
-function openSocketIn(netns: string | undefined): number {
+/**
+ * A bare NETLINK_ROUTE socket (SOCK_NONBLOCK) in `netns` (see the header on why setns here is
+ * safe). The caller owns and closes the fd; Netlink.open is what podlb code should use.
+ */
+export function openSocketIn(netns: string | undefined): number {
   if (netns === undefined) return createRouteSocket();
   const path = netnsPath(netns);
   const target = libc.open(path, libc.O_RDONLY | libc.O_CLOEXEC);
@@ -212,7 +215,7 @@ export class Netlink {
         if (table !== 'all' && err instanceof NetlinkError && err.errnoName === 'ENOENT') return [];
         throw err;
       });
-      out.push(...routes);
+      for (const r of routes) out.push(r);
     }
     return out;
   }
@@ -341,7 +344,18 @@ export class Netlink {
       }
       if (n > this.#buf.length) throw new NetlinkParseError(`${what}: datagram of ${n} bytes truncated to ${this.#buf.length}`);
       this.#tap?.(Buffer.from(this.#buf.subarray(0, n)));
-      for (const m of splitMessages(this.#buf.subarray(0, n))) {
+      const msgs = splitMessages(this.#buf.subarray(0, n));
+      for (let i = 0; i < msgs.length; i++) {
+        // Yield inside a datagram too (a 32 KiB batch is ~450 routes): #buf is only
+        // overwritten by the next recv, which comes after this loop.
+        if ((i & 63) === 63 && performance.now() - sliceStart >= SLICE_MS) {
+          this.#noteSlice(sliceStart);
+          this.stats.yields++;
+          await yieldToLoop();
+          this.#assertOpen();
+          sliceStart = performance.now();
+        }
+        const m = msgs[i]!;
         if (m.seq !== seq) continue;
         if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
         if (m.type === NLMSG_ERROR) {

@@ -1,0 +1,200 @@
+// Netlink binding costs on this machine, in a namespace holding 10,000 routes:
+// - a dump through Netlink against spawning `ip -json route show` (and parsing its JSON);
+// - the design the binding rejected: the same dump with each recv() on a koffi worker
+//   thread (`.async`) instead of non-blocking recv + libuv poll;
+// - the longest stretch the event loop was held during a dump;
+// - event latency: `ip route add` (spawned) → subscription callback, and Netlink.addRoute
+//   → callback (kernel to callback without the spawn).
+// Needs root (namespaces). Runs alone: `node dist/bench/netlink.js` after `npm run build`.
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import * as libc from '../native/libc.js';
+import { NetnsSandbox } from '../src/lab/netns.js';
+import { NLMSG_DONE, RTM_NEWROUTE } from '../src/netlink/constants.js';
+import { splitMessages } from '../src/netlink/message.js';
+import { Netlink, openSocketIn } from '../src/netlink/netlink.js';
+import { encodeRouteDump, parseRoute, type Route } from '../src/netlink/route.js';
+
+const execFileP = promisify(execFile);
+const ROUTES = 10_000;
+
+interface Stats {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function stats(samples: number[]): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => Number(s[Math.min(s.length - 1, Math.floor(q * s.length))]!.toFixed(3));
+  return { n: s.length, p50: at(0.5), p99: at(0.99), max: Number(s[s.length - 1]!.toFixed(3)) };
+}
+
+async function time(n: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+/** The rejected design: a dump whose every recv() runs on a koffi worker thread. */
+async function dumpWithWorkerRecv(fd: number, buf: Buffer): Promise<Route[]> {
+  const req = encodeRouteDump(4, 1, 254);
+  libc.sendto(fd, req, req.length, 0, libc.sockaddrNl(), 12);
+  const out: Route[] = [];
+  for (;;) {
+    const n = await libc.recvOnWorker(fd, buf, buf.length, 0);
+    if (n <= 0) throw new Error(`recv on worker: ${n}`);
+    for (const m of splitMessages(buf.subarray(0, n))) {
+      if (m.type === NLMSG_DONE) return out;
+      if (m.type === RTM_NEWROUTE) {
+        const r = parseRoute(m);
+        if (r) out.push(r);
+      }
+    }
+  }
+}
+
+/** Largest gap between event-loop turns while `fn` runs. */
+async function maxLoopGap(fn: () => Promise<unknown>): Promise<number> {
+  let maxGap = 0;
+  let last = performance.now();
+  let on = true;
+  const tick = (): void => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+    if (on) setImmediate(tick);
+  };
+  setImmediate(tick);
+  await fn();
+  on = false;
+  return Number(maxGap.toFixed(3));
+}
+
+export async function benchNetlink(): Promise<Record<string, unknown>> {
+  const sb = new NetnsSandbox();
+  try {
+    const ns = await sb.addNetns('nlbench');
+    const peer = await sb.addNetns('nlbenchpeer');
+    await sb.veth({ ns, ifname: 'eth0', addrs: ['10.1.0.1/24'] }, { ns: peer, ifname: 'eth0', addrs: ['10.1.0.2/24'] });
+    const dir = sb.tempDir('nlbench');
+    const lines = Array.from({ length: ROUTES }, (_, i) => `route add 10.${100 + (i >> 8)}.${i & 255}.0/24 via 10.1.0.2 metric ${i % 7}`);
+    writeFileSync(`${dir}/routes`, `${lines.join('\n')}\n`);
+    await sb.exec(ns, 'ip', ['-batch', `${dir}/routes`], { timeoutMs: 60_000 });
+
+    const nl = Netlink.open({ netns: ns });
+    let t = performance.now();
+    const first = await nl.dumpRoutes({ family: 4 });
+    const coldMs = performance.now() - t;
+    if (first.length !== ROUTES + 1) throw new Error(`dumped ${first.length} routes, want ${ROUTES + 1}`);
+    for (let i = 0; i < 5; i++) await nl.dumpRoutes({ family: 4 });
+    const before = { ...nl.stats };
+    const netlinkDump = await time(100, () => nl.dumpRoutes({ family: 4 }));
+    const perDump = (k: keyof typeof before): number => Number(((nl.stats[k] - before[k]) / 100).toFixed(1));
+    const loopGap = await maxLoopGap(async () => {
+      for (let i = 0; i < 20; i++) await nl.dumpRoutes({ family: 4 });
+    });
+
+    const ipArgs = ['netns', 'exec', ns, 'ip', '-json', '-4', 'route', 'show'];
+    await execFileP('ip', ipArgs, { maxBuffer: 64 << 20 });
+    const ipSpawn = await time(30, () => execFileP('ip', ipArgs, { maxBuffer: 64 << 20 }));
+    const ipSpawnParse = await time(30, async () => {
+      const { stdout } = await execFileP('ip', ipArgs, { maxBuffer: 64 << 20 });
+      return JSON.parse(stdout) as unknown[];
+    });
+    // `ip netns exec` itself costs a setns + exec; `ip -n NS` is the cheaper spawn.
+    const ipN = await time(30, () => execFileP('ip', ['-n', ns, '-json', '-4', 'route', 'show'], { maxBuffer: 64 << 20 }));
+
+    const fd = openSocketIn(ns);
+    const buf = Buffer.allocUnsafe(256 * 1024);
+    let worker: number[] = [];
+    try {
+      for (let i = 0; i < 3; i++) await dumpWithWorkerRecv(fd, buf);
+      worker = await time(50, () => dumpWithWorkerRecv(fd, buf));
+    } finally {
+      libc.close(fd);
+    }
+
+    // Events.
+    const seen = new Map<string, number>();
+    const sub = nl.subscribe({ routes: true }, (ev) => {
+      if (ev.kind === 'route' && ev.op === 'new') seen.set(ev.route.dst, performance.now());
+    });
+    const waitSeen = async (dst: string): Promise<number> => {
+      const deadline = performance.now() + 5000;
+      while (!seen.has(dst)) {
+        if (performance.now() > deadline) throw new Error(`no event for ${dst}`);
+        await new Promise((r) => setImmediate(r));
+      }
+      return seen.get(dst)!;
+    };
+    const ipToCb: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const dst = `10.250.${i}.0/24`;
+      t = performance.now();
+      await execFileP('ip', ['-n', ns, 'route', 'add', 'blackhole', dst]);
+      ipToCb.push((await waitSeen(dst)) - t);
+    }
+    const addToCb: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const dst = `10.251.${i}.0/24`;
+      t = performance.now();
+      await nl.addRoute({ dst, type: 'blackhole', protocol: 201 });
+      addToCb.push((await waitSeen(dst)) - t);
+    }
+    sub.close();
+    const addRoute = await time(200, async () => {
+      await nl.replaceRoute({ dst: '10.252.0.0/24', type: 'blackhole', protocol: 201 });
+    });
+    nl.close();
+
+    const nlS = stats(netlinkDump);
+    const ipS = stats(ipSpawn);
+    const ipPS = stats(ipSpawnParse);
+    return {
+      routes: ROUTES + 1,
+      netlinkDumpCold: { ms: Number(coldMs.toFixed(3)) },
+      netlinkDump: nlS,
+      ipJsonNetnsExecSpawn: ipS,
+      ipJsonNetnsExecSpawnAndParse: ipPS,
+      ipJsonDashNSpawn: stats(ipN),
+      workerThreadRecvDump: stats(worker),
+      speedupVsIpSpawnP50: Number((ipS.p50 / nlS.p50).toFixed(1)),
+      speedupVsIpSpawnAndParseP50: Number((ipPS.p50 / nlS.p50).toFixed(1)),
+      speedupVsIpSpawnP99: Number((ipS.p99 / nlS.p99).toFixed(1)),
+      perDump: { recvCalls: perDump('recvCalls'), yields: perDump('yields'), pollWaits: perDump('pollWaits') },
+      longestSliceMs: Number(nl.stats.maxSliceMs.toFixed(3)),
+      longestEventLoopGapDuring20DumpsMs: loopGap,
+      ipRouteAddToCallback: stats(ipToCb),
+      addRouteToCallback: stats(addToCb),
+      replaceRouteRoundTrip: stats(addRoute),
+    };
+  } finally {
+    await sb.cleanup();
+  }
+}
+
+function print(r: Record<string, unknown>): void {
+  const rows: string[][] = [['figure', 'n', 'p50 ms', 'p99 ms', 'max ms']];
+  const other: string[] = [];
+  for (const [k, v] of Object.entries(r)) {
+    if (v && typeof v === 'object' && 'p50' in v) {
+      const s = v as Stats;
+      rows.push([k, String(s.n), s.p50.toFixed(3), s.p99.toFixed(3), s.max.toFixed(3)]);
+    } else other.push(`${k}: ${JSON.stringify(v)}`);
+  }
+  const w = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  for (const row of rows) console.log(`  ${row.map((cell, c) => cell.padEnd(w[c]!)).join('  ')}`);
+  for (const o of other) console.log(`  ${o}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log('== Netlink binding: 10,000-route dump vs ip -json, event latency ==');
+  print(await benchNetlink());
+}
