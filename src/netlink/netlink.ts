@@ -261,7 +261,8 @@ export class Netlink {
    * RTNLGRP_IPV4_ROUTE/IPV6_ROUTE and/or RTNLGRP_LINK. `cb` runs on the event loop.
    * `receiveBuffer` (bytes, default 8 MiB: holds a burst of 20,000 route events measured)
    * bounds what queues while the event loop is busy; beyond it the kernel drops events
-   * and the subscriber gets { kind: 'overrun' }.
+   * and the subscriber gets { kind: 'overrun' }. An exception thrown by `cb` becomes an
+   * uncaught exception, as one thrown by an EventEmitter listener does.
    */
   subscribe(what: { routes?: boolean; links?: boolean; receiveBuffer?: number }, cb: (ev: NetlinkEvent) => void): Subscription {
     this.#assertOpen();
