@@ -1,6 +1,9 @@
 // BIRD apply cost on this machine: render + `configure check` + rename + `configure` for 1,
 // 100 and 1,000 advertised prefixes, each apply changing the set (so BIRD really
 // reconfigures), and the BGP session flaps an FRR ToR sees over 100 applies (goal: 0).
+// PodIPs (issue 3): the same for 10, 1,000 and 10,000 host routes; how long after the start of
+// an apply that adds or removes one host route the ToR's kernel has it (watched with
+// `ip monitor route` in the ToR namespace; goal < 150 ms); flaps over 100 host-route applies.
 // Needs root (network namespaces). Runnable alone: node dist/bench/bird-apply.js
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -11,7 +14,8 @@ import { buildBgpPlan } from '../src/bgp/model.js';
 import { renderBirdConf } from '../src/bgp/render.js';
 import { startBird } from '../src/lab/bird-process.js';
 import { startFrr } from '../src/lab/frr.js';
-import { NetnsSandbox, waitFor } from '../src/lab/netns.js';
+import { NetnsSandbox, waitFor, type SpawnedProcess } from '../src/lab/netns.js';
+import type { PodIPs } from '../src/bgp/model.js';
 
 function stats(samples: number[]): { p50Ms: number; p99Ms: number; meanMs: number; n: number } {
   const s = [...samples].sort((a, b) => a - b);
@@ -27,9 +31,56 @@ function podCidrs(count: number, offset: number): string[] {
   });
 }
 
-function confFor(cidrs: string[]): string {
-  const plan = buildBgpPlan({ node: nodeFixture({ podCIDRs: cidrs }), pools: [poolFixture('bench', { cidrs: ['10.0.0.0/8'] })], peers: [peerFixture('tor')], secrets: [] });
+function confFor(cidrs: string[], podIPs?: PodIPs[]): string {
+  const plan = buildBgpPlan({
+    node: nodeFixture({ podCIDRs: cidrs }),
+    pools: [poolFixture('bench', { cidrs: ['10.0.0.0/8'] }), poolFixture('hosts', { advertise: 'PodIPs', cidrs: ['100.64.0.0/10'] })],
+    peers: [peerFixture('tor')],
+    secrets: [],
+    ...(podIPs ? { podIPs } : {}),
+  });
   return renderBirdConf(plan.model);
+}
+
+/** `count` Pods with one IP each in 100.64.0.0/10, starting at host `offset`. */
+function pods(count: number, offset: number): PodIPs[] {
+  return Array.from({ length: count }, (_, i) => {
+    const n = (i + offset) % (1 << 22);
+    return { namespace: 'bench', name: `p${n}`, ips: [`100.${64 + (n >> 16)}.${(n >> 8) & 0xff}.${n & 0xff}`] };
+  });
+}
+
+/** Route add/delete events of the ToR's kernel, timestamped on arrival. */
+class RouteMonitor {
+  readonly #waiters: { dst: string; deleted: boolean; resolve: (t: number) => void }[] = [];
+  #buf = '';
+  constructor(proc: SpawnedProcess) {
+    proc.child.stdout?.on('data', (d: Buffer) => {
+      const now = performance.now();
+      this.#buf += d.toString();
+      let i: number;
+      while ((i = this.#buf.indexOf('\n')) >= 0) {
+        const line = this.#buf.slice(0, i).trim();
+        this.#buf = this.#buf.slice(i + 1);
+        const deleted = line.startsWith('Deleted ');
+        const dst = (deleted ? line.slice(8) : line).split(' ')[0]!;
+        for (let k = this.#waiters.length - 1; k >= 0; k--) {
+          const w = this.#waiters[k]!;
+          if (w.dst === dst && w.deleted === deleted) {
+            this.#waiters.splice(k, 1);
+            w.resolve(now);
+          }
+        }
+      }
+    });
+  }
+  /** Resolves with the arrival time of the next matching event; register before acting. */
+  next(dst: string, deleted: boolean, timeoutMs = 10_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no ${deleted ? 'delete' : 'add'} of ${dst} at the ToR within ${timeoutMs} ms`)), timeoutMs);
+      this.#waiters.push({ dst, deleted, resolve: (at) => (clearTimeout(t), resolve(at)) });
+    });
+  }
 }
 
 export async function benchBirdApply(): Promise<Record<string, unknown>> {
@@ -82,6 +133,60 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
       state: after['172.31.0.2']?.state,
       totalMs: Number((performance.now() - t0).toFixed(1)),
     };
+
+    // ---- PodIPs host routes ----
+    const monitor = new RouteMonitor(sb.spawn(torNs, 'ip', ['monitor', 'route'], { name: 'ip monitor route' }));
+    for (const [count, reps] of [
+      [10, 30],
+      [1000, 15],
+      [10000, 5],
+    ] as const) {
+      const total: number[] = [];
+      const render: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        const t0 = performance.now();
+        const text = confFor(podCidrs(1, 0), pods(count, i));
+        const t1 = performance.now();
+        const r = await applier.apply(text);
+        if (r.result !== 'Applied') throw new Error(`apply of ${count} host routes: ${r.result} ${r.error ?? ''}`);
+        render.push(t1 - t0);
+        total.push(performance.now() - t0);
+      }
+      results[`podIPs${count}`] = { ...stats(total), renderP50Ms: stats(render).p50Ms };
+    }
+    // FIB latency of one host-route change on top of 1,000 others: apply start → ToR kernel.
+    const base = pods(1000, 0);
+    await applier.apply(confFor(podCidrs(1, 0), base));
+    const lastBase = base.at(-1)!.ips[0]!;
+    await waitFor('1,000 host routes at the ToR', async () => ((await frr.kernelRoutes()).some((r) => r.dst === lastBase) ? true : undefined), 30_000, 50);
+    const fibAdd: number[] = [];
+    const fibDel: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const extra = pods(1, 5000 + i);
+      const ip = extra[0]!.ips[0]!;
+      const added = monitor.next(ip, false);
+      const t0 = performance.now();
+      await applier.apply(confFor(podCidrs(1, 0), [...base, ...extra]));
+      fibAdd.push((await added) - t0);
+      const removed = monitor.next(ip, true);
+      const t1 = performance.now();
+      await applier.apply(confFor(podCidrs(1, 0), base));
+      fibDel.push((await removed) - t1);
+    }
+    results.hostRouteFibAdd = stats(fibAdd);
+    results.hostRouteFibWithdraw = stats(fibDel);
+    // Flaps over 100 applies that each change one host route.
+    const hBefore = (await frr.bgpNeighbors())['172.31.0.2']?.establishedTransitions ?? 0;
+    const h0 = performance.now();
+    for (let i = 0; i < 100; i++) await applier.apply(confFor(podCidrs(1, 0), [...base.slice(i % 2), ...pods(1, 7000 + i)]));
+    const lastHost = pods(1, 7099)[0]!.ips[0]!;
+    await waitFor('last host route at the ToR', async () => ((await frr.kernelRoutes()).some((r) => r.dst === lastHost) ? true : undefined), 15_000, 20);
+    const hAfter = await frr.bgpNeighbors();
+    results.flaps100HostRoutes = {
+      sessionFlaps: (hAfter['172.31.0.2']?.establishedTransitions ?? 0) - hBefore,
+      state: hAfter['172.31.0.2']?.state,
+      totalMs: Number((performance.now() - h0).toFixed(1)),
+    };
     await ctl.close();
     return results;
   } finally {
@@ -93,13 +198,15 @@ function printTable(r: Record<string, unknown>): void {
   const rows: string[][] = [['measure', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'render p50 ms']];
   for (const [k, v] of Object.entries(r)) {
     const s = v as Record<string, number | string | undefined>;
-    if (k === 'flaps100') continue;
+    if (k === 'flaps100' || k === 'flaps100HostRoutes') continue;
     rows.push([k, String(s.n ?? ''), String(s.p50Ms ?? ''), String(s.p99Ms ?? ''), String(s.meanMs ?? ''), String(s.renderP50Ms ?? '')]);
   }
   const w = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(w[c]!)).join('  '));
   const f = r.flaps100 as { sessionFlaps: number; state: string; totalMs: number };
   console.log(`session flaps seen by the ToR over 100 applies: ${f.sessionFlaps} (state ${f.state}, ${f.totalMs} ms)`);
+  const h = r.flaps100HostRoutes as { sessionFlaps: number; state: string; totalMs: number } | undefined;
+  if (h) console.log(`session flaps seen by the ToR over 100 host-route applies: ${h.sessionFlaps} (state ${h.state}, ${h.totalMs} ms)`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

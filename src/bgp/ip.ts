@@ -1,7 +1,7 @@
 // IP addresses and prefixes parsed with ip-num into typed values and re-serialised in one
 // canonical text form (IPv4 dotted quad; IPv6 RFC 5952: lower case, longest zero run
 // compressed). Raw strings from objects never go further than these parsers.
-import { IPv4, IPv4CidrRange, IPv6, IPv6CidrRange, Validator } from 'ip-num';
+import { IPv6, Validator } from 'ip-num';
 
 export type Family = 4 | 6;
 
@@ -54,14 +54,19 @@ export function formatAddr(family: Family, value: bigint): string {
 
 const V4_TEXT = /^\d{1,3}(\.\d{1,3}){3}$/;
 const V6_TEXT = /^[0-9A-Fa-f:.]{2,45}$/;
+const V4_OCTET = /^(0|[1-9]\d{0,2})$/;
 
 /** Parses an IPv4 or IPv6 address literal (no zone, no prefix). Undefined when invalid. */
 export function parseIp(raw: unknown): IpAddr | undefined {
   if (typeof raw !== 'string') return undefined;
   try {
     if (V4_TEXT.test(raw)) {
-      if (!Validator.isValidIPv4String(raw)[0]) return undefined;
-      const v = IPv4.fromString(raw).getValue();
+      // Dotted quad by hand (hot path: 10,000 Pod IPs per plan): octets 0-255, no leading zeros.
+      let v = 0n;
+      for (const part of raw.split('.')) {
+        if (!V4_OCTET.test(part) || Number(part) > 255) return undefined;
+        v = (v << 8n) | BigInt(part);
+      }
       return { family: 4, text: formatV4(v), value: v };
     }
     if (raw.includes(':') && V6_TEXT.test(raw)) {
@@ -90,8 +95,7 @@ export function parsePrefix(raw: unknown): PrefixResult {
   const length = Number(m[2]);
   const max = addr.family === 4 ? 32 : 128;
   if (length > max || (m[2]!.length > 1 && m[2]!.startsWith('0'))) return { ok: false, reason: `${JSON.stringify(raw)}: prefix length must be 0-${max}` };
-  const range = addr.family === 4 ? IPv4CidrRange.fromCidr(`${addr.text}/${length}`) : IPv6CidrRange.fromCidr(`${addr.text}/${length}`);
-  const network = range.getFirst().getValue();
+  const network = addr.value & ~((1n << BigInt(max - length)) - 1n);
   if (network !== addr.value) {
     return { ok: false, reason: `${JSON.stringify(raw)} has host bits set (did you mean ${formatAddr(addr.family, network)}/${length}?)` };
   }

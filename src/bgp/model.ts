@@ -329,6 +329,8 @@ function planPools(node: Node, nodeLabels: Record<string, string>, podCidrs: IpP
   }
   // A podCIDR that only partly lies in NodeCIDR pools: the rest is not reachable by BGP.
   podCidrs.forEach((nc) => {
+    // The common case, a podCIDR inside a pool, costs one lookup (nodes with many podCIDRs).
+    if (candidates.has(`NodeCIDR\u0000${nc.text}`)) return;
     const covering = [...candidates.values()].filter((c) => c.mode === 'NodeCIDR' && prefixInside(c.prefix, nc));
     if (covering.length === 0) return;
     const rest = prefixRemainder(nc, covering.map((c) => c.prefix));
