@@ -161,10 +161,6 @@ export function openSocketIn(netns: string | undefined): number {
   }
 }
 
-function setIntOpt(fd: number, level: number, name: number, value: number, what: string): void {
-  if (libc.setsockopt(fd, level, name, libc.int32(value), 4) < 0) fail(`setsockopt ${what}`);
-}
-
 export class Netlink {
   readonly netns: string | undefined;
   readonly stats: NetlinkStats = { requests: 0, recvCalls: 0, pollWaits: 0, yields: 0, maxSliceMs: 0 };
@@ -188,11 +184,12 @@ export class Netlink {
   static open(opts: OpenOptions = {}): Netlink {
     const fd = openSocketIn(opts.netns);
     try {
-      // Extended ACKs carry the kernel's reason; capped ACKs do not echo our request back;
-      // strict checking lets the kernel filter dumps by table instead of sending everything.
-      setIntOpt(fd, libc.SOL_NETLINK, libc.NETLINK_EXT_ACK, 1, 'NETLINK_EXT_ACK');
-      setIntOpt(fd, libc.SOL_NETLINK, libc.NETLINK_CAP_ACK, 1, 'NETLINK_CAP_ACK');
-      setIntOpt(fd, libc.SOL_NETLINK, libc.NETLINK_GET_STRICT_CHK, 1, 'NETLINK_GET_STRICT_CHK');
+      // Extended ACKs carry the kernel's reason (4.12+); capped ACKs do not echo our request
+      // back (4.3+); strict checking (4.20+) lets the kernel filter dumps by table instead of
+      // sending everything. All optional: dumps are filtered here too, errors keep errno.
+      libc.setsockopt(fd, libc.SOL_NETLINK, libc.NETLINK_EXT_ACK, libc.int32(1), 4);
+      libc.setsockopt(fd, libc.SOL_NETLINK, libc.NETLINK_CAP_ACK, libc.int32(1), 4);
+      libc.setsockopt(fd, libc.SOL_NETLINK, libc.NETLINK_GET_STRICT_CHK, libc.int32(1), 4);
       if (libc.bind(fd, libc.sockaddrNl(), 12) < 0) fail('bind');
     } catch (err) {
       libc.close(fd);
