@@ -7,7 +7,7 @@
 //   → callback (kernel to callback without the spawn).
 // Needs root (namespaces). Runs alone: `node dist/bench/netlink.js` after `npm run build`.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import * as libc from '../native/libc.js';
 import { NetnsSandbox } from '../src/lab/netns.js';
@@ -30,6 +30,23 @@ function stats(samples: number[]): Stats {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q: number): number => Number(s[Math.min(s.length - 1, Math.floor(q * s.length))]!.toFixed(3));
   return { n: s.length, p50: at(0.5), p99: at(0.99), max: Number(s[s.length - 1]!.toFixed(3)) };
+}
+
+/** CPU ms of this process (user + system, so the kernel's dump work in our recv counts) and of waited-for children. */
+function cpuNow(): { self: number; children: number } {
+  const u = process.cpuUsage();
+  // /proc/self/stat fields 16 and 17: cutime, cstime in clock ticks (100 Hz).
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { self: (u.user + u.system) / 1000, children: (Number(f[13]) + Number(f[14])) * 10 };
+}
+
+/** CPU ms per call of `fn`, run n times: wall time is unreliable on a shared 2-core machine, CPU time much less so. */
+async function cpuPerCall(n: number, fn: () => Promise<unknown>): Promise<number> {
+  const a = cpuNow();
+  for (let i = 0; i < n; i++) await fn();
+  const b = cpuNow();
+  return Number(((b.self - a.self + b.children - a.children) / n).toFixed(3));
 }
 
 async function time(n: number, fn: () => Promise<unknown>): Promise<number[]> {
@@ -110,6 +127,8 @@ export async function benchNetlink(): Promise<Record<string, unknown>> {
     });
     // `ip netns exec` itself costs a setns + exec; `ip -n NS` is the cheaper spawn.
     const ipN = await time(30, () => execFileP('ip', ['-n', ns, '-json', '-4', 'route', 'show'], { maxBuffer: 64 << 20 }));
+    const cpuNetlink = await cpuPerCall(50, () => nl.dumpRoutes({ family: 4 }));
+    const cpuIp = await cpuPerCall(30, async () => JSON.parse((await execFileP('ip', ['-n', ns, '-json', '-4', 'route', 'show'], { maxBuffer: 64 << 20 })).stdout) as unknown);
 
     const fd = openSocketIn(ns);
     const buf = Buffer.allocUnsafe(256 * 1024);
@@ -168,6 +187,7 @@ export async function benchNetlink(): Promise<Record<string, unknown>> {
       speedupVsIpSpawnP50: Number((ipS.p50 / nlS.p50).toFixed(1)),
       speedupVsIpSpawnAndParseP50: Number((ipPS.p50 / nlS.p50).toFixed(1)),
       speedupVsIpSpawnP99: Number((ipS.p99 / nlS.p99).toFixed(1)),
+      cpuMsPerDump: { netlink: cpuNetlink, ipJsonSpawnAndParse: cpuIp, ratio: Number((cpuIp / cpuNetlink).toFixed(1)) },
       perDump: { recvCalls: perDump('recvCalls'), yields: perDump('yields'), pollWaits: perDump('pollWaits') },
       longestSliceMs: Number(nl.stats.maxSliceMs.toFixed(3)),
       longestEventLoopGapDuring20DumpsMs: loopGap,

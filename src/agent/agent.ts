@@ -20,6 +20,7 @@ import { hasOurGate, memberKey, planMembers, type MemberPlan } from '../members/
 import { MemberReconciler, type MemberOutcome } from '../members/reconciler.js';
 import { errorMessage, UnreachableError } from '../util/errors.js';
 import { Signal } from './signal.js';
+import { mapLimit } from '../util/concurrency.js';
 import { AgentMetrics } from './metrics.js';
 import { bgpReadyCondition, mergeConditions, NodeStatusWriter } from './status.js';
 
@@ -59,6 +60,8 @@ export interface RunReport {
 export class Agent {
   readonly #o: Required<Omit<AgentOptions, 'bird'>> & Pick<AgentOptions, 'bird'>;
   readonly metrics: AgentMetrics;
+  /** HAProxy clients made by the default factory, for the round-trip metric. */
+  readonly #haproxyClients: HaproxyInstance[] = [];
   /** When each member was added, for the readiness-latency histogram. */
   readonly #addedAt = new Map<string, number>();
   readonly #client: KubeClient;
@@ -102,7 +105,11 @@ export class Agent {
       pendingPollMs: 25,
       resyncMs: 2_000,
       statusIntervalMs: 5_000,
-      makeInstance: (address) => new HaproxyInstance(address),
+      makeInstance: (address) => {
+        const inst = new HaproxyInstance(address);
+        this.#haproxyClients.push(inst);
+        return inst;
+      },
       metrics: opts.metrics ?? new AgentMetrics(),
       now: Date.now,
       random: Math.random,
@@ -110,6 +117,7 @@ export class Agent {
     };
     const log = this.#o.log;
     this.metrics = this.#o.metrics;
+    this.metrics.lbRoundTripsSource = () => this.#haproxyClients.reduce((a, c) => a + c.runtime.roundTrips, 0);
     this.#client = new KubeClient(opts.kubeConfig);
     this.#events = new EventRecorder(this.#client, log, { component: 'podlb-agent', host: opts.nodeName });
     const signal = (): void => this.#signal.notify();
@@ -286,20 +294,19 @@ export class Agent {
     const gatePlan = planGates(pods, plan, outcome.views, now);
     if (gatePlan.nextDeadline !== undefined) wakeTimes.push(gatePlan.nextDeadline);
     const podsByUid = new Map(pods.map((p) => [p.metadata.uid ?? '', p]));
-    for (const d of gatePlan.decisions) {
-      const pod = podsByUid.get(d.pod.uid);
-      if (!pod) continue;
-      const writeKey = `${d.status}/${d.reason}`;
-      if (this.#gateWrites.get(d.pod.uid) === writeKey) continue;
+    // Gate writes are independent: a burst of Pods is written in parallel streams.
+    const gateWrites = gatePlan.decisions.filter((d) => podsByUid.has(d.pod.uid) && this.#gateWrites.get(d.pod.uid) !== `${d.status}/${d.reason}`);
+    await mapLimit(gateWrites, 16, async (d) => {
+      const pod = podsByUid.get(d.pod.uid)!;
       try {
         await this.#writeGate(pod, d, now);
+        this.#gateWrites.set(d.pod.uid, `${d.status}/${d.reason}`);
+        report.gates.push(d);
         this.metrics.gateWrites.inc({ status: d.status, reason: d.reason });
         if (d.status === 'True') {
           const added = plan.members.filter((m) => m.pod.uid === d.pod.uid).map((m) => this.#addedAt.get(memberKey(m.backend, m.name))).filter((t): t is number => t !== undefined);
           if (added.length > 0) this.metrics.readinessSeconds.observe((now - Math.min(...added)) / 1000);
         }
-        this.#gateWrites.set(d.pod.uid, writeKey);
-        report.gates.push(d);
         log.info({ pod: `${d.pod.namespace}/${d.pod.name}`, status: d.status, reason: d.reason }, 'readiness gate set');
         if (d.event) events.push({ object: { apiVersion: 'v1', kind: 'Pod', namespace: d.pod.namespace, name: d.pod.name, uid: d.pod.uid }, ...d.event });
       } catch (err) {
@@ -307,7 +314,7 @@ export class Agent {
         this.metrics.reconcileErrors.inc({ component: 'gates' });
         wakeTimes.push(now + 1000);
       }
-    }
+    });
     // Forget write records once the cache shows them (or the Pod is gone).
     for (const [uid, key] of this.#gateWrites) {
       const p = podsByUid.get(uid);

@@ -25,6 +25,17 @@ export class AgentMetrics {
   readonly birdReloads = new Counter({ name: 'podlb_bird_reloads_total', help: 'BIRD configuration applies by result', labelNames: ['result'], registers: [this.registry] });
   readonly gateWrites = new Counter({ name: 'podlb_readiness_gate_writes_total', help: 'Readiness gate patches by status and reason', labelNames: ['status', 'reason'], registers: [this.registry] });
 
+  /** Sum of the round trips every LB client made; the agent registers the source. */
+  lbRoundTripsSource: () => number = () => 0;
+  readonly lbRoundTrips = new Gauge({
+    name: 'podlb_lb_api_round_trips',
+    help: 'Load-balancer API round trips made since the agent started (HAProxy runtime API)',
+    registers: [this.registry],
+    collect: () => {
+      this.lbRoundTrips.set(this.lbRoundTripsSource());
+    },
+  });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'podlb_' });
   }

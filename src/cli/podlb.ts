@@ -10,7 +10,7 @@ import { runRenderBird } from './render-bird.js';
 
 const USAGE = `usage:
   podlb agent --node-name NAME [--kubeconfig FILE] [--bird-socket PATH --bird-config PATH] [--no-bgp]
-              [--secrets-namespace NS] [--health-port 9253] [--pending-poll-ms 25]
+              [--secrets-namespace NS] [--health-port 9253] [--health-address 0.0.0.0] [--pending-poll-ms 25]
   podlb render bird --node NAME --objects FILE.yaml [--show-secrets]
   podlb lab [--once] [--keep-going]
 `;
@@ -31,6 +31,7 @@ async function agent(argv: string[]): Promise<void> {
       'no-bgp': { type: 'boolean', default: false },
       'secrets-namespace': { type: 'string', default: 'podlb-system' },
       'health-port': { type: 'string', default: '9253' },
+      'health-address': { type: 'string', default: '0.0.0.0' },
       'pending-poll-ms': { type: 'string', default: '25' },
       'log-level': { type: 'string', default: 'info' },
     },
@@ -69,7 +70,7 @@ async function agent(argv: string[]): Promise<void> {
     }
     res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ok\n');
   });
-  if (port > 0) server.listen(port);
+  if (port > 0) server.listen(port, values['health-address']);
   let stopping = false;
   const stop = async (sig: string): Promise<void> => {
     if (stopping) return;

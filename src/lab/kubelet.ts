@@ -41,6 +41,8 @@ export class LabKubelet {
   #stopped = false;
   /** ContainersReady time per Pod uid, for the lab's latency figures. */
   readonly containersReadyAt = new Map<string, number>();
+  /** While held, started Pods wait for release() before their containers report ready. */
+  #hold: { waiters: (() => void)[] } | undefined;
 
   constructor(client: KubeClient, topo: Topology, log: Logger) {
     this.#client = client;
@@ -52,6 +54,23 @@ export class LabKubelet {
 
   async start(): Promise<void> {
     await this.#informer.start();
+  }
+
+  /** Pods started from now on keep ContainersReady=False until release() (a burst "at once"). */
+  hold(): void {
+    this.#hold ??= { waiters: [] };
+  }
+
+  /** Pods started and waiting for release(). */
+  get held(): number {
+    return this.#hold?.waiters.length ?? 0;
+  }
+
+  /** Lets every held Pod report ContainersReady now; resolves when they all did. */
+  async release(): Promise<void> {
+    const h = this.#hold;
+    this.#hold = undefined;
+    await Promise.all((h?.waiters ?? []).map((w) => w()));
   }
 
   async stop(): Promise<void> {
@@ -102,6 +121,25 @@ export class LabKubelet {
     const port = pod.spec.containers[0]?.ports?.[0]?.containerPort ?? 8080;
     try {
       const lp = await this.#topo.addPod(pod.spec.nodeName!, name, port);
+      const hold = this.#hold;
+      if (hold) {
+        // Held: the status is written when release() runs this step, for every held Pod at
+        // once. Not awaited here, so the sync queue goes on starting the rest of the burst.
+        hold.waiters.push(() => this.#reportStarted(pod, lp.ip));
+        return;
+      }
+      await this.#reportStarted(pod, lp.ip);
+    } catch (err) {
+      this.#log.error({ pod: `${ns}/${name}`, err: errorMessage(err) }, 'pod start failed');
+      this.#state.delete(pod.metadata.uid ?? '');
+    }
+  }
+
+  async #reportStarted(pod: Pod, ip: string): Promise<void> {
+    const ns = pod.metadata.namespace ?? 'default';
+    const name = pod.metadata.name ?? '';
+    {
+      const lp = { ip };
       const now = new Date().toISOString();
       const node = this.#topo.nodes.find((n) => n.name === pod.spec.nodeName);
       const conditions: Condition[] = [
@@ -115,9 +153,6 @@ export class LabKubelet {
       this.containersReadyAt.set(pod.metadata.uid ?? '', performance.timeOrigin + performance.now());
       this.#state.set(pod.metadata.uid ?? '', 'running');
       this.#log.info({ pod: `${ns}/${name}`, ip: lp.ip, node: pod.spec.nodeName }, 'pod running');
-    } catch (err) {
-      this.#log.error({ pod: `${ns}/${name}`, err: errorMessage(err) }, 'pod start failed');
-      this.#state.delete(pod.metadata.uid ?? '');
     }
   }
 

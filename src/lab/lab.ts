@@ -13,7 +13,7 @@ import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { API_VERSION, READINESS_GATE, type Pod, type PodLBNode } from '../api/types.js';
 import { KubeClient } from '../kube/client.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
-import type { ObservedMember } from '../lb/provider.js';
+import type { LbInstance, ObservedMember } from '../lb/provider.js';
 import { startEndpointSliceController } from './endpointslice-controller.js';
 import { LabKubelet } from './kubelet.js';
 import { NetnsSandbox, waitFor, type SpawnedProcess } from './netns.js';
@@ -38,12 +38,14 @@ export interface LabOptions {
   drainSeconds?: number;
   /** HAProxy instances in the L7LB fleet (default 2: every instance gets every member). */
   lbInstances?: number;
+  /** In-process agents only: how an agent reaches an LB instance (benches count round trips). */
+  makeInstance?: (node: string, address: string) => LbInstance;
 }
 
 export interface LabAgent {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Prometheus text of the agent's registry (in-process agents; '' for child processes). */
+  /** Prometheus text of the agent's registry ('' while it is not running). */
   metrics(): Promise<string>;
 }
 
@@ -65,6 +67,18 @@ export interface Lab {
   members(): Promise<ObservedMember[]>;
   podLBNode(node: string): Promise<PodLBNode | undefined>;
   stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 function cliPath(): string {
@@ -111,11 +125,16 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       if ((opts.agentMode ?? 'inProcess') === 'process') {
         const logFile = join(logDir, `agent-${n.name}.log`);
         let proc: SpawnedProcess | undefined;
+        // Each child agent serves /metrics on its own loopback port.
+        const metricsPort = await freePort();
         const handle: LabAgent = {
-          metrics: async () => '',
+          metrics: async () => {
+            const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined);
+            return res?.ok ? res.text() : '';
+          },
           start: async () => {
             if (!existsSync(cliPath())) throw new Error(`${cliPath()} is missing: run \`npm run build\` first`);
-            proc = sb.spawn(null, process.execPath, [cliPath(), 'agent', '--node-name', n.name, '--kubeconfig', kubeconfigPath, '--bird-socket', bird.socketPath, '--bird-config', bird.configPath, '--health-port', '0'], { name: `agent-${n.name}` });
+            proc = sb.spawn(null, process.execPath, [cliPath(), 'agent', '--node-name', n.name, '--kubeconfig', kubeconfigPath, '--bird-socket', bird.socketPath, '--bird-config', bird.configPath, '--health-port', String(metricsPort), '--health-address', '127.0.0.1', '--log-level', process.env.PODLB_LOG_LEVEL ?? 'info'], { name: `agent-${n.name}` });
             const out = createWriteStream(logFile, { flags: 'a' });
             proc.child.stdout?.pipe(out);
             proc.child.stderr?.pipe(out);
@@ -134,7 +153,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         agents.set(n.name, {
           metrics: async () => (agent ? agent.metrics.registry.metrics() : ''),
           start: async () => {
-            agent = new Agent({ nodeName: n.name, kubeConfig: kc, log: agentLog, bird });
+            const makeInstance = opts.makeInstance;
+            agent = new Agent({ nodeName: n.name, kubeConfig: kc, log: agentLog, bird, ...(makeInstance ? { makeInstance: (address: string) => makeInstance(n.name, address) } : {}) });
             await agent.start();
           },
           stop: async () => {
