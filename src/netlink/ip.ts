@@ -52,9 +52,11 @@ export function formatAddress(b: Buffer | Uint8Array): string {
   return formatAddressAt(b, 0, b.length);
 }
 
+const OCTETS = Array.from({ length: 256 }, (_, i) => String(i));
+
 /** formatAddress of the `len` bytes at `off` in `b`, without slicing (the dump hot path). */
 export function formatAddressAt(b: Buffer | Uint8Array, off: number, len: number): string {
-  if (len === 4) return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+  if (len === 4) return `${OCTETS[b[off]!]}.${OCTETS[b[off + 1]!]}.${OCTETS[b[off + 2]!]}.${OCTETS[b[off + 3]!]}`;
   if (len !== 16) throw new InvalidAddressError(Buffer.from(b.subarray(off, off + len)).toString('hex'), `address of ${len} bytes`);
   const w: number[] = [];
   for (let i = off; i < off + 16; i += 2) w.push((b[i]! << 8) | b[i + 1]!);
