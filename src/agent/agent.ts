@@ -14,11 +14,14 @@ import { KubeClient } from '../kube/client.js';
 import { EventRecorder, type EventToRecord } from '../kube/events.js';
 import { ResilientInformer } from '../kube/informer.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
-import type { LbInstance } from '../lb/provider.js';
+import { OctaviaInstance } from '../lb/octavia-instance.js';
+import { parseOctaviaCredentials } from '../lb/octavia-credentials.js';
+import type { LbInstance, MemberListing } from '../lb/provider.js';
 import { planGates, type GateDecision } from '../members/gates.js';
 import { hasOurGate, memberKey, planMembers, type MemberPlan } from '../members/plan.js';
 import { MemberReconciler, type MemberOutcome } from '../members/reconciler.js';
 import { errorMessage, UnreachableError } from '../util/errors.js';
+import type { LbClassModel, OctaviaClassConfig } from '../members/binding.js';
 import { Signal } from './signal.js';
 import { mapLimit } from '../util/concurrency.js';
 import { AgentMetrics } from './metrics.js';
@@ -60,6 +63,8 @@ export interface RunReport {
 export class Agent {
   readonly #o: Required<Omit<AgentOptions, 'bird'>> & Pick<AgentOptions, 'bird'>;
   readonly metrics: AgentMetrics;
+  /** Octavia classes by versioned instance address (see #withSecretVersions). */
+  readonly #octaviaByAddress = new Map<string, OctaviaClassConfig>();
   /** HAProxy clients made by the default factory, for the round-trip metric. */
   readonly #haproxyClients: HaproxyInstance[] = [];
   /** When each member was added, for the readiness-latency histogram. */
@@ -106,6 +111,7 @@ export class Agent {
       resyncMs: 2_000,
       statusIntervalMs: 5_000,
       makeInstance: (address) => {
+        if (address.startsWith('octavia://')) return this.#makeOctavia(address);
         const inst = new HaproxyInstance(address);
         this.#haproxyClients.push(inst);
         return inst;
@@ -282,7 +288,7 @@ export class Agent {
       for (const ip of p.status?.podIPs ?? []) livePodIps.add(ip.ip);
     }
     log.debug({ members: plan.members.length }, 'run: members');
-    const outcome = await this.#members.reconcile(plan.classes, plan.members, livePodIps, now);
+    const outcome = await this.#members.reconcile(this.#withSecretVersions(plan.classes), plan.members, livePodIps, now);
     log.debug('run: gates');
     report.members = outcome;
     this.#recordMemberMetrics(plan, outcome, pods, now);
@@ -342,6 +348,53 @@ export class Agent {
     log.debug({ inMs: Math.round(Math.min(...wakeTimes) - now) }, 'run: done');
     const next = Math.min(...wakeTimes);
     this.#signal.wakeAt(next, now);
+  }
+
+  /**
+   * Octavia instance addresses carry the credentials Secret's resourceVersion, so a Secret
+   * that appears or rotates gives a new client (the reconciler caches clients by address);
+   * the instance id, which keys drain bookkeeping, stays the bare address.
+   */
+  #withSecretVersions(classes: ReadonlyMap<string, LbClassModel>): Map<string, LbClassModel> {
+    const out = new Map<string, LbClassModel>();
+    for (const [name, cls] of classes) {
+      if (cls.provider !== 'octavia' || !cls.octavia) {
+        out.set(name, cls);
+        continue;
+      }
+      const ref = cls.octavia.credentialsSecret;
+      const secret = ref.namespace === this.#o.secretsNamespace ? this.#informers.secrets.get(ref.name, ref.namespace) : undefined;
+      const addresses = cls.instances.map((a) => `${a}?secret=${secret?.metadata.resourceVersion ?? 'missing'}`);
+      for (const a of addresses) this.#octaviaByAddress.set(a, cls.octavia);
+      out.set(name, { ...cls, instances: addresses });
+    }
+    return out;
+  }
+
+  #makeOctavia(address: string): LbInstance {
+    const id = address.replace(/\?.*$/, '');
+    const cfg = this.#octaviaByAddress.get(address);
+    const ref = cfg?.credentialsSecret;
+    const secret = ref && ref.namespace === this.#o.secretsNamespace ? this.#informers.secrets.get(ref.name, ref.namespace) : undefined;
+    const raw = ref ? secret?.data?.[ref.key] : undefined;
+    const unusable = (why: string): LbInstance => failingInstance(id, why);
+    if (!cfg || !ref) return unusable('no LoadBalancerClass configuration for this instance');
+    if (ref.namespace !== this.#o.secretsNamespace) return unusable(`credentials Secret ${ref.namespace}/${ref.name} is outside ${this.#o.secretsNamespace}, the only namespace the agent reads Secrets in`);
+    if (raw === undefined) return unusable(`credentials Secret ${ref.namespace}/${ref.name} (key ${ref.key}) not found`);
+    try {
+      const parsed = parseOctaviaCredentials(Buffer.from(raw, 'base64').toString('utf8'));
+      return new OctaviaInstance({
+        id,
+        authURL: cfg.authURL,
+        ...(cfg.region ? { region: cfg.region } : {}),
+        ...(parsed.interface ? { interface: parsed.interface } : {}),
+        credentials: parsed.credentials,
+        loadBalancerID: cfg.loadBalancerID,
+        nodeName: this.#o.nodeName,
+      });
+    } catch (err) {
+      return unusable(`credentials Secret ${ref.namespace}/${ref.name}: ${errorMessage(err)}`);
+    }
   }
 
   #recordMemberMetrics(plan: MemberPlan, outcome: MemberOutcome, pods: readonly Pod[], now: number): void {
@@ -443,4 +496,23 @@ export class Agent {
       ),
     }));
   }
+}
+
+/**
+ * An instance that cannot be reached for a reason a user must fix (missing credentials):
+ * every call fails transiently, so the reconciler keeps members, backs off and reports it.
+ */
+function failingInstance(id: string, why: string): LbInstance {
+  const fail = async (): Promise<never> => {
+    throw new UnreachableError('LB_NOT_CONFIGURED', `${id}: ${why}`);
+  };
+  return {
+    id,
+    listMembers: fail as () => Promise<MemberListing>,
+    addMember: fail,
+    drainMember: fail,
+    enableMember: fail,
+    removeMember: fail,
+    close: async () => undefined,
+  };
 }

@@ -11,6 +11,7 @@ import { runRenderBird } from './render-bird.js';
 const USAGE = `usage:
   podlb agent --node-name NAME [--kubeconfig FILE] [--bird-socket PATH --bird-config PATH] [--no-bgp]
               [--secrets-namespace NS] [--health-port 9253] [--health-address 0.0.0.0] [--pending-poll-ms 25]
+  podlb controller [--kubeconfig FILE] [--identity NAME] [--namespace podlb-system] ...   (podlb controller --help)
   podlb render bird --node NAME --objects FILE.yaml [--show-secrets]
   podlb lab [--once] [--keep-going]
 `;
@@ -91,6 +92,14 @@ async function main(): Promise<void> {
   switch (cmd) {
     case 'agent':
       return agent(rest);
+    case 'controller': {
+      const { runController, CONTROLLER_USAGE } = await import('../controller/main.js');
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(`${CONTROLLER_USAGE}\n`);
+        return;
+      }
+      return runController(rest);
+    }
     case 'render': {
       const [what, ...args] = rest;
       if (what !== 'bird') fail('only `podlb render bird` exists');

@@ -12,14 +12,24 @@ import {
 } from '../api/types.js';
 import { problem, type ObjectRef, type Problem } from '../api/problem.js';
 import type { HealthCheck } from '../lb/provider.js';
+import { octaviaInstanceId } from '../lb/octavia-instance.js';
 
 export const DEFAULT_DRAIN_SECONDS = 30;
 export const DEFAULT_READINESS_TIMEOUT_SECONDS = 600;
 
+export interface OctaviaClassConfig {
+  authURL: string;
+  region?: string;
+  loadBalancerID: string;
+  credentialsSecret: { namespace: string; name: string; key: string };
+}
+
 export interface LbClassModel {
   name: string;
-  provider: 'haproxy';
+  provider: 'haproxy' | 'octavia';
+  /** Instance addresses: HAProxy runtime APIs, or one `octavia://REGION/LB` per class. */
   instances: string[];
+  octavia?: OctaviaClassConfig;
   healthCheck?: HealthCheck;
   drainSeconds?: number;
   withoutHealthCheck: 'Immediate' | 'Never';
@@ -85,8 +95,29 @@ export function parseLbClass(obj: LoadBalancerClass): { model?: LbClassModel; pr
     return { problems };
   };
   const spec = obj.spec ?? ({} as LoadBalancerClass['spec']);
-  if (spec.provider !== 'haproxy') {
-    return bad('spec.provider', spec.provider === 'octavia' ? 'provider octavia is not supported by this agent version yet; use haproxy' : `must be "haproxy" or "octavia", got ${JSON.stringify(spec.provider)}`);
+  if (spec.provider !== 'haproxy' && spec.provider !== 'octavia') {
+    return bad('spec.provider', `must be "haproxy" or "octavia", got ${JSON.stringify(spec.provider)}`);
+  }
+  const common = parseCommon(spec, bad);
+  if ('problems' in common) return common;
+  if (spec.provider === 'octavia') {
+    const o = spec.octavia;
+    if (!o) return bad('spec.octavia', 'is required when provider is octavia');
+    if (typeof o.authURL !== 'string' || !/^https?:\/\/[^\s]{1,2000}$/.test(o.authURL)) return bad('spec.octavia.authURL', 'must be the Keystone v3 URL (http:// or https://)');
+    if (typeof o.loadBalancerID !== 'string' || !/^[0-9a-fA-F-]{1,64}$/.test(o.loadBalancerID)) return bad('spec.octavia.loadBalancerID', 'must be the load balancer UUID');
+    if (o.region !== undefined && (typeof o.region !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(o.region))) return bad('spec.octavia.region', 'must be a region name');
+    const ref = o.credentialsSecretRef;
+    if (!ref || typeof ref.name !== 'string' || typeof ref.key !== 'string' || !ref.name || !ref.key) return bad('spec.octavia.credentialsSecretRef', 'must name a Secret and a key holding clouds.yaml credentials');
+    return {
+      model: {
+        name,
+        provider: 'octavia',
+        instances: [octaviaInstanceId(o.loadBalancerID, o.region)],
+        octavia: { authURL: o.authURL, ...(o.region ? { region: o.region } : {}), loadBalancerID: o.loadBalancerID, credentialsSecret: { namespace: ref.namespace ?? 'podlb-system', name: ref.name, key: ref.key } },
+        ...common,
+      },
+      problems,
+    };
   }
   const instances = spec.haproxy?.instances;
   if (!Array.isArray(instances) || instances.length === 0) return bad('spec.haproxy.instances', 'must list at least one runtime API address (unix:///path or tcp://host:port)');
@@ -105,24 +136,24 @@ export function parseLbClass(obj: LoadBalancerClass): { model?: LbClassModel; pr
     if (hc.httpPath !== undefined && (typeof hc.httpPath !== 'string' || !HTTP_PATH_RE.test(hc.httpPath))) return bad('spec.haproxy.healthCheck.httpPath', 'must be an absolute URL path');
     healthCheck = { intervalMs, rise, fall, ...(hc.httpPath ? { httpPath: hc.httpPath } : {}) };
   }
+  return {
+    model: { name, provider: 'haproxy', instances: [...instances], ...(healthCheck ? { healthCheck } : {}), ...common },
+    problems,
+  };
+}
+
+/** Fields every provider shares: drain window and readiness policy. */
+function parseCommon(
+  spec: LoadBalancerClass['spec'],
+  bad: (field: string, message: string) => { problems: Problem[] },
+): Pick<LbClassModel, 'drainSeconds' | 'withoutHealthCheck' | 'timeoutSeconds'> | { problems: Problem[] } {
   if (spec.drainSeconds !== undefined && !isInt(spec.drainSeconds, 0, 86_400)) return bad('spec.drainSeconds', 'must be an integer 0..86400');
   const r = spec.readiness ?? {};
   const withoutHealthCheck = r.withoutHealthCheck ?? 'Immediate';
   if (withoutHealthCheck !== 'Immediate' && withoutHealthCheck !== 'Never') return bad('spec.readiness.withoutHealthCheck', 'must be Immediate or Never');
   const timeoutSeconds = r.timeoutSeconds ?? DEFAULT_READINESS_TIMEOUT_SECONDS;
   if (!isInt(timeoutSeconds, 0, 86_400)) return bad('spec.readiness.timeoutSeconds', 'must be an integer 0..86400 (0 disables the fail-safe)');
-  return {
-    model: {
-      name,
-      provider: 'haproxy',
-      instances: [...instances],
-      ...(healthCheck ? { healthCheck } : {}),
-      ...(spec.drainSeconds !== undefined ? { drainSeconds: spec.drainSeconds } : {}),
-      withoutHealthCheck,
-      timeoutSeconds,
-    },
-    problems,
-  };
+  return { ...(spec.drainSeconds !== undefined ? { drainSeconds: spec.drainSeconds } : {}), withoutHealthCheck, timeoutSeconds };
 }
 
 export function isOptedIn(svc: Service): boolean {

@@ -10,6 +10,13 @@ export interface MemberView {
   registered: boolean;
   /** Passed a completed health check on every instance. */
   healthy: boolean;
+  /**
+   * Every instance says the member has no health check (HAProxy server without `check`, an
+   * Octavia pool without a monitor): readiness then follows `withoutHealthCheck`. Decided
+   * from what the load balancer reports, not from the class, because an Octavia pool
+   * carries its own monitor.
+   */
+  unchecked?: boolean;
 }
 
 export interface GateDecision {
@@ -42,10 +49,10 @@ function bindingsFor(pod: Pod, bindings: readonly BindingResult[]): BindingResul
 }
 
 /** A member counts toward readiness when healthy, or registered and the class says not to wait. */
-function memberSatisfied(m: DesiredMember, view: MemberView | undefined, withoutHealthCheck: 'Immediate' | 'Never'): boolean {
+function memberSatisfied(view: MemberView | undefined, withoutHealthCheck: 'Immediate' | 'Never'): boolean {
   if (!view?.registered) return false;
-  if (m.healthCheck) return view.healthy;
-  return withoutHealthCheck === 'Immediate';
+  if (view.healthy) return true;
+  return view.unchecked === true && withoutHealthCheck === 'Immediate';
 }
 
 export function planGates(pods: readonly Pod[], plan: MemberPlan, views: ReadonlyMap<string, MemberView>, now: number): GatePlan {
@@ -105,9 +112,9 @@ export function planGates(pods: readonly Pod[], plan: MemberPlan, views: Readonl
     const registered = members.filter((m) => views.get(memberKey(m.backend, m.name))?.registered);
     if (registered.length === 0) continue;
     const withoutHc = (m: DesiredMember): 'Immediate' | 'Never' => bound.find((b) => b.binding.className === m.className)?.lbClass.withoutHealthCheck ?? 'Immediate';
-    const satisfied = members.filter((m) => memberSatisfied(m, views.get(memberKey(m.backend, m.name)), withoutHc(m)));
+    const satisfied = members.filter((m) => memberSatisfied(views.get(memberKey(m.backend, m.name)), withoutHc(m)));
     if (satisfied.length === members.length) {
-      const checked = members.some((m) => m.healthCheck);
+      const checked = members.some((m) => !views.get(memberKey(m.backend, m.name))?.unchecked);
       want(
         'True',
         checked ? 'LoadBalancerHealthy' : 'LoadBalancerRegistered',

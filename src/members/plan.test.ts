@@ -98,7 +98,9 @@ describe('parseServiceBinding', () => {
 
 describe('parseLbClass', () => {
   it.each([
-    [{ provider: 'octavia' as const }, /not supported by this agent version yet/],
+    [{ provider: 'octavia' as const }, /spec.octavia: is required/],
+    [{ provider: 'octavia' as const, octavia: { authURL: 'ftp://x', loadBalancerID: 'abc', credentialsSecretRef: { name: 's', key: 'k' } } }, /authURL/],
+    [{ provider: 'nginx' }, /must be "haproxy" or "octavia"/],
     [{ haproxy: { instances: [] } }, /at least one/],
     [{ haproxy: { instances: ['http://x'] } }, /unix:\/\/\/path or tcp:\/\/host:port/],
     [{ haproxy: { instances: ['unix:///x'], healthCheck: { interval: 'soon' } } }, /duration/],
@@ -108,6 +110,11 @@ describe('parseLbClass', () => {
     const r = parseLbClass(lbClass(spec as never));
     expect(r.model).toBeUndefined();
     expect(r.problems[0]!.message).toMatch(match);
+  });
+
+  it('octavia: one instance per load balancer, credentials Secret defaulting to podlb-system', () => {
+    const m = parseLbClass(lbClass({ provider: 'octavia', octavia: { authURL: 'https://keystone.example:5000/v3', region: 'RegionOne', loadBalancerID: 'f2b4c1d0-0000-4000-8000-000000000001', credentialsSecretRef: { name: 'os-creds', key: 'clouds.yaml' } } })).model;
+    expect(m).toMatchObject({ provider: 'octavia', instances: ['octavia://RegionOne/f2b4c1d0-0000-4000-8000-000000000001'], octavia: { credentialsSecret: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' } } });
   });
 
   it('defaults', () => {

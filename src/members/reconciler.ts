@@ -81,7 +81,7 @@ export class MemberReconciler {
     await this.#syncInstances(classes);
 
     // Per-instance truths, then folded into one view per member across the fleet.
-    const perMember = new Map<string, { registered: number; healthy: number; total: number }>();
+    const perMember = new Map<string, { registered: number; healthy: number; unchecked: number; total: number }>();
     const wake = (t: number): void => {
       out.nextWakeAt = out.nextWakeAt === undefined ? t : Math.min(out.nextWakeAt, t);
     };
@@ -92,7 +92,7 @@ export class MemberReconciler {
           const mine = desired.filter((m) => m.className === className);
           for (const m of mine) {
             const k = memberKey(m.backend, m.name);
-            const agg = perMember.get(k) ?? { registered: 0, healthy: 0, total: 0 };
+            const agg = perMember.get(k) ?? { registered: 0, healthy: 0, unchecked: 0, total: 0 };
             agg.total += 1;
             perMember.set(k, agg);
           }
@@ -102,13 +102,14 @@ export class MemberReconciler {
             if (!agg) continue;
             if (v.registered) agg.registered += 1;
             if (v.healthy) agg.healthy += 1;
+            if (v.unchecked) agg.unchecked += 1;
           }
         }),
       ),
     );
 
     for (const [k, agg] of perMember) {
-      out.views.set(k, { registered: agg.total > 0 && agg.registered === agg.total, healthy: agg.total > 0 && agg.healthy === agg.total });
+      out.views.set(k, { registered: agg.total > 0 && agg.registered === agg.total, healthy: agg.total > 0 && agg.healthy === agg.total, unchecked: agg.total > 0 && agg.unchecked === agg.total });
     }
     for (const m of desired) {
       const v = out.views.get(memberKey(m.backend, m.name));
@@ -229,7 +230,7 @@ export class MemberReconciler {
             this.#drainStart.delete(drainKey(k));
             log.info({ member: o.name }, 'member enabled again');
           }
-          views.set(k, { registered: true, healthy: o.health === 'healthy' });
+          views.set(k, { registered: true, healthy: o.health === 'healthy', unchecked: o.health === 'unchecked' });
         } else if (missing.has(m.backend)) {
           this.#reportOnce(out, `missing|${st.inst.id}|${m.backend}`, {
             object: { apiVersion: 'v1', kind: 'Service', namespace: m.service.namespace, name: m.service.name },
@@ -278,7 +279,7 @@ export class MemberReconciler {
       // Keep reporting what we knew, so a blip does not flip gates or counts.
       for (const m of desired) {
         const o = st.lastObserved.get(memberKey(m.backend, m.name));
-        if (o) views.set(memberKey(m.backend, m.name), { registered: true, healthy: o.health === 'healthy' });
+        if (o) views.set(memberKey(m.backend, m.name), { registered: true, healthy: o.health === 'healthy', unchecked: o.health === 'unchecked' });
       }
     }
     return views;

@@ -1,0 +1,114 @@
+// The agent with an Octavia LoadBalancerClass, against the in-process API server and the
+// in-process Octavia/Keystone fake (there is no Octavia here; see README). Checks the wiring:
+// credentials from the class's Secret, members tagged for this node, the gate waiting for the
+// pool's health monitor (the class itself names no check), and a missing Secret being
+// reported and recovered from.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
+import { startEndpointSliceController } from '../src/lab/endpointslice-controller.js';
+import { startOctaviaFake, type OctaviaFake } from '../src/octavia-fake/index.js';
+import { Agent } from '../src/agent/agent.js';
+import { KubeClient } from '../src/kube/client.js';
+import { waitFor } from '../src/lab/netns.js';
+import { API_VERSION, READINESS_GATE, type Pod, type PodLBNode } from '../src/api/types.js';
+
+let api: ApiServer;
+let fake: OctaviaFake;
+let client: KubeClient;
+let agent: Agent;
+let slices: { stop(): void };
+let lbId = '';
+let poolId = '';
+
+const gate = async (name: string): Promise<{ status?: string; reason?: string }> => {
+  const p = await client.get<Pod>(`/api/v1/namespaces/shop/pods/${name}`);
+  const c = p.status?.conditions?.find((x) => x.type === READINESS_GATE);
+  return { ...(c?.status ? { status: c.status } : {}), ...(c?.reason ? { reason: c.reason } : {}) };
+};
+
+async function runningPod(name: string, ip: string): Promise<void> {
+  await client.create('/api/v1/namespaces/shop/pods', {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'shop', labels: { app: 'cart' } },
+    spec: { nodeName: 'node1', readinessGates: [{ conditionType: READINESS_GATE }], containers: [{ name: 'c', image: 'cart', ports: [{ name: 'http', containerPort: 8080 }] }] },
+  });
+  const now = new Date().toISOString();
+  await client.patch(`/api/v1/namespaces/shop/pods/${name}/status`, { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'ContainersReady', status: 'True', lastTransitionTime: now }, { type: 'Ready', status: 'False', lastTransitionTime: now }] } }, 'strategic');
+}
+
+beforeAll(async () => {
+  fake = await startOctaviaFake({ pendingMs: 50, onlineAfterMs: null });
+  const lb = fake.state.createLoadBalancer({ name: 'l7lb' });
+  lbId = lb.id;
+  poolId = fake.state.createPool(lb.id, { name: 'cart', healthMonitor: true }).id;
+  api = await startApiServer();
+  const kc = new KubeConfig();
+  kc.loadFromString(api.kubeconfigYaml());
+  client = new KubeClient(kc);
+  for (const ns of ['podlb-system', 'shop']) await client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  await client.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node1' } });
+  await client.create(`/apis/${API_VERSION}/loadbalancerclasses`, {
+    apiVersion: API_VERSION,
+    kind: 'LoadBalancerClass',
+    metadata: { name: 'octavia-lb' },
+    spec: { provider: 'octavia', octavia: { authURL: fake.url, region: 'RegionOne', loadBalancerID: lbId, credentialsSecretRef: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' } }, drainSeconds: 1 },
+  });
+  await client.create('/api/v1/namespaces/shop/services', {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'cart', namespace: 'shop', annotations: { 'podlb.io/load-balancer': 'octavia-lb', 'podlb.io/backend': 'cart' } },
+    spec: { selector: { app: 'cart' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+  });
+  slices = startEndpointSliceController(api.store);
+  agent = new Agent({ nodeName: 'node1', kubeConfig: kc, log: pino({ level: 'silent' }), pendingPollMs: 50 });
+  await agent.start();
+}, 60_000);
+
+afterAll(async () => {
+  await agent?.stop();
+  slices?.stop();
+  await api?.close();
+  await fake?.close();
+});
+
+describe('agent with an Octavia class', () => {
+  it('a missing credentials Secret is reported, nothing is registered; creating it recovers', async () => {
+    await runningPod('cart-1', '10.244.1.21');
+    const cond = await waitFor('LoadBalancerReachable False', async () => {
+      const n = await client.get<PodLBNode>(`/apis/${API_VERSION}/podlbnodes/node1`).catch(() => undefined);
+      const c = n?.status?.conditions?.find((x) => x.type === 'LoadBalancerReachable');
+      return c?.status === 'False' ? c : undefined;
+    }, 10_000, 50);
+    expect(cond.message).toContain('os-creds');
+    expect(fake.state.membersOf(poolId)).toEqual([]);
+    const p = fake.credentials.password;
+    const clouds = { clouds: { podlb: { auth: { auth_url: fake.url, username: p.username, password: p.password, project_name: p.projectName, user_domain_name: 'Default', project_domain_name: 'Default' }, region_name: 'RegionOne' } } };
+    await client.create('/api/v1/namespaces/podlb-system/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'os-creds', namespace: 'podlb-system' }, data: { 'clouds.yaml': Buffer.from(stringify(clouds)).toString('base64') } });
+    await waitFor('member created', () => (fake.state.membersOf(poolId).length === 1 ? true : undefined), 15_000, 50);
+  });
+
+  it('members are tagged for this node; the gate waits for the pool monitor, then turns True', async () => {
+    const [m] = fake.state.membersOf(poolId);
+    expect(m).toMatchObject({ address: '10.244.1.21', protocol_port: 8080, name: 'podlb_node1_10.244.1.21_8080' });
+    expect(m!.tags).toEqual(expect.arrayContaining(['podlb', 'podlb-node:node1']));
+    await waitFor('gate False/RegistrationInProgress', async () => ((await gate('cart-1')).reason === 'RegistrationInProgress' ? true : undefined), 10_000, 50);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await gate('cart-1')).status).toBe('False'); // OFFLINE until the monitor reports
+    fake.state.setOperatingStatus(m!.id, 'ONLINE');
+    await waitFor('gate True', async () => ((await gate('cart-1')).status === 'True' ? true : undefined), 10_000, 50);
+    expect((await gate('cart-1')).reason).toBe('LoadBalancerHealthy');
+  });
+
+  it('a deleted Pod is drained (weight 0) and then removed', async () => {
+    await client.request('DELETE', '/api/v1/namespaces/shop/pods/cart-1', { body: { gracePeriodSeconds: 30 } });
+    await waitFor('weight 0', () => (fake.state.membersOf(poolId)[0]?.weight === 0 ? true : undefined), 10_000, 50);
+    await client.request('DELETE', '/api/v1/namespaces/shop/pods/cart-1', { body: { gracePeriodSeconds: 0 } });
+    await waitFor('member removed', () => (fake.state.membersOf(poolId).length === 0 ? true : undefined), 10_000, 50);
+    const batch = fake.requestLog.filter((r) => r.method === 'PUT' && /\/pools\/[^/]+\/members$/.test(r.path));
+    expect(batch).toEqual([]);
+  });
+});
