@@ -113,7 +113,8 @@ export async function benchNetlink(): Promise<Record<string, unknown>> {
     for (let i = 0; i < 5; i++) await nl.dumpRoutes({ family: 4 });
     const before = { ...nl.stats };
     const netlinkDump = await time(100, () => nl.dumpRoutes({ family: 4 }));
-    const perDump = (k: keyof typeof before): number => Number(((nl.stats[k] - before[k]) / 100).toFixed(1));
+    const per = (k: keyof typeof before): number => Number(((nl.stats[k] - before[k]) / 100).toFixed(1));
+    const perDump = { recvCalls: per('recvCalls'), yields: per('yields'), pollWaits: per('pollWaits') };
     const loopGap = await maxLoopGap(async () => {
       for (let i = 0; i < 20; i++) await nl.dumpRoutes({ family: 4 });
     });
@@ -188,7 +189,7 @@ export async function benchNetlink(): Promise<Record<string, unknown>> {
       speedupVsIpSpawnAndParseP50: Number((ipPS.p50 / nlS.p50).toFixed(1)),
       speedupVsIpSpawnP99: Number((ipS.p99 / nlS.p99).toFixed(1)),
       cpuMsPerDump: { netlink: cpuNetlink, ipJsonSpawnAndParse: cpuIp, ratio: Number((cpuIp / cpuNetlink).toFixed(1)) },
-      perDump: { recvCalls: perDump('recvCalls'), yields: perDump('yields'), pollWaits: perDump('pollWaits') },
+      perDump,
       longestSliceMs: Number(nl.stats.maxSliceMs.toFixed(3)),
       longestEventLoopGapDuring20DumpsMs: loopGap,
       ipRouteAddToCallback: stats(ipToCb),

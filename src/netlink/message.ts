@@ -14,13 +14,29 @@ import { NetlinkParseError } from './errors.js';
 
 if (endianness() !== 'LE') throw new Error('src/netlink assumes a little-endian host (netlink uses host byte order)');
 
-export interface NlMsg {
-  type: number;
-  flags: number;
-  seq: number;
-  pid: number;
-  /** The bytes after the 16-byte header (a view: copy anything kept beyond the next recv). */
-  payload: Buffer;
+/**
+ * One message of a datagram. `payload` (the bytes after the 16-byte header) is a view made
+ * on first use; hot parsers read `bytes` from `start` to `end` instead, so a 10,000-route
+ * dump does not allocate 10,000 Buffer views. Both refer to the receive buffer: copy
+ * anything kept beyond the next recv.
+ */
+export class NlMsg {
+  #payload: Buffer | undefined;
+  constructor(
+    readonly type: number,
+    readonly flags: number,
+    readonly seq: number,
+    readonly pid: number,
+    /** The whole datagram. */
+    readonly bytes: Buffer,
+    /** Payload bounds within `bytes`. */
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  get payload(): Buffer {
+    return (this.#payload ??= this.bytes.subarray(this.start, this.end));
+  }
 }
 
 export const align4 = (n: number): number => (n + 3) & ~3;
@@ -45,13 +61,7 @@ export function splitMessages(buf: Buffer): NlMsg[] {
     if (len < NLMSG_HDRLEN || off + len > buf.length) {
       throw new NetlinkParseError(`nlmsghdr at ${off}: length ${len} does not fit the ${buf.length - off} bytes left`);
     }
-    out.push({
-      type: buf.readUInt16LE(off + 4),
-      flags: buf.readUInt16LE(off + 6),
-      seq: buf.readUInt32LE(off + 8),
-      pid: buf.readUInt32LE(off + 12),
-      payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
-    });
+    out.push(new NlMsg(buf.readUInt16LE(off + 4), buf.readUInt16LE(off + 6), buf.readUInt32LE(off + 8), buf.readUInt32LE(off + 12), buf, off + NLMSG_HDRLEN, off + len));
     off += align4(len);
   }
   if (off < buf.length && buf.length - off >= 4) throw new NetlinkParseError(`${buf.length - off} trailing bytes after the last message`);

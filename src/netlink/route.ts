@@ -182,27 +182,29 @@ export function parseMultipath(b: Buffer, family: Family): NextHop[] {
  */
 export function parseRoute(msg: NlMsg): Route | undefined {
   if (msg.type !== RTM_NEWROUTE && msg.type !== RTM_DELROUTE) throw new NetlinkParseError(`parseRoute on message type ${msg.type}`);
-  const p = msg.payload;
-  if (p.length < RTMSG_LEN) throw new NetlinkParseError(`rtmsg of ${p.length} bytes`);
-  const af = p.readUInt8(0);
+  const p = msg.bytes;
+  const s = msg.start;
+  const end = msg.end;
+  if (end - s < RTMSG_LEN) throw new NetlinkParseError(`rtmsg of ${end - s} bytes`);
+  const af = p[s]!;
   const family: Family | undefined = af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined;
   if (!family) return undefined;
-  const dstLen = p.readUInt8(1);
-  const typeNum = p.readUInt8(7);
+  const dstLen = p[s + 1]!;
+  const typeNum = p[s + 7]!;
   const route: Route = {
     family,
     dst: family === 4 ? `0.0.0.0/${dstLen}` : `::/${dstLen}`,
     type: ROUTE_TYPES[typeNum] ?? (String(typeNum) as RouteType),
-    table: p.readUInt8(4),
-    protocol: p.readUInt8(5),
-    scope: p.readUInt8(6),
-    tos: p.readUInt8(3),
-    flags: p.readUInt32LE(8),
+    table: p[s + 4]!,
+    protocol: p[s + 5]!,
+    scope: p[s + 6]!,
+    tos: p[s + 3]!,
+    flags: p.readUInt32LE(s + 8),
   };
   // Attributes walked in place (no per-attribute Buffer): this loop runs 10,000 times per large dump.
-  for (let off = RTMSG_LEN; off + 4 <= p.length; ) {
+  for (let off = s + RTMSG_LEN; off + 4 <= end; ) {
     const alen = p.readUInt16LE(off);
-    if (alen < 4 || off + alen > p.length) throw new NetlinkParseError(`rtattr at ${off}: length ${alen} does not fit the ${p.length - off} bytes left`);
+    if (alen < 4 || off + alen > end) throw new NetlinkParseError(`rtattr at ${off - s}: length ${alen} does not fit the ${end - off} bytes left`);
     const at = off + 4;
     const vlen = alen - 4;
     switch (p.readUInt16LE(off + 2) & 0x3fff) {
