@@ -13,8 +13,10 @@
 //   gracefulRestart.enabled                yes
 //   multihop                               yes
 //   sourceAddress                          yes
-//   bfd on/off                             no  (BIRD adds/removes the BFD request in place)
+//   bfd on                                 no  (BIRD adds the BFD request in place)
 //   bfd intervals/multiplier               no  (BIRD updates the BFD session in place)
+//   bfd off                                yes (the ToR, still configured for BFD, sees the
+//                                               BFD session time out and drops BGP)
 //   localAsn                               yes
 //   password                               yes
 //   peerAsn                                yes
@@ -58,18 +60,20 @@ interface Step {
   frrAfter?: string[];
 }
 
+// BFD steps come before multihop: with ebgpMultihop BIRD runs a multihop BFD session
+// (RFC 5883, UDP 4784), which FRR's `neighbor X bfd` on a connected peer does not answer.
 const steps: Step[] = [
   { name: 'pool prefixes', change: (s) => ({ ...s, podCIDRs: ['10.244.1.0/24', '10.244.2.0/24'] }) },
   { name: 'holdTime', change: (s) => ({ ...s, spec: { ...s.spec, holdTimeSeconds: 60 } }) },
   { name: 'keepaliveTime', change: (s) => ({ ...s, spec: { ...s.spec, keepaliveSeconds: 20 } }) },
   { name: 'gracefulRestart.restartTime', change: (s) => ({ ...s, spec: { ...s.spec, gracefulRestart: { enabled: true, restartTimeSeconds: 100 } } }) },
   { name: 'gracefulRestart.enabled', change: (s) => ({ ...s, spec: { ...s.spec, gracefulRestart: { enabled: false } } }) },
-  { name: 'multihop', change: (s) => ({ ...s, spec: { ...s.spec, ebgpMultihop: 2 } }) },
-  { name: 'sourceAddress', change: (s) => ({ ...s, spec: { ...s.spec, sourceAddress: NODE } }) },
   { name: 'bfd on', change: (s) => ({ ...s, spec: { ...s.spec, bfd: { enabled: true, minIntervalMilliseconds: 300, multiplier: 3 } } }) },
   { name: 'bfd intervals', change: (s) => ({ ...s, spec: { ...s.spec, bfd: { enabled: true, minIntervalMilliseconds: 200, multiplier: 5 } } }) },
   { name: 'pool prefixes with BFD on', change: (s) => ({ ...s, podCIDRs: ['10.244.3.0/24'] }) },
   { name: 'bfd off', change: (s) => ({ ...s, spec: { ...s.spec, bfd: { enabled: false } } }) },
+  { name: 'multihop', change: (s) => ({ ...s, spec: { ...s.spec, ebgpMultihop: 2 } }) },
+  { name: 'sourceAddress', change: (s) => ({ ...s, spec: { ...s.spec, sourceAddress: NODE } }) },
   { name: 'localAsn', change: (s) => ({ ...s, spec: { ...s.spec, localASN: 64513 } }) },
   { name: 'password set', change: (s) => ({ ...s, password: 'Pass-One' }), frrAfter: ['router bgp 65000', `neighbor ${NODE} password Pass-One`] },
   { name: 'password changed', change: (s) => ({ ...s, password: 'Pass-Two' }), frrAfter: ['router bgp 65000', `neighbor ${NODE} password Pass-Two`] },
@@ -115,9 +119,10 @@ describe('which peer changes restart the BGP session (real BIRD + FRR)', () => {
     const r = await applier.apply(renderBirdConf(newModel));
     expect(r.result).toBe('Applied');
     // BIRD restarts a protocol within the configure call and FRR sees the NOTIFICATION at
-    // once; 1.5 s without a change means the session was kept.
+    // once; 1.5 s without a change means the session was kept. BFD steps wait 3 s, longer
+    // than the BFD detection time (at most 300 ms x 5 here), for the ToR's reaction.
     let restarted = false;
-    const deadline = Date.now() + 1500;
+    const deadline = Date.now() + (name.startsWith('bfd') || name.includes('BFD') ? 3000 : 1500);
     while (Date.now() < deadline && !restarted) {
       const n = await neighbor();
       restarted = n?.state !== 'Established' || n.establishedTransitions !== before?.establishedTransitions;

@@ -227,10 +227,13 @@ describe('BFD', () => {
     expect(renderBirdConf(plan().model)).not.toMatch(/bfd/);
   });
 
-  it('BFD changes do not reset sessions (measured: test/bgp-session-reset.test.ts)', () => {
+  it('BFD on or new intervals keep the session, BFD off restarts it (measured: test/bgp-session-reset.test.ts)', () => {
     const a = plan({ peers: [peerFixture('tor')] }).model;
     const b = plan({ peers: [peerFixture('tor', { bfd: { enabled: true, minIntervalMilliseconds: 100 } })] }).model;
+    const c = plan({ peers: [peerFixture('tor', { bfd: { enabled: true, minIntervalMilliseconds: 300 } })] }).model;
     expect(sessionResettingChanges(a, b)).toEqual([]);
+    expect(sessionResettingChanges(b, c)).toEqual([]);
+    expect(sessionResettingChanges(c, a)).toEqual([{ peer: 'tor', protocol: protocolName('tor'), fields: ['bfd'] }]);
   });
 
   it.each<[string, object, boolean]>([

@@ -507,7 +507,8 @@ function planPeer(p: BGPPeer, secrets: Secret[], gateway: BgpPlanInput['defaultG
 
   // BIRD refuses the whole file otherwise ("Multihop BGP with BFD requires specified local
   // address"), which would stall every session on the node: found by test/bgp-fuzz.test.ts.
-  // iBGP (localASN = peerASN) is multihop in BIRD unless told otherwise.
+  // iBGP (localASN = peerASN) is multihop in BIRD unless told otherwise. Such a session
+  // runs multihop BFD (RFC 5883, UDP 4784): the ToR must be configured for multihop BFD too.
   if (bfd !== undefined && (multihop !== undefined || localAsn === peerAsn) && sourceAddress === undefined) {
     return fail('spec.bfd', `BFD on a ${multihop !== undefined ? 'ebgpMultihop' : 'iBGP (multihop)'} session needs spec.sourceAddress (BIRD must know the local address of a multihop BFD session)`);
   }
@@ -641,8 +642,10 @@ export interface SessionReset {
  * watched): every option of the BGP protocol itself restarts it (BIRD compares the protocol
  * config as a whole), so address, ASNs, hold and keepalive time, password, multihop, source
  * address and graceful restart (on/off and time) do. Export filter and static route changes
- * (prefixes, communities) do not, and neither does BFD: turning it on or off or changing its
- * intervals updates the BFD request in place while the BGP session stays up.
+ * (prefixes, communities) do not. BFD is updated in place by BIRD: turning it on or changing
+ * its intervals keeps the session; turning it off does restart it in practice, from the
+ * ToR's side: BIRD stops its BFD session, the ToR (still configured for BFD) declares it down
+ * after its detection time and drops the BGP session, so `bfd` is reported for on -> off.
  */
 const RESETTING_FIELDS = ['address', 'family', 'localAsn', 'peerAsn', 'holdTime', 'keepaliveTime', 'password', 'multihop', 'sourceAddress'] as const;
 
@@ -659,6 +662,7 @@ export function sessionResettingChanges(before: BirdModel, after: BirdModel): Se
     if (!o) continue;
     const fields: string[] = RESETTING_FIELDS.filter((f) => o[f] !== p[f]);
     if (o.gracefulRestart.enabled !== p.gracefulRestart.enabled || o.gracefulRestart.restartTime !== p.gracefulRestart.restartTime) fields.push('gracefulRestart');
+    if (o.bfd !== undefined && p.bfd === undefined) fields.push('bfd');
     if (fields.length > 0) out.push({ peer: p.peer, protocol: p.protocol, fields });
   }
   return out;
