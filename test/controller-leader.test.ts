@@ -166,7 +166,6 @@ describe('leader election on a Lease', () => {
     // All start in the same tick against a missing Lease: one create wins, two get AlreadyExists.
     for (const c of cs) c.el.start();
     await waitFor('a leader', () => cs.find((c) => c.el.isLeader));
-    expect(cs.reduce((n, c) => n + c.el.stats.conflicts, 0)).toBeGreaterThanOrEqual(1);
 
     const sampleUntil = performance.now() + 6_000;
     let maxLeaders = 0;
@@ -187,6 +186,9 @@ describe('leader election on a Lease', () => {
       }
     }
     expect(maxLeaders).toBe(1);
+    // Checked at the end, not after the start: whether the three first creates collide depends
+    // on scheduling, while the injected 409s above always reach someone.
+    expect(cs.reduce((n, c) => n + c.el.stats.conflicts, 0)).toBeGreaterThanOrEqual(1);
     expect(tl.filter((m) => m.what === 'start').length).toBeGreaterThanOrEqual(3); // leadership moved around
     assertNoOverlap(tl);
   });

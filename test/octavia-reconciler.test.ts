@@ -58,10 +58,10 @@ describe('MemberReconciler with an OctaviaInstance', () => {
 
     const mA = env.fake.state.memberByName(env.web.id, memberName('node-a', '10.244.1.5', 8080))!;
     outA = await a.reconcile(classes, [desired('node-a', '10.244.1.5')], live, t0 + 1000);
-    expect(outA.views.get(`web/${mA.name}`)).toEqual({ registered: true, healthy: false }); // OFFLINE: no report yet
+    expect(outA.views.get(`web/${mA.name}`)).toEqual({ registered: true, healthy: false, unchecked: false }); // OFFLINE: no report yet
     env.fake.state.setOperatingStatus(mA.id, 'ONLINE');
     outA = await a.reconcile(classes, [desired('node-a', '10.244.1.5')], live, t0 + 2000);
-    expect(outA.views.get(`web/${mA.name}`)).toEqual({ registered: true, healthy: true });
+    expect(outA.views.get(`web/${mA.name}`)).toEqual({ registered: true, healthy: true, unchecked: false });
 
     // Terminating: drained at once (weight 0), removed when the Pod is gone.
     await a.reconcile(classes, [desired('node-a', '10.244.1.5', 'draining')], live, t0 + 3000);
@@ -89,7 +89,7 @@ describe('MemberReconciler with an OctaviaInstance', () => {
     const out = await r.reconcile(new Map([['osl', cls]]), want, new Set(['10.244.1.5']), t0 + 1000);
     expect(out.instances[0]).toMatchObject({ reachable: false, lastError: expect.stringContaining('503') });
     expect(out.events.map((e) => e.reason)).toEqual(['LoadBalancerUnreachable']);
-    expect(out.views.get(`web/${memberName('node-a', '10.244.1.5', 8080)}`)).toEqual({ registered: true, healthy: false });
+    expect(out.views.get(`web/${memberName('node-a', '10.244.1.5', 8080)}`)).toEqual({ registered: true, healthy: false, unchecked: false });
     expect(env.fake.state.membersOf(env.web.id)).toHaveLength(1);
     await r.close();
   });
