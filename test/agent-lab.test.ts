@@ -56,6 +56,14 @@ describe('agent in the lab', () => {
       return n?.status?.bgp?.sessions?.[0]?.state === 'Established' ? n : undefined;
     }, 20_000, 200);
     expect(status.status?.bgp?.advertisedPrefixes).toEqual(['10.244.1.0/24']);
+    // The aggregate is blackholed on the node (podlb's RT protocol 201), so unused addresses
+    // are dropped there instead of looping back to the ToR; Pod /32 routes stay more specific.
+    const routes201 = await waitFor('blackhole route', async () => {
+      const out = await lab.sb.exec(lab.topo.nodes[0]!.ns, 'ip', ['-json', 'route', 'show', 'proto', '201']);
+      const rs = JSON.parse(out) as { dst: string; type?: string }[];
+      return rs.length > 0 ? rs : undefined;
+    }, 10_000, 50);
+    expect(routes201).toEqual([expect.objectContaining({ dst: '10.244.1.0/24', type: 'blackhole' })]);
     expect(status.status?.conditions?.find((c) => c.type === 'BGPReady')?.status).toBe('True');
     expect(status.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'Node', name: 'node1' });
   });

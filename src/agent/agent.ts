@@ -10,6 +10,8 @@ import { BirdControl } from '../bgp/bird-control.js';
 import { BirdApplier } from '../bgp/bird-apply.js';
 import { buildBgpPlan, sessionResettingChanges, type BirdModel } from '../bgp/model.js';
 import { renderBirdConf } from '../bgp/render.js';
+import { podIPsForNode } from '../bgp/pod-ips.js';
+import { BlackholeRoutes, Netlink, PODLB_RT_PROTOCOL, type Subscription } from '../netlink/index.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder, type EventToRecord } from '../kube/events.js';
 import { ResilientInformer } from '../kube/informer.js';
@@ -33,6 +35,13 @@ export interface AgentOptions {
   log: Logger;
   /** BIRD's control socket and the config file it was started with; undefined: no BGP. */
   bird?: { socketPath: string; configPath: string };
+  /**
+   * Kernel routes via netlink (blackholes for advertised aggregates, the default gateway for
+   * `Gateway` peers, route and link events). `netns` names the node's network namespace when
+   * the agent does not run in it (the lab); false turns kernel routes off. Default: on, when
+   * BGP is on.
+   */
+  kernel?: { netns?: string } | false;
   /** Namespace of the Secrets BGPPeers may reference. */
   secretsNamespace?: string;
   /** Health poll interval while a member waits for its first passing check (jittered ±20%). */
@@ -61,7 +70,10 @@ export interface RunReport {
 }
 
 export class Agent {
-  readonly #o: Required<Omit<AgentOptions, 'bird'>> & Pick<AgentOptions, 'bird'>;
+  readonly #o: Required<Omit<AgentOptions, 'bird' | 'kernel'>> & Pick<AgentOptions, 'bird' | 'kernel'>;
+  #kernel: { nl: Netlink; blackholes: BlackholeRoutes; events: Subscription } | undefined;
+  #kernelError: string | undefined;
+  #gateway: { v4?: string; v6?: string } = {};
   readonly metrics: AgentMetrics;
   /** Octavia classes by versioned instance address (see #withSecretVersions). */
   readonly #octaviaByAddress = new Map<string, OctaviaClassConfig>();
@@ -158,6 +170,7 @@ export class Agent {
 
   async start(): Promise<void> {
     this.#running = true;
+    if (this.#o.bird && this.#o.kernel !== false) this.#openKernel();
     // Informers start in parallel; the loop waits until every cache has listed once, so the
     // first plan never sees a half-empty world (which would drain every member).
     await Promise.all(Object.values(this.#informers).map((i) => i.start()));
@@ -173,6 +186,11 @@ export class Agent {
     await Promise.all(Object.values(this.#informers).map((i) => i.stop()));
     await this.#members.close();
     await this.#bird?.control.close();
+    // Blackhole routes stay: they belong with the routes BIRD keeps advertising while the
+    // agent restarts.
+    this.#kernel?.events.close();
+    this.#kernel?.nl.close();
+    this.#kernel = undefined;
   }
 
   /** Resolves after the next loop run completes (tests use it to step the agent). */
@@ -218,7 +236,15 @@ export class Agent {
       if (!node) {
         problems.push({ object: { apiVersion: 'v1', kind: 'Node', name: this.#o.nodeName }, field: 'metadata.name', reason: 'NodeNotFound', message: `Node ${this.#o.nodeName} does not exist; nothing is advertised until it does`, severity: 'Warning' });
       } else if (now >= this.#birdRetryAt) {
-        const plan = buildBgpPlan({ node, pools: [...i.pools.list()], peers: [...i.peers.list()], secrets: [...i.secrets.list()] });
+        await this.#readGateways();
+        const plan = buildBgpPlan({
+          node,
+          pools: [...i.pools.list()],
+          peers: [...i.peers.list()],
+          secrets: [...i.secrets.list()],
+          podIPs: podIPsForNode({ nodeName: this.#o.nodeName, pods, services: i.services.list() }),
+          ...(this.#kernel ? { defaultGateway: this.#gateway } : {}),
+        });
         problems.push(...plan.problems);
         const text = renderBirdConf(plan.model);
         try {
@@ -253,6 +279,10 @@ export class Agent {
               this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: res.result };
             }
             this.#advertised = plan.advertised.map((a) => a.prefix);
+            // Unused addresses of an advertised aggregate are dropped on the node instead of
+            // looping back to the ToR (design §5.4). Never for PodIPs host routes: a /32
+            // blackhole would cut the Pod off.
+            await this.#syncBlackholes(plan.advertised.filter((a) => a.mode === 'NodeCIDR').map((a) => a.prefix));
             this.metrics.advertisedPrefixes.set(this.#advertised.length);
           }
         } catch (err) {
@@ -397,6 +427,48 @@ export class Agent {
     }
   }
 
+  #openKernel(): void {
+    const netns = this.#o.kernel ? this.#o.kernel.netns : undefined;
+    try {
+      const nl = Netlink.open(netns ? { netns } : {});
+      // Route and link changes (a new default gateway, a link down) are signals like any other.
+      const events = nl.subscribe({ routes: true, links: true }, (ev) => {
+        if (ev.kind === 'route' && ev.route.protocol === PODLB_RT_PROTOCOL) return; // our own writes
+        this.#signal.notify();
+      });
+      this.#kernel = { nl, blackholes: new BlackholeRoutes(nl, { protocol: PODLB_RT_PROTOCOL }), events };
+      this.#kernelError = undefined;
+    } catch (err) {
+      // Without NET_ADMIN or netlink the agent still advertises and registers; it says so.
+      this.#kernelError = `netlink unavailable: ${errorMessage(err)}`;
+      this.#o.log.warn({ err: this.#kernelError }, 'kernel routes disabled');
+    }
+  }
+
+  async #readGateways(): Promise<void> {
+    if (!this.#kernel) return;
+    try {
+      const [v4, v6] = await Promise.all([this.#kernel.nl.defaultGateway(4), this.#kernel.nl.defaultGateway(6)]);
+      this.#gateway = { ...(v4 ? { v4: v4.gateway } : {}), ...(v6 ? { v6: v6.gateway } : {}) };
+    } catch (err) {
+      this.#o.log.warn({ err: errorMessage(err) }, 'could not read the default gateway');
+    }
+  }
+
+  async #syncBlackholes(prefixes: string[]): Promise<void> {
+    if (!this.#kernel) return;
+    try {
+      const r = await this.#kernel.blackholes.sync(prefixes);
+      if (r.added.length || r.removed.length) this.#o.log.info({ added: r.added, removed: r.removed }, 'blackhole routes synced');
+      if (r.conflicts.length) this.#o.log.warn({ prefixes: r.conflicts }, 'another route already holds these prefixes at our metric; left alone');
+      this.#kernelError = undefined;
+    } catch (err) {
+      this.#kernelError = `blackhole routes: ${errorMessage(err)}`;
+      this.metrics.reconcileErrors.inc({ component: 'kernel' });
+      this.#o.log.warn({ err: this.#kernelError }, 'could not sync blackhole routes');
+    }
+  }
+
   #recordMemberMetrics(plan: MemberPlan, outcome: MemberOutcome, pods: readonly Pod[], now: number): void {
     const m = this.metrics;
     m.members.set({ state: 'registered' }, outcome.counts.registered);
@@ -438,6 +510,7 @@ export class Agent {
         pools: [],
         peers: [...peers],
         secrets: [...this.#informers.secrets.list()],
+        ...(this.#kernel ? { defaultGateway: this.#gateway } : {}),
       }).model;
       const byProto = new Map(protocols.map((p) => [p.name, p]));
       this.metrics.bgpSessionUp.reset();

@@ -2,6 +2,7 @@
 // canonical text form (IPv4 dotted quad; IPv6 RFC 5952: lower case, longest zero run
 // compressed). Raw strings from objects never go further than these parsers.
 import { IPv6, Validator } from 'ip-num';
+import { formatV6Words } from '../util/ipv6-text.js';
 
 export type Family = 4 | 6;
 
@@ -21,27 +22,9 @@ export interface IpPrefix {
 }
 
 function formatV6(value: bigint): string {
-  const parts: number[] = [];
-  for (let i = 7; i >= 0; i--) parts.push(Number((value >> BigInt(i * 16)) & 0xffffn));
-  // Longest run of >= 2 zero groups, first one on ties (RFC 5952 4.2).
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (parts[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && parts[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = parts.map((p) => p.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  const words: number[] = [];
+  for (let i = 7; i >= 0; i--) words.push(Number((value >> BigInt(i * 16)) & 0xffffn));
+  return formatV6Words(words);
 }
 
 function formatV4(value: bigint): string {

@@ -8,16 +8,12 @@
 // hostNetwork Pods (their IP is the node's), and finished Pods (Succeeded/Failed: the IP may
 // already belong to a new Pod).
 import type { Pod, Service } from '../api/types.js';
-import { ANNOTATION_LOAD_BALANCER } from '../api/types.js';
+import { isOptedIn } from '../members/binding.js';
 import type { PodIPs } from './model.js';
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export function isOptedIn(svc: Service): boolean {
-  const ann: unknown = svc.metadata?.annotations;
-  const cls = isMap(ann) ? ann[ANNOTATION_LOAD_BALANCER] : undefined;
-  return typeof cls === 'string' && cls !== '';
-}
+export { isOptedIn };
 
 
 

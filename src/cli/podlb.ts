@@ -10,6 +10,7 @@ import { runRenderBird } from './render-bird.js';
 
 const USAGE = `usage:
   podlb agent --node-name NAME [--kubeconfig FILE] [--bird-socket PATH --bird-config PATH] [--no-bgp]
+              [--netns NAME] [--no-kernel-routes]
               [--secrets-namespace NS] [--health-port 9253] [--health-address 0.0.0.0] [--pending-poll-ms 25]
   podlb controller [--kubeconfig FILE] [--identity NAME] [--namespace podlb-system] ...   (podlb controller --help)
   podlb render bird --node NAME --objects FILE.yaml [--show-secrets]
@@ -30,6 +31,8 @@ async function agent(argv: string[]): Promise<void> {
       'bird-socket': { type: 'string' },
       'bird-config': { type: 'string' },
       'no-bgp': { type: 'boolean', default: false },
+      netns: { type: 'string' },
+      'no-kernel-routes': { type: 'boolean', default: false },
       'secrets-namespace': { type: 'string', default: 'podlb-system' },
       'health-port': { type: 'string', default: '9253' },
       'health-address': { type: 'string', default: '0.0.0.0' },
@@ -52,6 +55,7 @@ async function agent(argv: string[]): Promise<void> {
     log,
     ...(bgp ? { bird: { socketPath: values['bird-socket']!, configPath: values['bird-config']! } } : {}),
     secretsNamespace: values['secrets-namespace']!,
+    kernel: values['no-kernel-routes'] ? false : values.netns ? { netns: values.netns } : {},
     pendingPollMs: Number(values['pending-poll-ms']),
     metrics: new AgentMetrics({ processMetrics: true }),
   });

@@ -134,7 +134,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
           },
           start: async () => {
             if (!existsSync(cliPath())) throw new Error(`${cliPath()} is missing: run \`npm run build\` first`);
-            proc = sb.spawn(null, process.execPath, [cliPath(), 'agent', '--node-name', n.name, '--kubeconfig', kubeconfigPath, '--bird-socket', bird.socketPath, '--bird-config', bird.configPath, '--health-port', String(metricsPort), '--health-address', '127.0.0.1', '--log-level', process.env.PODLB_LOG_LEVEL ?? 'info'], { name: `agent-${n.name}` });
+            proc = sb.spawn(null, process.execPath, [cliPath(), 'agent', '--node-name', n.name, '--kubeconfig', kubeconfigPath, '--bird-socket', bird.socketPath, '--bird-config', bird.configPath, '--netns', n.ns, '--health-port', String(metricsPort), '--health-address', '127.0.0.1', '--log-level', process.env.PODLB_LOG_LEVEL ?? 'info'], { name: `agent-${n.name}` });
             const out = createWriteStream(logFile, { flags: 'a' });
             proc.child.stdout?.pipe(out);
             proc.child.stderr?.pipe(out);
@@ -154,7 +154,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
           metrics: async () => (agent ? agent.metrics.registry.metrics() : ''),
           start: async () => {
             const makeInstance = opts.makeInstance;
-            agent = new Agent({ nodeName: n.name, kubeConfig: kc, log: agentLog, bird, ...(makeInstance ? { makeInstance: (address: string) => makeInstance(n.name, address) } : {}) });
+            agent = new Agent({ nodeName: n.name, kubeConfig: kc, log: agentLog, bird, kernel: { netns: n.ns }, ...(makeInstance ? { makeInstance: (address: string) => makeInstance(n.name, address) } : {}) });
             await agent.start();
           },
           stop: async () => {

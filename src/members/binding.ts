@@ -156,8 +156,14 @@ function parseCommon(
   return { ...(spec.drainSeconds !== undefined ? { drainSeconds: spec.drainSeconds } : {}), withoutHealthCheck, timeoutSeconds };
 }
 
+/**
+ * A Service opts in by naming a class. Shape-checked because callers also feed it objects
+ * read from arbitrary YAML (podlb render bird). An empty value opts nothing in.
+ */
 export function isOptedIn(svc: Service): boolean {
-  return svc.metadata.annotations?.[ANNOTATION_LOAD_BALANCER] !== undefined;
+  const ann: unknown = svc?.metadata?.annotations;
+  const cls = typeof ann === 'object' && ann !== null ? (ann as Record<string, unknown>)[ANNOTATION_LOAD_BALANCER] : undefined;
+  return typeof cls === 'string' && cls.trim() !== '';
 }
 
 function isTcp(p: ServicePort): boolean {

@@ -2,6 +2,7 @@
 // IPv6 text follows RFC 5952 (what iproute2 prints), so dumps compare equal to `ip -json`.
 import { isIPv4, isIPv6 } from 'node:net';
 import { PodlbError } from '../util/errors.js';
+import { formatV6Words } from '../util/ipv6-text.js';
 
 export type Family = 4 | 6;
 
@@ -62,25 +63,7 @@ export function formatAddressAt(b: Buffer | Uint8Array, off: number, len: number
   for (let i = off; i < off + 16; i += 2) w.push((b[i]! << 8) | b[i + 1]!);
   // IPv4-mapped (::ffff:a.b.c.d) keeps the dotted tail, as inet_ntop does.
   if (w.slice(0, 5).every((x) => x === 0) && w[5] === 0xffff) return `::ffff:${b[off + 12]}.${b[off + 13]}.${b[off + 14]}.${b[off + 15]}`;
-  // Longest run of zero words (length >= 2, first one wins) becomes '::'.
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (ws: number[]): string => ws.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(w);
-  return `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
+  return formatV6Words(w);
 }
 
 /**
