@@ -91,6 +91,16 @@ describe('agent in the lab', () => {
     const r = await runLoad({ socketPath: lab.topo.lb.httpSocket, concurrency: 2, maxRequests: 40, durationMs: 10_000 });
     expect(r.failed).toBe(0);
     expect(Object.keys(r.byPod).sort()).toEqual(['web-a', 'web-b']);
+    // ...and as PodLBNode status reports them per instance (what kubectl podlb explain shows).
+    const lbStatus = await waitFor('per-instance member state', async () => {
+      const n = await lab.podLBNode('node1');
+      const m = n?.status?.lb?.members.find((x) => x.pod === 'demo/web-a');
+      return m && m.instances.length === 2 && m.instances.every((i) => i.health === 'healthy') ? n!.status!.lb! : undefined;
+    }, 10_000, 50);
+    expect(lbStatus.instances.map((i) => i.reachable)).toEqual([true, true]);
+    expect(lbStatus.members.find((x) => x.pod === 'demo/web-a')?.instances.map((i) => i.instance).sort()).toEqual(lab.topo.lbs.map((l) => l.haproxy.runtimeAddress).sort());
+    const registered = (await events()).find((e) => e.reason === 'MemberRegistered' && e.involvedObject.name === 'web-a');
+    expect(registered?.message).toContain(LAB_BACKEND);
     // The same facts, as Prometheus sees them.
     const metrics = await waitFor('metrics', async () => {
       const t = await lab.agents.get('node1')!.metrics();

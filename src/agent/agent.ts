@@ -4,7 +4,7 @@
 // or coalesced event costs nothing.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { API_VERSION, READINESS_GATE, type BGPPeer, type BgpSessionStatus, type EndpointSlice, type LoadBalancerClass, type Node, type Pod, type PodAddressPool, type Secret, type Service } from '../api/types.js';
+import { API_VERSION, READINESS_GATE, type PodLBNode, type BGPPeer, type BgpSessionStatus, type EndpointSlice, type LoadBalancerClass, type Node, type Pod, type PodAddressPool, type Secret, type Service } from '../api/types.js';
 import type { Problem } from '../api/problem.js';
 import { BirdControl } from '../bgp/bird-control.js';
 import { BirdApplier } from '../bgp/bird-apply.js';
@@ -28,6 +28,9 @@ import { Signal } from './signal.js';
 import { mapLimit } from '../util/concurrency.js';
 import { AgentMetrics } from './metrics.js';
 import { bgpReadyCondition, mergeConditions, NodeStatusWriter } from './status.js';
+
+/** Members listed in PodLBNode status (counts always cover all of them). */
+export const MAX_STATUS_MEMBERS = 500;
 
 export interface AgentOptions {
   nodeName: string;
@@ -373,7 +376,7 @@ export class Agent {
     log.debug({ events: events.length }, 'run: report');
     for (const p of problems) events.push({ object: p.object, type: p.severity, reason: p.reason, message: p.message });
     await Promise.all(events.map((e) => this.#events.record(e)));
-    await this.#writeStatus(node, outcome, now);
+    await this.#writeStatus(node, plan, outcome, now);
     this.lastReport = report;
     log.debug({ inMs: Math.round(Math.min(...wakeTimes) - now) }, 'run: done');
     const next = Math.min(...wakeTimes);
@@ -533,7 +536,25 @@ export class Agent {
     }
   }
 
-  async #writeStatus(node: Node | undefined, outcome: MemberOutcome, now: number): Promise<void> {
+  /** Bounded, so a node with thousands of Pods keeps a small status object. */
+  #lbStatus(plan: MemberPlan, outcome: MemberOutcome): NonNullable<NonNullable<PodLBNode['status']>['lb']> {
+    const members = [...plan.members]
+      .sort((a, b) => a.name.localeCompare(b.name) || a.backend.localeCompare(b.backend))
+      .map((m) => ({
+        name: m.name,
+        backend: m.backend,
+        pod: `${m.pod.namespace}/${m.pod.name}`,
+        state: m.state,
+        instances: (outcome.details.get(memberKey(m.backend, m.name)) ?? []).map((d) => ({ instance: d.instance.replace(/\?.*$/, ''), admin: d.admin, health: d.health, detail: d.detail.slice(0, 256) })),
+      }));
+    return {
+      instances: outcome.instances.map((x) => ({ class: x.className, id: x.id.replace(/\?.*$/, ''), reachable: x.reachable, ...(x.lastError ? { lastError: x.lastError.slice(0, 500) } : {}) })),
+      members: members.slice(0, MAX_STATUS_MEMBERS),
+      ...(members.length > MAX_STATUS_MEMBERS ? { truncated: true } : {}),
+    };
+  }
+
+  async #writeStatus(node: Node | undefined, plan: MemberPlan, outcome: MemberOutcome, now: number): Promise<void> {
     const nowIso = new Date(now).toISOString();
     const unreachable = outcome.instances.filter((x) => !x.reachable);
     await this.#status.write(node, (prev) => ({
@@ -548,6 +569,7 @@ export class Agent {
           }
         : {}),
       members: outcome.counts,
+      lb: this.#lbStatus(plan, outcome),
       conditions: mergeConditions(
         prev?.conditions,
         [

@@ -161,6 +161,13 @@ export interface PodLBNode {
       lastError?: string;
     };
     members?: { registered: number; healthy: number; draining: number };
+    /** What each load-balancer instance reports, for `kubectl podlb explain`. */
+    lb?: {
+      instances: { class: string; id: string; reachable: boolean; lastError?: string }[];
+      /** This node's members (at most MAX_STATUS_MEMBERS; `truncated` says when more exist). */
+      members: { name: string; backend: string; pod: string; state: 'active' | 'draining'; instances: { instance: string; admin: string; health: string; detail: string }[] }[];
+      truncated?: boolean;
+    };
     conditions?: Condition[];
   };
 }

@@ -27,8 +27,18 @@ export interface InstanceStatus {
   missingBackends: string[];
 }
 
+/** One member as one load-balancer instance reports it (status, `kubectl podlb explain`). */
+export interface InstanceMemberState {
+  instance: string;
+  admin: string;
+  health: string;
+  detail: string;
+}
+
 export interface MemberOutcome {
   views: Map<string, MemberView>;
+  /** Per member key, what each instance reported in this run (instances not read are absent). */
+  details: Map<string, InstanceMemberState[]>;
   instances: InstanceStatus[];
   counts: { registered: number; healthy: number; draining: number };
   /** Earliest time (ms) the reconciler needs to run again: a drain window ends, a retry is due. */
@@ -76,7 +86,7 @@ export class MemberReconciler {
   }
 
   async reconcile(classes: ReadonlyMap<string, LbClassModel>, desired: readonly DesiredMember[], livePodIps: ReadonlySet<string>, now: number): Promise<MemberOutcome> {
-    const out: MemberOutcome = { views: new Map(), instances: [], counts: { registered: 0, healthy: 0, draining: 0 }, events: [], added: [] };
+    const out: MemberOutcome = { views: new Map(), details: new Map(), instances: [], counts: { registered: 0, healthy: 0, draining: 0 }, events: [], added: [] };
     for (const m of desired) this.#lastDesired.set(memberKey(m.backend, m.name), m);
     await this.#syncInstances(classes);
 
@@ -123,7 +133,12 @@ export class MemberReconciler {
     const observedKeys = new Set<string>();
     for (const byAddr of this.#instances.values()) for (const st of byAddr.values()) for (const k of st.lastObserved.keys()) observedKeys.add(k);
     const desiredKeys = new Set(desired.map((m) => memberKey(m.backend, m.name)));
-    for (const k of this.#lastDesired.keys()) if (!desiredKeys.has(k) && !observedKeys.has(k)) this.#lastDesired.delete(k);
+    for (const k of this.#lastDesired.keys()) {
+      if (desiredKeys.has(k) || observedKeys.has(k)) continue;
+      this.#lastDesired.delete(k);
+      // A member that is gone may come back (same Pod IP later): it gets its Events again.
+      for (const r of this.#reported) if (r.includes(`|${k}|`)) this.#reported.delete(r);
+    }
     return out;
   }
 
@@ -176,6 +191,11 @@ export class MemberReconciler {
       const observed = new Map<string, ObservedMember>();
       for (const o of listing.members) if (o.name.startsWith(this.#prefix)) observed.set(memberKey(o.backend, o.name), o);
       st.lastObserved = observed;
+      for (const [k, o] of observed) {
+        const list = out.details.get(k) ?? [];
+        list.push({ instance: st.inst.id, admin: o.admin, health: o.health, detail: o.detail });
+        out.details.set(k, list);
+      }
       st.missingBackends = listing.missingBackends;
       status.missingBackends = listing.missingBackends;
       const missing = new Set(listing.missingBackends);
@@ -203,6 +223,8 @@ export class MemberReconciler {
           await st.inst.drainMember(o.backend, o.name);
           this.#drainStart.set(drainKey(k), now);
           log.info({ member: o.name, backend: o.backend, drainSeconds }, 'member draining');
+          const d = want ?? this.#lastDesired.get(k);
+          if (d) this.#reportOnce(out, `drain|${k}|${d.pod.uid}`, { object: podObj(d), type: 'Normal', reason: 'MemberDraining', message: `Draining ${o.address}:${o.port} in ${o.backend} (no new connections); removed after ${drainSeconds}s or when the Pod is gone` });
           wake(now + drainSeconds * 1000);
           continue;
         }
@@ -214,6 +236,8 @@ export class MemberReconciler {
           this.#drainStart.delete(drainKey(k));
           observed.delete(k);
           log.info({ member: o.name, backend: o.backend, reason: podGone ? 'podGone' : 'drainWindowEnded' }, 'member removed');
+          const d = want ?? this.#lastDesired.get(k);
+          if (d && !podGone) this.#reportOnce(out, `remove|${k}|${d.pod.uid}`, { object: podObj(d), type: 'Normal', reason: 'MemberRemoved', message: `Removed ${o.address}:${o.port} from ${o.backend} after the ${drainSeconds}s drain window` });
         } else {
           wake(deadline);
         }
@@ -249,6 +273,7 @@ export class MemberReconciler {
             await st.inst.addMember({ backend: m.backend, name: m.name, address: m.address, port: m.port, ...(m.healthCheck ? { healthCheck: m.healthCheck } : {}) });
             views.set(k, { registered: true, healthy: false });
             out.added.push(k);
+            this.#reportOnce(out, `add|${k}|${m.pod.uid}`, { object: podObj(m), type: 'Normal', reason: 'MemberRegistered', message: `Registered ${m.address}:${m.port} in ${m.backend} (class ${className}); the readiness gate turns True when every instance reports it healthy` });
             log.info({ member: m.name, backend: m.backend, pod: `${m.pod.namespace}/${m.pod.name}` }, 'member added');
           } catch (err) {
             if (err instanceof PodlbError && err.transient) throw err;
@@ -295,6 +320,10 @@ export class MemberReconciler {
     for (const byAddr of this.#instances.values()) for (const st of byAddr.values()) await st.inst.close().catch(() => undefined);
     this.#instances.clear();
   }
+}
+
+function podObj(m: DesiredMember): ObjectRef {
+  return { apiVersion: 'v1', kind: 'Pod', namespace: m.pod.namespace, name: m.pod.name, uid: m.pod.uid };
 }
 
 function classObj(name: string): ObjectRef {

@@ -50,6 +50,8 @@ export interface PodView {
   ready: string;
   terminating: boolean;
   lastEvent?: EventView;
+  /** Each member on each load-balancer instance, as the node's agent last read it. */
+  lb: { member: string; instance: string; admin: string; health: string; detail: string }[];
 }
 
 export interface NodeView {
@@ -189,11 +191,17 @@ export function explainService(input: ExplainInput): ExplainView {
   const pods: PodView[] = selected.map((p) => {
     const gate = p.status?.conditions?.find((c) => c.type === READINESS_GATE);
     const ev = lastRelevantEvent(input.events, 'Pod', p.metadata.name ?? '', p.metadata.uid);
+    const members = membersOf(p, svc, service.ports, input.endpointSlices);
+    const reported = input.podlbNodes.find((x) => x.metadata.name === p.spec.nodeName)?.status?.lb?.members ?? [];
+    const lb = reported
+      .filter((m) => members.includes(m.name))
+      .flatMap((m) => (m.instances.length ? m.instances : [{ instance: '-', admin: '-', health: 'not listed', detail: '' }]).map((i) => ({ member: m.name, instance: i.instance, admin: i.admin, health: i.health, detail: i.detail })));
     return {
+      lb,
       name: p.metadata.name ?? '',
       node: p.spec.nodeName ?? '',
       podIPs: podIPs(p),
-      members: membersOf(p, svc, service.ports, input.endpointSlices),
+      members,
       gate: !hasOurGate(p) ? 'none' : (conditionView(gate) ?? 'unset'),
       ready: p.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown',
       terminating: p.metadata.deletionTimestamp !== undefined,
@@ -257,6 +265,8 @@ export function renderExplain(v: ExplainView, now: Date): string {
       ]),
     ]);
   }
+  const lbRows = v.pods.flatMap((p) => p.lb.map((l) => [p.name, l.member, l.instance, l.admin, l.health, l.detail || '-']));
+  if (lbRows.length > 0) out += '\n' + renderTable([['POD', 'MEMBER', 'LB INSTANCE', 'ADMIN', 'HEALTH', 'CHECK'], ...lbRows]);
   if (v.nodes.length > 0) {
     out += '\n' + renderTable([
       ['NODE', 'MEMBERS(reg/healthy/drain)', 'LB REACHABLE'],
