@@ -3,6 +3,10 @@
 import { benchBirdApply } from './bird-apply.js';
 import { benchHaproxyRuntime } from './haproxy-runtime.js';
 import { benchMembersLatency } from './members-latency.js';
+import { benchNetlink } from './netlink.js';
+import { benchOctavia } from './octavia.js';
+import { benchBurst } from './burst.js';
+import { benchRollout } from './rollout.js';
 
 /** Prints a bench's figures: one row per measured quantity, p50/p99 side by side. */
 function print(r: Record<string, unknown>): void {
@@ -28,8 +32,18 @@ print(results.birdApply as Record<string, unknown>);
 console.log('\n== HAProxy runtime API ==');
 results.haproxyRuntime = await benchHaproxyRuntime();
 print(results.haproxyRuntime as Record<string, unknown>);
-console.log('\n== Member and readiness-gate latency in the lab ==');
+console.log('\n== Netlink (issue 3): route dump vs spawning ip, route event latency ==');
+results.netlink = await benchNetlink();
+print(results.netlink as Record<string, unknown>);
+console.log('\n== Member and readiness-gate latency in the lab (issue 2) ==');
 results.membersLatency = await benchMembersLatency();
+console.log('\n== 200 Pods ready at once (issue 4) ==');
+results.burst = await benchBurst();
+console.log('\n== Rolling update, with and without readiness gates (issue 4) ==');
+results.rollout = await benchRollout();
+console.log('\n== Octavia API calls per Pod lifecycle, against the in-process fake (issue 4) ==');
+results.octavia = await benchOctavia();
+print(results.octavia as Record<string, unknown>);
 console.log(`\nbench finished in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 if (process.env.PODLB_BENCH_JSON) {
   const { writeFileSync } = await import('node:fs');
