@@ -277,7 +277,7 @@ export async function runLab(opts: { once: boolean }): Promise<number> {
     return 2;
   }
   const steps: Step[] = [];
-  out('podlb lab: ToR (FRR) + 2 nodes (BIRD + podlb agent) + HAProxy L7LB, all in network namespaces\n');
+  out('podlb lab: ToR (FRR) + 2 nodes (BIRD + podlb agent) + an L7LB of 2 HAProxy instances, all in network namespaces\n');
   const lab = await startLab({ agentMode: existsSync(cliPath()) ? 'process' : 'inProcess', healthCheck: { interval: '500ms', rise: 2, fall: 2 }, drainSeconds: 3 });
   out(`logs: ${lab.logDir}   kubeconfig: ${lab.kubeconfigPath}\n`);
   let interrupted = false;
@@ -314,12 +314,12 @@ export async function runLab(opts: { once: boolean }): Promise<number> {
         const ps = await Promise.all(pods.map((p) => lab.getPod(p)));
         return ps.every((p) => gateStatus(p).status === 'True') ? true : undefined;
       }, 30_000, 100);
-      const ms = await lab.members();
+      const perLb = await Promise.all(lab.haproxies.map(async (h) => ({ id: h.id, members: (await h.listMembers([LAB_BACKEND], 'podlb_')).members })));
       const ps = await Promise.all(pods.map((p) => lab.getPod(p)));
       return {
-        ok: ms.filter((m) => m.health === 'healthy').length === pods.length,
+        ok: perLb.every((l) => l.members.filter((m) => m.health === 'healthy').length === pods.length),
         detail: [
-          ...ms.map((m) => `member ${m.name} ${m.address}:${m.port} admin=${m.admin} health=${m.health} check=${m.detail}`),
+          ...perLb.flatMap((l, i) => [`HAProxy instance ${i + 1} (${l.id}):`, ...l.members.map((m) => `  member ${m.name} ${m.address}:${m.port} admin=${m.admin} health=${m.health} check=${m.detail}`)]),
           ...ps.map((p) => `pod ${p!.metadata.name} ${p!.status?.podIP} gate ${gateStatus(p).status}/${gateStatus(p).reason} Ready=${p!.status?.conditions?.find((c) => c.type === 'Ready')?.status}`),
         ].join('\n'),
       };
