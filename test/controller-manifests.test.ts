@@ -22,14 +22,18 @@ const defaults = parseControllerFlags([], {}).options;
 
 describe('controller RBAC', () => {
   // Every call the controller makes (src/controller/*.ts, src/kube/events.ts): informers on
-  // Services, Nodes, LoadBalancerClasses and the TLS Secret (by name); the Lease (GET, POST,
+  // Services, Nodes, LoadBalancerClasses, PodAddressPools, PodLBNodes and the TLS Secret (by
+  // name); PodAddressPool status (merge PATCH, pool-status.ts); the Lease (GET, POST,
   // PUT); the Secret (GET, POST, PUT); the webhook configuration (GET, JSON PATCH); Events on
-  // LoadBalancerClasses (created in `default`, repeats patched). scope: 'cluster' or a namespace;
+  // LoadBalancerClasses and PodAddressPools (created in `default`, repeats patched). scope: 'cluster' or a namespace;
   // names: resourceNames ('' = any).
   const GRANTS: [scope: string, group: string, resource: string, names: string, verbs: string][] = [
     ['cluster', '', 'services', '', 'get list watch'],
     ['cluster', '', 'nodes', '', 'get list watch'],
     ['cluster', 'podlb.io', 'loadbalancerclasses', '', 'get list watch'],
+    ['cluster', 'podlb.io', 'podaddresspools', '', 'get list watch'],
+    ['cluster', 'podlb.io', 'podlbnodes', '', 'get list watch'],
+    ['cluster', 'podlb.io', 'podaddresspools/status', '', 'patch'],
     ['cluster', 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'podlb', 'get patch'],
     ['podlb-system', 'coordination.k8s.io', 'leases', 'podlb-controller', 'get update'],
     ['podlb-system', 'coordination.k8s.io', 'leases', '', 'create'],

@@ -1,11 +1,12 @@
 // `podlb controller`: wiring only (design §2). Every replica serves the mutating webhook from
 // its own Service cache and reloads the serving certificate from the shared Secret. Only the
 // leader (Lease podlb-system/podlb-controller) runs the cluster-wide loop: webhook TLS issue and
-// rotation, and garbage collection of members whose node is gone. The leader loop is one serial
+// rotation, garbage collection of members whose node is gone, and PodAddressPool status
+// (pool-status.ts). The leader loop is one serial
 // loop woken by a level-triggered signal, like the agent's.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { API_VERSION, type LoadBalancerClass, type Node, type Service } from '../api/types.js';
+import { API_VERSION, type LoadBalancerClass, type Node, type PodAddressPool, type PodLBNode, type Service } from '../api/types.js';
 import { Signal } from '../agent/signal.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
@@ -15,6 +16,7 @@ import type { LbInstance } from '../lb/provider.js';
 import { errorMessage } from '../util/errors.js';
 import { LeaderElector, type LeaseClient } from './leader-election.js';
 import { MemberGc, type GcReport } from './member-gc.js';
+import { PoolStatusWriter, type PoolStatusReport } from './pool-status.js';
 import { secretToBundle, TlsManager, type TlsReconcileResult } from './tls-manager.js';
 import { WebhookServer } from './webhook-server.js';
 
@@ -55,6 +57,8 @@ export interface LeaderRunReport {
   tlsError?: string;
   gc?: GcReport;
   gcError?: string;
+  pools?: PoolStatusReport;
+  poolsError?: string;
 }
 
 export function serviceDnsNames(service: string, namespace: string): string[] {
@@ -69,11 +73,14 @@ export class Controller {
     nodes: ResilientInformer<Node & KubernetesObject>;
     classes: ResilientInformer<LoadBalancerClass & KubernetesObject>;
     tlsSecret: ResilientInformer<KubernetesObject & { data?: Record<string, string> }>;
+    pools: ResilientInformer<PodAddressPool & KubernetesObject>;
+    podlbNodes: ResilientInformer<PodLBNode & KubernetesObject>;
   };
   readonly webhook: WebhookServer;
   readonly elector: LeaderElector;
   readonly #tls: TlsManager;
   readonly #gc: MemberGc;
+  readonly #poolStatus: PoolStatusWriter;
   readonly #events: EventRecorder;
   readonly #signal = new Signal();
   #leaderLoop: Promise<void> | undefined;
@@ -112,11 +119,14 @@ export class Controller {
     const inf = <T extends KubernetesObject>(path: string, onChange: () => void, sel: { fieldSelector?: string } = {}) =>
       new ResilientInformer<T>(this.#client, { path, onChange, log: log.child({ informer: path }), ...sel });
     const nothing = (): void => undefined;
+    const poke = (): void => this.#signal.notify();
     this.#informers = {
       services: inf(`/api/v1/services`, nothing),
-      nodes: inf(`/api/v1/nodes`, nothing),
+      nodes: inf(`/api/v1/nodes`, poke),
       classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`, nothing),
       tlsSecret: inf(`/api/v1/namespaces/${o.namespace}/secrets`, () => this.#loadCertificate(), { fieldSelector: `metadata.name=${o.tlsSecretName}` }),
+      pools: inf(`/apis/${API_VERSION}/podaddresspools`, poke),
+      podlbNodes: inf(`/apis/${API_VERSION}/podlbnodes`, poke),
     };
     this.webhook = new WebhookServer({
       services: () => this.#informers.services.list(),
@@ -134,6 +144,7 @@ export class Controller {
       log: log.child({ component: 'tls' }),
     });
     this.#gc = new MemberGc({ makeInstance: o.makeInstance, graceMs: o.gcGraceMs, log: log.child({ component: 'member-gc' }), record: (ev) => void this.#events.record(ev) });
+    this.#poolStatus = new PoolStatusWriter({ client: this.#client, log: log.child({ component: 'pool-status' }), record: (ev) => void this.#events.record(ev) });
     this.elector = new LeaderElector({
       client: o.leaseClient ? o.leaseClient(this.#client) : this.#client,
       namespace: o.namespace,
@@ -251,9 +262,25 @@ export class Controller {
           this.#nextGcAt = now + 5_000;
         }
       }
+      // Pool status: every pass (woken by pool, Node and PodLBNode changes); no-op writes are skipped.
+      let poolRetryAt = Infinity;
+      if (this.#leading) {
+        const i = this.#informers;
+        try {
+          report.pools = await this.#poolStatus.run(
+            { pools: i.pools.list(), nodes: i.nodes.list(), podlbNodes: i.podlbNodes.list(), synced: i.pools.synced && i.nodes.synced && i.podlbNodes.synced },
+            now,
+            () => this.#leading,
+          );
+          if (report.pools.skipped || report.pools.stale.length > 0 || report.pools.errors.length > 0) poolRetryAt = now + (report.pools.errors.length > 0 ? 5_000 : 1_000);
+        } catch (err) {
+          report.poolsError = errorMessage(err);
+          poolRetryAt = now + 5_000;
+        }
+      }
       this.lastLeaderRun = report;
       for (const w of waiters) w();
-      const next = Math.min(this.#nextTlsAt, this.#nextGcAt);
+      const next = Math.min(this.#nextTlsAt, this.#nextGcAt, poolRetryAt);
       this.#signal.wakeAt(next, this.#o.now());
     }
   }
