@@ -13,7 +13,7 @@ const USAGE = `usage:
               [--netns NAME] [--no-kernel-routes]
               [--secrets-namespace NS] [--health-port 9253] [--health-address 0.0.0.0] [--pending-poll-ms 25]
   podlb controller [--kubeconfig FILE] [--identity NAME] [--namespace podlb-system] ...   (podlb controller --help)
-  podlb render bird --node NAME --objects FILE.yaml [--show-secrets]
+  podlb render bird --node NAME --objects FILE.yaml [--show-secrets] [--default-gateway IP]...
   podlb lab [--once] [--keep-going]
 `;
 
@@ -107,9 +107,16 @@ async function main(): Promise<void> {
     case 'render': {
       const [what, ...args] = rest;
       if (what !== 'bird') fail('only `podlb render bird` exists');
-      const { values } = parseArgs({ args, options: { node: { type: 'string' }, objects: { type: 'string' }, 'show-secrets': { type: 'boolean', default: false } } });
+      const { values } = parseArgs({ args, options: { node: { type: 'string' }, objects: { type: 'string' }, 'show-secrets': { type: 'boolean', default: false }, 'default-gateway': { type: 'string', multiple: true } } });
       if (!values.node || !values.objects) fail('render bird needs --node NAME and --objects FILE.yaml');
-      process.exitCode = await runRenderBird({ node: values.node, objectsFile: values.objects, showSecrets: values['show-secrets'] ?? false }, process.stdout, process.stderr);
+      // The node's default gateways (what the agent reads via netlink), for `peerAddress: Gateway`;
+      // the renderer validates them like any other input.
+      const gw: { v4?: string; v6?: string } = {};
+      for (const g of values['default-gateway'] ?? []) {
+        if (g.includes(':')) gw.v6 = g;
+        else gw.v4 = g;
+      }
+      process.exitCode = await runRenderBird({ node: values.node, objectsFile: values.objects, showSecrets: values['show-secrets'] ?? false, ...(Object.keys(gw).length ? { defaultGateway: gw } : {}) }, process.stdout, process.stderr);
       return;
     }
     case 'lab': {
