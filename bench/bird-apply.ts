@@ -16,12 +16,8 @@ import { startBird } from '../src/lab/bird-process.js';
 import { startFrr } from '../src/lab/frr.js';
 import { NetnsSandbox, waitFor, type SpawnedProcess } from '../src/lab/netns.js';
 import type { PodIPs } from '../src/bgp/model.js';
+import { summarize } from './stats.js';
 
-function stats(samples: number[]): { p50Ms: number; p99Ms: number; meanMs: number; n: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => Number(s[Math.min(s.length - 1, Math.floor(q * s.length))]!.toFixed(3));
-  return { p50Ms: at(0.5), p99Ms: at(0.99), meanMs: Number((s.reduce((a, b) => a + b, 0) / s.length).toFixed(3)), n: s.length };
-}
 
 /** `count` /26 podCIDRs inside 10.0.0.0/8, starting at block `offset`. */
 function podCidrs(count: number, offset: number): string[] {
@@ -98,7 +94,7 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
     const rtt: number[] = [];
     for (let i = 0; i < 200; i++) rtt.push((await ctl.command('show status')).durationMs);
 
-    const results: Record<string, unknown> = { controlRoundTrip: stats(rtt) };
+    const results: Record<string, unknown> = { controlRoundTrip: summarize(rtt) };
     let offset = 1;
     for (const [count, reps] of [
       [1, 50],
@@ -116,7 +112,7 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
         render.push(t1 - t0);
         total.push(performance.now() - t0);
       }
-      results[`apply${count}`] = { ...stats(total), renderP50Ms: stats(render).p50Ms };
+      results[`apply${count}`] = { ...summarize(total), renderP50Ms: summarize(render).p50Ms };
     }
 
     // Flaps over 100 applies that each change the prefix set.
@@ -152,7 +148,7 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
         render.push(t1 - t0);
         total.push(performance.now() - t0);
       }
-      results[`podIPs${count}`] = { ...stats(total), renderP50Ms: stats(render).p50Ms };
+      results[`podIPs${count}`] = { ...summarize(total), renderP50Ms: summarize(render).p50Ms };
     }
     // FIB latency of one host-route change on top of 1,000 others: apply start → ToR kernel.
     const base = pods(1000, 0);
@@ -173,8 +169,8 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
       await applier.apply(confFor(podCidrs(1, 0), base));
       fibDel.push((await removed) - t1);
     }
-    results.hostRouteFibAdd = stats(fibAdd);
-    results.hostRouteFibWithdraw = stats(fibDel);
+    results.hostRouteFibAdd = summarize(fibAdd);
+    results.hostRouteFibWithdraw = summarize(fibDel);
     // Flaps over 100 applies that each change one host route.
     const hBefore = (await frr.bgpNeighbors())['172.31.0.2']?.establishedTransitions ?? 0;
     const h0 = performance.now();

@@ -5,22 +5,9 @@ import { startHaproxy } from '../src/lab/haproxy-process.js';
 import { HaproxyInstance } from '../src/lb/haproxy-instance.js';
 import { HaproxyRuntime } from '../src/lb/haproxy-runtime.js';
 import { memberName, memberNamePrefix } from '../src/lb/naming.js';
+import { summarize, timeEach } from './stats.js';
 
-function stats(samples: number[]): { p50Ms: number; p99Ms: number; meanMs: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => Number(s[Math.min(s.length - 1, Math.floor(q * s.length))]!.toFixed(3));
-  return { p50Ms: at(0.5), p99Ms: at(0.99), meanMs: Number((s.reduce((a, b) => a + b, 0) / s.length).toFixed(3)) };
-}
 
-async function time(n: number, fn: () => Promise<unknown>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return out;
-}
 
 export async function benchHaproxyRuntime(): Promise<Record<string, unknown>> {
   const sb = new NetnsSandbox();
@@ -31,8 +18,8 @@ export async function benchHaproxyRuntime(): Promise<Record<string, unknown>> {
     const t0 = performance.now();
     await rt.command('show info');
     const connectAndFirstMs = performance.now() - t0;
-    const single = await time(500, () => rt.command('show servers state be0'));
-    const batch50 = await time(100, () => rt.pipeline(Array.from({ length: 50 }, (_, i) => `show servers state be${i % 4}`)));
+    const single = await timeEach(500, () => rt.command('show servers state be0'));
+    const batch50 = await timeEach(100, () => rt.pipeline(Array.from({ length: 50 }, (_, i) => `show servers state be${i % 4}`)));
 
     const lb = new HaproxyInstance(hp.runtimeAddress, { runtime: rt });
     const addT: number[] = [];
@@ -44,14 +31,14 @@ export async function benchHaproxyRuntime(): Promise<Record<string, unknown>> {
         addT.push(performance.now() - t);
       }
     }
-    const list = await time(50, () => lb.listMembers(backends, memberNamePrefix('node-a')));
+    const list = await timeEach(50, () => lb.listMembers(backends, memberNamePrefix('node-a')));
     const result = {
       haproxyVersion: (await rt.command('show info')).match(/^Version: (.*)$/m)?.[1],
       connectAndFirstCommandMs: Number(connectAndFirstMs.toFixed(3)),
-      oneCommandRoundTrip: stats(single),
-      pipelined50Commands: stats(batch50),
-      addMember: { ...stats(addT), roundTripsEach: 2 },
-      listMembers4Backends200Members: stats(list),
+      oneCommandRoundTrip: summarize(single),
+      pipelined50Commands: summarize(batch50),
+      addMember: { ...summarize(addT), roundTripsEach: 2 },
+      listMembers4Backends200Members: summarize(list),
       roundTrips: rt.roundTrips,
     };
     await rt.close();

@@ -13,12 +13,8 @@ import { READINESS_GATE, type Pod } from '../src/api/types.js';
 import { waitFor } from '../src/lab/netns.js';
 import { LAB_BACKEND } from '../src/lab/objects.js';
 import { HaproxyInstance } from '../src/lb/haproxy-instance.js';
+import { summarize, type Summary } from './stats.js';
 
-function stats(xs: number[]): { n: number; p50: number; p99: number; max: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (p: number): number => s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-  return { n: s.length, p50: at(50), p99: at(99), max: s[s.length - 1] ?? NaN };
-}
 
 const wall = (): number => performance.timeOrigin + performance.now();
 
@@ -106,19 +102,19 @@ export async function benchMembersLatency(opts: { pods?: number } = {}): Promise
     const r = {
       pods: count,
       healthCheck: 'inter 200ms rise 2',
-      containersReadyToMemberAddedMs: stats(toMember),
-      haproxyCheckTimeMs: stats(checkTime),
-      checkPassedToGateTrueMs: stats(toGate),
-      containersReadyToGateTrueMs: stats(total),
+      containersReadyToMemberAddedMs: summarize(toMember),
+      haproxyCheckTimeMs: summarize(checkTime),
+      checkPassedToGateTrueMs: summarize(toGate),
+      containersReadyToGateTrueMs: summarize(total),
     };
-    const fmt = (s: { p50: number; p99: number; max: number }): string => `p50 ${s.p50.toFixed(1).padStart(6)}  p99 ${s.p99.toFixed(1).padStart(6)}  max ${s.max.toFixed(1).padStart(6)}`;
+    const fmt = (s: Summary): string => `p50 ${s.p50Ms.toFixed(1).padStart(6)}  p99 ${s.p99Ms.toFixed(1).padStart(6)}  max ${s.maxMs.toFixed(1).padStart(6)}`;
     console.log(`\nmember and gate latency over ${count} Pods created one at a time in a settled lab (after BGP converged and 2 warm-up Pods; HAProxy check: ${r.healthCheck}; agent pending poll 25 ms; agents are separate processes)`);
     console.log(`  ContainersReady → member added (agent)      ${fmt(r.containersReadyToMemberAddedMs)} ms`);
     console.log(`  member added → check passed (HAProxy)       ${fmt(r.haproxyCheckTimeMs)} ms`);
     console.log(`  check passed → gate True (agent)            ${fmt(r.checkPassedToGateTrueMs)} ms`);
     console.log(`  ContainersReady → gate True (end to end)    ${fmt(r.containersReadyToGateTrueMs)} ms`);
-    const overheadP99 = r.containersReadyToMemberAddedMs.p99 + r.checkPassedToGateTrueMs.p99;
-    console.log(`  agent overhead p99 (both legs) ${overheadP99.toFixed(1)} ms vs HAProxy check p50 ${r.haproxyCheckTimeMs.p50.toFixed(1)} ms: ratio ${(overheadP99 / r.haproxyCheckTimeMs.p50).toFixed(2)}; goal: each leg p99 < 50 ms`);
+    const overheadP99 = r.containersReadyToMemberAddedMs.p99Ms + r.checkPassedToGateTrueMs.p99Ms;
+    console.log(`  agent overhead p99 (both legs) ${overheadP99.toFixed(1)} ms vs HAProxy check p50 ${r.haproxyCheckTimeMs.p50Ms.toFixed(1)} ms: ratio ${(overheadP99 / r.haproxyCheckTimeMs.p50Ms).toFixed(2)}; goal: each leg p99 < 50 ms`);
     return r;
   } finally {
     await lab.stop();

@@ -15,22 +15,11 @@ import { NLMSG_DONE, RTM_NEWROUTE } from '../src/netlink/constants.js';
 import { splitMessages } from '../src/netlink/message.js';
 import { Netlink, openSocketIn } from '../src/netlink/netlink.js';
 import { encodeRouteDump, parseRoute, type Route } from '../src/netlink/route.js';
+import { summarize, timeEach, type Summary } from './stats.js';
 
 const execFileP = promisify(execFile);
 const ROUTES = 10_000;
 
-interface Stats {
-  n: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
-
-function stats(samples: number[]): Stats {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => Number(s[Math.min(s.length - 1, Math.floor(q * s.length))]!.toFixed(3));
-  return { n: s.length, p50: at(0.5), p99: at(0.99), max: Number(s[s.length - 1]!.toFixed(3)) };
-}
 
 /** CPU ms of this process (user + system, so the kernel's dump work in our recv counts) and of waited-for children. */
 function cpuNow(): { self: number; children: number } {
@@ -49,15 +38,6 @@ async function cpuPerCall(n: number, fn: () => Promise<unknown>): Promise<number
   return Number(((b.self - a.self + b.children - a.children) / n).toFixed(3));
 }
 
-async function time(n: number, fn: () => Promise<unknown>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return out;
-}
 
 /** The rejected design: a dump whose every recv() runs on a koffi worker thread. */
 async function dumpWithWorkerRecv(fd: number, buf: Buffer): Promise<Route[]> {
@@ -112,7 +92,7 @@ export async function benchNetlink(): Promise<Record<string, unknown>> {
     if (first.length !== ROUTES + 1) throw new Error(`dumped ${first.length} routes, want ${ROUTES + 1}`);
     for (let i = 0; i < 5; i++) await nl.dumpRoutes({ family: 4 });
     const before = { ...nl.stats };
-    const netlinkDump = await time(100, () => nl.dumpRoutes({ family: 4 }));
+    const netlinkDump = await timeEach(100, () => nl.dumpRoutes({ family: 4 }));
     const per = (k: keyof typeof before): number => Number(((nl.stats[k] - before[k]) / 100).toFixed(1));
     const perDump = { recvCalls: per('recvCalls'), yields: per('yields'), pollWaits: per('pollWaits') };
     const loopGap = await maxLoopGap(async () => {
@@ -121,13 +101,13 @@ export async function benchNetlink(): Promise<Record<string, unknown>> {
 
     const ipArgs = ['netns', 'exec', ns, 'ip', '-json', '-4', 'route', 'show'];
     await execFileP('ip', ipArgs, { maxBuffer: 64 << 20 });
-    const ipSpawn = await time(30, () => execFileP('ip', ipArgs, { maxBuffer: 64 << 20 }));
-    const ipSpawnParse = await time(30, async () => {
+    const ipSpawn = await timeEach(30, () => execFileP('ip', ipArgs, { maxBuffer: 64 << 20 }));
+    const ipSpawnParse = await timeEach(30, async () => {
       const { stdout } = await execFileP('ip', ipArgs, { maxBuffer: 64 << 20 });
       return JSON.parse(stdout) as unknown[];
     });
     // `ip netns exec` itself costs a setns + exec; `ip -n NS` is the cheaper spawn.
-    const ipN = await time(30, () => execFileP('ip', ['-n', ns, '-json', '-4', 'route', 'show'], { maxBuffer: 64 << 20 }));
+    const ipN = await timeEach(30, () => execFileP('ip', ['-n', ns, '-json', '-4', 'route', 'show'], { maxBuffer: 64 << 20 }));
     const cpuNetlink = await cpuPerCall(50, () => nl.dumpRoutes({ family: 4 }));
     const cpuIp = await cpuPerCall(30, async () => JSON.parse((await execFileP('ip', ['-n', ns, '-json', '-4', 'route', 'show'], { maxBuffer: 64 << 20 })).stdout) as unknown);
 
@@ -136,7 +116,7 @@ export async function benchNetlink(): Promise<Record<string, unknown>> {
     let worker: number[] = [];
     try {
       for (let i = 0; i < 3; i++) await dumpWithWorkerRecv(fd, buf);
-      worker = await time(50, () => dumpWithWorkerRecv(fd, buf));
+      worker = await timeEach(50, () => dumpWithWorkerRecv(fd, buf));
     } finally {
       libc.close(fd);
     }
@@ -169,32 +149,32 @@ export async function benchNetlink(): Promise<Record<string, unknown>> {
       addToCb.push((await waitSeen(dst)) - t);
     }
     sub.close();
-    const addRoute = await time(200, async () => {
+    const addRoute = await timeEach(200, async () => {
       await nl.replaceRoute({ dst: '10.252.0.0/24', type: 'blackhole', protocol: 201 });
     });
     nl.close();
 
-    const nlS = stats(netlinkDump);
-    const ipS = stats(ipSpawn);
-    const ipPS = stats(ipSpawnParse);
+    const nlS = summarize(netlinkDump);
+    const ipS = summarize(ipSpawn);
+    const ipPS = summarize(ipSpawnParse);
     return {
       routes: ROUTES + 1,
       netlinkDumpCold: { ms: Number(coldMs.toFixed(3)) },
       netlinkDump: nlS,
       ipJsonNetnsExecSpawn: ipS,
       ipJsonNetnsExecSpawnAndParse: ipPS,
-      ipJsonDashNSpawn: stats(ipN),
-      workerThreadRecvDump: stats(worker),
-      speedupVsIpSpawnP50: Number((ipS.p50 / nlS.p50).toFixed(1)),
-      speedupVsIpSpawnAndParseP50: Number((ipPS.p50 / nlS.p50).toFixed(1)),
-      speedupVsIpSpawnP99: Number((ipS.p99 / nlS.p99).toFixed(1)),
+      ipJsonDashNSpawn: summarize(ipN),
+      workerThreadRecvDump: summarize(worker),
+      speedupVsIpSpawnP50: Number((ipS.p50Ms / nlS.p50Ms).toFixed(1)),
+      speedupVsIpSpawnAndParseP50: Number((ipPS.p50Ms / nlS.p50Ms).toFixed(1)),
+      speedupVsIpSpawnP99: Number((ipS.p99Ms / nlS.p99Ms).toFixed(1)),
       cpuMsPerDump: { netlink: cpuNetlink, ipJsonSpawnAndParse: cpuIp, ratio: Number((cpuIp / cpuNetlink).toFixed(1)) },
       perDump,
       longestSliceMs: Number(nl.stats.maxSliceMs.toFixed(3)),
       longestEventLoopGapDuring20DumpsMs: loopGap,
-      ipRouteAddToCallback: stats(ipToCb),
-      addRouteToCallback: stats(addToCb),
-      replaceRouteRoundTrip: stats(addRoute),
+      ipRouteAddToCallback: summarize(ipToCb),
+      addRouteToCallback: summarize(addToCb),
+      replaceRouteRoundTrip: summarize(addRoute),
     };
   } finally {
     await sb.cleanup();
@@ -205,9 +185,9 @@ function print(r: Record<string, unknown>): void {
   const rows: string[][] = [['figure', 'n', 'p50 ms', 'p99 ms', 'max ms']];
   const other: string[] = [];
   for (const [k, v] of Object.entries(r)) {
-    if (v && typeof v === 'object' && 'p50' in v) {
-      const s = v as Stats;
-      rows.push([k, String(s.n), s.p50.toFixed(3), s.p99.toFixed(3), s.max.toFixed(3)]);
+    if (v && typeof v === 'object' && 'p50Ms' in v) {
+      const s = v as Summary;
+      rows.push([k, String(s.n), s.p50Ms.toFixed(3), s.p99Ms.toFixed(3), s.maxMs.toFixed(3)]);
     } else other.push(`${k}: ${JSON.stringify(v)}`);
   }
   const w = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));

@@ -16,16 +16,12 @@ import { API_VERSION, type PodAddressPool } from '../src/api/types.js';
 import { Controller } from '../src/controller/controller.js';
 import { startLab } from '../src/lab/lab.js';
 import { waitFor, type SpawnedProcess } from '../src/lab/netns.js';
+import { summarize } from './stats.js';
 
 const ROUNDS = 5;
 const POOL = 'bench-approval';
 const PREFIXES = ['10.244.1.0/24', '10.244.2.0/24'];
 
-function stats(samples: number[]): { p50Ms: number; p99Ms: number; maxMs: number; n: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => Number(s[Math.min(s.length - 1, Math.floor(q * s.length))]!.toFixed(1));
-  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: Number(s[s.length - 1]!.toFixed(1)), n: s.length };
-}
 
 /** Route add/delete events of the ToR's kernel, timestamped on arrival. Register before acting. */
 class RouteMonitor {
@@ -123,10 +119,10 @@ export async function benchPoolApproval(): Promise<Record<string, unknown>> {
       rounds: ROUNDS,
       labPoolDeleteToWithdrawnMs: Number(labPoolWithdrawnMs.toFixed(1)),
       pendingAdvertised: pendingLeaked,
-      approveToFibNode1: stats(approveFirst),
-      approveToFibAllNodes: stats(approveAll),
-      approveToStatusAdvertised: stats(approveStatus),
-      rejectToWithdrawnAllNodes: stats(rejectAll),
+      approveToFibNode1: summarize(approveFirst),
+      approveToFibAllNodes: summarize(approveAll),
+      approveToStatusAdvertised: summarize(approveStatus),
+      rejectToWithdrawnAllNodes: summarize(rejectAll),
     };
   } finally {
     await controller?.stop().catch(() => undefined);

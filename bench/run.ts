@@ -7,6 +7,7 @@ import { benchNetlink } from './netlink.js';
 import { benchOctavia } from './octavia.js';
 import { benchBurst } from './burst.js';
 import { benchRollout } from './rollout.js';
+import { benchPoolApproval } from './pool-approval.js';
 
 /** Prints a bench's figures: one row per measured quantity, p50/p99 side by side. */
 function print(r: Record<string, unknown>): void {
@@ -35,6 +36,9 @@ print(results.haproxyRuntime as Record<string, unknown>);
 console.log('\n== Netlink (issue 3): route dump vs spawning ip, route event latency ==');
 results.netlink = await benchNetlink();
 print(results.netlink as Record<string, unknown>);
+console.log('\n== Pool approved → prefix in the ToR FIB, rejected → withdrawn (issue 3) ==');
+results.poolApproval = await benchPoolApproval();
+print(results.poolApproval as Record<string, unknown>);
 console.log('\n== Member and readiness-gate latency in the lab (issue 2) ==');
 results.membersLatency = await benchMembersLatency();
 console.log('\n== 200 Pods ready at once (issue 4) ==');
