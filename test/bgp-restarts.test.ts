@@ -38,6 +38,7 @@ const dsBird = parseAllDocuments(readFileSync(new URL('../daemonset/daemonset.ya
   ?.spec?.template?.spec?.containers?.find((c) => c.name === 'bird');
 const birdArgs = dsBird?.args ?? [];
 const preStop = dsBird?.lifecycle?.preStop?.exec?.command ?? [];
+const preStopFor = (socket: string) => preStop.map((a) => a.replaceAll(DS_SOCKET, socket));
 
 let sb: NetnsSandbox;
 let torNs: string;
@@ -142,7 +143,15 @@ afterAll(async () => {
 describe('restarts', () => {
   it('the DaemonSet starts BIRD with -R and asks it for a graceful restart before stopping it', () => {
     expect(birdArgs).toEqual(['-R']);
-    expect(preStop).toEqual(['birdcl', '-s', DS_SOCKET, 'graceful', 'restart']);
+    expect(preStop.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(preStop[2]).toContain(`birdcl -s ${DS_SOCKET} graceful restart`);
+  });
+
+  it('with PODLB_WITHDRAW_ON_STOP=true (uninstall) the preStop leaves BIRD running, for SIGTERM to send a Cease', async () => {
+    await sb.exec(nodeNs, 'env', ['PODLB_WITHDRAW_ON_STOP=true', ...preStopFor(bird.socketPath)]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await birdStatus()).toMatch(/Daemon is up and running/);
+    expect((await neighbor())?.state).toBe('Established');
   });
 
   it('an agent restart: no new session, the route never leaves the ToR, BIRD not reconfigured, blackhole untouched', async () => {
@@ -173,7 +182,7 @@ describe('restarts', () => {
     await new Promise((r) => setTimeout(r, 200));
     const t0 = Date.now();
     // The DaemonSet's own preStop command, pointed at this BIRD's socket.
-    const reply = await sb.exec(nodeNs, preStop[0]!, preStop.slice(1).map((a) => (a === DS_SOCKET ? bird.socketPath : a)));
+    const reply = await sb.exec(nodeNs, 'env', ['-u', 'PODLB_WITHDRAW_ON_STOP', ...preStopFor(bird.socketPath)]);
     await bird.exited;
     const exitedAt = Date.now();
     expect(reply).toMatch(/graceful restart/i);

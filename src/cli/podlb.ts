@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { AgentMetrics } from '../agent/metrics.js';
 import { runRenderBird } from './render-bird.js';
+import { withdrawAll } from '../agent/withdraw.js';
 
 const USAGE = `usage:
   podlb agent --node-name NAME [--kubeconfig FILE] [--bird-socket PATH --bird-config PATH] [--no-bgp]
@@ -83,6 +84,8 @@ async function agent(argv: string[]): Promise<void> {
     log.info({ signal: sig }, 'stopping; BIRD keeps running and load-balancer members stay registered');
     server.close();
     await agentInst.stop();
+    // Uninstall only (see src/agent/withdraw.ts): after the loop stopped, so nothing re-renders.
+    if (bgp && process.env.PODLB_WITHDRAW_ON_STOP === 'true') await withdrawAll({ bird: { socketPath: values['bird-socket']!, configPath: values['bird-config']! }, ...(values.netns ? { netns: values.netns } : {}), log });
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -117,6 +120,13 @@ async function main(): Promise<void> {
         else gw.v4 = g;
       }
       process.exitCode = await runRenderBird({ node: values.node, objectsFile: values.objects, showSecrets: values['show-secrets'] ?? false, ...(Object.keys(gw).length ? { defaultGateway: gw } : {}) }, process.stdout, process.stderr);
+      return;
+    }
+    case 'withdraw': {
+      const { values } = parseArgs({ args: rest, options: { 'bird-socket': { type: 'string' }, 'bird-config': { type: 'string' }, netns: { type: 'string' } } });
+      if (!values['bird-socket'] || !values['bird-config']) fail('withdraw needs --bird-socket PATH and --bird-config PATH');
+      const r = await withdrawAll({ bird: { socketPath: values['bird-socket'], configPath: values['bird-config'] }, ...(values.netns ? { netns: values.netns } : {}), log: pino() });
+      process.exitCode = r.bird.result === 'Failed' || r.blackholeError ? 1 : 0;
       return;
     }
     case 'lab': {
