@@ -19,6 +19,7 @@ import { MemberGc, type GcReport } from './member-gc.js';
 import { PoolStatusWriter, type PoolStatusReport } from './pool-status.js';
 import { secretToBundle, TlsManager, type TlsReconcileResult } from './tls-manager.js';
 import { WebhookServer } from './webhook-server.js';
+import { CalicoLoop } from './calico/loop.js';
 
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
@@ -49,6 +50,10 @@ export interface ControllerOptions {
   /** Wrap the Lease client (tests partition one replica from the API server with it). */
   leaseClient?: (client: KubeClient) => LeaseClient;
   now?: () => number;
+  /** `calico`: the leader also renders Calico BGPPeers/BGPFilters (calico/loop.ts). Default `bird`. */
+  bgp?: 'bird' | 'calico';
+  /** calico-node's namespace (BGP password Secrets must be there). */
+  calicoNamespace?: string;
 }
 
 export interface LeaderRunReport {
@@ -89,6 +94,8 @@ export class Controller {
   #nextGcAt = 0;
   #webhookPort = 0;
   lastLeaderRun: LeaderRunReport | undefined;
+  /** Calico mode only: its own leader-only loop, started and stopped with leadership. */
+  readonly calico: CalicoLoop | undefined;
   #runWaiters: (() => void)[] = [];
 
   constructor(opts: ControllerOptions) {
@@ -110,6 +117,8 @@ export class Controller {
       gcIntervalMs: 30_000,
       makeInstance: (address) => new HaproxyInstance(address),
       now: Date.now,
+      bgp: 'bird',
+      calicoNamespace: 'calico-system',
       ...opts,
     };
     const o = this.#o;
@@ -144,6 +153,7 @@ export class Controller {
       log: log.child({ component: 'tls' }),
     });
     this.#gc = new MemberGc({ makeInstance: o.makeInstance, graceMs: o.gcGraceMs, log: log.child({ component: 'member-gc' }), record: (ev) => void this.#events.record(ev) });
+    this.calico = o.bgp === 'calico' ? new CalicoLoop({ client: this.#client, log: log.child({ component: 'calico' }), record: (ev) => void this.#events.record(ev), calicoNamespace: o.calicoNamespace, now: o.now }) : undefined;
     this.#poolStatus = new PoolStatusWriter({ client: this.#client, log: log.child({ component: 'pool-status' }), record: (ev) => void this.#events.record(ev) });
     this.elector = new LeaderElector({
       client: o.leaseClient ? o.leaseClient(this.#client) : this.#client,
@@ -177,6 +187,7 @@ export class Controller {
   async start(): Promise<void> {
     this.#webhookPort = await this.webhook.listen(this.#o.webhookPort, this.#o.webhookHost);
     await Promise.all(Object.values(this.#informers).map((i) => i.start()));
+    await this.calico?.start();
     this.elector.start();
   }
 
@@ -185,6 +196,7 @@ export class Controller {
     await this.elector.stop(opts);
     await this.#stopLeading();
     await Promise.all(Object.values(this.#informers).map((i) => i.stop()));
+    await this.calico?.stop();
     await this.#gc.close();
     await this.webhook.close();
   }
@@ -216,12 +228,14 @@ export class Controller {
     this.#nextGcAt = 0;
     this.#leaderLoop = this.#loop();
     this.#signal.notify();
+    this.calico?.startLeading();
   }
 
   async #stopLeading(): Promise<void> {
     if (!this.#leading) return;
     this.#leading = false;
     this.#signal.notify();
+    await this.calico?.stopLeading();
     await this.#leaderLoop;
     this.#signal.cancelTimer();
     this.#gc.reset();

@@ -15,6 +15,7 @@ export const CONTROLLER_USAGE = `  podlb controller [--kubeconfig FILE] [--ident
               [--webhook-port 9443] [--webhook-service podlb-webhook] [--webhook-config podlb]
               [--tls-secret podlb-webhook-tls] [--gc-grace 2m] [--gc-interval 30s]
               [--health-port 9253] [--log-level info]
+              [--bgp bird|calico] [--calico-namespace calico-system]
 `;
 
 const OPTIONS = {
@@ -33,6 +34,8 @@ const OPTIONS = {
   'gc-interval': { type: 'string', default: '30s' },
   'health-port': { type: 'string', default: '9253' },
   'log-level': { type: 'string', default: 'info' },
+  bgp: { type: 'string', default: 'bird' },
+  'calico-namespace': { type: 'string', default: 'calico-system' },
 } as const;
 
 function duration(flag: string, text: string): number {
@@ -57,6 +60,8 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv = pr
   }
   const leaseMs = duration('lease-duration', values['lease-duration']);
   if (leaseMs % 1000 !== 0) throw new PodlbError('INVALID_FLAG', '--lease-duration: whole seconds (the Lease stores seconds)');
+  const bgp = values.bgp;
+  if (bgp !== 'bird' && bgp !== 'calico') throw new PodlbError('INVALID_FLAG', `--bgp: ${JSON.stringify(bgp)} is not bird or calico`);
   const identity = values.identity ?? env.POD_NAME ?? hostname();
   const kubeconfig = values.kubeconfig ?? env.KUBECONFIG;
   return {
@@ -73,6 +78,8 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv = pr
       tlsSecretName: values['tls-secret'],
       gcGraceMs: duration('gc-grace', values['gc-grace']),
       gcIntervalMs: duration('gc-interval', values['gc-interval']),
+      bgp,
+      calicoNamespace: values['calico-namespace'],
     },
     ...(kubeconfig ? { kubeconfig } : {}),
     healthPort: port('health-port', values['health-port']),

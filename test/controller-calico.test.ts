@@ -1,0 +1,308 @@
+// Calico mode (`podlb controller --bgp=calico`): the pure renderer against golden files
+// (UPDATE_GOLDEN=1 refreshes test/golden/calico/), the LabelSelector -> Calico selector table,
+// the sync planner, and the controller's Calico loop against the in-process API server with
+// Calico's CRDs registered: create, update on change, delete on removal, hand-made objects left alone.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
+import { waitFor } from '../src/lab/netns.js';
+import { Controller } from '../src/controller/controller.js';
+import { controllerResources } from '../src/controller/api-resources.js';
+import { calicoResources } from '../src/controller/calico/api-resources.js';
+import { renderCalico, type CalicoRenderInput, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../src/controller/calico/render.js';
+import { labelSelectorToCalico } from '../src/controller/calico/selector.js';
+import { planCalicoSync, type CalicoCurrent } from '../src/controller/calico/sync.js';
+import { parseControllerFlags } from '../src/controller/main.js';
+import { peerFixture, poolFixture } from '../src/bgp/fixtures.js';
+import type { BGPPeer, PodAddressPool } from '../src/api/types.js';
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
+const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'golden/calico');
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+
+/** Problems as comments, then the objects as a kubectl-appliable multi-document YAML. */
+function goldenText(input: CalicoRenderInput): string {
+  const r = renderCalico(input);
+  const head = r.problems.map((p) => `# ${p.severity} ${p.reason} ${p.object.kind}/${p.object.name} ${p.field}: ${p.message}\n`).join('');
+  const docs = [...r.filters, ...r.peers].map((o) => stringify(o, { lineWidth: 0 }));
+  return `${head || '# no problems\n'}${docs.map((d) => `---\n${d}`).join('')}`;
+}
+
+const inCalicoNs = { passwordSecretRef: { namespace: 'calico-system', name: 'tor-md5', key: 'password' } };
+const pwPeer = peerFixture('rack-r12-tor', { passwordSecretRef: { namespace: 'podlb-system', name: 'tor-md5', key: 'password' } });
+const noSel = { nodeSelector: undefined } as Partial<PodAddressPool['spec']>;
+
+const cases: { name: string; input: CalicoRenderInput }[] = [
+  // Design §3's objects as they are: the password Secret is in podlb-system, which Calico cannot read.
+  { name: 'design-example', input: { peers: [pwPeer], pools: [poolFixture()] } },
+  // The same with the Secret in calico-node's namespace: the pool's node selector splits the peer in two.
+  { name: 'design-example-calico-secret', input: { peers: [peerFixture('rack-r12-tor', inCalicoNs)], pools: [poolFixture()] } },
+  {
+    name: 'dual-stack-no-pool-selector',
+    input: {
+      peers: [peerFixture('rack-r12-tor', { holdTimeSeconds: undefined, keepaliveSeconds: undefined }), peerFixture('rack-r12-tor-v6', { peerAddress: 'fd00:31::1', holdTimeSeconds: undefined, keepaliveSeconds: undefined, gracefulRestart: undefined })],
+      pools: [poolFixture('tokyo-pods', { ...noSel, communities: ['65000:100'] }), poolFixture('tokyo-extra', { ...noSel, cidrs: ['10.245.0.0/24', '10.244.0.0/16'] })],
+    },
+  },
+  {
+    name: 'pool-selector-partitions',
+    input: {
+      peers: [peerFixture('spine', { nodeSelector: { matchExpressions: [{ key: 'topology.kubernetes.io/rack', operator: 'In', values: ['r12', 'r13'] }, { key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' }] }, holdTimeSeconds: undefined, keepaliveSeconds: undefined })],
+      pools: [
+        poolFixture('everywhere', { ...noSel, cidrs: ['10.250.0.0/16'] }),
+        poolFixture('gpu', { cidrs: ['10.251.0.0/16'], nodeSelector: { matchLabels: { 'example.com/gpu': 'true' } } }),
+        poolFixture('edge', { cidrs: ['10.252.0.0/16'], nodeSelector: { matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['a', 'b'] }, { key: 'edge', operator: 'Exists' }] } }),
+      ],
+    },
+  },
+  {
+    name: 'approval-states',
+    input: {
+      peers: [peerFixture('tor', { nodeSelector: undefined, holdTimeSeconds: undefined, keepaliveSeconds: undefined })],
+      pools: [
+        poolFixture('pending', { ...noSel, cidrs: ['10.1.0.0/16'], approval: { state: 'Pending' } }),
+        poolFixture('rejected', { ...noSel, cidrs: ['10.2.0.0/16'], approval: { state: 'Rejected', by: 'network-team:bob', reason: 'overlaps the DMZ' } }),
+        poolFixture('bad-cidr', { ...noSel, cidrs: ['10.3.0.0/33'] }),
+        poolFixture('pod-ips', { ...noSel, cidrs: ['10.4.0.0/24'], advertise: 'PodIPs' }),
+      ],
+    },
+  },
+  {
+    name: 'refused-and-ignored',
+    input: {
+      clusterAsn: 64512,
+      peers: [
+        peerFixture('gateway', { peerAddress: 'Gateway' }),
+        peerFixture('other-local-as', { peerAddress: '172.31.0.5', localASN: 64999 }),
+        peerFixture('gt-selector', { peerAddress: '172.31.0.6', nodeSelector: { matchExpressions: [{ key: 'rack', operator: 'Gt' as 'In', values: ['3'] }] } }),
+        peerFixture('bad-asn', { peerAddress: '172.31.0.7', peerASN: 0 }),
+        peerFixture('everything-ignored', { peerAddress: '172.31.0.8', bfd: { enabled: true }, ebgpMultihop: 2, sourceAddress: '172.31.0.2', gracefulRestart: { enabled: false } }),
+      ],
+      pools: [poolFixture('tokyo-pods', noSel)],
+    },
+  },
+];
+
+describe('renderCalico golden files', () => {
+  it.each(cases)('$name', ({ name, input }) => {
+    const file = join(GOLDEN_DIR, `${name}.yaml`);
+    const text = goldenText(input);
+    if (UPDATE || !existsSync(file)) {
+      mkdirSync(GOLDEN_DIR, { recursive: true });
+      writeFileSync(file, text);
+    }
+    expect(text).toBe(readFileSync(file, 'utf8'));
+  });
+});
+
+describe('renderCalico', () => {
+  it('the export filter accepts exactly the approved CIDRs (In), then rejects everything; imports nothing', () => {
+    const r = renderCalico({ peers: [peerFixture('tor', { nodeSelector: undefined })], pools: [poolFixture('p', noSel)] });
+    expect(r.filters).toHaveLength(1);
+    expect(r.filters[0]!.spec).toEqual({
+      exportV4: [
+        { action: 'Accept', matchOperator: 'In', cidr: '10.244.0.0/16' },
+        { action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' },
+      ],
+      exportV6: [
+        { action: 'Accept', matchOperator: 'In', cidr: 'fd00:244::/56' },
+        { action: 'Reject', matchOperator: 'In', cidr: '::/0' },
+      ],
+      importV4: [{ action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' }],
+      importV6: [{ action: 'Reject', matchOperator: 'In', cidr: '::/0' }],
+    });
+    expect(r.peers[0]!.spec).toEqual({ peerIP: '172.31.0.1', asNumber: 65000, nodeSelector: 'all()', filters: ['podlb-tor'], maxRestartTime: '120s' });
+    expect(r.peers[0]!.metadata).toEqual({ name: 'podlb-tor', labels: { [MANAGED_BY_LABEL]: 'podlb' }, annotations: { [OWNER_ANNOTATION]: 'BGPPeer/tor' } });
+  });
+
+  it('no approved pool: the peer still peers, and exports nothing', () => {
+    const r = renderCalico({ peers: [peerFixture('tor')], pools: [poolFixture('p', { approval: { state: 'Pending' } })] });
+    expect(r.filters[0]!.spec.exportV4).toEqual([{ action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' }]);
+  });
+
+  it('the partitions of a peer select disjoint node sets that together are the peer selector', () => {
+    const r = renderCalico({ peers: [peerFixture('tor', { nodeSelector: { matchLabels: { rack: 'r1' } } })], pools: [poolFixture('a', { nodeSelector: { matchLabels: { a: 'x' } } }), poolFixture('b', { nodeSelector: { matchLabels: { b: 'y' } } })] });
+    expect(r.peers.map((p) => p.spec.nodeSelector).sort()).toEqual(["rack == 'r1' && !(a == 'x') && !(b == 'y')", "rack == 'r1' && a == 'x' && !(b == 'y')", "rack == 'r1' && a == 'x' && b == 'y'", "rack == 'r1' && b == 'y' && !(a == 'x')"]);
+  });
+
+  it('more pool selectors than MAX_POOL_SELECTORS: the extra pools are refused (never exported)', () => {
+    const pools = ['a', 'b', 'c', 'd'].map((k, i) => poolFixture(k, { cidrs: [`10.${i}.0.0/16`], nodeSelector: { matchLabels: { [k]: 'x' } } }));
+    const r = renderCalico({ peers: [peerFixture('tor')], pools });
+    expect(r.peers).toHaveLength(8);
+    expect(r.filters.flatMap((f) => f.spec.exportV4.map((x) => x.cidr))).not.toContain('10.3.0.0/16');
+    expect(r.problems.find((p) => p.object.name === 'd')).toMatchObject({ reason: 'CalicoCannotExpress', field: 'spec.nodeSelector' });
+  });
+
+  it('localASN equal to the BGPConfiguration AS is required', () => {
+    expect(renderCalico({ peers: [peerFixture('tor')], pools: [], clusterAsn: 64512 }).peers).toHaveLength(1);
+    const r = renderCalico({ peers: [peerFixture('tor')], pools: [], clusterAsn: 65100 });
+    expect(r.peers).toHaveLength(0);
+    expect(r.problems[0]).toMatchObject({ reason: 'LocalASNMismatch', field: 'spec.localASN' });
+  });
+});
+
+describe('LabelSelector -> Calico selector', () => {
+  it.each([
+    ['missing', undefined, 'all()'],
+    ['empty', {}, 'all()'],
+    ['matchLabels', { matchLabels: { 'topology.kubernetes.io/rack': 'r12' } }, "topology.kubernetes.io/rack == 'r12'"],
+    ['In, several', { matchExpressions: [{ key: 'rack', operator: 'In', values: ['r2', 'r1'] }] }, "rack in {'r1', 'r2'}"],
+    ['NotIn, one', { matchExpressions: [{ key: 'rack', operator: 'NotIn', values: ['r1'] }] }, "rack != 'r1'"],
+    ['NotIn, several', { matchExpressions: [{ key: 'rack', operator: 'NotIn', values: ['r1', 'r2'] }] }, "rack not in {'r1', 'r2'}"],
+    ['Exists', { matchExpressions: [{ key: 'podlb.io/bgp', operator: 'Exists' }] }, 'has(podlb.io/bgp)'],
+    ['DoesNotExist', { matchExpressions: [{ key: 'podlb.io/bgp', operator: 'DoesNotExist' }] }, '!has(podlb.io/bgp)'],
+    ['empty value', { matchLabels: { a: '' } }, "a == ''"],
+    ['all together, sorted by key', { matchLabels: { z: '1' }, matchExpressions: [{ key: 'a', operator: 'Exists' }] }, "has(a) && z == '1'"],
+  ])('%s', (_n, raw, want) => {
+    expect(labelSelectorToCalico(raw)).toBe(want);
+  });
+
+  it.each([
+    ['Gt operator', { matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] }, 'spec.nodeSelector.matchExpressions[0].operator'],
+    ['quote in a value', { matchLabels: { a: "x'y" } }, 'spec.nodeSelector.matchLabels[a]'],
+    ['unknown field', { matchFields: [] }, 'spec.nodeSelector.matchFields'],
+  ])('refuses %s, naming the field', (_n, raw, field) => {
+    expect(() => labelSelectorToCalico(raw)).toThrow(expect.objectContaining({ field }));
+  });
+});
+
+describe('planCalicoSync', () => {
+  const render = renderCalico({ peers: [peerFixture('tor', { nodeSelector: undefined })], pools: [poolFixture('p', noSel)] });
+  const asCurrent = (o: Obj): CalicoCurrent => structuredClone({ ...o, metadata: { ...o.metadata, resourceVersion: '7' } });
+
+  it('creates filters before peers; then nothing to do', () => {
+    const plan = planCalicoSync(render, { peers: [], filters: [] });
+    expect(plan.actions.map((a) => `${a.op} ${a.kind}`)).toEqual(['create BGPFilter', 'create BGPPeer']);
+    const again = planCalicoSync(render, { peers: render.peers.map(asCurrent), filters: render.filters.map(asCurrent) });
+    expect(again.actions).toEqual([]);
+    expect(again.unchanged).toBe(2);
+  });
+
+  it('deletes peers before filters, and only podlb-owned ones', () => {
+    const mine = [...render.peers, ...render.filters].map(asCurrent);
+    const handMade: CalicoCurrent = { metadata: { name: 'hand-made', labels: { [MANAGED_BY_LABEL]: 'podlb' } }, spec: {} }; // label alone is not ownership
+    const empty = renderCalico({ peers: [], pools: [] });
+    const plan = planCalicoSync(empty, { peers: [mine[0]!, handMade], filters: [mine[1]!, handMade] });
+    expect(plan.actions.map((a) => `${a.op} ${a.kind} ${a.op === 'delete' ? a.name : ''}`)).toEqual(['delete BGPPeer podlb-tor', 'delete BGPFilter podlb-tor']);
+  });
+
+  it('a hand-made object with a wanted name blocks the pair and says so', () => {
+    const foreign: CalicoCurrent = { metadata: { name: 'podlb-tor' }, spec: { exportV4: [] } };
+    const plan = planCalicoSync(render, { peers: [], filters: [foreign] });
+    expect(plan.actions).toEqual([]);
+    expect(plan.problems[0]).toMatchObject({ reason: 'CalicoNameConflict', object: { kind: 'BGPPeer', name: 'tor' } });
+  });
+});
+
+describe('--bgp flag', () => {
+  it.each([
+    [[], 'bird'],
+    [['--bgp=calico'], 'calico'],
+  ] as const)('%j -> %s', (argv, want) => {
+    expect(parseControllerFlags([...argv], {}).options.bgp).toBe(want);
+  });
+  it('refuses anything else', () => {
+    expect(() => parseControllerFlags(['--bgp=frr'], {})).toThrow(/--bgp/);
+  });
+});
+
+describe('the controller Calico loop against the API server', () => {
+  let api: ApiServer;
+  const ctls: Controller[] = [];
+  const calicoPeers = () => (api.store.list('bgppeers.crd.projectcalico.org').items as Obj[]).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  const calicoFilter = (name: string) => api.store.get('bgpfilters.crd.projectcalico.org', name) as Obj;
+  const leader = () => ctls.find((c) => c.isLeader);
+  /** Runs the leader's Calico loop until `done` holds and a pass wrote nothing (informer events arrive asynchronously). */
+  const settle = async (done: () => boolean = () => true) => {
+    await waitFor('a leader', () => leader() ?? undefined, 5_000);
+    for (let i = 0; i < 100; i++) {
+      const r = await leader()!.calico!.nextRun();
+      const quiet = r.skipped === undefined && r.apply !== undefined && r.apply.created.length + r.apply.updated.length + r.apply.deleted.length === 0 && r.apply.errors.length === 0;
+      if (quiet && done()) return r;
+      await new Promise((res) => setTimeout(res, 30));
+    }
+    throw new Error('the Calico loop did not settle');
+  };
+  const has = (f: () => unknown) => () => {
+    try {
+      return Boolean(f());
+    } catch {
+      return false;
+    }
+  };
+  const exportsOf = (name: string) => (calicoFilter(name).spec.exportV4 as Obj[]).map((r) => `${r.action} ${r.cidr}`);
+
+  beforeAll(async () => {
+    api = await startApiServer({ resources: [...controllerResources(), ...calicoResources()] });
+    api.store.create('namespaces', { metadata: { name: 'podlb-system' } });
+    api.store.create('bgpconfigurations.crd.projectcalico.org', { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512 } });
+    // Hand-made by the network team, with the label but no ownership annotation: never podlb's.
+    api.store.create('bgppeers.crd.projectcalico.org', { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'rr-global', labels: { [MANAGED_BY_LABEL]: 'podlb' } }, spec: { peerIP: '192.0.2.99', asNumber: 64512 } });
+    const kc = new KubeConfig();
+    kc.loadFromString(api.kubeconfigYaml());
+    for (const id of ['ctl-a', 'ctl-b']) {
+      const c = new Controller({ kubeConfig: kc, log, identity: id, webhookPort: 0, webhookHost: '127.0.0.1', leaseDurationSeconds: 1, renewDeadlineMs: 700, retryPeriodMs: 100, bgp: 'calico' });
+      ctls.push(c);
+      await c.start();
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(ctls.map((c) => c.stop()));
+    await api?.close();
+  });
+
+  it('creates, updates on pool approval and peer edits, deletes on removal, and leaves a hand-made BGPPeer alone', async () => {
+    const handMade = structuredClone(api.store.get('bgppeers.crd.projectcalico.org', 'rr-global'));
+    api.store.create('bgppeers', peerFixture('rack-r12-tor', { holdTimeSeconds: undefined, keepaliveSeconds: undefined }) as unknown as Obj);
+    api.store.create('podaddresspools', poolFixture('tokyo-pods', { ...noSel, approval: { state: 'Pending' } }) as unknown as Obj);
+    await settle(has(() => calicoPeers().length === 2));
+    expect(calicoPeers().map((p) => p.metadata.name)).toEqual(['podlb-rack-r12-tor', 'rr-global']);
+    expect(calicoPeers()[0]!.spec).toEqual({ peerIP: '172.31.0.1', asNumber: 65000, nodeSelector: "topology.kubernetes.io/rack == 'r12'", filters: ['podlb-rack-r12-tor'], maxRestartTime: '120s' });
+    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject 0.0.0.0/0']);
+
+    // Approved: the filter now accepts the pool; the peer is unchanged (no write).
+    const peerRv = calicoPeers()[0]!.metadata.resourceVersion;
+    api.store.patch('podaddresspools', 'tokyo-pods', undefined, 'merge', { spec: { approval: { state: 'Approved', by: 'network-team:alice' } } });
+    await settle(has(() => exportsOf('podlb-rack-r12-tor').length === 2));
+    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Accept 10.244.0.0/16', 'Reject 0.0.0.0/0']);
+    expect(calicoPeers()[0]!.metadata.resourceVersion).toBe(peerRv);
+
+    // Idle passes write nothing.
+    const filterRv = calicoFilter('podlb-rack-r12-tor').metadata.resourceVersion;
+    await settle();
+    expect(calicoFilter('podlb-rack-r12-tor').metadata.resourceVersion).toBe(filterRv);
+
+    // Peer edited: new ASN and selector.
+    api.store.patch('bgppeers', 'rack-r12-tor', undefined, 'merge', { spec: { peerASN: 65001, nodeSelector: { matchLabels: { 'topology.kubernetes.io/rack': 'r13' } } } });
+    await settle(has(() => calicoPeers()[0]!.spec.asNumber === 65001));
+    expect(calicoPeers()[0]!.spec).toMatchObject({ asNumber: 65001, nodeSelector: "topology.kubernetes.io/rack == 'r13'" });
+
+    // Rejected: back to deny-all.
+    api.store.patch('podaddresspools', 'tokyo-pods', undefined, 'merge', { spec: { approval: { state: 'Rejected', by: 'network-team:bob' } } });
+    await settle(has(() => exportsOf('podlb-rack-r12-tor').length === 1));
+    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject 0.0.0.0/0']);
+
+    // A problem becomes an Event on the podlb BGPPeer.
+    api.store.patch('bgppeers', 'rack-r12-tor', undefined, 'merge', { spec: { bfd: { enabled: true } } });
+    await waitFor('an Event', () => (api.store.list('events', { namespace: 'default' }).items as Obj[]).find((e) => e.involvedObject.kind === 'BGPPeer' && e.reason === 'CalicoFieldIgnored'), 5_000);
+
+    // Removed: podlb's objects go, the hand-made one stays untouched.
+    api.store.delete('bgppeers', 'rack-r12-tor');
+    await settle(has(() => calicoPeers().length === 1));
+    expect(calicoPeers().map((p) => p.metadata.name)).toEqual(['rr-global']);
+    expect(api.store.list('bgpfilters.crd.projectcalico.org').items).toEqual([]);
+    expect(api.store.get('bgppeers.crd.projectcalico.org', 'rr-global')).toEqual(handMade);
+  });
+
+  it('a non-leader replica writes nothing', async () => {
+    const follower = ctls.find((c) => !c.isLeader)!;
+    expect(follower.calico!.lastRun).toBeUndefined();
+  });
+});
