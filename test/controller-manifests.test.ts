@@ -25,7 +25,9 @@ describe('controller RBAC', () => {
   // Services, Nodes, LoadBalancerClasses, PodAddressPools, PodLBNodes and the TLS Secret (by
   // name); PodAddressPool status (merge PATCH, pool-status.ts); the Lease (GET, POST,
   // PUT); the Secret (GET, POST, PUT); the webhook configuration (GET, JSON PATCH); Events on
-  // LoadBalancerClasses and PodAddressPools (created in `default`, repeats patched). scope: 'cluster' or a namespace;
+  // LoadBalancerClasses and PodAddressPools (created in `default`, repeats patched); Calico mode
+  // (calico/): BGPPeer informer, Calico BGPPeers/BGPFilters (list/watch, POST, PUT, DELETE),
+  // BGPConfigurations (informer), Events on BGPPeers. scope: 'cluster' or a namespace;
   // names: resourceNames ('' = any).
   const GRANTS: [scope: string, group: string, resource: string, names: string, verbs: string][] = [
     ['cluster', '', 'services', '', 'get list watch'],
@@ -34,6 +36,10 @@ describe('controller RBAC', () => {
     ['cluster', 'podlb.io', 'podaddresspools', '', 'get list watch'],
     ['cluster', 'podlb.io', 'podlbnodes', '', 'get list watch'],
     ['cluster', 'podlb.io', 'podaddresspools/status', '', 'patch'],
+    ['cluster', 'podlb.io', 'bgppeers', '', 'get list watch'],
+    ['cluster', 'crd.projectcalico.org', 'bgppeers', '', 'get list watch create update delete'],
+    ['cluster', 'crd.projectcalico.org', 'bgpfilters', '', 'get list watch create update delete'],
+    ['cluster', 'crd.projectcalico.org', 'bgpconfigurations', '', 'get list watch'],
     ['cluster', 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'podlb', 'get patch'],
     ['podlb-system', 'coordination.k8s.io', 'leases', 'podlb-controller', 'get update'],
     ['podlb-system', 'coordination.k8s.io', 'leases', '', 'create'],
