@@ -105,6 +105,10 @@ export class Agent {
   #birdError: string | undefined;
   #lastApply: { hash: string; time: string; result: 'Applied' | 'Unchanged' | 'Failed'; error?: string } | undefined;
   #advertised: string[] = [];
+  /** Inputs of the last BGP plan BIRD answered (see #bgpInputKey), and when. */
+  #bgpKey = '';
+  #bgpKeyAt = 0;
+  #candidateBgpKey = '';
   /** The model BIRD runs, to tell session-resetting changes from soft ones before applying. */
   #appliedModel: BirdModel | undefined;
   #sessions: BgpSessionStatus[] = [];
@@ -235,82 +239,7 @@ export class Agent {
     const wakeTimes: number[] = [now + this.#o.resyncMs];
 
     // ---- BGP ----
-    if (this.#bird) {
-      if (!node) {
-        problems.push({ object: { apiVersion: 'v1', kind: 'Node', name: this.#o.nodeName }, field: 'metadata.name', reason: 'NodeNotFound', message: `Node ${this.#o.nodeName} does not exist; nothing is advertised until it does`, severity: 'Warning' });
-      } else if (now >= this.#birdRetryAt) {
-        await this.#readGateways();
-        const plan = buildBgpPlan({
-          node,
-          pools: [...i.pools.list()],
-          peers: [...i.peers.list()],
-          secrets: [...i.secrets.list()],
-          podIPs: podIPsForNode({ nodeName: this.#o.nodeName, pods, services: i.services.list() }),
-          ...(this.#kernel ? { defaultGateway: this.#gateway } : {}),
-        });
-        problems.push(...plan.problems);
-        const text = renderBirdConf(plan.model);
-        try {
-          const resets = this.#appliedModel ? sessionResettingChanges(this.#appliedModel, plan.model) : [];
-          const res = await this.#bird.applier.apply(text);
-          // A transient failure (socket missing, timeout) is BIRD being away, not BIRD refusing the config.
-          if (res.result === 'Failed' && res.transient) throw new UnreachableError('BIRD_UNREACHABLE', res.error ?? 'BIRD did not answer');
-          if (res.result === 'Applied') {
-            // Prefix and filter changes are soft; these restart a session, and users ask why.
-            for (const r of resets) {
-              log.warn({ peer: r.peer, protocol: r.protocol, fields: r.fields }, 'BGP session restarts: a changed setting needs a new session');
-              events.push({ object: { apiVersion: API_VERSION, kind: 'BGPPeer', name: r.peer }, type: 'Normal', reason: 'SessionRestarted', message: `Node ${this.#o.nodeName}: changing ${r.fields.join(', ')} restarts the BGP session (prefix and filter changes never do)` });
-            }
-          }
-          if (res.result !== 'Failed') this.#appliedModel = plan.model;
-          report.bird = { result: res.result, ...(res.error ? { error: res.error } : {}) };
-          this.metrics.birdReloads.inc({ result: res.result });
-          if (this.#birdFailures > 0 || this.#birdError) log.info('BIRD control socket reachable again');
-          this.#birdFailures = 0;
-          this.#birdError = undefined;
-          if (res.result === 'Failed') {
-            // BIRD refused the rendered config: a podlb bug or an unexpected BIRD; the old config keeps running.
-            events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'BirdConfigRejected', message: `BIRD refused the new configuration, the previous one keeps running: ${res.error}` });
-            log.error({ err: res.error, hash: res.hash }, 'BIRD refused the rendered configuration; keeping the running one');
-            this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: 'Failed', ...(res.error ? { error: res.error } : {}) };
-          } else {
-            if (res.result === 'Applied') {
-              log.info({ hash: res.hash, durationMs: res.durationMs, prefixes: plan.advertised.length, peers: plan.model.peers.length }, 'BIRD configuration applied');
-              events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Normal', reason: 'BirdConfigApplied', message: `Advertising ${plan.advertised.map((a) => a.prefix).join(', ') || 'nothing'} to ${plan.model.peers.length} peer(s)` });
-            }
-            if (res.result === 'Applied' || !this.#lastApply || this.#lastApply.hash !== res.hash) {
-              this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: res.result };
-            }
-            this.#advertised = plan.advertised.map((a) => a.prefix);
-            // Unused addresses of an advertised aggregate are dropped on the node instead of
-            // looping back to the ToR (design §5.4). Never for PodIPs host routes: a /32
-            // blackhole would cut the Pod off.
-            await this.#syncBlackholes(plan.advertised.filter((a) => a.mode === 'NodeCIDR').map((a) => a.prefix));
-            this.metrics.advertisedPrefixes.set(this.#advertised.length);
-          }
-        } catch (err) {
-          this.#birdFailures += 1;
-          this.#birdError = errorMessage(err);
-          const delay = Math.min(30_000, 250 * 2 ** (this.#birdFailures - 1)) * (0.8 + 0.4 * this.#o.random());
-          this.#birdRetryAt = now + delay;
-          if (this.#birdFailures === 1) events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'BirdUnreachable', message: `${this.#birdError}; retrying, routes already advertised stay` });
-          log.warn({ err: this.#birdError, retryInMs: Math.round(delay) }, 'BIRD apply failed');
-          report.bird = { result: 'Unreachable', error: this.#birdError };
-          this.metrics.birdReloads.inc({ result: 'Unreachable' });
-          this.metrics.reconcileErrors.inc({ component: 'bird' });
-        }
-      }
-      if (this.#birdRetryAt > now) wakeTimes.push(this.#birdRetryAt);
-      // Sessions that are not Established yet are read often, so status (and the lab) sees
-      // a session come up within half a second; settled ones at the status interval.
-      const settled = this.#sessions.length > 0 && this.#sessions.every((x) => x.state === 'Established');
-      const every = settled ? this.#o.statusIntervalMs : Math.min(500, this.#o.statusIntervalMs);
-      if (now - this.#sessionsReadAt >= every && !this.#birdError) {
-        this.#sessionsReadAt = now;
-        await this.#readSessions(i.peers.list());
-      }
-      wakeTimes.push(this.#sessionsReadAt + every);
-    }
+    if (this.#bird) await this.#reconcileBgp(node, pods, { problems, events, report, wakeTimes, now });
 
     // ---- members ----
     const plan: MemberPlan = planMembers({ nodeName: this.#o.nodeName, pods, services: i.services.list(), endpointSlices: i.slices.list(), classes: i.classes.list() });
@@ -491,6 +420,112 @@ export class Agent {
     }
     const live = new Set(plan.members.map((x) => memberKey(x.backend, x.name)));
     for (const k of this.#addedAt.keys()) if (!live.has(k)) this.#addedAt.delete(k);
+  }
+
+  /**
+   * BIRD config, kernel blackholes and session status. Planning and rendering are skipped
+   * when none of their inputs changed: most runs are 25 ms health polls, and rendering 10,000
+   * host routes takes ~100 ms.
+   */
+  async #reconcileBgp(node: Node | undefined, pods: readonly Pod[], ctx: { problems: Problem[]; events: EventToRecord[]; report: RunReport; wakeTimes: number[]; now: number }): Promise<void> {
+    if (!this.#bird) return;
+    const { problems, events, report, wakeTimes, now } = ctx;
+    const log = this.#o.log;
+    const i = this.#informers;
+    if (!node) {
+      problems.push({ object: { apiVersion: 'v1', kind: 'Node', name: this.#o.nodeName }, field: 'metadata.name', reason: 'NodeNotFound', message: `Node ${this.#o.nodeName} does not exist; nothing is advertised until it does`, severity: 'Warning' });
+    } else if (now >= this.#birdRetryAt && (await this.#bgpInputsChanged(node, pods, now))) {
+      const key = this.#candidateBgpKey;
+      const plan = buildBgpPlan({
+        node,
+        pools: [...i.pools.list()],
+        peers: [...i.peers.list()],
+        secrets: [...i.secrets.list()],
+        podIPs: podIPsForNode({ nodeName: this.#o.nodeName, pods, services: i.services.list() }),
+        ...(this.#kernel ? { defaultGateway: this.#gateway } : {}),
+      });
+      problems.push(...plan.problems);
+      const text = renderBirdConf(plan.model);
+      try {
+        const resets = this.#appliedModel ? sessionResettingChanges(this.#appliedModel, plan.model) : [];
+        const res = await this.#bird.applier.apply(text);
+        // A transient failure (socket missing, timeout) is BIRD being away, not BIRD refusing the config.
+        if (res.result === 'Failed' && res.transient) throw new UnreachableError('BIRD_UNREACHABLE', res.error ?? 'BIRD did not answer');
+        if (res.result === 'Applied') {
+          // Prefix and filter changes are soft; these restart a session, and users ask why.
+          for (const r of resets) {
+            log.warn({ peer: r.peer, protocol: r.protocol, fields: r.fields }, 'BGP session restarts: a changed setting needs a new session');
+            events.push({ object: { apiVersion: API_VERSION, kind: 'BGPPeer', name: r.peer }, type: 'Normal', reason: 'SessionRestarted', message: `Node ${this.#o.nodeName}: changing ${r.fields.join(', ')} restarts the BGP session (prefix and filter changes never do)` });
+          }
+        }
+        if (res.result !== 'Failed') this.#appliedModel = plan.model;
+        // Same inputs give the same text and the same answer from BIRD: plan again only when
+        // they change (a refused config is retried with new inputs, or at the next refresh).
+        this.#bgpKey = key;
+        this.#bgpKeyAt = now;
+        report.bird = { result: res.result, ...(res.error ? { error: res.error } : {}) };
+        this.metrics.birdReloads.inc({ result: res.result });
+        if (this.#birdFailures > 0 || this.#birdError) log.info('BIRD control socket reachable again');
+        this.#birdFailures = 0;
+        this.#birdError = undefined;
+        if (res.result === 'Failed') {
+          // BIRD refused the rendered config: a podlb bug or an unexpected BIRD; the old config keeps running.
+          events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'BirdConfigRejected', message: `BIRD refused the new configuration, the previous one keeps running: ${res.error}` });
+          log.error({ err: res.error, hash: res.hash }, 'BIRD refused the rendered configuration; keeping the running one');
+          this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: 'Failed', ...(res.error ? { error: res.error } : {}) };
+        } else {
+          if (res.result === 'Applied') {
+            log.info({ hash: res.hash, durationMs: res.durationMs, prefixes: plan.advertised.length, peers: plan.model.peers.length }, 'BIRD configuration applied');
+            events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Normal', reason: 'BirdConfigApplied', message: `Advertising ${plan.advertised.map((a) => a.prefix).join(', ') || 'nothing'} to ${plan.model.peers.length} peer(s)` });
+          }
+          if (res.result === 'Applied' || !this.#lastApply || this.#lastApply.hash !== res.hash) {
+            this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: res.result };
+          }
+          this.#advertised = plan.advertised.map((a) => a.prefix);
+          // Unused addresses of an advertised aggregate are dropped on the node instead of
+          // looping back to the ToR (design §5.4). Never for PodIPs host routes: a /32
+          // blackhole would cut the Pod off.
+          await this.#syncBlackholes(plan.advertised.filter((a) => a.mode === 'NodeCIDR').map((a) => a.prefix));
+          this.metrics.advertisedPrefixes.set(this.#advertised.length);
+        }
+      } catch (err) {
+        this.#birdFailures += 1;
+        this.#birdError = errorMessage(err);
+        const delay = Math.min(30_000, 250 * 2 ** (this.#birdFailures - 1)) * (0.8 + 0.4 * this.#o.random());
+        this.#birdRetryAt = now + delay;
+        if (this.#birdFailures === 1) events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'BirdUnreachable', message: `${this.#birdError}; retrying, routes already advertised stay` });
+        log.warn({ err: this.#birdError, retryInMs: Math.round(delay) }, 'BIRD apply failed');
+        report.bird = { result: 'Unreachable', error: this.#birdError };
+        this.metrics.birdReloads.inc({ result: 'Unreachable' });
+        this.metrics.reconcileErrors.inc({ component: 'bird' });
+      }
+    }
+    if (this.#birdRetryAt > now) wakeTimes.push(this.#birdRetryAt);
+    // Sessions that are not Established yet are read often, so status (and the lab) sees
+    // a session come up within half a second; settled ones at the status interval.
+    const settled = this.#sessions.length > 0 && this.#sessions.every((x) => x.state === 'Established');
+    const every = settled ? this.#o.statusIntervalMs : Math.min(500, this.#o.statusIntervalMs);
+    if (now - this.#sessionsReadAt >= every && !this.#birdError) {
+      this.#sessionsReadAt = now;
+      await this.#readSessions(i.peers.list());
+    }
+    wakeTimes.push(this.#sessionsReadAt + every);
+  }
+
+  /** Reads the gateways and tells whether the BGP inputs differ from the last applied ones. */
+  async #bgpInputsChanged(node: Node, pods: readonly Pod[], now: number): Promise<boolean> {
+    await this.#readGateways();
+    this.#candidateBgpKey = this.#bgpInputKey(node, pods);
+    // A refresh once a minute re-checks the file on disk (cheap when unchanged), so drift heals.
+    return this.#candidateBgpKey !== this.#bgpKey || now - this.#bgpKeyAt >= 60_000;
+  }
+
+  /** What the BGP plan depends on, cheaply: resourceVersions, Pod IPs and the gateways. */
+  #bgpInputKey(node: Node, pods: readonly Pod[]): string {
+    const i = this.#informers;
+    const rv = (xs: readonly KubernetesObject[]): string => xs.map((x) => `${x.metadata?.name}@${x.metadata?.resourceVersion}`).sort().join(',');
+    const podIps = pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}=${(p.status?.podIPs ?? []).map((x) => x.ip).join('+') || (p.status?.podIP ?? '')}:${p.status?.phase ?? ''}`).sort().join(',');
+    return [node.metadata.resourceVersion, rv(i.pools.list()), rv(i.peers.list()), rv(i.secrets.list()), rv(i.services.list()), podIps, this.#gateway.v4 ?? '', this.#gateway.v6 ?? ''].join('|');
   }
 
   async #writeGate(pod: Pod, d: GateDecision, now: number): Promise<void> {
