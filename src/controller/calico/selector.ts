@@ -1,10 +1,12 @@
 // metav1.LabelSelector -> Calico selector expression (the syntax of Calico's BGPPeer
 // `nodeSelector`: `k == 'v'`, `k != 'v'`, `k in {'a', 'b'}`, `k not in {...}`, `has(k)`,
-// `!has(k)`, `&&`, `!( )`, `all()`). Pure. Input is podlb's parsed selector
+// `!has(k)`, `&&`, `||`, `!( )`, `all()`). Pure. Input is podlb's parsed selector
 // (util/label-selector.ts), so matchLabels/matchExpressions were validated once at the edge.
 //
-// Semantics line up with Kubernetes': Calico's `!=` and `not in` also match a node without the
-// label (as NotIn does), and requirements are ANDed. Label keys and values that passed
+// Semantics line up with Kubernetes'. NotIn matches a node without the label; Calico's
+// reference describes `!=` and `not in` only for nodes that have the label, so NotIn is written
+// `(!has(k) || k != 'v')`, exact whichever way a Calico version reads it (`||` and
+// parentheses are part of Calico's selector syntax). Requirements are ANDed. Label keys and values that passed
 // Kubernetes validation contain only [A-Za-z0-9._-/], which Calico's lexer accepts unquoted
 // (keys) and inside single quotes (values); anything else is refused with the field named,
 // so a selector is never widened by a quoting mistake.
@@ -30,7 +32,7 @@ function requirement(field: string, r: Requirement): string {
     case 'In':
       return r.values.length === 1 ? `${r.key} == ${quote(field, r.values[0]!)}` : `${r.key} in ${set()}`;
     case 'NotIn':
-      return r.values.length === 1 ? `${r.key} != ${quote(field, r.values[0]!)}` : `${r.key} not in ${set()}`;
+      return `(!has(${r.key}) || ${r.values.length === 1 ? `${r.key} != ${quote(field, r.values[0]!)}` : `${r.key} not in ${set()}`})`;
     case 'Exists':
       return `has(${r.key})`;
     case 'DoesNotExist':
