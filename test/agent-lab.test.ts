@@ -68,6 +68,24 @@ describe('agent in the lab', () => {
     expect(status.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'Node', name: 'node1' });
   });
 
+  it('the dual-stack node advertises its IPv6 Pod CIDR over an IPv6 session', async () => {
+    const node2 = lab.topo.nodes[1]!;
+    expect(node2.podCidr6).toBe('fd00:244:0:2::/64');
+    const v6 = await waitFor('IPv6 Pod CIDR at the ToR', async () => (await lab.topo.tor.kernelRoutes()).find((r) => r.dst === 'fd00:244:0:2::/64'), 30_000, 100);
+    expect(v6.protocol).toBe('bgp');
+    const status = await waitFor('both sessions Established', async () => {
+      const n = await lab.podLBNode('node2');
+      const ss = n?.status?.bgp?.sessions ?? [];
+      return ss.length === 2 && ss.every((x) => x.state === 'Established') ? n : undefined;
+    }, 20_000, 100);
+    expect(status.status?.bgp?.sessions?.map((x) => x.peerAddress).sort()).toEqual([node2.address, node2.torAddress6 ?? ''].map((a) => (a === node2.address ? node2.torAddress : a)).sort());
+    expect(status.status?.bgp?.advertisedPrefixes).toEqual(['10.244.2.0/24', 'fd00:244:0:2::/64']);
+    const bh6 = JSON.parse(await lab.sb.exec(node2.ns, 'ip', ['-6', '-json', 'route', 'show', 'proto', '201'])) as { dst: string; type?: string }[];
+    expect(bh6).toEqual([expect.objectContaining({ dst: 'fd00:244:0:2::/64', type: 'blackhole' })]);
+    // node1 stays IPv4-only: its rack has no IPv6 peer, so nothing IPv6 is advertised there.
+    expect((await lab.podLBNode('node1'))?.status?.bgp?.advertisedPrefixes).toEqual(['10.244.1.0/24']);
+  });
+
   it('flips the gate only after HAProxy ran a passing check, and serves traffic without NAT', async () => {
     await lab.createPod('node1', 'web-a');
     await lab.createPod('node2', 'web-b');

@@ -24,7 +24,8 @@ import { errorMessage } from '../util/errors.js';
 
 export const LAB_NODES: LabNodeSpec[] = [
   { name: 'node1', podCidr: '10.244.1.0/24', rack: 'r1' },
-  { name: 'node2', podCidr: '10.244.2.0/24', rack: 'r2' },
+  // node2 is dual-stack: an IPv6 Pod CIDR advertised over an IPv6 session to the ToR.
+  { name: 'node2', podCidr: '10.244.2.0/24', podCidr6: 'fd00:244:0:2::/64', rack: 'r2' },
 ];
 
 export interface LabOptions {
@@ -106,8 +107,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     kc.loadFromString(api.kubeconfigYaml());
     const client = new KubeClient(kc);
 
-    const topo = await buildTopology(sb, { nodes: nodes.map((n) => ({ name: n.name, podCidr: n.podCidr })), backends: [{ name: LAB_BACKEND, balance: 'roundrobin', httpCheckPath: '/healthz' }], lbInstances: opts.lbInstances ?? 2 });
-    for (const obj of labObjects({ nodes: topo.nodes.map((n, i) => ({ ...nodes[i]!, address: n.address, torAddress: n.torAddress })), haproxyRuntimes: topo.lbs.map((l) => l.haproxy.runtimeAddress), ...(opts.healthCheck ? { healthCheck: opts.healthCheck } : {}), ...(opts.drainSeconds !== undefined ? { drainSeconds: opts.drainSeconds } : {}) })) {
+    const topo = await buildTopology(sb, { nodes: nodes.map((n) => ({ name: n.name, podCidr: n.podCidr, ...(n.podCidr6 ? { podCidr6: n.podCidr6 } : {}) })), backends: [{ name: LAB_BACKEND, balance: 'roundrobin', httpCheckPath: '/healthz' }], lbInstances: opts.lbInstances ?? 2 });
+    for (const obj of labObjects({ nodes: topo.nodes.map((n, i) => ({ ...nodes[i]!, address: n.address, torAddress: n.torAddress, ...(n.torAddress6 ? { torAddress6: n.torAddress6 } : {}) })), haproxyRuntimes: topo.lbs.map((l) => l.haproxy.runtimeAddress), ...(opts.healthCheck ? { healthCheck: opts.healthCheck } : {}), ...(opts.drainSeconds !== undefined ? { drainSeconds: opts.drainSeconds } : {}) })) {
       await client.create(collectionPath(obj), obj);
       // Nodes keep their status on create in the real API, but the lab does not rely on it.
       if (obj.kind === 'Node') await client.patch(`${collectionPath(obj)}/${obj.metadata.name}/status`, { status: obj.status }, 'merge');

@@ -12,11 +12,13 @@ export const LAB_POD_PORT = 8080;
 export interface LabNodeSpec {
   name: string;
   podCidr: string;
+  /** Dual-stack nodes: the IPv6 Pod CIDR. */
+  podCidr6?: string;
   rack: string;
 }
 
 export interface LabObjectsInput {
-  nodes: (LabNodeSpec & { address: string; torAddress: string })[];
+  nodes: (LabNodeSpec & { address: string; torAddress: string; torAddress6?: string })[];
   /** Runtime API addresses of every HAProxy instance of the fleet. */
   haproxyRuntimes: string[];
   torAsn?: number;
@@ -32,7 +34,7 @@ export function labObjects(input: LabObjectsInput): Obj[] {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'topology.kubernetes.io/rack': n.rack, 'podlb.io/bgp': 'true' } },
-    spec: { podCIDR: n.podCidr, podCIDRs: [n.podCidr] },
+    spec: { podCIDR: n.podCidr, podCIDRs: [n.podCidr, ...(n.podCidr6 ? [n.podCidr6] : [])] },
     status: { addresses: [{ type: 'InternalIP', address: n.address }, { type: 'Hostname', address: n.name }], conditions: [{ type: 'Ready', status: 'True' }] },
   }));
   const pool: PodAddressPool & Obj = {
@@ -40,7 +42,7 @@ export function labObjects(input: LabObjectsInput): Obj[] {
     kind: 'PodAddressPool',
     metadata: { name: 'lab-pods' },
     spec: {
-      cidrs: ['10.244.0.0/16'],
+      cidrs: ['10.244.0.0/16', 'fd00:244::/56'],
       advertise: 'NodeCIDR',
       nodeSelector: { matchLabels: { 'podlb.io/bgp': 'true' } },
       communities: ['65000:100'],
@@ -61,6 +63,16 @@ export function labObjects(input: LabObjectsInput): Obj[] {
       gracefulRestart: { enabled: true, restartTimeSeconds: 120 },
     },
   }));
+  // Dual-stack racks also peer over IPv6 (one session per family, as real ToRs are configured).
+  for (const n of input.nodes) {
+    if (!n.torAddress6) continue;
+    peers.push({
+      apiVersion: API_VERSION,
+      kind: 'BGPPeer',
+      metadata: { name: `rack-${n.rack}-tor-v6` },
+      spec: { peerAddress: n.torAddress6, peerASN: input.torAsn ?? 65000, localASN: input.nodeAsn ?? 64512, nodeSelector: { matchLabels: { 'topology.kubernetes.io/rack': n.rack } }, holdTimeSeconds: 90, keepaliveSeconds: 30, gracefulRestart: { enabled: true, restartTimeSeconds: 120 } },
+    });
+  }
   const hc = input.healthCheck ?? { interval: '1s', rise: 2, fall: 3 };
   const lbClass: LoadBalancerClass & Obj = {
     apiVersion: API_VERSION,

@@ -26,7 +26,8 @@ import type { NetnsSandbox } from './netns.js';
 import { startPod, type LabPod } from './pod-server.js';
 
 export interface TopologySpec {
-  nodes: { name: string; podCidr: string }[];
+  /** podCidr6: the node is dual-stack (IPv6 on its rack link and an IPv6 session to the ToR). */
+  nodes: { name: string; podCidr: string; podCidr6?: string }[];
   backends: HaproxyBackendSpec[];
   torAsn?: number;
   nodeAsn?: number;
@@ -50,6 +51,10 @@ export interface TopologyNode {
   /** The ToR's address on that link (172.31.i.1): the node's BGP peer and default gateway. */
   torAddress: string;
   podCidr: string;
+  /** Dual-stack nodes only: IPv6 Pod CIDR, the node's and the ToR's IPv6 rack-link addresses. */
+  podCidr6?: string;
+  address6?: string;
+  torAddress6?: string;
   bird: BirdProcess;
 }
 
@@ -78,6 +83,11 @@ export const MAX_NODES = 99;
 export const LB_ADDRESS = '172.31.100.2';
 export const LB_TOR_ADDRESS = '172.31.100.1';
 const HTTP_FRONTEND_PORT = 80;
+
+/** IPv6 rack link of dual-stack node i: fd00:31:i::/64, ToR ::1, node ::2. */
+export function rackAddresses6(index: number): { torAddress6: string; address6: string } {
+  return { torAddress6: `fd00:31:${index.toString(16)}::1`, address6: `fd00:31:${index.toString(16)}::2` };
+}
 
 export function rackAddresses(index: number): { torAddress: string; address: string } {
   if (!Number.isInteger(index) || index < 1 || index > MAX_NODES) throw new Error(`node index ${index} outside 1..${MAX_NODES}`);
@@ -164,11 +174,24 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
     await sb.veth({ ns: torNs, ifname: net.torIf, addrs: [`${net.torAddress}/24`] }, { ns: lbNsList[i]!, ifname: 'eth0', addrs: [`${net.address}/24`] });
     await sb.exec(lbNsList[i]!, 'ip', ['route', 'add', 'default', 'via', net.torAddress]);
   }
-  const links = spec.nodes.map((n, i) => ({ ...n, ns: nodeNs[i]!, ...rackAddresses(i + 1), torIf: `node${i + 1}` }));
+  const links = spec.nodes.map((n, i) => ({ ...n, ns: nodeNs[i]!, ...rackAddresses(i + 1), ...(n.podCidr6 ? rackAddresses6(i + 1) : {}), torIf: `node${i + 1}` }));
+  // IPv6: FRR needs a usable link-local next hop at once; a tentative (DAD) address makes it
+  // send BIRD an FSM error, after which BIRD waits its 60 s error time.
+  if (links.some((l) => l.podCidr6)) {
+    for (const ns of [torNs, ...links.filter((l) => l.podCidr6).map((l) => l.ns)]) {
+      for (const k of ['all', 'default']) await sb.sysctl(ns, `net.ipv6.conf.${k}.accept_dad`, '0');
+      await sb.sysctl(ns, 'net.ipv6.conf.all.forwarding', '1');
+    }
+  }
   await Promise.all(
     links.map(async (l) => {
-      await sb.veth({ ns: torNs, ifname: l.torIf, addrs: [`${l.torAddress}/24`] }, { ns: l.ns, ifname: 'eth0', addrs: [`${l.address}/24`] });
+      const v6 = l.address6 && l.torAddress6;
+      await sb.veth(
+        { ns: torNs, ifname: l.torIf, addrs: [`${l.torAddress}/24`, ...(v6 ? [`${l.torAddress6}/64`] : [])] },
+        { ns: l.ns, ifname: 'eth0', addrs: [`${l.address}/24`, ...(v6 ? [`${l.address6}/64`] : [])] },
+      );
       await sb.exec(l.ns, 'ip', ['route', 'add', 'default', 'via', l.torAddress]);
+      if (v6) await sb.exec(l.ns, 'ip', ['-6', 'route', 'add', 'default', 'via', l.torAddress6!]);
     }),
   );
 
@@ -197,7 +220,7 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
     startFrr(sb, torNs, {
       asn: torAsn,
       routerId: LB_TOR_ADDRESS,
-      neighbors: links.map((l) => ({ address: l.address, asn: nodeAsn })),
+      neighbors: links.flatMap((l) => [{ address: l.address, asn: nodeAsn }, ...(l.address6 ? [{ address: l.address6, asn: nodeAsn }] : [])]),
       gracefulRestartHelper: true,
     }),
     Promise.all(
@@ -218,6 +241,7 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
     address: l.address,
     torAddress: l.torAddress,
     podCidr: l.podCidr,
+    ...(l.podCidr6 && l.address6 && l.torAddress6 ? { podCidr6: l.podCidr6, address6: l.address6, torAddress6: l.torAddress6 } : {}),
     bird: birds[i]!,
   }));
   const pods = new Map<string, LabPod>();
