@@ -16,7 +16,8 @@ import { controllerResources } from '../src/controller/api-resources.js';
 import { calicoResources } from '../src/controller/calico/api-resources.js';
 import { renderCalico, type CalicoRenderInput, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../src/controller/calico/render.js';
 import { labelSelectorToCalico } from '../src/controller/calico/selector.js';
-import { planCalicoSync, type CalicoCurrent } from '../src/controller/calico/sync.js';
+import { applyCalicoSync, planCalicoSync, type CalicoCurrent } from '../src/controller/calico/sync.js';
+import { KubeClient } from '../src/kube/client.js';
 import { parseControllerFlags } from '../src/controller/main.js';
 import { peerFixture, poolFixture } from '../src/bgp/fixtures.js';
 import type { BGPPeer, PodAddressPool } from '../src/api/types.js';
@@ -299,6 +300,28 @@ describe('the controller Calico loop against the API server', () => {
     expect(calicoPeers().map((p) => p.metadata.name)).toEqual(['rr-global']);
     expect(api.store.list('bgpfilters.crd.projectcalico.org').items).toEqual([]);
     expect(api.store.get('bgppeers.crd.projectcalico.org', 'rr-global')).toEqual(handMade);
+  });
+
+  it('a failed BGPFilter write holds back its BGPPeer; a hand-made object with the wanted name blocks the pair', async () => {
+    // The pure plan applied by hand (no podlb BGPPeer exists, so the running loop stays out of it).
+    const kc = new KubeConfig();
+    kc.loadFromString(api.kubeconfigYaml());
+    const plan = planCalicoSync(renderCalico({ peers: [peerFixture('tor-b', { peerAddress: '172.31.0.9' })], pools: [] }), { peers: [], filters: [] });
+    api.faults.failNext({ count: 1, status: 500, match: (m, p) => m === 'POST' && p.startsWith('/apis/crd.projectcalico.org/v1/bgpfilters') });
+    const res = await applyCalicoSync(new KubeClient(kc), plan);
+    expect(res.errors.map((e) => e.action)).toEqual(['create BGPFilter podlb-tor-b', 'create BGPPeer podlb-tor-b']);
+    expect(res.errors[1]!.error).toMatch(/its BGPFilter could not be written/);
+    expect(res.created).toEqual([]);
+    expect(calicoPeers().some((p) => p.metadata.name === 'podlb-tor-b')).toBe(false);
+
+    const foreign = api.store.create('bgpfilters.crd.projectcalico.org', { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPFilter', metadata: { name: 'podlb-tor-c' }, spec: { exportV4: [{ action: 'Accept', matchOperator: 'In', cidr: '0.0.0.0/0' }] } });
+    api.store.create('bgppeers', peerFixture('tor-c', { peerAddress: '172.31.0.10', holdTimeSeconds: undefined, keepaliveSeconds: undefined }) as unknown as Obj);
+    const r = await settle(() => true);
+    await waitFor('the conflict reported', async () => (await leader()!.calico!.nextRun()).problems.find((p) => p.reason === 'CalicoNameConflict' && p.object.name === 'tor-c'), 5_000);
+    expect(r.apply!.errors).toEqual([]);
+    expect(calicoPeers().some((p) => p.metadata.name === 'podlb-tor-c')).toBe(false);
+    expect(api.store.get('bgpfilters.crd.projectcalico.org', 'podlb-tor-c')).toEqual(foreign);
+    api.store.delete('bgppeers', 'tor-c');
   });
 
   it('a non-leader replica writes nothing', async () => {

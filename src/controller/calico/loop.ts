@@ -29,6 +29,8 @@ export interface CalicoLoopOptions {
 export interface CalicoRunReport {
   at: number;
   skipped?: 'notSynced';
+  /** Informers that have not listed yet, e.g. `calicoFilters` when Calico has no BGPFilter CRD (before 3.26). */
+  notSynced?: string[];
   clusterAsn?: number;
   rendered?: { peers: number; filters: number };
   unchanged?: number;
@@ -100,8 +102,10 @@ export class CalicoLoop {
     });
   }
 
-  get #synced(): boolean {
-    return Object.values(this.#inf).every((i) => i.synced);
+  #notSynced(): string[] {
+    return Object.entries(this.#inf)
+      .filter(([, i]) => !i.synced)
+      .map(([k]) => k);
   }
 
   /** BGPConfiguration `default` spec.asNumber, else Calico's default. */
@@ -120,8 +124,14 @@ export class CalicoLoop {
       const report: CalicoRunReport = { at: now, problems: [] };
       let next = now + this.#o.resyncMs;
       // An unsynced cache would look like "no podlb peers": everything podlb made would go.
-      if (!this.#synced) {
+      // Calico before 3.26 has no BGPFilter CRD (nor BGPPeer `filters`): its informer never
+      // syncs, so nothing is ever written there, rather than peers that would drop `filters`
+      // and export every Calico route.
+      const notSynced = this.#notSynced();
+      if (notSynced.length > 0) {
         report.skipped = 'notSynced';
+        report.notSynced = notSynced;
+        if (this.lastRun?.skipped !== 'notSynced') this.#o.log.info({ notSynced }, 'waiting for informers (Calico CRDs bgppeers, bgpfilters, bgpconfigurations must exist)');
         next = now + 1_000;
       } else {
         try {
