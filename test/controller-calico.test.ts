@@ -20,7 +20,8 @@ import { applyCalicoSync, planCalicoSync, type CalicoCurrent } from '../src/cont
 import { KubeClient } from '../src/kube/client.js';
 import { parseControllerFlags } from '../src/controller/main.js';
 import { peerFixture, poolFixture } from '../src/bgp/fixtures.js';
-import type { BGPPeer, PodAddressPool } from '../src/api/types.js';
+import type { PodAddressPool } from '../src/api/types.js';
+import { parseLabelSelector, selectorMatches } from '../src/util/label-selector.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
@@ -145,6 +146,102 @@ describe('renderCalico', () => {
     const r = renderCalico({ peers: [peerFixture('tor')], pools: [], clusterAsn: 65100 });
     expect(r.peers).toHaveLength(0);
     expect(r.problems[0]).toMatchObject({ reason: 'LocalASNMismatch', field: 'spec.localASN' });
+  });
+});
+
+/**
+ * A small evaluator of the Calico selector subset podlb writes, with the documented reading of
+ * `!=` and `not in` (only nodes that carry the label): if podlb's output is right under it, it
+ * is right under the lenient reading too, since every NotIn is guarded by `!has(k)`.
+ */
+function calicoMatches(expr: string, labels: Record<string, string>): boolean {
+  const toks = expr.match(/all\(\)|has\(|\|\||&&|!=|==|!|\(|\)|\{|\}|,|'[^']*'|not in|in|[A-Za-z0-9._/-]+/g) ?? [];
+  let i = 0;
+  const peek = () => toks[i];
+  const take = (t?: string) => {
+    const x = toks[i++];
+    if (t !== undefined && x !== t) throw new Error(`expected ${t} at ${i - 1} in ${expr}, got ${x}`);
+    return x!;
+  };
+  const value = () => take().slice(1, -1);
+  const set = () => {
+    take('{');
+    const out: string[] = [value()];
+    while (peek() === ',') (take(), out.push(value()));
+    take('}');
+    return out;
+  };
+  const primary = (): boolean => {
+    const t = take();
+    if (t === '(') {
+      const v = or();
+      take(')');
+      return v;
+    }
+    if (t === 'all()') return true;
+    if (t === 'has(') {
+      const k = take();
+      take(')');
+      return k in labels;
+    }
+    const op = take();
+    const has = t in labels;
+    const arg = op === 'in' || op === 'not in' ? set() : [value()]; // always consume the operand
+    if (op === '==') return has && labels[t] === arg[0];
+    if (op === '!=') return has && labels[t] !== arg[0];
+    if (op === 'in') return has && arg.includes(labels[t]!);
+    if (op === 'not in') return has && !arg.includes(labels[t]!);
+    throw new Error(`unexpected ${op} in ${expr}`);
+  };
+  const unary = (): boolean => (peek() === '!' ? (take(), !unary()) : primary());
+  const and = (): boolean => {
+    let v = unary();
+    while (peek() === '&&') (take(), (v = unary() && v));
+    return v;
+  };
+  const or = (): boolean => {
+    let v = and();
+    while (peek() === '||') (take(), (v = and() || v));
+    return v;
+  };
+  const v = or();
+  if (i !== toks.length) throw new Error(`trailing tokens in ${expr}`);
+  return v;
+}
+
+describe('pool-selector partitions, checked against podlb\'s own selector matching', () => {
+  // Every label set over these keys and values (and absent): 4^4 = 256 nodes.
+  const dims: [string, string[]][] = [
+    ['rack', ['r1', 'r2', 'r3']],
+    ['gpu', ['true', 'false', 'x']],
+    ['zone', ['a', 'b', 'c']],
+    ['edge', ['1', '2', '3']],
+  ];
+  const nodes: Record<string, string>[] = [{}];
+  for (const [k, vs] of dims) nodes.splice(0, nodes.length, ...nodes.flatMap((n) => [n, ...vs.map((v) => ({ ...n, [k]: v }))]));
+  const peerSel = { matchExpressions: [{ key: 'rack', operator: 'In' as const, values: ['r1', 'r2'] }] };
+  const pools = [
+    poolFixture('everywhere', { nodeSelector: undefined, cidrs: ['10.250.0.0/16'] }),
+    poolFixture('gpu', { nodeSelector: { matchLabels: { gpu: 'true' } }, cidrs: ['10.251.0.0/16'] }),
+    poolFixture('not-zone-ab', { nodeSelector: { matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['a', 'b'] }] }, cidrs: ['10.252.0.0/16'] }),
+    poolFixture('edge', { nodeSelector: { matchExpressions: [{ key: 'edge', operator: 'Exists' }, { key: 'gpu', operator: 'DoesNotExist' }] }, cidrs: ['10.253.0.0/16'] }),
+  ];
+  const r = renderCalico({ peers: [peerFixture('tor', { nodeSelector: peerSel })], pools });
+  const filterOf = (name: string) => r.filters.find((f) => f.metadata.name === name)!.spec.exportV4.filter((x) => x.action === 'Accept').map((x) => x.cidr);
+
+  it('renders 2^3 Calico BGPPeers', () => {
+    expect(r.peers).toHaveLength(8);
+  });
+
+  it('each node is selected by exactly one partition iff the podlb peer selects it, and that partition exports exactly the pools selecting the node', () => {
+    const peerParsed = parseLabelSelector(peerSel, 'spec.nodeSelector');
+    for (const labels of nodes) {
+      const matching = r.peers.filter((p) => calicoMatches(p.spec.nodeSelector, labels));
+      expect(matching.length, JSON.stringify(labels)).toBe(selectorMatches(peerParsed, labels) ? 1 : 0);
+      if (matching.length === 0) continue;
+      const want = pools.filter((p) => selectorMatches(parseLabelSelector(p.spec.nodeSelector, 'spec.nodeSelector'), labels)).flatMap((p) => p.spec.cidrs);
+      expect(filterOf(matching[0]!.metadata.name), JSON.stringify(labels)).toEqual(want.sort());
+    }
   });
 });
 
