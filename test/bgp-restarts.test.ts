@@ -61,6 +61,13 @@ async function blackholes(): Promise<{ dst: string; type?: string; metric?: numb
   return JSON.parse((await sb.exec(nodeNs, 'ip', ['-json', 'route', 'show', 'proto', '201'])) || '[]') as { dst: string; type?: string; metric?: number }[];
 }
 
+/** The first BIRD apply a (new) agent made, from its reload counter: a run report is gone after the next run. */
+async function birdApply(a: Agent): Promise<{ result: string } | undefined> {
+  const text = await a.metrics.registry.metrics();
+  const m = /^podlb_bird_reloads_total\{result="(\w+)"\} [1-9]/m.exec(text);
+  return m ? { result: m[1]! } : undefined;
+}
+
 async function neighbor() {
   return (await frr.bgpNeighbors())[NODE_ADDR];
 }
@@ -164,7 +171,7 @@ describe('restarts', () => {
     await new Promise((r) => setTimeout(r, 300));
     agent = newAgent();
     await agent.start();
-    const report = await waitFor('first run of the new agent', () => agent!.lastReport?.bird, 15_000, 20);
+    const report = await waitFor('first BIRD apply of the new agent', () => birdApply(agent!), 15_000, 20);
     await new Promise((r) => setTimeout(r, 500));
     const s = await sampler.stop();
     console.log(`agent restart: ${s.count} ToR samples over ${s.spanMs} ms (max gap ${s.maxGapMs} ms), ${s.missing} without the route`);
@@ -235,7 +242,7 @@ describe('restarts', () => {
     bird = await startBird(sb, nodeNs, { dir: birdDir, initialConfig: keepConfig ? previous : birdInitialConfig(NODE_ADDR), extraArgs: birdArgs });
     agent = newAgent();
     await agent.start();
-    await waitFor('new agent rendered', () => agent!.lastReport?.bird, 15_000, 20);
+    await waitFor('new agent rendered', () => birdApply(agent!), 15_000, 20);
     const renderedAt = Date.now();
     await established(before + 1);
     const upAt = Date.now();
@@ -262,6 +269,7 @@ describe('restarts', () => {
     await bird.kill('SIGTERM');
     await waitFor('route gone at the ToR', async () => ((await torHasRoute()) ? undefined : true), 10_000, 20);
     const goneAt = Date.now();
+    await new Promise((r) => setTimeout(r, 100)); // let the sampler record the absence
     const s = await sampler.stop();
     console.log(`SIGTERM without graceful restart: the ToR dropped the route ${goneAt - t0} ms after the signal (${s.missing} samples without it)`);
     expect(s.missing).toBeGreaterThan(0);
@@ -299,6 +307,7 @@ describe('restarts', () => {
     await bird.kill('SIGKILL');
     await waitFor('route gone at the ToR', async () => ((await torHasRoute()) ? undefined : true), 10_000, 20);
     const goneAt = Date.now();
+    await new Promise((r) => setTimeout(r, 100)); // let the sampler record the absence
     s = await sampler.stop();
     console.log(`SIGKILL without GR: the ToR dropped the route ${goneAt - t0} ms after the kill`);
     expect(s.missing).toBeGreaterThan(0);
@@ -329,5 +338,15 @@ describe('restarts', () => {
     const again = await withdrawAll({ bird: { socketPath: bird.socketPath, configPath: bird.configPath }, netns: nodeNs, log });
     expect(again.bird.result).toBe('Unchanged');
     expect(again.blackholesRemoved).toEqual([]);
+  });
+
+  it('withdrawAll with BIRD already gone still removes podlb’s blackholes, and only those', async () => {
+    await sb.exec(nodeNs, 'ip', ['route', 'add', 'blackhole', POD_CIDR, 'proto', '201', 'metric', '4000000000']);
+    await sb.exec(nodeNs, 'ip', ['route', 'add', 'blackhole', '10.244.9.0/24', 'proto', 'static']);
+    const res = await withdrawAll({ bird: { socketPath: `${birdDir}/no-such.ctl`, configPath: `${birdDir}/gone.conf` }, netns: nodeNs, log });
+    expect(res.bird.result).toBe('Failed');
+    expect(res.blackholesRemoved).toEqual([POD_CIDR]);
+    expect(await blackholes()).toEqual([]);
+    expect(await sb.exec(nodeNs, 'ip', ['route', 'show', '10.244.9.0/24'])).toContain('blackhole');
   });
 });
