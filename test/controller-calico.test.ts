@@ -300,10 +300,13 @@ describe('planCalicoSync', () => {
 
 describe('--bgp flag', () => {
   it.each([
-    [[], 'bird'],
-    [['--bgp=calico'], 'calico'],
-  ] as const)('%j -> %s', (argv, want) => {
-    expect(parseControllerFlags([...argv], {}).options.bgp).toBe(want);
+    [[], {}],
+    [['--bgp=bird', '--calico-namespace=kube-system'], {}],
+    [['--bgp=calico'], { bgp: 'calico', calicoNamespace: 'calico-system' }],
+    [['--bgp', 'calico', '--calico-namespace', 'kube-system'], { bgp: 'calico', calicoNamespace: 'kube-system' }],
+  ] as const)('%j -> %j', (argv, want) => {
+    const { bgp, calicoNamespace } = parseControllerFlags([...argv], {}).options;
+    expect(JSON.parse(JSON.stringify({ bgp, calicoNamespace }))).toEqual(want);
   });
   it('refuses anything else', () => {
     expect(() => parseControllerFlags(['--bgp=frr'], {})).toThrow(/--bgp/);

@@ -78,8 +78,8 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv = pr
       tlsSecretName: values['tls-secret'],
       gcGraceMs: duration('gc-grace', values['gc-grace']),
       gcIntervalMs: duration('gc-interval', values['gc-interval']),
-      bgp,
-      calicoNamespace: values['calico-namespace'],
+      // Only in Calico mode, so BIRD mode's options stay as they were.
+      ...(bgp === 'calico' ? { bgp, calicoNamespace: values['calico-namespace'] } : {}),
     },
     ...(kubeconfig ? { kubeconfig } : {}),
     healthPort: port('health-port', values['health-port']),
