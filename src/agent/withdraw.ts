@@ -9,9 +9,11 @@
 // Pod is being deleted (rolling update, `kubectl delete ds`, eviction look the same), so the
 // operator says so: `kubectl -n podlb-system set env ds/podlb-agent PODLB_WITHDRAW_ON_STOP=true`
 // (this itself rolls the Pods, gracefully, because the old Pods do not have the variable), then
-// `kubectl delete` the DaemonSet: each agent withdraws on SIGTERM after its loop has stopped
-// (so it cannot re-render the old config afterwards), and BIRD, stopped with SIGTERM, would
-// send a Cease anyway. `kubectl drain` skips DaemonSet Pods, so draining alone withdraws
+// `kubectl delete` the DaemonSet: BIRD's preStop sees the variable and skips the graceful
+// restart, so the kubelet's SIGTERM makes BIRD close its sessions with a Cease (the ToR drops
+// the routes at once), and each agent withdraws on SIGTERM after its loop has stopped (so it
+// cannot re-render the old config afterwards) and removes the blackholes, whether or not BIRD
+// is still there to take the empty config. `kubectl drain` skips DaemonSet Pods, so draining alone withdraws
 // nothing; `podlb withdraw` by hand is only useful while no agent runs on the node (a running
 // agent re-renders its config at its next resync).
 import { readFile } from 'node:fs/promises';
