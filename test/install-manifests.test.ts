@@ -353,7 +353,7 @@ describe('DaemonSet', () => {
   const dsSpec = ds.spec as { updateStrategy: unknown; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: Obj } };
   const pod = dsSpec.template.spec as {
     serviceAccountName: string; hostNetwork: boolean; dnsPolicy: string; priorityClassName: string; tolerations: unknown[];
-    containers: Container[]; initContainers: Container[]; volumes: { name: string; emptyDir?: Obj }[];
+    containers: Container[]; initContainers: Container[]; volumes: { name: string; emptyDir?: Obj; hostPath?: Obj }[];
   };
   const container = (name: string): Container => pod.containers.find((c) => c.name === name) ?? pod.initContainers.find((c) => c.name === name)!;
   const agent = container('agent');
@@ -412,12 +412,14 @@ describe('DaemonSet', () => {
     expect(r.limits?.memory).toBeTruthy();
   });
 
-  it('runs BIRD on the shared emptyDir socket and config the agent is given', () => {
+  it('runs BIRD on the shared socket and config the agent is given, kept across Pod replacement on tmpfs', () => {
     expect(bird.image).toBe('podlb-bird');
     expect(bird.command).toEqual(['bird', '-f', '-c', '/run/bird/bird.conf', '-s', '/run/bird/bird.ctl']);
     expect(bird.livenessProbe?.exec?.command).toEqual(['birdcl', '-s', '/run/bird/bird.ctl', 'show', 'status']);
     const vol = pod.volumes.find((v) => v.name === 'bird-run');
-    expect(vol?.emptyDir).toMatchObject({ medium: 'Memory' });
+    // Survives the Pod's replacement (graceful restart needs the previous config) and lives
+    // under /run, which is tmpfs: BGP passwords never reach the node's disk.
+    expect(vol?.hostPath).toMatchObject({ path: expect.stringMatching(/^\/run\//), type: 'DirectoryOrCreate' });
     for (const c of [agent, bird, init]) expect(c.volumeMounts, c.name).toContainEqual({ name: 'bird-run', mountPath: '/run/bird' });
   });
 
