@@ -297,4 +297,21 @@ describe('agent in the lab', () => {
     const want = (await lab.members()).map((m) => m.name).sort().join();
     await waitFor('second instance refilled by both agents', async () => ((await lab.haproxies[1]!.listMembers([LAB_BACKEND], 'podlb_')).members.map((m) => m.name).sort().join() === want ? true : undefined), 35_000, 100);
   });
+
+  it('node drain: a cordoned node withdraws its Pod CIDR once its last Pod is gone, and brings it back when uncordoned', async () => {
+    const atTor = async (): Promise<boolean> => (await lab.topo.tor.kernelRoutes()).some((r) => r.dst === '10.244.1.0/24');
+    await lab.client.patch('/api/v1/nodes/node1', { spec: { unschedulable: true } }, 'merge');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await atTor()).toBe(true); // Pods still run there: their traffic must keep arriving
+    const onNode1 = (await lab.client.list<Pod>('/api/v1/namespaces/demo/pods')).items.filter((p) => p.spec.nodeName === 'node1').map((p) => p.metadata.name!);
+    expect(onNode1.length).toBeGreaterThan(0);
+    for (const name of onNode1) await lab.deletePod(name);
+    await waitFor('10.244.1.0/24 withdrawn at the ToR', async () => ((await atTor()) ? undefined : true), 30_000, 50);
+    const bh = JSON.parse(await lab.sb.exec(lab.topo.nodes[0]!.ns, 'ip', ['-json', 'route', 'show', 'proto', '201'])) as unknown[];
+    expect(bh).toEqual([]);
+    expect((await events()).some((e) => e.reason === 'DrainedPodCIDRWithdrawn' && e.involvedObject.name === 'node1')).toBe(true);
+    expect((await lab.topo.tor.kernelRoutes()).some((r) => r.dst === '10.244.2.0/24')).toBe(true); // node2 untouched
+    await lab.client.patch('/api/v1/nodes/node1', { spec: { unschedulable: false } }, 'merge');
+    await waitFor('10.244.1.0/24 back at the ToR', async () => ((await atTor()) ? true : undefined), 15_000, 50);
+  });
 });

@@ -25,6 +25,7 @@ import { MemberReconciler, type MemberOutcome } from '../members/reconciler.js';
 import { errorMessage, UnreachableError } from '../util/errors.js';
 import type { LbClassModel, OctaviaClassConfig } from '../members/binding.js';
 import { Signal } from './signal.js';
+import { nodeForAdvertising } from './drain.js';
 import { mapLimit } from '../util/concurrency.js';
 import { AgentMetrics } from './metrics.js';
 import { bgpReadyCondition, mergeConditions, NodeStatusWriter } from './status.js';
@@ -436,8 +437,12 @@ export class Agent {
       problems.push({ object: { apiVersion: 'v1', kind: 'Node', name: this.#o.nodeName }, field: 'metadata.name', reason: 'NodeNotFound', message: `Node ${this.#o.nodeName} does not exist; nothing is advertised until it does`, severity: 'Warning' });
     } else if (now >= this.#birdRetryAt && (await this.#bgpInputsChanged(node, pods, now))) {
       const key = this.#candidateBgpKey;
+      const drained = nodeForAdvertising(node, pods);
+      if (drained.withdrawn.length > 0) {
+        events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Normal', reason: 'DrainedPodCIDRWithdrawn', message: `Node is cordoned and no Pod uses ${drained.withdrawn.join(', ')} any more: withdrawn until it is uncordoned` });
+      }
       const plan = buildBgpPlan({
-        node,
+        node: drained.node,
         pools: [...i.pools.list()],
         peers: [...i.peers.list()],
         secrets: [...i.secrets.list()],
