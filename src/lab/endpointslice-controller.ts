@@ -189,9 +189,13 @@ export function reconcileService(store: ObjectStore, namespace: string, name: st
   for (const rest of pool.values()) for (const s of rest) store.delete('endpointslices', s.metadata.name, namespace);
 }
 
-export function startEndpointSliceController(store: ObjectStore, opts: { retryDelayMs?: number } = {}): EndpointSliceController {
+/**
+ * batchPeriodMs mirrors kube-controller-manager's --endpointslice-updates-batch-period: changes
+ * within the period are written as one slice update (0: next tick, the upstream default).
+ */
+export function startEndpointSliceController(store: ObjectStore, opts: { retryDelayMs?: number; batchPeriodMs?: number } = {}): EndpointSliceController {
   const dirty = new Set<string>(); // "ns/name" of Services
-  let scheduled: NodeJS.Immediate | undefined;
+  let scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   let retry: NodeJS.Timeout | undefined;
   let stopped = false;
 
@@ -218,7 +222,8 @@ export function startEndpointSliceController(store: ObjectStore, opts: { retryDe
     }
   };
   const schedule = (): void => {
-    if (!stopped && !scheduled) scheduled = setImmediate(run);
+    if (stopped || scheduled) return;
+    scheduled = opts.batchPeriodMs ? setTimeout(run, opts.batchPeriodMs) : setImmediate(run);
   };
   const markNamespace = (ns: string): void => {
     for (const s of store.list('services', { namespace: ns }).items as Obj[]) dirty.add(`${ns}/${s.metadata.name}`);
@@ -247,7 +252,10 @@ export function startEndpointSliceController(store: ObjectStore, opts: { retryDe
     stop(): void {
       stopped = true;
       for (const u of unsubs) u();
-      if (scheduled) clearImmediate(scheduled);
+      if (scheduled) {
+        clearImmediate(scheduled as NodeJS.Immediate);
+        clearTimeout(scheduled as NodeJS.Timeout);
+      }
       if (retry) clearTimeout(retry);
     },
   };

@@ -39,6 +39,11 @@ export interface LabOptions {
   drainSeconds?: number;
   /** HAProxy instances in the L7LB fleet (default 2: every instance gets every member). */
   lbInstances?: number;
+  /**
+   * The EndpointSlice stand-in's --endpointslice-updates-batch-period (default 0, as upstream).
+   * Large clusters set it: without it a burst of N Pods rewrites an N-endpoint slice N times.
+   */
+  endpointSliceBatchMs?: number;
   /** In-process agents only: how an agent reaches an LB instance (benches count round trips). */
   makeInstance?: (node: string, address: string) => LbInstance;
 }
@@ -114,7 +119,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       if (obj.kind === 'Node') await client.patch(`${collectionPath(obj)}/${obj.metadata.name}/status`, { status: obj.status }, 'merge');
     }
 
-    const slices = startEndpointSliceController(api.store);
+    const slices = startEndpointSliceController(api.store, { batchPeriodMs: opts.endpointSliceBatchMs ?? 0 });
     stops.push(async () => slices.stop());
     const kubelet = new LabKubelet(client, topo, log.child({ component: 'kubelet' }));
     await kubelet.start();
