@@ -14,9 +14,10 @@ import { buildBgpPlan } from '../src/bgp/model.js';
 import { renderBirdConf } from '../src/bgp/render.js';
 import { startBird } from '../src/lab/bird-process.js';
 import { startFrr } from '../src/lab/frr.js';
-import { NetnsSandbox, waitFor, type SpawnedProcess } from '../src/lab/netns.js';
+import { NetnsSandbox, waitFor } from '../src/lab/netns.js';
 import type { PodIPs } from '../src/bgp/model.js';
 import { summarize } from './stats.js';
+import { RouteMonitor } from './route-monitor.js';
 
 
 /** `count` /26 podCIDRs inside 10.0.0.0/8, starting at block `offset`. */
@@ -46,38 +47,6 @@ function pods(count: number, offset: number): PodIPs[] {
   });
 }
 
-/** Route add/delete events of the ToR's kernel, timestamped on arrival. */
-class RouteMonitor {
-  readonly #waiters: { dst: string; deleted: boolean; resolve: (t: number) => void }[] = [];
-  #buf = '';
-  constructor(proc: SpawnedProcess) {
-    proc.child.stdout?.on('data', (d: Buffer) => {
-      const now = performance.now();
-      this.#buf += d.toString();
-      let i: number;
-      while ((i = this.#buf.indexOf('\n')) >= 0) {
-        const line = this.#buf.slice(0, i).trim();
-        this.#buf = this.#buf.slice(i + 1);
-        const deleted = line.startsWith('Deleted ');
-        const dst = (deleted ? line.slice(8) : line).split(' ')[0]!;
-        for (let k = this.#waiters.length - 1; k >= 0; k--) {
-          const w = this.#waiters[k]!;
-          if (w.dst === dst && w.deleted === deleted) {
-            this.#waiters.splice(k, 1);
-            w.resolve(now);
-          }
-        }
-      }
-    });
-  }
-  /** Resolves with the arrival time of the next matching event; register before acting. */
-  next(dst: string, deleted: boolean, timeoutMs = 10_000): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no ${deleted ? 'delete' : 'add'} of ${dst} at the ToR within ${timeoutMs} ms`)), timeoutMs);
-      this.#waiters.push({ dst, deleted, resolve: (at) => (clearTimeout(t), resolve(at)) });
-    });
-  }
-}
 
 export async function benchBirdApply(): Promise<Record<string, unknown>> {
   const sb = new NetnsSandbox();

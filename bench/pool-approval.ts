@@ -15,45 +15,15 @@ import { pino } from 'pino';
 import { API_VERSION, type PodAddressPool } from '../src/api/types.js';
 import { Controller } from '../src/controller/controller.js';
 import { startLab } from '../src/lab/lab.js';
-import { waitFor, type SpawnedProcess } from '../src/lab/netns.js';
+import { waitFor } from '../src/lab/netns.js';
 import { summarize } from './stats.js';
+import { RouteMonitor } from './route-monitor.js';
 
 const ROUNDS = 5;
 const POOL = 'bench-approval';
 const PREFIXES = ['10.244.1.0/24', '10.244.2.0/24'];
 
 
-/** Route add/delete events of the ToR's kernel, timestamped on arrival. Register before acting. */
-class RouteMonitor {
-  readonly #waiters: { dst: string; deleted: boolean; resolve: (t: number) => void }[] = [];
-  #buf = '';
-  constructor(proc: SpawnedProcess) {
-    proc.child.stdout?.on('data', (d: Buffer) => {
-      const now = performance.now();
-      this.#buf += d.toString();
-      let i: number;
-      while ((i = this.#buf.indexOf('\n')) >= 0) {
-        const line = this.#buf.slice(0, i).trim();
-        this.#buf = this.#buf.slice(i + 1);
-        const deleted = line.startsWith('Deleted ');
-        const dst = (deleted ? line.slice(8) : line).split(' ')[0]!;
-        for (let k = this.#waiters.length - 1; k >= 0; k--) {
-          const w = this.#waiters[k]!;
-          if (w.dst === dst && w.deleted === deleted) {
-            this.#waiters.splice(k, 1);
-            w.resolve(now);
-          }
-        }
-      }
-    });
-  }
-  next(dst: string, deleted: boolean, timeoutMs = 15_000): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no ${deleted ? 'delete' : 'add'} of ${dst} at the ToR within ${timeoutMs} ms`)), timeoutMs);
-      this.#waiters.push({ dst, deleted, resolve: (at) => (clearTimeout(t), resolve(at)) });
-    });
-  }
-}
 
 export async function benchPoolApproval(): Promise<Record<string, unknown>> {
   const log = pino({ level: 'silent' });
