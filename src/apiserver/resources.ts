@@ -566,19 +566,13 @@ export function builtinResources(): ResourceType[] {
       validateUpdate: (o, old) => (o.addressType !== old.addressType ? [invalid('addressType', o.addressType, 'field is immutable')] : []),
       fieldLabels: (o) => ({ addressType: str(o.addressType) }),
     },
-    {
+    // The core defaults (v1-style naming, no status subresource) in another API group.
+    core({
       group: 'coordination.k8s.io',
-      version: 'v1',
       plural: 'leases',
       singular: 'lease',
       kind: 'Lease',
       namespaced: true,
-      statusSubresource: false,
-      custom: false,
-      generation: false,
-      nameRule: 'subdomain',
-      patch: schema({}),
-      returnDeletedObject: false,
       validate: (o) => {
         const errs: FieldError[] = [];
         const d = o.spec?.leaseDurationSeconds;
@@ -587,7 +581,7 @@ export function builtinResources(): ResourceType[] {
         if (t !== undefined && (typeof t !== 'number' || t < 0)) errs.push(invalid('spec.leaseTransitions', t, 'must be greater than or equal to 0'));
         return errs;
       },
-    },
+    }),
     podlbCrd('podaddresspools', 'podaddresspool', 'PodAddressPool', ['pap']),
     podlbCrd('bgppeers', 'bgppeer', 'BGPPeer', ['bgpp']),
     podlbCrd('loadbalancerclasses', 'loadbalancerclass', 'LoadBalancerClass', ['lbc']),
