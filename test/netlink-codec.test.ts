@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../src/netlink/constants.js';
 import { errnoName, NetlinkError, NetlinkParseError } from '../src/netlink/errors.js';
-import { addressBytes, formatAddress, InvalidAddressError, parsePrefix } from '../src/netlink/ip.js';
+import { addressBytes, formatAddress, formatIPv4Interned, formatIPv4PrefixAt, InvalidAddressError, parsePrefix } from '../src/netlink/ip.js';
 import { encodeLinkDump, parseLink } from '../src/netlink/link.js';
-import { encodeAttr, encodeMessage, parseAttrs, parseDone, parseError, splitMessages, type NlMsg } from '../src/netlink/message.js';
+import { encodeAttr, encodeMessage, hasMessageAt, NlMsg, parseAttrs, parseDone, parseError, splitMessages } from '../src/netlink/message.js';
 import { encodeRouteDump, encodeRouteRequest, parseRoute } from '../src/netlink/route.js';
 
 const FIXTURES = join(import.meta.dirname, '../src/netlink/fixtures');
@@ -60,6 +60,61 @@ describe('addresses', () => {
       expect(() => parsePrefix(input)).toThrow(InvalidAddressError);
     },
   );
+});
+
+describe('cached IPv4 text (the dump hot path)', () => {
+  // Seeded, so a failure names its input again on the next run.
+  let seed = 0x2545f491;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) & 0xff;
+  const addrs = [
+    [0, 0, 0, 0],
+    [255, 255, 255, 255],
+    [10, 244, 1, 0],
+    [10, 244, 1, 1],
+    [10, 245, 1, 1],
+    ...Array.from({ length: 3000 }, () => [rnd(), rnd(), rnd(), rnd()]),
+  ];
+
+  it('interned next hops and prefix text equal the uncached text, also past the intern bound of 1,024', () => {
+    for (const a of addrs) {
+      const b = Buffer.from([9, ...a]);
+      const view = new DataView(b.buffer, b.byteOffset, b.length);
+      const want = formatAddress(Buffer.from(a));
+      expect(formatIPv4Interned(b, view, 1)).toBe(want);
+      expect(formatIPv4Interned(b, view, 1)).toBe(want);
+      const len = a[0]! % 33;
+      expect(formatIPv4PrefixAt(b, 1, len)).toBe(`${want}/${len}`);
+    }
+  });
+
+  it('a route with an out-of-range prefix length still names it', () => {
+    expect(formatIPv4PrefixAt(Buffer.from([10, 0, 0, 0]), 0, 200)).toBe('10.0.0.0/200');
+  });
+});
+
+describe('NlMsg read in place', () => {
+  it('one NlMsg walks a datagram to the same messages splitMessages returns', () => {
+    const lines = readFileSync(join(FIXTURES, 'route-dump-ipv4-all.hex'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    for (const line of lines) {
+      const d = Buffer.from(line, 'hex');
+      const split = splitMessages(d).map((m) => [m.type, m.flags, m.seq, m.start, m.end, m.type === 24 ? parseRoute(m) : undefined]);
+      const walked: unknown[] = [];
+      const m = new NlMsg(d);
+      for (let off = 0; hasMessageAt(d, off); ) {
+        off = m.readAt(off);
+        walked.push([m.type, m.flags, m.seq, m.start, m.end, m.type === 24 ? parseRoute(m) : undefined]);
+      }
+      expect(walked).toEqual(split);
+      expect(walked.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('a partial header at the end of a datagram is a parse error', () => {
+    const d = Buffer.concat([encodeMessage({ type: 3, flags: 2, seq: 1 }, Buffer.alloc(4)), Buffer.alloc(8)]);
+    const m = new NlMsg(d);
+    const next = m.readAt(0);
+    expect(() => hasMessageAt(d, next)).toThrow(NetlinkParseError);
+  });
 });
 
 describe('framing', () => {

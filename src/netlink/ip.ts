@@ -66,6 +66,38 @@ export function formatAddressAt(b: Buffer | Uint8Array, off: number, len: number
   return formatV6Words(w);
 }
 
+// The dump hot path formats two IPv4 addresses per route. Next hops and preferred sources
+// repeat across thousands of routes, so their text is interned (also saving the memory of
+// 10,000 equal strings); destinations differ, but share their first two octets with their
+// neighbours, so that half of the text is cached. Both caches are bounded.
+const INTERN_MAX = 1024;
+const interned = new Map<number, string>();
+const firstTwoOctets: (string | undefined)[] = new Array<string | undefined>(65536);
+const PREFIX_SUFFIX = Array.from({ length: 129 }, (_, i) => `/${i}`);
+
+/** Text of the IPv4 address at `off`, shared with earlier calls for the same address. */
+export function formatIPv4Interned(b: Buffer, view: DataView, off: number): string {
+  const key = view.getUint32(off, true);
+  let text = interned.get(key);
+  if (text === undefined) {
+    text = `${OCTETS[b[off]!]}.${OCTETS[b[off + 1]!]}.${OCTETS[b[off + 2]!]}.${OCTETS[b[off + 3]!]}`;
+    if (interned.size < INTERN_MAX) interned.set(key, text);
+  }
+  return text;
+}
+
+/** `a.b.c.d/len` for the IPv4 address at `off` (len 0..32). */
+export function formatIPv4PrefixAt(b: Buffer, off: number, length: number): string {
+  const k = (b[off]! << 8) | b[off + 1]!;
+  const head = (firstTwoOctets[k] ??= `${OCTETS[b[off]!]}.${OCTETS[b[off + 1]!]}.`);
+  return head + OCTETS[b[off + 2]!]! + '.' + OCTETS[b[off + 3]!]! + prefixSuffix(length);
+}
+
+/** `/len` for a prefix length 0..128, preallocated. */
+export function prefixSuffix(length: number): string {
+  return PREFIX_SUFFIX[length] ?? `/${length}`;
+}
+
 /**
  * Parses `addr/len` (or a bare address: a host prefix). Throws InvalidAddressError for junk and
  * for prefixes with host bits set (the kernel refuses those; silently masking would install a

@@ -44,7 +44,7 @@ import {
 import { errnoName, NetlinkError, NetlinkParseError } from './errors.js';
 import type { Family } from './ip.js';
 import { encodeLinkDump, parseLink, type Link } from './link.js';
-import { parseDone, parseError, splitMessages, type NlMsg } from './message.js';
+import { hasMessageAt, NlMsg, parseDone, parseError, splitMessages } from './message.js';
 import { encodeRouteDump, encodeRouteRequest, parseRoute, type Route, type RouteSpec } from './route.js';
 
 const EAGAIN = 11;
@@ -342,8 +342,10 @@ export class Netlink {
       }
       if (n > this.#buf.length) throw new NetlinkParseError(`${what}: datagram of ${n} bytes truncated to ${this.#buf.length}`);
       this.#tap?.(Buffer.from(this.#buf.subarray(0, n)));
-      const msgs = splitMessages(this.#buf.subarray(0, n));
-      for (let i = 0; i < msgs.length; i++) {
+      // One NlMsg read in place for every message of the datagram (see NlMsg).
+      const datagram = this.#buf.subarray(0, n);
+      const m = new NlMsg(datagram);
+      for (let i = 0, off = 0; hasMessageAt(datagram, off); i++) {
         // Yield inside a datagram too (a 32 KiB batch is ~450 routes): #buf is only
         // overwritten by the next recv, which comes after this loop.
         if ((i & 63) === 63 && performance.now() - sliceStart >= SLICE_MS) {
@@ -353,7 +355,7 @@ export class Netlink {
           this.#assertOpen();
           sliceStart = performance.now();
         }
-        const m = msgs[i]!;
+        off = m.readAt(off);
         if (m.seq !== seq) continue;
         if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
         if (m.type === NLMSG_ERROR) {

@@ -26,7 +26,7 @@ import {
   type RouteType,
 } from './constants.js';
 import { NetlinkParseError } from './errors.js';
-import { addressBytes, familyOf, formatAddressAt, InvalidAddressError, parsePrefix, type Family } from './ip.js';
+import { addressBytes, familyOf, formatAddressAt, formatIPv4Interned, formatIPv4PrefixAt, InvalidAddressError, parsePrefix, prefixSuffix, type Family } from './ip.js';
 import { encodeAttr, encodeMessage, parseAttrs, u32, type NlMsg } from './message.js';
 
 export interface NextHop {
@@ -145,9 +145,15 @@ function addrAt(b: Buffer, off: number, len: number, family: Family, what: strin
   return formatAddressAt(b, off, len);
 }
 
-function u32At(b: Buffer, off: number, len: number, what: string): number {
+function u32At(v: DataView, off: number, len: number, what: string): number {
   if (len < 4) throw new NetlinkParseError(`${what}: ${len} bytes, want 4`);
-  return b.readUInt32LE(off);
+  return v.getUint32(off, true);
+}
+
+/** A next hop or source address: IPv4 text is interned (thousands of routes share a few). */
+function hopAt(b: Buffer, v: DataView, off: number, len: number, family: Family, what: string): string {
+  if (family === 4 && len === 4) return formatIPv4Interned(b, v, off);
+  return addrAt(b, off, len, family, what);
 }
 
 /** struct rtvia { __kernel_sa_family_t rtvia_family; __u8 rtvia_addr[]; } */
@@ -183,6 +189,7 @@ export function parseMultipath(b: Buffer, family: Family): NextHop[] {
 export function parseRoute(msg: NlMsg): Route | undefined {
   if (msg.type !== RTM_NEWROUTE && msg.type !== RTM_DELROUTE) throw new NetlinkParseError(`parseRoute on message type ${msg.type}`);
   const p = msg.bytes;
+  const v = msg.view;
   const s = msg.start;
   const end = msg.end;
   if (end - s < RTMSG_LEN) throw new NetlinkParseError(`rtmsg of ${end - s} bytes`);
@@ -193,41 +200,43 @@ export function parseRoute(msg: NlMsg): Route | undefined {
   const typeNum = p[s + 7]!;
   const route: Route = {
     family,
-    dst: family === 4 ? `0.0.0.0/${dstLen}` : `::/${dstLen}`,
+    dst: '',
     type: ROUTE_TYPES[typeNum] ?? (String(typeNum) as RouteType),
     table: p[s + 4]!,
     protocol: p[s + 5]!,
     scope: p[s + 6]!,
     tos: p[s + 3]!,
-    flags: p.readUInt32LE(s + 8),
+    flags: v.getUint32(s + 8, true),
   };
+  let dstAt = -1;
   // Attributes walked in place (no per-attribute Buffer): this loop runs 10,000 times per large dump.
   for (let off = s + RTMSG_LEN; off + 4 <= end; ) {
-    const alen = p.readUInt16LE(off);
+    const alen = v.getUint16(off, true);
     if (alen < 4 || off + alen > end) throw new NetlinkParseError(`rtattr at ${off - s}: length ${alen} does not fit the ${end - off} bytes left`);
     const at = off + 4;
     const vlen = alen - 4;
-    switch (p.readUInt16LE(off + 2) & 0x3fff) {
+    switch (v.getUint16(off + 2, true) & 0x3fff) {
       case RTA_DST:
-        route.dst = `${addrAt(p, at, vlen, family, 'RTA_DST')}/${dstLen}`;
+        if (vlen !== (family === 4 ? 4 : 16)) throw new NetlinkParseError(`RTA_DST: ${vlen} bytes for an IPv${family} address`);
+        dstAt = at;
         break;
       case RTA_GATEWAY:
-        route.gateway = addrAt(p, at, vlen, family, 'RTA_GATEWAY');
+        route.gateway = hopAt(p, v, at, vlen, family, 'RTA_GATEWAY');
         break;
       case RTA_VIA:
         route.gateway = parseVia(p.subarray(at, at + vlen));
         break;
       case RTA_OIF:
-        route.oif = u32At(p, at, vlen, 'RTA_OIF');
+        route.oif = u32At(v, at, vlen, 'RTA_OIF');
         break;
       case RTA_PRIORITY:
-        route.priority = u32At(p, at, vlen, 'RTA_PRIORITY');
+        route.priority = u32At(v, at, vlen, 'RTA_PRIORITY');
         break;
       case RTA_TABLE:
-        route.table = u32At(p, at, vlen, 'RTA_TABLE');
+        route.table = u32At(v, at, vlen, 'RTA_TABLE');
         break;
       case RTA_PREFSRC:
-        route.prefsrc = addrAt(p, at, vlen, family, 'RTA_PREFSRC');
+        route.prefsrc = hopAt(p, v, at, vlen, family, 'RTA_PREFSRC');
         break;
       case RTA_MULTIPATH:
         route.multipath = parseMultipath(p.subarray(at, at + vlen), family);
@@ -235,5 +244,8 @@ export function parseRoute(msg: NlMsg): Route | undefined {
     }
     off += (alen + 3) & ~3;
   }
+  if (dstAt < 0) route.dst = family === 4 ? `0.0.0.0${prefixSuffix(dstLen)}` : `::${prefixSuffix(dstLen)}`;
+  else if (family === 4) route.dst = formatIPv4PrefixAt(p, dstAt, dstLen);
+  else route.dst = `${formatAddressAt(p, dstAt, 16)}${prefixSuffix(dstLen)}`;
   return route;
 }
