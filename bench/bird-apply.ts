@@ -3,7 +3,8 @@
 // reconfigures), and the BGP session flaps an FRR ToR sees over 100 applies (goal: 0).
 // PodIPs (issue 3): the same for 10, 1,000 and 10,000 host routes; how long after the start of
 // an apply that adds or removes one host route the ToR's kernel has it (watched with
-// `ip monitor route` in the ToR namespace; goal < 150 ms); flaps over 100 host-route applies.
+// `ip monitor route` in the ToR namespace; goal < 150 ms), and how much of it is the ToR's own
+// hold timers; how many routes BIRD re-sends per change; flaps over 100 host-route applies.
 // Needs root (network namespaces). Runnable alone: node dist/bench/bird-apply.js
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -133,13 +134,23 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
     void lastBase;
     const fibAdd: number[] = [];
     const fibDel: number[] = [];
-    for (let i = 0; i < 20; i++) {
+    const afterApply: number[] = [];
+    const exportUpdates = async (): Promise<number> => {
+      const ch = (await ctl.showProtocolsAll()).find((p) => p.proto === 'BGP')?.channels[0];
+      return (ch?.exportUpdates ?? 0) + (ch?.exportWithdraws ?? 0);
+    };
+    const FIB_SAMPLES = 50;
+    const updatesBefore = await exportUpdates();
+    for (let i = 0; i < FIB_SAMPLES; i++) {
       const extra = pods(1, 5000 + i);
       const ip = extra[0]!.ips[0]!;
       const added = monitor.next(ip, false);
       const t0 = performance.now();
       await applier.apply(confFor(podCidrs(1, 0), [...base, ...extra]));
-      fibAdd.push((await added) - t0);
+      const applied = performance.now();
+      const at = await added;
+      fibAdd.push(at - t0);
+      afterApply.push(at - applied);
       const removed = monitor.next(ip, true);
       const t1 = performance.now();
       await applier.apply(confFor(podCidrs(1, 0), base));
@@ -147,6 +158,12 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
     }
     results.hostRouteFibAdd = summarize(fibAdd);
     results.hostRouteFibWithdraw = summarize(fibDel);
+    // What the ToR adds on its own: FRR holds received routes 50 ms (bgpd's work queue) and
+    // zebra 10 ms more before its kernel sees them; everything before is podlb's and BIRD's.
+    results.hostRouteFibAddAfterApply = summarize(afterApply);
+    // Routes BIRD passed to the BGP session per single-route change (2 changes per sample):
+    // 1 when only the static route changed; the table size if the filter changed too.
+    results.routesSentPerHostRouteChange = Number((((await exportUpdates()) - updatesBefore) / (2 * FIB_SAMPLES)).toFixed(2));
     // Flaps over 100 applies that each change one host route.
     const hBefore = (await frr.bgpNeighbors())['172.31.0.2']?.establishedTransitions ?? 0;
     const h0 = performance.now();
@@ -170,13 +187,14 @@ function printTable(r: Record<string, unknown>): void {
   const rows: string[][] = [['measure', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'render p50 ms']];
   for (const [k, v] of Object.entries(r)) {
     const s = v as Record<string, number | string | undefined>;
-    if (k === 'flaps100' || k === 'flaps100HostRoutes') continue;
+    if (k === 'flaps100' || k === 'flaps100HostRoutes' || k === 'routesSentPerHostRouteChange') continue;
     rows.push([k, String(s.n ?? ''), String(s.p50Ms ?? ''), String(s.p99Ms ?? ''), String(s.meanMs ?? ''), String(s.renderP50Ms ?? '')]);
   }
   const w = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(w[c]!)).join('  '));
   const f = r.flaps100 as { sessionFlaps: number; state: string; totalMs: number };
   console.log(`session flaps seen by the ToR over 100 applies: ${f.sessionFlaps} (state ${f.state}, ${f.totalMs} ms)`);
+  if (r.routesSentPerHostRouteChange !== undefined) console.log(`routes BIRD sent to the ToR per single host-route change (1,000 others): ${String(r.routesSentPerHostRouteChange)}`);
   const h = r.flaps100HostRoutes as { sessionFlaps: number; state: string; totalMs: number } | undefined;
   if (h) console.log(`session flaps seen by the ToR over 100 host-route applies: ${h.sessionFlaps} (state ${h.state}, ${h.totalMs} ms)`);
 }

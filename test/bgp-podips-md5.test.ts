@@ -32,7 +32,7 @@ function modelOf(w: World): BirdModel {
   const secrets: Secret[] = [secretFixture('tor-a', 'password', w.secretA), secretFixture('tor-b', 'password', w.secretB)];
   const plan = buildBgpPlan({
     node: nodeFixture({ podCIDRs: ['10.244.1.0/24'] }),
-    pools: [poolFixture('agg', { cidrs: ['10.244.0.0/16'] }), poolFixture('hosts', { advertise: 'PodIPs', cidrs: ['10.250.0.0/16'] })],
+    pools: [poolFixture('agg', { cidrs: ['10.244.0.0/16'] }), poolFixture('hosts', { advertise: 'PodIPs', cidrs: ['10.250.0.0/16'], communities: ['65000:250'] })],
     peers,
     secrets,
     podIPs: w.podIPs,
@@ -125,6 +125,24 @@ describe('PodIPs host routes and MD5 sessions with an FRR ToR', () => {
 
     const after = await neighbors();
     for (const a of [A, B]) expect({ a, state: after[a]?.state, transitions: after[a]?.establishedTransitions }).toEqual({ a, state: 'Established', transitions: before[a]?.establishedTransitions });
+  });
+
+  it('one more Pod re-sends its route alone, not the table, with its pool’s community', async () => {
+    const many = (n: number): PodIPs[] => Array.from({ length: n }, (_, i) => ({ namespace: 'ads', name: `p${i}`, ips: [`10.250.${1 + Math.floor(i / 200)}.${i % 200}`] }));
+    const exported = async () => (await ctl.showProtocolsAll()).find((p) => p.name === protocolName('tor-a'))?.channels[0]?.exportUpdates ?? -1;
+    const keep = world.podIPs;
+    await apply({ ...world, podIPs: many(200) });
+    await waitFor('200 host routes at the ToR', async () => ((await torBgpDsts()).length === 201 ? true : undefined), 20_000, 20);
+    const before = await exported();
+    const extra = many(201).at(-1)!.ips[0]!;
+    await apply({ ...world, podIPs: many(201) });
+    await waitFor(`${extra} at the ToR`, async () => ((await torBgpDsts()).includes(extra) ? true : undefined), 10_000, 5);
+    // A filter that listed host routes changed with every Pod, and BIRD re-exported all 201.
+    expect(await exported()).toBe(before + 1);
+    const path = JSON.parse(await frr.vtysh(`show bgp ipv4 unicast ${extra}/32 json`)) as { paths?: { community?: { string?: string } }[] };
+    expect(path.paths?.[0]?.community?.string).toBe('65000:250');
+    await apply({ ...world, podIPs: keep });
+    await waitFor('back to the earlier host routes', async () => ((await torBgpDsts()).length === 1 + keep.flatMap((p) => p.ips).length ? true : undefined), 20_000, 20);
   });
 
   it('changing one peer’s password restarts that session only', async () => {

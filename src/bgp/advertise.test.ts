@@ -37,11 +37,23 @@ describe('PodIPs pools', () => {
     expect(r.model.v6).toEqual(['fd00:250::9/128']);
     expect(reasons(r)).toEqual(['Pod/outside:PodIPNotInPool:Normal', 'Node/node-a:NoPeerForFamily:Normal']);
     const text = renderBirdConf(r.model);
-    // Exact-length set entries and a static per host route (BIRD has no kernel protocol, so
-    // these "blackhole" routes only exist inside BIRD, to be exported).
-    expect(text).toContain('define PODLB_V4 = [ 10.250.0.9/32, 10.250.0.10/32 ];');
+    // A static per host route (BIRD has no kernel protocol, so these "blackhole" routes only
+    // exist inside BIRD, to be exported); the export set names the pool, host routes only.
+    expect(text).toContain('define PODLB_V4 = [ 10.250.0.0/16{32,32} ];');
     expect(text).toContain('  route 10.250.0.9/32 blackhole;');
     expect(text).toContain('  route fd00:250::9/128 blackhole;');
+  });
+
+  it('keeps the export filter unchanged when Pods come and go, so BIRD re-sends only the changed route', () => {
+    const one = plan({ pools: [podPool('pods')], podIPs: pods.slice(0, 1) });
+    const all = plan({ pools: [podPool('pods')], podIPs: pods });
+    const none = plan({ pools: [podPool('pods')], podIPs: [] });
+    expect(one.model.v4).not.toEqual(all.model.v4);
+    const filterPart = (text: string) => text.split('\n').filter((l) => l.startsWith('define ') || !/^\s*route /.test(l)).join('\n');
+    expect(filterPart(renderBirdConf(one.model))).toBe(filterPart(renderBirdConf(all.model)));
+    expect(filterPart(renderBirdConf(none.model))).toBe(filterPart(renderBirdConf(all.model)));
+    expect(all.model.exportV4).toEqual([{ prefix: '10.250.0.0/16', hostRoutes: true }]);
+    expect(all.model.exportV6).toEqual([{ prefix: 'fd00:250::/48', hostRoutes: true }]);
   });
 
   it('is independent of input order', () => {

@@ -37,7 +37,7 @@ describe('parseShowProtocolsAll', () => {
       holdTime: 90,
       routesImported: 0,
       routesExported: 1,
-      channels: [{ name: 'ipv4', state: 'UP', table: 'master4', routesImported: 0, routesExported: 1, routesPreferred: 0 }],
+      channels: [{ name: 'ipv4', state: 'UP', table: 'master4', routesImported: 0, routesExported: 1, routesPreferred: 0, exportUpdates: 1, exportWithdraws: 0 }],
     });
   });
 

@@ -12,6 +12,12 @@ export interface BirdChannelStatus {
   routesFiltered?: number;
   routesExported?: number;
   routesPreferred?: number;
+  /**
+   * Route change stats, "accepted" column: updates and withdrawals the channel passed to the
+   * protocol since it came up. A re-export of the whole table (a changed filter) shows here.
+   */
+  exportUpdates?: number;
+  exportWithdraws?: number;
 }
 
 export interface BirdProtocolStatus {
@@ -107,6 +113,9 @@ export function parseShowProtocolsAll(input: readonly BirdReplyLine[] | string):
         }
         cur.routesImported += chan.routesImported ?? 0;
         cur.routesExported += chan.routesExported ?? 0;
+      } else if (key === 'Export updates' || key === 'Export withdraws') {
+        const accepted = num(val.split(/\s+/).at(-1));
+        if (accepted !== undefined) chan[key === 'Export updates' ? 'exportUpdates' : 'exportWithdraws'] = accepted;
       }
       continue;
     }

@@ -94,8 +94,8 @@ export function parseStructure(text: string): Stmt[] {
 }
 
 const FAMILIES = [
-  { key: 'v4', channel: 'ipv4', set: 'PODLB_V4', stat: 'podlb_static_v4', filter: 'podlb_export_v4' },
-  { key: 'v6', channel: 'ipv6', set: 'PODLB_V6', stat: 'podlb_static_v6', filter: 'podlb_export_v6' },
+  { key: 'v4', exportKey: 'exportV4', max: 32, channel: 'ipv4', set: 'PODLB_V4', stat: 'podlb_static_v4', filter: 'podlb_export_v4' },
+  { key: 'v6', exportKey: 'exportV6', max: 128, channel: 'ipv6', set: 'PODLB_V6', stat: 'podlb_static_v6', filter: 'podlb_export_v6' },
 ] as const;
 
 /**
@@ -108,11 +108,14 @@ export function expectedConfig(m: BirdModel, opts: { password?: (p: string) => s
   l.push('protocol device podlb_device { scan time 10; }');
   if (m.peers.some((p) => p.bfd)) l.push('protocol bfd podlb_bfd { }');
   for (const f of FAMILIES) {
-    const list = m[f.key];
-    if (list.length > 0) l.push(`define ${f.set} = [ ${list.join(', ')} ];`);
-    l.push(`protocol static ${f.stat} { ${f.channel}; ${list.map((p) => `route ${p} blackhole;`).join(' ')} }`);
-    const comms = m.communities.filter((g) => g[f.key].length > 0).map((g) => `if net ~ [ ${g[f.key].join(', ')} ] then bgp_community.add((${g.community[0]}, ${g.community[1]}));`);
-    l.push(`filter ${f.filter} { ${list.length > 0 ? `if net ~ ${f.set} then { ${comms.join(' ')} accept; }` : ''} reject; }`);
+    const set = m[f.exportKey].map((e) => (e.hostRoutes ? `${e.prefix}{${f.max},${f.max}}` : e.prefix));
+    if (set.length > 0) l.push(`define ${f.set} = [ ${set.join(', ')} ];`);
+    const route = (p: string): string => {
+      const comms = m.communities.filter((g) => g[f.key].includes(p)).map((g) => `bgp_community.add((${g.community[0]}, ${g.community[1]}));`);
+      return comms.length > 0 ? `route ${p} blackhole { ${comms.join(' ')} };` : `route ${p} blackhole;`;
+    };
+    l.push(`protocol static ${f.stat} { ${f.channel}; ${m[f.key].map(route).join(' ')} }`);
+    l.push(`filter ${f.filter} { ${set.length > 0 ? `if net ~ ${f.set} then accept;` : ''} reject; }`);
   }
   for (const p of m.peers) {
     const f = FAMILIES[p.family === 4 ? 0 : 1];

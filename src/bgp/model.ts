@@ -49,12 +49,30 @@ export interface CommunityGroup {
   readonly v6: readonly string[];
 }
 
+/**
+ * One entry of an export filter's prefix set: `prefix` exactly (a NodeCIDR prefix), or with
+ * `hostRoutes` only the host routes inside it (an approved PodIPs pool CIDR: `CIDR{32,32}`).
+ */
+export interface ExportPattern {
+  readonly prefix: string;
+  readonly hostRoutes: boolean;
+}
+
 export interface BirdModel {
   /** Canonical IPv4; undefined when the Node has none (then no peers are configured). */
   readonly routerId: string | undefined;
-  /** Canonical prefixes, sorted, deduplicated: exactly what may be exported. */
+  /** Canonical prefixes, sorted, deduplicated: exactly what is advertised (the static routes). */
   readonly v4: readonly string[];
   readonly v6: readonly string[];
+  /**
+   * What the export filters accept, sorted: the NodeCIDR prefixes exactly, and host routes
+   * only inside each approved PodIPs pool that selects the node. It follows pools and
+   * podCIDRs, never Pods, because a changed filter makes BIRD re-export every route to every
+   * peer: with the Pods' host routes in it, one Pod starting re-sent all 10,000 of them.
+   */
+  readonly exportV4: readonly ExportPattern[];
+  readonly exportV6: readonly ExportPattern[];
+  /** Communities of the advertised prefixes (set on their static routes). */
   readonly communities: readonly CommunityGroup[];
   /** Sorted by protocol name. */
   readonly peers: readonly BirdPeerModel[];
@@ -403,7 +421,8 @@ function planPools(node: Node, nodeLabels: Record<string, string>, podCidrs: IpP
       g.prefixes.set(c.prefix.text, c.prefix);
     }
   }
-  return { advertised, communities };
+  const hostRoutePools = podIpPools.flatMap((p) => p.cidrs);
+  return { advertised, communities, hostRoutePools };
 }
 
 function secretValue(secrets: Secret[], ns: string, name: string, key: string): { value?: Buffer; missing?: string } {
@@ -575,7 +594,7 @@ export function buildBgpPlan(input: BgpPlanInput): BgpPlan {
   });
   if (rawCidrs.length === 0) problems.push(problem(nodeRef, 'spec.podCIDRs', 'NoPodCIDR', `Node ${nodeName} has no spec.podCIDRs: NodeCIDR pools advertise nothing from it`, 'Normal'));
 
-  const { advertised, communities } = planPools(node, labels, podCidrs, rawCidrs, input, problems);
+  const { advertised, communities, hostRoutePools } = planPools(node, labels, podCidrs, rawCidrs, input, problems);
   const prefixes = [...advertised.values()].sort((a, b) => comparePrefix(a.prefix, b.prefix));
 
   const peers: BirdPeerModel[] = [];
@@ -619,10 +638,25 @@ export function buildBgpPlan(input: BgpPlanInput): BgpPlan {
     .sort((a, b) => a.community[0] - b.community[0] || a.community[1] - b.community[1])
     .map((g) => ({ community: g.community, v4: famList(4, g.prefixes.values()), v6: famList(6, g.prefixes.values()) }));
 
+  const exportList = (fam: Family): ExportPattern[] => {
+    const exact = prefixes.filter((p) => p.mode === 'NodeCIDR' && p.prefix.family === fam).map((p) => ({ prefix: p.prefix, hostRoutes: false }));
+    const hosts = hostRoutePools.filter((c) => c.family === fam).map((c) => ({ prefix: c, hostRoutes: true }));
+    const seen = new Set<string>();
+    return [...exact, ...hosts]
+      .sort((a, b) => comparePrefix(a.prefix, b.prefix) || Number(a.hostRoutes) - Number(b.hostRoutes))
+      .filter((e) => {
+        const key = `${e.prefix.text}${e.hostRoutes ? '+' : ''}`;
+        return !seen.has(key) && seen.add(key);
+      })
+      .map((e) => ({ prefix: e.prefix.text, hostRoutes: e.hostRoutes }));
+  };
+
   const model: BirdModel = {
     routerId: rid?.text,
     v4: famList(4, prefixes.map((p) => p.prefix)),
     v6: famList(6, prefixes.map((p) => p.prefix)),
+    exportV4: exportList(4),
+    exportV6: exportList(6),
     communities: groups,
     peers: rid ? peers : [],
   };

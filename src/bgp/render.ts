@@ -61,8 +61,8 @@ function checkRe(v: unknown, re: RegExp, what: string): string {
 }
 
 const FAMILIES = [
-  { fam: 4, key: 'v4', label: 'IPv4', channel: 'ipv4', setName: 'PODLB_V4', staticName: 'podlb_static_v4', filterName: 'podlb_export_v4', cidr: CIDR4 },
-  { fam: 6, key: 'v6', label: 'IPv6', channel: 'ipv6', setName: 'PODLB_V6', staticName: 'podlb_static_v6', filterName: 'podlb_export_v6', cidr: CIDR6 },
+  { fam: 4, key: 'v4', exportKey: 'exportV4', max: 32, label: 'IPv4', channel: 'ipv4', setName: 'PODLB_V4', staticName: 'podlb_static_v4', filterName: 'podlb_export_v4', cidr: CIDR4 },
+  { fam: 6, key: 'v6', exportKey: 'exportV6', max: 128, label: 'IPv6', channel: 'ipv6', setName: 'PODLB_V6', staticName: 'podlb_static_v6', filterName: 'podlb_export_v6', cidr: CIDR6 },
 ] as const;
 
 function peerView(p: BirdPeerModel, opts: RenderOptions) {
@@ -99,16 +99,24 @@ export function birdInitialConfig(routerId: string): string {
 
 /** The whole bird.conf text for a model. Deterministic: equal models give equal bytes. */
 export function renderBirdConf(model: BirdModel, opts: RenderOptions = {}): string {
+  // Communities ride on the static routes, not in the filter: a route's change then re-sends
+  // that route alone (see ExportPattern).
+  const communitiesOf = new Map<string, string[]>();
+  for (const g of model.communities) {
+    const c = `bgp_community.add((${checkInt(g.community[0], 0, 65535, 'community')}, ${checkInt(g.community[1], 0, 65535, 'community')}));`;
+    for (const p of [...g.v4, ...g.v6]) {
+      let list = communitiesOf.get(p);
+      if (!list) communitiesOf.set(p, (list = []));
+      list.push(c);
+    }
+  }
   const families = FAMILIES.map((f) => {
-    const prefixes = model[f.key].map((c) => checkRe(c, f.cidr, `${f.label} prefix`));
-    const communities = model.communities
-      .filter((g) => g[f.key].length > 0)
-      .map((g) => ({
-        asn: checkInt(g.community[0], 0, 65535, 'community'),
-        value: checkInt(g.community[1], 0, 65535, 'community'),
-        list: g[f.key].map((c) => checkRe(c, f.cidr, `${f.label} community prefix`)).join(', '),
-      }));
-    return { ...f, cidr: null, prefixes, prefixList: prefixes.join(', '), communities };
+    const routes = model[f.key].map((c) => ({ prefix: checkRe(c, f.cidr, `${f.label} prefix`), attributes: communitiesOf.get(c)?.join(' ') ?? null }));
+    const exportSet = model[f.exportKey].map((e) => {
+      const prefix = checkRe(e.prefix, f.cidr, `${f.label} export prefix`);
+      return e.hostRoutes === true ? `${prefix}{${f.max},${f.max}}` : e.hostRoutes === false ? prefix : unsafe('export pattern');
+    });
+    return { ...f, cidr: null, routes, exportSet, exportList: exportSet.join(', ') };
   });
   const peers = model.peers.map((p) => peerView(p, opts));
   const view = {
