@@ -27,3 +27,13 @@ console.log(`\n== ${bench.title} ==`);
 const result = await bench.run();
 print(result);
 if (process.env.PODLB_BENCH_OUT) writeFileSync(process.env.PODLB_BENCH_OUT, JSON.stringify(result));
+// A handle left open (a socket, a timer, a child) would keep this process, and `npm run
+// bench` with it, waiting until run.ts's 15-minute timeout: name what is left, then go.
+setTimeout(() => {
+  const stdio = new Set<unknown>([process.stdin, process.stdout, process.stderr]);
+  const left = (process as unknown as { _getActiveHandles(): { constructor?: { name?: string } }[] })._getActiveHandles()
+    .filter((h) => !stdio.has(h))
+    .map((h) => h.constructor?.name ?? 'unknown');
+  process.stderr.write(`bench ${name}: still running 10 s after its figures (open handles: ${left.join(', ') || 'none beyond stdio'}); exiting\n`);
+  process.exit(0);
+}, 10_000).unref();
