@@ -46,7 +46,13 @@ describe('BirdApplier', () => {
     expect(readFileSync(configPath, 'utf8')).toBe('new');
     expect(existsSync(a.candidatePath)).toBe(false);
     expect(a.appliedHash).toBe(configHash('new'));
-    expect((await a.apply('new')).result).toBe('Unchanged');
+    // Every step is timed, and the steps account for the whole apply (bench reads them).
+    expect(Object.keys(r.phasesMs).sort()).toEqual(['check', 'configure', 'replace', 'write']);
+    const phases = Object.values(r.phasesMs).reduce((s, ms) => s + ms, 0);
+    expect(phases).toBeLessThanOrEqual(r.durationMs);
+    const unchanged = await a.apply('new');
+    expect(unchanged.result).toBe('Unchanged');
+    expect(unchanged.phasesMs).toEqual({});
     expect(calls).toHaveLength(2);
   });
 
@@ -66,6 +72,7 @@ describe('BirdApplier', () => {
     expect(readFileSync(configPath, 'utf8')).toBe('old');
     expect(existsSync(a.candidatePath)).toBe(false);
     expect(calls).toEqual([`check ${a.candidatePath}`]);
+    expect(Object.keys(r.phasesMs)).toEqual(['write']);
   });
 
   it.each([
