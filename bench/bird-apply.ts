@@ -56,7 +56,7 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
     const torNs = await sb.addNetns('btor');
     await sb.veth({ ns: nodeNs, ifname: 'eth0', addrs: ['172.31.0.2/24'] }, { ns: torNs, ifname: 'eth0', addrs: ['172.31.0.1/24'] });
     const frr = await startFrr(sb, torNs, { asn: 65000, routerId: '172.31.0.1', neighbors: [{ address: '172.31.0.2', asn: 64512 }] });
-    const bird = await startBird(sb, nodeNs, { dir: sb.tempDir('bbird'), initialConfig: confFor(podCidrs(1, 0)) });
+    const bird = await startBird(sb, nodeNs, { dir: sb.memoryTempDir('bbird'), initialConfig: confFor(podCidrs(1, 0)) });
     const ctl = new BirdControl(bird.socketPath);
     const applier = new BirdApplier({ control: ctl, configPath: bird.configPath });
     await waitFor('session Established', async () => ((await frr.bgpNeighbors())['172.31.0.2']?.state === 'Established' ? true : undefined), 30_000, 50);
@@ -135,6 +135,9 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
     const fibAdd: number[] = [];
     const fibDel: number[] = [];
     const afterApply: number[] = [];
+    const delAfterApply: number[] = [];
+    const applyMs: number[] = [];
+    const phases: Record<string, number | undefined>[] = [];
     const exportUpdates = async (): Promise<number> => {
       const ch = (await ctl.showProtocolsAll()).find((p) => p.proto === 'BGP')?.channels[0];
       return (ch?.exportUpdates ?? 0) + (ch?.exportWithdraws ?? 0);
@@ -146,21 +149,36 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
       const ip = extra[0]!.ips[0]!;
       const added = monitor.next(ip, false);
       const t0 = performance.now();
-      await applier.apply(confFor(podCidrs(1, 0), [...base, ...extra]));
+      const conf = confFor(podCidrs(1, 0), [...base, ...extra]);
+      const rendered = performance.now();
+      const ra = await applier.apply(conf);
       const applied = performance.now();
+      phases.push({ render: rendered - t0, ...ra.phasesMs });
       const at = await added;
       fibAdd.push(at - t0);
       afterApply.push(at - applied);
+      applyMs.push(applied - t0);
       const removed = monitor.next(ip, true);
       const t1 = performance.now();
-      await applier.apply(confFor(podCidrs(1, 0), base));
-      fibDel.push((await removed) - t1);
+      const conf0 = confFor(podCidrs(1, 0), base);
+      const rendered0 = performance.now();
+      const rw = await applier.apply(conf0);
+      const withdrawn = performance.now();
+      phases.push({ render: rendered0 - t1, ...rw.phasesMs });
+      const gone = await removed;
+      fibDel.push(gone - t1);
+      delAfterApply.push(gone - withdrawn);
+      applyMs.push(withdrawn - t1);
     }
     results.hostRouteFibAdd = summarize(fibAdd);
     results.hostRouteFibWithdraw = summarize(fibDel);
     // What the ToR adds on its own: FRR holds received routes 50 ms (bgpd's work queue) and
     // zebra 10 ms more before its kernel sees them; everything before is podlb's and BIRD's.
     results.hostRouteFibAddAfterApply = summarize(afterApply);
+    results.hostRouteFibWithdrawAfterApply = summarize(delAfterApply);
+    // podlb's and BIRD's share of the two figures above: render + configure check + configure.
+    results.hostRouteApply = summarize(applyMs);
+    for (const k of ['render', 'write', 'check', 'replace', 'configure'] as const) results[`hostRouteApply_${k}`] = summarize(phases.map((p) => p[k] ?? 0));
     // Routes BIRD passed to the BGP session per single-route change (2 changes per sample):
     // 1 when only the static route changed; the table size if the filter changed too.
     results.routesSentPerHostRouteChange = Number((((await exportUpdates()) - updatesBefore) / (2 * FIB_SAMPLES)).toFixed(2));

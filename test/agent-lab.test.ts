@@ -244,7 +244,7 @@ describe('agent in the lab', () => {
   it('BIRD missing at start: reported in status and Events, retried with backoff, converges when BIRD comes up', async () => {
     await lab.client.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node3', labels: { 'topology.kubernetes.io/rack': 'r1', 'podlb.io/bgp': 'true' } }, spec: { podCIDR: '10.244.3.0/24', podCIDRs: ['10.244.3.0/24'] } });
     await lab.client.patch('/api/v1/nodes/node3/status', { status: { addresses: [{ type: 'InternalIP', address: '172.31.3.2' }] } }, 'merge');
-    const dir = lab.sb.tempDir('late-bird');
+    const dir = lab.sb.memoryTempDir('late-bird');
     const kc = new KubeConfig();
     kc.loadFromFile(lab.kubeconfigPath);
     const agent = new Agent({ nodeName: 'node3', kubeConfig: kc, log: pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' }, pino.destination(process.env.PODLB_TEST_LOG ?? '/dev/null')), bird: { socketPath: `${dir}/bird.ctl`, configPath: `${dir}/bird.conf` } });

@@ -43,7 +43,7 @@ describe('BIRD ↔ FRR ToR', () => {
     await sb.veth({ ns: nodeNs, ifname: 'eth0', addrs: ['172.31.0.2/24'] }, { ns: torNs, ifname: 'eth0', addrs: ['172.31.0.1/24'] });
     frr = await startFrr(sb, torNs, { asn: 65000, routerId: '172.31.0.1', neighbors: [{ address: '172.31.0.2', asn: 64512, password: PASSWORD }] });
     // BIRD starts with what a fresh node has: the peer, nothing to export yet.
-    bird = await startBird(sb, nodeNs, { dir: sb.tempDir('bird'), initialConfig: confFor([]) });
+    bird = await startBird(sb, nodeNs, { dir: sb.memoryTempDir('bird'), initialConfig: confFor([]) });
     ctl = new BirdControl(bird.socketPath);
     applier = new BirdApplier({ control: ctl, configPath: bird.configPath });
   });
@@ -155,7 +155,7 @@ describe('BIRD ↔ FRR ToR, dual stack', () => {
       secrets: [],
     });
     expect(plan.problems).toEqual([]);
-    await startBird(sb, nodeNs, { dir: sb.tempDir('bird6'), initialConfig: renderBirdConf(plan.model) });
+    await startBird(sb, nodeNs, { dir: sb.memoryTempDir('bird6'), initialConfig: renderBirdConf(plan.model) });
     const want = ['10.244.1.0/24', 'fd00:244:0:1::/64'];
     const got = await waitFor(
       'both prefixes at the ToR',

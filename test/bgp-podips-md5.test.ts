@@ -76,7 +76,7 @@ describe('PodIPs host routes and MD5 sessions with an FRR ToR', () => {
       ],
     });
     applied = modelOf(world);
-    bird = await startBird(sb, nodeNs, { dir: sb.tempDir('pbird'), initialConfig: renderBirdConf(applied) });
+    bird = await startBird(sb, nodeNs, { dir: sb.memoryTempDir('pbird'), initialConfig: renderBirdConf(applied) });
     ctl = new BirdControl(bird.socketPath);
     applier = new BirdApplier({ control: ctl, configPath: bird.configPath });
   });

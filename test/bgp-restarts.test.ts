@@ -117,7 +117,7 @@ beforeAll(async () => {
   nodeNs = await sb.addNetns('node1');
   await sb.veth({ ns: torNs, ifname: 'node1', addrs: [`${TOR_ADDR}/24`] }, { ns: nodeNs, ifname: 'eth0', addrs: [`${NODE_ADDR}/24`] });
   await sb.exec(nodeNs, 'ip', ['route', 'add', 'default', 'via', TOR_ADDR]);
-  birdDir = sb.tempDir('bird-restarts');
+  birdDir = sb.memoryTempDir('bird-restarts');
   [frr, bird] = await Promise.all([
     startFrr(sb, torNs, { asn: 65000, routerId: TOR_ADDR, neighbors: [{ address: NODE_ADDR, asn: 64512 }], gracefulRestartHelper: true }),
     startBird(sb, nodeNs, { dir: birdDir, initialConfig: birdInitialConfig(NODE_ADDR) }),
@@ -238,7 +238,7 @@ describe('restarts', () => {
     await agent!.stop();
     await bird.gracefulRestart();
     // The new Pod; the init container keeps an existing bird.conf, else writes the minimal one.
-    birdDir = sb.tempDir('bird-new-pod');
+    birdDir = sb.memoryTempDir('bird-new-pod');
     bird = await startBird(sb, nodeNs, { dir: birdDir, initialConfig: keepConfig ? previous : birdInitialConfig(NODE_ADDR), extraArgs: birdArgs });
     agent = newAgent();
     await agent.start();

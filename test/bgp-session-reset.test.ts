@@ -97,7 +97,7 @@ describe('which peer changes restart the BGP session (real BIRD + FRR)', () => {
     const torNs = await sb.addNetns('rtor');
     await sb.veth({ ns: nodeNs, ifname: 'eth0', addrs: [`${NODE}/24`] }, { ns: torNs, ifname: 'eth0', addrs: ['172.31.0.1/24', '172.31.0.11/24'] });
     frr = await startFrr(sb, torNs, { asn: 65000, routerId: '172.31.0.1', neighbors: [{ address: NODE, asn: 'external', bfd: true }] });
-    const bird = await startBird(sb, nodeNs, { dir: sb.tempDir('rbird'), initialConfig: renderBirdConf(modelOf(state)) });
+    const bird = await startBird(sb, nodeNs, { dir: sb.memoryTempDir('rbird'), initialConfig: renderBirdConf(modelOf(state)) });
     ctl = new BirdControl(bird.socketPath);
     applier = new BirdApplier({ control: ctl, configPath: bird.configPath });
     await established('first session');

@@ -226,7 +226,7 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
     Promise.all(
       links.map((l) =>
         startBird(sb, l.ns, {
-          dir: sb.tempDir(`bird-${l.torIf}`),
+          dir: sb.memoryTempDir(`bird-${l.torIf}`),
           // Minimal on purpose: the agent renders the real config (peers, exports) later.
           initialConfig: birdInitialConfig(l.address),
         }),
