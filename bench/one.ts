@@ -30,10 +30,10 @@ if (process.env.PODLB_BENCH_OUT) writeFileSync(process.env.PODLB_BENCH_OUT, JSON
 // A handle left open (a socket, a timer, a child) would keep this process, and `npm run
 // bench` with it, waiting until run.ts's 15-minute timeout: name what is left, then go.
 setTimeout(() => {
-  const stdio = new Set<unknown>([process.stdin, process.stdout, process.stderr]);
-  const left = (process as unknown as { _getActiveHandles(): { constructor?: { name?: string } }[] })._getActiveHandles()
-    .filter((h) => !stdio.has(h))
-    .map((h) => h.constructor?.name ?? 'unknown');
-  process.stderr.write(`bench ${name}: still running 10 s after its figures (open handles: ${left.join(', ') || 'none beyond stdio'}); exiting\n`);
+  // getActiveResourcesInfo names timers and pending requests too, which _getActiveHandles misses.
+  const counts = new Map<string, number>();
+  for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
+  const left = [...counts].map(([r, n]) => (n > 1 ? `${r} x${n}` : r)).join(', ');
+  process.stderr.write(`bench ${name}: still running 10 s after its figures (active resources: ${left || 'none'}); exiting\n`);
   process.exit(0);
 }, 10_000).unref();
