@@ -341,7 +341,7 @@ describe('the controller Calico loop against the API server', () => {
 
   beforeAll(async () => {
     api = await startApiServer({ resources: [...controllerResources(), ...calicoResources()] });
-    api.store.create('namespaces', { metadata: { name: 'podlb-system' } });
+    for (const name of ['podlb-system', 'podlb-controller']) api.store.create('namespaces', { metadata: { name } });
     api.store.create('bgpconfigurations.crd.projectcalico.org', { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512 } });
     // Hand-made by the network team, with the label but no ownership annotation: never podlb's.
     api.store.create('bgppeers.crd.projectcalico.org', { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'rr-global', labels: { [MANAGED_BY_LABEL]: 'podlb' } }, spec: { peerIP: '192.0.2.99', asNumber: 64512 } });

@@ -143,7 +143,7 @@ describe('controller: member GC live, leader only', () => {
 
   beforeAll(async () => {
     api = await startApiServer({ resources: controllerResources() });
-    for (const ns of ['podlb-system', 'ads']) api.store.create('namespaces', { metadata: { name: ns } });
+    for (const ns of ['podlb-system', 'podlb-controller', 'ads']) api.store.create('namespaces', { metadata: { name: ns } });
     for (const n of ['node-a', 'node-gone']) api.store.create('nodes', { metadata: { name: n } });
     api.store.create('loadbalancerclasses', lbClass(hp.runtimeAddress));
     api.store.create('services', service('bidder', 'web'));

@@ -43,8 +43,8 @@ describe('controller RBAC', () => {
     ['cluster', 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'podlb', 'get patch'],
     ['podlb-system', 'coordination.k8s.io', 'leases', 'podlb-controller', 'get update'],
     ['podlb-system', 'coordination.k8s.io', 'leases', '', 'create'],
-    ['podlb-system', '', 'secrets', 'podlb-webhook-tls', 'get list watch update'],
-    ['podlb-system', '', 'secrets', '', 'create'],
+    ['podlb-controller', '', 'secrets', 'podlb-webhook-tls', 'get list watch update'],
+    ['podlb-controller', '', 'secrets', '', 'create'],
     ['default', '', 'events', '', 'create patch'],
   ];
   const expand = (rows: typeof GRANTS): string[] => rows.flatMap(([s, g, r, n, v]) => v.split(' ').map((verb) => `${s} ${g || 'core'} ${r} [${n}] ${verb}`)).sort();
@@ -53,7 +53,7 @@ describe('controller RBAC', () => {
     const sa = one('ServiceAccount', 'podlb-controller');
     const granted: string[] = [];
     const bindings = docs.filter((d) => d.kind === 'ClusterRoleBinding' || d.kind === 'RoleBinding');
-    expect(bindings.length).toBe(3);
+    expect(bindings.length).toBe(4);
     for (const b of bindings) {
       expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
       const role = one(b.roleRef.kind, b.roleRef.name);
@@ -69,7 +69,20 @@ describe('controller RBAC', () => {
   });
 
   it('the named grants name what the controller uses by default', () => {
-    expect(defaults).toMatchObject({ namespace: 'podlb-system', leaseName: 'podlb-controller', tlsSecretName: 'podlb-webhook-tls', webhookConfigName: mwc!.metadata.name, webhookServiceName: 'podlb-webhook' });
+    expect(defaults).toMatchObject({ namespace: 'podlb-system', leaseName: 'podlb-controller', tlsSecretName: 'podlb-webhook-tls', tlsSecretNamespace: 'podlb-controller', webhookConfigName: mwc!.metadata.name, webhookServiceName: 'podlb-webhook' });
+  });
+
+  it('the webhook CA key lives where no agent may read Secrets', () => {
+    // The agent reads every Secret in the namespaces its Roles grant (BGP passwords, Octavia
+    // credentials); a node holding the CA key could sign a certificate for the webhook.
+    const agentRbac = loadYamlDocs(join(ROOT, 'daemonset/rbac.yaml')) as Obj[];
+    const agentSecretScopes = agentRbac
+      .filter((d) => (d.kind === 'Role' || d.kind === 'ClusterRole') && (d.rules as Obj[]).some((r) => r.resources.includes('secrets')))
+      .map((d) => (d.kind === 'ClusterRole' ? 'cluster' : d.metadata.namespace));
+    expect(agentSecretScopes).toEqual(['podlb-system']);
+    expect(agentSecretScopes).not.toContain(defaults.tlsSecretNamespace);
+    const namespaces = (loadYamlDocs(join(ROOT, 'daemonset/namespace.yaml')) as Obj[]).filter((d) => d.kind === 'Namespace').map((d) => d.metadata.name);
+    expect(namespaces).toContain(defaults.tlsSecretNamespace);
   });
 });
 

@@ -29,7 +29,7 @@ const advertise = (node: string, prefixes: string[]) => api.store.patch('podlbno
 
 beforeAll(async () => {
   api = await startApiServer({ resources: controllerResources() });
-  api.store.create('namespaces', { metadata: { name: 'podlb-system' } });
+  for (const name of ['podlb-system', 'podlb-controller']) api.store.create('namespaces', { metadata: { name } });
   for (const [n, rack] of [['node1', 'r1'], ['node2', 'r2']] as const) {
     api.store.create('nodes', { metadata: { name: n, labels: { rack } }, spec: { podCIDRs: [`10.244.${n.slice(-1)}.0/24`] } });
     api.store.create('podlbnodes', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodLBNode', metadata: { name: n }, spec: {} });

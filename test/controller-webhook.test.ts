@@ -22,13 +22,14 @@ import { loadYamlDocs, repoRoot } from './install-schema.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const NS = 'podlb-system';
+const TLS_NS = 'podlb-controller';
 const SERVER_NAME = 'podlb-webhook.podlb-system.svc';
 const GATE = 'podlb.io/load-balancer-ready';
 const FAST_LEASE = { leaseDurationSeconds: 1, renewDeadlineMs: 700, retryPeriodMs: 100 };
 
 async function apiWithWebhookConfig(): Promise<{ api: ApiServer; kc: KubeConfig; client: KubeClient }> {
   const api = await startApiServer({ resources: controllerResources() });
-  for (const name of [NS, 'ads', 'other']) api.store.create('namespaces', { metadata: { name } });
+  for (const name of [NS, TLS_NS, 'ads', 'other']) api.store.create('namespaces', { metadata: { name } });
   const [mwc] = loadYamlDocs(join(repoRoot(), 'daemonset/webhook.yaml')) as Record<string, unknown>[];
   api.store.create('mutatingwebhookconfigurations', mwc!);
   const kc = new KubeConfig();
@@ -147,9 +148,9 @@ describe('webhook: gate injection over HTTPS', () => {
   });
 
   it('the leader issued a CA and a serving cert in the Secret, and patched the CA into the webhook configuration', async () => {
-    const bundle = secretToBundle(env.api.store.get('secrets', 'podlb-webhook-tls', NS))!;
+    const bundle = secretToBundle(env.api.store.get('secrets', 'podlb-webhook-tls', TLS_NS))!;
     expect(bundle).toBeDefined();
-    expect(env.api.store.get('secrets', 'podlb-webhook-tls', NS).type).toBe('kubernetes.io/tls');
+    expect(env.api.store.get('secrets', 'podlb-webhook-tls', TLS_NS).type).toBe('kubernetes.io/tls');
     expect(ca).toBe(bundle.caCertPem);
     expect(splitPemBundle(ca)).toHaveLength(1);
     expect(isSignedBy(bundle.certPem, ca)).toBe(true);
@@ -260,7 +261,7 @@ describe('webhook TLS: rotation with a clock passed in', () => {
   const T0 = Date.parse('2026-03-01T00:00:00Z');
   const dnsNames = serviceDnsNames('podlb-webhook', NS);
   const manager = (names = dnsNames) =>
-    new TlsManager({ client: env.client, namespace: NS, secretName: 'podlb-webhook-tls', webhookConfigName: 'podlb', dnsNames: names, caLifetimeMs: 5 * 365 * DAY_MS, certLifetimeMs: 90 * DAY_MS, log });
+    new TlsManager({ client: env.client, namespace: TLS_NS, secretName: 'podlb-webhook-tls', webhookConfigName: 'podlb', dnsNames: names, caLifetimeMs: 5 * 365 * DAY_MS, certLifetimeMs: 90 * DAY_MS, log });
 
   beforeAll(async () => {
     env = await apiWithWebhookConfig();
@@ -286,7 +287,7 @@ describe('webhook TLS: rotation with a clock passed in', () => {
     expect(r1.bundle.certPem).not.toBe(r0.bundle.certPem);
     expect(isSignedBy(r1.bundle.certPem, ca0)).toBe(true);
     expect(env.api.store.get('mutatingwebhookconfigurations', 'podlb').metadata.resourceVersion).toBe(rv);
-    expect(secretToBundle(env.api.store.get('secrets', 'podlb-webhook-tls', NS))!.certPem).toBe(r1.bundle.certPem);
+    expect(secretToBundle(env.api.store.get('secrets', 'podlb-webhook-tls', TLS_NS))!.certPem).toBe(r1.bundle.certPem);
 
     // CA at 2/3 of 5 years: new CA and leaf; the API server trusts new + old.
     const tCa = T0 + Math.ceil((5 * 365 * 2) / 3 + 1) * DAY_MS;
@@ -314,7 +315,7 @@ describe('webhook TLS: rotation with a clock passed in', () => {
 
   it('a missing webhook configuration is reported, the Secret still made', async () => {
     env.api.store.delete('mutatingwebhookconfigurations', 'podlb');
-    env.api.store.delete('secrets', 'podlb-webhook-tls', NS);
+    env.api.store.delete('secrets', 'podlb-webhook-tls', TLS_NS);
     expect(await manager().reconcile(T0)).toMatchObject({ secret: 'created', webhookConfig: 'missing' });
   });
 });

@@ -326,9 +326,15 @@ describe('kustomization', () => {
     expect(r.status, r.stderr).toBe(0);
     const kinds = [...r.stdout.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]).sort();
     // The controller's kinds (controller.yaml, webhook.yaml) are checked in test/controller-manifests.test.ts.
-    expect(kinds).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+    expect(kinds).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'Namespace', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     expect(r.stdout).toContain('image: podlb:latest');
     expect(r.stdout).toContain('image: podlb-bird:latest');
+    // kubectl apply creates in output order: each Namespace before what lives in it.
+    const order = [...r.stdout.matchAll(/^kind: (\w+)\nmetadata:\n(?:  [^\n]*\n)*?  name: ([\w.-]+)$/gm)].map((m) => `${m[1]}/${m[2]}`);
+    const first = (x: string): number => order.indexOf(x);
+    expect(first('Namespace/podlb-controller')).toBeGreaterThanOrEqual(0);
+    expect(first('Namespace/podlb-controller')).toBeLessThan(first('Role/podlb-controller-tls'));
+    expect(first('Namespace/podlb-system')).toBeLessThan(first('DaemonSet/podlb-agent'));
   });
 });
 

@@ -40,6 +40,11 @@ export interface ControllerOptions {
   extraDnsNames?: string[];
   webhookConfigName?: string;
   tlsSecretName?: string;
+  /**
+   * Where the TLS Secret lives: not `namespace`, because every node's agent may read the
+   * Secrets there (BGP passwords, Octavia credentials) and must not read the webhook CA key.
+   */
+  tlsSecretNamespace?: string;
   caLifetimeMs?: number;
   certLifetimeMs?: number;
   /** How often the leader re-checks the Secret and the webhook CA bundle (drift, rotation). */
@@ -110,6 +115,7 @@ export class Controller {
       extraDnsNames: [],
       webhookConfigName: 'podlb',
       tlsSecretName: 'podlb-webhook-tls',
+      tlsSecretNamespace: 'podlb-controller',
       caLifetimeMs: 5 * 365 * 86_400_000,
       certLifetimeMs: 90 * 86_400_000,
       tlsCheckMs: 60_000,
@@ -133,7 +139,7 @@ export class Controller {
       services: inf(`/api/v1/services`, nothing),
       nodes: inf(`/api/v1/nodes`, poke),
       classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`, nothing),
-      tlsSecret: inf(`/api/v1/namespaces/${o.namespace}/secrets`, () => this.#loadCertificate(), { fieldSelector: `metadata.name=${o.tlsSecretName}` }),
+      tlsSecret: inf(`/api/v1/namespaces/${o.tlsSecretNamespace}/secrets`, () => this.#loadCertificate(), { fieldSelector: `metadata.name=${o.tlsSecretName}` }),
       pools: inf(`/apis/${API_VERSION}/podaddresspools`, poke),
       podlbNodes: inf(`/apis/${API_VERSION}/podlbnodes`, poke),
     };
@@ -144,7 +150,7 @@ export class Controller {
     });
     this.#tls = new TlsManager({
       client: this.#client,
-      namespace: o.namespace,
+      namespace: o.tlsSecretNamespace,
       secretName: o.tlsSecretName,
       webhookConfigName: o.webhookConfigName,
       dnsNames: [...serviceDnsNames(o.webhookServiceName, o.namespace), ...o.extraDnsNames],
@@ -212,7 +218,7 @@ export class Controller {
   }
 
   #loadCertificate(): void {
-    const secret = this.#informers.tlsSecret.get(this.#o.tlsSecretName, this.#o.namespace);
+    const secret = this.#informers.tlsSecret.get(this.#o.tlsSecretName, this.#o.tlsSecretNamespace);
     const bundle = secretToBundle(secret);
     if (!bundle) return;
     try {

@@ -15,6 +15,7 @@ describe('parseControllerFlags', () => {
       webhookServiceName: 'podlb-webhook',
       webhookConfigName: 'podlb',
       tlsSecretName: 'podlb-webhook-tls',
+      tlsSecretNamespace: 'podlb-controller',
       gcGraceMs: 120_000,
       gcIntervalMs: 30_000,
     });

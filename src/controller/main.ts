@@ -13,7 +13,8 @@ import { Controller, type ControllerOptions } from './controller.js';
 export const CONTROLLER_USAGE = `  podlb controller [--kubeconfig FILE] [--identity NAME] [--namespace podlb-system]
               [--lease-name podlb-controller] [--lease-duration 15s] [--renew-deadline 10s] [--retry-period 2s]
               [--webhook-port 9443] [--webhook-service podlb-webhook] [--webhook-config podlb]
-              [--tls-secret podlb-webhook-tls] [--gc-grace 2m] [--gc-interval 30s]
+              [--tls-secret podlb-webhook-tls] [--tls-secret-namespace podlb-controller]
+              [--gc-grace 2m] [--gc-interval 30s]
               [--health-port 9253] [--log-level info]
               [--bgp bird|calico] [--calico-namespace calico-system]
 `;
@@ -30,6 +31,8 @@ const OPTIONS = {
   'webhook-service': { type: 'string', default: 'podlb-webhook' },
   'webhook-config': { type: 'string', default: 'podlb' },
   'tls-secret': { type: 'string', default: 'podlb-webhook-tls' },
+  // Not podlb-system: the agents may read every Secret there (daemonset/rbac.yaml).
+  'tls-secret-namespace': { type: 'string', default: 'podlb-controller' },
   'gc-grace': { type: 'string', default: '2m' },
   'gc-interval': { type: 'string', default: '30s' },
   'health-port': { type: 'string', default: '9253' },
@@ -76,6 +79,7 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv = pr
       webhookServiceName: values['webhook-service'],
       webhookConfigName: values['webhook-config'],
       tlsSecretName: values['tls-secret'],
+      tlsSecretNamespace: values['tls-secret-namespace'],
       gcGraceMs: duration('gc-grace', values['gc-grace']),
       gcIntervalMs: duration('gc-interval', values['gc-interval']),
       // Only in Calico mode, so BIRD mode's options stay as they were.
