@@ -143,32 +143,29 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
       return (ch?.exportUpdates ?? 0) + (ch?.exportWithdraws ?? 0);
     };
     const FIB_SAMPLES = 50;
+    // One change: render + apply, then wait for the ToR kernel to show it. Returns the time
+    // from render start to the ToR FIB and from the end of the apply to the ToR FIB.
+    const change = async (hostRoutes: ReturnType<typeof pods>, seen: Promise<number>): Promise<{ fib: number; afterApply: number }> => {
+      const t0 = performance.now();
+      const conf = confFor(podCidrs(1, 0), hostRoutes);
+      const rendered = performance.now();
+      const r = await applier.apply(conf);
+      const applied = performance.now();
+      phases.push({ render: rendered - t0, ...r.phasesMs });
+      applyMs.push(applied - t0);
+      const at = await seen;
+      return { fib: at - t0, afterApply: at - applied };
+    };
     const updatesBefore = await exportUpdates();
     for (let i = 0; i < FIB_SAMPLES; i++) {
       const extra = pods(1, 5000 + i);
       const ip = extra[0]!.ips[0]!;
-      const added = monitor.next(ip, false);
-      const t0 = performance.now();
-      const conf = confFor(podCidrs(1, 0), [...base, ...extra]);
-      const rendered = performance.now();
-      const ra = await applier.apply(conf);
-      const applied = performance.now();
-      phases.push({ render: rendered - t0, ...ra.phasesMs });
-      const at = await added;
-      fibAdd.push(at - t0);
-      afterApply.push(at - applied);
-      applyMs.push(applied - t0);
-      const removed = monitor.next(ip, true);
-      const t1 = performance.now();
-      const conf0 = confFor(podCidrs(1, 0), base);
-      const rendered0 = performance.now();
-      const rw = await applier.apply(conf0);
-      const withdrawn = performance.now();
-      phases.push({ render: rendered0 - t1, ...rw.phasesMs });
-      const gone = await removed;
-      fibDel.push(gone - t1);
-      delAfterApply.push(gone - withdrawn);
-      applyMs.push(withdrawn - t1);
+      const add = await change([...base, ...extra], monitor.next(ip, false));
+      fibAdd.push(add.fib);
+      afterApply.push(add.afterApply);
+      const del = await change(base, monitor.next(ip, true));
+      fibDel.push(del.fib);
+      delAfterApply.push(del.afterApply);
     }
     results.hostRouteFibAdd = summarize(fibAdd);
     results.hostRouteFibWithdraw = summarize(fibDel);
