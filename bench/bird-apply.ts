@@ -123,7 +123,6 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
     // FIB latency of one host-route change on top of 1,000 others: apply start → ToR kernel.
     const base = pods(1000, 0);
     await applier.apply(confFor(podCidrs(1, 0), base));
-    const lastBase = base.at(-1)!.ips[0]!;
     // Wait for exactly the base set: the previous section left up to 10,000 host routes, and
     // an "extra" route still waiting to be withdrawn would make its add below a no-op.
     const baseIps = new Set(base.map((p) => p.ips[0]!));
@@ -131,7 +130,6 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
       const hosts = (await frr.kernelRoutes()).filter((r) => /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./.test(r.dst));
       return hosts.length === baseIps.size && hosts.every((r) => baseIps.has(r.dst.replace(/\/32$/, ''))) ? true : undefined;
     }, 60_000, 100);
-    void lastBase;
     const fibAdd: number[] = [];
     const fibDel: number[] = [];
     const afterApply: number[] = [];

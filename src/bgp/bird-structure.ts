@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BirdModel } from './model.js';
+import { routeCommunities, type BirdModel } from './model.js';
 
 export interface Stmt {
   /** Tokens before `;` or `{`, joined by one space. */
@@ -107,11 +107,12 @@ export function expectedConfig(m: BirdModel, opts: { password?: (p: string) => s
   if (m.routerId !== undefined) l.push(`router id ${m.routerId};`);
   l.push('protocol device podlb_device { scan time 10; }');
   if (m.peers.some((p) => p.bfd)) l.push('protocol bfd podlb_bfd { }');
+  const communitiesOf = routeCommunities(m);
   for (const f of FAMILIES) {
     const set = m[f.exportKey].map((e) => (e.hostRoutes ? `${e.prefix}{${f.max},${f.max}}` : e.prefix));
     if (set.length > 0) l.push(`define ${f.set} = [ ${set.join(', ')} ];`);
     const route = (p: string): string => {
-      const comms = m.communities.filter((g) => g[f.key].includes(p)).map((g) => `bgp_community.add((${g.community[0]}, ${g.community[1]}));`);
+      const comms = (communitiesOf.get(p) ?? []).map(([asn, value]) => `bgp_community.add((${asn}, ${value}));`);
       return comms.length > 0 ? `route ${p} blackhole { ${comms.join(' ')} };` : `route ${p} blackhole;`;
     };
     l.push(`protocol static ${f.stat} { ${f.channel}; ${m[f.key].map(route).join(' ')} }`);

@@ -50,6 +50,22 @@ export interface CommunityGroup {
 }
 
 /**
+ * The communities of each advertised prefix, in the model's community order. BIRD sets them on
+ * the prefix's static route (not in the export filter, see ExportPattern).
+ */
+export function routeCommunities(m: Pick<BirdModel, 'communities'>): Map<string, (readonly [number, number])[]> {
+  const byPrefix = new Map<string, (readonly [number, number])[]>();
+  for (const g of m.communities) {
+    for (const p of [...g.v4, ...g.v6]) {
+      let list = byPrefix.get(p);
+      if (!list) byPrefix.set(p, (list = []));
+      list.push(g.community);
+    }
+  }
+  return byPrefix;
+}
+
+/**
  * One entry of an export filter's prefix set: `prefix` exactly (a NodeCIDR prefix), or with
  * `hostRoutes` only the host routes inside it (an approved PodIPs pool CIDR: `CIDR{32,32}`).
  */

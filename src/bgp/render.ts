@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import { PodlbError } from '../util/errors.js';
-import { BIRD_SYMBOL, type BirdModel, type BirdPeerModel } from './model.js';
+import { BIRD_SYMBOL, routeCommunities, type BirdModel, type BirdPeerModel } from './model.js';
 
 export const REDACTED_PASSWORD = 'podlb-redacted';
 
@@ -101,17 +101,14 @@ export function birdInitialConfig(routerId: string): string {
 export function renderBirdConf(model: BirdModel, opts: RenderOptions = {}): string {
   // Communities ride on the static routes, not in the filter: a route's change then re-sends
   // that route alone (see ExportPattern).
-  const communitiesOf = new Map<string, string[]>();
-  for (const g of model.communities) {
-    const c = `bgp_community.add((${checkInt(g.community[0], 0, 65535, 'community')}, ${checkInt(g.community[1], 0, 65535, 'community')}));`;
-    for (const p of [...g.v4, ...g.v6]) {
-      let list = communitiesOf.get(p);
-      if (!list) communitiesOf.set(p, (list = []));
-      list.push(c);
-    }
-  }
+  const communitiesOf = routeCommunities(model);
+  const attributes = (prefix: string): string | null =>
+    communitiesOf
+      .get(prefix)
+      ?.map(([asn, value]) => `bgp_community.add((${checkInt(asn, 0, 65535, 'community')}, ${checkInt(value, 0, 65535, 'community')}));`)
+      .join(' ') ?? null;
   const families = FAMILIES.map((f) => {
-    const routes = model[f.key].map((c) => ({ prefix: checkRe(c, f.cidr, `${f.label} prefix`), attributes: communitiesOf.get(c)?.join(' ') ?? null }));
+    const routes = model[f.key].map((c) => ({ prefix: checkRe(c, f.cidr, `${f.label} prefix`), attributes: attributes(c) }));
     const exportSet = model[f.exportKey].map((e) => {
       const prefix = checkRe(e.prefix, f.cidr, `${f.label} export prefix`);
       return e.hostRoutes === true ? `${prefix}{${f.max},${f.max}}` : e.hostRoutes === false ? prefix : unsafe('export pattern');
