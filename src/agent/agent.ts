@@ -8,7 +8,7 @@ import { API_VERSION, READINESS_GATE, type PodLBNode, type BGPPeer, type BgpSess
 import type { Problem } from '../api/problem.js';
 import { BirdControl } from '../bgp/bird-control.js';
 import { BirdApplier } from '../bgp/bird-apply.js';
-import { buildBgpPlan, sessionResettingChanges, type BirdModel } from '../bgp/model.js';
+import { buildBgpPlan, describeAdvertised, sessionResettingChanges, type BirdModel } from '../bgp/model.js';
 import { renderBirdConf } from '../bgp/render.js';
 import { podIPsForNode } from '../bgp/pod-ips.js';
 import { BlackholeRoutes, Netlink, PODLB_RT_PROTOCOL, type Subscription } from '../netlink/index.js';
@@ -480,8 +480,8 @@ export class Agent {
           this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: 'Failed', ...(res.error ? { error: res.error } : {}) };
         } else {
           if (res.result === 'Applied') {
-            log.info({ hash: res.hash, durationMs: res.durationMs, prefixes: plan.advertised.length, peers: plan.model.peers.length }, 'BIRD configuration applied');
-            events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Normal', reason: 'BirdConfigApplied', message: `Advertising ${plan.advertised.map((a) => a.prefix).join(', ') || 'nothing'} to ${plan.model.peers.length} peer(s)` });
+            log.info({ hash: res.hash, durationMs: res.durationMs, phasesMs: res.phasesMs, prefixes: plan.advertised.length, peers: plan.model.peers.length }, 'BIRD configuration applied');
+            events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Normal', reason: 'BirdConfigApplied', message: `Advertising ${describeAdvertised(plan.advertised)} to ${plan.model.peers.length} peer(s)` });
           }
           if (res.result === 'Applied' || !this.#lastApply || this.#lastApply.hash !== res.hash) {
             this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: res.result };

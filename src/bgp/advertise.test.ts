@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Pod, PodAddressPool, Service } from '../api/types.js';
 import { nodeFixture, peerFixture, poolFixture } from './fixtures.js';
 import { parsePrefix, type IpPrefix } from './ip.js';
-import { buildBgpPlan, prefixRemainder, protocolName, sessionResettingChanges, type BgpPlanInput } from './model.js';
+import { buildBgpPlan, describeAdvertised, prefixRemainder, protocolName, sessionResettingChanges, type BgpPlanInput } from './model.js';
 import { podIPsForNode } from './pod-ips.js';
 import { renderBirdConf } from './render.js';
 
@@ -42,6 +42,13 @@ describe('PodIPs pools', () => {
     expect(text).toContain('define PODLB_V4 = [ 10.250.0.0/16{32,32} ];');
     expect(text).toContain('  route 10.250.0.9/32 blackhole;');
     expect(text).toContain('  route fd00:250::9/128 blackhole;');
+  });
+
+  it('describes what a node advertises in one line: aggregates by name, host routes counted per pool', () => {
+    const r = plan({ pools: [podPool('pods')], podIPs: pods });
+    expect(describeAdvertised(r.advertised)).toBe('3 Pod host routes of pool pods');
+    expect(describeAdvertised([{ prefix: '10.244.1.0/24', pool: 'nodes', mode: 'NodeCIDR' }, ...r.advertised.slice(0, 1)])).toBe('10.244.1.0/24, 1 Pod host route of pool pods');
+    expect(describeAdvertised([])).toBe('nothing');
   });
 
   it('keeps the export filter unchanged when Pods come and go, so BIRD re-sends only the changed route', () => {

@@ -126,6 +126,18 @@ export interface AdvertisedPrefix {
   pod?: string;
 }
 
+/**
+ * One line for an Event: NodeCIDR aggregates by name, PodIPs host routes counted per pool.
+ * Listing 10,000 host routes would only be cut at the Event's 1,024 characters.
+ */
+export function describeAdvertised(advertised: readonly AdvertisedPrefix[]): string {
+  const aggregates = advertised.filter((a) => a.mode !== 'PodIPs').map((a) => a.prefix);
+  const hostRoutes = new Map<string, number>();
+  for (const a of advertised) if (a.mode === 'PodIPs') hostRoutes.set(a.pool, (hostRoutes.get(a.pool) ?? 0) + 1);
+  const parts = [...aggregates, ...[...hostRoutes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([pool, n]) => `${n} Pod host route${n === 1 ? '' : 's'} of pool ${pool}`)];
+  return parts.join(', ') || 'nothing';
+}
+
 export interface BgpPlan {
   model: BirdModel;
   /** Sorted like the model (family, address, length); one entry per prefix. */
