@@ -2,6 +2,7 @@
 // caches, runs the pure planners, and hands the result to the reconcilers (BIRD, load-balancer
 // members, readiness gates, PodLBNode status). Every run looks at the whole world, so a missed
 // or coalesced event costs nothing.
+import { dirname } from 'node:path';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION, READINESS_GATE, type PodLBNode, type BGPPeer, type BgpSessionStatus, type EndpointSlice, type LoadBalancerClass, type Node, type Pod, type PodAddressPool, type Secret, type Service } from '../api/types.js';
@@ -27,6 +28,7 @@ import type { LbClassModel, OctaviaClassConfig } from '../members/binding.js';
 import { Signal } from './signal.js';
 import { nodeForAdvertising } from './drain.js';
 import { mapLimit } from '../util/concurrency.js';
+import { isTmpfs } from '../util/tmpfs.js';
 import { AgentMetrics } from './metrics.js';
 import { bgpReadyCondition, mergeConditions, NodeStatusWriter } from './status.js';
 
@@ -179,6 +181,9 @@ export class Agent {
   async start(): Promise<void> {
     this.#running = true;
     if (this.#o.bird && this.#o.kernel !== false) this.#openKernel();
+    if (this.#o.bird && isTmpfs(dirname(this.#o.bird.configPath)) === false) {
+      this.#o.log.warn({ configPath: this.#o.bird.configPath }, 'bird.conf is not on tmpfs: BGP passwords reach the disk, and each apply may wait on writeback (tens to hundreds of ms); keep --bird-config under /run as the DaemonSet does');
+    }
     // Informers start in parallel; the loop waits until every cache has listed once, so the
     // first plan never sees a half-empty world (which would drain every member).
     await Promise.all(Object.values(this.#informers).map((i) => i.start()));

@@ -7,10 +7,11 @@
 // run never depends on how the previous one ended.
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, readdirSync, existsSync, statfsSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { isTmpfs } from '../util/tmpfs.js';
 
 const execFileP = promisify(execFile);
 const NS_PREFIX = 'podlb-';
@@ -194,23 +195,18 @@ export class NetnsSandbox {
   }
 
   /** A temp dir removed by cleanup(). */
-  tempDir(label = 'tmp'): string {
-    const dir = mkdtempSync(join(tmpdir(), `podlb-${label}-`));
+  tempDir(label = 'tmp', base = tmpdir()): string {
+    const dir = mkdtempSync(join(base, `podlb-${label}-`));
     this.#dirs.push(dir);
     return dir;
   }
 
   /**
-   * A temp dir on tmpfs (/dev/shm), removed by cleanup(), for BIRD's config and socket: the
-   * DaemonSet keeps them on tmpfs too (/run), and on a disk-backed directory ext4 makes the
-   * rename that replaces bird.conf wait for writeback, 35-170 ms at p99 on a busy disk
-   * (bench hostRouteApply_replace), which is not what a node does. Falls back to tempDir.
+   * A temp dir on tmpfs (/dev/shm, else tmpdir()), for BIRD's config and socket: the DaemonSet
+   * keeps them on tmpfs too (src/util/tmpfs.ts says why).
    */
   memoryTempDir(label = 'tmp'): string {
-    if (!isTmpfs('/dev/shm')) return this.tempDir(label);
-    const dir = mkdtempSync(join('/dev/shm', `podlb-${label}-`));
-    this.#dirs.push(dir);
-    return dir;
+    return this.tempDir(label, isTmpfs('/dev/shm') ? '/dev/shm' : tmpdir());
   }
 
   get namespaces(): readonly string[] {
@@ -260,15 +256,5 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
-const TMPFS_MAGIC = 0x01021994;
-
-function isTmpfs(path: string): boolean {
-  try {
-    return statfsSync(path).type === TMPFS_MAGIC;
-  } catch {
-    return false;
   }
 }
