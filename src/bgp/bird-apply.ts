@@ -1,11 +1,11 @@
 // Applies a rendered bird.conf to a running BIRD (design §5.3): skip when unchanged, write a
 // candidate next to the config (0600), `configure check` it, rename it over the config
 // atomically, `configure`, and read BIRD's answer back. A refused candidate is removed; the
-// old file and the running config stay. Logs carry hashes and BIRD's messages, never text.
+// old file and the running config stay. Callers log the result: hashes, phases and BIRD's
+// messages, never the text.
 import { createHash } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from 'pino';
 import { errorMessage, PodlbError } from '../util/errors.js';
 import { BirdCommandError, type BirdControl } from './bird-control.js';
 
@@ -30,7 +30,6 @@ export interface BirdApplierOptions {
   control: BirdControl;
   /** The file BIRD was started with (`bird -c`); `configure` re-reads it. */
   configPath: string;
-  logger?: Pick<Logger, 'info' | 'warn' | 'debug'>;
 }
 
 export function configHash(text: string): string {
@@ -41,7 +40,6 @@ export class BirdApplier {
   readonly #control: BirdControl;
   readonly #configPath: string;
   readonly #candidatePath: string;
-  readonly #log: BirdApplierOptions['logger'];
   /** Text BIRD is known to run; undefined until learned (from disk on the first apply). */
   #applied: string | undefined;
   #learned = false;
@@ -52,7 +50,6 @@ export class BirdApplier {
     this.#configPath = opts.configPath;
     // Deterministic name, so error messages (which quote it) do not churn between retries.
     this.#candidatePath = `${opts.configPath}.podlb-candidate`;
-    this.#log = opts.logger;
   }
 
   get candidatePath(): string {
@@ -81,25 +78,7 @@ export class BirdApplier {
       phasesMs[name] = now - mark;
       mark = now;
     };
-    const done = (r: Omit<BirdApplyResult, 'hash' | 'durationMs' | 'phasesMs'>): BirdApplyResult => {
-      const res: BirdApplyResult = { ...r, hash, durationMs: performance.now() - start, phasesMs };
-      const round = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.round(ms * 100) / 100);
-      const fields = {
-        hash: hash.slice(0, 12),
-        bytes: Buffer.byteLength(text),
-        result: res.result,
-        birdCode: res.birdCode,
-        durationMs: round(res.durationMs),
-        writeMs: round(phasesMs.write),
-        checkMs: round(phasesMs.check),
-        replaceMs: round(phasesMs.replace),
-        configureMs: round(phasesMs.configure),
-      };
-      if (res.result === 'Failed') this.#log?.warn({ ...fields, error: res.error }, 'bird.conf not applied');
-      else if (res.result === 'Applied') this.#log?.info(fields, 'bird.conf applied');
-      else this.#log?.debug(fields, 'bird.conf unchanged');
-      return res;
-    };
+    const done = (r: Omit<BirdApplyResult, 'hash' | 'durationMs' | 'phasesMs'>): BirdApplyResult => ({ ...r, hash, durationMs: performance.now() - start, phasesMs });
 
     if (!this.#learned) {
       // A fresh start (agent restarted, BIRD kept running): the file on disk is what BIRD
