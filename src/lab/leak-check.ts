@@ -66,6 +66,8 @@ export interface RunScope {
   memoryDir: string;
   /** The runner's own pids (and its ancestors'), never counted as left behind. */
   selfPids: number[];
+  /** The environment variables openRunScope() replaced, for closeRunScope(). */
+  saved: Record<string, string | undefined>;
 }
 
 const routeKey = (r: RootRoute): string => `${r.family}|${r.table}|${r.type}|${r.dst}`;
@@ -185,6 +187,7 @@ function ancestors(pid: number): number[] {
  * tmpfs base at fresh per-run dirs. Call before anything of the run starts.
  */
 export function openRunScope(): RunScope {
+  const saved = { [RUN_TAG_ENV]: process.env[RUN_TAG_ENV], TMPDIR: process.env.TMPDIR, [MEMORY_TMPDIR_ENV]: process.env[MEMORY_TMPDIR_ENV] };
   const tag = randomBytes(3).toString('hex');
   const tmpDir = join(tmpdir(), `podlb-run-${tag}`);
   const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
@@ -194,13 +197,17 @@ export function openRunScope(): RunScope {
   process.env[RUN_TAG_ENV] = tag;
   process.env.TMPDIR = tmpDir;
   process.env[MEMORY_TMPDIR_ENV] = memoryDir;
-  return { tag, tmpDir, memoryDir, selfPids: ancestors(process.pid) };
+  return { tag, tmpDir, memoryDir, selfPids: ancestors(process.pid), saved };
 }
 
-/** Removes the run's temp dirs (after the check has read them). */
+/** Removes the run's temp dirs (after the check has read them) and restores the environment. */
 export function closeRunScope(scope: RunScope): void {
   rmSync(scope.tmpDir, { recursive: true, force: true });
   rmSync(scope.memoryDir, { recursive: true, force: true });
+  for (const [k, v] of Object.entries(scope.saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
 }
 
 export interface LeakWatch {
@@ -214,7 +221,13 @@ export interface LeakWatch {
 /** openRunScope() plus the machine as the run found it. */
 export async function startLeakWatch(): Promise<LeakWatch> {
   const scope = openRunScope();
-  const before = await snapshotHost(scope);
+  let before: HostState;
+  try {
+    before = await snapshotHost(scope);
+  } catch (err) {
+    closeRunScope(scope);
+    throw err;
+  }
   return {
     scope,
     preexisting: preexisting(before),
