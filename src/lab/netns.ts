@@ -205,8 +205,8 @@ export class NetnsSandbox {
   }
 
   /**
-   * A temp dir on tmpfs (/dev/shm or the run's dir there, else tmpdir()), for BIRD's config and socket: the DaemonSet
-   * keeps them on tmpfs too (src/util/tmpfs.ts says why).
+   * A temp dir on tmpfs (/dev/shm, or the run's dir there, else tmpdir()), for BIRD's config
+   * and socket: the DaemonSet keeps them on tmpfs too (src/util/tmpfs.ts says why).
    */
   memoryTempDir(label = 'tmp'): string {
     const base = process.env[MEMORY_TMPDIR_ENV] ?? '/dev/shm';
