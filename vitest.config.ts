@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 // run one file at a time: they are CPU- and timing-sensitive on 2-core machines.
 export default defineConfig({
   test: {
+    // Fails the run when it leaves a kernel route, a namespace, a daemon or a temp file behind.
+    globalSetup: ['test/leak-check.global.ts'],
     projects: [
       {
         test: {

@@ -245,9 +245,12 @@ describe('agent in the lab', () => {
     await lab.client.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node3', labels: { 'topology.kubernetes.io/rack': 'r1', 'podlb.io/bgp': 'true' } }, spec: { podCIDR: '10.244.3.0/24', podCIDRs: ['10.244.3.0/24'] } });
     await lab.client.patch('/api/v1/nodes/node3/status', { status: { addresses: [{ type: 'InternalIP', address: '172.31.3.2' }] } }, 'merge');
     const dir = lab.sb.memoryTempDir('late-bird');
+    // The node's namespace exists before its agent starts, as on a real node: the agent's
+    // kernel routes (the Pod CIDR blackhole) go there, never into this machine's own table.
+    const ns = await lab.sb.addNetns('node3');
     const kc = new KubeConfig();
     kc.loadFromFile(lab.kubeconfigPath);
-    const agent = new Agent({ nodeName: 'node3', kubeConfig: kc, log: pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' }, pino.destination(process.env.PODLB_TEST_LOG ?? '/dev/null')), bird: { socketPath: `${dir}/bird.ctl`, configPath: `${dir}/bird.conf` } });
+    const agent = new Agent({ nodeName: 'node3', kubeConfig: kc, log: pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' }, pino.destination(process.env.PODLB_TEST_LOG ?? '/dev/null')), bird: { socketPath: `${dir}/bird.ctl`, configPath: `${dir}/bird.conf` }, kernel: { netns: ns } });
     await agent.start();
     try {
       const down = await waitFor('ConfigApplied Unknown/BirdUnreachable', async () => {
@@ -256,7 +259,6 @@ describe('agent in the lab', () => {
       }, 10_000, 50);
       expect(down.status).toBe('Unknown');
       await waitFor('BirdUnreachable event', async () => (await events()).find((e) => e.reason === 'BirdUnreachable' && e.involvedObject.name === 'node3'), 10_000, 100);
-      const ns = await lab.sb.addNetns('node3');
       await startBird(lab.sb, ns, { dir, initialConfig: birdInitialConfig('172.31.3.2') });
       const up = await waitFor('ConfigApplied True', async () => {
         const n = await lab.podLBNode('node3');
@@ -264,6 +266,11 @@ describe('agent in the lab', () => {
       }, 40_000, 100);
       expect(up.status?.bgp?.advertisedPrefixes).toEqual(['10.244.3.0/24']);
       expect(readFileSync(`${dir}/bird.conf`, 'utf8')).toMatch(/route 10\.244\.3\.0\/24 blackhole[ ;]/);
+      const blackholes = await waitFor('the Pod CIDR blackhole in node3\'s namespace', async () => {
+        const rs = JSON.parse((await lab.sb.exec(ns, 'ip', ['-json', 'route', 'show', 'proto', '201'])) || '[]') as { dst: string }[];
+        return rs.length > 0 ? rs : undefined;
+      }, 10_000, 50);
+      expect(blackholes.map((r) => r.dst)).toEqual(['10.244.3.0/24']);
     } finally {
       await agent.stop();
     }

@@ -101,12 +101,15 @@ describe('controller Deployment, Service, PDB', () => {
 
   it('its args are `podlb controller` flags the controller parses', () => {
     expect(c.args[0]).toBe('controller');
-    const env = { POD_NAME: 'podlb-controller-abc', POD_NAMESPACE: 'podlb-system' };
+    const env = { POD_NAME: 'podlb-controller-abc', POD_NAMESPACE: 'podlb-system', POD_IP: '10.244.1.7' };
     const args = (c.args as string[]).slice(1).map((a) => a.replace(/\$\((\w+)\)/g, (_m, k: keyof typeof env) => env[k]));
     const parsed = parseControllerFlags(args, {});
     expect(parsed.options).toMatchObject({ identity: 'podlb-controller-abc', namespace: 'podlb-system', webhookPort: 9443 });
     expect(parsed.healthPort).toBe(9253);
-    for (const e of c.env) expect(e.valueFrom.fieldRef.fieldPath).toMatch(/^metadata\.(name|namespace)$/);
+    // Listeners on the Pod IP only, and the webhook certificate names it (URL clientConfigs).
+    expect(parsed.options).toMatchObject({ webhookHost: '10.244.1.7', ownIpAddresses: ['10.244.1.7'] });
+    expect(parsed.healthAddress).toBe('10.244.1.7');
+    for (const e of c.env) expect(e.valueFrom.fieldRef.fieldPath).toMatch(/^(metadata\.(name|namespace)|status\.podIP)$/);
   });
 
   it('probes /healthz and /readyz on the health port; runs non-root, read-only, no capabilities', () => {

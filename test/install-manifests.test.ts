@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hasReal } from '../src/lab/real-components.js';
 import type { BGPPeer, LoadBalancerClass, PodAddressPool, PodLBNode } from '../src/api/types.js';
 import {
   CEL_RULE_MIRRORS,
@@ -441,7 +442,7 @@ describe('DaemonSet', () => {
     expect(init.env).toContainEqual({ name: 'BIRD_CONFIG', value: '/run/bird/bird.conf' });
   });
 
-  it.skipIf(!has('bird') || !has('birdcl'))('the init script writes a config the real BIRD accepts, keeps an existing one, and BIRD answers the liveness command', async () => {
+  it.runIf(hasReal('bird', 'birdcl'))('the init script writes a config the real BIRD accepts, keeps an existing one, and BIRD answers the liveness command', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'podlb-install-'));
     const conf = join(dir, 'bird.conf');
     let child: ReturnType<typeof spawn> | undefined;

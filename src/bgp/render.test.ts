@@ -8,18 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { nodeFixture, peerFixture, poolFixture, secretFixture } from './fixtures.js';
 import { buildBgpPlan, type BgpPlanInput, type BirdModel } from './model.js';
 import { REDACTED_PASSWORD, renderBirdConf, type RenderOptions } from './render.js';
+import { hasReal } from '../lab/real-components.js';
 
 const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../test/golden/bird');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
-
-function hasBird(): boolean {
-  try {
-    execFileSync('bird', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const pwPeer = peerFixture('rack-r12-tor', { passwordSecretRef: { namespace: 'podlb-system', name: 'tor-md5', key: 'password' } });
 const secrets = [secretFixture('tor-md5', 'password', 'Md5-s3cret!')];
@@ -95,7 +87,7 @@ describe('renderBirdConf goldens', () => {
     expect(text).toBe(readFileSync(file, 'utf8'));
   });
 
-  it.runIf(hasBird())('every golden is accepted by the real bird -p', () => {
+  it.runIf(hasReal('bird'))('every golden is accepted by the real bird -p', () => {
     for (const { name } of cases) {
       const file = join(GOLDEN_DIR, `${name}.conf`);
       // Throws with BIRD's file:line:col message on a parse error.

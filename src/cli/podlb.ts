@@ -132,7 +132,9 @@ async function main(): Promise<void> {
     case 'lab': {
       const { values } = parseArgs({ args: rest, options: { once: { type: 'boolean', default: false } } });
       const { runLab } = await import('../lab/lab.js');
-      process.exitCode = await runLab({ once: values.once ?? false });
+      const { withLeakCheck } = await import('../lab/leak-check.js');
+      // The lab must leave this machine as it found it; what it did not is printed and fails the run.
+      process.exitCode = await withLeakCheck('podlb lab', () => runLab({ once: values.once ?? false }), process.stderr);
       return;
     }
     case undefined:

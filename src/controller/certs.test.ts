@@ -39,6 +39,33 @@ describe('certs', () => {
     expect(tls.createSecureContext({ key: leaf.keyPem, cert: leaf.certPem })).toBeTruthy();
   });
 
+  it('IP SANs: a client that dials the address verifies the certificate against it; a DNS-only certificate fails there', async () => {
+    const now = Date.now();
+    const ca = await createCa({ commonName: 'ca', now, lifetimeMs: 10 * DAY });
+    const withIp = await createServingCert({ ca, dnsNames: ['x.svc'], ipAddresses: ['127.0.0.1', 'FD00::1'], now, lifetimeMs: DAY });
+    expect(certInfo(withIp.certPem).ipAddresses).toEqual(['127.0.0.1', 'fd00::1']);
+    const dnsOnly = await createServingCert({ ca, dnsNames: ['x.svc'], now, lifetimeMs: DAY });
+    expect(certInfo(dnsOnly.certPem).ipAddresses).toEqual([]);
+    const dial = async (leaf: { certPem: string; keyPem: string }): Promise<string> => {
+      const server = https.createServer({ key: leaf.keyPem, cert: leaf.certPem }, (_req, res) => res.end('ok'));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        return await new Promise<string>((resolve, reject) => {
+          // No servername: as for a webhook URL naming an IP, the dialled address is checked.
+          https.get({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, ca: ca.certPem, agent: false }, (res) => {
+            res.resume();
+            resolve(String(res.statusCode));
+          }).on('error', reject);
+        });
+      } finally {
+        server.close();
+      }
+    };
+    expect(await dial(withIp)).toBe('200');
+    await expect(dial(dnsOnly)).rejects.toThrow(/IP: 127\.0\.0\.1 is not in the cert's list/);
+    await expect(createServingCert({ ca, dnsNames: [], ipAddresses: ['10.0.0.300'], now, lifetimeMs: DAY })).rejects.toThrow(/not an IP address/);
+  });
+
   it('the serving cert never outlives its CA', async () => {
     const now = Date.now();
     const ca = await createCa({ commonName: 'ca', now, lifetimeMs: 10 * DAY });

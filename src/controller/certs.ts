@@ -9,6 +9,7 @@
 import 'reflect-metadata';
 import { X509Certificate as NodeX509Certificate, randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { parseIp } from '../bgp/ip.js';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -24,6 +25,8 @@ export interface CertInfo {
   notAfter: number;
   subject: string;
   dnsNames: string[];
+  /** IP address SANs, canonical text (src/bgp/ip.ts). */
+  ipAddresses: string[];
   isCa: boolean;
   fingerprint256: string;
 }
@@ -70,16 +73,27 @@ export async function createCa(o: { commonName: string; now: number; lifetimeMs:
   return { certPem: cert.toString('pem') + '\n', keyPem: toPem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
 }
 
-/** A serving certificate for `dnsNames` (first one is the CN), signed by `ca`. */
-export async function createServingCert(o: { ca: KeyPairPem; dnsNames: string[]; now: number; lifetimeMs: number }): Promise<KeyPairPem> {
-  if (o.dnsNames.length === 0) throw new Error('createServingCert: at least one DNS name');
+/**
+ * A serving certificate for `dnsNames` and `ipAddresses` (the first DNS name, else the first
+ * address, is the CN), signed by `ca`. IP SANs let a client that dials an address (a webhook
+ * `clientConfig.url` such as https://10.0.0.5:9443/...) verify the certificate: TLS checks a
+ * dialled IP against IP SANs only, never against DNS names.
+ */
+export async function createServingCert(o: { ca: KeyPairPem; dnsNames: string[]; ipAddresses?: string[]; now: number; lifetimeMs: number }): Promise<KeyPairPem> {
+  const ips = (o.ipAddresses ?? []).map((a) => {
+    const ip = parseIp(a);
+    if (!ip) throw new Error(`createServingCert: ${JSON.stringify(a)} is not an IP address`);
+    return ip.text;
+  });
+  const cn = o.dnsNames[0] ?? ips[0];
+  if (cn === undefined) throw new Error('createServingCert: at least one DNS name or IP address');
   const caCert = new x509.X509Certificate(o.ca.certPem);
   const caKeys = await importKeyPair(o.ca.keyPem, o.ca.certPem);
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const notAfter = Math.min(o.now + o.lifetimeMs, caCert.notAfter.getTime());
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: [{ CN: [o.dnsNames[0]!] }],
+    subject: [{ CN: [cn] }],
     issuer: caCert.subject,
     notBefore: new Date(o.now - backdateMs(o.lifetimeMs)),
     notAfter: new Date(notAfter),
@@ -90,7 +104,7 @@ export async function createServingCert(o: { ca: KeyPairPem; dnsNames: string[];
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension(o.dnsNames.map((value) => ({ type: 'dns' as const, value }))),
+      new x509.SubjectAlternativeNameExtension([...o.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...ips.map((value) => ({ type: 'ip' as const, value }))]),
       await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
     ],
   });
@@ -100,12 +114,11 @@ export async function createServingCert(o: { ca: KeyPairPem; dnsNames: string[];
 /** Reads what rotation decisions need, with Node's own parser (the one TLS will use). */
 export function certInfo(pem: string): CertInfo {
   const c = new NodeX509Certificate(pem);
-  const dnsNames = (c.subjectAltName ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.startsWith('DNS:'))
-    .map((s) => s.slice(4));
-  return { notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo), subject: c.subject, dnsNames, isCa: c.ca, fingerprint256: c.fingerprint256 };
+  const sans = (c.subjectAltName ?? '').split(',').map((s) => s.trim());
+  const dnsNames = sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
+  // Node prints IPv6 SANs expanded and upper case (FD00:0:0:0:0:0:0:1): compare canonical forms.
+  const ipAddresses = sans.filter((s) => s.startsWith('IP Address:')).map((s) => parseIp(s.slice('IP Address:'.length))?.text ?? s.slice('IP Address:'.length));
+  return { notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo), subject: c.subject, dnsNames, ipAddresses, isCa: c.ca, fingerprint256: c.fingerprint256 };
 }
 
 /** Whether the serving cert chains to the CA (signature check by Node/OpenSSL). */

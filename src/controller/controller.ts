@@ -17,7 +17,8 @@ import { errorMessage } from '../util/errors.js';
 import { LeaderElector, type LeaseClient } from './leader-election.js';
 import { MemberGc, type GcReport } from './member-gc.js';
 import { PoolStatusWriter, type PoolStatusReport } from './pool-status.js';
-import { secretToBundle, TlsManager, type TlsReconcileResult } from './tls-manager.js';
+import { replicaCertificate, secretToBundle, TlsManager, type TlsBundle, type TlsReconcileResult } from './tls-manager.js';
+import type { KeyPairPem } from './certs.js';
 import { WebhookServer } from './webhook-server.js';
 import { CalicoLoop } from './calico/loop.js';
 
@@ -36,8 +37,15 @@ export interface ControllerOptions {
   webhookHost?: string;
   /** The webhook Service: the serving certificate's SANs are its DNS names. */
   webhookServiceName?: string;
-  /** More SANs (e.g. for tests that connect by another name). */
+  /** More DNS SANs, shared by every replica (--webhook-extra-sans). */
   extraDnsNames?: string[];
+  /** IP SANs shared by every replica (--webhook-extra-sans: a VIP in front of them). */
+  extraIpAddresses?: string[];
+  /**
+   * This replica's own addresses (its Pod IP, the webhook's bind address): the certificate it
+   * serves covers them, so a webhook `clientConfig.url` may name the replica by address.
+   */
+  ownIpAddresses?: string[];
   webhookConfigName?: string;
   tlsSecretName?: string;
   /**
@@ -98,6 +106,8 @@ export class Controller {
   #nextTlsAt = 0;
   #nextGcAt = 0;
   #webhookPort = 0;
+  #serveSeq = 0;
+  #replicaCert: { from: string; cert: KeyPairPem } | undefined;
   lastLeaderRun: LeaderRunReport | undefined;
   /** Calico mode only: its own leader-only loop, started and stopped with leadership. */
   readonly calico: CalicoLoop | undefined;
@@ -113,6 +123,8 @@ export class Controller {
       webhookPort: 9443,
       webhookServiceName: 'podlb-webhook',
       extraDnsNames: [],
+      extraIpAddresses: [],
+      ownIpAddresses: [],
       webhookConfigName: 'podlb',
       tlsSecretName: 'podlb-webhook-tls',
       tlsSecretNamespace: 'podlb-controller',
@@ -154,6 +166,7 @@ export class Controller {
       secretName: o.tlsSecretName,
       webhookConfigName: o.webhookConfigName,
       dnsNames: [...serviceDnsNames(o.webhookServiceName, o.namespace), ...o.extraDnsNames],
+      ipAddresses: o.extraIpAddresses,
       caLifetimeMs: o.caLifetimeMs,
       certLifetimeMs: o.certLifetimeMs,
       log: log.child({ component: 'tls' }),
@@ -220,9 +233,20 @@ export class Controller {
   #loadCertificate(): void {
     const secret = this.#informers.tlsSecret.get(this.#o.tlsSecretName, this.#o.tlsSecretNamespace);
     const bundle = secretToBundle(secret);
-    if (!bundle) return;
+    if (bundle) void this.#serve(bundle);
+  }
+
+  /** Serves `bundle`'s certificate, or this replica's own leaf from its CA (replicaCertificate). */
+  async #serve(bundle: TlsBundle): Promise<void> {
+    const seq = ++this.#serveSeq;
     try {
-      this.webhook.setCertificate({ certPem: bundle.certPem, keyPem: bundle.keyPem });
+      let cert = this.#replicaCert?.from === bundle.certPem ? this.#replicaCert.cert : undefined;
+      if (!cert) {
+        cert = await replicaCertificate(bundle, this.#o.ownIpAddresses, this.#o.now());
+        this.#replicaCert = { from: bundle.certPem, cert };
+      }
+      // A newer Secret arrived while this one was being issued: that one wins.
+      if (seq === this.#serveSeq) this.webhook.setCertificate(cert);
     } catch (err) {
       this.#o.log.error({ err: errorMessage(err) }, 'the webhook TLS Secret holds an unusable certificate or key');
     }
@@ -260,7 +284,7 @@ export class Controller {
           const { bundle, ...rest } = await this.#tls.reconcile(now);
           report.tls = rest;
           this.#nextTlsAt = Math.min(now + this.#o.tlsCheckMs, rest.nextRotationAt);
-          if (rest.secret === 'created' || rest.secret === 'rotated') this.webhook.setCertificate({ certPem: bundle.certPem, keyPem: bundle.keyPem });
+          if (rest.secret === 'created' || rest.secret === 'rotated') await this.#serve(bundle);
         } catch (err) {
           report.tlsError = errorMessage(err);
           this.#nextTlsAt = now + 2_000;

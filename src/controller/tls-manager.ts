@@ -12,7 +12,8 @@
 import type { Logger } from 'pino';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
 import { errorMessage } from '../util/errors.js';
-import { certInfo, createCa, createServingCert, isSignedBy, splitPemBundle } from './certs.js';
+import { parseIp } from '../bgp/ip.js';
+import { certInfo, createCa, createServingCert, isSignedBy, splitPemBundle, type KeyPairPem } from './certs.js';
 
 export const TLS_KEYS = { caCert: 'ca.crt', caKey: 'ca.key', cert: 'tls.crt', key: 'tls.key', previousCa: 'ca-previous.crt' } as const;
 
@@ -69,10 +70,13 @@ function rotateAt(pem: string, fraction: number): number {
   return i.notBefore + (i.notAfter - i.notBefore) * fraction;
 }
 
-export type RotationReason = 'missing' | 'invalid' | 'caDue' | 'certDue' | 'dnsNamesChanged' | 'notSignedByCa';
+export type RotationReason = 'missing' | 'invalid' | 'caDue' | 'certDue' | 'dnsNamesChanged' | 'ipAddressesChanged' | 'notSignedByCa';
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean => [...a].sort().join(',') === [...b].sort().join(',');
+const canonicalIps = (ips: readonly string[]): string[] => ips.map((a) => parseIp(a)?.text ?? a);
 
 /** Why the material must be (re)issued, or undefined when it is good. Pure. */
-export function rotationReason(b: TlsBundle | undefined, o: { now: number; dnsNames: readonly string[]; fraction: number }): RotationReason | undefined {
+export function rotationReason(b: TlsBundle | undefined, o: { now: number; dnsNames: readonly string[]; ipAddresses?: readonly string[]; fraction: number }): RotationReason | undefined {
   if (!b) return 'missing';
   try {
     const ca = certInfo(b.caCertPem);
@@ -80,12 +84,30 @@ export function rotationReason(b: TlsBundle | undefined, o: { now: number; dnsNa
     if (!ca.isCa || splitPemBundle(b.caCertPem).length !== 1) return 'invalid';
     if (o.now >= rotateAt(b.caCertPem, o.fraction)) return 'caDue';
     if (!isSignedBy(b.certPem, b.caCertPem)) return 'notSignedByCa';
-    if ([...leaf.dnsNames].sort().join(',') !== [...o.dnsNames].sort().join(',')) return 'dnsNamesChanged';
+    if (!sameSet(leaf.dnsNames, o.dnsNames)) return 'dnsNamesChanged';
+    if (!sameSet(leaf.ipAddresses, canonicalIps(o.ipAddresses ?? []))) return 'ipAddressesChanged';
     if (o.now >= rotateAt(b.certPem, o.fraction)) return 'certDue';
     return undefined;
   } catch {
     return 'invalid';
   }
+}
+
+/**
+ * The certificate one replica serves. Every replica serves from the one Secret, whose leaf
+ * holds the SANs all replicas share (Service DNS names, --webhook-extra-sans); a replica's own
+ * addresses differ per Pod and change with each reschedule, so they are not in the Secret
+ * (every leader change would reissue it). When the Secret's leaf does not cover them, the
+ * replica issues its own leaf with the Secret's CA, adding them, valid no longer than the
+ * Secret's: the API server trusts it through the same CA bundle, and the next rotation of the
+ * Secret replaces it.
+ */
+export async function replicaCertificate(b: TlsBundle, ownIpAddresses: readonly string[], now: number): Promise<KeyPairPem> {
+  const shared = { certPem: b.certPem, keyPem: b.keyPem };
+  const leaf = certInfo(b.certPem);
+  const missing = canonicalIps(ownIpAddresses).filter((ip) => !leaf.ipAddresses.includes(ip));
+  if (missing.length === 0 || leaf.notAfter <= now) return shared;
+  return createServingCert({ ca: { certPem: b.caCertPem, keyPem: b.caKeyPem }, dnsNames: leaf.dnsNames, ipAddresses: [...leaf.ipAddresses, ...new Set(missing)], now, lifetimeMs: leaf.notAfter - now });
 }
 
 /** When the next rotation is due (ms), for the loop's wake-up. */
@@ -99,8 +121,10 @@ export interface TlsManagerOptions {
   secretName: string;
   /** MutatingWebhookConfiguration whose webhooks get the CA bundle. */
   webhookConfigName: string;
-  /** SANs of the serving certificate: the webhook Service's DNS names. */
+  /** DNS SANs of the shared serving certificate: the webhook Service's DNS names. */
   dnsNames: string[];
+  /** IP SANs every replica shares (a VIP the webhook is reached at); see replicaCertificate. */
+  ipAddresses?: string[];
   caLifetimeMs?: number;
   certLifetimeMs?: number;
   /** Rotate at this fraction of a certificate's lifetime (default 2/3). */
@@ -122,7 +146,7 @@ export class TlsManager {
   readonly #o: Required<TlsManagerOptions>;
 
   constructor(opts: TlsManagerOptions) {
-    this.#o = { caLifetimeMs: 5 * 365 * DAY_MS, certLifetimeMs: 90 * DAY_MS, rotateFraction: 2 / 3, ...opts };
+    this.#o = { caLifetimeMs: 5 * 365 * DAY_MS, certLifetimeMs: 90 * DAY_MS, rotateFraction: 2 / 3, ipAddresses: [], ...opts };
   }
 
   get #secretPath(): string {
@@ -131,7 +155,7 @@ export class TlsManager {
 
   /** One pass: read, issue what is due, write the trust bundle, then the Secret. */
   async reconcile(now: number): Promise<TlsReconcileResult> {
-    const { client, log, dnsNames, rotateFraction: fraction } = this.#o;
+    const { client, log, dnsNames, ipAddresses, rotateFraction: fraction } = this.#o;
     let secret: SecretObj | undefined;
     try {
       secret = await client.request<SecretObj>('GET', this.#secretPath);
@@ -139,7 +163,7 @@ export class TlsManager {
       if (!isNotFound(err)) throw err;
     }
     const current = secretToBundle(secret);
-    const reason = rotationReason(current, { now, dnsNames, fraction });
+    const reason = rotationReason(current, { now, dnsNames, ipAddresses, fraction });
     if (!reason) {
       const webhookConfig = await this.#ensureTrust(trustBundle(current!, now));
       return { secret: 'unchanged', webhookConfig, nextRotationAt: nextRotationAt(current!, fraction), bundle: current! };
@@ -170,10 +194,10 @@ export class TlsManager {
   }
 
   async #issue(current: TlsBundle | undefined, reason: RotationReason, now: number): Promise<TlsBundle> {
-    const { dnsNames, caLifetimeMs, certLifetimeMs } = this.#o;
+    const { dnsNames, ipAddresses, caLifetimeMs, certLifetimeMs } = this.#o;
     const newCa = reason === 'missing' || reason === 'invalid' || reason === 'caDue';
     const ca = newCa ? await createCa({ commonName: `podlb-webhook-ca@${Math.floor(now / 1000)}`, now, lifetimeMs: caLifetimeMs }) : { certPem: current!.caCertPem, keyPem: current!.caKeyPem };
-    const leaf = await createServingCert({ ca, dnsNames, now, lifetimeMs: certLifetimeMs });
+    const leaf = await createServingCert({ ca, dnsNames, ipAddresses, now, lifetimeMs: certLifetimeMs });
     const previousCaPem = newCa ? (reason === 'caDue' ? current!.caCertPem : undefined) : current!.previousCaPem;
     return { caCertPem: ca.certPem, caKeyPem: ca.keyPem, certPem: leaf.certPem, keyPem: leaf.keyPem, ...(previousCaPem ? { previousCaPem } : {}) };
   }

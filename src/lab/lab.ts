@@ -21,6 +21,7 @@ import { buildTopology, type Topology } from './topology.js';
 import { labObjects, LAB_BACKEND, LAB_NAMESPACE, LAB_SERVICE, labPod, type LabNodeSpec } from './objects.js';
 import { runLoad, type LoadResult } from './http-load.js';
 import { errorMessage } from '../util/errors.js';
+import { missingReal } from './real-components.js';
 
 export const LAB_NODES: LabNodeSpec[] = [
   { name: 'node1', podCidr: '10.244.1.0/24', rack: 'r1' },
@@ -268,12 +269,7 @@ async function step<T>(steps: Step[], name: string, fn: () => Promise<{ ok: bool
 }
 
 export function preflight(): string[] {
-  const missing: string[] = [];
-  if (process.getuid?.() !== 0) missing.push('root (network namespaces): run as root, e.g. sudo npm run lab');
-  for (const bin of ['/usr/sbin/bird', '/usr/sbin/haproxy', '/usr/lib/frr/bgpd', '/usr/lib/frr/zebra', '/usr/bin/vtysh']) {
-    if (!existsSync(bin)) missing.push(`${bin} (apt-get install -y bird2 frr haproxy)`);
-  }
-  return missing;
+  return missingReal(['root', 'bird', 'haproxy', 'frr']);
 }
 
 export async function runLab(opts: { once: boolean }): Promise<number> {

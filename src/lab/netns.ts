@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isTmpfs } from '../util/tmpfs.js';
+import { MEMORY_TMPDIR_ENV, RUN_TAG_ENV } from './leak-check.js';
 
 const execFileP = promisify(execFile);
 const NS_PREFIX = 'podlb-';
@@ -132,7 +133,9 @@ export class NetnsSandbox {
     }
     sweepStale();
     installExitHooks();
-    this.id = randomBytes(3).toString('hex');
+    // A run's tag (src/lab/leak-check.ts) leads the id, so the run can tell its namespaces
+    // from those of other runs on the same machine.
+    this.id = `${process.env[RUN_TAG_ENV] ?? ''}${randomBytes(3).toString('hex')}`;
     liveSandboxes.add(this);
   }
 
@@ -202,11 +205,12 @@ export class NetnsSandbox {
   }
 
   /**
-   * A temp dir on tmpfs (/dev/shm, else tmpdir()), for BIRD's config and socket: the DaemonSet
-   * keeps them on tmpfs too (src/util/tmpfs.ts says why).
+   * A temp dir on tmpfs (/dev/shm, or the run's dir there, else tmpdir()), for BIRD's config
+   * and socket: the DaemonSet keeps them on tmpfs too (src/util/tmpfs.ts says why).
    */
   memoryTempDir(label = 'tmp'): string {
-    return this.tempDir(label, isTmpfs('/dev/shm') ? '/dev/shm' : tmpdir());
+    const base = process.env[MEMORY_TMPDIR_ENV] ?? '/dev/shm';
+    return this.tempDir(label, isTmpfs(base) ? base : tmpdir());
   }
 
   get namespaces(): readonly string[] {
