@@ -298,7 +298,7 @@ export class Agent {
 
     // Poll fast only while some gated Pod waits for its member to turn healthy.
     const pending = plan.members.some((m) => {
-      if (m.state !== 'active') return false;
+      if (m.state !== 'active' || m.keepOnly) return false;
       const pod = podsByUid.get(m.pod.uid);
       if (!pod || !hasOurGate(pod)) return false;
       const gate = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);
