@@ -72,7 +72,7 @@ export interface Topology {
   lbs: LabLb[];
   /** Starts a pod on `node` with the next free IP of the node's Pod CIDR. */
   addPod(node: string, name: string, port: number): Promise<LabPod>;
-  removePod(name: string, opts?: { graceful?: boolean }): Promise<void>;
+  removePod(name: string, opts?: { graceful?: boolean; graceMs?: number }): Promise<void>;
   pods(): LabPod[];
 }
 
@@ -268,7 +268,7 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
         throw err;
       }
     },
-    async removePod(name: string, opts?: { graceful?: boolean }): Promise<void> {
+    async removePod(name: string, opts?: { graceful?: boolean; graceMs?: number }): Promise<void> {
       const pod = pods.get(name);
       if (!pod) throw new Error(`no pod ${name} in the lab`);
       await pod.stop(opts);
