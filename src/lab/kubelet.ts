@@ -45,6 +45,14 @@ interface PodRun {
   readyTimer?: NodeJS.Timeout;
 }
 
+/**
+ * metav1.Time goes over the wire as RFC 3339 with whole seconds (client-go's encoding), so
+ * every timestamp the kubelet writes has a resolution of one second.
+ */
+function apiNow(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
 const cond = (pod: Pod, t: string): string | undefined => pod.status?.conditions?.find((c) => c.type === t)?.status;
 
 export function podReady(pod: Pod): boolean {
@@ -200,7 +208,7 @@ export class LabKubelet {
     if (run.phase !== 'starting' || !run.lp) return;
     const lp = run.lp;
     const ns = pod.metadata.namespace ?? 'default';
-    const now = new Date().toISOString();
+    const now = apiNow();
     const node = this.#topo.nodes.find((n) => n.name === pod.spec.nodeName);
     const probe = readinessProbeOf(pod);
     const conditions: Condition[] = [
@@ -238,7 +246,7 @@ export class LabKubelet {
   async #containersReadyChanged(pod: Pod, run: PodRun, ready: boolean): Promise<void> {
     if (this.#stopped || run.phase === 'gone') return;
     const latest = this.#current(pod) ?? pod;
-    const now = new Date().toISOString();
+    const now = apiNow();
     const conditions: Condition[] = [{ type: 'ContainersReady', status: ready ? 'True' : 'False', lastTransitionTime: now, ...(ready ? { reason: null as unknown as string } : { reason: 'ContainersNotReady' }) }, readyCondition(latest, ready, now)];
     clearTimeout(run.readyTimer);
     run.readyTimer = undefined;
@@ -265,7 +273,7 @@ export class LabKubelet {
     if (this.#stopped || run.phase !== 'running' || !latest || latest.metadata.uid !== pod.metadata.uid) return;
     const want = podReady(latest);
     if ((cond(latest, 'Ready') === 'True') === want) return;
-    const ready = readyCondition(latest, cond(latest, 'ContainersReady') === 'True', new Date().toISOString());
+    const ready = readyCondition(latest, cond(latest, 'ContainersReady') === 'True', apiNow());
     try {
       await this.#client.patch(`/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`, { status: { conditions: [ready] } }, 'strategic');
       if (want && !this.readyAt.has(latest.metadata.uid ?? '')) this.readyAt.set(latest.metadata.uid ?? '', performance.timeOrigin + performance.now());
@@ -298,7 +306,7 @@ export class LabKubelet {
         exitCode = await lp.exited;
       }
       r.worker?.stop();
-      const now = new Date().toISOString();
+      const now = apiNow();
       await this.#client
         .patch(
           `/api/v1/namespaces/${ns}/pods/${name}/status`,
