@@ -450,7 +450,9 @@ export class Agent {
       this.#addedAt.set(key, addedAt);
       const member = plan.members.find((x) => memberKey(x.backend, x.name) === key);
       const since = member && this.#containersReadySeenAt.get(member.pod.uid);
-      if (since !== undefined) m.registrationSeconds.observe((addedAt - since) / 1000);
+      if (!member || since === undefined) continue;
+      m.registrationSeconds.observe((addedAt - since) / 1000);
+      this.#o.log.info({ member: member.name, pod: `${member.pod.namespace}/${member.pod.name}`, registrationMs: Math.round((addedAt - since) * 10) / 10 }, 'member registered');
     }
     const live = new Set(plan.members.map((x) => memberKey(x.backend, x.name)));
     for (const k of this.#addedAt.keys()) if (!live.has(k)) this.#addedAt.delete(k);

@@ -11,7 +11,7 @@ export class AgentMetrics {
   readonly lbInstanceUp = new Gauge({ name: 'podlb_lb_instance_reachable', help: '1 when the load-balancer instance answered the last call', labelNames: ['class', 'instance'], registers: [this.registry] });
   readonly registrationSeconds = new Histogram({
     name: 'podlb_member_registration_seconds',
-    help: 'The agent first seeing a Pod ContainersReady to its member added on every load-balancer instance (agent clock)',
+    help: 'The agent first seeing a Pod ContainersReady to its member added in the load balancer (agent clock)',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
