@@ -189,7 +189,11 @@ export class LabKubelet {
     const name = pod.metadata.name ?? '';
     const port = pod.spec.containers[0]?.ports?.[0]?.containerPort ?? 8080;
     try {
-      run.lp = await this.#topo.addPod(pod.spec.nodeName!, name, port);
+      // The sandbox's address is reported before the container runs, as a kubelet does: the
+      // EndpointSlice lists the Pod (not ready) before its containers are ready.
+      let sandboxWritten: Promise<void> = Promise.resolve();
+      run.lp = await this.#topo.addPod(pod.spec.nodeName!, name, port, { onNetworkReady: (ip) => (sandboxWritten = this.#sandboxReady(pod, ip)) });
+      await sandboxWritten;
       const hold = this.#hold;
       if (hold) {
         // Held: the status is written when release() runs this step, for every held Pod at
@@ -204,6 +208,21 @@ export class LabKubelet {
     }
   }
 
+  /** The Pod's network is up, its container not started yet: phase Pending with the Pod IP. */
+  async #sandboxReady(pod: Pod, ip: string): Promise<void> {
+    const now = apiNow();
+    const node = this.#topo.nodes.find((n) => n.name === pod.spec.nodeName);
+    const conditions: Condition[] = [
+      { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
+      { type: 'Initialized', status: 'True', lastTransitionTime: now },
+      { type: 'ContainersReady', status: 'False', lastTransitionTime: now, reason: 'ContainersNotReady' },
+      readyCondition(pod, false, now),
+    ];
+    await this.#client
+      .patch(`/api/v1/namespaces/${pod.metadata.namespace ?? 'default'}/pods/${pod.metadata.name}/status`, { status: { phase: 'Pending', podIP: ip, podIPs: [{ ip }], hostIP: node?.address, startTime: now, conditions } }, 'strategic')
+      .catch((err) => this.#log.warn({ pod: pod.metadata.name, err: errorMessage(err) }, 'sandbox status patch failed'));
+  }
+
   async #containerStarted(pod: Pod, run: PodRun): Promise<void> {
     if (run.phase !== 'starting' || !run.lp) return;
     const lp = run.lp;
@@ -211,13 +230,9 @@ export class LabKubelet {
     const now = apiNow();
     const node = this.#topo.nodes.find((n) => n.name === pod.spec.nodeName);
     const probe = readinessProbeOf(pod);
-    const conditions: Condition[] = [
-      { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
-      { type: 'Initialized', status: 'True', lastTransitionTime: now },
-      { type: 'ContainersReady', status: probe ? 'False' : 'True', lastTransitionTime: now, ...(probe ? { reason: 'ContainersNotReady' } : {}) },
-      readyCondition(pod, !probe, now),
-    ];
-    await this.#client.patch(`/api/v1/namespaces/${ns}/pods/${pod.metadata.name}/status`, { status: { phase: 'Running', podIP: lp.ip, podIPs: [{ ip: lp.ip }], hostIP: node?.address, startTime: now, conditions } }, 'strategic');
+    // With a probe, the containers stay not ready (as written with the sandbox) until it passes.
+    const conditions: Condition[] = probe ? [] : [{ type: 'ContainersReady', status: 'True', lastTransitionTime: now, reason: null as unknown as string }, readyCondition(pod, true, now)];
+    await this.#client.patch(`/api/v1/namespaces/${ns}/pods/${pod.metadata.name}/status`, { status: { phase: 'Running', conditions } }, 'strategic');
     run.phase = 'running';
     if (!probe) this.#markContainersReady(pod, conditions);
     this.#log.info({ pod: `${ns}/${pod.metadata.name}`, ip: lp.ip, node: pod.spec.nodeName, probe: Boolean(probe) }, 'pod running');

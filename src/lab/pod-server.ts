@@ -45,6 +45,8 @@ export interface StartPodOptions {
   node: string;
   ip: string;
   port: number;
+  /** Called once the address and routes are up, before the server starts. */
+  onNetworkReady?: (ip: string) => void;
 }
 
 /** The fake gateway every pod routes through; the node answers ARP for it (proxy ARP). */
@@ -139,6 +141,7 @@ async function wireAndServe(sb: NetnsSandbox, opts: StartPodOptions, ns: string,
     sb.exec(ns, 'ip', ['route', 'add', 'default', 'via', POD_GATEWAY, 'dev', 'eth0', 'onlink']),
   ]);
 
+  opts.onNetworkReady?.(ip);
   const script = await serverScript(sb);
   // A small heap, small young generation and one V8 worker thread: the lab runs many pods on
   // 2-core machines. RSS stays about 40 MB, most of it the node binary's shared pages.
