@@ -26,6 +26,7 @@ import { MemberReconciler, type MemberOutcome } from '../members/reconciler.js';
 import { errorMessage, UnreachableError } from '../util/errors.js';
 import type { LbClassModel, OctaviaClassConfig } from '../members/binding.js';
 import { Signal } from './signal.js';
+import { pendingPollDelayMs } from './poll.js';
 import { nodeForAdvertising } from './drain.js';
 import { mapLimit } from '../util/concurrency.js';
 import { isTmpfs } from '../util/tmpfs.js';
@@ -50,7 +51,10 @@ export interface AgentOptions {
   kernel?: { netns?: string } | false;
   /** Namespace of the Secrets BGPPeers may reference. */
   secretsNamespace?: string;
-  /** Health poll interval while a member waits for its first passing check (jittered ±20%). */
+  /**
+   * Health poll interval while a member waits for its first passing check (jittered up to 20% early),
+   * and the longest one: around the moment the check can pass the agent polls at inter / 40.
+   */
   pendingPollMs?: number;
   /**
    * Resync when idle: one read per load-balancer instance, so an instance that restarted (and
@@ -312,16 +316,24 @@ export class Agent {
       if (!p || (c && `${c.status}/${c.reason}` === key)) this.#gateWrites.delete(uid);
     }
 
-    // Poll fast only while some gated Pod waits for its member to turn healthy.
-    const pending = plan.members.some((m) => {
-      if (m.state !== 'active' || m.keepOnly) return false;
+    // Poll only while some gated Pod waits for its member to turn healthy, and fast only
+    // around the moment the load balancer can decide (poll.ts).
+    const polledAt = performance.now();
+    let pollInMs: number | undefined;
+    for (const m of plan.members) {
+      if (m.state !== 'active' || m.keepOnly) continue;
       const pod = podsByUid.get(m.pod.uid);
-      if (!pod || !hasOurGate(pod)) return false;
+      if (!pod || !hasOurGate(pod)) continue;
       const gate = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);
-      if (gate?.status === 'True' || this.#gateWrites.get(m.pod.uid)?.startsWith('True')) return false;
-      return !outcome.views.get(memberKey(m.backend, m.name))?.healthy;
-    });
-    if (pending) wakeTimes.push(now + this.#o.pendingPollMs * (0.8 + 0.4 * this.#o.random()));
+      if (gate?.status === 'True' || this.#gateWrites.get(m.pod.uid)?.startsWith('True')) continue;
+      const k = memberKey(m.backend, m.name);
+      if (outcome.views.get(k)?.healthy) continue;
+      const added = this.#addedAt.get(k);
+      const delay = pendingPollDelayMs(m.healthCheck, added === undefined ? undefined : polledAt - added, this.#o.pendingPollMs);
+      pollInMs = pollInMs === undefined ? delay : Math.min(pollInMs, delay);
+    }
+    // Jittered early only: a late read would add to every gate's latency.
+    if (pollInMs !== undefined) wakeTimes.push(now + pollInMs * (0.8 + 0.2 * this.#o.random()));
 
     // ---- report ----
     log.debug({ events: events.length }, 'run: report');
