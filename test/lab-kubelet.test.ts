@@ -181,4 +181,18 @@ describe('termination', () => {
     expect(drained.has(pod.ip)).toBe(true);
     await waitFor('member removed', async () => ((await lab.members()).some((m) => m.address === pod.ip) ? undefined : true), 10_000, 50);
   });
+
+  it('a forced delete (gracePeriodSeconds=0) stops the container within the kubelet\'s minimum window and frees the member', async () => {
+    const name = 'forced-1';
+    await lab.createPod('node1', name);
+    await waitFor(`${name} Ready`, () => (seen.ready.has(name) ? true : undefined), 30_000, 10);
+    const pod = lab.topo.pods().find((p) => p.name === name)!;
+    const t0 = wall();
+    await lab.client.request('DELETE', `/api/v1/namespaces/${LAB_NAMESPACE}/pods/${name}`, { body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 } });
+    expect(await lab.getPod(name)).toBeUndefined();
+    expect(await pod.exited).toBe(0); // SIGTERM, and the idle server exits cleanly
+    expect(wall() - t0).toBeLessThan(2500);
+    await waitFor('pod network gone', () => (lab.topo.pods().some((p) => p.name === name) ? undefined : true), 5_000, 20);
+    await waitFor('member removed', async () => ((await lab.members()).some((m) => m.address === pod.ip) ? undefined : true), 10_000, 50);
+  });
 });
