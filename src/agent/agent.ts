@@ -625,7 +625,9 @@ export class Agent {
 
   /** Bounded, so a node with thousands of Pods keeps a small status object. */
   #lbStatus(plan: MemberPlan, outcome: MemberOutcome): NonNullable<NonNullable<PodLBNode['status']>['lb']> {
-    const members = [...plan.members]
+    // A member kept only if registered, and not registered, is no member to report.
+    const members = plan.members
+      .filter((m) => !m.keepOnly || outcome.details.has(memberKey(m.backend, m.name)))
       .sort((a, b) => a.name.localeCompare(b.name) || a.backend.localeCompare(b.backend))
       .map((m) => ({
         name: m.name,
