@@ -1,50 +1,75 @@
-// Issue 2 figures for the member path, measured in the lab with the real HAProxy:
-//   ContainersReady → member added          (agent overhead: watch + plan + runtime API calls)
-//   member added    → check passed          (HAProxy's own check time: rise × inter)
-//   check passed    → gate True             (agent overhead: health poll + status patch)
-// Timestamps come from where each fact becomes true: the API server's watch stream (Pod
-// status writes), HAProxy's runtime API polled every 2 ms (check passed), and the agent's
-// own log line written when HAProxy acknowledged the add.
+// The gate latency figures with a kubelet as slow as a real 1.32 one (Ready 100-300 ms after
+// the gate, the EndpointSlice ~20 ms later), measured in the lab with the real HAProxy fleet:
+//   ContainersReady committed → seen by the agent → member added → check passed on every
+//   instance → gate True → kubelet Ready → EndpointSlice ready,
+// and the ratio of ContainersReady → gate True to HAProxy's own decision time (member added →
+// check passed: rise × inter), the part no agent can shorten.
+// Timestamps come from where each fact becomes true: the API server's watch stream (status
+// and slice writes), both HAProxy instances' runtime APIs polled every 2 ms (check passed),
+// and the agent's own "member registered" log line (when every add was acknowledged, and how
+// long after the agent first saw ContainersReady).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startLab } from '../src/lab/lab.js';
-import { READINESS_GATE, type Pod } from '../src/api/types.js';
+import { READINESS_GATE, type EndpointSlice, type Pod } from '../src/api/types.js';
 import { waitFor } from '../src/lab/netns.js';
 import { LAB_BACKEND } from '../src/lab/objects.js';
 import { HaproxyInstance } from '../src/lb/haproxy-instance.js';
 import { summarize, type Summary } from './stats.js';
 
-
 const wall = (): number => performance.timeOrigin + performance.now();
 
-export async function benchMembersLatency(opts: { pods?: number } = {}): Promise<Record<string, unknown>> {
+export async function benchMembersLatency(opts: { pods?: number; interval?: string; rise?: number } = {}): Promise<Record<string, unknown>> {
   const count = opts.pods ?? 24;
+  const interval = opts.interval ?? '200ms';
+  const rise = opts.rise ?? 2;
   // Agents as separate processes, as on a real node: the lab process (API server, kubelet,
-  // this bench's poller) does not share their event loop.
-  const lab = await startLab({ agentMode: 'process', healthCheck: { interval: '200ms', rise: 2, fall: 2 } });
+  // this bench's poller) does not share their event loop. The kubelet and the slice
+  // controller keep their realistic default lags.
+  const lab = await startLab({ agentMode: 'process', healthCheck: { interval, rise, fall: 2 } });
   try {
     const containersReady = new Map<string, number>();
     const gateTrue = new Map<string, number>();
+    const ready = new Map<string, number>();
+    const sliceReady = new Map<string, number>();
     const ipOf = new Map<string, string>();
-    const unwatch = lab.api.store.watch('pods', { namespace: 'demo' }, (ev: { type: string; object: unknown }) => {
+    const nameOfIp = new Map<string, string>();
+    const unwatchPods = lab.api.store.watch('pods', { namespace: 'demo' }, (ev: { type: string; object: unknown }) => {
       const pod = ev.object as Pod;
       const name = pod.metadata.name ?? '';
       const cond = (t: string): string | undefined => pod.status?.conditions?.find((c) => c.type === t)?.status;
-      if (pod.status?.podIP) ipOf.set(name, pod.status.podIP);
-      if (cond('ContainersReady') === 'True' && !containersReady.has(name)) containersReady.set(name, wall());
-      if (cond(READINESS_GATE) === 'True' && !gateTrue.has(name)) gateTrue.set(name, wall());
+      const t = wall();
+      if (pod.status?.podIP) {
+        ipOf.set(name, pod.status.podIP);
+        nameOfIp.set(pod.status.podIP, name);
+      }
+      if (cond('ContainersReady') === 'True' && !containersReady.has(name)) containersReady.set(name, t);
+      if (cond(READINESS_GATE) === 'True' && !gateTrue.has(name)) gateTrue.set(name, t);
+      if (cond('Ready') === 'True' && !ready.has(name)) ready.set(name, t);
+    });
+    const unwatchSlices = lab.api.store.watch('endpointslices', { namespace: 'demo' }, (ev: { type: string; object: unknown }) => {
+      const t = wall();
+      for (const ep of (ev.object as EndpointSlice).endpoints ?? []) {
+        const name = ep.targetRef?.name;
+        if (name && ep.conditions?.ready === true && !sliceReady.has(name)) sliceReady.set(name, t);
+      }
     });
 
-    // An independent runtime connection, polled fast, to see when each check passes.
-    const probe = new HaproxyInstance(lab.topo.lb.haproxy.runtimeAddress);
-    const checkPassed = new Map<string, number>();
+    // Independent runtime connections to every instance, polled fast: the gate needs the
+    // check passed on all of them, so a member's check time is the last instance's.
+    const probes = lab.topo.lbs.map((l) => new HaproxyInstance(l.haproxy.runtimeAddress));
+    const checkPassed = probes.map(() => new Map<string, number>());
     let polling = true;
     const poller = (async () => {
       while (polling) {
-        const { members } = await probe.listMembers([LAB_BACKEND], 'podlb_').catch(() => ({ members: [] }));
-        const t = wall();
-        for (const m of members) if (m.health === 'healthy' && !checkPassed.has(m.address)) checkPassed.set(m.address, t);
+        await Promise.all(
+          probes.map(async (probe, i) => {
+            const { members } = await probe.listMembers([LAB_BACKEND], 'podlb_').catch(() => ({ members: [] }));
+            const t = wall();
+            for (const m of members) if (m.health === 'healthy' && !checkPassed[i]!.has(m.address)) checkPassed[i]!.set(m.address, t);
+          }),
+        );
         await new Promise((r) => setTimeout(r, 2));
       }
     })();
@@ -57,7 +82,7 @@ export async function benchMembersLatency(opts: { pods?: number } = {}): Promise
     }, 30_000, 50);
     for (const [i, node] of ['node1', 'node2'].entries()) {
       await lab.createPod(node, `warmup-${i}`);
-      await waitFor('warm-up gate', () => (gateTrue.has(`warmup-${i}`) ? true : undefined), 30_000, 5);
+      await waitFor('warm-up slice ready', () => (sliceReady.has(`warmup-${i}`) ? true : undefined), 30_000, 5);
     }
     const names = Array.from({ length: count }, (_, i) => `bench-${i}`);
     // One Pod at a time, as in a rolling update: every Pod is a real Node.js process whose
@@ -65,57 +90,69 @@ export async function benchMembersLatency(opts: { pods?: number } = {}): Promise
     // contention rather than the agent.
     for (const [i, name] of names.entries()) {
       await lab.createPod(i % 2 === 0 ? 'node1' : 'node2', name);
-      await waitFor(`gate True on ${name}`, () => (gateTrue.has(name) ? true : undefined), 30_000, 5);
+      await waitFor(`slice ready for ${name}`, () => (sliceReady.has(name) ? true : undefined), 30_000, 5);
       await new Promise((r) => setTimeout(r, 100));
     }
     polling = false;
     await poller;
-    unwatch();
-    await probe.close();
+    unwatchPods();
+    unwatchSlices();
+    for (const p of probes) await p.close();
 
-    // The agents' "member added" lines, keyed by Pod.
-    const added = new Map<string, number>();
+    // The agents' "member registered" lines: when the adds were acknowledged, and how long
+    // after the agent first saw ContainersReady.
+    const registered = new Map<string, { at: number; sinceSeenMs: number }>();
     for (const node of ['node1', 'node2']) {
       for (const line of readFileSync(join(lab.logDir, `agent-${node}.log`), 'utf8').split('\n')) {
-        if (!line.includes('"member added"')) continue;
-        const rec = JSON.parse(line) as { time: number; pod: string };
+        if (!line.includes('"member registered"')) continue;
+        const rec = JSON.parse(line) as { time: number; pod: string; registrationMs: number };
         const pod = rec.pod.split('/')[1]!;
-        if (!added.has(pod)) added.set(pod, rec.time);
+        if (!registered.has(pod)) registered.set(pod, { at: rec.time, sinceSeenMs: rec.registrationMs });
       }
     }
 
-    const toMember: number[] = [];
-    const checkTime: number[] = [];
-    const toGate: number[] = [];
-    const total: number[] = [];
+    const legs = { seen: [] as number[], added: [] as number[], check: [] as number[], gate: [] as number[], ready: [] as number[], slice: [] as number[], total: [] as number[], ratio: [] as number[] };
     for (const n of names) {
       const cr = containersReady.get(n)!;
-      const add = added.get(n)!;
-      const pass = checkPassed.get(ipOf.get(n) ?? '')!;
+      const reg = registered.get(n)!;
+      const seen = reg.at - reg.sinceSeenMs;
+      const ip = ipOf.get(n) ?? '';
+      const pass = Math.max(...checkPassed.map((m) => m.get(ip) ?? NaN));
       const gate = gateTrue.get(n)!;
-      toMember.push(add - cr);
-      checkTime.push(pass - add);
-      toGate.push(gate - pass);
-      total.push(gate - cr);
+      legs.seen.push(seen - cr);
+      legs.added.push(reg.sinceSeenMs);
+      legs.check.push(pass - reg.at);
+      legs.gate.push(gate - pass);
+      legs.ready.push(ready.get(n)! - gate);
+      legs.slice.push(sliceReady.get(n)! - ready.get(n)!);
+      legs.total.push(gate - cr);
+      legs.ratio.push((gate - cr) / (pass - reg.at));
     }
-    if (process.env.PODLB_BENCH_VERBOSE) for (const [i, n] of names.entries()) console.log(`  ${n}: toMember ${toMember[i]!.toFixed(1)} check ${checkTime[i]!.toFixed(1)} toGate ${toGate[i]!.toFixed(1)}`);
+    if (process.env.PODLB_BENCH_VERBOSE) for (const [i, n] of names.entries()) console.log(`  ${n}: seen ${legs.seen[i]!.toFixed(1)} added ${legs.added[i]!.toFixed(1)} check ${legs.check[i]!.toFixed(1)} gate ${legs.gate[i]!.toFixed(1)} ready ${legs.ready[i]!.toFixed(1)} slice ${legs.slice[i]!.toFixed(1)}`);
     const r = {
       pods: count,
-      healthCheck: 'inter 200ms rise 2',
-      containersReadyToMemberAddedMs: summarize(toMember),
-      haproxyCheckTimeMs: summarize(checkTime),
-      checkPassedToGateTrueMs: summarize(toGate),
-      containersReadyToGateTrueMs: summarize(total),
+      healthCheck: `inter ${interval} rise ${rise}`,
+      containersReadySeenByAgentMs: summarize(legs.seen),
+      seenToMemberAddedMs: summarize(legs.added),
+      haproxyCheckTimeMs: summarize(legs.check),
+      checkPassedToGateTrueMs: summarize(legs.gate),
+      gateTrueToReadyMs: summarize(legs.ready),
+      readyToSliceReadyMs: summarize(legs.slice),
+      containersReadyToGateTrueMs: summarize(legs.total),
+      perPodRatio: summarize(legs.ratio),
     };
+    const ratio = r.containersReadyToGateTrueMs.p99Ms / r.haproxyCheckTimeMs.p99Ms;
     const fmt = (s: Summary): string => `p50 ${s.p50Ms.toFixed(1).padStart(6)}  p99 ${s.p99Ms.toFixed(1).padStart(6)}  max ${s.maxMs.toFixed(1).padStart(6)}`;
-    console.log(`\nmember and gate latency over ${count} Pods created one at a time in a settled lab (after BGP converged and 2 warm-up Pods; HAProxy check: ${r.healthCheck}; agent pending poll 25 ms; agents are separate processes)`);
-    console.log(`  ContainersReady → member added (agent)      ${fmt(r.containersReadyToMemberAddedMs)} ms`);
-    console.log(`  member added → check passed (HAProxy)       ${fmt(r.haproxyCheckTimeMs)} ms`);
-    console.log(`  check passed → gate True (agent)            ${fmt(r.checkPassedToGateTrueMs)} ms`);
-    console.log(`  ContainersReady → gate True (end to end)    ${fmt(r.containersReadyToGateTrueMs)} ms`);
-    const overheadP99 = r.containersReadyToMemberAddedMs.p99Ms + r.checkPassedToGateTrueMs.p99Ms;
-    console.log(`  agent overhead p99 (both legs) ${overheadP99.toFixed(1)} ms vs HAProxy check p50 ${r.haproxyCheckTimeMs.p50Ms.toFixed(1)} ms: ratio ${(overheadP99 / r.haproxyCheckTimeMs.p50Ms).toFixed(2)}; goal: each leg p99 < 50 ms`);
-    return r;
+    console.log(`\ngate latency over ${count} Pods created one at a time in a settled lab (HAProxy check ${r.healthCheck} on 2 instances; kubelet Ready lag 100-300 ms, slice lag ~20 ms; agents are separate processes)`);
+    console.log(`  ContainersReady → seen by the agent          ${fmt(r.containersReadySeenByAgentMs)} ms`);
+    console.log(`  seen → member added (every instance)         ${fmt(r.seenToMemberAddedMs)} ms`);
+    console.log(`  member added → check passed (HAProxy)        ${fmt(r.haproxyCheckTimeMs)} ms`);
+    console.log(`  check passed → gate True (agent)             ${fmt(r.checkPassedToGateTrueMs)} ms`);
+    console.log(`  gate True → Ready (kubelet)                  ${fmt(r.gateTrueToReadyMs)} ms`);
+    console.log(`  Ready → EndpointSlice ready                  ${fmt(r.readyToSliceReadyMs)} ms`);
+    console.log(`  ContainersReady → gate True (end to end)     ${fmt(r.containersReadyToGateTrueMs)} ms`);
+    console.log(`  ratio p99(ContainersReady → gate True) / p99(member added → check passed) = ${ratio.toFixed(3)} (per Pod: p50 ${r.perPodRatio.p50Ms.toFixed(3)}, p99 ${r.perPodRatio.p99Ms.toFixed(3)}); goal ≤ 1.05`);
+    return { ...r, ratio };
   } finally {
     await lab.stop();
   }

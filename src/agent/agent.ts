@@ -26,6 +26,7 @@ import { MemberReconciler, type MemberOutcome } from '../members/reconciler.js';
 import { errorMessage, UnreachableError } from '../util/errors.js';
 import type { LbClassModel, OctaviaClassConfig } from '../members/binding.js';
 import { Signal } from './signal.js';
+import { pendingPollDelayMs } from './poll.js';
 import { nodeForAdvertising } from './drain.js';
 import { mapLimit } from '../util/concurrency.js';
 import { isTmpfs } from '../util/tmpfs.js';
@@ -50,7 +51,10 @@ export interface AgentOptions {
   kernel?: { netns?: string } | false;
   /** Namespace of the Secrets BGPPeers may reference. */
   secretsNamespace?: string;
-  /** Health poll interval while a member waits for its first passing check (jittered ±20%). */
+  /**
+   * Health poll interval while a member waits for its first passing check (jittered up to 20% early),
+   * and the longest one: around the moment the check can pass the agent polls at inter / 40.
+   */
   pendingPollMs?: number;
   /**
    * Resync when idle: one read per load-balancer instance, so an instance that restarted (and
@@ -85,8 +89,16 @@ export class Agent {
   readonly #octaviaByAddress = new Map<string, OctaviaClassConfig>();
   /** HAProxy clients made by the default factory, for the round-trip metric. */
   readonly #haproxyClients: HaproxyInstance[] = [];
-  /** When each member was added, for the readiness-latency histogram. */
+  /**
+   * Latency histograms use this process's monotonic clock (performance.now()), never an API
+   * timestamp: lastTransitionTime has a resolution of one second and another machine's clock.
+   * When each member was added (readiness latency), and when this agent first saw each Pod's
+   * (uid) ContainersReady=True (registration latency).
+   */
   readonly #addedAt = new Map<string, number>();
+  readonly #containersReadySeenAt = new Map<string, number>();
+  /** The first Pod informer event not yet taken in by a run: when the agent learnt what the run sees. */
+  #podEventAt: number | undefined;
   readonly #client: KubeClient;
   readonly #events: EventRecorder;
   readonly #signal = new Signal();
@@ -149,10 +161,14 @@ export class Agent {
     this.#client = new KubeClient(opts.kubeConfig);
     this.#events = new EventRecorder(this.#client, log, { component: 'podlb-agent', host: opts.nodeName });
     const signal = (): void => this.#signal.notify();
-    const inf = <T extends KubernetesObject>(path: string, sel: { fieldSelector?: string } = {}) =>
-      new ResilientInformer<T>(this.#client, { path, onChange: signal, log: log.child({ informer: path }), ...sel });
+    const inf = <T extends KubernetesObject>(path: string, sel: { fieldSelector?: string } = {}, onChange: () => void = signal) =>
+      new ResilientInformer<T>(this.#client, { path, onChange, log: log.child({ informer: path }), ...sel });
+    const podChanged = (): void => {
+      this.#podEventAt ??= performance.now();
+      signal();
+    };
     this.#informers = {
-      pods: inf(`/api/v1/pods`, { fieldSelector: `spec.nodeName=${opts.nodeName}` }),
+      pods: inf(`/api/v1/pods`, { fieldSelector: `spec.nodeName=${opts.nodeName}` }, podChanged),
       node: inf(`/api/v1/nodes`, { fieldSelector: `metadata.name=${opts.nodeName}` }),
       services: inf(`/api/v1/services`),
       slices: inf(`/apis/discovery.k8s.io/v1/endpointslices`),
@@ -238,7 +254,10 @@ export class Agent {
     const log = this.#o.log;
     const i = this.#informers;
     const node = i.node.get(this.#o.nodeName);
+    const observedAt = this.#podEventAt ?? performance.now();
+    this.#podEventAt = undefined;
     const pods = i.pods.list().filter((p) => p.spec?.nodeName === this.#o.nodeName);
+    this.#noteContainersReady(pods, observedAt);
     const problems: Problem[] = [];
     const events: EventToRecord[] = [];
     const report: RunReport = { at: now, gates: [], problems };
@@ -257,9 +276,10 @@ export class Agent {
     }
     log.debug({ members: plan.members.length }, 'run: members');
     const outcome = await this.#members.reconcile(this.#withSecretVersions(plan.classes), plan.members, livePodIps, now);
+    const reconciledAt = performance.now();
     log.debug('run: gates');
     report.members = outcome;
-    this.#recordMemberMetrics(plan, outcome, pods, now);
+    this.#recordMemberMetrics(plan, outcome, reconciledAt);
     for (const ev of outcome.events) events.push(ev);
     if (outcome.nextWakeAt !== undefined) wakeTimes.push(outcome.nextWakeAt);
     if (outcome.nextWakeAt === undefined || outcome.added.length > 0) this.#lastResync = now;
@@ -279,7 +299,7 @@ export class Agent {
         this.metrics.gateWrites.inc({ status: d.status, reason: d.reason });
         if (d.status === 'True') {
           const added = plan.members.filter((m) => m.pod.uid === d.pod.uid).map((m) => this.#addedAt.get(memberKey(m.backend, m.name))).filter((t): t is number => t !== undefined);
-          if (added.length > 0) this.metrics.readinessSeconds.observe((now - Math.min(...added)) / 1000);
+          if (added.length > 0) this.metrics.readinessSeconds.observe((performance.now() - Math.min(...added)) / 1000);
         }
         log.info({ pod: `${d.pod.namespace}/${d.pod.name}`, status: d.status, reason: d.reason }, 'readiness gate set');
         if (d.event) events.push({ object: { apiVersion: 'v1', kind: 'Pod', namespace: d.pod.namespace, name: d.pod.name, uid: d.pod.uid }, ...d.event });
@@ -296,16 +316,24 @@ export class Agent {
       if (!p || (c && `${c.status}/${c.reason}` === key)) this.#gateWrites.delete(uid);
     }
 
-    // Poll fast only while some gated Pod waits for its member to turn healthy.
-    const pending = plan.members.some((m) => {
-      if (m.state !== 'active') return false;
+    // Poll only while some gated Pod waits for its member to turn healthy, and fast only
+    // around the moment the load balancer can decide (poll.ts).
+    const polledAt = performance.now();
+    let pollInMs: number | undefined;
+    for (const m of plan.members) {
+      if (m.state !== 'active' || m.keepOnly) continue;
       const pod = podsByUid.get(m.pod.uid);
-      if (!pod || !hasOurGate(pod)) return false;
+      if (!pod || !hasOurGate(pod)) continue;
       const gate = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);
-      if (gate?.status === 'True' || this.#gateWrites.get(m.pod.uid)?.startsWith('True')) return false;
-      return !outcome.views.get(memberKey(m.backend, m.name))?.healthy;
-    });
-    if (pending) wakeTimes.push(now + this.#o.pendingPollMs * (0.8 + 0.4 * this.#o.random()));
+      if (gate?.status === 'True' || this.#gateWrites.get(m.pod.uid)?.startsWith('True')) continue;
+      const k = memberKey(m.backend, m.name);
+      if (outcome.views.get(k)?.healthy) continue;
+      const added = this.#addedAt.get(k);
+      const delay = pendingPollDelayMs(m.healthCheck, added === undefined ? undefined : polledAt - added, this.#o.pendingPollMs);
+      pollInMs = pollInMs === undefined ? delay : Math.min(pollInMs, delay);
+    }
+    // Jittered early only: a late read would add to every gate's latency.
+    if (pollInMs !== undefined) wakeTimes.push(now + pollInMs * (0.8 + 0.2 * this.#o.random()));
 
     // ---- report ----
     log.debug({ events: events.length }, 'run: report');
@@ -407,22 +435,36 @@ export class Agent {
     }
   }
 
-  #recordMemberMetrics(plan: MemberPlan, outcome: MemberOutcome, pods: readonly Pod[], now: number): void {
+  /** Remembers when this agent first saw each Pod's containers ready (again, after they were not). */
+  #noteContainersReady(pods: readonly Pod[], observedAt: number): void {
+    const live = new Set<string>();
+    for (const p of pods) {
+      const uid = p.metadata.uid ?? '';
+      if (p.status?.conditions?.some((c) => c.type === 'ContainersReady' && c.status === 'True')) {
+        live.add(uid);
+        if (!this.#containersReadySeenAt.has(uid)) this.#containersReadySeenAt.set(uid, observedAt);
+      }
+    }
+    for (const uid of this.#containersReadySeenAt.keys()) if (!live.has(uid)) this.#containersReadySeenAt.delete(uid);
+  }
+
+  /** `addedAt`: performance.now() when the run's adds were acknowledged by every instance. */
+  #recordMemberMetrics(plan: MemberPlan, outcome: MemberOutcome, addedAt: number): void {
     const m = this.metrics;
     m.members.set({ state: 'registered' }, outcome.counts.registered);
     m.members.set({ state: 'healthy' }, outcome.counts.healthy);
     m.members.set({ state: 'draining' }, outcome.counts.draining);
     for (const inst of outcome.instances) m.lbInstanceUp.set({ class: inst.className, instance: inst.id }, inst.reachable ? 1 : 0);
     if (outcome.instances.some((x) => !x.reachable)) m.reconcileErrors.inc({ component: 'members' });
-    const byUid = new Map(pods.map((p) => [p.metadata.uid ?? '', p]));
     // A member is added once per instance of the fleet; it is one registration.
     for (const key of new Set(outcome.added)) {
       if (this.#addedAt.has(key)) continue;
-      this.#addedAt.set(key, now);
+      this.#addedAt.set(key, addedAt);
       const member = plan.members.find((x) => memberKey(x.backend, x.name) === key);
-      const cr = member && byUid.get(member.pod.uid)?.status?.conditions?.find((c) => c.type === 'ContainersReady' && c.status === 'True')?.lastTransitionTime;
-      const since = cr ? Date.parse(cr) : NaN;
-      if (!Number.isNaN(since) && now >= since) m.registrationSeconds.observe((now - since) / 1000);
+      const since = member && this.#containersReadySeenAt.get(member.pod.uid);
+      if (!member || since === undefined) continue;
+      m.registrationSeconds.observe((addedAt - since) / 1000);
+      this.#o.log.info({ member: member.name, pod: `${member.pod.namespace}/${member.pod.name}`, registrationMs: Math.round((addedAt - since) * 10) / 10 }, 'member registered');
     }
     const live = new Set(plan.members.map((x) => memberKey(x.backend, x.name)));
     for (const k of this.#addedAt.keys()) if (!live.has(k)) this.#addedAt.delete(k);
@@ -583,7 +625,9 @@ export class Agent {
 
   /** Bounded, so a node with thousands of Pods keeps a small status object. */
   #lbStatus(plan: MemberPlan, outcome: MemberOutcome): NonNullable<NonNullable<PodLBNode['status']>['lb']> {
-    const members = [...plan.members]
+    // A member kept only if registered, and not registered, is no member to report.
+    const members = plan.members
+      .filter((m) => !m.keepOnly || outcome.details.has(memberKey(m.backend, m.name)))
       .sort((a, b) => a.name.localeCompare(b.name) || a.backend.localeCompare(b.backend))
       .map((m) => ({
         name: m.name,

@@ -11,13 +11,13 @@ export class AgentMetrics {
   readonly lbInstanceUp = new Gauge({ name: 'podlb_lb_instance_reachable', help: '1 when the load-balancer instance answered the last call', labelNames: ['class', 'instance'], registers: [this.registry] });
   readonly registrationSeconds = new Histogram({
     name: 'podlb_member_registration_seconds',
-    help: 'ContainersReady to member added in the load balancer',
+    help: 'The agent first seeing a Pod ContainersReady to its member added in the load balancer (agent clock)',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
   readonly readinessSeconds = new Histogram({
     name: 'podlb_readiness_gate_seconds',
-    help: 'Member added to readiness gate True (includes the load balancer health check)',
+    help: 'Member added to the readiness gate True patch accepted (agent clock; includes the load balancer health check)',
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 600],
     registers: [this.registry],
   });

@@ -16,7 +16,8 @@ function setup(): ObjectStore {
     metadata: { name: 'bidder', namespace: 'default', labels: { team: 'ads' } },
     spec: { selector: { app: 'bidder' }, ipFamilyPolicy: 'PreferDualStack', ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
   });
-  ctl = startEndpointSliceController(s);
+  // The slice contents are under test here, not the controller's timing.
+  ctl = startEndpointSliceController(s, { lagMs: { min: 0, max: 0 } });
   return s;
 }
 

@@ -189,11 +189,19 @@ export function reconcileService(store: ObjectStore, namespace: string, name: st
   for (const rest of pool.values()) for (const s of rest) store.delete('endpointslices', s.metadata.name, namespace);
 }
 
+/** What the real controller shows (design §8): a slice follows its Pod's Ready about 20 ms later. */
+export const REALISTIC_SLICE_LAG_MS = { min: 15, max: 25 };
+
 /**
  * batchPeriodMs mirrors kube-controller-manager's --endpointslice-updates-batch-period: changes
- * within the period are written as one slice update (0: next tick, the upstream default).
+ * within the period are written as one slice update (0, the upstream default: no batching).
+ * lagMs is the controller's own delay from a Pod change to the slice write (informer, queue,
+ * API round trip), jittered uniformly; the default is the measured one, { min: 0, max: 0 }
+ * writes on the next tick.
  */
-export function startEndpointSliceController(store: ObjectStore, opts: { retryDelayMs?: number; batchPeriodMs?: number } = {}): EndpointSliceController {
+export function startEndpointSliceController(store: ObjectStore, opts: { retryDelayMs?: number; batchPeriodMs?: number; lagMs?: { min: number; max: number }; random?: () => number } = {}): EndpointSliceController {
+  const lag = opts.lagMs ?? REALISTIC_SLICE_LAG_MS;
+  const random = opts.random ?? Math.random;
   const dirty = new Set<string>(); // "ns/name" of Services
   let scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   let retry: NodeJS.Timeout | undefined;
@@ -223,7 +231,8 @@ export function startEndpointSliceController(store: ObjectStore, opts: { retryDe
   };
   const schedule = (): void => {
     if (stopped || scheduled) return;
-    scheduled = opts.batchPeriodMs ? setTimeout(run, opts.batchPeriodMs) : setImmediate(run);
+    const delay = (opts.batchPeriodMs ?? 0) + lag.min + (lag.max - lag.min) * random();
+    scheduled = delay > 0 ? setTimeout(run, delay) : setImmediate(run);
   };
   const markNamespace = (ns: string): void => {
     for (const s of store.list('services', { namespace: ns }).items as Obj[]) dirty.add(`${ns}/${s.metadata.name}`);

@@ -1,12 +1,17 @@
 // The lab's kubelet: runs each Pod bound to a lab node as a real process in its own network
-// namespace (topology.addPod), and writes Pod status the way the kubelet does for what podlb
-// depends on:
-// - ContainersReady=True once the server listens (the lab's Pods have no readiness probe);
-// - Ready = ContainersReady AND every readiness gate's condition True (a gate condition that
-//   is missing counts as False), recomputed whenever the Pod's conditions change;
-// - on deletionTimestamp: run the preStop sleep (spec.containers[0].lifecycle.preStop.sleep),
-//   stop the server gracefully (SIGTERM, in-flight requests finish), mark the Pod not ready,
-//   then finish the deletion with gracePeriodSeconds=0.
+// namespace (topology.addPod), and writes Pod status the way a 1.32 kubelet does for what
+// podlb depends on:
+// - ContainersReady: True once the server listens when the container has no readinessProbe;
+//   with one, from the probe (prober.ts: periodSeconds, initialDelaySeconds, thresholds),
+//   sent to the Pod's HTTP server from the node's network namespace;
+// - Ready = ContainersReady AND every readiness gate True (a missing gate condition counts as
+//   False). A change that comes from the containers is written with ContainersReady; one that
+//   comes from a gate written by someone else is written after a jittered lag (default
+//   100-300 ms, as measured on a real 1.32 kubelet), so ordering bugs show in the lab;
+// - on deletionTimestamp, within the grace period (deletionGracePeriodSeconds, else
+//   terminationGracePeriodSeconds): the preStop sleep (cut at the grace period), SIGTERM, and
+//   SIGKILL when the rest of the grace period (at least 2 s, like the kubelet) is over; then
+//   the terminal phase from the exit code, and the final delete with gracePeriodSeconds=0.
 // It talks to the API server over HTTP, like a kubelet, not through the in-process store.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -14,14 +19,45 @@ import type { Condition, Pod } from '../api/types.js';
 import { isNotFound, type KubeClient } from '../kube/client.js';
 import { ResilientInformer } from '../kube/informer.js';
 import type { Topology } from './topology.js';
+import type { LabPod } from './pod-server.js';
 import { errorMessage } from '../util/errors.js';
+import { ProbeWorker, readinessProbeOf, type ReadinessProbe } from './prober.js';
 
-type PodState = 'starting' | 'running' | 'terminating' | 'gone';
+export interface LabKubeletOptions {
+  /** Lag between a readiness gate turning True (or False) and the kubelet writing Ready, uniform in [min, max]. */
+  readyLagMs?: { min: number; max: number };
+  random?: () => number;
+  /** Runs a command in a network namespace (NetnsSandbox.exec): readiness probes go out from the node's. */
+  exec?: (ns: string, cmd: string, args: string[], opts?: { timeoutMs?: number }) => Promise<string>;
+}
+
+/** What a real 1.32 kubelet shows (design §8). */
+export const REALISTIC_READY_LAG_MS = { min: 100, max: 300 };
+/** The kubelet's minimum shutdown window after preStop (kuberuntime minimumGracePeriodInSeconds). */
+const MIN_GRACE_AFTER_PRESTOP_MS = 2000;
+
+type PodPhase = 'starting' | 'running' | 'terminating' | 'gone';
+
+interface PodRun {
+  phase: PodPhase;
+  lp?: LabPod;
+  worker?: ProbeWorker;
+  readyTimer?: NodeJS.Timeout;
+}
+
+/**
+ * metav1.Time goes over the wire as RFC 3339 with whole seconds (client-go's encoding), so
+ * every timestamp the kubelet writes has a resolution of one second.
+ */
+function apiNow(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+const cond = (pod: Pod, t: string): string | undefined => pod.status?.conditions?.find((c) => c.type === t)?.status;
 
 export function podReady(pod: Pod): boolean {
-  const cond = (t: string): string | undefined => pod.status?.conditions?.find((c) => c.type === t)?.status;
-  if (cond('ContainersReady') !== 'True') return false;
-  return (pod.spec.readinessGates ?? []).every((g) => cond(g.conditionType) === 'True');
+  if (cond(pod, 'ContainersReady') !== 'True') return false;
+  return (pod.spec.readinessGates ?? []).every((g) => cond(pod, g.conditionType) === 'True');
 }
 
 export function preStopSeconds(pod: Pod): number {
@@ -29,25 +65,46 @@ export function preStopSeconds(pod: Pod): number {
   return c?.lifecycle?.preStop?.sleep?.seconds ?? 0;
 }
 
+export function gracePeriodSeconds(pod: Pod): number {
+  const m = pod.metadata as { deletionGracePeriodSeconds?: number };
+  return m.deletionGracePeriodSeconds ?? (pod.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30;
+}
+
+/** The Ready condition for containers in `containersReady` state and the Pod's gates. */
+function readyCondition(pod: Pod, containersReady: boolean, now: string): Condition {
+  if (!containersReady) return { type: 'Ready', status: 'False', lastTransitionTime: now, reason: 'ContainersNotReady', message: `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]` };
+  const draft: Pod = { ...pod, status: { ...pod.status, conditions: [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'ContainersReady'), { type: 'ContainersReady', status: 'True' }] } };
+  if (podReady(draft)) return { type: 'Ready', status: 'True', lastTransitionTime: now, reason: null as unknown as string, message: null as unknown as string };
+  return { type: 'Ready', status: 'False', lastTransitionTime: now, reason: 'ReadinessGatesNotReady', message: 'corresponding condition of pod readiness gate is not True' };
+}
+
 export class LabKubelet {
   readonly #client: KubeClient;
   readonly #topo: Topology;
   readonly #log: Logger;
   readonly #nodes: Set<string>;
-  readonly #state = new Map<string, PodState>();
+  readonly #lag: { min: number; max: number };
+  readonly #random: () => number;
+  readonly #exec: LabKubeletOptions['exec'];
+  readonly #runs = new Map<string, PodRun>();
   readonly #informer: ResilientInformer<Pod & KubernetesObject>;
   #queue: Promise<void> = Promise.resolve();
   #dirty = false;
   #stopped = false;
-  /** ContainersReady time per Pod uid, for the lab's latency figures. */
+  /** Wall-clock ms of each Pod's (uid) first ContainersReady=True and Ready=True writes, for the lab's latency figures. */
   readonly containersReadyAt = new Map<string, number>();
+  readonly readyAt = new Map<string, number>();
   /** While held, started Pods wait for release() before their containers report ready. */
-  #hold: { waiters: (() => void)[] } | undefined;
+  #hold: { waiters: (() => Promise<void>)[] } | undefined;
 
-  constructor(client: KubeClient, topo: Topology, log: Logger) {
+  constructor(client: KubeClient, topo: Topology, log: Logger, opts: LabKubeletOptions = {}) {
     this.#client = client;
     this.#topo = topo;
     this.#log = log;
+    this.#lag = opts.readyLagMs ?? REALISTIC_READY_LAG_MS;
+    if (!(this.#lag.min >= 0 && this.#lag.max >= this.#lag.min)) throw new Error(`readyLagMs must satisfy 0 <= min <= max, got ${JSON.stringify(this.#lag)}`);
+    this.#random = opts.random ?? Math.random;
+    this.#exec = opts.exec;
     this.#nodes = new Set(topo.nodes.map((n) => n.name));
     this.#informer = new ResilientInformer<Pod & KubernetesObject>(client, { path: '/api/v1/pods', onChange: () => this.#kick(), log });
   }
@@ -66,7 +123,7 @@ export class LabKubelet {
     return this.#hold?.waiters.length ?? 0;
   }
 
-  /** Lets every held Pod report ContainersReady now; resolves when they all did. */
+  /** Lets every held Pod's containers run now; resolves when they all did. */
   async release(): Promise<void> {
     const h = this.#hold;
     this.#hold = undefined;
@@ -75,6 +132,10 @@ export class LabKubelet {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    for (const r of this.#runs.values()) {
+      r.worker?.stop();
+      clearTimeout(r.readyTimer);
+    }
     await this.#informer.stop();
     await this.#queue;
   }
@@ -88,6 +149,10 @@ export class LabKubelet {
     });
   }
 
+  #current(pod: Pod): Pod | undefined {
+    return this.#informer.get(pod.metadata.name ?? '', pod.metadata.namespace);
+  }
+
   async #sync(): Promise<void> {
     const pods = this.#informer.list().filter((p) => p.spec.nodeName && this.#nodes.has(p.spec.nodeName));
     const seen = new Set<string>();
@@ -96,97 +161,190 @@ export class LabKubelet {
       pods.map(async (pod) => {
         const uid = pod.metadata.uid ?? '';
         seen.add(uid);
-        const state = this.#state.get(uid);
+        const run = this.#runs.get(uid);
         if (pod.metadata.deletionTimestamp) {
-          if (state !== 'terminating' && state !== 'gone') {
-            this.#state.set(uid, 'terminating');
-            void this.#terminate(pod, state === 'running' || state === 'starting');
-          }
+          if (run?.phase !== 'terminating' && run?.phase !== 'gone') void this.#terminate(pod, run);
           return;
         }
-        if (state === undefined) {
-          this.#state.set(uid, 'starting');
+        if (!run) {
           await this.#startPod(pod);
           return;
         }
-        if (state === 'running') await this.#syncReady(pod);
+        if (run.phase === 'running') this.#scheduleReady(pod, run);
       }),
     );
-    for (const uid of this.#state.keys()) if (!seen.has(uid) && this.#state.get(uid) === 'gone') this.#state.delete(uid);
+    for (const [uid, run] of this.#runs) {
+      if (seen.has(uid)) continue;
+      // Deleted for good (gracePeriodSeconds=0) while still running: kill what is left.
+      if (run.phase === 'running' || run.phase === 'starting') void this.#kill(uid, run);
+      else if (run.phase === 'gone') this.#runs.delete(uid);
+    }
   }
 
   async #startPod(pod: Pod): Promise<void> {
+    const uid = pod.metadata.uid ?? '';
+    const run: PodRun = { phase: 'starting' };
+    this.#runs.set(uid, run);
     const ns = pod.metadata.namespace ?? 'default';
     const name = pod.metadata.name ?? '';
     const port = pod.spec.containers[0]?.ports?.[0]?.containerPort ?? 8080;
     try {
-      const lp = await this.#topo.addPod(pod.spec.nodeName!, name, port);
+      // The sandbox's address is reported before the container runs, as a kubelet does: the
+      // EndpointSlice lists the Pod (not ready) before its containers are ready.
+      let sandboxWritten: Promise<void> = Promise.resolve();
+      run.lp = await this.#topo.addPod(pod.spec.nodeName!, name, port, { onNetworkReady: (ip) => (sandboxWritten = this.#sandboxReady(pod, ip)) });
+      await sandboxWritten;
       const hold = this.#hold;
       if (hold) {
         // Held: the status is written when release() runs this step, for every held Pod at
         // once. Not awaited here, so the sync queue goes on starting the rest of the burst.
-        hold.waiters.push(() => this.#reportStarted(pod, lp.ip));
+        hold.waiters.push(() => this.#containerStarted(pod, run));
         return;
       }
-      await this.#reportStarted(pod, lp.ip);
+      await this.#containerStarted(pod, run);
     } catch (err) {
       this.#log.error({ pod: `${ns}/${name}`, err: errorMessage(err) }, 'pod start failed');
-      this.#state.delete(pod.metadata.uid ?? '');
+      this.#runs.delete(uid);
     }
   }
 
-  async #reportStarted(pod: Pod, ip: string): Promise<void> {
-    const ns = pod.metadata.namespace ?? 'default';
-    const name = pod.metadata.name ?? '';
-    {
-      const lp = { ip };
-      const now = new Date().toISOString();
-      const node = this.#topo.nodes.find((n) => n.name === pod.spec.nodeName);
-      const conditions: Condition[] = [
-        { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
-        { type: 'Initialized', status: 'True', lastTransitionTime: now },
-        { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
-      ];
-      const draft: Pod = { ...pod, status: { ...pod.status, conditions } };
-      conditions.push({ type: 'Ready', status: podReady(draft) ? 'True' : 'False', lastTransitionTime: now, ...(podReady(draft) ? {} : { reason: 'ReadinessGatesNotReady', message: 'corresponding condition of pod readiness gate is not True' }) });
-      await this.#client.patch(`/api/v1/namespaces/${ns}/pods/${name}/status`, { status: { phase: 'Running', podIP: lp.ip, podIPs: [{ ip: lp.ip }], hostIP: node?.address, startTime: now, conditions } }, 'strategic');
-      this.containersReadyAt.set(pod.metadata.uid ?? '', performance.timeOrigin + performance.now());
-      this.#state.set(pod.metadata.uid ?? '', 'running');
-      this.#log.info({ pod: `${ns}/${name}`, ip: lp.ip, node: pod.spec.nodeName }, 'pod running');
-    }
-  }
-
-  async #syncReady(pod: Pod): Promise<void> {
-    const want = podReady(pod);
-    const current = pod.status?.conditions?.find((c) => c.type === 'Ready');
-    if ((current?.status === 'True') === want) return;
-    const ns = pod.metadata.namespace ?? 'default';
+  /** The Pod's network is up, its container not started yet: phase Pending with the Pod IP. */
+  async #sandboxReady(pod: Pod, ip: string): Promise<void> {
+    const now = apiNow();
+    const node = this.#topo.nodes.find((n) => n.name === pod.spec.nodeName);
+    const conditions: Condition[] = [
+      { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
+      { type: 'Initialized', status: 'True', lastTransitionTime: now },
+      { type: 'ContainersReady', status: 'False', lastTransitionTime: now, reason: 'ContainersNotReady' },
+      readyCondition(pod, false, now),
+    ];
     await this.#client
-      .patch(
-        `/api/v1/namespaces/${ns}/pods/${pod.metadata.name}/status`,
-        { status: { conditions: [{ type: 'Ready', status: want ? 'True' : 'False', lastTransitionTime: new Date().toISOString(), reason: want ? null : 'ReadinessGatesNotReady' }] } },
-        'strategic',
-      )
-      .catch((err) => this.#log.warn({ err: errorMessage(err) }, 'ready patch failed'));
+      .patch(`/api/v1/namespaces/${pod.metadata.namespace ?? 'default'}/pods/${pod.metadata.name}/status`, { status: { phase: 'Pending', podIP: ip, podIPs: [{ ip }], hostIP: node?.address, startTime: now, conditions } }, 'strategic')
+      .catch((err) => this.#log.warn({ pod: pod.metadata.name, err: errorMessage(err) }, 'sandbox status patch failed'));
   }
 
-  async #terminate(pod: Pod, started: boolean): Promise<void> {
+  async #containerStarted(pod: Pod, run: PodRun): Promise<void> {
+    if (run.phase !== 'starting' || !run.lp) return;
+    const lp = run.lp;
+    const ns = pod.metadata.namespace ?? 'default';
+    const now = apiNow();
+    const node = this.#topo.nodes.find((n) => n.name === pod.spec.nodeName);
+    const probe = readinessProbeOf(pod);
+    // With a probe, the containers stay not ready (as written with the sandbox) until it passes.
+    const conditions: Condition[] = probe ? [] : [{ type: 'ContainersReady', status: 'True', lastTransitionTime: now, reason: null as unknown as string }, readyCondition(pod, true, now)];
+    await this.#client.patch(`/api/v1/namespaces/${ns}/pods/${pod.metadata.name}/status`, { status: { phase: 'Running', conditions } }, 'strategic');
+    run.phase = 'running';
+    if (!probe) this.#markContainersReady(pod, conditions);
+    this.#log.info({ pod: `${ns}/${pod.metadata.name}`, ip: lp.ip, node: pod.spec.nodeName, probe: Boolean(probe) }, 'pod running');
+    if (probe && node) {
+      run.worker = new ProbeWorker(probe, () => this.#probeHttp(node.ns, lp.ip, probe), (ready) => void this.#containersReadyChanged(pod, run, ready));
+      run.worker.start();
+    }
+  }
+
+  #markContainersReady(pod: Pod, conditions: Condition[]): void {
+    const uid = pod.metadata.uid ?? '';
+    const t = performance.timeOrigin + performance.now();
+    if (!this.containersReadyAt.has(uid)) this.containersReadyAt.set(uid, t);
+    if (conditions.some((c) => c.type === 'Ready' && c.status === 'True') && !this.readyAt.has(uid)) this.readyAt.set(uid, t);
+  }
+
+  async #probeHttp(nodeNs: string, ip: string, probe: ReadinessProbe): Promise<boolean> {
+    const url = `${probe.httpGet.scheme.toLowerCase()}://${ip}:${probe.httpGet.port}${probe.httpGet.path}`;
+    if (!this.#exec) throw new Error('the lab kubelet was started without exec: readiness probes cannot reach the node');
+    const code = await this.#exec(nodeNs, 'curl', ['-s', '-k', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', String(probe.timeoutSeconds), url], { timeoutMs: probe.timeoutSeconds * 1000 + 2000 });
+    const status = Number(code.trim());
+    return status >= 200 && status < 400;
+  }
+
+  /** A probe result changed the containers' readiness: ContainersReady and Ready in one write. */
+  async #containersReadyChanged(pod: Pod, run: PodRun, ready: boolean): Promise<void> {
+    if (this.#stopped || run.phase === 'gone') return;
+    const latest = this.#current(pod) ?? pod;
+    const now = apiNow();
+    const conditions: Condition[] = [{ type: 'ContainersReady', status: ready ? 'True' : 'False', lastTransitionTime: now, ...(ready ? { reason: null as unknown as string } : { reason: 'ContainersNotReady' }) }, readyCondition(latest, ready, now)];
+    clearTimeout(run.readyTimer);
+    run.readyTimer = undefined;
+    try {
+      await this.#client.patch(`/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`, { status: { conditions } }, 'strategic');
+      if (ready) this.#markContainersReady(latest, conditions);
+    } catch (err) {
+      if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err: errorMessage(err) }, 'containers ready patch failed');
+    }
+  }
+
+  /** A gate changed: Ready follows after the kubelet's lag, computed from the Pod as it is then. */
+  #scheduleReady(pod: Pod, run: PodRun): void {
+    if ((cond(pod, 'Ready') === 'True') === podReady(pod) || run.readyTimer) return;
+    const lag = this.#lag.min + (this.#lag.max - this.#lag.min) * this.#random();
+    run.readyTimer = setTimeout(() => {
+      run.readyTimer = undefined;
+      void this.#writeReady(pod, run);
+    }, lag);
+  }
+
+  async #writeReady(pod: Pod, run: PodRun): Promise<void> {
+    const latest = this.#current(pod);
+    if (this.#stopped || run.phase !== 'running' || !latest || latest.metadata.uid !== pod.metadata.uid) return;
+    const want = podReady(latest);
+    if ((cond(latest, 'Ready') === 'True') === want) return;
+    const ready = readyCondition(latest, cond(latest, 'ContainersReady') === 'True', apiNow());
+    try {
+      await this.#client.patch(`/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`, { status: { conditions: [ready] } }, 'strategic');
+      if (want && !this.readyAt.has(latest.metadata.uid ?? '')) this.readyAt.set(latest.metadata.uid ?? '', performance.timeOrigin + performance.now());
+    } catch (err) {
+      if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err: errorMessage(err) }, 'ready patch failed');
+    }
+  }
+
+  async #terminate(pod: Pod, run: PodRun | undefined): Promise<void> {
+    const uid = pod.metadata.uid ?? '';
+    const r: PodRun = run ?? { phase: 'terminating' };
+    const started = r.phase === 'running' && r.lp !== undefined;
+    r.phase = 'terminating';
+    this.#runs.set(uid, r);
+    clearTimeout(r.readyTimer);
     const ns = pod.metadata.namespace ?? 'default';
     const name = pod.metadata.name ?? '';
     try {
-      const sleep = preStopSeconds(pod);
-      if (started && sleep > 0) await new Promise((r) => setTimeout(r, sleep * 1000));
-      if (started) await this.#topo.removePod(name, { graceful: true }).catch(() => undefined);
-      const now = new Date().toISOString();
+      let exitCode: number | null = 0;
+      if (started) {
+        const graceMs = gracePeriodSeconds(pod) * 1000;
+        const t0 = performance.now();
+        // preStop runs at most for the grace period; the probe keeps running meanwhile, so a
+        // server that turns itself unhealthy shows in Ready while it drains.
+        const sleepMs = Math.min(preStopSeconds(pod) * 1000, graceMs);
+        if (sleepMs > 0) await new Promise((res) => setTimeout(res, sleepMs));
+        const rest = Math.max(MIN_GRACE_AFTER_PRESTOP_MS, graceMs - (performance.now() - t0));
+        const lp = r.lp!;
+        await this.#topo.removePod(name, { graceful: true, graceMs: rest }).catch(() => undefined);
+        exitCode = await lp.exited;
+      }
+      r.worker?.stop();
+      const now = apiNow();
       await this.#client
-        .patch(`/api/v1/namespaces/${ns}/pods/${name}/status`, { status: { phase: 'Succeeded', conditions: [{ type: 'ContainersReady', status: 'False', lastTransitionTime: now }, { type: 'Ready', status: 'False', lastTransitionTime: now }] } }, 'strategic')
+        .patch(
+          `/api/v1/namespaces/${ns}/pods/${name}/status`,
+          { status: { phase: exitCode === 0 ? 'Succeeded' : 'Failed', conditions: [{ type: 'ContainersReady', status: 'False', lastTransitionTime: now, reason: 'PodCompleted' }, { type: 'Ready', status: 'False', lastTransitionTime: now, reason: 'PodCompleted' }] } },
+          'strategic',
+        )
         .catch(() => undefined);
-      await this.#client.request('DELETE', `/api/v1/namespaces/${ns}/pods/${name}`, { body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 } });
-      this.#log.info({ pod: `${ns}/${name}` }, 'pod terminated');
+      await this.#client.request('DELETE', `/api/v1/namespaces/${ns}/pods/${name}`, { body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid } } });
+      this.#log.info({ pod: `${ns}/${name}`, exitCode }, 'pod terminated');
     } catch (err) {
       if (!isNotFound(err)) this.#log.error({ pod: `${ns}/${name}`, err: errorMessage(err) }, 'pod termination failed');
     } finally {
-      this.#state.set(pod.metadata.uid ?? '', 'gone');
+      r.phase = 'gone';
     }
+  }
+
+  /** The Pod object is gone while its container runs (a forced delete): stop it within the minimum window. */
+  async #kill(uid: string, run: PodRun): Promise<void> {
+    run.phase = 'terminating';
+    run.worker?.stop();
+    clearTimeout(run.readyTimer);
+    if (run.lp) await this.#topo.removePod(run.lp.name, { graceful: true, graceMs: MIN_GRACE_AFTER_PRESTOP_MS }).catch(() => undefined);
+    run.phase = 'gone';
+    if (!this.#stopped) this.#runs.set(uid, run);
   }
 }

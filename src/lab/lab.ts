@@ -15,10 +15,10 @@ import { KubeClient } from '../kube/client.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
 import type { LbInstance, ObservedMember } from '../lb/provider.js';
 import { startEndpointSliceController } from './endpointslice-controller.js';
-import { LabKubelet } from './kubelet.js';
+import { LabKubelet, type LabKubeletOptions } from './kubelet.js';
 import { NetnsSandbox, waitFor, type SpawnedProcess } from './netns.js';
 import { buildTopology, type Topology } from './topology.js';
-import { labObjects, LAB_BACKEND, LAB_NAMESPACE, LAB_SERVICE, labPod, type LabNodeSpec } from './objects.js';
+import { labObjects, LAB_BACKEND, LAB_NAMESPACE, LAB_SERVICE, labPod, type LabNodeSpec, type LabPodOptions } from './objects.js';
 import { runLoad, type LoadResult } from './http-load.js';
 import { errorMessage } from '../util/errors.js';
 import { missingReal } from './real-components.js';
@@ -45,6 +45,10 @@ export interface LabOptions {
    * Large clusters set it: without it a burst of N Pods rewrites an N-endpoint slice N times.
    */
   endpointSliceBatchMs?: number;
+  /** The kubelet's Ready lag (default: realistic, 100-300 ms) and randomness. */
+  kubelet?: Omit<LabKubeletOptions, 'exec'>;
+  /** The EndpointSlice stand-in's write lag after a Pod change (default: realistic, about 20 ms). */
+  endpointSliceLagMs?: { min: number; max: number };
   /** In-process agents only: how an agent reaches an LB instance (benches count round trips). */
   makeInstance?: (node: string, address: string) => LbInstance;
 }
@@ -68,7 +72,7 @@ export interface Lab {
   /** A runtime-API client of the first HAProxy instance (haproxies[0]). */
   haproxy: HaproxyInstance;
   haproxies: HaproxyInstance[];
-  createPod(node: string, name: string, opts?: { gate?: boolean; preStopSeconds?: number }): Promise<Pod>;
+  createPod(node: string, name: string, opts?: LabPodOptions): Promise<Pod>;
   deletePod(name: string): Promise<void>;
   getPod(name: string): Promise<Pod | undefined>;
   members(): Promise<ObservedMember[]>;
@@ -120,9 +124,9 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       if (obj.kind === 'Node') await client.patch(`${collectionPath(obj)}/${obj.metadata.name}/status`, { status: obj.status }, 'merge');
     }
 
-    const slices = startEndpointSliceController(api.store, { batchPeriodMs: opts.endpointSliceBatchMs ?? 0 });
+    const slices = startEndpointSliceController(api.store, { batchPeriodMs: opts.endpointSliceBatchMs ?? 0, ...(opts.endpointSliceLagMs ? { lagMs: opts.endpointSliceLagMs } : {}) });
     stops.push(async () => slices.stop());
-    const kubelet = new LabKubelet(client, topo, log.child({ component: 'kubelet' }));
+    const kubelet = new LabKubelet(client, topo, log.child({ component: 'kubelet' }), { ...opts.kubelet, exec: (ns, cmd, args, o) => sb.exec(ns, cmd, args, o) });
     await kubelet.start();
     stops.push(() => kubelet.stop());
 

@@ -107,7 +107,15 @@ export function labObjects(input: LabObjectsInput): Obj[] {
  * carrying the readiness gate (the lab plays podlb's mutating webhook, which arrives later).
  * preStop sleep: the endpoint turns terminating and the agent drains before the server stops.
  */
-export function labPod(name: string, node: string, opts: { gate?: boolean; preStopSeconds?: number } = {}): Pod & Obj {
+export interface LabPodOptions {
+  gate?: boolean;
+  preStopSeconds?: number;
+  terminationGracePeriodSeconds?: number;
+  /** An httpGet readinessProbe on the server's /healthz (the lab kubelet runs it from the node). */
+  readinessProbe?: { periodSeconds?: number; initialDelaySeconds?: number; successThreshold?: number; failureThreshold?: number; timeoutSeconds?: number };
+}
+
+export function labPod(name: string, node: string, opts: LabPodOptions = {}): Pod & Obj {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -115,13 +123,14 @@ export function labPod(name: string, node: string, opts: { gate?: boolean; preSt
     spec: {
       nodeName: node,
       ...(opts.gate === false ? {} : { readinessGates: [{ conditionType: READINESS_GATE }] }),
-      terminationGracePeriodSeconds: 30,
+      terminationGracePeriodSeconds: opts.terminationGracePeriodSeconds ?? 30,
       containers: [
         {
           name: 'web',
           image: 'podlb-lab/web:latest',
           ports: [{ name: 'http', containerPort: LAB_POD_PORT, protocol: 'TCP' }],
           ...(opts.preStopSeconds ? { lifecycle: { preStop: { sleep: { seconds: opts.preStopSeconds } } } } : {}),
+          ...(opts.readinessProbe ? { readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, ...opts.readinessProbe } } : {}),
         },
       ],
     },

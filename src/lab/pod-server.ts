@@ -28,8 +28,11 @@ export interface LabPod {
   pid: number;
   /** Switches `/healthz` between 200 and 503; resolves once the server acknowledged it. */
   setHealthy(ok: boolean): Promise<void>;
-  /** Stops the server (graceful by default: SIGTERM, in-flight requests finish) and removes the pod ns and its veth. */
-  stop(opts?: { graceful?: boolean }): Promise<void>;
+  /**
+   * Stops the server (graceful by default: SIGTERM, in-flight requests finish, SIGKILL once
+   * graceMs is over) and removes the pod ns and its veth.
+   */
+  stop(opts?: { graceful?: boolean; graceMs?: number }): Promise<void>;
   /** Exit code of the server process (null when killed by a signal). */
   exited: Promise<number | null>;
 }
@@ -42,6 +45,8 @@ export interface StartPodOptions {
   node: string;
   ip: string;
   port: number;
+  /** Called once the address and routes are up, before the server starts. */
+  onNetworkReady?: (ip: string) => void;
 }
 
 /** The fake gateway every pod routes through; the node answers ARP for it (proxy ARP). */
@@ -136,6 +141,7 @@ async function wireAndServe(sb: NetnsSandbox, opts: StartPodOptions, ns: string,
     sb.exec(ns, 'ip', ['route', 'add', 'default', 'via', POD_GATEWAY, 'dev', 'eth0', 'onlink']),
   ]);
 
+  opts.onNetworkReady?.(ip);
   const script = await serverScript(sb);
   // A small heap, small young generation and one V8 worker thread: the lab runs many pods on
   // 2-core machines. RSS stays about 40 MB, most of it the node binary's shared pages.
@@ -174,12 +180,12 @@ function podHandle(opts: StartPodOptions, ns: string, proc: SpawnedProcess, remo
         return acks.length > before && acks[acks.length - 1]?.ok === ok ? true : undefined;
       }, 5_000, 10);
     },
-    stop(stopOpts: { graceful?: boolean } = {}): Promise<void> {
+    stop(stopOpts: { graceful?: boolean; graceMs?: number } = {}): Promise<void> {
       stopped ??= (async () => {
         const graceful = stopOpts.graceful ?? true;
         if (isRunning(proc)) {
           proc.child.kill(graceful ? 'SIGTERM' : 'SIGKILL');
-          const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), GRACEFUL_STOP_TIMEOUT_MS).unref());
+          const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), stopOpts.graceMs ?? GRACEFUL_STOP_TIMEOUT_MS).unref());
           if ((await Promise.race([proc.exited, timeout])) === 'timeout') {
             proc.child.kill('SIGKILL');
             await proc.exited;

@@ -71,8 +71,9 @@ export interface Topology {
   /** Every instance of the fleet; lbs[0] is lb. */
   lbs: LabLb[];
   /** Starts a pod on `node` with the next free IP of the node's Pod CIDR. */
-  addPod(node: string, name: string, port: number): Promise<LabPod>;
-  removePod(name: string, opts?: { graceful?: boolean }): Promise<void>;
+  /** `onNetworkReady` runs once the Pod's address is up and before its server starts (the kubelet's sandbox step). */
+  addPod(node: string, name: string, port: number, opts?: { onNetworkReady?: (ip: string) => void }): Promise<LabPod>;
+  removePod(name: string, opts?: { graceful?: boolean; graceMs?: number }): Promise<void>;
   pods(): LabPod[];
 }
 
@@ -253,14 +254,14 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
     nodes,
     lb: lbs[0]!,
     lbs,
-    async addPod(nodeName: string, name: string, port: number): Promise<LabPod> {
+    async addPod(nodeName: string, name: string, port: number, opts?: { onNetworkReady?: (ip: string) => void }): Promise<LabPod> {
       const node = nodes.find((n) => n.name === nodeName);
       const allocator = allocators.get(nodeName);
       if (!node || !allocator) throw new Error(`no node ${nodeName} in the lab`);
       if (pods.has(name)) throw new Error(`pod ${name} already exists`);
       const ip = allocator.allocate();
       try {
-        const pod = await startPod(sb, { name, nodeNs: node.ns, node: node.name, ip, port });
+        const pod = await startPod(sb, { name, nodeNs: node.ns, node: node.name, ip, port, ...(opts?.onNetworkReady ? { onNetworkReady: opts.onNetworkReady } : {}) });
         pods.set(name, pod);
         return pod;
       } catch (err) {
@@ -268,7 +269,7 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
         throw err;
       }
     },
-    async removePod(name: string, opts?: { graceful?: boolean }): Promise<void> {
+    async removePod(name: string, opts?: { graceful?: boolean; graceMs?: number }): Promise<void> {
       const pod = pods.get(name);
       if (!pod) throw new Error(`no pod ${name} in the lab`);
       await pod.stop(opts);

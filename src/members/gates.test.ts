@@ -35,6 +35,8 @@ describe('planGates: readiness gate transitions (design §4.3)', () => {
     { name: 'no opted-in Service selects the Pod → released', p: pod('p1', { containersReady: true, gateStatus: 'False' }), opts: { noService: true }, want: ['True', 'LoadBalancerBindingRemoved'] },
     { name: 'malformed annotation keeps the last good state', p: pod('p1', { containersReady: true, gateStatus: 'False' }), opts: { svcAnn: { 'podlb.io/ports': 'nope' } }, want: 'none' },
     { name: 'terminating Pods are left alone', p: pod('p1', { containersReady: true, deleting: true }), view: { registered: true, healthy: true }, want: 'none' },
+    { name: 'containers no longer ready: a registered, healthy member does not turn the gate True', p: pod('p1', { containersReady: false, gateStatus: 'False' }), view: { registered: true, healthy: true }, want: 'none' },
+    { name: 'another gate False: a registered, healthy member does not turn the gate True', p: pod('p1', { containersReady: true, otherGate: 'False', gateStatus: 'False' }), view: { registered: true, healthy: true }, want: 'none' },
     { name: 'Pods without our gate are left alone', p: pod('p1', { containersReady: true, gate: false }), view: { registered: true, healthy: true }, want: 'none' },
   ])('$name', ({ p, view, opts, want }) => {
     const { decisions } = run(p, view, opts);

@@ -60,7 +60,7 @@ export function planGates(pods: readonly Pod[], plan: MemberPlan, views: Readonl
   let nextDeadline: number | undefined;
   const membersByPod = new Map<string, DesiredMember[]>();
   for (const m of plan.members) {
-    if (m.state !== 'active') continue;
+    if (m.state !== 'active' || m.keepOnly) continue;
     const list = membersByPod.get(m.pod.uid) ?? [];
     list.push(m);
     membersByPod.set(m.pod.uid, list);

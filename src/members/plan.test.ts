@@ -4,16 +4,25 @@ import { parseDurationMs, parseServiceBinding, parseLbClass } from './binding.js
 import { NODE, lbClass, pod, service, slice, type Ep } from './fixtures.js';
 
 describe('planMembers: which endpoints become members (design §4.1)', () => {
-  it.each<{ name: string; ep: Ep; p: Parameters<typeof pod>[1] | null; want: 'active' | 'draining' | 'none' }>([
+  it.each<{ name: string; ep: Ep; p: Parameters<typeof pod>[1] | null; want: 'active' | 'kept' | 'draining' | 'none' }>([
     { name: 'ready endpoint on this node', ep: { pod: 'p1', ip: '10.244.1.10', ready: true }, p: {}, want: 'active' },
     { name: 'ready unset counts as ready', ep: { pod: 'p1', ip: '10.244.1.10' }, p: {}, want: 'active' },
     { name: 'other node', ep: { pod: 'p1', ip: '10.244.2.10', node: 'node-b', ready: true }, p: { node: 'node-b' }, want: 'none' },
     { name: 'pod not on this node (not in the pod cache)', ep: { pod: 'p1', ip: '10.244.1.10', ready: true }, p: null, want: 'none' },
     { name: 'held back only by our gate', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gateStatus: 'False' }, want: 'active' },
     { name: 'gate condition not written yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true }, want: 'active' },
-    { name: 'containers not ready', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false }, want: 'none' },
-    { name: 'not ready and not gated by us', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gate: false }, want: 'none' },
-    { name: 'another readiness gate still False', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, otherGate: 'False' }, want: 'none' },
+    // Not ready for a reason of the Pod's own, not terminating: kept if registered, never added.
+    { name: 'containers not ready', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false }, want: 'kept' },
+    { name: 'not gated by us, containers not ready', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false, gate: false }, want: 'kept' },
+    { name: 'not gated by us, containers ready, slice lagging', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gate: false }, want: 'active' },
+    { name: 'another readiness gate still False', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, otherGate: 'False' }, want: 'kept' },
+    // The kubelet sets Ready 100-300 ms after the gate turns True; the slice lags behind it.
+    { name: 'gate just turned True, kubelet has not set Ready yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gateStatus: 'True', gateReason: 'LoadBalancerHealthy' }, want: 'active' },
+    { name: 'gate and another gate True, slice not updated yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gateStatus: 'True', otherGate: 'True' }, want: 'active' },
+    { name: 'gate True, another gate False', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gateStatus: 'True', otherGate: 'False' }, want: 'kept' },
+    { name: 'gate True (latched), readiness probe failing later', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false, gateStatus: 'True' }, want: 'kept' },
+    { name: 'gate False, containers turned not ready while registering', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false, gateStatus: 'False' }, want: 'kept' },
+    { name: 'gate True, endpoint terminating', ep: { pod: 'p1', ip: '10.244.1.10', ready: false, terminating: true }, p: { containersReady: true, gateStatus: 'True' }, want: 'draining' },
     { name: 'another readiness gate True', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, otherGate: 'True' }, want: 'active' },
     { name: 'endpoint terminating', ep: { pod: 'p1', ip: '10.244.1.10', ready: false, terminating: true }, p: { containersReady: true }, want: 'draining' },
     { name: 'pod has deletionTimestamp, slice not updated yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: true }, p: { deleting: true }, want: 'draining' },
@@ -24,8 +33,14 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
     if (want === 'none') expect(plan.members).toEqual([]);
     else {
       expect(plan.members).toHaveLength(1);
-      expect(plan.members[0]).toMatchObject({ state: want, address: ep.ip, port: 8080, backend: 'ads.bidder.http', name: `podlb_${NODE}_${ep.ip}_8080`, drainSeconds: 30 });
+      expect(plan.members[0]).toMatchObject({ state: want === 'kept' ? 'active' : want, address: ep.ip, port: 8080, backend: 'ads.bidder.http', name: `podlb_${NODE}_${ep.ip}_8080`, drainSeconds: 30 });
+      expect(plan.members[0]!.keepOnly).toBe(want === 'kept' ? true : undefined);
     }
+  });
+
+  it('a Pod that leaves the Service (no endpoint any more) is no member, so the reconciler drains it', () => {
+    const plan = planMembers({ nodeName: NODE, pods: [pod('p1', { containersReady: true, gateStatus: 'True', labels: { app: 'other' } })], services: [service()], endpointSlices: [slice([])], classes: [lbClass()] });
+    expect(plan.members).toEqual([]);
   });
 
   it('uses the targetPort from the slice, the backend annotation and the drain annotation', () => {

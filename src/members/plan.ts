@@ -33,6 +33,14 @@ export interface DesiredMember {
   service: { namespace: string; name: string };
   /** active: should take traffic (once healthy). draining: terminating, finish and go. */
   state: 'active' | 'draining';
+  /**
+   * The Pod is not ready for a reason of its own (its containers or another controller's
+   * gate), yet neither terminating nor leaving the Service: a member already registered is
+   * kept as it is (never drained, design §4.4; the load balancer's own health check decides
+   * whether it takes traffic), a missing one is not added (design §4.1), and it never counts
+   * toward the readiness gate.
+   */
+  keepOnly?: true;
   drainSeconds: number;
 }
 
@@ -45,7 +53,7 @@ export interface MemberPlan {
 }
 
 /** Why an endpoint is or is not a member: decisions explain themselves (logs, explain). */
-export type EndpointDecision = 'active' | 'gatedOnlyByUs' | 'terminating' | 'notOnThisNode' | 'podNotFound' | 'notReady';
+export type EndpointDecision = 'active' | 'gatedOnlyByUs' | 'readyPending' | 'terminating' | 'notOnThisNode' | 'podNotFound' | 'notReady';
 
 export function memberKey(backend: string, name: string): string {
   return `${backend}/${name}`;
@@ -80,6 +88,25 @@ export function isHeldOnlyByOurGate(pod: Pod): boolean {
   return (pod.spec.readinessGates ?? []).every((g) => g.conditionType === READINESS_GATE || conditionStatus(pod, g.conditionType) === 'True');
 }
 
+/**
+ * ContainersReady and every readiness gate (ours included) are True, so the Pod is Ready as
+ * far as its own conditions go; the kubelet sets `Ready` 100-300 ms later and the
+ * EndpointSlice follows. An endpoint still `ready: false` in that window is lagging, not failing.
+ */
+export function isReadyPendingKubelet(pod: Pod): boolean {
+  if (isTerminating(pod) || conditionStatus(pod, 'ContainersReady') !== 'True') return false;
+  return (pod.spec.readinessGates ?? []).every((g) => conditionStatus(pod, g.conditionType) === 'True');
+}
+
+/**
+ * Why an endpoint is a member. Only termination (the endpoint or the Pod) and leaving the
+ * Service drain (design §4.4); a `ready: false` endpoint of a live Pod is either ours to
+ * register (held by our gate, or the kubelet catching up after the gate turned True) or
+ * `notReady`: the Pod's own readiness says no (a probe failing after it was ready, another
+ * controller's gate). `notReady` members are kept but never added: draining them would turn
+ * every readiness-probe flap into load-balancer churn and Events, the gate is latched (§4.3),
+ * and the load balancer's health check already stops traffic to a Pod that cannot serve.
+ */
 export function decideEndpoint(
   ep: EndpointSlice['endpoints'][number],
   nodeName: string,
@@ -93,6 +120,7 @@ export function decideEndpoint(
   if (ep.conditions?.terminating === true || isTerminating(pod)) return { decision: 'terminating', pod };
   if (ep.conditions?.ready !== false) return { decision: 'active', pod };
   if (isHeldOnlyByOurGate(pod)) return { decision: 'gatedOnlyByUs', pod };
+  if (isReadyPendingKubelet(pod)) return { decision: 'readyPending', pod };
   return { decision: 'notReady', pod };
 }
 
@@ -138,7 +166,7 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
         if (slicePort?.port === undefined) continue;
         for (const ep of slice.endpoints ?? []) {
           const { decision, pod } = decideEndpoint(ep, snap.nodeName, podsByName, binding.namespace);
-          if (!pod || decision === 'notOnThisNode' || decision === 'podNotFound' || decision === 'notReady') continue;
+          if (!pod || decision === 'notOnThisNode' || decision === 'podNotFound') continue;
           for (const address of ep.addresses) {
             const name = memberName(snap.nodeName, address, slicePort.port);
             const key = memberKey(port.backend, name);
@@ -152,18 +180,23 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
               pod: { namespace: binding.namespace, name: pod.metadata.name ?? '', uid: pod.metadata.uid ?? '' },
               service: { namespace: binding.namespace, name: binding.name },
               state: decision === 'terminating' ? 'draining' : 'active',
+              ...(decision === 'notReady' ? { keepOnly: true as const } : {}),
               drainSeconds: binding.drainSeconds,
             };
             // Two Services sharing one backend and Pod yield the same member: keep the first
-            // (services are sorted), but never let a draining view hide an active one.
+            // (services are sorted), but never let a draining or kept view hide an active one.
             const prev = members.get(key);
-            if (!prev || (prev.state === 'draining' && m.state === 'active')) members.set(key, m);
+            if (!prev || rank(m) > rank(prev)) members.set(key, m);
           }
         }
       }
     }
   }
   return { classes, members: [...members.values()], bindings, problems };
+}
+
+function rank(m: DesiredMember): number {
+  return m.state === 'draining' ? 0 : m.keepOnly ? 1 : 2;
 }
 
 function keyOf(svc: Service): { namespace: string; name: string } {

@@ -255,6 +255,8 @@ export class MemberReconciler {
             log.info({ member: o.name }, 'member enabled again');
           }
           views.set(k, { registered: true, healthy: o.health === 'healthy', unchecked: o.health === 'unchecked' });
+        } else if (m.keepOnly) {
+          continue; // not ready by its own readiness: kept if registered, never added
         } else if (missing.has(m.backend)) {
           this.#reportOnce(out, `missing|${st.inst.id}|${m.backend}`, {
             object: { apiVersion: 'v1', kind: 'Service', namespace: m.service.namespace, name: m.service.name },
