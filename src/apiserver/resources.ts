@@ -13,6 +13,8 @@ import {
 import type { PatchSchema } from './patch.js';
 import { deepEqual } from './patch.js';
 import { labelValueProblem, qualifiedNameProblem } from './selectors.js';
+import { type Crd, crdSchema, shippedCrds } from './crds.js';
+import { schemaHooks } from './schema.js';
 import { type NameRule, checkDuplicates, ipFamily, isDnsLabel, isDnsSubdomain, portNameProblem } from './validation.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -56,6 +58,8 @@ export interface ResourceType {
   validate?: (o: Obj) => FieldError[];
   validateUpdate?: (o: Obj, old: Obj) => FieldError[];
   validateStatus?: (o: Obj, old: Obj) => FieldError[];
+  /** Validation of every write (create, update, /status), with the stored object on update: a CRD schema's. */
+  validateWrite?: (o: Obj, old: Obj | undefined) => FieldError[];
   /** Graceful deletion period for a DELETE without gracePeriodSeconds; undefined = not graceful. */
   gracePeriod?: (o: Obj, requested: number | undefined) => number | undefined;
 }
@@ -410,21 +414,35 @@ const core = (r: Partial<ResourceType> & Pick<ResourceType, 'plural' | 'singular
   ...r,
 });
 
-const podlbCrd = (plural: string, singular: string, kind: string, shortNames: string[]): ResourceType => ({
-  group: GROUP,
-  version: VERSION,
-  plural,
-  singular,
-  kind,
-  namespaced: false,
-  shortNames,
-  statusSubresource: true,
-  custom: true,
-  generation: true,
-  nameRule: 'subdomain',
-  patch: noPatch,
-  returnDeletedObject: true,
-});
+/** A resource served by a CustomResourceDefinition, with its schema enforced when the CRD has one. */
+export function resourceFromCrd(crd: Pick<Crd, 'spec'>, version = crd.spec.versions.find((v) => v.storage)?.name ?? crd.spec.versions[0]!.name): ResourceType {
+  const n = crd.spec.names;
+  const v = crd.spec.versions.find((x) => x.name === version);
+  const schema = v?.schema?.openAPIV3Schema;
+  return {
+    group: crd.spec.group,
+    version,
+    plural: n.plural,
+    singular: n.singular ?? n.kind.toLowerCase(),
+    kind: n.kind,
+    namespaced: crd.spec.scope === 'Namespaced',
+    ...(n.shortNames ? { shortNames: n.shortNames } : {}),
+    statusSubresource: v?.subresources?.status !== undefined,
+    custom: true,
+    generation: true,
+    nameRule: 'subdomain',
+    patch: noPatch,
+    returnDeletedObject: true,
+    ...(schema ? schemaHooks(schema) : {}),
+  };
+}
+
+/** podlb's own kinds, from the CRDs in daemonset/crds (read once per process). */
+const podlbCrd = (kind: string): ResourceType => {
+  const crd = shippedCrds().find((c) => c.spec.group === GROUP && c.spec.names.kind === kind);
+  if (!crd || !crdSchema([crd], GROUP, VERSION, kind)) throw new Error(`daemonset/crds has no served ${GROUP}/${VERSION} ${kind}`);
+  return resourceFromCrd(crd, VERSION);
+};
 
 export function builtinResources(): ResourceType[] {
   return [
@@ -582,10 +600,10 @@ export function builtinResources(): ResourceType[] {
         return errs;
       },
     }),
-    podlbCrd('podaddresspools', 'podaddresspool', 'PodAddressPool', ['pap']),
-    podlbCrd('bgppeers', 'bgppeer', 'BGPPeer', ['bgpp']),
-    podlbCrd('loadbalancerclasses', 'loadbalancerclass', 'LoadBalancerClass', ['lbc']),
-    podlbCrd('podlbnodes', 'podlbnode', 'PodLBNode', ['plbn']),
+    podlbCrd('PodAddressPool'),
+    podlbCrd('BGPPeer'),
+    podlbCrd('LoadBalancerClass'),
+    podlbCrd('PodLBNode'),
   ];
 }
 

@@ -171,14 +171,16 @@ describe('store', () => {
 
   it('PUT on a custom resource needs a resourceVersion; the spec is kept by /status', () => {
     const s = new ObjectStore();
-    const lbc = s.create('loadbalancerclasses', { metadata: { name: 'l' }, spec: { provider: 'haproxy' } });
+    const haproxy = { provider: 'haproxy', haproxy: { instances: ['unix:///run/haproxy.sock'] } };
+    const octavia = { provider: 'octavia', octavia: { authURL: 'https://keystone.example/v3', credentialsSecretRef: { name: 'c', key: 'k' }, loadBalancerID: '3f2a4c1e-9b7d-4e2a-8c1f-0a1b2c3d4e5f' } };
+    const lbc = s.create('loadbalancerclasses', { metadata: { name: 'l' }, spec: haproxy });
     const { resourceVersion: _rv, ...meta } = lbc.metadata;
     expect(code(() => s.update('loadbalancerclasses', { ...lbc, metadata: meta }))).toBe(422);
-    const st = s.updateStatus('loadbalancerclasses', { ...lbc, spec: { provider: 'octavia' }, metadata: { ...lbc.metadata, labels: { a: 'b' } }, status: { conditions: [] } });
+    const st = s.updateStatus('loadbalancerclasses', { ...lbc, spec: octavia, metadata: { ...lbc.metadata, labels: { a: 'b' } }, status: { conditions: [] } });
     expect(st.spec.provider).toBe('haproxy');
     expect(st.metadata.labels).toBeUndefined();
     expect(st.metadata.generation).toBe(1);
-    const up = s.update('loadbalancerclasses', { ...st, spec: { provider: 'octavia' } });
+    const up = s.update('loadbalancerclasses', { ...st, spec: octavia });
     expect(up.metadata.generation).toBe(2);
   });
 

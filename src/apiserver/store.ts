@@ -24,6 +24,7 @@ import {
 import { type Json, applyJsonPatch, applyMergePatch, applyStrategicMergePatch, deepEqual } from './patch.js';
 import { type Obj, type ResourceType, type StrategyContext, apiVersionOf, builtinResources } from './resources.js';
 import { type FieldRequirement, type LabelRequirement, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import type { UserInfo } from './user.js';
 import { validateObjectMeta } from './validation.js';
 
 export type { Obj } from './resources.js';
@@ -54,11 +55,15 @@ export interface WatchOptions {
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /** Who writes (authentication fills it from the request); in-process writes default to IN_PROCESS_USER. */
+  user?: UserInfo;
   /** For namespaced resources when the object does not name its namespace. */
   namespace?: string;
 }
 
 export interface DeleteOptions {
+  /** Who deletes; in-process deletes default to IN_PROCESS_USER. */
+  user?: UserInfo;
   gracePeriodSeconds?: number;
   preconditions?: { uid?: string; resourceVersion?: string };
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
@@ -78,6 +83,8 @@ export type PatchType =
 
 export interface PatchOptions {
   subresource?: 'status';
+  /** Who patches; in-process patches default to IN_PROCESS_USER. */
+  user?: UserInfo;
   dryRun?: boolean;
 }
 
@@ -502,7 +509,7 @@ export class ObjectStore {
     rt.defaults?.(o);
     if (rt.custom && rt.statusSubresource) delete o.status;
     rt.prepareForCreate?.(o, this.#ctx);
-    this.#invalid(rt, meta.name ?? '', [...validateObjectMeta(meta, rt.nameRule, rt.namespaced), ...(rt.validate?.(o) ?? [])]);
+    this.#invalid(rt, meta.name ?? '', [...validateObjectMeta(meta, rt.nameRule, rt.namespaced), ...(rt.validate?.(o) ?? []), ...(rt.validateWrite?.(o, undefined) ?? [])]);
     const key = this.#key(rt, meta.name, meta.namespace);
     if (st.objects.has(key)) throw alreadyExists(this.#gr(rt), meta.name);
     if (opts.dryRun) return this.#out(rt, o);
@@ -591,6 +598,7 @@ export class ObjectStore {
     errs.push(...validateObjectMeta(nm, rt.nameRule, rt.namespaced));
     if (status) errs.push(...(rt.validateStatus?.(next, old) ?? []));
     else errs.push(...(rt.validate?.(next) ?? []), ...(rt.validateUpdate?.(next, old) ?? []));
+    errs.push(...(rt.validateWrite?.(next, old) ?? []));
     this.#invalid(rt, name, errs);
     if (rt.generation && !status) {
       const strip = (x: Obj): Obj => {
