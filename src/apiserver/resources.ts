@@ -13,6 +13,7 @@ import {
 import type { PatchSchema } from './patch.js';
 import { deepEqual } from './patch.js';
 import { labelValueProblem, qualifiedNameProblem } from './selectors.js';
+import { admissionResources } from './admission.js';
 import { type Crd, crdSchema, shippedCrds } from './crds.js';
 import { schemaHooks } from './schema.js';
 import { type NameRule, checkDuplicates, endpointIPProblems, ipFamily, isFqdn, isDnsLabel, isDnsSubdomain, portNameProblem } from './validation.js';
@@ -612,6 +613,7 @@ export function builtinResources(): ResourceType[] {
         return errs;
       },
     }),
+    ...admissionResources(),
     podlbCrd('PodAddressPool'),
     podlbCrd('BGPPeer'),
     podlbCrd('LoadBalancerClass'),
