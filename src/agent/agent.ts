@@ -568,7 +568,7 @@ export class Agent {
       this.metrics.bgpSessionUp.reset();
       this.#sessions = model.peers.map((peer) => {
         const p = byProto.get(peer.protocol);
-        const since = p?.since ? birdTimeToRfc3339(p.since) : undefined;
+        const since = p?.since ? birdTimeToRfc3339(p.since, new Date(this.#o.now())) : undefined;
         return {
           peer: peer.peer,
           protocol: peer.protocol,
