@@ -116,3 +116,20 @@ describe('date-time (strfmt.IsDateTime)', () => {
     ['2026-12-06T06:08:42', false],
   ])('%s → %s', (s, want) => expect(isDateTime(s)).toBe(want));
 });
+
+describe('extra CRDs', () => {
+  it('resourceFromCrd enforces any CRD schema a test registers', async () => {
+    const { resourceFromCrd } = await import('./resources.js');
+    const crd = {
+      spec: {
+        group: 'example.io',
+        scope: 'Namespaced' as const,
+        names: { kind: 'Widget', plural: 'widgets' },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer', minimum: 1 } } } } } } }],
+      },
+    };
+    const s = new ObjectStore({ resources: [resourceFromCrd(crd)] });
+    expect(s.create('widgets', { apiVersion: 'example.io/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'default' }, spec: { size: 2, extra: 1 } }).spec).toEqual({ size: 2 });
+    expect(refusal(() => s.create('widgets', { apiVersion: 'example.io/v1', kind: 'Widget', metadata: { name: 'v', namespace: 'default' }, spec: { size: 0 } })).message).toContain('spec.size in body should be greater than or equal to 1');
+  });
+});
