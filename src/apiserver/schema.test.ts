@@ -133,3 +133,19 @@ describe('extra CRDs', () => {
     expect(refusal(() => s.create('widgets', { apiVersion: 'example.io/v1', kind: 'Widget', metadata: { name: 'v', namespace: 'default' }, spec: { size: 0 } })).message).toContain('spec.size in body should be greater than or equal to 1');
   });
 });
+
+describe('ratcheting', () => {
+  it('an update is not refused for invalid values it leaves as they were, only for those it changes', async () => {
+    const { StructuralSchema } = await import('./schema.js');
+    const { shippedCrds, crdSchema } = await import('./crds.js');
+    const schema = new StructuralSchema(crdSchema(shippedCrds(), 'podlb.io', 'v1alpha1', 'PodLBNode')!);
+    // Stored when an older schema did not require healthy and draining, nor a date-time since.
+    const old = { status: { members: { registered: 1 }, bgp: { sessions: [{ ...session, since: '06:08:42.361' }] } } };
+    const fields = ['status.bgp.sessions[0].since', 'status.members.draining', 'status.members.healthy'];
+    expect(schema.validate(structuredClone(old)).map((e) => e.field).sort()).toEqual(fields);
+    const unrelated = { status: { ...structuredClone(old.status), bgp: { ...old.status.bgp, lastApplyResult: 'Applied' } } };
+    expect(schema.validate(unrelated, old)).toEqual([]);
+    const touched = { status: { members: { registered: 2 }, bgp: { sessions: [{ ...session, since: '07:00:00.000' }] } } };
+    expect(schema.validate(touched, old).map((e) => e.field).sort()).toEqual(fields);
+  });
+});

@@ -359,8 +359,11 @@ function valueAt(o: unknown, path: string): { found: boolean; value: unknown } {
 export function ratchet(errs: FieldError[], next: unknown, old: unknown): FieldError[] {
   return errs.filter((e) => {
     if (e.field === '<nil>' || e.field === '') return true;
-    const a = valueAt(next, e.field);
-    const b = valueAt(old, e.field);
+    // A missing required field belongs to the object that lacks it.
+    const at = e.type === 'FieldValueRequired' ? e.field.replace(/(\.[^.[\]]+|\[\d+\])$/, '') : e.field;
+    if (at === '') return true;
+    const a = valueAt(next, at);
+    const b = valueAt(old, at);
     return !(a.found && b.found && JSON.stringify(a.value) === JSON.stringify(b.value));
   });
 }
