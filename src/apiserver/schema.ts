@@ -89,7 +89,7 @@ export class StructuralSchema {
     const out: string[] = [];
     const diff = (a: unknown, b: unknown, path: string): void => {
       if (Array.isArray(a) && Array.isArray(b)) a.forEach((x, i) => diff(x, b[i], `${path}[${i}]`));
-      else if (isObj(a) && isObj(b)) for (const k of Object.keys(a)) (k in b ? diff(a[k], b[k], child(path, k)) : out.push(child(path, k)));
+      else if (isObj(a) && isObj(b)) for (const k of Object.keys(a)) if (a[k] !== undefined) (k in b ? diff(a[k], b[k], child(path, k)) : out.push(child(path, k)));
     };
     diff(o, pruned, '');
     return out;
