@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Agent } from '../src/agent/agent.js';
 import { startBird } from '../src/lab/bird-process.js';
 import { birdInitialConfig } from '../src/bgp/render.js';
+import { isDateTime } from '../src/apiserver/formats.js';
 
 interface KEvent {
   reason: string;
@@ -56,6 +57,10 @@ describe('agent in the lab', () => {
       return n?.status?.bgp?.sessions?.[0]?.state === 'Established' ? n : undefined;
     }, 20_000, 200);
     expect(status.status?.bgp?.advertisedPrefixes).toEqual(['10.244.1.0/24']);
+    // BIRD's session time, as RFC 3339 with the date: the server refuses anything else.
+    const since = status.status?.bgp?.sessions?.[0]?.since ?? '';
+    expect(isDateTime(since), since).toBe(true);
+    expect(Math.abs(Date.parse(since) - Date.now())).toBeLessThan(120_000);
     // The aggregate is blackholed on the node (podlb's RT protocol 201), so unused addresses
     // are dropped there instead of looping back to the ToR; Pod /32 routes stay more specific.
     const routes201 = await waitFor('blackhole route', async () => {

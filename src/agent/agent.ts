@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { API_VERSION, READINESS_GATE, type PodLBNode, type BGPPeer, type BgpSessionStatus, type EndpointSlice, type LoadBalancerClass, type Node, type Pod, type PodAddressPool, type Secret, type Service } from '../api/types.js';
 import type { Problem } from '../api/problem.js';
 import { BirdControl } from '../bgp/bird-control.js';
+import { birdTimeToRfc3339 } from '../bgp/bird-protocols.js';
 import { BirdApplier } from '../bgp/bird-apply.js';
 import { buildBgpPlan, describeAdvertised, sessionResettingChanges, type BirdModel } from '../bgp/model.js';
 import { renderBirdConf } from '../bgp/render.js';
@@ -31,7 +32,7 @@ import { nodeForAdvertising } from './drain.js';
 import { mapLimit } from '../util/concurrency.js';
 import { isTmpfs } from '../util/tmpfs.js';
 import { AgentMetrics } from './metrics.js';
-import { bgpReadyCondition, mergeConditions, NodeStatusWriter } from './status.js';
+import { bgpReadyCondition, mergeConditions, NodeStatusWriter, type StatusWriteResult } from './status.js';
 
 /** Members listed in PodLBNode status (counts always cover all of them). */
 export const MAX_STATUS_MEMBERS = 500;
@@ -178,7 +179,7 @@ export class Agent {
       secrets: inf(`/api/v1/namespaces/${this.#o.secretsNamespace}/secrets`),
     };
     this.#members = new MemberReconciler({ nodeName: opts.nodeName, makeInstance: this.#o.makeInstance, log: log.child({ reconciler: 'members' }), random: this.#o.random });
-    this.#status = new NodeStatusWriter(this.#client, opts.nodeName, log.child({ reconciler: 'status' }));
+    this.#status = new NodeStatusWriter(this.#client, opts.nodeName, log.child({ reconciler: 'status' }), { now: this.#o.now, random: this.#o.random });
     if (opts.bird) {
       const control = new BirdControl(opts.bird.socketPath);
       this.#bird = { control, applier: new BirdApplier({ configPath: opts.bird.configPath, control }) };
@@ -339,7 +340,10 @@ export class Agent {
     log.debug({ events: events.length }, 'run: report');
     for (const p of problems) events.push({ object: p.object, type: p.severity, reason: p.reason, message: p.message });
     await Promise.all(events.map((e) => this.#events.record(e)));
-    await this.#writeStatus(node, plan, outcome, now);
+    const written = await this.#writeStatus(node, plan, outcome, now);
+    if (written.failed) this.metrics.reconcileErrors.inc({ component: 'status' });
+    if (written.event) await this.#events.record(written.event);
+    if (written.retryAt !== undefined) wakeTimes.push(written.retryAt);
     this.lastReport = report;
     log.debug({ inMs: Math.round(Math.min(...wakeTimes) - now) }, 'run: done');
     const next = Math.min(...wakeTimes);
@@ -606,12 +610,13 @@ export class Agent {
       this.metrics.bgpSessionUp.reset();
       this.#sessions = model.peers.map((peer) => {
         const p = byProto.get(peer.protocol);
+        const since = p?.since ? birdTimeToRfc3339(p.since, new Date(this.#o.now())) : undefined;
         return {
           peer: peer.peer,
           protocol: peer.protocol,
           peerAddress: peer.address,
           state: p?.bgpState ?? (p ? p.state : 'NotConfigured'),
-          ...(p?.since ? { since: p.since } : {}),
+          ...(since ? { since } : {}),
           ...(p?.routesExported !== undefined ? { routesExported: p.routesExported } : {}),
           ...(p?.lastError ? { lastError: p.lastError } : {}),
         };
@@ -643,10 +648,10 @@ export class Agent {
     };
   }
 
-  async #writeStatus(node: Node | undefined, plan: MemberPlan, outcome: MemberOutcome, now: number): Promise<void> {
+  async #writeStatus(node: Node | undefined, plan: MemberPlan, outcome: MemberOutcome, now: number): Promise<StatusWriteResult> {
     const nowIso = new Date(now).toISOString();
     const unreachable = outcome.instances.filter((x) => !x.reachable);
-    await this.#status.write(node, (prev) => ({
+    return this.#status.write(node, (prev) => ({
       ...(this.#bird
         ? {
             bgp: {

@@ -107,7 +107,7 @@ export const internalError = (message: string): ApiError =>
 
 /** A field.Error from k8s.io/apimachinery/pkg/util/validation/field. */
 export interface FieldError {
-  type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueTooLong' | 'FieldValueTooMany';
+  type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueTypeInvalid' | 'FieldValueForbidden' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueTooLong' | 'FieldValueTooMany';
   field: string;
   value?: unknown;
   detail?: string;
@@ -116,6 +116,7 @@ export interface FieldError {
 const typeText: Record<FieldError['type'], string> = {
   FieldValueRequired: 'Required value',
   FieldValueInvalid: 'Invalid value',
+  FieldValueTypeInvalid: 'Invalid value',
   FieldValueForbidden: 'Forbidden',
   FieldValueNotSupported: 'Unsupported value',
   FieldValueDuplicate: 'Duplicate value',
@@ -123,7 +124,12 @@ const typeText: Record<FieldError['type'], string> = {
   FieldValueTooMany: 'Too many',
 };
 
-const showsValue = new Set<FieldError['type']>(['FieldValueInvalid', 'FieldValueNotSupported', 'FieldValueDuplicate']);
+const showsValue = new Set<FieldError['type']>(['FieldValueInvalid', 'FieldValueTypeInvalid', 'FieldValueNotSupported', 'FieldValueDuplicate']);
+
+/** A field error as field.Error.Error() prints it: `spec.x: Invalid value: "v": detail`. */
+export function fieldErrorText(e: FieldError): string {
+  return `${e.field}: ${errorBody(e)}`;
+}
 
 function errorBody(e: FieldError): string {
   let s = typeText[e.type];

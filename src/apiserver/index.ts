@@ -12,7 +12,10 @@ export type { DeleteOptions, ListOptions, Obj, PatchOptions, PatchType, WatchEve
 export { ApiError } from './errors.js';
 export type { Status } from './errors.js';
 export type { ResourceType } from './resources.js';
-export { builtinResources } from './resources.js';
+export { builtinResources, resourceFromCrd } from './resources.js';
+export { loadCrds, shippedCrds, type Crd } from './crds.js';
+export type { UserInfo } from './user.js';
+export { IN_PROCESS_USER } from './user.js';
 
 export interface ApiServerFaults {
   /** Every open watch stream ends. Default: the connection is reset, so a client-node informer reports an error (and stops, unless restarted). `{graceful: true}` ends the chunked response cleanly, as a watch timeout does (an informer re-watches silently). */
@@ -45,7 +48,7 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Watch-cache events kept per resource (default 1000). */
   historySize?: number;
-  /** More resource types (e.g. Calico CRDs). */
+  /** More resource types (e.g. Calico CRDs; `resourceFromCrd(crd)` enforces a CRD's schema). */
   resources?: ResourceType[];
 }
 

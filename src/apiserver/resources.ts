@@ -13,7 +13,10 @@ import {
 import type { PatchSchema } from './patch.js';
 import { deepEqual } from './patch.js';
 import { labelValueProblem, qualifiedNameProblem } from './selectors.js';
-import { type NameRule, checkDuplicates, ipFamily, isDnsLabel, isDnsSubdomain, portNameProblem } from './validation.js';
+import { admissionResources } from './admission.js';
+import { type Crd, crdSchema, shippedCrds } from './crds.js';
+import { schemaHooks } from './schema.js';
+import { type NameRule, checkDuplicates, endpointIPProblems, ipFamily, isFqdn, isDnsLabel, isDnsSubdomain, portNameProblem } from './validation.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Obj = Record<string, any>;
@@ -56,6 +59,8 @@ export interface ResourceType {
   validate?: (o: Obj) => FieldError[];
   validateUpdate?: (o: Obj, old: Obj) => FieldError[];
   validateStatus?: (o: Obj, old: Obj) => FieldError[];
+  /** Validation of every write (create, update, /status), with the stored object on update: a CRD schema's. */
+  validateWrite?: (o: Obj, old: Obj | undefined) => FieldError[];
   /** Graceful deletion period for a DELETE without gracePeriodSeconds; undefined = not graceful. */
   gracePeriod?: (o: Obj, requested: number | undefined) => number | undefined;
 }
@@ -86,11 +91,16 @@ function defaultContainer(c: Obj): void {
   if (Array.isArray(c.ports)) for (const p of c.ports) if (p && typeof p === 'object') p.protocol ??= 'TCP';
 }
 
+/**
+ * The v1 conversion of PodStatus: the internal type has only the list, so a lone podIP becomes
+ * the list, and podIP always reads back as the list's first entry (a different podIP sent
+ * with the list is dropped, not refused).
+ */
 function syncIPs(status: Obj | undefined, single: string, plural: string): void {
   if (!status) return;
   const list = status[plural];
   if (status[single] && (!Array.isArray(list) || list.length === 0)) status[plural] = [{ ip: status[single] }];
-  else if (Array.isArray(list) && list.length > 0 && !status[single]) status[single] = list[0]?.ip;
+  else if (Array.isArray(list) && list.length > 0) status[single] = list[0]?.ip;
 }
 
 function defaultPod(p: Obj): void {
@@ -158,14 +168,18 @@ function validatePod(p: Obj): FieldError[] {
 function validatePodStatusFields(st: Obj | undefined): FieldError[] {
   const errs: FieldError[] = [];
   if (!st) return errs;
-  for (const [single, plural] of [['podIP', 'podIPs'], ['hostIP', 'hostIPs']] as const) {
+  for (const plural of ['podIPs', 'hostIPs'] as const) {
+    // validatePodIPs / validateHostIPs: valid IPs, at most one per family, no duplicates.
     const list: Obj[] = Array.isArray(st[plural]) ? st[plural] : [];
     list.forEach((x, i) => {
-      if (!ipFamily(str(x?.ip))) errs.push(invalid(`status.${plural}[${i}].ip`, x?.ip ?? '', 'must be a valid IP address'));
+      if (!ipFamily(str(x?.ip))) errs.push(invalid(`status.${plural}[${i}]`, x?.ip ?? '', 'must be a valid IP address'));
     });
-    if (list.length > 2) errs.push({ type: 'FieldValueTooMany', field: `status.${plural}`, detail: 'must have at most 2 items' });
-    if (list.length === 2 && ipFamily(str(list[0]?.ip)) === ipFamily(str(list[1]?.ip))) errs.push(invalid(`status.${plural}`, list, 'may specify no more than one IP for each IP family'));
-    if (st[single] && list.length > 0 && st[single] !== list[0]?.ip) errs.push(invalid(`status.${single}`, st[single], `must match the first entry of status.${plural}`));
+    if (list.length > 1) {
+      const families = list.map((x) => ipFamily(str(x?.ip)));
+      const dualStack = families.includes('IPv4') && families.includes('IPv6');
+      if (!dualStack || list.length > 2) errs.push(invalid(`status.${plural}`, list, 'may specify no more than one IP for each IP family'));
+      errs.push(...checkDuplicates(list.map((x) => str(x?.ip)), (i) => `status.${plural}[${i}]`));
+    }
   }
   const conds: Obj[] = Array.isArray(st.conditions) ? st.conditions : [];
   conds.forEach((c, i) => {
@@ -324,9 +338,12 @@ function validateEndpointSlice(e: Obj): FieldError[] {
     if (addrs.length === 0) errs.push(required(`${f}.addresses`, 'must contain at least 1 address'));
     if (addrs.length > 100) errs.push({ type: 'FieldValueTooMany', field: `${f}.addresses`, detail: 'must have at most 100 items' });
     addrs.forEach((a, j) => {
+      const at = `${f}.addresses[${j}]`;
       const fam = ipFamily(str(a));
-      if (e.addressType === 'IPv4' && fam !== 'IPv4') errs.push(invalid(`${f}.addresses[${j}]`, a, 'must be a valid IPv4 address'));
-      if (e.addressType === 'IPv6' && fam !== 'IPv6') errs.push(invalid(`${f}.addresses[${j}]`, a, 'must be a valid IPv6 address'));
+      if (e.addressType === 'IPv4' && fam !== 'IPv4') errs.push(invalid(at, a, 'must be a valid IPv4 address'));
+      if (e.addressType === 'IPv6' && fam !== 'IPv6') errs.push(invalid(at, a, 'must be a valid IPv6 address'));
+      if (e.addressType === 'IPv4' || e.addressType === 'IPv6') for (const p of endpointIPProblems(str(a))) errs.push(invalid(at, a, p));
+      if (e.addressType === 'FQDN' && !isFqdn(str(a))) errs.push(invalid(at, a, 'should be a domain with at least two segments separated by dots'));
     });
     if (ep?.nodeName !== undefined && !isDnsSubdomain(String(ep.nodeName))) errs.push(invalid(`${f}.nodeName`, ep.nodeName, 'a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters'));
   });
@@ -410,21 +427,35 @@ const core = (r: Partial<ResourceType> & Pick<ResourceType, 'plural' | 'singular
   ...r,
 });
 
-const podlbCrd = (plural: string, singular: string, kind: string, shortNames: string[]): ResourceType => ({
-  group: GROUP,
-  version: VERSION,
-  plural,
-  singular,
-  kind,
-  namespaced: false,
-  shortNames,
-  statusSubresource: true,
-  custom: true,
-  generation: true,
-  nameRule: 'subdomain',
-  patch: noPatch,
-  returnDeletedObject: true,
-});
+/** A resource served by a CustomResourceDefinition, with its schema enforced when the CRD has one. */
+export function resourceFromCrd(crd: Pick<Crd, 'spec'>, version = crd.spec.versions.find((v) => v.storage)?.name ?? crd.spec.versions[0]!.name): ResourceType {
+  const n = crd.spec.names;
+  const v = crd.spec.versions.find((x) => x.name === version);
+  const schema = v?.schema?.openAPIV3Schema;
+  return {
+    group: crd.spec.group,
+    version,
+    plural: n.plural,
+    singular: n.singular ?? n.kind.toLowerCase(),
+    kind: n.kind,
+    namespaced: crd.spec.scope === 'Namespaced',
+    ...(n.shortNames ? { shortNames: n.shortNames } : {}),
+    statusSubresource: v?.subresources?.status !== undefined,
+    custom: true,
+    generation: true,
+    nameRule: 'subdomain',
+    patch: noPatch,
+    returnDeletedObject: true,
+    ...(schema ? schemaHooks(schema) : {}),
+  };
+}
+
+/** podlb's own kinds, from the CRDs in daemonset/crds (read once per process). */
+const podlbCrd = (kind: string): ResourceType => {
+  const crd = shippedCrds().find((c) => c.spec.group === GROUP && c.spec.names.kind === kind);
+  if (!crd || !crdSchema([crd], GROUP, VERSION, kind)) throw new Error(`daemonset/crds has no served ${GROUP}/${VERSION} ${kind}`);
+  return resourceFromCrd(crd, VERSION);
+};
 
 export function builtinResources(): ResourceType[] {
   return [
@@ -582,10 +613,11 @@ export function builtinResources(): ResourceType[] {
         return errs;
       },
     }),
-    podlbCrd('podaddresspools', 'podaddresspool', 'PodAddressPool', ['pap']),
-    podlbCrd('bgppeers', 'bgppeer', 'BGPPeer', ['bgpp']),
-    podlbCrd('loadbalancerclasses', 'loadbalancerclass', 'LoadBalancerClass', ['lbc']),
-    podlbCrd('podlbnodes', 'podlbnode', 'PodLBNode', ['plbn']),
+    ...admissionResources(),
+    podlbCrd('PodAddressPool'),
+    podlbCrd('BGPPeer'),
+    podlbCrd('LoadBalancerClass'),
+    podlbCrd('PodLBNode'),
   ];
 }
 

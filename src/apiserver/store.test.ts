@@ -171,14 +171,16 @@ describe('store', () => {
 
   it('PUT on a custom resource needs a resourceVersion; the spec is kept by /status', () => {
     const s = new ObjectStore();
-    const lbc = s.create('loadbalancerclasses', { metadata: { name: 'l' }, spec: { provider: 'haproxy' } });
+    const haproxy = { provider: 'haproxy', haproxy: { instances: ['unix:///run/haproxy.sock'] } };
+    const octavia = { provider: 'octavia', octavia: { authURL: 'https://keystone.example/v3', credentialsSecretRef: { name: 'c', key: 'k' }, loadBalancerID: '3f2a4c1e-9b7d-4e2a-8c1f-0a1b2c3d4e5f' } };
+    const lbc = s.create('loadbalancerclasses', { metadata: { name: 'l' }, spec: haproxy });
     const { resourceVersion: _rv, ...meta } = lbc.metadata;
     expect(code(() => s.update('loadbalancerclasses', { ...lbc, metadata: meta }))).toBe(422);
-    const st = s.updateStatus('loadbalancerclasses', { ...lbc, spec: { provider: 'octavia' }, metadata: { ...lbc.metadata, labels: { a: 'b' } }, status: { conditions: [] } });
+    const st = s.updateStatus('loadbalancerclasses', { ...lbc, spec: octavia, metadata: { ...lbc.metadata, labels: { a: 'b' } }, status: { conditions: [] } });
     expect(st.spec.provider).toBe('haproxy');
     expect(st.metadata.labels).toBeUndefined();
     expect(st.metadata.generation).toBe(1);
-    const up = s.update('loadbalancerclasses', { ...st, spec: { provider: 'octavia' } });
+    const up = s.update('loadbalancerclasses', { ...st, spec: octavia });
     expect(up.metadata.generation).toBe(2);
   });
 
@@ -220,5 +222,57 @@ describe('store', () => {
     expect(svc.spec.ipFamilies).toEqual(['IPv4', 'IPv6']);
     expect(svc.spec.clusterIPs).toHaveLength(2);
     expect(svc.spec.ports[0].targetPort).toBe(80);
+  });
+});
+
+describe('EndpointSlice and Pod IP validation (ValidateEndpointIP, validatePodIPs)', () => {
+  const slice = (addressType: string, addresses: string[]) => ({ metadata: { name: 'e', namespace: 'default' }, addressType, endpoints: [{ addresses }] });
+  const refused = (fn: () => unknown): ApiError => {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof ApiError) return e;
+      throw e;
+    }
+    throw new Error('accepted');
+  };
+
+  it.each([
+    ['IPv4', '127.0.0.1', 'endpoints[0].addresses[0]: Invalid value: "127.0.0.1": may not be in the loopback range (127.0.0.0/8, ::1/128)'],
+    ['IPv4', '0.0.0.0', 'endpoints[0].addresses[0]: Invalid value: "0.0.0.0": may not be unspecified (0.0.0.0)'],
+    ['IPv4', '169.254.169.254', 'endpoints[0].addresses[0]: Invalid value: "169.254.169.254": may not be in the link-local range (169.254.0.0/16, fe80::/10)'],
+    ['IPv4', '224.0.0.5', 'endpoints[0].addresses[0]: Invalid value: "224.0.0.5": may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)'],
+    ['IPv6', '::1', 'endpoints[0].addresses[0]: Invalid value: "::1": may not be in the loopback range (127.0.0.0/8, ::1/128)'],
+    ['IPv6', '::', 'endpoints[0].addresses[0]: Invalid value: "::": may not be unspecified (::)'],
+    ['IPv6', 'fe80::1', 'endpoints[0].addresses[0]: Invalid value: "fe80::1": may not be in the link-local range (169.254.0.0/16, fe80::/10)'],
+    ['IPv6', 'ff02::2', 'endpoints[0].addresses[0]: Invalid value: "ff02::2": may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)'],
+    ['IPv6', '::ffff:127.0.0.1', 'may not be in the loopback range'],
+    ['IPv6', '10.0.0.1', 'endpoints[0].addresses[0]: Invalid value: "10.0.0.1": must be a valid IPv6 address'],
+    ['FQDN', 'localhost', 'endpoints[0].addresses[0]: Invalid value: "localhost": should be a domain with at least two segments separated by dots'],
+  ])('%s endpoint %s is refused with 422', (type, addr, message) => {
+    const e = refused(() => new ObjectStore().create('endpointslices', slice(type, [addr])));
+    expect(e.code).toBe(422);
+    expect(e.status.message).toContain(message);
+  });
+
+  it.each([
+    ['IPv4', '10.244.1.10'],
+    ['IPv6', 'fd00:10:244::a'],
+    ['IPv6', '2001:db8::1'],
+    ['FQDN', 'web.example.com'],
+  ])('%s endpoint %s is accepted', (type, addr) => {
+    expect(new ObjectStore().create('endpointslices', slice(type, [addr])).endpoints[0].addresses).toEqual([addr]);
+  });
+
+  it('Pod status: valid IPs, one per family, no duplicates; podIP reads back as podIPs[0]', () => {
+    const s = new ObjectStore();
+    s.create('pods', { metadata: { name: 'p', namespace: 'default' }, spec: podSpec({ nodeName: 'n' }) });
+    const status = (st: Record<string, unknown>) => s.patch('pods', 'p', 'default', 'merge', { status: st }, { subresource: 'status' });
+    expect(refused(() => status({ podIPs: [{ ip: '10.0.0.300' }] })).status.message).toContain('status.podIPs[0]: Invalid value: "10.0.0.300": must be a valid IP address');
+    expect(refused(() => status({ podIPs: [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }] })).status.message).toContain('status.podIPs: Invalid value');
+    expect(refused(() => status({ podIPs: [{ ip: '10.0.0.1' }, { ip: 'fd00::1' }, { ip: 'fd00::2' }] })).status.message).toContain('may specify no more than one IP for each IP family');
+    const dual = status({ podIP: '10.0.0.9', podIPs: [{ ip: '10.0.0.1' }, { ip: 'fd00::1' }] });
+    expect(dual.status.podIP).toBe('10.0.0.1');
+    expect(status({ podIPs: null, podIP: 'fd00::7' }).status.podIPs).toEqual([{ ip: 'fd00::7' }]);
   });
 });

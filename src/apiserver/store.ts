@@ -24,6 +24,8 @@ import {
 import { type Json, applyJsonPatch, applyMergePatch, applyStrategicMergePatch, deepEqual } from './patch.js';
 import { type Obj, type ResourceType, type StrategyContext, apiVersionOf, builtinResources } from './resources.js';
 import { type FieldRequirement, type LabelRequirement, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { type AdmissionReader, admit } from './admission.js';
+import { IN_PROCESS_USER, type UserInfo } from './user.js';
 import { validateObjectMeta } from './validation.js';
 
 export type { Obj } from './resources.js';
@@ -54,11 +56,15 @@ export interface WatchOptions {
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /** Who writes (authentication fills it from the request); in-process writes default to IN_PROCESS_USER. */
+  user?: UserInfo;
   /** For namespaced resources when the object does not name its namespace. */
   namespace?: string;
 }
 
 export interface DeleteOptions {
+  /** Who deletes; in-process deletes default to IN_PROCESS_USER. */
+  user?: UserInfo;
   gracePeriodSeconds?: number;
   preconditions?: { uid?: string; resourceVersion?: string };
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
@@ -78,6 +84,8 @@ export type PatchType =
 
 export interface PatchOptions {
   subresource?: 'status';
+  /** Who patches; in-process patches default to IN_PROCESS_USER. */
+  user?: UserInfo;
   dryRun?: boolean;
 }
 
@@ -452,6 +460,23 @@ export class ObjectStore {
     o.kind = rt.kind;
   }
 
+  /** Validating admission (ValidatingAdmissionPolicy), after validation, before the write. */
+  #admit(req: Parameters<typeof admit>[0]): void {
+    admit(req, this.#admissionReader);
+  }
+
+  readonly #admissionReader: AdmissionReader = {
+    list: (resource) => {
+      const st = this.#byName.get(resource) ?? this.#states.get(resource);
+      return st ? [...st.objects.values()] : [];
+    },
+    get: (resource, name, namespace) => {
+      const st = this.#byName.get(resource) ?? this.#states.get(resource);
+      return st?.objects.get(this.#key(st.rt, name, namespace));
+    },
+    typeOf: (apiVersion, kind) => [...this.#states.values()].find((s) => apiVersionOf(s.rt) === apiVersion && s.rt.kind === kind)?.rt,
+  };
+
   #invalid(rt: ResourceType, name: string, errs: FieldError[]): void {
     if (errs.length > 0) throw invalidError(rt.group, rt.kind, name, errs);
   }
@@ -502,7 +527,8 @@ export class ObjectStore {
     rt.defaults?.(o);
     if (rt.custom && rt.statusSubresource) delete o.status;
     rt.prepareForCreate?.(o, this.#ctx);
-    this.#invalid(rt, meta.name ?? '', [...validateObjectMeta(meta, rt.nameRule, rt.namespaced), ...(rt.validate?.(o) ?? [])]);
+    this.#invalid(rt, meta.name ?? '', [...validateObjectMeta(meta, rt.nameRule, rt.namespaced), ...(rt.validate?.(o) ?? []), ...(rt.validateWrite?.(o, undefined) ?? [])]);
+    this.#admit({ rt, operation: 'CREATE', name: meta.name ?? '', namespace: meta.namespace, object: o, oldObject: null, user: opts.user ?? IN_PROCESS_USER, ...(opts.dryRun ? { dryRun: true } : {}) });
     const key = this.#key(rt, meta.name, meta.namespace);
     if (st.objects.has(key)) throw alreadyExists(this.#gr(rt), meta.name);
     if (opts.dryRun) return this.#out(rt, o);
@@ -591,7 +617,9 @@ export class ObjectStore {
     errs.push(...validateObjectMeta(nm, rt.nameRule, rt.namespaced));
     if (status) errs.push(...(rt.validateStatus?.(next, old) ?? []));
     else errs.push(...(rt.validate?.(next) ?? []), ...(rt.validateUpdate?.(next, old) ?? []));
+    errs.push(...(rt.validateWrite?.(next, old) ?? []));
     this.#invalid(rt, name, errs);
+    this.#admit({ rt, operation: 'UPDATE', ...(status ? { subResource: 'status' } : {}), name, namespace: meta.namespace, object: next, oldObject: old, user: opts.user ?? IN_PROCESS_USER, ...(opts.dryRun ? { dryRun: true } : {}) });
     if (rt.generation && !status) {
       const strip = (x: Obj): Obj => {
         const { metadata: _m, status: _s, ...rest } = x;
@@ -633,7 +661,7 @@ export class ObjectStore {
     if (p.metadata?.name !== undefined && p.metadata.name !== name) throw badRequest(`the name of the object (${p.metadata.name}) does not match the name on the URL (${name})`);
     if (rt.namespaced && p.metadata?.namespace !== undefined && p.metadata.namespace !== namespace)
       throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
-    return this.#update(st, p, { name, ...(namespace !== undefined ? { namespace } : {}), ...(opts.dryRun ? { dryRun: true } : {}) }, opts.subresource === 'status', true);
+    return this.#update(st, p, { name, ...(namespace !== undefined ? { namespace } : {}), ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.user ? { user: opts.user } : {}) }, opts.subresource === 'status', true);
   }
 
   delete(resource: string, name: string, namespace?: string, opts: DeleteOptions = {}): Obj | Status {
@@ -650,6 +678,7 @@ export class ObjectStore {
       throw conflict(this.#gr(rt), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${om.resourceVersion}`);
     if (opts.gracePeriodSeconds !== undefined && (!Number.isInteger(opts.gracePeriodSeconds) || opts.gracePeriodSeconds < 0))
       this.#invalid(rt, name, [invalid('gracePeriodSeconds', opts.gracePeriodSeconds, 'must be greater than or equal to 0')]);
+    this.#admit({ rt, operation: 'DELETE', name, namespace, object: null, oldObject: old, user: opts.user ?? IN_PROCESS_USER, ...(opts.dryRun ? { dryRun: true } : {}) });
     if (rt.plural === 'namespaces' && rt.group === '') return this.#deleteNamespace(st, old, opts);
     const grace = rt.gracePeriod ? rt.gracePeriod(old, opts.gracePeriodSeconds) ?? 0 : 0;
     const finalizers: string[] = om.finalizers ?? [];

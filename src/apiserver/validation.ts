@@ -46,6 +46,12 @@ export function isDnsSubdomain(s: string): boolean {
   return s.length <= 253 && subdomainRe.test(s);
 }
 
+/** IsFullyQualifiedDomainName: a subdomain of at least two labels (a trailing dot is ignored). */
+export function isFqdn(s: string): boolean {
+  const name = s.endsWith('.') ? s.slice(0, -1) : s;
+  return isDnsSubdomain(name) && name.split('.').length >= 2;
+}
+
 /** IANA_SVC_NAME: port names. */
 export function portNameProblem(s: string): string | undefined {
   if (s.length > 15) return 'must be no more than 15 characters';
@@ -134,4 +140,48 @@ export function checkDuplicates(values: string[], field: (i: number) => string):
     seen.add(v);
   });
   return errs;
+}
+
+function ipv4Bytes(ip: string): number[] | undefined {
+  const v4 = isIP(ip) === 4 ? ip : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
+  return v4 ? v4.split('.').map(Number) : undefined;
+}
+
+/** The 16 bytes of an IPv6 address (node's isIP has accepted it). */
+function ipv6Bytes(ip: string): number[] {
+  let s = ip.toLowerCase();
+  const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (tail) {
+    const b = tail[1]!.split('.').map(Number);
+    s = s.slice(0, -tail[1]!.length) + `${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
+  }
+  const [head, rest] = s.includes('::') ? s.split('::') : [s, undefined];
+  const h = head ? head.split(':') : [];
+  const r = rest === undefined ? [] : rest ? rest.split(':') : [];
+  const groups = rest === undefined ? h : [...h, ...Array<string>(8 - h.length - r.length).fill('0'), ...r];
+  return groups.flatMap((g) => {
+    const n = parseInt(g, 16);
+    return [n >> 8, n & 0xff];
+  });
+}
+
+/**
+ * ValidateEndpointIP (k8s.io/kubernetes/pkg/apis/core/validation): Endpoints and EndpointSlice
+ * addresses may not be unspecified, loopback, link-local or link-local multicast (Go's
+ * net.IP predicates, which treat an IPv4-mapped IPv6 address as IPv4).
+ */
+export function endpointIPProblems(ip: string): string[] {
+  if (isIP(ip) === 0) return ['must be a valid IP address'];
+  const out: string[] = [];
+  const v4 = ipv4Bytes(ip);
+  const b = v4 ? undefined : ipv6Bytes(ip);
+  const unspecified = v4 ? v4.every((x) => x === 0) : b!.every((x) => x === 0);
+  const loopback = v4 ? v4[0] === 127 : b!.slice(0, 15).every((x) => x === 0) && b![15] === 1;
+  const linkLocal = v4 ? v4[0] === 169 && v4[1] === 254 : b![0] === 0xfe && (b![1]! & 0xc0) === 0x80;
+  const linkLocalMulticast = v4 ? v4[0] === 224 && v4[1] === 0 && v4[2] === 0 : b![0] === 0xff && (b![1]! & 0x0f) === 0x02;
+  if (unspecified) out.push(`may not be unspecified (${ip})`);
+  if (loopback) out.push('may not be in the loopback range (127.0.0.0/8, ::1/128)');
+  if (linkLocal) out.push('may not be in the link-local range (169.254.0.0/16, fe80::/10)');
+  if (linkLocalMulticast) out.push('may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)');
+  return out;
 }

@@ -27,6 +27,7 @@ export interface BirdProtocolStatus {
   table: string;
   /** up, down, start, stop, ... */
   state: string;
+  /** As BIRD prints it (its `timeformat protocol`); birdTimeToRfc3339 makes it an API timestamp. */
   since: string;
   /** First column of Info: e.g. Established, Active, Idle; '' when none. */
   info: string;
@@ -48,6 +49,46 @@ export interface BirdProtocolStatus {
 }
 
 const ROW = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d{4}-\d{2}-\d{2} \S+|\S+)\s*(.*?)\s*$/;
+
+/**
+ * BIRD's protocol "since" time as RFC 3339 (what a `format: date-time` field accepts), or
+ * undefined when it is none of BIRD's forms. podlb's bird.conf sets
+ * `timeformat protocol "%FT%T.%3f%z"` (2026-12-06T06:08:42.361+0000). Without it BIRD prints
+ * (`iso short ms`, its default) the time of day for events of the last 20 hours
+ * (06:08:42.361) and only the date for older ones (2026-12-05); `iso long` prints
+ * `2026-12-05 06:08:42`. Those are BIRD's local time, which is this process's too (same node,
+ * same TZ). A time of day is today's, or yesterday's when that would be in the future; a bare
+ * date is its midnight.
+ */
+export function birdTimeToRfc3339(since: string, now: Date = new Date()): string | undefined {
+  const zoned = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?([+-])(\d{2}):?(\d{2})$/.exec(since);
+  if (zoned) {
+    const [, y, mo, d, h, mi, sec, frac, sign, zh, zm] = zoned;
+    const local = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +sec!, frac ? Math.round(Number(`0${frac}`) * 1000) : 0);
+    const offset = (sign === '-' ? -1 : 1) * (+zh! * 60 + +zm!) * 60_000;
+    return valid(new Date(local - offset));
+  }
+  const long = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?$/.exec(since);
+  if (long) {
+    const [, y, mo, d, h, mi, sec, frac] = long;
+    return valid(new Date(+y!, +mo! - 1, +d!, +h!, +mi!, +sec!, frac ? Math.round(Number(`0${frac}`) * 1000) : 0));
+  }
+  const date = /^(\d{4})-(\d{2})-(\d{2})$/.exec(since);
+  if (date) return valid(new Date(+date[1]!, +date[2]! - 1, +date[3]!));
+  const short = /^(\d{2}):(\d{2}):(\d{2})(\.\d+)?$/.exec(since);
+  if (short) {
+    const [, h, mi, sec, frac] = short;
+    const t = new Date(now.getFullYear(), now.getMonth(), now.getDate(), +h!, +mi!, +sec!, frac ? Math.round(Number(`0${frac}`) * 1000) : 0);
+    // BIRD prints a time of day only for events of the last 20 hours; allow for clock skew of a second.
+    if (t.getTime() > now.getTime() + 1000) t.setDate(t.getDate() - 1);
+    return valid(t);
+  }
+  return undefined;
+}
+
+function valid(d: Date): string | undefined {
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
 
 /** Lines as `birdc` or the socket print them (`NNNN-text`, ` continuation`) to coded lines. */
 export function replyLinesFromText(text: string): BirdReplyLine[] {

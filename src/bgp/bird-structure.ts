@@ -105,6 +105,7 @@ const FAMILIES = [
 export function expectedConfig(m: BirdModel, opts: { password?: (p: string) => string } = {}): string {
   const l: string[] = [];
   if (m.routerId !== undefined) l.push(`router id ${m.routerId};`);
+  l.push('timeformat protocol iso long ms;');
   l.push('protocol device podlb_device { scan time 10; }');
   if (m.peers.some((p) => p.bfd)) l.push('protocol bfd podlb_bfd { }');
   const communitiesOf = routeCommunities(m);

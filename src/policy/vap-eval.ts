@@ -1,12 +1,12 @@
 // Evaluates a ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1) the way the API server
-// does, for tests: matchConstraints (resource rules), matchConditions, variables (lazy, in order,
-// each evaluated at most once), validations with message/messageExpression, and failurePolicy
-// for evaluation errors. The CEL comes from @marcbachmann/cel-js, a devDependency: this module is
-// test tooling, nothing in the agent or the CLIs imports it.
+// does: matchConstraints (resource rules), matchConditions, variables (lazy, in order, each
+// evaluated at most once), validations with message/messageExpression, and failurePolicy for
+// evaluation errors. The in-process API server (src/apiserver/admission.ts) runs it on every
+// write a binding matches; the tests also call it directly. The CEL comes from
+// @marcbachmann/cel-js.
 //
 // Deliberate limits: no type checking against OpenAPI schemas (variables are dyn), no cost
-// budget, no `authorizer`, no auditAnnotations; the binding's matchResources and the
-// namespaceObject of namespaced resources are not modelled (podlb's policy is cluster-scoped).
+// budget, no `authorizer`, no auditAnnotations.
 import { Environment } from '@marcbachmann/cel-js';
 
 export interface ValidatingAdmissionPolicy {
@@ -16,18 +16,33 @@ export interface ValidatingAdmissionPolicy {
   spec: {
     failurePolicy?: 'Fail' | 'Ignore';
     paramKind?: { apiVersion: string; kind: string };
-    matchConstraints?: { resourceRules?: ResourceRule[] };
+    matchConstraints?: MatchResources;
     matchConditions?: { name: string; expression: string }[];
     variables?: { name: string; expression: string }[];
     validations?: Validation[];
   };
 }
 
-interface ResourceRule {
+export interface ResourceRule {
   apiGroups?: string[];
   apiVersions?: string[];
   operations?: string[];
   resources?: string[];
+  resourceNames?: string[];
+  scope?: 'Cluster' | 'Namespaced' | '*';
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+
+export interface MatchResources {
+  resourceRules?: ResourceRule[];
+  excludeResourceRules?: ResourceRule[];
+  namespaceSelector?: LabelSelector;
+  objectSelector?: LabelSelector;
+  matchPolicy?: 'Exact' | 'Equivalent';
 }
 
 interface Validation {
@@ -40,11 +55,18 @@ interface Validation {
 export interface AdmissionInput {
   operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
   resource: { group: string; version: string; resource: string };
+  /** The kind of the object (request.kind); defaults to empty strings. */
+  kind?: { group: string; version: string; kind: string };
   subResource?: string;
+  name?: string;
+  namespace?: string;
+  dryRun?: boolean;
   object: unknown;
   oldObject?: unknown;
-  userInfo: { username: string; groups?: string[]; uid?: string };
+  userInfo: { username: string; groups?: string[]; uid?: string; extra?: Record<string, string[]> };
   params?: unknown;
+  /** The Namespace of a namespaced object (namespaceObject); null for cluster-scoped ones. */
+  namespaceObject?: unknown;
 }
 
 export type Verdict =
@@ -71,12 +93,27 @@ export function policyExpressions(p: ValidatingAdmissionPolicy): { where: string
   return out;
 }
 
-function ruleMatches(rules: ResourceRule[] | undefined, input: AdmissionInput): boolean {
+/**
+ * One rule of resourceRules/excludeResourceRules, as k8s.io/apiserver's rules.Matcher reads it:
+ * `*` is every resource but no subresource, `pods/*` pods and all its subresources, `*\/*`
+ * everything; an empty resourceNames list names every object.
+ */
+export function resourceRuleMatches(r: ResourceRule, input: AdmissionInput, namespaced: boolean): boolean {
   const any = (list: string[] | undefined, v: string): boolean => (list ?? []).some((x) => x === '*' || x === v);
-  const resource = input.subResource ? `${input.resource.resource}/${input.subResource}` : input.resource.resource;
-  return (rules ?? []).some(
-    (r) => any(r.apiGroups, input.resource.group) && any(r.apiVersions, input.resource.version) && any(r.operations, input.operation) && any(r.resources, resource),
-  );
+  if (!any(r.apiGroups, input.resource.group) || !any(r.apiVersions, input.resource.version) || !any(r.operations, input.operation)) return false;
+  const sub = input.subResource ?? '';
+  const resourceOk = (r.resources ?? []).some((x) => {
+    const [res, s = ''] = x.split('/', 2) as [string, string?];
+    return (res === '*' || res === input.resource.resource) && (s === '*' || s === sub);
+  });
+  if (!resourceOk) return false;
+  if (r.resourceNames && r.resourceNames.length > 0 && !r.resourceNames.includes(input.name ?? '')) return false;
+  const scope = r.scope ?? '*';
+  return scope === '*' || (scope === 'Namespaced') === namespaced;
+}
+
+function ruleMatches(rules: ResourceRule[] | undefined, input: AdmissionInput): boolean {
+  return (rules ?? []).some((r) => resourceRuleMatches(r, input, (input.namespace ?? '') !== ''));
 }
 
 /** JSON numbers become CEL ints (bigint) when integral, as the API server's unstructured conversion does. */
@@ -92,10 +129,18 @@ export function evaluatePolicy(policy: ValidatingAdmissionPolicy, input: Admissi
   const failClosed = (policy.spec.failurePolicy ?? 'Fail') === 'Fail';
   const request = {
     operation: input.operation,
-    kind: {},
+    kind: input.kind ?? { group: '', version: '', kind: '' },
     resource: input.resource,
     subResource: input.subResource ?? '',
-    userInfo: { username: input.userInfo.username, uid: input.userInfo.uid ?? '', ...(input.userInfo.groups ? { groups: input.userInfo.groups } : {}) },
+    name: input.name ?? '',
+    namespace: input.namespace ?? '',
+    dryRun: input.dryRun ?? false,
+    userInfo: {
+      username: input.userInfo.username,
+      uid: input.userInfo.uid ?? '',
+      ...(input.userInfo.groups ? { groups: input.userInfo.groups } : {}),
+      ...(input.userInfo.extra ? { extra: input.userInfo.extra } : {}),
+    },
   };
   const variables: Record<string, unknown> = {};
   const ctx: Record<string, unknown> = {
@@ -103,7 +148,7 @@ export function evaluatePolicy(policy: ValidatingAdmissionPolicy, input: Admissi
     oldObject: input.operation === 'CREATE' ? null : toCel(input.oldObject ?? null),
     params: policy.spec.paramKind ? toCel(input.params ?? null) : null,
     request: toCel(request),
-    namespaceObject: null,
+    namespaceObject: toCel(input.namespaceObject ?? null),
     variables,
   };
   // Lazy, memoised variables: an unused variable that would fail does not fail the request.

@@ -1,0 +1,385 @@
+// A CustomResourceDefinition's structural schema applied as k8s.io/apiextensions-apiserver does
+// on every write of the resource and of its /status: unknown fields are pruned silently,
+// `default`s are filled in, then the object is validated (kube-openapi's validator with the
+// formats of its strfmt registry, converted to field errors as kubeOpenAPIResultToFieldErrors
+// does), x-kubernetes-list-type set/map must hold no duplicates, and x-kubernetes-validations
+// run with real CEL (self, and oldSelf for transition rules) once nothing blocking was found.
+import { type FieldError, duplicate, invalid, notSupported, required } from './errors.js';
+import { isObj } from './crds.js';
+import { celEnvironment, toCel } from './cel.js';
+import { isFormatValid, knownFormat } from './formats.js';
+
+type Obj = Record<string, unknown>;
+
+/** What kube-openapi reports as the kind of a value (`must be of type integer: "string"`). */
+function kindOf(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  return typeof v;
+}
+
+function child(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+function typeInvalid(path: string, value: unknown, type: string): FieldError {
+  // kube-openapi's type validator reports the kind of the value it found, not the value.
+  const shown = kindOf(value);
+  return { type: 'FieldValueTypeInvalid', field: path, value: shown, detail: `${path} in body must be of type ${type}: ${JSON.stringify(shown)}` };
+}
+
+function typeMatches(type: string, v: unknown): boolean {
+  switch (type) {
+    case 'object':
+      return isObj(v);
+    case 'array':
+      return Array.isArray(v);
+    case 'string':
+      return typeof v === 'string';
+    case 'integer':
+      return typeof v === 'number' && Number.isInteger(v);
+    case 'number':
+      return typeof v === 'number';
+    case 'boolean':
+      return typeof v === 'boolean';
+    default:
+      return true;
+  }
+}
+
+const regexCache = new Map<string, RegExp>();
+function regex(p: string): RegExp {
+  let r = regexCache.get(p);
+  if (!r) {
+    r = new RegExp(p, 'u');
+    regexCache.set(p, r);
+  }
+  return r;
+}
+
+/** Errors after which CEL rules are not run (apiextensions' hasBlockingErr). */
+const BLOCKING = new Set<FieldError['type']>(['FieldValueNotSupported', 'FieldValueRequired', 'FieldValueTooLong', 'FieldValueTooMany', 'FieldValueTypeInvalid']);
+
+export class StructuralSchema {
+  readonly #root: Obj;
+  readonly #hasRules: boolean;
+
+  constructor(openAPIV3Schema: Obj) {
+    this.#root = openAPIV3Schema;
+    // Compile every rule now, so a CRD with a rule CEL cannot parse fails at start, as the real server refuses such a CRD.
+    const rules = rulesOf(openAPIV3Schema);
+    for (const rule of rules) celEnvironment().parse(rule);
+    this.#hasRules = rules.length > 0;
+  }
+
+  /** Pruning and defaulting, in place, as the decoder does before validation. */
+  prepare(o: Obj): void {
+    prune(o, this.#root, true);
+    applyDefaults(o, this.#root);
+  }
+
+  /**
+   * The fields pruning would drop, as strict field validation (kubectl's default) names them:
+   * `spec.advertize`. The server itself drops them silently.
+   */
+  unknownFields(o: Obj): string[] {
+    const pruned = structuredClone(o);
+    prune(pruned, this.#root, true);
+    const out: string[] = [];
+    const diff = (a: unknown, b: unknown, path: string): void => {
+      if (Array.isArray(a) && Array.isArray(b)) a.forEach((x, i) => diff(x, b[i], `${path}[${i}]`));
+      else if (isObj(a) && isObj(b)) for (const k of Object.keys(a)) if (a[k] !== undefined) (k in b ? diff(a[k], b[k], child(path, k)) : out.push(child(path, k)));
+    };
+    diff(o, pruned, '');
+    return out;
+  }
+
+  /** Every problem of `o` (after prepare); `old` is the stored object on update (transition rules). */
+  validate(o: Obj, old?: Obj): FieldError[] {
+    const errs: FieldError[] = [];
+    const props = isObj(this.#root.properties) ? this.#root.properties : {};
+    // The metadata is ObjectMeta, validated by the generic registry, not by the schema.
+    const body = Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'metadata'));
+    validateValue(body, { ...this.#root, properties: Object.fromEntries(Object.entries(props).filter(([k]) => k !== 'metadata')) }, '', errs);
+    listSetsAndMaps(body, this.#root, '', errs);
+    const schemaErrs = old === undefined ? errs : ratchet(errs, o, old);
+    if (!this.#hasRules) return schemaErrs;
+    if (schemaErrs.some((e) => BLOCKING.has(e.type))) {
+      schemaErrs.push(invalid('<nil>', 'null', 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation'));
+      return schemaErrs;
+    }
+    const ruleErrs: FieldError[] = [];
+    runRules(o, old, this.#root, '', ruleErrs);
+    return [...schemaErrs, ...(old === undefined ? ruleErrs : ratchet(ruleErrs, o, old))];
+  }
+}
+
+function rulesOf(s: unknown): string[] {
+  if (!isObj(s)) return [];
+  const out: string[] = [];
+  if (Array.isArray(s['x-kubernetes-validations'])) for (const r of s['x-kubernetes-validations']) if (isObj(r)) out.push(String(r.rule), ...(typeof r.messageExpression === 'string' ? [r.messageExpression] : []));
+  if (isObj(s.properties)) for (const v of Object.values(s.properties)) out.push(...rulesOf(v));
+  out.push(...rulesOf(s.items), ...rulesOf(s.additionalProperties));
+  return out;
+}
+
+// ---------------- pruning and defaulting ----------------
+
+function prune(v: unknown, s: Obj, isRoot = false): void {
+  if (s['x-kubernetes-int-or-string'] === true) return;
+  if (Array.isArray(v)) {
+    if (isObj(s.items)) for (const x of v) prune(x, s.items);
+    return;
+  }
+  if (!isObj(v)) return;
+  const props = isObj(s.properties) ? s.properties : undefined;
+  const additional = isObj(s.additionalProperties) ? s.additionalProperties : undefined;
+  const preserve = s['x-kubernetes-preserve-unknown-fields'] === true || s.additionalProperties === true;
+  for (const k of Object.keys(v)) {
+    // An in-process write may carry `undefined`; JSON has no such value, so it is an absent field.
+    if (v[k] === undefined) {
+      delete v[k];
+      continue;
+    }
+    if (isRoot && (k === 'apiVersion' || k === 'kind' || k === 'metadata')) continue;
+    const sub = props?.[k] ?? additional;
+    if (isObj(sub)) prune(v[k], sub);
+    else if (!preserve) delete v[k];
+  }
+}
+
+function applyDefaults(v: unknown, s: Obj): void {
+  if (Array.isArray(v)) {
+    if (isObj(s.items)) for (const x of v) applyDefaults(x, s.items);
+    return;
+  }
+  if (!isObj(v)) return;
+  if (isObj(s.properties)) {
+    for (const [k, sub] of Object.entries(s.properties)) {
+      if (!isObj(sub)) continue;
+      if (sub.default !== undefined && (v[k] === undefined || (v[k] === null && sub.nullable !== true))) v[k] = structuredClone(sub.default);
+      if (v[k] !== undefined) applyDefaults(v[k], sub);
+    }
+  } else if (isObj(s.additionalProperties)) for (const x of Object.values(v)) applyDefaults(x, s.additionalProperties);
+}
+
+// ---------------- schema validation ----------------
+
+function validateValue(v: unknown, s: Obj, path: string, errs: FieldError[]): void {
+  if (v === null) {
+    if (s.nullable === true) return;
+    if (typeof s.type === 'string') errs.push(typeInvalid(path, v, s.type));
+    return;
+  }
+  if (s['x-kubernetes-int-or-string'] === true) {
+    if (!(typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v)))) errs.push(typeInvalid(path, v, 'integer-or-string'));
+  } else if (typeof s.type === 'string' && !typeMatches(s.type, v)) {
+    errs.push(typeInvalid(path, v, s.type));
+    return;
+  }
+  valueValidations(v, s, path, errs);
+  if (Array.isArray(v) && isObj(s.items)) v.forEach((x, i) => validateValue(x, s.items as Obj, `${path}[${i}]`, errs));
+  if (isObj(v)) {
+    const props = isObj(s.properties) ? s.properties : {};
+    for (const [k, x] of Object.entries(v)) {
+      const sub = props[k] ?? s.additionalProperties;
+      if (isObj(sub)) validateValue(x, sub, child(path, k), errs);
+    }
+  }
+}
+
+/** The checks that may also appear inside allOf/anyOf/oneOf/not. */
+function valueValidations(v: unknown, s: Obj, path: string, errs: FieldError[]): void {
+  const at = path || '<root>';
+  if (typeof v === 'string') {
+    const fmt = typeof s.format === 'string' ? s.format : undefined;
+    if (fmt && knownFormat(fmt) && !isFormatValid(fmt, v)) errs.push({ type: 'FieldValueTypeInvalid', field: path, value: v, detail: `${at} in body must be of type ${fmt}: ${JSON.stringify(v)}` });
+    const len = [...v].length;
+    if (typeof s.maxLength === 'number' && len > s.maxLength) errs.push({ type: 'FieldValueTooLong', field: path, value: v, detail: `may not be more than ${s.maxLength} bytes` });
+    if (typeof s.minLength === 'number' && len < s.minLength) errs.push(invalid(path, v, `${at} in body should be at least ${s.minLength} chars long`));
+    if (typeof s.pattern === 'string' && !regex(s.pattern).test(v)) errs.push(invalid(path, v, `${at} in body should match '${s.pattern}'`));
+  }
+  if (typeof v === 'number') {
+    if (typeof s.maximum === 'number' && (s.exclusiveMaximum === true ? v >= s.maximum : v > s.maximum))
+      errs.push(invalid(path, v, `${at} in body should be less than ${s.exclusiveMaximum === true ? '' : 'or equal to '}${s.maximum}`));
+    if (typeof s.minimum === 'number' && (s.exclusiveMinimum === true ? v <= s.minimum : v < s.minimum))
+      errs.push(invalid(path, v, `${at} in body should be greater than ${s.exclusiveMinimum === true ? '' : 'or equal to '}${s.minimum}`));
+    if (typeof s.multipleOf === 'number' && !Number.isInteger(v / s.multipleOf)) errs.push(invalid(path, v, `${at} in body should be a multiple of ${s.multipleOf}`));
+  }
+  if (Array.isArray(v)) {
+    if (typeof s.maxItems === 'number' && v.length > s.maxItems) errs.push({ type: 'FieldValueTooMany', field: path, value: v.length, detail: `must have at most ${s.maxItems} items` });
+    if (typeof s.minItems === 'number' && v.length < s.minItems) errs.push(invalid(path, v, `${at} in body should have at least ${s.minItems} items`));
+  }
+  if (isObj(v)) {
+    if (Array.isArray(s.required)) for (const r of s.required) if (v[String(r)] === undefined) errs.push(required(child(path, String(r)), ''));
+    const n = Object.keys(v).length;
+    if (typeof s.maxProperties === 'number' && n > s.maxProperties) errs.push({ type: 'FieldValueTooMany', field: path, value: n, detail: `must have at most ${s.maxProperties} items` });
+    if (typeof s.minProperties === 'number' && n < s.minProperties) errs.push(invalid(path, v, `${at} in body should have at least ${s.minProperties} properties`));
+  }
+  if (Array.isArray(s.enum) && !s.enum.some((e) => JSON.stringify(e) === JSON.stringify(v))) {
+    errs.push(notSupported(path, v, s.enum.map((e) => (typeof e === 'string' ? e : JSON.stringify(e)))));
+  }
+  const branch = (b: unknown): FieldError[] => {
+    const out: FieldError[] = [];
+    if (isObj(b)) {
+      valueValidations(v, b, path, out);
+      if (isObj(v) && isObj(b.properties)) for (const [k, sub] of Object.entries(b.properties)) if (v[k] !== undefined && isObj(sub)) valueValidations(v[k], sub, child(path, k), out);
+    }
+    return out;
+  };
+  if (Array.isArray(s.allOf)) for (const b of s.allOf) errs.push(...branch(b));
+  if (Array.isArray(s.anyOf)) {
+    const results = s.anyOf.map(branch);
+    if (!results.some((r) => r.length === 0)) {
+      errs.push(invalid(path, v, `${at} in body must validate at least one schema (anyOf)`));
+      // kube-openapi adds the failures of the branch that came closest.
+      const best = results.reduce((a, b) => (b.length < a.length ? b : a));
+      errs.push(...best);
+    }
+  }
+  if (Array.isArray(s.oneOf)) {
+    const ok = s.oneOf.map(branch).filter((r) => r.length === 0).length;
+    if (ok !== 1) errs.push(invalid(path, v, `${at} in body must validate one and only one schema (oneOf)`));
+  }
+  if (isObj(s.not) && branch(s.not).length === 0) errs.push(invalid(path, v, `${at} in body should not validate the schema (not)`));
+}
+
+function listSetsAndMaps(v: unknown, s: Obj, path: string, errs: FieldError[]): void {
+  if (Array.isArray(v)) {
+    const lt = s['x-kubernetes-list-type'];
+    const keys = Array.isArray(s['x-kubernetes-list-map-keys']) ? s['x-kubernetes-list-map-keys'].map(String) : [];
+    const seen = new Set<string>();
+    v.forEach((x, i) => {
+      let key: string | undefined;
+      let shown: unknown = x;
+      if (lt === 'set') key = JSON.stringify(x);
+      else if (lt === 'map' && isObj(x)) {
+        shown = Object.fromEntries(keys.filter((k) => x[k] !== undefined).map((k) => [k, x[k]]));
+        key = JSON.stringify(keys.map((k) => x[k] ?? null));
+      }
+      if (key !== undefined) {
+        if (seen.has(key)) errs.push(duplicate(`${path}[${i}]`, shown));
+        seen.add(key);
+      }
+      if (isObj(s.items)) listSetsAndMaps(x, s.items, `${path}[${i}]`, errs);
+    });
+  } else if (isObj(v)) {
+    const props = isObj(s.properties) ? s.properties : {};
+    for (const [k, x] of Object.entries(v)) {
+      const sub = props[k] ?? s.additionalProperties;
+      if (isObj(sub)) listSetsAndMaps(x, sub, child(path, k), errs);
+    }
+  }
+}
+
+// ---------------- x-kubernetes-validations ----------------
+
+const RULE_REASONS: Record<string, FieldError['type']> = {
+  FieldValueInvalid: 'FieldValueInvalid',
+  FieldValueForbidden: 'FieldValueForbidden',
+  FieldValueRequired: 'FieldValueRequired',
+  FieldValueDuplicate: 'FieldValueDuplicate',
+};
+
+/** `old` is the value at the same place in the stored object, when the API server can correlate one. */
+function runRules(v: unknown, old: unknown, s: Obj, path: string, errs: FieldError[]): void {
+  if (v === undefined || v === null) return;
+  const rules = s['x-kubernetes-validations'];
+  if (Array.isArray(rules)) {
+    for (const r of rules) {
+      if (!isObj(r) || typeof r.rule !== 'string') continue;
+      const transition = /\boldSelf\b/.test(r.rule);
+      if (transition && (old === undefined || r.optionalOldSelf === true)) continue;
+      const ctx = { self: toCel(v), ...(transition ? { oldSelf: toCel(old) } : {}) };
+      const at = path || '<root>';
+      const typeName = typeof s.type === 'string' ? s.type : kindOf(v);
+      const fieldPath = typeof r.fieldPath === 'string' && r.fieldPath !== '' ? `${path}${r.fieldPath.startsWith('.') || r.fieldPath.startsWith('[') ? '' : '.'}${r.fieldPath}` : at;
+      let result: unknown;
+      try {
+        result = celEnvironment().parse(r.rule)(ctx);
+      } catch (err) {
+        errs.push(invalid(at, typeName, `rule evaluation error: ${(err as Error).message}`));
+        continue;
+      }
+      if (result === true) continue;
+      let message = typeof r.message === 'string' && r.message !== '' ? r.message : `failed rule: ${r.rule.trim()}`;
+      if (typeof r.messageExpression === 'string') {
+        try {
+          const m: unknown = celEnvironment().parse(r.messageExpression)(ctx);
+          if (typeof m === 'string' && m.trim() !== '' && !m.includes('\n')) message = m;
+        } catch {
+          // the real server logs this and keeps message
+        }
+      }
+      const type = RULE_REASONS[typeof r.reason === 'string' ? r.reason : ''] ?? 'FieldValueInvalid';
+      if (type === 'FieldValueRequired' || type === 'FieldValueForbidden') errs.push({ type, field: fieldPath, detail: message });
+      else errs.push({ type, field: fieldPath, value: typeName, detail: message });
+    }
+  }
+  if (Array.isArray(v) && isObj(s.items)) {
+    const keys = s['x-kubernetes-list-type'] === 'map' && Array.isArray(s['x-kubernetes-list-map-keys']) ? s['x-kubernetes-list-map-keys'].map(String) : undefined;
+    const oldList = Array.isArray(old) ? old : [];
+    v.forEach((x, i) => {
+      // Items correlate with the stored list only by their map keys.
+      const o = keys && isObj(x) ? oldList.find((y) => isObj(y) && keys.every((k) => JSON.stringify(y[k]) === JSON.stringify(x[k]))) : undefined;
+      runRules(x, o, s.items as Obj, `${path}[${i}]`, errs);
+    });
+  } else if (isObj(v)) {
+    const props = isObj(s.properties) ? s.properties : {};
+    for (const [k, x] of Object.entries(v)) {
+      if (path === '' && k === 'metadata') continue;
+      const sub = props[k] ?? s.additionalProperties;
+      if (isObj(sub)) runRules(x, isObj(old) ? old[k] : undefined, sub, child(path, k), errs);
+    }
+  }
+}
+
+// ---------------- ratcheting ----------------
+
+function valueAt(o: unknown, path: string): { found: boolean; value: unknown } {
+  let cur: unknown = o;
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+    if (m[1] !== undefined) {
+      if (!isObj(cur) || !(m[1] in cur)) return { found: false, value: undefined };
+      cur = cur[m[1]];
+    } else {
+      if (!Array.isArray(cur)) return { found: false, value: undefined };
+      cur = cur[Number(m[2])];
+    }
+  }
+  return { found: cur !== undefined, value: cur };
+}
+
+/**
+ * Validation ratcheting (CRDValidationRatcheting, on by default since 1.30): on update, a
+ * problem with a value the request did not change is not reported, so a stored object that an
+ * older, laxer schema admitted can still be updated elsewhere.
+ */
+export function ratchet(errs: FieldError[], next: unknown, old: unknown): FieldError[] {
+  return errs.filter((e) => {
+    if (e.field === '<nil>' || e.field === '') return true;
+    // A missing required field belongs to the object that lacks it.
+    const at = e.type === 'FieldValueRequired' ? e.field.replace(/(\.[^.[\]]+|\[\d+\])$/, '') : e.field;
+    if (at === '') return true;
+    const a = valueAt(next, at);
+    const b = valueAt(old, at);
+    return !(a.found && b.found && JSON.stringify(a.value) === JSON.stringify(b.value));
+  });
+}
+
+const schemas = new WeakMap<Obj, StructuralSchema>();
+
+/** The registry hooks that apply a CRD schema: pruning and defaults, then validation of every write. */
+export function schemaHooks(openAPIV3Schema: Obj): { defaults: (o: Obj) => void; validateWrite: (o: Obj, old?: Obj) => FieldError[] } {
+  let s = schemas.get(openAPIV3Schema);
+  if (!s) {
+    s = new StructuralSchema(openAPIV3Schema);
+    schemas.set(openAPIV3Schema, s);
+  }
+  const schema = s;
+  return {
+    defaults: (o) => schema.prepare(o),
+    validateWrite: (o, old) => schema.validate(o, old),
+  };
+}
