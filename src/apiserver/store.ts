@@ -25,6 +25,7 @@ import { type Json, applyJsonPatch, applyMergePatch, applyStrategicMergePatch, d
 import { type Obj, type ResourceType, type StrategyContext, apiVersionOf, builtinResources } from './resources.js';
 import { type FieldRequirement, type LabelRequirement, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { validateObjectMeta } from './validation.js';
+import type { UserInfo } from './user.js';
 
 export type { Obj } from './resources.js';
 
@@ -54,6 +55,8 @@ export interface WatchOptions {
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /** Who asks (admission reads it); unset for in-process writes, which act as IN_PROCESS_USER. */
+  user?: UserInfo;
   /** For namespaced resources when the object does not name its namespace. */
   namespace?: string;
 }
@@ -63,6 +66,7 @@ export interface DeleteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
   dryRun?: boolean;
+  user?: UserInfo;
 }
 
 /** Patch types by Content-Type (client-node's PatchStrategy values) or short name. */
@@ -79,6 +83,7 @@ export type PatchType =
 export interface PatchOptions {
   subresource?: 'status';
   dryRun?: boolean;
+  user?: UserInfo;
 }
 
 interface HistoryEvent {
@@ -633,7 +638,7 @@ export class ObjectStore {
     if (p.metadata?.name !== undefined && p.metadata.name !== name) throw badRequest(`the name of the object (${p.metadata.name}) does not match the name on the URL (${name})`);
     if (rt.namespaced && p.metadata?.namespace !== undefined && p.metadata.namespace !== namespace)
       throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
-    return this.#update(st, p, { name, ...(namespace !== undefined ? { namespace } : {}), ...(opts.dryRun ? { dryRun: true } : {}) }, opts.subresource === 'status', true);
+    return this.#update(st, p, { name, ...(namespace !== undefined ? { namespace } : {}), ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.user ? { user: opts.user } : {}) }, opts.subresource === 'status', true);
   }
 
   delete(resource: string, name: string, namespace?: string, opts: DeleteOptions = {}): Obj | Status {
