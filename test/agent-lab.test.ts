@@ -2,12 +2,11 @@
 // real processes, the in-process API server, the lab's kubelet and EndpointSlice controller,
 // and one agent per node. Assertions read what the real components report.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLab, gateStatus, type Lab } from '../src/lab/lab.js';
+import { AGENT_SERVICE_ACCOUNT, startLab, gateStatus, type Lab } from '../src/lab/lab.js';
 import { waitFor } from '../src/lab/netns.js';
 import { API_VERSION, type Pod } from '../src/api/types.js';
 import { LAB_BACKEND, LAB_NAMESPACE, LAB_SERVICE } from '../src/lab/objects.js';
 import { runLoad } from '../src/lab/http-load.js';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { readFileSync } from 'node:fs';
 import { Agent } from '../src/agent/agent.js';
@@ -245,8 +244,8 @@ describe('agent in the lab', () => {
     await lab.client.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node3', labels: { 'topology.kubernetes.io/rack': 'r1', 'podlb.io/bgp': 'true' } }, spec: { podCIDR: '10.244.3.0/24', podCIDRs: ['10.244.3.0/24'] } });
     await lab.client.patch('/api/v1/nodes/node3/status', { status: { addresses: [{ type: 'InternalIP', address: '172.31.3.2' }] } }, 'merge');
     const dir = lab.sb.memoryTempDir('late-bird');
-    const kc = new KubeConfig();
-    kc.loadFromFile(lab.kubeconfigPath);
+    // The DaemonSet's Pod on the new node: its own token, bound to that Pod and node.
+    const kc = lab.api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: 'node3', hostNetwork: true }).kubeConfig();
     const agent = new Agent({ nodeName: 'node3', kubeConfig: kc, log: pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' }, pino.destination(process.env.PODLB_TEST_LOG ?? '/dev/null')), bird: { socketPath: `${dir}/bird.ctl`, configPath: `${dir}/bird.conf` } });
     await agent.start();
     try {

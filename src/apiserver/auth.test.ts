@@ -182,7 +182,7 @@ describe('in-cluster identity', () => {
   it('loadFromCluster reads the projected token and CA; a rotated token is picked up without restart', async () => {
     api.installManifests();
     const id = api.podIdentity({ serviceAccount: 'podlb-system/podlb-agent', nodeName: 'n1', hostNetwork: true });
-    expect(readFileSync(`${id.pathPrefix}var/run/secrets/kubernetes.io/serviceaccount/token`, 'utf8')).toBe(id.token());
+    expect(readFileSync(`${id.pathPrefix}/var/run/secrets/kubernetes.io/serviceaccount/token`, 'utf8')).toBe(id.token());
     const kc = id.kubeConfig();
     expect(kc.getCurrentCluster()?.server).toBe(api.url);
     const client = new KubeClient(kc);

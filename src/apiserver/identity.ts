@@ -24,7 +24,7 @@ export interface PodIdentityOptions {
 }
 
 export interface PodIdentity {
-  /** For loadFromCluster(pathPrefix); ends with '/'. */
+  /** For loadFromCluster(pathPrefix), and PODLB_IN_CLUSTER_ROOT of a child binary. */
   pathPrefix: string;
   env: { KUBERNETES_SERVICE_HOST: string; KUBERNETES_SERVICE_PORT: string };
   /** The Pod the current token is bound to. */
@@ -83,7 +83,7 @@ export function createPodIdentity(deps: IdentityDeps, o: PodIdentityOptions): Po
   };
   writeToken();
   const env = { KUBERNETES_SERVICE_HOST: deps.host, KUBERNETES_SERVICE_PORT: String(deps.port) };
-  const pathPrefix = deps.dir.endsWith('/') ? deps.dir : `${deps.dir}/`;
+  const pathPrefix = deps.dir.replace(/\/+$/, '');
   return {
     pathPrefix,
     env,
