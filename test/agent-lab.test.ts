@@ -313,4 +313,9 @@ describe('agent in the lab', () => {
     await lab.client.patch('/api/v1/nodes/node1', { spec: { unschedulable: false } }, 'merge');
     await waitFor('10.244.1.0/24 back at the ToR', async () => ((await atTor()) ? true : undefined), 15_000, 50);
   });
+
+  // Runs last: every call the agents made above went through RBAC as podlb-system/podlb-agent.
+  it('the shipped RBAC granted every call the agents made (no 403 in the whole suite)', () => {
+    expect(lab.api.deniedRequests()).toEqual([]);
+  });
 });

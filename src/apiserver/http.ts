@@ -31,6 +31,13 @@ export interface FailRule {
   match?: (method: string, path: string) => boolean;
 }
 
+export interface DeniedRequest {
+  username: string;
+  method: string;
+  path: string;
+  message: string;
+}
+
 export interface HttpOptions {
   bookmarkIntervalMs: number;
   /** Serving certificate and key; `clientCa` verifies client certificates. */
@@ -62,6 +69,8 @@ export class ApiHttpServer {
   #sockets = new Set<Socket>();
   #failRules: FailRule[] = [];
   latencyMs = 0;
+  /** Every request RBAC refused (an audit log's Forbidden entries), oldest first. */
+  readonly denied: DeniedRequest[] = [];
 
   constructor(store: ObjectStore, opts: HttpOptions) {
     this.#store = store;
@@ -140,7 +149,9 @@ export class ApiHttpServer {
       const attrs = requestAttributes(user, method, url.pathname, url.searchParams);
       if (!this.#opts.authz.allows(attrs)) {
         await drain(req);
-        throw forbiddenFor(attrs);
+        const e = forbiddenFor(attrs);
+        this.denied.push({ username: user.username, method, path: rawUrl, message: e.status.message ?? '' });
+        throw e;
       }
       if (method === 'POST' && isReviewRequest(attrs)) {
         const out = handleReview(attrs, (await readBody(req, 'create')) as Obj, { store: this.#store, authn: this.#opts.authn, authz: this.#opts.authz, user });

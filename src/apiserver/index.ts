@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Authenticator } from './authn.js';
-import { ApiHttpServer } from './http.js';
+import { ApiHttpServer, type DeniedRequest } from './http.js';
 import { createPodIdentity, type PodIdentity, type PodIdentityOptions } from './identity.js';
 import { installManifests, type InstallResult } from './install.js';
 import { createServerPki, issueClientCert } from './pki.js';
@@ -26,6 +26,7 @@ export { builtinResources } from './resources.js';
 export type { PodIdentity, PodIdentityOptions } from './identity.js';
 export type { InstallResult } from './install.js';
 export type { UserInfo } from './user.js';
+export type { DeniedRequest } from './http.js';
 export { IN_PROCESS_USER } from './user.js';
 export { installManifests, manifestObjects, repoRoot } from './install.js';
 
@@ -63,6 +64,8 @@ export interface ApiServer {
   faults: ApiServerFaults;
   /** Open HTTP watch streams (for tests). */
   openWatchCount(): number;
+  /** Requests RBAC refused so far (403), oldest first: what an audit log would show. */
+  deniedRequests(): DeniedRequest[];
   close(): Promise<void>;
 }
 
@@ -154,6 +157,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
       },
     },
     openWatchCount: () => http.openWatchCount,
+    deniedRequests: () => [...http.denied],
     close: async () => {
       await http.close();
       for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
