@@ -374,6 +374,11 @@ export async function runLab(opts: { once: boolean }): Promise<number> {
       };
     });
 
+    await step(steps, 'Every agent ran as podlb-system/podlb-agent (Pod-bound token) and the shipped RBAC granted each call', async () => {
+      const denied = lab.api.deniedRequests();
+      return { ok: denied.length === 0, detail: denied.length === 0 ? 'no request refused (403)' : denied.map((d) => `${d.method} ${d.path}: ${d.message}`).slice(0, 10).join('\n') };
+    });
+
     if (!opts.once && !interrupted) {
       out(`\nThe lab keeps running. KUBECONFIG=${lab.kubeconfigPath}; HAProxy frontend: ${lab.topo.lb.httpSocket}. Ctrl-C tears it down.`);
       await new Promise<void>((resolve) => {
