@@ -37,6 +37,8 @@ export interface PodIdentity {
   rotate(): string;
   /** The Pod is deleted and recreated (new uid): every earlier token is refused from now on; the file holds one for the new Pod. */
   replacePod(): string;
+  /** Stops the kubelet-style rotation timer. */
+  stop(): void;
 }
 
 export interface IdentityDeps {
@@ -81,7 +83,22 @@ export function createPodIdentity(deps: IdentityDeps, o: PodIdentityOptions): Po
     renameSync(tmp, join(saDir, 'token'));
     return token;
   };
+  // The kubelet refreshes a projected token once 80% of its lifetime has passed.
+  const lifetimeMs = (o.expirationSeconds ?? 3607) * 1000;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (): void => {
+    timer = setTimeout(() => {
+      try {
+        writeToken();
+        schedule();
+      } catch {
+        // The Pod or its ServiceAccount is gone: a kubelet stops refreshing too.
+      }
+    }, lifetimeMs * 0.8);
+    timer.unref();
+  };
   writeToken();
+  schedule();
   const env = { KUBERNETES_SERVICE_HOST: deps.host, KUBERNETES_SERVICE_PORT: String(deps.port) };
   const pathPrefix = deps.dir.replace(/\/+$/, '');
   return {
@@ -106,6 +123,7 @@ export function createPodIdentity(deps: IdentityDeps, o: PodIdentityOptions): Po
       }
     },
     rotate: writeToken,
+    stop: () => clearTimeout(timer),
     replacePod: () => {
       const name = pod.metadata.name as string;
       deps.store.delete('pods', name, ns, { gracePeriodSeconds: 0 });

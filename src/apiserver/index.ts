@@ -125,6 +125,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   const caPem = pki.serverCa.certPem;
   const kubeconfigYaml = (): string => kubeconfig(url, caPem, { token: adminToken }, 'kubernetes-admin');
   const tempDirs: string[] = [];
+  const identities: PodIdentity[] = [];
   const requestToken = (namespace: string, name: string, spec: Obj): string => {
     const attrs = { user: IN_PROCESS_USER, verb: 'create', resourceRequest: true, path: '', apiGroup: '', resource: 'serviceaccounts', subresource: 'token', namespace, name };
     const out = handleReview(attrs, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec }, { store, authn, authz, user: IN_PROCESS_USER });
@@ -144,7 +145,9 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     podIdentity: (o) => {
       const dir = mkdtempSync(join(tmpdir(), 'podlb-sa-'));
       tempDirs.push(dir);
-      return createPodIdentity({ store, requestToken, caPem, host: '127.0.0.1', port, dir }, o);
+      const id = createPodIdentity({ store, requestToken, caPem, host: '127.0.0.1', port, dir }, o);
+      identities.push(id);
+      return id;
     },
     installManifests: () => installManifests(store),
     store,
@@ -159,6 +162,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     openWatchCount: () => http.openWatchCount,
     deniedRequests: () => [...http.denied],
     close: async () => {
+      for (const id of identities.splice(0)) id.stop();
       await http.close();
       for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
     },
