@@ -42,6 +42,9 @@ interface SaClaims {
 
 export type AuthResult = { ok: true; user: UserInfo; audiences: string[] } | { ok: false };
 
+/** go-jose's DefaultLeeway, which the real validator applies to exp/nbf and to deletion timestamps. */
+const LEEWAY_S = 60;
+
 const b64url = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
 
 export class Authenticator {
@@ -131,7 +134,7 @@ export class Authenticator {
       if (!ok) return undefined;
       const c = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as SaClaims;
       const now = this.#now() / 1000;
-      if (c.iss !== SA_ISSUER || !Array.isArray(c.aud) || typeof c.exp !== 'number' || c.exp <= now || (typeof c.nbf === 'number' && c.nbf > now + 60)) return undefined;
+      if (c.iss !== SA_ISSUER || !Array.isArray(c.aud) || typeof c.exp !== 'number' || c.exp + LEEWAY_S <= now || (typeof c.nbf === 'number' && c.nbf > now + LEEWAY_S)) return undefined;
       if (!c['kubernetes.io']?.serviceaccount?.name) return undefined;
       return c;
     } catch {
@@ -144,12 +147,15 @@ export class Authenticator {
     const k = c['kubernetes.io'];
     const ns = k.namespace;
     const sa = this.#store.tryGet('serviceaccounts', k.serviceaccount.name, ns);
-    if (!sa || sa.metadata.uid !== k.serviceaccount.uid || sa.metadata.deletionTimestamp) return undefined;
+    // Things deleted before now - leeway no longer vouch for the token.
+    const deletedBefore = this.#now() - LEEWAY_S * 1000;
+    const gone = (o: Obj): boolean => !!o.metadata.deletionTimestamp && Date.parse(o.metadata.deletionTimestamp) < deletedBefore;
+    if (!sa || sa.metadata.uid !== k.serviceaccount.uid || gone(sa)) return undefined;
     const extra: Record<string, string[]> = { [EXTRA.credentialId]: [`JTI=${c.jti}`] };
     if (k.pod) {
       const pod = this.#store.tryGet('pods', k.pod.name, ns);
       if (!pod || pod.metadata.uid !== k.pod.uid) return undefined;
-      if (pod.metadata.deletionTimestamp && Date.parse(pod.metadata.deletionTimestamp) < this.#now()) return undefined;
+      if (gone(pod)) return undefined;
       extra[EXTRA.podName] = [k.pod.name];
       extra[EXTRA.podUid] = [k.pod.uid];
     }
