@@ -102,6 +102,11 @@ describe('anonymous and bad credentials', () => {
     const r = await raw('/healthz', { Authorization: `Bearer ${token}` });
     expect(r).toMatchObject({ code: 401, body: { kind: 'Status', reason: 'Unauthorized', message: 'Unauthorized' } });
   });
+
+  it('another scheme (Basic) is not a bearer token: the request stays anonymous', async () => {
+    expect((await raw('/healthz', { Authorization: 'Basic YWRtaW46YWRtaW4=' })).code).toBe(200);
+    expect((await raw('/api/v1/pods', { Authorization: 'Basic YWRtaW46YWRtaW4=' })).body.message).toContain('User "system:anonymous"');
+  });
 });
 
 describe('ServiceAccount tokens (TokenRequest)', () => {

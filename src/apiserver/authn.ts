@@ -115,11 +115,13 @@ export class Authenticator {
         return { ok: true, user: { username: String(cn), groups: [...groups.map(String), 'system:authenticated'] }, audiences: API_AUDIENCES };
       }
     }
-    const h = req.headers.authorization;
-    if (h !== undefined) {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-      if (!m) return { ok: false };
-      return this.authenticateToken(m[1]!);
+    // As the real bearer-token authenticator: another scheme is not its business (the request
+    // stays anonymous), but a Bearer header without a usable token is an error.
+    const h = req.headers.authorization?.trim();
+    if (h !== undefined && /^bearer(\s|$)/i.test(h)) {
+      const token = h.slice(6).trim();
+      if (token === '' || /\s/.test(token)) return { ok: false };
+      return this.authenticateToken(token);
     }
     return { ok: true, user: ANONYMOUS, audiences: API_AUDIENCES };
   }

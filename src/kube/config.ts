@@ -5,10 +5,11 @@
 // file system, where /var/run/secrets/kubernetes.io/serviceaccount is not theirs.
 import { KubeConfig } from '@kubernetes/client-node';
 
-export function loadKubeConfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
   const kc = new KubeConfig();
-  const file = kubeconfig ?? env.KUBECONFIG;
+  const file = kubeconfig ?? process.env.KUBECONFIG;
   if (file) kc.loadFromFile(file);
-  else kc.loadFromCluster(env.PODLB_IN_CLUSTER_ROOT ?? '');
+  // client-node reads KUBERNETES_SERVICE_HOST/PORT from process.env itself.
+  else kc.loadFromCluster(process.env.PODLB_IN_CLUSTER_ROOT ?? '');
   return kc;
 }
