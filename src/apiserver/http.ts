@@ -1,5 +1,6 @@
-// The HTTP face of the store: the REST paths, discovery, chunked watch streams, and the fault
-// hooks the tests use (failNext, latency, closing every watch).
+// The HTTPS face of the store: authentication and RBAC on every request (as the real server's
+// filter chain, before routing), the REST paths, the review APIs, discovery, chunked watch
+// streams, and the fault hooks the tests use (failNext, latency, closing every watch).
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
 import { createServer } from 'node:https';
 import type { Socket } from 'node:net';
@@ -40,7 +41,7 @@ export interface DeniedRequest {
 
 export interface HttpOptions {
   bookmarkIntervalMs: number;
-  /** Serving certificate and key; `clientCa` verifies client certificates. */
+  /** Serving certificate and key; `clientCaPem` verifies client certificates. */
   tls: { certPem: string; keyPem: string; clientCaPem: string };
   authn: Authenticator;
   authz: RbacAuthorizer;
@@ -80,7 +81,6 @@ export class ApiHttpServer {
     this.server = createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem, ca: opts.tls.clientCaPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
       void this.#handle(req, res);
     });
-    this.server.on('tlsClientError', () => undefined);
     this.server.on('connection', (s: Socket) => {
       this.#sockets.add(s);
       s.on('close', () => this.#sockets.delete(s));
