@@ -10,7 +10,7 @@
 // Needs root (network namespaces). Runnable alone: node dist/bench/pool-approval.js
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CONTROLLER_SERVICE_ACCOUNT } from '../src/controller/api-resources.js';
 import { pino } from 'pino';
 import { API_VERSION, type PodAddressPool } from '../src/api/types.js';
 import { Controller } from '../src/controller/controller.js';
@@ -34,9 +34,8 @@ export async function benchPoolApproval(): Promise<Record<string, unknown>> {
     await waitFor('lab prefixes at the ToR', async () => ((await Promise.all(PREFIXES.map(torHas))).every(Boolean) ? true : undefined), 30_000, 50);
 
     // The controller, for the pool's status (the lab does not run one).
-    if (!lab.api.store.tryGet('namespaces', 'podlb-system')) lab.api.store.create('namespaces', { metadata: { name: 'podlb-system' } });
-    const kc = new KubeConfig();
-    kc.loadFromString(lab.api.kubeconfigYaml());
+    // As the controller Deployment's Pod: its own ServiceAccount token (the lab installed its RBAC).
+    const kc = lab.api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'node1' }).kubeConfig();
     controller = new Controller({ kubeConfig: kc, log, identity: 'bench-controller', webhookPort: 0, webhookHost: '127.0.0.1', leaseDurationSeconds: 2, renewDeadlineMs: 1_500, retryPeriodMs: 200 });
     await controller.start();
     await waitFor('controller leading', () => controller!.isLeader || undefined, 10_000, 20);

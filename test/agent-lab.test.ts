@@ -2,12 +2,11 @@
 // real processes, the in-process API server, the lab's kubelet and EndpointSlice controller,
 // and one agent per node. Assertions read what the real components report.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLab, gateStatus, type Lab } from '../src/lab/lab.js';
+import { AGENT_SERVICE_ACCOUNT, startLab, gateStatus, type Lab } from '../src/lab/lab.js';
 import { waitFor } from '../src/lab/netns.js';
 import { API_VERSION, type Pod } from '../src/api/types.js';
 import { LAB_BACKEND, LAB_NAMESPACE, LAB_SERVICE } from '../src/lab/objects.js';
 import { runLoad } from '../src/lab/http-load.js';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { readFileSync } from 'node:fs';
 import { Agent } from '../src/agent/agent.js';
@@ -253,8 +252,8 @@ describe('agent in the lab', () => {
     // The node's namespace exists before its agent starts, as on a real node: the agent's
     // kernel routes (the Pod CIDR blackhole) go there, never into this machine's own table.
     const ns = await lab.sb.addNetns('node3');
-    const kc = new KubeConfig();
-    kc.loadFromFile(lab.kubeconfigPath);
+    // The DaemonSet's Pod on the new node: its own token, bound to that Pod and node.
+    const kc = lab.api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: 'node3', hostNetwork: true }).kubeConfig();
     const agent = new Agent({ nodeName: 'node3', kubeConfig: kc, log: pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' }, pino.destination(process.env.PODLB_TEST_LOG ?? '/dev/null')), bird: { socketPath: `${dir}/bird.ctl`, configPath: `${dir}/bird.conf` }, kernel: { netns: ns } });
     await agent.start();
     try {
@@ -325,5 +324,10 @@ describe('agent in the lab', () => {
     expect((await lab.topo.tor.kernelRoutes()).some((r) => r.dst === '10.244.2.0/24')).toBe(true); // node2 untouched
     await lab.client.patch('/api/v1/nodes/node1', { spec: { unschedulable: false } }, 'merge');
     await waitFor('10.244.1.0/24 back at the ToR', async () => ((await atTor()) ? true : undefined), 15_000, 50);
+  });
+
+  // Runs last: every call the agents made above went through RBAC as podlb-system/podlb-agent.
+  it('the shipped RBAC granted every call the agents made (no 403 in the whole suite)', () => {
+    expect(lab.api.deniedRequests()).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
 // reported and recovered from.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
+import { AGENT_SERVICE_ACCOUNT } from '../src/lab/lab.js';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
@@ -49,7 +50,8 @@ beforeAll(async () => {
   const kc = new KubeConfig();
   kc.loadFromString(api.kubeconfigYaml());
   client = new KubeClient(kc);
-  for (const ns of ['podlb-system', 'shop']) await client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  api.installManifests();
+  for (const ns of ['shop']) await client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   await client.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node1' } });
   await client.create(`/apis/${API_VERSION}/loadbalancerclasses`, {
     apiVersion: API_VERSION,
@@ -64,14 +66,18 @@ beforeAll(async () => {
     spec: { selector: { app: 'cart' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
   });
   slices = startEndpointSliceController(api.store);
-  agent = new Agent({ nodeName: 'node1', kubeConfig: kc, log: pino({ level: 'silent' }), pendingPollMs: 50 });
+  // The agent as the DaemonSet's Pod on node1 (its own ServiceAccount token, shipped RBAC).
+  const agentKc = api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: 'node1', hostNetwork: true }).kubeConfig();
+  agent = new Agent({ nodeName: 'node1', kubeConfig: agentKc, log: pino({ level: 'silent' }), pendingPollMs: 50 });
   await agent.start();
 }, 60_000);
 
 afterAll(async () => {
   await agent?.stop();
   slices?.stop();
+  const denied = api?.deniedRequests() ?? [];
   await api?.close();
+  expect(denied, 'calls the shipped RBAC does not grant').toEqual([]);
   await fake?.close();
 });
 

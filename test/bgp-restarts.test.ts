@@ -9,6 +9,7 @@
 //   - withdrawAll (uninstall) removes the routes at the ToR and the node's blackhole.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
+import { AGENT_SERVICE_ACCOUNT } from '../src/lab/lab.js';
 import { pino } from 'pino';
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
@@ -48,6 +49,7 @@ let bird: BirdProcess;
 let birdDir: string;
 let api: ApiServer;
 let kc: KubeConfig;
+let adminKc: KubeConfig;
 let agent: Agent | undefined;
 
 const newAgent = () => new Agent({ nodeName: 'node1', kubeConfig: kc, log, bird: { socketPath: bird.socketPath, configPath: bird.configPath }, kernel: { netns: nodeNs }, statusIntervalMs: 500 });
@@ -123,9 +125,10 @@ beforeAll(async () => {
     startBird(sb, nodeNs, { dir: birdDir, initialConfig: birdInitialConfig(NODE_ADDR) }),
   ]);
   api = await startApiServer();
-  kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfigYaml());
-  const client = new KubeClient(kc);
+  api.installManifests();
+  adminKc = new KubeConfig();
+  adminKc.loadFromString(api.kubeconfigYaml());
+  const client = new KubeClient(adminKc);
   const objs = labObjects({ nodes: [{ name: 'node1', podCidr: POD_CIDR, rack: 'r1', address: NODE_ADDR, torAddress: TOR_ADDR }], haproxyRuntimes: [] });
   const plural: Record<string, string> = { Namespace: '/api/v1/namespaces', Node: '/api/v1/nodes', PodAddressPool: `/apis/${API_VERSION}/podaddresspools`, BGPPeer: `/apis/${API_VERSION}/bgppeers` };
   for (const o of objs) {
@@ -134,6 +137,8 @@ beforeAll(async () => {
     await client.create(path, o);
     if (o.kind === 'Node') await client.patch(`${path}/${o.metadata.name}/status`, { status: o.status }, 'merge');
   }
+  // Every agent of this suite is the DaemonSet's Pod on node1 (its own ServiceAccount token).
+  kc = api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: 'node1', hostNetwork: true }).kubeConfig();
   agent = newAgent();
   await agent.start();
   await waitFor('route at the ToR', async () => ((await torHasRoute()) ? true : undefined), 30_000, 50);
@@ -142,7 +147,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent?.stop();
+  const denied = api?.deniedRequests() ?? [];
   await api?.close();
+  expect(denied, 'calls the shipped RBAC does not grant').toEqual([]);
   await frr?.stop();
   await sb?.cleanup();
 });
@@ -295,7 +302,7 @@ describe('restarts', () => {
 
     // The same crash with graceful restart off on the BGPPeer (the agent renders
     // `graceful restart off`; the change restarts the session once).
-    const client = new KubeClient(kc);
+    const client = new KubeClient(adminKc); // the network team edits its BGPPeer
     const peerPath = `/apis/${API_VERSION}/bgppeers/rack-r1-tor`;
     await client.patch(peerPath, { spec: { gracefulRestart: { enabled: false } } }, 'merge');
     await established(before + 2);

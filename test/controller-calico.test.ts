@@ -6,13 +6,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { waitFor } from '../src/lab/netns.js';
 import { Controller } from '../src/controller/controller.js';
-import { controllerResources } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
 import { calicoResources } from '../src/controller/calico/api-resources.js';
 import { renderCalico, type CalicoRenderInput, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../src/controller/calico/render.js';
 import { labelSelectorToCalico } from '../src/controller/calico/selector.js';
@@ -341,13 +340,12 @@ describe('the controller Calico loop against the API server', () => {
 
   beforeAll(async () => {
     api = await startApiServer({ resources: [...controllerResources(), ...calicoResources()] });
-    for (const name of ['podlb-system', 'podlb-controller']) api.store.create('namespaces', { metadata: { name } });
+    api.installManifests();
     api.store.create('bgpconfigurations.crd.projectcalico.org', { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512 } });
     // Hand-made by the network team, with the label but no ownership annotation: never podlb's.
     api.store.create('bgppeers.crd.projectcalico.org', { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'rr-global', labels: { [MANAGED_BY_LABEL]: 'podlb' } }, spec: { peerIP: '192.0.2.99', asNumber: 64512 } });
-    const kc = new KubeConfig();
-    kc.loadFromString(api.kubeconfigYaml());
     for (const id of ['ctl-a', 'ctl-b']) {
+      const kc = api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'control-plane' }).kubeConfig();
       const c = new Controller({ kubeConfig: kc, log, identity: id, webhookPort: 0, webhookHost: '127.0.0.1', leaseDurationSeconds: 1, renewDeadlineMs: 700, retryPeriodMs: 100, bgp: 'calico' });
       ctls.push(c);
       await c.start();
@@ -356,7 +354,9 @@ describe('the controller Calico loop against the API server', () => {
 
   afterAll(async () => {
     await Promise.all(ctls.map((c) => c.stop()));
+    const denied = api?.deniedRequests() ?? [];
     await api?.close();
+    expect(denied, 'calls the shipped RBAC does not grant').toEqual([]);
   });
 
   it('creates, updates on pool approval and peer edits, deletes on removal, and leaves a hand-made BGPPeer alone', async () => {
@@ -404,8 +404,7 @@ describe('the controller Calico loop against the API server', () => {
 
   it('a failed BGPFilter write holds back its BGPPeer; a hand-made object with the wanted name blocks the pair', async () => {
     // The pure plan applied by hand (no podlb BGPPeer exists, so the running loop stays out of it).
-    const kc = new KubeConfig();
-    kc.loadFromString(api.kubeconfigYaml());
+    const kc = api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'control-plane' }).kubeConfig();
     const plan = planCalicoSync(renderCalico({ peers: [peerFixture('tor-b', { peerAddress: '172.31.0.9' })], pools: [] }), { peers: [], filters: [] });
     api.faults.failNext({ count: 1, status: 500, match: (m, p) => m === 'POST' && p.startsWith('/apis/crd.projectcalico.org/v1/bgpfilters') });
     const res = await applyCalicoSync(new KubeClient(kc), plan);

@@ -2,7 +2,6 @@
 // namespace, runtime API on a unix socket, member addresses on loopback only). A clock passed
 // in drives the grace period; then the whole controller does it live with a short grace.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { NetnsSandbox, waitFor } from '../src/lab/netns.js';
@@ -13,7 +12,7 @@ import type { EventToRecord } from '../src/kube/events.js';
 import type { LoadBalancerClass, Service } from '../src/api/types.js';
 import { MemberGc, planMemberGc, type GcSnapshot } from '../src/controller/member-gc.js';
 import { Controller } from '../src/controller/controller.js';
-import { controllerResources } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const GRACE = 120_000;
@@ -143,22 +142,24 @@ describe('controller: member GC live, leader only', () => {
 
   beforeAll(async () => {
     api = await startApiServer({ resources: controllerResources() });
-    for (const ns of ['podlb-system', 'podlb-controller', 'ads']) api.store.create('namespaces', { metadata: { name: ns } });
+    api.installManifests();
+    api.store.create('namespaces', { metadata: { name: 'ads' } });
     for (const n of ['node-a', 'node-gone']) api.store.create('nodes', { metadata: { name: n } });
     api.store.create('loadbalancerclasses', lbClass(hp.runtimeAddress));
     api.store.create('services', service('bidder', 'web'));
   });
   afterAll(async () => {
     await Promise.all(ctls.map((c) => c.stop()));
+    const denied = api?.deniedRequests() ?? [];
     await api?.close();
+    expect(denied, 'calls the shipped RBAC does not grant').toEqual([]);
   });
 
   it('after the Node is deleted and the grace period passed, the leader removes its member and records an Event on the class', async () => {
     const live = await add('web', 'node-a', '127.0.0.31', 8080);
     const gone = await add('web', 'node-gone', '127.0.0.32', 8080);
-    const kc = new KubeConfig();
-    kc.loadFromString(api.kubeconfigYaml());
     for (const id of ['ctl-a', 'ctl-b']) {
+      const kc = api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'node-a' }).kubeConfig();
       const c = new Controller({ kubeConfig: kc, log, identity: id, webhookPort: 0, webhookHost: '127.0.0.1', leaseDurationSeconds: 1, renewDeadlineMs: 700, retryPeriodMs: 100, gcGraceMs: 1_500, gcIntervalMs: 200 });
       ctls.push(c);
       await c.start();

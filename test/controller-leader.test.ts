@@ -2,7 +2,7 @@
 // failover after the leader stops renewing (partitioned) or releases (stopped), and never two
 // leaders at once, also when writes race or fail with 409 Conflict.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CONTROLLER_SERVICE_ACCOUNT } from '../src/controller/api-resources.js';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { KubeApiError, KubeClient } from '../src/kube/client.js';
@@ -70,10 +70,9 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
 
 beforeAll(async () => {
   api = await startApiServer();
-  api.store.create('namespaces', { metadata: { name: NS } });
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfigYaml());
-  client = new KubeClient(kc);
+  api.installManifests();
+  // The elector runs as the controller: its Role grants the Lease podlb-controller by name.
+  client = new KubeClient(api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'control-plane' }).kubeConfig());
 });
 
 afterEach(async () => {
@@ -82,7 +81,9 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  const denied = api?.deniedRequests() ?? [];
   await api?.close();
+  expect(denied, 'calls the shipped RBAC does not grant').toEqual([]);
 });
 
 describe('leader election on a Lease', () => {
@@ -162,7 +163,7 @@ describe('leader election on a Lease', () => {
 
   it('no split brain: three candidates, racing creates and injected 409 Conflicts on Lease writes, leaders partitioned in turn', async () => {
     const tl: Mark[] = [];
-    const cs = ['x', 'y', 'z'].map((id) => candidate(id, tl, 'race'));
+    const cs = ['x', 'y', 'z'].map((id) => candidate(id, tl));
     // All start in the same tick against a missing Lease: one create wins, two get AlreadyExists.
     for (const c of cs) c.el.start();
     await waitFor('a leader', () => cs.find((c) => c.el.isLeader));
@@ -172,7 +173,7 @@ describe('leader election on a Lease', () => {
     let rounds = 0;
     while (performance.now() < sampleUntil) {
       // Conflicts on the next few writes (whoever sends them), then cut the current leader off.
-      api.faults.failNext({ count: 3, status: 409, match: (m, p) => m === 'PUT' && p.includes('/leases/race') });
+      api.faults.failNext({ count: 3, status: 409, match: (m, p) => m === 'PUT' && p.includes('/leases/podlb-controller') });
       const leader = cs.find((c) => c.el.isLeader);
       if (leader && rounds % 2 === 0) {
         leader.partition(true);

@@ -2,12 +2,14 @@
 // RBAC grants equal a table of the controller's API calls, the Deployment's flags parse with
 // the controller's own parser, and names (Lease, Secret, webhook configuration, Service, path,
 // ports) agree between the manifests and the code's defaults.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
+import { KubeClient } from '../src/kube/client.js';
 import { join } from 'node:path';
 import { loadYamlDocs, repoRoot } from './install-schema.js';
 import { parseControllerFlags } from '../src/controller/main.js';
 import { WEBHOOK_PATH } from '../src/controller/webhook-server.js';
-import { mutatingWebhookConfigurationResource } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources, mutatingWebhookConfigurationResource } from '../src/controller/api-resources.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const ROOT = repoRoot();
@@ -66,6 +68,52 @@ describe('controller RBAC', () => {
       }
     }
     expect([...new Set(granted)].sort()).toEqual(expand(GRANTS));
+  });
+
+  // Behaviour, not text: the manifests installed into the API server and each row asked of its
+  // RBAC authorizer as the controller's own Pod-bound token; a sample of other calls is refused.
+  describe('as the controller, against the API server with the manifests installed', () => {
+    let api: ApiServer;
+    let ctl: KubeClient;
+    beforeAll(async () => {
+      api = await startApiServer({ resources: controllerResources() });
+      api.installManifests();
+      ctl = new KubeClient(api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'control-plane' }).kubeConfig());
+    });
+    afterAll(() => api.close());
+
+    const allowed = async (scope: string, group: string, resource: string, name: string, verb: string): Promise<boolean> => {
+      const [res, sub] = resource.split('/');
+      const r = await ctl.create<{ status: { allowed: boolean } }>('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+        kind: 'SelfSubjectAccessReview',
+        spec: { resourceAttributes: { verb, group, resource: res, ...(sub ? { subresource: sub } : {}), ...(name ? { name } : {}), ...(scope === 'cluster' ? {} : { namespace: scope }) } },
+      });
+      return r.status.allowed;
+    };
+
+    it.each(GRANTS.flatMap(([scope, g, r, n, verbs]) => verbs.split(' ').map((v) => [scope, g, r, n, v] as const)))('allows %s %s %s [%s] %s', async (scope, g, r, n, v) => {
+      expect(await allowed(scope, g, r, n, v)).toBe(true);
+    });
+
+    it.each([
+      ['cluster', '', 'pods', '', 'list'],
+      ['cluster', '', 'pods/status', '', 'patch'],
+      ['cluster', '', 'secrets', '', 'list'],
+      ['podlb-system', '', 'secrets', '', 'get'],
+      ['podlb-controller', '', 'secrets', 'other', 'get'],
+      ['podlb-system', 'coordination.k8s.io', 'leases', 'other-lease', 'update'],
+      ['cluster', 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'someone-elses', 'patch'],
+      ['cluster', 'podlb.io', 'podaddresspools', '', 'patch'],
+      ['cluster', 'podlb.io', 'podlbnodes/status', '', 'patch'],
+      ['cluster', '', 'nodes', '', 'delete'],
+    ] as const)('refuses %s %s %s [%s] %s', async (scope, g, r, n, v) => {
+      expect(await allowed(scope, g, r, n, v)).toBe(false);
+    });
+
+    it('an informer on the TLS Secret by name is allowed (list/watch with a metadata.name field selector), others are not', async () => {
+      await ctl.list('/api/v1/namespaces/podlb-controller/secrets', { fieldSelector: 'metadata.name=podlb-webhook-tls' });
+      await expect(ctl.list('/api/v1/namespaces/podlb-controller/secrets')).rejects.toThrow('403');
+    });
   });
 
   it('the named grants name what the controller uses by default', () => {

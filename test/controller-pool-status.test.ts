@@ -1,12 +1,11 @@
 // PodAddressPool status written by the controller against the in-process API server: the
 // status subresource (merge patch), leader only, no-op writes skipped, transitions with Events.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { waitFor } from '../src/lab/netns.js';
 import { Controller } from '../src/controller/controller.js';
-import { controllerResources } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
 import type { Condition, PodAddressPool } from '../src/api/types.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
@@ -29,14 +28,14 @@ const advertise = (node: string, prefixes: string[]) => api.store.patch('podlbno
 
 beforeAll(async () => {
   api = await startApiServer({ resources: controllerResources() });
-  for (const name of ['podlb-system', 'podlb-controller']) api.store.create('namespaces', { metadata: { name } });
+  api.installManifests();
   for (const [n, rack] of [['node1', 'r1'], ['node2', 'r2']] as const) {
     api.store.create('nodes', { metadata: { name: n, labels: { rack } }, spec: { podCIDRs: [`10.244.${n.slice(-1)}.0/24`] } });
     api.store.create('podlbnodes', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodLBNode', metadata: { name: n }, spec: {} });
   }
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfigYaml());
   for (const id of ['ctl-a', 'ctl-b']) {
+    // Each replica as its Deployment's Pod: the podlb-controller ServiceAccount's own token.
+    const kc = api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'node1' }).kubeConfig();
     const c = new Controller({ kubeConfig: kc, log, identity: id, webhookPort: 0, webhookHost: '127.0.0.1', leaseDurationSeconds: 1, renewDeadlineMs: 700, retryPeriodMs: 100 });
     ctls.push(c);
     await c.start();
@@ -46,7 +45,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(ctls.map((c) => c.stop()));
+  const denied = api?.deniedRequests() ?? [];
   await api?.close();
+  expect(denied, 'calls the shipped RBAC does not grant').toEqual([]);
 });
 
 describe('PodAddressPool status from the controller', () => {

@@ -6,19 +6,17 @@
 import https from 'node:https';
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { applyJsonPatch, type Json } from '../src/apiserver/patch.js';
 import { KubeClient } from '../src/kube/client.js';
-import { controllerResources } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
 import { Controller, serviceDnsNames } from '../src/controller/controller.js';
 import { isSignedBy, splitPemBundle } from '../src/controller/certs.js';
 import { DAY_MS, TlsManager, secretToBundle } from '../src/controller/tls-manager.js';
 import { WEBHOOK_PATH } from '../src/controller/webhook-server.js';
-import { loadYamlDocs, repoRoot } from './install-schema.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const NS = 'podlb-system';
@@ -29,12 +27,24 @@ const FAST_LEASE = { leaseDurationSeconds: 1, renewDeadlineMs: 700, retryPeriodM
 
 async function apiWithWebhookConfig(): Promise<{ api: ApiServer; kc: KubeConfig; client: KubeClient }> {
   const api = await startApiServer({ resources: controllerResources() });
-  for (const name of [NS, TLS_NS, 'ads', 'other']) api.store.create('namespaces', { metadata: { name } });
-  const [mwc] = loadYamlDocs(join(repoRoot(), 'daemonset/webhook.yaml')) as Record<string, unknown>[];
-  api.store.create('mutatingwebhookconfigurations', mwc!);
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfigYaml());
+  // The shipped manifests: namespaces, RBAC and daemonset/webhook.yaml's configuration.
+  api.installManifests();
+  expect(api.store.get('mutatingwebhookconfigurations', 'podlb')).toBeTruthy();
+  for (const name of ['ads', 'other']) api.store.create('namespaces', { metadata: { name } });
+  // The controller as its Deployment's Pod: the podlb-controller ServiceAccount's own token.
+  const kc = controllerKubeConfig(api);
   return { api, kc, client: new KubeClient(kc) };
+}
+
+function controllerKubeConfig(api: ApiServer): KubeConfig {
+  return api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'control-plane' }).kubeConfig();
+}
+
+/** Closes the server; fails when any request was refused by the shipped RBAC. */
+async function closeChecked(api: ApiServer | undefined): Promise<void> {
+  const denied = api?.deniedRequests() ?? [];
+  await api?.close();
+  expect(denied, 'calls the shipped RBAC does not grant').toEqual([]);
 }
 
 function caBundleOf(api: ApiServer): string {
@@ -144,7 +154,7 @@ describe('webhook: gate injection over HTTPS', () => {
 
   afterAll(async () => {
     await ctl?.stop();
-    await env?.api.close();
+    await closeChecked(env?.api);
   });
 
   it('the leader issued a CA and a serving cert in the Secret, and patched the CA into the webhook configuration', async () => {
@@ -197,7 +207,7 @@ describe('webhook: gate injection over HTTPS', () => {
   });
 
   it('a second replica (not the leader) serves the same certificate from the shared Secret and answers the same', async () => {
-    const second = new Controller({ kubeConfig: env.kc, log, identity: 'ctl-1', webhookPort: 0, webhookHost: '127.0.0.1', ...FAST_LEASE, gcIntervalMs: 60_000 });
+    const second = new Controller({ kubeConfig: controllerKubeConfig(env.api), log, identity: 'ctl-1', webhookPort: 0, webhookHost: '127.0.0.1', ...FAST_LEASE, gcIntervalMs: 60_000 });
     try {
       await second.start();
       await waitFor('second replica ready', () => second.ready);
@@ -267,7 +277,7 @@ describe('webhook TLS: rotation with a clock passed in', () => {
     env = await apiWithWebhookConfig();
   });
   afterAll(async () => {
-    await env?.api.close();
+    await closeChecked(env?.api);
   });
 
   it('creates, keeps, rotates the serving cert at 2/3, the CA at 2/3 (trusting both until the old one expires), and repairs drift', async () => {
@@ -335,7 +345,7 @@ describe('webhook TLS: live rotation, no restart', () => {
   });
   afterAll(async () => {
     await ctl?.stop();
-    await env?.api.close();
+    await closeChecked(env?.api);
   });
 
   it('the running server presents each new certificate; the CA bundle follows a CA rotation', async () => {

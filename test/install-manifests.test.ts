@@ -3,7 +3,9 @@
 // kustomization, and the init container's script runs with the real `bird -p`, then a real
 // BIRD answers the bird container's liveness command. Docker has no engine here: the Dockerfile
 // is checked for structure only.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
+import { KubeClient } from '../src/kube/client.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -336,7 +338,7 @@ describe('kustomization', () => {
     expect(r.status, r.stderr).toBe(0);
     const kinds = [...r.stdout.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]).sort();
     // The controller's kinds (controller.yaml, webhook.yaml) are checked in test/controller-manifests.test.ts.
-    expect(kinds).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'Namespace', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+    expect(kinds).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'Namespace', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     expect(r.stdout).toContain('image: podlb:latest');
     expect(r.stdout).toContain('image: podlb-bird:latest');
     // kubectl apply creates in output order: each Namespace before what lives in it.
@@ -557,6 +559,56 @@ describe('RBAC', () => {
     }
     expect([...new Set(granted)].sort()).toEqual(expand(AGENT_GRANTS));
     expect(granted.filter((g) => g.includes(' secrets ')).every((g) => !g.startsWith('cluster '))).toBe(true);
+  });
+
+  // Behaviour, not text: the manifests installed into the API server, and every row asked of its
+  // RBAC authorizer as the agent's own Pod-bound ServiceAccount token (SelfSubjectAccessReview is
+  // the authorizer a real request meets); a sample of calls the agent must never make is refused.
+  describe('as the agent, against the API server with the manifests installed', () => {
+    let api: ApiServer;
+    let agent: KubeClient;
+    beforeAll(async () => {
+      api = await startApiServer();
+      api.installManifests();
+      api.store.create('nodes', { metadata: { name: 'node1' } });
+      agent = new KubeClient(api.podIdentity({ serviceAccount: 'podlb-system/podlb-agent', nodeName: 'node1', hostNetwork: true }).kubeConfig());
+    });
+    afterAll(() => api.close());
+
+    const allowed = async (scope: string, group: string, resource: string, verb: string): Promise<boolean> => {
+      const [res, sub] = resource.split('/');
+      const r = await agent.create<{ status: { allowed: boolean } }>('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+        kind: 'SelfSubjectAccessReview',
+        spec: { resourceAttributes: { verb, group, resource: res, ...(sub ? { subresource: sub } : {}), ...(scope === 'cluster' ? {} : { namespace: scope }) } },
+      });
+      return r.status.allowed;
+    };
+
+    it.each(AGENT_GRANTS.flatMap(([scope, g, r, verbs]) => verbs.split(' ').map((v) => [scope, g, r, v] as const)))('allows %s %s %s %s', async (scope, g, r, v) => {
+      expect(await allowed(scope, g, r, v)).toBe(true);
+    });
+
+    it.each([
+      ['cluster', '', 'secrets', 'list'],
+      ['default', '', 'secrets', 'get'],
+      ['cluster', '', 'pods', 'delete'],
+      ['cluster', '', 'pods', 'patch'],
+      ['cluster', '', 'nodes', 'patch'],
+      ['cluster', '', 'nodes/status', 'patch'],
+      ['podlb-system', '', 'configmaps', 'update'],
+      ['cluster', 'podlb.io', 'podaddresspools', 'patch'],
+      ['cluster', 'podlb.io', 'podaddresspools/status', 'patch'],
+      ['cluster', 'podlb.io', 'podlbnodes', 'delete'],
+      ['podlb-system', 'coordination.k8s.io', 'leases', 'create'],
+      ['cluster', 'rbac.authorization.k8s.io', 'clusterroles', 'create'],
+    ] as const)('refuses %s %s %s %s', async (scope, g, r, v) => {
+      expect(await allowed(scope, g, r, v)).toBe(false);
+    });
+
+    it('a refused call is a 403 naming the agent', async () => {
+      await expect(agent.list('/api/v1/namespaces/default/secrets')).rejects.toThrow('secrets is forbidden: User "system:serviceaccount:podlb-system:podlb-agent" cannot list resource "secrets" in API group "" in the namespace "default"');
+      await agent.list('/api/v1/namespaces/podlb-system/secrets');
+    });
   });
 });
 

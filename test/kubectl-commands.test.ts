@@ -1,12 +1,17 @@
 // `kubectl podlb` against the in-process API server: the CLI's command layer runs in-process
 // (runKubectlPodlb, the same function the binary calls) over HTTP with a kubeconfig file, so
 // argument parsing, kubeconfig loading, requests, patches and rendering are all the real ones.
-// The in-process server has no authentication API; a small HTTP proxy in front of it plays the
-// SelfSubjectReview endpoint (and, once, a concurrent writer) where a test needs it.
+// The plugin has no ServiceAccount: it runs with its user's credentials. Each command runs as
+// the user who would type it, authenticated by a bearer token and authorized by the shipped
+// RBAC (daemonset/plugin-rbac.yaml): a network-team member (group podlb:network-team) for
+// approve/reject, a platform user bound to podlb-viewer for the read-only commands. A small
+// HTTP proxy in front of the server plays an older API (no SelfSubjectReview) or, once, a
+// concurrent writer where a test needs it.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
@@ -20,7 +25,11 @@ const ago = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOStrin
 
 let api: ApiServer;
 let dir: string;
+/** A member of the network team (default group of the shipped binding and admission ConfigMap). */
 let kubeconfig: string;
+/** A platform user with the shipped podlb-viewer ClusterRole, bound as a site would bind it. */
+let viewerKubeconfig: string;
+const NETWORK_TEAM_USER = 'alice@example.com';
 
 async function run(args: string[], kc = kubeconfig): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -29,18 +38,18 @@ async function run(args: string[], kc = kubeconfig): Promise<{ code: number; out
   return { code, out, err };
 }
 
-/** A proxy to the API server that answers SelfSubjectReview itself and lets a test act before a request is forwarded. */
-async function startProxy(opts: { username?: string; beforeForward?: (method: string, path: string) => void }): Promise<{ server: Server; kubeconfig: string }> {
+/** A plain-HTTP proxy to the API server (the network team's credentials pass through) that can play a server without SelfSubjectReview, and lets a test act before a request is forwarded. */
+async function startProxy(opts: { noSelfSubjectReview?: boolean; beforeForward?: (method: string, path: string) => void }): Promise<{ server: Server; kubeconfig: string }> {
   const target = new URL(api.url);
   const server = createServer((req, res) => {
-    if (opts.username && req.method === 'POST' && req.url === '/apis/authentication.k8s.io/v1/selfsubjectreviews') {
+    if (opts.noSelfSubjectReview && req.method === 'POST' && req.url === '/apis/authentication.k8s.io/v1/selfsubjectreviews') {
       req.resume();
-      res.writeHead(201, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {}, status: { userInfo: { username: opts.username, groups: ['netops', 'system:authenticated'] } } }));
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the server could not find the requested resource', reason: 'NotFound', code: 404 }));
       return;
     }
     opts.beforeForward?.(req.method ?? '', req.url ?? '');
-    const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+    const up = httpsRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, ca: api.caPem }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);
     });
@@ -49,7 +58,9 @@ async function startProxy(opts: { username?: string; beforeForward?: (method: st
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const file = join(dir, `proxy-${port}.yaml`);
-  writeFileSync(file, api.kubeconfigYaml().replace(api.url, `http://127.0.0.1:${port}`));
+  // client-node 1.4 speaks plain HTTP only with insecure-skip-tls-verify set.
+  const yaml = readFileSync(kubeconfig, 'utf8').replace(api.url, `http://127.0.0.1:${port}`).replace(/certificate-authority-data: .*/, 'insecure-skip-tls-verify: true');
+  writeFileSync(file, yaml);
   return { server, kubeconfig: file };
 }
 
@@ -71,8 +82,16 @@ function getPool(name: string): PodAddressPool {
 beforeAll(async () => {
   api = await startApiServer();
   dir = mkdtempSync(join(tmpdir(), 'podlb-kubectl-'));
-  kubeconfig = join(dir, 'kubeconfig.yaml');
-  await api.writeKubeconfig(kubeconfig);
+  api.installManifests();
+  kubeconfig = join(dir, 'network-team.yaml');
+  writeFileSync(kubeconfig, api.kubeconfigForToken(api.addToken({ username: NETWORK_TEAM_USER, groups: ['podlb:network-team'] }), 'alice'));
+  api.store.create('clusterrolebindings', {
+    metadata: { name: 'platform-podlb-viewer' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'podlb-viewer' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'platform' }],
+  });
+  viewerKubeconfig = join(dir, 'viewer.yaml');
+  writeFileSync(viewerKubeconfig, api.kubeconfigForToken(api.addToken({ username: 'pat', groups: ['platform'] }), 'pat'));
 });
 
 afterAll(async () => {
@@ -86,34 +105,41 @@ describe('approve and reject', () => {
     api.store.create('podaddresspools', pool('tokyo-pods', ['10.244.0.0/16', 'fd00:244::/56']));
   });
 
-  it('approve sets state, by (kubeconfig user: this server has no SelfSubjectReview), reason and time', async () => {
+  it('approve sets state, by (the user the API server authenticated, from SelfSubjectReview), reason and time', async () => {
     const r = await run(['approve', 'tokyo-pods', '--reason', 'NETREQ-1234']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(getPool('tokyo-pods').spec.approval).toEqual({ state: 'Approved', by: 'podlb-lab', reason: 'NETREQ-1234', time: '2026-11-22T10:00:00Z' });
-    expect(r.out).toContain('podaddresspool/tokyo-pods approved by podlb-lab (name from the kubeconfig');
+    expect(getPool('tokyo-pods').spec.approval).toEqual({ state: 'Approved', by: NETWORK_TEAM_USER, reason: 'NETREQ-1234', time: '2026-11-22T10:00:00Z' });
+    expect(r.out).toContain(`podaddresspool/tokyo-pods approved by ${NETWORK_TEAM_USER}\n`);
     expect(r.out).toContain('cidrs:  10.244.0.0/16, fd00:244::/56');
   });
 
-  it('the identity comes from SelfSubjectReview when the API serves it', async () => {
-    const proxy = await startProxy({ username: 'alice@example.com' });
+  it('without SelfSubjectReview (an older API server) the name comes from the kubeconfig, and says so', async () => {
+    const proxy = await startProxy({ noSelfSubjectReview: true });
     try {
       const r = await run(['approve', 'tokyo-pods', '--reason', 'NETREQ-1'], proxy.kubeconfig);
       expect(r.code, r.err).toBe(0);
-      expect(getPool('tokyo-pods').spec.approval).toMatchObject({ state: 'Approved', by: 'alice@example.com', reason: 'NETREQ-1' });
-      expect(r.out).toContain('approved by alice@example.com\n');
+      expect(getPool('tokyo-pods').spec.approval).toMatchObject({ state: 'Approved', by: 'alice', reason: 'NETREQ-1' });
+      expect(r.out).toContain('approved by alice (name from the kubeconfig');
     } finally {
       proxy.server.close();
     }
+  });
+
+  it('a platform user (podlb-viewer) may not approve: 403 from RBAC, pool unchanged', async () => {
+    const r = await run(['approve', 'tokyo-pods', '--reason', 'x'], viewerKubeconfig);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('podaddresspools.podlb.io "tokyo-pods" is forbidden: User "pat" cannot patch resource "podaddresspools" in API group "podlb.io" at the cluster scope');
+    expect(getPool('tokyo-pods').spec.approval).toBeUndefined();
   });
 
   it('reject sets state Rejected and replaces an earlier decision', async () => {
     expect((await run(['approve', 'tokyo-pods', '--reason', 'ok'])).code).toBe(0);
     const r = await run(['reject', 'tokyo-pods', '--reason', '  overlaps the DC range  ']);
     expect(r.code, r.err).toBe(0);
-    expect(getPool('tokyo-pods').spec.approval).toEqual({ state: 'Rejected', by: 'podlb-lab', reason: 'overlaps the DC range', time: '2026-11-22T10:00:00Z' });
+    expect(getPool('tokyo-pods').spec.approval).toEqual({ state: 'Rejected', by: NETWORK_TEAM_USER, reason: 'overlaps the DC range', time: '2026-11-22T10:00:00Z' });
     expect(getPool('tokyo-pods').spec.cidrs).toEqual(['10.244.0.0/16', 'fd00:244::/56']);
-    expect(r.out).toContain('rejected by podlb-lab');
+    expect(r.out).toContain(`rejected by ${NETWORK_TEAM_USER}`);
   });
 
   it.each([
@@ -169,8 +195,8 @@ describe('pools and status', () => {
     podlbNode('node4', {});
   });
 
-  it('pools lists state, CIDRs, advertise mode, decider and advertising node counts', async () => {
-    const r = await run(['pools']);
+  it('pools lists state, CIDRs, advertise mode, decider and advertising node counts (a platform user, bearer token)', async () => {
+    const r = await run(['pools'], viewerKubeconfig);
     expect(r.code, r.err).toBe(0);
     const lines = r.out.trimEnd().split('\n').map((l) => l.split(/\s{2,}/));
     expect(lines).toEqual([
@@ -182,7 +208,7 @@ describe('pools and status', () => {
   });
 
   it('pools -o json names the advertising nodes', async () => {
-    const r = await run(['pools', '-o', 'json']);
+    const r = await run(['pools', '-o', 'json'], viewerKubeconfig);
     expect(r.code, r.err).toBe(0);
     const views = JSON.parse(r.out) as PoolView[];
     expect(Object.fromEntries(views.map((v) => [v.name, v.advertisingNodes]))).toEqual({ 'bad-pods': ['node1', 'node2', 'node3'], 'osaka-pods': ['node3'], 'tokyo-pods': ['node1', 'node2'] });
@@ -190,7 +216,7 @@ describe('pools and status', () => {
   });
 
   it('status still prints each node', async () => {
-    const r = await run(['status']);
+    const r = await run(['status'], viewerKubeconfig);
     expect(r.code, r.err).toBe(0);
     expect(r.out.split('\n')[0]).toMatch(/^NODE\s+BGP\s+SESSIONS\s+PREFIXES/);
     expect(r.out).toMatch(/node1\s+True\/Established\s+tor=Established\s+10\.244\.1\.0\/24\s+2\/1\/0/);
@@ -274,7 +300,7 @@ describe('explain svc/NAME', () => {
   });
 
   it('shows each Pod: node, IP, member, gate reason and age, Ready, last event; and each node', async () => {
-    const r = await run(['explain', 'svc/bidder', '-n', 'ads']);
+    const r = await run(['explain', 'svc/bidder', '-n', 'ads'], viewerKubeconfig);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('Service ads/bidder: LoadBalancerClass l7lb, ports http -> backend ads.bidder.http');
     expect(r.out).toContain('last event: 60s Normal MembersRegistered: 2 members in ads.bidder.http');
@@ -289,7 +315,7 @@ describe('explain svc/NAME', () => {
   });
 
   it('-o json carries the same facts for scripts', async () => {
-    const r = await run(['explain', 'service/bidder', '--namespace', 'ads', '-o', 'json']);
+    const r = await run(['explain', 'service/bidder', '--namespace', 'ads', '-o', 'json'], viewerKubeconfig);
     expect(r.code, r.err).toBe(0);
     const v = JSON.parse(r.out) as ExplainView;
     expect(v.service).toMatchObject({ namespace: 'ads', name: 'bidder', binding: 'bound', className: 'l7lb', ports: [{ name: 'http', servicePort: 80, backend: 'ads.bidder.http' }] });
@@ -302,14 +328,14 @@ describe('explain svc/NAME', () => {
   });
 
   it('a Service that did not opt in says so', async () => {
-    const r = await run(['explain', 'svc/plain', '-n', 'ads']);
+    const r = await run(['explain', 'svc/plain', '-n', 'ads'], viewerKubeconfig);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('not opted in');
     expect(r.out).toContain("No Pods match the Service's selector");
   });
 
   it('a missing Service and a bad argument are errors', async () => {
-    const r = await run(['explain', 'svc/nope', '-n', 'ads']);
+    const r = await run(['explain', 'svc/nope', '-n', 'ads'], viewerKubeconfig);
     expect(r.code).toBe(1);
     expect(r.err).toContain('service "nope" not found in namespace ads');
     expect((await run(['explain', 'pod/x'])).code).toBe(2);

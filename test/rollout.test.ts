@@ -20,7 +20,10 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  const denied = lab?.api.deniedRequests() ?? [];
   await lab?.stop();
+  // The agents run as their ServiceAccount: a call the shipped RBAC does not grant fails here.
+  expect(denied).toEqual([]);
 });
 
 describe('rolling updates through podlb', () => {

@@ -1,5 +1,7 @@
 // The API server through the real @kubernetes/client-node 1.4, configured by kubeconfig text.
+import { Agent } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
+import nodeFetch from 'node-fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, startApiServer } from './index.js';
 
@@ -29,6 +31,12 @@ function pod(name: string, extra: { nodeName?: string; labels?: Record<string, s
       containers: [{ name: 'app', image: 'nginx:1.27', ports: [{ name: 'http', containerPort: 8080 }] }],
     },
   };
+}
+
+/** A raw HTTPS GET as the cluster admin, trusting the server's CA. */
+async function rawGet(path: string): Promise<{ json(): Promise<any>; text(): Promise<string> }> {
+  const token = kc.getCurrentUser()!.token!;
+  return nodeFetch(`${server.url}${path}`, { agent: new Agent({ ca: server.caPem }), headers: { Authorization: `Bearer ${token}` } });
 }
 
 async function apiError(p: Promise<unknown>): Promise<{ code: number; body: any }> {
@@ -62,15 +70,15 @@ describe('discovery', () => {
     const pods = res.resources.find((r) => r.name === 'pods');
     expect(pods).toMatchObject({ namespaced: true, kind: 'Pod', shortNames: ['po'] });
     expect(res.resources.find((r) => r.name === 'pods/status')?.verbs).toEqual(['get', 'patch', 'update']);
-    const podlb = await fetch(`${server.url}/apis/podlb.io/v1alpha1`).then((r) => r.json() as Promise<any>);
+    const podlb = await rawGet('/apis/podlb.io/v1alpha1').then((r) => r.json() as Promise<any>);
     expect(podlb.resources.find((r: { name: string }) => r.name === 'podaddresspools')).toMatchObject({ namespaced: false, kind: 'PodAddressPool' });
-    expect(await fetch(`${server.url}/healthz`).then((r) => r.text())).toBe('ok');
+    expect(await rawGet('/healthz').then((r) => r.text())).toBe('ok');
   });
 });
 
 describe('create, read, errors', () => {
   it('lists with a list kind and resourceVersion; built-in items carry no TypeMeta, like the real API', async () => {
-    const raw = await fetch(`${server.url}/api/v1/namespaces`).then((r) => r.json() as Promise<any>);
+    const raw = await rawGet('/api/v1/namespaces').then((r) => r.json() as Promise<any>);
     expect(raw.kind).toBe('NamespaceList');
     expect(Number(raw.metadata.resourceVersion)).toBeGreaterThan(0);
     expect(raw.items[0].kind).toBeUndefined();

@@ -1,11 +1,18 @@
-// The HTTP face of the store: the REST paths, discovery, chunked watch streams, and the fault
-// hooks the tests use (failNext, latency, closing every watch).
-import { type IncomingMessage, type ServerResponse, createServer, type Server } from 'node:http';
+// The HTTPS face of the store: authentication and RBAC on every request (as the real server's
+// filter chain, before routing), the REST paths, the review APIs, discovery, chunked watch
+// streams, and the fault hooks the tests use (failNext, latency, closing every watch).
+import type { IncomingMessage, ServerResponse, Server } from 'node:http';
+import { createServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, badRequest, failure, methodNotAllowed, statusForCode, unsupportedMediaType } from './errors.js';
 import { type Obj, type ResourceType, apiVersionOf } from './resources.js';
+import type { Authenticator } from './authn.js';
+import { forbiddenFor, type RbacAuthorizer } from './rbac.js';
+import { requestAttributes } from './request-info.js';
+import { handleReview, isReviewRequest } from './reviews.js';
 import type { DeleteOptions, ObjectStore, PatchType, WatchHandle } from './store.js';
+import type { UserInfo } from './user.js';
 
 export const SERVER_VERSION = {
   major: '1',
@@ -25,8 +32,19 @@ export interface FailRule {
   match?: (method: string, path: string) => boolean;
 }
 
+export interface DeniedRequest {
+  username: string;
+  method: string;
+  path: string;
+  message: string;
+}
+
 export interface HttpOptions {
   bookmarkIntervalMs: number;
+  /** Serving certificate and key; `clientCaPem` verifies client certificates. */
+  tls: { certPem: string; keyPem: string; clientCaPem: string };
+  authn: Authenticator;
+  authz: RbacAuthorizer;
 }
 
 interface ActiveWatch {
@@ -52,11 +70,15 @@ export class ApiHttpServer {
   #sockets = new Set<Socket>();
   #failRules: FailRule[] = [];
   latencyMs = 0;
+  /** Every request RBAC refused (an audit log's Forbidden entries), oldest first. */
+  readonly denied: DeniedRequest[] = [];
 
   constructor(store: ObjectStore, opts: HttpOptions) {
     this.#store = store;
     this.#opts = opts;
-    this.server = createServer((req, res) => {
+    // A client certificate is optional (requestCert without rejectUnauthorized): one that does
+    // not chain to the client CA authenticates nobody, as on the real server.
+    this.server = createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem, ca: opts.tls.clientCaPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
       void this.#handle(req, res);
     });
     this.server.on('connection', (s: Socket) => {
@@ -118,6 +140,24 @@ export class ApiHttpServer {
       }
       const url = new URL(rawUrl, 'http://localhost');
       const path = url.pathname.replace(/\/+$/, '') || '/';
+      const authn = this.#opts.authn.authenticate(req);
+      if (!authn.ok) {
+        await drain(req);
+        throw failure(401, 'Unauthorized', 'Unauthorized');
+      }
+      const user = authn.user;
+      const attrs = requestAttributes(user, method, url.pathname, url.searchParams);
+      if (!this.#opts.authz.allows(attrs)) {
+        await drain(req);
+        const e = forbiddenFor(attrs);
+        this.denied.push({ username: user.username, method, path: rawUrl, message: e.status.message ?? '' });
+        throw e;
+      }
+      if (method === 'POST' && isReviewRequest(attrs)) {
+        const out = handleReview(attrs, (await readBody(req, 'create')) as Obj, { store: this.#store, authn: this.#opts.authn, authz: this.#opts.authz, user });
+        this.#send(res, 201, out);
+        return;
+      }
       if (method === 'GET' && (path === '/healthz' || path === '/readyz' || path === '/livez')) {
         res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
         res.end('ok');
@@ -132,7 +172,7 @@ export class ApiHttpServer {
       }
       const target = this.#route(path);
       if (!target) throw failure(404, 'NotFound', 'the server could not find the requested resource');
-      await this.#dispatch(method, target, url.searchParams, req, res);
+      await this.#dispatch(method, target, url.searchParams, req, res, user);
     } catch (err) {
       this.#sendError(res, err);
     }
@@ -220,7 +260,7 @@ export class ApiHttpServer {
     return { rt, ...(rest[1] !== undefined ? { name: rest[1] } : {}), ...(rest[2] !== undefined ? { subresource: rest[2] } : {}) };
   }
 
-  async #dispatch(method: string, t: Target, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #dispatch(method: string, t: Target, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, user: UserInfo): Promise<void> {
     const store = this.#store;
     const res_ = `${t.rt.group}/${t.rt.version}/${t.rt.plural}`;
     const dryRun = q.getAll('dryRun').includes('All');
@@ -250,7 +290,7 @@ export class ApiHttpServer {
       if (method === 'POST') {
         if (t.rt.namespaced && t.namespace === undefined) throw methodNotAllowed();
         const body = await readBody(req, 'create');
-        const created = store.create(res_, body as Obj, { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), dryRun });
+        const created = store.create(res_, body as Obj, { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), dryRun, user });
         this.#send(res, 201, created);
         return;
       }
@@ -263,7 +303,7 @@ export class ApiHttpServer {
     }
     if (method === 'PUT') {
       const body = (await readBody(req, 'update')) as Obj;
-      const opts = { name: t.name, ...(ns !== undefined ? { namespace: ns } : {}), dryRun };
+      const opts = { name: t.name, ...(ns !== undefined ? { namespace: ns } : {}), dryRun, user };
       const out = t.subresource === 'status' ? store.updateStatus(res_, body, opts) : store.update(res_, body, opts);
       this.#send(res, 200, out);
       return;
@@ -276,18 +316,19 @@ export class ApiHttpServer {
         throw unsupportedMediaType(ct, t.rt.custom ? known.filter((k) => !k.startsWith('application/strategic')) : known);
       }
       const body = ct === 'application/apply-patch+yaml' ? (await drain(req), {}) : await readJson(req);
-      const out = store.patch(res_, t.name, ns, ct as PatchType, body, { ...(t.subresource === 'status' ? { subresource: 'status' as const } : {}), dryRun });
+      const out = store.patch(res_, t.name, ns, ct as PatchType, body, { ...(t.subresource === 'status' ? { subresource: 'status' as const } : {}), dryRun, user });
       this.#send(res, 200, out);
       return;
     }
     if (method === 'DELETE') {
       if (t.subresource) throw methodNotAllowed();
       const text = await readText(req);
-      let opts: DeleteOptions = {};
+      let opts: DeleteOptions = { user };
       if (text.trim() !== '') {
         try {
           const b = JSON.parse(text) as Obj;
           opts = {
+            user,
             ...(typeof b.gracePeriodSeconds === 'number' ? { gracePeriodSeconds: b.gracePeriodSeconds } : {}),
             ...(b.preconditions ? { preconditions: b.preconditions } : {}),
             ...(b.propagationPolicy ? { propagationPolicy: b.propagationPolicy } : {}),
@@ -331,7 +372,7 @@ export class ApiHttpServer {
         timers = [];
         this.#watches.delete(active);
         active.handle?.close();
-        if (abrupt) res.socket?.destroy();
+        if (abrupt) resetConnection(res.socket);
         else res.end();
       },
     };
@@ -365,6 +406,23 @@ export class ApiHttpServer {
     req.on('close', () => active.end(false));
     res.on('close', () => active.end(false));
   }
+}
+
+/**
+ * A TCP reset, what a crashed server or a dropped LB connection looks like to a client. A plain
+ * destroy() of a TLS socket reads as a clean end of the stream on the other side.
+ */
+function resetConnection(s: Socket | null): void {
+  if (!s) return;
+  const raw = (s as Socket & { _parent?: Socket })._parent ?? s;
+  if (typeof raw.resetAndDestroy === 'function' && raw.readyState !== 'closed') {
+    try {
+      raw.resetAndDestroy();
+    } catch {
+      /* already closed */
+    }
+  }
+  s.destroy();
 }
 
 async function readText(req: IncomingMessage): Promise<string> {

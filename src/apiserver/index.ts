@@ -1,11 +1,21 @@
 // In-process Kubernetes API server for the tests and `podlb lab` (design §8). It follows the
 // real API's semantics for everything podlb uses; see README.md for the list, the deviations,
 // and how to use it from @kubernetes/client-node 1.4.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { ApiHttpServer } from './http.js';
-import type { ResourceType } from './resources.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Authenticator } from './authn.js';
+import { ApiHttpServer, type DeniedRequest } from './http.js';
+import { createPodIdentity, type PodIdentity, type PodIdentityOptions } from './identity.js';
+import { installManifests, type InstallResult } from './install.js';
+import { createServerPki, issueClientCert } from './pki.js';
+import { bootstrapPolicy, RbacAuthorizer, rbacResources } from './rbac.js';
+import type { Obj, ResourceType } from './resources.js';
+import { handleReview } from './reviews.js';
 import { ObjectStore } from './store.js';
+import { IN_PROCESS_USER } from './user.js';
 
 export { ObjectStore } from './store.js';
 export type { DeleteOptions, ListOptions, Obj, PatchOptions, PatchType, WatchEvent, WatchEventType, WatchOptions, WriteOptions } from './store.js';
@@ -14,8 +24,12 @@ export type { Status } from './errors.js';
 export type { ResourceType } from './resources.js';
 export { builtinResources, resourceFromCrd } from './resources.js';
 export { loadCrds, shippedCrds, type Crd } from './crds.js';
+export type { PodIdentity, PodIdentityOptions } from './identity.js';
+export type { InstallResult } from './install.js';
 export type { UserInfo } from './user.js';
+export type { DeniedRequest } from './http.js';
 export { IN_PROCESS_USER } from './user.js';
+export { installManifests, manifestObjects, repoRoot } from './install.js';
 
 export interface ApiServerFaults {
   /** Every open watch stream ends. Default: the connection is reset, so a client-node informer reports an error (and stops, unless restarted). `{graceful: true}` ends the chunked response cleanly, as a watch timeout does (an informer re-watches silently). */
@@ -29,16 +43,30 @@ export interface ApiServerFaults {
 }
 
 export interface ApiServer {
-  /** http://127.0.0.1:PORT */
+  /** https://127.0.0.1:PORT */
   url: string;
-  /** A kubeconfig for this server (http, insecure-skip-tls-verify so client-node accepts http). */
+  /** PEM of the CA that signed the serving certificate (a Pod's ca.crt). */
+  caPem: string;
+  /** A kubeconfig for the cluster admin (a static token in group system:masters), with the server's CA. */
   kubeconfigYaml(): string;
   writeKubeconfig(path: string): Promise<void>;
+  /** A kubeconfig for a bearer token (e.g. from addToken). */
+  kubeconfigForToken(token: string, userLabel?: string): string;
+  /** A kubeconfig with a client certificate signed by the server's client CA (CN = username, O = groups). */
+  kubeconfigForClientCert(user: { username: string; groups?: string[] }): Promise<string>;
+  /** Registers a static token (kube-apiserver --token-auth-file) for a named user; returns the token. */
+  addToken(user: { username: string; groups?: string[]; uid?: string }): string;
+  /** The in-cluster identity of a binary in a Pod of `serviceAccount` (see identity.ts). */
+  podIdentity(o: PodIdentityOptions): PodIdentity;
+  /** Creates the objects of daemonset/ whose kinds this server serves (RBAC, ServiceAccounts, ...). */
+  installManifests(): InstallResult;
   /** Direct in-process access: same semantics and events as the HTTP API. */
   store: ObjectStore;
   faults: ApiServerFaults;
   /** Open HTTP watch streams (for tests). */
   openWatchCount(): number;
+  /** Requests RBAC refused so far (403), oldest first: what an audit log would show. */
+  deniedRequests(): DeniedRequest[];
   close(): Promise<void>;
 }
 
@@ -52,40 +80,77 @@ export interface ApiServerOptions {
   resources?: ResourceType[];
 }
 
+function kubeconfig(url: string, caPem: string, user: Record<string, string>, label: string): string {
+  const userLines = Object.entries(user).map(([k, v]) => `    ${k}: ${v}`);
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: podlb-lab',
+    '  cluster:',
+    `    server: ${url}`,
+    `    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}`,
+    'users:',
+    `- name: ${label}`,
+    '  user:',
+    ...userLines,
+    'contexts:',
+    '- name: podlb-lab',
+    '  context:',
+    '    cluster: podlb-lab',
+    `    user: ${label}`,
+    'current-context: podlb-lab',
+    '',
+  ].join('\n');
+}
+
 export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiServer> {
-  const store = new ObjectStore({ ...(opts.historySize !== undefined ? { historySize: opts.historySize } : {}), ...(opts.resources ? { resources: opts.resources } : {}) });
-  const http = new ApiHttpServer(store, { bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000 });
+  const store = new ObjectStore({ ...(opts.historySize !== undefined ? { historySize: opts.historySize } : {}), resources: [...rbacResources(), ...(opts.resources ?? [])] });
+  for (const { resource, body } of bootstrapPolicy()) store.create(resource, body);
+  const pki = await createServerPki({ hosts: ['127.0.0.1'], now: Date.now() });
+  const authn = new Authenticator(pki, store);
+  const authz = new RbacAuthorizer(store);
+  const adminToken = authn.addStaticToken({ username: 'kubernetes-admin', groups: ['system:masters'] });
+  const http = new ApiHttpServer(store, {
+    bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000,
+    tls: { certPem: pki.serving.certPem, keyPem: pki.serving.keyPem, clientCaPem: pki.clientCa.certPem },
+    authn,
+    authz,
+  });
   await new Promise<void>((resolve, reject) => {
     http.server.once('error', reject);
     http.server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (http.server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
-  const kubeconfigYaml = (): string =>
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- name: podlb-lab',
-      '  cluster:',
-      `    server: ${url}`,
-      '    insecure-skip-tls-verify: true',
-      'users:',
-      '- name: podlb-lab',
-      '  user:',
-      '    token: podlb-lab',
-      'contexts:',
-      '- name: podlb-lab',
-      '  context:',
-      '    cluster: podlb-lab',
-      '    user: podlb-lab',
-      'current-context: podlb-lab',
-      '',
-    ].join('\n');
+  const url = `https://127.0.0.1:${port}`;
+  const caPem = pki.serverCa.certPem;
+  const kubeconfigYaml = (): string => kubeconfig(url, caPem, { token: adminToken }, 'kubernetes-admin');
+  const tempDirs: string[] = [];
+  const identities: PodIdentity[] = [];
+  const requestToken = (namespace: string, name: string, spec: Obj): string => {
+    const attrs = { user: IN_PROCESS_USER, verb: 'create', resourceRequest: true, path: '', apiGroup: '', resource: 'serviceaccounts', subresource: 'token', namespace, name };
+    const out = handleReview(attrs, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec }, { store, authn, authz, user: IN_PROCESS_USER });
+    return out.status.token as string;
+  };
   return {
     url,
+    caPem,
     kubeconfigYaml,
     writeKubeconfig: (path) => writeFile(path, kubeconfigYaml(), { mode: 0o600 }),
+    kubeconfigForToken: (token, label = 'token-user') => kubeconfig(url, caPem, { token }, label),
+    kubeconfigForClientCert: async (user) => {
+      const c = await issueClientCert(pki, { ...user, now: Date.now() });
+      return kubeconfig(url, caPem, { 'client-certificate-data': Buffer.from(c.certPem).toString('base64'), 'client-key-data': Buffer.from(c.keyPem).toString('base64') }, user.username.replace(/[^\w.-]/g, '_'));
+    },
+    addToken: (user) => authn.addStaticToken(user),
+    podIdentity: (o) => {
+      const dir = mkdtempSync(join(tmpdir(), 'podlb-sa-'));
+      tempDirs.push(dir);
+      const id = createPodIdentity({ store, requestToken, caPem, host: '127.0.0.1', port, dir }, o);
+      identities.push(id);
+      return id;
+    },
+    installManifests: () => installManifests(store),
     store,
     faults: {
       closeAllWatches: (o) => http.closeAllWatches(!o?.graceful),
@@ -96,6 +161,11 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
       },
     },
     openWatchCount: () => http.openWatchCount,
-    close: () => http.close(),
+    deniedRequests: () => [...http.denied],
+    close: async () => {
+      for (const id of identities.splice(0)) id.stop();
+      await http.close();
+      for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    },
   };
 }

@@ -3,7 +3,8 @@ import { type FieldError, forbiddenField, invalid, required, duplicate } from '.
 import { labelValueProblem, qualifiedNameProblem } from './selectors.js';
 import { isIP } from 'node:net';
 
-export type NameRule = 'subdomain' | 'label' | 'label1035';
+/** 'path': only a path segment (RBAC objects, whose names may hold ':'). */
+export type NameRule = 'subdomain' | 'label' | 'label1035' | 'path';
 
 const subdomainRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const labelRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

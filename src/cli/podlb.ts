@@ -2,7 +2,7 @@
 // `podlb`: binaries only wire things together; the logic lives in src/agent, src/bgp, src/lab.
 import { parseArgs } from 'node:util';
 import { createServer } from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../kube/config.js';
 import { pino } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { AgentMetrics } from '../agent/metrics.js';
@@ -44,10 +44,7 @@ async function agent(argv: string[]): Promise<void> {
   const nodeName = values['node-name'] ?? process.env.NODE_NAME;
   if (!nodeName) fail('--node-name (or NODE_NAME) is required');
   const log = pino({ level: values['log-level'], base: { node: nodeName } });
-  const kc = new KubeConfig();
-  const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
-  else kc.loadFromCluster();
+  const kc = loadKubeConfig(values.kubeconfig);
   const bgp = !values['no-bgp'];
   if (bgp && (!values['bird-socket'] || !values['bird-config'])) fail('--bird-socket and --bird-config are required unless --no-bgp');
   const agentInst = new Agent({

@@ -67,3 +67,6 @@ export function mutatingWebhookConfigurationResource(): ResourceType {
 export function controllerResources(): ResourceType[] {
   return [mutatingWebhookConfigurationResource()];
 }
+
+/** The controller Deployment's ServiceAccount (daemonset/controller.yaml), `namespace/name`. */
+export const CONTROLLER_SERVICE_ACCOUNT = 'podlb-system/podlb-controller';

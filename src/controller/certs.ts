@@ -13,7 +13,7 @@ import { parseIp } from '../bgp/ip.js';
 
 x509.cryptoProvider.set(webcrypto as never);
 
-const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+export const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
 export interface KeyPairPem {
   certPem: string;
@@ -32,22 +32,22 @@ export interface CertInfo {
 }
 
 /** notBefore is backdated for clock skew: 5 min, or a tenth of a (test-sized) short lifetime. */
-function backdateMs(lifetimeMs: number): number {
+export function backdateMs(lifetimeMs: number): number {
   return Math.min(5 * 60_000, Math.floor(lifetimeMs / 10));
 }
 
-function serial(): string {
+export function serial(): string {
   const b = randomBytes(16);
   b[0] = b[0]! & 0x7f; // positive (RFC 5280 4.1.2.2)
   return b.toString('hex');
 }
 
-function toPem(label: string, der: ArrayBuffer): string {
+export function toPem(label: string, der: ArrayBuffer): string {
   const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
-async function importKeyPair(keyPem: string, certPem: string): Promise<webcrypto.CryptoKeyPair> {
+export async function importKeyPair(keyPem: string, certPem: string): Promise<webcrypto.CryptoKeyPair> {
   const der = Buffer.from(keyPem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
   const privateKey = await webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
   const publicKey = await new x509.X509Certificate(certPem).publicKey.export(ALG, ['verify'], webcrypto as never);

@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import { hostname, networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../kube/config.js';
 import { pino } from 'pino';
 import { parseDurationMs } from '../members/binding.js';
 import { isLinkLocal, parseIp } from '../bgp/ip.js';
@@ -159,9 +159,7 @@ export function parseControllerFlags(
 export async function runController(argv: string[]): Promise<void> {
   const flags = parseControllerFlags(argv);
   const log = pino({ level: flags.logLevel, base: { component: 'podlb-controller', identity: flags.options.identity } });
-  const kc = new KubeConfig();
-  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-  else kc.loadFromCluster();
+  const kc = loadKubeConfig(flags.kubeconfig);
   const controller = new Controller({ ...flags.options, kubeConfig: kc, log });
 
   const health = flags.healthPort > 0 ? await serveHealth(() => controller.ready, flags.healthPort, flags.healthAddress) : undefined;

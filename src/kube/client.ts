@@ -50,26 +50,12 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } = {}): Promise<T> {
-    const url = new URL(this.#server + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, v);
-    const init = (await this.#kc.applyToFetchOptions({})) as Record<string, unknown>;
-    const headers: Record<string, string> = { ...((init.headers as Record<string, string>) ?? {}), Accept: 'application/json' };
-    if (opts.body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
-    let res;
-    try {
-      res = await fetch(url.toString(), {
-        ...init,
-        method,
-        headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal: controller.signal as never,
-      } as never);
-    } catch (err) {
-      throw new KubeApiError(0, 'Unreachable', `${method} ${path}: ${(err as Error).message}`);
-    } finally {
-      clearTimeout(timer);
+    let res = await this.#send(method, path, opts);
+    // client-go's rule for a token read from a file (a projected ServiceAccount token): after a
+    // 401 the cached token may be one the kubelet has since rotated, so re-read it and retry once.
+    if (res.status === 401 && forgetCachedFileToken(this.#kc)) {
+      await res.text().catch(() => undefined);
+      res = await this.#send(method, path, opts);
     }
     const text = await res.text();
     if (!res.ok) {
@@ -87,6 +73,30 @@ export class KubeClient {
     return (text ? JSON.parse(text) : {}) as T;
   }
 
+  async #send(method: string, path: string, opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string }) {
+    const url = new URL(this.#server + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, v);
+    const init = (await this.#kc.applyToFetchOptions({})) as Record<string, unknown>;
+    const headers = headerRecord(init.headers);
+    headers.Accept = 'application/json';
+    if (opts.body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
+    try {
+      return await fetch(url.toString(), {
+        ...init,
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: controller.signal as never,
+      } as never);
+    } catch (err) {
+      throw new KubeApiError(0, 'Unreachable', `${method} ${path}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   list<T>(path: string, query: { labelSelector?: string; fieldSelector?: string } = {}): Promise<ListResult<T>> {
     return this.request<ListResult<T>>('GET', path, { query });
   }
@@ -102,6 +112,50 @@ export class KubeClient {
   patch<T>(path: string, body: unknown, type: PatchType): Promise<T> {
     return this.request<T>('PATCH', path, { body, contentType: PATCH_CONTENT_TYPE[type] });
   }
+}
+
+/**
+ * Headers as a plain record, whatever shape client-node hands over: 1.4's applyToFetchOptions
+ * returns a WHATWG `Headers` (spreading it yields nothing, so Authorization would be lost),
+ * older versions a record; arrays of pairs are accepted too.
+ */
+export function headerRecord(h: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (h === undefined || h === null) return out;
+  const pairs: Iterable<[string, string]> | undefined =
+    typeof (h as { entries?: unknown }).entries === 'function' && typeof (h as { forEach?: unknown }).forEach === 'function' && !Array.isArray(h)
+      ? (h as { entries(): Iterable<[string, string]> }).entries()
+      : Array.isArray(h)
+        ? (h as [string, string][])
+        : undefined;
+  if (pairs) {
+    for (const [k, v] of pairs) out[k] = out[k] === undefined ? String(v) : `${out[k]}, ${v}`;
+    return out;
+  }
+  for (const [k, v] of Object.entries(h as Record<string, unknown>)) {
+    if (v !== undefined && v !== null) out[k] = Array.isArray(v) ? v.join(', ') : String(v);
+  }
+  return out;
+}
+
+/**
+ * Drops client-node's cached token-file token (its FileAuth re-reads only every 60 s), so the
+ * next request, and the next watch on the same KubeConfig, reads the file again. Returns
+ * whether the current user authenticates with a token file at all. The authenticator list is
+ * private in client-node's typings; it is the only place the cache lives.
+ */
+export function forgetCachedFileToken(kc: KubeConfig): boolean {
+  const tokenFile = (kc.getCurrentUser()?.authProvider as { config?: { tokenFile?: string } } | undefined)?.config?.tokenFile;
+  if (!tokenFile) return false;
+  const auths = (kc as unknown as { authenticators?: unknown[] }).authenticators ?? [];
+  for (const a of auths) {
+    const fa = a as { token?: unknown; lastRead?: unknown; refreshToken?: unknown };
+    if (typeof fa.refreshToken === 'function' && 'lastRead' in fa) {
+      fa.token = null;
+      fa.lastRead = null;
+    }
+  }
+  return true;
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -154,7 +154,8 @@ export class LabKubelet {
   }
 
   async #sync(): Promise<void> {
-    const pods = this.#informer.list().filter((p) => p.spec.nodeName && this.#nodes.has(p.spec.nodeName));
+    // Host-network Pods (the podlb agent's own) are run by the lab itself, not as lab Pods.
+    const pods = this.#informer.list().filter((p) => p.spec.nodeName && this.#nodes.has(p.spec.nodeName) && !(p.spec as { hostNetwork?: boolean }).hostNetwork);
     const seen = new Set<string>();
     // Pods start concurrently (a real kubelet does too); termination runs in the background.
     await Promise.all(

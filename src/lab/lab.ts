@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
-import { startApiServer, type ApiServer } from '../apiserver/index.js';
+import { startApiServer, type ApiServer, type PodIdentity } from '../apiserver/index.js';
 import { API_VERSION, READINESS_GATE, type Pod, type PodLBNode } from '../api/types.js';
 import { KubeClient } from '../kube/client.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
@@ -28,6 +28,9 @@ export const LAB_NODES: LabNodeSpec[] = [
   // node2 is dual-stack: an IPv6 Pod CIDR advertised over an IPv6 session to the ToR.
   { name: 'node2', podCidr: '10.244.2.0/24', podCidr6: 'fd00:244:0:2::/64', rack: 'r2' },
 ];
+
+/** The agent DaemonSet's ServiceAccount (daemonset/daemonset.yaml). */
+export const AGENT_SERVICE_ACCOUNT = 'podlb-system/podlb-agent';
 
 export interface LabOptions {
   nodes?: LabNodeSpec[];
@@ -69,6 +72,8 @@ export interface Lab {
   logDir: string;
   kubeconfigPath: string;
   agents: Map<string, LabAgent>;
+  /** Each node's agent Pod identity (token file, CA, environment). */
+  agentIdentities: Map<string, PodIdentity>;
   /** A runtime-API client of the first HAProxy instance (haproxies[0]). */
   haproxy: HaproxyInstance;
   haproxies: HaproxyInstance[];
@@ -111,6 +116,9 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   try {
     const api = await startApiServer({ bookmarkIntervalMs: 5000 });
     stops.push(() => api.close());
+    // What `kubectl apply -k daemonset/` creates that this server serves: namespaces, the
+    // binaries' ServiceAccounts and RBAC, the network team's ConfigMap.
+    api.installManifests();
     const kubeconfigPath = join(logDir, 'kubeconfig');
     await api.writeKubeconfig(kubeconfigPath);
     const kc = new KubeConfig();
@@ -131,8 +139,13 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     stops.push(() => kubelet.stop());
 
     const agents = new Map<string, LabAgent>();
+    const agentIdentities = new Map<string, PodIdentity>();
     for (const n of topo.nodes) {
       const bird = { socketPath: n.bird.socketPath, configPath: n.bird.configPath };
+      // Each agent runs as the DaemonSet's Pod on its node: the podlb-agent ServiceAccount's
+      // token bound to that Pod, so RBAC and the node claim apply as in a cluster.
+      const identity = api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: n.name, hostNetwork: true });
+      agentIdentities.set(n.name, identity);
       if ((opts.agentMode ?? 'inProcess') === 'process') {
         const logFile = join(logDir, `agent-${n.name}.log`);
         let proc: SpawnedProcess | undefined;
@@ -145,7 +158,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
           },
           start: async () => {
             if (!existsSync(cliPath())) throw new Error(`${cliPath()} is missing: run \`npm run build\` first`);
-            proc = sb.spawn(null, process.execPath, [cliPath(), 'agent', '--node-name', n.name, '--kubeconfig', kubeconfigPath, '--bird-socket', bird.socketPath, '--bird-config', bird.configPath, '--netns', n.ns, '--health-port', String(metricsPort), '--health-address', '127.0.0.1', '--log-level', process.env.PODLB_LOG_LEVEL ?? 'info'], { name: `agent-${n.name}` });
+            const { KUBECONFIG: _unused, ...env } = process.env;
+            proc = sb.spawn(null, process.execPath, [cliPath(), 'agent', '--node-name', n.name, '--bird-socket', bird.socketPath, '--bird-config', bird.configPath, '--netns', n.ns, '--health-port', String(metricsPort), '--health-address', '127.0.0.1', '--log-level', process.env.PODLB_LOG_LEVEL ?? 'info'], { name: `agent-${n.name}`, env: { ...env, ...identity.env, PODLB_IN_CLUSTER_ROOT: identity.pathPrefix } });
             const out = createWriteStream(logFile, { flags: 'a' });
             proc.child.stdout?.pipe(out);
             proc.child.stderr?.pipe(out);
@@ -165,7 +179,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
           metrics: async () => (agent ? agent.metrics.registry.metrics() : ''),
           start: async () => {
             const makeInstance = opts.makeInstance;
-            agent = new Agent({ nodeName: n.name, kubeConfig: kc, log: agentLog, bird, kernel: { netns: n.ns }, ...(makeInstance ? { makeInstance: (address: string) => makeInstance(n.name, address) } : {}) });
+            agent = new Agent({ nodeName: n.name, kubeConfig: identity.kubeConfig(), log: agentLog, bird, kernel: { netns: n.ns }, ...(makeInstance ? { makeInstance: (address: string) => makeInstance(n.name, address) } : {}) });
             await agent.start();
           },
           stop: async () => {
@@ -194,6 +208,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       logDir,
       kubeconfigPath,
       agents,
+      agentIdentities,
       haproxy,
       haproxies,
       createPod: (node, name, o = {}) => client.create<Pod>(`/api/v1/namespaces/${podNs}/pods`, labPod(name, node, o)),
@@ -357,6 +372,11 @@ export async function runLab(opts: { once: boolean }): Promise<number> {
         ok: r.failed === 0,
         detail: `web-5 gate True after ${tGate} ms; web-1 draining ${drained !== undefined ? `at ${drained} ms` : '(not observed)'}; removed at ${tGone} ms\nload: ${r.sent} requests, ${r.failed} failed${r.errors.length ? ` (${r.errors.join(', ')})` : ''}, p50 ${r.latencyMs.p50.toFixed(1)} ms p99 ${r.latencyMs.p99.toFixed(1)} ms`,
       };
+    });
+
+    await step(steps, 'Every agent ran as podlb-system/podlb-agent (Pod-bound token) and the shipped RBAC granted each call', async () => {
+      const denied = lab.api.deniedRequests();
+      return { ok: denied.length === 0, detail: denied.length === 0 ? 'no request refused (403)' : denied.map((d) => `${d.method} ${d.path}: ${d.message}`).slice(0, 10).join('\n') };
     });
 
     if (!opts.once && !interrupted) {

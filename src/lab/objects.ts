@@ -93,7 +93,7 @@ export function labObjects(input: LabObjectsInput): Obj[] {
   };
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } },
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'podlb-system' } },
+    // podlb-system comes with the shipped manifests (installManifests).
     ...nodes,
     pool,
     ...peers,
