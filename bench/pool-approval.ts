@@ -62,7 +62,7 @@ export async function benchPoolApproval(): Promise<Record<string, unknown>> {
     const pendingLeaked = (await Promise.all(PREFIXES.map(torHas))).some(Boolean);
 
     const setState = (state: 'Approved' | 'Rejected') =>
-      lab.client.patch(`/apis/${API_VERSION}/podaddresspools/${POOL}`, { spec: { approval: { state, by: 'network-team:bench', reason: 'BENCH', time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') } } }, 'merge');
+      lab.networkTeam.patch(`/apis/${API_VERSION}/podaddresspools/${POOL}`, { spec: { approval: { state, by: 'network-team:bench', reason: 'BENCH', time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') } } }, 'merge');
 
     const approveFirst: number[] = [];
     const approveAll: number[] = [];

@@ -9,7 +9,7 @@
 //   - withdrawAll (uninstall) removes the routes at the ToR and the node's blackhole.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
-import { AGENT_SERVICE_ACCOUNT } from '../src/lab/lab.js';
+import { AGENT_SERVICE_ACCOUNT, applyLabObject, networkTeamClient } from '../src/lab/lab.js';
 import { pino } from 'pino';
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
@@ -129,12 +129,13 @@ beforeAll(async () => {
   adminKc = new KubeConfig();
   adminKc.loadFromString(api.kubeconfigYaml());
   const client = new KubeClient(adminKc);
+  const networkTeam = networkTeamClient(api);
   const objs = labObjects({ nodes: [{ name: 'node1', podCidr: POD_CIDR, rack: 'r1', address: NODE_ADDR, torAddress: TOR_ADDR }], haproxyRuntimes: [] });
   const plural: Record<string, string> = { Namespace: '/api/v1/namespaces', Node: '/api/v1/nodes', PodAddressPool: `/apis/${API_VERSION}/podaddresspools`, BGPPeer: `/apis/${API_VERSION}/bgppeers` };
   for (const o of objs) {
     const path = plural[o.kind];
     if (!path) continue; // the LB class and Service: no load balancer here
-    await client.create(path, o);
+    await applyLabObject(client, networkTeam, o);
     if (o.kind === 'Node') await client.patch(`${path}/${o.metadata.name}/status`, { status: o.status }, 'merge');
   }
   // Every agent of this suite is the DaemonSet's Pod on node1 (its own ServiceAccount token).

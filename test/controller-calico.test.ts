@@ -21,6 +21,7 @@ import { parseControllerFlags } from '../src/controller/main.js';
 import { peerFixture, poolFixture } from '../src/bgp/fixtures.js';
 import type { PodAddressPool } from '../src/api/types.js';
 import { parseLabelSelector, selectorMatches } from '../src/util/label-selector.js';
+import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
@@ -370,7 +371,7 @@ describe('the controller Calico loop against the API server', () => {
 
     // Approved: the filter now accepts the pool; the peer is unchanged (no write).
     const peerRv = calicoPeers()[0]!.metadata.resourceVersion;
-    api.store.patch('podaddresspools', 'tokyo-pods', undefined, 'merge', { spec: { approval: { state: 'Approved', by: 'network-team:alice' } } });
+    api.store.patch('podaddresspools', 'tokyo-pods', undefined, 'merge', { spec: { approval: { state: 'Approved', by: 'network-team:alice' } } }, { user: LAB_NETWORK_TEAM });
     await settle(has(() => exportsOf('podlb-rack-r12-tor').length === 2));
     expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Accept 10.244.0.0/16', 'Reject 0.0.0.0/0']);
     expect(calicoPeers()[0]!.metadata.resourceVersion).toBe(peerRv);
@@ -386,7 +387,7 @@ describe('the controller Calico loop against the API server', () => {
     expect(calicoPeers()[0]!.spec).toMatchObject({ asNumber: 65001, nodeSelector: "topology.kubernetes.io/rack == 'r13'" });
 
     // Rejected: back to deny-all.
-    api.store.patch('podaddresspools', 'tokyo-pods', undefined, 'merge', { spec: { approval: { state: 'Rejected', by: 'network-team:bob' } } });
+    api.store.patch('podaddresspools', 'tokyo-pods', undefined, 'merge', { spec: { approval: { state: 'Rejected', by: 'network-team:bob' } } }, { user: LAB_NETWORK_TEAM });
     await settle(has(() => exportsOf('podlb-rack-r12-tor').length === 1));
     expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject 0.0.0.0/0']);
 

@@ -7,6 +7,7 @@ import { waitFor } from '../src/lab/netns.js';
 import { Controller } from '../src/controller/controller.js';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
 import type { Condition, PodAddressPool } from '../src/api/types.js';
+import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -23,7 +24,7 @@ const brief = (name: string) => {
 };
 const poolEvents = (name: string) =>
   (api.store.list('events', { namespace: 'default' }).items as Obj[]).filter((e) => e.involvedObject.kind === 'PodAddressPool' && e.involvedObject.name === name).map((e) => e.reason as string);
-const approve = (name: string, state: 'Approved' | 'Rejected' | 'Pending') => api.store.patch('podaddresspools', name, undefined, 'merge', { spec: { approval: { state, by: 'network-team:alice', reason: 'NETREQ-1' } } });
+const approve = (name: string, state: 'Approved' | 'Rejected' | 'Pending') => api.store.patch('podaddresspools', name, undefined, 'merge', { spec: { approval: { state, by: 'network-team:alice', reason: 'NETREQ-1' } } }, { user: LAB_NETWORK_TEAM });
 const advertise = (node: string, prefixes: string[]) => api.store.patch('podlbnodes', node, undefined, 'merge', { status: { bgp: { advertisedPrefixes: prefixes } } }, { subresource: 'status' });
 
 beforeAll(async () => {
@@ -88,7 +89,7 @@ describe('PodAddressPool status from the controller', () => {
 
   it('NoNodeSelected, Overlapping and Invalid, and a Node label change is picked up', async () => {
     const mk = (name: string, cidrs: string[], extra: Obj = {}) =>
-      api.store.create('podaddresspools', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name }, spec: { cidrs, approval: { state: 'Approved' }, ...extra } });
+      api.store.create('podaddresspools', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name }, spec: { cidrs, approval: { state: 'Approved' }, ...extra } }, { user: LAB_NETWORK_TEAM });
     mk('rack9', ['10.250.0.0/16'], { nodeSelector: { matchLabels: { rack: 'r9' } } });
     mk('a-dup', ['10.251.0.0/16']);
     mk('b-dup', ['10.251.0.0/16']);

@@ -19,6 +19,7 @@ import type { PodAddressPool } from '../src/api/types.js';
 import { runKubectlPodlb } from '../src/cli/kubectl/main.js';
 import type { ExplainView } from '../src/cli/kubectl/explain.js';
 import type { PoolView } from '../src/cli/kubectl/pools.js';
+import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 const ago = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -186,9 +187,9 @@ describe('approve and reject', () => {
 describe('pools and status', () => {
   beforeAll(() => {
     for (const p of api.store.list('podaddresspools').items) api.store.delete('podaddresspools', p.metadata.name);
-    api.store.create('podaddresspools', pool('tokyo-pods', ['10.244.0.0/16', 'fd00:244::/56'], { state: 'Approved', by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z' }));
+    api.store.create('podaddresspools', pool('tokyo-pods', ['10.244.0.0/16', 'fd00:244::/56'], { state: 'Approved', by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z' }), { user: LAB_NETWORK_TEAM });
     api.store.create('podaddresspools', pool('osaka-pods', ['10.245.0.0/16'], { state: 'Pending' }, 'PodIPs'));
-    api.store.create('podaddresspools', pool('bad-pods', ['0.0.0.0/0'], { state: 'Rejected', by: 'bob', reason: 'too wide', time: '2026-11-01T00:00:00Z' }));
+    api.store.create('podaddresspools', pool('bad-pods', ['0.0.0.0/0'], { state: 'Rejected', by: 'bob', reason: 'too wide', time: '2026-11-01T00:00:00Z' }), { user: LAB_NETWORK_TEAM });
     podlbNode('node1', { bgp: { advertisedPrefixes: ['10.244.1.0/24'], sessions: [{ peer: 'tor', protocol: 'bgp_tor', peerAddress: '172.31.0.1', state: 'Established' }] }, members: { registered: 2, healthy: 1, draining: 0 }, conditions: [{ type: 'BGPReady', status: 'True', reason: 'Established' }] });
     podlbNode('node2', { bgp: { advertisedPrefixes: ['10.244.2.0/24', 'fd00:244:0:2::/64'] } });
     podlbNode('node3', { bgp: { advertisedPrefixes: ['10.245.3.7/32'] } });

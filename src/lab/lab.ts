@@ -10,7 +10,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { startApiServer, type ApiServer, type PodIdentity } from '../apiserver/index.js';
-import { API_VERSION, READINESS_GATE, type Pod, type PodLBNode } from '../api/types.js';
+import { API_VERSION, READINESS_GATE, type Pod, type PodAddressPool, type PodLBNode } from '../api/types.js';
 import { KubeClient } from '../kube/client.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
 import type { LbInstance, ObservedMember } from '../lb/provider.js';
@@ -18,7 +18,7 @@ import { startEndpointSliceController } from './endpointslice-controller.js';
 import { LabKubelet, type LabKubeletOptions } from './kubelet.js';
 import { NetnsSandbox, waitFor, type SpawnedProcess } from './netns.js';
 import { buildTopology, type Topology } from './topology.js';
-import { labObjects, LAB_BACKEND, LAB_NAMESPACE, LAB_SERVICE, labPod, type LabNodeSpec, type LabPodOptions } from './objects.js';
+import { isNetworkTeamObject, labObjects, LAB_BACKEND, LAB_NAMESPACE, LAB_NETWORK_TEAM, LAB_SERVICE, labPod, type LabNodeSpec, type LabObject, type LabPodOptions } from './objects.js';
 import { runLoad, type LoadResult } from './http-load.js';
 import { errorMessage } from '../util/errors.js';
 import { missingReal } from './real-components.js';
@@ -67,6 +67,8 @@ export interface Lab {
   sb: NetnsSandbox;
   api: ApiServer;
   client: KubeClient;
+  /** The network team (LAB_NETWORK_TEAM): the identity that may create and approve pools. */
+  networkTeam: KubeClient;
   topo: Topology;
   kubelet: LabKubelet;
   logDir: string;
@@ -124,10 +126,11 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     const kc = new KubeConfig();
     kc.loadFromString(api.kubeconfigYaml());
     const client = new KubeClient(kc);
+    const networkTeam = networkTeamClient(api);
 
     const topo = await buildTopology(sb, { nodes: nodes.map((n) => ({ name: n.name, podCidr: n.podCidr, ...(n.podCidr6 ? { podCidr6: n.podCidr6 } : {}) })), backends: [{ name: LAB_BACKEND, balance: 'roundrobin', httpCheckPath: '/healthz' }], lbInstances: opts.lbInstances ?? 2 });
     for (const obj of labObjects({ nodes: topo.nodes.map((n, i) => ({ ...nodes[i]!, address: n.address, torAddress: n.torAddress, ...(n.torAddress6 ? { torAddress6: n.torAddress6 } : {}) })), haproxyRuntimes: topo.lbs.map((l) => l.haproxy.runtimeAddress), ...(opts.healthCheck ? { healthCheck: opts.healthCheck } : {}), ...(opts.drainSeconds !== undefined ? { drainSeconds: opts.drainSeconds } : {}) })) {
-      await client.create(collectionPath(obj), obj);
+      await applyLabObject(client, networkTeam, obj);
       // Nodes keep their status on create in the real API, but the lab does not rely on it.
       if (obj.kind === 'Node') await client.patch(`${collectionPath(obj)}/${obj.metadata.name}/status`, { status: obj.status }, 'merge');
     }
@@ -203,6 +206,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       sb,
       api,
       client,
+      networkTeam,
       topo,
       kubelet,
       logDir,
@@ -237,6 +241,29 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     await stopAll();
     throw err;
   }
+}
+
+/** A client that authenticates as LAB_NETWORK_TEAM with a token of its own. */
+export function networkTeamClient(api: ApiServer): KubeClient {
+  const kc = new KubeConfig();
+  kc.loadFromString(api.kubeconfigForToken(api.addToken(LAB_NETWORK_TEAM), 'network-team'));
+  return new KubeClient(kc);
+}
+
+/**
+ * Creates a lab object the way a cluster's teams would: the cluster admin creates everything,
+ * pools without their approval (the platform team requests a pool), and the network team then
+ * approves it with a patch, the only write its shipped role (podlb-pool-approver) grants.
+ */
+export async function applyLabObject(admin: KubeClient, networkTeam: KubeClient, obj: LabObject): Promise<void> {
+  const path = collectionPath(obj);
+  if (!isNetworkTeamObject(obj)) {
+    await admin.create(path, obj);
+    return;
+  }
+  const { approval, ...spec } = (obj as unknown as PodAddressPool).spec;
+  await admin.create(path, { ...obj, spec });
+  if (approval) await networkTeam.patch(`${path}/${obj.metadata.name}`, { spec: { approval } }, 'merge');
 }
 
 function collectionPath(obj: { apiVersion?: string; kind?: string; metadata: { namespace?: string } }): string {

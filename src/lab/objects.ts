@@ -1,6 +1,7 @@
 // The objects the lab applies, in the shapes of the design's examples. The install test
 // validates them against the CRD schemas in daemonset/, so the lab never drifts from what a
 // real cluster would accept.
+import type { UserInfo } from '../apiserver/user.js';
 import { API_VERSION, READINESS_GATE, type BGPPeer, type LoadBalancerClass, type Node, type Pod, type PodAddressPool, type Service } from '../api/types.js';
 
 export const LAB_NAMESPACE = 'demo';
@@ -8,6 +9,19 @@ export const LAB_SERVICE = 'web';
 export const LAB_BACKEND = `${LAB_NAMESPACE}.${LAB_SERVICE}.http`;
 export const LAB_CLASS = 'lab-haproxy';
 export const LAB_POD_PORT = 8080;
+
+/**
+ * The lab's network team: a member of the group the shipped ConfigMap podlb-system/podlb-network-team
+ * names, so the approval admission policy lets it create and approve pools. Set-up that plays the
+ * network team writes pools as this user (over HTTP with a token, or in-process with `{ user }`);
+ * the cluster admin may not approve a pool, as on a real cluster.
+ */
+export const LAB_NETWORK_TEAM: UserInfo = { username: 'network-team:lab', groups: ['podlb:network-team', 'system:authenticated'] };
+
+/** Objects the network team owns and applies (only pools are guarded by the approval policy). */
+export function isNetworkTeamObject(obj: { kind?: string }): boolean {
+  return obj.kind === 'PodAddressPool';
+}
 
 export interface LabNodeSpec {
   name: string;
@@ -27,17 +41,17 @@ export interface LabObjectsInput {
   drainSeconds?: number;
 }
 
-type Obj = { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string } & Record<string, unknown> } & Record<string, unknown>;
+export type LabObject = { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string } & Record<string, unknown> } & Record<string, unknown>;
 
-export function labObjects(input: LabObjectsInput): Obj[] {
-  const nodes: (Node & Obj)[] = input.nodes.map((n) => ({
+export function labObjects(input: LabObjectsInput): LabObject[] {
+  const nodes: (Node & LabObject)[] = input.nodes.map((n) => ({
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'topology.kubernetes.io/rack': n.rack, 'podlb.io/bgp': 'true' } },
     spec: { podCIDR: n.podCidr, podCIDRs: [n.podCidr, ...(n.podCidr6 ? [n.podCidr6] : [])] },
     status: { addresses: [{ type: 'InternalIP', address: n.address }, { type: 'Hostname', address: n.name }], conditions: [{ type: 'Ready', status: 'True' }] },
   }));
-  const pool: PodAddressPool & Obj = {
+  const pool: PodAddressPool & LabObject = {
     apiVersion: API_VERSION,
     kind: 'PodAddressPool',
     metadata: { name: 'lab-pods' },
@@ -46,10 +60,10 @@ export function labObjects(input: LabObjectsInput): Obj[] {
       advertise: 'NodeCIDR',
       nodeSelector: { matchLabels: { 'podlb.io/bgp': 'true' } },
       communities: ['65000:100'],
-      approval: { state: 'Approved', by: 'network-team:lab', reason: 'LAB-1', time: '2026-11-23T00:00:00Z' },
+      approval: { state: 'Approved', by: LAB_NETWORK_TEAM.username, reason: 'LAB-1', time: '2026-11-23T00:00:00Z' },
     },
   };
-  const peers: (BGPPeer & Obj)[] = [...new Map(input.nodes.map((n) => [n.rack, n])).values()].map((n) => ({
+  const peers: (BGPPeer & LabObject)[] = [...new Map(input.nodes.map((n) => [n.rack, n])).values()].map((n) => ({
     apiVersion: API_VERSION,
     kind: 'BGPPeer',
     metadata: { name: `rack-${n.rack}-tor` },
@@ -74,7 +88,7 @@ export function labObjects(input: LabObjectsInput): Obj[] {
     });
   }
   const hc = input.healthCheck ?? { interval: '1s', rise: 2, fall: 3 };
-  const lbClass: LoadBalancerClass & Obj = {
+  const lbClass: LoadBalancerClass & LabObject = {
     apiVersion: API_VERSION,
     kind: 'LoadBalancerClass',
     metadata: { name: LAB_CLASS },
@@ -85,7 +99,7 @@ export function labObjects(input: LabObjectsInput): Obj[] {
       readiness: { withoutHealthCheck: 'Immediate', timeoutSeconds: 600 },
     },
   };
-  const service: Service & Obj = {
+  const service: Service & LabObject = {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: LAB_SERVICE, namespace: LAB_NAMESPACE, annotations: { 'podlb.io/load-balancer': LAB_CLASS, 'podlb.io/ports': 'http' } },
@@ -115,7 +129,7 @@ export interface LabPodOptions {
   readinessProbe?: { periodSeconds?: number; initialDelaySeconds?: number; successThreshold?: number; failureThreshold?: number; timeoutSeconds?: number };
 }
 
-export function labPod(name: string, node: string, opts: LabPodOptions = {}): Pod & Obj {
+export function labPod(name: string, node: string, opts: LabPodOptions = {}): Pod & LabObject {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
