@@ -71,9 +71,11 @@ describe('ResilientInformer', () => {
     await inf.start();
     // The next lists fail: the informer must back off and keep the last good cache meanwhile.
     api.faults.failNext({ count: 3, status: 503, match: (method, path) => method === 'GET' && !path.includes('watch') });
+    // Cut the watch before 'new' exists: had the old watch delivered 'new' first, the informer
+    // would resume from that (post-compaction) resourceVersion and never see a 410.
+    api.faults.closeAllWatches();
     api.faults.compact();
     await client.create('/api/v1/namespaces/default/configmaps', cm('new'));
-    api.faults.closeAllWatches();
     await new Promise((r) => setTimeout(r, 30));
     expect(names(inf)).toContain('old'); // never an empty cache in between
     await waitFor('relisted after failures', () => (names(inf).includes('new') ? true : undefined), 10_000, 10);
