@@ -55,7 +55,7 @@ export async function dispatch(spec: CliSpec, argv: readonly string[], io: Io): 
     }
     const { cmd, rest } = resolveCommand(spec.root, argv, globals);
     if (wantsHelp(rest)) {
-      io.stdout(renderHelp(cmd, cmd === spec.root ? [] : globals));
+      io.stdout(renderHelp(cmd, globals));
       return 0;
     }
     if (cmd === spec.root) {
@@ -82,7 +82,7 @@ export async function dispatch(spec: CliSpec, argv: readonly string[], io: Io): 
       case `${program} help`: {
         const target = findCommand(spec.root, p.positionals);
         if (!target) throw new UsageError(`unknown command ${JSON.stringify(p.positionals.join(' '))}`, cmd.path);
-        io.stdout(renderHelp(target, target === spec.root ? [] : globals));
+        io.stdout(renderHelp(target, globals));
         return 0;
       }
     }

@@ -35,7 +35,7 @@ export const PODLB: Command = {
   subcommands: [
     AGENT_COMMAND,
     CONTROLLER_COMMAND,
-    { path: 'podlb render', summary: 'Render configuration offline', subcommands: [RENDER_BIRD] },
+    { path: 'podlb render', summary: 'Render configuration offline', examples: ['podlb render bird --node node1 --objects cluster-objects.yaml'], subcommands: [RENDER_BIRD] },
     {
       path: 'podlb withdraw',
       summary: 'Make BIRD advertise nothing and remove the blackhole routes (uninstall; while no agent runs)',

@@ -1,7 +1,7 @@
 // The command layer of `kubectl podlb`: parse arguments, read or patch through the API, hand the
 // objects to the pure view functions (status.ts, pools.ts, explain.ts, approval.ts), print.
 // `runKubectlPodlb` takes its streams and clock as arguments, so tests run it in-process.
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { API_VERSION, LABEL_SERVICE_NAME, type EndpointSlice, type LoadBalancerClass, type Pod, type PodAddressPool, type PodLBNode, type Service } from '../../api/types.js';
 import { KubeApiError, KubeClient, isNotFound } from '../../kube/client.js';
@@ -20,7 +20,9 @@ export interface CliIo {
   now?: () => Date;
 }
 
-function loadKubeConfig(file: string | undefined, context: string | undefined): KubeConfig {
+async function loadKubeConfig(file: string | undefined, context: string | undefined): Promise<KubeConfig> {
+  // Loaded only when a command talks to the API, so help and usage errors answer at once.
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   if (file) kc.loadFromFile(file);
   else kc.loadFromDefault();
@@ -59,7 +61,7 @@ export async function runKubectlPodlb(argv: readonly string[], io: CliIo): Promi
     if (as === undefined && list(p, 'as-group').length > 0) throw new UsageError('--as-group needs --as (kubectl: requesting groups without a user is not allowed)', cmd.path);
     const timeoutMs = parseRequestTimeout(str(p, 'request-timeout')!)!;
     const values = { kubeconfig: str(p, 'kubeconfig'), context: str(p, 'context'), namespace: str(p, 'namespace'), reason: str(p, 'reason') };
-    const kc = loadKubeConfig(values.kubeconfig, values.context);
+    const kc = await loadKubeConfig(values.kubeconfig, values.context);
     // 0 is kubectl's "no timeout"; a timer's longest delay stands for it.
     const client = new KubeClient(kc, { timeoutMs: timeoutMs === 0 ? 2 ** 31 - 1 : timeoutMs, headers: impersonationHeaders(as, list(p, 'as-group')) });
     switch (name) {
