@@ -239,6 +239,8 @@ describe('completion', () => {
     } else {
       expect(bashComplete(program, r.out, 'kubectl-podlb --context x p')).toEqual(['pools']);
       expect(bashComplete(program, r.out, 'kubectl-podlb pools -o ')).toEqual(['json', 'yaml', 'wide']);
+      // `--output=y`: bash makes '=' a word of its own.
+      expect(bashComplete(program, r.out, 'kubectl-podlb pools --output = y')).toEqual(['yaml']);
     }
   });
 

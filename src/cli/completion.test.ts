@@ -18,6 +18,8 @@ describe('complete', () => {
   it('offers a flag\'s choices, with and without =', () => {
     expect(c(['pools', '-o'], '')).toEqual({ candidates: ['json', 'yaml', 'wide'], directive: DIRECTIVE_NO_FILES });
     expect(c(['pools'], '--output=y').candidates).toEqual(['--output=yaml']);
+    // As bash passes `--output=y`: '=' is a word of its own.
+    expect(c(['pools', '--output', '='], 'y').candidates).toEqual(['yaml']);
   });
   it('lets the shell complete file names for file flags only', () => {
     expect(c(['pools', '--kubeconfig'], '').directive).toBe(DIRECTIVE_DEFAULT);

@@ -23,6 +23,8 @@ export function complete(root: Command, words: readonly string[], current: strin
   let pending: Flag | undefined;
   const flagsOf = (c: Command): Flag[] => [...(c.flags ?? []), ...globalFlags, HELP_FLAG];
   for (const w of words) {
+    // bash splits `--output=y` at '=' (COMP_WORDBREAKS): the value is still to come.
+    if (w === '=') continue;
     if (pending) {
       pending = undefined;
       continue;
