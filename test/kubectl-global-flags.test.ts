@@ -122,6 +122,13 @@ describe('--as, --as-group', () => {
     }
   });
 
+  it('approve records the impersonated user when the API server does not serve SelfSubjectReview', async () => {
+    const r = await run(['approve', 'tokyo-pods', '--reason', 'NETREQ-2', '--kubeconfig', proxied, '--as', 'bob']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('approved by bob (name from --as');
+    expect((api.store.get('podaddresspools', 'tokyo-pods') as { spec: { approval: { by: string } } }).spec.approval.by).toBe('bob');
+  });
+
   it('are not sent without the flags', async () => {
     seen.length = 0;
     expect((await run(['pools', '--kubeconfig', proxied])).code).toBe(0);

@@ -84,7 +84,7 @@ export async function runKubectlPodlb(argv: readonly string[], io: CliIo): Promi
         const current = await client.get<PodAddressPool>(path).catch((err: unknown) => {
           throw isNotFound(err) ? new Error(`podaddresspool ${JSON.stringify(pool)} not found`) : err;
         });
-        const id = await callerIdentity(client, kc);
+        const id = await callerIdentity(client, kc, as);
         let updated: PodAddressPool;
         try {
           updated = await client.patch<PodAddressPool>(path, approvalPatch(decision, id.name, values.reason!, now(), current.metadata.resourceVersion), 'merge');
