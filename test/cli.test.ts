@@ -220,7 +220,7 @@ describe('completion', () => {
     chmodSync(join(bin, program), 0o755);
     writeFileSync(join(dir, 'completion.bash'), script);
     const words = line.split(' ');
-    const out = execFileSync('bash', ['-c', `source ${join(dir, 'completion.bash')}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; ${script.match(/^(_\w+)\(\)/m)![1]}; printf '%s\\n' "\${COMPREPLY[@]}"`], { env: { PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' });
+    const out = execFileSync('bash', ['-c', `source ${join(dir, 'completion.bash')}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; ${script.match(/^(_\w+)\(\)/m)![1]}; printf '%s\\n' "\${COMPREPLY[@]}"`], { cwd: ROOT, env: { PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' });
     return out.split('\n').filter(Boolean);
   }
 
@@ -230,12 +230,15 @@ describe('completion', () => {
   ])('%s completion bash completes commands, flags and flag values in bash', async (p, program) => {
     const r = await run(p, ['completion', 'bash']);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toContain(`complete -o default -F `);
+    expect(r.out).toMatch(/\ncomplete -F _\w+ (podlb|kubectl-podlb)\n$/);
     if (p === 'podlb') {
       expect(bashComplete(program, r.out, 'podlb ag')).toEqual(['agent']);
       expect(bashComplete(program, r.out, 'podlb agent --node')).toEqual(['--node-name']);
       expect(bashComplete(program, r.out, 'podlb agent --log-level d')).toEqual(['debug']);
       expect(bashComplete(program, r.out, 'podlb render b')).toEqual(['bird']);
+      // File names only where the flag takes a file (the shell runs in the repository here).
+      expect(bashComplete(program, r.out, 'podlb render bird --objects package').sort()).toEqual(['package-lock.json', 'package.json']);
+      expect(bashComplete(program, r.out, 'podlb agent --node-name package')).toEqual([]);
     } else {
       expect(bashComplete(program, r.out, 'kubectl-podlb --context x p')).toEqual(['pools']);
       expect(bashComplete(program, r.out, 'kubectl-podlb pools -o ')).toEqual(['json', 'yaml', 'wide']);

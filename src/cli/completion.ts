@@ -75,10 +75,11 @@ ${fn}() {
   local IFS=$'\\n' line
   for line in $out; do [[ -n $line ]] && COMPREPLY+=("$line"); done
   if (( \${#COMPREPLY[@]} == 0 )) && (( (directive & ${DIRECTIVE_NO_FILES}) == 0 )); then
+    compopt -o filenames 2>/dev/null
     COMPREPLY=($(compgen -f -- "$cur"))
   fi
 }
-complete -o default -F ${fn} ${program}
+complete -F ${fn} ${program}
 `;
 }
 

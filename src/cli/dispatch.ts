@@ -15,7 +15,8 @@ export type Handler = (p: Parsed, cmd: Command) => Promise<number> | number;
 export const VERSION_OUTPUT: Flag = { name: 'output', short: 'o', type: 'string', arg: 'FORMAT', choices: ['json', 'yaml'], description: 'print the version as an object' };
 
 /** The commands both CLIs have: version, completion, help (and the hidden __complete). */
-export function commonCommands(program: string): Command[] {
+export function commonCommands(program: string, completionProgram = program): Command[] {
+  const plugin = completionProgram !== program;
   return [
     { path: `${program} version`, summary: 'Print the version, git commit and build date', flags: [VERSION_OUTPUT], examples: [`${program} version`, `${program} version -o json`] },
     {
@@ -23,7 +24,11 @@ export function commonCommands(program: string): Command[] {
       summary: 'Print a shell completion script (bash or zsh)',
       usage: 'bash|zsh',
       args: { min: 1, max: 1, name: 'a shell: bash or zsh' },
-      examples: [`source <(${program} completion bash)     # in ~/.bashrc`, `source <(${program} completion zsh)      # in ~/.zshrc, after compinit`],
+      examples: [
+        `source <(${program} completion bash)     # in ~/.bashrc${plugin ? `: completes ${completionProgram} ...` : ''}`,
+        `source <(${program} completion zsh)      # in ~/.zshrc, after compinit`,
+        ...(plugin ? [`# '${program} <TAB>' needs no script: kubectl 1.26+ runs kubectl_complete-podlb (installed with ${completionProgram})`] : []),
+      ],
     },
     { path: `${program} help`, summary: 'Help about any command', usage: '[COMMAND]...', args: { min: 0, max: 3, name: 'command words' }, examples: [`${program} help ${program === 'podlb' ? 'agent' : 'pools'}`] },
     { path: `${program} __complete`, summary: 'Completion candidates for the words typed (used by the completion scripts)', hidden: true, args: { min: 0, max: Infinity, name: 'words' } },

@@ -92,8 +92,6 @@ export function suggest(word: string, candidates: readonly string[]): string | u
 export interface Parsed {
   /** Flag values by long name, defaults applied; a `strings` flag is a list. */
   values: Map<string, string | boolean | string[]>;
-  /** Flags the user gave (not defaults). */
-  given: Set<string>;
   positionals: string[];
 }
 
@@ -130,7 +128,6 @@ export function parseFlags(cmd: Command, flags: readonly Flag[], argv: readonly 
   const byLong = new Map(flags.map((f) => [f.name, f]));
   const byShort = new Map(flags.filter((f) => f.short).map((f) => [f.short!, f]));
   const values = new Map<string, string | boolean | string[]>();
-  const given = new Set<string>();
   const positionals: string[] = [];
   const bad = (message: string): never => {
     throw new UsageError(message, cmd.path);
@@ -140,7 +137,6 @@ export function parseFlags(cmd: Command, flags: readonly Flag[], argv: readonly 
       if (raw === undefined) values.set(f.name, true);
       else if (raw in BOOL_TEXT) values.set(f.name, BOOL_TEXT[raw]!);
       else bad(`${shown}: ${JSON.stringify(raw)} is not true or false`);
-      given.add(f.name);
       return i;
     }
     let value = raw;
@@ -156,7 +152,6 @@ export function parseFlags(cmd: Command, flags: readonly Flag[], argv: readonly 
     if (problem) bad(`${shown}: ${JSON.stringify(value)} ${problem}`);
     if (f.type === 'strings') values.set(f.name, [...((values.get(f.name) as string[] | undefined) ?? []), value]);
     else values.set(f.name, value);
-    given.add(f.name);
     return next;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -197,7 +192,7 @@ export function parseFlags(cmd: Command, flags: readonly Flag[], argv: readonly 
     bad(args.max === 0 ? `"${cmd.path}" takes no positional arguments, got ${JSON.stringify(positionals[0])}` : `"${cmd.path}" takes ${args.name}, got ${positionals.length} arguments: ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
   }
   if (positionals.length < args.min) bad(`"${cmd.path}" needs ${args.name}`);
-  return { values, given, positionals };
+  return { values, positionals };
 }
 
 /** True when argv asks for help (`-h`/`--help` before `--`), whatever else it holds. */

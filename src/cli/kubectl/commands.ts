@@ -51,6 +51,6 @@ export const KUBECTL_PODLB: Command = {
       flags: [output(['json', 'yaml', 'wide'])],
       examples: [`${P} explain svc/bidder -n ads`, `${P} explain svc/bidder -n ads -o wide    # whole Event messages`],
     },
-    ...commonCommands(P),
+    ...commonCommands(P, 'kubectl-podlb'),
   ],
 };
