@@ -2,7 +2,7 @@
 // processes. Every command's --help/-h, version, completion and bad input: exit codes, which
 // stream, one line for an error, never a stack trace.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -252,6 +252,22 @@ describe('completion', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^#compdef (podlb|kubectl-podlb)\n/);
     expect(r.out).toMatch(/\ncompdef _\w+ (podlb|kubectl-podlb)\n$/);
+  });
+
+  // kubectl is optional here (Debian has no package); where it is, the real one drives the hook.
+  const hasKubectl = spawnSync('sh', ['-c', 'command -v kubectl']).status === 0;
+  it.skipIf(!hasKubectl)('the real kubectl completes `kubectl podlb …` through kubectl_complete-podlb on PATH', () => {
+    const bin = join(dir, 'plugin-bin');
+    execFileSync('mkdir', ['-p', bin]);
+    for (const [name, file] of [['kubectl-podlb', 'kubectl-podlb.js'], ['kubectl_complete-podlb', 'kubectl-complete-podlb.js']]) {
+      writeFileSync(join(bin, name!), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist/src/cli', file!)}" "$@"\n`);
+      chmodSync(join(bin, name!), 0o755);
+    }
+    const env = { PATH: `${bin}:${process.env.PATH}`, HOME: dir };
+    const complete = (...words: string[]): string => execFileSync('kubectl', ['__complete', 'podlb', ...words], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(complete('p')).toBe('pools\n:4\n');
+    expect(complete('explain', 'svc/x', '--output', '')).toBe('json\nyaml\nwide\n:4\n');
+    expect(execFileSync('kubectl', ['podlb', 'version'], { env, encoding: 'utf8' })).toMatch(/^kubectl podlb version /);
   });
 
   it('kubectl_complete-podlb answers kubectl 1.26+ plugin completion (cobra __complete protocol)', async () => {
