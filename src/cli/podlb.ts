@@ -27,7 +27,7 @@ const RENDER_BIRD: Command = {
   examples: ['podlb render bird --node node1 --objects cluster-objects.yaml', 'kubectl get nodes,podaddresspools,bgppeers -o yaml | podlb render bird --node node1 --objects /dev/stdin'],
 };
 
-export const PODLB: Command = {
+const PODLB: Command = {
   path: 'podlb',
   summary: 'podlb: Pod CIDRs over BGP, Pod IPs as L7 load-balancer members, readiness gates',
   flags: [{ name: 'version', type: 'boolean', description: 'print the version and exit' }],
@@ -96,7 +96,7 @@ const handlers = new Map<string, Handler>([
   ],
 ]);
 
-export const PODLB_CLI: CliSpec = { root: PODLB, completionProgram: 'podlb', handlers };
+const PODLB_CLI: CliSpec = { root: PODLB, completionProgram: 'podlb', handlers };
 
 dispatch(PODLB_CLI, process.argv.slice(2), { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) }).then(
   (code) => {
