@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
 import type { PodAddressPool } from '../src/api/types.js';
 import { runKubectlPodlb } from '../src/cli/kubectl/main.js';
@@ -340,6 +341,16 @@ describe('explain svc/NAME', () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain('service "nope" not found in namespace ads');
     expect((await run(['explain', 'pod/x'])).code).toBe(2);
-    expect((await run(['explain', 'svc/bidder', '-o', 'yaml'])).code).toBe(2);
+    expect((await run(['explain', 'svc/bidder', '-o', 'table'])).code).toBe(2);
+  });
+
+  it('-o yaml is -o json in YAML; -o wide is the text view', async () => {
+    const json = await run(['explain', 'svc/bidder', '-n', 'ads', '-o', 'json']);
+    const yaml = await run(['explain', 'svc/bidder', '-n', 'ads', '-o', 'yaml']);
+    expect(yaml.code, yaml.err).toBe(0);
+    expect(parseYaml(yaml.out)).toEqual(JSON.parse(json.out));
+    const wide = await run(['explain', 'svc/bidder', '-n', 'ads', '-o', 'wide']);
+    expect(wide.code, wide.err).toBe(0);
+    expect(wide.out.split('\n')[0]).toBe((await run(['explain', 'svc/bidder', '-n', 'ads'])).out.split('\n')[0]);
   });
 });

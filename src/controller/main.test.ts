@@ -47,7 +47,7 @@ describe('parseControllerFlags', () => {
     [['--webhook-address', 'podlb.example'], /--webhook-address.*not an IP address/],
     [['--health-address', '10.0.0.300'], /--health-address.*not an IP address/],
     [['--webhook-extra-sans', 'ok.example,Not_A_Name'], /--webhook-extra-sans.*"Not_A_Name"/],
-    [['--no-such-flag'], /Unknown option/],
+    [['--no-such-flag'], /unknown flag --no-such-flag/],
     [['positional'], /positional/i],
   ])('%j is refused', (argv, message) => {
     expect(() => parseControllerFlags(argv, {}, HOST)).toThrow(message);

@@ -36,13 +36,19 @@ export class KubeClient {
   readonly #kc: KubeConfig;
   readonly #server: string;
   readonly #timeoutMs: number;
+  readonly #extraHeaders: readonly (readonly [string, string])[];
 
-  constructor(kc: KubeConfig, opts: { timeoutMs?: number } = {}) {
+  /**
+   * `headers`: sent with every request after the kubeconfig's, as pairs so a name may repeat
+   * (kubectl's --as-group sends one Impersonate-Group header per group).
+   */
+  constructor(kc: KubeConfig, opts: { timeoutMs?: number; headers?: readonly (readonly [string, string])[] } = {}) {
     this.#kc = kc;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new PodlbError('NO_CLUSTER', 'the kubeconfig has no current cluster');
     this.#server = cluster.server.replace(/\/+$/, '');
     this.#timeoutMs = opts.timeoutMs ?? 15_000;
+    this.#extraHeaders = opts.headers ?? [];
   }
 
   get kubeConfig(): KubeConfig {
@@ -86,7 +92,8 @@ export class KubeClient {
       return await fetch(url.toString(), {
         ...init,
         method,
-        headers,
+        // Pairs, not a record: impersonation sends one Impersonate-Group line per group.
+        headers: [...Object.entries(headers), ...this.#extraHeaders],
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal: controller.signal as never,
       } as never);

@@ -10,7 +10,7 @@ export type Decision = Extract<ApprovalState, 'Approved' | 'Rejected'>;
 export interface Identity {
   name: string;
   /** Where the name came from: the API server (authenticated) or the local kubeconfig (a label). */
-  source: 'SelfSubjectReview' | 'kubeconfig';
+  source: 'SelfSubjectReview' | 'kubeconfig' | 'impersonation';
 }
 
 /** A reason is required and bounded like the CRD field (maxLength 1024). Undefined when fine, else what is wrong. */
@@ -44,7 +44,7 @@ export function approvalPatch(decision: Decision, by: string, reason: string, no
  * may name nobody; it is the fallback when the API does not serve the review (404 on older
  * servers, 405, or 403 when RBAC took away system:basic-user).
  */
-export async function callerIdentity(client: KubeClient, kc: KubeConfig): Promise<Identity> {
+export async function callerIdentity(client: KubeClient, kc: KubeConfig, impersonated?: string): Promise<Identity> {
   try {
     const r = await client.create<{ status?: { userInfo?: { username?: string } } }>('/apis/authentication.k8s.io/v1/selfsubjectreviews', {
       apiVersion: 'authentication.k8s.io/v1',
@@ -55,6 +55,8 @@ export async function callerIdentity(client: KubeClient, kc: KubeConfig): Promis
   } catch (err) {
     if (!(err instanceof KubeApiError) || ![403, 404, 405].includes(err.status)) throw err;
   }
+  // With --as the API server acts as that user, whatever the kubeconfig's credential names.
+  if (impersonated) return { name: impersonated, source: 'impersonation' };
   const user = kc.getCurrentUser();
   const name = user?.username || user?.name;
   if (!name) throw new Error('cannot tell who you are: the API server does not serve SelfSubjectReview and the kubeconfig has no current user');
@@ -64,6 +66,6 @@ export async function callerIdentity(client: KubeClient, kc: KubeConfig): Promis
 export function describeDecision(pool: PodAddressPool, id: Identity): string {
   const a = pool.spec.approval;
   const verb = a?.state === 'Rejected' ? 'rejected' : 'approved';
-  const via = id.source === 'kubeconfig' ? ' (name from the kubeconfig: the API server does not serve SelfSubjectReview)' : '';
+  const via = id.source === 'kubeconfig' ? ' (name from the kubeconfig: the API server does not serve SelfSubjectReview)' : id.source === 'impersonation' ? ' (name from --as: the API server does not serve SelfSubjectReview)' : '';
   return `podaddresspool/${pool.metadata.name} ${verb} by ${a?.by}${via}\n  cidrs:  ${pool.spec.cidrs.join(', ')}\n  reason: ${a?.reason}\n  time:   ${a?.time}\n`;
 }

@@ -230,7 +230,9 @@ function eventText(e: EventView | undefined, now: Date, max = 70): string {
   return `${formatAge(e.time, now)} ${e.type} ${e.reason}${repeat}: ${cell(e.message, max)}`;
 }
 
-export function renderExplain(v: ExplainView, now: Date): string {
+/** `wide` (-o wide) prints Event messages and condition messages whole instead of cut to the terminal. */
+export function renderExplain(v: ExplainView, now: Date, opts: { wide?: boolean } = {}): string {
+  const max = (n: number): number => (opts.wide ? Infinity : n);
   const s = v.service;
   const lines: string[] = [];
   const head = `Service ${s.namespace}/${s.name}: `;
@@ -246,7 +248,7 @@ export function renderExplain(v: ExplainView, now: Date): string {
       lines.push(`${head}${s.binding === 'classMissing' ? 'class missing' : 'invalid annotations'}: ${s.problem ?? ''}`);
       break;
   }
-  lines.push(`  last event: ${eventText(s.lastEvent, now, 120)}`, '');
+  lines.push(`  last event: ${eventText(s.lastEvent, now, max(120))}`, '');
   let out = lines.join('\n') + '\n';
   if (v.pods.length === 0) {
     out += `No Pods match the Service's selector in namespace ${s.namespace}.\n`;
@@ -261,7 +263,7 @@ export function renderExplain(v: ExplainView, now: Date): string {
         p.members.join(',') || '-',
         gateText(p.gate),
         p.ready,
-        eventText(p.lastEvent, now),
+        eventText(p.lastEvent, now, max(70)),
       ]),
     ]);
   }

@@ -51,10 +51,19 @@ export function poolViews(pools: readonly PodAddressPool[], nodes: readonly PodL
     });
 }
 
-export function renderPools(views: readonly PoolView[]): string {
+/** `wide` (-o wide) adds the decision's reason and time and names the advertising nodes. */
+export function renderPools(views: readonly PoolView[], opts: { wide?: boolean } = {}): string {
   if (views.length === 0) return 'No PodAddressPools found.\n';
   return renderTable([
-    ['NAME', 'STATE', 'CIDRS', 'ADVERTISE', 'BY', 'NODES'],
-    ...views.map((v) => [v.name, v.state, v.cidrs.join(','), v.advertise, v.by || '-', String(v.advertisingNodes.length)]),
+    ['NAME', 'STATE', 'CIDRS', 'ADVERTISE', 'BY', 'NODES', ...(opts.wide ? ['DECIDED', 'REASON', 'ADVERTISING NODES'] : [])],
+    ...views.map((v) => [
+      v.name,
+      v.state,
+      v.cidrs.join(','),
+      v.advertise,
+      v.by || '-',
+      String(v.advertisingNodes.length),
+      ...(opts.wide ? [v.time || '-', v.reason || '-', v.advertisingNodes.join(',') || '-'] : []),
+    ]),
   ]);
 }

@@ -2,8 +2,9 @@
 import type { PodLBNode } from '../../api/types.js';
 import { renderTable } from './format.js';
 
-export function renderStatus(nodes: readonly PodLBNode[]): string {
-  const rows = [['NODE', 'BGP', 'SESSIONS', 'PREFIXES', 'MEMBERS(reg/healthy/drain)', 'CONFIG', 'LAST ERROR']];
+/** `wide` (-o wide) adds every condition, the last apply and its result, and the whole config hash. */
+export function renderStatus(nodes: readonly PodLBNode[], opts: { wide?: boolean } = {}): string {
+  const rows = [['NODE', 'BGP', 'SESSIONS', 'PREFIXES', 'MEMBERS(reg/healthy/drain)', 'CONFIG', 'LAST ERROR', ...(opts.wide ? ['LAST APPLY', 'CONDITIONS'] : [])]];
   for (const n of nodes) {
     const s = n.status ?? {};
     const bgp = s.conditions?.find((c) => c.type === 'BGPReady');
@@ -15,8 +16,11 @@ export function renderStatus(nodes: readonly PodLBNode[]): string {
       sessions,
       (s.bgp?.advertisedPrefixes ?? []).join(',') || '-',
       m ? `${m.registered}/${m.healthy}/${m.draining}` : '-',
-      s.bgp?.configHash?.slice(0, 12) ?? '-',
-      s.bgp?.lastError ?? '',
+      (opts.wide ? s.bgp?.configHash : s.bgp?.configHash?.slice(0, 12)) ?? '-',
+      opts.wide ? s.bgp?.lastError || '-' : s.bgp?.lastError ?? '',
+      ...(opts.wide
+        ? [s.bgp?.lastApplyResult ? `${s.bgp.lastApplyResult}@${s.bgp.lastApplyTime ?? '?'}` : '-', (s.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`).join(',') || '-']
+        : []),
     ]);
   }
   return renderTable(rows);
