@@ -32,12 +32,13 @@ COPY native ./native
 COPY src ./src
 # What the agent never reads leaves the image: source maps (no --enable-source-maps), TypeScript
 # declarations and sources (node does not strip types under node_modules; client-node 1.x alone
-# ships 34 MB of them), the dependencies' tests, examples and documentation, and prebuilt addons
+# ships 34 MB of them), the dependencies' tests and examples (not doc/: yaml keeps code there), and
+# prebuilt addons
 # for other platforms than the one built for.
 RUN npm run build && npm prune --omit=dev \
  && find dist node_modules -type f \( -name '*.map' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' \) -delete \
  && find node_modules -mindepth 2 -type d \( -name test -o -name tests -o -name __tests__ -o -name example -o -name examples \
-      -o -name doc -o -name docs -o -name benchmark -o -name benchmarks -o -name .github \) -prune -exec rm -rf {} + \
+      -o -name benchmark -o -name benchmarks -o -name .github \) -prune -exec rm -rf {} + \
  && find node_modules -type d -path '*/prebuilds/*' ! -name "linux-$(node -p process.arch)*" -prune -exec rm -rf {} +
 
 FROM ${NODE_RUNTIME_IMAGE} AS agent

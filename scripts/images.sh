@@ -70,13 +70,14 @@ timed "target bird" build_target bird localhost/podlb-bird
 
 # Size of the unpacked root file system in MB (10^6 bytes, as `docker images` counts), which is
 # what a node stores; registries store the layers gzipped, about 40 % of this.
+# rootfs_mb IMAGE VAR
 rootfs_mb() {
   local ctr mnt bytes
   ctr=$(buildah from --quiet --pull-never "$1"); BASE_CTRS+=("$ctr")
   mnt=$(buildah mount "$ctr")
   bytes=$(du -sxb "$mnt" | cut -f1)
   buildah rm "$ctr" >/dev/null; BASE_CTRS=()
-  echo $(((bytes + 500000) / 1000000))
+  printf -v "$2" '%s' $(((bytes + 500000) / 1000000))
 }
 
 mkdir -p "$OUT"
@@ -90,7 +91,7 @@ for pair in podlb:AGENT podlb-bird:BIRD; do
   iid=$(sed 's/^sha256://' "$WORK/$([ "$var" = AGENT ] && echo agent || echo bird).iid")
   tag="$VERSION-${iid:0:12}"
   digest=$(buildah inspect --type image --format '{{.FromImageDigest}}' "$iid")
-  mb=$(rootfs_mb "localhost/$name:$tag")
+  rootfs_mb "localhost/$name:$tag" mb
   printf '%-16s %-38s %-14s %-73s %s MB\n' "$name" "localhost/$name:$tag" "${iid:0:12}" "$digest" "$mb"
   cat >>"$OUT/images.env" <<EOF
 ${var}_IMAGE=localhost/$name:$tag
