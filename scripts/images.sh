@@ -17,7 +17,6 @@
 # Debian mirror.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
 if [ "$(id -u)" != 0 ]; then
   echo "scripts/images.sh builds with buildah --isolation chroot and debootstrap: run it as root (sudo npm run images)" >&2
@@ -69,7 +68,7 @@ timed "target agent" build_target agent localhost/podlb
 timed "target bird" build_target bird localhost/podlb-bird
 
 # Size of the unpacked root file system in MB (10^6 bytes, as `docker images` counts), which is
-# what a node stores; registries store the layers gzipped, about 40 % of this.
+# what a node stores; registries store the layers gzipped, 30-40 % of this.
 # rootfs_mb IMAGE VAR
 rootfs_mb() {
   local ctr mnt bytes
@@ -86,9 +85,9 @@ mkdir -p "$OUT"
 } >"$OUT/images.env"
 kz_images=""
 printf '%-16s %-38s %-14s %-73s %s\n' IMAGE TAG ID DIGEST SIZE
-for pair in podlb:AGENT podlb-bird:BIRD; do
-  name=${pair%%:*}; var=${pair##*:}
-  iid=$(sed 's/^sha256://' "$WORK/$([ "$var" = AGENT ] && echo agent || echo bird).iid")
+for triple in agent:podlb:AGENT bird:podlb-bird:BIRD; do
+  IFS=: read -r target name var <<<"$triple"
+  iid=$(sed 's/^sha256://' "$WORK/$target.iid")
   tag="$VERSION-${iid:0:12}"
   digest=$(buildah inspect --type image --format '{{.FromImageDigest}}' "$iid")
   rootfs_mb "localhost/$name:$tag" mb
