@@ -30,16 +30,18 @@ RUN npm ci --ignore-scripts && node -e "require('koffi')"
 COPY tsconfig.json ./
 COPY native ./native
 COPY src ./src
+COPY images/strip-comments.cjs ./images/strip-comments.cjs
 # What the agent never reads leaves the image: source maps (no --enable-source-maps), TypeScript
 # declarations and sources (node does not strip types under node_modules; client-node 1.x alone
 # ships 34 MB of them), the dependencies' tests and examples (not doc/: yaml keeps code there), and
-# prebuilt addons
-# for other platforms than the one built for.
+# prebuilt addons for other platforms than the one built for; and the dependencies' comments
+# (images/strip-comments.cjs: 15 MB, most of them client-node's).
 RUN npm run build && npm prune --omit=dev \
  && find dist node_modules -type f \( -name '*.map' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' \) -delete \
  && find node_modules -mindepth 2 -type d \( -name test -o -name tests -o -name __tests__ -o -name example -o -name examples \
       -o -name benchmark -o -name benchmarks -o -name .github \) -prune -exec rm -rf {} + \
- && find node_modules -type d -path '*/prebuilds/*' ! -name "linux-$(node -p process.arch)*" -prune -exec rm -rf {} +
+ && find node_modules -type d -path '*/prebuilds/*' ! -name "linux-$(node -p process.arch)*" -prune -exec rm -rf {} + \
+ && node images/strip-comments.cjs node_modules
 
 FROM ${NODE_RUNTIME_IMAGE} AS agent
 ENV NODE_ENV=production
