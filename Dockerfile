@@ -1,32 +1,49 @@
 # syntax=docker/dockerfile:1
 #
-# podlb images. NOT BUILT HERE: the development and CI machines have the docker CLI but no
-# container engine, so this file has never been built; test/install-manifests.test.ts only
-# checks its structure (targets, COPY sources, entrypoint). Build with:
+# podlb images. Built here by `sudo npm run images` (scripts/images.sh) with buildah, which
+# passes bases it made itself (debootstrap, Node.js from the npm registry) as the build arguments
+# below; a user builds the same file with the public bases:
 #   docker build --target agent -t podlb:latest .
 #   docker build --target bird  -t podlb-bird:latest .
 # (daemonset/kustomization.yaml maps the names podlb and podlb-bird to real tags.)
 #
 # Targets:
 #   build  compiles the TypeScript and prunes dev dependencies
-#   agent  the podlb CLI (`podlb agent`, later `podlb controller`, `podlb render bird`)
+#   agent  the podlb CLI (`podlb agent`, `podlb controller`, `podlb render bird`); runs nothing at
+#          build time, so its base needs no shell (scripts/images.sh's has none)
 #   bird   BIRD 2 from Debian bookworm (2.0.12, the version the lab and golden files use)
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# NODE_IMAGE needs npm and a shell (the build stage); NODE_RUNTIME_IMAGE only node.
+ARG NODE_IMAGE=node:26-bookworm-slim
+ARG NODE_RUNTIME_IMAGE=node:26-bookworm-slim
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the root package's `prepare` script runs tsc, and the sources are not here
-# yet (copying them later keeps this layer cached). `npm rebuild` then runs the dependencies'
-# own install scripts.
-RUN npm ci --ignore-scripts && npm rebuild
+# yet (copying them later keeps this layer cached); `npm rebuild` would run it too. The one
+# dependency with an install script, koffi, only checks there that its prebuilt addon
+# (@koromix/koffi-linux-x64) loads, else builds from source with cmake: load it here instead, so
+# a platform without a prebuilt fails the build, not the agent at run time.
+RUN npm ci --ignore-scripts && node -e "require('koffi')"
 COPY tsconfig.json ./
+COPY native ./native
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+COPY images/strip-comments.cjs ./images/strip-comments.cjs
+# What the agent never reads leaves the image: source maps (no --enable-source-maps), TypeScript
+# declarations and sources (node does not strip types under node_modules; client-node 1.x alone
+# ships 34 MB of them), the dependencies' tests and examples (not doc/: yaml keeps code there), and
+# prebuilt addons for other platforms than the one built for; and the dependencies' comments
+# (images/strip-comments.cjs: 15 MB, most of them client-node's).
+RUN npm run build && npm prune --omit=dev \
+ && find dist node_modules -type f \( -name '*.map' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' \) -delete \
+ && find node_modules -mindepth 2 -type d \( -name test -o -name tests -o -name __tests__ -o -name example -o -name examples \
+      -o -name benchmark -o -name benchmarks -o -name .github \) -prune -exec rm -rf {} + \
+ && find node_modules -type d -path '*/prebuilds/*' ! -name "linux-$(node -p process.arch)*" -prune -exec rm -rf {} + \
+ && node images/strip-comments.cjs node_modules
 
-FROM ${NODE_IMAGE} AS agent
+FROM ${NODE_RUNTIME_IMAGE} AS agent
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
