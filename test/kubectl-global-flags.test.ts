@@ -1,7 +1,9 @@
 // kubectl's global flags and output formats in `kubectl podlb`, in-process against the
 // in-process API server (through a recording proxy where the test needs the request headers).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,18 +28,31 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/**
+ * The admin kubeconfig pointed at a plain-HTTP test server of ours (a header-recording proxy, a
+ * server that never answers). client-node sends to an http: server only with
+ * insecure-skip-tls-verify, so that replaces the CA here; the proxy talks TLS to the API server.
+ */
 function kubeconfigFor(url: string, name: string): string {
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, api.kubeconfigYaml().replace(api.url, url));
+  writeFileSync(file, api.kubeconfigYaml().replace(api.url, url).replace(/certificate-authority-data: .*/, 'insecure-skip-tls-verify: true'));
+  return file;
+}
+
+function kubeconfigForToken(token: string, name: string): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, api.kubeconfigForToken(token, name));
   return file;
 }
 
 beforeAll(async () => {
   api = await startApiServer();
+  // The shipped RBAC (the plugin's roles for the network team) and approval policy.
+  api.installManifests();
   dir = mkdtempSync(join(tmpdir(), 'podlb-kubectl-flags-'));
   kubeconfig = join(dir, 'kubeconfig.yaml');
   await api.writeKubeconfig(kubeconfig);
-  api.store.create('podaddresspools', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name: 'tokyo-pods' }, spec: { cidrs: ['10.244.0.0/16'], advertise: 'NodeCIDR', approval: { state: 'Approved', by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z' } } });
+  api.store.create('podaddresspools', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name: 'tokyo-pods' }, spec: { cidrs: ['10.244.0.0/16'], advertise: 'NodeCIDR', approval: { state: 'Approved', by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z' } } }, { user: LAB_NETWORK_TEAM });
   const node = api.store.create('podlbnodes', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodLBNode', metadata: { name: 'node1' } });
   api.store.updateStatus('podlbnodes', { ...node, status: { bgp: { advertisedPrefixes: ['10.244.1.0/24'], configHash: '0123456789abcdef0123', lastApplyResult: 'Applied', lastApplyTime: '2026-11-22T09:59:00Z' }, conditions: [{ type: 'BGPReady', status: 'True', reason: 'Established' }, { type: 'LoadBalancerReachable', status: 'False', reason: 'InstanceUnreachable' }] } }, { name: 'node1' });
 });
@@ -96,7 +111,8 @@ describe('--as, --as-group', () => {
     proxy = createServer((req, res) => {
       seen.push(req.headers);
       raw.push(req.rawHeaders);
-      const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      // rawHeaders keeps repeated lines apart (req.headers joins them into one "a, b" value).
+      const up = httpsRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.rawHeaders, ca: api.caPem }, (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
       });
@@ -111,22 +127,34 @@ describe('--as, --as-group', () => {
   it('send Impersonate-User and one Impersonate-Group header per group, as kubectl does', async () => {
     seen.length = 0;
     raw.length = 0;
-    const r = await run(['pools', '--kubeconfig', proxied, '--as', 'alice@example.com', '--as-group', 'netops', '--as-group=auditors']);
+    const r = await run(['pools', '--kubeconfig', proxied, '--as', 'alice@example.com', '--as-group', 'podlb:network-team', '--as-group=auditors']);
     expect(r.code, r.err).toBe(0);
     expect(seen.length).toBeGreaterThan(0);
     for (const h of seen) expect(h['impersonate-user']).toBe('alice@example.com');
     // Two header lines, not one "netops, auditors" (the API server would read that as one group).
     for (const r of raw) {
       const groups = r.flatMap((v, i) => (i % 2 === 0 && v.toLowerCase() === 'impersonate-group' ? [r[i + 1]] : []));
-      expect(groups).toEqual(['netops', 'auditors']);
+      expect(groups).toEqual(['podlb:network-team', 'auditors']);
     }
   });
 
-  it('approve records the impersonated user when the API server does not serve SelfSubjectReview', async () => {
-    const r = await run(['approve', 'tokyo-pods', '--reason', 'NETREQ-2', '--kubeconfig', proxied, '--as', 'bob']);
+  it('approve --as acts as the impersonated user: its rights, and its name in the approval', async () => {
+    // The admin impersonating bob has bob's rights only: none, until bob is in the network team,
+    // whose shipped role (plugin-rbac.yaml) may patch pools.
+    const denied = await run(['approve', 'tokyo-pods', '--reason', 'NETREQ-2', '--kubeconfig', proxied, '--as', 'bob']);
+    expect(denied.code).toBe(1);
+    expect(denied.err).toContain('is forbidden: User "bob" cannot get resource "podaddresspools"');
+    const r = await run(['approve', 'tokyo-pods', '--reason', 'NETREQ-2', '--kubeconfig', proxied, '--as', 'bob', '--as-group', 'podlb:network-team']);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toContain('approved by bob (name from --as');
+    expect(r.out).toContain('approved by bob');
     expect((api.store.get('podaddresspools', 'tokyo-pods') as { spec: { approval: { by: string } } }).spec.approval.by).toBe('bob');
+  });
+
+  it('impersonation needs the impersonate verb: a user without it gets 403', async () => {
+    const pat = kubeconfigForToken(api.addToken({ username: 'pat', groups: ['platform'] }), 'pat');
+    const r = await run(['pools', '--kubeconfig', pat, '--as', 'alice@example.com']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('users "alice@example.com" is forbidden: User "pat" cannot impersonate resource "users" in API group "" at the cluster scope');
   });
 
   it('are not sent without the flags', async () => {

@@ -9,6 +9,7 @@ import { ApiError, badRequest, failure, methodNotAllowed, statusForCode, unsuppo
 import { type Obj, type ResourceType, apiVersionOf } from './resources.js';
 import type { Authenticator } from './authn.js';
 import { forbiddenFor, type RbacAuthorizer } from './rbac.js';
+import { impersonatedUser } from './impersonation.js';
 import { requestAttributes } from './request-info.js';
 import { handleReview, isReviewRequest } from './reviews.js';
 import type { DeleteOptions, ObjectStore, PatchType, WatchHandle } from './store.js';
@@ -145,7 +146,14 @@ export class ApiHttpServer {
         await drain(req);
         throw failure(401, 'Unauthorized', 'Unauthorized');
       }
-      const user = authn.user;
+      let user: UserInfo;
+      try {
+        user = impersonatedUser(req, authn.user, (a) => this.#opts.authz.allows(a));
+      } catch (err) {
+        await drain(req);
+        if (err instanceof ApiError && err.status.code === 403) this.denied.push({ username: authn.user.username, method, path: rawUrl, message: err.status.message ?? '' });
+        throw err;
+      }
       const attrs = requestAttributes(user, method, url.pathname, url.searchParams);
       if (!this.#opts.authz.allows(attrs)) {
         await drain(req);
