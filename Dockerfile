@@ -36,6 +36,11 @@ COPY images/strip-comments.cjs ./images/strip-comments.cjs
 # ships 34 MB of them), the dependencies' tests and examples (not doc/: yaml keeps code there), and
 # prebuilt addons for other platforms than the one built for; and the dependencies' comments
 # (images/strip-comments.cjs: 15 MB, most of them client-node's).
+# What `podlb version` reports: the build context has no .git, so the commit and its date come in
+# as build arguments (scripts/images.sh passes them; with plain docker build add
+# --build-arg PODLB_GIT_COMMIT=$(git rev-parse HEAD) --build-arg PODLB_BUILD_DATE=$(git show -s --format=%cI HEAD)).
+ARG PODLB_GIT_COMMIT=unknown
+ARG PODLB_BUILD_DATE=unknown
 RUN npm run build && npm prune --omit=dev \
  && find dist node_modules -type f \( -name '*.map' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' \) -delete \
  && find node_modules -mindepth 2 -type d \( -name test -o -name tests -o -name __tests__ -o -name example -o -name examples \

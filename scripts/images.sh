@@ -58,6 +58,8 @@ build_target() {
     --build-arg NODE_IMAGE="$NODE_BUILD_BASE" \
     --build-arg NODE_RUNTIME_IMAGE="$NODE_RUNTIME_BASE" \
     --build-arg DEBIAN_IMAGE="$DEBIAN_BASE" \
+    --build-arg PODLB_GIT_COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
+    --build-arg PODLB_BUILD_DATE="$(git show -s --format=%cI HEAD 2>/dev/null || echo unknown)" \
     --target "$target" --iidfile "$WORK/$target.iid" -f Dockerfile . >"$WORK/$target.log" 2>&1 \
     || { tail -40 "$WORK/$target.log" >&2; echo "buildah bud --target $target failed (log above)" >&2; return 1; }
   id=$(sed 's/^sha256://' "$WORK/$target.iid")
