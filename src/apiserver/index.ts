@@ -29,7 +29,8 @@ export type { InstallResult } from './install.js';
 export type { UserInfo } from './user.js';
 export type { DeniedRequest } from './http.js';
 export { IN_PROCESS_USER } from './user.js';
-export { installManifests, manifestObjects, repoRoot } from './install.js';
+export { installManifests, manifestObjects } from './install.js';
+export { repoRoot } from './crds.js';
 
 export interface ApiServerFaults {
   /** Every open watch stream ends. Default: the connection is reset, so a client-node informer reports an error (and stops, unless restarted). `{graceful: true}` ends the chunked response cleanly, as a watch timeout does (an informer re-watches silently). */

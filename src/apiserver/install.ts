@@ -2,25 +2,13 @@
 // in-process server as `kubectl apply -k daemonset/` would, for every kind the server serves:
 // Namespaces, ServiceAccounts, RBAC, ConfigMaps and whatever else is registered. Kinds it does
 // not serve (CRDs, DaemonSet, Deployment, webhook configurations) are skipped and listed.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './crds.js';
 import { parse, parseAllDocuments } from 'yaml';
 import { ApiError } from './errors.js';
 import { apiVersionOf, type Obj } from './resources.js';
 import type { ObjectStore } from './store.js';
-
-/** The repository root: the nearest ancestor whose package.json is podlb's (from src/ or dist/). */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'podlb') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`podlb's package.json not found above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-}
 
 export interface InstallResult {
   /** `Kind namespace/name` of every object created (or already present). */
