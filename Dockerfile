@@ -41,7 +41,8 @@ COPY images/strip-comments.cjs ./images/strip-comments.cjs
 # --build-arg PODLB_GIT_COMMIT=$(git rev-parse HEAD) --build-arg PODLB_BUILD_DATE=$(git show -s --format=%cI HEAD)).
 ARG PODLB_GIT_COMMIT=unknown
 ARG PODLB_BUILD_DATE=unknown
-RUN npm run build && npm prune --omit=dev \
+# dist/src/build/ is the build step that wrote dist/src/build-info.json: a build tool, not product.
+RUN npm run build && npm prune --omit=dev && rm -rf dist/src/build \
  && find dist node_modules -type f \( -name '*.map' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' \) -delete \
  && find node_modules -mindepth 2 -type d \( -name test -o -name tests -o -name __tests__ -o -name example -o -name examples \
       -o -name benchmark -o -name benchmarks -o -name .github \) -prune -exec rm -rf {} + \
