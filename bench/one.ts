@@ -10,6 +10,8 @@ const benches: Record<string, { title: string; run: () => Promise<Record<string,
   netlink: { title: 'Netlink: route dump vs spawning ip, route event latency (issue 3)', run: async () => (await import('./netlink.js')).benchNetlink() },
   poolApproval: { title: 'Pool approved → prefix in the ToR FIB, rejected → withdrawn (issue 3)', run: async () => (await import('./pool-approval.js')).benchPoolApproval() },
   membersLatency: { title: 'Member and readiness-gate latency in the lab (issue 2)', run: async () => (await import('./members-latency.js')).benchMembersLatency() },
+  // The same legs with the design's example check (inter 1s): what a production-like class sees.
+  membersLatencyInter1s: { title: 'Member and readiness-gate latency in the lab, check inter 1s', run: async () => (await import('./members-latency.js')).benchMembersLatency({ interval: '1s', pods: 12 }) },
   burst: { title: '200 Pods ready at once (issue 4)', run: async () => (await import('./burst.js')).benchBurst() },
   rollout: { title: 'Rolling update, with and without readiness gates (issue 4)', run: async () => (await import('./rollout.js')).benchRollout() },
   octavia: { title: 'Octavia API calls per Pod lifecycle, against the in-process fake (issue 4)', run: async () => (await import('./octavia.js')).benchOctavia() },
