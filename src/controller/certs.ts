@@ -87,24 +87,41 @@ export async function createServingCert(o: { ca: KeyPairPem; dnsNames: string[];
   });
   const cn = o.dnsNames[0] ?? ips[0];
   if (cn === undefined) throw new Error('createServingCert: at least one DNS name or IP address');
+  return issueLeaf({ ca: o.ca, subject: [{ CN: [cn] }], usage: 'server', dnsNames: o.dnsNames, ipAddresses: ips, now: o.now, lifetimeMs: o.lifetimeMs });
+}
+
+/**
+ * A leaf certificate signed by `ca`, for serving or for client authentication (the webhook's
+ * serving certificate, the in-process API server's serving and client certificates). It never
+ * outlives its CA and is backdated like kubeadm's.
+ */
+export async function issueLeaf(o: {
+  ca: KeyPairPem;
+  subject: x509.JsonName;
+  usage: 'server' | 'client';
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  now: number;
+  lifetimeMs: number;
+}): Promise<KeyPairPem> {
   const caCert = new x509.X509Certificate(o.ca.certPem);
   const caKeys = await importKeyPair(o.ca.keyPem, o.ca.certPem);
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const notAfter = Math.min(o.now + o.lifetimeMs, caCert.notAfter.getTime());
+  const sans = [...(o.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })), ...(o.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value }))];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: [{ CN: [cn] }],
+    subject: o.subject,
     issuer: caCert.subject,
     notBefore: new Date(o.now - backdateMs(o.lifetimeMs)),
-    notAfter: new Date(notAfter),
+    notAfter: new Date(Math.min(o.now + o.lifetimeMs, caCert.notAfter.getTime())),
     publicKey: keys.publicKey,
     signingKey: caKeys.privateKey,
     signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension([...o.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...ips.map((value) => ({ type: 'ip' as const, value }))]),
+      new x509.ExtendedKeyUsageExtension([o.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth], false),
+      ...(sans.length ? [new x509.SubjectAlternativeNameExtension(sans)] : []),
       await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
     ],
   });
