@@ -46,7 +46,10 @@ const PODLB: Command = {
     {
       path: 'podlb lab',
       summary: 'Run the embedded lab: FRR ToR, BIRD, agents, HAProxy and Pods in network namespaces (root)',
-      flags: [{ name: 'once', type: 'boolean', description: 'run the checks once and exit non-zero when a step fails' }],
+      flags: [
+        { name: 'once', type: 'boolean', description: 'run the checks once and exit non-zero when a step fails' },
+        { name: 'images', type: 'boolean', description: 'run each node agent from the agent image built by `npm run images` (also PODLB_LAB_IMAGES=1)' },
+      ],
       examples: ['sudo podlb lab --once'],
     },
     ...commonCommands('podlb'),
@@ -91,7 +94,7 @@ const handlers = new Map<string, Handler>([
       const { runLab } = await import('../lab/lab.js');
       const { withLeakCheck } = await import('../lab/leak-check.js');
       // The lab must leave this machine as it found it; what it did not is printed and fails the run.
-      return withLeakCheck('podlb lab', () => runLab({ once: bool(p, 'once') }), process.stderr);
+      return withLeakCheck('podlb lab', () => runLab({ once: bool(p, 'once'), images: bool(p, 'images') || process.env.PODLB_LAB_IMAGES === '1' }), process.stderr);
     },
   ],
 ]);

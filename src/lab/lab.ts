@@ -22,6 +22,7 @@ import { isNetworkTeamObject, labObjects, LAB_BACKEND, LAB_NAMESPACE, LAB_NETWOR
 import { runLoad, type LoadResult } from './http-load.js';
 import { errorMessage } from '../util/errors.js';
 import { missingReal } from './real-components.js';
+import { builtImages, mountImage, spawnContained, type ImageRoot } from './image-agent.js';
 
 export const LAB_NODES: LabNodeSpec[] = [
   { name: 'node1', podCidr: '10.244.1.0/24', rack: 'r1' },
@@ -34,8 +35,12 @@ export const AGENT_SERVICE_ACCOUNT = 'podlb-system/podlb-agent';
 
 export interface LabOptions {
   nodes?: LabNodeSpec[];
-  /** 'process': each agent is a `podlb agent` child process (needs the build); 'inProcess': Agent objects (tests). */
-  agentMode?: 'process' | 'inProcess';
+  /**
+   * 'process': each agent is a `podlb agent` child process (needs the build); 'inProcess': Agent
+   * objects (tests); 'image': the agent image's entrypoint from its root file system (needs
+   * `npm run images`).
+   */
+  agentMode?: 'process' | 'inProcess' | 'image';
   /** Where logs go; a temp dir of the sandbox by default. */
   logDir?: string;
   log?: Logger;
@@ -141,6 +146,12 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     await kubelet.start();
     stops.push(() => kubelet.stop());
 
+    let agentImage: ImageRoot | undefined;
+    if (opts.agentMode === 'image') {
+      const img = mountImage(builtImages().agent);
+      agentImage = img;
+      stops.push(async () => img.remove());
+    }
     const agents = new Map<string, LabAgent>();
     const agentIdentities = new Map<string, PodIdentity>();
     for (const n of topo.nodes) {
@@ -149,7 +160,39 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       // token bound to that Pod, so RBAC and the node claim apply as in a cluster.
       const identity = api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: n.name, hostNetwork: true });
       agentIdentities.set(n.name, identity);
-      if ((opts.agentMode ?? 'inProcess') === 'process') {
+      if (agentImage) {
+        const img = agentImage;
+        const logFile = join(logDir, `agent-${n.name}.log`);
+        const metricsPort = await freePort();
+        let run: ReturnType<typeof spawnContained> | undefined;
+        const haproxyDirs = topo.lbs.map((l) => dirname(l.haproxy.runtimeAddress.replace(/^unix:\/\//, '')));
+        agents.set(n.name, {
+          metrics: async () => {
+            const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined);
+            return res?.ok ? res.text() : '';
+          },
+          start: async () => {
+            // The DaemonSet's args, except: --netns and the health port because the lab's agents
+            // share the root network namespace (the API server listens on its loopback); BIRD's
+            // directory at its host path, not /run/bird, because the lab's BIRD runs on the host
+            // and opens the config paths the agent names.
+            run = spawnContained(sb, null, img, {
+              name: `agent-${n.name}`,
+              user: '0:0',
+              env: [...Object.entries(identity.env).map(([k, v]) => `${k}=${v}`), `NODE_NAME=${n.name}`, 'POD_NAMESPACE=podlb-system', `PODLB_LOG_LEVEL=${process.env.PODLB_LOG_LEVEL ?? 'info'}`],
+              binds: [`${join(identity.pathPrefix, 'var/run/secrets/kubernetes.io/serviceaccount')}:/var/run/secrets/kubernetes.io/serviceaccount`, `${dirname(bird.socketPath)}:${dirname(bird.socketPath)}`, '/run/netns:/run/netns', ...haproxyDirs.map((d) => `${d}:${d}`)],
+              cmd: [...img.entrypoint, 'agent', '--node-name', n.name, '--bird-socket', bird.socketPath, '--bird-config', bird.configPath, '--netns', n.ns, '--health-port', String(metricsPort), '--health-address', '127.0.0.1', '--log-level', process.env.PODLB_LOG_LEVEL ?? 'info'],
+            });
+            const out = createWriteStream(logFile, { flags: 'a' });
+            run.proc.child.stdout?.pipe(out);
+            run.proc.child.stderr?.pipe(out);
+          },
+          stop: async () => {
+            await run?.stop();
+            run = undefined;
+          },
+        });
+      } else if ((opts.agentMode ?? 'inProcess') === 'process') {
         const logFile = join(logDir, `agent-${n.name}.log`);
         let proc: SpawnedProcess | undefined;
         // Each child agent serves /metrics on its own loopback port.
@@ -318,7 +361,7 @@ export function preflight(): string[] {
   return missingReal(['root', 'bird', 'haproxy', 'frr']);
 }
 
-export async function runLab(opts: { once: boolean }): Promise<number> {
+export async function runLab(opts: { once: boolean; images?: boolean }): Promise<number> {
   const missing = preflight();
   if (missing.length > 0) {
     process.stderr.write(`podlb lab needs:\n${missing.map((m) => `  - ${m}`).join('\n')}\n`);
@@ -326,7 +369,15 @@ export async function runLab(opts: { once: boolean }): Promise<number> {
   }
   const steps: Step[] = [];
   out('podlb lab: ToR (FRR) + 2 nodes (BIRD + podlb agent) + an L7LB of 2 HAProxy instances, all in network namespaces\n');
-  const lab = await startLab({ agentMode: existsSync(cliPath()) ? 'process' : 'inProcess', healthCheck: { interval: '500ms', rise: 2, fall: 2 }, drainSeconds: 3 });
+  if (opts.images) {
+    try {
+      builtImages();
+    } catch (err) {
+      process.stderr.write(`podlb lab --images: ${errorMessage(err)}\n`);
+      return 2;
+    }
+  }
+  const lab = await startLab({ agentMode: opts.images ? 'image' : existsSync(cliPath()) ? 'process' : 'inProcess', healthCheck: { interval: '500ms', rise: 2, fall: 2 }, drainSeconds: 3 });
   out(`logs: ${lab.logDir}   kubeconfig: ${lab.kubeconfigPath}\n`);
   let interrupted = false;
   const onSig = (): void => {
