@@ -62,21 +62,7 @@ contain() {
   local root=$1 user=$2 wd=$3 envfile=$4 pre=()
   shift 4
   [ -n "$NETNS" ] && pre=(ip netns exec "$NETNS")
-  mapfile -t envs <"$envfile"
-  env -i "${envs[@]}" "${pre[@]}" unshare --mount --pid --fork --propagation private -- bash -c '
-    set -e
-    r=$1 u=$2 w=$3 binds=$4; shift 4
-    for b in $binds; do mkdir -p "$r${b#*:}"; done
-    mkdir -p "$r/proc" "$r/dev" "$r/tmp"
-    mount --bind "$r" "$r"; mount -o remount,bind,ro "$r"
-    mount -t proc proc "$r/proc"
-    mount -t tmpfs -o mode=755,nosuid dev "$r/dev"
-    for n in null zero full random urandom tty; do touch "$r/dev/$n"; mount --bind "/dev/$n" "$r/dev/$n"; done
-    ln -s /proc/self/fd "$r/dev/fd"
-    mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$r/tmp"
-    for b in $binds; do mount --bind "${b%%:*}" "$r${b#*:}"; done
-    exec unshare --root="$r" --wd="$w" --setuid "${u%%:*}" --setgid "${u##*:}" -- "$@"
-  ' contain "$root" "$user" "$wd" "${BINDS[*]}" "$@"
+  "${pre[@]}" bash "$ROOT/scripts/contain.sh" "$root" "$user" "$wd" "$envfile" "${BINDS[@]}" -- "$@"
 }
 
 # ---- agent image ------------------------------------------------------------------------------
