@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { API_VERSION, type Condition, type Node, type PodAddressPool, type PodLBNode } from '../api/types.js';
 import type { ObjectRef } from '../api/problem.js';
 import { buildBgpPlan, compareClaims, prefixRemainder } from '../bgp/model.js';
-import { parsePrefix, prefixInside, type IpPrefix } from '../bgp/ip.js';
+import { parsePrefix, prefixInside, type IpPrefix } from '../net/ip.js';
 import type { KubeClient } from '../kube/client.js';
 import { isConflict, isNotFound } from '../kube/client.js';
 import type { EventToRecord } from '../kube/events.js';

@@ -39,7 +39,7 @@ import { createHash } from 'node:crypto';
 import { API_VERSION, type BGPPeer, type Node, type PodAddressPool } from '../../api/types.js';
 import { problem, type ObjectRef, type Problem } from '../../api/problem.js';
 import { buildBgpPlan, DEFAULT_SECRET_NAMESPACE } from '../../bgp/model.js';
-import { comparePrefix, parsePrefix, type IpPrefix } from '../../bgp/ip.js';
+import { comparePrefix, parsePrefix, type IpPrefix } from '../../net/ip.js';
 import { LabelSelectorError, parseLabelSelector, type ParsedSelector } from '../../util/label-selector.js';
 import { andSelectors, toCalicoSelector } from './selector.js';
 
