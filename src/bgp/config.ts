@@ -3,7 +3,8 @@
 // wrong with each object. Node independent except for the Node itself, so the controller
 // (pool status, Calico mode) validates with the same code as the agent, without a made-up
 // node. The per-node planners (advertisement.ts, peers.ts) take this configuration only.
-// LoadBalancerClasses are not here: they configure members, not BGP (members/binding.ts).
+// LoadBalancerClasses are not here: they configure members, not BGP (parseLbClass in
+// members/binding.ts).
 // Pure: no I/O, no clock.
 import type { BGPPeer, Node, PodAddressPool, Secret } from '../api/types.js';
 import { problem, type ObjectRef, type Problem } from '../api/problem.js';
