@@ -8,7 +8,7 @@ import { problem, type Problem } from '../api/problem.js';
 import type { AddrText, PrefixText } from '../net/ip.js';
 import { familyTexts, planAdvertisement, type AdvertisedPrefix, type CommunityGroup, type ExportPattern, type PodIPs } from './advertisement.js';
 import { parseConfig, parseNode, type BgpConfig, type Community, type NodeConfig } from './config.js';
-import { planPeers, type BirdPeerModel, type DefaultGateways } from './peers.js';
+import { planPeers, type BirdPeerModel } from './peers.js';
 
 export { BIRD_SYMBOL, MAX_PASSWORD_BYTES, protocolName, type BirdPassword, type BirdSymbol } from './bird-values.js';
 export { compareClaims, describeAdvertised, prefixRemainder, type AdvertisedPrefix, type CommunityGroup, type ExportPattern, type PodIPs } from './advertisement.js';
@@ -87,7 +87,7 @@ export interface BgpPlan {
 export function planBgp(config: Pick<BgpConfig, 'pools' | 'peers'>, node: NodeConfig, facts: NodeFacts = {}): BgpPlan {
   const problems: Problem[] = [...node.problems];
   const adv = planAdvertisement(config.pools, node, facts.podIPs, problems);
-  const sessions = planPeers(config.peers, node, facts.defaultGateway as DefaultGateways);
+  const sessions = planPeers(config.peers, node, facts.defaultGateway);
   problems.push(...sessions.problems);
   const peers = sessions.peers;
   for (const fam of [4, 6] as const) {
