@@ -10,7 +10,6 @@
 // below, which netlink needed anyway. One dependency less to audit and ship.
 import { isIPv4, isIPv6 } from 'node:net';
 import { PodlbError } from '../util/errors.js';
-import { formatV6Words } from '../util/ipv6-text.js';
 
 export type Family = 4 | 6;
 
@@ -44,6 +43,29 @@ export class InvalidAddressError extends PodlbError {
 }
 
 export const maxLength = (family: Family): number => (family === 4 ? 32 : 128);
+
+// RFC 5952 text of an IPv6 address given as eight 16-bit words: lower-case hex, the longest
+// run of two or more zero words (the first one on ties) written as '::'.
+function formatV6Words(w: readonly number[]): string {
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = w.map((x) => x.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
 
 function formatV4(value: bigint): string {
   return [24, 16, 8, 0].map((s) => Number((value >> BigInt(s)) & 0xffn)).join('.');
