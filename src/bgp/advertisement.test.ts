@@ -1,4 +1,4 @@
-// Issue 3: PodIPs host routes, overlapping pools, partial podCIDRs, Gateway peers and BFD.
+// PodIPs host routes, overlapping pools, partial podCIDRs, Gateway peers and BFD.
 import { describe, expect, it } from 'vitest';
 import type { Pod, PodAddressPool, Service } from '../api/types.js';
 import { nodeFixture, peerFixture, poolFixture } from './fixtures.js';
