@@ -19,7 +19,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { BGPPeer, Node, Pod, PodAddressPool, Secret, Service } from '../src/api/types.js';
 import { birdParse, expectedConfig, parseStructure } from '../src/bgp/bird-structure.js';
-import { parseIp, parsePrefix, prefixInside, type IpPrefix } from '../src/bgp/ip.js';
+import { parseIp, parsePrefix, prefixInside, type IpPrefix } from '../src/net/ip.js';
 import { buildBgpPlan, BIRD_SYMBOL, type BgpPlanInput, type BirdModel, type PodIPs } from '../src/bgp/model.js';
 import { podIPsForNode } from '../src/bgp/pod-ips.js';
 import { REDACTED_PASSWORD, renderBirdConf } from '../src/bgp/render.js';
@@ -249,7 +249,7 @@ function checkModelDerived(input: BgpPlanInput, m: BirdModel): void {
   const approved = input.pools.filter((p) => (p.spec as { approval?: { state?: unknown } } | undefined)?.approval?.state === 'Approved');
   const poolCidrs = approved.flatMap((p) => parsedPrefixes((p.spec as { cidrs?: unknown }).cidrs));
   const podCidrs = parsedPrefixes((input.node.spec as { podCIDRs?: unknown })?.podCIDRs);
-  const podIps = new Set((input.podIPs ?? []).flatMap((p) => (Array.isArray(p.ips) ? p.ips : [])).map((ip) => parseIp(ip)?.text).filter(Boolean));
+  const podIps = new Set<string | undefined>((input.podIPs ?? []).flatMap((p) => (Array.isArray(p.ips) ? p.ips : [])).map((ip) => parseIp(ip)?.text).filter(Boolean));
   for (const text of [...m.v4, ...m.v6]) {
     const r = parsePrefix(text);
     check(r.ok && r.prefix.text === text, `canonical prefix ${text}`);

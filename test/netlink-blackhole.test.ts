@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsSandbox } from '../src/lab/netns.js';
 import { BLACKHOLE_METRIC, BlackholeRoutes, PODLB_RT_PROTOCOL } from '../src/netlink/blackhole.js';
-import { InvalidAddressError } from '../src/netlink/ip.js';
+import { InvalidAddressError } from '../src/net/ip.js';
 import { Netlink } from '../src/netlink/netlink.js';
 
 let sb: NetnsSandbox;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../src/netlink/constants.js';
 import { errnoName, NetlinkError, NetlinkParseError } from '../src/netlink/errors.js';
-import { addressBytes, formatAddress, formatIPv4Interned, formatIPv4PrefixAt, InvalidAddressError, parsePrefix } from '../src/netlink/ip.js';
+import { addressBytes, formatAddress, formatIPv4Interned, formatIPv4PrefixAt, InvalidAddressError, prefixOrThrow } from '../src/net/ip.js';
 import { encodeLinkDump, parseLink } from '../src/netlink/link.js';
 import { encodeAttr, encodeMessage, hasMessageAt, NlMsg, parseAttrs, parseDone, parseError, splitMessages } from '../src/netlink/message.js';
 import { encodeRouteDump, encodeRouteRequest, parseRoute } from '../src/netlink/route.js';
@@ -49,15 +49,15 @@ describe('addresses', () => {
     ['10.0.0.1', '10.0.0.1/32'],
     ['0.0.0.0/0', '0.0.0.0/0'],
     ['::/0', '::/0'],
-  ])('parsePrefix(%s) is %s', (input, want) => {
-    const p = parsePrefix(input);
+  ])('prefixOrThrow(%s) is %s', (input, want) => {
+    const p = prefixOrThrow(input);
     expect(`${p.address}/${p.length}`).toBe(want);
   });
 
   it.each(['10.0.0.1/8', '10.0.0.0/33', '10.0.0.0/-1', '10.0.0.0/', 'fd00::1/64', 'banana', '10.0.0/8', '::/129', '10.0.0.0/08x'])(
-    'parsePrefix(%s) throws InvalidAddressError',
+    'prefixOrThrow(%s) throws InvalidAddressError',
     (input) => {
-      expect(() => parsePrefix(input)).toThrow(InvalidAddressError);
+      expect(() => prefixOrThrow(input)).toThrow(InvalidAddressError);
     },
   );
 });

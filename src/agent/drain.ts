@@ -3,7 +3,7 @@
 // gone. A cordoned node keeps advertising a Pod CIDR only while a Pod still uses an address in
 // it (traffic to a Pod being evicted must still arrive); uncordoning brings the CIDR back.
 import type { Node, Pod } from '../api/types.js';
-import { parsePrefix, prefixInside } from '../bgp/ip.js';
+import { parsePrefix, prefixInside } from '../net/ip.js';
 
 export function isCordoned(node: Node): boolean {
   return node.spec?.unschedulable === true;

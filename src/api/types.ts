@@ -1,6 +1,7 @@
 // Raw shapes of the objects podlb reads and writes, as they arrive from the Kubernetes API.
-// Nothing here is validated: parse these at the edge (src/config/, src/bgp/model.ts) into
-// typed models before any decision is taken on them. Field names are the contract of
+// Nothing here is validated: parse these at the edge (src/bgp/config.ts for BGP,
+// parseLbClass in src/members/binding.ts for LoadBalancerClasses) into typed models before
+// any decision is taken on them. Field names are the contract of
 // shared/design.md §3.
 
 export const GROUP = 'podlb.io';

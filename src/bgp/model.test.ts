@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BGPPeer, PodAddressPool, Secret } from '../api/types.js';
 import { nodeFixture, peerFixture, poolFixture, secretFixture } from './fixtures.js';
-import { BIRD_SYMBOL, buildBgpPlan, protocolName, sessionResettingChanges, type BgpPlanInput } from './model.js';
+import { BIRD_SYMBOL, buildBgpPlan, protocolName, type BgpPlanInput } from './model.js';
 import { renderBirdConf } from './render.js';
 
 function plan(over: Partial<BgpPlanInput> = {}) {
@@ -243,18 +243,5 @@ describe('buildBgpPlan: names and determinism', () => {
     expect(renderBirdConf(b.model)).toBe(renderBirdConf(a.model));
     expect(b.advertised).toEqual(a.advertised);
     expect(b.problems).toEqual(a.problems);
-  });
-});
-
-describe('sessionResettingChanges', () => {
-  it('names the fields that restart a session, and only those', () => {
-    const a = plan({ peers: [peerFixture('tor'), peerFixture('other', { peerAddress: '172.31.0.9' })] }).model;
-    const prefixOnly = plan({ node: nodeFixture({ podCIDRs: ['10.244.1.0/24', '10.244.2.0/24'] }), peers: [peerFixture('tor'), peerFixture('other', { peerAddress: '172.31.0.9' })] }).model;
-    expect(sessionResettingChanges(a, prefixOnly)).toEqual([]);
-    const timers = plan({ peers: [peerFixture('tor', { holdTimeSeconds: 30, keepaliveSeconds: 10 }), peerFixture('other', { peerAddress: '172.31.0.9' })] }).model;
-    expect(sessionResettingChanges(a, timers)).toEqual([{ peer: 'tor', protocol: protocolName('tor'), fields: ['holdTime', 'keepaliveTime'] }]);
-    const pw = plan({ peers: [pwPeer()], secrets: [secretFixture('tor-md5', 'password', 'secret-1')] }).model;
-    const pw2 = plan({ peers: [pwPeer()], secrets: [secretFixture('tor-md5', 'password', 'secret-2')] }).model;
-    expect(JSON.stringify(sessionResettingChanges(pw, pw2))).toBe(JSON.stringify([{ peer: 'tor', protocol: protocolName('tor'), fields: ['password'] }]));
   });
 });

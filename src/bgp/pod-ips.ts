@@ -9,7 +9,7 @@
 // already belong to a new Pod).
 import type { Pod, Service } from '../api/types.js';
 import { isOptedIn } from '../members/binding.js';
-import type { PodIPs } from './model.js';
+import type { PodIPs } from './advertisement.js';
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -110,10 +110,10 @@ describe('renderBirdConf goldens', () => {
   });
 
   it.each<[string, (m: BirdModel) => BirdModel]>([
-    ['prefix', (m) => ({ ...m, v4: ['10.0.0.0/8 ]; include "/x'] })],
-    ['router id', (m) => ({ ...m, routerId: '1.2.3.4;\nprotocol' })],
+    ['prefix', (m) => ({ ...m, v4: ['10.0.0.0/8 ]; include "/x'] as never })],
+    ['router id', (m) => ({ ...m, routerId: '1.2.3.4;\nprotocol' as never })],
     ['protocol name', (m) => ({ ...m, peers: m.peers.map((p) => ({ ...p, protocol: 'a b' as never })) })],
-    ['password', (m) => ({ ...m, peers: m.peers.map((p) => ({ ...p, password: 'a"b' })) })],
+    ['password', (m) => ({ ...m, peers: m.peers.map((p) => ({ ...p, password: 'a"b' as never })) })],
     ['asn', (m) => ({ ...m, peers: m.peers.map((p) => ({ ...p, peerAsn: 0 })) })],
   ])('refuses a model whose %s was not validated (defence in depth)', (_n, mutate) => {
     expect(() => renderBirdConf(mutate(modelOf(cases[0]!.input)))).toThrow(/BIRD_RENDER_UNSAFE|refusing to render/);

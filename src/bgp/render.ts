@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import { PodlbError } from '../util/errors.js';
-import { BIRD_SYMBOL, routeCommunities, type BirdModel, type BirdPeerModel } from './model.js';
+import { BIRD_SYMBOL } from './bird-values.js';
+import { routeCommunities, type BirdModel, type BirdPeerModel } from './model.js';
 
 export const REDACTED_PASSWORD = 'podlb-redacted';
 

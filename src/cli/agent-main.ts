@@ -1,6 +1,6 @@
 // `podlb agent`: flags, the health and metrics server, signals. The agent itself is src/agent.
 import { createServer } from 'node:http';
-import { parseIp } from '../bgp/ip.js';
+import { parseIp } from '../net/ip.js';
 import { type Command, type Flag, type Parsed, UsageError, bool, checkPort, checkPositiveInt, str } from './flags.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -9,7 +9,7 @@
 import 'reflect-metadata';
 import { X509Certificate as NodeX509Certificate, randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { parseIp } from '../bgp/ip.js';
+import { parseIp } from '../net/ip.js';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -25,7 +25,7 @@ export interface CertInfo {
   notAfter: number;
   subject: string;
   dnsNames: string[];
-  /** IP address SANs, canonical text (src/bgp/ip.ts). */
+  /** IP address SANs, canonical text (src/net/ip.ts). */
   ipAddresses: string[];
   isCa: boolean;
   fingerprint256: string;

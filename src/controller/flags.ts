@@ -3,7 +3,7 @@
 // show the controller's help without loading the controller.
 import { hostname, networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { parseDurationMs } from '../members/binding.js';
-import { isLinkLocal, parseIp } from '../bgp/ip.js';
+import { isLinkLocal, parseIp } from '../net/ip.js';
 import { type Command, type Flag, type Parsed, HELP_FLAG, UsageError, checkPort, parseFlags, str } from '../cli/flags.js';
 import type { ControllerOptions } from './controller.js';
 

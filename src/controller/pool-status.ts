@@ -6,17 +6,18 @@
 // "Advertised" is what the agents report, not what they should do: a node counts for a pool
 // when a prefix in its PodLBNode's `status.bgp.advertisedPrefixes` is attributed to the pool by
 // the BGP model's rule (compareClaims: the most specific containing pool CIDR, then the name),
-// among the approved, valid pools that select that node. Pool validation is the BGP model's own
-// (buildBgpPlan's InvalidPool problems), so the status and the agent never disagree on it.
+// among the approved, valid pools that select that node. Pool validation is the BGP
+// configuration's own (parsePool), so the status and the agent never disagree on it.
 import type { Logger } from 'pino';
 import { API_VERSION, type Condition, type Node, type PodAddressPool, type PodLBNode } from '../api/types.js';
 import type { ObjectRef } from '../api/problem.js';
-import { buildBgpPlan, compareClaims, prefixRemainder } from '../bgp/model.js';
-import { parsePrefix, prefixInside, type IpPrefix } from '../bgp/ip.js';
+import { compareClaims, prefixRemainder } from '../bgp/advertisement.js';
+import { parsePool, type PoolConfig } from '../bgp/config.js';
+import { parsePrefix, prefixInside, type IpPrefix } from '../net/ip.js';
 import type { KubeClient } from '../kube/client.js';
 import { isConflict, isNotFound } from '../kube/client.js';
 import type { EventToRecord } from '../kube/events.js';
-import { LabelSelectorError, parseLabelSelector, selectorMatches, type ParsedSelector } from '../util/label-selector.js';
+import { selectorMatches } from '../util/label-selector.js';
 import { errorMessage } from '../util/errors.js';
 
 export const CONDITION_APPROVED = 'Approved';
@@ -49,56 +50,32 @@ export interface PoolStatusInput {
   now: number;
 }
 
-interface PoolModel {
-  name: string;
+/** A pool as parsed by the BGP configuration, with the object it came from (status, metadata). */
+interface PoolModel extends PoolConfig {
   pool: PodAddressPool;
-  state: 'Approved' | 'Pending' | 'Rejected';
   /** Why the pool cannot be advertised as written (field: message); empty when valid. */
   invalid: string[];
-  selector?: ParsedSelector;
-  cidrs: IpPrefix[];
-  mode: 'NodeCIDR' | 'PodIPs';
 }
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const poolRef = (p: PodAddressPool): ObjectRef => ({ apiVersion: API_VERSION, kind: 'PodAddressPool', name: p.metadata.name ?? '<unnamed>', ...(p.metadata.uid ? { uid: p.metadata.uid } : {}) });
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+const withoutSubject = (message: string) => message.replace(/^PodAddressPool [^:]*: /, '');
 
-/**
- * The BGP model's validation of one pool, independent of approval and of any node: the
- * nodeSelector is parsed as the model parses it, and the rest (advertise, cidrs, communities)
- * by buildBgpPlan on a probe node with the pool as if approved and selecting every node.
- */
+/** What parseConfig finds wrong with a pool, independent of approval and of any node. */
+function invalidity(c: PoolConfig): string[] {
+  return [...(c.selectorProblem ? [`${c.selectorProblem.field}: ${withoutSubject(c.selectorProblem.message)}`] : []), ...c.problems.map((p) => withoutSubject(p.message))];
+}
+
+/** The BGP configuration's validation of one pool, independent of approval and of any node. */
 export function poolValidationProblems(pool: PodAddressPool): string[] {
-  const spec = (isMap(pool?.spec) ? pool.spec : {}) as PodAddressPool['spec'];
-  const out: string[] = [];
-  try {
-    parseLabelSelector(spec.nodeSelector, 'spec.nodeSelector');
-  } catch (err) {
-    if (!(err instanceof LabelSelectorError)) throw err;
-    out.push(`${err.field}: ${err.message}`);
-  }
-  const probe: PodAddressPool = { ...pool, spec: { ...spec, approval: { state: 'Approved' } } };
-  delete probe.spec.nodeSelector;
-  const plan = buildBgpPlan({ node: { metadata: { name: 'pool-status-probe' } }, pools: [probe], peers: [], secrets: [] });
-  for (const p of plan.problems) if (p.reason === 'InvalidPool') out.push(p.message.replace(/^PodAddressPool [^:]*: /, ''));
-  return out;
+  return invalidity(parsePool(pool));
 }
 
 function modelOf(pool: PodAddressPool): PoolModel {
-  const spec = (isMap(pool.spec) ? pool.spec : {}) as PodAddressPool['spec'];
-  const raw = isMap(spec.approval) ? spec.approval.state : undefined;
-  const state = raw === 'Approved' || raw === 'Rejected' ? raw : 'Pending';
-  const invalid = poolValidationProblems(pool);
-  const m: PoolModel = { name: pool.metadata.name ?? '<unnamed>', pool, state, invalid, cidrs: [], mode: spec.advertise === 'PodIPs' ? 'PodIPs' : 'NodeCIDR' };
-  if (invalid.length > 0) return m;
-  m.selector = parseLabelSelector(spec.nodeSelector, 'spec.nodeSelector');
-  for (const c of spec.cidrs) {
-    const r = parsePrefix(c);
-    if (r.ok) m.cidrs.push(r.prefix);
-  }
-  return m;
+  const c = parsePool(pool);
+  return { ...c, name: pool.metadata.name ?? '<unnamed>', pool, invalid: invalidity(c) };
 }
 
 /** The pool's most specific CIDR that contains `prefix`. */

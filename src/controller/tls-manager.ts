@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
 import { errorMessage } from '../util/errors.js';
-import { parseIp } from '../bgp/ip.js';
+import { parseIp } from '../net/ip.js';
 import { certInfo, createCa, createServingCert, isSignedBy, splitPemBundle, type KeyPairPem } from './certs.js';
 
 export const TLS_KEYS = { caCert: 'ca.crt', caKey: 'ca.key', cert: 'tls.crt', key: 'tls.key', previousCa: 'ca-previous.crt' } as const;

@@ -8,7 +8,7 @@
 import { PodlbError } from '../util/errors.js';
 import { RT_TABLE_MAIN } from './constants.js';
 import { NetlinkError } from './errors.js';
-import { formatPrefix, parsePrefix } from './ip.js';
+import { kernelPrefixText, prefixOrThrow } from '../net/ip.js';
 import type { Netlink } from './netlink.js';
 
 /**
@@ -71,7 +71,7 @@ export class BlackholeRoutes {
   }
 
   async #sync(prefixes: string[]): Promise<SyncResult> {
-    const wanted = new Set(prefixes.map((p) => formatPrefix(parsePrefix(p))));
+    const wanted = new Set(prefixes.map((p) => kernelPrefixText(prefixOrThrow(p))));
     const ours = (await this.#nl.dumpRoutes({ table: this.#table })).filter(
       (r) => r.protocol === this.#protocol && r.type === 'blackhole',
     );

@@ -42,7 +42,7 @@ import {
   RT_TABLE_MAIN,
 } from './constants.js';
 import { errnoName, NetlinkError, NetlinkParseError } from './errors.js';
-import type { Family } from './ip.js';
+import type { Family } from '../net/ip.js';
 import { encodeLinkDump, parseLink, type Link } from './link.js';
 import { hasMessageAt, NlMsg, parseDone, parseError, splitMessages } from './message.js';
 import { encodeRouteDump, encodeRouteRequest, parseRoute, type Route, type RouteSpec } from './route.js';

@@ -26,7 +26,7 @@ import {
   type RouteType,
 } from './constants.js';
 import { NetlinkParseError } from './errors.js';
-import { addressBytes, familyOf, formatAddressAt, formatIPv4Interned, formatIPv4PrefixAt, InvalidAddressError, parsePrefix, prefixSuffix, type Family } from './ip.js';
+import { addressBytes, familyOf, formatAddressAt, formatIPv4Interned, formatIPv4PrefixAt, InvalidAddressError, prefixOrThrow, prefixSuffix, type Family } from '../net/ip.js';
 import { encodeAttr, encodeMessage, parseAttrs, u32, type NlMsg } from './message.js';
 
 export interface NextHop {
@@ -91,7 +91,7 @@ function familyNumber(f: Family): number {
  * type UNSPEC, no metric), as `ip route del` does.
  */
 export function encodeRouteRequest(cmd: RouteCommand, spec: RouteSpec, nlFlags: number, seq: number): Buffer {
-  const dst = parsePrefix(spec.dst);
+  const dst = prefixOrThrow(spec.dst);
   const del = cmd === 'del';
   const type = spec.type ?? (del ? undefined : 'unicast');
   const table = spec.table ?? RT_TABLE_MAIN;

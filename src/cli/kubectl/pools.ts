@@ -2,7 +2,7 @@
 // some prefix inside it (from the PodLBNodes' status.bgp.advertisedPrefixes, which is what the
 // agents report having handed to BIRD).
 import type { PodAddressPool, PodLBNode } from '../../api/types.js';
-import { type IpPrefix, parsePrefix, prefixInside } from '../../bgp/ip.js';
+import { type IpPrefix, parsePrefix, prefixInside } from '../../net/ip.js';
 import { renderTable } from './format.js';
 
 export interface PoolView {

@@ -2,10 +2,9 @@
 // PodAddressPools rendered as Calico `BGPPeer` and `BGPFilter` objects (crd.projectcalico.org/v1,
 // as Calico's Kubernetes datastore stores them; cluster-scoped). Pure: no I/O, no clock.
 //
-// Validation is podlb's own (src/bgp/model.ts): each peer and pool goes through
-// buildBgpPlan against a probe node, with the parts Calico handles differently (node
-// selection, the password Secret, PodIPs mode) taken out first, so the same objects are
-// accepted or refused, with the same messages, in both modes.
+// Validation is podlb's own (the parsed BGP configuration, src/bgp/config.ts): the same
+// objects are accepted or refused, with the same messages, in both modes, except for what
+// Calico handles itself (node selection, the password Secret) or does not render (BFD).
 //
 // Mapping (podlb -> Calico); "ignored" means rendered without it and a Warning Problem:
 //   BGPPeer.peerAddress IP      -> BGPPeer.peerIP
@@ -36,11 +35,12 @@
 //                                  select those nodes; at most MAX_POOL_SELECTORS selectors,
 //                                  pools beyond are refused (never exported).
 import { createHash } from 'node:crypto';
-import { API_VERSION, type BGPPeer, type Node, type PodAddressPool } from '../../api/types.js';
+import { API_VERSION, type BGPPeer, type PodAddressPool } from '../../api/types.js';
 import { problem, type ObjectRef, type Problem } from '../../api/problem.js';
-import { buildBgpPlan, DEFAULT_SECRET_NAMESPACE } from '../../bgp/model.js';
-import { comparePrefix, parsePrefix, type IpPrefix } from '../../bgp/ip.js';
-import { LabelSelectorError, parseLabelSelector, type ParsedSelector } from '../../util/label-selector.js';
+import { parsePool } from '../../bgp/config.js';
+import { DEFAULT_SECRET_NAMESPACE, parsePeer } from '../../bgp/peer-config.js';
+import { comparePrefix, type IpPrefix } from '../../net/ip.js';
+import { LabelSelectorError, type ParsedSelector } from '../../util/label-selector.js';
 import { andSelectors, toCalicoSelector } from './selector.js';
 
 export const CALICO_API_VERSION = 'crd.projectcalico.org/v1';
@@ -119,25 +119,18 @@ const nameOf = (o: unknown): string => {
 const ref = (kind: string, name: string): ObjectRef => ({ apiVersion: API_VERSION, kind, name });
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** A node that every podlb check passes for: router id, every prefix as its pod CIDR. */
-const PROBE_NODE: Node = {
-  apiVersion: 'v1',
-  kind: 'Node',
-  metadata: { name: 'calico-mode', labels: {} },
-  spec: { podCIDRs: [V4_ALL, V6_ALL] },
-  status: { addresses: [{ type: 'InternalIP', address: '192.0.2.1' }] },
-};
-
-/** Reasons the probe reports that mean nothing in Calico mode (node facts, advertisement details). */
-const PROBE_ONLY_REASONS = new Set(['PoolNotApproved', 'PoolNotSelectingNode', 'OverlappingPool', 'PodIPsNotProvided', 'NoPeerForFamily', 'NoPodCIDR', 'NoRouterID']);
-
-function selectorOf(raw: unknown, obj: ObjectRef, reason: string, problems: Problem[]): { parsed: ParsedSelector; calico: string } | undefined {
+/** A parsed object's node selector in Calico's syntax, or its problem (not rendered). */
+function selectorOf(c: { obj: ObjectRef; selector: ParsedSelector | undefined; selectorProblem?: Problem }, problems: Problem[]): { parsed: ParsedSelector; calico: string } | undefined {
+  const notRendered = (p: Problem) => problems.push({ ...p, message: `${p.message}; not rendered for Calico` });
+  if (!c.selector) {
+    notRendered(c.selectorProblem!);
+    return undefined;
+  }
   try {
-    const parsed = parseLabelSelector(raw, 'spec.nodeSelector');
-    return { parsed, calico: toCalicoSelector(parsed, 'spec.nodeSelector') };
+    return { parsed: c.selector, calico: toCalicoSelector(c.selector, 'spec.nodeSelector') };
   } catch (err) {
     if (!(err instanceof LabelSelectorError)) throw err;
-    problems.push(problem(obj, err.field, reason, `${obj.kind} ${obj.name}: ${err.message}; not rendered for Calico`));
+    notRendered(problem(c.obj, err.field, c.obj.kind === 'BGPPeer' ? 'InvalidPeer' : 'InvalidPool', `${c.obj.kind} ${c.obj.name}: ${err.message}`));
     return undefined;
   }
 }
@@ -151,28 +144,21 @@ interface CalicoPool {
 
 function validPools(pools: readonly PodAddressPool[], problems: Problem[]): CalicoPool[] {
   const out: CalicoPool[] = [];
-  for (const pool of [...pools].sort((a, b) => byText(nameOf(a), nameOf(b)))) {
-    const name = nameOf(pool);
-    const obj = ref('PodAddressPool', name);
-    const spec = (isMap(pool?.spec) ? pool.spec : {}) as Partial<PodAddressPool['spec']> & Record<string, unknown>;
-    if (!isMap(spec.approval) || spec.approval.state !== 'Approved') continue; // pool-status reports approval
-    const sel = selectorOf(spec.nodeSelector, obj, 'InvalidPool', problems);
+  for (const c of [...pools].sort((a, b) => byText(nameOf(a), nameOf(b))).map(parsePool)) {
+    if (c.state !== 'Approved') continue; // pool-status reports approval
+    const sel = selectorOf(c, problems);
     if (!sel) continue;
-    const mode = spec.advertise;
-    // podlb's pool validation, with node selection and PodIPs taken out (Calico decides both).
-    const probe = { ...pool, spec: { ...spec, nodeSelector: undefined, advertise: mode === 'PodIPs' ? 'NodeCIDR' : mode } } as PodAddressPool;
-    const plan = buildBgpPlan({ node: PROBE_NODE, pools: [probe], peers: [], secrets: [] });
-    const own = plan.problems.filter((p) => p.object.kind === 'PodAddressPool' && !PROBE_ONLY_REASONS.has(p.reason));
-    problems.push(...own);
-    if (own.some((p) => p.severity === 'Warning')) continue;
-    const cidrs = (spec.cidrs as unknown[]).map((c) => (parsePrefix(c) as { ok: true; prefix: IpPrefix }).prefix);
-    if (mode === 'PodIPs') {
-      problems.push(problem(obj, 'spec.advertise', 'CalicoAdvertisesBlocks', `PodAddressPool ${name}: advertise PodIPs is not expressible in Calico mode: Calico advertises its IPAM blocks inside the pool (and /32s of borrowed addresses), the BGPFilter only limits exports to the pool's CIDRs`, 'Normal'));
+    if (c.problems.length > 0) {
+      problems.push(...c.problems);
+      continue;
     }
-    if (Array.isArray(spec.communities) && spec.communities.length > 0) {
-      problems.push(problem(obj, 'spec.communities', 'CalicoFieldIgnored', `PodAddressPool ${name}: communities cannot be set by a Calico BGPFilter (Calico attaches communities per IPPool in BGPConfiguration prefixAdvertisements); the prefixes are exported without them`));
+    if (c.mode === 'PodIPs') {
+      problems.push(problem(c.obj, 'spec.advertise', 'CalicoAdvertisesBlocks', `PodAddressPool ${c.name}: advertise PodIPs is not expressible in Calico mode: Calico advertises its IPAM blocks inside the pool (and /32s of borrowed addresses), the BGPFilter only limits exports to the pool's CIDRs`, 'Normal'));
     }
-    out.push({ name, cidrs, ...(sel.parsed.requirements.length > 0 ? { selector: sel.calico } : {}) });
+    if (c.communities.length > 0) {
+      problems.push(problem(c.obj, 'spec.communities', 'CalicoFieldIgnored', `PodAddressPool ${c.name}: communities cannot be set by a Calico BGPFilter (Calico attaches communities per IPPool in BGPConfiguration prefixAdvertisements); the prefixes are exported without them`));
+    }
+    out.push({ name: c.name, cidrs: [...c.cidrs], ...(sel.parsed.requirements.length > 0 ? { selector: sel.calico } : {}) });
   }
   return out;
 }
@@ -194,20 +180,18 @@ function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, prob
   };
   const ignored = (field: string, msg: string) => problems.push(problem(obj, field, 'CalicoFieldIgnored', `BGPPeer ${name}: ${field}: ${msg}`));
 
-  const sel = selectorOf(spec.nodeSelector, obj, 'InvalidPeer', problems);
+  // podlb's peer validation, the session's own fields only: the password Secret is Calico's
+  // to read (checked below), and BFD is not rendered, so its multihop/sourceAddress rule does
+  // not apply here.
+  const c = parsePeer(p, []);
+  const sel = selectorOf(c, problems);
   if (!sel) return undefined;
-  if (spec.peerAddress === 'Gateway') return refuse('spec.peerAddress', 'CalicoCannotExpress', `Gateway (the node's default gateway) has no Calico equivalent: a Calico BGPPeer needs a fixed peerIP`);
-
-  // podlb's peer validation. The password Secret is Calico's to read (checked below), and BFD
-  // is not rendered, so its multihop/sourceAddress rule does not apply here.
-  const probe = { ...p, spec: { ...spec, nodeSelector: undefined, passwordSecretRef: undefined, bfd: undefined } } as BGPPeer;
-  const plan = buildBgpPlan({ node: PROBE_NODE, pools: [], peers: [probe], secrets: [] });
-  const own = plan.problems.filter((x) => x.object.kind === 'BGPPeer' && !PROBE_ONLY_REASONS.has(x.reason));
-  const model = plan.model.peers[0];
-  if (own.length > 0 || !model) {
-    problems.push(...own);
+  if (c.gateway) return refuse('spec.peerAddress', 'CalicoCannotExpress', `Gateway (the node's default gateway) has no Calico equivalent: a Calico BGPPeer needs a fixed peerIP`);
+  if (c.sessionProblem || !c.settings?.address) {
+    if (c.sessionProblem) problems.push(c.sessionProblem);
     return undefined;
   }
+  const model = { ...c.settings, address: c.settings.address.text };
 
   if (model.localAsn !== clusterAsn) {
     return refuse('spec.localASN', 'LocalASNMismatch', `${model.localAsn} differs from Calico's AS ${clusterAsn} (BGPConfiguration default spec.asNumber): Calico sets the local AS per node, not per peer; set localASN to ${clusterAsn} or change Calico's AS`);

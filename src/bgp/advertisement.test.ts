@@ -1,8 +1,8 @@
-// Issue 3: PodIPs host routes, overlapping pools, partial podCIDRs, Gateway peers and BFD.
+// PodIPs host routes, overlapping pools, partial podCIDRs, Gateway peers and BFD.
 import { describe, expect, it } from 'vitest';
 import type { Pod, PodAddressPool, Service } from '../api/types.js';
 import { nodeFixture, peerFixture, poolFixture } from './fixtures.js';
-import { parsePrefix, type IpPrefix } from './ip.js';
+import { parsePrefix, type IpPrefix } from '../net/ip.js';
 import { buildBgpPlan, describeAdvertised, prefixRemainder, protocolName, sessionResettingChanges, type BgpPlanInput } from './model.js';
 import { podIPsForNode } from './pod-ips.js';
 import { renderBirdConf } from './render.js';
