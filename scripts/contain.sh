@@ -3,7 +3,9 @@
 # Runs CMD from a mounted image root the way images-smoke.sh's contain() does (private mount and
 # PID namespaces, /proc, minimal /dev, tmpfs /tmp, read-only root, the binds as volumes), in
 # the caller's network namespace. CMD is the only child of this unshare: stop it with SIGTERM
-# to that child (the unshare parent does not forward signals).
+# to that child (the unshare parent does not forward signals). Everything here dies with the
+# process that started it (setpriv --pdeathsig), so a lab killed outright leaves no contained
+# agent or BIRD running.
 set -euo pipefail
 root=$1 user=$2 wd=$3 envfile=$4
 shift 4
@@ -11,7 +13,7 @@ binds=()
 while [ "$1" != -- ]; do binds+=("$1"); shift; done
 shift
 mapfile -t envs <"$envfile"
-exec env -i "${envs[@]}" unshare --mount --pid --fork --kill-child=SIGKILL --propagation private -- bash -c '
+exec env -i "${envs[@]}" setpriv --pdeathsig KILL unshare --mount --pid --fork --kill-child=SIGKILL --propagation private -- bash -c '
   set -e
   r=$1 u=$2 w=$3 binds=$4; shift 4
   # A bind target under a symlink (Debian: /var/run -> /run) must resolve inside the root.

@@ -48,7 +48,7 @@ const PODLB: Command = {
       summary: 'Run the embedded lab: FRR ToR, BIRD, agents, HAProxy and Pods in network namespaces (root)',
       flags: [
         { name: 'once', type: 'boolean', description: 'run the checks once and exit non-zero when a step fails' },
-        { name: 'images', type: 'boolean', description: 'run each node agent from the agent image built by `npm run images` (also PODLB_LAB_IMAGES=1)' },
+        { name: 'images', type: 'boolean', description: 'run each node’s agent and BIRD from the images built by `npm run images` (also PODLB_LAB_IMAGES=1)' },
       ],
       examples: ['sudo podlb lab --once'],
     },
@@ -91,7 +91,7 @@ const handlers = new Map<string, Handler>([
   [
     'podlb lab',
     async (p) => {
-      const { runLab } = await import('../lab/lab.js');
+      const { runLab } = await import('../lab/tour.js');
       const { withLeakCheck } = await import('../lab/leak-check.js');
       // The lab must leave this machine as it found it; what it did not is printed and fails the run.
       return withLeakCheck('podlb lab', () => runLab({ once: bool(p, 'once'), images: bool(p, 'images') || process.env.PODLB_LAB_IMAGES === '1' }), process.stderr);

@@ -1,9 +1,13 @@
-// Starts a real BIRD 2 in a network namespace for the lab and the integration suites.
-// Runs in the foreground (-f) under the sandbox, so cleanup() kills it with its namespace.
+// Starts a real BIRD 2 in a network namespace for the lab and the integration suites: the
+// host's, or the bird image's as the DaemonSet's Pod runs it (init container, then the `bird`
+// container, sharing the Pod's /run/bird volume with the agent). Runs in the foreground (-f)
+// under the sandbox, so cleanup() kills it with its namespace.
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BirdControl } from '../bgp/bird-control.js';
-import { waitFor, type NetnsSandbox } from './netns.js';
+import { flagValue, hostPathOf, podContainer } from './daemonset-pod.js';
+import { runContained, spawnContained, type ImageRoot } from './image-root.js';
+import { waitFor, type NetnsSandbox, type SpawnedProcess } from './netns.js';
 
 export interface BirdProcess {
   ns: string;
@@ -29,20 +33,54 @@ export interface StartBirdOptions {
   initialConfig?: string;
   /** Appended to BIRD's arguments, e.g. `-R` (graceful-restart recovery after a `graceful restart`). */
   extraArgs?: string[];
+  /**
+   * Run the DaemonSet's `bird-config` init container and then its `bird` container from this
+   * mounted bird image, with `dir` as the Pod's bird-run volume (/run/bird): the init container
+   * writes the initial config unless one is there, as on a node. The node's name and address
+   * are what the manifest's fieldRefs read.
+   */
+  image?: { root: ImageRoot; nodeName: string; hostIP: string };
+}
+
+interface Launched {
+  proc: SpawnedProcess;
+  configPath: string;
+  socketPath: string;
+  signal(sig: NodeJS.Signals): void;
+}
+
+/** `bird -f -c dir/bird.conf -s dir/bird.ctl -P dir/bird.pid` from the host. */
+function launchHostBird(sb: NetnsSandbox, ns: string, opts: StartBirdOptions): Launched {
+  const configPath = join(opts.dir, 'bird.conf');
+  const socketPath = join(opts.dir, 'bird.ctl');
+  if (!existsSync(configPath)) throw new Error(`startBird: no initialConfig and no ${configPath} to restart on`);
+  chmodSync(configPath, 0o600);
+  const proc = sb.spawn(ns, 'bird', ['-f', '-c', configPath, '-s', socketPath, '-P', join(opts.dir, 'bird.pid'), ...(opts.extraArgs ?? [])], { name: `bird@${ns}` });
+  return { proc, configPath, socketPath, signal: (sig) => proc.child.kill(sig) };
+}
+
+/** The Pod's init container, then its `bird` container, from the bird image. */
+async function launchImageBird(sb: NetnsSandbox, ns: string, opts: StartBirdOptions, image: NonNullable<StartBirdOptions['image']>): Promise<Launched> {
+  const fields = { nodeName: image.nodeName, namespace: 'podlb-system', hostIP: image.hostIP };
+  const volumes = { 'bird-run': opts.dir };
+  const init = podContainer('bird-config', image.root, fields, volumes);
+  await runContained(sb, ns, image.root, { name: `bird-config@${ns}`, user: init.user, env: init.env, binds: init.binds, cmd: init.argv });
+  const bird = podContainer('bird', image.root, fields, volumes);
+  const conf = flagValue(bird.argv, '-c');
+  const ctl = flagValue(bird.argv, '-s');
+  if (!conf || !ctl) throw new Error(`the DaemonSet's bird container names no -c or -s: ${bird.argv.join(' ')}`);
+  const c = spawnContained(sb, ns, image.root, { name: `bird@${ns}`, user: bird.user, env: bird.env, binds: bird.binds, cmd: [...bird.argv, ...(opts.extraArgs ?? [])] });
+  return { proc: c.proc, configPath: hostPathOf(bird, conf), socketPath: hostPathOf(bird, ctl), signal: c.signal };
 }
 
 /**
- * Writes dir/bird.conf (0600), runs `bird -f -c dir/bird.conf -s dir/bird.ctl -P dir/bird.pid`
- * in `ns` and waits until the control socket answers. Throws with BIRD's output if it exits.
+ * Writes dir/bird.conf (0600) when initialConfig is given, runs BIRD in `ns` (see
+ * StartBirdOptions.image) and waits until the control socket answers. Throws with BIRD's output
+ * if it exits.
  */
 export async function startBird(sb: NetnsSandbox, ns: string, opts: StartBirdOptions): Promise<BirdProcess> {
-  const configPath = join(opts.dir, 'bird.conf');
-  const socketPath = join(opts.dir, 'bird.ctl');
-  const pidPath = join(opts.dir, 'bird.pid');
-  if (opts.initialConfig !== undefined) writeFileSync(configPath, opts.initialConfig, { mode: 0o600 });
-  else if (!existsSync(configPath)) throw new Error(`startBird: no initialConfig and no ${configPath} to restart on`);
-  chmodSync(configPath, 0o600);
-  const proc = sb.spawn(ns, 'bird', ['-f', '-c', configPath, '-s', socketPath, '-P', pidPath, ...(opts.extraArgs ?? [])], { name: `bird@${ns}` });
+  if (opts.initialConfig !== undefined) writeFileSync(join(opts.dir, 'bird.conf'), opts.initialConfig, { mode: 0o600 });
+  const { proc, configPath, socketPath, signal } = opts.image ? await launchImageBird(sb, ns, opts, opts.image) : launchHostBird(sb, ns, opts);
   let exited: number | null | undefined;
   void proc.exited.then((c) => {
     exited = c;
@@ -60,7 +98,7 @@ export async function startBird(sb: NetnsSandbox, ns: string, opts: StartBirdOpt
       25,
     );
   } catch (err) {
-    if (exited === undefined) proc.child.kill('SIGKILL');
+    if (exited === undefined) signal('SIGKILL');
     throw new Error(`BIRD did not start in ${ns}: ${err instanceof Error ? err.message : String(err)}${proc.output() ? `\n${proc.output().trim()}` : ''}`);
   } finally {
     await ctl.close();
@@ -72,9 +110,9 @@ export async function startBird(sb: NetnsSandbox, ns: string, opts: StartBirdOpt
     configPath,
     socketPath,
     exited: proc.exited,
-    async kill(signal) {
+    async kill(sig) {
       if (!running()) return;
-      proc.child.kill(signal);
+      signal(sig);
       await proc.exited;
     },
     async gracefulRestart() {
@@ -85,15 +123,15 @@ export async function startBird(sb: NetnsSandbox, ns: string, opts: StartBirdOpt
       } finally {
         await c.close();
       }
-      const t = setTimeout(() => proc.child.kill('SIGKILL'), 10_000);
+      const t = setTimeout(() => signal('SIGKILL'), 10_000);
       await proc.exited;
       clearTimeout(t);
       return reply;
     },
     async stop() {
       if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-      proc.child.kill('SIGTERM');
-      const t = setTimeout(() => proc.child.kill('SIGKILL'), 3000);
+      signal('SIGTERM');
+      const t = setTimeout(() => signal('SIGKILL'), 3000);
       await proc.exited;
       clearTimeout(t);
     },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { findLeaks, formatLeaks, parseIpRoutes, preexisting, type HostState, type Leak } from './leak-check.js';
 
 const run = { tag: 'a1b2c3', selfPids: [100, 101] };
-const empty: HostState = { routes: [], namespaces: [], processes: [], files: [] };
+const empty: HostState = { routes: [], namespaces: [], processes: [], files: [], containers: [] };
 const blackhole = { family: 4 as const, dst: '10.244.3.0/24', table: 'main', type: 'blackhole' };
 
 describe('findLeaks', () => {
@@ -19,6 +19,10 @@ describe('findLeaks', () => {
     ['BIRD still running with the run’s tag', {}, { processes: [{ pid: 300, comm: 'bird', cmdline: 'bird -f -c /tmp/x/bird.conf' }] }, [{ kind: 'process', what: 'pid 300 bird -f -c /tmp/x/bird.conf' }]],
     ['each FRR and HAProxy daemon', {}, { processes: ['zebra', 'bgpd', 'watchfrr', 'staticd', 'haproxy'].map((comm, i) => ({ pid: 400 + i, comm, cmdline: '' })) }, ['zebra', 'bgpd', 'watchfrr', 'staticd', 'haproxy'].map((c, i) => ({ kind: 'process' as const, what: `pid ${400 + i} ${c}` }))],
     ['a lab Pod server', {}, { processes: [{ pid: 500, comm: 'node', cmdline: 'node dist/src/lab/pod-server-main.js --name web-1' }] }, [{ kind: 'process', what: 'pid 500 node dist/src/lab/pod-server-main.js --name web-1' }]],
+    ['a node agent run from the agent image (Node.js 26 names its main thread)', {}, { processes: [{ pid: 510, comm: 'node-MainThread', cmdline: 'node dist/src/cli/podlb.js agent --node-name node1' }] }, [{ kind: 'process', what: 'pid 510 node dist/src/cli/podlb.js agent --node-name node1' }]],
+    ['contain.sh’s wrapper around a command run from an image', {}, { processes: [{ pid: 520, comm: 'unshare', cmdline: 'unshare --mount --pid --fork --kill-child=SIGKILL --propagation private -- bash -c' }] }, [{ kind: 'process', what: 'pid 520 unshare --mount --pid --fork --kill-child=SIGKILL --propagation private -- bash -c' }]],
+    ['a mounted image of the run (buildah working container)', {}, { containers: ['podlb-4242-a1b2c3ff0011-bird', 'podlb-bird-working-container', 'podlb-4243-ffffff0011aa-agent'] }, [{ kind: 'container', what: 'buildah container podlb-4242-a1b2c3ff0011-bird (a mounted image)' }]],
+    ['an image mounted before the run', { containers: ['podlb-1-a1b2c3000000-agent'] }, { containers: ['podlb-1-a1b2c3000000-agent'] }, []],
     ['the runner itself and its workers are not leaks', {}, { processes: [{ pid: 100, comm: 'node', cmdline: 'node vitest run' }, { pid: 600, comm: 'node', cmdline: 'node vitest/dist/workers/forks.js' }, { pid: 601, comm: 'esbuild', cmdline: 'esbuild --service' }] }, []],
     ['a process alive before the run', { processes: [{ pid: 700, comm: 'bird', cmdline: 'bird' }] }, { processes: [{ pid: 700, comm: 'bird', cmdline: 'bird' }] }, []],
     ['files left in the run’s temp dirs', {}, { files: ['/tmp/podlb-run-a1b2c3/podlb-lab-logs-x', '/dev/shm/podlb-run-a1b2c3/podlb-bird-y'] }, [{ kind: 'file', what: '/tmp/podlb-run-a1b2c3/podlb-lab-logs-x' }, { kind: 'file', what: '/dev/shm/podlb-run-a1b2c3/podlb-bird-y' }]],
@@ -31,6 +35,7 @@ describe('findLeaks', () => {
     const leaks = findLeaks(empty, { ...empty, routes: [blackhole, { family: 6, dst: 'fd00::/64', table: '100', type: 'blackhole' }], namespaces: ['podlb-9-a1b2c3000000-n1'] }, run);
     expect(leaks.map((l) => l.fix)).toEqual(['ip route del blackhole 10.244.3.0/24', 'ip -6 route del blackhole fd00::/64 table 100', 'ip netns pids podlb-9-a1b2c3000000-n1 | xargs -r kill -9; ip netns del podlb-9-a1b2c3000000-n1']);
     expect(formatLeaks(leaks, 'this run')).toMatch(/^this run left 3 thing\(s\) behind/);
+    expect(findLeaks(empty, { ...empty, containers: ['podlb-9-a1b2c3000000-bird'] }, run).map((l) => l.fix)).toEqual(['buildah rm podlb-9-a1b2c3000000-bird']);
     expect(formatLeaks([], 'this run')).toBe('');
   });
 });

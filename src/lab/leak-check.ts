@@ -1,5 +1,6 @@
 // What a test run or a lab run leaves on the machine: podlb's kernel routes (protocol 201) in
-// the root namespace, network namespaces, the real daemons, temp files.
+// the root namespace, network namespaces, the real daemons, temp files, and the lab's mounted
+// images (buildah working containers).
 //
 // A run opens a scope: a tag in the environment (inherited by every worker and every process
 // they start, and part of each sandbox's namespace names) and its own temp dirs (TMPDIR and
@@ -7,7 +8,7 @@
 // what is attributed to a run is what carries its tag or lives in its dirs, never "anything
 // new"; routes in the root namespace carry no tag, so there any new protocol-201 route is
 // the run's (podlb writes them and nothing else does).
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,10 +23,15 @@ export const RUN_TAG_ENV = 'PODLB_RUN_TAG';
 /** Base dir for NetnsSandbox.memoryTempDir() (tmpfs), instead of /dev/shm. */
 export const MEMORY_TMPDIR_ENV = 'PODLB_MEMORY_TMPDIR';
 
-/** Programs the suites and the lab start; anything else carrying the tag is the runner itself. */
-const RUN_PROGRAMS = new Set(['bird', 'birdc', 'birdcl', 'haproxy', 'zebra', 'bgpd', 'bfdd', 'watchfrr', 'staticd', 'vtysh', 'ip', 'sleep']);
+/**
+ * Programs the suites and the lab start (unshare: scripts/contain.sh's wrapper around a command
+ * run from an image); anything else carrying the tag is the runner itself.
+ */
+const RUN_PROGRAMS = new Set(['bird', 'birdc', 'birdcl', 'haproxy', 'zebra', 'bgpd', 'bfdd', 'watchfrr', 'staticd', 'vtysh', 'ip', 'sleep', 'unshare']);
 /** Node processes the lab starts (Pods, agents and controllers run as the CLI). */
 const RUN_NODE_SCRIPT = /pod-server-main\.[jt]s|cli\/podlb\.[jt]s/;
+/** Node.js's comm: from 22 on (the agent image's 26), its main thread renames itself. */
+const NODE_COMM = /^node(?:-MainThread)?$/;
 
 export interface RootRoute {
   family: 4 | 6;
@@ -51,10 +57,12 @@ export interface HostState {
   processes: HostProcess[];
   /** Entries under the run's temp dirs. */
   files: string[];
+  /** Names of buildah's working containers (the lab's mounted images, src/lab/image-root.ts). */
+  containers: string[];
 }
 
 export interface Leak {
-  kind: 'route' | 'netns' | 'process' | 'file';
+  kind: 'route' | 'netns' | 'process' | 'file' | 'container';
   what: string;
   /** How to remove it by hand. */
   fix: string;
@@ -80,7 +88,8 @@ export function describeRoute(r: RootRoute): string {
  * What the run left behind, comparing the machine before and after it. Routes present before
  * are not the run's (preexisting() reports them); namespaces count when named with the run's
  * tag (`podlb-<pid>-<tag>…`); processes when they carry the tag and are a program the run
- * starts; files when anything is left in the run's temp dirs.
+ * starts; files when anything is left in the run's temp dirs; buildah working containers (a
+ * mounted image) when named like the run's namespaces.
  */
 export function findLeaks(before: HostState, after: HostState, run: Pick<RunScope, 'tag' | 'selfPids'>): Leak[] {
   const leaks: Leak[] = [];
@@ -98,8 +107,12 @@ export function findLeaks(before: HostState, after: HostState, run: Pick<RunScop
   const pidsBefore = new Set(before.processes.map((p) => p.pid));
   for (const p of after.processes) {
     if (self.has(p.pid) || pidsBefore.has(p.pid)) continue;
-    if (!RUN_PROGRAMS.has(p.comm) && !(p.comm === 'node' && RUN_NODE_SCRIPT.test(p.cmdline))) continue;
+    if (!RUN_PROGRAMS.has(p.comm) && !(NODE_COMM.test(p.comm) && RUN_NODE_SCRIPT.test(p.cmdline))) continue;
     leaks.push({ kind: 'process', what: `pid ${p.pid} ${p.cmdline || p.comm}`, fix: `kill ${p.pid}` });
+  }
+  const containersBefore = new Set(before.containers);
+  for (const c of after.containers) {
+    if (!containersBefore.has(c) && ours.test(c)) leaks.push({ kind: 'container', what: `buildah container ${c} (a mounted image)`, fix: `buildah rm ${c}` });
   }
   const filesBefore = new Set(before.files);
   for (const f of after.files) {
@@ -156,6 +169,12 @@ function taggedProcesses(tag: string): HostProcess[] {
   return out;
 }
 
+/** Names of buildah's working containers; none when buildah is not installed. */
+export function buildahContainers(): string[] {
+  const r = spawnSync('buildah', ['containers', '--format', '{{.ContainerName}}'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return r.status === 0 ? r.stdout.split('\n').filter(Boolean) : [];
+}
+
 function entries(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir).map((e) => join(dir, e)) : [];
 }
@@ -166,6 +185,7 @@ export async function snapshotHost(scope: RunScope): Promise<HostState> {
     namespaces: existsSync('/run/netns') ? readdirSync('/run/netns') : [],
     processes: taggedProcesses(scope.tag),
     files: [...entries(scope.tmpDir), ...entries(scope.memoryDir)],
+    containers: buildahContainers(),
   };
 }
 

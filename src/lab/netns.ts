@@ -118,6 +118,11 @@ export interface SpawnedProcess {
   /** stdout+stderr collected so far (bounded), for error messages. */
   output(): string;
   exited: Promise<number | null>;
+  /**
+   * Signals the process the sandbox runs: the child by default; a wrapper that does not
+   * forward signals (scripts/contain.sh's unshare) replaces it to reach the command inside.
+   */
+  signal: (sig: NodeJS.Signals) => void;
 }
 
 export class NetnsSandbox {
@@ -125,6 +130,7 @@ export class NetnsSandbox {
   readonly #namespaces: string[] = [];
   readonly #processes: SpawnedProcess[] = [];
   readonly #dirs: string[] = [];
+  readonly #hooks: (() => void)[] = [];
   #closed = false;
 
   constructor() {
@@ -192,7 +198,19 @@ export class NetnsSandbox {
       child.once('exit', (code) => resolve(code));
       child.once('error', () => resolve(null));
     });
-    const p: SpawnedProcess = { child, name: opts.name ?? cmd, output: () => out, exited };
+    const p: SpawnedProcess = {
+      child,
+      name: opts.name ?? cmd,
+      output: () => out,
+      exited,
+      signal: (sig) => {
+        try {
+          child.kill(sig);
+        } catch {
+          /* gone */
+        }
+      },
+    };
     this.#processes.push(p);
     return p;
   }
@@ -213,6 +231,15 @@ export class NetnsSandbox {
     return this.tempDir(label, isTmpfs(base) ? base : tmpdir());
   }
 
+  /**
+   * `fn` runs in cleanup (also on exit and signals, so synchronously), after the processes are
+   * killed and the namespaces removed, before the temp dirs go: for what outlives a process,
+   * such as a mounted image.
+   */
+  onCleanup(fn: () => void): void {
+    this.#hooks.push(fn);
+  }
+
   get namespaces(): readonly string[] {
     return this.#namespaces;
   }
@@ -220,7 +247,7 @@ export class NetnsSandbox {
   async cleanup(): Promise<void> {
     if (this.#closed) return;
     for (const p of this.#processes) {
-      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
+      if (p.child.exitCode === null && p.child.signalCode === null) p.signal('SIGTERM');
     }
     await Promise.race([Promise.all(this.#processes.map((p) => p.exited)), new Promise((r) => setTimeout(r, 2000))]);
     this.cleanupSync();
@@ -233,6 +260,7 @@ export class NetnsSandbox {
     liveSandboxes.delete(this);
     for (const p of this.#processes) {
       if (p.child.exitCode === null && p.child.signalCode === null) {
+        p.signal('SIGKILL');
         try {
           p.child.kill('SIGKILL');
         } catch {
@@ -241,6 +269,13 @@ export class NetnsSandbox {
       }
     }
     for (const ns of this.#namespaces) deleteNetnsSync(ns);
+    for (const fn of this.#hooks.reverse()) {
+      try {
+        fn();
+      } catch {
+        /* the rest still goes */
+      }
+    }
     for (const dir of this.#dirs) rmSync(dir, { recursive: true, force: true });
   }
 }

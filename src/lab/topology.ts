@@ -23,6 +23,7 @@ import { birdInitialConfig } from '../bgp/render.js';
 import { startFrr, type FrrRouter } from './frr.js';
 import { startHaproxy, type HaproxyBackendSpec, type HaproxyProcess } from './haproxy-process.js';
 import type { NetnsSandbox } from './netns.js';
+import type { ImageRoot } from './image-root.js';
 import { startPod, type LabPod } from './pod-server.js';
 
 export interface TopologySpec {
@@ -33,6 +34,11 @@ export interface TopologySpec {
   nodeAsn?: number;
   /** HAProxy instances of the L7LB fleet (default 1), each in its own namespace behind the ToR. */
   lbInstances?: number;
+  /**
+   * Each node's BIRD from this mounted bird image, as the DaemonSet's Pod runs it (init
+   * container, then the `bird` container); the host's BIRD when absent.
+   */
+  birdImage?: ImageRoot;
 }
 
 export interface LabLb {
@@ -228,8 +234,9 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
       links.map((l) =>
         startBird(sb, l.ns, {
           dir: sb.memoryTempDir(`bird-${l.torIf}`),
-          // Minimal on purpose: the agent renders the real config (peers, exports) later.
-          initialConfig: birdInitialConfig(l.address),
+          // Minimal on purpose: the agent renders the real config (peers, exports) later. From
+          // the image, the DaemonSet's init container writes it, as on a node.
+          ...(spec.birdImage ? { image: { root: spec.birdImage, nodeName: l.name, hostIP: l.address } } : { initialConfig: birdInitialConfig(l.address) }),
         }),
       ),
     ),
