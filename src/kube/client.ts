@@ -20,9 +20,25 @@ export class KubeApiError extends PodlbError {
     readonly status: number,
     readonly reason: string,
     message: string,
+    /** The server's Retry-After (429, 503): no retry may come sooner. */
+    readonly retryAfterMs?: number,
   ) {
     super(`KUBE_${reason ? reason.toUpperCase() : status}`, message, { transient: status >= 500 || status === 429 || status === 0 });
   }
+}
+
+/** Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3); undefined when absent or malformed. */
+export function parseRetryAfterMs(value: string | null | undefined, now: number): number | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (/^\d{1,9}$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** A retry delay that honours the server's Retry-After when it asks for more. */
+export function retryDelayMs(err: unknown, delayMs: number): number {
+  return err instanceof KubeApiError && err.retryAfterMs !== undefined ? Math.max(delayMs, err.retryAfterMs) : delayMs;
 }
 
 export interface ListResult<T> {
@@ -56,14 +72,10 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } = {}): Promise<T> {
-    let res = await this.#send(method, path, opts);
+    let { res, text } = await this.#send(method, path, opts);
     // client-go's rule for a token read from a file (a projected ServiceAccount token): after a
     // 401 the cached token may be one the kubelet has since rotated, so re-read it and retry once.
-    if (res.status === 401 && forgetCachedFileToken(this.#kc)) {
-      await res.text().catch(() => undefined);
-      res = await this.#send(method, path, opts);
-    }
-    const text = await res.text();
+    if (res.status === 401 && forgetCachedFileToken(this.#kc)) ({ res, text } = await this.#send(method, path, opts));
     if (!res.ok) {
       let reason = '';
       let message = text.slice(0, 500);
@@ -74,7 +86,7 @@ export class KubeClient {
       } catch {
         /* not a Status */
       }
-      throw new KubeApiError(res.status, reason, `${method} ${path}: ${res.status} ${message}`);
+      throw new KubeApiError(res.status, reason, `${method} ${path}: ${res.status} ${message}`, parseRetryAfterMs(res.headers.get('retry-after'), Date.now()));
     }
     return (text ? JSON.parse(text) : {}) as T;
   }
@@ -89,7 +101,9 @@ export class KubeClient {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
     try {
-      return await fetch(url.toString(), {
+      // The deadline covers the body too: a server that sends headers and then stalls would
+      // otherwise hold the agent's serial loop forever.
+      const res = await fetch(url.toString(), {
         ...init,
         method,
         // Pairs, not a record: impersonation sends one Impersonate-Group line per group.
@@ -97,8 +111,10 @@ export class KubeClient {
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal: controller.signal as never,
       } as never);
+      return { res, text: await res.text() };
     } catch (err) {
-      throw new KubeApiError(0, 'Unreachable', `${method} ${path}: ${(err as Error).message}`);
+      const why = controller.signal.aborted ? `no complete answer within ${this.#timeoutMs} ms` : (err as Error).message;
+      throw new KubeApiError(0, 'Unreachable', `${method} ${path}: ${why}`);
     } finally {
       clearTimeout(timer);
     }
