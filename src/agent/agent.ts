@@ -33,6 +33,7 @@ import { mapLimit } from '../util/concurrency.js';
 import { isTmpfs } from '../util/tmpfs.js';
 import { AgentMetrics } from './metrics.js';
 import { bgpReadyCondition, mergeConditions, NodeStatusWriter, type StatusWriteResult } from './status.js';
+import { GateWriter } from './gate-writer.js';
 
 /** Members listed in PodLBNode status (counts always cover all of them). */
 export const MAX_STATUS_MEMBERS = 500;
@@ -115,6 +116,7 @@ export class Agent {
   };
   readonly #members: MemberReconciler;
   readonly #status: NodeStatusWriter;
+  readonly #gates: GateWriter;
   readonly #bird: { control: BirdControl; applier: BirdApplier } | undefined;
   #birdFailures = 0;
   #birdRetryAt = 0;
@@ -179,6 +181,7 @@ export class Agent {
       secrets: inf(`/api/v1/namespaces/${this.#o.secretsNamespace}/secrets`),
     };
     this.#members = new MemberReconciler({ nodeName: opts.nodeName, makeInstance: this.#o.makeInstance, log: log.child({ reconciler: 'members' }), random: this.#o.random });
+    this.#gates = new GateWriter(this.#client);
     this.#status = new NodeStatusWriter(this.#client, opts.nodeName, log.child({ reconciler: 'status' }), { now: this.#o.now, random: this.#o.random });
     if (opts.bird) {
       const control = new BirdControl(opts.bird.socketPath);
@@ -294,7 +297,7 @@ export class Agent {
     await mapLimit(gateWrites, 16, async (d) => {
       const pod = podsByUid.get(d.pod.uid)!;
       try {
-        await this.#writeGate(pod, d, now);
+        await this.#gates.write(pod, d, now);
         this.#gateWrites.set(d.pod.uid, `${d.status}/${d.reason}`);
         report.gates.push(d);
         this.metrics.gateWrites.inc({ status: d.status, reason: d.reason });
@@ -307,7 +310,7 @@ export class Agent {
       } catch (err) {
         log.warn({ pod: `${d.pod.namespace}/${d.pod.name}`, err: errorMessage(err) }, 'could not patch readiness gate');
         this.metrics.reconcileErrors.inc({ component: 'gates' });
-        wakeTimes.push(now + 1000);
+        wakeTimes.push(this.#gates.retryAt(err, now));
       }
     });
     // Forget write records once the cache shows them (or the Pod is gone).
@@ -582,17 +585,6 @@ export class Agent {
     const rv = (xs: readonly KubernetesObject[]): string => xs.map((x) => `${x.metadata?.name}@${x.metadata?.resourceVersion}`).sort().join(',');
     const podIps = pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}=${(p.status?.podIPs ?? []).map((x) => x.ip).join('+') || (p.status?.podIP ?? '')}:${p.status?.phase ?? ''}`).sort().join(',');
     return [node.metadata.resourceVersion, rv(i.pools.list()), rv(i.peers.list()), rv(i.secrets.list()), rv(i.services.list()), podIps, this.#gateway.v4 ?? '', this.#gateway.v6 ?? ''].join('|');
-  }
-
-  async #writeGate(pod: Pod, d: GateDecision, now: number): Promise<void> {
-    const current = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);
-    // lastTransitionTime moves only when the status changes (API conventions).
-    const lastTransitionTime = current && current.status === d.status && current.lastTransitionTime ? current.lastTransitionTime : new Date(now).toISOString();
-    await this.#client.patch(
-      `/api/v1/namespaces/${d.pod.namespace}/pods/${d.pod.name}/status`,
-      { status: { conditions: [{ type: READINESS_GATE, status: d.status, reason: d.reason, message: d.message, lastTransitionTime }] } },
-      'strategic',
-    );
   }
 
   async #readSessions(peers: readonly BGPPeer[]): Promise<void> {

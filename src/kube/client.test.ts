@@ -1,9 +1,8 @@
 // KubeClient takes client-node's request options as they come: 1.4's applyToFetchOptions gives a
 // WHATWG Headers object, whose own properties are empty (spreading it lost Authorization).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startHttpStub, tooManyRequests, type HttpStub } from '../../test/http-stub.js';
 import { headerRecord, KubeApiError, KubeClient, parseRetryAfterMs, retryDelayMs } from './client.js';
 
 describe('headerRecord', () => {
@@ -29,40 +28,19 @@ describe('headerRecord', () => {
   });
 });
 
-/** A KubeConfig for a plain-HTTP test server on loopback. */
-function kubeConfigFor(server: Server): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 'abc' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return kc;
-}
-
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
-  const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return server;
-}
-
 describe('KubeClient against a misbehaving server', () => {
-  const servers: Server[] = [];
+  const stubs: HttpStub[] = [];
   afterEach(async () => {
-    for (const s of servers.splice(0)) {
-      s.closeAllConnections();
-      await new Promise((r) => s.close(r));
-    }
+    for (const s of stubs.splice(0)) await s.close();
   });
 
   it('gives up on a reply whose body stalls after the headers', async () => {
-    const server = await listen((_req, res) => {
+    const stub = await startHttpStub((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"kind":'); // and nothing more, ever
     });
-    servers.push(server);
-    const client = new KubeClient(kubeConfigFor(server), { timeoutMs: 300 });
+    stubs.push(stub);
+    const client = new KubeClient(stub.kubeConfig(), { timeoutMs: 300 });
     const started = Date.now();
     const err = await client.get('/api/v1/namespaces/default/pods/p').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeApiError);
@@ -75,12 +53,9 @@ describe('KubeClient against a misbehaving server', () => {
     ['delay-seconds', () => '7', 7000],
     ['an HTTP-date', () => new Date(Date.now() + 9000).toUTCString(), 8000],
   ])("carries the server's Retry-After given as %s", async (_n, header, atLeast) => {
-    const server = await listen((_req, res) => {
-      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': header() });
-      res.end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'TooManyRequests', message: 'too many requests', code: 429 }));
-    });
-    servers.push(server);
-    const err = (await new KubeClient(kubeConfigFor(server)).patch('/api/v1/namespaces/d/pods/p/status', {}, 'strategic').catch((e: unknown) => e)) as KubeApiError;
+    const stub = await startHttpStub((_req, res) => tooManyRequests(res, header()));
+    stubs.push(stub);
+    const err = (await new KubeClient(stub.kubeConfig()).patch('/api/v1/namespaces/d/pods/p/status', {}, 'strategic').catch((e: unknown) => e)) as KubeApiError;
     expect(err.status).toBe(429);
     expect(err.retryAfterMs).toBeGreaterThanOrEqual(atLeast);
     expect(err.retryAfterMs).toBeLessThanOrEqual(9000);
