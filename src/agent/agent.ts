@@ -19,7 +19,7 @@ import { EventRecorder, type EventToRecord } from '../kube/events.js';
 import { ResilientInformer } from '../kube/informer.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
 import { OctaviaInstance } from '../lb/octavia-instance.js';
-import { parseOctaviaCredentials } from '../lb/octavia-credentials.js';
+import { resolveOctaviaCredentials, type OctaviaTrust } from '../lb/octavia-credentials.js';
 import type { LbInstance, MemberListing } from '../lb/provider.js';
 import { planGates, type GateDecision } from '../members/gates.js';
 import { hasOurGate, memberKey, planMembers, type MemberPlan } from '../members/plan.js';
@@ -53,6 +53,8 @@ export interface AgentOptions {
   kernel?: { netns?: string } | false;
   /** Namespace of the Secrets BGPPeers may reference. */
   secretsNamespace?: string;
+  /** Where Octavia credentials may be sent (`--octavia-auth-url`). Default: only a Secret's own auth_url. */
+  octaviaTrust?: OctaviaTrust;
   /**
    * Health poll interval while a member waits for its first passing check (jittered up to 20% early),
    * and the longest one: around the moment the check can pass the agent polls at inter / 40.
@@ -144,6 +146,7 @@ export class Agent {
   constructor(opts: AgentOptions) {
     this.#o = {
       secretsNamespace: 'podlb-system',
+      octaviaTrust: { authURLs: [] },
       pendingPollMs: 25,
       resyncMs: 2_000,
       statusIntervalMs: 5_000,
@@ -378,26 +381,20 @@ export class Agent {
     const id = address.replace(/\?.*$/, '');
     const cfg = this.#octaviaByAddress.get(address);
     const ref = cfg?.credentialsSecret;
-    const secret = ref && ref.namespace === this.#o.secretsNamespace ? this.#informers.secrets.get(ref.name, ref.namespace) : undefined;
-    const raw = ref ? secret?.data?.[ref.key] : undefined;
     const unusable = (why: string): LbInstance => failingInstance(id, why);
     if (!cfg || !ref) return unusable('no LoadBalancerClass configuration for this instance');
     if (ref.namespace !== this.#o.secretsNamespace) return unusable(`credentials Secret ${ref.namespace}/${ref.name} is outside ${this.#o.secretsNamespace}, the only namespace the agent reads Secrets in`);
-    if (raw === undefined) return unusable(`credentials Secret ${ref.namespace}/${ref.name} (key ${ref.key}) not found`);
-    try {
-      const parsed = parseOctaviaCredentials(Buffer.from(raw, 'base64').toString('utf8'));
-      return new OctaviaInstance({
-        id,
-        authURL: cfg.authURL,
-        ...(cfg.region ? { region: cfg.region } : {}),
-        ...(parsed.interface ? { interface: parsed.interface } : {}),
-        credentials: parsed.credentials,
-        loadBalancerID: cfg.loadBalancerID,
-        nodeName: this.#o.nodeName,
-      });
-    } catch (err) {
-      return unusable(`credentials Secret ${ref.namespace}/${ref.name}: ${errorMessage(err)}`);
-    }
+    const resolved = resolveOctaviaCredentials(cfg, this.#informers.secrets.get(ref.name, ref.namespace), this.#o.octaviaTrust);
+    if (!resolved.ok) return unusable(resolved.why);
+    return new OctaviaInstance({
+      id,
+      authURL: cfg.authURL,
+      ...(cfg.region ? { region: cfg.region } : {}),
+      ...(resolved.cloud.interface ? { interface: resolved.cloud.interface } : {}),
+      credentials: resolved.cloud.credentials,
+      loadBalancerID: cfg.loadBalancerID,
+      nodeName: this.#o.nodeName,
+    });
   }
 
   #openKernel(): void {

@@ -1,7 +1,7 @@
 // `podlb agent`: flags, the health and metrics server, signals. The agent itself is src/agent.
 import { createServer } from 'node:http';
 import { parseIp } from '../net/ip.js';
-import { type Command, type Flag, type Parsed, UsageError, bool, checkPort, checkPositiveInt, str } from './flags.js';
+import { type Command, type Flag, type Parsed, UsageError, bool, checkPort, checkPositiveInt, list, str } from './flags.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -14,11 +14,26 @@ const AGENT_FLAGS: Flag[] = [
   { name: 'netns', type: 'string', arg: 'NAME', description: 'network namespace for kernel routes and BIRD (the lab uses it)' },
   { name: 'no-kernel-routes', type: 'boolean', description: 'do not install the blackhole routes for advertised prefixes' },
   { name: 'secrets-namespace', type: 'string', arg: 'NS', default: 'podlb-system', description: 'namespace of BGP password and Octavia credential Secrets' },
+  {
+    name: 'octavia-auth-url',
+    type: 'strings',
+    arg: 'URL',
+    check: checkHttpURL,
+    description: "a Keystone URL Octavia LoadBalancerClasses may send credentials to (repeatable); without it only a credentials Secret's own auth_url",
+  },
   { name: 'health-port', type: 'string', arg: 'PORT', default: '9253', check: checkPort, description: 'port for /healthz, /readyz and /metrics (0: none)' },
   { name: 'health-address', type: 'string', arg: 'IP', default: '0.0.0.0', check: (v) => (parseIp(v) ? undefined : 'is not an IP address'), description: 'address the health port listens on' },
   { name: 'pending-poll-ms', type: 'string', arg: 'MS', default: '25', check: checkPositiveInt, description: 'how often a pending member is polled around its first check' },
   { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', choices: LOG_LEVELS, description: 'log level' },
 ];
+
+function checkHttpURL(text: string): string | undefined {
+  try {
+    return /^https?:$/.test(new URL(text).protocol) ? undefined : 'is not an http:// or https:// URL';
+  } catch {
+    return 'is not a URL';
+  }
+}
 
 export const AGENT_COMMAND: Command = {
   path: 'podlb agent',
@@ -57,6 +72,7 @@ export async function runAgent(p: Parsed): Promise<number> {
     log,
     ...(bgp ? { bird: { socketPath: birdSocket!, configPath: birdConfig! } } : {}),
     secretsNamespace: str(p, 'secrets-namespace')!,
+    octaviaTrust: { authURLs: list(p, 'octavia-auth-url') },
     kernel: bool(p, 'no-kernel-routes') ? false : netns ? { netns } : {},
     pendingPollMs: Number(str(p, 'pending-poll-ms')),
     metrics: new AgentMetrics({ processMetrics: true }),
