@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 [ "$(id -u)" = 0 ] || { echo "scripts/images-smoke.sh mounts images and creates a network namespace: run it as root" >&2; exit 1; }
-[ -s images/built/images.env ] || { echo "no images/built/images.env: build the images first (sudo npm run images)" >&2; exit 1; }
+[ -s images/built/images.env ] || { echo "no images/built/images.env: build the images first (sudo ./dev images)" >&2; exit 1; }
 # shellcheck disable=SC1091
 . images/built/images.env
 

@@ -26,7 +26,7 @@ export function builtImages(): { agent: string; bird: string } {
   const get = (k: string) => /^(?:export )?([A-Z_]+)=["']?([^"'\n]+)/gm.exec(text.split('\n').find((l) => l.includes(`${k}=`)) ?? '')?.[2];
   const agent = get('AGENT_IMAGE');
   const bird = get('BIRD_IMAGE');
-  if (!agent || !bird) throw new Error(`no built images (${imagesEnv}): run \`sudo npm run images\` first`);
+  if (!agent || !bird) throw new Error(`no built images (${imagesEnv}): run \`sudo ./dev images\` first`);
   return { agent, bird };
 }
 
@@ -38,7 +38,7 @@ export function mountImage(image: string): ImageRoot {
   try {
     ctr = buildah(['from', '--quiet', '--pull-never', image]);
   } catch (err) {
-    throw new Error(`image ${image} is not in buildah storage: run \`sudo npm run images\` first (${String((err as { stderr?: string }).stderr ?? err).trim().split('\n')[0]})`);
+    throw new Error(`image ${image} is not in buildah storage: run \`sudo ./dev images\` first (${String((err as { stderr?: string }).stderr ?? err).trim().split('\n')[0]})`);
   }
   try {
     const field = (f: string) => buildah(['inspect', '--type', 'image', '--format', f, image]);
