@@ -30,6 +30,9 @@ fi
 # own instances in namespaces, so nothing here depends on a system-wide one.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
+  # koffi's install script (npm 11 skips it: package.json's allowScripts denies it) only checks
+  # that its prebuilt addon loads, else builds one with cmake; the Dockerfile does the same check.
+  node -e "require('koffi')"
 fi
 if [ "$(id -u)" != 0 ]; then
   echo "note: the lab and the real-component tests create network namespaces and need root" >&2
