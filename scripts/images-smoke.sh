@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs what `npm run images` built last (images/built/images.env), from the images' own root
+# Runs what `./dev images` built last (images/built/images.env), from the images' own root
 # file systems: no container runtime works in this VM (podman's crun fails on setrlimit), so
 # each command runs the way a runtime would start it, by hand: buildah mounts the image, a
 # private mount and PID namespace gets /proc, a minimal /dev, a tmpfs /tmp and the volumes,
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 [ "$(id -u)" = 0 ] || { echo "scripts/images-smoke.sh mounts images and creates a network namespace: run it as root" >&2; exit 1; }
-[ -s images/built/images.env ] || { echo "no images/built/images.env: build the images first (sudo npm run images)" >&2; exit 1; }
+[ -s images/built/images.env ] || { echo "no images/built/images.env: build the images first (sudo ./dev images)" >&2; exit 1; }
 # shellcheck disable=SC1091
 . images/built/images.env
 
