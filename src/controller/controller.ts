@@ -7,7 +7,7 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION, type LoadBalancerClass, type Node, type PodAddressPool, type PodLBNode, type Service } from '../api/types.js';
-import { Signal } from '../agent/signal.js';
+import { Signal } from '../reconcile/signal.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { ResilientInformer } from '../kube/informer.js';

@@ -6,7 +6,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION, type BGPPeer, type PodAddressPool } from '../../api/types.js';
 import type { Problem } from '../../api/problem.js';
-import { Signal } from '../../agent/signal.js';
+import { Signal } from '../../reconcile/signal.js';
 import type { KubeClient } from '../../kube/client.js';
 import type { EventToRecord } from '../../kube/events.js';
 import { ResilientInformer } from '../../kube/informer.js';
