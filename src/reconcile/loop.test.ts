@@ -140,4 +140,26 @@ describe('ReconcileLoop', () => {
     expect(await loop.nextRun()).toBeUndefined();
     expect(loop.running).toBe(false);
   });
+  it('keeps turning when the Event recorder or the snapshot throws', async () => {
+    const object = { kind: 'Pod', name: 'p' };
+    let snapshotFails = true;
+    let n = 0;
+    const a = scripted('a', [], () => ({ events: [{ object, type: 'Normal', reason: 'R', message: 'm' }] }));
+    const loop = makeLoop({
+      reconcilers: [a],
+      record: () => Promise.reject(new Error('events API down')),
+      snapshot: () => {
+        if (snapshotFails) throw new Error('cache torn');
+        return ++n;
+      },
+    });
+    const broken = await loop.nextRun();
+    expect(broken!.runs.size).toBe(0);
+    expect(broken!.wakeAt).toBeDefined();
+    snapshotFails = false;
+    await loop.nextRun();
+    await loop.nextRun();
+    expect(a.seen).toEqual([1, 2]);
+    expect(loop.running).toBe(true);
+  });
 });

@@ -60,6 +60,7 @@ export class ReconcileLoop<S, C = never> {
   #running = false;
   #done: Promise<void> | undefined;
   #lastRunAt = 0;
+  #snapshotFailures = 0;
   lastRun: LoopRunReport<C> | undefined;
 
   constructor(opts: ReconcileLoopOptions<S, C>) {
@@ -130,9 +131,11 @@ export class ReconcileLoop<S, C = never> {
     let snapshot: S | undefined;
     try {
       snapshot = await this.#o.snapshot(now);
+      this.#snapshotFailures = 0;
     } catch (err) {
-      log.error({ err: errorMessage(err) }, 'could not take a snapshot; retrying');
-      report.wakeAt = now + backoff(1, this.#o.backoff ?? DEFAULT_BACKOFF, this.#o.random);
+      this.#snapshotFailures += 1;
+      log.error({ err: errorMessage(err), failures: this.#snapshotFailures }, 'could not take a snapshot; retrying');
+      report.wakeAt = now + backoff(this.#snapshotFailures, this.#o.backoff ?? DEFAULT_BACKOFF, this.#o.random);
       this.#signal.wakeAt(report.wakeAt, this.#o.now());
       return report;
     }
@@ -172,7 +175,11 @@ export class ReconcileLoop<S, C = never> {
       this.#o.onFailure?.(r.name, run.error);
       log.warn({ reconciler: r.name, err: run.error, failures, retryInMs: Math.round(delay) }, 'reconcile failed; retrying with backoff');
     }
-    if (this.#o.record && events.length > 0) await Promise.all(events.map((e) => this.#o.record!(e)));
+    const record = this.#o.record;
+    if (record && events.length > 0) {
+      // A recorder that fails must not stop the loop: Events are best effort.
+      await Promise.all(events.map(async (e) => record(e)).map((p) => p.catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'could not record an Event'))));
+    }
     if (wakeTimes.length > 0) {
       report.wakeAt = Math.min(...wakeTimes);
       this.#signal.wakeAt(report.wakeAt, this.#o.now());
