@@ -510,8 +510,8 @@ describe('DaemonSet', () => {
 // ---------------------------------------------------------------------------------------------
 describe('RBAC', () => {
   // What the agent may do. This table must follow the agent's API calls: the informers in
-  // src/agent/agent.ts, the PodLBNode writes in src/agent/status.ts, the readiness-gate patch,
-  // and src/kube/events.ts. A new call needs a row here and a rule in daemonset/rbac.yaml; a
+  // src/agent/snapshot.ts, the PodLBNode writes in src/agent/status.ts, the readiness-gate patch
+  // in src/agent/readiness-gates.ts, and src/kube/events.ts. A new call needs a row here and a rule in daemonset/rbac.yaml; a
   // call that goes away takes its row and its rule with it. Scope is 'cluster' (ClusterRole) or
   // the namespace of a Role.
   const AGENT_GRANTS: [scope: string, apiGroup: string, resource: string, verbs: string][] = [
