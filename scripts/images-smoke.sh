@@ -160,7 +160,7 @@ init_script() {
   printf '%s\n' "$env" NODE_NAME=smoke-node BIRD_CONFIG=/run/bird/bird.conf >>"$WORK/init.env"
   rm -f "$WORK/run-bird/bird.conf"
   contain "$B" 0:0 / "$WORK/init.env" "${INIT_ARGS[@]}" && grep -q "^router id $want;" "$WORK/run-bird/bird.conf" \
-    && contain "$B" 0:0 / "$WORK/init.env" "${INIT_ARGS[@]}" | grep -q 'keeping existing'
+    && contain "$B" 0:0 / "$WORK/init.env" "${INIT_ARGS[@]}" | grep 'keeping existing' >/dev/null
 }
 mapfile -d '' -t INIT_ARGS < <(args_of init)
 mapfile -d '' -t BIRD_CMD < <(args_of birdCmd)
@@ -177,7 +177,7 @@ run_bird() {
   NETNS=$NS contain "$B" 0:0 / "$WORK/bird.env" "${BIRD_CMD[@]}" >"$WORK/bird.log" 2>&1 &
   local pid=$! i
   for i in $(seq 50); do [ -S "$WORK/run-bird/bird.ctl" ] && break; sleep 0.1; done
-  NETNS=$NS contain "$B" 0:0 / "$WORK/bird.env" "${LIVENESS[@]}" | grep -q 'Daemon is up and running' || { echo "liveness:"; cat "$WORK/bird.log"; return 1; }
+  NETNS=$NS contain "$B" 0:0 / "$WORK/bird.env" "${LIVENESS[@]}" | grep 'Daemon is up and running' >/dev/null || { echo "liveness:"; cat "$WORK/bird.log"; return 1; }
   NETNS=$NS contain "$B" 0:0 / "$WORK/bird.env" "${PRESTOP[@]}"
   for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then echo "BIRD still running 5 s after preStop"; return 1; fi
@@ -195,8 +195,8 @@ kustomized() {
     echo "(kubectl absent: checking images/built/kustomization.yaml's text)"; out=$(cat images/built/kustomization.yaml)
   fi
   images=$(printf '%s\n' "$out" | sed -n 's/^ *image: //p; s/^ *newName: \(.*\)/\1/p' | sort -u)
-  printf '%s\n' "$out" | grep -q "image: $AGENT_IMAGE\$\|newTag: \"${AGENT_IMAGE##*:}\"" || { echo "agent image $AGENT_IMAGE not named"; echo "$images"; return 1; }
-  printf '%s\n' "$out" | grep -q "image: $BIRD_IMAGE\$\|newTag: \"${BIRD_IMAGE##*:}\"" || { echo "bird image $BIRD_IMAGE not named"; echo "$images"; return 1; }
+  grep -q "image: $AGENT_IMAGE\$\|newTag: \"${AGENT_IMAGE##*:}\"" <<<"$out" || { echo "agent image $AGENT_IMAGE not named"; echo "$images"; return 1; }
+  grep -q "image: $BIRD_IMAGE\$\|newTag: \"${BIRD_IMAGE##*:}\"" <<<"$out" || { echo "bird image $BIRD_IMAGE not named"; echo "$images"; return 1; }
   if printf '%s\n' "$out" | grep -E '^ *image: ' | grep -v -e "image: $AGENT_IMAGE\$" -e "image: $BIRD_IMAGE\$"; then echo "other images named (above)"; return 1; fi
 }
 check "kubectl kustomize images/built/ names exactly the images built" kustomized
