@@ -1,4 +1,4 @@
-// The agent's MemberReconciler (unchanged) driving an OctaviaInstance through `makeInstance`:
+// The agent's MemberReconciler driving an OctaviaInstance through `makeInstance`:
 // what the agent engineer wires, shown to work. Two nodes' reconcilers share one pool.
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -41,8 +41,8 @@ describe('MemberReconciler with an OctaviaInstance', () => {
       new MemberReconciler({
         nodeName: node,
         log: pino({ level: 'silent' }),
-        makeInstance: (addr) => {
-          expect(addr).toBe(id);
+        makeInstance: (ref) => {
+          expect(ref.id).toBe(id);
           return env.instance(node);
         },
       });
