@@ -50,7 +50,8 @@ export interface AgentOptions {
   resyncMs?: number;
   /** How often BGP session state is read for status. */
   statusIntervalMs?: number;
-  makeInstance?: (address: string) => LbInstance;
+  /** Clients for instance ids instead of the factory's (tests, the lab): credentials are the caller's. */
+  makeInstance?: (instanceId: string) => LbInstance;
   /** Metrics registry holder; a process-wide agent passes one with process metrics. */
   metrics?: AgentMetrics;
   now?: () => number;
@@ -79,7 +80,8 @@ export class Agent {
     const factory = new LbInstanceFactory({ nodeName, secretsNamespace, secret: (name, ns) => this.#informers.secret(name, ns) });
     metrics.lbRoundTripsSource = () => factory.haproxyRoundTrips();
     const child = (reconciler: string): Logger => log.child({ reconciler });
-    this.#members = new LbMembersReconciler({ nodeName, factory, makeInstance: o.makeInstance ?? ((a) => factory.make(a)), log: child('members'), metrics, random });
+    const override = o.makeInstance;
+    this.#members = new LbMembersReconciler({ nodeName, factory, makeInstance: override ? (ref) => override(ref.id) : (ref, cls) => factory.make(ref, cls), log: child('members'), metrics, random });
     const gates = new ReadinessGatesReconciler({ client, members: this.#members, pendingPollMs: o.pendingPollMs ?? 25, log: child('gates'), metrics, random });
     // BGP, when on: config, then session state, then the kernel routes that follow the config.
     const bgp: Reconciler<AgentSnapshot, NodeStatusContribution>[] = [];

@@ -1,20 +1,15 @@
-// Load-balancer clients by instance address, per provider: HAProxy runtime API addresses as
-// they are, Octavia instances built from the class and its credentials Secret. Octavia
-// addresses carry the Secret's resourceVersion (withSecretVersions), so a Secret that appears
-// or rotates gives a new client (the member reconciler caches clients by address); the
-// instance id, which keys drain bookkeeping, stays the bare address.
+// Load-balancer instances of a class and their clients, per provider: HAProxy runtime API
+// addresses as they are, Octavia instances built from the class and its credentials Secret.
+// An Octavia instance's ref carries the Secret's resourceVersion, so a Secret that appears or
+// rotates gives a new client (the member reconciler keeps one client per ref); the instance
+// id, which status and drain bookkeeping use, does not change.
 import type { Secret } from '../api/types.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
 import { parseOctaviaCredentials } from '../lb/octavia-credentials.js';
 import { OctaviaInstance } from '../lb/octavia-instance.js';
-import type { LbInstance, MemberListing } from '../lb/provider.js';
+import type { LbInstance, LbInstanceRef, MemberListing } from '../lb/provider.js';
 import type { LbClassModel, OctaviaClassConfig } from '../members/binding.js';
 import { errorMessage, UnreachableError } from '../util/errors.js';
-
-/** The instance id an address stands for (the address without its credentials version). */
-export function instanceId(address: string): string {
-  return address.replace(/\?.*$/, '');
-}
 
 /**
  * An instance that cannot be reached for a reason a user must fix (missing credentials):
@@ -45,8 +40,6 @@ export interface LbInstanceFactoryOptions {
 
 export class LbInstanceFactory {
   readonly #o: LbInstanceFactoryOptions;
-  /** Octavia classes by versioned instance address. */
-  readonly #octaviaByAddress = new Map<string, OctaviaClassConfig>();
   /** HAProxy clients made here, for the round-trip metric. */
   readonly #haproxy: HaproxyInstance[] = [];
 
@@ -59,33 +52,21 @@ export class LbInstanceFactory {
     return this.#haproxy.reduce((a, c) => a + c.runtime.roundTrips, 0);
   }
 
-  make(address: string): LbInstance {
-    if (address.startsWith('octavia://')) return this.#octavia(address);
-    const inst = new HaproxyInstance(address);
+  /** The instances of a class as they stand now: Octavia ones with their credentials version. */
+  instancesOf(cls: LbClassModel): LbInstanceRef[] {
+    const ref = cls.octavia?.credentialsSecret;
+    const version = ref && this.#o.secret(ref.name, ref.namespace)?.metadata.resourceVersion;
+    return cls.instances.map((id) => ({ className: cls.name, provider: cls.provider, id, ...(cls.provider === 'octavia' && version !== undefined ? { credentialsVersion: version } : {}) }));
+  }
+
+  make(ref: LbInstanceRef, cls: LbClassModel): LbInstance {
+    if (ref.provider === 'octavia') return this.#octavia(ref.id, cls.octavia);
+    const inst = new HaproxyInstance(ref.id);
     this.#haproxy.push(inst);
     return inst;
   }
 
-  /** Octavia instance addresses with the credentials Secret's resourceVersion appended. */
-  withSecretVersions(classes: ReadonlyMap<string, LbClassModel>): Map<string, LbClassModel> {
-    const out = new Map<string, LbClassModel>();
-    for (const [name, cls] of classes) {
-      if (cls.provider !== 'octavia' || !cls.octavia) {
-        out.set(name, cls);
-        continue;
-      }
-      const ref = cls.octavia.credentialsSecret;
-      const secret = this.#o.secret(ref.name, ref.namespace);
-      const addresses = cls.instances.map((a) => `${a}?secret=${secret?.metadata.resourceVersion ?? 'missing'}`);
-      for (const a of addresses) this.#octaviaByAddress.set(a, cls.octavia);
-      out.set(name, { ...cls, instances: addresses });
-    }
-    return out;
-  }
-
-  #octavia(address: string): LbInstance {
-    const id = instanceId(address);
-    const cfg = this.#octaviaByAddress.get(address);
+  #octavia(id: string, cfg: OctaviaClassConfig | undefined): LbInstance {
     const ref = cfg?.credentialsSecret;
     const ns = this.#o.secretsNamespace;
     const unusable = (why: string): LbInstance => failingInstance(id, why);

@@ -31,10 +31,11 @@ function snapshot(secrets: Secret[]): AgentSnapshot {
   };
 }
 
-function setup(secrets: Secret[]): { r: LbMembersReconciler; secrets: Secret[] } {
+function setup(secrets: Secret[]): { r: LbMembersReconciler; secrets: Secret[]; metrics: AgentMetrics } {
   const factory = new LbInstanceFactory({ nodeName: NODE, secretsNamespace: 'podlb-system', secret: (name, ns) => secrets.find((s) => s.metadata.name === name && s.metadata.namespace === ns) });
-  const r = new LbMembersReconciler({ nodeName: NODE, factory, makeInstance: (a) => factory.make(a), log, metrics: new AgentMetrics(), random: () => 0.5 });
-  return { r, secrets };
+  const metrics = new AgentMetrics();
+  const r = new LbMembersReconciler({ nodeName: NODE, factory, makeInstance: (ref, cls) => factory.make(ref, cls), log, metrics, random: () => 0.5 });
+  return { r, secrets, metrics };
 }
 
 describe('LbMembersReconciler', () => {
@@ -46,7 +47,7 @@ describe('LbMembersReconciler', () => {
     expect(res.status?.conditions?.[0]?.message).toMatch(/credentials Secret podlb-system\/os-creds \(key clouds\.yaml\) not found/);
     expect(res.events?.map((e) => e.reason)).toContain('LoadBalancerUnreachable');
     expect(res.nextWakeAt).toBeGreaterThan(now);
-    // The status shows the instance id, never the credentials version riding in its address.
+    // The status shows the instance id, never the credentials version its client was built with.
     expect(res.status?.fields?.lb?.instances?.map((x) => x.id)).toEqual(['octavia://RegionOne/6c1b2f0e-1f0a-4c47-9d38-3f5e1b1a2c3d']);
     expect(r.current?.at).toBe(now);
     await r.close();
@@ -54,7 +55,7 @@ describe('LbMembersReconciler', () => {
 
   it('a Secret that appears gives a new client at once, and its parse error is reported', async () => {
     const secrets: Secret[] = [];
-    const { r } = setup(secrets);
+    const { r, metrics } = setup(secrets);
     const now = Date.parse('2026-12-06T10:00:00Z');
     await r.reconcile(snapshot(secrets), now);
     secrets.push({ metadata: { name: 'os-creds', namespace: 'podlb-system', resourceVersion: '7' }, data: { 'clouds.yaml': Buffer.from('not: [valid').toString('base64') } } as Secret);
@@ -62,15 +63,19 @@ describe('LbMembersReconciler', () => {
     const res = await r.reconcile(snapshot(secrets), now + 1);
     expect(res.status?.conditions?.[0]?.message).toMatch(/credentials Secret podlb-system\/os-creds: /);
     expect(res.status?.conditions?.[0]?.message).not.toMatch(/not found/);
+    // The client changed with the Secret's version; the instance, in status and metrics, did not.
+    expect(res.status?.fields?.lb?.instances?.map((x) => x.id)).toEqual(['octavia://RegionOne/6c1b2f0e-1f0a-4c47-9d38-3f5e1b1a2c3d']);
+    const up = (await metrics.lbInstanceUp.get()).values.map((v) => v.labels.instance);
+    expect(up).toEqual(['octavia://RegionOne/6c1b2f0e-1f0a-4c47-9d38-3f5e1b1a2c3d']);
     await r.close();
   });
 });
 
 describe('lbStatus', () => {
-  it('bounds the member list and strips credentials versions from instance ids', () => {
+  it('bounds the member list and reports each instance by its id', () => {
     const members = Array.from({ length: MAX_STATUS_MEMBERS + 1 }, (_, i) => ({ name: `m${String(i).padStart(4, '0')}`, backend: 'b', pod: { namespace: 'ads', name: `p${i}`, uid: `u${i}` }, state: 'active' }));
     const plan = { members } as unknown as MemberPlan;
-    const outcome = { details: new Map([['b/m0000', [{ instance: 'octavia://R/x?secret=7', admin: 'up', health: 'healthy', detail: '' }]]]), instances: [{ className: 'c', id: 'octavia://R/x?secret=7', reachable: true, missingBackends: [] }] } as unknown as MemberOutcome;
+    const outcome = { details: new Map([['b/m0000', [{ instance: 'octavia://R/x', admin: 'up', health: 'healthy', detail: '' }]]]), instances: [{ className: 'c', id: 'octavia://R/x', reachable: true, missingBackends: [] }] } as unknown as MemberOutcome;
     const s = lbStatus(plan, outcome);
     expect(s.members).toHaveLength(MAX_STATUS_MEMBERS);
     expect(s.truncated).toBe(true);

@@ -3,11 +3,12 @@
 // and the `members`/`lb` part of status. The gates reconciler reads this run's outcome.
 import type { Logger } from 'pino';
 import type { Pod, PodLBNode } from '../api/types.js';
-import type { LbInstance } from '../lb/provider.js';
+import type { LbInstance, LbInstanceRef } from '../lb/provider.js';
+import type { LbClassModel } from '../members/binding.js';
 import { memberKey, planMembers, type MemberPlan } from '../members/plan.js';
 import { MemberReconciler, type MemberOutcome } from '../members/reconciler.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
-import { instanceId, type LbInstanceFactory } from './lb-instances.js';
+import type { LbInstanceFactory } from './lb-instances.js';
 import type { AgentMetrics } from './metrics.js';
 import type { NodeStatusContribution } from './node-status.js';
 import type { AgentSnapshot } from './snapshot.js';
@@ -24,8 +25,8 @@ export interface MembersRun {
 
 export interface LbMembersOptions {
   nodeName: string;
-  factory: Pick<LbInstanceFactory, 'withSecretVersions'>;
-  makeInstance: (address: string) => LbInstance;
+  factory: Pick<LbInstanceFactory, 'instancesOf'>;
+  makeInstance: (ref: LbInstanceRef, cls: LbClassModel) => LbInstance;
   log: Logger;
   metrics: AgentMetrics;
   random: () => number;
@@ -44,10 +45,10 @@ export function lbStatus(plan: MemberPlan, outcome: MemberOutcome): LbStatus {
       backend: m.backend,
       pod: `${m.pod.namespace}/${m.pod.name}`,
       state: m.state,
-      instances: (outcome.details.get(memberKey(m.backend, m.name)) ?? []).map((d) => ({ instance: instanceId(d.instance), admin: d.admin, health: d.health, detail: d.detail.slice(0, 256) })),
+      instances: (outcome.details.get(memberKey(m.backend, m.name)) ?? []).map((d) => ({ instance: d.instance, admin: d.admin, health: d.health, detail: d.detail.slice(0, 256) })),
     }));
   return {
-    instances: outcome.instances.map((x) => ({ class: x.className, id: instanceId(x.id), reachable: x.reachable, ...(x.lastError ? { lastError: x.lastError.slice(0, 500) } : {}) })),
+    instances: outcome.instances.map((x) => ({ class: x.className, id: x.id, reachable: x.reachable, ...(x.lastError ? { lastError: x.lastError.slice(0, 500) } : {}) })),
     members: members.slice(0, MAX_STATUS_MEMBERS),
     ...(members.length > MAX_STATUS_MEMBERS ? { truncated: true } : {}),
   };
@@ -69,7 +70,7 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
 
   constructor(o: LbMembersOptions) {
     this.#o = o;
-    this.#members = new MemberReconciler({ nodeName: o.nodeName, makeInstance: o.makeInstance, log: o.log, random: o.random });
+    this.#members = new MemberReconciler({ nodeName: o.nodeName, makeInstance: o.makeInstance, instancesOf: (cls) => o.factory.instancesOf(cls), log: o.log, random: o.random });
   }
 
   /** The last completed run; compare `at` with the run's time before trusting it. */
@@ -96,7 +97,7 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
       for (const ip of p.status?.podIPs ?? []) livePodIps.add(ip.ip);
     }
     this.#o.log.debug({ members: plan.members.length }, 'run: members');
-    const outcome = await this.#members.reconcile(this.#o.factory.withSecretVersions(plan.classes), plan.members, livePodIps, now);
+    const outcome = await this.#members.reconcile(plan.classes, plan.members, livePodIps, now);
     this.#recordMetrics(plan, outcome, performance.now());
     this.#current = { at: now, plan, outcome };
     const unreachable = outcome.instances.filter((x) => !x.reachable);
