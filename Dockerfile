@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# podlb images. Built here by `sudo npm run images` (scripts/images.sh) with buildah, which
+# podlb images. Built here by `sudo ./dev images` (scripts/images.sh) with buildah, which
 # passes bases it made itself (debootstrap, Node.js from the npm registry) as the build arguments
 # below; a user builds the same file with the public bases:
 #   docker build --target agent -t podlb:latest .
@@ -32,8 +32,8 @@ COPY native ./native
 COPY src ./src
 COPY images/strip-comments.cjs ./images/strip-comments.cjs
 # What the agent never reads leaves the image: source maps (no --enable-source-maps), TypeScript
-# declarations and sources (node does not strip types under node_modules; client-node 1.x alone
-# ships 34 MB of them), the dependencies' tests and examples (not doc/: yaml keeps code there), and
+# declarations and sources (node does not strip types under node_modules; client-node 2.x alone
+# ships 35 MB of them, maps included), the dependencies' tests and examples (not doc/: yaml keeps code there), and
 # prebuilt addons for other platforms than the one built for; and the dependencies' comments
 # (images/strip-comments.cjs: 15 MB, most of them client-node's).
 # What `podlb version` reports: the build context has no .git, so the commit and its date come in

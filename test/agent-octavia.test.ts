@@ -141,15 +141,16 @@ describe('agent with an Octavia class', () => {
       await runningPod('exfil-1', '10.244.1.31', 'exfil');
 
       const warnings = await waitFor('a Warning on each class', async () => {
-        const events = await client.list<{ involvedObject: { kind: string; name: string }; type: string; message: string }>('/api/v1/events');
+        const events = await client.list<{ involvedObject: { kind: string; name: string }; type: string; reason: string; message: string }>('/api/v1/events');
         const on = (name: string) => events.items.find((e) => e.involvedObject.kind === 'LoadBalancerClass' && e.involvedObject.name === name && e.type === 'Warning');
         const a = on('exfil-url');
         const b = on('exfil-secret');
-        return a && b ? { url: a.message, secret: b.message } : undefined;
+        return a && b ? { url: a.message, secret: b.message, reasons: [a.reason, b.reason] } : undefined;
       }, 15_000, 50);
       expect(warnings.url).toContain(`spec.octavia.authURL ${collector.url}/v3 is neither allowed by the agent's --octavia-auth-url flag nor the auth_url of credentials Secret podlb-system/os-creds`);
       expect(warnings.secret).toContain(`credentials Secret podlb-system/backup-tool-creds is not labelled ${LABEL_CREDENTIALS}=true`);
       expect(warnings.secret).not.toContain(p.password);
+      expect(warnings.reasons).toEqual(['CredentialsRefused', 'CredentialsRefused']);
       // Retries (with backoff) refuse again; nothing ever reached the collector.
       await new Promise((r) => setTimeout(r, 1500));
       expect(seen).toEqual([]);

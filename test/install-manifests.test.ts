@@ -2,7 +2,7 @@
 // invalid objects. Real components where this machine has them: `kubectl kustomize` builds the
 // kustomization, and the init container's script runs with the real `bird -p`, then a real
 // BIRD answers the bird container's liveness command. The Dockerfile is checked for structure
-// here; `npm run images` builds it and scripts/images-smoke.sh runs what it built.
+// here; `./dev images` builds it and scripts/images-smoke.sh runs what it built.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
 import { KubeClient } from '../src/kube/client.js';
@@ -514,8 +514,8 @@ describe('DaemonSet', () => {
 // ---------------------------------------------------------------------------------------------
 describe('RBAC', () => {
   // What the agent may do. This table must follow the agent's API calls: the informers in
-  // src/agent/agent.ts, the PodLBNode writes in src/agent/status.ts, the readiness-gate patch,
-  // and src/kube/events.ts. A new call needs a row here and a rule in daemonset/rbac.yaml; a
+  // src/agent/snapshot.ts, the PodLBNode writes in src/agent/status.ts, the readiness-gate patch
+  // in src/agent/readiness-gates.ts, and src/kube/events.ts. A new call needs a row here and a rule in daemonset/rbac.yaml; a
   // call that goes away takes its row and its rule with it. Scope is 'cluster' (ClusterRole) or
   // the namespace of a Role.
   const AGENT_GRANTS: [scope: string, apiGroup: string, resource: string, verbs: string][] = [
@@ -629,7 +629,7 @@ describe('Dockerfile', () => {
   const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
 
   it('says at the top how this project builds it, and takes its bases as build arguments with public defaults', () => {
-    expect(text.split('\n').slice(0, 6).join('\n')).toMatch(/npm run images/);
+    expect(text.split('\n').slice(0, 6).join('\n')).toMatch(/\.\/dev images/);
     // scripts/images.sh passes its own bases through exactly these arguments.
     const script = readFileSync(join(ROOT, 'scripts/images.sh'), 'utf8');
     const args = Object.fromEntries(lines.filter((l) => /^ARG /i.test(l)).map((l) => l.slice(4).split('=') as [string, string]));

@@ -60,7 +60,7 @@ async function startProxy(opts: { noSelfSubjectReview?: boolean; beforeForward?:
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const file = join(dir, `proxy-${port}.yaml`);
-  // client-node 1.4 speaks plain HTTP only with insecure-skip-tls-verify set.
+  // client-node speaks plain HTTP only with insecure-skip-tls-verify set.
   const yaml = readFileSync(kubeconfig, 'utf8').replace(api.url, `http://127.0.0.1:${port}`).replace(/certificate-authority-data: .*/, 'insecure-skip-tls-verify: true');
   writeFileSync(file, yaml);
   return { server, kubeconfig: file };

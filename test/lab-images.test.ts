@@ -1,6 +1,6 @@
 // `podlb lab --once --images`, checked from outside the lab: while the guided tour runs, the
 // kernel's view of the lab's processes (/proc) shows each node's agent and BIRD running from the
-// root file systems of the images `npm run images` built (buildah's mounts of them), as the
+// root file systems of the images `./dev images` built (buildah's mounts of them), as the
 // DaemonSet's containers (their argv and user), BIRD in its node's network namespace, and both
 // containers of a node sharing one control socket through the Pod's /run/bird volume. Then the
 // lab leaves no mounted image behind. Needs root and the images; with PODLB_REQUIRE_REAL=1 (CI)

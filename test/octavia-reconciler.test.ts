@@ -1,4 +1,4 @@
-// The agent's MemberReconciler (unchanged) driving an OctaviaInstance through `makeInstance`:
+// The agent's MemberReconciler driving an OctaviaInstance through `makeInstance`:
 // what the agent engineer wires, shown to work. Two nodes' reconcilers share one pool.
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -41,8 +41,8 @@ describe('MemberReconciler with an OctaviaInstance', () => {
       new MemberReconciler({
         nodeName: node,
         log: pino({ level: 'silent' }),
-        makeInstance: (addr) => {
-          expect(addr).toBe(id);
+        makeInstance: (ref) => {
+          expect(ref.id).toBe(id);
           return env.instance(node);
         },
       });
@@ -91,6 +91,41 @@ describe('MemberReconciler with an OctaviaInstance', () => {
     expect(out.events.map((e) => e.reason)).toEqual(['LoadBalancerUnreachable']);
     expect(out.views.get(`web/${memberName('node-a', '10.244.1.5', 8080)}`)).toEqual({ registered: true, healthy: false, unchecked: false });
     expect(env.fake.state.membersOf(env.web.id)).toHaveLength(1);
+    await r.close();
+  });
+
+  it('a rotated credentials Secret gives a new client; the instance, its status and its drain window stay', async () => {
+    const id = octaviaInstanceId(env.lb.id, 'RegionOne');
+    const cls = { name: 'osl', provider: 'octavia', instances: [id], withoutHealthCheck: 'Immediate', timeoutSeconds: 600 } as unknown as LbClassModel;
+    let version = '1';
+    const made: string[] = [];
+    const r = new MemberReconciler({
+      nodeName: 'node-a',
+      log: pino({ level: 'silent' }),
+      instancesOf: (c) => c.instances.map((x) => ({ className: c.name, provider: c.provider, id: x, credentialsVersion: version })),
+      makeInstance: (ref) => {
+        made.push(ref.credentialsVersion ?? '');
+        return env.instance('node-a');
+      },
+    });
+    const classes = new Map([['osl', cls]]);
+    const live = new Set(['10.244.1.5']);
+    const t0 = Date.now();
+    await r.reconcile(classes, [desired('node-a', '10.244.1.5')], live, t0);
+    await r.reconcile(classes, [desired('node-a', '10.244.1.5', 'draining')], live, t0 + 1000);
+    const m = env.fake.state.memberByName(env.web.id, memberName('node-a', '10.244.1.5', 8080))!;
+    expect(m.weight).toBe(0);
+
+    version = '2';
+    let out = await r.reconcile(classes, [desired('node-a', '10.244.1.5', 'draining')], live, t0 + 11_000);
+    expect(made).toEqual(['1', '2']);
+    expect(out.instances).toEqual([{ className: 'osl', id, reachable: true, missingBackends: [] }]);
+    expect(out.details.get(`web/${m.name}`)?.map((d) => d.instance)).toEqual([id]);
+    // The drain began at t0 + 1 s under the old client: the window ends at t0 + 31 s, not 30 s after the rotation.
+    expect(out.nextWakeAt).toBe(t0 + 31_000);
+    out = await r.reconcile(classes, [desired('node-a', '10.244.1.5', 'draining')], live, t0 + 31_000);
+    expect(env.fake.state.members.has(m.id)).toBe(false);
+    expect(out.events.map((e) => e.reason)).toEqual(['MemberRemoved']);
     await r.close();
   });
 });

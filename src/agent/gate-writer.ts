@@ -5,21 +5,24 @@ import { READINESS_GATE, type Pod } from '../api/types.js';
 import { KubeApiError, retryDelayMs, type KubeClient } from '../kube/client.js';
 import type { GateDecision } from '../members/gates.js';
 
-/** After an error without Retry-After: the next run tries again this soon. */
+/** After an error without Retry-After: the next run tries again this soon (it also re-plans). */
 export const GATE_RETRY_MS = 1000;
 
+/** A write not sent because the server's Retry-After has not passed: expected, not a new failure. */
+export class GateWriteHeldBack extends KubeApiError {}
+
 export class GateWriter {
-  readonly #client: KubeClient;
+  readonly #client: Pick<KubeClient, 'patch'>;
   /** No gate write before this time (ms since epoch): the server asked us to wait. */
   #notBefore = 0;
 
-  constructor(client: KubeClient) {
+  constructor(client: Pick<KubeClient, 'patch'>) {
     this.#client = client;
   }
 
   async write(pod: Pod, d: GateDecision, now: number): Promise<void> {
     if (now < this.#notBefore) {
-      throw new KubeApiError(429, 'TooManyRequests', `readiness gate of ${d.pod.namespace}/${d.pod.name}: held back, the API server asked to wait until ${new Date(this.#notBefore).toISOString()}`, this.#notBefore - now);
+      throw new GateWriteHeldBack(429, 'TooManyRequests', `readiness gate of ${d.pod.namespace}/${d.pod.name}: held back, the API server asked to wait until ${new Date(this.#notBefore).toISOString()}`, this.#notBefore - now);
     }
     const current = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);
     // lastTransitionTime moves only when the status changes (API conventions).

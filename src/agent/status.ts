@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { API_VERSION, type BgpSessionStatus, type Condition, type Node, type PodLBNode } from '../api/types.js';
 import { isNotFound, KubeApiError, retryDelayMs, type KubeClient } from '../kube/client.js';
 import type { EventToRecord } from '../kube/events.js';
-import { backoffDelayMs } from '../util/backoff.js';
+import { backoff } from '../util/backoff.js';
 
 export type PodLBNodeStatus = NonNullable<PodLBNode['status']>;
 
@@ -147,7 +147,7 @@ export class NodeStatusWriter {
       episode.failures += 1;
       episode.lastError = error;
       const clientError = code !== undefined && code >= 400 && code < 500 && code !== 404 && code !== 409 && code !== 429;
-      const delay = retryDelayMs(err, backoffDelayMs(episode.failures, clientError ? this.#o.clientErrorBackoff : this.#o.serverErrorBackoff, this.#o.random));
+      const delay = retryDelayMs(err, backoff(episode.failures, clientError ? this.#o.clientErrorBackoff : this.#o.serverErrorBackoff, this.#o.random));
       this.#retryAt = now + delay;
       this.#log.warn({ err: error, code, failures: episode.failures, retryInMs: Math.round(delay) }, 'could not write PodLBNode status');
       return {

@@ -2,10 +2,9 @@
 // and client-node's Watch, as every binary talks to it. A 1.32 API server answers each case the
 // same way: 401 for a credential nobody accepts, 403 (with the authorizer's message) for what
 // RBAC does not grant, anonymous only for the public-info paths.
-import { Agent } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
-import nodeFetch from 'node-fetch';
+import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApiError, KubeClient } from '../kube/client.js';
 import { type ApiServer, startApiServer } from './index.js';
@@ -30,7 +29,7 @@ async function status(p: Promise<unknown>): Promise<{ code: number; message: str
 }
 
 async function raw(path: string, headers: Record<string, string> = {}): Promise<{ code: number; body: any }> {
-  const res = await nodeFetch(`${api.url}${path}`, { agent: new Agent({ ca: api.caPem }), headers });
+  const res = await fetch(`${api.url}${path}`, { dispatcher: new Agent({ connect: { ca: api.caPem } }), headers });
   return { code: res.status, body: await res.json().catch(() => undefined) };
 }
 

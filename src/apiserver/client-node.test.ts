@@ -1,7 +1,6 @@
-// The API server through the real @kubernetes/client-node 1.4, configured by kubeconfig text.
-import { Agent } from 'node:https';
+// The API server through the real @kubernetes/client-node 2.x, configured by kubeconfig text.
 import * as k8s from '@kubernetes/client-node';
-import nodeFetch from 'node-fetch';
+import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, startApiServer } from './index.js';
 
@@ -36,7 +35,7 @@ function pod(name: string, extra: { nodeName?: string; labels?: Record<string, s
 /** A raw HTTPS GET as the cluster admin, trusting the server's CA. */
 async function rawGet(path: string): Promise<{ json(): Promise<any>; text(): Promise<string> }> {
   const token = kc.getCurrentUser()!.token!;
-  return nodeFetch(`${server.url}${path}`, { agent: new Agent({ ca: server.caPem }), headers: { Authorization: `Bearer ${token}` } });
+  return fetch(`${server.url}${path}`, { dispatcher: new Agent({ connect: { ca: server.caPem } }), headers: { Authorization: `Bearer ${token}` } });
 }
 
 async function apiError(p: Promise<unknown>): Promise<{ code: number; body: any }> {
@@ -151,7 +150,7 @@ describe('updates and patches', () => {
     expect(p.status?.conditions?.map((c) => c.type)).toEqual(['Ready']);
   });
 
-  it('client-node 1.4 sends application/json-patch+json when no Content-Type is given', async () => {
+  it('client-node 2.x sends application/json-patch+json when no Content-Type is given', async () => {
     const p = await core.patchNamespacedPod({ name: 'smp-1', namespace: 'default', body: [{ op: 'add', path: '/metadata/labels', value: { a: 'b' } }] });
     expect(p.metadata?.labels).toEqual({ a: 'b' });
   });

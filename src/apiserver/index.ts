@@ -1,6 +1,6 @@
 // In-process Kubernetes API server for the tests and `podlb lab` (design §8). It follows the
 // real API's semantics for everything podlb uses; see README.md for the list, the deviations,
-// and how to use it from @kubernetes/client-node 1.4.
+// and how to use it from @kubernetes/client-node 2.x.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';

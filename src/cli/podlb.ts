@@ -48,7 +48,7 @@ const PODLB: Command = {
       summary: 'Run the embedded lab: FRR ToR, BIRD, agents, HAProxy and Pods in network namespaces (root)',
       flags: [
         { name: 'once', type: 'boolean', description: 'run the checks once and exit non-zero when a step fails' },
-        { name: 'images', type: 'boolean', description: 'run each node’s agent and BIRD from the images built by `npm run images` (also PODLB_LAB_IMAGES=1)' },
+        { name: 'images', type: 'boolean', description: 'run each node’s agent and BIRD from the images built by `./dev images` (also PODLB_LAB_IMAGES=1)' },
       ],
       examples: ['sudo podlb lab --once'],
     },

@@ -2,12 +2,12 @@
 // its own Service cache and reloads the serving certificate from the shared Secret. Only the
 // leader (Lease podlb-system/podlb-controller) runs the cluster-wide loop: webhook TLS issue and
 // rotation, garbage collection of members whose node is gone, and PodAddressPool status
-// (pool-status.ts). The leader loop is one serial
-// loop woken by a level-triggered signal, like the agent's.
+// (pool-status.ts). The leader runs those reconcilers (leader-reconcilers.ts) in the same
+// ReconcileLoop as the agent's.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION, type LoadBalancerClass, type Node, type PodAddressPool, type PodLBNode, type Service } from '../api/types.js';
-import { Signal } from '../agent/signal.js';
+import { ReconcileLoop } from '../reconcile/loop.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { ResilientInformer } from '../kube/informer.js';
@@ -15,9 +15,10 @@ import { HaproxyInstance } from '../lb/haproxy-instance.js';
 import type { LbInstance } from '../lb/provider.js';
 import { errorMessage } from '../util/errors.js';
 import { LeaderElector, type LeaseClient } from './leader-election.js';
-import { MemberGc, type GcReport } from './member-gc.js';
-import { PoolStatusWriter, type PoolStatusReport } from './pool-status.js';
-import { replicaCertificate, secretToBundle, TlsManager, type TlsBundle, type TlsReconcileResult } from './tls-manager.js';
+import { MemberGc } from './member-gc.js';
+import { PoolStatusWriter } from './pool-status.js';
+import { replicaCertificate, secretToBundle, TlsManager, type TlsBundle } from './tls-manager.js';
+import { GcReconciler, leaderRunReport, PoolStatusReconciler, TlsReconciler, type LeaderContribution, type LeaderRunReport, type LeaderSnapshot } from './leader-reconcilers.js';
 import type { KeyPairPem } from './certs.js';
 import { WebhookServer } from './webhook-server.js';
 import { CalicoLoop } from './calico/loop.js';
@@ -69,15 +70,7 @@ export interface ControllerOptions {
   calicoNamespace?: string;
 }
 
-export interface LeaderRunReport {
-  at: number;
-  tls?: Omit<TlsReconcileResult, 'bundle'>;
-  tlsError?: string;
-  gc?: GcReport;
-  gcError?: string;
-  pools?: PoolStatusReport;
-  poolsError?: string;
-}
+export type { LeaderRunReport } from './leader-reconcilers.js';
 
 export function serviceDnsNames(service: string, namespace: string): string[] {
   return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
@@ -96,22 +89,17 @@ export class Controller {
   };
   readonly webhook: WebhookServer;
   readonly elector: LeaderElector;
-  readonly #tls: TlsManager;
   readonly #gc: MemberGc;
-  readonly #poolStatus: PoolStatusWriter;
   readonly #events: EventRecorder;
-  readonly #signal = new Signal();
-  #leaderLoop: Promise<void> | undefined;
+  readonly #tlsReconciler: TlsReconciler;
+  readonly #gcReconciler: GcReconciler;
+  readonly #leaderLoop: ReconcileLoop<LeaderSnapshot, LeaderContribution>;
   #leading = false;
-  #nextTlsAt = 0;
-  #nextGcAt = 0;
   #webhookPort = 0;
   #serveSeq = 0;
   #replicaCert: { from: string; cert: KeyPairPem } | undefined;
-  lastLeaderRun: LeaderRunReport | undefined;
   /** Calico mode only: its own leader-only loop, started and stopped with leadership. */
   readonly calico: CalicoLoop | undefined;
-  #runWaiters: (() => void)[] = [];
 
   constructor(opts: ControllerOptions) {
     this.#o = {
@@ -146,7 +134,7 @@ export class Controller {
     const inf = <T extends KubernetesObject>(path: string, onChange: () => void, sel: { fieldSelector?: string } = {}) =>
       new ResilientInformer<T>(this.#client, { path, onChange, log: log.child({ informer: path }), ...sel });
     const nothing = (): void => undefined;
-    const poke = (): void => this.#signal.notify();
+    const poke = (): void => this.#leaderLoop.notify();
     this.#informers = {
       services: inf(`/api/v1/services`, nothing),
       nodes: inf(`/api/v1/nodes`, poke),
@@ -160,7 +148,7 @@ export class Controller {
       synced: () => this.#informers.services.synced,
       log: log.child({ component: 'webhook' }),
     });
-    this.#tls = new TlsManager({
+    const tls = new TlsManager({
       client: this.#client,
       namespace: o.tlsSecretNamespace,
       secretName: o.tlsSecretName,
@@ -173,7 +161,15 @@ export class Controller {
     });
     this.#gc = new MemberGc({ makeInstance: o.makeInstance, graceMs: o.gcGraceMs, log: log.child({ component: 'member-gc' }), record: (ev) => void this.#events.record(ev) });
     this.calico = o.bgp === 'calico' ? new CalicoLoop({ client: this.#client, log: log.child({ component: 'calico' }), record: (ev) => void this.#events.record(ev), calicoNamespace: o.calicoNamespace, now: o.now }) : undefined;
-    this.#poolStatus = new PoolStatusWriter({ client: this.#client, log: log.child({ component: 'pool-status' }), record: (ev) => void this.#events.record(ev) });
+    const poolStatus = new PoolStatusWriter({ client: this.#client, log: log.child({ component: 'pool-status' }), record: (ev) => void this.#events.record(ev) });
+    this.#tlsReconciler = new TlsReconciler({ tls, checkMs: o.tlsCheckMs, serve: (bundle) => this.#serve(bundle) });
+    this.#gcReconciler = new GcReconciler({ gc: this.#gc, intervalMs: o.gcIntervalMs });
+    this.#leaderLoop = new ReconcileLoop<LeaderSnapshot, LeaderContribution>({
+      log: log.child({ component: 'leader-loop' }),
+      reconcilers: [this.#tlsReconciler, this.#gcReconciler, new PoolStatusReconciler({ writer: poolStatus })],
+      snapshot: () => this.#leaderSnapshot(),
+      now: o.now,
+    });
     this.elector = new LeaderElector({
       client: o.leaseClient ? o.leaseClient(this.#client) : this.#client,
       namespace: o.namespace,
@@ -220,14 +216,26 @@ export class Controller {
     await this.webhook.close();
   }
 
-  /** Resolves after the leader loop's next pass (tests). */
-  nextLeaderRun(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#runWaiters.push(resolve);
-      this.#nextGcAt = 0;
-      this.#nextTlsAt = 0;
-      this.#signal.notify();
-    });
+  /** The leader loop's last pass: each reconciler's report, or the error it failed with. */
+  get lastLeaderRun(): LeaderRunReport | undefined {
+    const run = this.#leaderLoop.lastRun;
+    return run && leaderRunReport(run.at, run.runs);
+  }
+
+  /** Resolves after the leader loop's next pass, which runs every reconciler (tests). */
+  async nextLeaderRun(): Promise<void> {
+    this.#tlsReconciler.force();
+    this.#gcReconciler.force();
+    await this.#leaderLoop.nextRun();
+  }
+
+  #leaderSnapshot(): LeaderSnapshot {
+    const i = this.#informers;
+    return {
+      gc: { classes: i.classes.list(), services: i.services.list(), nodes: new Set(i.nodes.list().map((n) => n.metadata?.name ?? '')), nodesSynced: i.nodes.synced && i.classes.synced && i.services.synced },
+      pools: { pools: i.pools.list(), nodes: i.nodes.list(), podlbNodes: i.podlbNodes.list(), synced: i.pools.synced && i.nodes.synced && i.podlbNodes.synced },
+      stillLeading: () => this.#leading,
+    };
   }
 
   #loadCertificate(): void {
@@ -254,78 +262,17 @@ export class Controller {
 
   #startLeading(): void {
     this.#leading = true;
-    this.#nextTlsAt = 0;
-    this.#nextGcAt = 0;
-    this.#leaderLoop = this.#loop();
-    this.#signal.notify();
+    this.#tlsReconciler.force();
+    this.#gcReconciler.force();
+    this.#leaderLoop.start();
     this.calico?.startLeading();
   }
 
   async #stopLeading(): Promise<void> {
     if (!this.#leading) return;
     this.#leading = false;
-    this.#signal.notify();
     await this.calico?.stopLeading();
-    await this.#leaderLoop;
-    this.#signal.cancelTimer();
+    await this.#leaderLoop.stop();
     this.#gc.reset();
-    for (const w of this.#runWaiters.splice(0)) w();
-  }
-
-  async #loop(): Promise<void> {
-    while (this.#leading) {
-      await this.#signal.wait();
-      if (!this.#leading) break;
-      const waiters = this.#runWaiters.splice(0);
-      const now = this.#o.now();
-      const report: LeaderRunReport = { at: now };
-      if (now >= this.#nextTlsAt) {
-        try {
-          const { bundle, ...rest } = await this.#tls.reconcile(now);
-          report.tls = rest;
-          this.#nextTlsAt = Math.min(now + this.#o.tlsCheckMs, rest.nextRotationAt);
-          if (rest.secret === 'created' || rest.secret === 'rotated') await this.#serve(bundle);
-        } catch (err) {
-          report.tlsError = errorMessage(err);
-          this.#nextTlsAt = now + 2_000;
-          this.#o.log.warn({ err: report.tlsError }, 'webhook TLS reconcile failed; retrying');
-        }
-      }
-      if (now >= this.#nextGcAt && this.#leading) {
-        const i = this.#informers;
-        try {
-          report.gc = await this.#gc.run(
-            { classes: i.classes.list(), services: i.services.list(), nodes: new Set(i.nodes.list().map((n) => n.metadata?.name ?? '')), nodesSynced: i.nodes.synced && i.classes.synced && i.services.synced },
-            now,
-            () => this.#leading,
-          );
-          this.#nextGcAt = Math.min(now + this.#o.gcIntervalMs, report.gc.nextAt ?? Infinity);
-          if (report.gc.skipped) this.#nextGcAt = Math.min(this.#nextGcAt, now + 1_000);
-        } catch (err) {
-          report.gcError = errorMessage(err);
-          this.#nextGcAt = now + 5_000;
-        }
-      }
-      // Pool status: every pass (woken by pool, Node and PodLBNode changes); no-op writes are skipped.
-      let poolRetryAt = Infinity;
-      if (this.#leading) {
-        const i = this.#informers;
-        try {
-          report.pools = await this.#poolStatus.run(
-            { pools: i.pools.list(), nodes: i.nodes.list(), podlbNodes: i.podlbNodes.list(), synced: i.pools.synced && i.nodes.synced && i.podlbNodes.synced },
-            now,
-            () => this.#leading,
-          );
-          if (report.pools.skipped || report.pools.stale.length > 0 || report.pools.errors.length > 0) poolRetryAt = now + (report.pools.errors.length > 0 ? 5_000 : 1_000);
-        } catch (err) {
-          report.poolsError = errorMessage(err);
-          poolRetryAt = now + 5_000;
-        }
-      }
-      this.lastLeaderRun = report;
-      for (const w of waiters) w();
-      const next = Math.min(this.#nextTlsAt, this.#nextGcAt, poolRetryAt);
-      this.#signal.wakeAt(next, this.#o.now());
-    }
   }
 }

@@ -14,6 +14,7 @@
 import type { Logger } from 'pino';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
 import { errorMessage, PodlbError } from '../util/errors.js';
+import { jitter } from '../util/backoff.js';
 
 export interface LeaseSpec {
   holderIdentity?: string;
@@ -147,7 +148,7 @@ export class LeaderElector {
       // Acquire.
       while (!this.#stopped) {
         if (await this.#tryAcquireOrRenew()) break;
-        await this.#sleep(this.#o.retryPeriodMs * (1 + 0.2 * this.#o.random()));
+        await this.#sleep(jitter(this.#o.retryPeriodMs, [1, 1.2], this.#o.random));
       }
       if (this.#stopped) return;
       this.#leading = true;

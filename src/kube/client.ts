@@ -3,9 +3,12 @@
 // Why not client-node's typed APIs: they deserialise timestamps into Date objects, while its
 // Watch (and so every informer update) yields the raw JSON. Mixing the two shapes in one cache
 // breaks comparisons and patches. We use client-node for what it does well (KubeConfig, Watch,
-// ListWatch) and send requests the same way its Watch does: node-fetch + applyToFetchOptions.
-import type { KubeConfig } from '@kubernetes/client-node';
-import fetch from 'node-fetch';
+// ListWatch) and send requests over the same stack as its Watch: undici, with the headers and
+// dispatcher (TLS, client certificate, proxy) its applySecurityAuthentication puts in a
+// RequestContext. undici's `request` rather than its `fetch`: fetch joins a repeated header
+// into one comma-separated line, which the API server would read as one impersonated group.
+import { type HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { request as undiciRequest } from 'undici';
 import { PodlbError } from '../util/errors.js';
 
 export type PatchType = 'merge' | 'strategic' | 'json';
@@ -72,51 +75,61 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } = {}): Promise<T> {
-    let { res, text } = await this.#send(method, path, opts);
+    let res = await this.#send(method, path, opts);
     // client-go's rule for a token read from a file (a projected ServiceAccount token): after a
     // 401 the cached token may be one the kubelet has since rotated, so re-read it and retry once.
-    if (res.status === 401 && forgetCachedFileToken(this.#kc)) ({ res, text } = await this.#send(method, path, opts));
-    if (!res.ok) {
+    if (res.status === 401 && forgetCachedFileToken(this.#kc)) res = await this.#send(method, path, opts);
+    const { status, text } = res;
+    if (status < 200 || status > 299) {
       let reason = '';
       let message = text.slice(0, 500);
       try {
-        const status = JSON.parse(text) as { reason?: string; message?: string };
-        reason = status.reason ?? '';
-        message = status.message ?? message;
+        const parsed = JSON.parse(text) as { reason?: string; message?: string };
+        reason = parsed.reason ?? '';
+        message = parsed.message ?? message;
       } catch {
         /* not a Status */
       }
-      throw new KubeApiError(res.status, reason, `${method} ${path}: ${res.status} ${message}`, parseRetryAfterMs(res.headers.get('retry-after'), Date.now()));
+      throw new KubeApiError(status, reason, `${method} ${path}: ${status} ${message}`, parseRetryAfterMs(res.retryAfter, Date.now()));
     }
     return (text ? JSON.parse(text) : {}) as T;
   }
 
-  async #send(method: string, path: string, opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string }) {
+  /** One request, its body read within the timeout. */
+  async #send(method: string, path: string, opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string }): Promise<{ status: number; text: string; retryAfter: string | undefined }> {
     const url = new URL(this.#server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, v);
-    const init = (await this.#kc.applyToFetchOptions({})) as Record<string, unknown>;
-    const headers = headerRecord(init.headers);
-    headers.Accept = 'application/json';
-    if (opts.body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
+    const ctx = new RequestContext(url.toString(), method as HttpMethod);
+    await this.#kc.applySecurityAuthentication(ctx);
+    // A flat name/value list: undici sends every pair as its own header line.
+    const headers: string[] = [];
+    for (const [k, v] of Object.entries(ctx.getHeaders())) headers.push(k, v);
+    headers.push('Accept', 'application/json');
+    if (opts.body !== undefined) headers.push('Content-Type', opts.contentType ?? 'application/json');
+    for (const [k, v] of this.#extraHeaders) headers.push(k, v);
+    // client-node builds a fresh undici Agent per call; closing it once the body is read keeps
+    // idle TLS connections from piling up (a kubeconfig without TLS settings gets none: undici's
+    // global dispatcher, left alone).
+    const dispatcher = ctx.getDispatcher();
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    let headersIn = false;
     try {
-      // The deadline covers the body too: a server that sends headers and then stalls would
-      // otherwise hold the agent's serial loop forever.
-      const res = await fetch(url.toString(), {
-        ...init,
-        method,
-        // Pairs, not a record: impersonation sends one Impersonate-Group line per group.
-        headers: [...Object.entries(headers), ...this.#extraHeaders],
+      const res = await undiciRequest(url, {
+        method: method as HttpMethod,
+        headers,
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal: controller.signal as never,
-      } as never);
-      return { res, text: await res.text() };
+        ...(dispatcher ? { dispatcher } : {}),
+        signal,
+      });
+      headersIn = true;
+      const retryAfter = res.headers['retry-after'];
+      return { status: res.statusCode, text: await res.body.text(), retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter };
     } catch (err) {
-      const why = controller.signal.aborted ? `no complete answer within ${this.#timeoutMs} ms` : (err as Error).message;
+      // Headers then a stalled body is told apart: the server is up but holding the reply.
+      const why = signal.aborted ? `${headersIn ? 'no complete answer' : 'no answer'} within ${this.#timeoutMs} ms` : (err as Error).message;
       throw new KubeApiError(0, 'Unreachable', `${method} ${path}: ${why}`);
     } finally {
-      clearTimeout(timer);
+      void dispatcher?.close().catch(() => undefined);
     }
   }
 
@@ -135,30 +148,6 @@ export class KubeClient {
   patch<T>(path: string, body: unknown, type: PatchType): Promise<T> {
     return this.request<T>('PATCH', path, { body, contentType: PATCH_CONTENT_TYPE[type] });
   }
-}
-
-/**
- * Headers as a plain record, whatever shape client-node hands over: 1.4's applyToFetchOptions
- * returns a WHATWG `Headers` (spreading it yields nothing, so Authorization would be lost),
- * older versions a record; arrays of pairs are accepted too.
- */
-export function headerRecord(h: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (h === undefined || h === null) return out;
-  const pairs: Iterable<[string, string]> | undefined =
-    typeof (h as { entries?: unknown }).entries === 'function' && typeof (h as { forEach?: unknown }).forEach === 'function' && !Array.isArray(h)
-      ? (h as { entries(): Iterable<[string, string]> }).entries()
-      : Array.isArray(h)
-        ? (h as [string, string][])
-        : undefined;
-  if (pairs) {
-    for (const [k, v] of pairs) out[k] = out[k] === undefined ? String(v) : `${out[k]}, ${v}`;
-    return out;
-  }
-  for (const [k, v] of Object.entries(h as Record<string, unknown>)) {
-    if (v !== undefined && v !== null) out[k] = Array.isArray(v) ? v.join(', ') : String(v);
-  }
-  return out;
 }
 
 /**

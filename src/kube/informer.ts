@@ -81,7 +81,13 @@ export class ResilientInformer<T extends KubernetesObject> {
       const res = await this.#client.list<T>(path, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) });
       return res as never;
     };
-    const lw = new ListWatch<T>(path, new Watch(this.#kc), listFn, false, labelSelector, fieldSelector);
+    const watch = new Watch(this.#kc);
+    // client-node 2.x ends a watch that received nothing for requestTimeoutMs (30 s by default)
+    // and re-watches: on a quiet resource that is a new TLS connection and watch request every
+    // 30 s per informer per node. The watchdog already deals with silence, so client-node's
+    // timeout only backs it up (the field is private in client-node's typings, public in JS).
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 2 * this.#opts.watchdogMs;
+    const lw = new ListWatch<T>(path, watch, listFn, false, labelSelector, fieldSelector);
     // Events of a ListWatch that was replaced are ignored: only the serving one signals.
     const live = (): boolean => !this.#stopped && (this.#lw === lw || this.#starting === lw);
     const touch = (): void => {

@@ -1,4 +1,4 @@
-// The images `npm run images` built, run from their mounted root file systems: no container
+// The images `./dev images` built, run from their mounted root file systems: no container
 // runtime works here (podman's crun fails on setrlimit in this VM), so scripts/contain.sh starts
 // each container's command the way a runtime would (its own mount and PID namespaces, read-only
 // root, the volumes bound in), in the network namespace the caller picks. The lab runs each
@@ -32,14 +32,14 @@ export interface ImageRoot {
   remove(): void;
 }
 
-/** The refs `npm run images` wrote; throws one line naming the command when they are missing. */
+/** The refs `./dev images` wrote; throws one line naming the command when they are missing. */
 export function builtImages(): { agent: string; bird: string } {
   const file = imagesEnv();
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
   const get = (k: string) => new RegExp(`^(?:export )?${k}=["']?([^"'\\n]+)`, 'm').exec(text)?.[1];
   const agent = get('AGENT_IMAGE');
   const bird = get('BIRD_IMAGE');
-  if (!agent || !bird) throw new Error(`no built images (${file}): run \`sudo npm run images\` first`);
+  if (!agent || !bird) throw new Error(`no built images (${file}): run \`sudo ./dev images\` first`);
   return { agent, bird };
 }
 
@@ -51,10 +51,10 @@ export function missingImages(): string[] {
   } catch (err) {
     return [(err as Error).message];
   }
-  if (spawnSync('sh', ['-c', 'command -v buildah'], { stdio: 'ignore' }).status !== 0) return ['buildah: `sudo npm run images` installs it and builds the images'];
+  if (spawnSync('sh', ['-c', 'command -v buildah'], { stdio: 'ignore' }).status !== 0) return ['buildah: `sudo ./dev images` installs it and builds the images'];
   return Object.values(refs)
     .filter((ref) => spawnSync('buildah', ['inspect', '--type', 'image', '--format', '{{.FromImageID}}', ref], { stdio: 'ignore' }).status !== 0)
-    .map((ref) => `image ${ref} (images/built/images.env) is not in buildah's storage: run \`sudo npm run images\``);
+    .map((ref) => `image ${ref} (images/built/images.env) is not in buildah's storage: run \`sudo ./dev images\``);
 }
 
 const buildah = (args: string[]) => execFileSync('buildah', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
@@ -89,7 +89,7 @@ export function mountImage(sb: NetnsSandbox, image: string, short: string): Imag
   try {
     ctr = buildah(['from', '--quiet', '--pull-never', '--name', name, image]);
   } catch (err) {
-    throw new Error(`image ${image} is not in buildah storage: run \`sudo npm run images\` first (${String((err as { stderr?: string }).stderr ?? err).trim().split('\n')[0]})`);
+    throw new Error(`image ${image} is not in buildah storage: run \`sudo ./dev images\` first (${String((err as { stderr?: string }).stderr ?? err).trim().split('\n')[0]})`);
   }
   let removed = false;
   const remove = (): void => {

@@ -35,7 +35,7 @@ export interface LabOptions {
   /**
    * 'process': each agent is a `podlb agent` child process (needs the build); 'inProcess': Agent
    * objects (tests); 'image': the DaemonSet's agent and bird containers from the images
-   * `npm run images` built, each node's BIRD included (src/lab/lab-agents.ts).
+   * `./dev images` built, each node's BIRD included (src/lab/lab-agents.ts).
    */
   agentMode?: AgentMode;
   /** Where logs go; a temp dir of the sandbox by default. */

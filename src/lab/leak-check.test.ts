@@ -1,5 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { findLeaks, formatLeaks, parseIpRoutes, preexisting, type HostState, type Leak } from './leak-check.js';
+import { closeRunScope, findLeaks, formatLeaks, openRunScope, parseIpRoutes, preexisting, type HostState, type Leak } from './leak-check.js';
 
 const run = { tag: 'a1b2c3', selfPids: [100, 101] };
 const empty: HostState = { routes: [], namespaces: [], processes: [], files: [], containers: [] };
@@ -52,5 +55,20 @@ describe('parseIpRoutes', () => {
 
   it('preexisting lists what the root table had before the run', () => {
     expect(preexisting({ ...empty, routes: [blackhole] })).toEqual(['ip blackhole 10.244.3.0/24 proto 201']);
+  });
+});
+
+describe('openRunScope', () => {
+  it("keeps Node's module compile cache, which tsc and vite turn on in the processes they run in, out of the run's temp dir", () => {
+    const before = process.env.NODE_COMPILE_CACHE;
+    const scope = openRunScope();
+    try {
+      const mod = createRequire(import.meta.url).resolve('yaml');
+      execFileSync(process.execPath, ['-e', "const m = require('node:module'); m.enableCompileCache(); require(process.argv[1]); m.flushCompileCache()", mod], { stdio: 'ignore' });
+      expect(readdirSync(scope.tmpDir)).toEqual([]);
+    } finally {
+      closeRunScope(scope);
+    }
+    expect(process.env.NODE_COMPILE_CACHE).toBe(before);
   });
 });

@@ -207,7 +207,16 @@ function ancestors(pid: number): number[] {
  * tmpfs base at fresh per-run dirs. Call before anything of the run starts.
  */
 export function openRunScope(): RunScope {
-  const saved = { [RUN_TAG_ENV]: process.env[RUN_TAG_ENV], TMPDIR: process.env.TMPDIR, [MEMORY_TMPDIR_ENV]: process.env[MEMORY_TMPDIR_ENV] };
+  const saved = {
+    [RUN_TAG_ENV]: process.env[RUN_TAG_ENV],
+    TMPDIR: process.env.TMPDIR,
+    [MEMORY_TMPDIR_ENV]: process.env[MEMORY_TMPDIR_ENV],
+    NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE,
+  };
+  // Tools the run starts (tsc, vite) turn on Node's module compile cache, which lives in
+  // TMPDIR unless told otherwise: it stays where it would be without this scope, a cache
+  // meant to outlive the run, not a temp file the run forgot.
+  process.env.NODE_COMPILE_CACHE ??= join(tmpdir(), 'node-compile-cache');
   const tag = randomBytes(3).toString('hex');
   const tmpDir = join(tmpdir(), `podlb-run-${tag}`);
   const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();

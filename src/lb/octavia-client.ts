@@ -10,6 +10,7 @@
 import { KeystoneAuthError, OctaviaApiError, OctaviaPendingError } from './octavia-errors.js';
 import type { OctaviaCredentials } from './octavia-credentials.js';
 import { UnreachableError } from '../util/errors.js';
+import { backoff } from '../util/backoff.js';
 
 export type FetchLike = (input: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<Response>;
 
@@ -98,18 +99,17 @@ export class OctaviaClient {
     const { baseMs = 200, maxMs = 3000, budgetMs = 30_000 } = this.#opts.pendingRetry ?? {};
     const start = this.#now();
     let attempts = 0;
-    let delay = baseMs;
     for (;;) {
       const reply = await this.#authorized(method, path, opts);
       attempts += 1;
       if (reply.status === 409 && opts.retryPending && RETRYABLE_FAULT.test(reply.fault)) {
-        const wait = delay / 2 + (this.#random() * delay) / 2;
+        // Equal jitter (half to all of the delay): every agent's write waits at least half.
+        const wait = backoff(attempts, { baseMs, maxMs, jitter: [0.5, 1] }, this.#random);
         if (this.#now() - start + wait > budgetMs) {
           throw new OctaviaPendingError(`Octavia ${method} ${path}: the load balancer stayed immutable (PENDING_*) for ${Math.round(this.#now() - start)} ms over ${attempts} attempts: ${reply.fault}`, { status: 409, method, path, fault: reply.fault }, attempts);
         }
         this.counters.pendingRetries += 1;
         await this.#sleep(wait);
-        delay = Math.min(maxMs, delay * 2);
         continue;
       }
       if ((reply.status >= 200 && reply.status < 300) || opts.accept?.includes(reply.status)) return reply;

@@ -70,7 +70,7 @@ describe('resolveOctaviaCredentials: credentials go only to a Keystone the opera
     ['another port', 'https://keystone.example.com:5001/v3', secret(labelled), flag, /neither allowed/],
     ['a Secret not labelled for podlb', 'https://keystone.example.com:5000/v3', secret(undefined), flag, /is not labelled podlb.io\/credentials=true; .*kubectl -n podlb-system label secret os podlb.io\/credentials=true/],
     ['a label other than "true"', 'https://keystone.example.com:5000/v3', secret({ [LABEL_CREDENTIALS]: 'yes' }), flag, /is not labelled/],
-    ['no Secret', 'https://keystone.example.com:5000/v3', undefined, flag, /podlb-system\/os not found/],
+    ['no Secret', 'https://keystone.example.com:5000/v3', undefined, flag, /podlb-system\/os \(key clouds\.yaml\) not found/],
   ])('refused: %s', (_n, authURL, s, trust, why) => {
     const r = resolveOctaviaCredentials(cls(authURL), s, trust);
     expect(r.ok).toBe(false);

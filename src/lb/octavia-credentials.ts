@@ -128,7 +128,8 @@ function tokensEndpoint(authURL: string): string | undefined {
   }
 }
 
-export type ResolvedCredentials = { ok: true; cloud: ParsedCloud } | { ok: false; why: string };
+/** `refused`: the credentials are there but policy forbids this use (label, Keystone). */
+export type ResolvedCredentials = { ok: true; cloud: ParsedCloud } | { ok: false; why: string; refused?: true };
 
 /**
  * Decides whether the Secret a class names may be used for that class's authURL, and parses it.
@@ -141,12 +142,13 @@ export function resolveOctaviaCredentials(
 ): ResolvedCredentials {
   const ref = cls.credentialsSecret;
   const where = `credentials Secret ${ref.namespace}/${ref.name}`;
-  if (!secret) return { ok: false, why: `${where} not found` };
+  const missing = { ok: false, why: `${where} (key ${ref.key}) not found` } as const;
+  if (!secret) return missing;
   if (secret.metadata.labels?.[LABEL_CREDENTIALS] !== 'true') {
-    return { ok: false, why: `${where} is not labelled ${LABEL_CREDENTIALS}=true; an operator labels the Secrets LoadBalancerClasses may use (kubectl -n ${ref.namespace} label secret ${ref.name} ${LABEL_CREDENTIALS}=true)` };
+    return { ok: false, refused: true, why: `${where} is not labelled ${LABEL_CREDENTIALS}=true; an operator labels the Secrets LoadBalancerClasses may use (kubectl -n ${ref.namespace} label secret ${ref.name} ${LABEL_CREDENTIALS}=true)` };
   }
   const raw = secret.data?.[ref.key];
-  if (raw === undefined) return { ok: false, why: `${where} has no key ${ref.key}` };
+  if (raw === undefined) return missing;
   let cloud: ParsedCloud;
   try {
     cloud = parseOctaviaCredentials(Buffer.from(raw, 'base64').toString('utf8'));
@@ -157,7 +159,7 @@ export function resolveOctaviaCredentials(
   const allowed = [...trust.authURLs, ...(cloud.authURL ? [cloud.authURL] : [])].map(tokensEndpoint);
   if (target === undefined || !allowed.includes(target)) {
     const own = cloud.authURL ? ` nor the auth_url of ${where} (${cloud.authURL})` : '';
-    return { ok: false, why: `spec.octavia.authURL ${cls.authURL} is neither allowed by the agent's ${OCTAVIA_AUTH_URL_FLAG} flag${own}; credentials are sent only to a Keystone the operator chose: add ${OCTAVIA_AUTH_URL_FLAG} ${cls.authURL} to the agent, or use the Secret's auth_url` };
+    return { ok: false, refused: true, why: `spec.octavia.authURL ${cls.authURL} is neither allowed by the agent's ${OCTAVIA_AUTH_URL_FLAG} flag${own}; credentials are sent only to a Keystone the operator chose: add ${OCTAVIA_AUTH_URL_FLAG} ${cls.authURL} to the agent, or use the Secret's auth_url` };
   }
   return { ok: true, cloud };
 }

@@ -1,6 +1,34 @@
 // The narrow interface between the member reconciler and one load-balancer instance. An L7LB
-// is a fleet: the reconciler holds one LbInstance per instance address and gives every
-// instance every member. Implementations: HaproxyInstance (runtime API); Octavia later.
+// is a fleet: the reconciler holds one LbInstance per instance and gives every instance every
+// member. Implementations: HaproxyInstance (runtime API), OctaviaInstance (Octavia API v2).
+
+/** Which load-balancer instance a client talks to, and with what it was built. */
+export interface LbInstanceRef {
+  className: string;
+  provider: 'haproxy' | 'octavia';
+  /**
+   * The instance as the class names it: a runtime API address (`unix:///run/haproxy.sock`) or
+   * `octavia://REGION/LB`. Status, metrics and drain bookkeeping use it.
+   */
+  id: string;
+  /**
+   * Octavia: the resourceVersion of the credentials Secret, undefined while the Secret is
+   * missing. Not part of the instance's name: a new version only means a new client.
+   */
+  credentialsVersion?: string;
+}
+
+/**
+ * The error code of an instance whose credentials the agent will not use as configured (a
+ * Secret not labelled for podlb, or a Keystone the operator did not choose): a user must fix
+ * the class or the Secret, retrying alone never helps.
+ */
+export const LB_CREDENTIALS_REFUSED = 'LB_CREDENTIALS_REFUSED';
+
+/** Two refs with the same key can share one client. */
+export function instanceRefKey(ref: LbInstanceRef): string {
+  return JSON.stringify([ref.className, ref.provider, ref.id, ref.credentialsVersion ?? null]);
+}
 
 export interface HealthCheck {
   intervalMs: number;

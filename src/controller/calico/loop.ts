@@ -6,7 +6,9 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION, type BGPPeer, type PodAddressPool } from '../../api/types.js';
 import type { Problem } from '../../api/problem.js';
-import { Signal } from '../../agent/signal.js';
+import { ReconcileLoop } from '../../reconcile/loop.js';
+import type { ReconcileResult } from '../../reconcile/reconciler.js';
+import { backoff } from '../../util/backoff.js';
 import type { KubeClient } from '../../kube/client.js';
 import type { EventToRecord } from '../../kube/events.js';
 import { ResilientInformer } from '../../kube/informer.js';
@@ -21,14 +23,16 @@ export interface CalicoLoopOptions {
   /** calico-node's namespace: BGP password Secrets must be there. */
   calicoNamespace?: string;
   resyncMs?: number;
-  /** After a failed write. */
+  /** After a failed write, doubling up to a minute (backoff()). */
   retryMs?: number;
   now?: () => number;
+  random?: () => number;
 }
 
 export interface CalicoRunReport {
   at: number;
-  skipped?: 'notSynced';
+  /** notSynced: informers not listed yet; backingOff: the last pass failed, retried after backoff. */
+  skipped?: 'notSynced' | 'backingOff';
   /** Informers that have not listed yet, e.g. `calicoFilters` when Calico has no BGPFilter CRD (before 3.26). */
   notSynced?: string[];
   clusterAsn?: number;
@@ -50,15 +54,14 @@ export class CalicoLoop {
     calicoFilters: ResilientInformer<Obj>;
     bgpConfigs: ResilientInformer<Obj>;
   };
-  readonly #signal = new Signal();
+  readonly #loop: ReconcileLoop<null, CalicoRunReport>;
   #leading = false;
-  #loop: Promise<void> | undefined;
-  #waiters: ((r: CalicoRunReport) => void)[] = [];
-  lastRun: CalicoRunReport | undefined;
+  /** Consecutive passes with failed writes. */
+  #failedPasses = 0;
 
   constructor(opts: CalicoLoopOptions) {
-    this.#o = { calicoNamespace: 'calico-system', resyncMs: 60_000, retryMs: 5_000, now: Date.now, ...opts };
-    const wake = () => this.#signal.notify();
+    this.#o = { calicoNamespace: 'calico-system', resyncMs: 60_000, retryMs: 5_000, now: Date.now, random: Math.random, ...opts };
+    const wake = () => this.#loop.notify();
     const inf = <T extends KubernetesObject>(path: string) => new ResilientInformer<T>(opts.client, { path, onChange: wake, log: opts.log.child({ informer: path }) });
     this.#inf = {
       peers: inf(`/apis/${API_VERSION}/bgppeers`),
@@ -68,6 +71,21 @@ export class CalicoLoop {
       calicoFilters: inf(`/apis/${CALICO_API_VERSION}/bgpfilters`),
       bgpConfigs: inf(`/apis/${CALICO_API_VERSION}/bgpconfigurations`),
     };
+    this.#loop = new ReconcileLoop<null, CalicoRunReport>({
+      log: this.#o.log,
+      reconcilers: [{ name: 'calico', backoff: { baseMs: this.#o.retryMs, maxMs: 60_000 }, reconcile: (_s, now) => this.#pass(now) }],
+      snapshot: () => null,
+      resyncMs: this.#o.resyncMs,
+      record: (ev) => this.#o.record(ev),
+      now: this.#o.now,
+      random: this.#o.random,
+    });
+  }
+
+  /** The report of the last pass; undefined on a replica that never led. */
+  get lastRun(): CalicoRunReport | undefined {
+    const run = this.#loop.lastRun;
+    return run && this.#report(run.at, run.runs.get('calico'));
   }
 
   async start(): Promise<void> {
@@ -82,24 +100,25 @@ export class CalicoLoop {
   startLeading(): void {
     if (this.#leading) return;
     this.#leading = true;
-    this.#loop = this.#run();
-    this.#signal.notify();
+    this.#loop.start();
   }
 
   async stopLeading(): Promise<void> {
     if (!this.#leading) return;
     this.#leading = false;
-    this.#signal.notify();
-    await this.#loop;
-    this.#signal.cancelTimer();
+    await this.#loop.stop();
   }
 
   /** Resolves with the report of the next pass (tests). */
-  nextRun(): Promise<CalicoRunReport> {
-    return new Promise((resolve) => {
-      this.#waiters.push(resolve);
-      this.#signal.notify();
-    });
+  async nextRun(): Promise<CalicoRunReport> {
+    const run = await this.#loop.nextRun();
+    return run ? this.#report(run.at, run.runs.get('calico')) : { at: this.#o.now(), problems: [], error: 'stopped leading' };
+  }
+
+  #report(at: number, run: { result?: ReconcileResult<CalicoRunReport>; skipped?: 'backingOff'; error?: string } | undefined): CalicoRunReport {
+    if (run?.result?.status) return run.result.status;
+    if (run?.skipped) return { at, skipped: run.skipped, problems: [] };
+    return { at, problems: [], ...(run?.error ? { error: run.error } : {}) };
   }
 
   #notSynced(): string[] {
@@ -115,50 +134,39 @@ export class CalicoLoop {
     return typeof asn === 'number' && Number.isInteger(asn) && asn > 0 ? asn : CALICO_DEFAULT_ASN;
   }
 
-  async #run(): Promise<void> {
-    while (this.#leading) {
-      await this.#signal.wait();
-      if (!this.#leading) break;
-      const waiters = this.#waiters.splice(0);
-      const now = this.#o.now();
-      const report: CalicoRunReport = { at: now, problems: [] };
-      let next = now + this.#o.resyncMs;
-      // An unsynced cache would look like "no podlb peers": everything podlb made would go.
-      // Calico before 3.26 has no BGPFilter CRD (nor BGPPeer `filters`): its informer never
-      // syncs, so nothing is ever written there, rather than peers that would drop `filters`
-      // and export every Calico route.
-      const notSynced = this.#notSynced();
-      if (notSynced.length > 0) {
-        report.skipped = 'notSynced';
-        report.notSynced = notSynced;
-        if (this.lastRun?.skipped !== 'notSynced') this.#o.log.info({ notSynced }, 'waiting for informers (Calico CRDs bgppeers, bgpfilters, bgpconfigurations must exist)');
-        next = now + 1_000;
-      } else {
-        try {
-          report.clusterAsn = this.#clusterAsn();
-          const render = renderCalico({ peers: this.#inf.peers.list(), pools: this.#inf.pools.list(), clusterAsn: report.clusterAsn, calicoNamespace: this.#o.calicoNamespace });
-          const plan = planCalicoSync(render, { peers: this.#inf.calicoPeers.list() as CalicoCurrent[], filters: this.#inf.calicoFilters.list() as CalicoCurrent[] });
-          report.rendered = { peers: render.peers.length, filters: render.filters.length };
-          report.unchanged = plan.unchanged;
-          report.problems = [...render.problems, ...plan.problems];
-          report.apply = await applyCalicoSync(this.#o.client, plan, () => this.#leading);
-          const a = report.apply;
-          if (a.created.length + a.updated.length + a.deleted.length > 0) this.#o.log.info({ created: a.created, updated: a.updated, deleted: a.deleted }, 'Calico BGP objects synced');
-          if (a.errors.length > 0) {
-            this.#o.log.warn({ errors: a.errors }, 'some Calico BGP writes failed; retrying');
-            next = now + this.#o.retryMs;
-          }
-          for (const p of report.problems) this.#o.record({ object: p.object, type: p.severity, reason: p.reason, message: p.message });
-        } catch (err) {
-          report.error = errorMessage(err);
-          this.#o.log.warn({ err: report.error }, 'Calico sync failed; retrying');
-          next = now + this.#o.retryMs;
-        }
-      }
-      this.lastRun = report;
-      for (const w of waiters) w(report);
-      this.#signal.wakeAt(next, this.#o.now());
+  async #pass(now: number): Promise<ReconcileResult<CalicoRunReport>> {
+    const report: CalicoRunReport = { at: now, problems: [] };
+    // An unsynced cache would look like "no podlb peers": everything podlb made would go.
+    // Calico before 3.26 has no BGPFilter CRD (nor BGPPeer `filters`): its informer never
+    // syncs, so nothing is ever written there, rather than peers that would drop `filters`
+    // and export every Calico route.
+    const notSynced = this.#notSynced();
+    if (notSynced.length > 0) {
+      report.skipped = 'notSynced';
+      report.notSynced = notSynced;
+      if (this.lastRun?.skipped !== 'notSynced') this.#o.log.info({ notSynced }, 'waiting for informers (Calico CRDs bgppeers, bgpfilters, bgpconfigurations must exist)');
+      return { status: report, nextWakeAt: now + 1_000 };
     }
-    for (const w of this.#waiters.splice(0)) w({ at: this.#o.now(), problems: [], error: 'stopped leading' });
+    try {
+      report.clusterAsn = this.#clusterAsn();
+      const render = renderCalico({ peers: this.#inf.peers.list(), pools: this.#inf.pools.list(), clusterAsn: report.clusterAsn, calicoNamespace: this.#o.calicoNamespace });
+      const plan = planCalicoSync(render, { peers: this.#inf.calicoPeers.list() as CalicoCurrent[], filters: this.#inf.calicoFilters.list() as CalicoCurrent[] });
+      report.rendered = { peers: render.peers.length, filters: render.filters.length };
+      report.unchanged = plan.unchanged;
+      report.problems = [...render.problems, ...plan.problems];
+      report.apply = await applyCalicoSync(this.#o.client, plan, () => this.#leading);
+    } catch (err) {
+      report.error = errorMessage(err);
+      return { status: report, failed: { error: report.error } };
+    }
+    const a = report.apply;
+    if (a.created.length + a.updated.length + a.deleted.length > 0) this.#o.log.info({ created: a.created, updated: a.updated, deleted: a.deleted }, 'Calico BGP objects synced');
+    this.#failedPasses = a.errors.length > 0 ? this.#failedPasses + 1 : 0;
+    let nextWakeAt: number | undefined;
+    if (a.errors.length > 0) {
+      this.#o.log.warn({ errors: a.errors }, 'some Calico BGP writes failed; retrying');
+      nextWakeAt = now + backoff(this.#failedPasses, { baseMs: this.#o.retryMs, maxMs: 60_000 }, this.#o.random);
+    }
+    return { status: report, problems: report.problems, ...(nextWakeAt !== undefined ? { nextWakeAt } : {}) };
   }
 }

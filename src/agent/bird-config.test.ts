@@ -1,0 +1,101 @@
+// The BIRD config reconciler's decisions: against a scripted control socket for BIRD's answers
+// (the real BIRD is in test/agent-lab.test.ts and test/bgp-restarts.test.ts), and against a
+// real, absent socket for "BIRD is away".
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BirdCommandError, BirdControl, type BirdReply } from '../bgp/bird-control.js';
+import { nodeFixture, peerFixture, poolFixture } from '../bgp/fixtures.js';
+import { BirdConfigReconciler } from './bird-config.js';
+import { AgentMetrics } from './metrics.js';
+import type { AgentSnapshot } from './snapshot.js';
+
+const log = pino({ level: 'silent' });
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'podlb-birdrec-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function snapshot(over: Partial<AgentSnapshot> = {}): AgentSnapshot {
+  const node = nodeFixture();
+  node.metadata.resourceVersion = '1';
+  return { nodeName: 'node-a', node, pods: [], services: [], slices: [], classes: [], pools: [poolFixture()], peers: [peerFixture()], secrets: [], gateway: undefined, observedAt: 0, ...over };
+}
+
+const reply = (code: number, text: string): BirdReply => ({ code, text, lines: [{ code, text }], durationMs: 0.3 });
+
+/** BIRD's answers scripted; `refuse` makes `configure check` fail the way BIRD does (8002). */
+function scriptedBird(state: { refuse?: boolean; checks: number }): BirdControl {
+  return {
+    async configureCheck(file: string) {
+      state.checks += 1;
+      if (state.refuse) throw new BirdCommandError(`configure check "${file}"`, 8002, `${file}:3:1 syntax error`);
+      return reply(20, 'Configuration OK');
+    },
+    async configure() {
+      return reply(3, 'Reconfigured');
+    },
+  } as unknown as BirdControl;
+}
+
+describe('BirdConfigReconciler', () => {
+  it('applies, says so, and advertises the aggregate; the same inputs are not planned again', async () => {
+    const state = { checks: 0 };
+    const metrics = new AgentMetrics();
+    const r = new BirdConfigReconciler({ nodeName: 'node-a', control: scriptedBird(state), configPath: join(dir, 'bird.conf'), log, metrics });
+    expect(r.aggregates).toBeUndefined();
+    const res = await r.reconcile(snapshot(), 1_000);
+    expect(res.failed).toBeUndefined();
+    expect(res.events?.map((e) => e.reason)).toEqual(['BirdConfigApplied']);
+    expect(r.aggregates).toEqual(['10.244.1.0/24']);
+    expect(readFileSync(join(dir, 'bird.conf'), 'utf8')).toContain('10.244.1.0/24');
+    expect(res.status?.conditions).toEqual([expect.objectContaining({ type: 'ConfigApplied', status: 'True', reason: 'Applied' })]);
+    expect(res.status?.fields?.bgp).toMatchObject({ advertisedPrefixes: ['10.244.1.0/24'], lastApplyResult: 'Applied' });
+
+    const again = await r.reconcile(snapshot(), 2_000);
+    expect(state.checks).toBe(1);
+    expect(again.events).toBeUndefined();
+    // A minute later the file on disk is compared again even if nothing changed, so drift heals.
+    await r.reconcile(snapshot(), 62_000);
+    expect((await metrics.birdReloads.get()).values.map((v) => [v.labels.result, v.value])).toEqual([
+      ['Applied', 1],
+      ['Unchanged', 1],
+    ]);
+  });
+
+  it('a refused config keeps the old one running, is reported, and is not a failure to back off from', async () => {
+    const state = { checks: 0, refuse: true };
+    const r = new BirdConfigReconciler({ nodeName: 'node-a', control: scriptedBird(state), configPath: join(dir, 'bird.conf'), log, metrics: new AgentMetrics() });
+    const res = await r.reconcile(snapshot(), 1_000);
+    expect(res.failed).toBeUndefined();
+    expect(res.events?.map((e) => [e.type, e.reason])).toEqual([['Warning', 'BirdConfigRejected']]);
+    expect(res.status?.conditions?.[0]).toMatchObject({ type: 'ConfigApplied', status: 'False', reason: 'BirdConfigRejected' });
+    expect(r.aggregates).toBeUndefined();
+  });
+
+  it('BIRD away: a failure with one Event per episode, status says why, and it recovers', async () => {
+    const absent = new BirdControl(join(dir, 'no-such.ctl'), { timeoutMs: 500 });
+    const r = new BirdConfigReconciler({ nodeName: 'node-a', control: absent, configPath: join(dir, 'bird.conf'), log, metrics: new AgentMetrics() });
+    const first = await r.reconcile(snapshot(), 1_000);
+    expect(first.failed?.error).toBeTruthy();
+    expect(first.events?.map((e) => e.reason)).toEqual(['BirdUnreachable']);
+    expect(first.status?.conditions?.[0]).toMatchObject({ type: 'ConfigApplied', status: 'Unknown', reason: 'BirdUnreachable' });
+    expect(first.status?.fields?.bgp?.lastError).toBe(first.failed?.error);
+    expect(r.error).toBe(first.failed?.error);
+    const second = await r.reconcile(snapshot(), 2_000);
+    expect(second.failed).toBeDefined();
+    expect(second.events ?? []).toEqual([]);
+    await absent.close();
+  });
+
+  it('no Node object: a problem, nothing applied', async () => {
+    const state = { checks: 0 };
+    const r = new BirdConfigReconciler({ nodeName: 'node-a', control: scriptedBird(state), configPath: join(dir, 'bird.conf'), log, metrics: new AgentMetrics() });
+    const res = await r.reconcile(snapshot({ node: undefined }), 1_000);
+    expect(res.problems?.map((p) => p.reason)).toEqual(['NodeNotFound']);
+    expect(state.checks).toBe(0);
+  });
+});

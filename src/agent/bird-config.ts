@@ -1,0 +1,179 @@
+// BIRD configuration: plan from the snapshot, render, apply through the control socket, and
+// say so (Events, metrics, status). Planning and rendering are skipped when none of their
+// inputs changed: most runs are 25 ms health polls, and rendering 10,000 host routes takes
+// ~100 ms. BIRD being away is a failure the loop backs off from; BIRD refusing a config is not
+// (the old config keeps running and the next input change is tried at once).
+import type { Logger } from 'pino';
+import { API_VERSION } from '../api/types.js';
+import type { Problem } from '../api/problem.js';
+import type { EventToRecord } from '../kube/events.js';
+import { BirdApplier } from '../bgp/bird-apply.js';
+import type { BirdControl } from '../bgp/bird-control.js';
+import { buildBgpPlan, describeAdvertised, sessionResettingChanges, type BirdModel } from '../bgp/model.js';
+import { podIPsForNode } from '../bgp/pod-ips.js';
+import { renderBirdConf } from '../bgp/render.js';
+import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
+import { errorMessage } from '../util/errors.js';
+import { nodeForAdvertising } from './drain.js';
+import type { AgentMetrics } from './metrics.js';
+import type { NodeStatusContribution } from './node-status.js';
+import type { AgentSnapshot } from './snapshot.js';
+
+/** A refresh this often re-checks the file on disk (cheap when unchanged), so drift heals. */
+export const BIRD_REFRESH_MS = 60_000;
+
+interface LastApply {
+  hash: string;
+  time: string;
+  result: 'Applied' | 'Unchanged' | 'Failed';
+  error?: string;
+}
+
+export interface BirdConfigOptions {
+  nodeName: string;
+  control: BirdControl;
+  configPath: string;
+  log: Logger;
+  metrics: AgentMetrics;
+}
+
+/** What the BGP plan depends on, cheaply: resourceVersions, Pod IPs and the gateways. */
+export function bgpInputKey(s: AgentSnapshot): string {
+  const rv = (xs: readonly { metadata?: { name?: string; resourceVersion?: string } }[]): string => xs.map((x) => `${x.metadata?.name}@${x.metadata?.resourceVersion}`).sort().join(',');
+  const podIps = s.pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}=${(p.status?.podIPs ?? []).map((x) => x.ip).join('+') || (p.status?.podIP ?? '')}:${p.status?.phase ?? ''}`).sort().join(',');
+  return [s.node?.metadata.resourceVersion, rv(s.pools), rv(s.peers), rv(s.secrets), rv(s.services), podIps, s.gateway?.v4 ?? '', s.gateway?.v6 ?? ''].join('|');
+}
+
+export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatusContribution> {
+  readonly name = 'bird';
+  readonly backoff = { baseMs: 250, maxMs: 30_000 };
+  readonly #o: BirdConfigOptions;
+  readonly #applier: BirdApplier;
+  /** Inputs of the last plan BIRD answered, and when. */
+  #key = '';
+  #keyAt = 0;
+  /** The model BIRD runs, to tell session-resetting changes from soft ones before applying. */
+  #appliedModel: BirdModel | undefined;
+  #lastApply: LastApply | undefined;
+  #advertised: string[] = [];
+  #aggregates: string[] | undefined;
+  #error: string | undefined;
+
+  constructor(o: BirdConfigOptions) {
+    this.#o = o;
+    this.#applier = new BirdApplier({ configPath: o.configPath, control: o.control });
+  }
+
+  /** Why BIRD could not be reached, until it answers again. */
+  get error(): string | undefined {
+    return this.#error;
+  }
+
+  /** NodeCIDR prefixes BIRD runs a config for; undefined until it took one (nothing known yet). */
+  get aggregates(): readonly string[] | undefined {
+    return this.#aggregates;
+  }
+
+  async reconcile(s: AgentSnapshot, now: number): Promise<ReconcileResult<NodeStatusContribution>> {
+    const { log, nodeName } = this.#o;
+    const problems: Problem[] = [];
+    const events: EventToRecord[] = [];
+    const self = { apiVersion: API_VERSION, kind: 'PodLBNode', name: nodeName };
+    if (!s.node) {
+      problems.push({ object: { apiVersion: 'v1', kind: 'Node', name: nodeName }, field: 'metadata.name', reason: 'NodeNotFound', message: `Node ${nodeName} does not exist; nothing is advertised until it does`, severity: 'Warning' });
+      return { problems, status: this.#status() };
+    }
+    const key = bgpInputKey(s);
+    if (key === this.#key && now - this.#keyAt < BIRD_REFRESH_MS) return { status: this.#status() };
+
+    const drained = nodeForAdvertising(s.node, s.pods);
+    if (drained.withdrawn.length > 0) {
+      events.push({ object: self, type: 'Normal', reason: 'DrainedPodCIDRWithdrawn', message: `Node is cordoned and no Pod uses ${drained.withdrawn.join(', ')} any more: withdrawn until it is uncordoned` });
+    }
+    const plan = buildBgpPlan({
+      node: drained.node,
+      pools: [...s.pools],
+      peers: [...s.peers],
+      secrets: [...s.secrets],
+      podIPs: podIPsForNode({ nodeName, pods: s.pods, services: s.services }),
+      ...(s.gateway ? { defaultGateway: s.gateway } : {}),
+    });
+    problems.push(...plan.problems);
+    const text = renderBirdConf(plan.model);
+    const resets = this.#appliedModel ? sessionResettingChanges(this.#appliedModel, plan.model) : [];
+    let res;
+    try {
+      res = await this.#applier.apply(text);
+    } catch (err) {
+      return this.#unreachable(errorMessage(err), events, problems);
+    }
+    // A transient failure (socket missing, timeout) is BIRD being away, not BIRD refusing the config.
+    if (res.result === 'Failed' && res.transient) return this.#unreachable(res.error ?? 'BIRD did not answer', events, problems);
+
+    if (res.result === 'Applied') {
+      // Prefix and filter changes are soft; these restart a session, and users ask why.
+      for (const r of resets) {
+        log.warn({ peer: r.peer, protocol: r.protocol, fields: r.fields }, 'BGP session restarts: a changed setting needs a new session');
+        events.push({ object: { apiVersion: API_VERSION, kind: 'BGPPeer', name: r.peer }, type: 'Normal', reason: 'SessionRestarted', message: `Node ${nodeName}: changing ${r.fields.join(', ')} restarts the BGP session (prefix and filter changes never do)` });
+      }
+    }
+    if (res.result !== 'Failed') this.#appliedModel = plan.model;
+    // Same inputs give the same text and the same answer from BIRD: plan again only when they
+    // change (a refused config is retried with new inputs, or at the next refresh).
+    this.#key = key;
+    this.#keyAt = now;
+    this.#o.metrics.birdReloads.inc({ result: res.result });
+    if (this.#error) log.info('BIRD control socket reachable again');
+    this.#error = undefined;
+    if (res.result === 'Failed') {
+      // BIRD refused the rendered config: a podlb bug or an unexpected BIRD; the old config keeps running.
+      events.push({ object: self, type: 'Warning', reason: 'BirdConfigRejected', message: `BIRD refused the new configuration, the previous one keeps running: ${res.error}` });
+      log.error({ err: res.error, hash: res.hash }, 'BIRD refused the rendered configuration; keeping the running one');
+      this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: 'Failed', ...(res.error ? { error: res.error } : {}) };
+      return { events, problems, status: this.#status() };
+    }
+    if (res.result === 'Applied') {
+      log.info({ hash: res.hash, durationMs: res.durationMs, phasesMs: res.phasesMs, prefixes: plan.advertised.length, peers: plan.model.peers.length }, 'BIRD configuration applied');
+      events.push({ object: self, type: 'Normal', reason: 'BirdConfigApplied', message: `Advertising ${describeAdvertised(plan.advertised)} to ${plan.model.peers.length} peer(s)` });
+    }
+    if (res.result === 'Applied' || !this.#lastApply || this.#lastApply.hash !== res.hash) {
+      this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: res.result };
+    }
+    this.#advertised = plan.advertised.map((a) => a.prefix);
+    // Blackholes only for aggregates, never PodIPs host routes: a /32 blackhole would cut the Pod off.
+    this.#aggregates = plan.advertised.filter((a) => a.mode === 'NodeCIDR').map((a) => a.prefix);
+    this.#o.metrics.advertisedPrefixes.set(this.#advertised.length);
+    return { events, problems, status: this.#status() };
+  }
+
+  #unreachable(error: string, events: EventToRecord[], problems: Problem[]): ReconcileResult<NodeStatusContribution> {
+    // One Event per episode; the loop logs and backs off every failure.
+    if (!this.#error) {
+      events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'BirdUnreachable', message: `${error}; retrying, routes already advertised stay` });
+    }
+    this.#error = error;
+    this.#o.metrics.birdReloads.inc({ result: 'Unreachable' });
+    return { events, problems, failed: { error }, status: this.#status() };
+  }
+
+  #status(): NodeStatusContribution {
+    const last = this.#lastApply;
+    const error = this.#error;
+    return {
+      fields: {
+        bgp: {
+          advertisedPrefixes: this.#advertised,
+          ...(last ? { configHash: last.hash, lastApplyTime: last.time, lastApplyResult: last.result } : {}),
+          ...(error || last?.error ? { lastError: error ?? last?.error } : {}),
+        },
+      },
+      conditions: [
+        last?.result === 'Failed'
+          ? { type: 'ConfigApplied', status: 'False', reason: 'BirdConfigRejected', message: last.error ?? 'BIRD refused the configuration' }
+          : error
+            ? { type: 'ConfigApplied', status: 'Unknown', reason: 'BirdUnreachable', message: error }
+            : { type: 'ConfigApplied', status: 'True', reason: 'Applied', message: `config ${last?.hash.slice(0, 12) ?? ''} running` },
+      ],
+    };
+  }
+}

@@ -1,0 +1,61 @@
+// Status from the reconcilers' contributions, written to the in-process API server (which
+// validates it against the PodLBNode schema as a real cluster would).
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiServer, type ApiServer } from '../apiserver/index.js';
+import { KubeClient } from '../kube/client.js';
+import { AgentMetrics } from './metrics.js';
+import { buildNodeStatus, NodeStatusReconciler, type NodeStatusContribution } from './node-status.js';
+import type { AgentSnapshot } from './snapshot.js';
+import { NodeStatusWriter } from './status.js';
+
+const log = pino({ level: 'silent' });
+
+describe('buildNodeStatus', () => {
+  const sessions: NodeStatusContribution = { fields: { bgp: { sessions: [] } }, conditions: [{ type: 'BGPReady', status: 'False', reason: 'NoPeers', message: 'm' }] };
+  const config: NodeStatusContribution = { fields: { bgp: { advertisedPrefixes: ['10.244.1.0/24'], configHash: 'abc' } }, conditions: [{ type: 'ConfigApplied', status: 'True', reason: 'Applied', message: 'm' }] };
+  const members: NodeStatusContribution = { fields: { members: { registered: 1, healthy: 1, draining: 0 } }, conditions: [{ type: 'LoadBalancerReachable', status: 'True', reason: 'Reachable', message: 'm' }] };
+
+  it('merges two parts of bgp, keeps contribution order, and skips missing contributions', () => {
+    const s = buildNodeStatus(undefined, [sessions, config, undefined, members], '2026-12-06T10:00:00.000Z');
+    expect(s.bgp).toEqual({ sessions: [], advertisedPrefixes: ['10.244.1.0/24'], configHash: 'abc' });
+    expect(Object.keys(s.bgp!)).toEqual(['sessions', 'advertisedPrefixes', 'configHash']);
+    expect(s.members).toEqual({ registered: 1, healthy: 1, draining: 0 });
+    expect(s.conditions?.map((c) => c.type)).toEqual(['BGPReady', 'ConfigApplied', 'LoadBalancerReachable']);
+  });
+
+  it('moves lastTransitionTime only when a condition changes status', () => {
+    const first = buildNodeStatus(undefined, [sessions, config], '2026-12-06T10:00:00.000Z');
+    const up: NodeStatusContribution = { ...sessions, conditions: [{ type: 'BGPReady', status: 'True', reason: 'Established', message: 'm' }] };
+    const second = buildNodeStatus(first, [up, config], '2026-12-06T10:05:00.000Z');
+    expect(second.conditions?.map((c) => c.lastTransitionTime)).toEqual(['2026-12-06T10:05:00.000Z', '2026-12-06T10:00:00.000Z']);
+  });
+});
+
+describe('NodeStatusReconciler', () => {
+  let api: ApiServer;
+  let client: KubeClient;
+  beforeAll(async () => {
+    api = await startApiServer();
+    const kc = new KubeConfig();
+    kc.loadFromString(api.kubeconfigYaml());
+    client = new KubeClient(kc);
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('writes the latest contributions, including a kernel condition, through the schema', async () => {
+    const parts: (NodeStatusContribution | undefined)[] = [
+      { conditions: [{ type: 'KernelRoutesSynced', status: 'False', reason: 'NetlinkUnavailable', message: 'netlink unavailable: ENOENT' }] },
+      { fields: { members: { registered: 0, healthy: 0, draining: 0 } } },
+    ];
+    const r = new NodeStatusReconciler({ writer: new NodeStatusWriter(client, 'ns-rec', log), contributions: () => parts, metrics: new AgentMetrics() });
+    const res = await r.reconcile({ node: undefined } as AgentSnapshot, Date.parse('2026-12-06T10:00:00Z'));
+    expect(res).toEqual({});
+    const stored = api.store.get('podlbnodes', 'ns-rec') as { status: { members: unknown; conditions: { type: string; reason: string }[] } };
+    expect(stored.status.members).toEqual({ registered: 0, healthy: 0, draining: 0 });
+    expect(stored.status.conditions.map((c) => `${c.type}/${c.reason}`)).toEqual(['KernelRoutesSynced/NetlinkUnavailable']);
+  });
+});

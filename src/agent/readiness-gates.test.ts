@@ -1,0 +1,119 @@
+// Readiness gates patched on pods/status of the in-process API server, from a members run
+// given as data (what the members reconciler hands over): the planner's decisions reach the
+// Pod, a decision is written once, and nothing is written without this run's members.
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { READINESS_GATE, type Pod } from '../api/types.js';
+import { startApiServer, type ApiServer } from '../apiserver/index.js';
+import { startHttpStub, tooManyRequests } from '../../test/http-stub.js';
+import { KubeClient } from '../kube/client.js';
+import type { MemberView } from '../members/gates.js';
+import { lbClass, NODE, pod, service, slice } from '../members/fixtures.js';
+import { memberKey, planMembers } from '../members/plan.js';
+import type { MemberOutcome } from '../members/reconciler.js';
+import type { MembersRun } from './lb-members.js';
+import { AgentMetrics } from './metrics.js';
+import { ReadinessGatesReconciler } from './readiness-gates.js';
+import type { AgentSnapshot } from './snapshot.js';
+
+const log = pino({ level: 'silent' });
+let api: ApiServer;
+let client: KubeClient;
+
+beforeAll(async () => {
+  api = await startApiServer();
+  const kc = new KubeConfig();
+  kc.loadFromString(api.kubeconfigYaml());
+  client = new KubeClient(kc);
+  api.store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ads' } });
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+function scenario(name: string, view: MemberView, at: number): { snap: AgentSnapshot; run: MembersRun; stored: () => Pod } {
+  const fixture = pod(name, { containersReady: true });
+  const created = api.store.create('pods', { apiVersion: 'v1', kind: 'Pod', metadata: { ...fixture.metadata, uid: undefined, namespace: 'ads' }, spec: { ...fixture.spec, containers: [{ name: 'c', image: 'x', ports: [{ name: 'http', containerPort: 8080 }] }] }, status: fixture.status }) as Pod;
+  const p = { ...fixture, metadata: { ...fixture.metadata, uid: created.metadata.uid! } };
+  const snap: AgentSnapshot = { nodeName: NODE, node: undefined, pods: [p], services: [service()], slices: [slice([{ pod: name, ip: '10.244.1.10', ready: false }])], classes: [lbClass()], pools: [], peers: [], secrets: [], gateway: undefined, observedAt: 0 };
+  snap.slices[0]!.endpoints[0]!.targetRef!.uid = created.metadata.uid!;
+  const plan = planMembers({ nodeName: NODE, pods: snap.pods, services: snap.services, endpointSlices: snap.slices, classes: snap.classes });
+  expect(plan.members).toHaveLength(1);
+  const views = new Map([[memberKey(plan.members[0]!.backend, plan.members[0]!.name), view]]);
+  const outcome = { views, details: new Map(), instances: [], counts: { registered: 1, healthy: view.healthy ? 1 : 0, draining: 0 }, events: [], added: [] } as MemberOutcome;
+  return { snap, run: { at, plan, outcome }, stored: () => api.store.get('pods', name, 'ads') as Pod };
+}
+
+const gate = (p: Pod) => p.status?.conditions?.find((c) => c.type === READINESS_GATE);
+
+describe('ReadinessGatesReconciler', () => {
+  it('writes nothing without this run of the members reconciler', async () => {
+    const now = Date.parse('2026-11-23T10:00:10Z');
+    const { snap, run, stored } = scenario('stale', { registered: true, healthy: true }, now - 1);
+    const r = new ReadinessGatesReconciler({ client, members: { current: run, addedAt: () => undefined }, pendingPollMs: 25, log, metrics: new AgentMetrics(), random: () => 0.5 });
+    expect(await r.reconcile(snap, now)).toEqual({});
+    expect(gate(stored())).toBeUndefined();
+  });
+
+  it('registered, not yet healthy: False once, polled soon; healthy: True', async () => {
+    const now = Date.parse('2026-11-23T10:00:10Z');
+    const { snap, run, stored } = scenario('pending', { registered: true, healthy: false }, now);
+    const members = { current: run, addedAt: () => undefined as number | undefined };
+    const r = new ReadinessGatesReconciler({ client, members, pendingPollMs: 25, log, metrics: new AgentMetrics(), random: () => 0 });
+    const first = await r.reconcile(snap, now);
+    expect(gate(stored())).toMatchObject({ status: 'False', reason: 'RegistrationInProgress', lastTransitionTime: '2026-11-23T10:00:10.000Z' });
+    expect(r.lastWritten.map((d) => d.status)).toEqual(['False']);
+    // Jittered early only: 25 ms × 0.8 with random() = 0.
+    expect(first.nextWakeAt).toBe(now + 20);
+    const rv = stored().metadata.resourceVersion;
+
+    // The cache has not caught up yet: the same decision is not written again.
+    members.current = { ...run, at: now + 25 };
+    await r.reconcile(snap, now + 25);
+    expect(stored().metadata.resourceVersion).toBe(rv);
+
+    const healthy = { ...run.outcome, views: new Map([...run.outcome.views].map(([k]) => [k, { registered: true, healthy: true }])) };
+    members.current = { at: now + 2_000, plan: run.plan, outcome: healthy };
+    const done = await r.reconcile(snap, now + 2_000);
+    expect(gate(stored())).toMatchObject({ status: 'True', reason: 'LoadBalancerHealthy', lastTransitionTime: '2026-11-23T10:00:12.000Z' });
+    // No more polling for it: only the planner's fail-safe deadline remains until the cache shows True.
+    expect(done.nextWakeAt).toBe(Date.parse('2026-11-23T10:10:00Z'));
+  });
+
+  it('while the API server sheds load, gate writes wait out its Retry-After, and those held back are neither warned about nor counted again', async () => {
+    const seen: string[] = [];
+    const stub = await startHttpStub((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      tooManyRequests(res, '7');
+    });
+    try {
+      const now = Date.parse('2026-11-23T10:00:10Z');
+      const { snap, run } = scenario('throttled', { registered: true, healthy: true }, now);
+      const members = { current: run, addedAt: () => undefined as number | undefined };
+      const metrics = new AgentMetrics();
+      const lines: { level: number; msg: string }[] = [];
+      const logged = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l) as { level: number; msg: string }) });
+      const r = new ReadinessGatesReconciler({ client: new KubeClient(stub.kubeConfig()), members, pendingPollMs: 25, log: logged, metrics, random: () => 0 });
+      const errors = async (): Promise<number> => (await metrics.reconcileErrors.get()).values.find((v) => v.labels.component === 'gates')?.value ?? 0;
+      const warnings = () => lines.filter((l) => l.level >= 40).map((l) => l.msg);
+
+      expect((await r.reconcile(snap, now)).nextWakeAt).toBe(now + 7000);
+      expect(seen).toEqual([`PATCH /api/v1/namespaces/ads/pods/throttled/status`]);
+      expect([await errors(), warnings()]).toEqual([1, ['could not patch readiness gate']]);
+
+      // Woken again a second later (any informer event): nothing sent, nothing new reported.
+      members.current = { ...run, at: now + 1000 };
+      expect((await r.reconcile(snap, now + 1000)).nextWakeAt).toBe(now + 7000);
+      expect(seen).toHaveLength(1);
+      expect([await errors(), warnings()]).toEqual([1, ['could not patch readiness gate']]);
+      expect(lines.map((l) => l.msg)).toContain('readiness gate write held back');
+
+      members.current = { ...run, at: now + 7000 };
+      await r.reconcile(snap, now + 7000);
+      expect(seen).toHaveLength(2);
+    } finally {
+      await stub.close();
+    }
+  });
+});

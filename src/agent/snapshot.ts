@@ -1,0 +1,109 @@
+// What one agent run sees: this node's view of the caches, taken once per run so every
+// reconciler plans from the same world, plus the kernel's default gateways (an observation
+// like any informer's, used for `Gateway` peers).
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { API_VERSION, type BGPPeer, type EndpointSlice, type LoadBalancerClass, type Node, type Pod, type PodAddressPool, type Secret, type Service } from '../api/types.js';
+import type { KubeClient } from '../kube/client.js';
+import { ResilientInformer } from '../kube/informer.js';
+
+export interface Gateways {
+  v4?: string;
+  v6?: string;
+}
+
+export interface AgentSnapshot {
+  nodeName: string;
+  node: Node | undefined;
+  /** This node's Pods. */
+  pods: readonly Pod[];
+  services: readonly Service[];
+  slices: readonly EndpointSlice[];
+  classes: readonly LoadBalancerClass[];
+  pools: readonly PodAddressPool[];
+  peers: readonly BGPPeer[];
+  /** Secrets in the agent's Secrets namespace. */
+  secrets: readonly Secret[];
+  /** Default gateways; undefined when kernel routes are off or netlink is unavailable. */
+  gateway: Gateways | undefined;
+  /** performance.now() of the first Pod event this run takes in: when the agent learnt what it sees. */
+  observedAt: number;
+}
+
+type Informer<T> = ResilientInformer<T & KubernetesObject>;
+
+export class AgentInformers {
+  readonly #nodeName: string;
+  readonly #all: {
+    pods: Informer<Pod>;
+    node: Informer<Node>;
+    services: Informer<Service>;
+    slices: Informer<EndpointSlice>;
+    classes: Informer<LoadBalancerClass>;
+    pools: Informer<PodAddressPool>;
+    peers: Informer<BGPPeer>;
+    secrets: Informer<Secret>;
+  };
+  readonly #secretsNamespace: string;
+  /** The first Pod informer event not yet taken in by a snapshot. */
+  #podEventAt: number | undefined;
+
+  constructor(client: KubeClient, o: { nodeName: string; secretsNamespace: string; log: Logger; onChange: () => void }) {
+    this.#nodeName = o.nodeName;
+    this.#secretsNamespace = o.secretsNamespace;
+    const inf = <T extends KubernetesObject>(path: string, sel: { fieldSelector?: string } = {}, onChange: () => void = o.onChange) =>
+      new ResilientInformer<T>(client, { path, onChange, log: o.log.child({ informer: path }), ...sel });
+    const podChanged = (): void => {
+      this.#podEventAt ??= performance.now();
+      o.onChange();
+    };
+    this.#all = {
+      pods: inf(`/api/v1/pods`, { fieldSelector: `spec.nodeName=${o.nodeName}` }, podChanged),
+      node: inf(`/api/v1/nodes`, { fieldSelector: `metadata.name=${o.nodeName}` }),
+      services: inf(`/api/v1/services`),
+      slices: inf(`/apis/discovery.k8s.io/v1/endpointslices`),
+      classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`),
+      pools: inf(`/apis/${API_VERSION}/podaddresspools`),
+      peers: inf(`/apis/${API_VERSION}/bgppeers`),
+      secrets: inf(`/api/v1/namespaces/${o.secretsNamespace}/secrets`),
+    };
+  }
+
+  get synced(): boolean {
+    return Object.values(this.#all).every((i) => i.synced);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(Object.values(this.#all).map((i) => i.start()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(Object.values(this.#all).map((i) => i.stop()));
+  }
+
+  /** A Secret as the cache holds it now; only the agent's Secrets namespace is watched. */
+  secret(name: string, namespace: string): Secret | undefined {
+    return namespace === this.#secretsNamespace ? this.#all.secrets.get(name, namespace) : undefined;
+  }
+
+  /** Undefined until every cache has listed once: a half-empty world would drain every member. */
+  snapshot(gateway: Gateways | undefined): AgentSnapshot | undefined {
+    if (!this.synced) return undefined;
+    const i = this.#all;
+    const observedAt = this.#podEventAt ?? performance.now();
+    this.#podEventAt = undefined;
+    return {
+      nodeName: this.#nodeName,
+      node: i.node.get(this.#nodeName),
+      pods: i.pods.list().filter((p) => p.spec?.nodeName === this.#nodeName),
+      services: i.services.list(),
+      slices: i.slices.list(),
+      classes: i.classes.list(),
+      pools: i.pools.list(),
+      peers: i.peers.list(),
+      secrets: i.secrets.list(),
+      gateway,
+      observedAt,
+    };
+  }
+}

@@ -1,0 +1,141 @@
+// What one load-balancer instance must do to hold this node's desired members: a pure
+// function from desired and observed members (plus what earlier runs remember of drains) to
+// an ordered list of per-member actions. No I/O, no clock: `now` is a parameter, so every
+// transition is a table row in diff.test.ts. The executor (execute.ts) applies the actions.
+//
+// Order: removes, drains, enables, adds. Removing first frees names and addresses that a new
+// member of the same Pod IP may take; within a kind the input order is kept.
+import type { ObservedMember } from '../lb/provider.js';
+import { DEFAULT_DRAIN_SECONDS } from './binding.js';
+import type { MemberView } from './gates.js';
+import { memberKey, type DesiredMember } from './plan.js';
+
+export type RemoveReason = 'podGone' | 'drainWindowEnded';
+
+export type MemberAction =
+  /** `desired`: the member's last desired view (for its Pod's Event), when it is still known. */
+  | { kind: 'remove'; key: string; member: ObservedMember; reason: RemoveReason; drainSeconds: number; desired?: DesiredMember }
+  /** No new connections from now; removed after `drainSeconds` or when the Pod is gone. */
+  | { kind: 'drain'; key: string; member: ObservedMember; drainSeconds: number; desired?: DesiredMember }
+  /** Drained (or in maintenance) yet wanted again: the Pod's readiness flapped back. */
+  | { kind: 'enable'; key: string; member: ObservedMember }
+  | { kind: 'add'; key: string; desired: DesiredMember };
+
+export type MemberActionKind = MemberAction['kind'];
+
+/** A member left draining in this run. */
+export interface DrainWait {
+  key: string;
+  /** When the drain began: remembered, or now for a member adopted mid-drain after a restart. */
+  since: number;
+  /** When its window ends: the reconciler must run again then. */
+  until: number;
+}
+
+export interface MemberDiffInput {
+  /** This instance's class's desired members. */
+  desired: readonly DesiredMember[];
+  /** This node's own members on the instance, by memberKey, in listing order. */
+  observed: ReadonlyMap<string, ObservedMember>;
+  /** Backends that do not exist on the instance. */
+  missingBackends: ReadonlySet<string>;
+  /** Every Pod IP on this node: a member whose Pod is gone is removed without draining. */
+  livePodIps: ReadonlySet<string>;
+  /** When each member of this instance began draining, as earlier runs recorded it. */
+  drainingSince: ReadonlyMap<string, number>;
+  /** The last desired view of each member, for those that vanished from the plan. */
+  lastDesired: ReadonlyMap<string, DesiredMember>;
+  now: number;
+}
+
+export interface MemberDiff {
+  actions: MemberAction[];
+  waits: DrainWait[];
+  /** Active members not added because their backend does not exist on the instance. */
+  missingBackend: DesiredMember[];
+}
+
+const ORDER: readonly MemberActionKind[] = ['remove', 'drain', 'enable', 'add'];
+
+export function diffMembers(input: MemberDiffInput): MemberDiff {
+  const { observed, livePodIps, now } = input;
+  const desiredByKey = new Map(input.desired.map((m) => [memberKey(m.backend, m.name), m]));
+  const actions: MemberAction[] = [];
+  const waits: DrainWait[] = [];
+  const missingBackend: DesiredMember[] = [];
+
+  // Observed members that should not take traffic: drain, then remove when the window ends or the Pod is gone.
+  for (const [key, member] of observed) {
+    const want = desiredByKey.get(key);
+    if (want?.state === 'active') continue;
+    const desired = want ?? input.lastDesired.get(key);
+    const drainSeconds = desired?.drainSeconds ?? DEFAULT_DRAIN_SECONDS;
+    const podGone = !livePodIps.has(member.address);
+    const ctx = desired ? { desired } : {};
+    if (member.admin === 'ready' && !podGone && drainSeconds > 0) {
+      actions.push({ kind: 'drain', key, member, drainSeconds, ...ctx });
+      continue;
+    }
+    const since = input.drainingSince.get(key) ?? now;
+    const until = since + drainSeconds * 1000;
+    if (podGone || now >= until || drainSeconds === 0) {
+      actions.push({ kind: 'remove', key, member, reason: podGone ? 'podGone' : 'drainWindowEnded', drainSeconds, ...ctx });
+    } else {
+      waits.push({ key, since, until });
+    }
+  }
+
+  // Members that should take traffic: re-enable a drained one, add a missing one.
+  for (const [key, m] of desiredByKey) {
+    if (m.state !== 'active') continue;
+    const member = observed.get(key);
+    if (member) {
+      if (member.admin !== 'ready') actions.push({ kind: 'enable', key, member });
+    } else if (m.keepOnly) {
+      continue; // not ready by its own readiness: kept if registered, never added
+    } else if (input.missingBackends.has(m.backend)) {
+      missingBackend.push(m);
+    } else {
+      actions.push({ kind: 'add', key, desired: m });
+    }
+  }
+  // Stable sort: within a kind, listing order (removes, drains) or plan order (enables, adds).
+  actions.sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
+  return { actions, waits, missingBackend };
+}
+
+function healthView(o: ObservedMember): MemberView {
+  return { registered: true, healthy: o.health === 'healthy', unchecked: o.health === 'unchecked' };
+}
+
+/**
+ * What one instance says of each desired member once a run's actions were applied:
+ * `observed` without the members removed, `added` the keys whose add succeeded.
+ */
+export function instanceViews(desired: readonly DesiredMember[], observed: ReadonlyMap<string, ObservedMember>, added: ReadonlySet<string>): Map<string, MemberView> {
+  const views = new Map<string, MemberView>();
+  for (const m of desired) {
+    const key = memberKey(m.backend, m.name);
+    const o = observed.get(key);
+    if (m.state === 'active' && o) views.set(key, healthView(o));
+    else if (m.state === 'active' && added.has(key)) views.set(key, { registered: true, healthy: false });
+    // A member already draining is still registered for the purpose of counts.
+    else if (m.state === 'draining' && o) views.set(key, { registered: true, healthy: false });
+  }
+  return views;
+}
+
+/**
+ * The views of an instance that could not be read or written this run: what it said last,
+ * so a blip does not flip gates or counts, and the adds it did acknowledge.
+ */
+export function lastKnownViews(desired: readonly DesiredMember[], lastObserved: ReadonlyMap<string, ObservedMember>, added: ReadonlySet<string>): Map<string, MemberView> {
+  const views = new Map<string, MemberView>();
+  for (const m of desired) {
+    const key = memberKey(m.backend, m.name);
+    const o = lastObserved.get(key);
+    if (o) views.set(key, healthView(o));
+    else if (added.has(key)) views.set(key, { registered: true, healthy: false });
+  }
+  return views;
+}
