@@ -4,6 +4,7 @@
 // BIRD answers the bird container's liveness command. The Dockerfile is checked for structure
 // here; `npm run images` builds it and scripts/images-smoke.sh runs what it built.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approvalFor } from '../src/bgp/approval.js';
 import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
 import { KubeClient } from '../src/kube/client.js';
 import { AGENT_COMMAND } from '../src/cli/agent-main.js';
@@ -241,7 +242,7 @@ describe('objects against the CRD schemas (validateAgainstCrds)', () => {
       apiVersion: 'podlb.io/v1alpha1',
       kind: 'PodAddressPool',
       metadata: { name: 'typed' },
-      spec: { cidrs: ['10.0.0.0/16'], advertise: 'PodIPs', nodeSelector: sel, communities: ['1:2'], approval: { state: 'Approved', by: 'x', reason: 'y', time: '2026-11-22T10:00:00Z' } },
+      spec: { cidrs: ['10.0.0.0/16'], advertise: 'PodIPs', nodeSelector: sel, communities: ['1:2'], approval: approvalFor({ cidrs: ['10.0.0.0/16'], advertise: 'PodIPs', nodeSelector: sel, communities: ['1:2'] }, { by: 'x', reason: 'y', time: '2026-11-22T10:00:00Z' }) },
       status: { conditions: [cond], advertisedNodes: 2 },
     };
     const peer: BGPPeer = {

@@ -95,7 +95,9 @@ export function checkApproval(spec: unknown): ApprovalCheck {
   if (typeof approval.digest !== 'string' || approval.digest === '') return { ok: false, why: 'noDigest', fields: [] };
   const now = contentDigests(spec);
   if (now.digest === approval.digest) return { ok: true };
-  const recorded = isMap(approval.fieldDigests) ? approval.fieldDigests : {};
+  // Without a per-field record nothing can be named (not every field changed).
+  if (!isMap(approval.fieldDigests)) return { ok: false, why: 'changed', fields: [] };
+  const recorded = approval.fieldDigests;
   const names = new Set([...Object.keys(recorded).filter((k) => recorded[k] !== null && recorded[k] !== undefined), ...Object.keys(now.fieldDigests)]);
   const fields = [...names].filter((k) => recorded[k] !== now.fieldDigests[k]).sort();
   return { ok: false, why: 'changed', fields: fields.map((f) => `spec.${f}`) };

@@ -91,7 +91,7 @@ const handlers = new Map<string, Handler>([
   [
     'podlb lab',
     async (p) => {
-      const { runLab } = await import('../lab/lab.js');
+      const { runLab } = await import('../lab/tour.js');
       const { withLeakCheck } = await import('../lab/leak-check.js');
       // The lab must leave this machine as it found it; what it did not is printed and fails the run.
       return withLeakCheck('podlb lab', () => runLab({ once: bool(p, 'once'), images: bool(p, 'images') || process.env.PODLB_LAB_IMAGES === '1' }), process.stderr);
