@@ -129,6 +129,13 @@ describe('renderCalico', () => {
     expect(r.filters[0]!.spec.exportV4).toEqual([{ action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' }]);
   });
 
+  it('a pool edited after approval (ApprovalStale) is not exported either', () => {
+    const stale = poolFixture('p', { cidrs: ['10.244.0.0/16'] });
+    stale.spec.cidrs = ['10.0.0.0/8'];
+    const r = renderCalico({ peers: [peerFixture('tor')], pools: [stale] });
+    expect(r.filters[0]!.spec.exportV4).toEqual([{ action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' }]);
+  });
+
   it('the partitions of a peer select disjoint node sets that together are the peer selector', () => {
     const r = renderCalico({ peers: [peerFixture('tor', { nodeSelector: { matchLabels: { rack: 'r1' } } })], pools: [poolFixture('a', { nodeSelector: { matchLabels: { a: 'x' } } }), poolFixture('b', { nodeSelector: { matchLabels: { b: 'y' } } })] });
     expect(r.peers.map((p) => p.spec.nodeSelector).sort()).toEqual(["rack == 'r1' && !(a == 'x') && !(b == 'y')", "rack == 'r1' && a == 'x' && !(b == 'y')", "rack == 'r1' && a == 'x' && b == 'y'", "rack == 'r1' && b == 'y' && !(a == 'x')"]);
