@@ -306,11 +306,14 @@ export async function applyLabObject(admin: KubeClient, networkTeam: KubeClient,
   }
   const { approval, ...spec } = (obj as unknown as PodAddressPool).spec;
   await admin.create(path, { ...obj, spec });
-  if (!approval?.state) return;
+  if (!approval) return;
+  if (approval.state !== 'Approved') {
+    await networkTeam.patch(`${path}/${obj.metadata.name}`, { spec: { approval } }, 'merge');
+    return;
+  }
   const read = await networkTeam.get<PodAddressPool>(`${path}/${obj.metadata.name}`);
   const decision = { by: approval.by ?? LAB_NETWORK_TEAM.username, reason: approval.reason ?? 'lab', time: approval.time ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
-  const record = approval.state === 'Approved' ? approvalFor(read.spec, decision) : { state: approval.state, ...decision };
-  await networkTeam.patch(`${path}/${obj.metadata.name}`, { metadata: { resourceVersion: read.metadata.resourceVersion }, spec: { approval: record } }, 'merge');
+  await networkTeam.patch(`${path}/${obj.metadata.name}`, { metadata: { resourceVersion: read.metadata.resourceVersion }, spec: { approval: approvalFor(read.spec, decision) } }, 'merge');
 }
 
 function collectionPath(obj: { apiVersion?: string; kind?: string; metadata: { namespace?: string } }): string {
