@@ -9,6 +9,7 @@
 // True (2 nodes) after an approval is reported alongside.
 // Needs root (network namespaces). Runnable alone: node dist/bench/pool-approval.js
 import { pathToFileURL } from 'node:url';
+import { approvalPatch } from '../src/cli/kubectl/approval.js';
 import { performance } from 'node:perf_hooks';
 import { CONTROLLER_SERVICE_ACCOUNT } from '../src/controller/api-resources.js';
 import { pino } from 'pino';
@@ -61,8 +62,12 @@ export async function benchPoolApproval(): Promise<Record<string, unknown>> {
     await new Promise((r) => setTimeout(r, 1_000));
     const pendingLeaked = (await Promise.all(PREFIXES.map(torHas))).some(Boolean);
 
-    const setState = (state: 'Approved' | 'Rejected') =>
-      lab.networkTeam.patch(`/apis/${API_VERSION}/podaddresspools/${POOL}`, { spec: { approval: { state, by: 'network-team:bench', reason: 'BENCH', time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') } } }, 'merge');
+    // As `kubectl podlb approve` does: an approval records the digests of the pool as read.
+    const setState = async (state: 'Approved' | 'Rejected') => {
+      const path = `/apis/${API_VERSION}/podaddresspools/${POOL}`;
+      const read = await lab.networkTeam.get<PodAddressPool>(path);
+      return lab.networkTeam.patch(path, approvalPatch(state, read, 'network-team:bench', 'BENCH', new Date()), 'merge');
+    };
 
     const approveFirst: number[] = [];
     const approveAll: number[] = [];

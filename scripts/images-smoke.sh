@@ -110,7 +110,9 @@ spec:
   cidrs: [10.244.0.0/16]
   advertise: NodeCIDR
   nodeSelector: {matchLabels: {podlb.io/bgp: "true"}}
-  approval: {state: Approved, by: "network-team:smoke", reason: "image smoke test", time: "2026-12-01T00:00:00Z"}
+  # digest: what `kubectl podlb approve` records, sha256 of the canonical content
+  # {"advertise":"NodeCIDR","cidrs":["10.244.0.0/16"],"nodeSelector":{"matchLabels":{"podlb.io/bgp":"true"}}}
+  approval: {state: Approved, by: "network-team:smoke", reason: "image smoke test", time: "2026-12-01T00:00:00Z", digest: "sha256:e1cf35f3bfea0f823537457357e0743d4f1ba4d74dc311ed6f2664d84416f157"}
 ---
 apiVersion: podlb.io/v1alpha1
 kind: BGPPeer

@@ -32,7 +32,9 @@ function pool(cidrs: string[], approval?: Approval, extra: Partial<PodAddressPoo
   };
 }
 const CIDRS = ['10.244.0.0/16', 'fd00:244::/56'];
-const APPROVED: Approval = { state: 'Approved', by: 'netops:alice', reason: 'NETREQ-1234', time: '2026-11-22T10:00:00Z' };
+// The policy never computes digests (CEL cannot hash); any value of the schema's format does here.
+const DIGEST = `sha256:${'ab'.repeat(32)}`;
+const APPROVED: Approval = { state: 'Approved', by: 'netops:alice', reason: 'NETREQ-1234', time: '2026-11-22T10:00:00Z', digest: DIGEST, fieldDigests: { cidrs: DIGEST, advertise: DIGEST } };
 const REJECTED: Approval = { state: 'Rejected', by: 'netops:alice', reason: 'overlaps DC range', time: '2026-11-22T10:00:00Z' };
 
 function req(groups: string[] | undefined, object: PodAddressPool, oldObject?: PodAddressPool, p: unknown = params): AdmissionInput {
@@ -73,6 +75,14 @@ describe('the manifest', () => {
     expect(() => checkExpression(expression)).not.toThrow();
   });
 
+  it('compares every spec field of the CRD but approval (the content an approval covers)', () => {
+    const crd = loadYamlDocs(join(repoRoot(), 'daemonset/crds/podlb.io_podaddresspools.yaml'))[0] as { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: Record<string, unknown> } } } } }[] } };
+    const fields = Object.keys(crd.spec.versions[0]!.schema.openAPIV3Schema.properties.spec.properties).filter((f) => f !== 'approval');
+    expect(fields.length).toBeGreaterThanOrEqual(4);
+    const changed = policy.spec.variables!.find((v) => v.name === 'changedFields')!.expression;
+    for (const f of fields) expect(changed, `spec.${f}`).toContain(`['spec.${f}']`);
+  });
+
   it('uses no optional types (.?field), which older API servers reject', () => {
     for (const e of policyExpressions(policy)) expect(e.expression, e.where).not.toMatch(/\.\?|\[\?/);
   });
@@ -102,7 +112,25 @@ const cases: [string, AdmissionInput, boolean, string?][] = [
   ['non-member adds by to an approval that had none', req(PLATFORM, pool(CIDRS, { state: 'Approved', by: 'x' }), pool(CIDRS, { state: 'Approved' })), false, 'spec.approval.by'],
   ['member changes by/reason/time only', req(TEAM, pool(CIDRS, { ...APPROVED, reason: 'NETREQ-1235' }), pool(CIDRS, APPROVED)), true],
   // other fields
-  ['non-member edits communities of an Approved pool', req(PLATFORM, pool(CIDRS, APPROVED, { communities: ['65000:100'] }), pool(CIDRS, APPROVED)), true],
+  // every content field is covered by the approval, not only cidrs
+  ['non-member adds a community to an Approved pool', req(PLATFORM, pool(CIDRS, APPROVED, { communities: ['65000:100'] }), pool(CIDRS, APPROVED)), false, 'spec.communities changed while spec.approval.state is Approved'],
+  ['non-member adds BLACKHOLE to the communities of an Approved pool', req(PLATFORM, pool(CIDRS, APPROVED, { communities: ['65000:100', '65535:666'] }), pool(CIDRS, APPROVED, { communities: ['65000:100'] })), false, 'spec.communities changed'],
+  ['non-member adds an empty communities list to an Approved pool', req(PLATFORM, pool(CIDRS, APPROVED, { communities: [] }), pool(CIDRS, APPROVED)), false, 'spec.communities changed'],
+  ['non-member reorders the communities of an Approved pool (a set: no change)', req(PLATFORM, pool(CIDRS, APPROVED, { communities: ['2:2', '1:1'] }), pool(CIDRS, APPROVED, { communities: ['1:1', '2:2'] })), true],
+  ['non-member removes the nodeSelector of an Approved pool', req(PLATFORM, pool(CIDRS, APPROVED), pool(CIDRS, APPROVED, { nodeSelector: { matchLabels: { rack: 'r12' } } })), false, 'spec.nodeSelector changed while spec.approval.state is Approved'],
+  ['non-member widens the nodeSelector to an Exists match', req(PLATFORM, pool(CIDRS, APPROVED, { nodeSelector: { matchExpressions: [{ key: 'rack', operator: 'Exists' }] } }), pool(CIDRS, APPROVED, { nodeSelector: { matchLabels: { rack: 'r12' } } })), false, 'spec.nodeSelector changed'],
+  ['non-member switches advertise NodeCIDR to PodIPs', req(PLATFORM, pool(CIDRS, APPROVED, { advertise: 'PodIPs' }), pool(CIDRS, APPROVED)), false, 'spec.advertise changed'],
+  ['non-member removes advertise (NodeCIDR by default: still a change)', req(PLATFORM, { ...pool(CIDRS, APPROVED), spec: { cidrs: CIDRS, approval: APPROVED } }, pool(CIDRS, APPROVED)), false, 'spec.advertise changed'],
+  ['non-member changes cidrs and communities together: both named', req(PLATFORM, pool(['10.244.0.0/15'], APPROVED, { communities: ['1:1'] }), pool(CIDRS, APPROVED)), false, 'spec.cidrs, spec.communities changed'],
+  ['member changes advertise of an Approved pool and keeps it Approved', req(TEAM, pool(CIDRS, APPROVED, { advertise: 'PodIPs' }), pool(CIDRS, APPROVED)), false, 'spec.advertise changed'],
+  ['non-member changes nodeSelector and resets to {state: Pending}', req(PLATFORM, pool(CIDRS, { state: 'Pending' }), pool(CIDRS, APPROVED, { nodeSelector: { matchLabels: { rack: 'r12' } } })), true],
+  ['non-member changes communities, resets to Pending and keeps the record (a merge patch)', req(PLATFORM, pool(CIDRS, { ...APPROVED, state: 'Pending' }, { communities: ['1:1'] }), pool(CIDRS, APPROVED)), true],
+  // the approval record of an Approved pool
+  ['non-member strips the approval to a bare {state: Approved}', req(PLATFORM, pool(CIDRS, { state: 'Approved' }), pool(CIDRS, APPROVED)), false, 'spec.approval: while the pool is Approved only members of the network team'],
+  ['non-member removes only the digest', req(PLATFORM, pool(CIDRS, (({ digest: _d, ...a }) => a)(APPROVED)), pool(CIDRS, APPROVED)), false, 'spec.approval: while the pool is Approved'],
+  ['non-member writes a digest', req(PLATFORM, pool(CIDRS, { ...APPROVED, digest: `sha256:${'cd'.repeat(32)}` }), pool(CIDRS, APPROVED)), false, 'spec.approval.digest: only members'],
+  ['non-member writes fieldDigests', req(PLATFORM, pool(CIDRS, { ...APPROVED, fieldDigests: { cidrs: DIGEST } }), pool(CIDRS, APPROVED)), false, 'spec.approval.fieldDigests: only members'],
+  ['member re-approves the same content with a new digest', req(TEAM, pool(CIDRS, { ...APPROVED, digest: `sha256:${'cd'.repeat(32)}`, time: '2026-12-01T00:00:00Z' }), pool(CIDRS, APPROVED)), true],
   ['non-member edits nodeSelector and advertise of a Pending pool', req(PLATFORM, pool(CIDRS, { state: 'Pending' }, { advertise: 'PodIPs', nodeSelector: { matchLabels: { rack: 'r12' } } }), pool(CIDRS, { state: 'Pending' })), true],
   ['non-member reorders the CIDRs of an Approved pool (a set: no change)', req(PLATFORM, pool([...CIDRS].reverse(), APPROVED), pool(CIDRS, APPROVED)), true],
   // CIDR changes

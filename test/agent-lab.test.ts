@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_SERVICE_ACCOUNT, startLab, gateStatus, type Lab } from '../src/lab/lab.js';
 import { waitFor } from '../src/lab/netns.js';
-import { API_VERSION, type Pod } from '../src/api/types.js';
+import { API_VERSION, type Pod, type PodAddressPool } from '../src/api/types.js';
+import { approvalPatch } from '../src/cli/kubectl/approval.js';
 import { LAB_BACKEND, LAB_NAMESPACE, LAB_SERVICE } from '../src/lab/objects.js';
 import { runLoad } from '../src/lab/http-load.js';
 import { pino } from 'pino';
@@ -218,6 +219,39 @@ describe('agent in the lab', () => {
     expect((await lab.topo.tor.kernelRoutes()).map((r) => r.dst).sort()).toEqual(routesBefore);
     expect((await lab.podLBNode('node1'))?.status?.bgp?.advertisedPrefixes).toEqual(['10.244.1.0/24']);
     expect((await lab.topo.tor.bgpNeighbors())[lab.topo.nodes[0]!.address]?.establishedTransitions).toBe(flapsBefore);
+  });
+
+  it('an approved pool widened behind the policy\'s back (BLACKHOLE community) is withdrawn as ApprovalStale, sessions stay up, and re-approval restores it', async () => {
+    const node1 = lab.topo.nodes[0]!;
+    const flapsBefore = (await lab.topo.tor.bgpNeighbors())[node1.address]?.establishedTransitions;
+    const poolPath = `/apis/${API_VERSION}/podaddresspools/lab-pods`;
+    const widen = { spec: { communities: ['65000:100', '65535:666'] } };
+    // With the shipped policy even the cluster admin (not in the network team) is refused.
+    await expect(lab.client.patch(poolPath, widen, 'merge')).rejects.toMatchObject({ status: 403 });
+    const binding = lab.api.store.get('validatingadmissionpolicybindings', 'podlb-pool-approval');
+    lab.api.store.delete('validatingadmissionpolicybindings', 'podlb-pool-approval');
+    try {
+      await lab.client.patch(poolPath, widen, 'merge');
+    } finally {
+      const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, generation: _g, managedFields: _mf, ...metadata } = binding.metadata;
+      lab.api.store.create('validatingadmissionpolicybindings', { ...binding, metadata });
+    }
+    const ev = await waitFor('ApprovalStale event', async () => (await events()).find((e) => e.involvedObject.name === 'lab-pods' && e.reason === 'ApprovalStale'), 10_000, 100);
+    expect(ev.message).toContain('spec.communities');
+    await waitFor('node1 withdrew the pool', async () => ((await lab.podLBNode('node1'))?.status?.bgp?.advertisedPrefixes?.length === 0 ? true : undefined), 10_000, 100);
+    await waitFor('ToR lost the route', async () => ((await lab.topo.tor.kernelRoutes()).some((r) => r.dst === node1.podCidr) ? undefined : true), 10_000, 100);
+    expect(readFileSync(node1.bird.configPath, 'utf8')).not.toContain('65535');
+
+    // The network team approves the new content (what `kubectl podlb approve` sends): back.
+    const read = await lab.networkTeam.get<PodAddressPool>(poolPath);
+    await lab.networkTeam.patch(poolPath, approvalPatch('Approved', read, 'network-team:lab', 'LAB-2', new Date()), 'merge');
+    await waitFor('ToR has the route again', async () => ((await lab.topo.tor.kernelRoutes()).some((r) => r.dst === node1.podCidr) ? true : undefined), 10_000, 100);
+    expect((await lab.topo.tor.bgpNeighbors())[node1.address]?.establishedTransitions).toBe(flapsBefore);
+    // Put the lab's pool back as it was for the suites after this one.
+    await lab.networkTeam.patch(poolPath, { spec: { communities: ['65000:100'], approval: { state: 'Pending' } } }, 'merge');
+    const again = await lab.networkTeam.get<PodAddressPool>(poolPath);
+    await lab.networkTeam.patch(poolPath, approvalPatch('Approved', again, 'network-team:lab', 'LAB-3', new Date()), 'merge');
+    await waitFor('ToR route after restore', async () => ((await lab.topo.tor.kernelRoutes()).some((r) => r.dst === node1.podCidr) ? true : undefined), 10_000, 100);
   });
 
   it('terminating a Pod drains its member at once and removes it after the drain window, without failed requests', async () => {

@@ -12,6 +12,7 @@
 // The same properties hold end to end for `podlb render bird` (YAML in, stdout out).
 // PODLB_FUZZ_SEED=<n> PODLB_FUZZ_CASES=<n> reproduce or widen a run; failures print the seed and case.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { checkApproval, contentDigests } from '../src/bgp/approval.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -151,6 +152,9 @@ function genPool(g: Gen): PodAddressPool {
     approval: g.chance(0.1) ? hostile(g) : { state: field(g, () => g.pick(['Approved', 'Approved', 'Approved', 'Pending', 'Rejected']), 0.1), by: hostile(g) },
   };
   if (g.chance(0.4)) spec.communities = g.chance(0.1) ? hostile(g) : Array.from({ length: 1 + g.int(2) }, () => field(g, () => `${g.int(65536)}:${g.int(65536)}`, 0.2));
+  // Most approvals record the digests of the content; the others are stale (edited after approval, or approved before digests).
+  const approval = spec.approval as Record<string, unknown> | undefined;
+  if (approval && typeof approval === 'object' && !Array.isArray(approval) && g.chance(0.85)) Object.assign(approval, contentDigests(spec));
   return { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name: genName(g) as string, annotations: { note: hostile(g) as string } }, spec: spec as unknown as PodAddressPool['spec'] };
 }
 
@@ -246,7 +250,7 @@ function check(ok: boolean, what: string): void {
 
 /** Every value in the model traces back to a value of the input that parses. */
 function checkModelDerived(input: BgpPlanInput, m: BirdModel): void {
-  const approved = input.pools.filter((p) => (p.spec as { approval?: { state?: unknown } } | undefined)?.approval?.state === 'Approved');
+  const approved = input.pools.filter((p) => (p.spec as { approval?: { state?: unknown } } | undefined)?.approval?.state === 'Approved' && checkApproval(p.spec).ok);
   const poolCidrs = approved.flatMap((p) => parsedPrefixes((p.spec as { cidrs?: unknown }).cidrs));
   const podCidrs = parsedPrefixes((input.node.spec as { podCIDRs?: unknown })?.podCIDRs);
   const podIps = new Set<string | undefined>((input.podIPs ?? []).flatMap((p) => (Array.isArray(p.ips) ? p.ips : [])).map((ip) => parseIp(ip)?.text).filter(Boolean));

@@ -3,6 +3,7 @@
 // the sync planner, and the controller's Calico loop against the in-process API server with
 // Calico's CRDs registered: create, update on change, delete on removal, hand-made objects left alone.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { approvalFor } from '../src/bgp/approval.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +126,13 @@ describe('renderCalico', () => {
 
   it('no approved pool: the peer still peers, and exports nothing', () => {
     const r = renderCalico({ peers: [peerFixture('tor')], pools: [poolFixture('p', { approval: { state: 'Pending' } })] });
+    expect(r.filters[0]!.spec.exportV4).toEqual([{ action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' }]);
+  });
+
+  it('a pool edited after approval (ApprovalStale) is not exported either', () => {
+    const stale = poolFixture('p', { cidrs: ['10.244.0.0/16'] });
+    stale.spec.cidrs = ['10.0.0.0/8'];
+    const r = renderCalico({ peers: [peerFixture('tor')], pools: [stale] });
     expect(r.filters[0]!.spec.exportV4).toEqual([{ action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' }]);
   });
 
@@ -371,7 +379,8 @@ describe('the controller Calico loop against the API server', () => {
 
     // Approved: the filter now accepts the pool; the peer is unchanged (no write).
     const peerRv = calicoPeers()[0]!.metadata.resourceVersion;
-    api.store.patch('podaddresspools', 'tokyo-pods', undefined, 'merge', { spec: { approval: { state: 'Approved', by: 'network-team:alice' } } }, { user: LAB_NETWORK_TEAM });
+    const stored = api.store.get('podaddresspools', 'tokyo-pods') as unknown as PodAddressPool;
+    api.store.patch('podaddresspools', 'tokyo-pods', undefined, 'merge', { spec: { approval: approvalFor(stored.spec, { by: 'network-team:alice', reason: 'NETREQ-1', time: '2026-11-22T10:00:00Z' }) } }, { user: LAB_NETWORK_TEAM });
     await settle(has(() => exportsOf('podlb-rack-r12-tor').length === 2));
     expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Accept 10.244.0.0/16', 'Reject 0.0.0.0/0']);
     expect(calicoPeers()[0]!.metadata.resourceVersion).toBe(peerRv);

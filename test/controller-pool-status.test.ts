@@ -1,6 +1,7 @@
 // PodAddressPool status written by the controller against the in-process API server: the
 // status subresource (merge patch), leader only, no-op writes skipped, transitions with Events.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approvalFor, contentDigests } from '../src/bgp/approval.js';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { waitFor } from '../src/lab/netns.js';
@@ -24,7 +25,12 @@ const brief = (name: string) => {
 };
 const poolEvents = (name: string) =>
   (api.store.list('events', { namespace: 'default' }).items as Obj[]).filter((e) => e.involvedObject.kind === 'PodAddressPool' && e.involvedObject.name === name).map((e) => e.reason as string);
-const approve = (name: string, state: 'Approved' | 'Rejected' | 'Pending') => api.store.patch('podaddresspools', name, undefined, 'merge', { spec: { approval: { state, by: 'network-team:alice', reason: 'NETREQ-1' } } }, { user: LAB_NETWORK_TEAM });
+// An approval records the digests of the pool as stored, as `kubectl podlb approve` does.
+const approve = (name: string, state: 'Approved' | 'Rejected' | 'Pending') => {
+  const decision = { by: 'network-team:alice', reason: 'NETREQ-1', time: '2026-11-22T10:00:00Z' };
+  const approval = state === 'Approved' ? approvalFor(getPool(name).spec, decision) : { state, ...decision };
+  return api.store.patch('podaddresspools', name, undefined, 'merge', { spec: { approval } }, { user: LAB_NETWORK_TEAM });
+};
 const advertise = (node: string, prefixes: string[]) => api.store.patch('podlbnodes', node, undefined, 'merge', { status: { bgp: { advertisedPrefixes: prefixes } } }, { subresource: 'status' });
 
 beforeAll(async () => {
@@ -89,7 +95,7 @@ describe('PodAddressPool status from the controller', () => {
 
   it('NoNodeSelected, Overlapping and Invalid, and a Node label change is picked up', async () => {
     const mk = (name: string, cidrs: string[], extra: Obj = {}) =>
-      api.store.create('podaddresspools', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name }, spec: { cidrs, approval: { state: 'Approved' }, ...extra } }, { user: LAB_NETWORK_TEAM });
+      api.store.create('podaddresspools', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name }, spec: { cidrs, ...extra, approval: { state: 'Approved', ...contentDigests({ cidrs, ...extra }) } } }, { user: LAB_NETWORK_TEAM });
     mk('rack9', ['10.250.0.0/16'], { nodeSelector: { matchLabels: { rack: 'r9' } } });
     mk('a-dup', ['10.251.0.0/16']);
     mk('b-dup', ['10.251.0.0/16']);

@@ -4,6 +4,7 @@
 // BIRD answers the bird container's liveness command. The Dockerfile is checked for structure
 // here; `./dev images` builds it and scripts/images-smoke.sh runs what it built.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approvalFor } from '../src/bgp/approval.js';
 import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
 import { KubeClient } from '../src/kube/client.js';
 import { AGENT_COMMAND } from '../src/cli/agent-main.js';
@@ -241,7 +242,7 @@ describe('objects against the CRD schemas (validateAgainstCrds)', () => {
       apiVersion: 'podlb.io/v1alpha1',
       kind: 'PodAddressPool',
       metadata: { name: 'typed' },
-      spec: { cidrs: ['10.0.0.0/16'], advertise: 'PodIPs', nodeSelector: sel, communities: ['1:2'], approval: { state: 'Approved', by: 'x', reason: 'y', time: '2026-11-22T10:00:00Z' } },
+      spec: { cidrs: ['10.0.0.0/16'], advertise: 'PodIPs', nodeSelector: sel, communities: ['1:2'], approval: approvalFor({ cidrs: ['10.0.0.0/16'], advertise: 'PodIPs', nodeSelector: sel, communities: ['1:2'] }, { by: 'x', reason: 'y', time: '2026-11-22T10:00:00Z' }) },
       status: { conditions: [cond], advertisedNodes: 2 },
     };
     const peer: BGPPeer = {
@@ -340,7 +341,7 @@ describe('kustomization', () => {
     expect(r.status, r.stderr).toBe(0);
     const kinds = [...r.stdout.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]).sort();
     // The controller's kinds (controller.yaml, webhook.yaml) are checked in test/controller-manifests.test.ts.
-    expect(kinds).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'Namespace', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+    expect(kinds).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'Namespace', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding']);
     expect(r.stdout).toContain('image: podlb:latest');
     expect(r.stdout).toContain('image: podlb-bird:latest');
     // kubectl apply creates in output order: each Namespace before what lives in it.

@@ -21,6 +21,7 @@ import { runKubectlPodlb } from '../src/cli/kubectl/main.js';
 import type { ExplainView } from '../src/cli/kubectl/explain.js';
 import type { PoolView } from '../src/cli/kubectl/pools.js';
 import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
+import { approvePool, checkApproval, contentDigests } from '../src/bgp/approval.js';
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 const ago = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -111,9 +112,13 @@ describe('approve and reject', () => {
     const r = await run(['approve', 'tokyo-pods', '--reason', 'NETREQ-1234']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(getPool('tokyo-pods').spec.approval).toEqual({ state: 'Approved', by: NETWORK_TEAM_USER, reason: 'NETREQ-1234', time: '2026-11-22T10:00:00Z' });
+    const stored = getPool('tokyo-pods');
+    expect(stored.spec.approval).toEqual({ state: 'Approved', by: NETWORK_TEAM_USER, reason: 'NETREQ-1234', time: '2026-11-22T10:00:00Z', ...contentDigests(stored.spec) });
+    // The digest covers what was read: the agents' check accepts the stored pool as approved.
+    expect(checkApproval(stored.spec)).toEqual({ ok: true });
     expect(r.out).toContain(`podaddresspool/tokyo-pods approved by ${NETWORK_TEAM_USER}\n`);
     expect(r.out).toContain('cidrs:  10.244.0.0/16, fd00:244::/56');
+    expect(r.out).toContain(`digest: ${contentDigests(stored.spec).digest}`);
   });
 
   it('without SelfSubjectReview (an older API server) the name comes from the kubeconfig, and says so', async () => {
@@ -188,7 +193,7 @@ describe('approve and reject', () => {
 describe('pools and status', () => {
   beforeAll(() => {
     for (const p of api.store.list('podaddresspools').items) api.store.delete('podaddresspools', p.metadata.name);
-    api.store.create('podaddresspools', pool('tokyo-pods', ['10.244.0.0/16', 'fd00:244::/56'], { state: 'Approved', by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z' }), { user: LAB_NETWORK_TEAM });
+    api.store.create('podaddresspools', approvePool(pool('tokyo-pods', ['10.244.0.0/16', 'fd00:244::/56']), { by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z' }), { user: LAB_NETWORK_TEAM });
     api.store.create('podaddresspools', pool('osaka-pods', ['10.245.0.0/16'], { state: 'Pending' }, 'PodIPs'));
     api.store.create('podaddresspools', pool('bad-pods', ['0.0.0.0/0'], { state: 'Rejected', by: 'bob', reason: 'too wide', time: '2026-11-01T00:00:00Z' }), { user: LAB_NETWORK_TEAM });
     podlbNode('node1', { bgp: { advertisedPrefixes: ['10.244.1.0/24'], sessions: [{ peer: 'tor', protocol: 'bgp_tor', peerAddress: '172.31.0.1', state: 'Established' }] }, members: { registered: 2, healthy: 1, draining: 0 }, conditions: [{ type: 'BGPReady', status: 'True', reason: 'Established' }] });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
 import { runKubectlPodlb } from '../src/cli/kubectl/main.js';
+import { approvePool } from '../src/bgp/approval.js';
 
 let api: ApiServer;
 let dir: string;
@@ -52,7 +53,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'podlb-kubectl-flags-'));
   kubeconfig = join(dir, 'kubeconfig.yaml');
   await api.writeKubeconfig(kubeconfig);
-  api.store.create('podaddresspools', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name: 'tokyo-pods' }, spec: { cidrs: ['10.244.0.0/16'], advertise: 'NodeCIDR', approval: { state: 'Approved', by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z' } } }, { user: LAB_NETWORK_TEAM });
+  api.store.create('podaddresspools', approvePool({ apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name: 'tokyo-pods' }, spec: { cidrs: ['10.244.0.0/16'], advertise: 'NodeCIDR' } }, { by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z' }), { user: LAB_NETWORK_TEAM });
   const node = api.store.create('podlbnodes', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodLBNode', metadata: { name: 'node1' } });
   api.store.updateStatus('podlbnodes', { ...node, status: { bgp: { advertisedPrefixes: ['10.244.1.0/24'], configHash: '0123456789abcdef0123', lastApplyResult: 'Applied', lastApplyTime: '2026-11-22T09:59:00Z' }, conditions: [{ type: 'BGPReady', status: 'True', reason: 'Established' }, { type: 'LoadBalancerReachable', status: 'False', reason: 'InstanceUnreachable' }] } }, { name: 'node1' });
 });

@@ -4,11 +4,14 @@
 import { describe, expect, it } from 'vitest';
 import type { PodAddressPool, PodLBNode } from '../src/api/types.js';
 import { approvalPatch, reasonProblem, rfc3339 } from '../src/cli/kubectl/approval.js';
+import { approvePool, contentDigests } from '../src/bgp/approval.js';
 import { type KubeEvent, explainService, lastRelevantEvent, renderExplain } from '../src/cli/kubectl/explain.js';
 import { cell, escapeTerminal, formatAge, renderTable, toSafeJson, toSafeYaml } from '../src/cli/kubectl/format.js';
 import { parse as parseYaml } from 'yaml';
 import { advertisesInside, poolViews, renderPools } from '../src/cli/kubectl/pools.js';
 import { lbClass, pod, service, slice } from '../src/members/fixtures.js';
+
+const pap = (name: string, cidrs: string[], approval?: PodAddressPool['spec']['approval']): PodAddressPool => ({ metadata: { name }, spec: { cidrs, ...(approval ? { approval } : {}) } });
 
 const NOW = new Date('2026-11-23T10:10:00Z');
 
@@ -92,11 +95,10 @@ describe('pools', () => {
   });
 
   const node = (name: string, prefixes?: string[]): PodLBNode => ({ metadata: { name }, ...(prefixes ? { status: { bgp: { advertisedPrefixes: prefixes } } } : {}) });
-  const pap = (name: string, cidrs: string[], approval?: PodAddressPool['spec']['approval']): PodAddressPool => ({ metadata: { name }, spec: { cidrs, ...(approval ? { approval } : {}) } });
 
   it('poolViews: defaults (no approval = Pending, no advertise = NodeCIDR), sorted, advertising nodes named', () => {
     const views = poolViews(
-      [pap('b', ['10.244.0.0/16'], { state: 'Approved', by: 'alice', reason: 'R', time: 'T' }), pap('a', ['10.9.0.0/16'])],
+      [approvePool(pap('b', ['10.244.0.0/16']), { by: 'alice', reason: 'R', time: 'T' }), pap('a', ['10.9.0.0/16'])],
       [node('n2', ['10.244.2.0/24']), node('n1', ['10.244.1.0/24']), node('n3'), node('n4', ['10.9.9.0/24'])],
     );
     expect(views).toEqual([
@@ -109,6 +111,12 @@ describe('pools', () => {
         'b     Approved  10.244.0.0/16  NodeCIDR   alice  2\n',
     );
     expect(renderPools([])).toBe('No PodAddressPools found.\n');
+  });
+
+  it('poolViews: an Approved pool whose content is not the approved content shows ApprovalStale', () => {
+    const edited = approvePool(pap('b', ['10.244.0.0/16']), { by: 'alice', reason: 'R', time: 'T' });
+    edited.spec.communities = ['65535:666'];
+    expect(poolViews([edited, pap('c', ['10.9.0.0/16'], { state: 'Approved' })], []).map((v) => v.state)).toEqual(['ApprovalStale', 'ApprovalStale']);
   });
 });
 
@@ -126,12 +134,29 @@ describe('approval', () => {
     else expect(p).toMatch(want);
   });
 
-  it('approvalPatch: the decision, trimmed reason, time in seconds, and the resourceVersion precondition', () => {
-    expect(approvalPatch('Approved', 'alice', ' NETREQ-1 ', new Date('2026-11-22T10:00:00.789Z'), '42')).toEqual({
+  it('approvalPatch: the decision, trimmed reason, time in seconds, the digests of what was read, and its resourceVersion', () => {
+    const read = pap('p', ['10.244.0.0/16']);
+    read.metadata.resourceVersion = '42';
+    const d = contentDigests(read.spec);
+    expect(approvalPatch('Approved', read, 'alice', ' NETREQ-1 ', new Date('2026-11-22T10:00:00.789Z'))).toEqual({
       metadata: { resourceVersion: '42' },
-      spec: { approval: { state: 'Approved', by: 'alice', reason: 'NETREQ-1', time: '2026-11-22T10:00:00Z' } },
+      spec: { approval: { state: 'Approved', by: 'alice', reason: 'NETREQ-1', time: '2026-11-22T10:00:00Z', digest: d.digest, fieldDigests: d.fieldDigests } },
     });
-    expect(approvalPatch('Rejected', 'bob', 'no', new Date('2026-11-22T10:00:00Z'))).toEqual({ spec: { approval: { state: 'Rejected', by: 'bob', reason: 'no', time: '2026-11-22T10:00:00Z' } } });
+    expect(approvalPatch('Rejected', pap('p', ['10.244.0.0/16']), 'bob', 'no', new Date('2026-11-22T10:00:00Z'))).toEqual({ spec: { approval: { state: 'Rejected', by: 'bob', reason: 'no', time: '2026-11-22T10:00:00Z' } } });
+  });
+
+  it('approvalPatch: a merge patch must not keep digests of fields the pool no longer has, and a rejection drops them', () => {
+    const before = pap('p', ['10.244.0.0/16']);
+    before.spec.communities = ['65000:1'];
+    const was = approvePool(before, { by: 'alice', reason: 'R', time: '2026-11-22T10:00:00Z' });
+    const { communities: _c, ...spec } = was.spec;
+    const patch = approvalPatch('Approved', { ...was, spec }, 'alice', 'R2', new Date('2026-11-23T10:00:00Z')) as { spec: { approval: { fieldDigests: Record<string, unknown> } } };
+    expect(patch.spec.approval.fieldDigests.communities).toBeNull();
+    const rejected = approvalPatch('Rejected', was, 'bob', 'no', new Date('2026-11-23T10:00:00Z')) as { spec: { approval: Record<string, unknown> } };
+    expect(rejected.spec.approval).toMatchObject({ state: 'Rejected', digest: null, fieldDigests: null });
+  });
+
+  it('rfc3339', () => {
     expect(rfc3339(new Date('2026-01-02T03:04:05.000Z'))).toBe('2026-01-02T03:04:05Z');
   });
 });

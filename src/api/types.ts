@@ -92,7 +92,8 @@ export interface PodAddressPool {
     advertise?: 'NodeCIDR' | 'PodIPs';
     nodeSelector?: LabelSelector;
     communities?: string[];
-    approval?: { state?: ApprovalState; by?: string; reason?: string; time?: string };
+    /** digest/fieldDigests: what was approved (src/bgp/approval.ts). */
+    approval?: { state?: ApprovalState; by?: string; reason?: string; time?: string; digest?: string; fieldDigests?: Record<string, string> };
   };
   status?: { conditions?: Condition[]; advertisedNodes?: number };
 }

@@ -122,7 +122,9 @@ function overlapProblems(pools: readonly UsablePool[], problems: Problem[]): voi
 function selectedPools(pools: readonly PoolConfig[], node: NodeConfig, problems: Problem[]): UsablePool[] {
   const out: UsablePool[] = [];
   for (const p of pools) {
-    if (p.state !== 'Approved') {
+    if (p.approvalProblem) {
+      problems.push(p.approvalProblem);
+    } else if (p.state !== 'Approved') {
       problems.push(problem(p.obj, 'spec.approval.state', 'PoolNotApproved', `PodAddressPool ${p.name} is ${p.state === 'Rejected' ? 'Rejected' : 'not approved yet (Pending)'}: its prefixes are not advertised until the network team approves it (kubectl podlb approve ${p.name})`, 'Normal'));
     } else if (!p.selector) {
       problems.push(p.selectorProblem!);

@@ -12,16 +12,24 @@ import type { ParsedSelector } from '../util/label-selector.js';
 import { parseIp, parsePrefix, type IpAddr, type IpPrefix, type PrefixText } from '../net/ip.js';
 import { byName, isMap, nameOf, parseSelector, ref, safeDisplay } from './parse-util.js';
 import { parsePeer, type PeerConfig } from './peer-config.js';
+import { checkApproval } from './approval.js';
 
 export type AdvertiseMode = 'NodeCIDR' | 'PodIPs';
 export type ApprovalState = 'Approved' | 'Pending' | 'Rejected';
+/**
+ * ApprovalStale: spec.approval.state says Approved, but the content is not what was approved
+ * (or no digest was recorded): never advertised, like Pending. Only `Approved` is advertised.
+ */
+export type PoolState = ApprovalState | 'ApprovalStale';
 /** RFC 1997 standard community (asn, value), both 0-65535. */
 export type Community = readonly [number, number];
 
 export interface PoolConfig {
   readonly name: string;
   readonly obj: ObjectRef;
-  readonly state: ApprovalState;
+  readonly state: PoolState;
+  /** Why an ApprovalStale pool is stale (reason ApprovalStale, the changed fields, the fix). */
+  readonly approvalProblem?: Problem;
   /** undefined when spec.nodeSelector does not parse (selectorProblem says why). */
   readonly selector: ParsedSelector | undefined;
   readonly selectorProblem?: Problem;
@@ -78,10 +86,12 @@ export function parsePool(pool: PodAddressPool): PoolConfig {
   const obj = ref('PodAddressPool', name);
   const spec = (isMap(pool?.spec) ? pool.spec : {}) as PodAddressPool['spec'];
   const rawState = isMap(spec.approval) ? spec.approval.state : undefined;
-  const state: ApprovalState = rawState === 'Approved' || rawState === 'Rejected' ? rawState : 'Pending';
+  const written: ApprovalState = rawState === 'Approved' || rawState === 'Rejected' ? rawState : 'Pending';
+  const approvalProblem = written === 'Approved' ? staleApproval(name, obj, spec) : undefined;
+  const state: PoolState = approvalProblem ? 'ApprovalStale' : written;
   const sel = parseSelector(spec.nodeSelector, obj, 'InvalidPool');
   const rawMode: unknown = spec.advertise ?? 'NodeCIDR';
-  const base = { name, obj, state, selector: sel.selector, ...(sel.error ? { selectorProblem: sel.problem } : {}), mode: rawMode === 'PodIPs' ? ('PodIPs' as const) : ('NodeCIDR' as const) };
+  const base = { name, obj, state, ...(approvalProblem ? { approvalProblem } : {}), selector: sel.selector, ...(sel.error ? { selectorProblem: sel.problem } : {}), mode: rawMode === 'PodIPs' ? ('PodIPs' as const) : ('NodeCIDR' as const) };
   const invalid = (problems: Problem[]): PoolConfig => ({ ...base, problems, cidrs: [], communities: [] });
   const bad = (field: string, msg: string) => problem(obj, field, 'InvalidPool', `PodAddressPool ${name}: ${msg}`);
 
@@ -109,6 +119,18 @@ export function parsePool(pool: PodAddressPool): PoolConfig {
   });
   if (problems.length > 0) return invalid(problems);
   return { ...base, mode: rawMode, problems: [], cidrs, communities };
+}
+
+/** The ApprovalStale problem of a pool whose spec.approval.state is Approved; undefined when its content is the approved one. */
+function staleApproval(name: string, obj: ObjectRef, spec: unknown): Problem | undefined {
+  const c = checkApproval(spec);
+  if (c.ok) return undefined;
+  const reapprove = `kubectl podlb approve ${name} --reason TEXT`;
+  const message =
+    c.why === 'noDigest'
+      ? `PodAddressPool ${name} is Approved but its approval records no content digest (spec.approval.digest; approved before podlb bound approvals to the pool's content, or the record was stripped): it is not advertised until the network team approves it again (${reapprove})`
+      : `PodAddressPool ${name} changed after it was approved (${c.fields.length > 0 ? `${c.fields.join(', ')} no longer match${c.fields.length === 1 ? 'es' : ''}` : 'its content no longer matches'} what spec.approval.digest records): it is not advertised until the network team approves the new content (${reapprove}) or the change is reverted`;
+  return problem(obj, c.fields.length === 1 ? c.fields[0]! : 'spec.approval.digest', 'ApprovalStale', message);
 }
 
 /** An approved pool whose selector and fields are valid: the only kind that is advertised. */

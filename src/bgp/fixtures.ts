@@ -1,5 +1,6 @@
 // Objects shaped like design §3's examples, for tests, goldens and the bench.
 import type { BGPPeer, Node, PodAddressPool, Secret } from '../api/types.js';
+import { approvePool } from './approval.js';
 
 export function nodeFixture(over: { name?: string; labels?: Record<string, string>; podCIDRs?: string[]; internalIP?: string | null } = {}): Node {
   return {
@@ -11,8 +12,20 @@ export function nodeFixture(over: { name?: string; labels?: Record<string, strin
   };
 }
 
+/** The network team's decision the fixtures record (design §3's example). */
+export const FIXTURE_APPROVAL = { by: 'network-team:alice', reason: 'NETREQ-1234', time: '2026-11-22T10:00:00Z' } as const;
+
+/** `pool` Approved as it is now, with the digests `kubectl podlb approve` records. */
+export function approved<T extends PodAddressPool>(pool: T, decision: { by: string; reason: string; time: string } = FIXTURE_APPROVAL): T {
+  return approvePool(pool, decision);
+}
+
+/**
+ * Approved with its final content unless `spec.approval` is given, which is then kept as given
+ * (a Pending pool, or an approval made stale on purpose).
+ */
 export function poolFixture(name = 'tokyo-pods', spec: Partial<PodAddressPool['spec']> = {}): PodAddressPool {
-  return {
+  const pool: PodAddressPool = {
     apiVersion: 'podlb.io/v1alpha1',
     kind: 'PodAddressPool',
     metadata: { name },
@@ -20,10 +33,10 @@ export function poolFixture(name = 'tokyo-pods', spec: Partial<PodAddressPool['s
       cidrs: ['10.244.0.0/16', 'fd00:244::/56'],
       advertise: 'NodeCIDR',
       nodeSelector: { matchLabels: { 'podlb.io/bgp': 'true' } },
-      approval: { state: 'Approved', by: 'network-team:alice', reason: 'NETREQ-1234', time: '2026-11-22T10:00:00Z' },
       ...spec,
     },
   };
+  return 'approval' in spec ? pool : approved(pool);
 }
 
 export function peerFixture(name = 'rack-r12-tor', spec: Partial<BGPPeer['spec']> = {}): BGPPeer {

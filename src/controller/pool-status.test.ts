@@ -1,19 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { Node, PodAddressPool, PodLBNode } from '../api/types.js';
+import { contentDigests } from '../bgp/approval.js';
 import { planPoolStatuses, poolValidationProblems, type PoolStatusPlan } from './pool-status.js';
 
 const NOW = Date.parse('2026-11-23T10:00:00Z');
 const LATER = NOW + 60_000;
 
+/** Approved pools carry the digest of their content, as `kubectl podlb approve` writes it. */
 function pool(name: string, cidrs: string[], o: { state?: 'Approved' | 'Pending' | 'Rejected'; by?: string; reason?: string; advertise?: 'NodeCIDR' | 'PodIPs'; sel?: Record<string, string>; gen?: number } = {}): PodAddressPool {
+  const spec: PodAddressPool['spec'] = { cidrs, ...(o.advertise ? { advertise: o.advertise } : {}), ...(o.sel ? { nodeSelector: { matchLabels: o.sel } } : {}) };
+  const digests = o.state === 'Approved' ? contentDigests(spec) : {};
   return {
     metadata: { name, generation: o.gen ?? 1, resourceVersion: '7' },
-    spec: {
-      cidrs,
-      ...(o.advertise ? { advertise: o.advertise } : {}),
-      ...(o.sel ? { nodeSelector: { matchLabels: o.sel } } : {}),
-      ...(o.state ? { approval: { state: o.state, ...(o.by ? { by: o.by } : {}), ...(o.reason ? { reason: o.reason } : {}) } } : {}),
-    },
+    spec: { ...spec, ...(o.state ? { approval: { state: o.state, ...(o.by ? { by: o.by } : {}), ...(o.reason ? { reason: o.reason } : {}), ...digests } } : {}) },
   };
 }
 const node = (name: string, labels: Record<string, string> = {}): Node => ({ metadata: { name, labels } });
@@ -49,6 +48,25 @@ describe('planPoolStatuses: conditions (table)', () => {
     expect(cond(ok!, 'Advertised').message).toBe('1 node advertises it (of 2 selected nodes)');
     const [bad] = plan1([pool('p', ['10.244.0.0/16', '10.244.1.5/16'], { state: 'Approved' })]);
     expect(cond(bad!, 'Approved').message).toContain('spec.cidrs[1]: "10.244.1.5/16" has host bits set (did you mean 10.244.0.0/16?)');
+  });
+
+  it('a pool edited after approval is ApprovalStale, not advertised, with a Warning naming the field', () => {
+    const p = pool('p', ['10.244.0.0/16'], { state: 'Approved', by: 'network-team:alice', reason: 'NETREQ-1', sel: { rack: 'r1' } });
+    delete p.spec.nodeSelector;
+    // node2 (rack r2, not selected when approved) already advertises a prefix of it: it does not count.
+    const [st] = plan1([p], [lbn('node1', ['10.244.1.0/24']), lbn('node2', ['10.244.2.0/24'])]);
+    expect(brief(st!)).toBe('False/ApprovalStale False/NotApproved 0');
+    expect(cond(st!, 'Approved').message).toMatch(/^PodAddressPool p changed after it was approved \(spec\.nodeSelector no longer matches what spec\.approval\.digest records\).*kubectl podlb approve p --reason TEXT/);
+    expect(st!.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'ApprovalStale' }));
+  });
+
+  it('an Approved pool without a digest (approved before digests) is ApprovalStale with the fix', () => {
+    const p = pool('p', ['10.244.0.0/16'], { state: 'Approved', by: 'network-team:alice' });
+    delete p.spec.approval!.digest;
+    const [st] = plan1([p], [lbn('node1', ['10.244.1.0/24'])]);
+    expect(brief(st!)).toBe('False/ApprovalStale False/NotApproved 0');
+    expect(cond(st!, 'Approved').message).toContain('records no content digest');
+    expect(cond(st!, 'Approved').message).toContain('kubectl podlb approve p --reason TEXT');
   });
 
   it('validation is the BGP model\'s: advertise, communities and the selector too', () => {

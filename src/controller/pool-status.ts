@@ -23,7 +23,7 @@ import { errorMessage } from '../util/errors.js';
 export const CONDITION_APPROVED = 'Approved';
 export const CONDITION_ADVERTISED = 'Advertised';
 
-export type ApprovedReason = 'Approved' | 'Pending' | 'Rejected' | 'Invalid';
+export type ApprovedReason = 'Approved' | 'ApprovalStale' | 'Pending' | 'Rejected' | 'Invalid';
 export type AdvertisedReason = 'Advertised' | 'NotApproved' | 'Invalid' | 'NoNodeSelected' | 'Overlapping' | 'NotAdvertised';
 
 export interface PoolStatus {
@@ -148,6 +148,7 @@ function approvedCondition(m: PoolModel): Desired {
   const why = a.reason ? `: ${a.reason}` : '';
   if (m.invalid.length > 0) return { type: CONDITION_APPROVED, status: 'False', reason: 'Invalid', message: `The pool is invalid and is never advertised, whatever its approval: ${m.invalid.join('; ')}` };
   if (m.state === 'Approved') return { type: CONDITION_APPROVED, status: 'True', reason: 'Approved', message: `Approved${who}${why}` };
+  if (m.approvalProblem) return { type: CONDITION_APPROVED, status: 'False', reason: 'ApprovalStale', message: m.approvalProblem.message };
   if (m.state === 'Rejected') return { type: CONDITION_APPROVED, status: 'False', reason: 'Rejected', message: `Rejected${who}${why}` };
   return { type: CONDITION_APPROVED, status: 'False', reason: 'Pending', message: `Waiting for the network team's approval (spec.approval.state: Approved)${who || why ? `; last decision${who}${why}` : ''}` };
 }
@@ -184,7 +185,7 @@ export function planPoolStatuses(input: PoolStatusInput): PoolStatusPlan[] {
     const approvedC = approvedCondition(m);
     let advertisedC: Desired;
     if (m.invalid.length > 0) advertisedC = { type: CONDITION_ADVERTISED, status: 'False', reason: 'Invalid', message: 'Not advertised: the pool is invalid (see the Approved condition)' };
-    else if (m.state !== 'Approved') advertisedC = { type: CONDITION_ADVERTISED, status: 'False', reason: 'NotApproved', message: `Not advertised: the pool is ${m.state}` };
+    else if (m.state !== 'Approved') advertisedC = { type: CONDITION_ADVERTISED, status: 'False', reason: 'NotApproved', message: `Not advertised: the pool is ${m.state === 'ApprovalStale' ? 'not the content that was approved (see the Approved condition)' : m.state}` };
     else {
       const selected = input.nodes.filter((n) => selectorMatches(m.selector!, isMap(n.metadata?.labels) ? n.metadata.labels : {})).length;
       const overlaps = overlapsOf(m, approved);
@@ -234,6 +235,7 @@ const EVENT_REASON: Record<string, [reason: string, type: EventToRecord['type']]
   'Approved/Approved': ['PoolApproved', 'Normal'],
   'Approved/Pending': ['PoolPending', 'Normal'],
   'Approved/Rejected': ['PoolRejected', 'Normal'],
+  'Approved/ApprovalStale': ['ApprovalStale', 'Warning'],
   'Approved/Invalid': ['InvalidPool', 'Warning'],
   'Advertised/Advertised': ['PoolAdvertised', 'Normal'],
   'Advertised/NoNodeSelected': ['PoolSelectsNoNode', 'Warning'],

@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import { startApiServer, type ApiServer, type PodIdentity } from '../apiserver/index.js';
 import { API_VERSION, READINESS_GATE, type Pod, type PodAddressPool, type PodLBNode } from '../api/types.js';
 import { KubeClient } from '../kube/client.js';
+import { approvalFor } from '../bgp/approval.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
 import type { LbInstance, ObservedMember } from '../lb/provider.js';
 import { startEndpointSliceController } from './endpointslice-controller.js';
@@ -195,7 +196,9 @@ export function networkTeamClient(api: ApiServer): KubeClient {
 /**
  * Creates a lab object the way a cluster's teams would: the cluster admin creates everything,
  * pools without their approval (the platform team requests a pool), and the network team then
- * approves it with a patch, the only write its shipped role (podlb-pool-approver) grants.
+ * decides on it with a patch, the only write its shipped role (podlb-pool-approver) grants. An
+ * approval is made as `kubectl podlb approve` makes it: for the pool as the team reads it back
+ * (with its digests), conditional on that resourceVersion.
  */
 export async function applyLabObject(admin: KubeClient, networkTeam: KubeClient, obj: LabObject): Promise<void> {
   const path = collectionPath(obj);
@@ -205,7 +208,14 @@ export async function applyLabObject(admin: KubeClient, networkTeam: KubeClient,
   }
   const { approval, ...spec } = (obj as unknown as PodAddressPool).spec;
   await admin.create(path, { ...obj, spec });
-  if (approval) await networkTeam.patch(`${path}/${obj.metadata.name}`, { spec: { approval } }, 'merge');
+  if (!approval) return;
+  if (approval.state !== 'Approved') {
+    await networkTeam.patch(`${path}/${obj.metadata.name}`, { spec: { approval } }, 'merge');
+    return;
+  }
+  const read = await networkTeam.get<PodAddressPool>(`${path}/${obj.metadata.name}`);
+  const decision = { by: approval.by ?? LAB_NETWORK_TEAM.username, reason: approval.reason ?? 'lab', time: approval.time ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  await networkTeam.patch(`${path}/${obj.metadata.name}`, { metadata: { resourceVersion: read.metadata.resourceVersion }, spec: { approval: approvalFor(read.spec, decision) } }, 'merge');
 }
 
 function collectionPath(obj: { apiVersion?: string; kind?: string; metadata: { namespace?: string } }): string {

@@ -2,6 +2,7 @@
 // validates them against the CRD schemas in daemonset/, so the lab never drifts from what a
 // real cluster would accept.
 import type { UserInfo } from '../apiserver/user.js';
+import { approvePool } from '../bgp/approval.js';
 import { API_VERSION, READINESS_GATE, type BGPPeer, type LoadBalancerClass, type Node, type Pod, type PodAddressPool, type Service } from '../api/types.js';
 
 export const LAB_NAMESPACE = 'demo';
@@ -51,7 +52,7 @@ export function labObjects(input: LabObjectsInput): LabObject[] {
     spec: { podCIDR: n.podCidr, podCIDRs: [n.podCidr, ...(n.podCidr6 ? [n.podCidr6] : [])] },
     status: { addresses: [{ type: 'InternalIP', address: n.address }, { type: 'Hostname', address: n.name }], conditions: [{ type: 'Ready', status: 'True' }] },
   }));
-  const pool: PodAddressPool & LabObject = {
+  const requested: PodAddressPool & LabObject = {
     apiVersion: API_VERSION,
     kind: 'PodAddressPool',
     metadata: { name: 'lab-pods' },
@@ -60,9 +61,9 @@ export function labObjects(input: LabObjectsInput): LabObject[] {
       advertise: 'NodeCIDR',
       nodeSelector: { matchLabels: { 'podlb.io/bgp': 'true' } },
       communities: ['65000:100'],
-      approval: { state: 'Approved', by: LAB_NETWORK_TEAM.username, reason: 'LAB-1', time: '2026-11-23T00:00:00Z' },
     },
   };
+  const pool = approvePool(requested, { by: LAB_NETWORK_TEAM.username, reason: 'LAB-1', time: '2026-11-23T00:00:00Z' });
   const peers: (BGPPeer & LabObject)[] = [...new Map(input.nodes.map((n) => [n.rack, n])).values()].map((n) => ({
     apiVersion: API_VERSION,
     kind: 'BGPPeer',

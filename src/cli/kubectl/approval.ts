@@ -4,6 +4,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ApprovalState, PodAddressPool } from '../../api/types.js';
 import { KubeApiError, type KubeClient } from '../../kube/client.js';
+import { approvalContent, approvalFor } from '../../bgp/approval.js';
 
 export type Decision = Extract<ApprovalState, 'Approved' | 'Rejected'>;
 
@@ -26,14 +27,25 @@ export function rfc3339(now: Date): string {
 }
 
 /**
- * The merge patch. It carries the resourceVersion the caller saw, so the decision applies to the
- * CIDRs that were read (and printed): if the pool changed in between, the API server answers 409.
+ * The merge patch. It carries the resourceVersion of `current`, the pool the caller read (and
+ * sees printed): if the pool changed in between, the API server answers 409. An approval
+ * records the digests of that content (src/bgp/approval.ts), which the agents check; fields of
+ * an earlier approval's fieldDigests that are gone are nulled, since a merge patch merges maps.
+ * A rejection drops the digests: nothing is approved.
  */
-export function approvalPatch(decision: Decision, by: string, reason: string, now: Date, resourceVersion?: string): Record<string, unknown> {
-  return {
-    ...(resourceVersion ? { metadata: { resourceVersion } } : {}),
-    spec: { approval: { state: decision, by, reason: reason.trim(), time: rfc3339(now) } },
-  };
+export function approvalPatch(decision: Decision, current: PodAddressPool, by: string, reason: string, now: Date): Record<string, unknown> {
+  const record = { state: decision, by, reason: reason.trim(), time: rfc3339(now) };
+  const old = current.spec?.approval?.fieldDigests;
+  let approval: Record<string, unknown>;
+  if (decision === 'Approved') {
+    const a = approvalFor(current.spec, record);
+    const gone = Object.keys(old && typeof old === 'object' ? old : {}).filter((k) => !(k in a.fieldDigests));
+    approval = { ...a, fieldDigests: { ...a.fieldDigests, ...Object.fromEntries(gone.map((k) => [k, null])) } };
+  } else {
+    approval = { ...record, ...(current.spec?.approval?.digest !== undefined ? { digest: null } : {}), ...(old !== undefined ? { fieldDigests: null } : {}) };
+  }
+  const resourceVersion = current.metadata?.resourceVersion;
+  return { ...(resourceVersion ? { metadata: { resourceVersion } } : {}), spec: { approval } };
 }
 
 /**
@@ -63,9 +75,17 @@ export async function callerIdentity(client: KubeClient, kc: KubeConfig, imperso
   return { name, source: 'kubeconfig' };
 }
 
+/** The decision and, for an approval, the content it covers (every spec field but approval). */
 export function describeDecision(pool: PodAddressPool, id: Identity): string {
   const a = pool.spec.approval;
   const verb = a?.state === 'Rejected' ? 'rejected' : 'approved';
   const via = id.source === 'kubeconfig' ? ' (name from the kubeconfig: the API server does not serve SelfSubjectReview)' : id.source === 'impersonation' ? ' (name from --as: the API server does not serve SelfSubjectReview)' : '';
-  return `podaddresspool/${pool.metadata.name} ${verb} by ${a?.by}${via}\n  cidrs:  ${pool.spec.cidrs.join(', ')}\n  reason: ${a?.reason}\n  time:   ${a?.time}\n`;
+  const content = approvalContent(pool.spec);
+  const others = Object.keys(content)
+    .filter((k) => k !== 'cidrs')
+    .sort()
+    .map((k) => `  ${`${k}:`.padEnd(7)} ${JSON.stringify(content[k])}\n`)
+    .join('');
+  const digest = a?.state === 'Approved' && a.digest ? `  digest: ${a.digest}\n` : '';
+  return `podaddresspool/${pool.metadata.name} ${verb} by ${a?.by}${via}\n  cidrs:  ${pool.spec.cidrs.join(', ')}\n${others}  reason: ${a?.reason}\n  time:   ${a?.time}\n${digest}`;
 }

@@ -88,7 +88,7 @@ export async function runKubectlPodlb(argv: readonly string[], io: CliIo): Promi
         const id = await callerIdentity(client, kc, as);
         let updated: PodAddressPool;
         try {
-          updated = await client.patch<PodAddressPool>(path, approvalPatch(decision, id.name, values.reason!, now(), current.metadata.resourceVersion), 'merge');
+          updated = await client.patch<PodAddressPool>(path, approvalPatch(decision, current, id.name, values.reason!, now()), 'merge');
         } catch (err) {
           if (err instanceof KubeApiError && err.status === 409) throw new Error(`podaddresspool ${pool} changed while you were deciding on it; look at it again and re-run`);
           throw err;

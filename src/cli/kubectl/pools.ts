@@ -4,10 +4,12 @@
 import type { PodAddressPool, PodLBNode } from '../../api/types.js';
 import { type IpPrefix, parsePrefix, prefixInside } from '../../net/ip.js';
 import { renderTable } from './format.js';
+import { checkApproval } from '../../bgp/approval.js';
 
 export interface PoolView {
   name: string;
-  state: 'Pending' | 'Approved' | 'Rejected';
+  /** ApprovalStale: Approved, but not with the content the approval's digest records (never advertised). */
+  state: 'Pending' | 'Approved' | 'ApprovalStale' | 'Rejected';
   cidrs: string[];
   advertise: string;
   by: string;
@@ -37,7 +39,7 @@ export function poolViews(pools: readonly PodAddressPool[], nodes: readonly PodL
       const a = p.spec?.approval;
       return {
         name: p.metadata.name ?? '',
-        state: a?.state ?? 'Pending',
+        state: a?.state === 'Approved' && !checkApproval(p.spec).ok ? 'ApprovalStale' : (a?.state ?? 'Pending'),
         cidrs: [...(p.spec?.cidrs ?? [])],
         advertise: p.spec?.advertise ?? 'NodeCIDR',
         by: a?.by ?? '',
