@@ -410,10 +410,14 @@ describe('DaemonSet', () => {
     expect(str(parsed, 'bird-config')).toBe('/run/bird/bird.conf');
   });
 
-  it('probes and exposes the agent on 9253 (/healthz, /readyz, /metrics)', () => {
-    expect(agent.ports).toEqual([{ name: 'metrics', containerPort: 9253, protocol: 'TCP' }]);
-    expect(agent.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
-    expect(agent.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+  it('probes the agent on 9253 (/healthz, /readyz); /metrics stays on the node\'s loopback', () => {
+    expect(agent.ports).toEqual([{ name: 'health', containerPort: 9253, protocol: 'TCP' }]);
+    expect(agent.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(agent.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    // hostNetwork: whatever listens on a wildcard address is open to anything that reaches the node.
+    const parsed = parseFlags(AGENT_COMMAND, [...(AGENT_COMMAND.flags ?? []), HELP_FLAG], agent.args!.slice(1));
+    expect([str(parsed, 'health-address'), str(parsed, 'health-port')]).toEqual(['0.0.0.0', '9253']);
+    expect([str(parsed, 'metrics-address'), str(parsed, 'metrics-port')]).toEqual(['127.0.0.1', '9254']);
   });
 
   it.each([

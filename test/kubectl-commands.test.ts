@@ -349,6 +349,45 @@ describe('explain svc/NAME', () => {
     expect((await run(['explain', 'svc/bidder', '-o', 'table'])).code).toBe(2);
   });
 
+  it("a tenant's Event cannot drive the operator's terminal: control characters are printed escaped", async () => {
+    // Anyone who may create Events in their namespace writes reason and message: an OSC 52
+    // clipboard write, a clear screen (ESC and C1 CSI), a carriage return that overprints, a
+    // newline forging a line, a right-to-left override.
+    const hostile = 'ok\u001b]52;c;Y3VybCBldmlsfHNo\u0007\u001b[2J\u009b2J\rGate True\nbidder-z  node1  fake\u202eredaeh';
+    api.store.create('events', {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: 'tenant-1', namespace: 'ads' },
+      involvedObject: { kind: 'Service', name: 'bidder', namespace: 'ads' },
+      type: 'Normal',
+      reason: 'Hi\u001b[31m\nForged',
+      message: hostile,
+      source: { component: 'podlb-agent' },
+      reportingComponent: 'podlb.io/podlb-agent',
+      firstTimestamp: ago(1),
+      lastTimestamp: ago(1),
+      count: 1,
+    });
+    try {
+      for (const args of [[], ['-o', 'wide']]) {
+        const r = await run(['explain', 'svc/bidder', '-n', 'ads', ...args], viewerKubeconfig);
+        expect(r.code, r.err).toBe(0);
+        expect(r.out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+        // Line breaks in a one-line view are spaces (as before); the rest is visible text.
+        expect(r.out).toContain('last event: 1s Normal Hi^[[31m Forged: ok^[]52;c;Y3VybCBldmlsfHNo\\x07^[[2J\\u009b2J Gate True bidder-z node1 fake\\u202eredaeh');
+        expect(r.out.split('\n').some((l) => l.startsWith('bidder-z') || l.startsWith('Forged'))).toBe(false);
+      }
+      // Scripts get the text as written: JSON and YAML carry it escaped, and intact.
+      const json = await run(['explain', 'svc/bidder', '-n', 'ads', '-o', 'json'], viewerKubeconfig);
+      const yaml = await run(['explain', 'svc/bidder', '-n', 'ads', '-o', 'yaml'], viewerKubeconfig);
+      for (const out of [json.out, yaml.out]) expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+      expect((JSON.parse(json.out) as ExplainView).service.lastEvent?.message).toBe(hostile);
+      expect((parseYaml(yaml.out) as ExplainView).service.lastEvent).toEqual((JSON.parse(json.out) as ExplainView).service.lastEvent);
+    } finally {
+      api.store.delete('events', 'tenant-1', 'ads');
+    }
+  });
+
   it('-o yaml is -o json in YAML; -o wide is the text view', async () => {
     const json = await run(['explain', 'svc/bidder', '-n', 'ads', '-o', 'json']);
     const yaml = await run(['explain', 'svc/bidder', '-n', 'ads', '-o', 'yaml']);

@@ -6,7 +6,8 @@ import type { PodAddressPool, PodLBNode } from '../src/api/types.js';
 import { approvalPatch, reasonProblem, rfc3339 } from '../src/cli/kubectl/approval.js';
 import { approvePool, contentDigests } from '../src/bgp/approval.js';
 import { type KubeEvent, explainService, lastRelevantEvent, renderExplain } from '../src/cli/kubectl/explain.js';
-import { cell, formatAge, renderTable } from '../src/cli/kubectl/format.js';
+import { cell, escapeTerminal, formatAge, renderTable, toSafeJson, toSafeYaml } from '../src/cli/kubectl/format.js';
+import { parse as parseYaml } from 'yaml';
 import { advertisesInside, poolViews, renderPools } from '../src/cli/kubectl/pools.js';
 import { lbClass, pod, service, slice } from '../src/members/fixtures.js';
 
@@ -42,6 +43,36 @@ describe('format', () => {
     [undefined, ''],
   ])('cell(%j)', (text, want) => {
     expect(cell(text)).toBe(want);
+  });
+
+  it.each([
+    ['\u001b[2J', '^[[2J'], // ESC as kubectl's printers.EscapeTerminal writes it
+    ['a\rb', 'a\\rb'],
+    ['a\nb\tc', 'a\\nb\\tc'],
+    ['bell\u0007', 'bell\\x07'],
+    ['del\u007f', 'del\\x7f'],
+    ['csi\u009b2J', 'csi\\u009b2J'],
+    ['rlo\u202eabc', 'rlo\\u202eabc'],
+    ['plain ünïcödé ✓', 'plain ünïcödé ✓'],
+  ])('escapeTerminal(%j) = %j, and escaping twice changes nothing', (text, want) => {
+    expect(escapeTerminal(text)).toBe(want);
+    expect(escapeTerminal(escapeTerminal(text))).toBe(want);
+  });
+
+  it('keepNewlines keeps line breaks and tabs (whole views), and only those', () => {
+    expect(escapeTerminal('a\n\tb\u001b\r', { keepNewlines: true })).toBe('a\n\tb^[\\r');
+  });
+
+  it('renderTable escapes every cell, so a cell cannot break a row', () => {
+    expect(renderTable([['A', 'B'], ['x\ny', '\u001b[31mred']])).toBe('A     B\nx\\ny  ^[[31mred\n');
+  });
+
+  it('-o json and -o yaml carry the same value with no raw control character', () => {
+    const obj = { message: 'a\u001b[2J\u009bJ\u007f\u202eb\nc', plain: 'ok' };
+    for (const out of [toSafeJson(obj), toSafeYaml(obj)]) expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(JSON.parse(toSafeJson(obj))).toEqual(obj);
+    expect(parseYaml(toSafeYaml(obj))).toEqual(obj);
+    expect(toSafeYaml({ plain: 'ok' })).toBe('plain: ok\n');
   });
 });
 

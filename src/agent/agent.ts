@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { BirdControl } from '../bgp/bird-control.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
+import type { OctaviaTrust } from '../lb/octavia-credentials.js';
 import type { LbInstance } from '../lb/provider.js';
 import { ReconcileLoop, type LoopRunReport } from '../reconcile/loop.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
@@ -38,6 +39,8 @@ export interface AgentOptions {
   kernel?: { netns?: string } | false;
   /** Namespace of the Secrets BGPPeers may reference. */
   secretsNamespace?: string;
+  /** Where Octavia credentials may be sent (`--octavia-auth-url`). Default: only a Secret's own auth_url. */
+  octaviaTrust?: OctaviaTrust;
   /**
    * Health poll interval while a member waits for its first passing check (jittered up to 20% early),
    * and the longest one: around the moment the check can pass the agent polls at inter / 40.
@@ -77,7 +80,7 @@ export class Agent {
     const events = new EventRecorder(client, log, { component: 'podlb-agent', host: nodeName });
     const signal = (): void => this.#loop.notify();
     this.#informers = new AgentInformers(client, { nodeName, secretsNamespace, log, onChange: signal });
-    const factory = new LbInstanceFactory({ nodeName, secretsNamespace, secret: (name, ns) => this.#informers.secret(name, ns) });
+    const factory = new LbInstanceFactory({ nodeName, secretsNamespace, ...(o.octaviaTrust ? { octaviaTrust: o.octaviaTrust } : {}), secret: (name, ns) => this.#informers.secret(name, ns) });
     metrics.lbRoundTripsSource = () => factory.haproxyRoundTrips();
     const child = (reconciler: string): Logger => log.child({ reconciler });
     const override = o.makeInstance;

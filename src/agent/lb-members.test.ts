@@ -3,7 +3,7 @@
 // stopping the run. No load balancer is contacted: every failure here happens before a call.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { Secret } from '../api/types.js';
+import { LABEL_CREDENTIALS, type Secret } from '../api/types.js';
 import { lbClass, NODE, pod, service, slice } from '../members/fixtures.js';
 import type { MemberOutcome } from '../members/reconciler.js';
 import type { MemberPlan } from '../members/plan.js';
@@ -58,7 +58,7 @@ describe('LbMembersReconciler', () => {
     const { r, metrics } = setup(secrets);
     const now = Date.parse('2026-12-06T10:00:00Z');
     await r.reconcile(snapshot(secrets), now);
-    secrets.push({ metadata: { name: 'os-creds', namespace: 'podlb-system', resourceVersion: '7' }, data: { 'clouds.yaml': Buffer.from('not: [valid').toString('base64') } } as Secret);
+    secrets.push({ metadata: { name: 'os-creds', namespace: 'podlb-system', resourceVersion: '7', labels: { [LABEL_CREDENTIALS]: 'true' } }, data: { 'clouds.yaml': Buffer.from('not: [valid').toString('base64') } } as Secret);
     // One millisecond later: well inside the first client's backoff, yet the new client is asked.
     const res = await r.reconcile(snapshot(secrets), now + 1);
     expect(res.status?.conditions?.[0]?.message).toMatch(/credentials Secret podlb-system\/os-creds: /);
@@ -67,6 +67,18 @@ describe('LbMembersReconciler', () => {
     expect(res.status?.fields?.lb?.instances?.map((x) => x.id)).toEqual(['octavia://RegionOne/6c1b2f0e-1f0a-4c47-9d38-3f5e1b1a2c3d']);
     const up = (await metrics.lbInstanceUp.get()).values.map((v) => v.labels.instance);
     expect(up).toEqual(['octavia://RegionOne/6c1b2f0e-1f0a-4c47-9d38-3f5e1b1a2c3d']);
+    await r.close();
+  });
+
+  it.each([
+    ['a Secret not labelled for podlb', {}, /credentials Secret podlb-system\/os-creds is not labelled podlb\.io\/credentials=true/],
+    ['a Keystone the operator did not choose', { [LABEL_CREDENTIALS]: 'true' }, /spec\.octavia\.authURL https:\/\/keystone\.example:5000\/v3 is neither allowed/],
+  ])('refused credentials (%s) are reported as CredentialsRefused, not as an unreachable load balancer', async (_n, labels, why) => {
+    const clouds = Buffer.from(JSON.stringify({ clouds: { c: { auth: { auth_url: 'https://elsewhere.example:5000/v3', application_credential_id: 'i', application_credential_secret: 's' } } } })).toString('base64');
+    const { r } = setup([{ metadata: { name: 'os-creds', namespace: 'podlb-system', resourceVersion: '3', labels }, data: { 'clouds.yaml': clouds } } as Secret]);
+    const res = await r.reconcile(snapshot([]), Date.parse('2026-12-06T10:00:00Z'));
+    expect(res.events?.filter((e) => e.type === 'Warning').map((e) => e.reason)).toEqual(['CredentialsRefused']);
+    expect(res.status?.conditions?.[0]?.message).toMatch(why);
     await r.close();
   });
 });

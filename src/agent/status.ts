@@ -3,7 +3,7 @@
 // failure to report never blocks BIRD or the load balancers.
 import type { Logger } from 'pino';
 import { API_VERSION, type BgpSessionStatus, type Condition, type Node, type PodLBNode } from '../api/types.js';
-import { isNotFound, KubeApiError, type KubeClient } from '../kube/client.js';
+import { isNotFound, KubeApiError, retryDelayMs, type KubeClient } from '../kube/client.js';
 import type { EventToRecord } from '../kube/events.js';
 import { backoff } from '../util/backoff.js';
 
@@ -40,7 +40,7 @@ export interface StatusWriterOptions {
   random?: () => number;
   /** After a refused write (4xx): the same status would be refused again, so wait long. */
   clientErrorBackoff?: { baseMs: number; maxMs: number };
-  /** After a 5xx, 429 or a connection error. */
+  /** After a 5xx, 429 or a connection error; never sooner than the server's Retry-After. */
   serverErrorBackoff?: { baseMs: number; maxMs: number };
 }
 
@@ -147,7 +147,7 @@ export class NodeStatusWriter {
       episode.failures += 1;
       episode.lastError = error;
       const clientError = code !== undefined && code >= 400 && code < 500 && code !== 404 && code !== 409 && code !== 429;
-      const delay = backoff(episode.failures, clientError ? this.#o.clientErrorBackoff : this.#o.serverErrorBackoff, this.#o.random);
+      const delay = retryDelayMs(err, backoff(episode.failures, clientError ? this.#o.clientErrorBackoff : this.#o.serverErrorBackoff, this.#o.random));
       this.#retryAt = now + delay;
       this.#log.warn({ err: error, code, failures: episode.failures, retryInMs: Math.round(delay) }, 'could not write PodLBNode status');
       return {

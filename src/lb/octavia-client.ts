@@ -180,7 +180,10 @@ export class OctaviaClient {
     } catch (err) {
       throw new UnreachableError('OCTAVIA_UNREACHABLE', `Octavia ${method} ${path}: ${(err as Error).message ?? String(err)}`, err);
     }
-    const text = await res.text().catch(() => '');
+    // The timeout's signal also aborts the body: a stalled or cut reply is no answer, not an empty one.
+    const text = await res.text().catch((err: unknown) => {
+      throw new UnreachableError('OCTAVIA_UNREACHABLE', `Octavia ${method} ${path}: ${res.status} reply cut off: ${(err as Error).message ?? String(err)}`, err);
+    });
     let body: any = undefined;
     if (text) {
       try {
@@ -245,7 +248,9 @@ export class OctaviaClient {
     } catch (err) {
       throw new UnreachableError('KEYSTONE_UNREACHABLE', `Keystone ${url}: ${(err as Error).message ?? String(err)}`, err);
     }
-    const text = await res.text().catch(() => '');
+    const text = await res.text().catch((err: unknown) => {
+      throw new UnreachableError('KEYSTONE_UNREACHABLE', `Keystone ${url}: ${res.status} reply cut off: ${(err as Error).message ?? String(err)}`, err);
+    });
     let body: any;
     try {
       body = text ? JSON.parse(text) : undefined;

@@ -7,9 +7,9 @@ import type { Logger } from 'pino';
 import type { ObjectRef } from '../api/problem.js';
 import type { EventToRecord } from '../kube/events.js';
 import { memberNamePrefix } from '../lb/naming.js';
-import { instanceRefKey, type LbInstance, type LbInstanceRef, type ObservedMember } from '../lb/provider.js';
+import { instanceRefKey, LB_CREDENTIALS_REFUSED, type LbInstance, type LbInstanceRef, type ObservedMember } from '../lb/provider.js';
 import { backoff, type BackoffPolicy } from '../util/backoff.js';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, PodlbError } from '../util/errors.js';
 import { classRef, type LbClassModel } from './binding.js';
 import { diffMembers, instanceViews, lastKnownViews, type MemberAction } from './diff.js';
 import { executors } from './execute.js';
@@ -310,7 +310,9 @@ export class MemberReconciler {
     run.wake(st.nextRetryAt);
     log.warn({ err: st.lastError, failures: st.failures, retryInMs: Math.round(delay) }, 'load balancer instance call failed');
     if (st.failures === 1) {
-      run.out.events.push({ object: classRef(st.ref.className), type: 'Warning', reason: 'LoadBalancerUnreachable', message: `Instance ${st.ref.id}: ${st.lastError}; retrying with backoff, registered members are kept` });
+      // Refused credentials are not an outage: the class or its Secret needs a fix, and the reason says so.
+      const refused = err instanceof PodlbError && err.code === LB_CREDENTIALS_REFUSED;
+      run.out.events.push({ object: classRef(st.ref.className), type: 'Warning', reason: refused ? 'CredentialsRefused' : 'LoadBalancerUnreachable', message: `Instance ${st.ref.id}: ${st.lastError}; retrying with backoff, registered members are kept` });
     }
   }
 

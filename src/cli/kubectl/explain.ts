@@ -227,7 +227,7 @@ function conditionText(c: ConditionView | undefined, now: Date): string {
 function eventText(e: EventView | undefined, now: Date, max = 70): string {
   if (!e) return '-';
   const repeat = e.count > 1 ? ` (x${e.count})` : '';
-  return `${formatAge(e.time, now)} ${e.type} ${e.reason}${repeat}: ${cell(e.message, max)}`;
+  return `${formatAge(e.time, now)} ${cell(e.type, 20)} ${cell(e.reason, 128)}${repeat}: ${cell(e.message, max)}`;
 }
 
 /** `wide` (-o wide) prints Event messages and condition messages whole instead of cut to the terminal. */
