@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { BirdApplier } from '../src/bgp/bird-apply.js';
 import { BirdControl } from '../src/bgp/bird-control.js';
-import { nodeFixture, peerFixture, poolFixture } from '../src/bgp/fixtures.js';
+import { nodeFixture, peerFixture, poolFixture } from '../testkit/bgp-fixtures.js';
 import { buildBgpPlan } from '../src/bgp/model.js';
 import { renderBirdConf } from '../src/bgp/render.js';
 import { startBird } from '../src/lab/bird-process.js';

@@ -8,7 +8,7 @@
 import { pathToFileURL } from 'node:url';
 import { memberName, memberNamePrefix } from '../src/lb/naming.js';
 import { OctaviaInstance } from '../src/lb/octavia-instance.js';
-import { startOctaviaFake } from '../src/octavia-fake/index.js';
+import { startOctaviaFake } from '../testkit/octavia-fake/index.js';
 
 interface Scenario {
   name: string;

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { startEndpointSliceController } from '../src/lab/endpointslice-controller.js';
-import { startOctaviaFake, type OctaviaFake } from '../src/octavia-fake/index.js';
+import { startOctaviaFake, type OctaviaFake } from '../testkit/octavia-fake/index.js';
 import { Agent } from '../src/agent/agent.js';
 import { KubeClient } from '../src/kube/client.js';
 import { waitFor } from '../src/lab/netns.js';

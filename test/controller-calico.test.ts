@@ -18,7 +18,7 @@ import { labelSelectorToCalico } from '../src/controller/calico/selector.js';
 import { applyCalicoSync, planCalicoSync, type CalicoCurrent } from '../src/controller/calico/sync.js';
 import { KubeClient } from '../src/kube/client.js';
 import { parseControllerFlags } from '../src/controller/main.js';
-import { peerFixture, poolFixture } from '../src/bgp/fixtures.js';
+import { peerFixture, poolFixture } from '../testkit/bgp-fixtures.js';
 import type { PodAddressPool } from '../src/api/types.js';
 import { parseLabelSelector, selectorMatches } from '../src/util/label-selector.js';
 import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';

@@ -18,7 +18,7 @@ import { certInfo } from '../src/controller/certs.js';
 import { secretToBundle } from '../src/controller/tls-manager.js';
 import { WEBHOOK_PATH } from '../src/controller/webhook-server.js';
 import { waitFor } from '../src/lab/netns.js';
-import { loadYamlDocs, repoRoot } from './install-schema.js';
+import { loadYamlDocs, repoRoot } from '../testkit/install-schema.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const NS = 'podlb-system';

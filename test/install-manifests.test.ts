@@ -27,7 +27,7 @@ import {
   repoRoot,
   structuralProblems,
   validateAgainstCrds,
-} from './install-schema.js';
+} from '../testkit/install-schema.js';
 
 const ROOT = repoRoot();
 const crds = loadCrds(ROOT);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BirdControl } from '../bgp/bird-control.js';
-import { nodeFixture, peerFixture } from '../bgp/fixtures.js';
+import { nodeFixture, peerFixture } from '../../testkit/bgp-fixtures.js';
 import { BgpSessionsReconciler } from './bgp-sessions.js';
 import { AgentMetrics } from './metrics.js';
 import type { AgentSnapshot } from './snapshot.js';

@@ -8,7 +8,7 @@ import { READINESS_GATE, type Pod } from '../api/types.js';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { KubeClient } from '../kube/client.js';
 import type { MemberView } from '../members/gates.js';
-import { lbClass, NODE, pod, service, slice } from '../members/fixtures.js';
+import { lbClass, NODE, pod, service, slice } from '../../testkit/member-fixtures.js';
 import { memberKey, planMembers } from '../members/plan.js';
 import type { MemberOutcome } from '../members/reconciler.js';
 import type { MembersRun } from './lb-members.js';

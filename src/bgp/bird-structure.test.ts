@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseStructure, tokenize, BirdSyntaxError, expectedConfig } from './bird-structure.js';
-import { nodeFixture, peerFixture, poolFixture, secretFixture } from './fixtures.js';
+import { nodeFixture, peerFixture, poolFixture, secretFixture } from '../../testkit/bgp-fixtures.js';
 import { buildBgpPlan } from './model.js';
 import { renderBirdConf } from './render.js';
 

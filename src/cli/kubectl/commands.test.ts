@@ -15,12 +15,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
-import type { PodAddressPool } from '../src/api/types.js';
-import { runKubectlPodlb } from '../src/cli/kubectl/main.js';
-import type { ExplainView } from '../src/cli/kubectl/explain.js';
-import type { PoolView } from '../src/cli/kubectl/pools.js';
-import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
+import { type ApiServer, startApiServer } from '../../apiserver/index.js';
+import type { PodAddressPool } from '../../api/types.js';
+import { runKubectlPodlb } from './main.js';
+import type { ExplainView } from './explain.js';
+import type { PoolView } from './pools.js';
+import { LAB_NETWORK_TEAM } from '../../lab/objects.js';
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 const ago = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');

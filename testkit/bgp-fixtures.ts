@@ -1,5 +1,5 @@
 // Objects shaped like design §3's examples, for tests, goldens and the bench.
-import type { BGPPeer, Node, PodAddressPool, Secret } from '../api/types.js';
+import type { BGPPeer, Node, PodAddressPool, Secret } from '../src/api/types.js';
 
 export function nodeFixture(over: { name?: string; labels?: Record<string, string>; podCIDRs?: string[]; internalIP?: string | null } = {}): Node {
   return {
