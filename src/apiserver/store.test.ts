@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ApiError } from './errors.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.js';
 import { builtinResources } from './resources.js';
-import { matchesLabels, parseLabelSelector } from './selectors.js';
+import { parseLabelSelector } from './selectors.js';
+import { requirementsMatch } from '../util/label-selector.js';
 import { ObjectStore, type WatchEvent } from './store.js';
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -40,7 +41,7 @@ describe('label selectors', () => {
     ['podlb.io/x=y', true],
     ['', true],
   ])('%s → %s', (sel, want) => {
-    expect(matchesLabels(parseLabelSelector(sel), labels)).toBe(want);
+    expect(requirementsMatch(parseLabelSelector(sel), labels)).toBe(want);
   });
   it.each(['app in web', 'a b', '=x', 'app in ()', 'Bad Key=1'])('rejects %s with 400', (sel) => {
     expect(code(() => parseLabelSelector(sel))).toBe(400);

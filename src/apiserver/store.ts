@@ -23,7 +23,8 @@ import {
 } from './errors.js';
 import { type Json, applyJsonPatch, applyMergePatch, applyStrategicMergePatch, deepEqual } from './patch.js';
 import { type Obj, type ResourceType, type StrategyContext, apiVersionOf, builtinResources } from './resources.js';
-import { type FieldRequirement, type LabelRequirement, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { type FieldRequirement, matchesFields, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { type AnyRequirement, requirementsMatch } from '../util/label-selector.js';
 import { type AdmissionReader, admit } from './admission.js';
 import { IN_PROCESS_USER, type UserInfo } from './user.js';
 import { validateObjectMeta } from './validation.js';
@@ -293,12 +294,12 @@ export class ObjectStore {
   }
 
   #predicate(rt: ResourceType, opts: { namespace?: string; labelSelector?: string; fieldSelector?: string }): (o: Obj) => boolean {
-    const labels: LabelRequirement[] = opts.labelSelector ? parseLabelSelector(opts.labelSelector) : [];
+    const labels: AnyRequirement[] = opts.labelSelector ? parseLabelSelector(opts.labelSelector) : [];
     const fields: FieldRequirement[] = opts.fieldSelector ? parseFieldSelector(opts.fieldSelector) : [];
     const known = new Set(Object.keys(this.#fields(rt, { metadata: {} })));
     for (const f of fields) if (!known.has(f.field)) throw badRequest(`field label not supported: ${f.field}`);
     const ns = rt.namespaced ? opts.namespace : undefined;
-    return (o) => (!ns || o.metadata?.namespace === ns) && matchesLabels(labels, o.metadata?.labels) && matchesFields(fields, this.#fields(rt, o));
+    return (o) => (!ns || o.metadata?.namespace === ns) && requirementsMatch(labels, o.metadata?.labels) && matchesFields(fields, this.#fields(rt, o));
   }
 
   // ---------------- reads ----------------
