@@ -3,6 +3,7 @@
 // healthy, when to read the load balancers again (poll.ts).
 import type { Logger } from 'pino';
 import { READINESS_GATE, type Pod } from '../api/types.js';
+import { transitionTime } from '../api/conditions.js';
 import type { EventToRecord } from '../kube/events.js';
 import type { KubeClient } from '../kube/client.js';
 import { planGates, type GateDecision } from '../members/gates.js';
@@ -107,9 +108,7 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
   }
 
   async #write(pod: Pod, d: GateDecision, now: number): Promise<void> {
-    const current = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);
-    // lastTransitionTime moves only when the status changes (API conventions).
-    const lastTransitionTime = current && current.status === d.status && current.lastTransitionTime ? current.lastTransitionTime : new Date(now).toISOString();
+    const lastTransitionTime = transitionTime(pod.status?.conditions, READINESS_GATE, d.status, new Date(now).toISOString());
     await this.#o.client.patch(`/api/v1/namespaces/${d.pod.namespace}/pods/${d.pod.name}/status`, { status: { conditions: [{ type: READINESS_GATE, status: d.status, reason: d.reason, message: d.message, lastTransitionTime }] } }, 'strategic');
   }
 }
