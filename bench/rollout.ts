@@ -1,4 +1,4 @@
-// Issue 4: a full rolling replacement of a 10-replica backend under constant load, with
+// A full rolling replacement of a 10-replica backend under constant load, with
 // podlb's readiness gate and without it (the baseline: the rollout may outrun the load balancer).
 import { pathToFileURL } from 'node:url';
 import { startLab } from '../src/lab/lab.js';

@@ -1,4 +1,4 @@
-// Security fuzz of the BIRD renderer (issue 3). A seeded generator builds Nodes, pools, peers,
+// Security fuzz of the BIRD renderer. A seeded generator builds Nodes, pools, peers,
 // Secrets, Pod IPs and gateways whose every string and number may carry BIRD syntax, quotes,
 // braces, semicolons, newlines, comments, `include`, unicode, NUL, over-long values, huge,
 // negative and fractional numbers or the wrong type. For every case:

@@ -1,4 +1,4 @@
-// Issue 3 against the real daemons: PodIPs host routes reach the FRR ToR and are withdrawn
+// PodIPs advertisement and TCP-MD5 against the real daemons: PodIPs host routes reach the FRR ToR and are withdrawn
 // when a Pod goes away (no session flap); TCP-MD5 sessions come up only with the password the
 // ToR has; changing one peer's password restarts that session and no other.
 // One node with two uplinks (eth0, eth1) to one FRR ToR, so two sessions with two passwords.
