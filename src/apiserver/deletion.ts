@@ -2,7 +2,7 @@
 // mark it with a deletionTimestamp while a grace period runs or finalizers remain, or remove it.
 import type { Status } from './errors.js';
 import { metaTime } from './formats.js';
-import type { Obj, ResourceType } from './resources.js';
+import type { Obj, ResourceType } from './resource-type.js';
 
 export type DeletionStep =
   /** Already being deleted no sooner than this request asks. */

@@ -6,7 +6,7 @@ import { createServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, badRequest, failure, methodNotAllowed, statusForCode, unsupportedMediaType } from './errors.js';
-import { type Obj, type ResourceType, apiVersionOf } from './resources.js';
+import { type Obj, type ResourceType, apiVersionOf } from './resource-type.js';
 import type { Authenticator } from './authn.js';
 import { forbiddenFor, type RbacAuthorizer } from './rbac.js';
 import { impersonatedUser } from './impersonation.js';

@@ -2,7 +2,7 @@
 // cache's history), or continuing a paginated list at the resourceVersion of its first page.
 import { badRequest, expired, invalid, invalidError, timeout, tooOldResourceVersion } from './errors.js';
 import { decodeContinue, encodeContinue, parseRv } from './resource-version.js';
-import { type Obj, type ResourceType, apiVersionOf } from './resources.js';
+import { type Obj, type ResourceType, apiVersionOf } from './resource-type.js';
 import type { ListOptions } from './store-options.js';
 import { type ResourceState, stateAt } from './watch.js';
 

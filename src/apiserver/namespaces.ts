@@ -2,7 +2,7 @@
 // content is deleted, and it goes away once nothing is left in it. The system namespaces stay.
 import { forbidden } from './errors.js';
 import { metaTime } from './formats.js';
-import type { Obj } from './resources.js';
+import type { Obj } from './resource-type.js';
 import type { HistoryEvent, ResourceState } from './watch.js';
 
 export const PROTECTED_NAMESPACES: ReadonlySet<string> = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);

@@ -2,7 +2,7 @@
 // the endpoint and set, and metadata.generateName's random suffix.
 import { randomBytes } from 'node:crypto';
 import { badRequest } from './errors.js';
-import { type Obj, type ResourceType, apiVersionOf } from './resources.js';
+import { type Obj, type ResourceType, apiVersionOf } from './resource-type.js';
 
 /** The alphabet of apimachinery's utilrand.String: no vowels, no look-alikes. */
 const NAME_SUFFIX_CHARS = 'bcdfghjklmnpqrstvwxz2456789';

@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, type FieldError, alreadyExists, badRequest, conflict, failure, forbiddenField, invalid, invalidError, notFound, staleConflict, type Status, unsupportedMediaType } from './errors.js';
 import { type Json, applyJsonPatch, applyMergePatch, applyStrategicMergePatch, deepEqual } from './patch.js';
-import { type Obj, type ResourceType, type StrategyContext, apiVersionOf, builtinResources } from './resources.js';
+import { type Obj, type ResourceType, type StrategyContext, apiVersionOf } from './resource-type.js';
+import { builtinResources } from './resources.js';
 import { type FieldRequirement, matchesFields, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { type AnyRequirement, requirementsMatch } from '../util/label-selector.js';
 import { type AdmissionReader, admit } from './admission.js';
@@ -19,7 +20,7 @@ import { type HistoryEvent, type ResourceState, type WatchEvent, type WatchHandl
 import { IN_PROCESS_USER } from './user.js';
 import { validateObjectMeta } from './validation.js';
 
-export type { Obj } from './resources.js';
+export type { Obj } from './resource-type.js';
 export type { WatchEvent, WatchEventType, WatchHandle, WatchOptions } from './watch.js';
 export type { DeleteOptions, ListOptions, PatchOptions, PatchType, WriteOptions } from './store-options.js';
 

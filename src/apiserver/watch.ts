@@ -4,7 +4,7 @@
 // for that watcher). Events reach a watcher in order, on a microtask, as clones.
 import { timeout, tooOldResourceVersion } from './errors.js';
 import { parseRv } from './resource-version.js';
-import { type Obj, type ResourceType, apiVersionOf } from './resources.js';
+import { type Obj, type ResourceType, apiVersionOf } from './resource-type.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 export interface WatchEvent {
