@@ -10,7 +10,7 @@
 // Needs root (network namespaces). Runnable alone: node dist/bench/pool-approval.js
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { CONTROLLER_SERVICE_ACCOUNT } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT } from '../testkit/controller-resources.js';
 import { pino } from 'pino';
 import { API_VERSION, type PodAddressPool } from '../src/api/types.js';
 import { Controller } from '../src/controller/controller.js';

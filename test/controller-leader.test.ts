@@ -2,7 +2,7 @@
 // failover after the leader stops renewing (partitioned) or releases (stopped), and never two
 // leaders at once, also when writes race or fail with 409 Conflict.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CONTROLLER_SERVICE_ACCOUNT } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT } from '../testkit/controller-resources.js';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { KubeApiError, KubeClient } from '../src/kube/client.js';

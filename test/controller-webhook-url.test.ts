@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
-import { controllerResources } from '../src/controller/api-resources.js';
+import { controllerResources } from '../testkit/controller-resources.js';
 import { Controller } from '../src/controller/controller.js';
 import { certInfo } from '../src/controller/certs.js';
 import { secretToBundle } from '../src/controller/tls-manager.js';

@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { applyJsonPatch, type Json } from '../src/apiserver/patch.js';
 import { KubeClient } from '../src/kube/client.js';
-import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
 import { Controller, serviceDnsNames } from '../src/controller/controller.js';
 import { isSignedBy, splitPemBundle } from '../src/controller/certs.js';
 import { DAY_MS, TlsManager, secretToBundle } from '../src/controller/tls-manager.js';

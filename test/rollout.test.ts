@@ -3,7 +3,7 @@
 // (maxSurge 1, maxUnavailable 0), with the preStop and drain the README recommends.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../src/lab/lab.js';
-import { deployReplicas, rollingReplace, type RolloutResult } from '../src/lab/rollout.js';
+import { deployReplicas, rollingReplace, type RolloutResult } from '../testkit/lab-rollout.js';
 
 let lab: Lab;
 let current: string[] = [];
