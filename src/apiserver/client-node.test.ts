@@ -3,6 +3,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, startApiServer } from './index.js';
+import { eventually } from '../../testkit/eventually.js';
 
 let server: ApiServer;
 let kc: k8s.KubeConfig;
@@ -11,15 +12,7 @@ let custom: k8s.CustomObjectsApi;
 const smp = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
-async function until<T>(fn: () => T | undefined, ms = 3000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = <T>(fn: () => T | undefined | false, ms = 3000): Promise<T> => eventually('the condition', fn, ms, 10);
 
 function pod(name: string, extra: { nodeName?: string; labels?: Record<string, string>; ns?: string } = {}): k8s.V1Pod {
   return {
