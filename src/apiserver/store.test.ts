@@ -2,6 +2,7 @@
 // history, deletion and namespaces.
 import { describe, expect, it } from 'vitest';
 import { ApiError } from './errors.js';
+import { refusal } from '../../testkit/api-errors.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.js';
 import { builtinResources } from './resources.js';
 import { parseLabelSelector } from './selectors.js';
@@ -10,15 +11,7 @@ import { ObjectStore, type WatchEvent } from './store.js';
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-function code(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ApiError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const code = (fn: () => unknown): number | undefined => refusal(fn).code;
 
 const podSpec = (extra: Record<string, unknown> = {}) => ({ containers: [{ name: 'c', image: 'img:1' }], ...extra });
 
