@@ -10,12 +10,12 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { startEndpointSliceController } from '../src/lab/endpointslice-controller.js';
-import { startOctaviaFake, type OctaviaFake } from '../src/octavia-fake/index.js';
+import { startOctaviaFake, type OctaviaFake } from '../testkit/octavia-fake/index.js';
 import { Agent } from '../src/agent/agent.js';
 import { KubeClient } from '../src/kube/client.js';
 import { waitFor } from '../src/lab/netns.js';
 import { API_VERSION, LABEL_CREDENTIALS, READINESS_GATE, type Pod, type PodLBNode } from '../src/api/types.js';
-import { startHttpStub } from './http-stub.js';
+import { startHttpStub } from '../testkit/http-stub.js';
 
 let api: ApiServer;
 let fake: OctaviaFake;

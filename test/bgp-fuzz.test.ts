@@ -1,4 +1,4 @@
-// Security fuzz of the BIRD renderer (issue 3). A seeded generator builds Nodes, pools, peers,
+// Security fuzz of the BIRD renderer. A seeded generator builds Nodes, pools, peers,
 // Secrets, Pod IPs and gateways whose every string and number may carry BIRD syntax, quotes,
 // braces, semicolons, newlines, comments, `include`, unicode, NUL, over-long values, huge,
 // negative and fractional numbers or the wrong type. For every case:
@@ -6,7 +6,7 @@
 //     problem ever echoes a Secret value;
 //   - the rendered text is accepted by the real `bird -p`;
 //   - its structure (statements, protocol names, prefixes, addresses, ASNs, passwords) equals
-//     the one written independently from the model (src/bgp/bird-structure.ts), and the
+//     the one written independently from the model (testkit/bird-structure.ts), and the
 //     model holds only values that parse from the input (prefixes inside approved pools and
 //     podCIDRs / Pod IPs, peer addresses from peers or the gateway, passwords from Secrets).
 // The same properties hold end to end for `podlb render bird` (YAML in, stdout out).
@@ -19,7 +19,7 @@ import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { BGPPeer, Node, Pod, PodAddressPool, Secret, Service } from '../src/api/types.js';
-import { birdParse, expectedConfig, parseStructure } from '../src/bgp/bird-structure.js';
+import { birdParse, expectedConfig, parseStructure } from '../testkit/bird-structure.js';
 import { parseIp, parsePrefix, prefixInside, type IpPrefix } from '../src/net/ip.js';
 import { buildBgpPlan, BIRD_SYMBOL, type BgpPlanInput, type BirdModel, type PodIPs } from '../src/bgp/model.js';
 import { podIPsForNode } from '../src/bgp/pod-ips.js';

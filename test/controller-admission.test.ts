@@ -6,10 +6,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
 import type { Obj } from '../src/apiserver/resources.js';
-import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
 import { KubeApiError, KubeClient } from '../src/kube/client.js';
 import { type ValidatingAdmissionPolicy, checkExpression, policyExpressions } from '../src/policy/vap-eval.js';
-import { loadYamlDocs, repoRoot } from './install-schema.js';
+import { loadYamlDocs, repoRoot } from '../testkit/install-schema.js';
 
 const POLICY = 'podlb-controller-webhook-scope';
 const MWC = 'mutatingwebhookconfigurations.admissionregistration.k8s.io';

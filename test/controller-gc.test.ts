@@ -12,7 +12,7 @@ import type { EventToRecord } from '../src/kube/events.js';
 import type { LoadBalancerClass, Service } from '../src/api/types.js';
 import { MemberGc, planMemberGc, type GcSnapshot } from '../src/controller/member-gc.js';
 import { Controller } from '../src/controller/controller.js';
-import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const GRACE = 120_000;

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
 import { KubeClient } from '../src/kube/client.js';
 import { join } from 'node:path';
-import { loadYamlDocs, repoRoot } from './install-schema.js';
+import { loadYamlDocs, repoRoot } from '../testkit/install-schema.js';
 import { parseControllerFlags } from '../src/controller/main.js';
 import { WEBHOOK_PATH } from '../src/controller/webhook-server.js';
-import { CONTROLLER_SERVICE_ACCOUNT, controllerResources, mutatingWebhookConfigurationResource } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources, mutatingWebhookConfigurationResource } from '../testkit/controller-resources.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const ROOT = repoRoot();

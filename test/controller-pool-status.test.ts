@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { waitFor } from '../src/lab/netns.js';
 import { Controller } from '../src/controller/controller.js';
-import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
 import type { Condition, PodAddressPool } from '../src/api/types.js';
 import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
 

@@ -28,7 +28,7 @@ import {
   repoRoot,
   structuralProblems,
   validateAgainstCrds,
-} from './install-schema.js';
+} from '../testkit/install-schema.js';
 
 const ROOT = repoRoot();
 const crds = loadCrds(ROOT);

@@ -7,7 +7,7 @@ import { octaviaInstanceId } from '../src/lb/octavia-instance.js';
 import type { LbClassModel } from '../src/members/binding.js';
 import type { DesiredMember } from '../src/members/plan.js';
 import { MemberReconciler } from '../src/members/reconciler.js';
-import { batchUpdates, startEnv, type Env } from './octavia-helpers.js';
+import { batchUpdates, startEnv, type Env } from '../testkit/octavia-env.js';
 
 let env: Env;
 beforeEach(async () => {

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { BgpSessionStatus } from '../api/types.js';
 import type { BirdControl } from '../bgp/bird-control.js';
 import { birdTimeToRfc3339 } from '../bgp/bird-protocols.js';
-import { buildBgpPlan } from '../bgp/model.js';
+import { parseConfig, parseNode } from '../bgp/config.js';
+import { planPeers } from '../bgp/peers.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentMetrics } from './metrics.js';
@@ -47,17 +48,12 @@ export class BgpSessionsReconciler implements Reconciler<AgentSnapshot, NodeStat
   async #read(s: AgentSnapshot, now: number): Promise<void> {
     try {
       const protocols = await this.#o.control.showProtocolsAll();
-      // Only the peers' protocol names and addresses are needed, hence no pools.
-      const model = buildBgpPlan({
-        node: s.node ?? { metadata: { name: this.#o.nodeName } },
-        pools: [],
-        peers: [...s.peers],
-        secrets: [...s.secrets],
-        ...(s.gateway ? { defaultGateway: s.gateway } : {}),
-      }).model;
+      // The sessions bird.conf holds: this node's peers, none while it has no router id.
+      const node = parseNode(s.node ?? { metadata: { name: this.#o.nodeName } });
+      const peers = node.routerId ? planPeers(parseConfig({ pools: [], peers: s.peers, secrets: s.secrets }).peers, node, s.gateway).peers : [];
       const byProto = new Map(protocols.map((p) => [p.name, p]));
       this.#o.metrics.bgpSessionUp.reset();
-      this.#sessions = model.peers.map((peer) => {
+      this.#sessions = peers.map((peer) => {
         const p = byProto.get(peer.protocol);
         const since = p?.since ? birdTimeToRfc3339(p.since, new Date(now)) : undefined;
         return {

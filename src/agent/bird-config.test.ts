@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BirdCommandError, BirdControl, type BirdReply } from '../bgp/bird-control.js';
-import { nodeFixture, peerFixture, poolFixture } from '../bgp/fixtures.js';
+import { nodeFixture, peerFixture, poolFixture } from '../../testkit/bgp-fixtures.js';
 import { BirdConfigReconciler } from './bird-config.js';
 import { AgentMetrics } from './metrics.js';
 import type { AgentSnapshot } from './snapshot.js';

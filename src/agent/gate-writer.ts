@@ -1,6 +1,7 @@
 // Readiness-gate writes (design §4.3) go to pods/status. A 429 or 503 with Retry-After is the
 // API server shedding load (API Priority and Fairness): every gate write from this agent shares
 // the same flow, so until the server's time has passed none is sent, whatever wakes the loop.
+import { transitionTime } from '../api/conditions.js';
 import { READINESS_GATE, type Pod } from '../api/types.js';
 import { KubeApiError, retryDelayMs, type KubeClient } from '../kube/client.js';
 import type { GateDecision } from '../members/gates.js';
@@ -24,9 +25,7 @@ export class GateWriter {
     if (now < this.#notBefore) {
       throw new GateWriteHeldBack(429, 'TooManyRequests', `readiness gate of ${d.pod.namespace}/${d.pod.name}: held back, the API server asked to wait until ${new Date(this.#notBefore).toISOString()}`, this.#notBefore - now);
     }
-    const current = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);
-    // lastTransitionTime moves only when the status changes (API conventions).
-    const lastTransitionTime = current && current.status === d.status && current.lastTransitionTime ? current.lastTransitionTime : new Date(now).toISOString();
+    const lastTransitionTime = transitionTime(pod.status?.conditions, READINESS_GATE, d.status, new Date(now).toISOString());
     try {
       await this.#client.patch(
         `/api/v1/namespaces/${d.pod.namespace}/pods/${d.pod.name}/status`,

@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { LABEL_CREDENTIALS, type Secret } from '../api/types.js';
-import { lbClass, NODE, pod, service, slice } from '../members/fixtures.js';
+import { lbClass, NODE, pod, service, slice } from '../../testkit/member-fixtures.js';
 import type { MemberOutcome } from '../members/reconciler.js';
 import type { MemberPlan } from '../members/plan.js';
 import { LbInstanceFactory } from './lb-instances.js';

@@ -5,7 +5,8 @@
 import type { Condition } from '../api/types.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import type { AgentMetrics } from './metrics.js';
-import { mergeConditions, type NodeStatusWriter, type PodLBNodeStatus } from './status.js';
+import { mergeConditions } from '../api/conditions.js';
+import type { NodeStatusWriter, PodLBNodeStatus } from './status.js';
 import type { AgentSnapshot } from './snapshot.js';
 
 /** One reconciler's part of PodLBNode status. */

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHttpStub, tooManyRequests, type HttpStub } from '../../test/http-stub.js';
+import { startHttpStub, tooManyRequests, type HttpStub } from '../../testkit/http-stub.js';
 import type { Pod } from '../api/types.js';
 import { KubeClient } from '../kube/client.js';
 import type { GateDecision } from '../members/gates.js';

@@ -3,19 +3,12 @@
 // failure to report never blocks BIRD or the load balancers.
 import type { Logger } from 'pino';
 import { API_VERSION, type BgpSessionStatus, type Condition, type Node, type PodLBNode } from '../api/types.js';
+import { mergeConditions } from '../api/conditions.js';
 import { isNotFound, KubeApiError, retryDelayMs, type KubeClient } from '../kube/client.js';
 import type { EventToRecord } from '../kube/events.js';
 import { backoff } from '../util/backoff.js';
 
 export type PodLBNodeStatus = NonNullable<PodLBNode['status']>;
-
-/** Keeps lastTransitionTime when a condition's status did not change (API conventions). */
-export function mergeConditions(previous: readonly Condition[] | undefined, next: readonly Omit<Condition, 'lastTransitionTime'>[], nowIso: string): Condition[] {
-  return next.map((c) => {
-    const prev = previous?.find((p) => p.type === c.type);
-    return { ...c, lastTransitionTime: prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : nowIso };
-  });
-}
 
 export function bgpReadyCondition(sessions: readonly BgpSessionStatus[], birdError: string | undefined): Omit<Condition, 'lastTransitionTime'> {
   if (birdError) return { type: 'BGPReady', status: 'False', reason: 'BirdUnreachable', message: birdError };

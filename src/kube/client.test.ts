@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHttpStub, tooManyRequests, type HttpStub } from '../../test/http-stub.js';
+import { startHttpStub, tooManyRequests, type HttpStub } from '../../testkit/http-stub.js';
 import { KubeApiError, KubeClient, parseRetryAfterMs, retryDelayMs } from './client.js';
 
 let server: Server | undefined;

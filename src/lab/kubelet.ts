@@ -15,6 +15,7 @@
 // It talks to the API server over HTTP, like a kubelet, not through the in-process store.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { transitionTime } from '../api/conditions.js';
 import type { Condition, Pod } from '../api/types.js';
 import { isNotFound, type KubeClient } from '../kube/client.js';
 import { ResilientInformer } from '../kube/informer.js';
@@ -70,12 +71,17 @@ export function gracePeriodSeconds(pod: Pod): number {
   return m.deletionGracePeriodSeconds ?? (pod.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30;
 }
 
-/** The Ready condition for containers in `containersReady` state and the Pod's gates. */
-function readyCondition(pod: Pod, containersReady: boolean, now: string): Condition {
-  if (!containersReady) return { type: 'Ready', status: 'False', lastTransitionTime: now, reason: 'ContainersNotReady', message: `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]` };
+/**
+ * The Ready condition for containers in `containersReady` state and the Pod's gates. As the
+ * kubelet's status manager does, lastTransitionTime stays when Ready keeps its status (a new
+ * reason is not a transition).
+ */
+export function readyCondition(pod: Pod, containersReady: boolean, now: string): Condition {
+  const at = (status: Condition['status']): string => transitionTime(pod.status?.conditions, 'Ready', status, now);
+  if (!containersReady) return { type: 'Ready', status: 'False', lastTransitionTime: at('False'), reason: 'ContainersNotReady', message: `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]` };
   const draft: Pod = { ...pod, status: { ...pod.status, conditions: [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'ContainersReady'), { type: 'ContainersReady', status: 'True' }] } };
-  if (podReady(draft)) return { type: 'Ready', status: 'True', lastTransitionTime: now, reason: null as unknown as string, message: null as unknown as string };
-  return { type: 'Ready', status: 'False', lastTransitionTime: now, reason: 'ReadinessGatesNotReady', message: 'corresponding condition of pod readiness gate is not True' };
+  if (podReady(draft)) return { type: 'Ready', status: 'True', lastTransitionTime: at('True'), reason: null as unknown as string, message: null as unknown as string };
+  return { type: 'Ready', status: 'False', lastTransitionTime: at('False'), reason: 'ReadinessGatesNotReady', message: 'corresponding condition of pod readiness gate is not True' };
 }
 
 export class LabKubelet {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planMembers } from './plan.js';
 import { parseDurationMs, parseServiceBinding, parseLbClass } from './binding.js';
-import { NODE, lbClass, pod, service, slice, type Ep } from './fixtures.js';
+import { NODE, lbClass, pod, service, slice, type Ep } from '../../testkit/member-fixtures.js';
 
 describe('planMembers: which endpoints become members (design §4.1)', () => {
   it.each<{ name: string; ep: Ep; p: Parameters<typeof pod>[1] | null; want: 'active' | 'kept' | 'draining' | 'none' }>([

@@ -124,11 +124,6 @@ export function decideEndpoint(
   return { decision: 'notReady', pod };
 }
 
-export function selectorMatches(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
-  const keys = Object.keys(selector);
-  return keys.length > 0 && keys.every((k) => labels?.[k] === selector[k]);
-}
-
 export function planMembers(snap: MemberSnapshot): MemberPlan {
   const problems: Problem[] = [];
   const classes = new Map<string, LbClassModel>();

@@ -6,7 +6,8 @@ import type { Condition, EndpointSlice, LoadBalancerClass, Pod, PodLBNode, Servi
 import { READINESS_GATE } from '../../api/types.js';
 import { memberName } from '../../lb/naming.js';
 import { type LbClassModel, isOptedIn, parseLbClass, parseServiceBinding } from '../../members/binding.js';
-import { hasOurGate, selectorMatches } from '../../members/plan.js';
+import { hasOurGate } from '../../members/plan.js';
+import { serviceSelects } from '../../util/label-selector.js';
 import { cell, formatAge, renderTable } from './format.js';
 
 /** The core/v1 Event fields this view reads. */
@@ -186,7 +187,7 @@ export function explainService(input: ExplainInput): ExplainView {
 
   const selector = svc.spec.selector ?? {};
   const selected = input.pods
-    .filter((p) => (p.metadata.namespace ?? 'default') === namespace && selectorMatches(selector, p.metadata.labels))
+    .filter((p) => (p.metadata.namespace ?? 'default') === namespace && serviceSelects(selector, p.metadata.labels))
     .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
   const pods: PodView[] = selected.map((p) => {
     const gate = p.status?.conditions?.find((c) => c.type === READINESS_GATE);

@@ -1,8 +1,8 @@
 // The lab applies the same objects a real cluster would accept: every podlb.io object the lab
 // creates validates against the CRD schemas shipped in daemonset/.
 import { describe, expect, it } from 'vitest';
-import { labObjects, labPod } from '../src/lab/objects.js';
-import { hasCrdFor, validateAgainstCrds } from './install-schema.js';
+import { labObjects, labPod } from './objects.js';
+import { hasCrdFor, validateAgainstCrds } from '../../testkit/install-schema.js';
 
 describe('lab objects', () => {
   const objs = labObjects({

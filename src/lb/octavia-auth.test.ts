@@ -2,11 +2,11 @@
 // both credential types, token reuse, refresh before expiry and after a 401, catalog
 // endpoint selection, and the errors a user can act on.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { memberNamePrefix } from '../src/lb/naming.js';
-import { KeystoneAuthError, OctaviaApiError } from '../src/lb/octavia-errors.js';
-import { OctaviaInstance } from '../src/lb/octavia-instance.js';
-import { UnreachableError } from '../src/util/errors.js';
-import { spec, startEnv, type Env } from './octavia-helpers.js';
+import { memberNamePrefix } from './naming.js';
+import { KeystoneAuthError, OctaviaApiError } from './octavia-errors.js';
+import { OctaviaInstance } from './octavia-instance.js';
+import { UnreachableError } from '../util/errors.js';
+import { spec, startEnv, type Env } from '../../testkit/octavia-env.js';
 
 let env: Env;
 beforeEach(async () => {

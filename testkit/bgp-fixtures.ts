@@ -1,6 +1,6 @@
 // Objects shaped like design §3's examples, for tests, goldens and the bench.
-import type { BGPPeer, Node, PodAddressPool, Secret } from '../api/types.js';
-import { approvePool } from './approval.js';
+import type { BGPPeer, Node, PodAddressPool, Secret } from '../src/api/types.js';
+import { approvePool } from '../src/bgp/approval.js';
 
 export function nodeFixture(over: { name?: string; labels?: Record<string, string>; podCIDRs?: string[]; internalIP?: string | null } = {}): Node {
   return {

@@ -1,9 +1,9 @@
 // Design §4.2 on Octavia: every node's agent writes into the same pools, so each must list and
 // touch only its own members (name + tags) and must never replace the pool's member list.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { memberName, memberNamePrefix } from '../src/lb/naming.js';
-import type { OctaviaInstance } from '../src/lb/octavia-instance.js';
-import { batchUpdates, spec, startEnv, type Env } from './octavia-helpers.js';
+import { memberName, memberNamePrefix } from './naming.js';
+import type { OctaviaInstance } from './octavia-instance.js';
+import { batchUpdates, spec, startEnv, type Env } from '../../testkit/octavia-env.js';
 
 let env: Env;
 beforeEach(async () => {

@@ -4,14 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../src/netlink/constants.js';
-import { errnoName, NetlinkError, NetlinkParseError } from '../src/netlink/errors.js';
-import { addressBytes, formatAddress, formatIPv4Interned, formatIPv4PrefixAt, InvalidAddressError, prefixOrThrow } from '../src/net/ip.js';
-import { encodeLinkDump, parseLink } from '../src/netlink/link.js';
-import { encodeAttr, encodeMessage, hasMessageAt, NlMsg, parseAttrs, parseDone, parseError, splitMessages } from '../src/netlink/message.js';
-import { encodeRouteDump, encodeRouteRequest, parseRoute } from '../src/netlink/route.js';
+import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from './constants.js';
+import { errnoName, NetlinkError, NetlinkParseError } from './errors.js';
+import { addressBytes, formatAddress, formatIPv4Interned, formatIPv4PrefixAt, InvalidAddressError, prefixOrThrow } from '../net/ip.js';
+import { encodeLinkDump, parseLink } from './link.js';
+import { encodeAttr, encodeMessage, hasMessageAt, NlMsg, parseAttrs, parseDone, parseError, splitMessages } from './message.js';
+import { encodeRouteDump, encodeRouteRequest, parseRoute } from './route.js';
 
-const FIXTURES = join(import.meta.dirname, '../src/netlink/fixtures');
+const FIXTURES = join(import.meta.dirname, 'fixtures');
 
 /** The messages of a captured fixture, in order, across its datagrams. */
 function fixture(name: string): NlMsg[] {

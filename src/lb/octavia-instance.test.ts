@@ -1,10 +1,10 @@
 // OctaviaInstance member operations against the in-process fake: lifecycle, health mapping
 // as observed, 409 while PENDING_UPDATE (retried with jitter, bounded), pagination, errors.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { memberName, memberNamePrefix } from '../src/lb/naming.js';
-import { OctaviaApiError, OctaviaPendingError } from '../src/lb/octavia-errors.js';
-import type { ObservedMember } from '../src/lb/provider.js';
-import { spec, startEnv, type Env } from './octavia-helpers.js';
+import { memberName, memberNamePrefix } from './naming.js';
+import { OctaviaApiError, OctaviaPendingError } from './octavia-errors.js';
+import type { ObservedMember } from './provider.js';
+import { spec, startEnv, type Env } from '../../testkit/octavia-env.js';
 
 const NODE = 'node-a';
 const PREFIX = memberNamePrefix(NODE);

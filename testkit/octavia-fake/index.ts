@@ -20,89 +20,14 @@
 // Deliberately not modelled: RBAC/policy (any valid token sees every project), listeners, L7,
 // quotas, `page_reverse`/`sort` (400), health monitor objects (a pool just has one or not).
 import http from 'node:http';
-import { isIP, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DEFAULT_PROJECT_ID, FakeApiError, OctaviaFakeState, type FakeMember, type MemberInput } from './state.js';
+import { MEMBER_POST_KEYS, MEMBER_PUT_KEYS, RESERVED_QUERY, keystoneTime, parseJson, parseMember, pick, readBody, validateMemberFields } from './requests.js';
+import { DEFAULT_PROJECT_ID, FakeApiError, OctaviaFakeState } from './state.js';
+import type { FakeApplicationCredential, FakeProject, FakeToken, FakeUser, OctaviaFake, OctaviaFakeOptions, RequestLogEntry, RequestMatch } from './types.js';
 
 export * from './state.js';
-
-export interface FakeProject {
-  id: string;
-  name: string;
-  domain: string;
-}
-
-export interface FakeUser {
-  id: string;
-  name: string;
-  domain: string;
-  password: string;
-  projects: string[];
-  defaultProjectId?: string;
-}
-
-export interface FakeApplicationCredential {
-  id: string;
-  secret: string;
-  userId: string;
-  projectId: string;
-}
-
-export interface FakeToken {
-  token: string;
-  userId: string;
-  projectId: string | null;
-  expiresAt: number;
-  method: 'password' | 'application_credential';
-}
-
-export interface RequestLogEntry {
-  method: string;
-  /** Path and query as received. */
-  path: string;
-  status: number;
-}
-
-export type RequestMatch = { method?: string; path?: string | RegExp } | ((req: { method: string; path: string }) => boolean);
-
-export interface OctaviaFakeOptions {
-  regions?: string[];
-  pendingMs?: number;
-  onlineAfterMs?: number | null;
-  tokenTtlMs?: number;
-  paginationMaxLimit?: number;
-}
-
-export interface OctaviaFake {
-  /** Keystone v3 auth URL, as a LoadBalancerClass's spec.octavia.authURL. */
-  url: string;
-  /** The first region's public load-balancer endpoint. */
-  octaviaUrl: string;
-  endpoint(region: string, iface: 'public' | 'internal' | 'admin'): string;
-  state: OctaviaFakeState;
-  identity: { projects: FakeProject[]; users: FakeUser[]; applicationCredentials: FakeApplicationCredential[]; tokens: Map<string, FakeToken> };
-  /** Credentials the default identity accepts (same shapes as OctaviaInstance's). */
-  credentials: {
-    password: { type: 'password'; username: string; password: string; projectName: string; userDomainName: string; projectDomainName: string };
-    applicationCredential: { type: 'applicationCredential'; id: string; secret: string };
-  };
-  faults: {
-    /** The next `count` requests matching `match` get `status` (0 = the connection is reset). */
-    failNext(status: number, count?: number, match?: RequestMatch): void;
-    /** How long the LB stays PENDING_UPDATE after each change (0 = ACTIVE before the reply is read). */
-    setPendingMs(ms: number): void;
-    /** A monitored member turns ONLINE this long after it became ACTIVE (null: only by hand). */
-    setOnlineAfterMs(ms: number | null): void;
-    /** Every token issued so far is expired from now on. */
-    expireTokens(): void;
-    setTokenTtlMs(ms: number): void;
-    setLatencyMs(ms: number): void;
-    /** Write pagination links with this scheme://host instead of the request's (a proxy in front of Octavia). */
-    setLinkBase(base: string | null): void;
-  };
-  requestLog: RequestLogEntry[];
-  close(): Promise<void>;
-}
+export * from './types.js';
 
 interface Fault {
   status: number;
@@ -110,9 +35,6 @@ interface Fault {
   match?: RequestMatch;
 }
 
-const RESERVED_QUERY = new Set(['limit', 'marker', 'page_reverse', 'sort', 'sort_key', 'sort_dir', 'fields', 'tags', 'tags-any', 'not-tags', 'not-tags-any']);
-const MEMBER_POST_KEYS = new Set(['name', 'address', 'protocol_port', 'weight', 'admin_state_up', 'backup', 'subnet_id', 'monitor_address', 'monitor_port', 'tags', 'project_id']);
-const MEMBER_PUT_KEYS = new Set(['name', 'weight', 'admin_state_up', 'backup', 'monitor_address', 'monitor_port', 'tags']);
 
 export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<OctaviaFake> {
   const regions = opts.regions ?? ['RegionOne', 'RegionTwo'];
@@ -443,66 +365,6 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function parseJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    throw new FakeApiError(400, 'The request body is not valid JSON.');
-  }
-}
-
-/** Keystone writes microseconds: 2026-11-22T10:00:00.000000Z. */
-function keystoneTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
-function pick<T extends object>(obj: T, query: URLSearchParams): Partial<T> {
-  const fields = query.getAll('fields').flatMap((f) => f.split(',')).filter(Boolean);
-  if (fields.length === 0) return obj;
-  return Object.fromEntries(Object.entries(obj).filter(([k]) => fields.includes(k))) as Partial<T>;
-}
-
-function validateMemberFields(m: Record<string, unknown>): Partial<FakeMember> {
-  const bad = (field: string, value: unknown, why: string): never => {
-    throw new FakeApiError(400, `Invalid input for field/attribute ${field}. Value: '${String(value)}'. ${why}`);
-  };
-  const out: Partial<FakeMember> = {};
-  if ('name' in m) (typeof m.name === 'string' && m.name.length <= 255) || m.name === null ? (out.name = (m.name as string | null) ?? '') : bad('name', m.name, 'Value should have a maximum character requirement of 255');
-  if ('weight' in m) Number.isInteger(m.weight) && (m.weight as number) >= 0 && (m.weight as number) <= 256 ? (out.weight = m.weight as number) : bad('weight', m.weight, 'Value should be lower or equal to 256');
-  if ('admin_state_up' in m) typeof m.admin_state_up === 'boolean' ? (out.admin_state_up = m.admin_state_up) : bad('admin_state_up', m.admin_state_up, 'Wrong type. Expected bool');
-  if ('backup' in m) typeof m.backup === 'boolean' ? (out.backup = m.backup) : bad('backup', m.backup, 'Wrong type. Expected bool');
-  if ('tags' in m) Array.isArray(m.tags) && m.tags.every((t) => typeof t === 'string' && t.length <= 255) ? (out.tags = [...(m.tags as string[])]) : bad('tags', m.tags, 'Wrong type. Expected list of strings of at most 255 characters');
-  if ('monitor_address' in m) m.monitor_address === null || (typeof m.monitor_address === 'string' && isIP(m.monitor_address)) ? (out.monitor_address = m.monitor_address as string | null) : bad('monitor_address', m.monitor_address, 'Value should be IPv4 or IPv6 format');
-  if ('monitor_port' in m) m.monitor_port === null || (Number.isInteger(m.monitor_port) && (m.monitor_port as number) >= 1 && (m.monitor_port as number) <= 65535) ? (out.monitor_port = m.monitor_port as number | null) : bad('monitor_port', m.monitor_port, 'Value should be between 1 and 65535');
-  return out;
-}
-
-function parseMember(body: unknown, key: string, allowed: Set<string>, create: boolean): MemberInput {
-  const m = (body as Record<string, unknown> | null)?.[key] as Record<string, unknown> | undefined;
-  if (!m || typeof m !== 'object') throw new FakeApiError(400, `Invalid input for field/attribute ${key}. Value: 'None'. Mandatory field missing.`);
-  for (const k of Object.keys(m)) if (!allowed.has(k)) throw new FakeApiError(400, `Invalid input for field/attribute ${key}. Unknown attribute for argument ${key}_: ${k}`);
-  if (create) {
-    if (typeof m.address !== 'string' || !isIP(m.address)) throw new FakeApiError(400, `Invalid input for field/attribute address. Value: '${String(m.address)}'. Value should be IPv4 or IPv6 format`);
-    if (!Number.isInteger(m.protocol_port) || (m.protocol_port as number) < 1 || (m.protocol_port as number) > 65535) throw new FakeApiError(400, `Invalid input for field/attribute protocol_port. Value: '${String(m.protocol_port)}'. Value should be between 1 and 65535`);
-  }
-  const rest = validateMemberFields(m);
-  return {
-    address: m.address as string,
-    protocol_port: m.protocol_port as number,
-    ...rest,
-    ...(typeof m.subnet_id === 'string' ? { subnet_id: m.subnet_id } : {}),
-  } as MemberInput;
 }
 
 /** A v4 UUID, for tests that need ids the fake did not make. */

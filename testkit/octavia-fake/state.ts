@@ -1,4 +1,4 @@
-// The in-process Octavia's resources and their status machine (tests, bench and lab only).
+// The in-process Octavia's resources and their status machine (tests and the bench).
 // Follows the Octavia v2 API reference and the Octavia source where the reference is silent:
 // - A member change locks the load balancer: LB, pool and member go PENDING_* and the LB
 //   answers every further change with 409 "Load Balancer <id> is immutable and cannot be

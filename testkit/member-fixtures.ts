@@ -1,5 +1,5 @@
 // Builders for the planner tests: small, explicit objects in the shapes the API returns.
-import { LABEL_SERVICE_NAME, READINESS_GATE, type Condition, type EndpointSlice, type LoadBalancerClass, type Pod, type Service } from '../api/types.js';
+import { LABEL_SERVICE_NAME, READINESS_GATE, type Condition, type EndpointSlice, type LoadBalancerClass, type Pod, type Service } from '../src/api/types.js';
 
 export const NODE = 'node-a';
 

@@ -1,6 +1,6 @@
 // Shared set-up for the Octavia suites: an in-process fake (Keystone + Octavia on
 // 127.0.0.1) with one load balancer, a monitored pool `web` and an unmonitored pool `nomon`.
-import { startOctaviaFake, type FakeLoadBalancer, type FakePool, type OctaviaFake, type OctaviaFakeOptions } from '../src/octavia-fake/index.js';
+import { startOctaviaFake, type FakeLoadBalancer, type FakePool, type OctaviaFake, type OctaviaFakeOptions } from './octavia-fake/index.js';
 import { OctaviaInstance, type OctaviaInstanceOptions } from '../src/lb/octavia-instance.js';
 import { memberName } from '../src/lb/naming.js';
 import type { MemberSpec } from '../src/lb/provider.js';

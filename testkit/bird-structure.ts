@@ -1,4 +1,4 @@
-// Test support (like fixtures.ts). A small BIRD 2 config tokenizer and structure parser for tests: comments dropped, strings
+// A small BIRD 2 config tokenizer and structure parser for tests: comments dropped, strings
 // kept as one token, every statement a token list, every block a statement with children.
 // The fuzz tests compare the structure of a rendered bird.conf with one built from the model,
 // so anything that is not derived from the model shows up as a difference, wherever it hides.
@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { routeCommunities, type BirdModel } from './model.js';
+import { routeCommunities, type BirdModel } from '../src/bgp/model.js';
 
 export interface Stmt {
   /** Tokens before `;` or `{`, joined by one space. */

@@ -2,11 +2,11 @@
 // maxSurge 1 / maxUnavailable 0: create one new Pod, wait until it is Ready (with podlb's gate,
 // Ready means "healthy in every load balancer instance"), then delete one old Pod; repeat.
 // Constant load runs through the LB meanwhile and every failed request is counted.
-import type { Pod } from '../api/types.js';
-import type { Lab } from './lab.js';
-import { runLoad, type LoadResult } from './http-load.js';
-import { waitFor } from './netns.js';
-import { LAB_BACKEND } from './objects.js';
+import type { Pod } from '../src/api/types.js';
+import type { Lab } from '../src/lab/lab.js';
+import { runLoad, type LoadResult } from '../src/lab/http-load.js';
+import { waitFor } from '../src/lab/netns.js';
+import { LAB_BACKEND } from '../src/lab/objects.js';
 
 export interface RolloutOptions {
   /** Pods to replace, by name; each is replaced on the same node. */

@@ -3,15 +3,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
+import { LAB_NETWORK_TEAM } from '../../lab/objects.js';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
-import { runKubectlPodlb } from '../src/cli/kubectl/main.js';
-import { approvePool } from '../src/bgp/approval.js';
+import { type ApiServer, startApiServer } from '../../apiserver/index.js';
+import { runKubectlPodlb } from './main.js';
+import { approvePool } from '../../bgp/approval.js';
 
 let api: ApiServer;
 let dir: string;

@@ -1,15 +1,15 @@
 // The pure parts of `kubectl podlb`: table and age formatting, CIDR containment for pools, the
 // approval patch and reason check, and the explain view (binding, member names, gates, events).
-// Table-driven; the command layer is covered against the API server in kubectl-commands.test.ts.
+// Table-driven; the command layer is covered against the API server in commands.test.ts.
 import { describe, expect, it } from 'vitest';
-import type { PodAddressPool, PodLBNode } from '../src/api/types.js';
-import { approvalPatch, reasonProblem, rfc3339 } from '../src/cli/kubectl/approval.js';
-import { approvePool, contentDigests } from '../src/bgp/approval.js';
-import { type KubeEvent, explainService, lastRelevantEvent, renderExplain } from '../src/cli/kubectl/explain.js';
-import { cell, escapeTerminal, formatAge, renderTable, toSafeJson, toSafeYaml } from '../src/cli/kubectl/format.js';
+import type { PodAddressPool, PodLBNode } from '../../api/types.js';
+import { approvalPatch, reasonProblem, rfc3339 } from './approval.js';
+import { approvePool, contentDigests } from '../../bgp/approval.js';
+import { type KubeEvent, explainService, lastRelevantEvent, renderExplain } from './explain.js';
+import { cell, escapeTerminal, formatAge, renderTable, toSafeJson, toSafeYaml } from './format.js';
 import { parse as parseYaml } from 'yaml';
-import { advertisesInside, poolViews, renderPools } from '../src/cli/kubectl/pools.js';
-import { lbClass, pod, service, slice } from '../src/members/fixtures.js';
+import { advertisesInside, poolViews, renderPools } from './pools.js';
+import { lbClass, pod, service, slice } from '../../../testkit/member-fixtures.js';
 
 const pap = (name: string, cidrs: string[], approval?: PodAddressPool['spec']['approval']): PodAddressPool => ({ metadata: { name }, spec: { cidrs, ...(approval ? { approval } : {}) } });
 

@@ -1,11 +1,11 @@
 // admissionregistration.k8s.io/v1 MutatingWebhookConfiguration for the in-process API server
-// (tests and the lab): `startApiServer({ resources: controllerResources() })`. It carries the
+// (tests and the bench): `startApiServer({ resources: controllerResources() })`. It carries the
 // parts of the real registry strategy the controller meets: cluster-scoped, no status, webhooks
 // merged by name in strategic merge patches, and the validation that rejects a configuration
 // the real API would reject (qualified webhook names, failurePolicy, sideEffects, caBundle
 // base64, admissionReviewVersions).
-import type { ResourceType } from '../apiserver/index.js';
-import { invalid, notSupported, required, type FieldError } from '../apiserver/errors.js';
+import type { ResourceType } from '../src/apiserver/index.js';
+import { invalid, notSupported, required, type FieldError } from '../src/apiserver/errors.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

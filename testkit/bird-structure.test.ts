@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseStructure, tokenize, BirdSyntaxError, expectedConfig } from './bird-structure.js';
-import { nodeFixture, peerFixture, poolFixture, secretFixture } from './fixtures.js';
-import { buildBgpPlan } from './model.js';
-import { renderBirdConf } from './render.js';
+import { nodeFixture, peerFixture, poolFixture, secretFixture } from './bgp-fixtures.js';
+import { buildBgpPlan } from '../src/bgp/model.js';
+import { renderBirdConf } from '../src/bgp/render.js';
 
 describe('bird-structure (test support)', () => {
   it('tokenizes strings, comments and punctuation', () => {

@@ -3,11 +3,11 @@
 // follow what BIRD advertises, and only once BIRD took a config.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasReal } from '../lab/real-components.js';
-import { NetnsSandbox } from '../lab/netns.js';
-import { BLACKHOLE_METRIC, PODLB_RT_PROTOCOL } from '../netlink/index.js';
-import { KERNEL_CONDITION, KernelRoutesReconciler } from './kernel-routes.js';
-import type { AgentSnapshot } from './snapshot.js';
+import { hasReal } from '../src/lab/real-components.js';
+import { NetnsSandbox } from '../src/lab/netns.js';
+import { BLACKHOLE_METRIC, PODLB_RT_PROTOCOL } from '../src/netlink/index.js';
+import { KERNEL_CONDITION, KernelRoutesReconciler } from '../src/agent/kernel-routes.js';
+import type { AgentSnapshot } from '../src/agent/snapshot.js';
 
 const log = pino({ level: 'silent' });
 const snap = {} as AgentSnapshot;
