@@ -9,12 +9,9 @@
 import { createConnection, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { PodlbError, UnreachableError } from '../util/errors.js';
-import { parseShowProtocolsAll, type BirdProtocolStatus } from './bird-protocols.js';
+import { parseShowProtocolsAll, type BirdProtocolStatus, type BirdReplyLine } from './bird-protocols.js';
 
-export interface BirdReplyLine {
-  readonly code: number;
-  readonly text: string;
-}
+export type { BirdReplyLine };
 
 export interface BirdReply {
   /** Code of the final line. */
