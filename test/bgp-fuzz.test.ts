@@ -373,7 +373,7 @@ describe('renderer fuzz', () => {
       const secrets = secretValues(input).filter((s) => /^q\d+z/.test(s));
       expect([0, 1], where).toContain(code);
       for (const s of secrets) expect(errText.includes(s) || out.includes(s), `${where}: a Secret value was printed`).toBe(false);
-      for (const l of errText.split('\n').filter(Boolean)) expect(l, where).toMatch(/^(error: |note: |  )[^\u0000-\u0008\u000b-\u001f]*$/);
+      for (const l of errText.split('\n').filter(Boolean)) expect(l, where).toMatch(/^(error: |note: | {2})[^\u0000-\u0008\u000b-\u001f]*$/);
       if (code === 0) {
         accepted.push({ text: out, where, secrets });
         // Structure: exactly what the model of the same YAML says, passwords redacted, and

@@ -146,7 +146,7 @@ export function parseLabelSelector(s: string): LabelRequirement[] {
 export function matchesLabels(reqs: LabelRequirement[], labels: Record<string, string> | undefined): boolean {
   const l = labels ?? {};
   return reqs.every((r) => {
-    const has = Object.prototype.hasOwnProperty.call(l, r.key);
+    const has = Object.hasOwn(l, r.key);
     const v = l[r.key];
     switch (r.op) {
       case 'in':

@@ -184,7 +184,7 @@ export class OctaviaClient {
     const text = await res.text().catch((err: unknown) => {
       throw new UnreachableError('OCTAVIA_UNREACHABLE', `Octavia ${method} ${path}: ${res.status} reply cut off: ${(err as Error).message ?? String(err)}`, err);
     });
-    let body: any = undefined;
+    let body: any;
     if (text) {
       try {
         body = JSON.parse(text);

@@ -94,7 +94,7 @@ function v6Words(text: string): number[] {
   if (v4) {
     const b = v4[1]!.split('.').map(Number);
     tail.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
-    text = text.slice(0, -v4[1]!.length) + '0:0'; // placeholder groups, replaced below
+    text = `${text.slice(0, -v4[1]!.length)}0:0`; // placeholder groups, replaced below
   }
   const [head, rest] = text.includes('::') ? text.split('::') : [text, undefined];
   const hs = head ? head.split(':') : [];
@@ -254,7 +254,7 @@ export function formatIPv4Interned(b: Buffer, view: DataView, off: number): stri
 export function formatIPv4PrefixAt(b: Buffer, off: number, length: number): string {
   const k = (b[off]! << 8) | b[off + 1]!;
   const head = (firstTwoOctets[k] ??= `${OCTETS[b[off]!]}.${OCTETS[b[off + 1]!]}.`);
-  return head + OCTETS[b[off + 2]!]! + '.' + OCTETS[b[off + 3]!]! + prefixSuffix(length);
+  return `${head + OCTETS[b[off + 2]!]!}.${OCTETS[b[off + 3]!]!}${prefixSuffix(length)}`;
 }
 
 /** `/len` for a prefix length 0..128, preallocated. */

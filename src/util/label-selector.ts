@@ -116,7 +116,7 @@ export function parseLabelSelector(raw: unknown, field: string): ParsedSelector 
 }
 
 export function requirementMatches(r: Requirement, labels: Readonly<Record<string, string>>): boolean {
-  const has = Object.prototype.hasOwnProperty.call(labels, r.key);
+  const has = Object.hasOwn(labels, r.key);
   switch (r.operator) {
     case 'In':
       return has && r.values.includes(labels[r.key]!);
