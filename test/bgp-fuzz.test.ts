@@ -367,7 +367,10 @@ describe('renderer fuzz', () => {
       writeFileSync(file, yamlText);
       let out = '';
       let errText = '';
-      const sink = (f: (s: string) => void) => new Writable({ write: (c: Buffer | string, _e, cb) => (f(c.toString()), cb()) });
+      const sink = (f: (s: string) => void) => new Writable({ write: (c: Buffer | string, _e, cb) => {
+            f(c.toString());
+            cb();
+          } });
       const usedGateway = g.chance(0.5);
       const code = await runRenderBird({ node: 'node-a', objectsFile: file, ...(usedGateway ? { defaultGateway: { v4: '172.31.0.1' } } : {}) }, sink((s) => (out += s)), sink((s) => (errText += s)));
       const secrets = secretValues(input).filter((s) => /^q\d+z/.test(s));

@@ -323,7 +323,9 @@ export class ApiHttpServer {
         await drain(req);
         throw unsupportedMediaType(ct, t.rt.custom ? known.filter((k) => !k.startsWith('application/strategic')) : known);
       }
-      const body = ct === 'application/apply-patch+yaml' ? (await drain(req), {}) : await readJson(req);
+      const apply = ct === 'application/apply-patch+yaml';
+      if (apply) await drain(req);
+      const body = apply ? {} : await readJson(req);
       const out = store.patch(res_, t.name, ns, ct as PatchType, body, { ...(t.subresource === 'status' ? { subresource: 'status' as const } : {}), dryRun, user });
       this.#send(res, 200, out);
       return;

@@ -104,7 +104,8 @@ function syncIPs(status: Obj | undefined, single: string, plural: string): void 
 }
 
 function defaultPod(p: Obj): void {
-  const s = (p.spec ??= {});
+  p.spec ??= {};
+  const s = p.spec;
   s.restartPolicy ??= 'Always';
   s.terminationGracePeriodSeconds ??= 30;
   s.dnsPolicy ??= 'ClusterFirst';
@@ -225,7 +226,8 @@ function podGrace(p: Obj, requested: number | undefined): number | undefined {
 // ---------------- Services ----------------
 
 function defaultService(s: Obj): void {
-  const sp = (s.spec ??= {});
+  s.spec ??= {};
+  const sp = s.spec;
   sp.type ??= 'ClusterIP';
   if (sp.type !== 'ExternalName') {
     sp.sessionAffinity ??= 'None';
@@ -361,7 +363,8 @@ function validateEndpointSlice(e: Obj): FieldError[] {
 // ---------------- Nodes ----------------
 
 function defaultNode(n: Obj): void {
-  const sp = (n.spec ??= {});
+  n.spec ??= {};
+  const sp = n.spec;
   if (Array.isArray(sp.podCIDRs) && sp.podCIDRs.length > 0 && !sp.podCIDR) sp.podCIDR = sp.podCIDRs[0];
   if (sp.podCIDR && (!Array.isArray(sp.podCIDRs) || sp.podCIDRs.length === 0)) sp.podCIDRs = [sp.podCIDR];
 }

@@ -498,7 +498,8 @@ export class ObjectStore {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body of the request must be an object');
     const o = structuredClone(body);
     this.#checkTypeMeta(rt, o);
-    const meta: Obj = (o.metadata ??= {});
+    o.metadata ??= {};
+    const meta: Obj = o.metadata;
     if (rt.namespaced) {
       if (opts.namespace && meta.namespace && meta.namespace !== opts.namespace)
         throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
@@ -552,7 +553,8 @@ export class ObjectStore {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body of the request must be an object');
     const o = structuredClone(body);
     this.#checkTypeMeta(rt, o);
-    const meta: Obj = (o.metadata ??= {});
+    o.metadata ??= {};
+    const meta: Obj = o.metadata;
     const name: string = opts.name ?? meta.name ?? '';
     if (meta.name !== undefined && meta.name !== name) throw badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`);
     if (rt.namespaced) {

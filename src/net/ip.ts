@@ -253,8 +253,12 @@ export function formatIPv4Interned(b: Buffer, view: DataView, off: number): stri
 /** `a.b.c.d/len` for the IPv4 address at `off` (len 0..32). */
 export function formatIPv4PrefixAt(b: Buffer, off: number, length: number): string {
   const k = (b[off]! << 8) | b[off + 1]!;
-  const head = (firstTwoOctets[k] ??= `${OCTETS[b[off]!]}.${OCTETS[b[off + 1]!]}.`);
-  return `${head + OCTETS[b[off + 2]!]!}.${OCTETS[b[off + 3]!]!}${prefixSuffix(length)}`;
+  let head = firstTwoOctets[k];
+  if (head === undefined) {
+    head = `${OCTETS[b[off]!]}.${OCTETS[b[off + 1]!]}.`;
+    firstTwoOctets[k] = head;
+  }
+  return `${head}${OCTETS[b[off + 2]!]}.${OCTETS[b[off + 3]!]}${prefixSuffix(length)}`;
 }
 
 /** `/len` for a prefix length 0..128, preallocated. */
