@@ -151,7 +151,7 @@ describe('CRDs', () => {
         for (const v of Object.values(s)) walk(v);
       }
     };
-    crds.forEach((c) => walk(c.spec.versions[0]!.schema));
+    for (const c of crds) walk(c.spec.versions[0]!.schema);
     expect(stringFormats.size).toBeGreaterThan(0);
     for (const f of stringFormats) expect(knownFormat(f), f).toBe(true);
     for (const f of numberFormats) expect(['int32', 'int64']).toContain(f);
@@ -170,7 +170,7 @@ describe('CRDs', () => {
       if (isObj(s.properties)) for (const [k, v] of Object.entries(s.properties)) walk(v, `${path}.${k}`);
       if (isObj(s.items)) walk(s.items, `${path}[]`);
     };
-    crds.forEach((c) => walk(c.spec.versions[0]!.schema.openAPIV3Schema, c.spec.names.kind));
+    for (const c of crds) walk(c.spec.versions[0]!.schema.openAPIV3Schema, c.spec.names.kind);
     expect(seen.sort()).toEqual([
       'BGPPeer.spec.gracefulRestart.enabled',
       'LoadBalancerClass.spec.readiness.timeoutSeconds',

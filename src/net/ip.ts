@@ -200,7 +200,7 @@ export function addressBytes(address: string): Buffer {
   if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
   if (!isIPv6(address)) throw new InvalidAddressError(address, 'not an IPv4 or IPv6 address');
   const out = Buffer.alloc(16);
-  v6Words(address).forEach((w, i) => out.writeUInt16BE(w, i * 2));
+  for (const [i, w] of v6Words(address).entries()) out.writeUInt16BE(w, i * 2);
   return out;
 }
 
