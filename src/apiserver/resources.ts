@@ -18,7 +18,7 @@ import { type Crd, crdSchema, shippedCrds } from './crds.js';
 import { schemaHooks } from './schema.js';
 import { type NameRule, checkDuplicates, endpointIPProblems, ipFamily, isFqdn, isDnsLabel, isDnsSubdomain, portNameProblem } from './validation.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the stand-in API server stores objects of every kind, CRDs included, whose shape only the schema checks at run time know
 export type Obj = Record<string, any>;
 
 /** Services the store gives the strategies (cluster IP and node port allocation). */

@@ -4,10 +4,8 @@
 // merged by name in strategic merge patches, and the validation that rejects a configuration
 // the real API would reject (qualified webhook names, failurePolicy, sideEffects, caBundle
 // base64, admissionReviewVersions).
-import type { ResourceType } from '../apiserver/index.js';
+import type { Obj, ResourceType } from '../apiserver/index.js';
 import { invalid, notSupported, required, type FieldError } from '../apiserver/errors.js';
-
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const QUALIFIED = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$/;
 

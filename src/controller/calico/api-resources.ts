@@ -3,10 +3,8 @@
 // `startApiServer({ resources: calicoResources() })`. A light `validate` carries the parts of
 // Calico's CRD schema the renderer could get wrong (enum values, required fields), so a test
 // fails where a real cluster would refuse the object.
-import type { ResourceType } from '../../apiserver/index.js';
+import type { Obj, ResourceType } from '../../apiserver/index.js';
 import { invalid, notSupported, type FieldError } from '../../apiserver/errors.js';
-
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const ACTIONS = ['Accept', 'Reject'];
 const OPERATORS = ['Equal', 'NotEqual', 'In', 'NotIn'];
