@@ -162,7 +162,7 @@ export class ApiHttpServer {
         throw e;
       }
       if (method === 'POST' && isReviewRequest(attrs)) {
-        const out = handleReview(attrs, (await readBody(req, 'create')) as Obj, { store: this.#store, authn: this.#opts.authn, authz: this.#opts.authz, user });
+        const out = handleReview(attrs, (await readBody(req)) as Obj, { store: this.#store, authn: this.#opts.authn, authz: this.#opts.authz, user });
         this.#send(res, 201, out);
         return;
       }
@@ -257,7 +257,7 @@ export class ApiHttpServer {
       namespace = rest[1];
       rest = rest.slice(2);
       const rt = find(rest[0]!);
-      if (!rt || !rt.namespaced) return undefined;
+      if (!rt?.namespaced) return undefined;
       if (rest.length > 3) return undefined;
       return { rt, namespace, ...(rest[1] !== undefined ? { name: rest[1] } : {}), ...(rest[2] !== undefined ? { subresource: rest[2] } : {}) };
     }
@@ -297,7 +297,7 @@ export class ApiHttpServer {
       }
       if (method === 'POST') {
         if (t.rt.namespaced && t.namespace === undefined) throw methodNotAllowed();
-        const body = await readBody(req, 'create');
+        const body = await readBody(req);
         const created = store.create(res_, body as Obj, { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), dryRun, user });
         this.#send(res, 201, created);
         return;
@@ -310,7 +310,7 @@ export class ApiHttpServer {
       return;
     }
     if (method === 'PUT') {
-      const body = (await readBody(req, 'update')) as Obj;
+      const body = (await readBody(req)) as Obj;
       const opts = { name: t.name, ...(ns !== undefined ? { namespace: ns } : {}), dryRun, user };
       const out = t.subresource === 'status' ? store.updateStatus(res_, body, opts) : store.update(res_, body, opts);
       this.#send(res, 200, out);
@@ -455,7 +455,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-async function readBody(req: IncomingMessage, verb: string): Promise<unknown> {
+async function readBody(req: IncomingMessage): Promise<unknown> {
   const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
   const text = await readText(req);
   if (ct === 'application/json' || ct === '' || ct === '*/*') {
@@ -473,7 +473,6 @@ async function readBody(req: IncomingMessage, verb: string): Promise<unknown> {
     }
   }
   throw unsupportedMediaType(ct, ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
-  void verb;
 }
 
 export { apiVersionOf };

@@ -281,7 +281,7 @@ export class ObjectStore {
     return rt.namespaced ? `${namespace ?? ''}/${name}` : name;
   }
 
-  #out(rt: ResourceType, o: Obj): Obj {
+  #out(_rt: ResourceType, o: Obj): Obj {
     const c = structuredClone(o);
     return c;
   }
@@ -753,7 +753,7 @@ export class ObjectStore {
     if (!ns) return;
     const nsState = this.#state('namespaces');
     const o = nsState.objects.get(ns);
-    if (!o || o.status?.phase !== 'Terminating') return;
+    if (o?.status?.phase !== 'Terminating') return;
     for (const s of this.#states.values()) {
       if (!s.rt.namespaced) continue;
       for (const x of s.objects.values()) if (x.metadata.namespace === ns) return;

@@ -461,7 +461,8 @@ class EventSubscription implements Subscription {
           this.#cb({ kind: 'overrun' });
           continue;
         }
-        return this.#fail(new NetlinkError('recv (subscription)', e));
+        this.#fail(new NetlinkError('recv (subscription)', e));
+        return;
       }
       let events: NetlinkEvent[];
       try {
@@ -469,7 +470,8 @@ class EventSubscription implements Subscription {
         this.#tap?.(Buffer.from(this.#buf.subarray(0, n)));
         events = splitMessages(this.#buf.subarray(0, n)).flatMap(toEvent);
       } catch (err) {
-        return this.#fail(err as Error);
+        this.#fail(err as Error);
+        return;
       }
       for (const ev of events) this.#cb(ev);
     }
