@@ -175,7 +175,10 @@ function calicoMatches(expr: string, labels: Record<string, string>): boolean {
   const set = () => {
     take('{');
     const out: string[] = [value()];
-    while (peek() === ',') (take(), out.push(value()));
+    while (peek() === ',') {
+      take();
+      out.push(value());
+    }
     take('}');
     return out;
   };
@@ -201,15 +204,25 @@ function calicoMatches(expr: string, labels: Record<string, string>): boolean {
     if (op === 'not in') return has && !arg.includes(labels[t]!);
     throw new Error(`unexpected ${op} in ${expr}`);
   };
-  const unary = (): boolean => (peek() === '!' ? (take(), !unary()) : primary());
+  const unary = (): boolean => {
+    if (peek() !== '!') return primary();
+    take();
+    return !unary();
+  };
   const and = (): boolean => {
     let v = unary();
-    while (peek() === '&&') (take(), (v = unary() && v));
+    while (peek() === '&&') {
+      take();
+      v = unary() && v;
+    }
     return v;
   };
   const or = (): boolean => {
     let v = and();
-    while (peek() === '||') (take(), (v = and() || v));
+    while (peek() === '||') {
+      take();
+      v = and() || v;
+    }
     return v;
   };
   const v = or();

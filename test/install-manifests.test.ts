@@ -47,7 +47,7 @@ function docsOf(rel: string): K8sObj[] {
 }
 function one(docs: K8sObj[], kind: string, name?: string): K8sObj {
   const found = docs.filter((d) => d.kind === kind && (name === undefined || d.metadata.name === name));
-  expect(found, `${kind}${name ? '/' + name : ''}`).toHaveLength(1);
+  expect(found, `${kind}${name ? `/${name}` : ''}`).toHaveLength(1);
   return found[0]!;
 }
 function has(cmd: string): boolean {
@@ -151,7 +151,7 @@ describe('CRDs', () => {
         for (const v of Object.values(s)) walk(v);
       }
     };
-    crds.forEach((c) => walk(c.spec.versions[0]!.schema));
+    for (const c of crds) walk(c.spec.versions[0]!.schema);
     expect(stringFormats.size).toBeGreaterThan(0);
     for (const f of stringFormats) expect(knownFormat(f), f).toBe(true);
     for (const f of numberFormats) expect(['int32', 'int64']).toContain(f);
@@ -170,7 +170,7 @@ describe('CRDs', () => {
       if (isObj(s.properties)) for (const [k, v] of Object.entries(s.properties)) walk(v, `${path}.${k}`);
       if (isObj(s.items)) walk(s.items, `${path}[]`);
     };
-    crds.forEach((c) => walk(c.spec.versions[0]!.schema.openAPIV3Schema, c.spec.names.kind));
+    for (const c of crds) walk(c.spec.versions[0]!.schema.openAPIV3Schema, c.spec.names.kind);
     expect(seen.sort()).toEqual([
       'BGPPeer.spec.gracefulRestart.enabled',
       'LoadBalancerClass.spec.readiness.timeoutSeconds',
@@ -345,7 +345,7 @@ describe('kustomization', () => {
     expect(r.stdout).toContain('image: podlb:latest');
     expect(r.stdout).toContain('image: podlb-bird:latest');
     // kubectl apply creates in output order: each Namespace before what lives in it.
-    const order = [...r.stdout.matchAll(/^kind: (\w+)\nmetadata:\n(?:  [^\n]*\n)*?  name: ([\w.-]+)$/gm)].map((m) => `${m[1]}/${m[2]}`);
+    const order = [...r.stdout.matchAll(/^kind: (\w+)\nmetadata:\n(?: {2}[^\n]*\n)*? {2}name: ([\w.-]+)$/gm)].map((m) => `${m[1]}/${m[2]}`);
     const first = (x: string): number => order.indexOf(x);
     expect(first('Namespace/podlb-controller')).toBeGreaterThanOrEqual(0);
     expect(first('Namespace/podlb-controller')).toBeLessThan(first('Role/podlb-controller-tls'));

@@ -24,6 +24,6 @@ describe('bird-structure (test support)', () => {
       secrets: [secretFixture('s', 'k', 'pw')],
     });
     expect(parseStructure(renderBirdConf(plan.model))).toEqual(parseStructure(expectedConfig(plan.model)));
-    expect(parseStructure(renderBirdConf(plan.model) + '\nprotocol bgp x { }')).not.toEqual(parseStructure(expectedConfig(plan.model)));
+    expect(parseStructure(`${renderBirdConf(plan.model)}\nprotocol bgp x { }`)).not.toEqual(parseStructure(expectedConfig(plan.model)));
   });
 });

@@ -80,8 +80,8 @@ function walkStructural(s: Obj, path: string, problems: string[]): void {
   for (const k of Object.keys(s)) if (!SCHEMA_KEYS.has(k)) problems.push(`${p}: unknown schema field ${k}`);
   for (const k of FORBIDDEN_KEYS) if (k in s) problems.push(`${p}: ${k} is not allowed`);
   if (s.uniqueItems === true) problems.push(`${p}: uniqueItems: true is not allowed (use x-kubernetes-list-type: set)`);
-  const escape = s['x-kubernetes-int-or-string'] === true || s['x-kubernetes-preserve-unknown-fields'] === true;
-  if (!escape) {
+  const typeExempt = s['x-kubernetes-int-or-string'] === true || s['x-kubernetes-preserve-unknown-fields'] === true;
+  if (!typeExempt) {
     if (typeof s.type !== 'string' || !TYPES.has(s.type)) problems.push(`${p}: type must be one of ${[...TYPES].join(', ')}`);
   }
   if ('properties' in s && 'additionalProperties' in s) problems.push(`${p}: properties and additionalProperties are mutually exclusive`);
@@ -131,7 +131,7 @@ function walkStructural(s: Obj, path: string, problems: string[]): void {
       problems.push(`${p}: ${j} must be a list`);
       continue;
     }
-    subs.forEach((sub, i) => walkJunctor(sub, s, `${p}.${j}[${i}]`, problems));
+    for (const [i, sub] of subs.entries()) walkJunctor(sub, s, `${p}.${j}[${i}]`, problems);
   }
   if (isObj(s.properties)) for (const [k, v] of Object.entries(s.properties)) {
     if (isObj(v)) walkStructural(v, path ? `${path}.${k}` : k, problems);
@@ -162,7 +162,7 @@ function walkJunctor(sub: unknown, outer: Obj, p: string, problems: string[]): v
   }
   for (const j of JUNCTORS) {
     const subs = j === 'not' ? (sub.not === undefined ? [] : [sub.not]) : sub[j] === undefined ? [] : sub[j];
-    if (Array.isArray(subs)) subs.forEach((x, i) => walkJunctor(x, outer, `${p}.${j}[${i}]`, problems));
+    if (Array.isArray(subs)) for (const [i, x] of subs.entries()) walkJunctor(x, outer, `${p}.${j}[${i}]`, problems);
   }
 }
 

@@ -71,11 +71,13 @@ export class Agent {
   readonly #birdControl: BirdControl | undefined;
 
   constructor(opts: AgentOptions) {
-    const o = (this.#o = { resyncMs: 2_000, now: Date.now, ...opts });
+    const o = { resyncMs: 2_000, now: Date.now, ...opts };
+    this.#o = o;
     const { log, nodeName } = o;
     const random = o.random ?? Math.random;
     const secretsNamespace = o.secretsNamespace ?? 'podlb-system';
-    const metrics = (this.metrics = o.metrics ?? new AgentMetrics());
+    const metrics = o.metrics ?? new AgentMetrics();
+    this.metrics = metrics;
     const client = new KubeClient(o.kubeConfig);
     const events = new EventRecorder(client, log, { component: 'podlb-agent', host: nodeName });
     const signal = (): void => this.#loop.notify();
@@ -89,7 +91,8 @@ export class Agent {
     // BGP, when on: config, then session state, then the kernel routes that follow the config.
     const bgp: Reconciler<AgentSnapshot, NodeStatusContribution>[] = [];
     if (o.bird) {
-      const control = (this.#birdControl = new BirdControl(o.bird.socketPath));
+      const control = new BirdControl(o.bird.socketPath);
+      this.#birdControl = control;
       const bird = new BirdConfigReconciler({ nodeName, control, configPath: o.bird.configPath, log: child('bird'), metrics });
       const sessions = new BgpSessionsReconciler({ nodeName, control, birdError: () => bird.error, statusIntervalMs: o.statusIntervalMs ?? 5_000, log: child('bgpStatus'), metrics });
       bgp.push(bird, sessions);

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { API_VERSION } from '../api/types.js';
 import type { Problem } from '../api/problem.js';
 import type { EventToRecord } from '../kube/events.js';
-import { BirdApplier } from '../bgp/bird-apply.js';
+import { BirdApplier, type BirdApplyResult } from '../bgp/bird-apply.js';
 import type { BirdControl } from '../bgp/bird-control.js';
 import { buildBgpPlan, describeAdvertised, sessionResettingChanges, type BirdModel } from '../bgp/model.js';
 import { podIPsForNode } from '../bgp/pod-ips.js';
@@ -101,7 +101,7 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     problems.push(...plan.problems);
     const text = renderBirdConf(plan.model);
     const resets = this.#appliedModel ? sessionResettingChanges(this.#appliedModel, plan.model) : [];
-    let res;
+    let res: BirdApplyResult;
     try {
       res = await this.#applier.apply(text);
     } catch (err) {

@@ -136,7 +136,8 @@ export class NodeStatusWriter {
       const code = err instanceof KubeApiError ? err.status : undefined;
       const error = (err as Error).message;
       const first = this.#episode === undefined;
-      const episode = (this.#episode ??= { since: new Date(now).toISOString(), failures: 0, lastError: '' });
+      this.#episode ??= { since: new Date(now).toISOString(), failures: 0, lastError: '' };
+      const episode = this.#episode;
       episode.failures += 1;
       episode.lastError = error;
       const clientError = code !== undefined && code >= 400 && code < 500 && code !== 404 && code !== 409 && code !== 429;

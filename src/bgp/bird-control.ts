@@ -211,8 +211,7 @@ export class BirdControl {
 
   #onData(chunk: string): void {
     this.#buf += chunk;
-    let i: number;
-    while ((i = this.#buf.indexOf('\n')) >= 0) {
+    for (let i = this.#buf.indexOf('\n'); i >= 0; i = this.#buf.indexOf('\n')) {
       const line = this.#buf.slice(0, i);
       this.#buf = this.#buf.slice(i + 1);
       this.#onLine(line);

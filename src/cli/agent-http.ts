@@ -62,5 +62,7 @@ export function serveAgentHttp(o: AgentHttpOptions): AgentHttp {
   const listening = Promise.all(
     servers.map((s) => (s.listening ? Promise.resolve() : new Promise<void>((resolve, reject) => s.once('listening', resolve).once('error', reject)))),
   ).then(() => undefined);
-  return { listening, servers, close: () => servers.forEach((s) => s.close()) };
+  return { listening, servers, close: () => {
+      for (const s of servers) s.close();
+    } };
 }

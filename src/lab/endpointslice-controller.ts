@@ -155,7 +155,7 @@ export function reconcileService(store: ObjectStore, namespace: string, name: st
   const existing = (store.list('endpointslices', { namespace, labelSelector: `${LABEL_SERVICE_NAME}=${name},${LABEL_MANAGED_BY}=${CONTROLLER_NAME}` }).items as Obj[]).sort((a, b) =>
     a.metadata.name < b.metadata.name ? -1 : 1,
   );
-  const managed = svc && svc.spec?.selector && svc.spec?.type !== 'ExternalName';
+  const managed = svc?.spec?.selector && svc.spec?.type !== 'ExternalName';
   const desired = managed ? desiredSlices(store, svc) : [];
   const pool = new Map<string, Obj[]>();
   for (const s of existing) {

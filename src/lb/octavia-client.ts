@@ -45,9 +45,22 @@ export interface OctaviaCounters {
   unauthorizedRefreshes: number;
 }
 
+/**
+ * The parts of an OpenStack (Octavia or Keystone) JSON reply that are read, all unknown: a reply is
+ * untrusted, so every use checks the type it needs. Collections are read by key (`pools`, `members`).
+ */
+export interface OpenStackReplyBody {
+  [field: string]: unknown;
+  faultstring?: unknown;
+  error?: { message?: unknown };
+  member?: { id?: unknown };
+  loadbalancer?: { provisioning_status?: unknown };
+  token?: { catalog?: unknown; expires_at?: unknown; issued_at?: unknown };
+}
+
 export interface OctaviaReply {
   status: number;
-  body: any;
+  body: OpenStackReplyBody | undefined;
   fault: string;
 }
 
@@ -184,7 +197,7 @@ export class OctaviaClient {
     const text = await res.text().catch((err: unknown) => {
       throw new UnreachableError('OCTAVIA_UNREACHABLE', `Octavia ${method} ${path}: ${res.status} reply cut off: ${(err as Error).message ?? String(err)}`, err);
     });
-    let body: any = undefined;
+    let body: OpenStackReplyBody | undefined;
     if (text) {
       try {
         body = JSON.parse(text);
@@ -251,7 +264,7 @@ export class OctaviaClient {
     const text = await res.text().catch((err: unknown) => {
       throw new UnreachableError('KEYSTONE_UNREACHABLE', `Keystone ${url}: ${res.status} reply cut off: ${(err as Error).message ?? String(err)}`, err);
     });
-    let body: any;
+    let body: OpenStackReplyBody | undefined;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {

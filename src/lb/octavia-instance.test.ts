@@ -146,7 +146,10 @@ describe('409 while the load balancer is PENDING_UPDATE', () => {
   it('parallel adds: each change waits out the previous one with jittered, growing delays', async () => {
     env.fake.faults.setPendingMs(120);
     const delays: number[] = [];
-    const a = env.instance(NODE, { sleep: (ms) => (delays.push(ms), new Promise((r) => setTimeout(r, ms))) });
+    const a = env.instance(NODE, { sleep: (ms) => {
+        delays.push(ms);
+        return new Promise((r) => setTimeout(r, ms));
+      } });
     const specs = [1, 2, 3, 4].map((i) => spec(NODE, `10.244.1.${i}`));
     await Promise.all(specs.map((s) => a.addMember(s)));
     expect(env.fake.state.membersOf(env.web.id).map((m) => m.name).sort()).toEqual(specs.map((s) => s.name).sort());
@@ -169,7 +172,10 @@ describe('409 while the load balancer is PENDING_UPDATE', () => {
     let t = 0;
     const rnd = [0, 0.999, 0.5, 0, 0.999, 0.5];
     let i = 0;
-    const b = env.instance(NODE, { now: () => t, random: () => rnd[i++ % rnd.length]!, sleep: async (ms) => void (delays.push(ms), (t += ms)), pendingRetry: { baseMs: 100, maxMs: 400, budgetMs: 1000 } });
+    const b = env.instance(NODE, { now: () => t, random: () => rnd[i++ % rnd.length]!, sleep: async (ms) => {
+        delays.push(ms);
+        t += ms;
+      }, pendingRetry: { baseMs: 100, maxMs: 400, budgetMs: 1000 } });
     const err = await b.addMember(spec(NODE, '10.244.1.5')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OctaviaPendingError);
     expect(err).toMatchObject({ code: 'OCTAVIA_LB_PENDING', transient: true, status: 409 });

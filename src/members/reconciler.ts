@@ -318,7 +318,10 @@ export class MemberReconciler {
 
   #drainsOf(instanceId: string): Map<string, number> {
     let m = this.#drainStart.get(instanceId);
-    if (!m) this.#drainStart.set(instanceId, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.#drainStart.set(instanceId, m);
+    }
     return m;
   }
 

@@ -65,7 +65,10 @@ describe('addresses', () => {
 describe('cached IPv4 text (the dump hot path)', () => {
   // Seeded, so a failure names its input again on the next run.
   let seed = 0x2545f491;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) & 0xff;
+  const rnd = (): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed >>> 8) & 0xff;
+  };
   const addrs = [
     [0, 0, 0, 0],
     [255, 255, 255, 255],

@@ -311,7 +311,7 @@ describe('explain svc/NAME', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('Service ads/bidder: LoadBalancerClass l7lb, ports http -> backend ads.bidder.http');
     expect(r.out).toContain('last event: 60s Normal MembersRegistered: 2 members in ads.bidder.http');
-    const row = (pod: string): string => r.out.split('\n').find((l) => l.startsWith(pod + ' '))!;
+    const row = (pod: string): string => r.out.split('\n').find((l) => l.startsWith(`${pod} `))!;
     expect(row('bidder-a')).toMatch(/bidder-a\s+node1\s+10\.244\.1\.5\s+podlb_node1_10\.244\.1\.5_8080\s+True LoadBalancerHealthy \(2m\)\s+True\s+2m Normal LoadBalancerHealthy: member healthy/);
     expect(row('bidder-b')).toMatch(/bidder-b\s+node2\s+10\.244\.2\.9\s+podlb_node2_10\.244\.2\.9_8080\s+False RegistrationInProgress \(30s\)\s+False\s+20s Warning Unhealthy: Readiness probe failed/);
     expect(row('bidder-c')).toMatch(/bidder-c\s+node9\s+10\.244\.9\.2\s+podlb_node9_10\.244\.9\.2_8080\s+no gate\s+False\s+-/);

@@ -250,7 +250,7 @@ export function renderExplain(v: ExplainView, now: Date, opts: { wide?: boolean 
       break;
   }
   lines.push(`  last event: ${eventText(s.lastEvent, now, max(120))}`, '');
-  let out = lines.join('\n') + '\n';
+  let out = `${lines.join('\n')}\n`;
   if (v.pods.length === 0) {
     out += `No Pods match the Service's selector in namespace ${s.namespace}.\n`;
   } else {
@@ -269,16 +269,16 @@ export function renderExplain(v: ExplainView, now: Date, opts: { wide?: boolean 
     ]);
   }
   const lbRows = v.pods.flatMap((p) => p.lb.map((l) => [p.name, l.member, l.instance, l.admin, l.health, l.detail || '-']));
-  if (lbRows.length > 0) out += '\n' + renderTable([['POD', 'MEMBER', 'LB INSTANCE', 'ADMIN', 'HEALTH', 'CHECK'], ...lbRows]);
+  if (lbRows.length > 0) out += `\n${renderTable([['POD', 'MEMBER', 'LB INSTANCE', 'ADMIN', 'HEALTH', 'CHECK'], ...lbRows])}`;
   if (v.nodes.length > 0) {
-    out += '\n' + renderTable([
+    out += `\n${renderTable([
       ['NODE', 'MEMBERS(reg/healthy/drain)', 'LB REACHABLE'],
       ...v.nodes.map((n) => [
         n.name,
         !n.reported ? 'no PodLBNode (is the agent running there?)' : n.members ? `${n.members.registered}/${n.members.healthy}/${n.members.draining}` : '-',
         conditionText(n.loadBalancerReachable, now),
       ]),
-    ]);
+    ])}`;
   }
   return out;
 }

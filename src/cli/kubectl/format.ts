@@ -11,7 +11,7 @@ const u4 = (ch: string): string => `\\u${ch.charCodeAt(0).toString(16).padStart(
 /** -o json for a terminal: the same value, with every control character as a \u escape. */
 export function toSafeJson(obj: unknown): string {
   // Outside strings JSON has none of these characters, so the escapes land inside strings.
-  return JSON.stringify(obj, null, 2).replace(RAW_IN_QUOTES, u4) + '\n';
+  return `${JSON.stringify(obj, null, 2).replace(RAW_IN_QUOTES, u4)}\n`;
 }
 
 /** -o yaml for a terminal: strings holding control characters are double-quoted and escaped. */
@@ -47,7 +47,7 @@ export function renderTable(rows: readonly (readonly string[])[]): string {
   if (rows.length === 0) return '';
   const safe = rows.map((r) => r.map((c) => escapeTerminal(c)));
   const widths = safe[0]!.map((_, i) => Math.max(...safe.map((r) => (r[i] ?? '').length)));
-  return safe.map((r) => widths.map((w, i) => (r[i] ?? '').padEnd(w)).join('  ').trimEnd()).join('\n') + '\n';
+  return `${safe.map((r) => widths.map((w, i) => (r[i] ?? '').padEnd(w)).join('  ').trimEnd()).join('\n')}\n`;
 }
 
 /** kubectl's short age: 45s, 12m, 3h, 5d (and `<unknown>` for a missing or bad time). */
