@@ -24,7 +24,7 @@ import type { PodAddressPool } from '../src/api/types.js';
 import { parseLabelSelector, selectorMatches } from '../src/util/label-selector.js';
 import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { Obj } from '../src/apiserver/resource-type.js';
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'golden/calico');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';

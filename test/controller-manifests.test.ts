@@ -11,7 +11,7 @@ import { parseControllerFlags } from '../src/controller/main.js';
 import { WEBHOOK_PATH } from '../src/controller/webhook-server.js';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerResources, mutatingWebhookConfigurationResource } from '../testkit/controller-resources.js';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { Obj } from '../src/apiserver/resource-type.js';
 const ROOT = repoRoot();
 const docs = loadYamlDocs(join(ROOT, 'daemonset/controller.yaml')) as Obj[];
 const [mwc] = loadYamlDocs(join(ROOT, 'daemonset/webhook.yaml')) as Obj[];

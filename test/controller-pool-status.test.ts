@@ -11,7 +11,7 @@ import type { Condition, PodAddressPool } from '../src/api/types.js';
 import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { Obj } from '../src/apiserver/resource-type.js';
 
 let api: ApiServer;
 const ctls: Controller[] = [];

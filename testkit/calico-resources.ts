@@ -6,7 +6,7 @@
 import type { ResourceType } from '../src/apiserver/index.js';
 import { invalid, notSupported, type FieldError } from '../src/apiserver/errors.js';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { Obj } from '../src/apiserver/resource-type.js';
 
 const ACTIONS = ['Accept', 'Reject'];
 const OPERATORS = ['Equal', 'NotEqual', 'In', 'NotIn'];

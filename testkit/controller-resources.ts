@@ -7,7 +7,7 @@
 import type { ResourceType } from '../src/apiserver/index.js';
 import { invalid, notSupported, required, type FieldError } from '../src/apiserver/errors.js';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { Obj } from '../src/apiserver/resource-type.js';
 
 const QUALIFIED = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$/;
 

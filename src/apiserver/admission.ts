@@ -7,7 +7,7 @@
 //    denied request: <message>`, with the validation's reason (Forbidden: 403; none: Invalid, 422).
 // Warn and Audit decisions do not refuse (there is no warning header or audit log here).
 import { type AdmissionInput, type LabelSelector, type MatchResources, type ValidatingAdmissionPolicy, evaluatePolicy, resourceRuleMatches } from '../policy/vap-eval.js';
-import { ApiError, type FieldError, failure, forbiddenField, invalid, notSupported, required } from './errors.js';
+import { type ApiError, type FieldError, failure, forbiddenField, invalid, notSupported, required } from './errors.js';
 import type { Obj, ResourceType } from './resource-type.js';
 import { requirementsMatch, requirementsOf } from '../util/label-selector.js';
 import type { UserInfo } from './user.js';

@@ -42,7 +42,7 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-export async function readBody(req: IncomingMessage, verb: string): Promise<unknown> {
+export async function readBody(req: IncomingMessage): Promise<unknown> {
   const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
   const text = await readText(req);
   if (ct === 'application/json' || ct === '' || ct === '*/*') {
@@ -60,5 +60,4 @@ export async function readBody(req: IncomingMessage, verb: string): Promise<unkn
     }
   }
   throw unsupportedMediaType(ct, ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
-  void verb;
 }

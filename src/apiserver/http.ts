@@ -143,7 +143,7 @@ export class ApiHttpServer {
         throw e;
       }
       if (method === 'POST' && isReviewRequest(attrs)) {
-        const out = handleReview(attrs, (await readBody(req, 'create')) as Obj, { store: this.#store, authn: this.#opts.authn, authz: this.#opts.authz, user });
+        const out = handleReview(attrs, (await readBody(req)) as Obj, { store: this.#store, authn: this.#opts.authn, authz: this.#opts.authz, user });
         this.#send(res, 201, out);
         return;
       }
@@ -196,7 +196,7 @@ export class ApiHttpServer {
       }
       if (method === 'POST') {
         if (t.rt.namespaced && t.namespace === undefined) throw methodNotAllowed();
-        const body = await readBody(req, 'create');
+        const body = await readBody(req);
         const created = store.create(res_, body as Obj, { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), dryRun, user });
         this.#send(res, 201, created);
         return;
@@ -209,7 +209,7 @@ export class ApiHttpServer {
       return;
     }
     if (method === 'PUT') {
-      const body = (await readBody(req, 'update')) as Obj;
+      const body = (await readBody(req)) as Obj;
       const opts = { name: t.name, ...(ns !== undefined ? { namespace: ns } : {}), dryRun, user };
       const out = t.subresource === 'status' ? store.updateStatus(res_, body, opts) : store.update(res_, body, opts);
       this.#send(res, 200, out);
@@ -222,7 +222,7 @@ export class ApiHttpServer {
         await drain(req);
         throw unsupportedMediaType(ct, t.rt.custom ? known.filter((k) => !k.startsWith('application/strategic')) : known);
       }
-      const body = ct === 'application/apply-patch+yaml' ? (await drain(req), {}) : await readJson(req);
+      const body = ct === 'application/apply-patch+yaml' ? await drain(req).then(() => ({})) : await readJson(req);
       const out = store.patch(res_, t.name, ns, ct as PatchType, body, { ...(t.subresource === 'status' ? { subresource: 'status' as const } : {}), dryRun, user });
       this.#send(res, 200, out);
       return;

@@ -50,7 +50,7 @@ export function finishNamespaceIfEmpty(store: NamespaceStore, ns: string | undef
   if (!ns) return;
   const nsState = store.namespaces();
   const o = nsState.objects.get(ns);
-  if (!o || o.status?.phase !== 'Terminating') return;
+  if (o?.status?.phase !== 'Terminating') return;
   for (const s of store.states()) {
     if (!s.rt.namespaced) continue;
     for (const x of s.objects.values()) if (x.metadata.namespace === ns) return;

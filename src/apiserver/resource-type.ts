@@ -4,7 +4,7 @@ import type { FieldError } from './errors.js';
 import type { PatchSchema } from './patch.js';
 import type { NameRule } from './validation.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the stand-in stores objects of every kind, CRDs included; only the run-time schema checks know their shape
 export type Obj = Record<string, any>;
 
 /** Services the store gives the strategies (cluster IP and node port allocation). */

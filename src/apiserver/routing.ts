@@ -29,7 +29,7 @@ export function route(path: string, resources: readonly ResourceType[]): Target 
     namespace = rest[1];
     rest = rest.slice(2);
     const rt = find(rest[0]!);
-    if (!rt || !rt.namespaced) return undefined;
+    if (!rt?.namespaced) return undefined;
     if (rest.length > 3) return undefined;
     return { rt, namespace, ...(rest[1] !== undefined ? { name: rest[1] } : {}), ...(rest[2] !== undefined ? { subresource: rest[2] } : {}) };
   }

@@ -84,7 +84,7 @@ export function parseLabelSelector(s: string): AnyRequirement[] {
     let tok = toks[i]!;
     if (tok.t === 'op' && tok.v === '!') {
       const k = toks[i + 1];
-      if (!k || k.t !== 'id') fail(`found '${k?.v ?? ''}', expected: identifier after '!'`);
+      if (k?.t !== 'id') fail(`found '${k?.v ?? ''}', expected: identifier after '!'`);
       reqs.push({ key: checkKey((k as Tok).v), operator: 'DoesNotExist', values: [] });
       i += 2;
     } else if (tok.t === 'id') {
@@ -178,8 +178,8 @@ export function parseFieldSelector(s: string): FieldRequirement[] {
       }
     }
     if (!m) throw badRequest(`invalid selector: '${s}'; can't understand '${p}'`);
-    const unescape = (x: string): string => x.replace(/\\(.)/g, '$1');
-    out.push({ field: m[1]!.trim(), op, value: unescape(m[2]!) });
+    const unescapeValue = (x: string): string => x.replace(/\\(.)/g, '$1');
+    out.push({ field: m[1]!.trim(), op, value: unescapeValue(m[2]!) });
   }
   return out;
 }

@@ -83,7 +83,7 @@ export class ObjectStore {
     return rt.namespaced ? `${namespace ?? ''}/${name}` : name;
   }
 
-  #out(rt: ResourceType, o: Obj): Obj {
+  #out(_rt: ResourceType, o: Obj): Obj {
     const c = structuredClone(o);
     return c;
   }
@@ -192,7 +192,8 @@ export class ObjectStore {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body of the request must be an object');
     const o = structuredClone(body);
     checkTypeMeta(rt, o);
-    const meta: Obj = (o.metadata ??= {});
+    o.metadata ??= {};
+    const meta: Obj = o.metadata;
     if (rt.namespaced) {
       if (opts.namespace && meta.namespace && meta.namespace !== opts.namespace)
         throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
@@ -246,7 +247,8 @@ export class ObjectStore {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body of the request must be an object');
     const o = structuredClone(body);
     checkTypeMeta(rt, o);
-    const meta: Obj = (o.metadata ??= {});
+    o.metadata ??= {};
+    const meta: Obj = o.metadata;
     const name: string = opts.name ?? meta.name ?? '';
     if (meta.name !== undefined && meta.name !== name) throw badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`);
     if (rt.namespaced) {

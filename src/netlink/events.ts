@@ -74,7 +74,8 @@ export class EventSubscription implements Subscription {
           this.#cb({ kind: 'overrun' });
           continue;
         }
-        return this.#fail(new NetlinkError('recv (subscription)', e));
+        this.#fail(new NetlinkError('recv (subscription)', e));
+        return;
       }
       let events: NetlinkEvent[];
       try {
@@ -82,7 +83,8 @@ export class EventSubscription implements Subscription {
         this.#tap?.(Buffer.from(this.#buf.subarray(0, n)));
         events = splitMessages(this.#buf.subarray(0, n)).flatMap(toEvent);
       } catch (err) {
-        return this.#fail(err as Error);
+        this.#fail(err as Error);
+        return;
       }
       for (const ev of events) this.#cb(ev);
     }

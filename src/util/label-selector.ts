@@ -131,7 +131,7 @@ export interface NumericRequirement {
 export type AnyRequirement = Requirement | NumericRequirement;
 
 export function requirementMatches(r: AnyRequirement, labels: Readonly<Record<string, string>>): boolean {
-  const has = Object.prototype.hasOwnProperty.call(labels, r.key);
+  const has = Object.hasOwn(labels, r.key);
   switch (r.operator) {
     case 'In':
       return has && r.values.includes(labels[r.key]!);

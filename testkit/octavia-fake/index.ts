@@ -292,8 +292,8 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
       (i) =>
         (!all_ || all_.every((t) => i.tags.includes(t))) &&
         (!any || any.some((t) => i.tags.includes(t))) &&
-        (!notAll || !notAll.every((t) => i.tags.includes(t))) &&
-        (!notAny || !notAny.some((t) => i.tags.includes(t))),
+        (!notAll?.every((t) => i.tags.includes(t))) &&
+        (!notAny?.some((t) => i.tags.includes(t))),
     );
     const limitText = query.get('limit');
     let limit = maxLimit;

@@ -40,13 +40,34 @@ export function validateMemberFields(m: Record<string, unknown>): Partial<FakeMe
     throw new FakeApiError(400, `Invalid input for field/attribute ${field}. Value: '${String(value)}'. ${why}`);
   };
   const out: Partial<FakeMember> = {};
-  if ('name' in m) (typeof m.name === 'string' && m.name.length <= 255) || m.name === null ? (out.name = (m.name as string | null) ?? '') : bad('name', m.name, 'Value should have a maximum character requirement of 255');
-  if ('weight' in m) Number.isInteger(m.weight) && (m.weight as number) >= 0 && (m.weight as number) <= 256 ? (out.weight = m.weight as number) : bad('weight', m.weight, 'Value should be lower or equal to 256');
-  if ('admin_state_up' in m) typeof m.admin_state_up === 'boolean' ? (out.admin_state_up = m.admin_state_up) : bad('admin_state_up', m.admin_state_up, 'Wrong type. Expected bool');
-  if ('backup' in m) typeof m.backup === 'boolean' ? (out.backup = m.backup) : bad('backup', m.backup, 'Wrong type. Expected bool');
-  if ('tags' in m) Array.isArray(m.tags) && m.tags.every((t) => typeof t === 'string' && t.length <= 255) ? (out.tags = [...(m.tags as string[])]) : bad('tags', m.tags, 'Wrong type. Expected list of strings of at most 255 characters');
-  if ('monitor_address' in m) m.monitor_address === null || (typeof m.monitor_address === 'string' && isIP(m.monitor_address)) ? (out.monitor_address = m.monitor_address as string | null) : bad('monitor_address', m.monitor_address, 'Value should be IPv4 or IPv6 format');
-  if ('monitor_port' in m) m.monitor_port === null || (Number.isInteger(m.monitor_port) && (m.monitor_port as number) >= 1 && (m.monitor_port as number) <= 65535) ? (out.monitor_port = m.monitor_port as number | null) : bad('monitor_port', m.monitor_port, 'Value should be between 1 and 65535');
+  if ('name' in m) {
+    if ((typeof m.name === 'string' && m.name.length <= 255) || m.name === null) out.name = (m.name as string | null) ?? '';
+    else bad('name', m.name, 'Value should have a maximum character requirement of 255');
+  }
+  if ('weight' in m) {
+    if (Number.isInteger(m.weight) && (m.weight as number) >= 0 && (m.weight as number) <= 256) out.weight = m.weight as number;
+    else bad('weight', m.weight, 'Value should be lower or equal to 256');
+  }
+  if ('admin_state_up' in m) {
+    if (typeof m.admin_state_up === 'boolean') out.admin_state_up = m.admin_state_up;
+    else bad('admin_state_up', m.admin_state_up, 'Wrong type. Expected bool');
+  }
+  if ('backup' in m) {
+    if (typeof m.backup === 'boolean') out.backup = m.backup;
+    else bad('backup', m.backup, 'Wrong type. Expected bool');
+  }
+  if ('tags' in m) {
+    if (Array.isArray(m.tags) && m.tags.every((t) => typeof t === 'string' && t.length <= 255)) out.tags = [...(m.tags as string[])];
+    else bad('tags', m.tags, 'Wrong type. Expected list of strings of at most 255 characters');
+  }
+  if ('monitor_address' in m) {
+    if (m.monitor_address === null || (typeof m.monitor_address === 'string' && isIP(m.monitor_address))) out.monitor_address = m.monitor_address as string | null;
+    else bad('monitor_address', m.monitor_address, 'Value should be IPv4 or IPv6 format');
+  }
+  if ('monitor_port' in m) {
+    if (m.monitor_port === null || (Number.isInteger(m.monitor_port) && (m.monitor_port as number) >= 1 && (m.monitor_port as number) <= 65535)) out.monitor_port = m.monitor_port as number | null;
+    else bad('monitor_port', m.monitor_port, 'Value should be between 1 and 65535');
+  }
   return out;
 }
 

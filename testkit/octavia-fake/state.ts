@@ -321,7 +321,7 @@ export class OctaviaFakeState {
   /** The provider driver is done: everything ACTIVE, deletions gone, health follows weight. */
   #finish(pool: FakePool): void {
     const lb = this.loadBalancers.get(pool.loadbalancer_id);
-    if (lb && lb.provisioning_status.startsWith('PENDING_')) lb.provisioning_status = 'ACTIVE';
+    if (lb?.provisioning_status.startsWith('PENDING_')) lb.provisioning_status = 'ACTIVE';
     if (pool.provisioning_status.startsWith('PENDING_')) pool.provisioning_status = 'ACTIVE';
     for (const m of this.membersOf(pool.id)) {
       if (m.provisioning_status === 'PENDING_DELETE') {

@@ -1,7 +1,7 @@
 // Events and Secrets: validation, and stringData folded into data as the API server does.
 import { type FieldError, forbiddenField, invalid, notSupported } from '../errors.js';
 import { deepEqual } from '../patch.js';
-import { type Obj } from '../resource-type.js';
+import type { Obj } from '../resource-type.js';
 
 export function validateEvent(e: Obj): FieldError[] {
   const errs: FieldError[] = [];

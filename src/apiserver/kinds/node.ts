@@ -1,10 +1,11 @@
 // Nodes: defaults and what an update may change.
 import { type FieldError, forbiddenField } from '../errors.js';
 import { deepEqual } from '../patch.js';
-import { type Obj } from '../resource-type.js';
+import type { Obj } from '../resource-type.js';
 
 export function defaultNode(n: Obj): void {
-  const sp = (n.spec ??= {});
+  n.spec ??= {};
+  const sp = n.spec;
   if (Array.isArray(sp.podCIDRs) && sp.podCIDRs.length > 0 && !sp.podCIDR) sp.podCIDR = sp.podCIDRs[0];
   if (sp.podCIDR && (!Array.isArray(sp.podCIDRs) || sp.podCIDRs.length === 0)) sp.podCIDRs = [sp.podCIDR];
 }

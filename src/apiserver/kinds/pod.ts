@@ -30,7 +30,8 @@ function syncIPs(status: Obj | undefined, single: string, plural: string): void 
 }
 
 export function defaultPod(p: Obj): void {
-  const s = (p.spec ??= {});
+  p.spec ??= {};
+  const s = p.spec;
   s.restartPolicy ??= 'Always';
   s.terminationGracePeriodSeconds ??= 30;
   s.dnsPolicy ??= 'ClusterFirst';

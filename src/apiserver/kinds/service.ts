@@ -5,7 +5,8 @@ import { labelValueProblem, qualifiedNameProblem } from '../selectors.js';
 import { checkDuplicates, endpointIPProblems, ipFamily, isDnsLabel, isDnsSubdomain, isFqdn, portNameProblem } from '../validation.js';
 
 export function defaultService(s: Obj): void {
-  const sp = (s.spec ??= {});
+  s.spec ??= {};
+  const sp = s.spec;
   sp.type ??= 'ClusterIP';
   if (sp.type !== 'ExternalName') {
     sp.sessionAffinity ??= 'None';
