@@ -38,6 +38,26 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
     }
   });
 
+  it('a tenant who writes an EndpointSlice cannot register an address that is not its Pod\'s own', () => {
+    // The endpoint names the tenant's own Pod, on this node, but points at the API server's
+    // Service IP; a second endpoint in the same slice is honest.
+    const forged = slice([
+      { pod: 'p1', ip: '10.96.0.1' },
+      { pod: 'p2', ip: '10.244.1.11' },
+    ]);
+    const p2 = pod('p2', { ip: '10.244.1.11' });
+    p2.status!.podIPs = [{ ip: '10.244.1.11' }];
+    const plan = planMembers({ nodeName: NODE, pods: [pod('p1', { ip: '10.244.1.10' }), p2], services: [service()], endpointSlices: [forged], classes: [lbClass()] });
+    expect(plan.members.map((m) => m.address)).toEqual(['10.244.1.11']);
+    expect(plan.problems).toEqual([expect.objectContaining({ reason: 'EndpointAddressNotPodIP', severity: 'Warning', object: expect.objectContaining({ kind: 'Service', namespace: 'ads', name: 'bidder' }) })]);
+    expect(plan.problems[0]!.message).toMatch(/EndpointSlice bidder-abc lists 10\.96\.0\.1 for Pod p1/);
+  });
+
+  it('an endpoint claiming this node for a Pod the kubelet runs elsewhere registers nothing', () => {
+    const plan = planMembers({ nodeName: NODE, pods: [pod('p1', { node: 'node-b' })], services: [service()], endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }])], classes: [lbClass()] });
+    expect(plan.members).toEqual([]);
+  });
+
   it('a Pod that leaves the Service (no endpoint any more) is no member, so the reconciler drains it', () => {
     const plan = planMembers({ nodeName: NODE, pods: [pod('p1', { containersReady: true, gateStatus: 'True', labels: { app: 'other' } })], services: [service()], endpointSlices: [slice([])], classes: [lbClass()] });
     expect(plan.members).toEqual([]);

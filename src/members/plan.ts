@@ -2,10 +2,10 @@
 // node wants in its load balancers (design §4.1 and §4.4). No I/O; `now` is not needed here:
 // timing (drain windows, timeouts) belongs to the reconciler and the gate planner.
 import { READINESS_GATE, type EndpointSlice, type LoadBalancerClass, type Pod, type Service, LABEL_SERVICE_NAME } from '../api/types.js';
-import type { Problem } from '../api/problem.js';
+import { problem, type Problem } from '../api/problem.js';
 import type { HealthCheck } from '../lb/provider.js';
 import { memberName } from '../lb/naming.js';
-import { isOptedIn, parseLbClass, parseServiceBinding, type BindingResult, type LbClassModel } from './binding.js';
+import { isOptedIn, parseLbClass, parseServiceBinding, serviceRef, type BindingResult, type LbClassModel } from './binding.js';
 
 export interface MemberSnapshot {
   nodeName: string;
@@ -116,12 +116,24 @@ export function decideEndpoint(
   if (ep.nodeName !== nodeName) return { decision: 'notOnThisNode' };
   const ref = ep.targetRef;
   const pod = ref?.kind === 'Pod' && ref.name ? podsByName.get(`${ref.namespace ?? namespace}/${ref.name}`) : undefined;
-  if (!pod || (ref?.uid && pod.metadata.uid && ref.uid !== pod.metadata.uid)) return { decision: 'podNotFound' };
+  if (!pod || pod.spec.nodeName !== nodeName || (ref?.uid && pod.metadata.uid && ref.uid !== pod.metadata.uid)) return { decision: 'podNotFound' };
   if (ep.conditions?.terminating === true || isTerminating(pod)) return { decision: 'terminating', pod };
   if (ep.conditions?.ready !== false) return { decision: 'active', pod };
   if (isHeldOnlyByOurGate(pod)) return { decision: 'gatedOnlyByUs', pod };
   if (isReadyPendingKubelet(pod)) return { decision: 'readyPending', pod };
   return { decision: 'notReady', pod };
+}
+
+/**
+ * The Pod's own addresses. An EndpointSlice is written by whoever may write EndpointSlices in
+ * the namespace, not only by the endpoint controller, so its addresses prove nothing: a member
+ * must be an address the kubelet reported for the Pod the endpoint names.
+ */
+export function podIps(pod: Pod): Set<string> {
+  const ips = new Set<string>();
+  if (pod.status?.podIP) ips.add(pod.status.podIP);
+  for (const ip of pod.status?.podIPs ?? []) ips.add(ip.ip);
+  return ips;
 }
 
 export function selectorMatches(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
@@ -160,6 +172,8 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
     bindings.push(parsed.result);
     if (parsed.result.kind !== 'bound') continue;
     const { binding, lbClass } = parsed.result;
+    // One Warning per slice, address and Pod however many ports name them.
+    const foreign = new Set<string>();
     for (const slice of slicesByService.get(`${binding.namespace}/${binding.name}`) ?? []) {
       for (const port of binding.ports) {
         const slicePort = slice.ports?.find((p) => (p.name ?? '') === port.portName);
@@ -167,7 +181,12 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
         for (const ep of slice.endpoints ?? []) {
           const { decision, pod } = decideEndpoint(ep, snap.nodeName, podsByName, binding.namespace);
           if (!pod || decision === 'notOnThisNode' || decision === 'podNotFound') continue;
+          const own = podIps(pod);
           for (const address of ep.addresses) {
+            if (!own.has(address)) {
+              foreign.add(`${slice.metadata.name ?? ''}\u0000${address}\u0000${pod.metadata.name ?? ''}`);
+              continue;
+            }
             const name = memberName(snap.nodeName, address, slicePort.port);
             const key = memberKey(port.backend, name);
             const m: DesiredMember = {
@@ -190,6 +209,17 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
           }
         }
       }
+    }
+    for (const f of foreign) {
+      const [sliceName, address, podName] = f.split('\u0000') as [string, string, string];
+      problems.push(
+        problem(
+          serviceRef(svc),
+          'endpoints',
+          'EndpointAddressNotPodIP',
+          `Service ${binding.namespace}/${binding.name}: EndpointSlice ${sliceName} lists ${address} for Pod ${podName}, which is not one of the Pod's own IPs; that address is not registered`,
+        ),
+      );
     }
   }
   return { classes, members: [...members.values()], bindings, problems };
