@@ -191,17 +191,26 @@ describe('agent in the lab', () => {
     expect((await lab.members()).length).toBe(before.length + 1);
   });
 
-  it('an unknown LoadBalancerClass is reported on its Service and the others keep working', async () => {
+  it('an unknown LoadBalancerClass is reported on its Service, only by nodes hosting its Pods, and the others keep working', async () => {
+    // Created first, selecting no Pod: no node hosts its endpoints, so no node may write about it.
+    await lab.client.create(`/api/v1/namespaces/${LAB_NAMESPACE}/services`, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'typo-nowhere', namespace: LAB_NAMESPACE, annotations: { 'podlb.io/load-balancer': 'no-such-class' } },
+      spec: { selector: { app: 'other' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
     await lab.client.create(`/api/v1/namespaces/${LAB_NAMESPACE}/services`, {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'typo', namespace: LAB_NAMESPACE, annotations: { 'podlb.io/load-balancer': 'no-such-class' } },
-      spec: { selector: { app: 'other' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+      spec: { selector: { app: LAB_SERVICE }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
     });
     const ev = await waitFor('UnknownLoadBalancerClass event', async () => (await events()).find((e) => e.reason === 'UnknownLoadBalancerClass' && e.involvedObject.name === 'typo'), 10_000, 100);
     expect(ev.message).toContain('no-such-class');
+    expect((await events()).filter((e) => e.involvedObject.name === 'typo-nowhere')).toEqual([]);
     const r = await runLoad({ socketPath: lab.topo.lb.httpSocket, concurrency: 2, maxRequests: 20, durationMs: 5000 });
     expect(r.failed).toBe(0);
+    for (const name of ['typo', 'typo-nowhere']) lab.api.store.delete('services', name, LAB_NAMESPACE);
   });
 
   it('an unapproved pool is reported and changes nothing else (routes, sessions)', async () => {

@@ -104,6 +104,43 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
   });
 });
 
+describe('planMembers: a Service\'s problems come only from nodes hosting its Pods', () => {
+  // One Service naming an unknown class, one with a malformed annotation, one refused by the
+  // class's tenancy, and one bound to a class that is itself invalid; all with Pods on node-a only.
+  const nodes = Array.from({ length: 50 }, (_, i) => `node-${i}`);
+  const snapFor = (nodeName: string) => ({
+    nodeName,
+    // Each agent's Pod cache holds only its node's Pods.
+    pods: nodeName === NODE ? [pod('p1')] : [],
+    services: [
+      service({ 'podlb.io/load-balancer': 'typo' }, { name: 'a' }),
+      service({ 'podlb.io/ports': 'grpc' }, { name: 'b' }),
+      service({ 'podlb.io/backend': 'other.team' }, { name: 'c' }),
+      service({ 'podlb.io/load-balancer': 'broken' }, { name: 'd' }),
+    ],
+    endpointSlices: ['a', 'b', 'c', 'd'].map((svc) => slice([{ pod: 'p1', ip: '10.244.1.10' }], { service: svc })),
+    classes: [lbClass(), lbClass({ haproxy: { instances: [] } }, 'broken')],
+  });
+
+  it('N agents without its endpoints write nothing; the one hosting them reports each problem once', () => {
+    const elsewhere = nodes.filter((n) => n !== NODE).flatMap((n) => planMembers(snapFor(n)).problems);
+    expect(elsewhere).toEqual([]);
+    const here = planMembers(snapFor(NODE)).problems;
+    expect(here.map((p) => `${p.object.kind}/${p.object.name} ${p.reason}`).sort()).toEqual([
+      'LoadBalancerClass/broken InvalidLoadBalancerClass',
+      'Service/a UnknownLoadBalancerClass',
+      'Service/b InvalidAnnotation',
+      'Service/c BackendNotAllowed',
+      'Service/d UnknownLoadBalancerClass',
+    ]);
+  });
+
+  it('a forged slice claiming a node for a Pod that is not there makes that node write nothing', () => {
+    const plan = planMembers({ ...snapFor('node-7'), endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10', node: 'node-7' }], { service: 'a' })] });
+    expect(plan.problems).toEqual([]);
+  });
+});
+
 /** The same objects as the fixtures', moved to another namespace: the tenant's own. */
 function inNamespace<T extends { metadata: { namespace?: string } }>(ns: string, o: T): T {
   const copy = structuredClone(o);

@@ -1,7 +1,7 @@
 // The member planner: a pure function from a snapshot of the cluster to the members this
 // node wants in its load balancers (design §4.1 and §4.4). No I/O; `now` is not needed here:
 // timing (drain windows, timeouts) belongs to the reconciler and the gate planner.
-import { READINESS_GATE, type EndpointSlice, type LoadBalancerClass, type Pod, type Service, LABEL_SERVICE_NAME } from '../api/types.js';
+import { ANNOTATION_LOAD_BALANCER, READINESS_GATE, type EndpointSlice, type LoadBalancerClass, type Pod, type Service, LABEL_SERVICE_NAME } from '../api/types.js';
 import { problem, type Problem } from '../api/problem.js';
 import type { HealthCheck } from '../lb/provider.js';
 import { memberName } from '../lb/naming.js';
@@ -144,9 +144,10 @@ export function selectorMatches(selector: Record<string, string>, labels: Record
 export function planMembers(snap: MemberSnapshot): MemberPlan {
   const problems: Problem[] = [];
   const classes = new Map<string, LbClassModel>();
+  const classProblems = new Map<string, Problem[]>();
   for (const c of snap.classes) {
     const parsed = parseLbClass(c);
-    problems.push(...parsed.problems);
+    if (parsed.problems.length > 0) classProblems.set(c.metadata.name ?? '', parsed.problems);
     if (parsed.model) classes.set(parsed.model.name, parsed.model);
   }
 
@@ -166,9 +167,19 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
   const bindings: BindingResult[] = [];
   const members = new Map<string, DesiredMember>();
   const services = [...snap.services].filter(isOptedIn).sort((a, b) => podKeyString(keyOf(a)).localeCompare(podKeyString(keyOf(b))));
+  // Every agent sees every opted-in Service and class, so a problem reported by every agent is
+  // one Event per node: only an agent hosting one of the Service's Pods reports it, and a bad
+  // class is reported by the agents whose Pods it leaves unregistered.
+  const reportedClasses = new Set<string>();
   for (const svc of services) {
     const parsed = parseServiceBinding(svc, classes);
-    problems.push(...parsed.problems);
+    const { namespace, name } = keyOf(svc);
+    if (hostsEndpoints(slicesByService.get(`${namespace}/${name}`) ?? [], snap.nodeName, podsByName, namespace)) {
+      problems.push(...parsed.problems);
+      const className = (svc.metadata.annotations?.[ANNOTATION_LOAD_BALANCER] ?? '').trim();
+      if (!reportedClasses.has(className)) problems.push(...(classProblems.get(className) ?? []));
+      reportedClasses.add(className);
+    }
     bindings.push(parsed.result);
     if (parsed.result.kind !== 'bound') continue;
     const { binding, lbClass } = parsed.result;
@@ -223,6 +234,10 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
     }
   }
   return { classes, members: [...members.values()], bindings, problems };
+}
+
+function hostsEndpoints(slices: readonly EndpointSlice[], nodeName: string, podsByName: ReadonlyMap<string, Pod>, namespace: string): boolean {
+  return slices.some((s) => (s.endpoints ?? []).some((ep) => decideEndpoint(ep, nodeName, podsByName, namespace).pod !== undefined));
 }
 
 function rank(m: DesiredMember): number {
