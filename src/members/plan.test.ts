@@ -53,6 +53,15 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
     expect(plan.problems[0]!.message).toMatch(/EndpointSlice bidder-abc lists 10\.96\.0\.1 for Pod p1/);
   });
 
+  it("a tenant's slice naming another namespace's Pod registers nothing and ties nothing to that Pod", () => {
+    const forged = slice([{ pod: 'p1', ip: '10.244.1.10' }]);
+    forged.metadata.namespace = 'evil';
+    const svc = service();
+    svc.metadata.namespace = 'evil';
+    const plan = planMembers({ nodeName: NODE, pods: [pod('p1')], services: [svc], endpointSlices: [forged], classes: [lbClass()] });
+    expect(plan.members).toEqual([]);
+  });
+
   it('an endpoint claiming this node for a Pod the kubelet runs elsewhere registers nothing', () => {
     const plan = planMembers({ nodeName: NODE, pods: [pod('p1', { node: 'node-b' })], services: [service()], endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }])], classes: [lbClass()] });
     expect(plan.members).toEqual([]);

@@ -115,7 +115,9 @@ export function decideEndpoint(
 ): { decision: EndpointDecision; pod?: Pod } {
   if (ep.nodeName !== nodeName) return { decision: 'notOnThisNode' };
   const ref = ep.targetRef;
-  const pod = ref?.kind === 'Pod' && ref.name ? podsByName.get(`${ref.namespace ?? namespace}/${ref.name}`) : undefined;
+  // A slice speaks only for Pods of its own namespace: naming another team's Pod would tie that
+  // Pod's readiness gate to a backend of the tenant's choosing.
+  const pod = ref?.kind === 'Pod' && ref.name && (ref.namespace ?? namespace) === namespace ? podsByName.get(`${namespace}/${ref.name}`) : undefined;
   if (!pod || pod.spec.nodeName !== nodeName || (ref?.uid && pod.metadata.uid && ref.uid !== pod.metadata.uid)) return { decision: 'podNotFound' };
   if (ep.conditions?.terminating === true || isTerminating(pod)) return { decision: 'terminating', pod };
   if (ep.conditions?.ready !== false) return { decision: 'active', pod };
