@@ -6,7 +6,7 @@ import { AGENT_SERVICE_ACCOUNT, startLab, gateStatus, type Lab } from '../src/la
 import { waitFor } from '../src/lab/netns.js';
 import { API_VERSION, type Pod, type PodAddressPool } from '../src/api/types.js';
 import { approvalPatch } from '../src/cli/kubectl/approval.js';
-import { LAB_BACKEND, LAB_NAMESPACE, LAB_SERVICE } from '../src/lab/objects.js';
+import { LAB_BACKEND, LAB_CLASS, LAB_NAMESPACE, LAB_POD_PORT, LAB_SERVICE, labPod } from '../src/lab/objects.js';
 import { runLoad } from '../src/lab/http-load.js';
 import { pino } from 'pino';
 import { readFileSync } from 'node:fs';
@@ -211,6 +211,54 @@ describe('agent in the lab', () => {
     const r = await runLoad({ socketPath: lab.topo.lb.httpSocket, concurrency: 2, maxRequests: 20, durationMs: 5000 });
     expect(r.failed).toBe(0);
     for (const name of ['typo', 'typo-nowhere']) lab.api.store.delete('services', name, LAB_NAMESPACE);
+  });
+
+  it("a tenant can neither put its Pod into another namespace's backend nor register an address that is not its Pod's", async () => {
+    const warnings = async (ns: string, reason: string): Promise<KEvent[]> => (await lab.client.list<KEvent>(`/api/v1/namespaces/${ns}/events`)).items.filter((e) => e.reason === reason);
+    // Namespace evil names the demo team's backend; the lab class grants only namespace demo.
+    await lab.client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'evil' } });
+    await lab.client.create('/api/v1/namespaces/evil/services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'steal', namespace: 'evil', annotations: { 'podlb.io/load-balancer': LAB_CLASS, 'podlb.io/backend': LAB_BACKEND } },
+      spec: { selector: { app: 'steal' }, ports: [{ name: 'http', port: 80, targetPort: LAB_POD_PORT }] },
+    });
+    const thief = labPod('thief', 'node1');
+    thief.metadata = { ...thief.metadata, namespace: 'evil', labels: { app: 'steal' } };
+    await lab.client.create('/api/v1/namespaces/evil/pods', thief);
+    // Inside demo, a tenant who may write EndpointSlices points one at the API server's Service
+    // IP, with a targetRef to a real Pod of its own on node1.
+    const own = (await lab.client.list<Pod>(`/api/v1/namespaces/${LAB_NAMESPACE}/pods`)).items.find((p) => p.spec.nodeName === 'node1' && !p.metadata.deletionTimestamp && p.status?.podIP);
+    expect(own).toBeDefined();
+    await lab.client.create(`/api/v1/namespaces/${LAB_NAMESPACE}/services`, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'forged', namespace: LAB_NAMESPACE, annotations: { 'podlb.io/load-balancer': LAB_CLASS, 'podlb.io/backend': LAB_BACKEND } },
+      spec: { selector: { app: 'forged' }, ports: [{ name: 'http', port: 80, targetPort: LAB_POD_PORT }] },
+    });
+    await lab.client.create(`/apis/discovery.k8s.io/v1/namespaces/${LAB_NAMESPACE}/endpointslices`, {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'forged-x', namespace: LAB_NAMESPACE, labels: { 'kubernetes.io/service-name': 'forged' } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: 6443, protocol: 'TCP' }],
+      endpoints: [{ addresses: ['10.96.0.1'], nodeName: 'node1', conditions: { ready: true }, targetRef: { kind: 'Pod', namespace: LAB_NAMESPACE, name: own!.metadata.name, uid: own!.metadata.uid } }],
+    });
+    const refused = await waitFor('NamespaceNotAllowed event', async () => (await warnings('evil', 'NamespaceNotAllowed')).find((e) => e.involvedObject.name === 'steal'), 15_000, 100);
+    expect(refused.type).toBe('Warning');
+    const forged = await waitFor('EndpointAddressNotPodIP event', async () => (await warnings(LAB_NAMESPACE, 'EndpointAddressNotPodIP')).find((e) => e.involvedObject.name === 'forged'), 15_000, 100);
+    expect(forged.message).toContain('forged-x');
+    // The thief's Pod runs and is an endpoint of its Service, and still never reaches HAProxy.
+    const thiefIp = await waitFor('thief Pod IP', async () => (await lab.client.get<Pod>('/api/v1/namespaces/evil/pods/thief')).status?.podIP, 10_000, 100);
+    await new Promise((r) => setTimeout(r, 1000));
+    const addresses = (await lab.members()).map((m) => m.address);
+    expect(addresses).not.toContain('10.96.0.1');
+    expect(addresses).not.toContain(thiefIp);
+    expect(addresses).toContain(own!.status!.podIP);
+    await lab.client.request('DELETE', '/api/v1/namespaces/evil/pods/thief');
+    lab.api.store.delete('services', 'steal', 'evil');
+    lab.api.store.delete('services', 'forged', LAB_NAMESPACE);
+    lab.api.store.delete('endpointslices', 'forged-x', LAB_NAMESPACE);
   });
 
   it('an unapproved pool is reported and changes nothing else (routes, sessions)', async () => {
