@@ -11,6 +11,8 @@ import { runLoad } from '../src/lab/http-load.js';
 import { pino } from 'pino';
 import { readFileSync } from 'node:fs';
 import { Agent } from '../src/agent/agent.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../src/kube/client.js';
 import { startBird } from '../src/lab/bird-process.js';
 import { birdInitialConfig } from '../src/bgp/render.js';
 import { isDateTime } from '../src/apiserver/formats.js';
@@ -215,9 +217,34 @@ describe('agent in the lab', () => {
 
   it("a tenant can neither put its Pod into another namespace's backend nor register an address that is not its Pod's", async () => {
     const warnings = async (ns: string, reason: string): Promise<KEvent[]> => (await lab.client.list<KEvent>(`/api/v1/namespaces/${ns}/events`)).items.filter((e) => e.reason === reason);
-    // Namespace evil names the demo team's backend; the lab class grants only namespace demo.
+    // The tenant has its own token and, through RBAC, may write Services, Pods and
+    // EndpointSlices in namespace evil and in demo (where it shares a namespace with the demo team).
     await lab.client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'evil' } });
-    await lab.client.create('/api/v1/namespaces/evil/services', {
+    for (const ns of ['evil', LAB_NAMESPACE]) {
+      await lab.client.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'tenant', namespace: ns },
+        rules: [
+          { apiGroups: [''], resources: ['services', 'pods'], verbs: ['get', 'list', 'create', 'delete'] },
+          { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'create', 'delete'] },
+        ],
+      });
+      await lab.client.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'tenant', namespace: ns },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'tenant' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'mallory' }],
+      });
+    }
+    const kc = new KubeConfig();
+    kc.loadFromString(lab.api.kubeconfigForToken(lab.api.addToken({ username: 'mallory' }), 'mallory'));
+    const tenant = new KubeClient(kc);
+    // Nor may it grant itself the backend: classes are the platform team's.
+    await expect(tenant.patch(`/apis/${API_VERSION}/loadbalancerclasses/${LAB_CLASS}`, { spec: { tenancy: { namespaces: [{ name: '*', backends: ['*'] }] } } }, 'merge')).rejects.toMatchObject({ status: 403 });
+    // Namespace evil names the demo team's backend; the lab class grants only namespace demo.
+    await tenant.create('/api/v1/namespaces/evil/services', {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'steal', namespace: 'evil', annotations: { 'podlb.io/load-balancer': LAB_CLASS, 'podlb.io/backend': LAB_BACKEND } },
@@ -225,18 +252,18 @@ describe('agent in the lab', () => {
     });
     const thief = labPod('thief', 'node1');
     thief.metadata = { ...thief.metadata, namespace: 'evil', labels: { app: 'steal' } };
-    await lab.client.create('/api/v1/namespaces/evil/pods', thief);
+    await tenant.create('/api/v1/namespaces/evil/pods', thief);
     // Inside demo, a tenant who may write EndpointSlices points one at the API server's Service
     // IP, with a targetRef to a real Pod of its own on node1.
-    const own = (await lab.client.list<Pod>(`/api/v1/namespaces/${LAB_NAMESPACE}/pods`)).items.find((p) => p.spec.nodeName === 'node1' && !p.metadata.deletionTimestamp && p.status?.podIP);
+    const own = (await tenant.list<Pod>(`/api/v1/namespaces/${LAB_NAMESPACE}/pods`)).items.find((p) => p.spec.nodeName === 'node1' && !p.metadata.deletionTimestamp && p.status?.podIP);
     expect(own).toBeDefined();
-    await lab.client.create(`/api/v1/namespaces/${LAB_NAMESPACE}/services`, {
+    await tenant.create(`/api/v1/namespaces/${LAB_NAMESPACE}/services`, {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'forged', namespace: LAB_NAMESPACE, annotations: { 'podlb.io/load-balancer': LAB_CLASS, 'podlb.io/backend': LAB_BACKEND } },
       spec: { selector: { app: 'forged' }, ports: [{ name: 'http', port: 80, targetPort: LAB_POD_PORT }] },
     });
-    await lab.client.create(`/apis/discovery.k8s.io/v1/namespaces/${LAB_NAMESPACE}/endpointslices`, {
+    await tenant.create(`/apis/discovery.k8s.io/v1/namespaces/${LAB_NAMESPACE}/endpointslices`, {
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
       metadata: { name: 'forged-x', namespace: LAB_NAMESPACE, labels: { 'kubernetes.io/service-name': 'forged' } },
@@ -419,6 +446,8 @@ describe('agent in the lab', () => {
 
   // Runs last: every call the agents made above went through RBAC as podlb-system/podlb-agent.
   it('the shipped RBAC granted every call the agents made (no 403 in the whole suite)', () => {
-    expect(lab.api.deniedRequests()).toEqual([]);
+    // The tenant's refused write to the class is the one 403 this suite means to cause.
+    expect(lab.api.deniedRequests().filter((d) => d.username !== 'mallory')).toEqual([]);
+    expect(lab.api.deniedRequests().filter((d) => d.username === 'mallory')).toHaveLength(1);
   });
 });
