@@ -58,7 +58,7 @@ beforeAll(async () => {
     apiVersion: API_VERSION,
     kind: 'LoadBalancerClass',
     metadata: { name: 'octavia-lb' },
-    spec: { provider: 'octavia', octavia: { authURL: fake.url, region: 'RegionOne', loadBalancerID: lbId, credentialsSecretRef: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' } }, drainSeconds: 1 },
+    spec: { provider: 'octavia', octavia: { authURL: fake.url, region: 'RegionOne', loadBalancerID: lbId, credentialsSecretRef: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' } }, drainSeconds: 1, tenancy: { namespaces: [{ name: 'shop', backends: ['cart'] }] } },
   });
   await client.create('/api/v1/namespaces/shop/services', {
     apiVersion: 'v1',

@@ -23,7 +23,7 @@ let hp: HaproxyProcess;
 let lb: HaproxyInstance;
 
 function lbClass(address: string): LoadBalancerClass {
-  return { apiVersion: 'podlb.io/v1alpha1', kind: 'LoadBalancerClass', metadata: { name: 'l7' }, spec: { provider: 'haproxy', haproxy: { instances: [address] } } } as LoadBalancerClass;
+  return { apiVersion: 'podlb.io/v1alpha1', kind: 'LoadBalancerClass', metadata: { name: 'l7' }, spec: { provider: 'haproxy', haproxy: { instances: [address] }, tenancy: { namespaces: [{ name: 'ads', backends: ['web', 'retired'] }] } } } as LoadBalancerClass;
 }
 function service(name: string, backend: string): Service {
   return {

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Pod, PodLBNode } from '../api/types.js';
 import type { LbInstance, LbInstanceRef } from '../lb/provider.js';
 import type { LbClassModel } from '../members/binding.js';
-import { memberKey, planMembers, type MemberPlan } from '../members/plan.js';
+import { memberKey, planMembers, podIps, type MemberPlan } from '../members/plan.js';
 import { MemberReconciler, type MemberOutcome } from '../members/reconciler.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import type { LbInstanceFactory } from './lb-instances.js';
@@ -91,11 +91,7 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
     this.#current = undefined;
     this.#noteContainersReady(s.pods, s.observedAt);
     const plan = planMembers({ nodeName: s.nodeName, pods: s.pods, services: s.services, endpointSlices: s.slices, classes: s.classes });
-    const livePodIps = new Set<string>();
-    for (const p of s.pods) {
-      if (p.status?.podIP) livePodIps.add(p.status.podIP);
-      for (const ip of p.status?.podIPs ?? []) livePodIps.add(ip.ip);
-    }
+    const livePodIps = new Set(s.pods.flatMap((p) => [...podIps(p)]));
     this.#o.log.debug({ members: plan.members.length }, 'run: members');
     const outcome = await this.#members.reconcile(plan.classes, plan.members, livePodIps, now);
     this.#recordMetrics(plan, outcome, performance.now());

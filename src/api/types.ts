@@ -140,6 +140,8 @@ export interface LoadBalancerClass {
     };
     drainSeconds?: number;
     readiness?: { withoutHealthCheck?: 'Immediate' | 'Never'; timeoutSeconds?: number };
+    /** Which namespaces may bind the class and which backends each may name (members/tenancy.ts). */
+    tenancy?: { namespaces: { name: string; backends?: string[] }[] };
   };
   status?: { conditions?: Condition[] };
 }

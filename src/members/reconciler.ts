@@ -201,10 +201,9 @@ export class MemberReconciler {
       this.#failed(st, status, err, run, log);
       return lastKnownViews(desired, st.lastObserved, new Set());
     }
-    if (st.failures > 0) {
-      log.info('load balancer instance reachable again');
-      out.events.push({ object: classRef(ref.className), type: 'Normal', reason: 'LoadBalancerReachable', message: `Instance ${ref.id} is reachable again` });
-    }
+    // Every agent of the fleet sees the same recovery: an Event each would be one per node on
+    // the class. The node's LoadBalancerReachable condition turning True says it once per node.
+    if (st.failures > 0) log.info('load balancer instance reachable again');
     st.failures = 0;
     st.nextRetryAt = 0;
     delete st.lastError;
