@@ -128,7 +128,7 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     if (res.result === 'Failed') {
       // BIRD refused the rendered config: a podlb bug or an unexpected BIRD; the old config keeps running.
       events.push({ object: self, type: 'Warning', reason: 'BirdConfigRejected', message: `BIRD refused the new configuration, the previous one keeps running: ${res.error}` });
-      log.error({ err: res.err, error: res.error, hash: res.hash }, 'BIRD refused the rendered configuration; keeping the running one');
+      log.error({ err: res.err, hash: res.hash }, 'BIRD refused the rendered configuration; keeping the running one');
       this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: 'Failed', ...(res.error ? { error: res.error } : {}) };
       return { events, problems, status: this.#status() };
     }

@@ -59,7 +59,7 @@ export async function withdrawAll(opts: WithdrawOptions): Promise<WithdrawResult
   } finally {
     await control.close();
   }
-  if (bird.result === 'Failed') log.error({ err: birdErr, error: bird.error }, 'withdraw: BIRD did not take the empty configuration; its sessions may still advertise');
+  if (bird.result === 'Failed') log.error({ err: birdErr }, 'withdraw: BIRD did not take the empty configuration; its sessions may still advertise');
   else log.info({ result: bird.result }, 'withdraw: BIRD runs with no peers and no exports');
 
   const out: WithdrawResult = { bird, blackholesRemoved: [] };
