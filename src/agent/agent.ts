@@ -111,7 +111,7 @@ export class Agent {
       snapshot: async () => (this.#informers.synced ? this.#informers.snapshot(await this.#kernel?.gateways()) : undefined),
       record: (ev) => events.record(ev),
       resyncMs: o.resyncMs,
-      onFailure: (component) => metrics.reconcileErrors.inc({ component }),
+      onFailure: (component, _error, code) => metrics.reconcileErrors.inc({ component, code }),
       now: o.now,
       random,
     });

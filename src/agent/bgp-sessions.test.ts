@@ -37,6 +37,8 @@ describe('BgpSessionsReconciler', () => {
     const r = new BgpSessionsReconciler({ nodeName: 'node-a', control, birdError: () => undefined, statusIntervalMs: 5_000, log, metrics });
     const res = await r.reconcile(snap, 10_000);
     expect(await errors(metrics)).toBe(1);
+    // Labelled with the error's stable code, not its message (which names the socket path).
+    expect(await metrics.registry.getSingleMetricAsString('podlb_reconcile_errors_total')).toContain('podlb_reconcile_errors_total{component="bgpStatus",code="BIRD_UNREACHABLE"} 1');
     expect(res.nextWakeAt).toBe(10_500);
     expect(res.status?.fields?.bgp?.sessions).toEqual([]);
     expect(res.status?.conditions?.[0]).toMatchObject({ type: 'BGPReady', status: 'False', reason: 'NoPeers' });

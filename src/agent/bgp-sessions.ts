@@ -9,7 +9,7 @@ import { birdTimeToRfc3339 } from '../bgp/bird-protocols.js';
 import { parseConfig, parseNode } from '../bgp/config.js';
 import { planPeers } from '../bgp/peers.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
-import { errorMessage } from '../util/errors.js';
+import { errorCode } from '../util/errors.js';
 import type { AgentMetrics } from './metrics.js';
 import type { NodeStatusContribution } from './node-status.js';
 import type { AgentSnapshot } from './snapshot.js';
@@ -69,8 +69,8 @@ export class BgpSessionsReconciler implements Reconciler<AgentSnapshot, NodeStat
       for (const x of this.#sessions) this.#o.metrics.bgpSessionUp.set({ peer: x.peer }, x.state === 'Established' ? 1 : 0);
     } catch (err) {
       // The last sessions read stay in status; the next read is at the usual cadence.
-      this.#o.metrics.reconcileErrors.inc({ component: 'bgpStatus' });
-      this.#o.log.warn({ err: errorMessage(err) }, 'could not read BGP sessions');
+      this.#o.metrics.reconcileErrors.inc({ component: 'bgpStatus', code: errorCode(err) });
+      this.#o.log.warn({ err }, 'could not read BGP sessions');
     }
   }
 

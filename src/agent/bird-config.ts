@@ -105,10 +105,10 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     try {
       res = await this.#applier.apply(text);
     } catch (err) {
-      return this.#unreachable(errorMessage(err), events, problems);
+      return this.#unreachable(errorMessage(err), events, problems, err);
     }
     // A transient failure (socket missing, timeout) is BIRD being away, not BIRD refusing the config.
-    if (res.result === 'Failed' && res.transient) return this.#unreachable(res.error ?? 'BIRD did not answer', events, problems);
+    if (res.result === 'Failed' && res.transient) return this.#unreachable(res.error ?? 'BIRD did not answer', events, problems, res.err);
 
     if (res.result === 'Applied') {
       // Prefix and filter changes are soft; these restart a session, and users ask why.
@@ -128,7 +128,7 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     if (res.result === 'Failed') {
       // BIRD refused the rendered config: a podlb bug or an unexpected BIRD; the old config keeps running.
       events.push({ object: self, type: 'Warning', reason: 'BirdConfigRejected', message: `BIRD refused the new configuration, the previous one keeps running: ${res.error}` });
-      log.error({ err: res.error, hash: res.hash }, 'BIRD refused the rendered configuration; keeping the running one');
+      log.error({ err: res.err, hash: res.hash }, 'BIRD refused the rendered configuration; keeping the running one');
       this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: 'Failed', ...(res.error ? { error: res.error } : {}) };
       return { events, problems, status: this.#status() };
     }
@@ -146,14 +146,14 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     return { events, problems, status: this.#status() };
   }
 
-  #unreachable(error: string, events: EventToRecord[], problems: Problem[]): ReconcileResult<NodeStatusContribution> {
+  #unreachable(error: string, events: EventToRecord[], problems: Problem[], err: unknown): ReconcileResult<NodeStatusContribution> {
     // One Event per episode; the loop logs and backs off every failure.
     if (!this.#error) {
       events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'BirdUnreachable', message: `${error}; retrying, routes already advertised stay` });
     }
     this.#error = error;
     this.#o.metrics.birdReloads.inc({ result: 'Unreachable' });
-    return { events, problems, failed: { error }, status: this.#status() };
+    return { events, problems, failed: { error, err }, status: this.#status() };
   }
 
   #status(): NodeStatusContribution {

@@ -52,7 +52,7 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
       this.#error = undefined;
     } catch (err) {
       this.#error = `netlink unavailable: ${errorMessage(err)}`;
-      this.#o.log.warn({ err: this.#error }, 'kernel routes disabled');
+      this.#o.log.warn({ err }, 'kernel routes disabled');
     }
   }
 
@@ -70,7 +70,7 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
       const [v4, v6] = await Promise.all([this.#kernel.nl.defaultGateway(4), this.#kernel.nl.defaultGateway(6)]);
       this.#gateway = { ...(v4 ? { v4: v4.gateway } : {}), ...(v6 ? { v6: v6.gateway } : {}) };
     } catch (err) {
-      this.#o.log.warn({ err: errorMessage(err) }, 'could not read the default gateway');
+      this.#o.log.warn({ err }, 'could not read the default gateway');
     }
     return this.#gateway;
   }
@@ -94,7 +94,7 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
       const first = this.#error === undefined;
       this.#error = `blackhole routes: ${errorMessage(err)}`;
       return {
-        failed: { error: this.#error },
+        failed: { error: this.#error, err },
         status: this.#status(),
         ...(first ? { events: [{ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning' as const, reason: 'KernelRoutesFailed', message: `${this.#error}; retrying, BGP advertisements are not affected` }] } : {}),
       };

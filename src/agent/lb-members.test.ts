@@ -40,10 +40,12 @@ function setup(secrets: Secret[]): { r: LbMembersReconciler; secrets: Secret[]; 
 
 describe('LbMembersReconciler', () => {
   it('a missing credentials Secret: the instance is unreachable in status and an Event, and the run completes', async () => {
-    const { r } = setup([]);
+    const { r, metrics } = setup([]);
     const now = Date.parse('2026-12-06T10:00:00Z');
     const res = await r.reconcile(snapshot([]), now);
     expect(res.status?.conditions?.[0]).toMatchObject({ type: 'LoadBalancerReachable', status: 'False', reason: 'InstanceUnreachable' });
+    // Counted once, under the failure's code: the label says why without naming the Secret.
+    expect(await metrics.registry.getSingleMetricAsString('podlb_reconcile_errors_total')).toContain('podlb_reconcile_errors_total{component="members",code="LB_NOT_CONFIGURED"} 1');
     expect(res.status?.conditions?.[0]?.message).toMatch(/credentials Secret podlb-system\/os-creds \(key clouds\.yaml\) not found/);
     expect(res.events?.map((e) => e.reason)).toContain('LoadBalancerUnreachable');
     expect(res.nextWakeAt).toBeGreaterThan(now);

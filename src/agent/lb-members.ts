@@ -132,7 +132,7 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
     m.members.set({ state: 'healthy' }, outcome.counts.healthy);
     m.members.set({ state: 'draining' }, outcome.counts.draining);
     for (const inst of outcome.instances) m.lbInstanceUp.set({ class: inst.className, instance: inst.id }, inst.reachable ? 1 : 0);
-    if (outcome.instances.some((x) => !x.reachable)) m.reconcileErrors.inc({ component: 'members' });
+    for (const code of new Set(outcome.instances.filter((x) => !x.reachable).map((x) => x.code ?? 'Unknown'))) m.reconcileErrors.inc({ component: 'members', code });
     // A member is added once per instance of the fleet; it is one registration.
     for (const key of new Set(outcome.added)) {
       if (this.#addedAt.has(key)) continue;

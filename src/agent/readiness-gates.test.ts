@@ -101,6 +101,12 @@ describe('ReadinessGatesReconciler', () => {
       expect((await r.reconcile(snap, now)).nextWakeAt).toBe(now + 7000);
       expect(seen).toEqual([`PATCH /api/v1/namespaces/ads/pods/throttled/status`]);
       expect([await errors(), warnings()]).toEqual([1, ['could not patch readiness gate']]);
+      // The line carries the Error itself (type, code, the server's status), and the metric its code.
+      const warned = lines.find((l) => l.msg === 'could not patch readiness gate') as unknown as { pod: string; err: Record<string, unknown> };
+      expect(warned.pod).toBe('ads/throttled');
+      expect(warned.err).toMatchObject({ type: 'KubeApiError', code: 'KUBE_TOOMANYREQUESTS', status: 429, message: expect.any(String) });
+      expect(warned.err.stack).toMatch(/^KubeApiError: /);
+      expect(await metrics.registry.getSingleMetricAsString('podlb_reconcile_errors_total')).toContain('podlb_reconcile_errors_total{component="gates",code="KUBE_TOOMANYREQUESTS"} 1');
 
       // Woken again a second later (any informer event): nothing sent, nothing new reported.
       members.current = { ...run, at: now + 1000 };

@@ -10,7 +10,7 @@ import { hasOurGate, memberKey } from '../members/plan.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import { jitter } from '../util/backoff.js';
 import { mapLimit } from '../util/concurrency.js';
-import { errorMessage } from '../util/errors.js';
+import { errorCode } from '../util/errors.js';
 import type { LbMembersReconciler } from './lb-members.js';
 import { GateWriteHeldBack, GateWriter } from './gate-writer.js';
 import type { AgentMetrics } from './metrics.js';
@@ -73,11 +73,11 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
         wakeTimes.push(this.#gates.retryAt(err, now));
         // The 429 that started the wait was warned about and counted; what waits behind it is not news.
         if (err instanceof GateWriteHeldBack) {
-          log.debug({ pod: `${d.pod.namespace}/${d.pod.name}`, err: errorMessage(err) }, 'readiness gate write held back');
+          log.debug({ pod: `${d.pod.namespace}/${d.pod.name}`, err }, 'readiness gate write held back');
           return;
         }
-        log.warn({ pod: `${d.pod.namespace}/${d.pod.name}`, err: errorMessage(err) }, 'could not patch readiness gate');
-        metrics.reconcileErrors.inc({ component: 'gates' });
+        log.warn({ pod: `${d.pod.namespace}/${d.pod.name}`, err }, 'could not patch readiness gate');
+        metrics.reconcileErrors.inc({ component: 'gates', code: errorCode(err) });
       }
     });
     // Forget write records once the cache shows them (or the Pod is gone).

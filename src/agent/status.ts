@@ -21,7 +21,7 @@ export function bgpReadyCondition(sessions: readonly BgpSessionStatus[], birdErr
 /** What a write did, for the agent to count, report and schedule. */
 export interface StatusWriteResult {
   /** The write failed (the agent counts it in podlb_reconcile_errors_total{component="status"}). */
-  failed?: { error: string; code: number | undefined };
+  failed?: { error: string; code: number | undefined; err: unknown };
   /** Record this Event: the first failure of an episode, never every retry. */
   event?: EventToRecord;
   /** Do not try again before this time (ms since epoch); the agent wakes up then. */
@@ -143,9 +143,9 @@ export class NodeStatusWriter {
       const clientError = code !== undefined && code >= 400 && code < 500 && code !== 404 && code !== 409 && code !== 429;
       const delay = retryDelayMs(err, backoff(episode.failures, clientError ? this.#o.clientErrorBackoff : this.#o.serverErrorBackoff, this.#o.random));
       this.#retryAt = now + delay;
-      this.#log.warn({ err: error, code, failures: episode.failures, retryInMs: Math.round(delay) }, 'could not write PodLBNode status');
+      this.#log.warn({ err, failures: episode.failures, retryInMs: Math.round(delay) }, 'could not write PodLBNode status');
       return {
-        failed: { error, code },
+        failed: { error, code, err },
         retryAt: this.#retryAt,
         ...(first
           ? {

@@ -93,7 +93,7 @@ export async function runAgent(p: Parsed): Promise<number> {
   });
   server.listening.catch((err: unknown) => {
     // As before the split: an agent that cannot serve its probes must not run on unseen.
-    log.fatal({ err: (err as Error).message }, 'cannot listen on the health or metrics port');
+    log.fatal({ err }, 'cannot listen on the health or metrics port');
     process.exit(1);
   });
   let stopping = false;

@@ -318,7 +318,7 @@ export class PoolStatusWriter {
         if (isConflict(err) || isNotFound(err)) report.stale.push(plan.name);
         else {
           report.errors.push({ pool: plan.name, error: errorMessage(err) });
-          this.#o.log.warn({ pool: plan.name, err: errorMessage(err) }, 'pool status write failed');
+          this.#o.log.warn({ pool: plan.name, err }, 'pool status write failed');
         }
       }
     }

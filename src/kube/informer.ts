@@ -113,7 +113,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       this.#failures += 1;
       this.restarts.error += 1;
       const delay = this.#backoffMs();
-      log.warn({ path, err: errorText(err), retryInMs: Math.round(delay), failures: this.#failures }, 'informer stopped; restarting');
+      log.warn({ path, err, retryInMs: Math.round(delay), failures: this.#failures }, 'informer stopped; restarting');
       this.#restart(delay);
     });
     this.#starting = lw;
@@ -127,7 +127,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       this.#failures += 1;
       this.restarts.error += 1;
       const delay = this.#backoffMs();
-      log.warn({ path, err: errorText(err), retryInMs: Math.round(delay) }, 'list failed; retrying');
+      log.warn({ path, err, retryInMs: Math.round(delay) }, 'list failed; retrying');
       this.#restart(delay);
       return;
     }
@@ -188,14 +188,5 @@ export class ResilientInformer<T extends KubernetesObject> {
     clearTimeout(this.#relistTimer);
     await this.#lw?.stop().catch(() => undefined);
     await this.#starting?.stop().catch(() => undefined);
-  }
-}
-
-function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  try {
-    return JSON.stringify(err);
-  } catch {
-    return String(err);
   }
 }

@@ -21,7 +21,6 @@ import { isNotFound, type KubeClient } from '../kube/client.js';
 import { ResilientInformer } from '../kube/informer.js';
 import type { Topology } from './topology.js';
 import type { LabPod } from './pod-server.js';
-import { errorMessage } from '../util/errors.js';
 import { ProbeWorker, readinessProbeOf, type ReadinessProbe } from './prober.js';
 
 export interface LabKubeletOptions {
@@ -151,7 +150,7 @@ export class LabKubelet {
     this.#dirty = true;
     this.#queue = this.#queue.then(async () => {
       this.#dirty = false;
-      await this.#sync().catch((err) => this.#log.error({ err: errorMessage(err) }, 'kubelet sync failed'));
+      await this.#sync().catch((err) => this.#log.error({ err }, 'kubelet sync failed'));
     });
   }
 
@@ -210,7 +209,7 @@ export class LabKubelet {
       }
       await this.#containerStarted(pod, run);
     } catch (err) {
-      this.#log.error({ pod: `${ns}/${name}`, err: errorMessage(err) }, 'pod start failed');
+      this.#log.error({ pod: `${ns}/${name}`, err }, 'pod start failed');
       this.#runs.delete(uid);
     }
   }
@@ -227,7 +226,7 @@ export class LabKubelet {
     ];
     await this.#client
       .patch(`/api/v1/namespaces/${pod.metadata.namespace ?? 'default'}/pods/${pod.metadata.name}/status`, { status: { phase: 'Pending', podIP: ip, podIPs: [{ ip }], hostIP: node?.address, startTime: now, conditions } }, 'strategic')
-      .catch((err) => this.#log.warn({ pod: pod.metadata.name, err: errorMessage(err) }, 'sandbox status patch failed'));
+      .catch((err) => this.#log.warn({ pod: pod.metadata.name, err }, 'sandbox status patch failed'));
   }
 
   async #containerStarted(pod: Pod, run: PodRun): Promise<void> {
@@ -276,7 +275,7 @@ export class LabKubelet {
       await this.#client.patch(`/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`, { status: { conditions } }, 'strategic');
       if (ready) this.#markContainersReady(latest, conditions);
     } catch (err) {
-      if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err: errorMessage(err) }, 'containers ready patch failed');
+      if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err }, 'containers ready patch failed');
     }
   }
 
@@ -300,7 +299,7 @@ export class LabKubelet {
       await this.#client.patch(`/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`, { status: { conditions: [ready] } }, 'strategic');
       if (want && !this.readyAt.has(latest.metadata.uid ?? '')) this.readyAt.set(latest.metadata.uid ?? '', performance.timeOrigin + performance.now());
     } catch (err) {
-      if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err: errorMessage(err) }, 'ready patch failed');
+      if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err }, 'ready patch failed');
     }
   }
 
@@ -339,7 +338,7 @@ export class LabKubelet {
       await this.#client.request('DELETE', `/api/v1/namespaces/${ns}/pods/${name}`, { body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid } } });
       this.#log.info({ pod: `${ns}/${name}`, exitCode }, 'pod terminated');
     } catch (err) {
-      if (!isNotFound(err)) this.#log.error({ pod: `${ns}/${name}`, err: errorMessage(err) }, 'pod termination failed');
+      if (!isNotFound(err)) this.#log.error({ pod: `${ns}/${name}`, err }, 'pod termination failed');
     } finally {
       r.phase = 'gone';
     }
