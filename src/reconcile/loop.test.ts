@@ -179,7 +179,7 @@ describe('ReconcileLoop', () => {
     const failed = (name: string) => lines.find((l) => l.reconciler === name && l.msg === 'reconcile failed; retrying with backoff')!;
     const birdErr = failed('bird').err as Record<string, unknown>;
     expect(birdErr).toMatchObject({ type: 'UnreachableError', message: 'BIRD control socket: connect ECONNREFUSED /run/bird.ctl', code: 'BIRD_UNREACHABLE', transient: true });
-    expect(birdErr.stack).toMatch(/^UnreachableError: BIRD control socket\n[^]*caused by: Error: connect ECONNREFUSED/);
+    expect(birdErr.stack).toMatch(/^UnreachableError: BIRD control socket\n[\s\S]*caused by: Error: connect ECONNREFUSED/);
     expect(failed('bird').code).toBe('BIRD_UNREACHABLE');
     const threw = lines.find((l) => l.reconciler === 'kernel' && l.msg === 'reconciler threw')!;
     expect(threw.err).toMatchObject({ type: 'Error', message: 'connect ECONNREFUSED /run/bird.ctl', code: 'ECONNREFUSED' });
