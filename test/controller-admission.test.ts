@@ -86,6 +86,18 @@ describe('a stolen controller token', () => {
     expect(r.message).toContain('cannot patch resource "mutatingwebhookconfigurations"');
   });
 
+  it('without the policy, RBAC alone lets it point the webhook at another server (what the policy is there for)', async () => {
+    const binding = api.store.get('validatingadmissionpolicybindings', POLICY);
+    api.store.delete('validatingadmissionpolicybindings', POLICY);
+    try {
+      await ctl.request('PATCH', PATH, { body: [{ op: 'replace', path: '/webhooks/0/clientConfig/service/name', value: 'evil' }], contentType: 'application/json-patch+json' });
+      expect(api.store.get(MWC, 'podlb').webhooks[0].clientConfig.service.name).toBe('evil');
+    } finally {
+      const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, generation: _g, managedFields: _mf, ...metadata } = binding.metadata;
+      api.store.create('validatingadmissionpolicybindings', { ...binding, metadata });
+    }
+  });
+
   it('an administrator is not matched by the policy', () => {
     api.store.patch(MWC, 'podlb', undefined, 'json', [{ op: 'replace', path: '/webhooks/0/timeoutSeconds', value: 5 }]);
     expect(api.store.get(MWC, 'podlb').webhooks[0].timeoutSeconds).toBe(5);
