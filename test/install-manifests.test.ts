@@ -608,6 +608,8 @@ describe('RBAC', () => {
       ['podlb-system', '', 'configmaps', 'update'],
       ['cluster', 'podlb.io', 'podaddresspools', 'patch'],
       ['cluster', 'podlb.io', 'podaddresspools/status', 'patch'],
+      ['cluster', 'podlb.io', 'loadbalancerclasses', 'patch'],
+      ['cluster', 'podlb.io', 'bgppeers', 'patch'],
       ['cluster', 'podlb.io', 'podlbnodes', 'delete'],
       ['podlb-system', 'coordination.k8s.io', 'leases', 'create'],
       ['cluster', 'rbac.authorization.k8s.io', 'clusterroles', 'create'],

@@ -15,14 +15,14 @@ import type { AgentSnapshot } from './snapshot.js';
 const log = pino({ level: 'silent' });
 const octavia = lbClass({ provider: 'octavia', haproxy: undefined, octavia: { authURL: 'https://keystone.example:5000/v3', region: 'RegionOne', loadBalancerID: '6c1b2f0e-1f0a-4c47-9d38-3f5e1b1a2c3d', credentialsSecretRef: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' } } }, 'octa');
 
-function snapshot(secrets: Secret[]): AgentSnapshot {
+function snapshot(secrets: Secret[], classes = [octavia]): AgentSnapshot {
   return {
     nodeName: NODE,
     node: undefined,
     pods: [pod('p1', { containersReady: true, gateStatus: 'False' })],
     services: [service({ 'podlb.io/load-balancer': 'octa' })],
     slices: [slice([{ pod: 'p1', ip: '10.244.1.10', ready: false }])],
-    classes: [octavia],
+    classes,
     pools: [],
     peers: [],
     secrets,
@@ -81,6 +81,22 @@ describe('LbMembersReconciler', () => {
     const res = await r.reconcile(snapshot([]), Date.parse('2026-12-06T10:00:00Z'));
     expect(res.events?.filter((e) => e.type === 'Warning').map((e) => e.reason)).toEqual(['CredentialsRefused']);
     expect(res.status?.conditions?.[0]?.message).toMatch(why);
+    await r.close();
+  });
+
+  it('a class naming a credentials Secret outside podlb-system is refused, however usable the Secret is', async () => {
+    // A careless class author points at credentials of another namespace; even were they in
+    // the agent's cache, labelled and naming this very Keystone, they are not the agent's to use.
+    const ref = { namespace: 'kube-system', name: 'cloud-admin', key: 'clouds.yaml' };
+    const elsewhere = lbClass({ provider: 'octavia', haproxy: undefined, octavia: { ...octavia.spec.octavia!, credentialsSecretRef: ref } }, 'octa');
+    const clouds = Buffer.from(JSON.stringify({ clouds: { c: { auth: { auth_url: 'https://keystone.example:5000/v3', application_credential_id: 'i', application_credential_secret: 's' } } } })).toString('base64');
+    const { r } = setup([{ metadata: { ...ref, resourceVersion: '1', labels: { [LABEL_CREDENTIALS]: 'true' } }, data: { 'clouds.yaml': clouds } } as unknown as Secret]);
+    const res = await r.reconcile(snapshot([], [elsewhere]), Date.parse('2026-12-06T10:00:00Z'));
+    expect(res.status?.conditions?.[0]).toMatchObject({ status: 'False' });
+    expect(res.status?.conditions?.[0]?.message).toMatch(/credentials Secret kube-system\/cloud-admin is outside podlb-system, the only namespace the agent reads Secrets in/);
+    expect(res.events?.filter((e) => e.type === 'Warning').length).toBeGreaterThan(0);
+    // The member is planned, and registered on no instance.
+    expect(res.status?.fields?.lb?.members?.flatMap((m) => m.instances)).toEqual([]);
     await r.close();
   });
 });
