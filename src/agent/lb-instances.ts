@@ -73,7 +73,8 @@ export class LbInstanceFactory {
     const ns = this.#o.secretsNamespace;
     const unusable = (why: string): LbInstance => failingInstance(id, why);
     if (!cfg || !ref) return unusable('no LoadBalancerClass configuration for this instance');
-    if (ref.namespace !== ns) return unusable(`credentials Secret ${ref.namespace}/${ref.name} is outside ${ns}, the only namespace the agent reads Secrets in`);
+    // Refused like an unlabelled Secret: the class author chose it, and only the operator can fix it.
+    if (ref.namespace !== ns) return failingInstance(id, `credentials Secret ${ref.namespace}/${ref.name} is outside ${ns}, the only namespace the agent reads Secrets in`, LB_CREDENTIALS_REFUSED);
     const resolved = resolveOctaviaCredentials(cfg, this.#o.secret(ref.name, ref.namespace), this.#o.octaviaTrust ?? { authURLs: [] });
     if (!resolved.ok) return failingInstance(id, resolved.why, resolved.refused ? LB_CREDENTIALS_REFUSED : undefined);
     return new OctaviaInstance({
