@@ -149,7 +149,9 @@ export async function birdParse(texts: readonly string[], concurrency = 3): Prom
         const file = join(dir, `c${i}.conf`);
         writeFileSync(file, texts[i]!);
         results[i] = await new Promise<string>((resolve) => {
-          execFile('bird', ['-p', '-c', file], { timeout: 20_000 }, (err, _out, stderr) => resolve(err ? `${stderr || err.message}`.trim() || 'bird -p failed' : ''));
+          execFile('bird', ['-p', '-c', file], { timeout: 20_000 }, (err, _out, stderr) =>
+            resolve(err ? `${stderr || err.message}`.trim() || 'bird -p failed' : ''),
+          );
         });
       }
     };

@@ -22,7 +22,20 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function snapshot(over: Partial<AgentSnapshot> = {}): AgentSnapshot {
   const node = nodeFixture();
   node.metadata.resourceVersion = '1';
-  return { nodeName: 'node-a', node, pods: [], services: [], slices: [], classes: [], pools: [poolFixture()], peers: [peerFixture()], secrets: [], gateway: undefined, observedAt: 0, ...over };
+  return {
+    nodeName: 'node-a',
+    node,
+    pods: [],
+    services: [],
+    slices: [],
+    classes: [],
+    pools: [poolFixture()],
+    peers: [peerFixture()],
+    secrets: [],
+    gateway: undefined,
+    observedAt: 0,
+    ...over,
+  };
 }
 
 const reply = (code: number, text: string): BirdReply => ({ code, text, lines: [{ code, text }], durationMs: 0.3 });
@@ -68,7 +81,13 @@ describe('BirdConfigReconciler', () => {
 
   it('a refused config keeps the old one running, is reported, and is not a failure to back off from', async () => {
     const state = { checks: 0, refuse: true };
-    const r = new BirdConfigReconciler({ nodeName: 'node-a', control: scriptedBird(state), configPath: join(dir, 'bird.conf'), log, metrics: new AgentMetrics() });
+    const r = new BirdConfigReconciler({
+      nodeName: 'node-a',
+      control: scriptedBird(state),
+      configPath: join(dir, 'bird.conf'),
+      log,
+      metrics: new AgentMetrics(),
+    });
     const res = await r.reconcile(snapshot(), 1_000);
     expect(res.failed).toBeUndefined();
     expect(res.events?.map((e) => [e.type, e.reason])).toEqual([['Warning', 'BirdConfigRejected']]);
@@ -93,7 +112,13 @@ describe('BirdConfigReconciler', () => {
 
   it('no Node object: a problem, nothing applied', async () => {
     const state = { checks: 0 };
-    const r = new BirdConfigReconciler({ nodeName: 'node-a', control: scriptedBird(state), configPath: join(dir, 'bird.conf'), log, metrics: new AgentMetrics() });
+    const r = new BirdConfigReconciler({
+      nodeName: 'node-a',
+      control: scriptedBird(state),
+      configPath: join(dir, 'bird.conf'),
+      log,
+      metrics: new AgentMetrics(),
+    });
     const res = await r.reconcile(snapshot({ node: undefined }), 1_000);
     expect(res.problems?.map((p) => p.reason)).toEqual(['NodeNotFound']);
     expect(state.checks).toBe(0);

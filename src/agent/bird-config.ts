@@ -39,9 +39,21 @@ export interface BirdConfigOptions {
 
 /** What the BGP plan depends on, cheaply: resourceVersions, Pod IPs and the gateways. */
 export function bgpInputKey(s: AgentSnapshot): string {
-  const rv = (xs: readonly { metadata?: { name?: string; resourceVersion?: string } }[]): string => xs.map((x) => `${x.metadata?.name}@${x.metadata?.resourceVersion}`).sort().join(',');
-  const podIps = s.pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}=${(p.status?.podIPs ?? []).map((x) => x.ip).join('+') || (p.status?.podIP ?? '')}:${p.status?.phase ?? ''}`).sort().join(',');
-  return [s.node?.metadata.resourceVersion, rv(s.pools), rv(s.peers), rv(s.secrets), rv(s.services), podIps, s.gateway?.v4 ?? '', s.gateway?.v6 ?? ''].join('|');
+  const rv = (xs: readonly { metadata?: { name?: string; resourceVersion?: string } }[]): string =>
+    xs
+      .map((x) => `${x.metadata?.name}@${x.metadata?.resourceVersion}`)
+      .sort()
+      .join(',');
+  const podIps = s.pods
+    .map(
+      (p) =>
+        `${p.metadata.namespace}/${p.metadata.name}=${(p.status?.podIPs ?? []).map((x) => x.ip).join('+') || (p.status?.podIP ?? '')}:${p.status?.phase ?? ''}`,
+    )
+    .sort()
+    .join(',');
+  return [s.node?.metadata.resourceVersion, rv(s.pools), rv(s.peers), rv(s.secrets), rv(s.services), podIps, s.gateway?.v4 ?? '', s.gateway?.v6 ?? ''].join(
+    '|',
+  );
 }
 
 export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatusContribution> {
@@ -80,7 +92,13 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     const events: EventToRecord[] = [];
     const self = { apiVersion: API_VERSION, kind: 'PodLBNode', name: nodeName };
     if (!s.node) {
-      problems.push({ object: { apiVersion: 'v1', kind: 'Node', name: nodeName }, field: 'metadata.name', reason: 'NodeNotFound', message: `Node ${nodeName} does not exist; nothing is advertised until it does`, severity: 'Warning' });
+      problems.push({
+        object: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+        field: 'metadata.name',
+        reason: 'NodeNotFound',
+        message: `Node ${nodeName} does not exist; nothing is advertised until it does`,
+        severity: 'Warning',
+      });
       return { problems, status: this.#status() };
     }
     const key = bgpInputKey(s);
@@ -88,7 +106,12 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
 
     const drained = nodeForAdvertising(s.node, s.pods);
     if (drained.withdrawn.length > 0) {
-      events.push({ object: self, type: 'Normal', reason: 'DrainedPodCIDRWithdrawn', message: `Node is cordoned and no Pod uses ${drained.withdrawn.join(', ')} any more: withdrawn until it is uncordoned` });
+      events.push({
+        object: self,
+        type: 'Normal',
+        reason: 'DrainedPodCIDRWithdrawn',
+        message: `Node is cordoned and no Pod uses ${drained.withdrawn.join(', ')} any more: withdrawn until it is uncordoned`,
+      });
     }
     const plan = buildBgpPlan({
       node: drained.node,
@@ -114,7 +137,12 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
       // Prefix and filter changes are soft; these restart a session, and users ask why.
       for (const r of resets) {
         log.warn({ peer: r.peer, protocol: r.protocol, fields: r.fields }, 'BGP session restarts: a changed setting needs a new session');
-        events.push({ object: { apiVersion: API_VERSION, kind: 'BGPPeer', name: r.peer }, type: 'Normal', reason: 'SessionRestarted', message: `Node ${nodeName}: changing ${r.fields.join(', ')} restarts the BGP session (prefix and filter changes never do)` });
+        events.push({
+          object: { apiVersion: API_VERSION, kind: 'BGPPeer', name: r.peer },
+          type: 'Normal',
+          reason: 'SessionRestarted',
+          message: `Node ${nodeName}: changing ${r.fields.join(', ')} restarts the BGP session (prefix and filter changes never do)`,
+        });
       }
     }
     if (res.result !== 'Failed') this.#appliedModel = plan.model;
@@ -127,14 +155,27 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     this.#error = undefined;
     if (res.result === 'Failed') {
       // BIRD refused the rendered config: a podlb bug or an unexpected BIRD; the old config keeps running.
-      events.push({ object: self, type: 'Warning', reason: 'BirdConfigRejected', message: `BIRD refused the new configuration, the previous one keeps running: ${res.error}` });
+      events.push({
+        object: self,
+        type: 'Warning',
+        reason: 'BirdConfigRejected',
+        message: `BIRD refused the new configuration, the previous one keeps running: ${res.error}`,
+      });
       log.error({ err: res.err, hash: res.hash }, 'BIRD refused the rendered configuration; keeping the running one');
       this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: 'Failed', ...(res.error ? { error: res.error } : {}) };
       return { events, problems, status: this.#status() };
     }
     if (res.result === 'Applied') {
-      log.info({ hash: res.hash, durationMs: res.durationMs, phasesMs: res.phasesMs, prefixes: plan.advertised.length, peers: plan.model.peers.length }, 'BIRD configuration applied');
-      events.push({ object: self, type: 'Normal', reason: 'BirdConfigApplied', message: `Advertising ${describeAdvertised(plan.advertised)} to ${plan.model.peers.length} peer(s)` });
+      log.info(
+        { hash: res.hash, durationMs: res.durationMs, phasesMs: res.phasesMs, prefixes: plan.advertised.length, peers: plan.model.peers.length },
+        'BIRD configuration applied',
+      );
+      events.push({
+        object: self,
+        type: 'Normal',
+        reason: 'BirdConfigApplied',
+        message: `Advertising ${describeAdvertised(plan.advertised)} to ${plan.model.peers.length} peer(s)`,
+      });
     }
     if (res.result === 'Applied' || !this.#lastApply || this.#lastApply.hash !== res.hash) {
       this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: res.result };
@@ -149,7 +190,12 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
   #unreachable(error: string, events: EventToRecord[], problems: Problem[], err: unknown): ReconcileResult<NodeStatusContribution> {
     // One Event per episode; the loop logs and backs off every failure.
     if (!this.#error) {
-      events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'BirdUnreachable', message: `${error}; retrying, routes already advertised stay` });
+      events.push({
+        object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName },
+        type: 'Warning',
+        reason: 'BirdUnreachable',
+        message: `${error}; retrying, routes already advertised stay`,
+      });
     }
     this.#error = error;
     this.#o.metrics.birdReloads.inc({ result: 'Unreachable' });

@@ -75,7 +75,6 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
     return this.#gateway;
   }
 
-
   async reconcile(_s: AgentSnapshot, now: number): Promise<ReconcileResult<NodeStatusContribution>> {
     const wanted = this.#o.aggregates();
     if (!this.#kernel || wanted === undefined) return { status: this.#status() };
@@ -96,7 +95,18 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
       return {
         failed: { error: this.#error, err },
         status: this.#status(),
-        ...(first ? { events: [{ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning' as const, reason: 'KernelRoutesFailed', message: `${this.#error}; retrying, BGP advertisements are not affected` }] } : {}),
+        ...(first
+          ? {
+              events: [
+                {
+                  object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName },
+                  type: 'Warning' as const,
+                  reason: 'KernelRoutesFailed',
+                  message: `${this.#error}; retrying, BGP advertisements are not affected`,
+                },
+              ],
+            }
+          : {}),
       };
     }
   }
