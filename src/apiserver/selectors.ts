@@ -1,6 +1,7 @@
 // The string forms of label and field selectors (`?labelSelector=`, `?fieldSelector=`) as
 // k8s.io/apimachinery/pkg/labels and pkg/fields parse them, with the API server's messages.
-// Label requirements are util/label-selector.ts's, and matched there.
+// Label requirements are util/label-selector.ts's, and matched there; objectPredicate applies
+// both, with the namespace, to the objects of a list or watch.
 import { type AnyRequirement, requirementsMatch } from '../util/label-selector.js';
 import { badRequest } from './errors.js';
 import type { Obj, ResourceType } from './resource-type.js';
