@@ -3,7 +3,7 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { memberName } from '../src/lb/naming.js';
-import { octaviaInstanceId } from '../src/lb/octavia-instance.js';
+import { octaviaInstanceId } from '../src/lb/octavia-tags.js';
 import type { LbClassModel } from '../src/members/binding.js';
 import type { DesiredMember } from '../src/members/plan.js';
 import { MemberReconciler } from '../src/members/reconciler.js';

@@ -1,8 +1,10 @@
 // The string forms of label and field selectors (`?labelSelector=`, `?fieldSelector=`) as
 // k8s.io/apimachinery/pkg/labels and pkg/fields parse them, with the API server's messages.
-// Label requirements are util/label-selector.ts's, and matched there.
-import type { AnyRequirement } from '../util/label-selector.js';
+// Label requirements are util/label-selector.ts's, and matched there; objectPredicate applies
+// both, with the namespace, to the objects of a list or watch.
+import { type AnyRequirement, requirementsMatch } from '../util/label-selector.js';
 import { badRequest } from './errors.js';
+import type { Obj, ResourceType } from './resource-type.js';
 
 const labelValueRe = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const nameRe = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
@@ -190,4 +192,21 @@ export function matchesFields(reqs: FieldRequirement[], fields: Record<string, s
     const v = fields[r.field] ?? '';
     return r.op === '=' ? v === r.value : v !== r.value;
   });
+}
+
+/** The fields a field selector can name on an object of the type: metadata.name/namespace and the type's field labels. */
+function fieldsOf(rt: ResourceType, o: Obj): Record<string, string> {
+  const f: Record<string, string> = { 'metadata.name': o.metadata?.name ?? '' };
+  if (rt.namespaced) f['metadata.namespace'] = o.metadata?.namespace ?? '';
+  return { ...f, ...(rt.fieldLabels?.(o) ?? {}) };
+}
+
+/** Which objects a list or watch selects: the namespace, then the label and field selectors. */
+export function objectPredicate(rt: ResourceType, opts: { namespace?: string; labelSelector?: string; fieldSelector?: string }): (o: Obj) => boolean {
+  const labels: AnyRequirement[] = opts.labelSelector ? parseLabelSelector(opts.labelSelector) : [];
+  const fields: FieldRequirement[] = opts.fieldSelector ? parseFieldSelector(opts.fieldSelector) : [];
+  const known = new Set(Object.keys(fieldsOf(rt, { metadata: {} })));
+  for (const f of fields) if (!known.has(f.field)) throw badRequest(`field label not supported: ${f.field}`);
+  const ns = rt.namespaced ? opts.namespace : undefined;
+  return (o) => (!ns || o.metadata?.namespace === ns) && requirementsMatch(labels, o.metadata?.labels) && matchesFields(fields, fieldsOf(rt, o));
 }

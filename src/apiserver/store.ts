@@ -15,13 +15,11 @@ import {
   notFound,
   staleConflict,
   type Status,
-  unsupportedMediaType,
 } from './errors.js';
-import { type Json, applyJsonPatch, applyMergePatch, applyStrategicMergePatch, deepEqual } from './patch.js';
+import { deepEqual } from './patch.js';
 import { type Obj, type ResourceType, type StrategyContext, apiVersionOf } from './resource-type.js';
 import { builtinResources } from './resources.js';
-import { type FieldRequirement, matchesFields, parseFieldSelector, parseLabelSelector } from './selectors.js';
-import { type AnyRequirement, requirementsMatch } from '../util/label-selector.js';
+import { objectPredicate } from './selectors.js';
 import { type AdmissionReader, admit } from './admission.js';
 import { deleteResult, deletionStep } from './deletion.js';
 import { metaTime } from './formats.js';
@@ -32,6 +30,7 @@ import type { DeleteOptions, ListOptions, PatchOptions, PatchType, WriteOptions 
 import { ServiceAddresses } from './service-addresses.js';
 import { type HistoryEvent, type ResourceState, type WatchEvent, type WatchHandle, type WatchOptions, recordEvent, startWatch } from './watch.js';
 import { IN_PROCESS_USER } from './user.js';
+import { mergedForUpdate, patchedObject, patchMediaType } from './write-body.js';
 import { validateObjectMeta } from './validation.js';
 
 export type { Obj } from './resource-type.js';
@@ -107,21 +106,6 @@ export class ObjectStore {
     return c;
   }
 
-  #fields(rt: ResourceType, o: Obj): Record<string, string> {
-    const f: Record<string, string> = { 'metadata.name': o.metadata?.name ?? '' };
-    if (rt.namespaced) f['metadata.namespace'] = o.metadata?.namespace ?? '';
-    return { ...f, ...(rt.fieldLabels?.(o) ?? {}) };
-  }
-
-  #predicate(rt: ResourceType, opts: { namespace?: string; labelSelector?: string; fieldSelector?: string }): (o: Obj) => boolean {
-    const labels: AnyRequirement[] = opts.labelSelector ? parseLabelSelector(opts.labelSelector) : [];
-    const fields: FieldRequirement[] = opts.fieldSelector ? parseFieldSelector(opts.fieldSelector) : [];
-    const known = new Set(Object.keys(this.#fields(rt, { metadata: {} })));
-    for (const f of fields) if (!known.has(f.field)) throw badRequest(`field label not supported: ${f.field}`);
-    const ns = rt.namespaced ? opts.namespace : undefined;
-    return (o) => (!ns || o.metadata?.namespace === ns) && requirementsMatch(labels, o.metadata?.labels) && matchesFields(fields, this.#fields(rt, o));
-  }
-
   // ---------------- reads ----------------
 
   get(resource: string, name: string, namespace?: string): Obj {
@@ -140,7 +124,7 @@ export class ObjectStore {
 
   list(resource: string, opts: ListOptions = {}): Obj {
     const st = this.#state(resource);
-    return listPage(st, this.#predicate(st.rt, opts), opts, this.#rv, (name, namespace) => this.#key(st.rt, name, namespace));
+    return listPage(st, objectPredicate(st.rt, opts), opts, this.#rv, (name, namespace) => this.#key(st.rt, name, namespace));
   }
 
   // ---------------- watch ----------------
@@ -153,7 +137,7 @@ export class ObjectStore {
 
   openWatch(resource: string, opts: WatchOptions, cb: (ev: WatchEvent) => void, onClose: () => void = () => undefined): WatchHandle {
     const st = this.#state(resource);
-    return startWatch(st, this.#predicate(st.rt, opts), cb, opts.resourceVersion ?? '', () => this.#rv, onClose);
+    return startWatch(st, objectPredicate(st.rt, opts), cb, opts.resourceVersion ?? '', () => this.#rv, onClose);
   }
 
   /** Expire all history: a watch or a consistent list from any older resourceVersion gets 410. */
@@ -305,42 +289,7 @@ export class ObjectStore {
     if (meta.creationTimestamp && meta.creationTimestamp !== om.creationTimestamp) {
       // rest.BeforeUpdate silently keeps the old value
     }
-    meta.name = name;
-    meta.uid = om.uid;
-    meta.creationTimestamp = om.creationTimestamp;
-    meta.resourceVersion = om.resourceVersion;
-    for (const f of ['deletionTimestamp', 'deletionGracePeriodSeconds', 'generation'] as const) {
-      if (om[f] === undefined) delete meta[f];
-      else meta[f] = om[f];
-    }
-    if (meta.managedFields !== undefined) delete meta.managedFields;
-    let next: Obj;
-    if (status) {
-      if (rt.custom) {
-        // customResourceStatusStrategy: everything but .status comes from the stored object
-        next = structuredClone(old);
-        if (o.status === undefined) delete next.status;
-        else next.status = o.status;
-      } else {
-        // built-in status strategies: spec from the stored object, metadata from the request
-        next = { ...structuredClone(old), metadata: meta };
-        if (o.status === undefined) delete next.status;
-        else next.status = o.status;
-        if (rt.kind === 'Pod') {
-          if (om.ownerReferences === undefined) delete meta.ownerReferences;
-          else meta.ownerReferences = structuredClone(om.ownerReferences);
-        }
-      }
-      rt.defaults?.(next);
-    } else {
-      next = o;
-      if (rt.statusSubresource) {
-        if (old.status === undefined) delete next.status;
-        else next.status = structuredClone(old.status);
-      }
-      rt.defaults?.(next);
-      rt.prepareForUpdate?.(next, old, this.#ctx);
-    }
+    const next = mergedForUpdate(rt, o, old, name, status, this.#ctx);
     const nm: Obj = next.metadata;
     if (om.deletionTimestamp) {
       const oldF: string[] = om.finalizers ?? [];
@@ -387,36 +336,11 @@ export class ObjectStore {
     const rt = st.rt;
     if (opts.subresource === 'status' && !rt.statusSubresource)
       throw failure(404, 'NotFound', `the server could not find the requested resource (patch ${rt.plural} ${name})`);
-    const accepted = rt.custom
-      ? ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']
-      : ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'];
-    const t =
-      (
-        {
-          merge: 'application/merge-patch+json',
-          json: 'application/json-patch+json',
-          strategic: 'application/strategic-merge-patch+json',
-          apply: 'application/apply-patch+yaml',
-        } as Record<string, string>
-      )[type] ?? type;
-    if (!accepted.includes(t) || t === 'application/apply-patch+yaml') throw unsupportedMediaType(t, accepted);
+    const t = patchMediaType(rt, type);
     const key = this.#key(rt, name, namespace);
     const old = st.objects.get(key);
     if (!old) throw notFound(this.#gr(rt), name);
-    const current = structuredClone(old) as Json;
-    let patched: Json;
-    if (t === 'application/json-patch+json') patched = applyJsonPatch(current, patch);
-    else {
-      if (typeof patch !== 'object' || patch === null || Array.isArray(patch))
-        throw badRequest('json: cannot unmarshal array into Go value of type map[string]interface {}');
-      patched = t === 'application/merge-patch+json' ? applyMergePatch(current, patch as Json) : applyStrategicMergePatch(current, patch as Json, rt.patch);
-    }
-    if (typeof patched !== 'object' || patched === null || Array.isArray(patched)) throw badRequest('the patch produced a value that is not an object');
-    const p = patched as Obj;
-    if (p.metadata?.name !== undefined && p.metadata.name !== name)
-      throw badRequest(`the name of the object (${p.metadata.name}) does not match the name on the URL (${name})`);
-    if (rt.namespaced && p.metadata?.namespace !== undefined && p.metadata.namespace !== namespace)
-      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    const p = patchedObject(rt, old, t, patch, name, namespace);
     return this.#update(
       st,
       p,

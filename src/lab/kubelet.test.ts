@@ -2,7 +2,7 @@
 // lastTransitionTime kept while the status does not change, as the real kubelet writes it.
 import { describe, expect, it } from 'vitest';
 import { READINESS_GATE, type Condition, type Pod } from '../api/types.js';
-import { readyCondition } from './kubelet.js';
+import { readyCondition } from './pod-status.js';
 
 const T0 = '2026-12-06T10:00:00Z';
 const NOW = '2026-12-06T10:00:05Z';

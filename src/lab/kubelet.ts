@@ -15,12 +15,12 @@
 // It talks to the API server over HTTP, like a kubelet, not through the in-process store.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { transitionTime } from '../api/conditions.js';
 import type { Condition, Pod } from '../api/types.js';
 import { isNotFound, type KubeClient } from '../kube/client.js';
 import { ResilientInformer } from '../kube/informer.js';
 import type { Topology } from './topology.js';
 import type { LabPod } from './pod-server.js';
+import { apiNow, cond, gracePeriodSeconds, podReady, preStopSeconds, readyCondition } from './pod-status.js';
 import { ProbeWorker, readinessProbeOf, type ReadinessProbe } from './prober.js';
 
 export interface LabKubeletOptions {
@@ -43,64 +43,6 @@ interface PodRun {
   lp?: LabPod;
   worker?: ProbeWorker;
   readyTimer?: NodeJS.Timeout;
-}
-
-/**
- * metav1.Time goes over the wire as RFC 3339 with whole seconds (client-go's encoding), so
- * every timestamp the kubelet writes has a resolution of one second.
- */
-function apiNow(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-}
-
-const cond = (pod: Pod, t: string): string | undefined => pod.status?.conditions?.find((c) => c.type === t)?.status;
-
-export function podReady(pod: Pod): boolean {
-  if (cond(pod, 'ContainersReady') !== 'True') return false;
-  return (pod.spec.readinessGates ?? []).every((g) => cond(pod, g.conditionType) === 'True');
-}
-
-export function preStopSeconds(pod: Pod): number {
-  const c = pod.spec.containers[0] as { lifecycle?: { preStop?: { sleep?: { seconds?: number } } } } | undefined;
-  return c?.lifecycle?.preStop?.sleep?.seconds ?? 0;
-}
-
-export function gracePeriodSeconds(pod: Pod): number {
-  const m = pod.metadata as { deletionGracePeriodSeconds?: number };
-  return m.deletionGracePeriodSeconds ?? (pod.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30;
-}
-
-/**
- * The Ready condition for containers in `containersReady` state and the Pod's gates. As the
- * kubelet's status manager does, lastTransitionTime stays when Ready keeps its status (a new
- * reason is not a transition).
- */
-export function readyCondition(pod: Pod, containersReady: boolean, now: string): Condition {
-  const at = (status: Condition['status']): string => transitionTime(pod.status?.conditions, 'Ready', status, now);
-  if (!containersReady)
-    return {
-      type: 'Ready',
-      status: 'False',
-      lastTransitionTime: at('False'),
-      reason: 'ContainersNotReady',
-      message: `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]`,
-    };
-  const draft: Pod = {
-    ...pod,
-    status: {
-      ...pod.status,
-      conditions: [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'ContainersReady'), { type: 'ContainersReady', status: 'True' }],
-    },
-  };
-  if (podReady(draft))
-    return { type: 'Ready', status: 'True', lastTransitionTime: at('True'), reason: null as unknown as string, message: null as unknown as string };
-  return {
-    type: 'Ready',
-    status: 'False',
-    lastTransitionTime: at('False'),
-    reason: 'ReadinessGatesNotReady',
-    message: 'corresponding condition of pod readiness gate is not True',
-  };
 }
 
 export class LabKubelet {

@@ -17,30 +17,15 @@
 // - The member's health check is the POOL's health monitor (configured by the operator), so
 //   MemberSpec.healthCheck is not applied here; a pool without one reports NO_MONITOR →
 //   'unchecked' (see octavia-health.ts).
-import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { LbInstance, MemberListing, MemberSpec, ObservedMember } from './provider.js';
 import { parseMemberName } from './naming.js';
 import { OctaviaClient, type OctaviaClientOptions, type OctaviaCounters } from './octavia-client.js';
 import { OctaviaApiError, OctaviaPendingError } from './octavia-errors.js';
 import { octaviaMemberAdmin, octaviaMemberDetail, octaviaMemberHealth } from './octavia-health.js';
+import { listTags, MAX_TAG, nodeTag, octaviaInstanceId, TAG_PODLB } from './octavia-tags.js';
 
-export const TAG_PODLB = 'podlb';
-const NODE_TAG_PREFIX = 'podlb-node:';
-/** Octavia tags and names: at most 255 characters. */
-const MAX_TAG = 255;
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-
-/** The tag that marks a node's members. Node names up to 244 characters fit; longer ones are hashed. */
-export function nodeTag(nodeName: string): string {
-  const t = `${NODE_TAG_PREFIX}${nodeName}`;
-  return t.length <= MAX_TAG ? t : `podlb-node-sha256:${createHash('sha256').update(nodeName).digest('hex')}`;
-}
-
-/** The LbInstance id of an Octavia load balancer: what the reconciler keys instances by. */
-export function octaviaInstanceId(loadBalancerID: string, region?: string): string {
-  return `octavia://${region ?? ''}/${loadBalancerID}`;
-}
 
 export interface OctaviaInstanceOptions extends OctaviaClientOptions {
   loadBalancerID: string;
@@ -400,10 +385,4 @@ export class OctaviaInstance implements LbInstance {
   #invalid(message: string): OctaviaApiError {
     return new OctaviaApiError('OCTAVIA_INVALID_MEMBER', message, { status: 0, method: '', path: '' });
   }
-}
-
-/** Tags a listing filters on: both podlb tags when the prefix names a node, else just `podlb`. */
-function listTags(namePrefix: string): string[] {
-  const m = /^podlb_([a-z0-9.-]+)_$/.exec(namePrefix);
-  return m ? [TAG_PODLB, nodeTag(m[1]!)] : [TAG_PODLB];
 }

@@ -12,7 +12,7 @@ import {
 } from '../api/types.js';
 import { problem, type ObjectRef, type Problem } from '../api/problem.js';
 import type { HealthCheck } from '../lb/provider.js';
-import { octaviaInstanceId } from '../lb/octavia-instance.js';
+import { octaviaInstanceId } from '../lb/octavia-tags.js';
 import { parseTenancy, tenancyDecision, type Tenancy } from './tenancy.js';
 
 export const DEFAULT_DRAIN_SECONDS = 30;

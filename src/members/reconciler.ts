@@ -14,39 +14,11 @@ import { classRef, type LbClassModel } from './binding.js';
 import { diffMembers, instanceViews, lastKnownViews, type MemberAction } from './diff.js';
 import { executors } from './execute.js';
 import type { MemberView } from './gates.js';
+import type { InstanceStatus, MemberOutcome } from './outcome.js';
 import { memberKey, type DesiredMember } from './plan.js';
 
-export interface InstanceStatus {
-  className: string;
-  /** The instance's id (LbInstanceRef.id): never its credentials version. */
-  id: string;
-  reachable: boolean;
-  lastError?: string;
-  /** errorCode() of the last failure: a bounded metric label. */
-  code?: string;
-  missingBackends: string[];
-}
-
-/** One member as one load-balancer instance reports it (status, `kubectl podlb explain`). */
-export interface InstanceMemberState {
-  instance: string;
-  admin: string;
-  health: string;
-  detail: string;
-}
-
-export interface MemberOutcome {
-  views: Map<string, MemberView>;
-  /** Per member key, what each instance reported in this run (instances not read are absent). */
-  details: Map<string, InstanceMemberState[]>;
-  instances: InstanceStatus[];
-  counts: { registered: number; healthy: number; draining: number };
-  /** Earliest time (ms) the reconciler needs to run again: a drain window ends, a retry is due. */
-  nextWakeAt?: number;
-  events: EventToRecord[];
-  /** Members added in this run (for the registration-latency metric and gate timing). */
-  added: string[];
-}
+// The outcome types live in outcome.ts; re-exported because the agent reads them from here.
+export type { InstanceMemberState, InstanceStatus, MemberOutcome } from './outcome.js';
 
 export interface MemberReconcilerOptions {
   nodeName: string;

@@ -1,0 +1,37 @@
+// What one run of the member reconciler reports: per member, the folded view and what each
+// load-balancer instance said; per instance, whether it answered; and the Events and wake-up
+// time the run asks for. Consumed by the agent (status, metrics, readiness gates).
+import type { EventToRecord } from '../kube/events.js';
+import type { MemberView } from './gates.js';
+
+export interface InstanceStatus {
+  className: string;
+  /** The instance's id (LbInstanceRef.id): never its credentials version. */
+  id: string;
+  reachable: boolean;
+  lastError?: string;
+  /** errorCode() of the last failure: a bounded metric label. */
+  code?: string;
+  missingBackends: string[];
+}
+
+/** One member as one load-balancer instance reports it (status, `kubectl podlb explain`). */
+export interface InstanceMemberState {
+  instance: string;
+  admin: string;
+  health: string;
+  detail: string;
+}
+
+export interface MemberOutcome {
+  views: Map<string, MemberView>;
+  /** Per member key, what each instance reported in this run (instances not read are absent). */
+  details: Map<string, InstanceMemberState[]>;
+  instances: InstanceStatus[];
+  counts: { registered: number; healthy: number; draining: number };
+  /** Earliest time (ms) the reconciler needs to run again: a drain window ends, a retry is due. */
+  nextWakeAt?: number;
+  events: EventToRecord[];
+  /** Members added in this run (for the registration-latency metric and gate timing). */
+  added: string[];
+}
