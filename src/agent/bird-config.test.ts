@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BirdCommandError, BirdControl, type BirdReply } from '../bgp/bird-control.js';
+import { birdParseControl } from '../bgp/bird-structure.js';
 import { nodeFixture, peerFixture, poolFixture } from '../bgp/fixtures.js';
 import { BirdConfigReconciler } from './bird-config.js';
 import { AgentMetrics } from './metrics.js';
@@ -97,5 +98,29 @@ describe('BirdConfigReconciler', () => {
     const res = await r.reconcile(snapshot({ node: undefined }), 1_000);
     expect(res.problems?.map((p) => p.reason)).toEqual(['NodeNotFound']);
     expect(state.checks).toBe(0);
+  });
+
+  it('a BGPPeer with peerAddress "::" is that peer\'s problem: the rest applies, and later changes still do (real bird -p)', async () => {
+    const control = birdParseControl();
+    const configPath = join(dir, 'bird.conf');
+    const r = new BirdConfigReconciler({ nodeName: 'node-a', control, configPath, log, metrics: new AgentMetrics() });
+    const node = nodeFixture({ podCIDRs: ['10.244.1.0/24', '10.250.1.0/24'] });
+    node.metadata.resourceVersion = '1';
+    const other = (state: 'Approved' | 'Rejected', rv: string) => {
+      const p = state === 'Approved' ? poolFixture('other', { cidrs: ['10.250.0.0/16'] }) : poolFixture('other', { cidrs: ['10.250.0.0/16'], approval: { state: 'Rejected' } });
+      p.metadata.resourceVersion = rv;
+      return p;
+    };
+    const peers = [peerFixture(), peerFixture('unspecified', { peerAddress: '::' })];
+    const first = await r.reconcile(snapshot({ node, pools: [poolFixture(), other('Approved', '1')], peers }), 1_000);
+    expect(first.status?.conditions?.[0]).toMatchObject({ type: 'ConfigApplied', status: 'True' });
+    expect(first.problems?.filter((p) => p.object.kind === 'BGPPeer').map((p) => [p.object.name, p.reason])).toEqual([['unspecified', 'InvalidPeerAddress']]);
+    expect(readFileSync(configPath, 'utf8')).toContain('10.250.1.0/24');
+    expect(readFileSync(configPath, 'utf8')).toContain('neighbor 172.31.0.1 as 65000');
+    // The network team rejects the other pool: withdrawn while the bad peer still exists.
+    const second = await r.reconcile(snapshot({ node, pools: [poolFixture(), other('Rejected', '2')], peers }), 2_000);
+    expect(second.status?.conditions?.[0]).toMatchObject({ type: 'ConfigApplied', status: 'True' });
+    expect(readFileSync(configPath, 'utf8')).not.toContain('10.250.1.0/24');
+    expect(r.aggregates).toEqual(['10.244.1.0/24']);
   });
 });

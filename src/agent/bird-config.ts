@@ -1,14 +1,17 @@
 // BIRD configuration: plan from the snapshot, render, apply through the control socket, and
 // say so (Events, metrics, status). Planning and rendering are skipped when none of their
 // inputs changed: most runs are 25 ms health polls, and rendering 10,000 host routes takes
-// ~100 ms. BIRD being away is a failure the loop backs off from; BIRD refusing a config is not
-// (the old config keeps running and the next input change is tried at once).
+// ~100 ms. BIRD being away is a failure the loop backs off from; BIRD refusing a config is not.
+// A session BIRD refuses is left out and reported on its BGPPeer alone (bird-isolate.ts), so
+// one bad object never holds back the others; a refusal nothing can be isolated from keeps the
+// old config running, and the next input change is tried at once.
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/types.js';
 import type { Problem } from '../api/problem.js';
 import type { EventToRecord } from '../kube/events.js';
 import { BirdApplier } from '../bgp/bird-apply.js';
 import type { BirdControl } from '../bgp/bird-control.js';
+import { applyIsolating, type RefusedPeer } from '../bgp/bird-isolate.js';
 import { buildBgpPlan, describeAdvertised, sessionResettingChanges, type BirdModel } from '../bgp/model.js';
 import { podIPsForNode } from '../bgp/pod-ips.js';
 import { renderBirdConf } from '../bgp/render.js';
@@ -56,6 +59,8 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
   #appliedModel: BirdModel | undefined;
   #lastApply: LastApply | undefined;
   #advertised: string[] = [];
+  /** Sessions BIRD refused in the config it runs, by protocol name (left out until their block changes). */
+  #refused: ReadonlyMap<string, RefusedPeer> = new Map();
   #aggregates: string[] | undefined;
   #error: string | undefined;
 
@@ -99,14 +104,14 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
       ...(s.gateway ? { defaultGateway: s.gateway } : {}),
     });
     problems.push(...plan.problems);
-    const text = renderBirdConf(plan.model);
-    const resets = this.#appliedModel ? sessionResettingChanges(this.#appliedModel, plan.model) : [];
-    let res;
+    let out;
     try {
-      res = await this.#applier.apply(text);
+      out = await applyIsolating(plan.model, { render: (m) => renderBirdConf(m), apply: (t) => this.#applier.apply(t), check: (t) => this.#applier.check(t), refused: this.#refused });
     } catch (err) {
       return this.#unreachable(errorMessage(err), events, problems);
     }
+    const { res, model } = out;
+    const resets = this.#appliedModel ? sessionResettingChanges(this.#appliedModel, model) : [];
     // A transient failure (socket missing, timeout) is BIRD being away, not BIRD refusing the config.
     if (res.result === 'Failed' && res.transient) return this.#unreachable(res.error ?? 'BIRD did not answer', events, problems);
 
@@ -117,7 +122,14 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
         events.push({ object: { apiVersion: API_VERSION, kind: 'BGPPeer', name: r.peer }, type: 'Normal', reason: 'SessionRestarted', message: `Node ${nodeName}: changing ${r.fields.join(', ')} restarts the BGP session (prefix and filter changes never do)` });
       }
     }
-    if (res.result !== 'Failed') this.#appliedModel = plan.model;
+    if (res.result !== 'Failed') {
+      this.#appliedModel = model;
+      this.#refused = new Map(out.leftOut.map((r) => [r.protocol, r]));
+    }
+    // Reported on the BGPPeer alone: the other sessions and every prefix are applied.
+    for (const r of out.leftOut) {
+      problems.push({ object: { apiVersion: API_VERSION, kind: 'BGPPeer', name: r.peer }, field: 'spec', reason: 'BirdRefusedSession', severity: 'Warning', message: `BGPPeer ${r.peer}: BIRD refuses its session on node ${nodeName} (${r.error}); the session is left out and the rest of the configuration applies: fix or delete the BGPPeer` });
+    }
     // Same inputs give the same text and the same answer from BIRD: plan again only when they
     // change (a refused config is retried with new inputs, or at the next refresh).
     this.#key = key;
@@ -133,8 +145,8 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
       return { events, problems, status: this.#status() };
     }
     if (res.result === 'Applied') {
-      log.info({ hash: res.hash, durationMs: res.durationMs, phasesMs: res.phasesMs, prefixes: plan.advertised.length, peers: plan.model.peers.length }, 'BIRD configuration applied');
-      events.push({ object: self, type: 'Normal', reason: 'BirdConfigApplied', message: `Advertising ${describeAdvertised(plan.advertised)} to ${plan.model.peers.length} peer(s)` });
+      log.info({ hash: res.hash, durationMs: res.durationMs, phasesMs: res.phasesMs, prefixes: plan.advertised.length, peers: model.peers.length, leftOut: out.leftOut.map((r) => r.peer) }, 'BIRD configuration applied');
+      events.push({ object: self, type: 'Normal', reason: 'BirdConfigApplied', message: `Advertising ${describeAdvertised(plan.advertised)} to ${model.peers.length} peer(s)` });
     }
     if (res.result === 'Applied' || !this.#lastApply || this.#lastApply.hash !== res.hash) {
       this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: res.result };
@@ -172,7 +184,9 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
           ? { type: 'ConfigApplied', status: 'False', reason: 'BirdConfigRejected', message: last.error ?? 'BIRD refused the configuration' }
           : error
             ? { type: 'ConfigApplied', status: 'Unknown', reason: 'BirdUnreachable', message: error }
-            : { type: 'ConfigApplied', status: 'True', reason: 'Applied', message: `config ${last?.hash.slice(0, 12) ?? ''} running` },
+            : this.#refused.size > 0
+              ? { type: 'ConfigApplied', status: 'True', reason: 'AppliedWithoutRefusedSessions', message: `config ${last?.hash.slice(0, 12) ?? ''} running without the session(s) BIRD refuses: ${[...this.#refused.values()].map((r) => `BGPPeer ${r.peer}`).join(', ')}` }
+              : { type: 'ConfigApplied', status: 'True', reason: 'Applied', message: `config ${last?.hash.slice(0, 12) ?? ''} running` },
       ],
     };
   }
