@@ -102,7 +102,7 @@ export class Agent {
     this.#loop = new ReconcileLoop<AgentSnapshot, NodeStatusContribution>({
       log,
       reconcilers: [this.#members, gates, ...bgp, status],
-      snapshot: async () => (this.#informers.synced ? this.#informers.snapshot(await this.#kernel?.gateways()) : undefined),
+      snapshot: async () => (this.#informers.synced ? this.#informers.snapshot(await this.#kernel?.gateways(o.now())) : undefined),
       record: (ev) => events.record(ev),
       resyncMs: o.resyncMs,
       onFailure: (component) => metrics.reconcileErrors.inc({ component }),

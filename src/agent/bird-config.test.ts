@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BirdCommandError, BirdControl, type BirdReply } from '../bgp/bird-control.js';
 import { birdParseControl } from '../bgp/bird-structure.js';
-import { nodeFixture, peerFixture, poolFixture } from '../bgp/fixtures.js';
+import { nodeFixture, peerFixture, poolFixture, secretFixture } from '../bgp/fixtures.js';
 import { BirdConfigReconciler } from './bird-config.js';
 import { AgentMetrics } from './metrics.js';
 import type { AgentSnapshot } from './snapshot.js';
@@ -122,5 +122,47 @@ describe('BirdConfigReconciler', () => {
     expect(second.status?.conditions?.[0]).toMatchObject({ type: 'ConfigApplied', status: 'True' });
     expect(readFileSync(configPath, 'utf8')).not.toContain('10.250.1.0/24');
     expect(r.aggregates).toEqual(['10.244.1.0/24']);
+  });
+
+  it('a password Secret that vanishes keeps the running password for the hold-down, reported; then the session goes', async () => {
+    const configPath = join(dir, 'bird.conf');
+    const r = new BirdConfigReconciler({ nodeName: 'node-a', control: birdParseControl(), configPath, log, metrics: new AgentMetrics(), holdDownMs: 30_000 });
+    const peer = peerFixture('rack-r12-tor', { passwordSecretRef: { name: 'tor-md5', key: 'password' } });
+    peer.metadata.resourceVersion = '1';
+    const secret = secretFixture('tor-md5', 'password', 'Md5-s3cret!');
+    secret.metadata!.resourceVersion = '1';
+    const bad = secretFixture('tor-md5', 'password', 'a"b');
+    bad.metadata!.resourceVersion = '2';
+    await r.reconcile(snapshot({ peers: [peer], secrets: [secret] }), 1_000);
+    expect(readFileSync(configPath, 'utf8')).toContain('password "Md5-s3cret!"');
+    for (const [secrets, at] of [[[], 2_000], [[bad], 20_000]] as const) {
+      const res = await r.reconcile(snapshot({ peers: [peer], secrets: [...secrets] }), at);
+      expect(readFileSync(configPath, 'utf8')).toContain('password "Md5-s3cret!"');
+      expect(res.problems?.filter((p) => p.object.kind === 'BGPPeer').map((p) => [p.object.name, p.reason])).toEqual([['rack-r12-tor', 'PasswordHeld']]);
+      expect(res.status?.conditions?.map((c) => [c.type, c.status])).toEqual([['ConfigApplied', 'True'], ['PeerPasswordHeld', 'True']]);
+      // The hold counts from the first missing moment: 2 s + 30 s.
+      expect(res.nextWakeAt).toBe(32_000);
+    }
+    const expired = await r.reconcile(snapshot({ peers: [peer], secrets: [] }), 32_000);
+    expect(readFileSync(configPath, 'utf8')).not.toContain('neighbor 172.31.0.1');
+    expect(expired.problems?.map((p) => p.reason)).toContain('PasswordSecretNotFound');
+    expect(expired.status?.conditions?.map((c) => c.type)).toEqual(['ConfigApplied']);
+  });
+
+  it('a held password ends at once when the object says so: the BGPPeer deleted, or its passwordSecretRef removed', async () => {
+    const configPath = join(dir, 'bird.conf');
+    const r = new BirdConfigReconciler({ nodeName: 'node-a', control: birdParseControl(), configPath, log, metrics: new AgentMetrics(), holdDownMs: 30_000 });
+    const peer = peerFixture('rack-r12-tor', { passwordSecretRef: { name: 'tor-md5', key: 'password' } });
+    peer.metadata.resourceVersion = '1';
+    await r.reconcile(snapshot({ peers: [peer], secrets: [secretFixture('tor-md5', 'password', 'Md5-s3cret!')] }), 1_000);
+    await r.reconcile(snapshot({ peers: [peer], secrets: [] }), 2_000);
+    expect(readFileSync(configPath, 'utf8')).toContain('password "Md5-s3cret!"');
+    const open = peerFixture('rack-r12-tor');
+    open.metadata.resourceVersion = '2';
+    await r.reconcile(snapshot({ peers: [open], secrets: [] }), 3_000);
+    expect(readFileSync(configPath, 'utf8')).toContain('neighbor 172.31.0.1');
+    expect(readFileSync(configPath, 'utf8')).not.toContain('password');
+    await r.reconcile(snapshot({ peers: [], secrets: [] }), 4_000);
+    expect(readFileSync(configPath, 'utf8')).not.toContain('neighbor 172.31.0.1');
   });
 });

@@ -12,12 +12,14 @@ import type { EventToRecord } from '../kube/events.js';
 import { BirdApplier } from '../bgp/bird-apply.js';
 import type { BirdControl } from '../bgp/bird-control.js';
 import { applyIsolating, type RefusedPeer } from '../bgp/bird-isolate.js';
-import { buildBgpPlan, describeAdvertised, sessionResettingChanges, type BirdModel } from '../bgp/model.js';
+import { parseConfig, parseNode } from '../bgp/config.js';
+import { describeAdvertised, planBgp, sessionResettingChanges, type BirdModel, type BirdPassword } from '../bgp/model.js';
 import { podIPsForNode } from '../bgp/pod-ips.js';
 import { renderBirdConf } from '../bgp/render.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import { errorMessage } from '../util/errors.js';
 import { nodeForAdvertising } from './drain.js';
+import { holdPasswords, HoldDown, type HeldPassword } from './hold-down.js';
 import type { AgentMetrics } from './metrics.js';
 import type { NodeStatusContribution } from './node-status.js';
 import type { AgentSnapshot } from './snapshot.js';
@@ -38,6 +40,8 @@ export interface BirdConfigOptions {
   configPath: string;
   log: Logger;
   metrics: AgentMetrics;
+  /** How long a session keeps its password after its Secret went missing or invalid (default HOLD_DOWN_MS). */
+  holdDownMs?: number;
 }
 
 /** What the BGP plan depends on, cheaply: resourceVersions, Pod IPs and the gateways. */
@@ -59,6 +63,8 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
   #appliedModel: BirdModel | undefined;
   #lastApply: LastApply | undefined;
   #advertised: string[] = [];
+  readonly #passwordHold: HoldDown<BirdPassword>;
+  #heldPasswords: HeldPassword[] = [];
   /** Sessions BIRD refused in the config it runs, by protocol name (left out until their block changes). */
   #refused: ReadonlyMap<string, RefusedPeer> = new Map();
   #aggregates: string[] | undefined;
@@ -67,6 +73,7 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
   constructor(o: BirdConfigOptions) {
     this.#o = o;
     this.#applier = new BirdApplier({ configPath: o.configPath, control: o.control });
+    this.#passwordHold = new HoldDown(o.holdDownMs);
   }
 
   /** Why BIRD could not be reached, until it answers again. */
@@ -89,21 +96,21 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
       return { problems, status: this.#status() };
     }
     const key = bgpInputKey(s);
-    if (key === this.#key && now - this.#keyAt < BIRD_REFRESH_MS) return { status: this.#status() };
+    const holdEnds = Math.min(...this.#heldPasswords.map((h) => h.until));
+    if (key === this.#key && now - this.#keyAt < BIRD_REFRESH_MS && now < holdEnds) return { status: this.#status(), ...(Number.isFinite(holdEnds) ? { nextWakeAt: holdEnds } : {}) };
 
     const drained = nodeForAdvertising(s.node, s.pods);
     if (drained.withdrawn.length > 0) {
       events.push({ object: self, type: 'Normal', reason: 'DrainedPodCIDRWithdrawn', message: `Node is cordoned and no Pod uses ${drained.withdrawn.join(', ')} any more: withdrawn until it is uncordoned` });
     }
-    const plan = buildBgpPlan({
-      node: drained.node,
-      pools: [...s.pools],
-      peers: [...s.peers],
-      secrets: [...s.secrets],
+    const config = parseConfig({ pools: s.pools, peers: s.peers, secrets: s.secrets });
+    const passwords = holdPasswords(config.peers, this.#appliedModel, this.#passwordHold, now);
+    const plan = planBgp({ pools: config.pools, peers: passwords.peers }, parseNode(drained.node), {
       podIPs: podIPsForNode({ nodeName, pods: s.pods, services: s.services }),
       ...(s.gateway ? { defaultGateway: s.gateway } : {}),
     });
-    problems.push(...plan.problems);
+    problems.push(...plan.problems, ...passwords.problems);
+    this.#heldPasswords = passwords.held;
     let out;
     try {
       out = await applyIsolating(plan.model, { render: (m) => renderBirdConf(m), apply: (t) => this.#applier.apply(t), check: (t) => this.#applier.check(t), refused: this.#refused });
@@ -155,7 +162,8 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     // Blackholes only for aggregates, never PodIPs host routes: a /32 blackhole would cut the Pod off.
     this.#aggregates = plan.advertised.filter((a) => a.mode === 'NodeCIDR').map((a) => a.prefix);
     this.#o.metrics.advertisedPrefixes.set(this.#advertised.length);
-    return { events, problems, status: this.#status() };
+    const ends = Math.min(...this.#heldPasswords.map((h) => h.until));
+    return { events, problems, status: this.#status(), ...(Number.isFinite(ends) ? { nextWakeAt: ends } : {}) };
   }
 
   #unreachable(error: string, events: EventToRecord[], problems: Problem[]): ReconcileResult<NodeStatusContribution> {
@@ -187,6 +195,7 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
             : this.#refused.size > 0
               ? { type: 'ConfigApplied', status: 'True', reason: 'AppliedWithoutRefusedSessions', message: `config ${last?.hash.slice(0, 12) ?? ''} running without the session(s) BIRD refuses: ${[...this.#refused.values()].map((r) => `BGPPeer ${r.peer}`).join(', ')}` }
               : { type: 'ConfigApplied', status: 'True', reason: 'Applied', message: `config ${last?.hash.slice(0, 12) ?? ''} running` },
+        ...(this.#heldPasswords.length > 0 ? [{ type: 'PeerPasswordHeld', status: 'True' as const, reason: 'PasswordSecretMissing', message: this.#heldPasswords.map((h) => `BGPPeer ${h.peer} keeps its running password until ${new Date(h.until).toISOString()}`).join('; ') }] : []),
       ],
     };
   }
