@@ -130,6 +130,10 @@ describe.runIf(hasReal('root', 'bird', 'frr'))('transient faults keep BGP sessio
       await waitFor('PeerPasswordHeld reported', async () => ((await conditions()).some((c) => c.type === 'PeerPasswordHeld' && c.status === 'True') ? true : undefined), 10_000, 100);
       await new Promise((r) => setTimeout(r, 2_000));
       expect(readFileSync(bird.configPath, 'utf8')).toContain(`password "${PASSWORD}"`);
+      // Status still shows the session BIRD runs, not "no peers".
+      const status = (await admin.get<PodLBNode>(`/apis/${API_VERSION}/podlbnodes/node1`)).status;
+      expect(status?.bgp?.sessions?.map((x) => [x.peerAddress, x.state])).toEqual([[TOR_ADDR, 'Established']]);
+      expect(status?.conditions?.find((c) => c.type === 'BGPReady')?.status).toBe('True');
       await admin.create('/api/v1/namespaces/podlb-system/secrets', secret);
       await waitFor('PeerPasswordHeld cleared', async () => ((await conditions()).some((c) => c.type === 'PeerPasswordHeld') ? undefined : true), 10_000, 100);
     });

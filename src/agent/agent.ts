@@ -36,6 +36,11 @@ export interface AgentOptions {
    * BGP is on.
    */
   kernel?: { netns?: string } | false;
+  /**
+   * How long a vanished default gateway (Gateway peers) or password Secret keeps the running
+   * session before it is removed (default HOLD_DOWN_MS, hold-down.ts).
+   */
+  holdDownMs?: number;
   /** Namespace of the Secrets BGPPeers may reference. */
   secretsNamespace?: string;
   /**
@@ -87,11 +92,12 @@ export class Agent {
     const bgp: Reconciler<AgentSnapshot, NodeStatusContribution>[] = [];
     if (o.bird) {
       const control = (this.#birdControl = new BirdControl(o.bird.socketPath));
-      const bird = new BirdConfigReconciler({ nodeName, control, configPath: o.bird.configPath, log: child('bird'), metrics });
-      const sessions = new BgpSessionsReconciler({ nodeName, control, birdError: () => bird.error, statusIntervalMs: o.statusIntervalMs ?? 5_000, log: child('bgpStatus'), metrics });
+      const hold = o.holdDownMs !== undefined ? { holdDownMs: o.holdDownMs } : {};
+      const bird = new BirdConfigReconciler({ nodeName, control, configPath: o.bird.configPath, log: child('bird'), metrics, ...hold });
+      const sessions = new BgpSessionsReconciler({ nodeName, control, birdError: () => bird.error, heldPeers: () => bird.heldPeers, statusIntervalMs: o.statusIntervalMs ?? 5_000, log: child('bgpStatus'), metrics });
       bgp.push(bird, sessions);
       if (o.kernel !== false) {
-        this.#kernel = new KernelRoutesReconciler({ nodeName, ...(o.kernel?.netns ? { netns: o.kernel.netns } : {}), aggregates: () => bird.aggregates, onChange: signal, log: child('kernel') });
+        this.#kernel = new KernelRoutesReconciler({ nodeName, ...(o.kernel?.netns ? { netns: o.kernel.netns } : {}), aggregates: () => bird.aggregates, onChange: signal, log: child('kernel'), ...hold });
         bgp.push(this.#kernel);
       }
     }

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { BgpSessionStatus } from '../api/types.js';
 import type { BirdControl } from '../bgp/bird-control.js';
 import { birdTimeToRfc3339 } from '../bgp/bird-protocols.js';
-import { buildBgpPlan } from '../bgp/model.js';
+import { buildBgpPlan, type BirdPeerModel } from '../bgp/model.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import { errorMessage } from '../util/errors.js';
 import type { AgentMetrics } from './metrics.js';
@@ -19,6 +19,8 @@ export interface BgpSessionsOptions {
   control: BirdControl;
   /** Why BIRD is unreachable (the config reconciler knows): then it is not asked. */
   birdError: () => string | undefined;
+  /** Sessions BIRD runs on a held password although their objects do not plan now (hold-down.ts). */
+  heldPeers?: () => readonly BirdPeerModel[];
   statusIntervalMs: number;
   log: Logger;
   metrics: AgentMetrics;
@@ -55,9 +57,10 @@ export class BgpSessionsReconciler implements Reconciler<AgentSnapshot, NodeStat
         secrets: [...s.secrets],
         ...(s.gateway ? { defaultGateway: s.gateway } : {}),
       }).model;
+      const peers = [...model.peers, ...(this.#o.heldPeers?.() ?? []).filter((h) => !model.peers.some((p) => p.protocol === h.protocol))];
       const byProto = new Map(protocols.map((p) => [p.name, p]));
       this.#o.metrics.bgpSessionUp.reset();
-      this.#sessions = model.peers.map((peer) => {
+      this.#sessions = peers.map((peer) => {
         const p = byProto.get(peer.protocol);
         const since = p?.since ? birdTimeToRfc3339(p.since, new Date(now)) : undefined;
         return {

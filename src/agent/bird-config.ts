@@ -13,7 +13,7 @@ import { BirdApplier } from '../bgp/bird-apply.js';
 import type { BirdControl } from '../bgp/bird-control.js';
 import { applyIsolating, type RefusedPeer } from '../bgp/bird-isolate.js';
 import { parseConfig, parseNode } from '../bgp/config.js';
-import { describeAdvertised, planBgp, sessionResettingChanges, type BirdModel, type BirdPassword } from '../bgp/model.js';
+import { describeAdvertised, planBgp, sessionResettingChanges, type BirdModel, type BirdPassword, type BirdPeerModel } from '../bgp/model.js';
 import { podIPsForNode } from '../bgp/pod-ips.js';
 import { renderBirdConf } from '../bgp/render.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
@@ -79,6 +79,12 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
   /** Why BIRD could not be reached, until it answers again. */
   get error(): string | undefined {
     return this.#error;
+  }
+
+  /** The sessions BIRD runs with a held password (their Secret is missing or invalid). */
+  get heldPeers(): readonly BirdPeerModel[] {
+    const held = new Set(this.#heldPasswords.map((h) => h.peer));
+    return this.#appliedModel?.peers.filter((p) => held.has(p.peer)) ?? [];
   }
 
   /** NodeCIDR prefixes BIRD runs a config for; undefined until it took one (nothing known yet). */
