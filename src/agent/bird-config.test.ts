@@ -165,4 +165,43 @@ describe('BirdConfigReconciler', () => {
     await r.reconcile(snapshot({ peers: [], secrets: [] }), 4_000);
     expect(readFileSync(configPath, 'utf8')).not.toContain('neighbor 172.31.0.1');
   });
+
+  it('a session BIRD refuses is left out and reported on its BGPPeer only; the rest applies, later changes too, without asking again', async () => {
+    // BIRD refusing one protocol the way it does (8002 file:line:col, the line inside that protocol).
+    const state = { checks: 0 };
+    const control = {
+      async configureCheck(file: string) {
+        state.checks += 1;
+        const lines = readFileSync(file, 'utf8').split('\n');
+        const at = lines.findIndex((l) => l.includes('neighbor 172.31.0.9 as'));
+        if (at >= 0) throw new BirdCommandError(`configure check "${file}"`, 8002, `${file}:${at + 1}:3 Neighbor refused`);
+        return reply(20, 'Configuration OK');
+      },
+      async configure() {
+        return reply(3, 'Reconfigured');
+      },
+    } as unknown as BirdControl;
+    const configPath = join(dir, 'bird.conf');
+    const r = new BirdConfigReconciler({ nodeName: 'node-a', control, configPath, log, metrics: new AgentMetrics() });
+    const peers = [peerFixture(), peerFixture('refused', { peerAddress: '172.31.0.9' })];
+    const res = await r.reconcile(snapshot({ peers }), 1_000);
+    expect(res.problems?.filter((p) => p.severity === 'Warning').map((p) => [p.object.kind, p.object.name, p.reason])).toEqual([['BGPPeer', 'refused', 'BirdRefusedSession']]);
+    expect(res.problems?.find((p) => p.reason === 'BirdRefusedSession')?.message).toContain('Neighbor refused');
+    expect(res.status?.conditions?.[0]).toMatchObject({ type: 'ConfigApplied', status: 'True', reason: 'AppliedWithoutRefusedSessions' });
+    expect(readFileSync(configPath, 'utf8')).toContain('neighbor 172.31.0.1 as');
+    expect(readFileSync(configPath, 'utf8')).not.toContain('172.31.0.9');
+    const checks = state.checks;
+    const node = nodeFixture({ podCIDRs: ['10.244.2.0/24'] });
+    node.metadata.resourceVersion = '2';
+    const next = await r.reconcile(snapshot({ node, peers }), 2_000);
+    expect(readFileSync(configPath, 'utf8')).toContain('10.244.2.0/24');
+    expect(state.checks - checks).toBe(1);
+    expect(next.problems?.map((p) => p.reason)).toContain('BirdRefusedSession');
+    // Fixed (the peer's block changes): tried again, and applied.
+    const repaired = peerFixture('refused', { peerAddress: '172.31.0.10' });
+    repaired.metadata.resourceVersion = '2';
+    const fixed = await r.reconcile(snapshot({ node, peers: [peerFixture(), repaired] }), 3_000);
+    expect(fixed.status?.conditions?.[0]).toMatchObject({ type: 'ConfigApplied', status: 'True', reason: 'Applied' });
+    expect(readFileSync(configPath, 'utf8')).toContain('neighbor 172.31.0.10 as');
+  });
 });
