@@ -17,6 +17,7 @@ const AGENT_FLAGS: Flag[] = [
   { name: 'health-port', type: 'string', arg: 'PORT', default: '9253', check: checkPort, description: 'port for /healthz, /readyz and /metrics (0: none)' },
   { name: 'health-address', type: 'string', arg: 'IP', default: '0.0.0.0', check: (v) => (parseIp(v) ? undefined : 'is not an IP address'), description: 'address the health port listens on' },
   { name: 'pending-poll-ms', type: 'string', arg: 'MS', default: '25', check: checkPositiveInt, description: 'how often a pending member is polled around its first check' },
+  { name: 'hold-down-seconds', type: 'string', arg: 'S', default: '45', check: checkPositiveInt, description: 'how long a vanished default gateway or BGP password Secret keeps the running session before it is removed' },
   { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', choices: LOG_LEVELS, description: 'log level' },
 ];
 
@@ -59,6 +60,7 @@ export async function runAgent(p: Parsed): Promise<number> {
     secretsNamespace: str(p, 'secrets-namespace')!,
     kernel: bool(p, 'no-kernel-routes') ? false : netns ? { netns } : {},
     pendingPollMs: Number(str(p, 'pending-poll-ms')),
+    holdDownMs: Number(str(p, 'hold-down-seconds')) * 1000,
     metrics: new AgentMetrics({ processMetrics: true }),
   });
   const port = Number(str(p, 'health-port'));
