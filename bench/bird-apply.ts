@@ -1,7 +1,7 @@
 // BIRD apply cost on this machine: render + `configure check` + rename + `configure` for 1,
 // 100 and 1,000 advertised prefixes, each apply changing the set (so BIRD really
 // reconfigures), and the BGP session flaps an FRR ToR sees over 100 applies (goal: 0).
-// PodIPs (issue 3): the same for 10, 1,000 and 10,000 host routes; how long after the start of
+// PodIPs: the same for 10, 1,000 and 10,000 host routes; how long after the start of
 // an apply that adds or removes one host route the ToR's kernel has it (watched with
 // `ip monitor route` in the ToR namespace; goal < 150 ms), and how much of it is the ToR's own
 // hold timers; how many routes BIRD re-sends per change; flaps over 100 host-route applies.
@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { BirdApplier } from '../src/bgp/bird-apply.js';
 import { BirdControl } from '../src/bgp/bird-control.js';
-import { nodeFixture, peerFixture, poolFixture } from '../src/bgp/fixtures.js';
+import { nodeFixture, peerFixture, poolFixture } from '../testkit/bgp-fixtures.js';
 import { buildBgpPlan } from '../src/bgp/model.js';
 import { renderBirdConf } from '../src/bgp/render.js';
 import { startBird } from '../src/lab/bird-process.js';

@@ -1,4 +1,4 @@
-// Issue 4: 200 Pods on one node becoming ready at once. The lab's kubelet starts 200 real Pod
+// 200 Pods on one node becoming ready at once. The lab's kubelet starts 200 real Pod
 // processes and holds their ContainersReady, then releases them together. Measured: time until
 // every member is in every HAProxy instance and every gate is True, next to HAProxy's own
 // check time (rise × inter) and runtime-API round trips per Pod.

@@ -13,7 +13,8 @@ import * as libc from '../native/libc.js';
 import { NetnsSandbox } from '../src/lab/netns.js';
 import { NLMSG_DONE, RTM_NEWROUTE } from '../src/netlink/constants.js';
 import { splitMessages } from '../src/netlink/message.js';
-import { Netlink, openSocketIn } from '../src/netlink/netlink.js';
+import { Netlink } from '../src/netlink/netlink.js';
+import { openSocketIn } from '../src/netlink/socket.js';
 import { encodeRouteDump, parseRoute, type Route } from '../src/netlink/route.js';
 import { summarize, timeEach, type Summary } from './stats.js';
 

@@ -1,4 +1,4 @@
-// Issue 4 figures: Octavia API calls per Pod lifecycle (register → healthy → drain → remove)
+// Octavia API calls per Pod lifecycle (register → healthy → drain → remove)
 // against the in-process fake, with and without a PENDING_UPDATE window (each change locks
 // the load balancer for `pendingMs`, as an amphora reload does; changes meanwhile get 409).
 // The provider runs with its defaults (409 backoff 200 ms doubling to 3 s, jittered).
@@ -8,7 +8,7 @@
 import { pathToFileURL } from 'node:url';
 import { memberName, memberNamePrefix } from '../src/lb/naming.js';
 import { OctaviaInstance } from '../src/lb/octavia-instance.js';
-import { startOctaviaFake } from '../src/octavia-fake/index.js';
+import { startOctaviaFake } from '../testkit/octavia-fake/index.js';
 
 interface Scenario {
   name: string;

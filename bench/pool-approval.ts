@@ -1,4 +1,4 @@
-// Approval latency (issue 3), end to end in the lab: the network team's write of
+// Approval latency, end to end in the lab: the network team's write of
 // `spec.approval.state` to a PodAddressPool until the ToR's kernel has (or no longer has) the
 // nodes' Pod CIDRs. Setup: the lab's approved pool `lab-pods` is deleted and the ToR withdraws
 // 10.244.1.0/24 and 10.244.2.0/24; a new Pending pool for 10.244.0.0/16 is created (and checked
@@ -11,7 +11,7 @@
 import { pathToFileURL } from 'node:url';
 import { approvalPatch } from '../src/cli/kubectl/approval.js';
 import { performance } from 'node:perf_hooks';
-import { CONTROLLER_SERVICE_ACCOUNT } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT } from '../testkit/controller-resources.js';
 import { pino } from 'pino';
 import { API_VERSION, type PodAddressPool } from '../src/api/types.js';
 import { Controller } from '../src/controller/controller.js';

@@ -1,8 +1,8 @@
-// Issue 4: a full rolling replacement of a 10-replica backend under constant load, with
+// A full rolling replacement of a 10-replica backend under constant load, with
 // podlb's readiness gate and without it (the baseline: the rollout may outrun the load balancer).
 import { pathToFileURL } from 'node:url';
 import { startLab } from '../src/lab/lab.js';
-import { deployReplicas, rollingReplace } from '../src/lab/rollout.js';
+import { deployReplicas, rollingReplace } from '../testkit/lab-rollout.js';
 
 export async function benchRollout(): Promise<Record<string, unknown>> {
   const lab = await startLab({ agentMode: 'inProcess', healthCheck: { interval: '300ms', rise: 2, fall: 2 }, drainSeconds: 3 });

@@ -10,8 +10,7 @@ export class RouteMonitor {
     proc.child.stdout?.on('data', (d: Buffer) => {
       const now = performance.now();
       this.#buf += d.toString();
-      let i: number;
-      while ((i = this.#buf.indexOf('\n')) >= 0) {
+      for (let i = this.#buf.indexOf('\n'); i >= 0; i = this.#buf.indexOf('\n')) {
         const line = this.#buf.slice(0, i).trim();
         this.#buf = this.#buf.slice(i + 1);
         const deleted = line.startsWith('Deleted ');
@@ -31,7 +30,10 @@ export class RouteMonitor {
   next(dst: string, deleted: boolean, timeoutMs = 15_000): Promise<number> {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no ${deleted ? 'delete' : 'add'} of ${dst} at the ToR within ${timeoutMs} ms`)), timeoutMs);
-      this.#waiters.push({ dst, deleted, resolve: (at) => (clearTimeout(t), resolve(at)) });
+      this.#waiters.push({ dst, deleted, resolve: (at) => {
+        clearTimeout(t);
+        resolve(at);
+      } });
     });
   }
 }

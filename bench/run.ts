@@ -1,4 +1,4 @@
-// `npm run bench`: every figure the issues ask for, measured in one run on this machine and
+// `npm run bench`: every performance figure podlb tracks, measured in one run on this machine and
 // printed side by side. Each bench runs in a process of its own (bench/one.ts), one after the
 // other, so none measures what an earlier one left in the heap.
 import { spawnSync } from 'node:child_process';

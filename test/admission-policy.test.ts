@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { PodAddressPool } from '../src/api/types.js';
 import { type AdmissionInput, type ValidatingAdmissionPolicy, checkExpression, evaluatePolicy, policyExpressions } from '../src/policy/vap-eval.js';
-import { loadYamlDocs, repoRoot, validateAgainstCrds } from './install-schema.js';
+import { loadYamlDocs, repoRoot, validateAgainstCrds } from '../testkit/install-schema.js';
 import { ApiError, ObjectStore, type Obj, type UserInfo } from '../src/apiserver/index.js';
 
 type Doc = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec?: Record<string, unknown>; data?: Record<string, string> };

@@ -13,7 +13,7 @@ import { AGENT_SERVICE_ACCOUNT } from '../src/lab/lab.js';
 import { labPod } from '../src/lab/objects.js';
 import { type ValidatingAdmissionPolicy, checkExpression, policyExpressions } from '../src/policy/vap-eval.js';
 import { join } from 'node:path';
-import { loadYamlDocs, repoRoot } from './install-schema.js';
+import { loadYamlDocs, repoRoot } from '../testkit/install-schema.js';
 
 let api: ApiServer;
 let agentA: KubeClient;

@@ -6,11 +6,13 @@ import { AGENT_SERVICE_ACCOUNT, startLab, gateStatus, type Lab } from '../src/la
 import { waitFor } from '../src/lab/netns.js';
 import { API_VERSION, type Pod, type PodAddressPool } from '../src/api/types.js';
 import { approvalPatch } from '../src/cli/kubectl/approval.js';
-import { LAB_BACKEND, LAB_NAMESPACE, LAB_SERVICE } from '../src/lab/objects.js';
+import { LAB_BACKEND, LAB_CLASS, LAB_NAMESPACE, LAB_POD_PORT, LAB_SERVICE, labPod } from '../src/lab/objects.js';
 import { runLoad } from '../src/lab/http-load.js';
 import { pino } from 'pino';
 import { readFileSync } from 'node:fs';
 import { Agent } from '../src/agent/agent.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../src/kube/client.js';
 import { startBird } from '../src/lab/bird-process.js';
 import { birdInitialConfig } from '../src/bgp/render.js';
 import { isDateTime } from '../src/apiserver/formats.js';
@@ -191,17 +193,99 @@ describe('agent in the lab', () => {
     expect((await lab.members()).length).toBe(before.length + 1);
   });
 
-  it('an unknown LoadBalancerClass is reported on its Service and the others keep working', async () => {
+  it('an unknown LoadBalancerClass is reported on its Service, only by nodes hosting its Pods, and the others keep working', async () => {
+    // Created first, selecting no Pod: no node hosts its endpoints, so no node may write about it.
+    await lab.client.create(`/api/v1/namespaces/${LAB_NAMESPACE}/services`, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'typo-nowhere', namespace: LAB_NAMESPACE, annotations: { 'podlb.io/load-balancer': 'no-such-class' } },
+      spec: { selector: { app: 'other' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
     await lab.client.create(`/api/v1/namespaces/${LAB_NAMESPACE}/services`, {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'typo', namespace: LAB_NAMESPACE, annotations: { 'podlb.io/load-balancer': 'no-such-class' } },
-      spec: { selector: { app: 'other' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+      spec: { selector: { app: LAB_SERVICE }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
     });
     const ev = await waitFor('UnknownLoadBalancerClass event', async () => (await events()).find((e) => e.reason === 'UnknownLoadBalancerClass' && e.involvedObject.name === 'typo'), 10_000, 100);
     expect(ev.message).toContain('no-such-class');
+    expect((await events()).filter((e) => e.involvedObject.name === 'typo-nowhere')).toEqual([]);
     const r = await runLoad({ socketPath: lab.topo.lb.httpSocket, concurrency: 2, maxRequests: 20, durationMs: 5000 });
     expect(r.failed).toBe(0);
+    for (const name of ['typo', 'typo-nowhere']) lab.api.store.delete('services', name, LAB_NAMESPACE);
+  });
+
+  it("a tenant can neither put its Pod into another namespace's backend nor register an address that is not its Pod's", async () => {
+    const warnings = async (ns: string, reason: string): Promise<KEvent[]> => (await lab.client.list<KEvent>(`/api/v1/namespaces/${ns}/events`)).items.filter((e) => e.reason === reason);
+    // The tenant has its own token and, through RBAC, may write Services, Pods and
+    // EndpointSlices in namespace evil and in demo (where it shares a namespace with the demo team).
+    await lab.client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'evil' } });
+    for (const ns of ['evil', LAB_NAMESPACE]) {
+      await lab.client.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'tenant', namespace: ns },
+        rules: [
+          { apiGroups: [''], resources: ['services', 'pods'], verbs: ['get', 'list', 'create', 'delete'] },
+          { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'create', 'delete'] },
+        ],
+      });
+      await lab.client.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'tenant', namespace: ns },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'tenant' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'mallory' }],
+      });
+    }
+    const kc = new KubeConfig();
+    kc.loadFromString(lab.api.kubeconfigForToken(lab.api.addToken({ username: 'mallory' }), 'mallory'));
+    const tenant = new KubeClient(kc);
+    // Nor may it grant itself the backend: classes are the platform team's.
+    await expect(tenant.patch(`/apis/${API_VERSION}/loadbalancerclasses/${LAB_CLASS}`, { spec: { tenancy: { namespaces: [{ name: '*', backends: ['*'] }] } } }, 'merge')).rejects.toMatchObject({ status: 403 });
+    // Namespace evil names the demo team's backend; the lab class grants only namespace demo.
+    await tenant.create('/api/v1/namespaces/evil/services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'steal', namespace: 'evil', annotations: { 'podlb.io/load-balancer': LAB_CLASS, 'podlb.io/backend': LAB_BACKEND } },
+      spec: { selector: { app: 'steal' }, ports: [{ name: 'http', port: 80, targetPort: LAB_POD_PORT }] },
+    });
+    const thief = labPod('thief', 'node1');
+    thief.metadata = { ...thief.metadata, namespace: 'evil', labels: { app: 'steal' } };
+    await tenant.create('/api/v1/namespaces/evil/pods', thief);
+    // Inside demo, a tenant who may write EndpointSlices points one at the API server's Service
+    // IP, with a targetRef to a real Pod of its own on node1.
+    const own = (await tenant.list<Pod>(`/api/v1/namespaces/${LAB_NAMESPACE}/pods`)).items.find((p) => p.spec.nodeName === 'node1' && !p.metadata.deletionTimestamp && p.status?.podIP);
+    expect(own).toBeDefined();
+    await tenant.create(`/api/v1/namespaces/${LAB_NAMESPACE}/services`, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'forged', namespace: LAB_NAMESPACE, annotations: { 'podlb.io/load-balancer': LAB_CLASS, 'podlb.io/backend': LAB_BACKEND } },
+      spec: { selector: { app: 'forged' }, ports: [{ name: 'http', port: 80, targetPort: LAB_POD_PORT }] },
+    });
+    await tenant.create(`/apis/discovery.k8s.io/v1/namespaces/${LAB_NAMESPACE}/endpointslices`, {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'forged-x', namespace: LAB_NAMESPACE, labels: { 'kubernetes.io/service-name': 'forged' } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: 6443, protocol: 'TCP' }],
+      endpoints: [{ addresses: ['10.96.0.1'], nodeName: 'node1', conditions: { ready: true }, targetRef: { kind: 'Pod', namespace: LAB_NAMESPACE, name: own!.metadata.name, uid: own!.metadata.uid } }],
+    });
+    const refused = await waitFor('NamespaceNotAllowed event', async () => (await warnings('evil', 'NamespaceNotAllowed')).find((e) => e.involvedObject.name === 'steal'), 15_000, 100);
+    expect(refused.type).toBe('Warning');
+    const forged = await waitFor('EndpointAddressNotPodIP event', async () => (await warnings(LAB_NAMESPACE, 'EndpointAddressNotPodIP')).find((e) => e.involvedObject.name === 'forged'), 15_000, 100);
+    expect(forged.message).toContain('forged-x');
+    // The thief's Pod runs and is an endpoint of its Service, and still never reaches HAProxy.
+    const thiefIp = await waitFor('thief Pod IP', async () => (await lab.client.get<Pod>('/api/v1/namespaces/evil/pods/thief')).status?.podIP, 10_000, 100);
+    await new Promise((r) => setTimeout(r, 1000));
+    const addresses = (await lab.members()).map((m) => m.address);
+    expect(addresses).not.toContain('10.96.0.1');
+    expect(addresses).not.toContain(thiefIp);
+    expect(addresses).toContain(own!.status!.podIP);
+    await lab.client.request('DELETE', '/api/v1/namespaces/evil/pods/thief');
+    lab.api.store.delete('services', 'steal', 'evil');
+    lab.api.store.delete('services', 'forged', LAB_NAMESPACE);
+    lab.api.store.delete('endpointslices', 'forged-x', LAB_NAMESPACE);
   });
 
   it('an unapproved pool is reported and changes nothing else (routes, sessions)', async () => {
@@ -362,6 +446,8 @@ describe('agent in the lab', () => {
 
   // Runs last: every call the agents made above went through RBAC as podlb-system/podlb-agent.
   it('the shipped RBAC granted every call the agents made (no 403 in the whole suite)', () => {
-    expect(lab.api.deniedRequests()).toEqual([]);
+    // The tenant's refused write to the class is the one 403 this suite means to cause.
+    expect(lab.api.deniedRequests().filter((d) => d.username !== 'mallory')).toEqual([]);
+    expect(lab.api.deniedRequests().filter((d) => d.username === 'mallory')).toHaveLength(1);
   });
 });

@@ -1,4 +1,4 @@
-// Security fuzz of the BIRD renderer (issue 3). A seeded generator builds Nodes, pools, peers,
+// Security fuzz of the BIRD renderer. A seeded generator builds Nodes, pools, peers,
 // Secrets, Pod IPs and gateways whose every string and number may carry BIRD syntax, quotes,
 // braces, semicolons, newlines, comments, `include`, unicode, NUL, over-long values, huge,
 // negative and fractional numbers or the wrong type. For every case:
@@ -6,7 +6,7 @@
 //     problem ever echoes a Secret value;
 //   - the rendered text is accepted by the real `bird -p`;
 //   - its structure (statements, protocol names, prefixes, addresses, ASNs, passwords) equals
-//     the one written independently from the model (src/bgp/bird-structure.ts), and the
+//     the one written independently from the model (testkit/bird-structure.ts), and the
 //     model holds only values that parse from the input (prefixes inside approved pools and
 //     podCIDRs / Pod IPs, peer addresses from peers or the gateway, passwords from Secrets).
 // The same properties hold end to end for `podlb render bird` (YAML in, stdout out).
@@ -23,10 +23,10 @@ import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { BGPPeer, Node, Pod, PodAddressPool, Secret, Service } from '../src/api/types.js';
-import { birdParse, birdParseControl, expectedConfig, parseStructure } from '../src/bgp/bird-structure.js';
+import { birdParse, birdParseControl, expectedConfig, parseStructure } from '../testkit/bird-structure.js';
 import { parsePool, isUsablePool } from '../src/bgp/config.js';
 import { parsePeer } from '../src/bgp/peer-config.js';
-import { approved } from '../src/bgp/fixtures.js';
+import { approved } from '../testkit/bgp-fixtures.js';
 import { BirdConfigReconciler } from '../src/agent/bird-config.js';
 import { AgentMetrics } from '../src/agent/metrics.js';
 import type { AgentSnapshot } from '../src/agent/snapshot.js';
@@ -380,13 +380,16 @@ describe('renderer fuzz', () => {
       writeFileSync(file, yamlText);
       let out = '';
       let errText = '';
-      const sink = (f: (s: string) => void) => new Writable({ write: (c: Buffer | string, _e, cb) => (f(c.toString()), cb()) });
+      const sink = (f: (s: string) => void) => new Writable({ write: (c: Buffer | string, _e, cb) => {
+            f(c.toString());
+            cb();
+          } });
       const usedGateway = g.chance(0.5);
       const code = await runRenderBird({ node: 'node-a', objectsFile: file, ...(usedGateway ? { defaultGateway: { v4: '172.31.0.1' } } : {}) }, sink((s) => (out += s)), sink((s) => (errText += s)));
       const secrets = secretValues(input).filter((s) => /^q\d+z/.test(s));
       expect([0, 1], where).toContain(code);
       for (const s of secrets) expect(errText.includes(s) || out.includes(s), `${where}: a Secret value was printed`).toBe(false);
-      for (const l of errText.split('\n').filter(Boolean)) expect(l, where).toMatch(/^(error: |note: |  )[^\u0000-\u0008\u000b-\u001f]*$/);
+      for (const l of errText.split('\n').filter(Boolean)) expect(l, where).toMatch(/^(error: |note: | {2})[^\u0000-\u0008\u000b-\u001f]*$/);
       if (code === 0) {
         accepted.push({ text: out, where, secrets });
         // Structure: exactly what the model of the same YAML says, passwords redacted, and

@@ -1,4 +1,4 @@
-// Issue 3 against the real daemons: PodIPs host routes reach the FRR ToR and are withdrawn
+// PodIPs advertisement and TCP-MD5 against the real daemons: PodIPs host routes reach the FRR ToR and are withdrawn
 // when a Pod goes away (no session flap); TCP-MD5 sessions come up only with the password the
 // ToR has; changing one peer's password restarts that session and no other.
 // One node with two uplinks (eth0, eth1) to one FRR ToR, so two sessions with two passwords.
@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Secret } from '../src/api/types.js';
 import { BirdApplier } from '../src/bgp/bird-apply.js';
 import { BirdControl } from '../src/bgp/bird-control.js';
-import { nodeFixture, peerFixture, poolFixture, secretFixture } from '../src/bgp/fixtures.js';
+import { nodeFixture, peerFixture, poolFixture, secretFixture } from '../testkit/bgp-fixtures.js';
 import { buildBgpPlan, protocolName, sessionResettingChanges, type BirdModel, type PodIPs } from '../src/bgp/model.js';
 import { renderBirdConf } from '../src/bgp/render.js';
 import { startBird, type BirdProcess } from '../src/lab/bird-process.js';

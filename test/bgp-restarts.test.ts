@@ -1,4 +1,4 @@
-// Restarts, graceful and not (issue 3), with a real BIRD 2.0.12 in a node namespace, an FRR
+// Restarts, graceful and not, with a real BIRD 2.0.12 in a node namespace, an FRR
 // 8.4 ToR as graceful-restart helper, the agent against the in-process API server, and the
 // ToR's kernel table sampled every 20 ms while things restart:
 //   - an agent restart changes nothing at the ToR (no new session, no missing sample, BIRD not

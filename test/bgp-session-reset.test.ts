@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BGPPeer } from '../src/api/types.js';
 import { BirdApplier } from '../src/bgp/bird-apply.js';
 import { BirdControl } from '../src/bgp/bird-control.js';
-import { nodeFixture, peerFixture, poolFixture, secretFixture } from '../src/bgp/fixtures.js';
+import { nodeFixture, peerFixture, poolFixture, secretFixture } from '../testkit/bgp-fixtures.js';
 import { buildBgpPlan, sessionResettingChanges, type BirdModel } from '../src/bgp/model.js';
 import { renderBirdConf } from '../src/bgp/render.js';
 import { startBird } from '../src/lab/bird-process.js';

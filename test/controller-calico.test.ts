@@ -12,19 +12,19 @@ import { stringify } from 'yaml';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { waitFor } from '../src/lab/netns.js';
 import { Controller } from '../src/controller/controller.js';
-import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
-import { calicoResources } from '../src/controller/calico/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
+import { calicoResources } from '../testkit/calico-resources.js';
 import { renderCalico, type CalicoRenderInput, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../src/controller/calico/render.js';
 import { labelSelectorToCalico } from '../src/controller/calico/selector.js';
 import { applyCalicoSync, planCalicoSync, type CalicoCurrent } from '../src/controller/calico/sync.js';
 import { KubeClient } from '../src/kube/client.js';
 import { parseControllerFlags } from '../src/controller/main.js';
-import { peerFixture, poolFixture } from '../src/bgp/fixtures.js';
+import { peerFixture, poolFixture } from '../testkit/bgp-fixtures.js';
 import type { PodAddressPool } from '../src/api/types.js';
 import { parseLabelSelector, selectorMatches } from '../src/util/label-selector.js';
 import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { Obj } from '../src/apiserver/resource-type.js';
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'golden/calico');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -175,7 +175,10 @@ function calicoMatches(expr: string, labels: Record<string, string>): boolean {
   const set = () => {
     take('{');
     const out: string[] = [value()];
-    while (peek() === ',') (take(), out.push(value()));
+    while (peek() === ',') {
+      take();
+      out.push(value());
+    }
     take('}');
     return out;
   };
@@ -201,15 +204,25 @@ function calicoMatches(expr: string, labels: Record<string, string>): boolean {
     if (op === 'not in') return has && !arg.includes(labels[t]!);
     throw new Error(`unexpected ${op} in ${expr}`);
   };
-  const unary = (): boolean => (peek() === '!' ? (take(), !unary()) : primary());
+  const unary = (): boolean => {
+    if (peek() !== '!') return primary();
+    take();
+    return !unary();
+  };
   const and = (): boolean => {
     let v = unary();
-    while (peek() === '&&') (take(), (v = unary() && v));
+    while (peek() === '&&') {
+      take();
+      v = unary() && v;
+    }
     return v;
   };
   const or = (): boolean => {
     let v = and();
-    while (peek() === '||') (take(), (v = and() || v));
+    while (peek() === '||') {
+      take();
+      v = and() || v;
+    }
     return v;
   };
   const v = or();

@@ -12,7 +12,7 @@ import type { EventToRecord } from '../src/kube/events.js';
 import type { LoadBalancerClass, Service } from '../src/api/types.js';
 import { MemberGc, planMemberGc, type GcSnapshot } from '../src/controller/member-gc.js';
 import { Controller } from '../src/controller/controller.js';
-import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const GRACE = 120_000;
@@ -23,7 +23,7 @@ let hp: HaproxyProcess;
 let lb: HaproxyInstance;
 
 function lbClass(address: string): LoadBalancerClass {
-  return { apiVersion: 'podlb.io/v1alpha1', kind: 'LoadBalancerClass', metadata: { name: 'l7' }, spec: { provider: 'haproxy', haproxy: { instances: [address] } } } as LoadBalancerClass;
+  return { apiVersion: 'podlb.io/v1alpha1', kind: 'LoadBalancerClass', metadata: { name: 'l7' }, spec: { provider: 'haproxy', haproxy: { instances: [address] }, tenancy: { namespaces: [{ name: 'ads', backends: ['web', 'retired'] }] } } } as LoadBalancerClass;
 }
 function service(name: string, backend: string): Service {
   return {

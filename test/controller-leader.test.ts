@@ -2,11 +2,12 @@
 // failover after the leader stops renewing (partitioned) or releases (stopped), and never two
 // leaders at once, also when writes race or fail with 409 Conflict.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CONTROLLER_SERVICE_ACCOUNT } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT } from '../testkit/controller-resources.js';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { KubeApiError, KubeClient } from '../src/kube/client.js';
 import { LeaderElector, type Lease, type LeaseClient } from '../src/controller/leader-election.js';
+import { eventually } from '../testkit/eventually.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const NS = 'podlb-system';
@@ -58,15 +59,7 @@ function assertNoOverlap(timeline: Mark[]): void {
   }
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> => eventually(what, probe, timeoutMs, 5);
 
 beforeAll(async () => {
   api = await startApiServer();

@@ -6,12 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
 import { KubeClient } from '../src/kube/client.js';
 import { join } from 'node:path';
-import { loadYamlDocs, repoRoot } from './install-schema.js';
+import { loadYamlDocs, repoRoot } from '../testkit/install-schema.js';
 import { parseControllerFlags } from '../src/controller/main.js';
 import { WEBHOOK_PATH } from '../src/controller/webhook-server.js';
-import { CONTROLLER_SERVICE_ACCOUNT, controllerResources, mutatingWebhookConfigurationResource } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources, mutatingWebhookConfigurationResource } from '../testkit/controller-resources.js';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { Obj } from '../src/apiserver/resource-type.js';
 const ROOT = repoRoot();
 const docs = loadYamlDocs(join(ROOT, 'daemonset/controller.yaml')) as Obj[];
 const [mwc] = loadYamlDocs(join(ROOT, 'daemonset/webhook.yaml')) as Obj[];

@@ -6,12 +6,12 @@ import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { waitFor } from '../src/lab/netns.js';
 import { Controller } from '../src/controller/controller.js';
-import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
 import type { Condition, PodAddressPool } from '../src/api/types.js';
 import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { Obj } from '../src/apiserver/resource-type.js';
 
 let api: ApiServer;
 const ctls: Controller[] = [];

@@ -12,13 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
-import { controllerResources } from '../src/controller/api-resources.js';
+import { controllerResources } from '../testkit/controller-resources.js';
 import { Controller } from '../src/controller/controller.js';
 import { certInfo } from '../src/controller/certs.js';
 import { secretToBundle } from '../src/controller/tls-manager.js';
 import { WEBHOOK_PATH } from '../src/controller/webhook-server.js';
 import { waitFor } from '../src/lab/netns.js';
-import { loadYamlDocs, repoRoot } from './install-schema.js';
+import { loadYamlDocs, repoRoot } from '../testkit/install-schema.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const NS = 'podlb-system';

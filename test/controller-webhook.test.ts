@@ -12,11 +12,12 @@ import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { applyJsonPatch, type Json } from '../src/apiserver/patch.js';
 import { KubeClient } from '../src/kube/client.js';
-import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../src/controller/api-resources.js';
+import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
 import { Controller, serviceDnsNames } from '../src/controller/controller.js';
 import { isSignedBy, splitPemBundle } from '../src/controller/certs.js';
 import { DAY_MS, TlsManager, secretToBundle } from '../src/controller/tls-manager.js';
 import { WEBHOOK_PATH } from '../src/controller/webhook-server.js';
+import { eventually } from '../testkit/eventually.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const NS = 'podlb-system';
@@ -114,15 +115,7 @@ function pod(labels: Record<string, string> | undefined, readinessGates?: { cond
   };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> => eventually(what, probe, timeoutMs, 20);
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;

@@ -9,7 +9,7 @@ import { NetnsSandbox, waitFor } from '../src/lab/netns.js';
 import { startHaproxy } from '../src/lab/haproxy-process.js';
 import { HaproxyRuntime } from '../src/lb/haproxy-runtime.js';
 import { parseServersState } from '../src/lb/haproxy-servers-state.js';
-import { startPod } from './haproxy-helpers.js';
+import { startPod } from '../testkit/haproxy-pods.js';
 
 const OUT = join(import.meta.dirname, '../src/lb/haproxy-fixtures');
 

@@ -10,7 +10,7 @@ import { HaproxyCommandError, HaproxyRuntime } from '../src/lb/haproxy-runtime.j
 import { memberName, memberNamePrefix } from '../src/lb/naming.js';
 import type { MemberSpec, ObservedMember } from '../src/lb/provider.js';
 import { UnreachableError } from '../src/util/errors.js';
-import { requestVia, sleep, startPod, type TestPod } from './haproxy-helpers.js';
+import { requestVia, sleep, startPod, type TestPod } from '../testkit/haproxy-pods.js';
 
 const NODE = 'node-a';
 const PREFIX = memberNamePrefix(NODE);

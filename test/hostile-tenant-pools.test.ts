@@ -11,7 +11,7 @@ import { type ApiServer, startApiServer } from '../src/apiserver/index.js';
 import type { Obj } from '../src/apiserver/resources.js';
 import { API_VERSION, type PodAddressPool } from '../src/api/types.js';
 import { approvePool } from '../src/bgp/approval.js';
-import { nodeFixture, peerFixture } from '../src/bgp/fixtures.js';
+import { nodeFixture, peerFixture } from '../testkit/bgp-fixtures.js';
 import { buildBgpPlan } from '../src/bgp/model.js';
 import { renderBirdConf } from '../src/bgp/render.js';
 import { KubeApiError, KubeClient } from '../src/kube/client.js';

@@ -28,7 +28,7 @@ import {
   repoRoot,
   structuralProblems,
   validateAgainstCrds,
-} from './install-schema.js';
+} from '../testkit/install-schema.js';
 
 const ROOT = repoRoot();
 const crds = loadCrds(ROOT);
@@ -47,7 +47,7 @@ function docsOf(rel: string): K8sObj[] {
 }
 function one(docs: K8sObj[], kind: string, name?: string): K8sObj {
   const found = docs.filter((d) => d.kind === kind && (name === undefined || d.metadata.name === name));
-  expect(found, `${kind}${name ? '/' + name : ''}`).toHaveLength(1);
+  expect(found, `${kind}${name ? `/${name}` : ''}`).toHaveLength(1);
   return found[0]!;
 }
 function has(cmd: string): boolean {
@@ -151,7 +151,7 @@ describe('CRDs', () => {
         for (const v of Object.values(s)) walk(v);
       }
     };
-    crds.forEach((c) => walk(c.spec.versions[0]!.schema));
+    for (const c of crds) walk(c.spec.versions[0]!.schema);
     expect(stringFormats.size).toBeGreaterThan(0);
     for (const f of stringFormats) expect(knownFormat(f), f).toBe(true);
     for (const f of numberFormats) expect(['int32', 'int64']).toContain(f);
@@ -170,7 +170,7 @@ describe('CRDs', () => {
       if (isObj(s.properties)) for (const [k, v] of Object.entries(s.properties)) walk(v, `${path}.${k}`);
       if (isObj(s.items)) walk(s.items, `${path}[]`);
     };
-    crds.forEach((c) => walk(c.spec.versions[0]!.schema.openAPIV3Schema, c.spec.names.kind));
+    for (const c of crds) walk(c.spec.versions[0]!.schema.openAPIV3Schema, c.spec.names.kind);
     expect(seen.sort()).toEqual([
       'BGPPeer.spec.gracefulRestart.enabled',
       'LoadBalancerClass.spec.readiness.timeoutSeconds',
@@ -345,7 +345,7 @@ describe('kustomization', () => {
     expect(r.stdout).toContain('image: podlb:latest');
     expect(r.stdout).toContain('image: podlb-bird:latest');
     // kubectl apply creates in output order: each Namespace before what lives in it.
-    const order = [...r.stdout.matchAll(/^kind: (\w+)\nmetadata:\n(?:  [^\n]*\n)*?  name: ([\w.-]+)$/gm)].map((m) => `${m[1]}/${m[2]}`);
+    const order = [...r.stdout.matchAll(/^kind: (\w+)\nmetadata:\n(?: {2}[^\n]*\n)*? {2}name: ([\w.-]+)$/gm)].map((m) => `${m[1]}/${m[2]}`);
     const first = (x: string): number => order.indexOf(x);
     expect(first('Namespace/podlb-controller')).toBeGreaterThanOrEqual(0);
     expect(first('Namespace/podlb-controller')).toBeLessThan(first('Role/podlb-controller-tls'));
@@ -410,10 +410,14 @@ describe('DaemonSet', () => {
     expect(str(parsed, 'bird-config')).toBe('/run/bird/bird.conf');
   });
 
-  it('probes and exposes the agent on 9253 (/healthz, /readyz, /metrics)', () => {
-    expect(agent.ports).toEqual([{ name: 'metrics', containerPort: 9253, protocol: 'TCP' }]);
-    expect(agent.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
-    expect(agent.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+  it('probes the agent on 9253 (/healthz, /readyz); /metrics stays on the node\'s loopback', () => {
+    expect(agent.ports).toEqual([{ name: 'health', containerPort: 9253, protocol: 'TCP' }]);
+    expect(agent.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(agent.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    // hostNetwork: whatever listens on a wildcard address is open to anything that reaches the node.
+    const parsed = parseFlags(AGENT_COMMAND, [...(AGENT_COMMAND.flags ?? []), HELP_FLAG], agent.args!.slice(1));
+    expect([str(parsed, 'health-address'), str(parsed, 'health-port')]).toEqual(['0.0.0.0', '9253']);
+    expect([str(parsed, 'metrics-address'), str(parsed, 'metrics-port')]).toEqual(['127.0.0.1', '9254']);
   });
 
   it.each([
@@ -604,6 +608,8 @@ describe('RBAC', () => {
       ['podlb-system', '', 'configmaps', 'update'],
       ['cluster', 'podlb.io', 'podaddresspools', 'patch'],
       ['cluster', 'podlb.io', 'podaddresspools/status', 'patch'],
+      ['cluster', 'podlb.io', 'loadbalancerclasses', 'patch'],
+      ['cluster', 'podlb.io', 'bgppeers', 'patch'],
       ['cluster', 'podlb.io', 'podlbnodes', 'delete'],
       ['podlb-system', 'coordination.k8s.io', 'leases', 'create'],
       ['cluster', 'rbac.authorization.k8s.io', 'clusterroles', 'create'],

@@ -13,7 +13,7 @@ import { diffMembers, type MemberAction } from '../src/members/diff.js';
 import { haproxyExecutor, octaviaExecutor } from '../src/members/execute.js';
 import { memberKey, type DesiredMember } from '../src/members/plan.js';
 import { PodlbError } from '../src/util/errors.js';
-import { startEnv, type Env } from './octavia-helpers.js';
+import { startEnv, type Env } from '../testkit/octavia-env.js';
 
 const NODE = 'node-a';
 const PREFIX = memberNamePrefix(NODE);

@@ -1,4 +1,4 @@
-// Captures the real kernel replies that test/netlink-codec.test.ts parses
+// Captures the real kernel replies that src/netlink/codec.test.ts parses
 // (src/netlink/fixtures/*.hex, one received datagram per line). Skipped unless UPDATE_FIXTURES=1:
 //   UPDATE_FIXTURES=1 npx vitest run test/netlink-capture-fixtures.test.ts
 // The namespace is built the same way every time, so a recapture should only differ where

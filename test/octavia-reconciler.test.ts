@@ -7,7 +7,7 @@ import { octaviaInstanceId } from '../src/lb/octavia-instance.js';
 import type { LbClassModel } from '../src/members/binding.js';
 import type { DesiredMember } from '../src/members/plan.js';
 import { MemberReconciler } from '../src/members/reconciler.js';
-import { batchUpdates, startEnv, type Env } from './octavia-helpers.js';
+import { batchUpdates, startEnv, type Env } from '../testkit/octavia-env.js';
 
 let env: Env;
 beforeEach(async () => {
@@ -91,6 +91,10 @@ describe('MemberReconciler with an OctaviaInstance', () => {
     expect(out.events.map((e) => e.reason)).toEqual(['LoadBalancerUnreachable']);
     expect(out.views.get(`web/${memberName('node-a', '10.244.1.5', 8080)}`)).toEqual({ registered: true, healthy: false, unchecked: false });
     expect(env.fake.state.membersOf(env.web.id)).toHaveLength(1);
+    // Back after the backoff: reachable in the run's status, and no per-node Event on the class.
+    const back = await r.reconcile(new Map([['osl', cls]]), want, new Set(['10.244.1.5']), t0 + 120_000);
+    expect(back.instances[0]).toMatchObject({ reachable: true });
+    expect(back.events).toEqual([]);
     await r.close();
   });
 

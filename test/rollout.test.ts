@@ -1,9 +1,9 @@
-// Zero-loss rolling updates (issue 4): a 10-replica backend over two nodes, constant load
+// Zero-loss rolling updates: a 10-replica backend over two nodes, constant load
 // through both HAProxy instances, every Pod replaced the way a Deployment does it
 // (maxSurge 1, maxUnavailable 0), with the preStop and drain the README recommends.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../src/lab/lab.js';
-import { deployReplicas, rollingReplace, type RolloutResult } from '../src/lab/rollout.js';
+import { deployReplicas, rollingReplace, type RolloutResult } from '../testkit/lab-rollout.js';
 
 let lab: Lab;
 let current: string[] = [];

@@ -60,6 +60,8 @@ describe('Agent', () => {
       expect(agent.healthy).toBe(true);
       const failed = (await agent.metrics.reconcileErrors.get()).values.find((v) => v.labels.component === 'bird');
       expect(failed?.value).toBeGreaterThanOrEqual(1);
+      // The loop's failures are counted under the error's code (the socket is missing: BIRD is away).
+      expect(failed?.labels.code).toBe('BIRD_UNREACHABLE');
     } finally {
       await agent.stop();
     }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { BirdControl } from '../bgp/bird-control.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
+import type { OctaviaTrust } from '../lb/octavia-credentials.js';
 import type { LbInstance } from '../lb/provider.js';
 import { ReconcileLoop, type LoopRunReport } from '../reconcile/loop.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
@@ -43,6 +44,8 @@ export interface AgentOptions {
   holdDownMs?: number;
   /** Namespace of the Secrets BGPPeers may reference. */
   secretsNamespace?: string;
+  /** Where Octavia credentials may be sent (`--octavia-auth-url`). Default: only a Secret's own auth_url. */
+  octaviaTrust?: OctaviaTrust;
   /**
    * Health poll interval while a member waits for its first passing check (jittered up to 20% early),
    * and the longest one: around the moment the check can pass the agent polls at inter / 40.
@@ -73,16 +76,18 @@ export class Agent {
   readonly #birdControl: BirdControl | undefined;
 
   constructor(opts: AgentOptions) {
-    const o = (this.#o = { resyncMs: 2_000, now: Date.now, ...opts });
+    const o = { resyncMs: 2_000, now: Date.now, ...opts };
+    this.#o = o;
     const { log, nodeName } = o;
     const random = o.random ?? Math.random;
     const secretsNamespace = o.secretsNamespace ?? 'podlb-system';
-    const metrics = (this.metrics = o.metrics ?? new AgentMetrics());
+    const metrics = o.metrics ?? new AgentMetrics();
+    this.metrics = metrics;
     const client = new KubeClient(o.kubeConfig);
     const events = new EventRecorder(client, log, { component: 'podlb-agent', host: nodeName });
     const signal = (): void => this.#loop.notify();
     this.#informers = new AgentInformers(client, { nodeName, secretsNamespace, log, onChange: signal });
-    const factory = new LbInstanceFactory({ nodeName, secretsNamespace, secret: (name, ns) => this.#informers.secret(name, ns) });
+    const factory = new LbInstanceFactory({ nodeName, secretsNamespace, ...(o.octaviaTrust ? { octaviaTrust: o.octaviaTrust } : {}), secret: (name, ns) => this.#informers.secret(name, ns) });
     metrics.lbRoundTripsSource = () => factory.haproxyRoundTrips();
     const child = (reconciler: string): Logger => log.child({ reconciler });
     const override = o.makeInstance;
@@ -91,7 +96,8 @@ export class Agent {
     // BGP, when on: config, then session state, then the kernel routes that follow the config.
     const bgp: Reconciler<AgentSnapshot, NodeStatusContribution>[] = [];
     if (o.bird) {
-      const control = (this.#birdControl = new BirdControl(o.bird.socketPath));
+      const control = new BirdControl(o.bird.socketPath);
+      this.#birdControl = control;
       const hold = o.holdDownMs !== undefined ? { holdDownMs: o.holdDownMs } : {};
       const bird = new BirdConfigReconciler({ nodeName, control, configPath: o.bird.configPath, log: child('bird'), metrics, ...hold });
       const sessions = new BgpSessionsReconciler({ nodeName, control, birdError: () => bird.error, heldPeers: () => bird.heldPeers, statusIntervalMs: o.statusIntervalMs ?? 5_000, log: child('bgpStatus'), metrics });
@@ -111,7 +117,7 @@ export class Agent {
       snapshot: async () => (this.#informers.synced ? this.#informers.snapshot(await this.#kernel?.gateways(o.now())) : undefined),
       record: (ev) => events.record(ev),
       resyncMs: o.resyncMs,
-      onFailure: (component) => metrics.reconcileErrors.inc({ component }),
+      onFailure: (component, _error, code) => metrics.reconcileErrors.inc({ component, code }),
       now: o.now,
       random,
     });

@@ -6,9 +6,10 @@ import type { Logger } from 'pino';
 import type { BgpSessionStatus } from '../api/types.js';
 import type { BirdControl } from '../bgp/bird-control.js';
 import { birdTimeToRfc3339 } from '../bgp/bird-protocols.js';
-import { buildBgpPlan, type BirdPeerModel } from '../bgp/model.js';
+import { parseConfig, parseNode } from '../bgp/config.js';
+import { type BirdPeerModel, planPeers } from '../bgp/peers.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
-import { errorMessage } from '../util/errors.js';
+import { errorCode } from '../util/errors.js';
 import type { AgentMetrics } from './metrics.js';
 import type { NodeStatusContribution } from './node-status.js';
 import type { AgentSnapshot } from './snapshot.js';
@@ -49,15 +50,10 @@ export class BgpSessionsReconciler implements Reconciler<AgentSnapshot, NodeStat
   async #read(s: AgentSnapshot, now: number): Promise<void> {
     try {
       const protocols = await this.#o.control.showProtocolsAll();
-      // Only the peers' protocol names and addresses are needed, hence no pools.
-      const model = buildBgpPlan({
-        node: s.node ?? { metadata: { name: this.#o.nodeName } },
-        pools: [],
-        peers: [...s.peers],
-        secrets: [...s.secrets],
-        ...(s.gateway ? { defaultGateway: s.gateway } : {}),
-      }).model;
-      const peers = [...model.peers, ...(this.#o.heldPeers?.() ?? []).filter((h) => !model.peers.some((p) => p.protocol === h.protocol))];
+      // The sessions bird.conf holds: this node's peers, none while it has no router id, and those kept on a held password.
+      const node = parseNode(s.node ?? { metadata: { name: this.#o.nodeName } });
+      const planned = node.routerId ? planPeers(parseConfig({ pools: [], peers: s.peers, secrets: s.secrets }).peers, node, s.gateway).peers : [];
+      const peers = [...planned, ...(this.#o.heldPeers?.() ?? []).filter((h) => !planned.some((p) => p.protocol === h.protocol))];
       const byProto = new Map(protocols.map((p) => [p.name, p]));
       this.#o.metrics.bgpSessionUp.reset();
       this.#sessions = peers.map((peer) => {
@@ -76,8 +72,8 @@ export class BgpSessionsReconciler implements Reconciler<AgentSnapshot, NodeStat
       for (const x of this.#sessions) this.#o.metrics.bgpSessionUp.set({ peer: x.peer }, x.state === 'Established' ? 1 : 0);
     } catch (err) {
       // The last sessions read stay in status; the next read is at the usual cadence.
-      this.#o.metrics.reconcileErrors.inc({ component: 'bgpStatus' });
-      this.#o.log.warn({ err: errorMessage(err) }, 'could not read BGP sessions');
+      this.#o.metrics.reconcileErrors.inc({ component: 'bgpStatus', code: errorCode(err) });
+      this.#o.log.warn({ err }, 'could not read BGP sessions');
     }
   }
 

@@ -9,9 +9,9 @@ import type { Logger } from 'pino';
 import { API_VERSION } from '../api/types.js';
 import type { Problem } from '../api/problem.js';
 import type { EventToRecord } from '../kube/events.js';
-import { BirdApplier } from '../bgp/bird-apply.js';
+import { BirdApplier, type BirdApplyResult } from '../bgp/bird-apply.js';
 import type { BirdControl } from '../bgp/bird-control.js';
-import { applyIsolating, type RefusedPeer } from '../bgp/bird-isolate.js';
+import { applyIsolating, type IsolateResult, type RefusedPeer } from '../bgp/bird-isolate.js';
 import { parseConfig, parseNode } from '../bgp/config.js';
 import { describeAdvertised, planBgp, sessionResettingChanges, type BirdModel, type BirdPassword, type BirdPeerModel } from '../bgp/model.js';
 import { podIPsForNode } from '../bgp/pod-ips.js';
@@ -117,16 +117,16 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     });
     problems.push(...plan.problems, ...passwords.problems);
     this.#heldPasswords = passwords.held;
-    let out;
+    let out: IsolateResult;
     try {
       out = await applyIsolating(plan.model, { render: (m) => renderBirdConf(m), apply: (t) => this.#applier.apply(t), check: (t) => this.#applier.check(t), refused: this.#refused });
     } catch (err) {
-      return this.#unreachable(errorMessage(err), events, problems);
+      return this.#unreachable(errorMessage(err), events, problems, err);
     }
     const { res, model } = out;
     const resets = this.#appliedModel ? sessionResettingChanges(this.#appliedModel, model) : [];
     // A transient failure (socket missing, timeout) is BIRD being away, not BIRD refusing the config.
-    if (res.result === 'Failed' && res.transient) return this.#unreachable(res.error ?? 'BIRD did not answer', events, problems);
+    if (res.result === 'Failed' && res.transient) return this.#unreachable(res.error ?? 'BIRD did not answer', events, problems, res.err);
 
     if (res.result === 'Applied') {
       // Prefix and filter changes are soft; these restart a session, and users ask why.
@@ -153,7 +153,7 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     if (res.result === 'Failed') {
       // BIRD refused the rendered config: a podlb bug or an unexpected BIRD; the old config keeps running.
       events.push({ object: self, type: 'Warning', reason: 'BirdConfigRejected', message: `BIRD refused the new configuration, the previous one keeps running: ${res.error}` });
-      log.error({ err: res.error, hash: res.hash }, 'BIRD refused the rendered configuration; keeping the running one');
+      log.error({ err: res.err, hash: res.hash }, 'BIRD refused the rendered configuration; keeping the running one');
       this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: 'Failed', ...(res.error ? { error: res.error } : {}) };
       return { events, problems, status: this.#status() };
     }
@@ -172,14 +172,14 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     return { events, problems, status: this.#status(), ...(Number.isFinite(ends) ? { nextWakeAt: ends } : {}) };
   }
 
-  #unreachable(error: string, events: EventToRecord[], problems: Problem[]): ReconcileResult<NodeStatusContribution> {
+  #unreachable(error: string, events: EventToRecord[], problems: Problem[], err: unknown): ReconcileResult<NodeStatusContribution> {
     // One Event per episode; the loop logs and backs off every failure.
     if (!this.#error) {
       events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'BirdUnreachable', message: `${error}; retrying, routes already advertised stay` });
     }
     this.#error = error;
     this.#o.metrics.birdReloads.inc({ result: 'Unreachable' });
-    return { events, problems, failed: { error }, status: this.#status() };
+    return { events, problems, failed: { error, err }, status: this.#status() };
   }
 
   #status(): NodeStatusContribution {

@@ -70,7 +70,7 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
       this.#error = undefined;
     } catch (err) {
       this.#error = `netlink unavailable: ${errorMessage(err)}`;
-      this.#o.log.warn({ err: this.#error }, 'kernel routes disabled');
+      this.#o.log.warn({ err }, 'kernel routes disabled');
     }
   }
 
@@ -101,7 +101,7 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
       this.#gateway = out;
       this.#held = held;
     } catch (err) {
-      this.#o.log.warn({ err: errorMessage(err) }, 'could not read the default gateway');
+      this.#o.log.warn({ err }, 'could not read the default gateway');
     }
     return this.#gateway;
   }
@@ -143,7 +143,7 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
       const first = this.#error === undefined;
       this.#error = `blackhole routes: ${errorMessage(err)}`;
       return {
-        failed: { error: this.#error },
+        failed: { error: this.#error, err },
         status: this.#status(),
         ...(first ? { events: [{ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning' as const, reason: 'KernelRoutesFailed', message: `${this.#error}; retrying, BGP advertisements are not affected` }] } : {}),
       };

@@ -5,19 +5,19 @@
 // id, which status and drain bookkeeping use, does not change.
 import type { Secret } from '../api/types.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
-import { parseOctaviaCredentials } from '../lb/octavia-credentials.js';
+import { resolveOctaviaCredentials, type OctaviaTrust } from '../lb/octavia-credentials.js';
 import { OctaviaInstance } from '../lb/octavia-instance.js';
-import type { LbInstance, LbInstanceRef, MemberListing } from '../lb/provider.js';
+import { LB_CREDENTIALS_REFUSED, type LbInstance, type LbInstanceRef, type MemberListing } from '../lb/provider.js';
 import type { LbClassModel, OctaviaClassConfig } from '../members/binding.js';
-import { errorMessage, UnreachableError } from '../util/errors.js';
+import { UnreachableError } from '../util/errors.js';
 
 /**
  * An instance that cannot be reached for a reason a user must fix (missing credentials):
  * every call fails transiently, so the reconciler keeps members, backs off and reports it.
  */
-export function failingInstance(id: string, why: string): LbInstance {
+export function failingInstance(id: string, why: string, code = 'LB_NOT_CONFIGURED'): LbInstance {
   const fail = async (): Promise<never> => {
-    throw new UnreachableError('LB_NOT_CONFIGURED', `${id}: ${why}`);
+    throw new UnreachableError(code, `${id}: ${why}`);
   };
   return {
     id,
@@ -36,6 +36,8 @@ export interface LbInstanceFactoryOptions {
   secretsNamespace: string;
   /** A Secret as the cache holds it now. */
   secret: (name: string, namespace: string) => Secret | undefined;
+  /** Where Octavia credentials may be sent besides a Secret's own auth_url (`--octavia-auth-url`). */
+  octaviaTrust?: OctaviaTrust;
 }
 
 export class LbInstanceFactory {
@@ -71,22 +73,18 @@ export class LbInstanceFactory {
     const ns = this.#o.secretsNamespace;
     const unusable = (why: string): LbInstance => failingInstance(id, why);
     if (!cfg || !ref) return unusable('no LoadBalancerClass configuration for this instance');
-    if (ref.namespace !== ns) return unusable(`credentials Secret ${ref.namespace}/${ref.name} is outside ${ns}, the only namespace the agent reads Secrets in`);
-    const raw = this.#o.secret(ref.name, ref.namespace)?.data?.[ref.key];
-    if (raw === undefined) return unusable(`credentials Secret ${ref.namespace}/${ref.name} (key ${ref.key}) not found`);
-    try {
-      const parsed = parseOctaviaCredentials(Buffer.from(raw, 'base64').toString('utf8'));
-      return new OctaviaInstance({
-        id,
-        authURL: cfg.authURL,
-        ...(cfg.region ? { region: cfg.region } : {}),
-        ...(parsed.interface ? { interface: parsed.interface } : {}),
-        credentials: parsed.credentials,
-        loadBalancerID: cfg.loadBalancerID,
-        nodeName: this.#o.nodeName,
-      });
-    } catch (err) {
-      return unusable(`credentials Secret ${ref.namespace}/${ref.name}: ${errorMessage(err)}`);
-    }
+    // Refused like an unlabelled Secret: the class author chose it, and only the operator can fix it.
+    if (ref.namespace !== ns) return failingInstance(id, `credentials Secret ${ref.namespace}/${ref.name} is outside ${ns}, the only namespace the agent reads Secrets in`, LB_CREDENTIALS_REFUSED);
+    const resolved = resolveOctaviaCredentials(cfg, this.#o.secret(ref.name, ref.namespace), this.#o.octaviaTrust ?? { authURLs: [] });
+    if (!resolved.ok) return failingInstance(id, resolved.why, resolved.refused ? LB_CREDENTIALS_REFUSED : undefined);
+    return new OctaviaInstance({
+      id,
+      authURL: cfg.authURL,
+      ...(cfg.region ? { region: cfg.region } : {}),
+      ...(resolved.cloud.interface ? { interface: resolved.cloud.interface } : {}),
+      credentials: resolved.cloud.credentials,
+      loadBalancerID: cfg.loadBalancerID,
+      nodeName: this.#o.nodeName,
+    });
   }
 }

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Pod, PodLBNode } from '../api/types.js';
 import type { LbInstance, LbInstanceRef } from '../lb/provider.js';
 import type { LbClassModel } from '../members/binding.js';
-import { memberKey, planMembers, type MemberPlan } from '../members/plan.js';
+import { memberKey, planMembers, podIps, type MemberPlan } from '../members/plan.js';
 import { MemberReconciler, type MemberOutcome } from '../members/reconciler.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import type { LbInstanceFactory } from './lb-instances.js';
@@ -91,11 +91,7 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
     this.#current = undefined;
     this.#noteContainersReady(s.pods, s.observedAt);
     const plan = planMembers({ nodeName: s.nodeName, pods: s.pods, services: s.services, endpointSlices: s.slices, classes: s.classes });
-    const livePodIps = new Set<string>();
-    for (const p of s.pods) {
-      if (p.status?.podIP) livePodIps.add(p.status.podIP);
-      for (const ip of p.status?.podIPs ?? []) livePodIps.add(ip.ip);
-    }
+    const livePodIps = new Set(s.pods.flatMap((p) => [...podIps(p)]));
     this.#o.log.debug({ members: plan.members.length }, 'run: members');
     const outcome = await this.#members.reconcile(plan.classes, plan.members, livePodIps, now);
     this.#recordMetrics(plan, outcome, performance.now());
@@ -136,7 +132,7 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
     m.members.set({ state: 'healthy' }, outcome.counts.healthy);
     m.members.set({ state: 'draining' }, outcome.counts.draining);
     for (const inst of outcome.instances) m.lbInstanceUp.set({ class: inst.className, instance: inst.id }, inst.reachable ? 1 : 0);
-    if (outcome.instances.some((x) => !x.reachable)) m.reconcileErrors.inc({ component: 'members' });
+    for (const code of new Set(outcome.instances.filter((x) => !x.reachable).map((x) => x.code ?? 'Unknown'))) m.reconcileErrors.inc({ component: 'members', code });
     // A member is added once per instance of the fleet; it is one registration.
     for (const key of new Set(outcome.added)) {
       if (this.#addedAt.has(key)) continue;

@@ -21,7 +21,7 @@ export class AgentMetrics {
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 600],
     registers: [this.registry],
   });
-  readonly reconcileErrors = new Counter({ name: 'podlb_reconcile_errors_total', help: 'Reconcile steps that failed, by component', labelNames: ['component'], registers: [this.registry] });
+  readonly reconcileErrors = new Counter({ name: 'podlb_reconcile_errors_total', help: 'Reconcile steps that failed, by component and error code', labelNames: ['component', 'code'], registers: [this.registry] });
   readonly birdReloads = new Counter({ name: 'podlb_bird_reloads_total', help: 'BIRD configuration applies by result', labelNames: ['result'], registers: [this.registry] });
   readonly gateWrites = new Counter({ name: 'podlb_readiness_gate_writes_total', help: 'Readiness gate patches by status and reason', labelNames: ['status', 'reason'], registers: [this.registry] });
 

@@ -5,7 +5,9 @@
 import type { Condition } from '../api/types.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import type { AgentMetrics } from './metrics.js';
-import { mergeConditions, type NodeStatusWriter, type PodLBNodeStatus } from './status.js';
+import { mergeConditions } from '../api/conditions.js';
+import { errorCode } from '../util/errors.js';
+import type { NodeStatusWriter, PodLBNodeStatus } from './status.js';
 import type { AgentSnapshot } from './snapshot.js';
 
 /** One reconciler's part of PodLBNode status. */
@@ -50,7 +52,7 @@ export class NodeStatusReconciler implements Reconciler<AgentSnapshot, NodeStatu
     const written = await this.#writer.write(s.node, (prev) => buildNodeStatus(prev, this.#parts(), nowIso));
     // The writer keeps its own backoff (long after a refusal, short after a 5xx): its retryAt is
     // a wake-up, not a loop failure, so the other reconcilers' status keeps being offered.
-    if (written.failed) this.#metrics.reconcileErrors.inc({ component: 'status' });
+    if (written.failed) this.#metrics.reconcileErrors.inc({ component: 'status', code: errorCode(written.failed.err) });
     return {
       ...(written.event ? { events: [written.event] } : {}),
       ...(written.retryAt !== undefined ? { nextWakeAt: written.retryAt } : {}),

@@ -6,9 +6,10 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { READINESS_GATE, type Pod } from '../api/types.js';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
+import { startHttpStub, tooManyRequests } from '../../testkit/http-stub.js';
 import { KubeClient } from '../kube/client.js';
 import type { MemberView } from '../members/gates.js';
-import { lbClass, NODE, pod, service, slice } from '../members/fixtures.js';
+import { lbClass, NODE, pod, service, slice } from '../../testkit/member-fixtures.js';
 import { memberKey, planMembers } from '../members/plan.js';
 import type { MemberOutcome } from '../members/reconciler.js';
 import type { MembersRun } from './lb-members.js';
@@ -78,5 +79,47 @@ describe('ReadinessGatesReconciler', () => {
     expect(gate(stored())).toMatchObject({ status: 'True', reason: 'LoadBalancerHealthy', lastTransitionTime: '2026-11-23T10:00:12.000Z' });
     // No more polling for it: only the planner's fail-safe deadline remains until the cache shows True.
     expect(done.nextWakeAt).toBe(Date.parse('2026-11-23T10:10:00Z'));
+  });
+
+  it('while the API server sheds load, gate writes wait out its Retry-After, and those held back are neither warned about nor counted again', async () => {
+    const seen: string[] = [];
+    const stub = await startHttpStub((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      tooManyRequests(res, '7');
+    });
+    try {
+      const now = Date.parse('2026-11-23T10:00:10Z');
+      const { snap, run } = scenario('throttled', { registered: true, healthy: true }, now);
+      const members = { current: run, addedAt: () => undefined as number | undefined };
+      const metrics = new AgentMetrics();
+      const lines: { level: number; msg: string }[] = [];
+      const logged = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l) as { level: number; msg: string }) });
+      const r = new ReadinessGatesReconciler({ client: new KubeClient(stub.kubeConfig()), members, pendingPollMs: 25, log: logged, metrics, random: () => 0 });
+      const errors = async (): Promise<number> => (await metrics.reconcileErrors.get()).values.find((v) => v.labels.component === 'gates')?.value ?? 0;
+      const warnings = () => lines.filter((l) => l.level >= 40).map((l) => l.msg);
+
+      expect((await r.reconcile(snap, now)).nextWakeAt).toBe(now + 7000);
+      expect(seen).toEqual([`PATCH /api/v1/namespaces/ads/pods/throttled/status`]);
+      expect([await errors(), warnings()]).toEqual([1, ['could not patch readiness gate']]);
+      // The line carries the Error itself (type, code, the server's status), and the metric its code.
+      const warned = lines.find((l) => l.msg === 'could not patch readiness gate') as unknown as { pod: string; err: Record<string, unknown> };
+      expect(warned.pod).toBe('ads/throttled');
+      expect(warned.err).toMatchObject({ type: 'KubeApiError', code: 'KUBE_TOOMANYREQUESTS', status: 429, message: expect.any(String) });
+      expect(warned.err.stack).toMatch(/^KubeApiError: /);
+      expect(await metrics.registry.getSingleMetricAsString('podlb_reconcile_errors_total')).toContain('podlb_reconcile_errors_total{component="gates",code="KUBE_TOOMANYREQUESTS"} 1');
+
+      // Woken again a second later (any informer event): nothing sent, nothing new reported.
+      members.current = { ...run, at: now + 1000 };
+      expect((await r.reconcile(snap, now + 1000)).nextWakeAt).toBe(now + 7000);
+      expect(seen).toHaveLength(1);
+      expect([await errors(), warnings()]).toEqual([1, ['could not patch readiness gate']]);
+      expect(lines.map((l) => l.msg)).toContain('readiness gate write held back');
+
+      members.current = { ...run, at: now + 7000 };
+      await r.reconcile(snap, now + 7000);
+      expect(seen).toHaveLength(2);
+    } finally {
+      await stub.close();
+    }
   });
 });

@@ -10,8 +10,9 @@ import { hasOurGate, memberKey } from '../members/plan.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import { jitter } from '../util/backoff.js';
 import { mapLimit } from '../util/concurrency.js';
-import { errorMessage } from '../util/errors.js';
+import { errorCode } from '../util/errors.js';
 import type { LbMembersReconciler } from './lb-members.js';
+import { GateWriteHeldBack, GateWriter } from './gate-writer.js';
 import type { AgentMetrics } from './metrics.js';
 import type { NodeStatusContribution } from './node-status.js';
 import { pendingPollDelayMs } from './poll.js';
@@ -27,12 +28,10 @@ export interface ReadinessGatesOptions {
   random: () => number;
 }
 
-/** Retry a refused gate patch this soon (the next run also re-plans it). */
-const GATE_RETRY_MS = 1_000;
-
 export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeStatusContribution> {
   readonly name = 'gates';
   readonly #o: ReadinessGatesOptions;
+  readonly #gates: GateWriter;
   /** Gate writes made but not yet seen in the Pod cache: never write the same one twice. */
   readonly #written = new Map<string, string>();
   /** Decisions patched in the last run (tests, logs). */
@@ -40,6 +39,7 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
 
   constructor(o: ReadinessGatesOptions) {
     this.#o = o;
+    this.#gates = new GateWriter(o.client);
   }
 
   async reconcile(s: AgentSnapshot, now: number): Promise<ReconcileResult<NodeStatusContribution>> {
@@ -59,7 +59,7 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
     await mapLimit(writes, 16, async (d) => {
       const pod = podsByUid.get(d.pod.uid)!;
       try {
-        await this.#write(pod, d, now);
+        await this.#gates.write(pod, d, now);
         this.#written.set(d.pod.uid, `${d.status}/${d.reason}`);
         this.lastWritten.push(d);
         metrics.gateWrites.inc({ status: d.status, reason: d.reason });
@@ -70,9 +70,14 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
         log.info({ pod: `${d.pod.namespace}/${d.pod.name}`, status: d.status, reason: d.reason }, 'readiness gate set');
         if (d.event) events.push({ object: { apiVersion: 'v1', kind: 'Pod', namespace: d.pod.namespace, name: d.pod.name, uid: d.pod.uid }, ...d.event });
       } catch (err) {
-        log.warn({ pod: `${d.pod.namespace}/${d.pod.name}`, err: errorMessage(err) }, 'could not patch readiness gate');
-        metrics.reconcileErrors.inc({ component: 'gates' });
-        wakeTimes.push(now + GATE_RETRY_MS);
+        wakeTimes.push(this.#gates.retryAt(err, now));
+        // The 429 that started the wait was warned about and counted; what waits behind it is not news.
+        if (err instanceof GateWriteHeldBack) {
+          log.debug({ pod: `${d.pod.namespace}/${d.pod.name}`, err }, 'readiness gate write held back');
+          return;
+        }
+        log.warn({ pod: `${d.pod.namespace}/${d.pod.name}`, err }, 'could not patch readiness gate');
+        metrics.reconcileErrors.inc({ component: 'gates', code: errorCode(err) });
       }
     });
     // Forget write records once the cache shows them (or the Pod is gone).
@@ -104,12 +109,5 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
     }
     // Jittered early only: a late read would add to every gate's latency.
     return pollInMs === undefined ? undefined : now + jitter(pollInMs, [0.8, 1], this.#o.random);
-  }
-
-  async #write(pod: Pod, d: GateDecision, now: number): Promise<void> {
-    const current = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);
-    // lastTransitionTime moves only when the status changes (API conventions).
-    const lastTransitionTime = current && current.status === d.status && current.lastTransitionTime ? current.lastTransitionTime : new Date(now).toISOString();
-    await this.#o.client.patch(`/api/v1/namespaces/${d.pod.namespace}/pods/${d.pod.name}/status`, { status: { conditions: [{ type: READINESS_GATE, status: d.status, reason: d.reason, message: d.message, lastTransitionTime }] } }, 'strategic');
   }
 }

@@ -80,7 +80,10 @@ describe('a status write the server refuses', () => {
     const rv = api.store.resourceVersion;
     now += 1_000;
     let built = 0;
-    expect(await w.write(undefined, () => (built++, bad))).toEqual({ retryAt: now + 4_000 });
+    expect(await w.write(undefined, () => {
+      built++;
+      return bad;
+    })).toEqual({ retryAt: now + 4_000 });
     expect(built).toBe(0);
     expect(api.store.resourceVersion).toBe(rv);
 

@@ -3,19 +3,12 @@
 // failure to report never blocks BIRD or the load balancers.
 import type { Logger } from 'pino';
 import { API_VERSION, type BgpSessionStatus, type Condition, type Node, type PodLBNode } from '../api/types.js';
-import { isNotFound, KubeApiError, type KubeClient } from '../kube/client.js';
+import { mergeConditions } from '../api/conditions.js';
+import { isNotFound, KubeApiError, retryDelayMs, type KubeClient } from '../kube/client.js';
 import type { EventToRecord } from '../kube/events.js';
 import { backoff } from '../util/backoff.js';
 
 export type PodLBNodeStatus = NonNullable<PodLBNode['status']>;
-
-/** Keeps lastTransitionTime when a condition's status did not change (API conventions). */
-export function mergeConditions(previous: readonly Condition[] | undefined, next: readonly Omit<Condition, 'lastTransitionTime'>[], nowIso: string): Condition[] {
-  return next.map((c) => {
-    const prev = previous?.find((p) => p.type === c.type);
-    return { ...c, lastTransitionTime: prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : nowIso };
-  });
-}
 
 export function bgpReadyCondition(sessions: readonly BgpSessionStatus[], birdError: string | undefined): Omit<Condition, 'lastTransitionTime'> {
   if (birdError) return { type: 'BGPReady', status: 'False', reason: 'BirdUnreachable', message: birdError };
@@ -28,7 +21,7 @@ export function bgpReadyCondition(sessions: readonly BgpSessionStatus[], birdErr
 /** What a write did, for the agent to count, report and schedule. */
 export interface StatusWriteResult {
   /** The write failed (the agent counts it in podlb_reconcile_errors_total{component="status"}). */
-  failed?: { error: string; code: number | undefined };
+  failed?: { error: string; code: number | undefined; err: unknown };
   /** Record this Event: the first failure of an episode, never every retry. */
   event?: EventToRecord;
   /** Do not try again before this time (ms since epoch); the agent wakes up then. */
@@ -40,7 +33,7 @@ export interface StatusWriterOptions {
   random?: () => number;
   /** After a refused write (4xx): the same status would be refused again, so wait long. */
   clientErrorBackoff?: { baseMs: number; maxMs: number };
-  /** After a 5xx, 429 or a connection error. */
+  /** After a 5xx, 429 or a connection error; never sooner than the server's Retry-After. */
   serverErrorBackoff?: { baseMs: number; maxMs: number };
 }
 
@@ -143,15 +136,16 @@ export class NodeStatusWriter {
       const code = err instanceof KubeApiError ? err.status : undefined;
       const error = (err as Error).message;
       const first = this.#episode === undefined;
-      const episode = (this.#episode ??= { since: new Date(now).toISOString(), failures: 0, lastError: '' });
+      this.#episode ??= { since: new Date(now).toISOString(), failures: 0, lastError: '' };
+      const episode = this.#episode;
       episode.failures += 1;
       episode.lastError = error;
       const clientError = code !== undefined && code >= 400 && code < 500 && code !== 404 && code !== 409 && code !== 429;
-      const delay = backoff(episode.failures, clientError ? this.#o.clientErrorBackoff : this.#o.serverErrorBackoff, this.#o.random);
+      const delay = retryDelayMs(err, backoff(episode.failures, clientError ? this.#o.clientErrorBackoff : this.#o.serverErrorBackoff, this.#o.random));
       this.#retryAt = now + delay;
-      this.#log.warn({ err: error, code, failures: episode.failures, retryInMs: Math.round(delay) }, 'could not write PodLBNode status');
+      this.#log.warn({ err, failures: episode.failures, retryInMs: Math.round(delay) }, 'could not write PodLBNode status');
       return {
-        failed: { error, code },
+        failed: { error, code, err },
         retryAt: this.#retryAt,
         ...(first
           ? {

@@ -51,13 +51,15 @@ export async function withdrawAll(opts: WithdrawOptions): Promise<WithdrawResult
   const current = await readFile(opts.bird.configPath, 'utf8').catch(() => '');
   const control = new BirdControl(opts.bird.socketPath, { timeoutMs: 5000 });
   let bird: WithdrawResult['bird'];
+  let birdErr: unknown;
   try {
     const res = await new BirdApplier({ configPath: opts.bird.configPath, control }).apply(withdrawnConfig(ROUTER_ID.exec(current)?.[1]));
     bird = { result: res.result, ...(res.error ? { error: res.error } : {}) };
+    birdErr = res.err;
   } finally {
     await control.close();
   }
-  if (bird.result === 'Failed') log.error({ err: bird.error }, 'withdraw: BIRD did not take the empty configuration; its sessions may still advertise');
+  if (bird.result === 'Failed') log.error({ err: birdErr }, 'withdraw: BIRD did not take the empty configuration; its sessions may still advertise');
   else log.info({ result: bird.result }, 'withdraw: BIRD runs with no peers and no exports');
 
   const out: WithdrawResult = { bird, blackholesRemoved: [] };
@@ -69,7 +71,7 @@ export async function withdrawAll(opts: WithdrawOptions): Promise<WithdrawResult
     log.info({ removed: r.removed }, 'withdraw: podlb blackhole routes removed');
   } catch (err) {
     out.blackholeError = errorMessage(err);
-    log.error({ err: out.blackholeError }, 'withdraw: could not remove blackhole routes');
+    log.error({ err }, 'withdraw: could not remove blackhole routes');
   } finally {
     nl?.close();
   }

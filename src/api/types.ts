@@ -15,6 +15,12 @@ export const ANNOTATION_DRAIN_SECONDS = 'podlb.io/drain-seconds';
 
 /** The Pod readiness gate podlb owns. */
 export const READINESS_GATE = 'podlb.io/load-balancer-ready';
+/**
+ * The label an operator puts on a Secret in podlb's namespace to let LoadBalancerClasses use
+ * it as Octavia credentials: a class author names the Secret, so any other Secret there (BGP
+ * passwords, credentials meant for something else) must not be usable that way.
+ */
+export const LABEL_CREDENTIALS = 'podlb.io/credentials';
 
 export type GateReason =
   | 'RegistrationInProgress'
@@ -134,6 +140,8 @@ export interface LoadBalancerClass {
     };
     drainSeconds?: number;
     readiness?: { withoutHealthCheck?: 'Immediate' | 'Never'; timeoutSeconds?: number };
+    /** Which namespaces may bind the class and which backends each may name (members/tenancy.ts). */
+    tenancy?: { namespaces: { name: string; backends?: string[] }[] };
   };
   status?: { conditions?: Condition[] };
 }

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadYamlDocs, repoRoot } from './crds.js';
-import { ApiError, type Status } from './errors.js';
+import { refusal } from '../../testkit/api-errors.js';
 import { ObjectStore, type Obj } from './store.js';
 import type { UserInfo } from './user.js';
 
@@ -15,16 +15,6 @@ const PLATFORM: UserInfo = { username: 'bob', groups: ['platform', 'system:authe
 const CIDRS = ['10.244.0.0/16'];
 const APPROVED = { state: 'Approved', by: 'netops:alice', reason: 'NETREQ-1', time: '2026-12-06T07:00:00Z' };
 const pool = (approval?: Obj, cidrs = CIDRS): Obj => ({ apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name: 'tokyo' }, spec: { cidrs, ...(approval ? { approval } : {}) } });
-
-function refusal(fn: () => unknown): Status {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ApiError) return e.status;
-    throw e;
-  }
-  throw new Error('the request was admitted');
-}
 
 function storeWithPolicy(opts: { configMap?: boolean; actions?: string[] } = {}): ObjectStore {
   const s = new ObjectStore();

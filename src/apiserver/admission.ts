@@ -7,9 +7,9 @@
 //    denied request: <message>`, with the validation's reason (Forbidden: 403; none: Invalid, 422).
 // Warn and Audit decisions do not refuse (there is no warning header or audit log here).
 import { type AdmissionInput, type LabelSelector, type MatchResources, type ValidatingAdmissionPolicy, evaluatePolicy, resourceRuleMatches } from '../policy/vap-eval.js';
-import { ApiError, type FieldError, failure, forbiddenField, invalid, notSupported, required } from './errors.js';
-import type { Obj, ResourceType } from './resources.js';
-import { labelSelectorRequirements, matchesLabels } from './selectors.js';
+import { type ApiError, type FieldError, failure, forbiddenField, invalid, notSupported, required } from './errors.js';
+import type { Obj, ResourceType } from './resource-type.js';
+import { requirementsMatch, requirementsOf } from '../util/label-selector.js';
 import type { UserInfo } from './user.js';
 
 export const ADMISSION_GROUP = 'admissionregistration.k8s.io';
@@ -46,7 +46,7 @@ export interface AdmissionRequest {
 
 function selects(sel: LabelSelector | undefined, labels: Record<string, string> | undefined): boolean {
   if (!sel) return true;
-  return matchesLabels(labelSelectorRequirements(sel), labels);
+  return requirementsMatch(requirementsOf(sel), labels);
 }
 
 /** matchConstraints of the policy or matchResources of the binding. */

@@ -5,7 +5,7 @@ import { createHash, randomBytes, randomUUID, sign, verify } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ServerPki } from './pki.js';
-import type { Obj } from './resources.js';
+import type { Obj } from './resource-type.js';
 import type { ObjectStore } from './store.js';
 import type { UserInfo } from './user.js';
 

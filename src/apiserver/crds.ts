@@ -18,7 +18,7 @@ export function repoRoot(): string {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'podlb') return dir;
     const up = dirname(dir);
-    if (up === dir) throw new Error('podlb package root not found above ' + fileURLToPath(import.meta.url));
+    if (up === dir) throw new Error(`podlb package root not found above ${fileURLToPath(import.meta.url)}`);
     dir = up;
   }
 }

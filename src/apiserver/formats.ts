@@ -74,3 +74,8 @@ export function isFormatValid(name: string, value: string): boolean {
   const check = CHECKS[normalise(name)];
   return check === undefined || check(value);
 }
+
+/** A metav1.Time as the API server writes it: RFC 3339 in UTC, whole seconds. */
+export function metaTime(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

@@ -4,28 +4,18 @@
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
 import { createServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { parse as parseYaml } from 'yaml';
 import { ApiError, badRequest, failure, methodNotAllowed, statusForCode, unsupportedMediaType } from './errors.js';
-import { type Obj, type ResourceType, apiVersionOf } from './resources.js';
+import type { Obj } from './resource-type.js';
 import type { Authenticator } from './authn.js';
 import { forbiddenFor, type RbacAuthorizer } from './rbac.js';
 import { impersonatedUser } from './impersonation.js';
 import { requestAttributes } from './request-info.js';
 import { handleReview, isReviewRequest } from './reviews.js';
+import { discovery } from './discovery.js';
+import { drain, readBody, readJson, readText, resetConnection } from './http-io.js';
+import { route, type Target } from './routing.js';
 import type { DeleteOptions, ObjectStore, PatchType, WatchHandle } from './store.js';
 import type { UserInfo } from './user.js';
-
-export const SERVER_VERSION = {
-  major: '1',
-  minor: '34',
-  gitVersion: 'v1.34.0-podlb',
-  gitCommit: '0000000000000000000000000000000000000000',
-  gitTreeState: 'clean',
-  buildDate: '2025-08-27T00:00:00Z',
-  goVersion: 'go1.24.6',
-  compiler: 'gc',
-  platform: 'linux/amd64',
-};
 
 export interface FailRule {
   count: number;
@@ -53,15 +43,6 @@ interface ActiveWatch {
   res: ServerResponse;
   end(abrupt: boolean): void;
 }
-
-interface Target {
-  rt: ResourceType;
-  namespace?: string;
-  name?: string;
-  subresource?: string;
-}
-
-const RESOURCE_VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
 
 export class ApiHttpServer {
   readonly server: Server;
@@ -162,7 +143,7 @@ export class ApiHttpServer {
         throw e;
       }
       if (method === 'POST' && isReviewRequest(attrs)) {
-        const out = handleReview(attrs, (await readBody(req, 'create')) as Obj, { store: this.#store, authn: this.#opts.authn, authz: this.#opts.authz, user });
+        const out = handleReview(attrs, (await readBody(req)) as Obj, { store: this.#store, authn: this.#opts.authn, authz: this.#opts.authz, user });
         this.#send(res, 201, out);
         return;
       }
@@ -172,100 +153,18 @@ export class ApiHttpServer {
         return;
       }
       if (method === 'GET') {
-        const d = this.#discovery(path, req);
+        const d = discovery(path, this.#store.resources(), req);
         if (d !== undefined) {
           this.#send(res, 200, d);
           return;
         }
       }
-      const target = this.#route(path);
+      const target = route(path, this.#store.resources());
       if (!target) throw failure(404, 'NotFound', 'the server could not find the requested resource');
       await this.#dispatch(method, target, url.searchParams, req, res, user);
     } catch (err) {
       this.#sendError(res, err);
     }
-  }
-
-  // ---------------- discovery ----------------
-
-  #discovery(path: string, req: IncomingMessage): unknown {
-    const rts = this.#store.resources();
-    if (path === '/version') return SERVER_VERSION;
-    if (path === '/api') {
-      return {
-        kind: 'APIVersions',
-        versions: ['v1'],
-        serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: req.socket.localAddress ? `${req.socket.localAddress}:${req.socket.localPort}` : '127.0.0.1' }],
-      };
-    }
-    const groups = new Map<string, string[]>();
-    for (const rt of rts) {
-      if (rt.group === '') continue;
-      const vs = groups.get(rt.group) ?? [];
-      if (!vs.includes(rt.version)) vs.push(rt.version);
-      groups.set(rt.group, vs);
-    }
-    const groupObj = (g: string, vs: string[]): Obj => ({
-      name: g,
-      versions: vs.map((v) => ({ groupVersion: `${g}/${v}`, version: v })),
-      preferredVersion: { groupVersion: `${g}/${vs[0]}`, version: vs[0] },
-    });
-    if (path === '/apis') return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups].map(([g, vs]) => groupObj(g, vs)) };
-    const m = path.match(/^\/apis\/([^/]+)$/);
-    if (m) {
-      const vs = groups.get(m[1]!);
-      if (!vs) return undefined;
-      return { kind: 'APIGroup', apiVersion: 'v1', ...groupObj(m[1]!, vs) };
-    }
-    let gv: { group: string; version: string } | undefined;
-    if (path === '/api/v1') gv = { group: '', version: 'v1' };
-    const m2 = path.match(/^\/apis\/([^/]+)\/([^/]+)$/);
-    if (m2) gv = { group: m2[1]!, version: m2[2]! };
-    if (!gv) return undefined;
-    const list = rts.filter((rt) => rt.group === gv.group && rt.version === gv.version);
-    if (list.length === 0) return undefined;
-    const resources: Obj[] = [];
-    for (const rt of list) {
-      const r: Obj = { name: rt.plural, singularName: rt.singular, namespaced: rt.namespaced, kind: rt.kind, verbs: RESOURCE_VERBS };
-      if (rt.shortNames?.length) r.shortNames = rt.shortNames;
-      if (rt.custom) r.categories = ['all', 'podlb'];
-      resources.push(r);
-      if (rt.statusSubresource) resources.push({ name: `${rt.plural}/status`, singularName: '', namespaced: rt.namespaced, kind: rt.kind, verbs: ['get', 'patch', 'update'] });
-    }
-    return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv.group === '' ? 'v1' : `${gv.group}/${gv.version}`, resources };
-  }
-
-  // ---------------- routing ----------------
-
-  #route(path: string): Target | undefined {
-    const segs = path.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
-    let group: string;
-    let version: string;
-    let rest: string[];
-    if (segs[0] === 'api' && segs.length >= 3) {
-      group = '';
-      version = segs[1]!;
-      rest = segs.slice(2);
-    } else if (segs[0] === 'apis' && segs.length >= 4) {
-      group = segs[1]!;
-      version = segs[2]!;
-      rest = segs.slice(3);
-    } else return undefined;
-    const find = (plural: string): ResourceType | undefined => this.#store.resources().find((r) => r.group === group && r.version === version && r.plural === plural);
-    let namespace: string | undefined;
-    if (rest[0] === 'namespaces' && rest.length >= 3 && !(group === '' && rest.length === 3 && (rest[2] === 'status' || rest[2] === 'finalize'))) {
-      namespace = rest[1];
-      rest = rest.slice(2);
-      const rt = find(rest[0]!);
-      if (!rt || !rt.namespaced) return undefined;
-      if (rest.length > 3) return undefined;
-      return { rt, namespace, ...(rest[1] !== undefined ? { name: rest[1] } : {}), ...(rest[2] !== undefined ? { subresource: rest[2] } : {}) };
-    }
-    const rt = find(rest[0]!);
-    if (!rt || rest.length > 3) return undefined;
-    // a namespaced resource without a namespace is only a list/watch across all namespaces
-    if (rt.namespaced && rest.length > 1) return undefined;
-    return { rt, ...(rest[1] !== undefined ? { name: rest[1] } : {}), ...(rest[2] !== undefined ? { subresource: rest[2] } : {}) };
   }
 
   async #dispatch(method: string, t: Target, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, user: UserInfo): Promise<void> {
@@ -297,7 +196,7 @@ export class ApiHttpServer {
       }
       if (method === 'POST') {
         if (t.rt.namespaced && t.namespace === undefined) throw methodNotAllowed();
-        const body = await readBody(req, 'create');
+        const body = await readBody(req);
         const created = store.create(res_, body as Obj, { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), dryRun, user });
         this.#send(res, 201, created);
         return;
@@ -310,7 +209,7 @@ export class ApiHttpServer {
       return;
     }
     if (method === 'PUT') {
-      const body = (await readBody(req, 'update')) as Obj;
+      const body = (await readBody(req)) as Obj;
       const opts = { name: t.name, ...(ns !== undefined ? { namespace: ns } : {}), dryRun, user };
       const out = t.subresource === 'status' ? store.updateStatus(res_, body, opts) : store.update(res_, body, opts);
       this.#send(res, 200, out);
@@ -323,7 +222,7 @@ export class ApiHttpServer {
         await drain(req);
         throw unsupportedMediaType(ct, t.rt.custom ? known.filter((k) => !k.startsWith('application/strategic')) : known);
       }
-      const body = ct === 'application/apply-patch+yaml' ? (await drain(req), {}) : await readJson(req);
+      const body = ct === 'application/apply-patch+yaml' ? await drain(req).then(() => ({})) : await readJson(req);
       const out = store.patch(res_, t.name, ns, ct as PatchType, body, { ...(t.subresource === 'status' ? { subresource: 'status' as const } : {}), dryRun, user });
       this.#send(res, 200, out);
       return;
@@ -415,63 +314,3 @@ export class ApiHttpServer {
     res.on('close', () => active.end(false));
   }
 }
-
-/**
- * A TCP reset, what a crashed server or a dropped LB connection looks like to a client. A plain
- * destroy() of a TLS socket reads as a clean end of the stream on the other side.
- */
-function resetConnection(s: Socket | null): void {
-  if (!s) return;
-  const raw = (s as Socket & { _parent?: Socket })._parent ?? s;
-  if (typeof raw.resetAndDestroy === 'function' && raw.readyState !== 'closed') {
-    try {
-      raw.resetAndDestroy();
-    } catch {
-      /* already closed */
-    }
-  }
-  s.destroy();
-}
-
-async function readText(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function drain(req: IncomingMessage): Promise<void> {
-  if (req.readableEnded) return;
-  await readText(req);
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const text = await readText(req);
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw badRequest(`error decoding patch: ${(e as Error).message}`);
-  }
-}
-
-async function readBody(req: IncomingMessage, verb: string): Promise<unknown> {
-  const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
-  const text = await readText(req);
-  if (ct === 'application/json' || ct === '' || ct === '*/*') {
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      throw badRequest(`couldn't get version/kind; json parse error: ${(e as Error).message}`);
-    }
-  }
-  if (ct === 'application/yaml') {
-    try {
-      return parseYaml(text);
-    } catch (e) {
-      throw badRequest(`error converting YAML to JSON: ${(e as Error).message}`);
-    }
-  }
-  throw unsupportedMediaType(ct, ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
-  void verb;
-}
-
-export { apiVersionOf };

@@ -7,7 +7,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { Obj } from './resources.js';
+import type { Obj } from './resource-type.js';
 import type { ObjectStore } from './store.js';
 
 export const SA_DIR = 'var/run/secrets/kubernetes.io/serviceaccount';

@@ -26,7 +26,10 @@ describe('impersonatedUser', () => {
 
   it('asks the authorizer for every impersonated attribute, with the real resources', () => {
     const asked: RequestAttributes[] = [];
-    impersonatedUser(req('Impersonate-User', 'system:serviceaccount:ns1:sa1', 'Impersonate-Group', 'g', 'Impersonate-Uid', 'u', 'Impersonate-Extra-k', 'v'), admin, (a) => (asked.push(a), true));
+    impersonatedUser(req('Impersonate-User', 'system:serviceaccount:ns1:sa1', 'Impersonate-Group', 'g', 'Impersonate-Uid', 'u', 'Impersonate-Extra-k', 'v'), admin, (a) => {
+      asked.push(a);
+      return true;
+    });
     expect(asked.map((a) => [a.verb, a.apiGroup, a.resource, a.subresource, a.namespace, a.name])).toEqual([
       ['impersonate', '', 'serviceaccounts', '', 'ns1', 'sa1'],
       ['impersonate', '', 'groups', '', '', 'g'],

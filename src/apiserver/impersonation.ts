@@ -32,7 +32,10 @@ export function impersonatedUser(req: IncomingMessage, user: UserInfo, allows: (
   const extra: Record<string, string[]> = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const k = req.rawHeaders[i]!.toLowerCase();
-    if (k.startsWith(EXTRA_PREFIX)) (extra[decodeURIComponent(k.slice(EXTRA_PREFIX.length))] ??= []).push(req.rawHeaders[i + 1]!);
+    if (!k.startsWith(EXTRA_PREFIX)) continue;
+    const key = decodeURIComponent(k.slice(EXTRA_PREFIX.length));
+    extra[key] ??= [];
+    extra[key].push(req.rawHeaders[i + 1]!);
   }
   if (username === undefined) {
     if (groups.length > 0 || uid !== undefined || Object.keys(extra).length > 0) throw badRequest('requested impersonation of groups, uid or extra without impersonating a user');

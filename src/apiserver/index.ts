@@ -12,7 +12,7 @@ import { createPodIdentity, type PodIdentity, type PodIdentityOptions } from './
 import { installManifests, type InstallResult } from './install.js';
 import { createServerPki, issueClientCert } from './pki.js';
 import { bootstrapPolicy, RbacAuthorizer, rbacResources } from './rbac.js';
-import type { Obj, ResourceType } from './resources.js';
+import type { Obj, ResourceType } from './resource-type.js';
 import { handleReview } from './reviews.js';
 import { ObjectStore } from './store.js';
 import { IN_PROCESS_USER } from './user.js';
@@ -21,7 +21,7 @@ export { ObjectStore } from './store.js';
 export type { DeleteOptions, ListOptions, Obj, PatchOptions, PatchType, WatchEvent, WatchEventType, WatchOptions, WriteOptions } from './store.js';
 export { ApiError } from './errors.js';
 export type { Status } from './errors.js';
-export type { ResourceType } from './resources.js';
+export type { ResourceType } from './resource-type.js';
 export { builtinResources, resourceFromCrd } from './resources.js';
 export { loadCrds, shippedCrds, type Crd } from './crds.js';
 export type { PodIdentity, PodIdentityOptions } from './identity.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { repoRoot } from './crds.js';
 import { parse, parseAllDocuments } from 'yaml';
 import { ApiError } from './errors.js';
-import { apiVersionOf, type Obj } from './resources.js';
+import { apiVersionOf, type Obj } from './resource-type.js';
 import type { ObjectStore } from './store.js';
 
 export interface InstallResult {

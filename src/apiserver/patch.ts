@@ -1,7 +1,7 @@
 // The three patch formats the API accepts: JSON merge patch (RFC 7386), JSON patch (RFC 6902)
 // and Kubernetes strategic merge patch (k8s.io/apimachinery/pkg/util/strategicpatch), the last
 // one driven by a per-type table of patch merge keys (the `patchMergeKey` struct tags).
-import { ApiError, badRequest, failure } from './errors.js';
+import { type ApiError, badRequest, failure } from './errors.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };

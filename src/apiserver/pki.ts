@@ -4,7 +4,7 @@
 // the webhook's certificate helpers (src/controller/certs.ts); only the leaf profiles differ.
 import 'reflect-metadata';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import type * as x509 from '@peculiar/x509';
 import { createCa, issueLeaf, type KeyPairPem } from '../controller/certs.js';
 
 const YEAR_MS = 365 * 24 * 3600_000;

@@ -3,7 +3,7 @@
 // server's privileged-group authorizer does); otherwise a request is allowed when a rule of a
 // role bound to the user, one of its groups or its ServiceAccount covers it. No aggregation.
 import { type ApiError, failure, type FieldError, invalid, required } from './errors.js';
-import type { Obj, ResourceType } from './resources.js';
+import type { Obj, ResourceType } from './resource-type.js';
 import type { ObjectStore } from './store.js';
 import type { UserInfo } from './user.js';
 

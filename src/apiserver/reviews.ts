@@ -5,7 +5,7 @@ import type { Authenticator } from './authn.js';
 import { API_AUDIENCES } from './authn.js';
 import { badRequest, failure, invalid, invalidError, notFound } from './errors.js';
 import type { RbacAuthorizer, RequestAttributes } from './rbac.js';
-import type { Obj } from './resources.js';
+import type { Obj } from './resource-type.js';
 import type { ObjectStore } from './store.js';
 import type { UserInfo } from './user.js';
 

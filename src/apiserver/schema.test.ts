@@ -1,19 +1,9 @@
 // CRD schema enforcement by the in-process API server: the shipped CRDs' openAPIV3Schema on
 // every create, update, patch and /status write, with the real server's messages.
 import { describe, expect, it } from 'vitest';
-import { ApiError, type Status } from './errors.js';
+import { refusal } from '../../testkit/api-errors.js';
 import { isDateTime } from './formats.js';
 import { ObjectStore } from './store.js';
-
-function refusal(fn: () => unknown): Status {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ApiError) return e.status;
-    throw e;
-  }
-  throw new Error('the write was accepted');
-}
 
 const peer = (spec: Record<string, unknown>) => ({ apiVersion: 'podlb.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'tor' }, spec: { peerAddress: '192.0.2.1', peerASN: 65000, localASN: 65001, ...spec } });
 const session = { peer: 'tor', protocol: 'p_tor', peerAddress: '192.0.2.1', state: 'Established' };

@@ -88,8 +88,9 @@ export class StructuralSchema {
     prune(pruned, this.#root, true);
     const out: string[] = [];
     const diff = (a: unknown, b: unknown, path: string): void => {
-      if (Array.isArray(a) && Array.isArray(b)) a.forEach((x, i) => diff(x, b[i], `${path}[${i}]`));
-      else if (isObj(a) && isObj(b)) for (const k of Object.keys(a)) if (a[k] !== undefined) (k in b ? diff(a[k], b[k], child(path, k)) : out.push(child(path, k)));
+      if (Array.isArray(a) && Array.isArray(b)) {
+        for (const [i, x] of a.entries()) diff(x, b[i], `${path}[${i}]`);
+      } else if (isObj(a) && isObj(b)) for (const k of Object.keys(a)) if (a[k] !== undefined) (k in b ? diff(a[k], b[k], child(path, k)) : out.push(child(path, k)));
     };
     diff(o, pruned, '');
     return out;
@@ -179,7 +180,7 @@ function validateValue(v: unknown, s: Obj, path: string, errs: FieldError[]): vo
     return;
   }
   valueValidations(v, s, path, errs);
-  if (Array.isArray(v) && isObj(s.items)) v.forEach((x, i) => validateValue(x, s.items as Obj, `${path}[${i}]`, errs));
+  if (Array.isArray(v) && isObj(s.items)) for (const [i, x] of v.entries()) validateValue(x, s.items as Obj, `${path}[${i}]`, errs);
   if (isObj(v)) {
     const props = isObj(s.properties) ? s.properties : {};
     for (const [k, x] of Object.entries(v)) {

@@ -1,12 +1,8 @@
-// Label and field selectors as k8s.io/apimachinery/pkg/labels and pkg/fields parse them.
+// The string forms of label and field selectors (`?labelSelector=`, `?fieldSelector=`) as
+// k8s.io/apimachinery/pkg/labels and pkg/fields parse them, with the API server's messages.
+// Label requirements are util/label-selector.ts's, and matched there.
+import type { AnyRequirement } from '../util/label-selector.js';
 import { badRequest } from './errors.js';
-
-export type LabelRequirement =
-  | { key: string; op: 'in' | 'notin'; values: string[] }
-  | { key: string; op: 'exists' | '!' }
-  | { key: string; op: 'gt' | 'lt'; value: number };
-
-export type LabelSelectorFn = (labels: Record<string, string> | undefined) => boolean;
 
 const labelValueRe = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const nameRe = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
@@ -67,9 +63,9 @@ function tokenize(s: string): Tok[] {
   return out;
 }
 
-export function parseLabelSelector(s: string): LabelRequirement[] {
+export function parseLabelSelector(s: string): AnyRequirement[] {
   const toks = tokenize(s);
-  const reqs: LabelRequirement[] = [];
+  const reqs: AnyRequirement[] = [];
   let i = 0;
   const fail = (why: string): never => {
     throw badRequest(`unable to parse requirement: ${why}`);
@@ -88,15 +84,15 @@ export function parseLabelSelector(s: string): LabelRequirement[] {
     let tok = toks[i]!;
     if (tok.t === 'op' && tok.v === '!') {
       const k = toks[i + 1];
-      if (!k || k.t !== 'id') fail(`found '${k?.v ?? ''}', expected: identifier after '!'`);
-      reqs.push({ key: checkKey((k as Tok).v), op: '!' });
+      if (k?.t !== 'id') fail(`found '${k?.v ?? ''}', expected: identifier after '!'`);
+      reqs.push({ key: checkKey((k as Tok).v), operator: 'DoesNotExist', values: [] });
       i += 2;
     } else if (tok.t === 'id') {
       const key = checkKey(tok.v);
       i++;
       const next = toks[i];
       if (!next || next.t === ',') {
-        reqs.push({ key, op: 'exists' });
+        reqs.push({ key, operator: 'Exists', values: [] });
       } else if (next.t === 'op') {
         i++;
         const valTok = toks[i];
@@ -105,12 +101,12 @@ export function parseLabelSelector(s: string): LabelRequirement[] {
           value = valTok.v;
           i++;
         }
-        if (next.v === '=' || next.v === '==') reqs.push({ key, op: 'in', values: [checkVal(value)] });
-        else if (next.v === '!=') reqs.push({ key, op: 'notin', values: [checkVal(value)] });
+        if (next.v === '=' || next.v === '==') reqs.push({ key, operator: 'In', values: [checkVal(value)] });
+        else if (next.v === '!=') reqs.push({ key, operator: 'NotIn', values: [checkVal(value)] });
         else if (next.v === '>' || next.v === '<') {
           const n = Number(value);
           if (!/^-?\d+$/.test(value)) fail(`for 'Gt', 'Lt' operators, the value must be an integer`);
-          reqs.push({ key, op: next.v === '>' ? 'gt' : 'lt', value: n });
+          reqs.push({ key, operator: next.v === '>' ? 'Gt' : 'Lt', value: n });
         } else fail(`found '${next.v}', expected: '=', '!=', '==', 'in', notin'`);
       } else if (next.t === 'id' && (next.v === 'in' || next.v === 'notin')) {
         i++;
@@ -126,7 +122,7 @@ export function parseLabelSelector(s: string): LabelRequirement[] {
         if (toks[i]?.t !== ')') fail(`found '', expected: ')'`);
         i++;
         if (values.length === 0 && next.v === 'in') fail('for \'in\', \'notin\' operators, values set can\'t be empty');
-        reqs.push({ key, op: next.v, values });
+        reqs.push({ key, operator: next.v === 'in' ? 'In' : 'NotIn', values });
       } else {
         fail(`found '${next.v}', expected: '=', '!=', '==', 'in', notin'`);
       }
@@ -139,46 +135,6 @@ export function parseLabelSelector(s: string): LabelRequirement[] {
       i++;
       if (i >= toks.length) fail(`found '', expected: identifier after ','`);
     }
-  }
-  return reqs;
-}
-
-export function matchesLabels(reqs: LabelRequirement[], labels: Record<string, string> | undefined): boolean {
-  const l = labels ?? {};
-  return reqs.every((r) => {
-    const has = Object.prototype.hasOwnProperty.call(l, r.key);
-    const v = l[r.key];
-    switch (r.op) {
-      case 'in':
-        return has && r.values.includes(v!);
-      case 'notin':
-        return !has || !r.values.includes(v!);
-      case 'exists':
-        return has;
-      case '!':
-        return !has;
-      case 'gt':
-      case 'lt': {
-        if (!has || !/^-?\d+$/.test(v!)) return false;
-        return r.op === 'gt' ? Number(v) > r.value : Number(v) < r.value;
-      }
-    }
-  });
-}
-
-/** A metav1.LabelSelector (matchLabels + matchExpressions) as requirements; undefined selects nothing. */
-export function labelSelectorRequirements(sel: {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: string; values?: string[] }[];
-}): LabelRequirement[] {
-  const reqs: LabelRequirement[] = [];
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) reqs.push({ key: k, op: 'in', values: [v] });
-  for (const e of sel.matchExpressions ?? []) {
-    const op = e.operator;
-    if (op === 'In') reqs.push({ key: e.key, op: 'in', values: e.values ?? [] });
-    else if (op === 'NotIn') reqs.push({ key: e.key, op: 'notin', values: e.values ?? [] });
-    else if (op === 'Exists') reqs.push({ key: e.key, op: 'exists' });
-    else if (op === 'DoesNotExist') reqs.push({ key: e.key, op: '!' });
   }
   return reqs;
 }
@@ -222,8 +178,8 @@ export function parseFieldSelector(s: string): FieldRequirement[] {
       }
     }
     if (!m) throw badRequest(`invalid selector: '${s}'; can't understand '${p}'`);
-    const unescape = (x: string): string => x.replace(/\\(.)/g, '$1');
-    out.push({ field: m[1]!.trim(), op, value: unescape(m[2]!) });
+    const unescapeValue = (x: string): string => x.replace(/\\(.)/g, '$1');
+    out.push({ field: m[1]!.trim(), op, value: unescapeValue(m[2]!) });
   }
   return out;
 }

@@ -2,22 +2,16 @@
 // history, deletion and namespaces.
 import { describe, expect, it } from 'vitest';
 import { ApiError } from './errors.js';
+import { refusal } from '../../testkit/api-errors.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.js';
 import { builtinResources } from './resources.js';
-import { matchesLabels, parseLabelSelector } from './selectors.js';
+import { parseLabelSelector } from './selectors.js';
+import { requirementsMatch } from '../util/label-selector.js';
 import { ObjectStore, type WatchEvent } from './store.js';
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-function code(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ApiError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const code = (fn: () => unknown): number | undefined => refusal(fn).code;
 
 const podSpec = (extra: Record<string, unknown> = {}) => ({ containers: [{ name: 'c', image: 'img:1' }], ...extra });
 
@@ -40,7 +34,7 @@ describe('label selectors', () => {
     ['podlb.io/x=y', true],
     ['', true],
   ])('%s → %s', (sel, want) => {
-    expect(matchesLabels(parseLabelSelector(sel), labels)).toBe(want);
+    expect(requirementsMatch(parseLabelSelector(sel), labels)).toBe(want);
   });
   it.each(['app in web', 'a b', '=x', 'app in ()', 'Bad Key=1'])('rejects %s with 400', (sel) => {
     expect(code(() => parseLabelSelector(sel))).toBe(400);

@@ -1,205 +1,28 @@
-// The object store behind the API server: one global resourceVersion, per-resource history ring
-// buffers (the watch cache), watchers with the cacheWatcher's selector-transition semantics, and
-// the generic registry's create/update/patch/delete flow (strategies from resources.ts).
-import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  ApiError,
-  type FieldError,
-  alreadyExists,
-  badRequest,
-  expired,
-  failure,
-  forbidden,
-  forbiddenField,
-  invalid,
-  invalidError,
-  notFound,
-  staleConflict,
-  timeout,
-  tooOldResourceVersion,
-  unsupportedMediaType,
-  conflict,
-  type Status,
-} from './errors.js';
+// The object store behind the API server: one global resourceVersion and the generic
+// registry's create/update/patch/delete flow (strategies from resources.ts). Reads are served
+// from the watch cache (watch.ts: history and watchers; list.ts: pages).
+import { randomUUID } from 'node:crypto';
+import { ApiError, type FieldError, alreadyExists, badRequest, conflict, failure, forbiddenField, invalid, invalidError, notFound, staleConflict, type Status, unsupportedMediaType } from './errors.js';
 import { type Json, applyJsonPatch, applyMergePatch, applyStrategicMergePatch, deepEqual } from './patch.js';
-import { type Obj, type ResourceType, type StrategyContext, apiVersionOf, builtinResources } from './resources.js';
-import { type FieldRequirement, type LabelRequirement, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { type Obj, type ResourceType, type StrategyContext, apiVersionOf } from './resource-type.js';
+import { builtinResources } from './resources.js';
+import { type FieldRequirement, matchesFields, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { type AnyRequirement, requirementsMatch } from '../util/label-selector.js';
 import { type AdmissionReader, admit } from './admission.js';
-import { IN_PROCESS_USER, type UserInfo } from './user.js';
+import { deleteResult, deletionStep } from './deletion.js';
+import { metaTime } from './formats.js';
+import { listPage } from './list.js';
+import { finishNamespaceIfEmpty, PROTECTED_NAMESPACES, terminateNamespace, type NamespaceStore } from './namespaces.js';
+import { checkTypeMeta, generateName } from './object-meta.js';
+import type { DeleteOptions, ListOptions, PatchOptions, PatchType, WriteOptions } from './store-options.js';
+import { ServiceAddresses } from './service-addresses.js';
+import { type HistoryEvent, type ResourceState, type WatchEvent, type WatchHandle, type WatchOptions, recordEvent, startWatch } from './watch.js';
+import { IN_PROCESS_USER } from './user.js';
 import { validateObjectMeta } from './validation.js';
 
-export type { Obj } from './resources.js';
-
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-export interface WatchEvent {
-  type: WatchEventType;
-  object: Obj;
-}
-
-export interface ListOptions {
-  namespace?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  limit?: number;
-  continue?: string;
-  resourceVersion?: string;
-  resourceVersionMatch?: 'Exact' | 'NotOlderThan';
-}
-
-export interface WatchOptions {
-  namespace?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  /** unset or "0": synthetic ADDED for every current object, then changes; "N": every change after N. */
-  resourceVersion?: string;
-}
-
-export interface WriteOptions {
-  dryRun?: boolean;
-  /** Who writes (authentication fills it from the request); in-process writes default to IN_PROCESS_USER. */
-  user?: UserInfo;
-  /** For namespaced resources when the object does not name its namespace. */
-  namespace?: string;
-}
-
-export interface DeleteOptions {
-  /** Who deletes; in-process deletes default to IN_PROCESS_USER. */
-  user?: UserInfo;
-  gracePeriodSeconds?: number;
-  preconditions?: { uid?: string; resourceVersion?: string };
-  propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
-  dryRun?: boolean;
-}
-
-/** Patch types by Content-Type (client-node's PatchStrategy values) or short name. */
-export type PatchType =
-  | 'application/merge-patch+json'
-  | 'application/json-patch+json'
-  | 'application/strategic-merge-patch+json'
-  | 'application/apply-patch+yaml'
-  | 'merge'
-  | 'json'
-  | 'strategic'
-  | 'apply';
-
-export interface PatchOptions {
-  subresource?: 'status';
-  /** Who patches; in-process patches default to IN_PROCESS_USER. */
-  user?: UserInfo;
-  dryRun?: boolean;
-}
-
-interface HistoryEvent {
-  rv: number;
-  type: 'ADDED' | 'MODIFIED' | 'DELETED';
-  key: string;
-  obj: Obj;
-  prev: Obj | undefined;
-}
-
-interface ResourceState {
-  rt: ResourceType;
-  objects: Map<string, Obj>;
-  history: HistoryEvent[];
-  /** Every event of this resource with rv > horizon is in `history`. */
-  horizon: number;
-  watchers: Set<Watcher>;
-}
-
-export interface WatchHandle {
-  close(): void;
-  /** Queue a BOOKMARK carrying the current resourceVersion (in order with the other events). */
-  bookmark(): void;
-  readonly closed: boolean;
-}
-
-class Watcher implements WatchHandle {
-  #queue: WatchEvent[] = [];
-  #scheduled = false;
-  #closed = false;
-  lastRv = 0;
-  constructor(
-    readonly state: ResourceState,
-    readonly matches: (o: Obj) => boolean,
-    readonly cb: (ev: WatchEvent) => void,
-    readonly currentRv: () => number,
-    readonly onClose: () => void,
-  ) {}
-  get closed(): boolean {
-    return this.#closed;
-  }
-  offer(ev: HistoryEvent): void {
-    if (this.#closed || ev.rv <= this.lastRv) return;
-    this.lastRv = ev.rv;
-    // cacheWatcher.convertToWatchEvent
-    const cur = ev.type !== 'DELETED' && this.matches(ev.obj);
-    const old = ev.prev !== undefined && this.matches(ev.prev);
-    if (cur && !old) this.push({ type: 'ADDED', object: ev.obj });
-    else if (cur && old) this.push({ type: 'MODIFIED', object: ev.obj });
-    else if (!cur && old) {
-      const o = structuredClone(ev.prev!);
-      o.metadata.resourceVersion = String(ev.rv);
-      this.push({ type: 'DELETED', object: o });
-    }
-  }
-  push(ev: WatchEvent): void {
-    if (this.#closed) return;
-    this.#queue.push(ev);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(() => this.#drain());
-    }
-  }
-  #drain(): void {
-    this.#scheduled = false;
-    while (this.#queue.length > 0 && !this.#closed) {
-      const ev = this.#queue.shift()!;
-      try {
-        this.cb({ type: ev.type, object: structuredClone(ev.object) });
-      } catch {
-        // a watcher's callback failing must not break the others
-      }
-      if (ev.type === 'ERROR') this.close();
-    }
-  }
-  bookmark(): void {
-    const rt = this.state.rt;
-    this.push({ type: 'BOOKMARK', object: { kind: rt.kind, apiVersion: apiVersionOf(rt), metadata: { resourceVersion: String(this.currentRv()) } } });
-  }
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#queue = [];
-    this.state.watchers.delete(this);
-    this.onClose();
-  }
-}
-
-const protectedNamespaces = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
-const nameSuffixChars = 'bcdfghjklmnpqrstvwxz2456789';
-
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function encodeContinue(rv: number, start: string): string {
-  return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start })).toString('base64url');
-}
-
-function decodeContinue(token: string): { rv: number; start: string } {
-  try {
-    const c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { v?: string; rv?: number; start?: string };
-    if (c.v !== 'meta.k8s.io/v1' || typeof c.rv !== 'number' || typeof c.start !== 'string') throw new Error('bad');
-    return { rv: c.rv, start: c.start };
-  } catch {
-    throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
-  }
-}
-
-function parseRv(s: string, what = 'resourceVersion'): number {
-  if (!/^\d+$/.test(s)) throw badRequest(`invalid ${what}: ${JSON.stringify(s)}`);
-  return Number(s);
-}
+export type { Obj } from './resource-type.js';
+export type { WatchEvent, WatchEventType, WatchHandle, WatchOptions } from './watch.js';
+export type { DeleteOptions, ListOptions, PatchOptions, PatchType, WriteOptions } from './store-options.js';
 
 export interface StoreOptions {
   historySize?: number;
@@ -213,36 +36,15 @@ export class ObjectStore {
   #byName = new Map<string, ResourceState>();
   #historySize: number;
   #now: () => Date;
-  #usedIPs = new Set<string>();
-  #nextV4 = 10;
-  #nextV6 = 10;
-  #nextNodePort = 30000;
   #ctx: StrategyContext;
 
   constructor(opts: StoreOptions = {}) {
     this.#historySize = opts.historySize ?? 1000;
     this.#now = opts.now ?? (() => new Date());
     for (const rt of [...builtinResources(), ...(opts.resources ?? [])]) this.register(rt);
-    this.#ctx = {
-      allocateClusterIP: (family) => {
-        for (;;) {
-          const ip =
-            family === 'IPv4'
-              ? `10.${96 + Math.floor(this.#nextV4 / 65536)}.${Math.floor(this.#nextV4 / 256) % 256}.${this.#nextV4 % 256}`
-              : `fd00:10:96::${(this.#nextV6).toString(16)}`;
-          if (family === 'IPv4') this.#nextV4++;
-          else this.#nextV6++;
-          if (!this.#usedIPs.has(ip)) {
-            this.#usedIPs.add(ip);
-            return ip;
-          }
-        }
-      },
-      allocateNodePort: () => this.#nextNodePort++,
-      release: () => undefined,
-      now: () => this.#now(),
-    };
-    for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) this.create('namespaces', { metadata: { name: ns } });
+    const ips = new ServiceAddresses();
+    this.#ctx = { allocateClusterIP: (family) => ips.clusterIP(family), allocateNodePort: () => ips.nodePort(), release: () => undefined, now: () => this.#now() };
+    for (const ns of PROTECTED_NAMESPACES) this.create('namespaces', { metadata: { name: ns } });
   }
 
   /** Add a resource type (e.g. another CRD). */
@@ -281,7 +83,7 @@ export class ObjectStore {
     return rt.namespaced ? `${namespace ?? ''}/${name}` : name;
   }
 
-  #out(rt: ResourceType, o: Obj): Obj {
+  #out(_rt: ResourceType, o: Obj): Obj {
     const c = structuredClone(o);
     return c;
   }
@@ -293,12 +95,12 @@ export class ObjectStore {
   }
 
   #predicate(rt: ResourceType, opts: { namespace?: string; labelSelector?: string; fieldSelector?: string }): (o: Obj) => boolean {
-    const labels: LabelRequirement[] = opts.labelSelector ? parseLabelSelector(opts.labelSelector) : [];
+    const labels: AnyRequirement[] = opts.labelSelector ? parseLabelSelector(opts.labelSelector) : [];
     const fields: FieldRequirement[] = opts.fieldSelector ? parseFieldSelector(opts.fieldSelector) : [];
     const known = new Set(Object.keys(this.#fields(rt, { metadata: {} })));
     for (const f of fields) if (!known.has(f.field)) throw badRequest(`field label not supported: ${f.field}`);
     const ns = rt.namespaced ? opts.namespace : undefined;
-    return (o) => (!ns || o.metadata?.namespace === ns) && matchesLabels(labels, o.metadata?.labels) && matchesFields(fields, this.#fields(rt, o));
+    return (o) => (!ns || o.metadata?.namespace === ns) && requirementsMatch(labels, o.metadata?.labels) && matchesFields(fields, this.#fields(rt, o));
   }
 
   // ---------------- reads ----------------
@@ -319,77 +121,7 @@ export class ObjectStore {
 
   list(resource: string, opts: ListOptions = {}): Obj {
     const st = this.#state(resource);
-    const rt = st.rt;
-    const pred = this.#predicate(rt, opts);
-    let atRv = this.#rv;
-    let start = '';
-    let objects: Map<string, Obj> = st.objects;
-    if (opts.continue) {
-      const c = decodeContinue(opts.continue);
-      if (opts.resourceVersion) throw badRequest('specifying resource version is not allowed when using continue');
-      if (c.rv < st.horizon)
-        throw expired(
-          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.',
-        );
-      atRv = c.rv;
-      start = c.start;
-      objects = this.#stateAt(st, atRv);
-    } else if (opts.resourceVersion && opts.resourceVersion !== '0') {
-      const rv = parseRv(opts.resourceVersion);
-      if (rv > this.#rv) throw timeout(`Too large resource version: ${rv}, current: ${this.#rv}`);
-      if (opts.resourceVersionMatch === 'Exact') {
-        if (rv < st.horizon) throw tooOldResourceVersion(rv, st.horizon + 1);
-        atRv = rv;
-        objects = this.#stateAt(st, rv);
-      }
-    } else if (opts.resourceVersionMatch === 'Exact') {
-      throw invalidError('meta.k8s.io', 'ListOptions', '', [invalid('resourceVersionMatch', 'Exact', 'resourceVersionMatch is forbidden unless resourceVersion is provided')]);
-    }
-    // resourceVersion=0 is served from the watch cache, which ignores limit
-    const limit = opts.resourceVersion === '0' ? 0 : opts.limit ?? 0;
-    const keys = [...objects.keys()].sort();
-    const items: Obj[] = [];
-    let cont: string | undefined;
-    let remaining = 0;
-    for (const k of keys) {
-      if (start && k < start) continue;
-      const o = objects.get(k)!;
-      if (!pred(o)) continue;
-      if (limit > 0 && items.length >= limit) {
-        if (cont === undefined) cont = encodeContinue(atRv, `${this.#key(rt, items[items.length - 1]!.metadata.name, items[items.length - 1]!.metadata.namespace)}\u0000`);
-        remaining++;
-        continue;
-      }
-      items.push(this.#listItem(rt, o));
-    }
-    const metadata: Obj = { resourceVersion: String(atRv) };
-    if (cont !== undefined) {
-      metadata.continue = cont;
-      if (!opts.labelSelector && !opts.fieldSelector) metadata.remainingItemCount = remaining;
-    }
-    return { apiVersion: apiVersionOf(rt), kind: `${rt.kind}List`, metadata, items };
-  }
-
-  #listItem(rt: ResourceType, o: Obj): Obj {
-    const c = structuredClone(o);
-    if (!rt.custom) {
-      // built-in lists carry no TypeMeta on their items, as the real API encodes them
-      delete c.apiVersion;
-      delete c.kind;
-    }
-    return c;
-  }
-
-  /** The objects of a resource as they were at `rv` (undo the history after it). */
-  #stateAt(st: ResourceState, rv: number): Map<string, Obj> {
-    const m = new Map(st.objects);
-    for (let i = st.history.length - 1; i >= 0; i--) {
-      const ev = st.history[i]!;
-      if (ev.rv <= rv) break;
-      if (ev.prev === undefined) m.delete(ev.key);
-      else m.set(ev.key, ev.prev);
-    }
-    return m;
+    return listPage(st, this.#predicate(st.rt, opts), opts, this.#rv, (name, namespace) => this.#key(st.rt, name, namespace));
   }
 
   // ---------------- watch ----------------
@@ -402,30 +134,7 @@ export class ObjectStore {
 
   openWatch(resource: string, opts: WatchOptions, cb: (ev: WatchEvent) => void, onClose: () => void = () => undefined): WatchHandle {
     const st = this.#state(resource);
-    const pred = this.#predicate(st.rt, opts);
-    const w = new Watcher(st, pred, cb, () => this.#rv, onClose);
-    const rvText = opts.resourceVersion ?? '';
-    if (rvText === '' || rvText === '0') {
-      const keys = [...st.objects.keys()].sort();
-      for (const k of keys) {
-        const o = st.objects.get(k)!;
-        if (pred(o)) w.push({ type: 'ADDED', object: o });
-      }
-    } else {
-      const rv = parseRv(rvText);
-      if (rv < st.horizon) {
-        w.push({ type: 'ERROR', object: tooOldResourceVersion(rv, st.horizon + 1).status as unknown as Obj });
-        return w;
-      }
-      if (rv > this.#rv) {
-        w.push({ type: 'ERROR', object: timeout(`Too large resource version: ${rv}, current: ${this.#rv}`).status as unknown as Obj });
-        return w;
-      }
-      for (const ev of st.history) if (ev.rv > rv) w.offer(ev);
-    }
-    w.lastRv = this.#rv;
-    st.watchers.add(w);
-    return w;
+    return startWatch(st, this.#predicate(st.rt, opts), cb, opts.resourceVersion ?? '', () => this.#rv, onClose);
   }
 
   /** Expire all history: a watch or a consistent list from any older resourceVersion gets 410. */
@@ -443,22 +152,18 @@ export class ObjectStore {
     obj.metadata.resourceVersion = String(rv);
     if (type === 'DELETED') st.objects.delete(key);
     else st.objects.set(key, obj);
-    const ev: HistoryEvent = { rv, type, key, obj, prev };
-    st.history.push(ev);
-    while (st.history.length > this.#historySize) st.horizon = st.history.shift()!.rv;
-    for (const w of st.watchers) w.offer(ev);
-    if (type === 'DELETED' && st.rt.namespaced) this.#maybeFinishNamespace(obj.metadata.namespace);
+    recordEvent(st, { rv, type, key, obj, prev }, this.#historySize);
+    if (type === 'DELETED' && st.rt.namespaced) finishNamespaceIfEmpty(this.#namespaces, obj.metadata.namespace);
     return obj;
   }
 
-  #checkTypeMeta(rt: ResourceType, o: Obj): void {
-    const av = apiVersionOf(rt);
-    if (o.apiVersion !== undefined && o.apiVersion !== '' && o.apiVersion !== av)
-      throw badRequest(`the API version in the data (${o.apiVersion}) does not match the expected API version (${av})`);
-    if (o.kind !== undefined && o.kind !== '' && o.kind !== rt.kind) throw badRequest(`the kind in the data (${o.kind}) does not match the expected kind (${rt.kind})`);
-    o.apiVersion = av;
-    o.kind = rt.kind;
-  }
+  readonly #namespaces: NamespaceStore = {
+    now: () => this.#now(),
+    commit: (st, key, type, obj, prev) => this.#commit(st, key, type, obj, prev),
+    states: () => this.#states.values(),
+    namespaces: () => this.#state('namespaces'),
+    remove: (s, name, namespace) => void this.delete(`${s.rt.group}/${s.rt.version}/${s.rt.plural}`, name, namespace, { gracePeriodSeconds: 0 }),
+  };
 
   /** Validating admission (ValidatingAdmissionPolicy), after validation, before the write. */
   #admit(req: Parameters<typeof admit>[0]): void {
@@ -481,31 +186,21 @@ export class ObjectStore {
     if (errs.length > 0) throw invalidError(rt.group, rt.kind, name, errs);
   }
 
-  #generateName(st: ResourceState, base: string, namespace: string | undefined): string {
-    const b = base.length > 58 ? base.slice(0, 58) : base;
-    for (;;) {
-      const bytes = randomBytes(5);
-      let s = '';
-      for (const x of bytes) s += nameSuffixChars[x % nameSuffixChars.length];
-      const name = b + s;
-      if (!st.objects.has(this.#key(st.rt, name, namespace))) return name;
-    }
-  }
-
   create(resource: string, body: Obj, opts: WriteOptions = {}): Obj {
     const st = this.#state(resource);
     const rt = st.rt;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body of the request must be an object');
     const o = structuredClone(body);
-    this.#checkTypeMeta(rt, o);
-    const meta: Obj = (o.metadata ??= {});
+    checkTypeMeta(rt, o);
+    o.metadata ??= {};
+    const meta: Obj = o.metadata;
     if (rt.namespaced) {
       if (opts.namespace && meta.namespace && meta.namespace !== opts.namespace)
         throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
       meta.namespace = meta.namespace || opts.namespace || '';
     } else delete meta.namespace;
     if ((!meta.name || meta.name === '') && typeof meta.generateName === 'string' && meta.generateName !== '')
-      meta.name = this.#generateName(st, meta.generateName, meta.namespace);
+      meta.name = generateName(meta.generateName, (n) => st.objects.has(this.#key(st.rt, n, meta.namespace)));
     if (meta.resourceVersion !== undefined && meta.resourceVersion !== '') throw badRequest('resourceVersion should not be set on objects to be created');
     if (rt.namespaced && meta.namespace) {
       const ns = this.#state('namespaces').objects.get(meta.namespace);
@@ -518,7 +213,7 @@ export class ObjectStore {
         });
     }
     meta.uid = randomUUID();
-    meta.creationTimestamp = rfc3339(this.#now());
+    meta.creationTimestamp = metaTime(this.#now());
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     delete meta.managedFields;
@@ -551,8 +246,9 @@ export class ObjectStore {
     const rt = st.rt;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body of the request must be an object');
     const o = structuredClone(body);
-    this.#checkTypeMeta(rt, o);
-    const meta: Obj = (o.metadata ??= {});
+    checkTypeMeta(rt, o);
+    o.metadata ??= {};
+    const meta: Obj = o.metadata;
     const name: string = opts.name ?? meta.name ?? '';
     if (meta.name !== undefined && meta.name !== name) throw badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`);
     if (rt.namespaced) {
@@ -679,86 +375,16 @@ export class ObjectStore {
     if (opts.gracePeriodSeconds !== undefined && (!Number.isInteger(opts.gracePeriodSeconds) || opts.gracePeriodSeconds < 0))
       this.#invalid(rt, name, [invalid('gracePeriodSeconds', opts.gracePeriodSeconds, 'must be greater than or equal to 0')]);
     this.#admit({ rt, operation: 'DELETE', name, namespace, object: null, oldObject: old, user: opts.user ?? IN_PROCESS_USER, ...(opts.dryRun ? { dryRun: true } : {}) });
-    if (rt.plural === 'namespaces' && rt.group === '') return this.#deleteNamespace(st, old, opts);
+    if (rt.plural === 'namespaces' && rt.group === '') return terminateNamespace(this.#namespaces, st, old, opts.dryRun === true);
     const grace = rt.gracePeriod ? rt.gracePeriod(old, opts.gracePeriodSeconds) ?? 0 : 0;
-    const finalizers: string[] = om.finalizers ?? [];
-    const next = structuredClone(old);
-    const nm: Obj = next.metadata;
-    const now = this.#now();
-    if (om.deletionTimestamp) {
-      const oldGrace: number = om.deletionGracePeriodSeconds ?? 0;
-      if (oldGrace === 0 || grace >= oldGrace) return this.#out(rt, old); // already deleting, nothing shortens
-      // BeforeDelete: a shorter grace period moves the deletion earlier
-      const requestedAt = Date.parse(om.deletionTimestamp) - oldGrace * 1000;
-      nm.deletionTimestamp = rfc3339(new Date(requestedAt + grace * 1000));
-      nm.deletionGracePeriodSeconds = grace;
-      if (grace > 0 || finalizers.length > 0) {
-        if (opts.dryRun) return this.#out(rt, next);
-        return this.#out(rt, this.#commit(st, key, 'MODIFIED', next, old));
-      }
-    } else if (grace > 0) {
-      nm.deletionTimestamp = rfc3339(new Date(now.getTime() + grace * 1000));
-      nm.deletionGracePeriodSeconds = grace;
-      if (typeof nm.generation === 'number' && nm.generation > 0) nm.generation++;
-      if (opts.dryRun) return this.#out(rt, next);
-      return this.#out(rt, this.#commit(st, key, 'MODIFIED', next, old));
-    } else if (finalizers.length > 0) {
-      nm.deletionTimestamp = rfc3339(now);
-      nm.deletionGracePeriodSeconds = 0;
-      if (opts.dryRun) return this.#out(rt, next);
-      return this.#out(rt, this.#commit(st, key, 'MODIFIED', next, old));
+    const step = deletionStep(old, grace, this.#now());
+    if (step.kind === 'unchanged') return this.#out(rt, old);
+    if (step.kind === 'mark') {
+      if (opts.dryRun) return this.#out(rt, step.next);
+      return this.#out(rt, this.#commit(st, key, 'MODIFIED', step.next, old));
     }
-    if (opts.dryRun) return this.#deleteResult(rt, next);
-    return this.#deleteResult(rt, this.#commit(st, key, 'DELETED', next, old));
-  }
-
-  #deleteResult(rt: ResourceType, o: Obj): Obj | Status {
-    if (rt.returnDeletedObject) return this.#out(rt, o);
-    const details: Obj = { name: o.metadata.name, kind: rt.plural, uid: o.metadata.uid };
-    if (rt.group !== '') details.group = rt.group;
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details, code: 200 } as Status;
-  }
-
-  #deleteNamespace(st: ResourceState, old: Obj, opts: DeleteOptions): Obj {
-    const name: string = old.metadata.name;
-    if (protectedNamespaces.has(name)) throw forbidden({ group: '', resource: 'namespaces' }, name, 'this namespace may not be deleted');
-    if (old.metadata.deletionTimestamp) return this.#out(st.rt, old);
-    const next = structuredClone(old);
-    next.metadata.deletionTimestamp = rfc3339(this.#now());
-    next.metadata.deletionGracePeriodSeconds = 0;
-    next.status = { ...(next.status ?? {}), phase: 'Terminating' };
-    if (opts.dryRun) return this.#out(st.rt, next);
-    const out = this.#out(st.rt, this.#commit(st, name, 'MODIFIED', next, old));
-    // the namespace controller: delete the content, then finalize the namespace
-    queueMicrotask(() => {
-      for (const s of this.#states.values()) {
-        if (!s.rt.namespaced) continue;
-        for (const o of [...s.objects.values()]) {
-          if (o.metadata.namespace !== name) continue;
-          try {
-            this.delete(`${s.rt.group}/${s.rt.version}/${s.rt.plural}`, o.metadata.name, name, { gracePeriodSeconds: 0 });
-          } catch {
-            // already gone
-          }
-        }
-      }
-      this.#maybeFinishNamespace(name);
-    });
-    return out;
-  }
-
-  #maybeFinishNamespace(ns: string | undefined): void {
-    if (!ns) return;
-    const nsState = this.#state('namespaces');
-    const o = nsState.objects.get(ns);
-    if (!o || o.status?.phase !== 'Terminating') return;
-    for (const s of this.#states.values()) {
-      if (!s.rt.namespaced) continue;
-      for (const x of s.objects.values()) if (x.metadata.namespace === ns) return;
-    }
-    const next = structuredClone(o);
-    next.spec = { ...(next.spec ?? {}), finalizers: [] };
-    this.#commit(nsState, ns, 'DELETED', next, o);
+    if (opts.dryRun) return deleteResult(rt, step.next);
+    return deleteResult(rt, this.#commit(st, key, 'DELETED', step.next, old));
   }
 }
 

@@ -154,7 +154,7 @@ function ipv6Bytes(ip: string): number[] {
   const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
   if (tail) {
     const b = tail[1]!.split('.').map(Number);
-    s = s.slice(0, -tail[1]!.length) + `${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
+    s = `${s.slice(0, -tail[1]!.length)}${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
   }
   const [head, rest] = s.includes('::') ? s.split('::') : [s, undefined];
   const h = head ? head.split(':') : [];

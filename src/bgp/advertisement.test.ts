@@ -1,7 +1,7 @@
 // PodIPs host routes, overlapping pools, partial podCIDRs, Gateway peers and BFD.
 import { describe, expect, it } from 'vitest';
 import type { Pod, PodAddressPool, Service } from '../api/types.js';
-import { nodeFixture, peerFixture, poolFixture } from './fixtures.js';
+import { nodeFixture, peerFixture, poolFixture } from '../../testkit/bgp-fixtures.js';
 import { parsePrefix, type IpPrefix } from '../net/ip.js';
 import { buildBgpPlan, describeAdvertised, prefixRemainder, protocolName, sessionResettingChanges, type BgpPlanInput } from './model.js';
 import { podIPsForNode } from './pod-ips.js';

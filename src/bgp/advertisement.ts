@@ -104,7 +104,10 @@ function overlapProblems(pools: readonly UsablePool[], problems: Problem[]): voi
           const [loser, lc, winner, wc] = identical || ca.length > cb.length ? [b, cb, a, ca] : [a, ca, b, cb];
           const key = `${loser.name}\u0000${winner.name}`;
           let e = pairs.get(key);
-          if (!e) pairs.set(key, (e = { loser, winner, lines: [], identical: false }));
+          if (!e) {
+            e = { loser, winner, lines: [], identical: false };
+            pairs.set(key, e);
+          }
           e.identical ||= identical;
           e.lines.push(identical ? `both list ${lc.text}` : `${lc.text} contains ${wc.text}`);
         }
@@ -155,7 +158,10 @@ export function planAdvertisement(pools: readonly PoolConfig[], node: NodeConfig
   const claim = (prefix: IpPrefix, mode: AdvertiseMode, c: Claim) => {
     const key = `${mode}\u0000${prefix.text}`;
     let e = candidates.get(key);
-    if (!e) candidates.set(key, (e = { prefix, mode, claims: [] }));
+    if (!e) {
+      e = { prefix, mode, claims: [] };
+      candidates.set(key, e);
+    }
     const same = e.claims.findIndex((x) => x.pool === c.pool);
     if (same < 0) e.claims.push(c);
     else if (c.cidr.length > e.claims[same]!.cidr.length) e.claims[same] = c;
@@ -204,7 +210,10 @@ export function planAdvertisement(pools: readonly PoolConfig[], node: NodeConfig
     for (const comm of owner.pool.communities) {
       const key = `${comm[0]}:${comm[1]}`;
       let g = communities.get(key);
-      if (!g) communities.set(key, (g = { community: comm, prefixes: new Map() }));
+      if (!g) {
+        g = { community: comm, prefixes: new Map() };
+        communities.set(key, g);
+      }
       g.prefixes.set(c.prefix.text, c.prefix);
     }
   }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { PodAddressPool } from '../api/types.js';
 import { approvalContent, canonicalJson, checkApproval, contentDigests } from './approval.js';
 import { parsePool } from './config.js';
-import { approved, nodeFixture, peerFixture, poolFixture } from './fixtures.js';
+import { approved, nodeFixture, peerFixture, poolFixture } from '../../testkit/bgp-fixtures.js';
 import { buildBgpPlan } from './model.js';
 import { renderBirdConf } from './render.js';
 

@@ -17,6 +17,8 @@ export interface BirdApplyResult {
   hash: string;
   /** BIRD's `file:line:col message`, or why BIRD could not be asked. */
   error?: string;
+  /** The Error behind a failure, for logs (type, stack, code) and the failure metric's code. */
+  err?: unknown;
   /** BIRD's reply code to the step that decided the outcome (20 check OK, 3/4/5 configure, 8002 ...). */
   birdCode?: number;
   /** Failed because BIRD was unreachable or timed out: retry with backoff. */
@@ -114,7 +116,7 @@ export class BirdApplier {
       await writePrivate(this.#candidatePath, text);
       phase('write');
     } catch (err) {
-      return done({ result: 'Failed', error: `cannot write ${this.#candidatePath}: ${errorMessage(err)}` });
+      return done({ result: 'Failed', error: `cannot write ${this.#candidatePath}: ${errorMessage(err)}`, err });
     }
 
     let checkCode: number;
@@ -131,7 +133,7 @@ export class BirdApplier {
       phase('replace');
     } catch (err) {
       await unlink(this.#candidatePath).catch(() => undefined);
-      return done({ result: 'Failed', error: `cannot replace ${this.#configPath}: ${errorMessage(err)}`, birdCode: checkCode });
+      return done({ result: 'Failed', error: `cannot replace ${this.#configPath}: ${errorMessage(err)}`, birdCode: checkCode, err });
     }
     // From here the file holds the new text; until BIRD confirms, it is not what BIRD runs.
     this.#applied = undefined;
@@ -147,9 +149,9 @@ export class BirdApplier {
 }
 
 function failure(err: unknown): Omit<BirdApplyResult, 'hash' | 'durationMs' | 'phasesMs'> {
-  if (err instanceof BirdCommandError) return { result: 'Failed', error: err.birdText, birdCode: err.birdCode };
+  if (err instanceof BirdCommandError) return { result: 'Failed', error: err.birdText, birdCode: err.birdCode, err };
   const transient = err instanceof PodlbError && err.transient;
-  return { result: 'Failed', error: errorMessage(err), ...(transient ? { transient: true } : {}) };
+  return { result: 'Failed', error: errorMessage(err), err, ...(transient ? { transient: true } : {}) };
 }
 
 // No fsync: BIRD reads the candidate through the page cache, so `configure check` and

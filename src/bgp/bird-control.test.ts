@@ -24,8 +24,7 @@ async function fakeBird(script: Script): Promise<string> {
     let buf = '';
     sock.on('data', (d: string) => {
       buf += d;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const cmd = buf.slice(0, i);
         buf = buf.slice(i + 1);
         received.push(cmd);

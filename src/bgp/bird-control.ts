@@ -9,12 +9,9 @@
 import { createConnection, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { PodlbError, UnreachableError } from '../util/errors.js';
-import { parseShowProtocolsAll, type BirdProtocolStatus } from './bird-protocols.js';
+import { parseShowProtocolsAll, type BirdProtocolStatus, type BirdReplyLine } from './bird-protocols.js';
 
-export interface BirdReplyLine {
-  readonly code: number;
-  readonly text: string;
-}
+export type { BirdReplyLine };
 
 export interface BirdReply {
   /** Code of the final line. */
@@ -214,8 +211,7 @@ export class BirdControl {
 
   #onData(chunk: string): void {
     this.#buf += chunk;
-    let i: number;
-    while ((i = this.#buf.indexOf('\n')) >= 0) {
+    for (let i = this.#buf.indexOf('\n'); i >= 0; i = this.#buf.indexOf('\n')) {
       const line = this.#buf.slice(0, i);
       this.#buf = this.#buf.slice(i + 1);
       this.#onLine(line);

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BirdApplier } from './bird-apply.js';
 import { applyIsolating, bgpBlocks, birdErrorPosition, type IsolateDeps } from './bird-isolate.js';
-import { birdParseControl } from './bird-structure.js';
-import { nodeFixture, peerFixture, poolFixture } from './fixtures.js';
+import { birdParseControl } from '../../testkit/bird-structure.js';
+import { nodeFixture, peerFixture, poolFixture } from '../../testkit/bgp-fixtures.js';
 import { buildBgpPlan, type BirdModel, type BirdPeerModel } from './model.js';
 import { renderBirdConf } from './render.js';
 

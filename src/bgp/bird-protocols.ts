@@ -2,7 +2,11 @@
 // (the table row), then 1006 detail lines (BGP state, neighbor, channels with route counts).
 // Input is the reply's lines with their codes, as BirdControl returns them; a raw text form
 // is accepted too (what `birdc` prints), for fixtures.
-import type { BirdReplyLine } from './bird-control.js';
+/** One line of a BIRD control-socket reply: its 4-digit code and text. */
+export interface BirdReplyLine {
+  readonly code: number;
+  readonly text: string;
+}
 
 export interface BirdChannelStatus {
   name: string;

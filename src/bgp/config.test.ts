@@ -3,7 +3,7 @@ import type { BGPPeer, PodAddressPool } from '../api/types.js';
 import { parsePrefix, type AddrText, type PrefixText } from '../net/ip.js';
 import type { BirdPassword, BirdSymbol } from './bird-values.js';
 import { parseConfig, parseNode, parsePool } from './config.js';
-import { nodeFixture, peerFixture, poolFixture, secretFixture } from './fixtures.js';
+import { nodeFixture, peerFixture, poolFixture, secretFixture } from '../../testkit/bgp-fixtures.js';
 import { buildBgpPlan, planBgp, type BirdModel } from './model.js';
 import { parsePeer } from './peer-config.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BGPPeer, PodAddressPool, Secret } from '../api/types.js';
-import { nodeFixture, peerFixture, poolFixture, secretFixture } from './fixtures.js';
+import { nodeFixture, peerFixture, poolFixture, secretFixture } from '../../testkit/bgp-fixtures.js';
 import { BIRD_SYMBOL, buildBgpPlan, protocolName, type BgpPlanInput } from './model.js';
 import { renderBirdConf } from './render.js';
 

@@ -46,7 +46,10 @@ export function routeCommunities(m: Pick<BirdModel, 'communities'>): Map<string,
   for (const g of m.communities) {
     for (const p of [...g.v4, ...g.v6]) {
       let list = byPrefix.get(p);
-      if (!list) byPrefix.set(p, (list = []));
+      if (!list) {
+        list = [];
+        byPrefix.set(p, list);
+      }
       list.push(g.community);
     }
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, parseNode } from './config.js';
-import { nodeFixture, peerFixture } from './fixtures.js';
+import { nodeFixture, peerFixture } from '../../testkit/bgp-fixtures.js';
 import { parsePeer } from './peer-config.js';
 import { peerModel, planPeers } from './peers.js';
 

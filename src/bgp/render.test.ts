@@ -5,12 +5,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { nodeFixture, peerFixture, poolFixture, secretFixture } from './fixtures.js';
+import { nodeFixture, peerFixture, poolFixture, secretFixture } from '../../testkit/bgp-fixtures.js';
 import { buildBgpPlan, type BgpPlanInput, type BirdModel } from './model.js';
 import { REDACTED_PASSWORD, renderBirdConf, type RenderOptions } from './render.js';
 import { hasReal } from '../lab/real-components.js';
 
-const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../test/golden/bird');
+const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'testdata/golden');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 const pwPeer = peerFixture('rack-r12-tor', { passwordSecretRef: { namespace: 'podlb-system', name: 'tor-md5', key: 'password' } });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BGPPeer } from '../api/types.js';
-import { nodeFixture, peerFixture, poolFixture, secretFixture } from './fixtures.js';
+import { nodeFixture, peerFixture, poolFixture, secretFixture } from '../../testkit/bgp-fixtures.js';
 import { buildBgpPlan, protocolName, type BgpPlanInput } from './model.js';
 import { sessionResettingChanges } from './session-diff.js';
 

@@ -1,7 +1,7 @@
 // `podlb agent`: flags, the health and metrics server, signals. The agent itself is src/agent.
-import { createServer } from 'node:http';
+import { serveAgentHttp } from './agent-http.js';
 import { parseIp } from '../net/ip.js';
-import { type Command, type Flag, type Parsed, UsageError, bool, checkPort, checkPositiveInt, str } from './flags.js';
+import { type Command, type Flag, type Parsed, UsageError, bool, checkPort, checkPositiveInt, list, str } from './flags.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -14,12 +14,34 @@ const AGENT_FLAGS: Flag[] = [
   { name: 'netns', type: 'string', arg: 'NAME', description: 'network namespace for kernel routes and BIRD (the lab uses it)' },
   { name: 'no-kernel-routes', type: 'boolean', description: 'do not install the blackhole routes for advertised prefixes' },
   { name: 'secrets-namespace', type: 'string', arg: 'NS', default: 'podlb-system', description: 'namespace of BGP password and Octavia credential Secrets' },
-  { name: 'health-port', type: 'string', arg: 'PORT', default: '9253', check: checkPort, description: 'port for /healthz, /readyz and /metrics (0: none)' },
-  { name: 'health-address', type: 'string', arg: 'IP', default: '0.0.0.0', check: (v) => (parseIp(v) ? undefined : 'is not an IP address'), description: 'address the health port listens on' },
+  {
+    name: 'octavia-auth-url',
+    type: 'strings',
+    arg: 'URL',
+    check: checkHttpURL,
+    description: "a Keystone URL Octavia LoadBalancerClasses may send credentials to (repeatable); without it only a credentials Secret's own auth_url",
+  },
+  { name: 'health-port', type: 'string', arg: 'PORT', default: '9253', check: checkPort, description: 'port for /healthz and /readyz (0: none)' },
+  { name: 'health-address', type: 'string', arg: 'IP', default: '0.0.0.0', check: checkIp, description: 'address the health port listens on (the kubelet probes it)' },
+  { name: 'metrics-port', type: 'string', arg: 'PORT', default: '9254', check: checkPort, description: 'port for /metrics (0: none; the same address and port as health: one listener)' },
+  // hostNetwork: any other address is reachable by whatever reaches the node.
+  { name: 'metrics-address', type: 'string', arg: 'IP', default: '127.0.0.1', check: checkIp, description: 'address /metrics listens on; anything but loopback exposes it unauthenticated' },
   { name: 'pending-poll-ms', type: 'string', arg: 'MS', default: '25', check: checkPositiveInt, description: 'how often a pending member is polled around its first check' },
   { name: 'hold-down-seconds', type: 'string', arg: 'S', default: '45', check: checkPositiveInt, description: 'how long a vanished default gateway or BGP password Secret keeps the running session before it is removed' },
   { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', choices: LOG_LEVELS, description: 'log level' },
 ];
+
+function checkIp(text: string): string | undefined {
+  return parseIp(text) ? undefined : 'is not an IP address';
+}
+
+function checkHttpURL(text: string): string | undefined {
+  try {
+    return /^https?:$/.test(new URL(text).protocol) ? undefined : 'is not an http:// or https:// URL';
+  } catch {
+    return 'is not a URL';
+  }
+}
 
 export const AGENT_COMMAND: Command = {
   path: 'podlb agent',
@@ -58,28 +80,24 @@ export async function runAgent(p: Parsed): Promise<number> {
     log,
     ...(bgp ? { bird: { socketPath: birdSocket!, configPath: birdConfig! } } : {}),
     secretsNamespace: str(p, 'secrets-namespace')!,
+    octaviaTrust: { authURLs: list(p, 'octavia-auth-url') },
     kernel: bool(p, 'no-kernel-routes') ? false : netns ? { netns } : {},
     pendingPollMs: Number(str(p, 'pending-poll-ms')),
     holdDownMs: Number(str(p, 'hold-down-seconds')) * 1000,
     metrics: new AgentMetrics({ processMetrics: true }),
   });
-  const port = Number(str(p, 'health-port'));
-  const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
-      agentInst.metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': agentInst.metrics.registry.contentType }).end(text),
-        () => res.writeHead(500).end(),
-      );
-      return;
-    }
-    const ok = req.url === '/healthz' ? agentInst.healthy : req.url === '/readyz' ? agentInst.synced : undefined;
-    if (ok === undefined) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ok\n');
+  const server = serveAgentHttp({
+    health: { address: str(p, 'health-address')!, port: Number(str(p, 'health-port')) },
+    metrics: { address: str(p, 'metrics-address')!, port: Number(str(p, 'metrics-port')) },
+    healthy: () => agentInst.healthy,
+    ready: () => agentInst.synced,
+    metricsText: async () => ({ contentType: agentInst.metrics.registry.contentType, text: await agentInst.metrics.registry.metrics() }),
   });
-  if (port > 0) server.listen(port, str(p, 'health-address'));
+  server.listening.catch((err: unknown) => {
+    // As before the split: an agent that cannot serve its probes must not run on unseen.
+    log.fatal({ err }, 'cannot listen on the health or metrics port');
+    process.exit(1);
+  });
   let stopping = false;
   const stop = async (sig: string): Promise<void> => {
     if (stopping) return;

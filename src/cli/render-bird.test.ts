@@ -167,6 +167,6 @@ status: {phase: Running, podIPs: [{ip: 10.250.0.8}]}
     const r = await run(BASE.replace('metadata: {name: pending-pool}', 'metadata: {name: "pend\\u001b[31ming\\nfake: line"}'));
     expect(r.code).toBe(0);
     expect(r.err).toContain('pend\\u001b[31ming');
-    for (const l of r.err.split('\n').filter(Boolean)) expect(l).toMatch(/^(note|error): |^  /);
+    for (const l of r.err.split('\n').filter(Boolean)) expect(l).toMatch(/^(note|error): |^ {2}/);
   });
 });

@@ -44,7 +44,7 @@ function collect(docs: unknown[], file: string): Objects {
     if (!isObj(o)) throw new InputError(`${file}: ${where}: not a Kubernetes object`);
     const kind = o.kind;
     if (kind === 'List' && Array.isArray(o.items)) {
-      o.items.forEach((it, i) => visit(it, `${where}.items[${i}]`));
+      for (const [i, it] of o.items.entries()) visit(it, `${where}.items[${i}]`);
       return;
     }
     if (kind !== 'Node' && kind !== 'PodAddressPool' && kind !== 'BGPPeer' && kind !== 'Secret' && kind !== 'Pod' && kind !== 'Service') return;
@@ -59,7 +59,7 @@ function collect(docs: unknown[], file: string): Objects {
     else if (kind === 'Service') out.services.push(o as unknown as Service);
     else out.secrets.push(o as unknown as Secret);
   };
-  docs.forEach((d, i) => visit(d, `document ${i + 1}`));
+  for (const [i, d] of docs.entries()) visit(d, `document ${i + 1}`);
   return out;
 }
 

@@ -13,7 +13,6 @@ import { EventRecorder } from '../kube/events.js';
 import { ResilientInformer } from '../kube/informer.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
 import type { LbInstance } from '../lb/provider.js';
-import { errorMessage } from '../util/errors.js';
 import { LeaderElector, type LeaseClient } from './leader-election.js';
 import { MemberGc } from './member-gc.js';
 import { PoolStatusWriter } from './pool-status.js';
@@ -256,7 +255,7 @@ export class Controller {
       // A newer Secret arrived while this one was being issued: that one wins.
       if (seq === this.#serveSeq) this.webhook.setCertificate(cert);
     } catch (err) {
-      this.#o.log.error({ err: errorMessage(err) }, 'the webhook TLS Secret holds an unusable certificate or key');
+      this.#o.log.error({ err }, 'the webhook TLS Secret holds an unusable certificate or key');
     }
   }
 

@@ -13,7 +13,7 @@
 // stops leading at once.
 import type { Logger } from 'pino';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
-import { errorMessage, PodlbError } from '../util/errors.js';
+import { PodlbError } from '../util/errors.js';
 import { jitter } from '../util/backoff.js';
 
 export interface LeaseSpec {
@@ -184,7 +184,7 @@ export class LeaderElector {
       try {
         await this.#o.onStoppedLeading();
       } catch (err) {
-        this.#o.log.error({ err: errorMessage(err) }, 'onStoppedLeading failed');
+        this.#o.log.error({ err }, 'onStoppedLeading failed');
       }
     }
   }
@@ -257,10 +257,10 @@ export class LeaderElector {
       if (isConflict(err) || (err as { status?: number }).status === 409) {
         // Someone else wrote first (AlreadyExists on create, Conflict on update): re-read next time.
         this.stats.conflicts += 1;
-        log.debug({ err: errorMessage(err) }, 'lease write lost a race');
+        log.debug({ err }, 'lease write lost a race');
       } else {
         this.stats.errors += 1;
-        log.warn({ err: errorMessage(err) }, 'lease read or write failed');
+        log.warn({ err }, 'lease read or write failed');
       }
       return false;
     }
@@ -277,7 +277,7 @@ export class LeaderElector {
       });
       this.#o.log.info({ lease: `${this.#o.namespace}/${this.#o.name}` }, 'released the Lease');
     } catch (err) {
-      if (!isNotFound(err)) this.#o.log.warn({ err: errorMessage(err) }, 'could not release the Lease; others take over when it expires');
+      if (!isNotFound(err)) this.#o.log.warn({ err }, 'could not release the Lease; others take over when it expires');
     }
   }
 }

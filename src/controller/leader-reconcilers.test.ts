@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Node, PodAddressPool, PodLBNode } from '../api/types.js';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
-import { poolFixture } from '../bgp/fixtures.js';
+import { poolFixture } from '../../testkit/bgp-fixtures.js';
 import { KubeClient } from '../kube/client.js';
 import { leaderRunReport, PoolStatusReconciler, type LeaderSnapshot } from './leader-reconcilers.js';
 import { PoolStatusWriter } from './pool-status.js';

@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import { API_VERSION, type Condition, type Node, type PodAddressPool, type PodLBNode } from '../api/types.js';
 import type { ObjectRef } from '../api/problem.js';
+import { transitionTime } from '../api/conditions.js';
 import { compareClaims, prefixRemainder } from '../bgp/advertisement.js';
 import { parsePool, type PoolConfig } from '../bgp/config.js';
 import { parsePrefix, prefixInside, type IpPrefix } from '../net/ip.js';
@@ -215,7 +216,7 @@ export function planPoolStatuses(input: PoolStatusInput): PoolStatusPlan[] {
         status: d.status,
         reason: d.reason,
         message: d.message,
-        lastTransitionTime: prev && prev.status === d.status && prev.lastTransitionTime ? prev.lastTransitionTime : ts,
+        lastTransitionTime: transitionTime(old, d.type, d.status, ts),
         ...(generation !== undefined ? { observedGeneration: generation } : {}),
       };
       if (!prev || prev.status !== d.status || prev.reason !== d.reason) {
@@ -317,7 +318,7 @@ export class PoolStatusWriter {
         if (isConflict(err) || isNotFound(err)) report.stale.push(plan.name);
         else {
           report.errors.push({ pool: plan.name, error: errorMessage(err) });
-          this.#o.log.warn({ pool: plan.name, err: errorMessage(err) }, 'pool status write failed');
+          this.#o.log.warn({ pool: plan.name, err }, 'pool status write failed');
         }
       }
     }

@@ -11,7 +11,6 @@
 // re-reads and repairs. Nothing here decides by reading the clock: `now` is passed in.
 import type { Logger } from 'pino';
 import { isConflict, isNotFound, type KubeClient } from '../kube/client.js';
-import { errorMessage } from '../util/errors.js';
 import { parseIp } from '../net/ip.js';
 import { certInfo, createCa, createServingCert, isSignedBy, splitPemBundle, type KeyPairPem } from './certs.js';
 
@@ -186,7 +185,7 @@ export class TlsManager {
       if (!isConflict(err)) throw err;
       // Another writer won (a previous leader still finishing): re-read next time. The trust
       // bundle written above may hold a CA nobody serves yet; the next pass repairs it.
-      log.warn({ secret: `${this.#o.namespace}/${this.#o.secretName}`, err: errorMessage(err) }, 'webhook TLS Secret changed under us; will re-read');
+      log.warn({ secret: `${this.#o.namespace}/${this.#o.secretName}`, err }, 'webhook TLS Secret changed under us; will re-read');
       return { secret: 'conflict', reason, webhookConfig, nextRotationAt: now + 1000, bundle: next };
     }
     log.info({ secret: `${this.#o.namespace}/${this.#o.secretName}`, reason, notAfter: new Date(certInfo(next.certPem).notAfter).toISOString() }, secret ? 'rotated webhook TLS certificate' : 'created webhook TLS certificate');

@@ -81,7 +81,7 @@ export class WebhookServer {
       res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
       return;
     }
-    let body;
+    let body: AdmissionReview;
     if (!this.#o.synced()) {
       // failurePolicy is Ignore anyway; answering beats timing out.
       this.counts.notSynced += 1;

@@ -4,7 +4,7 @@
 // moves bytes. Everything else is allowed unchanged: the webhook never denies.
 import { READINESS_GATE, type Pod, type Service } from '../api/types.js';
 import { isOptedIn } from '../members/binding.js';
-import { selectorMatches } from '../members/plan.js';
+import { serviceSelects } from '../util/label-selector.js';
 
 export interface AdmissionRequest {
   uid: string;
@@ -49,7 +49,7 @@ export interface JsonPatchOp {
 
 /** The opted-in Services of `namespace` whose selector matches `labels`. */
 export function selectingServices(services: readonly Service[], namespace: string, labels: Record<string, string> | undefined): Service[] {
-  return services.filter((s) => (s.metadata.namespace ?? 'default') === namespace && isOptedIn(s) && selectorMatches(s.spec?.selector ?? {}, labels));
+  return services.filter((s) => (s.metadata.namespace ?? 'default') === namespace && isOptedIn(s) && serviceSelects(s.spec?.selector ?? {}, labels));
 }
 
 export function decideGateInjection(req: AdmissionRequest, services: readonly Service[]): GateInjection {

@@ -5,7 +5,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeApiError, KubeClient } from './client.js';
+import { startHttpStub, tooManyRequests, type HttpStub } from '../../testkit/http-stub.js';
+import { KubeApiError, KubeClient, parseRetryAfterMs, retryDelayMs } from './client.js';
 
 let server: Server | undefined;
 const sockets = new Set<Socket>();
@@ -99,4 +100,47 @@ describe('KubeClient requests', () => {
     expect(took).toBeGreaterThanOrEqual(280);
     expect(took).toBeLessThan(3000);
   });
+});
+
+describe('KubeClient against a misbehaving server', () => {
+  const stubs: HttpStub[] = [];
+  afterEach(async () => {
+    for (const s of stubs.splice(0)) await s.close();
+  });
+
+  it('gives up on a reply whose body stalls after the headers', async () => {
+    const stub = await startHttpStub((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"kind":'); // and nothing more, ever
+    });
+    stubs.push(stub);
+    const client = new KubeClient(stub.kubeConfig(), { timeoutMs: 300 });
+    const started = Date.now();
+    const err = await client.get('/api/v1/namespaces/default/pods/p').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeApiError);
+    expect((err as KubeApiError).status).toBe(0);
+    expect((err as KubeApiError).message).toContain('no complete answer within 300 ms');
+    expect(Date.now() - started).toBeLessThan(2000);
+  }, 5000);
+
+  it.each([
+    ['delay-seconds', () => '7', 7000],
+    ['an HTTP-date', () => new Date(Date.now() + 9000).toUTCString(), 8000],
+  ])("carries the server's Retry-After given as %s", async (_n, header, atLeast) => {
+    const stub = await startHttpStub((_req, res) => tooManyRequests(res, header()));
+    stubs.push(stub);
+    const err = (await new KubeClient(stub.kubeConfig()).patch('/api/v1/namespaces/d/pods/p/status', {}, 'strategic').catch((e: unknown) => e)) as KubeApiError;
+    expect(err.status).toBe(429);
+    expect(err.retryAfterMs).toBeGreaterThanOrEqual(atLeast);
+    expect(err.retryAfterMs).toBeLessThanOrEqual(9000);
+    expect(retryDelayMs(err, 1000)).toBe(err.retryAfterMs);
+    expect(retryDelayMs(new KubeApiError(500, '', 'x'), 1000)).toBe(1000);
+  });
+
+  it.each([
+    [null, undefined],
+    ['soon', undefined],
+    ['0', 0],
+    ['120', 120_000],
+  ])('parses Retry-After %s', (value, want) => expect(parseRetryAfterMs(value, 0)).toBe(want));
 });

@@ -23,9 +23,25 @@ export class KubeApiError extends PodlbError {
     readonly status: number,
     readonly reason: string,
     message: string,
+    /** The server's Retry-After (429, 503): no retry may come sooner. */
+    readonly retryAfterMs?: number,
   ) {
     super(`KUBE_${reason ? reason.toUpperCase() : status}`, message, { transient: status >= 500 || status === 429 || status === 0 });
   }
+}
+
+/** Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3); undefined when absent or malformed. */
+export function parseRetryAfterMs(value: string | null | undefined, now: number): number | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (/^\d{1,9}$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** A retry delay that honours the server's Retry-After when it asks for more. */
+export function retryDelayMs(err: unknown, delayMs: number): number {
+  return err instanceof KubeApiError && err.retryAfterMs !== undefined ? Math.max(delayMs, err.retryAfterMs) : delayMs;
 }
 
 export interface ListResult<T> {
@@ -74,13 +90,13 @@ export class KubeClient {
       } catch {
         /* not a Status */
       }
-      throw new KubeApiError(status, reason, `${method} ${path}: ${status} ${message}`);
+      throw new KubeApiError(status, reason, `${method} ${path}: ${status} ${message}`, parseRetryAfterMs(res.retryAfter, Date.now()));
     }
     return (text ? JSON.parse(text) : {}) as T;
   }
 
   /** One request, its body read within the timeout. */
-  async #send(method: string, path: string, opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string }): Promise<{ status: number; text: string }> {
+  async #send(method: string, path: string, opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string }): Promise<{ status: number; text: string; retryAfter: string | undefined }> {
     const url = new URL(this.#server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, v);
     const ctx = new RequestContext(url.toString(), method as HttpMethod);
@@ -96,6 +112,7 @@ export class KubeClient {
     // global dispatcher, left alone).
     const dispatcher = ctx.getDispatcher();
     const signal = AbortSignal.timeout(this.#timeoutMs);
+    let headersIn = false;
     try {
       const res = await undiciRequest(url, {
         method: method as HttpMethod,
@@ -104,9 +121,12 @@ export class KubeClient {
         ...(dispatcher ? { dispatcher } : {}),
         signal,
       });
-      return { status: res.statusCode, text: await res.body.text() };
+      headersIn = true;
+      const retryAfter = res.headers['retry-after'];
+      return { status: res.statusCode, text: await res.body.text(), retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter };
     } catch (err) {
-      const why = signal.aborted ? `no answer within ${this.#timeoutMs} ms` : (err as Error).message;
+      // Headers then a stalled body is told apart: the server is up but holding the reply.
+      const why = signal.aborted ? `${headersIn ? 'no complete answer' : 'no answer'} within ${this.#timeoutMs} ms` : (err as Error).message;
       throw new KubeApiError(0, 'Unreachable', `${method} ${path}: ${why}`);
     } finally {
       void dispatcher?.close().catch(() => undefined);

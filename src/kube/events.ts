@@ -73,7 +73,7 @@ export class EventRecorder {
       this.#seen.set(key, { name: created.metadata.name, namespace, count: 1, lastSent: now });
       if (this.#seen.size > 5000) this.#evict(now);
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message, reason: ev.reason, object: `${ev.object.kind}/${ev.object.name}` }, 'could not record event');
+      this.#log.warn({ err, reason: ev.reason, object: `${ev.object.kind}/${ev.object.name}` }, 'could not record event');
     }
   }
 

@@ -5,6 +5,7 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeClient } from './client.js';
+import { backoff, DEFAULT_JITTER, jitter, type BackoffPolicy } from '../util/backoff.js';
 
 export interface InformerOptions {
   /** Collection path, e.g. `/api/v1/pods` or `/apis/podlb.io/v1alpha1/bgppeers`. */
@@ -14,7 +15,7 @@ export interface InformerOptions {
   /** Called on every add/update/delete and after every (re)list. Must only signal. */
   onChange: () => void;
   log: Logger;
-  backoff?: { baseMs: number; maxMs: number };
+  backoff?: BackoffPolicy;
   /** Restart the watch when nothing (event or reconnect) was seen for this long. */
   watchdogMs?: number;
   /** Relist from scratch this often (±20% jitter), to heal anything a watch missed. */
@@ -70,8 +71,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 
   #backoffMs(): number {
-    const { baseMs, maxMs } = this.#opts.backoff;
-    return Math.min(maxMs, baseMs * 2 ** (this.#failures - 1)) * (0.8 + 0.4 * this.#opts.random());
+    return backoff(this.#failures, this.#opts.backoff, this.#opts.random);
   }
 
   async #startListWatch(): Promise<void> {
@@ -113,7 +113,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       this.#failures += 1;
       this.restarts.error += 1;
       const delay = this.#backoffMs();
-      log.warn({ path, err: errorText(err), retryInMs: Math.round(delay), failures: this.#failures }, 'informer stopped; restarting');
+      log.warn({ path, err, retryInMs: Math.round(delay), failures: this.#failures }, 'informer stopped; restarting');
       this.#restart(delay);
     });
     this.#starting = lw;
@@ -127,7 +127,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       this.#failures += 1;
       this.restarts.error += 1;
       const delay = this.#backoffMs();
-      log.warn({ path, err: errorText(err), retryInMs: Math.round(delay) }, 'list failed; retrying');
+      log.warn({ path, err, retryInMs: Math.round(delay) }, 'list failed; retrying');
       this.#restart(delay);
       return;
     }
@@ -171,7 +171,7 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   #scheduleRelist(): void {
     clearTimeout(this.#relistTimer);
-    const delay = this.#opts.relistMs * (0.8 + 0.4 * this.#opts.random());
+    const delay = jitter(this.#opts.relistMs, DEFAULT_JITTER, this.#opts.random);
     this.#relistTimer = setTimeout(() => {
       if (this.#stopped) return;
       this.restarts.relist += 1;
@@ -188,14 +188,5 @@ export class ResilientInformer<T extends KubernetesObject> {
     clearTimeout(this.#relistTimer);
     await this.#lw?.stop().catch(() => undefined);
     await this.#starting?.stop().catch(() => undefined);
-  }
-}
-
-function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  try {
-    return JSON.stringify(err);
-  } catch {
-    return String(err);
   }
 }

@@ -8,6 +8,7 @@
 // dirty; one pass recomputes each dirty Service from the store and skips no-op writes.
 import type { ObjectStore, Obj } from '../apiserver/index.js';
 import { LABEL_MANAGED_BY, LABEL_SERVICE_NAME } from '../api/types.js';
+import { labelsMatch } from '../util/label-selector.js';
 
 export const CONTROLLER_NAME = 'endpointslice-controller.k8s.io';
 const LABEL_HEADLESS = 'service.kubernetes.io/headless';
@@ -75,11 +76,6 @@ function addressTypes(svc: Obj): AddressType[] {
   return [ip && ip !== 'None' && ip.includes(':') ? 'IPv6' : 'IPv4'];
 }
 
-function selects(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
-  const l = labels ?? {};
-  return Object.entries(selector).every(([k, v]) => l[k] === v);
-}
-
 function sliceLabels(svc: Obj): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries((svc.metadata?.labels ?? {}) as Record<string, string>)) {
@@ -107,7 +103,7 @@ interface DesiredSlice {
 function desiredSlices(store: ObjectStore, svc: Obj): DesiredSlice[] {
   const ns: string = svc.metadata.namespace;
   const selector: Record<string, string> = svc.spec.selector;
-  const pods = (store.list('pods', { namespace: ns }).items as Obj[]).filter((p) => selects(selector, p.metadata?.labels));
+  const pods = (store.list('pods', { namespace: ns }).items as Obj[]).filter((p) => labelsMatch(selector, p.metadata?.labels));
   pods.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
   const out: DesiredSlice[] = [];
   const nodeZone = new Map<string, string | undefined>();
@@ -159,7 +155,7 @@ export function reconcileService(store: ObjectStore, namespace: string, name: st
   const existing = (store.list('endpointslices', { namespace, labelSelector: `${LABEL_SERVICE_NAME}=${name},${LABEL_MANAGED_BY}=${CONTROLLER_NAME}` }).items as Obj[]).sort((a, b) =>
     a.metadata.name < b.metadata.name ? -1 : 1,
   );
-  const managed = svc && svc.spec?.selector && svc.spec?.type !== 'ExternalName';
+  const managed = svc?.spec?.selector && svc.spec?.type !== 'ExternalName';
   const desired = managed ? desiredSlices(store, svc) : [];
   const pool = new Map<string, Obj[]>();
   for (const s of existing) {

@@ -15,12 +15,12 @@
 // It talks to the API server over HTTP, like a kubelet, not through the in-process store.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { transitionTime } from '../api/conditions.js';
 import type { Condition, Pod } from '../api/types.js';
 import { isNotFound, type KubeClient } from '../kube/client.js';
 import { ResilientInformer } from '../kube/informer.js';
 import type { Topology } from './topology.js';
 import type { LabPod } from './pod-server.js';
-import { errorMessage } from '../util/errors.js';
 import { ProbeWorker, readinessProbeOf, type ReadinessProbe } from './prober.js';
 
 export interface LabKubeletOptions {
@@ -70,12 +70,17 @@ export function gracePeriodSeconds(pod: Pod): number {
   return m.deletionGracePeriodSeconds ?? (pod.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30;
 }
 
-/** The Ready condition for containers in `containersReady` state and the Pod's gates. */
-function readyCondition(pod: Pod, containersReady: boolean, now: string): Condition {
-  if (!containersReady) return { type: 'Ready', status: 'False', lastTransitionTime: now, reason: 'ContainersNotReady', message: `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]` };
+/**
+ * The Ready condition for containers in `containersReady` state and the Pod's gates. As the
+ * kubelet's status manager does, lastTransitionTime stays when Ready keeps its status (a new
+ * reason is not a transition).
+ */
+export function readyCondition(pod: Pod, containersReady: boolean, now: string): Condition {
+  const at = (status: Condition['status']): string => transitionTime(pod.status?.conditions, 'Ready', status, now);
+  if (!containersReady) return { type: 'Ready', status: 'False', lastTransitionTime: at('False'), reason: 'ContainersNotReady', message: `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]` };
   const draft: Pod = { ...pod, status: { ...pod.status, conditions: [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'ContainersReady'), { type: 'ContainersReady', status: 'True' }] } };
-  if (podReady(draft)) return { type: 'Ready', status: 'True', lastTransitionTime: now, reason: null as unknown as string, message: null as unknown as string };
-  return { type: 'Ready', status: 'False', lastTransitionTime: now, reason: 'ReadinessGatesNotReady', message: 'corresponding condition of pod readiness gate is not True' };
+  if (podReady(draft)) return { type: 'Ready', status: 'True', lastTransitionTime: at('True'), reason: null as unknown as string, message: null as unknown as string };
+  return { type: 'Ready', status: 'False', lastTransitionTime: at('False'), reason: 'ReadinessGatesNotReady', message: 'corresponding condition of pod readiness gate is not True' };
 }
 
 export class LabKubelet {
@@ -145,7 +150,7 @@ export class LabKubelet {
     this.#dirty = true;
     this.#queue = this.#queue.then(async () => {
       this.#dirty = false;
-      await this.#sync().catch((err) => this.#log.error({ err: errorMessage(err) }, 'kubelet sync failed'));
+      await this.#sync().catch((err) => this.#log.error({ err }, 'kubelet sync failed'));
     });
   }
 
@@ -204,7 +209,7 @@ export class LabKubelet {
       }
       await this.#containerStarted(pod, run);
     } catch (err) {
-      this.#log.error({ pod: `${ns}/${name}`, err: errorMessage(err) }, 'pod start failed');
+      this.#log.error({ pod: `${ns}/${name}`, err }, 'pod start failed');
       this.#runs.delete(uid);
     }
   }
@@ -221,7 +226,7 @@ export class LabKubelet {
     ];
     await this.#client
       .patch(`/api/v1/namespaces/${pod.metadata.namespace ?? 'default'}/pods/${pod.metadata.name}/status`, { status: { phase: 'Pending', podIP: ip, podIPs: [{ ip }], hostIP: node?.address, startTime: now, conditions } }, 'strategic')
-      .catch((err) => this.#log.warn({ pod: pod.metadata.name, err: errorMessage(err) }, 'sandbox status patch failed'));
+      .catch((err) => this.#log.warn({ pod: pod.metadata.name, err }, 'sandbox status patch failed'));
   }
 
   async #containerStarted(pod: Pod, run: PodRun): Promise<void> {
@@ -270,7 +275,7 @@ export class LabKubelet {
       await this.#client.patch(`/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`, { status: { conditions } }, 'strategic');
       if (ready) this.#markContainersReady(latest, conditions);
     } catch (err) {
-      if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err: errorMessage(err) }, 'containers ready patch failed');
+      if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err }, 'containers ready patch failed');
     }
   }
 
@@ -294,7 +299,7 @@ export class LabKubelet {
       await this.#client.patch(`/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`, { status: { conditions: [ready] } }, 'strategic');
       if (want && !this.readyAt.has(latest.metadata.uid ?? '')) this.readyAt.set(latest.metadata.uid ?? '', performance.timeOrigin + performance.now());
     } catch (err) {
-      if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err: errorMessage(err) }, 'ready patch failed');
+      if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err }, 'ready patch failed');
     }
   }
 
@@ -333,7 +338,7 @@ export class LabKubelet {
       await this.#client.request('DELETE', `/api/v1/namespaces/${ns}/pods/${name}`, { body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid } } });
       this.#log.info({ pod: `${ns}/${name}`, exitCode }, 'pod terminated');
     } catch (err) {
-      if (!isNotFound(err)) this.#log.error({ pod: `${ns}/${name}`, err: errorMessage(err) }, 'pod termination failed');
+      if (!isNotFound(err)) this.#log.error({ pod: `${ns}/${name}`, err }, 'pod termination failed');
     } finally {
       r.phase = 'gone';
     }

@@ -15,6 +15,7 @@ import { podContainer } from './daemonset-pod.js';
 import { spawnContained, type ImageRoot } from './image-root.js';
 import type { NetnsSandbox, SpawnedProcess } from './netns.js';
 import type { TopologyNode } from './topology.js';
+import { freePort } from '../util/free-port.js';
 
 export type AgentMode = 'process' | 'inProcess' | 'image';
 
@@ -43,26 +44,14 @@ export function cliPath(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'podlb.js');
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const logLevel = (): string => process.env.PODLB_LOG_LEVEL ?? 'info';
 
 /**
  * Flags the lab adds to the DaemonSet's: the agents share the root network namespace (the API
  * server listens on its loopback), so each reaches its node through --netns and serves its
- * health port on a loopback port of its own.
+ * health and metrics on one loopback port of its own.
  */
-const labFlags = (n: TopologyNode, port: number): string[] => ['--netns', n.ns, '--health-port', String(port), '--health-address', '127.0.0.1', '--log-level', logLevel()];
+const labFlags = (n: TopologyNode, port: number): string[] => ['--netns', n.ns, '--health-port', String(port), '--health-address', '127.0.0.1', '--metrics-port', String(port), '--metrics-address', '127.0.0.1', '--log-level', logLevel()];
 
 /** A child agent's /metrics on its loopback port. */
 const scrape = (port: number) => async (): Promise<string> => {

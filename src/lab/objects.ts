@@ -98,6 +98,8 @@ export function labObjects(input: LabObjectsInput): LabObject[] {
       haproxy: { instances: [...input.haproxyRuntimes], healthCheck: { ...hc, httpPath: '/healthz' } },
       drainSeconds: input.drainSeconds ?? 30,
       readiness: { withoutHealthCheck: 'Immediate', timeoutSeconds: 600 },
+      // Who may put Pods into which backend: the demo namespace, its own backends only.
+      tenancy: { namespaces: [{ name: LAB_NAMESPACE, backends: [`${LAB_NAMESPACE}.*`] }] },
     },
   };
   const service: Service & LabObject = {

@@ -172,7 +172,6 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
   // Instance i (0-based) sits on 172.31.(100+i).0/24: the ToR is .1, the LB .2.
   const lbNets = Array.from({ length: lbCount }, (_, i) => ({ torAddress: `172.31.${100 + i}.1`, address: `172.31.${100 + i}.2`, torIf: i === 0 ? 'lb' : `lb${i + 1}` }));
   const lbNsList = await Promise.all(lbNets.map((_, i) => sb.addNetns(i === 0 ? 'lb' : `lb${i + 1}`)));
-  const lbNs = lbNsList[0]!;
   const nodeNs = await Promise.all(spec.nodes.map((_, i) => sb.addNetns(`node${i + 1}`)));
   await Promise.all([torNs, ...lbNsList, ...nodeNs].map(noRpFilter));
   await Promise.all([torNs, ...nodeNs].map((ns) => sb.sysctl(ns, 'net.ipv4.ip_forward', '1')));

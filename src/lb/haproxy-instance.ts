@@ -71,7 +71,7 @@ export class HaproxyInstance implements LbInstance {
 
   async listMembers(backends: readonly string[], namePrefix: string): Promise<MemberListing> {
     const unique = [...new Set(backends)];
-    unique.forEach((b) => assertName('backend', b));
+    for (const b of unique) assertName('backend', b);
     const replies = await this.runtime.pipeline(unique.map((b) => `show servers state ${b}`));
     const members: ObservedMember[] = [];
     const missingBackends: string[] = [];

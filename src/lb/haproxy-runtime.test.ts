@@ -75,8 +75,7 @@ describe('HaproxyRuntime against a fake socket', () => {
       s.setEncoding('utf8');
       s.on('data', (d: string) => {
         buf += d;
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
           const line = buf.slice(0, i);
           buf = buf.slice(i + 1);
           onLine(line, s);

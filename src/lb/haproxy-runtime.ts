@@ -196,11 +196,11 @@ export class HaproxyRuntime {
         resolve: (r) => done(() => resolve(r)),
         reject: (e) => done(() => reject(e)),
       };
-      let payload = lines.join('\n') + '\n';
+      let payload = `${lines.join('\n')}\n`;
       if (!this.#socket) {
         this.#socket = this.#connect();
         // Enter interactive mode in the same write: its own (empty) reply is skipped.
-        payload = 'prompt\n' + payload;
+        payload = `prompt\n${payload}`;
         this.#skip = 1;
       }
       this.#socket.write(payload);

@@ -45,9 +45,22 @@ export interface OctaviaCounters {
   unauthorizedRefreshes: number;
 }
 
+/**
+ * The parts of an OpenStack (Octavia or Keystone) JSON reply that are read, all unknown: a reply is
+ * untrusted, so every use checks the type it needs. Collections are read by key (`pools`, `members`).
+ */
+export interface OpenStackReplyBody {
+  [field: string]: unknown;
+  faultstring?: unknown;
+  error?: { message?: unknown };
+  member?: { id?: unknown };
+  loadbalancer?: { provisioning_status?: unknown };
+  token?: { catalog?: unknown; expires_at?: unknown; issued_at?: unknown };
+}
+
 export interface OctaviaReply {
   status: number;
-  body: any;
+  body: OpenStackReplyBody | undefined;
   fault: string;
 }
 
@@ -180,8 +193,11 @@ export class OctaviaClient {
     } catch (err) {
       throw new UnreachableError('OCTAVIA_UNREACHABLE', `Octavia ${method} ${path}: ${(err as Error).message ?? String(err)}`, err);
     }
-    const text = await res.text().catch(() => '');
-    let body: any = undefined;
+    // The timeout's signal also aborts the body: a stalled or cut reply is no answer, not an empty one.
+    const text = await res.text().catch((err: unknown) => {
+      throw new UnreachableError('OCTAVIA_UNREACHABLE', `Octavia ${method} ${path}: ${res.status} reply cut off: ${(err as Error).message ?? String(err)}`, err);
+    });
+    let body: OpenStackReplyBody | undefined;
     if (text) {
       try {
         body = JSON.parse(text);
@@ -245,8 +261,10 @@ export class OctaviaClient {
     } catch (err) {
       throw new UnreachableError('KEYSTONE_UNREACHABLE', `Keystone ${url}: ${(err as Error).message ?? String(err)}`, err);
     }
-    const text = await res.text().catch(() => '');
-    let body: any;
+    const text = await res.text().catch((err: unknown) => {
+      throw new UnreachableError('KEYSTONE_UNREACHABLE', `Keystone ${url}: ${res.status} reply cut off: ${(err as Error).message ?? String(err)}`, err);
+    });
+    let body: OpenStackReplyBody | undefined;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OctaviaCredentialsError, parseOctaviaCredentials } from './octavia-credentials.js';
+import { LABEL_CREDENTIALS } from '../api/types.js';
+import { OctaviaCredentialsError, parseOctaviaCredentials, resolveOctaviaCredentials, type OctaviaTrust } from './octavia-credentials.js';
 
 describe('parseOctaviaCredentials', () => {
   it('clouds.yaml with an application credential', () => {
@@ -39,5 +40,41 @@ describe('parseOctaviaCredentials', () => {
     expect((err as Error).message).toMatch(re);
     expect((err as Error).message).not.toContain('hunter2');
     expect(err).toMatchObject({ code: 'OCTAVIA_INVALID_CREDENTIALS', transient: false });
+  });
+});
+
+describe('resolveOctaviaCredentials: credentials go only to a Keystone the operator chose', () => {
+  const clouds = (authUrl?: string): string =>
+    Buffer.from(JSON.stringify({ clouds: { c: { auth: { ...(authUrl ? { auth_url: authUrl } : {}), application_credential_id: 'i', application_credential_secret: 's3cr3t' } } } })).toString('base64');
+  const secret = (labels: Record<string, string> | undefined, authUrl?: string) => ({ metadata: { ...(labels ? { labels } : {}) }, data: { 'clouds.yaml': clouds(authUrl) } });
+  const labelled = { [LABEL_CREDENTIALS]: 'true' };
+  const cls = (authURL: string) => ({ authURL, credentialsSecret: { namespace: 'podlb-system', name: 'os', key: 'clouds.yaml' } });
+  const none: OctaviaTrust = { authURLs: [] };
+  const flag: OctaviaTrust = { authURLs: ['https://keystone.example.com:5000'] };
+
+  it.each([
+    ['listed by flag (the same tokens URL with or without /v3)', 'https://keystone.example.com:5000/v3', secret(labelled), flag],
+    ['listed by flag, trailing slash', 'https://keystone.example.com:5000/v3/', secret(labelled), flag],
+    ["the Secret's own auth_url, no flag", 'https://keystone.example.com:5000/v3', secret(labelled, 'https://keystone.example.com:5000'), none],
+  ])('allowed: %s', (_n, authURL, s, trust) => {
+    const r = resolveOctaviaCredentials(cls(authURL), s, trust);
+    expect(r).toMatchObject({ ok: true, cloud: { credentials: { type: 'applicationCredential', id: 'i' } } });
+  });
+
+  it.each([
+    ['no flag, no auth_url in the Secret', 'https://keystone.example.com:5000/v3', secret(labelled), none, /neither allowed by the agent's --octavia-auth-url flag; .*add --octavia-auth-url https:\/\/keystone.example.com:5000\/v3 to the agent/],
+    ['another host', 'https://collector.example.net/v3', secret(labelled, 'https://keystone.example.com:5000'), flag, /nor the auth_url of credentials Secret podlb-system\/os \(https:\/\/keystone.example.com:5000\)/],
+    ['a look-alike host', 'https://keystone.example.com.evil.net:5000/v3', secret(labelled), flag, /neither allowed/],
+    ['userinfo in front of the host', 'https://keystone.example.com:5000@evil.net/v3', secret(labelled), flag, /neither allowed/],
+    ['plain http for an https Keystone', 'http://keystone.example.com:5000/v3', secret(labelled), flag, /neither allowed/],
+    ['another port', 'https://keystone.example.com:5001/v3', secret(labelled), flag, /neither allowed/],
+    ['a Secret not labelled for podlb', 'https://keystone.example.com:5000/v3', secret(undefined), flag, /is not labelled podlb.io\/credentials=true; .*kubectl -n podlb-system label secret os podlb.io\/credentials=true/],
+    ['a label other than "true"', 'https://keystone.example.com:5000/v3', secret({ [LABEL_CREDENTIALS]: 'yes' }), flag, /is not labelled/],
+    ['no Secret', 'https://keystone.example.com:5000/v3', undefined, flag, /podlb-system\/os \(key clouds\.yaml\) not found/],
+  ])('refused: %s', (_n, authURL, s, trust, why) => {
+    const r = resolveOctaviaCredentials(cls(authURL), s, trust);
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.why).toMatch(why);
+    expect(!r.ok && r.why).not.toContain('s3cr3t');
   });
 });

@@ -3,7 +3,9 @@
 // usual OpenStack `clouds.yaml` (one cloud), or just that cloud's entry, or a bare `auth`
 // map. Parsed once at the edge; error messages name keys, never values.
 import { parse as parseYaml } from 'yaml';
+import { LABEL_CREDENTIALS } from '../api/types.js';
 import { PodlbError } from '../util/errors.js';
+import { keystoneTokensUrl } from './octavia-client.js';
 
 export interface PasswordCredentials {
   type: 'password';
@@ -101,4 +103,63 @@ export function parseOctaviaCredentials(text: string, opts: { cloud?: string } =
   const iface = str(entry, 'interface');
   if (iface !== undefined && iface !== 'public' && iface !== 'internal') throw new OctaviaCredentialsError(`${where}.interface: must be public or internal`);
   return { credentials, ...(authURL ? { authURL } : {}), ...(region ? { region } : {}), ...(iface ? { interface: iface } : {}) };
+}
+
+/**
+ * Where a class's credentials may go. The class author picks `authURL` and names the Secret,
+ * so without this any class could send the cloud credentials to a server of its choosing.
+ * A Secret's credentials go only to a Keystone the operator chose: one listed by flag
+ * (`--octavia-auth-url`), or the `auth_url` the Secret itself names (the operator wrote it).
+ */
+export interface OctaviaTrust {
+  /** Keystone URLs the operator allows (`--octavia-auth-url`); compared by the tokens URL they lead to. */
+  authURLs: readonly string[];
+}
+
+export const OCTAVIA_AUTH_URL_FLAG = '--octavia-auth-url';
+
+/** The URL credentials are POSTed to for this authURL, normalized; undefined when unusable. */
+function tokensEndpoint(authURL: string): string | undefined {
+  try {
+    const u = new URL(keystoneTokensUrl(authURL));
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `refused`: the credentials are there but policy forbids this use (label, Keystone). */
+export type ResolvedCredentials = { ok: true; cloud: ParsedCloud } | { ok: false; why: string; refused?: true };
+
+/**
+ * Decides whether the Secret a class names may be used for that class's authURL, and parses it.
+ * Refusals name the fix; nothing is sent anywhere until this says ok.
+ */
+export function resolveOctaviaCredentials(
+  cls: { authURL: string; credentialsSecret: { namespace: string; name: string; key: string } },
+  secret: { metadata: { labels?: Record<string, string> }; data?: Record<string, string> } | undefined,
+  trust: OctaviaTrust,
+): ResolvedCredentials {
+  const ref = cls.credentialsSecret;
+  const where = `credentials Secret ${ref.namespace}/${ref.name}`;
+  const missing = { ok: false, why: `${where} (key ${ref.key}) not found` } as const;
+  if (!secret) return missing;
+  if (secret.metadata.labels?.[LABEL_CREDENTIALS] !== 'true') {
+    return { ok: false, refused: true, why: `${where} is not labelled ${LABEL_CREDENTIALS}=true; an operator labels the Secrets LoadBalancerClasses may use (kubectl -n ${ref.namespace} label secret ${ref.name} ${LABEL_CREDENTIALS}=true)` };
+  }
+  const raw = secret.data?.[ref.key];
+  if (raw === undefined) return missing;
+  let cloud: ParsedCloud;
+  try {
+    cloud = parseOctaviaCredentials(Buffer.from(raw, 'base64').toString('utf8'));
+  } catch (err) {
+    return { ok: false, why: `${where}: ${(err as Error).message}` };
+  }
+  const target = tokensEndpoint(cls.authURL);
+  const allowed = [...trust.authURLs, ...(cloud.authURL ? [cloud.authURL] : [])].map(tokensEndpoint);
+  if (target === undefined || !allowed.includes(target)) {
+    const own = cloud.authURL ? ` nor the auth_url of ${where} (${cloud.authURL})` : '';
+    return { ok: false, refused: true, why: `spec.octavia.authURL ${cls.authURL} is neither allowed by the agent's ${OCTAVIA_AUTH_URL_FLAG} flag${own}; credentials are sent only to a Keystone the operator chose: add ${OCTAVIA_AUTH_URL_FLAG} ${cls.authURL} to the agent, or use the Secret's auth_url` };
+  }
+  return { ok: true, cloud };
 }

@@ -2,7 +2,7 @@
 // pools, so only per-member calls are made: POST one member, PUT one member's weight, DELETE
 // one member. NEVER the batch update (PUT /v2/lbaas/pools/{id}/members): it replaces the
 // pool's whole member list and would delete every other node's members
-// (test/octavia-ownership.test.ts shows it).
+// (octavia-ownership.test.ts shows it).
 //
 // - Backend = a pool of this load balancer, by name (or by id).
 // - Ownership: member name = podlb member name (encodes the node, naming.ts) and tags

@@ -18,6 +18,13 @@ export interface LbInstanceRef {
   credentialsVersion?: string;
 }
 
+/**
+ * The error code of an instance whose credentials the agent will not use as configured (a
+ * Secret not labelled for podlb, or a Keystone the operator did not choose): a user must fix
+ * the class or the Secret, retrying alone never helps.
+ */
+export const LB_CREDENTIALS_REFUSED = 'LB_CREDENTIALS_REFUSED';
+
 /** Two refs with the same key can share one client. */
 export function instanceRefKey(ref: LbInstanceRef): string {
   return JSON.stringify([ref.className, ref.provider, ref.id, ref.credentialsVersion ?? null]);

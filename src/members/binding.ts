@@ -13,6 +13,7 @@ import {
 import { problem, type ObjectRef, type Problem } from '../api/problem.js';
 import type { HealthCheck } from '../lb/provider.js';
 import { octaviaInstanceId } from '../lb/octavia-instance.js';
+import { parseTenancy, tenancyDecision, type Tenancy } from './tenancy.js';
 
 export const DEFAULT_DRAIN_SECONDS = 30;
 export const DEFAULT_READINESS_TIMEOUT_SECONDS = 600;
@@ -35,6 +36,8 @@ export interface LbClassModel {
   withoutHealthCheck: 'Immediate' | 'Never';
   /** 0 disables the fail-safe. */
   timeoutSeconds: number;
+  /** Undefined: each namespace may name only its own `<namespace>.` backends. */
+  tenancy?: Tenancy;
 }
 
 export interface PortBinding {
@@ -146,14 +149,17 @@ export function parseLbClass(obj: LoadBalancerClass): { model?: LbClassModel; pr
 function parseCommon(
   spec: LoadBalancerClass['spec'],
   bad: (field: string, message: string) => { problems: Problem[] },
-): Pick<LbClassModel, 'drainSeconds' | 'withoutHealthCheck' | 'timeoutSeconds'> | { problems: Problem[] } {
+): Pick<LbClassModel, 'drainSeconds' | 'withoutHealthCheck' | 'timeoutSeconds' | 'tenancy'> | { problems: Problem[] } {
   if (spec.drainSeconds !== undefined && !isInt(spec.drainSeconds, 0, 86_400)) return bad('spec.drainSeconds', 'must be an integer 0..86400');
   const r = spec.readiness ?? {};
   const withoutHealthCheck = r.withoutHealthCheck ?? 'Immediate';
   if (withoutHealthCheck !== 'Immediate' && withoutHealthCheck !== 'Never') return bad('spec.readiness.withoutHealthCheck', 'must be Immediate or Never');
   const timeoutSeconds = r.timeoutSeconds ?? DEFAULT_READINESS_TIMEOUT_SECONDS;
   if (!isInt(timeoutSeconds, 0, 86_400)) return bad('spec.readiness.timeoutSeconds', 'must be an integer 0..86400 (0 disables the fail-safe)');
-  return { ...(spec.drainSeconds !== undefined ? { drainSeconds: spec.drainSeconds } : {}), withoutHealthCheck, timeoutSeconds };
+  // A malformed rule fails closed: the class is invalid rather than open to every namespace.
+  const tenancy = parseTenancy(spec.tenancy);
+  if (tenancy && 'field' in tenancy) return bad(tenancy.field, tenancy.message);
+  return { ...(spec.drainSeconds !== undefined ? { drainSeconds: spec.drainSeconds } : {}), withoutHealthCheck, timeoutSeconds, ...(tenancy ? { tenancy } : {}) };
 }
 
 /**
@@ -235,6 +241,13 @@ export function parseServiceBinding(svc: Service, classes: ReadonlyMap<string, L
   for (const p of chosen) {
     const backend = backendFor.get(p) ?? `${namespace}.${name}.${p.name ?? p.port}`;
     if (!BACKEND_RE.test(backend)) return invalid(`metadata.annotations[${ANNOTATION_BACKEND}]`, `backend ${JSON.stringify(backend)} must match ${BACKEND_RE.source}`);
+    const allowed = tenancyDecision(lbClass.tenancy, namespace, backend);
+    if (!allowed.ok) {
+      return {
+        result: { kind: 'invalid', namespace, name, selector },
+        problems: [problem(ref, `metadata.annotations[${allowed.reason === 'NamespaceNotAllowed' ? ANNOTATION_LOAD_BALANCER : ANNOTATION_BACKEND}]`, allowed.reason, `Service ${namespace}/${name}: LoadBalancerClass ${className}: ${allowed.message}; nothing is registered`)],
+      };
+    }
     ports.push({ portName: p.name ?? '', servicePort: p.port, backend });
   }
 

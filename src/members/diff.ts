@@ -92,7 +92,7 @@ export function diffMembers(input: MemberDiffInput): MemberDiff {
     if (member) {
       if (member.admin !== 'ready') actions.push({ kind: 'enable', key, member });
     } else if (m.keepOnly) {
-      continue; // not ready by its own readiness: kept if registered, never added
+      // not ready by its own readiness: kept if registered, never added
     } else if (input.missingBackends.has(m.backend)) {
       missingBackend.push(m);
     } else {

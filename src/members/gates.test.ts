@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planGates, type MemberView } from './gates.js';
 import { memberKey, planMembers } from './plan.js';
-import { NODE, lbClass, pod, service, slice } from './fixtures.js';
+import { NODE, lbClass, pod, service, slice } from '../../testkit/member-fixtures.js';
 import type { LoadBalancerClass, Pod } from '../api/types.js';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');

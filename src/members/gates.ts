@@ -2,7 +2,8 @@
 // balancers report, and `now`, to the condition each gated Pod on this node should carry.
 import { READINESS_GATE, type GateReason, type Pod } from '../api/types.js';
 import type { BindingResult } from './binding.js';
-import { conditionStatus, hasOurGate, isTerminating, memberKey, selectorMatches, type DesiredMember, type MemberPlan, type PodKey } from './plan.js';
+import { serviceSelects } from '../util/label-selector.js';
+import { conditionStatus, hasOurGate, isTerminating, memberKey, type DesiredMember, type MemberPlan, type PodKey } from './plan.js';
 
 /** What the load balancers say of one member, over every instance of its class. */
 export interface MemberView {
@@ -44,7 +45,7 @@ function bindingsFor(pod: Pod, bindings: readonly BindingResult[]): BindingResul
   return bindings.filter((b) => {
     const namespace = b.kind === 'bound' ? b.binding.namespace : b.namespace;
     const selector = b.kind === 'bound' ? b.binding.selector : b.selector;
-    return namespace === ns && selectorMatches(selector, pod.metadata.labels);
+    return namespace === ns && serviceSelects(selector, pod.metadata.labels);
   });
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planMembers } from './plan.js';
 import { parseDurationMs, parseServiceBinding, parseLbClass } from './binding.js';
-import { NODE, lbClass, pod, service, slice, type Ep } from './fixtures.js';
+import { NODE, lbClass, pod, service, slice, type Ep } from '../../testkit/member-fixtures.js';
 
 describe('planMembers: which endpoints become members (design §4.1)', () => {
   it.each<{ name: string; ep: Ep; p: Parameters<typeof pod>[1] | null; want: 'active' | 'kept' | 'draining' | 'none' }>([
@@ -38,6 +38,35 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
     }
   });
 
+  it('a tenant who writes an EndpointSlice cannot register an address that is not its Pod\'s own', () => {
+    // The endpoint names the tenant's own Pod, on this node, but points at the API server's
+    // Service IP; a second endpoint in the same slice is honest.
+    const forged = slice([
+      { pod: 'p1', ip: '10.96.0.1' },
+      { pod: 'p2', ip: '10.244.1.11' },
+    ]);
+    const p2 = pod('p2', { ip: '10.244.1.11' });
+    p2.status!.podIPs = [{ ip: '10.244.1.11' }];
+    const plan = planMembers({ nodeName: NODE, pods: [pod('p1', { ip: '10.244.1.10' }), p2], services: [service()], endpointSlices: [forged], classes: [lbClass()] });
+    expect(plan.members.map((m) => m.address)).toEqual(['10.244.1.11']);
+    expect(plan.problems).toEqual([expect.objectContaining({ reason: 'EndpointAddressNotPodIP', severity: 'Warning', object: expect.objectContaining({ kind: 'Service', namespace: 'ads', name: 'bidder' }) })]);
+    expect(plan.problems[0]!.message).toMatch(/EndpointSlice bidder-abc lists 10\.96\.0\.1 for Pod p1/);
+  });
+
+  it("a tenant's slice naming another namespace's Pod registers nothing and ties nothing to that Pod", () => {
+    const forged = slice([{ pod: 'p1', ip: '10.244.1.10' }]);
+    forged.metadata.namespace = 'evil';
+    const svc = service();
+    svc.metadata.namespace = 'evil';
+    const plan = planMembers({ nodeName: NODE, pods: [pod('p1')], services: [svc], endpointSlices: [forged], classes: [lbClass()] });
+    expect(plan.members).toEqual([]);
+  });
+
+  it('an endpoint claiming this node for a Pod the kubelet runs elsewhere registers nothing', () => {
+    const plan = planMembers({ nodeName: NODE, pods: [pod('p1', { node: 'node-b' })], services: [service()], endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }])], classes: [lbClass()] });
+    expect(plan.members).toEqual([]);
+  });
+
   it('a Pod that leaves the Service (no endpoint any more) is no member, so the reconciler drains it', () => {
     const plan = planMembers({ nodeName: NODE, pods: [pod('p1', { containersReady: true, gateStatus: 'True', labels: { app: 'other' } })], services: [service()], endpointSlices: [slice([])], classes: [lbClass()] });
     expect(plan.members).toEqual([]);
@@ -49,7 +78,7 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
       pods: [pod('p1')],
       services: [service({ 'podlb.io/backend': 'ads_bidder', 'podlb.io/drain-seconds': '5' })],
       endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }], { port: 9090 })],
-      classes: [lbClass()],
+      classes: [lbClass({ tenancy: { namespaces: [{ name: 'ads', backends: ['ads_*'] }] } })],
     });
     expect(plan.members).toEqual([expect.objectContaining({ backend: 'ads_bidder', port: 9090, drainSeconds: 5, healthCheck: { intervalMs: 1000, rise: 2, fall: 3 } })]);
   });
@@ -84,6 +113,98 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
   });
 });
 
+describe('planMembers: a Service\'s problems come only from nodes hosting its Pods', () => {
+  // One Service naming an unknown class, one with a malformed annotation, one refused by the
+  // class's tenancy, and one bound to a class that is itself invalid; all with Pods on node-a only.
+  const nodes = Array.from({ length: 50 }, (_, i) => `node-${i}`);
+  const snapFor = (nodeName: string) => ({
+    nodeName,
+    // Each agent's Pod cache holds only its node's Pods.
+    pods: nodeName === NODE ? [pod('p1')] : [],
+    services: [
+      service({ 'podlb.io/load-balancer': 'typo' }, { name: 'a' }),
+      service({ 'podlb.io/ports': 'grpc' }, { name: 'b' }),
+      service({ 'podlb.io/backend': 'other.team' }, { name: 'c' }),
+      service({ 'podlb.io/load-balancer': 'broken' }, { name: 'd' }),
+    ],
+    endpointSlices: ['a', 'b', 'c', 'd'].map((svc) => slice([{ pod: 'p1', ip: '10.244.1.10' }], { service: svc })),
+    classes: [lbClass(), lbClass({ haproxy: { instances: [] } }, 'broken')],
+  });
+
+  it('N agents without its endpoints write nothing; the one hosting them reports each problem once', () => {
+    const elsewhere = nodes.filter((n) => n !== NODE).flatMap((n) => planMembers(snapFor(n)).problems);
+    expect(elsewhere).toEqual([]);
+    const here = planMembers(snapFor(NODE)).problems;
+    expect(here.map((p) => `${p.object.kind}/${p.object.name} ${p.reason}`).sort()).toEqual([
+      'LoadBalancerClass/broken InvalidLoadBalancerClass',
+      'Service/a UnknownLoadBalancerClass',
+      'Service/b InvalidAnnotation',
+      'Service/c BackendNotAllowed',
+      'Service/d UnknownLoadBalancerClass',
+    ]);
+  });
+
+  it('a forged slice claiming a node for a Pod that is not there makes that node write nothing', () => {
+    const plan = planMembers({ ...snapFor('node-7'), endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10', node: 'node-7' }], { service: 'a' })] });
+    expect(plan.problems).toEqual([]);
+  });
+});
+
+/** The same objects as the fixtures', moved to another namespace: the tenant's own. */
+function inNamespace<T extends { metadata: { namespace?: string } }>(ns: string, o: T): T {
+  const copy = structuredClone(o);
+  copy.metadata.namespace = ns;
+  for (const ep of (copy as { endpoints?: { targetRef?: { namespace?: string } }[] }).endpoints ?? []) if (ep.targetRef) ep.targetRef.namespace = ns;
+  return copy;
+}
+
+describe('planMembers: a tenant names only backends its class grants it', () => {
+  const adsClass = lbClass({ tenancy: { namespaces: [{ name: 'ads', backends: ['ads_bidder'] }, { name: 'team-*' }] } });
+  const evilSnapshot = (svcAnn: Record<string, string>, cls = adsClass, ns = 'evil') => ({
+    nodeName: NODE,
+    pods: [pod('p1'), inNamespace(ns, pod('e1', { ip: '10.244.1.66' }))],
+    services: [service({ 'podlb.io/backend': 'ads_bidder' }), inNamespace(ns, service(svcAnn))],
+    endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }]), inNamespace(ns, slice([{ pod: 'e1', ip: '10.244.1.66' }]))],
+    classes: [cls],
+  });
+
+  it("a Service in namespace evil naming the ads team's backend registers nothing, with a Warning on it; ads keeps its member", () => {
+    const plan = planMembers(evilSnapshot({ 'podlb.io/backend': 'ads_bidder' }));
+    expect(plan.members.map((m) => `${m.service.namespace} ${m.backend} ${m.address}`)).toEqual(['ads ads_bidder 10.244.1.10']);
+    expect(plan.problems).toEqual([expect.objectContaining({ reason: 'NamespaceNotAllowed', severity: 'Warning', object: expect.objectContaining({ kind: 'Service', namespace: 'evil', name: 'bidder' }) })]);
+    expect(plan.bindings.map((b) => b.kind)).toEqual(['bound', 'invalid']);
+  });
+
+  it.each<{ name: string; cls: ReturnType<typeof lbClass>; ns: string; backend?: string; want: 'bound' | 'NamespaceNotAllowed' | 'BackendNotAllowed' }>([
+    { name: 'no tenancy: own default backend', cls: lbClass(), ns: 'evil', want: 'bound' },
+    { name: 'no tenancy: own prefix', cls: lbClass(), ns: 'evil', backend: 'evil.shop', want: 'bound' },
+    { name: "no tenancy: another namespace's default name", cls: lbClass(), ns: 'evil', backend: 'ads.bidder.http', want: 'BackendNotAllowed' },
+    { name: 'no tenancy: a name outside every prefix', cls: lbClass(), ns: 'evil', backend: 'ads_bidder', want: 'BackendNotAllowed' },
+    { name: 'no tenancy: a prefix of the namespace name is not its prefix', cls: lbClass(), ns: 'evil', backend: 'evilcorp.x', want: 'BackendNotAllowed' },
+    { name: 'listed by prefix, backends unset: own names', cls: adsClass, ns: 'team-red', want: 'bound' },
+    { name: "listed by prefix, backends unset: another team's", cls: adsClass, ns: 'team-red', backend: 'team-blue.web.http', want: 'BackendNotAllowed' },
+    { name: 'not listed', cls: adsClass, ns: 'evil', want: 'NamespaceNotAllowed' },
+    { name: 'listed with backends: an ungranted own-prefix name', cls: adsClass, ns: 'ads', want: 'BackendNotAllowed' },
+    { name: 'listed with backends: the granted name', cls: adsClass, ns: 'ads', backend: 'ads_bidder', want: 'bound' },
+    { name: 'wildcard entries add up', cls: lbClass({ tenancy: { namespaces: [{ name: '*' }, { name: 'ads', backends: ['ads_*'] }] } }), ns: 'ads', backend: 'ads_bidder', want: 'bound' },
+    { name: 'wildcard entries add up, own prefix too', cls: lbClass({ tenancy: { namespaces: [{ name: '*' }, { name: 'ads', backends: ['ads_*'] }] } }), ns: 'ads', want: 'bound' },
+    { name: 'catch-all grants no other namespace its names', cls: lbClass({ tenancy: { namespaces: [{ name: '*' }, { name: 'ads', backends: ['ads_*'] }] } }), ns: 'evil', backend: 'ads_bidder', want: 'BackendNotAllowed' },
+    { name: 'empty list: nobody', cls: lbClass({ tenancy: { namespaces: [] } }), ns: 'ads', want: 'NamespaceNotAllowed' },
+  ])('$name → $want', ({ cls, ns, backend, want }) => {
+    const classes = new Map([['l7lb', parseLbClass(cls).model!]]);
+    const r = parseServiceBinding(inNamespace(ns, service(backend ? { 'podlb.io/backend': backend } : {})), classes);
+    expect(r.result.kind).toBe(want === 'bound' ? 'bound' : 'invalid');
+    expect(r.problems.map((p) => p.reason)).toEqual(want === 'bound' ? [] : [want]);
+  });
+
+  it('one refused port refuses the Service: a multi-port Service cannot smuggle one backend in', () => {
+    const classes = new Map([['l7lb', parseLbClass(lbClass()).model!]]);
+    const r = parseServiceBinding(inNamespace('evil', service({ 'podlb.io/backend': 'http=evil.web,metrics=ads_bidder' }, { ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }] })), classes);
+    expect(r.result.kind).toBe('invalid');
+    expect(r.problems[0]!.message).toMatch(/"ads_bidder"/);
+  });
+});
+
 describe('parseServiceBinding', () => {
   const classes = new Map([['l7lb', parseLbClass(lbClass()).model!]]);
   it.each<{ ann: Record<string, string>; ports?: { name?: string; port: number; protocol?: string }[]; ok: boolean; match?: RegExp }>([
@@ -91,7 +212,7 @@ describe('parseServiceBinding', () => {
     { ann: { 'podlb.io/ports': '80' }, ok: true },
     { ann: { 'podlb.io/ports': 'http,metrics' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: true },
     { ann: { 'podlb.io/ports': 'http,metrics', 'podlb.io/backend': 'one' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: false, match: /several ports/ },
-    { ann: { 'podlb.io/backend': 'http=a,metrics=b' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: true },
+    { ann: { 'podlb.io/backend': 'http=ads.a,metrics=ads.b' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: true },
     { ann: { 'podlb.io/backend': 'http=a,nope=b' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: false, match: /port=backend/ },
     { ann: { 'podlb.io/backend': 'evil backend\nserver x' }, ok: false, match: /must match/ },
     { ann: { 'podlb.io/drain-seconds': '-1' }, ok: false, match: /whole number/ },
@@ -121,6 +242,9 @@ describe('parseLbClass', () => {
     [{ haproxy: { instances: ['unix:///x'], healthCheck: { interval: 'soon' } } }, /duration/],
     [{ haproxy: { instances: ['unix:///x'], healthCheck: { rise: 0 } } }, /rise/],
     [{ readiness: { timeoutSeconds: -5 } }, /timeoutSeconds/],
+    [{ tenancy: {} }, /spec.tenancy.namespaces/],
+    [{ tenancy: { namespaces: [{ name: 'Ads' }] } }, /spec.tenancy.namespaces\[0\].name/],
+    [{ tenancy: { namespaces: [{ name: 'ads', backends: ['a*b'] }] } }, /spec.tenancy.namespaces\[0\].backends\[0\]/],
   ])('%j is refused', (spec, match) => {
     const r = parseLbClass(lbClass(spec as never));
     expect(r.model).toBeUndefined();

@@ -1,11 +1,11 @@
 // The member planner: a pure function from a snapshot of the cluster to the members this
 // node wants in its load balancers (design §4.1 and §4.4). No I/O; `now` is not needed here:
 // timing (drain windows, timeouts) belongs to the reconciler and the gate planner.
-import { READINESS_GATE, type EndpointSlice, type LoadBalancerClass, type Pod, type Service, LABEL_SERVICE_NAME } from '../api/types.js';
-import type { Problem } from '../api/problem.js';
+import { ANNOTATION_LOAD_BALANCER, READINESS_GATE, type EndpointSlice, type LoadBalancerClass, type Pod, type Service, LABEL_SERVICE_NAME } from '../api/types.js';
+import { problem, type Problem } from '../api/problem.js';
 import type { HealthCheck } from '../lb/provider.js';
 import { memberName } from '../lb/naming.js';
-import { isOptedIn, parseLbClass, parseServiceBinding, type BindingResult, type LbClassModel } from './binding.js';
+import { isOptedIn, parseLbClass, parseServiceBinding, serviceRef, type BindingResult, type LbClassModel } from './binding.js';
 
 export interface MemberSnapshot {
   nodeName: string;
@@ -115,8 +115,10 @@ export function decideEndpoint(
 ): { decision: EndpointDecision; pod?: Pod } {
   if (ep.nodeName !== nodeName) return { decision: 'notOnThisNode' };
   const ref = ep.targetRef;
-  const pod = ref?.kind === 'Pod' && ref.name ? podsByName.get(`${ref.namespace ?? namespace}/${ref.name}`) : undefined;
-  if (!pod || (ref?.uid && pod.metadata.uid && ref.uid !== pod.metadata.uid)) return { decision: 'podNotFound' };
+  // A slice speaks only for Pods of its own namespace: naming another team's Pod would tie that
+  // Pod's readiness gate to a backend of the tenant's choosing.
+  const pod = ref?.kind === 'Pod' && ref.name && (ref.namespace ?? namespace) === namespace ? podsByName.get(`${namespace}/${ref.name}`) : undefined;
+  if (!pod || pod.spec.nodeName !== nodeName || (ref?.uid && pod.metadata.uid && ref.uid !== pod.metadata.uid)) return { decision: 'podNotFound' };
   if (ep.conditions?.terminating === true || isTerminating(pod)) return { decision: 'terminating', pod };
   if (ep.conditions?.ready !== false) return { decision: 'active', pod };
   if (isHeldOnlyByOurGate(pod)) return { decision: 'gatedOnlyByUs', pod };
@@ -124,17 +126,25 @@ export function decideEndpoint(
   return { decision: 'notReady', pod };
 }
 
-export function selectorMatches(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
-  const keys = Object.keys(selector);
-  return keys.length > 0 && keys.every((k) => labels?.[k] === selector[k]);
+/**
+ * The Pod's own addresses. An EndpointSlice is written by whoever may write EndpointSlices in
+ * the namespace, not only by the endpoint controller, so its addresses prove nothing: a member
+ * must be an address the kubelet reported for the Pod the endpoint names.
+ */
+export function podIps(pod: Pod): Set<string> {
+  const ips = new Set<string>();
+  if (pod.status?.podIP) ips.add(pod.status.podIP);
+  for (const ip of pod.status?.podIPs ?? []) ips.add(ip.ip);
+  return ips;
 }
 
 export function planMembers(snap: MemberSnapshot): MemberPlan {
   const problems: Problem[] = [];
   const classes = new Map<string, LbClassModel>();
+  const classProblems = new Map<string, Problem[]>();
   for (const c of snap.classes) {
     const parsed = parseLbClass(c);
-    problems.push(...parsed.problems);
+    if (parsed.problems.length > 0) classProblems.set(c.metadata.name ?? '', parsed.problems);
     if (parsed.model) classes.set(parsed.model.name, parsed.model);
   }
 
@@ -154,12 +164,24 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
   const bindings: BindingResult[] = [];
   const members = new Map<string, DesiredMember>();
   const services = [...snap.services].filter(isOptedIn).sort((a, b) => podKeyString(keyOf(a)).localeCompare(podKeyString(keyOf(b))));
+  // Every agent sees every opted-in Service and class, so a problem reported by every agent is
+  // one Event per node: only an agent hosting one of the Service's Pods reports it, and a bad
+  // class is reported by the agents whose Pods it leaves unregistered.
+  const reportedClasses = new Set<string>();
   for (const svc of services) {
     const parsed = parseServiceBinding(svc, classes);
-    problems.push(...parsed.problems);
+    const { namespace, name } = keyOf(svc);
+    if (hostsEndpoints(slicesByService.get(`${namespace}/${name}`) ?? [], snap.nodeName, podsByName, namespace)) {
+      problems.push(...parsed.problems);
+      const className = (svc.metadata.annotations?.[ANNOTATION_LOAD_BALANCER] ?? '').trim();
+      if (!reportedClasses.has(className)) problems.push(...(classProblems.get(className) ?? []));
+      reportedClasses.add(className);
+    }
     bindings.push(parsed.result);
     if (parsed.result.kind !== 'bound') continue;
     const { binding, lbClass } = parsed.result;
+    // One Warning per slice, address and Pod however many ports name them.
+    const foreign = new Set<string>();
     for (const slice of slicesByService.get(`${binding.namespace}/${binding.name}`) ?? []) {
       for (const port of binding.ports) {
         const slicePort = slice.ports?.find((p) => (p.name ?? '') === port.portName);
@@ -167,7 +189,12 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
         for (const ep of slice.endpoints ?? []) {
           const { decision, pod } = decideEndpoint(ep, snap.nodeName, podsByName, binding.namespace);
           if (!pod || decision === 'notOnThisNode' || decision === 'podNotFound') continue;
+          const own = podIps(pod);
           for (const address of ep.addresses) {
+            if (!own.has(address)) {
+              foreign.add(`${slice.metadata.name ?? ''}\u0000${address}\u0000${pod.metadata.name ?? ''}`);
+              continue;
+            }
             const name = memberName(snap.nodeName, address, slicePort.port);
             const key = memberKey(port.backend, name);
             const m: DesiredMember = {
@@ -191,8 +218,23 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
         }
       }
     }
+    for (const f of foreign) {
+      const [sliceName, address, podName] = f.split('\u0000') as [string, string, string];
+      problems.push(
+        problem(
+          serviceRef(svc),
+          'endpoints',
+          'EndpointAddressNotPodIP',
+          `Service ${binding.namespace}/${binding.name}: EndpointSlice ${sliceName} lists ${address} for Pod ${podName}, which is not one of the Pod's own IPs; that address is not registered`,
+        ),
+      );
+    }
   }
   return { classes, members: [...members.values()], bindings, problems };
+}
+
+function hostsEndpoints(slices: readonly EndpointSlice[], nodeName: string, podsByName: ReadonlyMap<string, Pod>, namespace: string): boolean {
+  return slices.some((s) => (s.endpoints ?? []).some((ep) => decideEndpoint(ep, nodeName, podsByName, namespace).pod !== undefined));
 }
 
 function rank(m: DesiredMember): number {

@@ -7,9 +7,9 @@ import type { Logger } from 'pino';
 import type { ObjectRef } from '../api/problem.js';
 import type { EventToRecord } from '../kube/events.js';
 import { memberNamePrefix } from '../lb/naming.js';
-import { instanceRefKey, type LbInstance, type LbInstanceRef, type ObservedMember } from '../lb/provider.js';
+import { instanceRefKey, LB_CREDENTIALS_REFUSED, type LbInstance, type LbInstanceRef, type ObservedMember } from '../lb/provider.js';
 import { backoff, type BackoffPolicy } from '../util/backoff.js';
-import { errorMessage } from '../util/errors.js';
+import { errorCode, errorMessage, PodlbError } from '../util/errors.js';
 import { classRef, type LbClassModel } from './binding.js';
 import { diffMembers, instanceViews, lastKnownViews, type MemberAction } from './diff.js';
 import { executors } from './execute.js';
@@ -22,6 +22,8 @@ export interface InstanceStatus {
   id: string;
   reachable: boolean;
   lastError?: string;
+  /** errorCode() of the last failure: a bounded metric label. */
+  code?: string;
   missingBackends: string[];
 }
 
@@ -65,7 +67,8 @@ interface InstanceState {
   inst: LbInstance;
   failures: number;
   nextRetryAt: number;
-  lastError?: string;
+  /** The last failure, kept as the Error so logs and metrics still have its type and code. */
+  lastErr?: unknown;
   /** Backends in which we have seen or put our members: listed every run so we can GC them. */
   backends: Set<string>;
   missingBackends: string[];
@@ -186,7 +189,7 @@ export class MemberReconciler {
   async #reconcileInstance(st: InstanceState, desired: readonly DesiredMember[], livePodIps: ReadonlySet<string>, run: Run): Promise<Map<string, MemberView>> {
     const { ref } = st;
     const { out, now, wake } = run;
-    const status: InstanceStatus = { className: ref.className, id: ref.id, reachable: st.failures === 0, missingBackends: st.missingBackends, ...(st.lastError ? { lastError: st.lastError } : {}) };
+    const status: InstanceStatus = { className: ref.className, id: ref.id, reachable: st.failures === 0, missingBackends: st.missingBackends, ...(st.lastErr !== undefined ? { lastError: errorMessage(st.lastErr), code: errorCode(st.lastErr) } : {}) };
     out.instances.push(status);
     if (now < st.nextRetryAt) {
       wake(st.nextRetryAt);
@@ -201,16 +204,16 @@ export class MemberReconciler {
       this.#failed(st, status, err, run, log);
       return lastKnownViews(desired, st.lastObserved, new Set());
     }
-    if (st.failures > 0) {
-      log.info('load balancer instance reachable again');
-      out.events.push({ object: classRef(ref.className), type: 'Normal', reason: 'LoadBalancerReachable', message: `Instance ${ref.id} is reachable again` });
-    }
+    // Every agent of the fleet sees the same recovery: an Event each would be one per node on
+    // the class. The node's LoadBalancerReachable condition turning True says it once per node.
+    if (st.failures > 0) log.info('load balancer instance reachable again');
     st.failures = 0;
     st.nextRetryAt = 0;
-    delete st.lastError;
+    delete st.lastErr;
     status.reachable = true;
     status.missingBackends = st.missingBackends;
     delete status.lastError;
+    delete status.code;
 
     const drains = this.#drainsOf(ref.id);
     const diff = diffMembers({ desired, observed, missingBackends: new Set(st.missingBackends), livePodIps, drainingSince: drains, lastDesired: this.#lastDesired, now });
@@ -304,19 +307,25 @@ export class MemberReconciler {
     st.failures += 1;
     const delay = backoff(st.failures, this.#opts.backoff ?? DEFAULT_BACKOFF, this.#opts.random);
     st.nextRetryAt = run.now + delay;
-    st.lastError = errorMessage(err);
+    st.lastErr = err;
     status.reachable = false;
-    status.lastError = st.lastError;
+    status.lastError = errorMessage(err);
+    status.code = errorCode(err);
     run.wake(st.nextRetryAt);
-    log.warn({ err: st.lastError, failures: st.failures, retryInMs: Math.round(delay) }, 'load balancer instance call failed');
+    log.warn({ err, failures: st.failures, retryInMs: Math.round(delay) }, 'load balancer instance call failed');
     if (st.failures === 1) {
-      run.out.events.push({ object: classRef(st.ref.className), type: 'Warning', reason: 'LoadBalancerUnreachable', message: `Instance ${st.ref.id}: ${st.lastError}; retrying with backoff, registered members are kept` });
+      // Refused credentials are not an outage: the class or its Secret needs a fix, and the reason says so.
+      const refused = err instanceof PodlbError && err.code === LB_CREDENTIALS_REFUSED;
+      run.out.events.push({ object: classRef(st.ref.className), type: 'Warning', reason: refused ? 'CredentialsRefused' : 'LoadBalancerUnreachable', message: `Instance ${st.ref.id}: ${status.lastError}; retrying with backoff, registered members are kept` });
     }
   }
 
   #drainsOf(instanceId: string): Map<string, number> {
     let m = this.#drainStart.get(instanceId);
-    if (!m) this.#drainStart.set(instanceId, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.#drainStart.set(instanceId, m);
+    }
     return m;
   }
 

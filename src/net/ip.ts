@@ -94,7 +94,7 @@ function v6Words(text: string): number[] {
   if (v4) {
     const b = v4[1]!.split('.').map(Number);
     tail.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
-    text = text.slice(0, -v4[1]!.length) + '0:0'; // placeholder groups, replaced below
+    text = `${text.slice(0, -v4[1]!.length)}0:0`; // placeholder groups, replaced below
   }
   const [head, rest] = text.includes('::') ? text.split('::') : [text, undefined];
   const hs = head ? head.split(':') : [];
@@ -200,7 +200,7 @@ export function addressBytes(address: string): Buffer {
   if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
   if (!isIPv6(address)) throw new InvalidAddressError(address, 'not an IPv4 or IPv6 address');
   const out = Buffer.alloc(16);
-  v6Words(address).forEach((w, i) => out.writeUInt16BE(w, i * 2));
+  for (const [i, w] of v6Words(address).entries()) out.writeUInt16BE(w, i * 2);
   return out;
 }
 
@@ -253,8 +253,12 @@ export function formatIPv4Interned(b: Buffer, view: DataView, off: number): stri
 /** `a.b.c.d/len` for the IPv4 address at `off` (len 0..32). */
 export function formatIPv4PrefixAt(b: Buffer, off: number, length: number): string {
   const k = (b[off]! << 8) | b[off + 1]!;
-  const head = (firstTwoOctets[k] ??= `${OCTETS[b[off]!]}.${OCTETS[b[off + 1]!]}.`);
-  return head + OCTETS[b[off + 2]!]! + '.' + OCTETS[b[off + 3]!]! + prefixSuffix(length);
+  let head = firstTwoOctets[k];
+  if (head === undefined) {
+    head = `${OCTETS[b[off]!]}.${OCTETS[b[off + 1]!]}.`;
+    firstTwoOctets[k] = head;
+  }
+  return `${head}${OCTETS[b[off + 2]!]}.${OCTETS[b[off + 3]!]}${prefixSuffix(length)}`;
 }
 
 /** `/len` for a prefix length 0..128, preallocated. */

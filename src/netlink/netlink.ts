@@ -14,13 +14,7 @@
 // and would leave a blocked thread behind on every idle event socket; bench/netlink.ts
 // measures what the chosen design costs.
 //
-// Namespaces. open({ netns }) calls setns(2) on the calling thread (Node's main thread, the
-// one running JavaScript), creates the socket, and calls setns back to the thread's original
-// namespace before returning. That is safe in Node: the three calls run synchronously one
-// after the other, so no other JavaScript, callback or I/O on this thread runs in between;
-// libuv's worker threads and V8's threads are other threads and setns never affects them. A
-// socket keeps the namespace it was created in for its whole life, so every later request,
-// dump and event is about that namespace, while the thread is already back in its own.
+// Namespaces: see socket.ts.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import * as libc from '../../native/libc.js';
 import {
@@ -31,8 +25,6 @@ import {
   NLM_F_DUMP_INTR,
   NLM_F_EXCL,
   NLM_F_REPLACE,
-  RTM_DELLINK,
-  RTM_DELROUTE,
   RTM_F_CLONED,
   RTM_NEWLINK,
   RTM_NEWROUTE,
@@ -41,25 +33,20 @@ import {
   RTNLGRP_LINK,
   RT_TABLE_MAIN,
 } from './constants.js';
-import { errnoName, NetlinkError, NetlinkParseError } from './errors.js';
+import { NetlinkError, NetlinkParseError } from './errors.js';
+import { EVENT_RCVBUF, EventSubscription, type NetlinkEvent, type Subscription } from './events.js';
 import type { Family } from '../net/ip.js';
 import { encodeLinkDump, parseLink, type Link } from './link.js';
-import { hasMessageAt, NlMsg, parseDone, parseError, splitMessages } from './message.js';
+import { hasMessageAt, NlMsg, parseDone, parseError } from './message.js';
 import { encodeRouteDump, encodeRouteRequest, parseRoute, type Route, type RouteSpec } from './route.js';
+import { EAGAIN, EINTR, fail, openSocketIn, RECV_BUFFER, SLICE_MS } from './socket.js';
 
-const EAGAIN = 11;
-const EINTR = 4;
-const ENOBUFS = 105;
+export type { NetlinkEvent, Subscription } from './events.js';
+
 const ETIMEDOUT = 110;
-/** Longest the request loop keeps the event loop before yielding. */
-const SLICE_MS = 2;
-/** The kernel caps a dump batch at 32 KiB; one datagram never exceeds this. */
-const RECV_BUFFER = 256 * 1024;
 /** Kernel answers are synchronous; this only guards against a bug leaving a request hanging. */
 const REQUEST_TIMEOUT_MS = 10_000;
 const DUMP_RETRIES = 3;
-/** Event socket receive buffer (SO_RCVBUFFORCE, root): a burst of 20,000 route events fits (measured). */
-const EVENT_RCVBUF = 8 << 20;
 
 export interface OpenOptions {
   /** A name under /run/netns (`ip netns add NAME`) or a path such as /proc/PID/ns/net. */
@@ -81,18 +68,6 @@ export interface DefaultGateway {
   ifname?: string;
 }
 
-export type NetlinkEvent =
-  | { kind: 'route'; op: 'new' | 'del'; route: Route }
-  | { kind: 'link'; op: 'new' | 'del'; link: Link }
-  /** The kernel dropped events (ENOBUFS): the subscriber must re-read the state it cares about. */
-  | { kind: 'overrun' }
-  /** The subscription failed and is closed. */
-  | { kind: 'error'; error: Error };
-
-export interface Subscription {
-  close(): void;
-}
-
 /** Counters for the bench and tests: how the request loop behaved. */
 export interface NetlinkStats {
   requests: number;
@@ -103,62 +78,6 @@ export interface NetlinkStats {
   yields: number;
   /** Longest stretch the request loop ran without yielding, ms. */
   maxSliceMs: number;
-}
-
-export function netnsPath(netns: string): string {
-  if (netns.includes('/')) return netns;
-  if (!/^[A-Za-z0-9_.-]+$/.test(netns) || netns === '.' || netns === '..') {
-    throw new NetlinkError(`netns ${JSON.stringify(netns)}`, 22 /* EINVAL */, 'not a valid namespace name');
-  }
-  return `/run/netns/${netns}`;
-}
-
-function fail(operation: string): never {
-  throw new NetlinkError(operation, libc.errno());
-}
-
-function createRouteSocket(): number {
-  const fd = libc.socket(libc.AF_NETLINK, libc.SOCK_RAW | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, libc.NETLINK_ROUTE);
-  if (fd < 0) fail('socket(AF_NETLINK, NETLINK_ROUTE)');
-  return fd;
-}
-
-/**
- * A bare NETLINK_ROUTE socket (SOCK_NONBLOCK) in `netns` (see the header on why setns here is
- * safe). The caller owns and closes the fd; Netlink.open is what podlb code should use.
- */
-export function openSocketIn(netns: string | undefined): number {
-  if (netns === undefined) return createRouteSocket();
-  const path = netnsPath(netns);
-  const target = libc.open(path, libc.O_RDONLY | libc.O_CLOEXEC);
-  if (target < 0) fail(`open ${path}`);
-  const home = libc.open('/proc/thread-self/ns/net', libc.O_RDONLY | libc.O_CLOEXEC);
-  if (home < 0) {
-    const e = libc.errno();
-    libc.close(target);
-    throw new NetlinkError('open /proc/thread-self/ns/net', e);
-  }
-  try {
-    if (libc.setns(target, libc.CLONE_NEWNET) < 0) fail(`setns ${path}`);
-    let fd = -1;
-    let err: unknown;
-    try {
-      fd = createRouteSocket();
-    } catch (e) {
-      err = e;
-    }
-    if (libc.setns(home, libc.CLONE_NEWNET) < 0) {
-      // The JavaScript thread is stuck in another namespace: every socket it opens from now
-      // on (API server, HAProxy, BIRD) would be in the wrong one. Nothing can be trusted.
-      process.stderr.write(`podlb: FATAL: setns back to the original network namespace failed: ${errnoName(libc.errno())}\n`);
-      process.abort();
-    }
-    if (err !== undefined) throw err;
-    return fd;
-  } finally {
-    libc.close(target);
-    libc.close(home);
-  }
 }
 
 export class Netlink {
@@ -407,99 +326,5 @@ export class Netlink {
       if (this.#poll) this.#poll.start({ readable: true }, cb);
       else this.#poll = libc.poll(this.#fd, cb);
     });
-  }
-}
-
-class EventSubscription implements Subscription {
-  readonly #fd: number;
-  readonly #buf = Buffer.allocUnsafe(RECV_BUFFER);
-  readonly #cb: (ev: NetlinkEvent) => void;
-  readonly #onClose: () => void;
-  readonly #poll: libc.PollHandle;
-  readonly #tap: ((bytes: Buffer) => void) | undefined;
-  #closed = false;
-
-  constructor(fd: number, groups: number, rcvbuf: number, cb: (ev: NetlinkEvent) => void, onClose: () => void, tap?: (bytes: Buffer) => void) {
-    this.#fd = fd;
-    this.#tap = tap;
-    this.#cb = cb;
-    this.#onClose = onClose;
-    try {
-      // A larger buffer as root (FORCE ignores rmem_max); else whatever rmem_max allows.
-      if (libc.setsockopt(fd, libc.SOL_SOCKET, libc.SO_RCVBUFFORCE, libc.int32(rcvbuf), 4) < 0) {
-        libc.setsockopt(fd, libc.SOL_SOCKET, libc.SO_RCVBUF, libc.int32(rcvbuf), 4);
-      }
-      if (libc.bind(fd, libc.sockaddrNl(0, groups), 12) < 0) fail(`bind groups 0x${groups.toString(16)}`);
-      this.#poll = libc.poll(fd, (status) => this.#onPoll(status));
-    } catch (err) {
-      libc.close(fd);
-      throw err;
-    }
-  }
-
-  /**
-   * A dropped event (the kernel found the receive buffer full) sets the socket error
-   * ENOBUFS: epoll reports EPOLLERR, which libuv hands over as status UV_EBADF after stopping
-   * the handle. Restart it and let recv() report the real error.
-   */
-  #onPoll(status: number): void {
-    if (this.#closed) return;
-    if (status < 0) this.#poll.start({ readable: true }, (st) => this.#onPoll(st));
-    this.#drain();
-  }
-
-  /** Reads what is queued, for at most SLICE_MS: uv_poll is level-triggered, so anything left fires again next loop turn. */
-  #drain(): void {
-    const start = performance.now();
-    while (!this.#closed && performance.now() - start < SLICE_MS) {
-      const n = libc.recv(this.#fd, this.#buf, this.#buf.length, libc.MSG_DONTWAIT | libc.MSG_TRUNC);
-      if (n < 0) {
-        const e = libc.errno();
-        if (e === EAGAIN) return;
-        if (e === EINTR) continue;
-        if (e === ENOBUFS) {
-          this.#cb({ kind: 'overrun' });
-          continue;
-        }
-        return this.#fail(new NetlinkError('recv (subscription)', e));
-      }
-      let events: NetlinkEvent[];
-      try {
-        if (n > this.#buf.length) throw new NetlinkParseError(`event datagram of ${n} bytes truncated`);
-        this.#tap?.(Buffer.from(this.#buf.subarray(0, n)));
-        events = splitMessages(this.#buf.subarray(0, n)).flatMap(toEvent);
-      } catch (err) {
-        return this.#fail(err as Error);
-      }
-      for (const ev of events) this.#cb(ev);
-    }
-  }
-
-  #fail(error: Error): void {
-    this.close();
-    this.#cb({ kind: 'error', error });
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#poll.close();
-    libc.close(this.#fd);
-    this.#onClose();
-  }
-}
-
-function toEvent(m: NlMsg): NetlinkEvent[] {
-  switch (m.type) {
-    case RTM_NEWROUTE:
-    case RTM_DELROUTE: {
-      const route = parseRoute(m);
-      return route ? [{ kind: 'route', op: m.type === RTM_NEWROUTE ? 'new' : 'del', route }] : [];
-    }
-    case RTM_NEWLINK:
-    case RTM_DELLINK:
-      return [{ kind: 'link', op: m.type === RTM_NEWLINK ? 'new' : 'del', link: parseLink(m) }];
-    default:
-      return [];
   }
 }

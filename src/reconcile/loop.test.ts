@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventToRecord } from '../kube/events.js';
+import { UnreachableError } from '../util/errors.js';
 import { ReconcileLoop, type ReconcileLoopOptions } from './loop.js';
 import type { Reconciler, ReconcileResult } from './reconciler.js';
 
@@ -161,5 +162,30 @@ describe('ReconcileLoop', () => {
     await loop.nextRun();
     expect(a.seen).toEqual([1, 2]);
     expect(loop.running).toBe(true);
+  });
+
+  it('logs a failure as the Error (type, message with its cause, code, stack) and hands its code to onFailure', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const captured = pino({ level: 'warn' }, { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const refused = Object.assign(new Error('connect ECONNREFUSED /run/bird.ctl'), { code: 'ECONNREFUSED' });
+    const bird = scripted('bird', [() => ({ failed: { error: 'BIRD is away', err: new UnreachableError('BIRD_UNREACHABLE', 'BIRD control socket', refused) } })]);
+    const kernel = scripted('kernel', [() => { throw refused; }]);
+    const status = scripted('status', [() => ({ failed: { error: 'a stored reason, no Error' } })]);
+    const failures: string[] = [];
+    const loop = makeLoop({ log: captured, reconcilers: [bird, kernel, status], onFailure: (name, _error, code) => failures.push(`${name}: ${code}`) });
+    await loop.nextRun();
+    expect(failures).toEqual(['bird: BIRD_UNREACHABLE', 'kernel: ECONNREFUSED', 'status: Unknown']);
+
+    const failed = (name: string) => lines.find((l) => l.reconciler === name && l.msg === 'reconcile failed; retrying with backoff')!;
+    const birdErr = failed('bird').err as Record<string, unknown>;
+    expect(birdErr).toMatchObject({ type: 'UnreachableError', message: 'BIRD control socket: connect ECONNREFUSED /run/bird.ctl', code: 'BIRD_UNREACHABLE', transient: true });
+    expect(birdErr.stack).toMatch(/^UnreachableError: BIRD control socket\n[\s\S]*caused by: Error: connect ECONNREFUSED/);
+    expect(failed('bird').code).toBe('BIRD_UNREACHABLE');
+    const threw = lines.find((l) => l.reconciler === 'kernel' && l.msg === 'reconciler threw')!;
+    expect(threw.err).toMatchObject({ type: 'Error', message: 'connect ECONNREFUSED /run/bird.ctl', code: 'ECONNREFUSED' });
+    expect(threw.stack).toBeUndefined();
+    // Only a string to hand: under `error`, so `err` always holds a serialized Error.
+    expect(failed('status')).toMatchObject({ error: 'a stored reason, no Error', code: 'Unknown' });
+    expect(failed('status').err).toBeUndefined();
   });
 });

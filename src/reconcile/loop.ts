@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { EventToRecord } from '../kube/events.js';
 import { backoff, type BackoffPolicy } from '../util/backoff.js';
-import { errorMessage } from '../util/errors.js';
+import { errorCode, errorMessage } from '../util/errors.js';
 import type { Reconciler, ReconcileResult } from './reconciler.js';
 import { Signal } from './signal.js';
 
@@ -21,8 +21,8 @@ export interface ReconcileLoopOptions<S, C> {
   resyncMs?: number;
   /** For reconcilers that do not bring their own. Default 250 ms doubling to 30 s. */
   backoff?: BackoffPolicy;
-  /** Called for every failure (returned or thrown), e.g. to count it. */
-  onFailure?: (reconciler: string, error: string) => void;
+  /** Called for every failure (returned or thrown), e.g. to count it by `code` (errorCode()). */
+  onFailure?: (reconciler: string, error: string, code: string) => void;
   now?: () => number;
   random?: () => number;
 }
@@ -134,7 +134,7 @@ export class ReconcileLoop<S, C = never> {
       this.#snapshotFailures = 0;
     } catch (err) {
       this.#snapshotFailures += 1;
-      log.error({ err: errorMessage(err), failures: this.#snapshotFailures }, 'could not take a snapshot; retrying');
+      log.error({ err, failures: this.#snapshotFailures }, 'could not take a snapshot; retrying');
       report.wakeAt = now + backoff(this.#snapshotFailures, this.#o.backoff ?? DEFAULT_BACKOFF, this.#o.random);
       this.#signal.wakeAt(report.wakeAt, this.#o.now());
       return report;
@@ -151,6 +151,7 @@ export class ReconcileLoop<S, C = never> {
       }
       const run: ReconcilerRun<C> = {};
       report.runs.set(r.name, run);
+      let cause: unknown;
       try {
         const result = await r.reconcile(snapshot, now);
         run.result = result;
@@ -158,11 +159,15 @@ export class ReconcileLoop<S, C = never> {
         if (result.nextWakeAt !== undefined) wakeTimes.push(result.nextWakeAt);
         events.push(...(result.events ?? []));
         for (const p of result.problems ?? []) events.push({ object: p.object, type: p.severity, reason: p.reason, message: p.message });
-        if (result.failed) run.error = result.failed.error;
+        if (result.failed) {
+          run.error = result.failed.error;
+          cause = result.failed.err;
+        }
       } catch (err) {
         // A throw is a bug in that reconciler; the rest of the run must not pay for it.
         run.error = errorMessage(err);
-        log.error({ reconciler: r.name, err: run.error, stack: (err as Error).stack }, 'reconciler threw');
+        cause = err;
+        log.error({ reconciler: r.name, err }, 'reconciler threw');
       }
       if (run.error === undefined) {
         this.#failures.delete(r.name);
@@ -172,13 +177,14 @@ export class ReconcileLoop<S, C = never> {
       const delay = backoff(failures, r.backoff ?? this.#o.backoff ?? DEFAULT_BACKOFF, this.#o.random);
       this.#failures.set(r.name, { failures, retryAt: now + delay });
       wakeTimes.push(now + delay);
-      this.#o.onFailure?.(r.name, run.error);
-      log.warn({ reconciler: r.name, err: run.error, failures, retryInMs: Math.round(delay) }, 'reconcile failed; retrying with backoff');
+      const code = errorCode(cause);
+      this.#o.onFailure?.(r.name, run.error, code);
+      log.warn({ reconciler: r.name, ...(cause === undefined ? { error: run.error } : { err: cause }), code, failures, retryInMs: Math.round(delay) }, 'reconcile failed; retrying with backoff');
     }
     const record = this.#o.record;
     if (record && events.length > 0) {
       // A recorder that fails must not stop the loop: Events are best effort.
-      await Promise.all(events.map(async (e) => record(e)).map((p) => p.catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'could not record an Event'))));
+      await Promise.all(events.map(async (e) => record(e)).map((p) => p.catch((err: unknown) => log.warn({ err }, 'could not record an Event'))));
     }
     if (wakeTimes.length > 0) {
       report.wakeAt = Math.min(...wakeTimes);

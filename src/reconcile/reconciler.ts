@@ -18,7 +18,11 @@ export interface ReconcileResult<C = never> {
    * The job could not be done (a component away, writes refused). The loop backs off and does
    * not run this reconciler again before the backoff ends, however often it is signalled.
    */
-  failed?: { error: string };
+  failed?: {
+    error: string;
+    /** The Error behind it, when there is one: logged as `err` (type, stack, fields); its code labels the failure. */
+    err?: unknown;
+  };
 }
 
 export interface Reconciler<S, C = never> {

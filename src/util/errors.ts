@@ -40,3 +40,19 @@ export class UnreachableError extends PodlbError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+// Metric label values must stay a small set: our own codes and Node's (ECONNREFUSED,
+// UND_ERR_SOCKET) look like this; anything else (a message, an errno text) is "Other".
+const CODE_SHAPE = /^[A-Z][A-Z0-9_]{0,39}$/;
+
+/**
+ * The stable code of an error, bounded for a metric label: a PodlbError's `code`, a Node
+ * system error's `code`, else the first code along its `cause` chain; "Unknown" when none.
+ */
+export function errorCode(err: unknown): string {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return CODE_SHAPE.test(code) ? code : 'Other';
+  }
+  return 'Unknown';
+}

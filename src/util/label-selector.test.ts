@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidObjectError } from './errors.js';
-import { formatSelector, LabelSelectorError, parseLabelSelector, parseLabelSelectorFor, selectorMatches } from './label-selector.js';
+import { formatRequirement, formatSelector, labelsMatch, LabelSelectorError, parseLabelSelector, parseLabelSelectorFor, requirementsMatch, requirementsOf, selectorMatches, serviceSelects } from './label-selector.js';
 
 const F = 'spec.nodeSelector';
 
@@ -74,5 +74,47 @@ describe('parseLabelSelector + selectorMatches', () => {
   it('wraps errors with the object', () => {
     expect(() => parseLabelSelectorFor('BGPPeer', 'tor', { matchLabels: { a: '"' } }, F)).toThrow(InvalidObjectError);
     expect(() => parseLabelSelectorFor('BGPPeer', 'tor', { matchLabels: { a: '"' } }, F)).toThrow(/BGPPeer tor: spec.nodeSelector.matchLabels\[a\]: invalid label value/);
+  });
+});
+
+describe('the other forms share the matching', () => {
+  const labels = { app: 'web', tier: 'fe', n: '7' };
+  it.each([
+    ['matchLabels + In', { matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['fe', 'be'] }] }, true],
+    ['NotIn', { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['fe'] }] }, false],
+    ['DoesNotExist', { matchExpressions: [{ key: 'zone', operator: 'DoesNotExist' }] }, true],
+    ['an unknown operator adds no requirement', { matchExpressions: [{ key: 'tier', operator: 'Gt', values: ['1'] }] }, true],
+    ['{} matches everything', {}, true],
+  ])('requirementsOf: %s', (_, sel, want) => {
+    expect(requirementsMatch(requirementsOf(sel), labels)).toBe(want);
+  });
+
+  it.each([
+    [{ key: 'n', operator: 'Gt', value: 6 } as const, true],
+    [{ key: 'n', operator: 'Gt', value: 7 } as const, false],
+    [{ key: 'n', operator: 'Lt', value: 8 } as const, true],
+    [{ key: 'app', operator: 'Lt', value: 8 } as const, false],
+    [{ key: 'missing', operator: 'Gt', value: -1 } as const, false],
+  ])('numeric requirement %j', (r, want) => {
+    expect(requirementsMatch([r], labels)).toBe(want);
+  });
+
+  it('writes numeric requirements in the string form', () => {
+    expect(formatRequirement({ key: 'n', operator: 'Gt', value: 6 })).toBe('n>6');
+    expect(formatRequirement({ key: 'n', operator: 'Lt', value: 8 })).toBe('n<8');
+  });
+
+  it.each([
+    [{ app: 'web' }, true, true],
+    [{ app: 'web', tier: 'be' }, false, false],
+    [{}, true, false],
+  ])('plain map %j: labelsMatch %s, serviceSelects %s', (sel, all, service) => {
+    expect(labelsMatch(sel, labels)).toBe(all);
+    expect(serviceSelects(sel, labels)).toBe(service);
+  });
+
+  it('a missing label set is empty', () => {
+    expect(serviceSelects({ app: 'web' }, undefined)).toBe(false);
+    expect(labelsMatch({}, undefined)).toBe(true);
   });
 });

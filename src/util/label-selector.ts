@@ -1,7 +1,10 @@
-// metav1.LabelSelector: parsed and validated once at the edge into a typed selector, then
-// matched against label sets. Semantics follow Kubernetes (apimachinery labels.Selector):
-// requirements are ANDed; an empty selector ({}) matches everything; a missing selector
-// is the caller's decision (podlb treats a missing nodeSelector as "all nodes").
+// Label selectors, the one place they are matched: metav1.LabelSelector parsed and validated
+// once at the edge into a typed selector, the string form's requirements (parsed by the API
+// server, apiserver/selectors.ts), and the plain maps of matchLabels and Service selectors.
+// Calico's selector language (controller/calico/selector.ts) is written from these requirements.
+// Semantics follow Kubernetes (apimachinery labels.Selector): requirements are ANDed; an empty
+// selector ({}) matches everything; a missing selector is the caller's decision (podlb treats a
+// missing nodeSelector as "all nodes").
 import type { LabelSelector } from '../api/types.js';
 import { InvalidObjectError } from './errors.js';
 
@@ -115,8 +118,20 @@ export function parseLabelSelector(raw: unknown, field: string): ParsedSelector 
   return { requirements: reqs };
 }
 
-export function requirementMatches(r: Requirement, labels: Readonly<Record<string, string>>): boolean {
-  const has = Object.prototype.hasOwnProperty.call(labels, r.key);
+/**
+ * `k>n` and `k<n`: only the string form of a selector (`?labelSelector=` of a list or watch) can
+ * write them; a metav1.LabelSelector cannot, so ParsedSelector never holds one.
+ */
+export interface NumericRequirement {
+  readonly key: string;
+  readonly operator: 'Gt' | 'Lt';
+  readonly value: number;
+}
+
+export type AnyRequirement = Requirement | NumericRequirement;
+
+export function requirementMatches(r: AnyRequirement, labels: Readonly<Record<string, string>>): boolean {
+  const has = Object.hasOwn(labels, r.key);
   switch (r.operator) {
     case 'In':
       return has && r.values.includes(labels[r.key]!);
@@ -126,12 +141,52 @@ export function requirementMatches(r: Requirement, labels: Readonly<Record<strin
       return has;
     case 'DoesNotExist':
       return !has;
+    case 'Gt':
+    case 'Lt': {
+      const v = labels[r.key];
+      if (!has || !/^-?\d+$/.test(v!)) return false;
+      return r.operator === 'Gt' ? Number(v) > r.value : Number(v) < r.value;
+    }
   }
 }
 
-export function selectorMatches(sel: ParsedSelector, labels: Readonly<Record<string, string>> | undefined): boolean {
+/** Requirements are ANDed: none at all matches everything. */
+export function requirementsMatch(reqs: readonly AnyRequirement[], labels: Readonly<Record<string, string>> | undefined): boolean {
   const l = labels ?? {};
-  return sel.requirements.every((r) => requirementMatches(r, l));
+  return reqs.every((r) => requirementMatches(r, l));
+}
+
+export function selectorMatches(sel: ParsedSelector, labels: Readonly<Record<string, string>> | undefined): boolean {
+  return requirementsMatch(sel.requirements, labels);
+}
+
+/**
+ * A metav1.LabelSelector that a server already accepted, as requirements, without validating it
+ * again; an operator it does not know adds no requirement.
+ */
+export function requirementsOf(sel: { matchLabels?: Record<string, string>; matchExpressions?: readonly { key: string; operator: string; values?: readonly string[] }[] }): Requirement[] {
+  const reqs: Requirement[] = [];
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) reqs.push({ key: k, operator: 'In', values: [v] });
+  for (const e of sel.matchExpressions ?? []) {
+    const op = e.operator;
+    if (op === 'In' || op === 'NotIn') reqs.push({ key: e.key, operator: op, values: e.values ?? [] });
+    else if (op === 'Exists' || op === 'DoesNotExist') reqs.push({ key: e.key, operator: op, values: [] });
+  }
+  return reqs;
+}
+
+/** Equality on every key of a plain label map (matchLabels, a Service's spec.selector); {} matches everything. */
+export function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>> | undefined): boolean {
+  const l = labels ?? {};
+  return Object.entries(selector).every(([k, v]) => l[k] === v);
+}
+
+/**
+ * The Pods a Service selects for podlb. An empty selector selects none: podlb refuses a Service
+ * without a selector (members/binding.ts), so it never registers or gates every Pod of a namespace.
+ */
+export function serviceSelects(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>> | undefined): boolean {
+  return Object.keys(selector).length > 0 && labelsMatch(selector, labels);
 }
 
 /** The first requirement that does not match, for "why not" messages; undefined when all match. */
@@ -146,7 +201,7 @@ export function formatSelector(sel: ParsedSelector): string {
   return sel.requirements.map(formatRequirement).join(',');
 }
 
-export function formatRequirement(r: Requirement): string {
+export function formatRequirement(r: AnyRequirement): string {
   switch (r.operator) {
     case 'In':
       return r.values.length === 1 ? `${r.key}=${r.values[0]}` : `${r.key} in (${r.values.join(',')})`;
@@ -156,6 +211,10 @@ export function formatRequirement(r: Requirement): string {
       return r.key;
     case 'DoesNotExist':
       return `!${r.key}`;
+    case 'Gt':
+      return `${r.key}>${r.value}`;
+    case 'Lt':
+      return `${r.key}<${r.value}`;
   }
 }
 

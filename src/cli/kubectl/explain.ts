@@ -6,7 +6,8 @@ import type { Condition, EndpointSlice, LoadBalancerClass, Pod, PodLBNode, Servi
 import { READINESS_GATE } from '../../api/types.js';
 import { memberName } from '../../lb/naming.js';
 import { type LbClassModel, isOptedIn, parseLbClass, parseServiceBinding } from '../../members/binding.js';
-import { hasOurGate, selectorMatches } from '../../members/plan.js';
+import { hasOurGate } from '../../members/plan.js';
+import { serviceSelects } from '../../util/label-selector.js';
 import { cell, formatAge, renderTable } from './format.js';
 
 /** The core/v1 Event fields this view reads. */
@@ -186,7 +187,7 @@ export function explainService(input: ExplainInput): ExplainView {
 
   const selector = svc.spec.selector ?? {};
   const selected = input.pods
-    .filter((p) => (p.metadata.namespace ?? 'default') === namespace && selectorMatches(selector, p.metadata.labels))
+    .filter((p) => (p.metadata.namespace ?? 'default') === namespace && serviceSelects(selector, p.metadata.labels))
     .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
   const pods: PodView[] = selected.map((p) => {
     const gate = p.status?.conditions?.find((c) => c.type === READINESS_GATE);
@@ -227,7 +228,7 @@ function conditionText(c: ConditionView | undefined, now: Date): string {
 function eventText(e: EventView | undefined, now: Date, max = 70): string {
   if (!e) return '-';
   const repeat = e.count > 1 ? ` (x${e.count})` : '';
-  return `${formatAge(e.time, now)} ${e.type} ${e.reason}${repeat}: ${cell(e.message, max)}`;
+  return `${formatAge(e.time, now)} ${cell(e.type, 20)} ${cell(e.reason, 128)}${repeat}: ${cell(e.message, max)}`;
 }
 
 /** `wide` (-o wide) prints Event messages and condition messages whole instead of cut to the terminal. */
@@ -249,7 +250,7 @@ export function renderExplain(v: ExplainView, now: Date, opts: { wide?: boolean 
       break;
   }
   lines.push(`  last event: ${eventText(s.lastEvent, now, max(120))}`, '');
-  let out = lines.join('\n') + '\n';
+  let out = `${lines.join('\n')}\n`;
   if (v.pods.length === 0) {
     out += `No Pods match the Service's selector in namespace ${s.namespace}.\n`;
   } else {
@@ -268,16 +269,16 @@ export function renderExplain(v: ExplainView, now: Date, opts: { wide?: boolean 
     ]);
   }
   const lbRows = v.pods.flatMap((p) => p.lb.map((l) => [p.name, l.member, l.instance, l.admin, l.health, l.detail || '-']));
-  if (lbRows.length > 0) out += '\n' + renderTable([['POD', 'MEMBER', 'LB INSTANCE', 'ADMIN', 'HEALTH', 'CHECK'], ...lbRows]);
+  if (lbRows.length > 0) out += `\n${renderTable([['POD', 'MEMBER', 'LB INSTANCE', 'ADMIN', 'HEALTH', 'CHECK'], ...lbRows])}`;
   if (v.nodes.length > 0) {
-    out += '\n' + renderTable([
+    out += `\n${renderTable([
       ['NODE', 'MEMBERS(reg/healthy/drain)', 'LB REACHABLE'],
       ...v.nodes.map((n) => [
         n.name,
         !n.reported ? 'no PodLBNode (is the agent running there?)' : n.members ? `${n.members.registered}/${n.members.healthy}/${n.members.draining}` : '-',
         conditionText(n.loadBalancerReachable, now),
       ]),
-    ]);
+    ])}`;
   }
   return out;
 }

@@ -2,7 +2,6 @@
 // objects to the pure view functions (status.ts, pools.ts, explain.ts, approval.ts), print.
 // `runKubectlPodlb` takes its streams and clock as arguments, so tests run it in-process.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import { API_VERSION, LABEL_SERVICE_NAME, type EndpointSlice, type LoadBalancerClass, type Pod, type PodAddressPool, type PodLBNode, type Service } from '../../api/types.js';
 import { KubeApiError, KubeClient, isNotFound } from '../../kube/client.js';
 import { type Decision, approvalPatch, callerIdentity, describeDecision, reasonProblem } from './approval.js';
@@ -13,6 +12,7 @@ import { KUBECTL_GLOBAL_FLAGS, KUBECTL_PODLB } from './commands.js';
 import { type Handler, dispatch } from '../dispatch.js';
 import { type Command, type Parsed, UsageError, list, parseRequestTimeout, str } from '../flags.js';
 import { errorMessage } from '../../util/errors.js';
+import { escapeTerminal, toSafeJson, toSafeYaml } from './format.js';
 
 export interface CliIo {
   stdout: (s: string) => void;
@@ -39,8 +39,9 @@ export function impersonationHeaders(as: string | undefined, groups: readonly st
   return [...(as ? [['Impersonate-User', as] as [string, string]] : []), ...groups.map((g) => ['Impersonate-Group', g] as [string, string])];
 }
 
+/** Whatever the format, what others wrote reaches the terminal escaped (see format.ts). */
 function print(io: CliIo, format: string | undefined, obj: unknown, text: () => string): void {
-  io.stdout(format === 'json' ? JSON.stringify(obj, null, 2) + '\n' : format === 'yaml' ? stringify(obj) : text());
+  io.stdout(format === 'json' ? toSafeJson(obj) : format === 'yaml' ? toSafeYaml(obj) : escapeTerminal(text(), { keepNewlines: true }));
 }
 
 /** Runs `kubectl podlb ARGS`: 0 done, 1 a runtime failure (API, not found, conflict), 2 bad input. */
@@ -123,7 +124,7 @@ export async function runKubectlPodlb(argv: readonly string[], io: CliIo): Promi
           return await command(p, cmd);
         } catch (err) {
           if (err instanceof UsageError) throw err;
-          io.stderr(`kubectl-podlb: ${errorMessage(err)}\n`);
+          io.stderr(`kubectl-podlb: ${escapeTerminal(errorMessage(err))}\n`);
           return 1;
         }
       },

@@ -157,7 +157,7 @@ export class CalicoLoop {
       report.apply = await applyCalicoSync(this.#o.client, plan, () => this.#leading);
     } catch (err) {
       report.error = errorMessage(err);
-      return { status: report, failed: { error: report.error } };
+      return { status: report, failed: { error: report.error, err } };
     }
     const a = report.apply;
     if (a.created.length + a.updated.length + a.deleted.length > 0) this.#o.log.info({ created: a.created, updated: a.updated, deleted: a.deleted }, 'Calico BGP objects synced');

@@ -1,0 +1,46 @@
+// Shared set-up for the Octavia suites: an in-process fake (Keystone + Octavia on
+// 127.0.0.1) with one load balancer, a monitored pool `web` and an unmonitored pool `nomon`.
+import { startOctaviaFake, type FakeLoadBalancer, type FakePool, type OctaviaFake, type OctaviaFakeOptions } from './octavia-fake/index.js';
+import { OctaviaInstance, type OctaviaInstanceOptions } from '../src/lb/octavia-instance.js';
+import { memberName } from '../src/lb/naming.js';
+import type { MemberSpec } from '../src/lb/provider.js';
+
+export interface Env {
+  fake: OctaviaFake;
+  lb: FakeLoadBalancer;
+  web: FakePool;
+  nomon: FakePool;
+  instance(node: string, opts?: Partial<OctaviaInstanceOptions>): OctaviaInstance;
+}
+
+export async function startEnv(opts: OctaviaFakeOptions = {}): Promise<Env> {
+  const fake = await startOctaviaFake(opts);
+  const lb = fake.state.createLoadBalancer({ name: 'l7lb' });
+  const web = fake.state.createPool(lb.id, { name: 'web', healthMonitor: true });
+  const nomon = fake.state.createPool(lb.id, { name: 'nomon', healthMonitor: false });
+  return {
+    fake,
+    lb,
+    web,
+    nomon,
+    instance: (node, o = {}) =>
+      new OctaviaInstance({
+        authURL: fake.url,
+        region: 'RegionOne',
+        credentials: fake.credentials.password,
+        loadBalancerID: lb.id,
+        nodeName: node,
+        pendingRetry: { baseMs: 10, maxMs: 80, budgetMs: 5_000 },
+        ...o,
+      }),
+  };
+}
+
+export function spec(node: string, address: string, port = 8080, backend = 'web'): MemberSpec {
+  return { backend, name: memberName(node, address, port), address, port };
+}
+
+/** Requests that would replace a pool's whole member list. */
+export function batchUpdates(fake: OctaviaFake): string[] {
+  return fake.requestLog.filter((r) => r.method === 'PUT' && /\/pools\/[^/?]+\/members(\?|$)/.test(r.path)).map((r) => r.path);
+}
