@@ -20,7 +20,6 @@ import type { PodIPs } from '../src/bgp/model.js';
 import { summarize } from './stats.js';
 import { RouteMonitor } from './route-monitor.js';
 
-
 /** `count` /26 podCIDRs inside 10.0.0.0/8, starting at block `offset`. */
 function podCidrs(count: number, offset: number): string[] {
   return Array.from({ length: count }, (_, i) => {
@@ -47,7 +46,6 @@ function pods(count: number, offset: number): PodIPs[] {
     return { namespace: 'bench', name: `p${n}`, ips: [`100.${64 + (n >> 16)}.${(n >> 8) & 0xff}.${n & 0xff}`] };
   });
 }
-
 
 export async function benchBirdApply(): Promise<Record<string, unknown>> {
   const sb = new NetnsSandbox();
@@ -126,10 +124,15 @@ export async function benchBirdApply(): Promise<Record<string, unknown>> {
     // Wait for exactly the base set: the previous section left up to 10,000 host routes, and
     // an "extra" route still waiting to be withdrawn would make its add below a no-op.
     const baseIps = new Set(base.map((p) => p.ips[0]!));
-    await waitFor('exactly the 1,000 base host routes at the ToR', async () => {
-      const hosts = (await frr.kernelRoutes()).filter((r) => /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./.test(r.dst));
-      return hosts.length === baseIps.size && hosts.every((r) => baseIps.has(r.dst.replace(/\/32$/, ''))) ? true : undefined;
-    }, 60_000, 100);
+    await waitFor(
+      'exactly the 1,000 base host routes at the ToR',
+      async () => {
+        const hosts = (await frr.kernelRoutes()).filter((r) => /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./.test(r.dst));
+        return hosts.length === baseIps.size && hosts.every((r) => baseIps.has(r.dst.replace(/\/32$/, ''))) ? true : undefined;
+      },
+      60_000,
+      100,
+    );
     const fibAdd: number[] = [];
     const fibDel: number[] = [];
     const afterApply: number[] = [];
@@ -207,7 +210,8 @@ function printTable(r: Record<string, unknown>): void {
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(w[c]!)).join('  '));
   const f = r.flaps100 as { sessionFlaps: number; state: string; totalMs: number };
   console.log(`session flaps seen by the ToR over 100 applies: ${f.sessionFlaps} (state ${f.state}, ${f.totalMs} ms)`);
-  if (r.routesSentPerHostRouteChange !== undefined) console.log(`routes BIRD sent to the ToR per single host-route change (1,000 others): ${String(r.routesSentPerHostRouteChange)}`);
+  if (r.routesSentPerHostRouteChange !== undefined)
+    console.log(`routes BIRD sent to the ToR per single host-route change (1,000 others): ${String(r.routesSentPerHostRouteChange)}`);
   const h = r.flaps100HostRoutes as { sessionFlaps: number; state: string; totalMs: number } | undefined;
   if (h) console.log(`session flaps seen by the ToR over 100 host-route applies: ${h.sessionFlaps} (state ${h.state}, ${h.totalMs} ms)`);
 }

@@ -25,7 +25,8 @@ export async function benchBurst(opts: { pods?: number } = {}): Promise<Record<s
     const gateTrue = new Map<string, number>();
     const unwatch = lab.api.store.watch('pods', { namespace: 'demo' }, (ev: { object: unknown }) => {
       const pod = ev.object as Pod;
-      if (pod.status?.conditions?.some((c) => c.type === READINESS_GATE && c.status === 'True') && !gateTrue.has(pod.metadata.name ?? '')) gateTrue.set(pod.metadata.name ?? '', performance.now());
+      if (pod.status?.conditions?.some((c) => c.type === READINESS_GATE && c.status === 'True') && !gateTrue.has(pod.metadata.name ?? ''))
+        gateTrue.set(pod.metadata.name ?? '', performance.now());
     });
     await waitFor('BGP at the ToR', async () => ((await lab.topo.tor.kernelRoutes()).some((r) => r.dst === '10.244.1.0/24') ? true : undefined), 30_000, 50);
     lab.kubelet.hold();
@@ -38,10 +39,15 @@ export async function benchBurst(opts: { pods?: number } = {}): Promise<Record<s
     const t0 = performance.now();
     await lab.kubelet.release();
     const released = performance.now();
-    const allMembers = await waitFor('all members in every instance', async () => {
-      const counts = await Promise.all(lab.haproxies.map(async (h) => (await h.listMembers([LAB_BACKEND], 'podlb_node1_')).members.length));
-      return counts.every((c) => c >= count) ? performance.now() : undefined;
-    }, 120_000, 10);
+    const allMembers = await waitFor(
+      'all members in every instance',
+      async () => {
+        const counts = await Promise.all(lab.haproxies.map(async (h) => (await h.listMembers([LAB_BACKEND], 'podlb_node1_')).members.length));
+        return counts.every((c) => c >= count) ? performance.now() : undefined;
+      },
+      120_000,
+      10,
+    );
     await waitFor('all gates True', () => (names.every((n) => gateTrue.has(n)) ? true : undefined), 120_000, 10);
     const lastGate = Math.max(...names.map((n) => gateTrue.get(n)!));
     unwatch();
@@ -59,7 +65,9 @@ export async function benchBurst(opts: { pods?: number } = {}): Promise<Record<s
       runtimeRoundTrips: trips,
       roundTripsPerPodPerInstance: Number((trips / count / lab.haproxies.length).toFixed(2)),
     };
-    console.log(`\n${count} Pods on node1 ready at once (${r.lbInstances} HAProxy instances, check inter 500ms rise 2 = ${checkMs} ms; EndpointSlice updates batched every 100 ms)`);
+    console.log(
+      `\n${count} Pods on node1 ready at once (${r.lbInstances} HAProxy instances, check inter 500ms rise 2 = ${checkMs} ms; EndpointSlice updates batched every 100 ms)`,
+    );
     console.log(`  ContainersReady written for all (API)     ${r.releaseMs} ms`);
     console.log(`  all members in every instance            ${r.allMembersAddedMs} ms`);
     console.log(`  all gates True                           ${r.allGatesTrueMs} ms  (beyond HAProxy's own check time: ${r.beyondCheckTimeMs} ms)`);

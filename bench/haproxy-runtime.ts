@@ -7,8 +7,6 @@ import { HaproxyRuntime } from '../src/lb/haproxy-runtime.js';
 import { memberName, memberNamePrefix } from '../src/lb/naming.js';
 import { summarize, timeEach } from './stats.js';
 
-
-
 export async function benchHaproxyRuntime(): Promise<Record<string, unknown>> {
   const sb = new NetnsSandbox();
   try {

@@ -76,10 +76,15 @@ export async function benchMembersLatency(opts: { pods?: number; interval?: stri
 
     // Measure a settled lab, as a long-running agent is: BGP converged at the ToR and one
     // unmeasured warm-up Pod per node through the whole path.
-    await waitFor('pod CIDRs at the ToR', async () => {
-      const rs = await lab.topo.tor.kernelRoutes();
-      return lab.topo.nodes.every((n) => rs.some((x) => x.dst === n.podCidr)) ? true : undefined;
-    }, 30_000, 50);
+    await waitFor(
+      'pod CIDRs at the ToR',
+      async () => {
+        const rs = await lab.topo.tor.kernelRoutes();
+        return lab.topo.nodes.every((n) => rs.some((x) => x.dst === n.podCidr)) ? true : undefined;
+      },
+      30_000,
+      50,
+    );
     for (const [i, node] of ['node1', 'node2'].entries()) {
       await lab.createPod(node, `warmup-${i}`);
       await waitFor('warm-up slice ready', () => (sliceReady.has(`warmup-${i}`) ? true : undefined), 30_000, 5);
@@ -111,7 +116,16 @@ export async function benchMembersLatency(opts: { pods?: number; interval?: stri
       }
     }
 
-    const legs = { seen: [] as number[], added: [] as number[], check: [] as number[], gate: [] as number[], ready: [] as number[], slice: [] as number[], total: [] as number[], ratio: [] as number[] };
+    const legs = {
+      seen: [] as number[],
+      added: [] as number[],
+      check: [] as number[],
+      gate: [] as number[],
+      ready: [] as number[],
+      slice: [] as number[],
+      total: [] as number[],
+      ratio: [] as number[],
+    };
     for (const n of names) {
       const cr = containersReady.get(n)!;
       const reg = registered.get(n)!;
@@ -128,7 +142,11 @@ export async function benchMembersLatency(opts: { pods?: number; interval?: stri
       legs.total.push(gate - cr);
       legs.ratio.push((gate - cr) / (pass - reg.at));
     }
-    if (process.env.PODLB_BENCH_VERBOSE) for (const [i, n] of names.entries()) console.log(`  ${n}: seen ${legs.seen[i]!.toFixed(1)} added ${legs.added[i]!.toFixed(1)} check ${legs.check[i]!.toFixed(1)} gate ${legs.gate[i]!.toFixed(1)} ready ${legs.ready[i]!.toFixed(1)} slice ${legs.slice[i]!.toFixed(1)}`);
+    if (process.env.PODLB_BENCH_VERBOSE)
+      for (const [i, n] of names.entries())
+        console.log(
+          `  ${n}: seen ${legs.seen[i]!.toFixed(1)} added ${legs.added[i]!.toFixed(1)} check ${legs.check[i]!.toFixed(1)} gate ${legs.gate[i]!.toFixed(1)} ready ${legs.ready[i]!.toFixed(1)} slice ${legs.slice[i]!.toFixed(1)}`,
+        );
     const r = {
       pods: count,
       healthCheck: `inter ${interval} rise ${rise}`,
@@ -143,7 +161,9 @@ export async function benchMembersLatency(opts: { pods?: number; interval?: stri
     };
     const ratio = r.containersReadyToGateTrueMs.p99Ms / r.haproxyCheckTimeMs.p99Ms;
     const fmt = (s: Summary): string => `p50 ${s.p50Ms.toFixed(1).padStart(6)}  p99 ${s.p99Ms.toFixed(1).padStart(6)}  max ${s.maxMs.toFixed(1).padStart(6)}`;
-    console.log(`\ngate latency over ${count} Pods created one at a time in a settled lab (HAProxy check ${r.healthCheck} on 2 instances; kubelet Ready lag 100-300 ms, slice lag ~20 ms; agents are separate processes)`);
+    console.log(
+      `\ngate latency over ${count} Pods created one at a time in a settled lab (HAProxy check ${r.healthCheck} on 2 instances; kubelet Ready lag 100-300 ms, slice lag ~20 ms; agents are separate processes)`,
+    );
     console.log(`  ContainersReady → seen by the agent          ${fmt(r.containersReadySeenByAgentMs)} ms`);
     console.log(`  seen → member added (every instance)         ${fmt(r.seenToMemberAddedMs)} ms`);
     console.log(`  member added → check passed (HAProxy)        ${fmt(r.haproxyCheckTimeMs)} ms`);
@@ -151,7 +171,9 @@ export async function benchMembersLatency(opts: { pods?: number; interval?: stri
     console.log(`  gate True → Ready (kubelet)                  ${fmt(r.gateTrueToReadyMs)} ms`);
     console.log(`  Ready → EndpointSlice ready                  ${fmt(r.readyToSliceReadyMs)} ms`);
     console.log(`  ContainersReady → gate True (end to end)     ${fmt(r.containersReadyToGateTrueMs)} ms`);
-    console.log(`  ratio p99(ContainersReady → gate True) / p99(member added → check passed) = ${ratio.toFixed(3)} (per Pod: p50 ${r.perPodRatio.p50Ms.toFixed(3)}, p99 ${r.perPodRatio.p99Ms.toFixed(3)}); goal ≤ 1.05`);
+    console.log(
+      `  ratio p99(ContainersReady → gate True) / p99(member added → check passed) = ${ratio.toFixed(3)} (per Pod: p50 ${r.perPodRatio.p50Ms.toFixed(3)}, p99 ${r.perPodRatio.p99Ms.toFixed(3)}); goal ≤ 1.05`,
+    );
     return { ...r, ratio };
   } finally {
     await lab.stop();

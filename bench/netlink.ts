@@ -21,7 +21,6 @@ import { summarize, timeEach, type Summary } from './stats.js';
 const execFileP = promisify(execFile);
 const ROUTES = 10_000;
 
-
 /** CPU ms of this process (user + system, so the kernel's dump work in our recv counts) and of waited-for children. */
 function cpuNow(): { self: number; children: number } {
   const u = process.cpuUsage();
@@ -38,7 +37,6 @@ async function cpuPerCall(n: number, fn: () => Promise<unknown>): Promise<number
   const b = cpuNow();
   return Number(((b.self - a.self + b.children - a.children) / n).toFixed(3));
 }
-
 
 /** The rejected design: a dump whose every recv() runs on a koffi worker thread. */
 async function dumpWithWorkerRecv(fd: number, buf: Buffer): Promise<Route[]> {
@@ -110,7 +108,10 @@ export async function benchNetlink(): Promise<Record<string, unknown>> {
     // `ip netns exec` itself costs a setns + exec; `ip -n NS` is the cheaper spawn.
     const ipN = await timeEach(30, () => execFileP('ip', ['-n', ns, '-json', '-4', 'route', 'show'], { maxBuffer: 64 << 20 }));
     const cpuNetlink = await cpuPerCall(50, () => nl.dumpRoutes({ family: 4 }));
-    const cpuIp = await cpuPerCall(30, async () => JSON.parse((await execFileP('ip', ['-n', ns, '-json', '-4', 'route', 'show'], { maxBuffer: 64 << 20 })).stdout) as unknown);
+    const cpuIp = await cpuPerCall(
+      30,
+      async () => JSON.parse((await execFileP('ip', ['-n', ns, '-json', '-4', 'route', 'show'], { maxBuffer: 64 << 20 })).stdout) as unknown,
+    );
 
     const fd = openSocketIn(ns);
     const buf = Buffer.allocUnsafe(256 * 1024);

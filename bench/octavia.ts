@@ -29,8 +29,18 @@ async function run(s: Scenario): Promise<Record<string, unknown>> {
     fake.state.createPool(lb.id, { name: 'web', healthMonitor: true });
     const agents = Array.from({ length: s.agents }, (_, a) => {
       const node = `node-${a + 1}`;
-      const inst = new OctaviaInstance({ authURL: fake.url, region: 'RegionOne', credentials: fake.credentials.applicationCredential, loadBalancerID: lb.id, nodeName: node });
-      const pods = Array.from({ length: s.podsPerAgent }, (_, i) => ({ address: `10.244.${a + 1}.${i + 10}`, port: 8080, name: memberName(node, `10.244.${a + 1}.${i + 10}`, 8080) }));
+      const inst = new OctaviaInstance({
+        authURL: fake.url,
+        region: 'RegionOne',
+        credentials: fake.credentials.applicationCredential,
+        loadBalancerID: lb.id,
+        nodeName: node,
+      });
+      const pods = Array.from({ length: s.podsPerAgent }, (_, i) => ({
+        address: `10.244.${a + 1}.${i + 10}`,
+        port: 8080,
+        name: memberName(node, `10.244.${a + 1}.${i + 10}`, 8080),
+      }));
       return { node, inst, pods };
     });
     const calls: Record<Phase, number> = { firstList: 0, register: 0, healthy: 0, drain: 0, remove: 0 };
@@ -66,7 +76,11 @@ async function run(s: Scenario): Promise<Record<string, unknown>> {
       agents: s.agents,
       pods,
       pendingMs: s.pendingMs,
-      callsPerPod: { ...perPod, lifecycle: Number((lifecycle / pods).toFixed(2)), writesOnly: Number(((calls.register + calls.drain + calls.remove) / pods).toFixed(2)) },
+      callsPerPod: {
+        ...perPod,
+        lifecycle: Number((lifecycle / pods).toFixed(2)),
+        writesOnly: Number(((calls.register + calls.drain + calls.remove) / pods).toFixed(2)),
+      },
       callsTotal: calls,
       conflicts409: conflicts,
       keystoneCalls: agents.reduce((n, a) => n + a.inst.counters.keystoneCalls, 0),

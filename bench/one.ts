@@ -5,15 +5,30 @@ import { writeFileSync } from 'node:fs';
 import { print } from './print.js';
 
 const benches: Record<string, { title: string; run: () => Promise<Record<string, unknown>> }> = {
-  birdApply: { title: 'BIRD apply (render + configure check + configure) and session flaps at the FRR ToR', run: async () => (await import('./bird-apply.js')).benchBirdApply() },
+  birdApply: {
+    title: 'BIRD apply (render + configure check + configure) and session flaps at the FRR ToR',
+    run: async () => (await import('./bird-apply.js')).benchBirdApply(),
+  },
   haproxyRuntime: { title: 'HAProxy runtime API', run: async () => (await import('./haproxy-runtime.js')).benchHaproxyRuntime() },
   netlink: { title: 'Netlink: route dump vs spawning ip, route event latency', run: async () => (await import('./netlink.js')).benchNetlink() },
-  poolApproval: { title: 'Pool approved → prefix in the ToR FIB, rejected → withdrawn', run: async () => (await import('./pool-approval.js')).benchPoolApproval() },
+  poolApproval: {
+    title: 'Pool approved → prefix in the ToR FIB, rejected → withdrawn',
+    run: async () => (await import('./pool-approval.js')).benchPoolApproval(),
+  },
   membersLatency: { title: 'Member and readiness-gate latency in the lab', run: async () => (await import('./members-latency.js')).benchMembersLatency() },
   // The same legs with the design's example check (inter 1s): what a production-like class sees.
-  membersLatencyInter1s: { title: 'Member and readiness-gate latency in the lab, check inter 1s', run: async () => (await import('./members-latency.js')).benchMembersLatency({ interval: '1s', pods: 12 }) },
-  burst: { title: '200 Pods ready at once: time until every member is added and every gate is True', run: async () => (await import('./burst.js')).benchBurst() },
-  rollout: { title: 'Rolling update under load, with and without readiness gates: duration, failed requests, p99', run: async () => (await import('./rollout.js')).benchRollout() },
+  membersLatencyInter1s: {
+    title: 'Member and readiness-gate latency in the lab, check inter 1s',
+    run: async () => (await import('./members-latency.js')).benchMembersLatency({ interval: '1s', pods: 12 }),
+  },
+  burst: {
+    title: '200 Pods ready at once: time until every member is added and every gate is True',
+    run: async () => (await import('./burst.js')).benchBurst(),
+  },
+  rollout: {
+    title: 'Rolling update under load, with and without readiness gates: duration, failed requests, p99',
+    run: async () => (await import('./rollout.js')).benchRollout(),
+  },
   octavia: { title: 'Octavia API calls per Pod lifecycle, against the in-process fake', run: async () => (await import('./octavia.js')).benchOctavia() },
 };
 

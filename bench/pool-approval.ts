@@ -24,8 +24,6 @@ const ROUNDS = 5;
 const POOL = 'bench-approval';
 const PREFIXES = ['10.244.1.0/24', '10.244.2.0/24'];
 
-
-
 export async function benchPoolApproval(): Promise<Record<string, unknown>> {
   const log = pino({ level: 'silent' });
   const lab = await startLab({ agentMode: 'inProcess', log });
@@ -37,7 +35,16 @@ export async function benchPoolApproval(): Promise<Record<string, unknown>> {
     // The controller, for the pool's status (the lab does not run one).
     // As the controller Deployment's Pod: its own ServiceAccount token (the lab installed its RBAC).
     const kc = lab.api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'node1' }).kubeConfig();
-    controller = new Controller({ kubeConfig: kc, log, identity: 'bench-controller', webhookPort: 0, webhookHost: '127.0.0.1', leaseDurationSeconds: 2, renewDeadlineMs: 1_500, retryPeriodMs: 200 });
+    controller = new Controller({
+      kubeConfig: kc,
+      log,
+      identity: 'bench-controller',
+      webhookPort: 0,
+      webhookHost: '127.0.0.1',
+      leaseDurationSeconds: 2,
+      renewDeadlineMs: 1_500,
+      retryPeriodMs: 200,
+    });
     await controller.start();
     await waitFor('controller leading', () => controller!.isLeader || undefined, 10_000, 20);
 
@@ -77,7 +84,12 @@ export async function benchPoolApproval(): Promise<Record<string, unknown>> {
       const adds = PREFIXES.map((p) => monitor.next(p, false));
       const a0 = performance.now();
       await setState('Approved');
-      const status = waitFor('Advertised True, 2 nodes', () => (cond('Advertised')?.status === 'True' && pool().status?.advertisedNodes === 2 ? performance.now() : undefined), 15_000, 5);
+      const status = waitFor(
+        'Advertised True, 2 nodes',
+        () => (cond('Advertised')?.status === 'True' && pool().status?.advertisedNodes === 2 ? performance.now() : undefined),
+        15_000,
+        5,
+      );
       const at = await Promise.all(adds);
       approveFirst.push(at[0]! - a0);
       approveAll.push(Math.max(...at) - a0);
@@ -87,7 +99,12 @@ export async function benchPoolApproval(): Promise<Record<string, unknown>> {
       const r0 = performance.now();
       await setState('Rejected');
       rejectAll.push(Math.max(...(await Promise.all(dels))) - r0);
-      await waitFor('Rejected status', () => (cond('Approved')?.reason === 'Rejected' && cond('Advertised')?.status === 'False' ? true : undefined), 10_000, 10);
+      await waitFor(
+        'Rejected status',
+        () => (cond('Approved')?.reason === 'Rejected' && cond('Advertised')?.status === 'False' ? true : undefined),
+        10_000,
+        10,
+      );
     }
     return {
       rounds: ROUNDS,

@@ -30,10 +30,14 @@ export class RouteMonitor {
   next(dst: string, deleted: boolean, timeoutMs = 15_000): Promise<number> {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no ${deleted ? 'delete' : 'add'} of ${dst} at the ToR within ${timeoutMs} ms`)), timeoutMs);
-      this.#waiters.push({ dst, deleted, resolve: (at) => {
-        clearTimeout(t);
-        resolve(at);
-      } });
+      this.#waiters.push({
+        dst,
+        deleted,
+        resolve: (at) => {
+          clearTimeout(t);
+          resolve(at);
+        },
+      });
     });
   }
 }

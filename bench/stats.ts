@@ -12,7 +12,13 @@ export function summarize(samples: readonly number[], digits = 3): Summary {
   const s = [...samples].sort((a, b) => a - b);
   const round = (x: number): number => Number(x.toFixed(digits));
   const at = (q: number): number => round(s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN);
-  return { n: s.length, p50Ms: at(0.5), p99Ms: at(0.99), meanMs: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)), maxMs: round(s[s.length - 1] ?? NaN) };
+  return {
+    n: s.length,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    meanMs: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)),
+    maxMs: round(s[s.length - 1] ?? NaN),
+  };
 }
 
 /** Wall time of `n` sequential calls, one sample each. */

@@ -34,7 +34,13 @@ async function refusal(p: Promise<unknown>): Promise<{ code: number; message: st
 }
 
 /** What the agent sends for a gate (src/agent/agent.ts #writeGate). */
-const gatePatch = (status: 'True' | 'False') => ({ status: { conditions: [{ type: READINESS_GATE, status, reason: 'LoadBalancerHealthy', message: 'healthy on every instance', lastTransitionTime: new Date().toISOString() }] } });
+const gatePatch = (status: 'True' | 'False') => ({
+  status: {
+    conditions: [
+      { type: READINESS_GATE, status, reason: 'LoadBalancerHealthy', message: 'healthy on every instance', lastTransitionTime: new Date().toISOString() },
+    ],
+  },
+});
 
 beforeAll(async () => {
   api = await startApiServer();
@@ -50,9 +56,29 @@ afterAll(async () => {
 beforeEach(() => {
   for (const p of api.store.list('pods', { namespace: 'demo' }).items) api.store.delete('pods', p.metadata.name, 'demo', { gracePeriodSeconds: 0 });
   for (const n of api.store.list('podlbnodes').items) api.store.delete('podlbnodes', n.metadata.name);
-  for (const [name, node, ip] of [['web-a', 'node-a', '10.244.1.10'], ['web-b', 'node-b', '10.244.2.10']] as const) {
+  for (const [name, node, ip] of [
+    ['web-a', 'node-a', '10.244.1.10'],
+    ['web-b', 'node-b', '10.244.2.10'],
+  ] as const) {
     api.store.create('pods', labPod(name, node), { namespace: 'demo' });
-    api.store.patch('pods', name, 'demo', 'merge', { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'ContainersReady', status: 'True' }, { type: 'Ready', status: 'False' }] } }, { subresource: 'status' });
+    api.store.patch(
+      'pods',
+      name,
+      'demo',
+      'merge',
+      {
+        status: {
+          phase: 'Running',
+          podIP: ip,
+          podIPs: [{ ip }],
+          conditions: [
+            { type: 'ContainersReady', status: 'True' },
+            { type: 'Ready', status: 'False' },
+          ],
+        },
+      },
+      { subresource: 'status' },
+    );
   }
 });
 
@@ -64,13 +90,18 @@ describe('the manifest', () => {
     expect(expression).not.toMatch(/\.\?|\[\?/);
   });
   it('is installed with the others (kustomization) and matches only the agent', () => {
-    expect(api.store.get('validatingadmissionpolicies', POLICY).spec.matchConditions).toEqual([{ name: 'podlb-agent', expression: "request.userInfo.username == 'system:serviceaccount:podlb-system:podlb-agent'" }]);
+    expect(api.store.get('validatingadmissionpolicies', POLICY).spec.matchConditions).toEqual([
+      { name: 'podlb-agent', expression: "request.userInfo.username == 'system:serviceaccount:podlb-system:podlb-agent'" },
+    ]);
   });
 });
 
 describe('the node claim reaches the policy as a 1.32 API server passes it', () => {
   it("a Pod-bound token's user info carries the node name as a list of one string", async () => {
-    const review = await agentA.create<{ status: { userInfo: { username: string; extra: Record<string, string[]> } } }>('/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' });
+    const review = await agentA.create<{ status: { userInfo: { username: string; extra: Record<string, string[]> } } }>(
+      '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+      { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+    );
     expect(review.status.userInfo.username).toBe('system:serviceaccount:podlb-system:podlb-agent');
     expect(review.status.userInfo.extra[EXTRA.nodeName]).toEqual(['node-a']);
   });
@@ -85,10 +116,12 @@ describe('a stolen agent token of node A', () => {
     await agentA.patch(podPath('web-a'), gatePatch('False'), 'strategic');
   });
 
-  it("cannot write the gate of a Pod on node B", async () => {
+  it('cannot write the gate of a Pod on node B', async () => {
     const r = await refusal(agentA.patch(podPath('web-b'), gatePatch('True'), 'strategic'));
     expect(r.code).toBe(403);
-    expect(r.message).toContain(`ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}' denied request: podlb-agent of node node-a may write the status of Pods on node node-a only; this Pod is on node node-b`);
+    expect(r.message).toContain(
+      `ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}' denied request: podlb-agent of node node-a may write the status of Pods on node node-a only; this Pod is on node node-b`,
+    );
     expect(getPod('web-b').status?.conditions?.some((c) => c.type === READINESS_GATE)).toBe(false);
   });
 
@@ -105,33 +138,49 @@ describe('a stolen agent token of node A', () => {
     expect(getPod('web-a').status).toEqual(before);
   });
 
-  it("cannot relabel a Pod through pods/status (which a status write can change)", async () => {
+  it('cannot relabel a Pod through pods/status (which a status write can change)', async () => {
     const r = await refusal(agentA.patch(podPath('web-a'), { metadata: { labels: { app: 'other-service' } } }, 'merge'));
     expect(r.code).toBe(403);
     expect(r.message).toContain('this write changes metadata.labels');
     expect(getPod('web-a').metadata.labels).toEqual({ app: 'web' });
   });
 
-  it('writes its own PodLBNode, not node B\'s', async () => {
+  it("writes its own PodLBNode, not node B's", async () => {
     const mk = (name: string) => ({ apiVersion: API_VERSION, kind: 'PodLBNode', metadata: { name }, spec: {} });
     await agentA.create(`/apis/${API_VERSION}/podlbnodes`, mk('node-a'));
-    await agentA.patch(`/apis/${API_VERSION}/podlbnodes/node-a/status`, { status: { conditions: [{ type: 'BGPReady', status: 'True', reason: 'Established' }] } }, 'merge');
+    await agentA.patch(
+      `/apis/${API_VERSION}/podlbnodes/node-a/status`,
+      { status: { conditions: [{ type: 'BGPReady', status: 'True', reason: 'Established' }] } },
+      'merge',
+    );
     const create = await refusal(agentA.create(`/apis/${API_VERSION}/podlbnodes`, mk('node-b')));
     expect(create.code).toBe(403);
     expect(create.message).toContain('podlb-agent of node node-a may write the PodLBNode node-a only, not node-b');
     api.store.create('podlbnodes', mk('node-b'));
-    const status = await refusal(agentA.patch(`/apis/${API_VERSION}/podlbnodes/node-b/status`, { status: { conditions: [{ type: 'BGPReady', status: 'False', reason: 'Forged' }] } }, 'merge'));
+    const status = await refusal(
+      agentA.patch(
+        `/apis/${API_VERSION}/podlbnodes/node-b/status`,
+        { status: { conditions: [{ type: 'BGPReady', status: 'False', reason: 'Forged' }] } },
+        'merge',
+      ),
+    );
     expect(status.code).toBe(403);
     expect(api.store.get('podlbnodes', 'node-b').status?.conditions).toBeUndefined();
   });
 
   it('a podlb-agent token without a node claim (not bound to the agent Pod) writes nothing', async () => {
-    const admin = clientFor((() => {
-      const kc = new KubeConfig();
-      kc.loadFromString(api.kubeconfigYaml());
-      return kc;
-    })());
-    const tr = await admin.create<{ status: { token: string } }>('/api/v1/namespaces/podlb-system/serviceaccounts/podlb-agent/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
+    const admin = clientFor(
+      (() => {
+        const kc = new KubeConfig();
+        kc.loadFromString(api.kubeconfigYaml());
+        return kc;
+      })(),
+    );
+    const tr = await admin.create<{ status: { token: string } }>('/api/v1/namespaces/podlb-system/serviceaccounts/podlb-agent/token', {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 3600 },
+    });
     const kc = new KubeConfig();
     kc.loadFromString(api.kubeconfigForToken(tr.status.token, 'unbound-agent'));
     const r = await refusal(clientFor(kc).patch(podPath('web-a'), gatePatch('True'), 'strategic'));
@@ -152,7 +201,21 @@ describe('a stolen agent token of node A', () => {
   });
 
   it('other writers (the kubelet) are not matched', () => {
-    api.store.patch('pods', 'web-b', 'demo', 'merge', { status: { conditions: [{ type: 'ContainersReady', status: 'True' }, { type: 'Ready', status: 'True' }] } }, { subresource: 'status' });
+    api.store.patch(
+      'pods',
+      'web-b',
+      'demo',
+      'merge',
+      {
+        status: {
+          conditions: [
+            { type: 'ContainersReady', status: 'True' },
+            { type: 'Ready', status: 'True' },
+          ],
+        },
+      },
+      { subresource: 'status' },
+    );
     expect(getPod('web-b').status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
   });
 });

@@ -14,7 +14,13 @@ const snap = {} as AgentSnapshot;
 
 describe('KernelRoutesReconciler without netlink', () => {
   it('reports NetlinkUnavailable in status, and no gateways', async () => {
-    const r = new KernelRoutesReconciler({ nodeName: 'n1', netns: 'podlb-no-such-namespace', aggregates: () => ['10.244.1.0/24'], onChange: () => undefined, log });
+    const r = new KernelRoutesReconciler({
+      nodeName: 'n1',
+      netns: 'podlb-no-such-namespace',
+      aggregates: () => ['10.244.1.0/24'],
+      onChange: () => undefined,
+      log,
+    });
     r.open();
     expect(await r.gateways()).toBeUndefined();
     const res = await r.reconcile(snap, 1_000);
@@ -31,7 +37,9 @@ describe.runIf(hasReal('root'))('KernelRoutesReconciler in a namespace', () => {
   let aggregates: string[] | undefined;
 
   const ours = async (): Promise<string[]> =>
-    (JSON.parse(await sb.exec(ns, 'ip', ['-j', 'route', 'show', 'proto', String(PODLB_RT_PROTOCOL), 'type', 'blackhole'])) as { dst: string }[]).map((x) => x.dst).sort();
+    (JSON.parse(await sb.exec(ns, 'ip', ['-j', 'route', 'show', 'proto', String(PODLB_RT_PROTOCOL), 'type', 'blackhole'])) as { dst: string }[])
+      .map((x) => x.dst)
+      .sort();
 
   beforeAll(async () => {
     sb = new NetnsSandbox();

@@ -33,10 +33,15 @@ async function events(): Promise<KEvent[]> {
 }
 
 async function gateTrue(name: string, timeoutMs = 20_000): Promise<Pod> {
-  return waitFor(`gate True on ${name}`, async () => {
-    const p = await lab.getPod(name);
-    return gateStatus(p).status === 'True' ? p : undefined;
-  }, timeoutMs, 25);
+  return waitFor(
+    `gate True on ${name}`,
+    async () => {
+      const p = await lab.getPod(name);
+      return gateStatus(p).status === 'True' ? p : undefined;
+    },
+    timeoutMs,
+    25,
+  );
 }
 
 beforeAll(async () => {
@@ -49,15 +54,25 @@ afterAll(async () => {
 
 describe('agent in the lab', () => {
   it('advertises each node’s Pod CIDR to the ToR over an Established session', async () => {
-    const routes = await waitFor('pod CIDRs at the ToR', async () => {
-      const rs = await lab.topo.tor.kernelRoutes();
-      return ['10.244.1.0/24', '10.244.2.0/24'].every((c) => rs.some((r) => r.dst === c)) ? rs : undefined;
-    }, 30_000, 100);
+    const routes = await waitFor(
+      'pod CIDRs at the ToR',
+      async () => {
+        const rs = await lab.topo.tor.kernelRoutes();
+        return ['10.244.1.0/24', '10.244.2.0/24'].every((c) => rs.some((r) => r.dst === c)) ? rs : undefined;
+      },
+      30_000,
+      100,
+    );
     expect(routes.find((r) => r.dst === '10.244.1.0/24')?.gateway).toBe(lab.topo.nodes[0]!.address);
-    const status = await waitFor('PodLBNode sessions', async () => {
-      const n = await lab.podLBNode('node1');
-      return n?.status?.bgp?.sessions?.[0]?.state === 'Established' ? n : undefined;
-    }, 20_000, 200);
+    const status = await waitFor(
+      'PodLBNode sessions',
+      async () => {
+        const n = await lab.podLBNode('node1');
+        return n?.status?.bgp?.sessions?.[0]?.state === 'Established' ? n : undefined;
+      },
+      20_000,
+      200,
+    );
     expect(status.status?.bgp?.advertisedPrefixes).toEqual(['10.244.1.0/24']);
     // BIRD's session time, as RFC 3339 with the date: the server refuses anything else.
     const since = status.status?.bgp?.sessions?.[0]?.since ?? '';
@@ -65,11 +80,16 @@ describe('agent in the lab', () => {
     expect(Math.abs(Date.parse(since) - Date.now())).toBeLessThan(120_000);
     // The aggregate is blackholed on the node (podlb's RT protocol 201), so unused addresses
     // are dropped there instead of looping back to the ToR; Pod /32 routes stay more specific.
-    const routes201 = await waitFor('blackhole route', async () => {
-      const out = await lab.sb.exec(lab.topo.nodes[0]!.ns, 'ip', ['-json', 'route', 'show', 'proto', '201']);
-      const rs = JSON.parse(out) as { dst: string; type?: string }[];
-      return rs.length > 0 ? rs : undefined;
-    }, 10_000, 50);
+    const routes201 = await waitFor(
+      'blackhole route',
+      async () => {
+        const out = await lab.sb.exec(lab.topo.nodes[0]!.ns, 'ip', ['-json', 'route', 'show', 'proto', '201']);
+        const rs = JSON.parse(out) as { dst: string; type?: string }[];
+        return rs.length > 0 ? rs : undefined;
+      },
+      10_000,
+      50,
+    );
     expect(routes201).toEqual([expect.objectContaining({ dst: '10.244.1.0/24', type: 'blackhole' })]);
     expect(status.status?.conditions?.find((c) => c.type === 'BGPReady')?.status).toBe('True');
     expect(status.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'Node', name: 'node1' });
@@ -78,14 +98,26 @@ describe('agent in the lab', () => {
   it('the dual-stack node advertises its IPv6 Pod CIDR over an IPv6 session', async () => {
     const node2 = lab.topo.nodes[1]!;
     expect(node2.podCidr6).toBe('fd00:244:0:2::/64');
-    const v6 = await waitFor('IPv6 Pod CIDR at the ToR', async () => (await lab.topo.tor.kernelRoutes()).find((r) => r.dst === 'fd00:244:0:2::/64'), 30_000, 100);
+    const v6 = await waitFor(
+      'IPv6 Pod CIDR at the ToR',
+      async () => (await lab.topo.tor.kernelRoutes()).find((r) => r.dst === 'fd00:244:0:2::/64'),
+      30_000,
+      100,
+    );
     expect(v6.protocol).toBe('bgp');
-    const status = await waitFor('both sessions Established', async () => {
-      const n = await lab.podLBNode('node2');
-      const ss = n?.status?.bgp?.sessions ?? [];
-      return ss.length === 2 && ss.every((x) => x.state === 'Established') ? n : undefined;
-    }, 20_000, 100);
-    expect(status.status?.bgp?.sessions?.map((x) => x.peerAddress).sort()).toEqual([node2.address, node2.torAddress6 ?? ''].map((a) => (a === node2.address ? node2.torAddress : a)).sort());
+    const status = await waitFor(
+      'both sessions Established',
+      async () => {
+        const n = await lab.podLBNode('node2');
+        const ss = n?.status?.bgp?.sessions ?? [];
+        return ss.length === 2 && ss.every((x) => x.state === 'Established') ? n : undefined;
+      },
+      20_000,
+      100,
+    );
+    expect(status.status?.bgp?.sessions?.map((x) => x.peerAddress).sort()).toEqual(
+      [node2.address, node2.torAddress6 ?? ''].map((a) => (a === node2.address ? node2.torAddress : a)).sort(),
+    );
     expect(status.status?.bgp?.advertisedPrefixes).toEqual(['10.244.2.0/24', 'fd00:244:0:2::/64']);
     const bh6 = JSON.parse(await lab.sb.exec(node2.ns, 'ip', ['-6', '-json', 'route', 'show', 'proto', '201'])) as { dst: string; type?: string }[];
     expect(bh6).toEqual([expect.objectContaining({ dst: 'fd00:244:0:2::/64', type: 'blackhole' })]);
@@ -97,12 +129,17 @@ describe('agent in the lab', () => {
     await lab.createPod('node1', 'web-a');
     await lab.createPod('node2', 'web-b');
     // While the member exists but no check completed, the gate must not be True.
-    const sawPending = await waitFor('member of web-a registered', async () => {
-      const m = (await lab.members()).find((x) => x.name.startsWith('podlb_node1_'));
-      if (!m) return undefined;
-      const gate = gateStatus(await lab.getPod('web-a'));
-      return { health: m.health, gate: gate.status, reason: gate.reason };
-    }, 20_000, 5);
+    const sawPending = await waitFor(
+      'member of web-a registered',
+      async () => {
+        const m = (await lab.members()).find((x) => x.name.startsWith('podlb_node1_'));
+        if (!m) return undefined;
+        const gate = gateStatus(await lab.getPod('web-a'));
+        return { health: m.health, gate: gate.status, reason: gate.reason };
+      },
+      20_000,
+      5,
+    );
     if (sawPending.health !== 'healthy') expect(sawPending.gate).not.toBe('True');
     const pod = await gateTrue('web-a');
     expect(gateStatus(pod).reason).toBe('LoadBalancerHealthy');
@@ -112,25 +149,45 @@ describe('agent in the lab', () => {
     const transitions = (await gateTrue('web-b')).status?.conditions?.filter((c) => c.type === 'podlb.io/load-balancer-ready');
     expect(transitions).toHaveLength(1);
     // The kubelet turned the Pod Ready from the gate.
-    await waitFor('web-a Ready', async () => ((await lab.getPod('web-a'))?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? true : undefined), 10_000, 25);
+    await waitFor(
+      'web-a Ready',
+      async () => ((await lab.getPod('web-a'))?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? true : undefined),
+      10_000,
+      25,
+    );
     const r = await runLoad({ socketPath: lab.topo.lb.httpSocket, concurrency: 2, maxRequests: 40, durationMs: 10_000 });
     expect(r.failed).toBe(0);
     expect(Object.keys(r.byPod).sort()).toEqual(['web-a', 'web-b']);
     // ...and as PodLBNode status reports them per instance (what kubectl podlb explain shows).
-    const lbStatus = await waitFor('per-instance member state', async () => {
-      const n = await lab.podLBNode('node1');
-      const m = n?.status?.lb?.members.find((x) => x.pod === 'demo/web-a');
-      return m && m.instances.length === 2 && m.instances.every((i) => i.health === 'healthy') ? n!.status!.lb! : undefined;
-    }, 10_000, 50);
+    const lbStatus = await waitFor(
+      'per-instance member state',
+      async () => {
+        const n = await lab.podLBNode('node1');
+        const m = n?.status?.lb?.members.find((x) => x.pod === 'demo/web-a');
+        return m && m.instances.length === 2 && m.instances.every((i) => i.health === 'healthy') ? n!.status!.lb! : undefined;
+      },
+      10_000,
+      50,
+    );
     expect(lbStatus.instances.map((i) => i.reachable)).toEqual([true, true]);
-    expect(lbStatus.members.find((x) => x.pod === 'demo/web-a')?.instances.map((i) => i.instance).sort()).toEqual(lab.topo.lbs.map((l) => l.haproxy.runtimeAddress).sort());
+    expect(
+      lbStatus.members
+        .find((x) => x.pod === 'demo/web-a')
+        ?.instances.map((i) => i.instance)
+        .sort(),
+    ).toEqual(lab.topo.lbs.map((l) => l.haproxy.runtimeAddress).sort());
     const registered = (await events()).find((e) => e.reason === 'MemberRegistered' && e.involvedObject.name === 'web-a');
     expect(registered?.message).toContain(LAB_BACKEND);
     // The same facts, as Prometheus sees them.
-    const metrics = await waitFor('metrics', async () => {
-      const t = await lab.agents.get('node1')!.metrics();
-      return /podlb_members\{state="healthy"\} 1/.test(t) ? t : undefined;
-    }, 10_000, 50);
+    const metrics = await waitFor(
+      'metrics',
+      async () => {
+        const t = await lab.agents.get('node1')!.metrics();
+        return /podlb_members\{state="healthy"\} 1/.test(t) ? t : undefined;
+      },
+      10_000,
+      50,
+    );
     expect(metrics).toMatch(/podlb_bgp_session_up\{peer="rack-r1-tor"\} 1/);
     expect(metrics).toMatch(/podlb_advertised_prefixes 1/);
     expect(metrics).toMatch(/podlb_member_registration_seconds_count 1/);
@@ -180,7 +237,12 @@ describe('agent in the lab', () => {
     const svcPath = `/api/v1/namespaces/${LAB_NAMESPACE}/services/${LAB_SERVICE}`;
     const before = (await lab.members()).map((m) => m.name).sort();
     await lab.client.patch(svcPath, { metadata: { annotations: { 'podlb.io/ports': 'no-such-port' } } }, 'merge');
-    const ev = await waitFor('InvalidAnnotation event', async () => (await events()).find((e) => e.reason === 'InvalidAnnotation' && e.involvedObject.name === LAB_SERVICE), 10_000, 100);
+    const ev = await waitFor(
+      'InvalidAnnotation event',
+      async () => (await events()).find((e) => e.reason === 'InvalidAnnotation' && e.involvedObject.name === LAB_SERVICE),
+      10_000,
+      100,
+    );
     expect(ev.message).toContain('podlb.io/ports');
     expect(ev.type).toBe('Warning');
     // A new Pod behind the broken Service: nothing registered, its gate stays as it is.
@@ -207,7 +269,12 @@ describe('agent in the lab', () => {
       metadata: { name: 'typo', namespace: LAB_NAMESPACE, annotations: { 'podlb.io/load-balancer': 'no-such-class' } },
       spec: { selector: { app: LAB_SERVICE }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
     });
-    const ev = await waitFor('UnknownLoadBalancerClass event', async () => (await events()).find((e) => e.reason === 'UnknownLoadBalancerClass' && e.involvedObject.name === 'typo'), 10_000, 100);
+    const ev = await waitFor(
+      'UnknownLoadBalancerClass event',
+      async () => (await events()).find((e) => e.reason === 'UnknownLoadBalancerClass' && e.involvedObject.name === 'typo'),
+      10_000,
+      100,
+    );
     expect(ev.message).toContain('no-such-class');
     expect((await events()).filter((e) => e.involvedObject.name === 'typo-nowhere')).toEqual([]);
     const r = await runLoad({ socketPath: lab.topo.lb.httpSocket, concurrency: 2, maxRequests: 20, durationMs: 5000 });
@@ -216,7 +283,8 @@ describe('agent in the lab', () => {
   });
 
   it("a tenant can neither put its Pod into another namespace's backend nor register an address that is not its Pod's", async () => {
-    const warnings = async (ns: string, reason: string): Promise<KEvent[]> => (await lab.client.list<KEvent>(`/api/v1/namespaces/${ns}/events`)).items.filter((e) => e.reason === reason);
+    const warnings = async (ns: string, reason: string): Promise<KEvent[]> =>
+      (await lab.client.list<KEvent>(`/api/v1/namespaces/${ns}/events`)).items.filter((e) => e.reason === reason);
     // The tenant has its own token and, through RBAC, may write Services, Pods and
     // EndpointSlices in namespace evil and in demo (where it shares a namespace with the demo team).
     await lab.client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'evil' } });
@@ -242,7 +310,9 @@ describe('agent in the lab', () => {
     kc.loadFromString(lab.api.kubeconfigForToken(lab.api.addToken({ username: 'mallory' }), 'mallory'));
     const tenant = new KubeClient(kc);
     // Nor may it grant itself the backend: classes are the platform team's.
-    await expect(tenant.patch(`/apis/${API_VERSION}/loadbalancerclasses/${LAB_CLASS}`, { spec: { tenancy: { namespaces: [{ name: '*', backends: ['*'] }] } } }, 'merge')).rejects.toMatchObject({ status: 403 });
+    await expect(
+      tenant.patch(`/apis/${API_VERSION}/loadbalancerclasses/${LAB_CLASS}`, { spec: { tenancy: { namespaces: [{ name: '*', backends: ['*'] }] } } }, 'merge'),
+    ).rejects.toMatchObject({ status: 403 });
     // Namespace evil names the demo team's backend; the lab class grants only namespace demo.
     await tenant.create('/api/v1/namespaces/evil/services', {
       apiVersion: 'v1',
@@ -255,7 +325,9 @@ describe('agent in the lab', () => {
     await tenant.create('/api/v1/namespaces/evil/pods', thief);
     // Inside demo, a tenant who may write EndpointSlices points one at the API server's Service
     // IP, with a targetRef to a real Pod of its own on node1.
-    const own = (await tenant.list<Pod>(`/api/v1/namespaces/${LAB_NAMESPACE}/pods`)).items.find((p) => p.spec.nodeName === 'node1' && !p.metadata.deletionTimestamp && p.status?.podIP);
+    const own = (await tenant.list<Pod>(`/api/v1/namespaces/${LAB_NAMESPACE}/pods`)).items.find(
+      (p) => p.spec.nodeName === 'node1' && !p.metadata.deletionTimestamp && p.status?.podIP,
+    );
     expect(own).toBeDefined();
     await tenant.create(`/api/v1/namespaces/${LAB_NAMESPACE}/services`, {
       apiVersion: 'v1',
@@ -269,11 +341,28 @@ describe('agent in the lab', () => {
       metadata: { name: 'forged-x', namespace: LAB_NAMESPACE, labels: { 'kubernetes.io/service-name': 'forged' } },
       addressType: 'IPv4',
       ports: [{ name: 'http', port: 6443, protocol: 'TCP' }],
-      endpoints: [{ addresses: ['10.96.0.1'], nodeName: 'node1', conditions: { ready: true }, targetRef: { kind: 'Pod', namespace: LAB_NAMESPACE, name: own!.metadata.name, uid: own!.metadata.uid } }],
+      endpoints: [
+        {
+          addresses: ['10.96.0.1'],
+          nodeName: 'node1',
+          conditions: { ready: true },
+          targetRef: { kind: 'Pod', namespace: LAB_NAMESPACE, name: own!.metadata.name, uid: own!.metadata.uid },
+        },
+      ],
     });
-    const refused = await waitFor('NamespaceNotAllowed event', async () => (await warnings('evil', 'NamespaceNotAllowed')).find((e) => e.involvedObject.name === 'steal'), 15_000, 100);
+    const refused = await waitFor(
+      'NamespaceNotAllowed event',
+      async () => (await warnings('evil', 'NamespaceNotAllowed')).find((e) => e.involvedObject.name === 'steal'),
+      15_000,
+      100,
+    );
     expect(refused.type).toBe('Warning');
-    const forged = await waitFor('EndpointAddressNotPodIP event', async () => (await warnings(LAB_NAMESPACE, 'EndpointAddressNotPodIP')).find((e) => e.involvedObject.name === 'forged'), 15_000, 100);
+    const forged = await waitFor(
+      'EndpointAddressNotPodIP event',
+      async () => (await warnings(LAB_NAMESPACE, 'EndpointAddressNotPodIP')).find((e) => e.involvedObject.name === 'forged'),
+      15_000,
+      100,
+    );
     expect(forged.message).toContain('forged-x');
     // The thief's Pod runs and is an endpoint of its Service, and still never reaches HAProxy.
     const thiefIp = await waitFor('thief Pod IP', async () => (await lab.client.get<Pod>('/api/v1/namespaces/evil/pods/thief')).status?.podIP, 10_000, 100);
@@ -305,7 +394,7 @@ describe('agent in the lab', () => {
     expect((await lab.topo.tor.bgpNeighbors())[lab.topo.nodes[0]!.address]?.establishedTransitions).toBe(flapsBefore);
   });
 
-  it('an approved pool widened behind the policy\'s back (BLACKHOLE community) is withdrawn as ApprovalStale, sessions stay up, and re-approval restores it', async () => {
+  it("an approved pool widened behind the policy's back (BLACKHOLE community) is withdrawn as ApprovalStale, sessions stay up, and re-approval restores it", async () => {
     const node1 = lab.topo.nodes[0]!;
     const flapsBefore = (await lab.topo.tor.bgpNeighbors())[node1.address]?.establishedTransitions;
     const poolPath = `/apis/${API_VERSION}/podaddresspools/lab-pods`;
@@ -320,22 +409,42 @@ describe('agent in the lab', () => {
       const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, generation: _g, managedFields: _mf, ...metadata } = binding.metadata;
       lab.api.store.create('validatingadmissionpolicybindings', { ...binding, metadata });
     }
-    const ev = await waitFor('ApprovalStale event', async () => (await events()).find((e) => e.involvedObject.name === 'lab-pods' && e.reason === 'ApprovalStale'), 10_000, 100);
+    const ev = await waitFor(
+      'ApprovalStale event',
+      async () => (await events()).find((e) => e.involvedObject.name === 'lab-pods' && e.reason === 'ApprovalStale'),
+      10_000,
+      100,
+    );
     expect(ev.message).toContain('spec.communities');
-    await waitFor('node1 withdrew the pool', async () => ((await lab.podLBNode('node1'))?.status?.bgp?.advertisedPrefixes?.length === 0 ? true : undefined), 10_000, 100);
+    await waitFor(
+      'node1 withdrew the pool',
+      async () => ((await lab.podLBNode('node1'))?.status?.bgp?.advertisedPrefixes?.length === 0 ? true : undefined),
+      10_000,
+      100,
+    );
     await waitFor('ToR lost the route', async () => ((await lab.topo.tor.kernelRoutes()).some((r) => r.dst === node1.podCidr) ? undefined : true), 10_000, 100);
     expect(readFileSync(node1.bird.configPath, 'utf8')).not.toContain('65535');
 
     // The network team approves the new content (what `kubectl podlb approve` sends): back.
     const read = await lab.networkTeam.get<PodAddressPool>(poolPath);
     await lab.networkTeam.patch(poolPath, approvalPatch('Approved', read, 'network-team:lab', 'LAB-2', new Date()), 'merge');
-    await waitFor('ToR has the route again', async () => ((await lab.topo.tor.kernelRoutes()).some((r) => r.dst === node1.podCidr) ? true : undefined), 10_000, 100);
+    await waitFor(
+      'ToR has the route again',
+      async () => ((await lab.topo.tor.kernelRoutes()).some((r) => r.dst === node1.podCidr) ? true : undefined),
+      10_000,
+      100,
+    );
     expect((await lab.topo.tor.bgpNeighbors())[node1.address]?.establishedTransitions).toBe(flapsBefore);
     // Put the lab's pool back as it was for the suites after this one.
     await lab.networkTeam.patch(poolPath, { spec: { communities: ['65000:100'], approval: { state: 'Pending' } } }, 'merge');
     const again = await lab.networkTeam.get<PodAddressPool>(poolPath);
     await lab.networkTeam.patch(poolPath, approvalPatch('Approved', again, 'network-team:lab', 'LAB-3', new Date()), 'merge');
-    await waitFor('ToR route after restore', async () => ((await lab.topo.tor.kernelRoutes()).some((r) => r.dst === node1.podCidr) ? true : undefined), 10_000, 100);
+    await waitFor(
+      'ToR route after restore',
+      async () => ((await lab.topo.tor.kernelRoutes()).some((r) => r.dst === node1.podCidr) ? true : undefined),
+      10_000,
+      100,
+    );
   });
 
   it('terminating a Pod drains its member at once and removes it after the drain window, without failed requests', async () => {
@@ -356,15 +465,25 @@ describe('agent in the lab', () => {
   it('HAProxy restarted (dynamic servers lost): reported, then every member re-added', async () => {
     const names = (await lab.members()).map((m) => m.name).sort();
     await lab.topo.lb.haproxy.restart();
-    await waitFor('members re-added and healthy', async () => {
-      const ms = await lab.members().catch(() => []);
-      return ms.length === names.length && ms.every((m) => m.health === 'healthy') ? true : undefined;
-    }, 30_000, 100);
+    await waitFor(
+      'members re-added and healthy',
+      async () => {
+        const ms = await lab.members().catch(() => []);
+        return ms.length === names.length && ms.every((m) => m.health === 'healthy') ? true : undefined;
+      },
+      30_000,
+      100,
+    );
     expect((await lab.members()).map((m) => m.name).sort()).toEqual(names);
   });
 
   it('BIRD missing at start: reported in status and Events, retried with backoff, converges when BIRD comes up', async () => {
-    await lab.client.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node3', labels: { 'topology.kubernetes.io/rack': 'r1', 'podlb.io/bgp': 'true' } }, spec: { podCIDR: '10.244.3.0/24', podCIDRs: ['10.244.3.0/24'] } });
+    await lab.client.create('/api/v1/nodes', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'node3', labels: { 'topology.kubernetes.io/rack': 'r1', 'podlb.io/bgp': 'true' } },
+      spec: { podCIDR: '10.244.3.0/24', podCIDRs: ['10.244.3.0/24'] },
+    });
     await lab.client.patch('/api/v1/nodes/node3/status', { status: { addresses: [{ type: 'InternalIP', address: '172.31.3.2' }] } }, 'merge');
     const dir = lab.sb.memoryTempDir('late-bird');
     // The node's namespace exists before its agent starts, as on a real node: the agent's
@@ -372,26 +491,52 @@ describe('agent in the lab', () => {
     const ns = await lab.sb.addNetns('node3');
     // The DaemonSet's Pod on the new node: its own token, bound to that Pod and node.
     const kc = lab.api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: 'node3', hostNetwork: true }).kubeConfig();
-    const agent = new Agent({ nodeName: 'node3', kubeConfig: kc, log: pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' }, pino.destination(process.env.PODLB_TEST_LOG ?? '/dev/null')), bird: { socketPath: `${dir}/bird.ctl`, configPath: `${dir}/bird.conf` }, kernel: { netns: ns } });
+    const agent = new Agent({
+      nodeName: 'node3',
+      kubeConfig: kc,
+      log: pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' }, pino.destination(process.env.PODLB_TEST_LOG ?? '/dev/null')),
+      bird: { socketPath: `${dir}/bird.ctl`, configPath: `${dir}/bird.conf` },
+      kernel: { netns: ns },
+    });
     await agent.start();
     try {
-      const down = await waitFor('ConfigApplied Unknown/BirdUnreachable', async () => {
-        const c = (await lab.podLBNode('node3'))?.status?.conditions?.find((x) => x.type === 'ConfigApplied');
-        return c?.reason === 'BirdUnreachable' ? c : undefined;
-      }, 10_000, 50);
+      const down = await waitFor(
+        'ConfigApplied Unknown/BirdUnreachable',
+        async () => {
+          const c = (await lab.podLBNode('node3'))?.status?.conditions?.find((x) => x.type === 'ConfigApplied');
+          return c?.reason === 'BirdUnreachable' ? c : undefined;
+        },
+        10_000,
+        50,
+      );
       expect(down.status).toBe('Unknown');
-      await waitFor('BirdUnreachable event', async () => (await events()).find((e) => e.reason === 'BirdUnreachable' && e.involvedObject.name === 'node3'), 10_000, 100);
+      await waitFor(
+        'BirdUnreachable event',
+        async () => (await events()).find((e) => e.reason === 'BirdUnreachable' && e.involvedObject.name === 'node3'),
+        10_000,
+        100,
+      );
       await startBird(lab.sb, ns, { dir, initialConfig: birdInitialConfig('172.31.3.2') });
-      const up = await waitFor('ConfigApplied True', async () => {
-        const n = await lab.podLBNode('node3');
-        return n?.status?.conditions?.find((x) => x.type === 'ConfigApplied')?.status === 'True' ? n : undefined;
-      }, 40_000, 100);
+      const up = await waitFor(
+        'ConfigApplied True',
+        async () => {
+          const n = await lab.podLBNode('node3');
+          return n?.status?.conditions?.find((x) => x.type === 'ConfigApplied')?.status === 'True' ? n : undefined;
+        },
+        40_000,
+        100,
+      );
       expect(up.status?.bgp?.advertisedPrefixes).toEqual(['10.244.3.0/24']);
       expect(readFileSync(`${dir}/bird.conf`, 'utf8')).toMatch(/route 10\.244\.3\.0\/24 blackhole[ ;]/);
-      const blackholes = await waitFor('the Pod CIDR blackhole in node3\'s namespace', async () => {
-        const rs = JSON.parse((await lab.sb.exec(ns, 'ip', ['-json', 'route', 'show', 'proto', '201'])) || '[]') as { dst: string }[];
-        return rs.length > 0 ? rs : undefined;
-      }, 10_000, 50);
+      const blackholes = await waitFor(
+        "the Pod CIDR blackhole in node3's namespace",
+        async () => {
+          const rs = JSON.parse((await lab.sb.exec(ns, 'ip', ['-json', 'route', 'show', 'proto', '201'])) || '[]') as { dst: string }[];
+          return rs.length > 0 ? rs : undefined;
+        },
+        10_000,
+        50,
+      );
       expect(blackholes.map((r) => r.dst)).toEqual(['10.244.3.0/24']);
     } finally {
       await agent.stop();
@@ -404,17 +549,27 @@ describe('agent in the lab', () => {
     expect(before).toEqual((await lab.members()).map((m) => m.name).sort());
     await lb2.haproxy.stop();
     await lab.createPod('node1', 'web-f');
-    const unreachable = await waitFor('LoadBalancerReachable False', async () => {
-      const c = (await lab.podLBNode('node1'))?.status?.conditions?.find((x) => x.type === 'LoadBalancerReachable');
-      return c?.status === 'False' ? c : undefined;
-    }, 10_000, 50);
+    const unreachable = await waitFor(
+      'LoadBalancerReachable False',
+      async () => {
+        const c = (await lab.podLBNode('node1'))?.status?.conditions?.find((x) => x.type === 'LoadBalancerReachable');
+        return c?.status === 'False' ? c : undefined;
+      },
+      10_000,
+      50,
+    );
     expect(unreachable.message).toContain(lb2.haproxy.runtimeAddress);
     // The reachable instance still gets the new member and checks it healthy...
-    const ip = await waitFor('web-f healthy on the first instance', async () => {
-      const p = await lab.getPod('web-f');
-      const m = (await lab.members()).find((x) => x.address === p?.status?.podIP);
-      return m?.health === 'healthy' ? p!.status!.podIP : undefined;
-    }, 15_000, 50);
+    const ip = await waitFor(
+      'web-f healthy on the first instance',
+      async () => {
+        const p = await lab.getPod('web-f');
+        const m = (await lab.members()).find((x) => x.address === p?.status?.podIP);
+        return m?.health === 'healthy' ? p!.status!.podIP : undefined;
+      },
+      15_000,
+      50,
+    );
     // ...but the gate waits for every instance.
     await new Promise((r) => setTimeout(r, 1000));
     expect(gateStatus(await lab.getPod('web-f')).status).not.toBe('True');
@@ -423,8 +578,22 @@ describe('agent in the lab', () => {
     const refilled = (await lab.haproxies[1]!.listMembers([LAB_BACKEND], 'podlb_')).members;
     expect(refilled.some((m) => m.address === ip)).toBe(true);
     // The other node's agent refills it too, once its (capped) retry backoff comes round.
-    const want = (await lab.members()).map((m) => m.name).sort().join();
-    await waitFor('second instance refilled by both agents', async () => ((await lab.haproxies[1]!.listMembers([LAB_BACKEND], 'podlb_')).members.map((m) => m.name).sort().join() === want ? true : undefined), 35_000, 100);
+    const want = (await lab.members())
+      .map((m) => m.name)
+      .sort()
+      .join();
+    await waitFor(
+      'second instance refilled by both agents',
+      async () =>
+        (await lab.haproxies[1]!.listMembers([LAB_BACKEND], 'podlb_')).members
+          .map((m) => m.name)
+          .sort()
+          .join() === want
+          ? true
+          : undefined,
+      35_000,
+      100,
+    );
   });
 
   it('node drain: a cordoned node withdraws its Pod CIDR once its last Pod is gone, and brings it back when uncordoned', async () => {

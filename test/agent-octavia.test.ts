@@ -36,10 +36,28 @@ async function runningPod(name: string, ip: string, app = 'cart'): Promise<void>
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: 'shop', labels: { app } },
-    spec: { nodeName: 'node1', readinessGates: [{ conditionType: READINESS_GATE }], containers: [{ name: 'c', image: 'cart', ports: [{ name: 'http', containerPort: 8080 }] }] },
+    spec: {
+      nodeName: 'node1',
+      readinessGates: [{ conditionType: READINESS_GATE }],
+      containers: [{ name: 'c', image: 'cart', ports: [{ name: 'http', containerPort: 8080 }] }],
+    },
   });
   const now = new Date().toISOString();
-  await client.patch(`/api/v1/namespaces/shop/pods/${name}/status`, { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'ContainersReady', status: 'True', lastTransitionTime: now }, { type: 'Ready', status: 'False', lastTransitionTime: now }] } }, 'strategic');
+  await client.patch(
+    `/api/v1/namespaces/shop/pods/${name}/status`,
+    {
+      status: {
+        phase: 'Running',
+        podIP: ip,
+        podIPs: [{ ip }],
+        conditions: [
+          { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
+          { type: 'Ready', status: 'False', lastTransitionTime: now },
+        ],
+      },
+    },
+    'strategic',
+  );
 }
 
 beforeAll(async () => {
@@ -58,7 +76,17 @@ beforeAll(async () => {
     apiVersion: API_VERSION,
     kind: 'LoadBalancerClass',
     metadata: { name: 'octavia-lb' },
-    spec: { provider: 'octavia', octavia: { authURL: fake.url, region: 'RegionOne', loadBalancerID: lbId, credentialsSecretRef: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' } }, drainSeconds: 1, tenancy: { namespaces: [{ name: 'shop', backends: ['cart'] }] } },
+    spec: {
+      provider: 'octavia',
+      octavia: {
+        authURL: fake.url,
+        region: 'RegionOne',
+        loadBalancerID: lbId,
+        credentialsSecretRef: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' },
+      },
+      drainSeconds: 1,
+      tenancy: { namespaces: [{ name: 'shop', backends: ['cart'] }] },
+    },
   });
   await client.create('/api/v1/namespaces/shop/services', {
     apiVersion: 'v1',
@@ -85,17 +113,41 @@ afterAll(async () => {
 describe('agent with an Octavia class', () => {
   it('a missing credentials Secret is reported, nothing is registered; creating it recovers', async () => {
     await runningPod('cart-1', '10.244.1.21');
-    const cond = await waitFor('LoadBalancerReachable False', async () => {
-      const n = await client.get<PodLBNode>(`/apis/${API_VERSION}/podlbnodes/node1`).catch(() => undefined);
-      const c = n?.status?.conditions?.find((x) => x.type === 'LoadBalancerReachable');
-      return c?.status === 'False' ? c : undefined;
-    }, 10_000, 50);
+    const cond = await waitFor(
+      'LoadBalancerReachable False',
+      async () => {
+        const n = await client.get<PodLBNode>(`/apis/${API_VERSION}/podlbnodes/node1`).catch(() => undefined);
+        const c = n?.status?.conditions?.find((x) => x.type === 'LoadBalancerReachable');
+        return c?.status === 'False' ? c : undefined;
+      },
+      10_000,
+      50,
+    );
     expect(cond.message).toContain('os-creds');
     expect(fake.state.membersOf(poolId)).toEqual([]);
     const p = fake.credentials.password;
-    const clouds = { clouds: { podlb: { auth: { auth_url: fake.url, username: p.username, password: p.password, project_name: p.projectName, user_domain_name: 'Default', project_domain_name: 'Default' }, region_name: 'RegionOne' } } };
+    const clouds = {
+      clouds: {
+        podlb: {
+          auth: {
+            auth_url: fake.url,
+            username: p.username,
+            password: p.password,
+            project_name: p.projectName,
+            user_domain_name: 'Default',
+            project_domain_name: 'Default',
+          },
+          region_name: 'RegionOne',
+        },
+      },
+    };
     // Labelled by the operator for podlb; its own auth_url is the Keystone it may be sent to.
-    await client.create('/api/v1/namespaces/podlb-system/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'os-creds', namespace: 'podlb-system', labels: { [LABEL_CREDENTIALS]: 'true' } }, data: { 'clouds.yaml': Buffer.from(stringify(clouds)).toString('base64') } });
+    await client.create('/api/v1/namespaces/podlb-system/secrets', {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'os-creds', namespace: 'podlb-system', labels: { [LABEL_CREDENTIALS]: 'true' } },
+      data: { 'clouds.yaml': Buffer.from(stringify(clouds)).toString('base64') },
+    });
     await waitFor('member created', () => (fake.state.membersOf(poolId).length === 1 ? true : undefined), 15_000, 50);
   });
 
@@ -120,7 +172,7 @@ describe('agent with an Octavia class', () => {
     expect(batch).toEqual([]);
   });
 
-  it("a class author cannot send the cloud credentials elsewhere: another authURL, or a Secret the operator did not label, is refused before anything is sent", async () => {
+  it('a class author cannot send the cloud credentials elsewhere: another authURL, or a Secret the operator did not label, is refused before anything is sent', async () => {
     const seen: string[] = [];
     const collector = await startHttpStub((req, res) => {
       seen.push(`${req.method} ${req.url}`);
@@ -128,26 +180,59 @@ describe('agent with an Octavia class', () => {
     });
     try {
       const p = fake.credentials.password;
-      const cloudsAt = (authUrl: string) => ({ clouds: { c: { auth: { auth_url: authUrl, username: p.username, password: p.password, project_name: p.projectName }, region_name: 'RegionOne' } } });
+      const cloudsAt = (authUrl: string) => ({
+        clouds: { c: { auth: { auth_url: authUrl, username: p.username, password: p.password, project_name: p.projectName }, region_name: 'RegionOne' } },
+      });
       // Valid credentials in a Secret nobody labelled for podlb (say, another tool's), naming the collector.
-      await client.create('/api/v1/namespaces/podlb-system/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'backup-tool-creds', namespace: 'podlb-system' }, data: { 'clouds.yaml': Buffer.from(stringify(cloudsAt(`${collector.url}/v3`))).toString('base64') } });
+      await client.create('/api/v1/namespaces/podlb-system/secrets', {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'backup-tool-creds', namespace: 'podlb-system' },
+        data: { 'clouds.yaml': Buffer.from(stringify(cloudsAt(`${collector.url}/v3`))).toString('base64') },
+      });
       const octaviaClass = (name: string, authURL: string, secret: string) =>
-        client.create(`/apis/${API_VERSION}/loadbalancerclasses`, { apiVersion: API_VERSION, kind: 'LoadBalancerClass', metadata: { name }, spec: { provider: 'octavia', octavia: { authURL, region: 'RegionOne', loadBalancerID: lbId, credentialsSecretRef: { namespace: 'podlb-system', name: secret, key: 'clouds.yaml' } } } });
+        client.create(`/apis/${API_VERSION}/loadbalancerclasses`, {
+          apiVersion: API_VERSION,
+          kind: 'LoadBalancerClass',
+          metadata: { name },
+          spec: {
+            provider: 'octavia',
+            octavia: {
+              authURL,
+              region: 'RegionOne',
+              loadBalancerID: lbId,
+              credentialsSecretRef: { namespace: 'podlb-system', name: secret, key: 'clouds.yaml' },
+            },
+          },
+        });
       await octaviaClass('exfil-url', `${collector.url}/v3`, 'os-creds'); // the labelled Secret, sent elsewhere
       await octaviaClass('exfil-secret', `${collector.url}/v3`, 'backup-tool-creds');
       for (const cls of ['exfil-url', 'exfil-secret']) {
-        await client.create('/api/v1/namespaces/shop/services', { apiVersion: 'v1', kind: 'Service', metadata: { name: cls, namespace: 'shop', annotations: { 'podlb.io/load-balancer': cls, 'podlb.io/backend': 'cart' } }, spec: { selector: { app: 'exfil' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+        await client.create('/api/v1/namespaces/shop/services', {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: cls, namespace: 'shop', annotations: { 'podlb.io/load-balancer': cls, 'podlb.io/backend': 'cart' } },
+          spec: { selector: { app: 'exfil' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+        });
       }
       await runningPod('exfil-1', '10.244.1.31', 'exfil');
 
-      const warnings = await waitFor('a Warning on each class', async () => {
-        const events = await client.list<{ involvedObject: { kind: string; name: string }; type: string; reason: string; message: string }>('/api/v1/events');
-        const on = (name: string) => events.items.find((e) => e.involvedObject.kind === 'LoadBalancerClass' && e.involvedObject.name === name && e.type === 'Warning');
-        const a = on('exfil-url');
-        const b = on('exfil-secret');
-        return a && b ? { url: a.message, secret: b.message, reasons: [a.reason, b.reason] } : undefined;
-      }, 15_000, 50);
-      expect(warnings.url).toContain(`spec.octavia.authURL ${collector.url}/v3 is neither allowed by the agent's --octavia-auth-url flag nor the auth_url of credentials Secret podlb-system/os-creds`);
+      const warnings = await waitFor(
+        'a Warning on each class',
+        async () => {
+          const events = await client.list<{ involvedObject: { kind: string; name: string }; type: string; reason: string; message: string }>('/api/v1/events');
+          const on = (name: string) =>
+            events.items.find((e) => e.involvedObject.kind === 'LoadBalancerClass' && e.involvedObject.name === name && e.type === 'Warning');
+          const a = on('exfil-url');
+          const b = on('exfil-secret');
+          return a && b ? { url: a.message, secret: b.message, reasons: [a.reason, b.reason] } : undefined;
+        },
+        15_000,
+        50,
+      );
+      expect(warnings.url).toContain(
+        `spec.octavia.authURL ${collector.url}/v3 is neither allowed by the agent's --octavia-auth-url flag nor the auth_url of credentials Secret podlb-system/os-creds`,
+      );
       expect(warnings.secret).toContain(`credentials Secret podlb-system/backup-tool-creds is not labelled ${LABEL_CREDENTIALS}=true`);
       expect(warnings.secret).not.toContain(p.password);
       expect(warnings.reasons).toEqual(['CredentialsRefused', 'CredentialsRefused']);

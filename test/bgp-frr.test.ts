@@ -27,7 +27,10 @@ function confFor(podCIDRs: string[]): string {
 }
 
 async function torRoutes(frr: FrrRouter): Promise<string[]> {
-  return (await frr.kernelRoutes()).filter((r) => r.protocol === 'bgp').map((r) => `${r.dst} via ${r.gateway}`).sort();
+  return (await frr.kernelRoutes())
+    .filter((r) => r.protocol === 'bgp')
+    .map((r) => `${r.dst} via ${r.gateway}`)
+    .sort();
 }
 
 describe('BIRD ↔ FRR ToR', () => {
@@ -58,7 +61,12 @@ describe('BIRD ↔ FRR ToR', () => {
     const r = await applier.apply(confFor(['10.244.1.0/24']));
     expect(r).toMatchObject({ result: 'Applied', birdCode: 3 });
     expect(r.error).toBeUndefined();
-    await waitFor('session Established at the ToR', async () => ((await frr.bgpNeighbors())['172.31.0.2']?.state === 'Established' ? true : undefined), 30_000, 50);
+    await waitFor(
+      'session Established at the ToR',
+      async () => ((await frr.bgpNeighbors())['172.31.0.2']?.state === 'Established' ? true : undefined),
+      30_000,
+      50,
+    );
     await waitFor('10.244.1.0/24 at the ToR', async () => ((await torRoutes(frr)).includes('10.244.1.0/24 via 172.31.0.2') ? true : undefined), 10_000, 20);
     console.log(`apply → established + route at ToR: ${(performance.now() - t0).toFixed(0)} ms (apply ${r.durationMs.toFixed(1)} ms)`);
     expect(statSync(bird.configPath).mode & 0o777).toBe(0o600);
@@ -66,7 +74,15 @@ describe('BIRD ↔ FRR ToR', () => {
     expect(existsSync(applier.candidatePath)).toBe(false);
 
     const protos = await ctl.showProtocolsAll();
-    expect(protos.find((p) => p.name === protocolName('rack-r12-tor'))).toMatchObject({ proto: 'BGP', state: 'up', bgpState: 'Established', neighborAddress: '172.31.0.1', neighborAs: 65000, localAs: 64512, routesExported: 1 });
+    expect(protos.find((p) => p.name === protocolName('rack-r12-tor'))).toMatchObject({
+      proto: 'BGP',
+      state: 'up',
+      bgpState: 'Established',
+      neighborAddress: '172.31.0.1',
+      neighborAs: 65000,
+      localAs: 64512,
+      routesExported: 1,
+    });
   });
 
   it('skips an unchanged config, also after an agent restart (compares with the file on disk)', async () => {
@@ -89,7 +105,12 @@ describe('BIRD ↔ FRR ToR', () => {
 
     const t1 = performance.now();
     expect((await applier.apply(confFor(['10.244.7.0/24']))).result).toBe('Applied');
-    await waitFor('10.244.1.0/24 withdrawn at the ToR', async () => ((await torRoutes(frr)).join() === '10.244.7.0/24 via 172.31.0.2' ? true : undefined), 10_000, 5);
+    await waitFor(
+      '10.244.1.0/24 withdrawn at the ToR',
+      async () => ((await torRoutes(frr)).join() === '10.244.7.0/24 via 172.31.0.2' ? true : undefined),
+      10_000,
+      5,
+    );
     const withdrawMs = performance.now() - t1;
     console.log(`prefix added → ToR kernel: ${addMs.toFixed(0)} ms; withdrawn → ToR kernel: ${withdrawMs.toFixed(0)} ms`);
 
@@ -125,7 +146,7 @@ describe('BIRD ↔ FRR ToR', () => {
     await missing.close();
   });
 
-  it('never reports the password: the results callers log carry hashes, phases and BIRD\'s messages only', async () => {
+  it("never reports the password: the results callers log carry hashes, phases and BIRD's messages only", async () => {
     const a = new BirdApplier({ control: ctl, configPath: bird.configPath });
     const applied = await a.apply(confFor(['10.244.7.0/24', '10.244.8.0/24']));
     const refused = await a.apply(confFor(['10.244.7.0/24', '10.244.8.0/24']).replace('protocol device', 'protocol devxce'));
@@ -145,8 +166,18 @@ describe('BIRD ↔ FRR ToR, dual stack', () => {
     // FRR needs the link-local address for IPv6 next hops: a tentative (DAD) one makes it
     // send an FSM error, after which BIRD waits its 60 s error-wait time.
     for (const ns of [nodeNs, torNs]) for (const k of ['all', 'default']) await sb.sysctl(ns, `net.ipv6.conf.${k}.accept_dad`, '0');
-    await sb.veth({ ns: nodeNs, ifname: 'eth0', addrs: ['172.31.0.2/24', 'fd00:31::2/64'] }, { ns: torNs, ifname: 'eth0', addrs: ['172.31.0.1/24', 'fd00:31::1/64'] });
-    const frr = await startFrr(sb, torNs, { asn: 65000, routerId: '172.31.0.1', neighbors: [{ address: '172.31.0.2', asn: 64512 }, { address: 'fd00:31::2', asn: 64512 }] });
+    await sb.veth(
+      { ns: nodeNs, ifname: 'eth0', addrs: ['172.31.0.2/24', 'fd00:31::2/64'] },
+      { ns: torNs, ifname: 'eth0', addrs: ['172.31.0.1/24', 'fd00:31::1/64'] },
+    );
+    const frr = await startFrr(sb, torNs, {
+      asn: 65000,
+      routerId: '172.31.0.1',
+      neighbors: [
+        { address: '172.31.0.2', asn: 64512 },
+        { address: 'fd00:31::2', asn: 64512 },
+      ],
+    });
     const plan = buildBgpPlan({
       node: nodeFixture({ podCIDRs: ['10.244.1.0/24', 'fd00:244:0:1::/64'] }),
       pools: [poolFixture()],
@@ -159,7 +190,10 @@ describe('BIRD ↔ FRR ToR, dual stack', () => {
     const got = await waitFor(
       'both prefixes at the ToR',
       async () => {
-        const dsts = (await frr.kernelRoutes()).filter((r) => r.protocol === 'bgp').map((r) => r.dst).sort();
+        const dsts = (await frr.kernelRoutes())
+          .filter((r) => r.protocol === 'bgp')
+          .map((r) => r.dst)
+          .sort();
         return want.every((w) => dsts.includes(w)) ? dsts : undefined;
       },
       20_000,

@@ -122,7 +122,29 @@ const HOSTILE_STRINGS = [
   '-1',
   '1e9',
 ];
-const HOSTILE_NUMBERS = [0, -1, -0, 1.5, 0.1, 1e300, -1e300, 2 ** 31, 2 ** 32, 2 ** 32 - 1, 2 ** 53 + 2, Number.MAX_SAFE_INTEGER, Infinity, -Infinity, NaN, 65535, 65536, 256, 4095, 4096, 60001];
+const HOSTILE_NUMBERS = [
+  0,
+  -1,
+  -0,
+  1.5,
+  0.1,
+  1e300,
+  -1e300,
+  2 ** 31,
+  2 ** 32,
+  2 ** 32 - 1,
+  2 ** 53 + 2,
+  Number.MAX_SAFE_INTEGER,
+  Infinity,
+  -Infinity,
+  NaN,
+  65535,
+  65536,
+  256,
+  4095,
+  4096,
+  60001,
+];
 const WRONG_TYPES: unknown[] = [null, true, false, [], {}, [1, 2], { a: 1 }, ['10.244.0.0/16'], { toString: 'x' }];
 
 function hostile(g: Gen): unknown {
@@ -151,9 +173,23 @@ function genName(g: Gen): unknown {
 function genSelector(g: Gen): unknown {
   if (g.chance(0.1)) return hostile(g);
   if (g.chance(0.3)) return undefined;
-  if (g.chance(0.2)) return { matchExpressions: [{ key: field(g, () => 'topology.kubernetes.io/rack'), operator: field(g, () => g.pick(['In', 'NotIn', 'Exists'])), values: [field(g, () => g.pick(LABEL_VALUES))] }] };
-  if (g.chance(0.7)) return { matchLabels: g.pick([{ 'podlb.io/bgp': 'true' }, { 'topology.kubernetes.io/rack': 'r12' }, { 'podlb.io/bgp': field(g, () => 'true') }]) };
-  return { matchLabels: { [g.chance(0.9) ? g.pick(['podlb.io/bgp', 'topology.kubernetes.io/rack']) : String(g.pick(HOSTILE_STRINGS))]: field(g, () => g.pick(LABEL_VALUES)) } };
+  if (g.chance(0.2))
+    return {
+      matchExpressions: [
+        {
+          key: field(g, () => 'topology.kubernetes.io/rack'),
+          operator: field(g, () => g.pick(['In', 'NotIn', 'Exists'])),
+          values: [field(g, () => g.pick(LABEL_VALUES))],
+        },
+      ],
+    };
+  if (g.chance(0.7))
+    return { matchLabels: g.pick([{ 'podlb.io/bgp': 'true' }, { 'topology.kubernetes.io/rack': 'r12' }, { 'podlb.io/bgp': field(g, () => 'true') }]) };
+  return {
+    matchLabels: {
+      [g.chance(0.9) ? g.pick(['podlb.io/bgp', 'topology.kubernetes.io/rack']) : String(g.pick(HOSTILE_STRINGS))]: field(g, () => g.pick(LABEL_VALUES)),
+    },
+  };
 }
 
 function genPool(g: Gen): PodAddressPool {
@@ -164,11 +200,17 @@ function genPool(g: Gen): PodAddressPool {
     nodeSelector: genSelector(g),
     approval: g.chance(0.1) ? hostile(g) : { state: field(g, () => g.pick(['Approved', 'Approved', 'Approved', 'Pending', 'Rejected']), 0.1), by: hostile(g) },
   };
-  if (g.chance(0.4)) spec.communities = g.chance(0.1) ? hostile(g) : Array.from({ length: 1 + g.int(2) }, () => field(g, () => `${g.int(65536)}:${g.int(65536)}`, 0.2));
+  if (g.chance(0.4))
+    spec.communities = g.chance(0.1) ? hostile(g) : Array.from({ length: 1 + g.int(2) }, () => field(g, () => `${g.int(65536)}:${g.int(65536)}`, 0.2));
   // Most approvals record the digests of the content; the others are stale (edited after approval, or approved before digests).
   const approval = spec.approval as Record<string, unknown> | undefined;
   if (approval && typeof approval === 'object' && !Array.isArray(approval) && g.chance(0.85)) Object.assign(approval, contentDigests(spec));
-  return { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name: genName(g) as string, annotations: { note: hostile(g) as string } }, spec: spec as unknown as PodAddressPool['spec'] };
+  return {
+    apiVersion: 'podlb.io/v1alpha1',
+    kind: 'PodAddressPool',
+    metadata: { name: genName(g) as string, annotations: { note: hostile(g) as string } },
+    spec: spec as unknown as PodAddressPool['spec'],
+  };
 }
 
 function genPeer(g: Gen, i: number): BGPPeer {
@@ -180,16 +222,57 @@ function genPeer(g: Gen, i: number): BGPPeer {
   if (g.chance(0.7)) spec.nodeSelector = genSelector(g);
   if (g.chance(0.5)) spec.holdTimeSeconds = field(g, () => g.pick([0, 3, 9, 90, 65535]));
   if (g.chance(0.5)) spec.keepaliveSeconds = field(g, () => g.pick([1, 3, 30]));
-  if (g.chance(0.4)) spec.passwordSecretRef = g.chance(0.1) ? hostile(g) : { namespace: field(g, () => g.pick(['podlb-system', 'podlb-system', 'net']), 0.1), name: field(g, () => 'md5', 0.1), key: field(g, () => g.pick(['password', 'password', 'other']), 0.1) };
-  if (g.chance(0.4)) spec.bfd = g.chance(0.1) ? hostile(g) : { enabled: field(g, () => g.chance(0.8), 0.1), minIntervalMilliseconds: field(g, () => g.pick([1, 50, 300, 60000]), 0.2), multiplier: field(g, () => g.pick([1, 3, 255]), 0.2) };
-  if (g.chance(0.4)) spec.gracefulRestart = g.chance(0.1) ? hostile(g) : { enabled: field(g, () => g.chance(0.7), 0.1), restartTimeSeconds: field(g, () => g.pick([1, 120, 4095]), 0.2) };
+  if (g.chance(0.4))
+    spec.passwordSecretRef = g.chance(0.1)
+      ? hostile(g)
+      : {
+          namespace: field(g, () => g.pick(['podlb-system', 'podlb-system', 'net']), 0.1),
+          name: field(g, () => 'md5', 0.1),
+          key: field(g, () => g.pick(['password', 'password', 'other']), 0.1),
+        };
+  if (g.chance(0.4))
+    spec.bfd = g.chance(0.1)
+      ? hostile(g)
+      : {
+          enabled: field(g, () => g.chance(0.8), 0.1),
+          minIntervalMilliseconds: field(g, () => g.pick([1, 50, 300, 60000]), 0.2),
+          multiplier: field(g, () => g.pick([1, 3, 255]), 0.2),
+        };
+  if (g.chance(0.4))
+    spec.gracefulRestart = g.chance(0.1)
+      ? hostile(g)
+      : { enabled: field(g, () => g.chance(0.7), 0.1), restartTimeSeconds: field(g, () => g.pick([1, 120, 4095]), 0.2) };
   if (g.chance(0.3)) spec.ebgpMultihop = field(g, () => g.pick([1, 2, 255]));
   if (g.chance(0.3)) spec.sourceAddress = field(g, () => g.pick(['172.31.0.2', 'fd00:31::2', '10.0.0.1']));
   const name = g.chance(0.7) ? `${String(g.pick(NAMES))}-${i}` : genName(g);
-  return { apiVersion: 'podlb.io/v1alpha1', kind: 'BGPPeer', metadata: { name: name as string, labels: { x: hostile(g) as string } }, spec: spec as unknown as BGPPeer['spec'] };
+  return {
+    apiVersion: 'podlb.io/v1alpha1',
+    kind: 'BGPPeer',
+    metadata: { name: name as string, labels: { x: hostile(g) as string } },
+    spec: spec as unknown as BGPPeer['spec'],
+  };
 }
 
-const PASSWORDS = ['Md5-s3cret!', 'Md5-s3cret!', '}{;#', "'single'", '/*x*/', '#', 'x'.repeat(70), 'x'.repeat(81), 'pw with spaces', 'ab"; include "/etc/passwd', 'a\\b', 'a\nb', 'a\u0000b', 'pässword', '', '}{;#', "'single'", '/*x*/'];
+const PASSWORDS = [
+  'Md5-s3cret!',
+  'Md5-s3cret!',
+  '}{;#',
+  "'single'",
+  '/*x*/',
+  '#',
+  'x'.repeat(70),
+  'x'.repeat(81),
+  'pw with spaces',
+  'ab"; include "/etc/passwd',
+  'a\\b',
+  'a\nb',
+  'a\u0000b',
+  'pässword',
+  '',
+  '}{;#',
+  "'single'",
+  '/*x*/',
+];
 
 function genSecrets(g: Gen): Secret[] {
   const out: Secret[] = [];
@@ -208,11 +291,22 @@ function genSecrets(g: Gen): Secret[] {
 }
 
 function genNode(g: Gen): Node {
-  const labels: Record<string, unknown> = { 'podlb.io/bgp': field(g, () => 'true', 0.1), 'topology.kubernetes.io/rack': field(g, () => g.pick(['r12', 'r12', 'r13']), 0.1) };
+  const labels: Record<string, unknown> = {
+    'podlb.io/bgp': field(g, () => 'true', 0.1),
+    'topology.kubernetes.io/rack': field(g, () => g.pick(['r12', 'r12', 'r13']), 0.1),
+  };
   if (g.chance(0.2)) labels[String(g.pick(HOSTILE_STRINGS))] = hostile(g);
   const podCIDRs = g.chance(0.05) ? hostile(g) : Array.from({ length: g.int(3) }, () => field(g, () => g.pick(POD_CIDRS), 0.1));
-  const addresses = g.chance(0.05) ? hostile(g) : [{ type: field(g, () => 'InternalIP', 0.05), address: field(g, () => g.pick(['172.31.0.2', '172.31.0.2', '10.0.0.5', 'fd00:31::2']), 0.1) }];
-  return { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a', labels: labels as Record<string, string> }, spec: { podCIDRs: podCIDRs as string[] }, status: { addresses: addresses as { type: string; address: string }[] } };
+  const addresses = g.chance(0.05)
+    ? hostile(g)
+    : [{ type: field(g, () => 'InternalIP', 0.05), address: field(g, () => g.pick(['172.31.0.2', '172.31.0.2', '10.0.0.5', 'fd00:31::2']), 0.1) }];
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'node-a', labels: labels as Record<string, string> },
+    spec: { podCIDRs: podCIDRs as string[] },
+    status: { addresses: addresses as { type: string; address: string }[] },
+  };
 }
 
 function genPodIPs(g: Gen): PodIPs[] | undefined {
@@ -220,7 +314,11 @@ function genPodIPs(g: Gen): PodIPs[] | undefined {
   return Array.from({ length: g.int(6) }, (_, i) => ({
     namespace: (g.chance(0.9) ? 'ads' : hostile(g)) as string,
     name: (g.chance(0.9) ? `p${i}` : hostile(g)) as string,
-    ips: (g.chance(0.05) ? hostile(g) : Array.from({ length: 1 + g.int(2) }, () => field(g, () => g.pick([`10.250.0.${g.int(256)}`, `10.244.1.${g.int(256)}`, `fd00:250::${g.int(65536).toString(16)}`, '10.99.0.1']), 0.2))) as string[],
+    ips: (g.chance(0.05)
+      ? hostile(g)
+      : Array.from({ length: 1 + g.int(2) }, () =>
+          field(g, () => g.pick([`10.250.0.${g.int(256)}`, `10.244.1.${g.int(256)}`, `fd00:250::${g.int(65536).toString(16)}`, '10.99.0.1']), 0.2),
+        )) as string[],
   }));
 }
 
@@ -235,7 +333,13 @@ function genInput(seed: number, index: number, hostility?: number): BgpPlanInput
   };
   const podIPs = genPodIPs(g);
   if (podIPs) input.podIPs = podIPs;
-  if (g.chance(0.7)) input.defaultGateway = g.chance(0.15) ? (hostile(g) as never) : { ...(g.chance(0.8) ? { v4: field(g, () => '172.31.0.1', 0.2) as string } : {}), ...(g.chance(0.4) ? { v6: field(g, () => g.pick(['fd00:31::1', 'fe80::1']), 0.2) as string } : {}) };
+  if (g.chance(0.7))
+    input.defaultGateway = g.chance(0.15)
+      ? (hostile(g) as never)
+      : {
+          ...(g.chance(0.8) ? { v4: field(g, () => '172.31.0.1', 0.2) as string } : {}),
+          ...(g.chance(0.4) ? { v6: field(g, () => g.pick(['fd00:31::1', 'fe80::1']), 0.2) as string } : {}),
+        };
   return input;
 }
 
@@ -263,19 +367,35 @@ function check(ok: boolean, what: string): void {
 
 /** Every value in the model traces back to a value of the input that parses. */
 function checkModelDerived(input: BgpPlanInput, m: BirdModel): void {
-  const approved = input.pools.filter((p) => (p.spec as { approval?: { state?: unknown } } | undefined)?.approval?.state === 'Approved' && checkApproval(p.spec).ok);
+  const approved = input.pools.filter(
+    (p) => (p.spec as { approval?: { state?: unknown } } | undefined)?.approval?.state === 'Approved' && checkApproval(p.spec).ok,
+  );
   const poolCidrs = approved.flatMap((p) => parsedPrefixes((p.spec as { cidrs?: unknown }).cidrs));
   const podCidrs = parsedPrefixes((input.node.spec as { podCIDRs?: unknown })?.podCIDRs);
-  const podIps = new Set<string | undefined>((input.podIPs ?? []).flatMap((p) => (Array.isArray(p.ips) ? p.ips : [])).map((ip) => parseIp(ip)?.text).filter(Boolean));
+  const podIps = new Set<string | undefined>(
+    (input.podIPs ?? [])
+      .flatMap((p) => (Array.isArray(p.ips) ? p.ips : []))
+      .map((ip) => parseIp(ip)?.text)
+      .filter(Boolean),
+  );
   for (const text of [...m.v4, ...m.v6]) {
     const r = parsePrefix(text);
     check(r.ok && r.prefix.text === text, `canonical prefix ${text}`);
     const p = (r as { prefix: IpPrefix }).prefix;
-    check(poolCidrs.some((c) => prefixInside(p, c)), `${text} inside an approved pool`);
+    check(
+      poolCidrs.some((c) => prefixInside(p, c)),
+      `${text} inside an approved pool`,
+    );
     const host = p.length === (p.family === 4 ? 32 : 128) && podIps.has(text.split('/')[0]);
     check(host || podCidrs.some((c) => prefixInside(p, c) || prefixInside(c, p)), `${text} from a podCIDR or a Pod IP`);
   }
-  const addrs = new Set([...input.peers.map((p) => parseIp((p.spec as { peerAddress?: unknown })?.peerAddress)?.text), parseIp(input.defaultGateway?.v4)?.text, parseIp(input.defaultGateway?.v6)?.text].filter(Boolean));
+  const addrs = new Set(
+    [
+      ...input.peers.map((p) => parseIp((p.spec as { peerAddress?: unknown })?.peerAddress)?.text),
+      parseIp(input.defaultGateway?.v4)?.text,
+      parseIp(input.defaultGateway?.v6)?.text,
+    ].filter(Boolean),
+  );
   const asns = new Set(input.peers.flatMap((p) => [(p.spec as { peerASN?: unknown })?.peerASN, (p.spec as { localASN?: unknown })?.localASN]));
   const secrets = secretValues(input);
   if (m.routerId !== undefined) check(parseIp(m.routerId)?.text === m.routerId, 'canonical router id');
@@ -349,9 +469,14 @@ describe('renderer fuzz', () => {
     const unique = [...texts.entries()];
     stats.distinctTexts = unique.length;
     const t1 = performance.now();
-    const results = await birdParse(unique.map(([t]) => t), 3);
+    const results = await birdParse(
+      unique.map(([t]) => t),
+      3,
+    );
     const refused = results.flatMap((r, k) => (r === '' ? [] : [`seed ${SEED} case ${unique[k]![1]}: bird -p: ${r}`]));
-    console.log(`fuzz: ${JSON.stringify(stats)}; plan+render+structure ${planMs.toFixed(0)} ms, bird -p on ${unique.length} distinct configs ${(performance.now() - t1).toFixed(0)} ms`);
+    console.log(
+      `fuzz: ${JSON.stringify(stats)}; plan+render+structure ${planMs.toFixed(0)} ms, bird -p on ${unique.length} distinct configs ${(performance.now() - t1).toFixed(0)} ms`,
+    );
     expect(refused.slice(0, 5)).toEqual([]);
     // The generator must exercise the accepting path, not only refusals.
     expect(stats.withPeers).toBeGreaterThan(CASES * 0.1);
@@ -370,22 +495,54 @@ describe('renderer fuzz', () => {
       const input = genInput(SEED + 1, i, i % 3 === 0 ? 0.3 : 0.05);
       const g = new Gen(rng(SEED + i));
       // Pods and Services instead of podIPs: the CLI selects them like the agent does.
-      const pods: Pod[] = (input.podIPs ?? []).map((p) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: p.name, namespace: p.namespace, labels: { app: 'bidder' } }, spec: { nodeName: 'node-a', containers: [] }, status: { phase: 'Running', podIPs: (Array.isArray(p.ips) ? p.ips : []).map((ip) => ({ ip })) } }));
-      const svc: Service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } }, spec: { selector: { app: 'bidder' } } };
-      const objects: unknown[] = [input.node, ...input.pools, ...input.peers, ...input.secrets.map((s) => ({ apiVersion: 'v1', kind: 'Secret', ...s })), ...pods, svc];
+      const pods: Pod[] = (input.podIPs ?? []).map((p) => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: p.name, namespace: p.namespace, labels: { app: 'bidder' } },
+        spec: { nodeName: 'node-a', containers: [] },
+        status: { phase: 'Running', podIPs: (Array.isArray(p.ips) ? p.ips : []).map((ip) => ({ ip })) },
+      }));
+      const svc: Service = {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 's', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } },
+        spec: { selector: { app: 'bidder' } },
+      };
+      const objects: unknown[] = [
+        input.node,
+        ...input.pools,
+        ...input.peers,
+        ...input.secrets.map((s) => ({ apiVersion: 'v1', kind: 'Secret', ...s })),
+        ...pods,
+        svc,
+      ];
       let yamlText = objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
       // Raw YAML hazards next to the objects: tags, anchors, a broken document, binary.
-      if (g.chance(0.1)) yamlText += g.pick(['---\nkind: BGPPeer\nmetadata: {name: x}\nspec: !!binary aGVsbG8=\n', '---\n&a [*a]\n', '---\nkind: Node\nmetadata: {name: "unterminated\n', '---\n!!js/function "x"\n', '---\n- - - -\n']);
+      if (g.chance(0.1))
+        yamlText += g.pick([
+          '---\nkind: BGPPeer\nmetadata: {name: x}\nspec: !!binary aGVsbG8=\n',
+          '---\n&a [*a]\n',
+          '---\nkind: Node\nmetadata: {name: "unterminated\n',
+          '---\n!!js/function "x"\n',
+          '---\n- - - -\n',
+        ]);
       const file = join(dir, `cli-${i}.yaml`);
       writeFileSync(file, yamlText);
       let out = '';
       let errText = '';
-      const sink = (f: (s: string) => void) => new Writable({ write: (c: Buffer | string, _e, cb) => {
+      const sink = (f: (s: string) => void) =>
+        new Writable({
+          write: (c: Buffer | string, _e, cb) => {
             f(c.toString());
             cb();
-          } });
+          },
+        });
       const usedGateway = g.chance(0.5);
-      const code = await runRenderBird({ node: 'node-a', objectsFile: file, ...(usedGateway ? { defaultGateway: { v4: '172.31.0.1' } } : {}) }, sink((s) => (out += s)), sink((s) => (errText += s)));
+      const code = await runRenderBird(
+        { node: 'node-a', objectsFile: file, ...(usedGateway ? { defaultGateway: { v4: '172.31.0.1' } } : {}) },
+        sink((s) => (out += s)),
+        sink((s) => (errText += s)),
+      );
       const secrets = secretValues(input).filter((s) => /^q\d+z/.test(s));
       expect([0, 1], where).toContain(code);
       for (const s of secrets) expect(errText.includes(s) || out.includes(s), `${where}: a Secret value was printed`).toBe(false);
@@ -395,8 +552,10 @@ describe('renderer fuzz', () => {
         // Structure: exactly what the model of the same YAML says, passwords redacted, and
         // that model only holds values derived from the YAML.
         const docs = parseAllDocuments(yamlText);
-        const objs = (Array.isArray(docs) ? docs : [docs]).map((d) => d.toJS() as Record<string, unknown> | null).filter((o): o is Record<string, unknown> => typeof o === 'object' && o !== null);
-        const of = <T,>(kind: string) => objs.filter((o) => o.kind === kind) as T[];
+        const objs = (Array.isArray(docs) ? docs : [docs])
+          .map((d) => d.toJS() as Record<string, unknown> | null)
+          .filter((o): o is Record<string, unknown> => typeof o === 'object' && o !== null);
+        const of = <T>(kind: string) => objs.filter((o) => o.kind === kind) as T[];
         const node = of<Node>('Node').find((n) => n.metadata?.name === 'node-a')!;
         const parsedInput: BgpPlanInput = {
           node,
@@ -415,7 +574,10 @@ describe('renderer fuzz', () => {
         expect(errText, where).toMatch(/^error: /m);
       }
     }
-    const results = await birdParse(accepted.map((a) => a.text), 3);
+    const results = await birdParse(
+      accepted.map((a) => a.text),
+      3,
+    );
     const bad = results.flatMap((r, k) => (r === '' ? [] : [`${accepted[k]!.where}: ${r}`]));
     console.log(`cli fuzz: ${accepted.length} printed a config, ${refusedCount} refused with errors`);
     expect(bad.slice(0, 5)).toEqual([]);
@@ -425,7 +587,20 @@ describe('renderer fuzz', () => {
 
 // ---- blast radius: one invalid object among valid ones harms only itself ----
 
-const BAD_PEER_ADDRS = ['::', '0.0.0.0', '0.1.2.3', '127.0.0.1', '::1', 'ff02::1', '224.0.0.5', '255.255.255.255', '240.0.0.1', '::ffff:172.31.0.1', 'fe80::1', '169.254.1.1'];
+const BAD_PEER_ADDRS = [
+  '::',
+  '0.0.0.0',
+  '0.1.2.3',
+  '127.0.0.1',
+  '::1',
+  'ff02::1',
+  '224.0.0.5',
+  '255.255.255.255',
+  '240.0.0.1',
+  '::ffff:172.31.0.1',
+  'fe80::1',
+  '169.254.1.1',
+];
 const SELECTS_NODE = { matchLabels: { 'podlb.io/bgp': 'true' } };
 
 /** A BGPPeer or PodAddressPool that selects the node and is invalid, or a Secret that breaks a peer's password. */
@@ -443,18 +618,41 @@ function genInvalidObject(g: Gen): { pools: PodAddressPool[]; peers: BGPPeer[]; 
   }
   if (k === 1) {
     const spec = { peerAddress: g.pick(BAD_PEER_ADDRS), peerASN: 65000, localASN: 64512, nodeSelector: SELECTS_NODE };
-    return { pools: [], peers: [{ apiVersion: 'podlb.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'aa-invalid' }, spec: spec as BGPPeer['spec'] }], secrets: [], name: 'aa-invalid' };
+    return {
+      pools: [],
+      peers: [{ apiVersion: 'podlb.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'aa-invalid' }, spec: spec as BGPPeer['spec'] }],
+      secrets: [],
+      name: 'aa-invalid',
+    };
   }
   if (k === 2) {
     // A password podlb cannot place in bird.conf, or no Secret at all.
     const value = g.pick(['', 'x'.repeat(81), 'a"b', 'a\nb', 'pässword']);
-    const secrets: Secret[] = g.chance(0.5) ? [{ metadata: { name: 'md5', namespace: 'podlb-system' }, data: { password: Buffer.from(value).toString('base64') } }] : [];
-    const spec = { peerAddress: '172.31.0.99', peerASN: 65000, localASN: 64512, nodeSelector: SELECTS_NODE, passwordSecretRef: { name: 'md5', key: 'password' } };
-    return { pools: [], peers: [{ apiVersion: 'podlb.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'md5-peer' }, spec: spec as BGPPeer['spec'] }], secrets, name: 'md5-peer' };
+    const secrets: Secret[] = g.chance(0.5)
+      ? [{ metadata: { name: 'md5', namespace: 'podlb-system' }, data: { password: Buffer.from(value).toString('base64') } }]
+      : [];
+    const spec = {
+      peerAddress: '172.31.0.99',
+      peerASN: 65000,
+      localASN: 64512,
+      nodeSelector: SELECTS_NODE,
+      passwordSecretRef: { name: 'md5', key: 'password' },
+    };
+    return {
+      pools: [],
+      peers: [{ apiVersion: 'podlb.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'md5-peer' }, spec: spec as BGPPeer['spec'] }],
+      secrets,
+      name: 'md5-peer',
+    };
   }
   for (;;) {
     const spec: Record<string, unknown> = { cidrs: ['10.251.0.0/16'], advertise: 'NodeCIDR', nodeSelector: SELECTS_NODE };
-    const pool = approved({ apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name: 'invalid-pool' }, spec: spec as unknown as PodAddressPool['spec'] });
+    const pool = approved({
+      apiVersion: 'podlb.io/v1alpha1',
+      kind: 'PodAddressPool',
+      metadata: { name: 'invalid-pool' },
+      spec: spec as unknown as PodAddressPool['spec'],
+    });
     // One field made hostile after approval would be ApprovalStale; before it, InvalidPool: both are tried.
     const target = g.chance(0.5) ? (pool.spec as unknown as Record<string, unknown>) : spec;
     target[g.pick(['cidrs', 'advertise', 'nodeSelector', 'communities'])] = hostile(g);
@@ -474,20 +672,64 @@ describe('blast radius', () => {
       const g = new Gen(rng(SEED ^ Math.imul(i + 7, 0x85ebca6b)));
       const n = 1 + g.int(5);
       const peerAddr = (j: number) => (g.chance(0.3) ? `fd00:31::${10 + j}` : `172.31.0.${10 + j}`);
-      const valid: BGPPeer[] = Array.from({ length: n }, (_, j) => ({ apiVersion: 'podlb.io/v1alpha1', kind: 'BGPPeer', metadata: { name: `tor-${j}` }, spec: { peerAddress: peerAddr(j), peerASN: 65000, localASN: 64512, nodeSelector: SELECTS_NODE } }));
+      const valid: BGPPeer[] = Array.from({ length: n }, (_, j) => ({
+        apiVersion: 'podlb.io/v1alpha1',
+        kind: 'BGPPeer',
+        metadata: { name: `tor-${j}` },
+        spec: { peerAddress: peerAddr(j), peerASN: 65000, localASN: 64512, nodeSelector: SELECTS_NODE },
+      }));
       const pool = (name: string, cidr: string, advertise: 'NodeCIDR' | 'PodIPs', state: 'Approved' | 'Rejected'): PodAddressPool => {
-        const p: PodAddressPool = { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name }, spec: { cidrs: [cidr], advertise, nodeSelector: SELECTS_NODE } };
+        const p: PodAddressPool = {
+          apiVersion: 'podlb.io/v1alpha1',
+          kind: 'PodAddressPool',
+          metadata: { name },
+          spec: { cidrs: [cidr], advertise, nodeSelector: SELECTS_NODE },
+        };
         return state === 'Approved' ? approved(p) : { ...p, spec: { ...p.spec, approval: { state } } };
       };
-      const node: Node = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a', labels: { 'podlb.io/bgp': 'true' } }, spec: { podCIDRs: ['10.244.1.0/24', '10.250.1.0/24', '10.251.1.0/24'] }, status: { addresses: [{ type: 'InternalIP', address: '172.31.0.2' }] } };
-      const svc: Service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } }, spec: { selector: { app: 'bidder' } } };
-      const pod = (name: string, ip: string): Pod => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'ads', labels: { app: 'bidder' } }, spec: { nodeName: 'node-a', containers: [] }, status: { phase: 'Running', podIPs: [{ ip }] } });
+      const node: Node = {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: 'node-a', labels: { 'podlb.io/bgp': 'true' } },
+        spec: { podCIDRs: ['10.244.1.0/24', '10.250.1.0/24', '10.251.1.0/24'] },
+        status: { addresses: [{ type: 'InternalIP', address: '172.31.0.2' }] },
+      };
+      const svc: Service = {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 's', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } },
+        spec: { selector: { app: 'bidder' } },
+      };
+      const pod = (name: string, ip: string): Pod => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'ads', labels: { app: 'bidder' } },
+        spec: { nodeName: 'node-a', containers: [] },
+        status: { phase: 'Running', podIPs: [{ ip }] },
+      });
       const bad = genInvalidObject(g);
       const world = (step: number, o: { b: 'Approved' | 'Rejected'; pods: Pod[]; peers: BGPPeer[] }): AgentSnapshot => {
         const objs = [node, ...o.peers, ...bad.peers, ...bad.pools, ...bad.secrets];
-        const pools = [pool('a', '10.244.0.0/16', 'NodeCIDR', 'Approved'), pool('b', '10.250.0.0/16', 'NodeCIDR', o.b), pool('c', '10.99.0.0/16', 'PodIPs', 'Approved'), ...bad.pools];
+        const pools = [
+          pool('a', '10.244.0.0/16', 'NodeCIDR', 'Approved'),
+          pool('b', '10.250.0.0/16', 'NodeCIDR', o.b),
+          pool('c', '10.99.0.0/16', 'PodIPs', 'Approved'),
+          ...bad.pools,
+        ];
         for (const x of [...objs, ...pools]) x.metadata = { ...x.metadata, resourceVersion: String(step) };
-        return { nodeName: 'node-a', node, pods: o.pods, services: [svc], slices: [], classes: [], pools, peers: [...o.peers, ...bad.peers], secrets: bad.secrets, gateway: undefined, observedAt: 0 };
+        return {
+          nodeName: 'node-a',
+          node,
+          pods: o.pods,
+          services: [svc],
+          slices: [],
+          classes: [],
+          pools,
+          peers: [...o.peers, ...bad.peers],
+          secrets: bad.secrets,
+          gateway: undefined,
+          observedAt: 0,
+        };
       };
       const configPath = join(dir, `bird-${i}.conf`);
       const r = new BirdConfigReconciler({ nodeName: 'node-a', control: birdParseControl(), configPath, log, metrics: new AgentMetrics() });
@@ -497,20 +739,34 @@ describe('blast radius', () => {
       expect(first.status?.conditions?.[0], where).toMatchObject({ type: 'ConfigApplied', status: 'True' });
       const warnings = (res: typeof first) => (res.problems ?? []).filter((p) => p.severity === 'Warning');
       // Reported on the invalid object only.
-      expect(warnings(first).map((p) => p.object.name), where).toEqual([bad.name]);
+      expect(
+        warnings(first).map((p) => p.object.name),
+        where,
+      ).toEqual([bad.name]);
       for (const p of valid) expect(running(), where).toContain(`neighbor ${parseIp(p.spec.peerAddress)!.text} as 65000`);
       for (const x of ['10.244.1.0/24', '10.250.1.0/24', '10.99.0.5/32', '10.99.0.6/32']) expect(running(), where).toContain(x);
 
       // One change of the valid objects, taken in the very next run.
       const change = g.int(4);
-      const after = change === 0 ? { ...before, b: 'Rejected' as const } : change === 1 ? { ...before, pods: [before.pods[0]!] } : change === 2 ? { ...before, peers: valid.slice(1) } : { ...before, peers: [...valid, { ...valid[0]!, metadata: { name: 'tor-new' }, spec: { ...valid[0]!.spec, peerAddress: '172.31.0.77' } }] };
+      const after =
+        change === 0
+          ? { ...before, b: 'Rejected' as const }
+          : change === 1
+            ? { ...before, pods: [before.pods[0]!] }
+            : change === 2
+              ? { ...before, peers: valid.slice(1) }
+              : { ...before, peers: [...valid, { ...valid[0]!, metadata: { name: 'tor-new' }, spec: { ...valid[0]!.spec, peerAddress: '172.31.0.77' } }] };
       const second = await r.reconcile(world(2, after), 2_000);
       expect(second.status?.conditions?.[0], where).toMatchObject({ type: 'ConfigApplied', status: 'True' });
-      expect(warnings(second).map((p) => p.object.name), where).toEqual([bad.name]);
+      expect(
+        warnings(second).map((p) => p.object.name),
+        where,
+      ).toEqual([bad.name]);
       const text = running();
       expect(text.includes('10.250.1.0/24'), `${where}: pool b ${after.b}`).toBe(after.b === 'Approved');
       expect(text.includes('10.99.0.6/32'), `${where}: deleted Pod's /32`).toBe(after.pods.length === 2);
-      for (const p of valid) expect(text.includes(`neighbor ${parseIp(p.spec.peerAddress)!.text} as`), `${where}: ${p.metadata.name}`).toBe(after.peers.includes(p));
+      for (const p of valid)
+        expect(text.includes(`neighbor ${parseIp(p.spec.peerAddress)!.text} as`), `${where}: ${p.metadata.name}`).toBe(after.peers.includes(p));
       expect(text.includes('neighbor 172.31.0.77 as'), where).toBe(change === 3);
       expect(text, where).not.toContain('10.251.');
     }

@@ -32,7 +32,10 @@ function modelOf(w: World): BirdModel {
   const secrets: Secret[] = [secretFixture('tor-a', 'password', w.secretA), secretFixture('tor-b', 'password', w.secretB)];
   const plan = buildBgpPlan({
     node: nodeFixture({ podCIDRs: ['10.244.1.0/24'] }),
-    pools: [poolFixture('agg', { cidrs: ['10.244.0.0/16'] }), poolFixture('hosts', { advertise: 'PodIPs', cidrs: ['10.250.0.0/16'], communities: ['65000:250'] })],
+    pools: [
+      poolFixture('agg', { cidrs: ['10.244.0.0/16'] }),
+      poolFixture('hosts', { advertise: 'PodIPs', cidrs: ['10.250.0.0/16'], communities: ['65000:250'] }),
+    ],
     peers,
     secrets,
     podIPs: w.podIPs,
@@ -59,7 +62,11 @@ describe('PodIPs host routes and MD5 sessions with an FRR ToR', () => {
     applied = m;
     return r;
   };
-  const torBgpDsts = async () => (await frr.kernelRoutes()).filter((r) => r.protocol === 'bgp').map((r) => r.dst).sort();
+  const torBgpDsts = async () =>
+    (await frr.kernelRoutes())
+      .filter((r) => r.protocol === 'bgp')
+      .map((r) => r.dst)
+      .sort();
   const neighbors = () => frr.bgpNeighbors();
 
   beforeAll(async () => {
@@ -107,28 +114,49 @@ describe('PodIPs host routes and MD5 sessions with an FRR ToR', () => {
   it('advertises a host route per Pod IP and withdraws it when the Pod goes, without a flap', async () => {
     const before = await neighbors();
     const t0 = performance.now();
-    await apply({ ...world, podIPs: [{ namespace: 'ads', name: 'bidder-0', ips: ['10.250.0.5'] }, { namespace: 'ads', name: 'bidder-1', ips: ['10.250.0.6', '10.99.9.9'] }] });
+    await apply({
+      ...world,
+      podIPs: [
+        { namespace: 'ads', name: 'bidder-0', ips: ['10.250.0.5'] },
+        { namespace: 'ads', name: 'bidder-1', ips: ['10.250.0.6', '10.99.9.9'] },
+      ],
+    });
     const want = ['10.244.1.0/24', '10.250.0.5', '10.250.0.6'];
     await waitFor('host routes at the ToR', async () => (JSON.stringify(await torBgpDsts()) === JSON.stringify(want) ? true : undefined), 10_000, 5);
     const addMs = performance.now() - t0;
 
     // The static "blackhole" routes never reach the node's kernel: BIRD has no kernel
     // protocol, so the Pod's own route stays the only one for its address.
-    const nodeRoutes = JSON.parse(await sb.exec(nodeNs, 'ip', ['-json', 'route', 'show', 'table', 'all'])) as { dst: string; type?: string; protocol?: string }[];
+    const nodeRoutes = JSON.parse(await sb.exec(nodeNs, 'ip', ['-json', 'route', 'show', 'table', 'all'])) as {
+      dst: string;
+      type?: string;
+      protocol?: string;
+    }[];
     expect(nodeRoutes.filter((r) => r.type === 'blackhole' || r.protocol === 'bird' || r.dst.startsWith('10.250.'))).toEqual([]);
 
     const t1 = performance.now();
     await apply({ ...world, podIPs: [{ namespace: 'ads', name: 'bidder-1', ips: ['10.250.0.6'] }] });
-    await waitFor('10.250.0.5 withdrawn at the ToR', async () => (JSON.stringify(await torBgpDsts()) === JSON.stringify(['10.244.1.0/24', '10.250.0.6']) ? true : undefined), 10_000, 5);
+    await waitFor(
+      '10.250.0.5 withdrawn at the ToR',
+      async () => (JSON.stringify(await torBgpDsts()) === JSON.stringify(['10.244.1.0/24', '10.250.0.6']) ? true : undefined),
+      10_000,
+      5,
+    );
     const withdrawMs = performance.now() - t1;
     console.log(`host route added → ToR kernel ${addMs.toFixed(0)} ms; withdrawn → ToR kernel ${withdrawMs.toFixed(0)} ms`);
 
     const after = await neighbors();
-    for (const a of [A, B]) expect({ a, state: after[a]?.state, transitions: after[a]?.establishedTransitions }).toEqual({ a, state: 'Established', transitions: before[a]?.establishedTransitions });
+    for (const a of [A, B])
+      expect({ a, state: after[a]?.state, transitions: after[a]?.establishedTransitions }).toEqual({
+        a,
+        state: 'Established',
+        transitions: before[a]?.establishedTransitions,
+      });
   });
 
   it('one more Pod re-sends its route alone, not the table, with its pool’s community', async () => {
-    const many = (n: number): PodIPs[] => Array.from({ length: n }, (_, i) => ({ namespace: 'ads', name: `p${i}`, ips: [`10.250.${1 + Math.floor(i / 200)}.${i % 200}`] }));
+    const many = (n: number): PodIPs[] =>
+      Array.from({ length: n }, (_, i) => ({ namespace: 'ads', name: `p${i}`, ips: [`10.250.${1 + Math.floor(i / 200)}.${i % 200}`] }));
     const exported = async () => (await ctl.showProtocolsAll()).find((p) => p.name === protocolName('tor-a'))?.channels[0]?.exportUpdates ?? -1;
     const keep = world.podIPs;
     await apply({ ...world, podIPs: many(200) });
@@ -142,7 +170,12 @@ describe('PodIPs host routes and MD5 sessions with an FRR ToR', () => {
     const path = JSON.parse(await frr.vtysh(`show bgp ipv4 unicast ${extra}/32 json`)) as { paths?: { community?: { string?: string } }[] };
     expect(path.paths?.[0]?.community?.string).toBe('65000:250');
     await apply({ ...world, podIPs: keep });
-    await waitFor('back to the earlier host routes', async () => ((await torBgpDsts()).length === 1 + keep.flatMap((p) => p.ips).length ? true : undefined), 20_000, 20);
+    await waitFor(
+      'back to the earlier host routes',
+      async () => ((await torBgpDsts()).length === 1 + keep.flatMap((p) => p.ips).length ? true : undefined),
+      20_000,
+      20,
+    );
   });
 
   it('changing one peer’s password restarts that session only', async () => {

@@ -32,7 +32,11 @@ const log = pino({ level: 'silent' });
 
 // The bird container of the DaemonSet: its extra args (-R) and its preStop command.
 const DS_SOCKET = '/run/bird/bird.ctl';
-interface DsContainer { name: string; args?: string[]; lifecycle?: { preStop?: { exec?: { command?: string[] } } } }
+interface DsContainer {
+  name: string;
+  args?: string[];
+  lifecycle?: { preStop?: { exec?: { command?: string[] } } };
+}
 const dsBird = parseAllDocuments(readFileSync(new URL('../daemonset/daemonset.yaml', import.meta.url), 'utf8'))
   .map((d) => d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: DsContainer[] } } } })
   .find((d) => d?.kind === 'DaemonSet')
@@ -52,7 +56,15 @@ let kc: KubeConfig;
 let adminKc: KubeConfig;
 let agent: Agent | undefined;
 
-const newAgent = () => new Agent({ nodeName: 'node1', kubeConfig: kc, log, bird: { socketPath: bird.socketPath, configPath: bird.configPath }, kernel: { netns: nodeNs }, statusIntervalMs: 500 });
+const newAgent = () =>
+  new Agent({
+    nodeName: 'node1',
+    kubeConfig: kc,
+    log,
+    bird: { socketPath: bird.socketPath, configPath: bird.configPath },
+    kernel: { netns: nodeNs },
+    statusIntervalMs: 500,
+  });
 
 async function torHasRoute(): Promise<boolean> {
   const out = await sb.exec(torNs, 'ip', ['-json', 'route', 'show', POD_CIDR]);
@@ -101,16 +113,27 @@ function sampleTor() {
       await done;
       const missing = samples.filter((s) => !s.present);
       const gaps = samples.slice(1).map((s, i) => s.at - samples[i]!.at);
-      return { count: samples.length, missing: missing.length, firstMissingAt: missing[0]?.at, maxGapMs: Math.max(0, ...gaps), spanMs: samples.length ? samples.at(-1)!.at - samples[0]!.at : 0 };
+      return {
+        count: samples.length,
+        missing: missing.length,
+        firstMissingAt: missing[0]?.at,
+        maxGapMs: Math.max(0, ...gaps),
+        spanMs: samples.length ? samples.at(-1)!.at - samples[0]!.at : 0,
+      };
     },
   };
 }
 
 async function established(transitions: number, timeoutMs = 30_000) {
-  return waitFor(`session Established (${transitions} transitions)`, async () => {
-    const n = await neighbor();
-    return n?.state === 'Established' && n.establishedTransitions === transitions ? n : undefined;
-  }, timeoutMs, 20);
+  return waitFor(
+    `session Established (${transitions} transitions)`,
+    async () => {
+      const n = await neighbor();
+      return n?.state === 'Established' && n.establishedTransitions === transitions ? n : undefined;
+    },
+    timeoutMs,
+    20,
+  );
 }
 
 beforeAll(async () => {
@@ -131,7 +154,12 @@ beforeAll(async () => {
   const client = new KubeClient(adminKc);
   const networkTeam = networkTeamClient(api);
   const objs = labObjects({ nodes: [{ name: 'node1', podCidr: POD_CIDR, rack: 'r1', address: NODE_ADDR, torAddress: TOR_ADDR }], haproxyRuntimes: [] });
-  const plural: Record<string, string> = { Namespace: '/api/v1/namespaces', Node: '/api/v1/nodes', PodAddressPool: `/apis/${API_VERSION}/podaddresspools`, BGPPeer: `/apis/${API_VERSION}/bgppeers` };
+  const plural: Record<string, string> = {
+    Namespace: '/api/v1/namespaces',
+    Node: '/api/v1/nodes',
+    PodAddressPool: `/apis/${API_VERSION}/podaddresspools`,
+    BGPPeer: `/apis/${API_VERSION}/bgppeers`,
+  };
   for (const o of objs) {
     const path = plural[o.kind];
     if (!path) continue; // the LB class and Service: no load balancer here
@@ -202,7 +230,12 @@ describe('restarts', () => {
     const exitedAt = Date.now();
     expect(reply).toMatch(/graceful restart/i);
     // While BIRD is gone the ToR keeps the route as stale (helper mode, RFC 4724).
-    const stale = await waitFor('route stale at the ToR', async () => (/"stale":\s*true/.test(await frr.vtysh(`show bgp ipv4 unicast ${POD_CIDR} json`)) ? true : undefined), 5000, 10);
+    const stale = await waitFor(
+      'route stale at the ToR',
+      async () => (/"stale":\s*true/.test(await frr.vtysh(`show bgp ipv4 unicast ${POD_CIDR} json`)) ? true : undefined),
+      5000,
+      10,
+    );
     expect(stale).toBe(true);
     // The container restarts; in the lab, as fast as we can start it again.
     bird = await startBird(sb, nodeNs, { dir: birdDir, extraArgs: birdArgs });
@@ -212,7 +245,12 @@ describe('restarts', () => {
     // BIRD leaves recovery once the session is back and the ToR sent End-of-RIB.
     await waitFor('BIRD out of graceful-restart recovery', async () => (/recovery/i.test(await birdStatus()) ? undefined : true), 30_000, 50);
     const recoveredAt = Date.now();
-    await waitFor('route fresh at the ToR', async () => (/"stale":\s*true/.test(await frr.vtysh(`show bgp ipv4 unicast ${POD_CIDR} json`)) ? undefined : true), 10_000, 20);
+    await waitFor(
+      'route fresh at the ToR',
+      async () => (/"stale":\s*true/.test(await frr.vtysh(`show bgp ipv4 unicast ${POD_CIDR} json`)) ? undefined : true),
+      10_000,
+      20,
+    );
     const freshAt = Date.now();
     await new Promise((r) => setTimeout(r, 300));
     const s = await sampler.stop();
@@ -254,7 +292,12 @@ describe('restarts', () => {
     const renderedAt = Date.now();
     await established(before + 1);
     const upAt = Date.now();
-    await waitFor('route fresh at the ToR', async () => ((await torHasRoute()) && !/"stale":\s*true/.test(await frr.vtysh(`show bgp ipv4 unicast ${POD_CIDR} json`)) ? true : undefined), 10_000, 20);
+    await waitFor(
+      'route fresh at the ToR',
+      async () => ((await torHasRoute()) && !/"stale":\s*true/.test(await frr.vtysh(`show bgp ipv4 unicast ${POD_CIDR} json`)) ? true : undefined),
+      10_000,
+      20,
+    );
     const freshAt = Date.now();
     await new Promise((r) => setTimeout(r, 300));
     const s = await sampler.stop();
@@ -293,7 +336,12 @@ describe('restarts', () => {
     let sampler = sampleTor();
     await new Promise((r) => setTimeout(r, 200));
     await bird.kill('SIGKILL');
-    await waitFor('route stale at the ToR', async () => (/"stale":\s*true/.test(await frr.vtysh(`show bgp ipv4 unicast ${POD_CIDR} json`)) ? true : undefined), 5000, 10);
+    await waitFor(
+      'route stale at the ToR',
+      async () => (/"stale":\s*true/.test(await frr.vtysh(`show bgp ipv4 unicast ${POD_CIDR} json`)) ? true : undefined),
+      5000,
+      10,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     let s = await sampler.stop();
     console.log(`SIGKILL with GR: ${s.count - s.missing}/${s.count} samples with the route over ${s.spanMs} ms`);

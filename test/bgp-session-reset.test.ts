@@ -104,7 +104,10 @@ describe('which peer changes restart the BGP session (real BIRD + FRR)', () => {
   });
 
   afterAll(async () => {
-    if (observed.length > 0) console.log(`session restarts observed:\n${observed.map((o) => `  ${o.step.padEnd(28)} ${o.restarted ? 'restart' : 'kept   '}  predicted: ${o.predicted.join(', ') || '-'}`).join('\n')}`);
+    if (observed.length > 0)
+      console.log(
+        `session restarts observed:\n${observed.map((o) => `  ${o.step.padEnd(28)} ${o.restarted ? 'restart' : 'kept   '}  predicted: ${o.predicted.join(', ') || '-'}`).join('\n')}`,
+      );
     await ctl?.close();
     await sb.cleanup();
   });
@@ -142,11 +145,21 @@ describe('which peer changes restart the BGP session (real BIRD + FRR)', () => {
     // BFD changes are kept because BIRD updates the BFD request in place: prove it did.
     const bfd = state.spec.bfd;
     if (bfd?.enabled) {
-      const want = { status: 'up', remoteReceiveIntervalMs: bfd.minIntervalMilliseconds, remoteTransmitIntervalMs: bfd.minIntervalMilliseconds, remoteDetectMultiplier: bfd.multiplier };
-      await waitFor(`BFD ${JSON.stringify(want)} at the ToR`, async () => {
-        const p = (await frr.bfdPeers())[NODE];
-        return p && JSON.stringify(p) === JSON.stringify(want) ? true : undefined;
-      }, 10_000, 100).catch(async (e: unknown) => {
+      const want = {
+        status: 'up',
+        remoteReceiveIntervalMs: bfd.minIntervalMilliseconds,
+        remoteTransmitIntervalMs: bfd.minIntervalMilliseconds,
+        remoteDetectMultiplier: bfd.multiplier,
+      };
+      await waitFor(
+        `BFD ${JSON.stringify(want)} at the ToR`,
+        async () => {
+          const p = (await frr.bfdPeers())[NODE];
+          return p && JSON.stringify(p) === JSON.stringify(want) ? true : undefined;
+        },
+        10_000,
+        100,
+      ).catch(async (e: unknown) => {
         throw new Error(`${String(e)}; ToR has ${JSON.stringify(await frr.bfdPeers())}`);
       });
     } else if (name === 'bfd off') {

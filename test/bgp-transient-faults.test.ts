@@ -36,7 +36,10 @@ describe.runIf(hasReal('root', 'bird', 'frr'))('transient faults keep BGP sessio
   let admin: KubeClient;
   let agent: Agent | undefined;
 
-  const torHasRoute = async (): Promise<boolean> => (JSON.parse((await sb.exec(torNs, 'ip', ['-json', 'route', 'show', POD_CIDR])) || '[]') as { dst: string; gateway?: string }[]).some((r) => r.dst === POD_CIDR && r.gateway === NODE_ADDR);
+  const torHasRoute = async (): Promise<boolean> =>
+    (JSON.parse((await sb.exec(torNs, 'ip', ['-json', 'route', 'show', POD_CIDR])) || '[]') as { dst: string; gateway?: string }[]).some(
+      (r) => r.dst === POD_CIDR && r.gateway === NODE_ADDR,
+    );
   const neighbor = async () => (await frr.bgpNeighbors())[NODE_ADDR];
   const conditions = async () => (await admin.get<PodLBNode>(`/apis/${API_VERSION}/podlbnodes/node1`).catch(() => undefined))?.status?.conditions ?? [];
   const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tor-md5', namespace: 'podlb-system' }, stringData: { password: PASSWORD } };
@@ -83,7 +86,11 @@ describe.runIf(hasReal('root', 'bird', 'frr'))('transient faults keep BGP sessio
     for (const o of objs) {
       if (o.kind === 'BGPPeer') {
         // The lab's peer, turned into a Gateway peer with a password.
-        const spec = { ...(o as unknown as { spec: Record<string, unknown> }).spec, peerAddress: 'Gateway', passwordSecretRef: { name: 'tor-md5', key: 'password' } };
+        const spec = {
+          ...(o as unknown as { spec: Record<string, unknown> }).spec,
+          peerAddress: 'Gateway',
+          passwordSecretRef: { name: 'tor-md5', key: 'password' },
+        };
         await applyLabObject(admin, networkTeam, { ...o, spec } as typeof o);
       } else if (['Namespace', 'Node', 'PodAddressPool'].includes(o.kind)) {
         await applyLabObject(admin, networkTeam, o);
@@ -92,7 +99,14 @@ describe.runIf(hasReal('root', 'bird', 'frr'))('transient faults keep BGP sessio
     }
     await admin.create('/api/v1/namespaces/podlb-system/secrets', secret);
     const kc = api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: 'node1', hostNetwork: true }).kubeConfig();
-    agent = new Agent({ nodeName: 'node1', kubeConfig: kc, log, bird: { socketPath: bird.socketPath, configPath: bird.configPath }, kernel: { netns: nodeNs }, statusIntervalMs: 500 });
+    agent = new Agent({
+      nodeName: 'node1',
+      kubeConfig: kc,
+      log,
+      bird: { socketPath: bird.socketPath, configPath: bird.configPath },
+      kernel: { netns: nodeNs },
+      statusIntervalMs: 500,
+    });
     await agent.start();
     await waitFor('route at the ToR', async () => ((await torHasRoute()) ? true : undefined), 30_000, 50);
     await waitFor('session Established', async () => ((await neighbor())?.state === 'Established' ? true : undefined), 30_000, 50);
@@ -110,7 +124,12 @@ describe.runIf(hasReal('root', 'bird', 'frr'))('transient faults keep BGP sessio
     const s = await torThroughout(async () => {
       await sb.exec(nodeNs, 'ip', ['route', 'del', 'default']);
       try {
-        await waitFor('GatewayHeld reported', async () => ((await conditions()).some((c) => c.type === 'GatewayHeld' && c.status === 'True') ? true : undefined), 10_000, 100);
+        await waitFor(
+          'GatewayHeld reported',
+          async () => ((await conditions()).some((c) => c.type === 'GatewayHeld' && c.status === 'True') ? true : undefined),
+          10_000,
+          100,
+        );
         await new Promise((r) => setTimeout(r, 2_000));
         expect(readFileSync(bird.configPath, 'utf8')).toContain(`neighbor ${TOR_ADDR} as`);
       } finally {
@@ -127,7 +146,12 @@ describe.runIf(hasReal('root', 'bird', 'frr'))('transient faults keep BGP sessio
     const before = (await neighbor())!.establishedTransitions!;
     const s = await torThroughout(async () => {
       await admin.request('DELETE', '/api/v1/namespaces/podlb-system/secrets/tor-md5');
-      await waitFor('PeerPasswordHeld reported', async () => ((await conditions()).some((c) => c.type === 'PeerPasswordHeld' && c.status === 'True') ? true : undefined), 10_000, 100);
+      await waitFor(
+        'PeerPasswordHeld reported',
+        async () => ((await conditions()).some((c) => c.type === 'PeerPasswordHeld' && c.status === 'True') ? true : undefined),
+        10_000,
+        100,
+      );
       await new Promise((r) => setTimeout(r, 2_000));
       expect(readFileSync(bird.configPath, 'utf8')).toContain(`password "${PASSWORD}"`);
       // Status still shows the session BIRD runs, not "no peers".

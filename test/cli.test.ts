@@ -157,7 +157,10 @@ describe('runtime failures: one line, exit 1, no stack trace', () => {
     const port = (server.address() as { port: number }).port;
     await new Promise((resolve) => server.close(resolve));
     const kc = join(dir, 'closed.yaml');
-    writeFileSync(kc, `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`);
+    writeFileSync(
+      kc,
+      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+    );
     for (const cmd of [['status'], ['pools'], ['explain', 'svc/x'], ['approve', 'p', '--reason', 'r']]) {
       const r = await run('kubectl podlb', [...cmd, '--kubeconfig', kc]);
       expect(r.code, r.err).toBe(1);
@@ -201,10 +204,25 @@ describe('version', () => {
   it('built outside git: "unknown"; with the build args: theirs', async () => {
     try {
       // As in a Docker build context without .git: git cannot find a repository.
-      execFileSync(process.execPath, [join(ROOT, 'dist/src/build/write-build-info.js')], { cwd: dir, env: { PATH: process.env.PATH, GIT_CEILING_DIRECTORIES: tmpdir() }, stdio: 'ignore' });
-      expect(JSON.parse((await run('podlb', ['version', '-o', 'json'])).out).clientVersion).toMatchObject({ gitCommit: 'unknown', buildDate: 'unknown', gitTreeState: 'unknown' });
-      execFileSync(process.execPath, [join(ROOT, 'dist/src/build/write-build-info.js')], { cwd: dir, env: { PATH: process.env.PATH, PODLB_GIT_COMMIT: 'abc123', PODLB_BUILD_DATE: '2026-12-01T00:00:00Z' }, stdio: 'ignore' });
-      expect(JSON.parse((await run('podlb', ['version', '-o', 'json'])).out).clientVersion).toMatchObject({ gitCommit: 'abc123', buildDate: '2026-12-01T00:00:00Z' });
+      execFileSync(process.execPath, [join(ROOT, 'dist/src/build/write-build-info.js')], {
+        cwd: dir,
+        env: { PATH: process.env.PATH, GIT_CEILING_DIRECTORIES: tmpdir() },
+        stdio: 'ignore',
+      });
+      expect(JSON.parse((await run('podlb', ['version', '-o', 'json'])).out).clientVersion).toMatchObject({
+        gitCommit: 'unknown',
+        buildDate: 'unknown',
+        gitTreeState: 'unknown',
+      });
+      execFileSync(process.execPath, [join(ROOT, 'dist/src/build/write-build-info.js')], {
+        cwd: dir,
+        env: { PATH: process.env.PATH, PODLB_GIT_COMMIT: 'abc123', PODLB_BUILD_DATE: '2026-12-01T00:00:00Z' },
+        stdio: 'ignore',
+      });
+      expect(JSON.parse((await run('podlb', ['version', '-o', 'json'])).out).clientVersion).toMatchObject({
+        gitCommit: 'abc123',
+        buildDate: '2026-12-01T00:00:00Z',
+      });
     } finally {
       execFileSync(process.execPath, ['dist/src/build/write-build-info.js'], { cwd: ROOT, stdio: 'ignore' });
     }
@@ -221,7 +239,14 @@ describe('completion', () => {
     chmodSync(join(bin, program), 0o755);
     writeFileSync(join(dir, 'completion.bash'), script);
     const words = line.split(' ');
-    const out = execFileSync('bash', ['-c', `source ${join(dir, 'completion.bash')}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; ${script.match(/^(_\w+)\(\)/m)![1]}; printf '%s\\n' "\${COMPREPLY[@]}"`], { cwd: ROOT, env: { PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' });
+    const out = execFileSync(
+      'bash',
+      [
+        '-c',
+        `source ${join(dir, 'completion.bash')}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; ${script.match(/^(_\w+)\(\)/m)![1]}; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      ],
+      { cwd: ROOT, env: { PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' },
+    );
     return out.split('\n').filter(Boolean);
   }
 
@@ -260,12 +285,16 @@ describe('completion', () => {
   it.skipIf(!hasKubectl)('the real kubectl completes `kubectl podlb …` through kubectl_complete-podlb on PATH', () => {
     const bin = join(dir, 'plugin-bin');
     execFileSync('mkdir', ['-p', bin]);
-    for (const [name, file] of [['kubectl-podlb', 'kubectl-podlb.js'], ['kubectl_complete-podlb', 'kubectl-complete-podlb.js']]) {
+    for (const [name, file] of [
+      ['kubectl-podlb', 'kubectl-podlb.js'],
+      ['kubectl_complete-podlb', 'kubectl-complete-podlb.js'],
+    ]) {
       writeFileSync(join(bin, name!), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist/src/cli', file!)}" "$@"\n`);
       chmodSync(join(bin, name!), 0o755);
     }
     const env = { PATH: `${bin}:${process.env.PATH}`, HOME: dir };
-    const complete = (...words: string[]): string => execFileSync('kubectl', ['__complete', 'podlb', ...words], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const complete = (...words: string[]): string =>
+      execFileSync('kubectl', ['__complete', 'podlb', ...words], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     expect(complete('p')).toBe('pools\n:4\n');
     expect(complete('explain', 'svc/x', '--output', '')).toBe('json\nyaml\nwide\n:4\n');
     expect(execFileSync('kubectl', ['podlb', 'version'], { env, encoding: 'utf8' })).toMatch(/^kubectl podlb version /);

@@ -50,7 +50,9 @@ beforeEach(() => {
 });
 
 describe('the manifest', () => {
-  const policy = (loadYamlDocs(join(repoRoot(), 'daemonset/controller-admission-policy.yaml')) as { kind: string }[]).find((d) => d.kind === 'ValidatingAdmissionPolicy') as unknown as ValidatingAdmissionPolicy;
+  const policy = (loadYamlDocs(join(repoRoot(), 'daemonset/controller-admission-policy.yaml')) as { kind: string }[]).find(
+    (d) => d.kind === 'ValidatingAdmissionPolicy',
+  ) as unknown as ValidatingAdmissionPolicy;
   it.each(policyExpressions(policy).map((e) => [e.where, e.expression]))('%s parses, type-checks and uses no optional types', (_w, expression) => {
     expect(() => checkExpression(expression)).not.toThrow();
     expect(expression).not.toMatch(/\.\?|\[\?/);
@@ -59,13 +61,25 @@ describe('the manifest', () => {
 
 describe('a stolen controller token', () => {
   it('sets the CA bundle as the TLS manager does (JSON patch with a test of the name)', async () => {
-    await ctl.request('PATCH', PATH, { body: [{ op: 'test', path: '/webhooks/0/name', value: 'readiness-gates.podlb.io' }, { op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: CA }], contentType: 'application/json-patch+json' });
+    await ctl.request('PATCH', PATH, {
+      body: [
+        { op: 'test', path: '/webhooks/0/name', value: 'readiness-gates.podlb.io' },
+        { op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: CA },
+      ],
+      contentType: 'application/json-patch+json',
+    });
     expect(api.store.get(MWC, 'podlb').webhooks[0].clientConfig.caBundle).toBe(CA);
   });
 
   it.each<[string, object[]]>([
     ['points the webhook at another server', [{ op: 'replace', path: '/webhooks/0/clientConfig/service/name', value: 'evil' }]],
-    ['replaces the service by a URL', [{ op: 'remove', path: '/webhooks/0/clientConfig/service' }, { op: 'add', path: '/webhooks/0/clientConfig/url', value: 'https://evil.example/mutate' }]],
+    [
+      'replaces the service by a URL',
+      [
+        { op: 'remove', path: '/webhooks/0/clientConfig/service' },
+        { op: 'add', path: '/webhooks/0/clientConfig/url', value: 'https://evil.example/mutate' },
+      ],
+    ],
     ['makes it fail closed', [{ op: 'replace', path: '/webhooks/0/failurePolicy', value: 'Fail' }]],
     ['widens its rules to every resource', [{ op: 'replace', path: '/webhooks/0/rules/0/resources', value: ['*'] }]],
     ['drops the namespaceSelector', [{ op: 'remove', path: '/webhooks/0/namespaceSelector' }]],
@@ -75,13 +89,20 @@ describe('a stolen controller token', () => {
     const before = api.store.get(MWC, 'podlb');
     const r = await refusal(ctl.request('PATCH', PATH, { body: ops, contentType: 'application/json-patch+json' }));
     expect(r.code).toBe(403);
-    expect(r.message).toContain(`ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}' denied request: podlb-controller may only set webhooks[].clientConfig.caBundle of MutatingWebhookConfiguration podlb`);
+    expect(r.message).toContain(
+      `ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}' denied request: podlb-controller may only set webhooks[].clientConfig.caBundle of MutatingWebhookConfiguration podlb`,
+    );
     expect(api.store.get(MWC, 'podlb').webhooks).toEqual(before.webhooks);
   });
 
-  it("cannot patch another MutatingWebhookConfiguration (RBAC resourceNames)", async () => {
+  it('cannot patch another MutatingWebhookConfiguration (RBAC resourceNames)', async () => {
     api.store.create(MWC, { ...structuredClone(shipped), metadata: { name: 'someone-elses' } });
-    const r = await refusal(ctl.request('PATCH', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/someone-elses', { body: [{ op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: CA }], contentType: 'application/json-patch+json' }));
+    const r = await refusal(
+      ctl.request('PATCH', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/someone-elses', {
+        body: [{ op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: CA }],
+        contentType: 'application/json-patch+json',
+      }),
+    );
     expect(r.code).toBe(403);
     expect(r.message).toContain('cannot patch resource "mutatingwebhookconfigurations"');
   });
@@ -90,7 +111,10 @@ describe('a stolen controller token', () => {
     const binding = api.store.get('validatingadmissionpolicybindings', POLICY);
     api.store.delete('validatingadmissionpolicybindings', POLICY);
     try {
-      await ctl.request('PATCH', PATH, { body: [{ op: 'replace', path: '/webhooks/0/clientConfig/service/name', value: 'evil' }], contentType: 'application/json-patch+json' });
+      await ctl.request('PATCH', PATH, {
+        body: [{ op: 'replace', path: '/webhooks/0/clientConfig/service/name', value: 'evil' }],
+        contentType: 'application/json-patch+json',
+      });
       expect(api.store.get(MWC, 'podlb').webhooks[0].clientConfig.service.name).toBe('evil');
     } finally {
       const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, generation: _g, managedFields: _mf, ...metadata } = binding.metadata;
@@ -108,17 +132,27 @@ describe('a stolen controller token and the address pools', () => {
   const POOLS = `/apis/${API_VERSION}/podaddresspools`;
   const stored = (name: string) => api.store.get('podaddresspools', name) as unknown as PodAddressPool;
   const NODE = nodeFixture({ name: 'node-a', podCIDRs: ['10.244.1.0/24', '10.250.1.0/24'] });
-  const planFromStore = () => buildBgpPlan({ node: NODE, pools: [stored('tokyo'), stored('osaka')], peers: [peerFixture('tor', { nodeSelector: {} })], secrets: [] });
+  const planFromStore = () =>
+    buildBgpPlan({ node: NODE, pools: [stored('tokyo'), stored('osaka')], peers: [peerFixture('tor', { nodeSelector: {} })], secrets: [] });
 
   beforeEach(() => {
     for (const p of api.store.list('podaddresspools').items) api.store.delete('podaddresspools', p.metadata.name);
     const pending = { apiVersion: API_VERSION, kind: 'PodAddressPool', metadata: { name: 'tokyo' }, spec: { cidrs: ['10.244.0.0/16'] } };
-    const approved = approvePool({ apiVersion: API_VERSION, kind: 'PodAddressPool', metadata: { name: 'osaka' }, spec: { cidrs: ['10.250.0.0/16'] } }, { by: LAB_NETWORK_TEAM.username, reason: 'NETREQ-2', time: '2026-11-22T10:00:00Z' });
+    const approved = approvePool(
+      { apiVersion: API_VERSION, kind: 'PodAddressPool', metadata: { name: 'osaka' }, spec: { cidrs: ['10.250.0.0/16'] } },
+      { by: LAB_NETWORK_TEAM.username, reason: 'NETREQ-2', time: '2026-11-22T10:00:00Z' },
+    );
     for (const p of [pending, approved]) api.store.create('podaddresspools', p as unknown as Obj, { user: LAB_NETWORK_TEAM });
   });
 
   it('cannot approve a pool: the spec is not its to write (RBAC grants pool status only)', async () => {
-    const r = await refusal(ctl.patch(`${POOLS}/tokyo`, { spec: { approval: { state: 'Approved', by: 'network-team:alice', reason: 'forged', time: '2026-11-22T10:00:00Z' } } }, 'merge'));
+    const r = await refusal(
+      ctl.patch(
+        `${POOLS}/tokyo`,
+        { spec: { approval: { state: 'Approved', by: 'network-team:alice', reason: 'forged', time: '2026-11-22T10:00:00Z' } } },
+        'merge',
+      ),
+    );
     expect(r.code).toBe(403);
     expect(r.message).toContain('cannot patch resource "podaddresspools" in API group "podlb.io"');
     expect(stored('tokyo').spec.approval).toBeUndefined();
@@ -135,7 +169,11 @@ describe('a stolen controller token and the address pools', () => {
   });
 
   it('cannot read the BGP passwords or Octavia credentials in podlb-system', async () => {
-    api.store.create('secrets', { metadata: { name: 'bgp-md5', namespace: 'podlb-system' }, data: { password: Buffer.from('s3cret').toString('base64') } }, { namespace: 'podlb-system' });
+    api.store.create(
+      'secrets',
+      { metadata: { name: 'bgp-md5', namespace: 'podlb-system' }, data: { password: Buffer.from('s3cret').toString('base64') } },
+      { namespace: 'podlb-system' },
+    );
     try {
       for (const path of ['/api/v1/namespaces/podlb-system/secrets/bgp-md5', '/api/v1/namespaces/podlb-system/secrets']) {
         const r = await refusal(ctl.request('GET', path));

@@ -49,18 +49,43 @@ const cases: { name: string; input: CalicoRenderInput }[] = [
   {
     name: 'dual-stack-no-pool-selector',
     input: {
-      peers: [peerFixture('rack-r12-tor', { holdTimeSeconds: undefined, keepaliveSeconds: undefined }), peerFixture('rack-r12-tor-v6', { peerAddress: 'fd00:31::1', holdTimeSeconds: undefined, keepaliveSeconds: undefined, gracefulRestart: undefined })],
-      pools: [poolFixture('tokyo-pods', { ...noSel, communities: ['65000:100'] }), poolFixture('tokyo-extra', { ...noSel, cidrs: ['10.245.0.0/24', '10.244.0.0/16'] })],
+      peers: [
+        peerFixture('rack-r12-tor', { holdTimeSeconds: undefined, keepaliveSeconds: undefined }),
+        peerFixture('rack-r12-tor-v6', { peerAddress: 'fd00:31::1', holdTimeSeconds: undefined, keepaliveSeconds: undefined, gracefulRestart: undefined }),
+      ],
+      pools: [
+        poolFixture('tokyo-pods', { ...noSel, communities: ['65000:100'] }),
+        poolFixture('tokyo-extra', { ...noSel, cidrs: ['10.245.0.0/24', '10.244.0.0/16'] }),
+      ],
     },
   },
   {
     name: 'pool-selector-partitions',
     input: {
-      peers: [peerFixture('spine', { nodeSelector: { matchExpressions: [{ key: 'topology.kubernetes.io/rack', operator: 'In', values: ['r12', 'r13'] }, { key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' }] }, holdTimeSeconds: undefined, keepaliveSeconds: undefined })],
+      peers: [
+        peerFixture('spine', {
+          nodeSelector: {
+            matchExpressions: [
+              { key: 'topology.kubernetes.io/rack', operator: 'In', values: ['r12', 'r13'] },
+              { key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' },
+            ],
+          },
+          holdTimeSeconds: undefined,
+          keepaliveSeconds: undefined,
+        }),
+      ],
       pools: [
         poolFixture('everywhere', { ...noSel, cidrs: ['10.250.0.0/16'] }),
         poolFixture('gpu', { cidrs: ['10.251.0.0/16'], nodeSelector: { matchLabels: { 'example.com/gpu': 'true' } } }),
-        poolFixture('edge', { cidrs: ['10.252.0.0/16'], nodeSelector: { matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['a', 'b'] }, { key: 'edge', operator: 'Exists' }] } }),
+        poolFixture('edge', {
+          cidrs: ['10.252.0.0/16'],
+          nodeSelector: {
+            matchExpressions: [
+              { key: 'zone', operator: 'NotIn', values: ['a', 'b'] },
+              { key: 'edge', operator: 'Exists' },
+            ],
+          },
+        }),
       ],
     },
   },
@@ -85,7 +110,13 @@ const cases: { name: string; input: CalicoRenderInput }[] = [
         peerFixture('other-local-as', { peerAddress: '172.31.0.5', localASN: 64999 }),
         peerFixture('gt-selector', { peerAddress: '172.31.0.6', nodeSelector: { matchExpressions: [{ key: 'rack', operator: 'Gt' as 'In', values: ['3'] }] } }),
         peerFixture('bad-asn', { peerAddress: '172.31.0.7', peerASN: 0 }),
-        peerFixture('everything-ignored', { peerAddress: '172.31.0.8', bfd: { enabled: true }, ebgpMultihop: 2, sourceAddress: '172.31.0.2', gracefulRestart: { enabled: false } }),
+        peerFixture('everything-ignored', {
+          peerAddress: '172.31.0.8',
+          bfd: { enabled: true },
+          ebgpMultihop: 2,
+          sourceAddress: '172.31.0.2',
+          gracefulRestart: { enabled: false },
+        }),
       ],
       pools: [poolFixture('tokyo-pods', noSel)],
     },
@@ -137,8 +168,16 @@ describe('renderCalico', () => {
   });
 
   it('the partitions of a peer select disjoint node sets that together are the peer selector', () => {
-    const r = renderCalico({ peers: [peerFixture('tor', { nodeSelector: { matchLabels: { rack: 'r1' } } })], pools: [poolFixture('a', { nodeSelector: { matchLabels: { a: 'x' } } }), poolFixture('b', { nodeSelector: { matchLabels: { b: 'y' } } })] });
-    expect(r.peers.map((p) => p.spec.nodeSelector).sort()).toEqual(["rack == 'r1' && !(a == 'x') && !(b == 'y')", "rack == 'r1' && a == 'x' && !(b == 'y')", "rack == 'r1' && a == 'x' && b == 'y'", "rack == 'r1' && b == 'y' && !(a == 'x')"]);
+    const r = renderCalico({
+      peers: [peerFixture('tor', { nodeSelector: { matchLabels: { rack: 'r1' } } })],
+      pools: [poolFixture('a', { nodeSelector: { matchLabels: { a: 'x' } } }), poolFixture('b', { nodeSelector: { matchLabels: { b: 'y' } } })],
+    });
+    expect(r.peers.map((p) => p.spec.nodeSelector).sort()).toEqual([
+      "rack == 'r1' && !(a == 'x') && !(b == 'y')",
+      "rack == 'r1' && a == 'x' && !(b == 'y')",
+      "rack == 'r1' && a == 'x' && b == 'y'",
+      "rack == 'r1' && b == 'y' && !(a == 'x')",
+    ]);
   });
 
   it('more pool selectors than MAX_POOL_SELECTORS: the extra pools are refused (never exported)', () => {
@@ -230,7 +269,7 @@ function calicoMatches(expr: string, labels: Record<string, string>): boolean {
   return v;
 }
 
-describe('pool-selector partitions, checked against podlb\'s own selector matching', () => {
+describe("pool-selector partitions, checked against podlb's own selector matching", () => {
   // Every label set over these keys and values (and absent): 4^4 = 256 nodes.
   const dims: [string, string[]][] = [
     ['rack', ['r1', 'r2', 'r3']],
@@ -245,10 +284,22 @@ describe('pool-selector partitions, checked against podlb\'s own selector matchi
     poolFixture('everywhere', { nodeSelector: undefined, cidrs: ['10.250.0.0/16'] }),
     poolFixture('gpu', { nodeSelector: { matchLabels: { gpu: 'true' } }, cidrs: ['10.251.0.0/16'] }),
     poolFixture('not-zone-ab', { nodeSelector: { matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['a', 'b'] }] }, cidrs: ['10.252.0.0/16'] }),
-    poolFixture('edge', { nodeSelector: { matchExpressions: [{ key: 'edge', operator: 'Exists' }, { key: 'gpu', operator: 'DoesNotExist' }] }, cidrs: ['10.253.0.0/16'] }),
+    poolFixture('edge', {
+      nodeSelector: {
+        matchExpressions: [
+          { key: 'edge', operator: 'Exists' },
+          { key: 'gpu', operator: 'DoesNotExist' },
+        ],
+      },
+      cidrs: ['10.253.0.0/16'],
+    }),
   ];
   const r = renderCalico({ peers: [peerFixture('tor', { nodeSelector: peerSel })], pools });
-  const filterOf = (name: string) => r.filters.find((f) => f.metadata.name === name)!.spec.exportV4.filter((x) => x.action === 'Accept').map((x) => x.cidr);
+  const filterOf = (name: string) =>
+    r.filters
+      .find((f) => f.metadata.name === name)!
+      .spec.exportV4.filter((x) => x.action === 'Accept')
+      .map((x) => x.cidr);
 
   it('renders 2^3 Calico BGPPeers', () => {
     expect(r.peers).toHaveLength(8);
@@ -345,7 +396,11 @@ describe('the controller Calico loop against the API server', () => {
     await waitFor('a leader', () => leader() ?? undefined, 5_000);
     for (let i = 0; i < 100; i++) {
       const r = await leader()!.calico!.nextRun();
-      const quiet = r.skipped === undefined && r.apply !== undefined && r.apply.created.length + r.apply.updated.length + r.apply.deleted.length === 0 && r.apply.errors.length === 0;
+      const quiet =
+        r.skipped === undefined &&
+        r.apply !== undefined &&
+        r.apply.created.length + r.apply.updated.length + r.apply.deleted.length === 0 &&
+        r.apply.errors.length === 0;
       if (quiet && done()) return r;
       await new Promise((res) => setTimeout(res, 30));
     }
@@ -363,12 +418,32 @@ describe('the controller Calico loop against the API server', () => {
   beforeAll(async () => {
     api = await startApiServer({ resources: [...controllerResources(), ...calicoResources()] });
     api.installManifests();
-    api.store.create('bgpconfigurations.crd.projectcalico.org', { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512 } });
+    api.store.create('bgpconfigurations.crd.projectcalico.org', {
+      apiVersion: 'crd.projectcalico.org/v1',
+      kind: 'BGPConfiguration',
+      metadata: { name: 'default' },
+      spec: { asNumber: 64512 },
+    });
     // Hand-made by the network team, with the label but no ownership annotation: never podlb's.
-    api.store.create('bgppeers.crd.projectcalico.org', { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'rr-global', labels: { [MANAGED_BY_LABEL]: 'podlb' } }, spec: { peerIP: '192.0.2.99', asNumber: 64512 } });
+    api.store.create('bgppeers.crd.projectcalico.org', {
+      apiVersion: 'crd.projectcalico.org/v1',
+      kind: 'BGPPeer',
+      metadata: { name: 'rr-global', labels: { [MANAGED_BY_LABEL]: 'podlb' } },
+      spec: { peerIP: '192.0.2.99', asNumber: 64512 },
+    });
     for (const id of ['ctl-a', 'ctl-b']) {
       const kc = api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'control-plane' }).kubeConfig();
-      const c = new Controller({ kubeConfig: kc, log, identity: id, webhookPort: 0, webhookHost: '127.0.0.1', leaseDurationSeconds: 1, renewDeadlineMs: 700, retryPeriodMs: 100, bgp: 'calico' });
+      const c = new Controller({
+        kubeConfig: kc,
+        log,
+        identity: id,
+        webhookPort: 0,
+        webhookHost: '127.0.0.1',
+        leaseDurationSeconds: 1,
+        renewDeadlineMs: 700,
+        retryPeriodMs: 100,
+        bgp: 'calico',
+      });
       ctls.push(c);
       await c.start();
     }
@@ -387,13 +462,26 @@ describe('the controller Calico loop against the API server', () => {
     api.store.create('podaddresspools', poolFixture('tokyo-pods', { ...noSel, approval: { state: 'Pending' } }) as unknown as Obj);
     await settle(has(() => calicoPeers().length === 2));
     expect(calicoPeers().map((p) => p.metadata.name)).toEqual(['podlb-rack-r12-tor', 'rr-global']);
-    expect(calicoPeers()[0]!.spec).toEqual({ peerIP: '172.31.0.1', asNumber: 65000, nodeSelector: "topology.kubernetes.io/rack == 'r12'", filters: ['podlb-rack-r12-tor'], maxRestartTime: '120s' });
+    expect(calicoPeers()[0]!.spec).toEqual({
+      peerIP: '172.31.0.1',
+      asNumber: 65000,
+      nodeSelector: "topology.kubernetes.io/rack == 'r12'",
+      filters: ['podlb-rack-r12-tor'],
+      maxRestartTime: '120s',
+    });
     expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject 0.0.0.0/0']);
 
     // Approved: the filter now accepts the pool; the peer is unchanged (no write).
     const peerRv = calicoPeers()[0]!.metadata.resourceVersion;
     const stored = api.store.get('podaddresspools', 'tokyo-pods') as unknown as PodAddressPool;
-    api.store.patch('podaddresspools', 'tokyo-pods', undefined, 'merge', { spec: { approval: approvalFor(stored.spec, { by: 'network-team:alice', reason: 'NETREQ-1', time: '2026-11-22T10:00:00Z' }) } }, { user: LAB_NETWORK_TEAM });
+    api.store.patch(
+      'podaddresspools',
+      'tokyo-pods',
+      undefined,
+      'merge',
+      { spec: { approval: approvalFor(stored.spec, { by: 'network-team:alice', reason: 'NETREQ-1', time: '2026-11-22T10:00:00Z' }) } },
+      { user: LAB_NETWORK_TEAM },
+    );
     await settle(has(() => exportsOf('podlb-rack-r12-tor').length === 2));
     expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Accept 10.244.0.0/16', 'Reject 0.0.0.0/0']);
     expect(calicoPeers()[0]!.metadata.resourceVersion).toBe(peerRv);
@@ -404,18 +492,34 @@ describe('the controller Calico loop against the API server', () => {
     expect(calicoFilter('podlb-rack-r12-tor').metadata.resourceVersion).toBe(filterRv);
 
     // Peer edited: new ASN and selector.
-    api.store.patch('bgppeers', 'rack-r12-tor', undefined, 'merge', { spec: { peerASN: 65001, nodeSelector: { matchLabels: { 'topology.kubernetes.io/rack': 'r13' } } } });
+    api.store.patch('bgppeers', 'rack-r12-tor', undefined, 'merge', {
+      spec: { peerASN: 65001, nodeSelector: { matchLabels: { 'topology.kubernetes.io/rack': 'r13' } } },
+    });
     await settle(has(() => calicoPeers()[0]!.spec.asNumber === 65001));
     expect(calicoPeers()[0]!.spec).toMatchObject({ asNumber: 65001, nodeSelector: "topology.kubernetes.io/rack == 'r13'" });
 
     // Rejected: back to deny-all.
-    api.store.patch('podaddresspools', 'tokyo-pods', undefined, 'merge', { spec: { approval: { state: 'Rejected', by: 'network-team:bob' } } }, { user: LAB_NETWORK_TEAM });
+    api.store.patch(
+      'podaddresspools',
+      'tokyo-pods',
+      undefined,
+      'merge',
+      { spec: { approval: { state: 'Rejected', by: 'network-team:bob' } } },
+      { user: LAB_NETWORK_TEAM },
+    );
     await settle(has(() => exportsOf('podlb-rack-r12-tor').length === 1));
     expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject 0.0.0.0/0']);
 
     // A problem becomes an Event on the podlb BGPPeer.
     api.store.patch('bgppeers', 'rack-r12-tor', undefined, 'merge', { spec: { bfd: { enabled: true } } });
-    await waitFor('an Event', () => (api.store.list('events', { namespace: 'default' }).items as Obj[]).find((e) => e.involvedObject.kind === 'BGPPeer' && e.reason === 'CalicoFieldIgnored'), 5_000);
+    await waitFor(
+      'an Event',
+      () =>
+        (api.store.list('events', { namespace: 'default' }).items as Obj[]).find(
+          (e) => e.involvedObject.kind === 'BGPPeer' && e.reason === 'CalicoFieldIgnored',
+        ),
+      5_000,
+    );
 
     // Removed: podlb's objects go, the hand-made one stays untouched.
     api.store.delete('bgppeers', 'rack-r12-tor');
@@ -436,10 +540,22 @@ describe('the controller Calico loop against the API server', () => {
     expect(res.created).toEqual([]);
     expect(calicoPeers().some((p) => p.metadata.name === 'podlb-tor-b')).toBe(false);
 
-    const foreign = api.store.create('bgpfilters.crd.projectcalico.org', { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPFilter', metadata: { name: 'podlb-tor-c' }, spec: { exportV4: [{ action: 'Accept', matchOperator: 'In', cidr: '0.0.0.0/0' }] } });
-    api.store.create('bgppeers', peerFixture('tor-c', { peerAddress: '172.31.0.10', holdTimeSeconds: undefined, keepaliveSeconds: undefined }) as unknown as Obj);
+    const foreign = api.store.create('bgpfilters.crd.projectcalico.org', {
+      apiVersion: 'crd.projectcalico.org/v1',
+      kind: 'BGPFilter',
+      metadata: { name: 'podlb-tor-c' },
+      spec: { exportV4: [{ action: 'Accept', matchOperator: 'In', cidr: '0.0.0.0/0' }] },
+    });
+    api.store.create(
+      'bgppeers',
+      peerFixture('tor-c', { peerAddress: '172.31.0.10', holdTimeSeconds: undefined, keepaliveSeconds: undefined }) as unknown as Obj,
+    );
     const r = await settle(() => true);
-    await waitFor('the conflict reported', async () => (await leader()!.calico!.nextRun()).problems.find((p) => p.reason === 'CalicoNameConflict' && p.object.name === 'tor-c'), 5_000);
+    await waitFor(
+      'the conflict reported',
+      async () => (await leader()!.calico!.nextRun()).problems.find((p) => p.reason === 'CalicoNameConflict' && p.object.name === 'tor-c'),
+      5_000,
+    );
     expect(r.apply!.errors).toEqual([]);
     expect(calicoPeers().some((p) => p.metadata.name === 'podlb-tor-c')).toBe(false);
     expect(api.store.get('bgpfilters.crd.projectcalico.org', 'podlb-tor-c')).toEqual(foreign);

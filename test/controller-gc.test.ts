@@ -23,7 +23,12 @@ let hp: HaproxyProcess;
 let lb: HaproxyInstance;
 
 function lbClass(address: string): LoadBalancerClass {
-  return { apiVersion: 'podlb.io/v1alpha1', kind: 'LoadBalancerClass', metadata: { name: 'l7' }, spec: { provider: 'haproxy', haproxy: { instances: [address] }, tenancy: { namespaces: [{ name: 'ads', backends: ['web', 'retired'] }] } } } as LoadBalancerClass;
+  return {
+    apiVersion: 'podlb.io/v1alpha1',
+    kind: 'LoadBalancerClass',
+    metadata: { name: 'l7' },
+    spec: { provider: 'haproxy', haproxy: { instances: [address] }, tenancy: { namespaces: [{ name: 'ads', backends: ['web', 'retired'] }] } },
+  } as LoadBalancerClass;
 }
 function service(name: string, backend: string): Service {
   return {
@@ -85,7 +90,12 @@ describe('MemberGc on HAProxy 2.6', () => {
 
     const events: EventToRecord[] = [];
     const gc = new MemberGc({ makeInstance: (a) => new HaproxyInstance(a), graceMs: GRACE, log, record: (e) => events.push(e) });
-    const snap = (services: Service[], nodes: string[]): GcSnapshot => ({ classes: [lbClass(hp.runtimeAddress)], services, nodes: new Set(nodes), nodesSynced: true });
+    const snap = (services: Service[], nodes: string[]): GcSnapshot => ({
+      classes: [lbClass(hp.runtimeAddress)],
+      services,
+      nodes: new Set(nodes),
+      nodesSynced: true,
+    });
     try {
       // Both Services exist at first: both backends become "seen".
       let r = await gc.run(snap([service('bidder', 'web'), service('old', 'retired')], ['node-a', 'node-b']), T0);
@@ -122,7 +132,8 @@ describe('MemberGc on HAProxy 2.6', () => {
   it('a node that comes back within the grace period keeps its members, and a later absence starts a new grace period', async () => {
     const flap = await add('web', 'node-flap', '127.0.0.21', 8080);
     const gc = new MemberGc({ makeInstance: (a) => new HaproxyInstance(a), graceMs: GRACE, log, record: () => undefined });
-    const run = (nodes: string[], now: number) => gc.run({ classes: [lbClass(hp.runtimeAddress)], services: [service('bidder', 'web')], nodes: new Set(['node-a', ...nodes]), nodesSynced: true }, now);
+    const run = (nodes: string[], now: number) =>
+      gc.run({ classes: [lbClass(hp.runtimeAddress)], services: [service('bidder', 'web')], nodes: new Set(['node-a', ...nodes]), nodesSynced: true }, now);
     try {
       await run([], T0); // absent
       await run(['node-flap'], T0 + 60_000); // re-registered
@@ -160,7 +171,18 @@ describe('controller: member GC live, leader only', () => {
     const gone = await add('web', 'node-gone', '127.0.0.32', 8080);
     for (const id of ['ctl-a', 'ctl-b']) {
       const kc = api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'node-a' }).kubeConfig();
-      const c = new Controller({ kubeConfig: kc, log, identity: id, webhookPort: 0, webhookHost: '127.0.0.1', leaseDurationSeconds: 1, renewDeadlineMs: 700, retryPeriodMs: 100, gcGraceMs: 1_500, gcIntervalMs: 200 });
+      const c = new Controller({
+        kubeConfig: kc,
+        log,
+        identity: id,
+        webhookPort: 0,
+        webhookHost: '127.0.0.1',
+        leaseDurationSeconds: 1,
+        renewDeadlineMs: 700,
+        retryPeriodMs: 100,
+        gcGraceMs: 1_500,
+        gcIntervalMs: 200,
+      });
       ctls.push(c);
       await c.start();
     }
@@ -174,7 +196,9 @@ describe('controller: member GC live, leader only', () => {
     const took = Date.now() - deletedAt;
     expect(took).toBeGreaterThanOrEqual(1_500);
     expect(await names('web')).toEqual([live]);
-    const ev = await waitFor('Event', () => api.store.list('events', { namespace: 'default' }).items.find((e: { reason?: string }) => e.reason === 'OrphanMemberRemoved'));
+    const ev = await waitFor('Event', () =>
+      api.store.list('events', { namespace: 'default' }).items.find((e: { reason?: string }) => e.reason === 'OrphanMemberRemoved'),
+    );
     expect(ev.involvedObject).toMatchObject({ kind: 'LoadBalancerClass', name: 'l7' });
     expect(ev.source.component).toBe('podlb-controller');
     // Only the leader acted: one Event, from the leader.

@@ -27,7 +27,8 @@ interface Mark {
 function candidate(id: string, timeline: Mark[], name = 'podlb-controller'): { el: LeaderElector; partition: (on: boolean) => void } {
   let cut = false;
   const lc: LeaseClient = {
-    request: (<T>(...args: Parameters<KubeClient['request']>) => (cut ? Promise.reject(new KubeApiError(0, 'Unreachable', 'partitioned')) : client.request<T>(...args))) as KubeClient['request'],
+    request: (<T>(...args: Parameters<KubeClient['request']>) =>
+      cut ? Promise.reject(new KubeApiError(0, 'Unreachable', 'partitioned')) : client.request<T>(...args)) as KubeClient['request'],
   };
   const el = new LeaderElector({
     client: lc,
@@ -125,7 +126,9 @@ describe('leader election on a Lease', () => {
     expect(stepDown).toBeLessThan(TIMING.renewDeadlineMs + 100);
     expect(failover).toBeGreaterThan(TIMING.leaseDurationSeconds * 1000 - TIMING.retryPeriodMs - 50);
     expect(failover).toBeLessThan(TIMING.leaseDurationSeconds * 1000 + 2 * TIMING.retryPeriodMs * 1.2 + 200);
-    console.log(`failover (leader partitioned): step-down ${stepDown.toFixed(0)} ms, new leader after ${failover.toFixed(0)} ms (lease ${TIMING.leaseDurationSeconds}s, renewDeadline ${TIMING.renewDeadlineMs} ms, retry ${TIMING.retryPeriodMs} ms)`);
+    console.log(
+      `failover (leader partitioned): step-down ${stepDown.toFixed(0)} ms, new leader after ${failover.toFixed(0)} ms (lease ${TIMING.leaseDurationSeconds}s, renewDeadline ${TIMING.renewDeadlineMs} ms, retry ${TIMING.retryPeriodMs} ms)`,
+    );
 
     // The partitioned one comes back: it does not lead again while b renews.
     a.partition(false);

@@ -49,7 +49,8 @@ describe('controller RBAC', () => {
     ['podlb-controller', '', 'secrets', '', 'create'],
     ['default', '', 'events', '', 'create patch'],
   ];
-  const expand = (rows: typeof GRANTS): string[] => rows.flatMap(([s, g, r, n, v]) => v.split(' ').map((verb) => `${s} ${g || 'core'} ${r} [${n}] ${verb}`)).sort();
+  const expand = (rows: typeof GRANTS): string[] =>
+    rows.flatMap(([s, g, r, n, v]) => v.split(' ').map((verb) => `${s} ${g || 'core'} ${r} [${n}] ${verb}`)).sort();
 
   it('grants exactly the table, bound to the podlb-controller ServiceAccount, no wildcards', () => {
     const sa = one('ServiceAccount', 'podlb-controller');
@@ -64,7 +65,8 @@ describe('controller RBAC', () => {
       for (const rule of role.rules as Obj[]) {
         for (const x of [rule.verbs, rule.resources, rule.apiGroups]) expect(x).not.toContain('*');
         const names: string[] = rule.resourceNames ?? [''];
-        for (const g of rule.apiGroups) for (const r of rule.resources) for (const n of names) for (const v of rule.verbs) granted.push(`${scope} ${g || 'core'} ${r} [${n}] ${v}`);
+        for (const g of rule.apiGroups)
+          for (const r of rule.resources) for (const n of names) for (const v of rule.verbs) granted.push(`${scope} ${g || 'core'} ${r} [${n}] ${v}`);
       }
     }
     expect([...new Set(granted)].sort()).toEqual(expand(GRANTS));
@@ -86,14 +88,26 @@ describe('controller RBAC', () => {
       const [res, sub] = resource.split('/');
       const r = await ctl.create<{ status: { allowed: boolean } }>('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
         kind: 'SelfSubjectAccessReview',
-        spec: { resourceAttributes: { verb, group, resource: res, ...(sub ? { subresource: sub } : {}), ...(name ? { name } : {}), ...(scope === 'cluster' ? {} : { namespace: scope }) } },
+        spec: {
+          resourceAttributes: {
+            verb,
+            group,
+            resource: res,
+            ...(sub ? { subresource: sub } : {}),
+            ...(name ? { name } : {}),
+            ...(scope === 'cluster' ? {} : { namespace: scope }),
+          },
+        },
       });
       return r.status.allowed;
     };
 
-    it.each(GRANTS.flatMap(([scope, g, r, n, verbs]) => verbs.split(' ').map((v) => [scope, g, r, n, v] as const)))('allows %s %s %s [%s] %s', async (scope, g, r, n, v) => {
-      expect(await allowed(scope, g, r, n, v)).toBe(true);
-    });
+    it.each(GRANTS.flatMap(([scope, g, r, n, verbs]) => verbs.split(' ').map((v) => [scope, g, r, n, v] as const)))(
+      'allows %s %s %s [%s] %s',
+      async (scope, g, r, n, v) => {
+        expect(await allowed(scope, g, r, n, v)).toBe(true);
+      },
+    );
 
     it.each([
       ['cluster', '', 'pods', '', 'list'],
@@ -117,7 +131,14 @@ describe('controller RBAC', () => {
   });
 
   it('the named grants name what the controller uses by default', () => {
-    expect(defaults).toMatchObject({ namespace: 'podlb-system', leaseName: 'podlb-controller', tlsSecretName: 'podlb-webhook-tls', tlsSecretNamespace: 'podlb-controller', webhookConfigName: mwc!.metadata.name, webhookServiceName: 'podlb-webhook' });
+    expect(defaults).toMatchObject({
+      namespace: 'podlb-system',
+      leaseName: 'podlb-controller',
+      tlsSecretName: 'podlb-webhook-tls',
+      tlsSecretNamespace: 'podlb-controller',
+      webhookConfigName: mwc!.metadata.name,
+      webhookServiceName: 'podlb-webhook',
+    });
   });
 
   it('the webhook CA key lives where no agent may read Secrets', () => {
@@ -202,12 +223,17 @@ describe('MutatingWebhookConfiguration', () => {
   });
 
   it('excludes kube-system and podlb-system, has no objectSelector', () => {
-    expect(w.namespaceSelector).toEqual({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'podlb-system'] }] });
+    expect(w.namespaceSelector).toEqual({
+      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'podlb-system'] }],
+    });
     expect(w.objectSelector).toBeUndefined();
   });
 
   it('calls the podlb-webhook Service on the path the server serves, with an empty caBundle the controller fills', () => {
     const svc = one('Service', 'podlb-webhook');
-    expect(w.clientConfig).toEqual({ service: { name: svc.metadata.name, namespace: svc.metadata.namespace, path: WEBHOOK_PATH, port: svc.spec.ports[0].port }, caBundle: '' });
+    expect(w.clientConfig).toEqual({
+      service: { name: svc.metadata.name, namespace: svc.metadata.namespace, path: WEBHOOK_PATH, port: svc.spec.ports[0].port },
+      caBundle: '',
+    });
   });
 });

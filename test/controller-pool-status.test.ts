@@ -24,26 +24,41 @@ const brief = (name: string) => {
   return a && b ? `${a.status}/${a.reason} ${b.status}/${b.reason} ${getPool(name).status?.advertisedNodes}` : undefined;
 };
 const poolEvents = (name: string) =>
-  (api.store.list('events', { namespace: 'default' }).items as Obj[]).filter((e) => e.involvedObject.kind === 'PodAddressPool' && e.involvedObject.name === name).map((e) => e.reason as string);
+  (api.store.list('events', { namespace: 'default' }).items as Obj[])
+    .filter((e) => e.involvedObject.kind === 'PodAddressPool' && e.involvedObject.name === name)
+    .map((e) => e.reason as string);
 // An approval records the digests of the pool as stored, as `kubectl podlb approve` does.
 const approve = (name: string, state: 'Approved' | 'Rejected' | 'Pending') => {
   const decision = { by: 'network-team:alice', reason: 'NETREQ-1', time: '2026-11-22T10:00:00Z' };
   const approval = state === 'Approved' ? approvalFor(getPool(name).spec, decision) : { state, ...decision };
   return api.store.patch('podaddresspools', name, undefined, 'merge', { spec: { approval } }, { user: LAB_NETWORK_TEAM });
 };
-const advertise = (node: string, prefixes: string[]) => api.store.patch('podlbnodes', node, undefined, 'merge', { status: { bgp: { advertisedPrefixes: prefixes } } }, { subresource: 'status' });
+const advertise = (node: string, prefixes: string[]) =>
+  api.store.patch('podlbnodes', node, undefined, 'merge', { status: { bgp: { advertisedPrefixes: prefixes } } }, { subresource: 'status' });
 
 beforeAll(async () => {
   api = await startApiServer({ resources: controllerResources() });
   api.installManifests();
-  for (const [n, rack] of [['node1', 'r1'], ['node2', 'r2']] as const) {
+  for (const [n, rack] of [
+    ['node1', 'r1'],
+    ['node2', 'r2'],
+  ] as const) {
     api.store.create('nodes', { metadata: { name: n, labels: { rack } }, spec: { podCIDRs: [`10.244.${n.slice(-1)}.0/24`] } });
     api.store.create('podlbnodes', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodLBNode', metadata: { name: n }, spec: {} });
   }
   for (const id of ['ctl-a', 'ctl-b']) {
     // Each replica as its Deployment's Pod: the podlb-controller ServiceAccount's own token.
     const kc = api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'node1' }).kubeConfig();
-    const c = new Controller({ kubeConfig: kc, log, identity: id, webhookPort: 0, webhookHost: '127.0.0.1', leaseDurationSeconds: 1, renewDeadlineMs: 700, retryPeriodMs: 100 });
+    const c = new Controller({
+      kubeConfig: kc,
+      log,
+      identity: id,
+      webhookPort: 0,
+      webhookHost: '127.0.0.1',
+      leaseDurationSeconds: 1,
+      renewDeadlineMs: 700,
+      retryPeriodMs: 100,
+    });
     ctls.push(c);
     await c.start();
   }
@@ -59,12 +74,20 @@ afterAll(async () => {
 
 describe('PodAddressPool status from the controller', () => {
   it('Pending -> Approved -> advertised by nodes -> Rejected, through the status subresource; Events on transitions', async () => {
-    api.store.create('podaddresspools', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name: 'tokyo' }, spec: { cidrs: ['10.244.0.0/16'], approval: { state: 'Pending' } } });
+    api.store.create('podaddresspools', {
+      apiVersion: 'podlb.io/v1alpha1',
+      kind: 'PodAddressPool',
+      metadata: { name: 'tokyo' },
+      spec: { cidrs: ['10.244.0.0/16'], approval: { state: 'Pending' } },
+    });
     await waitFor('Pending status', () => brief('tokyo') === 'False/Pending False/NotApproved 0' || undefined, 5_000);
 
     approve('tokyo', 'Approved');
     await waitFor('Approved, not yet advertised', () => brief('tokyo') === 'True/Approved False/NotAdvertised 0' || undefined, 5_000);
-    expect(cond('tokyo', 'Approved')).toMatchObject({ message: 'Approved by network-team:alice: NETREQ-1', observedGeneration: getPool('tokyo').metadata.generation });
+    expect(cond('tokyo', 'Approved')).toMatchObject({
+      message: 'Approved by network-team:alice: NETREQ-1',
+      observedGeneration: getPool('tokyo').metadata.generation,
+    });
 
     advertise('node1', ['10.244.1.0/24']);
     await waitFor('1 node', () => brief('tokyo') === 'True/Approved True/Advertised 1' || undefined, 5_000);
@@ -89,13 +112,24 @@ describe('PodAddressPool status from the controller', () => {
     await waitFor('Events', () => (poolEvents('tokyo').includes('PoolRejected') ? true : undefined), 5_000);
     expect(poolEvents('tokyo').sort()).toEqual(['PoolAdvertised', 'PoolApproved', 'PoolNotAdvertised', 'PoolPending', 'PoolRejected']);
     // Only the leader writes Events.
-    const hosts = new Set((api.store.list('events', { namespace: 'default' }).items as Obj[]).filter((e) => e.involvedObject.kind === 'PodAddressPool').map((e) => e.source.host));
+    const hosts = new Set(
+      (api.store.list('events', { namespace: 'default' }).items as Obj[]).filter((e) => e.involvedObject.kind === 'PodAddressPool').map((e) => e.source.host),
+    );
     expect([...hosts]).toEqual([leader.elector.identity]);
   });
 
   it('NoNodeSelected, Overlapping and Invalid, and a Node label change is picked up', async () => {
     const mk = (name: string, cidrs: string[], extra: Obj = {}) =>
-      api.store.create('podaddresspools', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name }, spec: { cidrs, ...extra, approval: { state: 'Approved', ...contentDigests({ cidrs, ...extra }) } } }, { user: LAB_NETWORK_TEAM });
+      api.store.create(
+        'podaddresspools',
+        {
+          apiVersion: 'podlb.io/v1alpha1',
+          kind: 'PodAddressPool',
+          metadata: { name },
+          spec: { cidrs, ...extra, approval: { state: 'Approved', ...contentDigests({ cidrs, ...extra }) } },
+        },
+        { user: LAB_NETWORK_TEAM },
+      );
     mk('rack9', ['10.250.0.0/16'], { nodeSelector: { matchLabels: { rack: 'r9' } } });
     mk('a-dup', ['10.251.0.0/16']);
     mk('b-dup', ['10.251.0.0/16']);

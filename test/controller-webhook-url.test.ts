@@ -47,12 +47,25 @@ function callUrl(url: string, caBundle: string): Promise<Reply> {
       namespace: 'ads',
       operation: 'CREATE',
       userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-      object: { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'web-', labels: { app: 'bidder' } }, spec: { containers: [{ name: 'app', image: 'app' }] } },
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { generateName: 'web-', labels: { app: 'bidder' } },
+        spec: { containers: [{ name: 'app', image: 'app' }] },
+      },
     },
   });
   return new Promise((resolve, reject) => {
     const req = https.request(
-      { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port), path: `${u.pathname}?timeout=2s`, method: 'POST', ca: caBundle, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port),
+        path: `${u.pathname}?timeout=2s`,
+        method: 'POST',
+        ca: caBundle,
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         const raw = (res.socket as TLSSocket).getPeerCertificate(false).raw;
         let text = '';
@@ -60,7 +73,11 @@ function callUrl(url: string, caBundle: string): Promise<Reply> {
         res.on('data', (d: string) => (text += d));
         res.on('end', () => {
           const r = JSON.parse(text) as { response: { patch?: string } };
-          resolve({ status: res.statusCode ?? 0, patch: r.response.patch ? JSON.parse(Buffer.from(r.response.patch, 'base64').toString('utf8')) : undefined, peerIps: certInfo(new X509Certificate(raw).toString()).ipAddresses });
+          resolve({
+            status: res.statusCode ?? 0,
+            patch: r.response.patch ? JSON.parse(Buffer.from(r.response.patch, 'base64').toString('utf8')) : undefined,
+            peerIps: certInfo(new X509Certificate(raw).toString()).ipAddresses,
+          });
         });
       },
     );
@@ -101,15 +118,29 @@ describe('webhook through a URL clientConfig naming an IP', () => {
     const [mwc] = loadYamlDocs(join(repoRoot(), 'daemonset/webhook.yaml')) as { webhooks: { clientConfig: Record<string, unknown> }[] }[];
     mwc!.webhooks[0]!.clientConfig = { url: 'https://127.0.0.1:9443/mutate-pods', caBundle: '' };
     api.store.create('mutatingwebhookconfigurations', mwc!);
-    api.store.create('services', { metadata: { name: 'bidder', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } }, spec: { selector: { app: 'bidder' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+    api.store.create('services', {
+      metadata: { name: 'bidder', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } },
+      spec: { selector: { app: 'bidder' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
     kc = new KubeConfig();
     kc.loadFromString(api.kubeconfigYaml());
     // Two replicas, each bound to its own address (two Pod IPs); the first leads and issues.
     for (const [i, ip] of ['127.0.0.1', '127.0.0.3'].entries()) {
-      const ctl = new Controller({ kubeConfig: kc, log, identity: `ctl-${i}`, webhookPort: 0, webhookHost: ip, ownIpAddresses: [ip], ...EXTRA, ...FAST_LEASE, gcIntervalMs: 60_000 });
+      const ctl = new Controller({
+        kubeConfig: kc,
+        log,
+        identity: `ctl-${i}`,
+        webhookPort: 0,
+        webhookHost: ip,
+        ownIpAddresses: [ip],
+        ...EXTRA,
+        ...FAST_LEASE,
+        gcIntervalMs: 60_000,
+      });
       await ctl.start();
       replicas.push({ ctl, ip });
-      if (i === 0) await waitFor('first replica leads with a certificate', () => (replicas[0]!.ctl.ready && replicas[0]!.ctl.isLeader ? true : undefined), 10_000, 20);
+      if (i === 0)
+        await waitFor('first replica leads with a certificate', () => (replicas[0]!.ctl.ready && replicas[0]!.ctl.isLeader ? true : undefined), 10_000, 20);
     }
     await waitFor('both replicas ready', () => (replicas.every((r) => r.ctl.ready) ? true : undefined), 10_000, 20);
     await waitFor('caBundle patched', () => clientConfig().caBundle || undefined, 10_000, 20);
@@ -145,7 +176,18 @@ describe('webhook through a URL clientConfig naming an IP', () => {
     // Dial a, and check its certificate as if b's address had been dialled.
     const err = await new Promise<Error>((resolve) => {
       https
-        .request({ host: a!.ip, port: a!.ctl.webhookPort, path: WEBHOOK_PATH, method: 'POST', ca: caBundle, agent: false, checkServerIdentity: (_host, cert) => checkServerIdentity(b!.ip, cert) }, () => resolve(new Error('connected')))
+        .request(
+          {
+            host: a!.ip,
+            port: a!.ctl.webhookPort,
+            path: WEBHOOK_PATH,
+            method: 'POST',
+            ca: caBundle,
+            agent: false,
+            checkServerIdentity: (_host, cert) => checkServerIdentity(b!.ip, cert),
+          },
+          () => resolve(new Error('connected')),
+        )
         .on('error', resolve)
         .end('{}');
     });

@@ -64,7 +64,16 @@ function post(port: number, review: unknown, ca: string, agent: https.Agent | fa
   const data = JSON.stringify(review);
   return new Promise((resolve, reject) => {
     const req = https.request(
-      { host: '127.0.0.1', port, servername: SERVER_NAME, ca, method: 'POST', path: `${WEBHOOK_PATH}?timeout=2s`, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
+      {
+        host: '127.0.0.1',
+        port,
+        servername: SERVER_NAME,
+        ca,
+        method: 'POST',
+        path: `${WEBHOOK_PATH}?timeout=2s`,
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
       (res) => {
         const peer = (res.socket as TLSSocket).getPeerCertificate(false);
         if (!peer?.raw) {
@@ -76,7 +85,10 @@ function post(port: number, review: unknown, ca: string, agent: https.Agent | fa
         res.setEncoding('utf8');
         res.on('data', (d: string) => (text += d));
         res.on('end', () => {
-          const pem = `-----BEGIN CERTIFICATE-----\n${peer.raw.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+          const pem = `-----BEGIN CERTIFICATE-----\n${peer.raw
+            .toString('base64')
+            .replace(/(.{64})/g, '$1\n')
+            .replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
           resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), peerFingerprint: peer.fingerprint256, peerPem: pem });
         });
       },
@@ -115,7 +127,8 @@ function pod(labels: Record<string, string> | undefined, readinessGates?: { cond
   };
 }
 
-const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> => eventually(what, probe, timeoutMs, 20);
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> =>
+  eventually(what, probe, timeoutMs, 20);
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -168,9 +181,30 @@ describe('webhook: gate injection over HTTPS', () => {
   });
 
   it.each([
-    ['selected by an opted-in Service: gate added', { app: 'bidder' }, undefined, 'ads', 'CREATE', [{ op: 'add', path: '/spec/readinessGates', value: [{ conditionType: GATE }] }]],
-    ['selected by two opted-in Services: one gate', { app: 'bidder', track: 'canary' }, undefined, 'ads', 'CREATE', [{ op: 'add', path: '/spec/readinessGates', value: [{ conditionType: GATE }] }]],
-    ['other gates present: appended', { app: 'bidder' }, [{ conditionType: 'example.com/x' }], 'ads', 'CREATE', [{ op: 'add', path: '/spec/readinessGates/-', value: { conditionType: GATE } }]],
+    [
+      'selected by an opted-in Service: gate added',
+      { app: 'bidder' },
+      undefined,
+      'ads',
+      'CREATE',
+      [{ op: 'add', path: '/spec/readinessGates', value: [{ conditionType: GATE }] }],
+    ],
+    [
+      'selected by two opted-in Services: one gate',
+      { app: 'bidder', track: 'canary' },
+      undefined,
+      'ads',
+      'CREATE',
+      [{ op: 'add', path: '/spec/readinessGates', value: [{ conditionType: GATE }] }],
+    ],
+    [
+      'other gates present: appended',
+      { app: 'bidder' },
+      [{ conditionType: 'example.com/x' }],
+      'ads',
+      'CREATE',
+      [{ op: 'add', path: '/spec/readinessGates/-', value: { conditionType: GATE } }],
+    ],
     ['gate already present: unchanged', { app: 'bidder' }, [{ conditionType: GATE }], 'ads', 'CREATE', undefined],
     ['no Service selects it', { app: 'nothing' }, undefined, 'ads', 'CREATE', undefined],
     ['selected only by a Service that did not opt in', { app: 'plain' }, undefined, 'ads', 'CREATE', undefined],
@@ -200,7 +234,15 @@ describe('webhook: gate injection over HTTPS', () => {
   });
 
   it('a second replica (not the leader) serves the same certificate from the shared Secret and answers the same', async () => {
-    const second = new Controller({ kubeConfig: controllerKubeConfig(env.api), log, identity: 'ctl-1', webhookPort: 0, webhookHost: '127.0.0.1', ...FAST_LEASE, gcIntervalMs: 60_000 });
+    const second = new Controller({
+      kubeConfig: controllerKubeConfig(env.api),
+      log,
+      identity: 'ctl-1',
+      webhookPort: 0,
+      webhookHost: '127.0.0.1',
+      ...FAST_LEASE,
+      gcIntervalMs: 60_000,
+    });
     try {
       await second.start();
       await waitFor('second replica ready', () => second.ready);
@@ -219,16 +261,22 @@ describe('webhook: gate injection over HTTPS', () => {
   it('a Service created later is seen without a restart', async () => {
     const before = await post(ctl.webhookPort, review(pod({ app: 'late' })), ca);
     expect(before.body.response.patch).toBeUndefined();
-    env.api.store.create('services', { metadata: { name: 'late', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } }, spec: { selector: { app: 'late' }, ports: [{ port: 80 }] } });
+    env.api.store.create('services', {
+      metadata: { name: 'late', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } },
+      spec: { selector: { app: 'late' }, ports: [{ port: 80 }] },
+    });
     await waitFor('late Service seen', async () => (await post(ctl.webhookPort, review(pod({ app: 'late' })), ca)).body.response.patch);
   });
 
   it('answers 400 to a body that is not an AdmissionReview, 404 elsewhere', async () => {
     const bad = await new Promise<number>((resolve, reject) => {
-      const req = https.request({ host: '127.0.0.1', port: ctl.webhookPort, servername: SERVER_NAME, ca, method: 'POST', path: WEBHOOK_PATH, agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = https.request(
+        { host: '127.0.0.1', port: ctl.webhookPort, servername: SERVER_NAME, ca, method: 'POST', path: WEBHOOK_PATH, agent: false },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.end('{"kind":"nope"}');
     });
@@ -253,7 +301,9 @@ describe('webhook: gate injection over HTTPS', () => {
     const fresh = await measure(200, false);
     agent.destroy();
     const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(2)} ms, p99 ${pct(xs, 99).toFixed(2)} ms`;
-    console.log(`webhook Pod CREATE review over HTTPS, ${env.api.store.list('services').items.length} Services: keep-alive (API server reuses connections) ${fmt(warm)}; new TLS connection each ${fmt(fresh)}`);
+    console.log(
+      `webhook Pod CREATE review over HTTPS, ${env.api.store.list('services').items.length} Services: keep-alive (API server reuses connections) ${fmt(warm)}; new TLS connection each ${fmt(fresh)}`,
+    );
     expect(pct(warm, 99)).toBeLessThan(50);
   });
 });
@@ -264,7 +314,16 @@ describe('webhook TLS: rotation with a clock passed in', () => {
   const T0 = Date.parse('2026-03-01T00:00:00Z');
   const dnsNames = serviceDnsNames('podlb-webhook', NS);
   const manager = (names = dnsNames) =>
-    new TlsManager({ client: env.client, namespace: TLS_NS, secretName: 'podlb-webhook-tls', webhookConfigName: 'podlb', dnsNames: names, caLifetimeMs: 5 * 365 * DAY_MS, certLifetimeMs: 90 * DAY_MS, log });
+    new TlsManager({
+      client: env.client,
+      namespace: TLS_NS,
+      secretName: 'podlb-webhook-tls',
+      webhookConfigName: 'podlb',
+      dnsNames: names,
+      caLifetimeMs: 5 * 365 * DAY_MS,
+      certLifetimeMs: 90 * DAY_MS,
+      log,
+    });
 
   beforeAll(async () => {
     env = await apiWithWebhookConfig();
@@ -330,9 +389,23 @@ describe('webhook TLS: live rotation, no restart', () => {
 
   beforeAll(async () => {
     env = await apiWithWebhookConfig();
-    env.api.store.create('services', { metadata: { name: 'bidder', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } }, spec: { selector: { app: 'bidder' }, ports: [{ port: 80 }] } });
+    env.api.store.create('services', {
+      metadata: { name: 'bidder', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } },
+      spec: { selector: { app: 'bidder' }, ports: [{ port: 80 }] },
+    });
     // Test-sized lifetimes: the serving cert rotates about every 2 s, the CA after about 6 s.
-    ctl = new Controller({ kubeConfig: env.kc, log, identity: 'ctl-live', webhookPort: 0, webhookHost: '127.0.0.1', ...FAST_LEASE, certLifetimeMs: 3_000, caLifetimeMs: 9_000, tlsCheckMs: 100, gcIntervalMs: 60_000 });
+    ctl = new Controller({
+      kubeConfig: env.kc,
+      log,
+      identity: 'ctl-live',
+      webhookPort: 0,
+      webhookHost: '127.0.0.1',
+      ...FAST_LEASE,
+      certLifetimeMs: 3_000,
+      caLifetimeMs: 9_000,
+      tlsCheckMs: 100,
+      gcIntervalMs: 60_000,
+    });
     await ctl.start();
     await waitFor('ready', () => ctl.ready);
   });

@@ -32,11 +32,7 @@ it.runIf(process.env.UPDATE_FIXTURES === '1')('captures show servers state fixtu
     const dir = sb.tempDir('hacap');
     const hp = await startHaproxy(sb, null, {
       dir,
-      backends: [
-        { name: 'web', httpCheckPath: '/healthz' },
-        { name: 'tcp' },
-        { name: 'empty' },
-      ],
+      backends: [{ name: 'web', httpCheckPath: '/healthz' }, { name: 'tcp' }, { name: 'empty' }],
     });
     const rt = new HaproxyRuntime(hp.runtimeAddress);
     const ok = await startPod('ok');

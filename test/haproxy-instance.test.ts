@@ -39,10 +39,14 @@ async function member(name: string, backend = 'web'): Promise<ObservedMember | u
 }
 
 async function waitHealth(name: string, health: ObservedMember['health'], timeoutMs = 10_000): Promise<ObservedMember> {
-  return waitFor(`${name} ${health}`, async () => {
-    const m = await member(name);
-    return m?.health === health ? m : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `${name} ${health}`,
+    async () => {
+      const m = await member(name);
+      return m?.health === health ? m : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 beforeAll(async () => {
@@ -136,7 +140,9 @@ describe('HaproxyInstance on HAProxy 2.6', () => {
     const d = await waitHealth(spec(dead).name, 'unhealthy');
     expect(s.detail).toMatch(/^L7STS, (DOWN|UP going down)$/);
     expect(d.detail).toMatch(/^(L4CON|L7RSP|SOCKERR), (DOWN|UP going down)$/);
-    await waitFor('both DOWN', async () => ((await member(spec(sick).name))!.detail.endsWith('DOWN') && (await member(spec(dead).name))!.detail.endsWith('DOWN') ? true : undefined));
+    await waitFor('both DOWN', async () =>
+      (await member(spec(sick).name))!.detail.endsWith('DOWN') && (await member(spec(dead).name))!.detail.endsWith('DOWN') ? true : undefined,
+    );
   });
 
   it('a member without health check is unchecked and serves at once', async () => {
@@ -233,7 +239,10 @@ describe('HaproxyInstance on HAProxy 2.6', () => {
       expect(await member(s.name)).toMatchObject({ health: 'healthy', detail: 'L7OK' });
       const err = await restarted.addMember({ ...s, port: p.port + 1 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(HaproxyCommandError);
-      expect(err).toMatchObject({ code: 'HAPROXY_MEMBER_CONFLICT', message: expect.stringContaining(`exists with address 127.0.0.1:${p.port}, not 127.0.0.1:${p.port + 1}`) });
+      expect(err).toMatchObject({
+        code: 'HAPROXY_MEMBER_CONFLICT',
+        message: expect.stringContaining(`exists with address 127.0.0.1:${p.port}, not 127.0.0.1:${p.port + 1}`),
+      });
     } finally {
       await restarted.close();
     }
@@ -253,7 +262,11 @@ describe('HaproxyInstance on HAProxy 2.6', () => {
     const listing = await lb.listMembers(['web', 'nope', 'web'], PREFIX);
     expect(listing).toEqual({ members: [], missingBackends: ['nope'] });
     const p = await pod('x');
-    await expect(lb.addMember(spec(p, CHECK, 'nope'))).rejects.toMatchObject({ name: 'HaproxyCommandError', code: 'HAPROXY_BACKEND_MISSING', reply: "Can't find backend." });
+    await expect(lb.addMember(spec(p, CHECK, 'nope'))).rejects.toMatchObject({
+      name: 'HaproxyCommandError',
+      code: 'HAPROXY_BACKEND_MISSING',
+      reply: "Can't find backend.",
+    });
   });
 
   it('a static-algorithm backend refuses dynamic servers with a clear error', async () => {

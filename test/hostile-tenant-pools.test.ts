@@ -29,15 +29,27 @@ function pool(name: string, spec: Partial<PodAddressPool['spec']>): PodAddressPo
 }
 
 // rack r12 only: the network team excluded the other racks. And a second, untouched pool.
-const WIDENED = pool('tokyo', { cidrs: ['10.244.0.0/16'], advertise: 'NodeCIDR', nodeSelector: { matchLabels: { 'topology.kubernetes.io/rack': 'r12' } }, communities: ['65000:100'] });
+const WIDENED = pool('tokyo', {
+  cidrs: ['10.244.0.0/16'],
+  advertise: 'NodeCIDR',
+  nodeSelector: { matchLabels: { 'topology.kubernetes.io/rack': 'r12' } },
+  communities: ['65000:100'],
+});
 const UNTOUCHED = pool('osaka', { cidrs: ['10.250.0.0/16'], advertise: 'NodeCIDR' });
 // A node in rack r13: excluded from tokyo, selected by osaka.
-const NODE = nodeFixture({ name: 'node-r13', labels: { 'topology.kubernetes.io/rack': 'r13', 'podlb.io/bgp': 'true' }, podCIDRs: ['10.244.13.0/24', '10.250.13.0/24'] });
+const NODE = nodeFixture({
+  name: 'node-r13',
+  labels: { 'topology.kubernetes.io/rack': 'r13', 'podlb.io/bgp': 'true' },
+  podCIDRs: ['10.244.13.0/24', '10.250.13.0/24'],
+});
 
 // [what the tenant does, merge patch]
 const WIDENINGS: [string, object][] = [
   ['removes the nodeSelector', { spec: { nodeSelector: null } }],
-  ['changes the nodeSelector to an Exists match', { spec: { nodeSelector: { matchLabels: null, matchExpressions: [{ key: 'podlb.io/bgp', operator: 'Exists' }] } } }],
+  [
+    'changes the nodeSelector to an Exists match',
+    { spec: { nodeSelector: { matchLabels: null, matchExpressions: [{ key: 'podlb.io/bgp', operator: 'Exists' }] } } },
+  ],
   ['switches advertise to PodIPs', { spec: { advertise: 'PodIPs' } }],
   ['adds the BLACKHOLE community 65535:666', { spec: { communities: ['65000:100', '65535:666'] } }],
   ['strips the approval to a bare {state: Approved}', { spec: { approval: { by: null, reason: null, time: null, digest: null, fieldDigests: null } } }],
@@ -47,8 +59,15 @@ beforeAll(async () => {
   api = await startApiServer();
   api.installManifests();
   // The tenant may write pools (RBAC cannot limit which fields): the approval policy decides.
-  api.store.create('clusterroles', { metadata: { name: 'pool-editor' }, rules: [{ apiGroups: ['podlb.io'], resources: ['podaddresspools'], verbs: ['get', 'list', 'patch', 'update'] }] });
-  api.store.create('clusterrolebindings', { metadata: { name: 'platform-pool-editor' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'pool-editor' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'platform' }] });
+  api.store.create('clusterroles', {
+    metadata: { name: 'pool-editor' },
+    rules: [{ apiGroups: ['podlb.io'], resources: ['podaddresspools'], verbs: ['get', 'list', 'patch', 'update'] }],
+  });
+  api.store.create('clusterrolebindings', {
+    metadata: { name: 'platform-pool-editor' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'pool-editor' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'platform' }],
+  });
   const kc = new KubeConfig();
   kc.loadFromString(api.kubeconfigForToken(api.addToken({ username: 'pat', groups: ['platform'] }), 'pat'));
   tenant = new KubeClient(kc);
@@ -62,7 +81,8 @@ beforeEach(() => {
   for (const p of [WIDENED, UNTOUCHED]) api.store.create('podaddresspools', structuredClone(p) as unknown as Obj, { user: LAB_NETWORK_TEAM });
 });
 
-const planFromStore = () => buildBgpPlan({ node: NODE, pools: [stored('tokyo'), stored('osaka')], peers: [peerFixture('tor', { nodeSelector: {} })], secrets: [] });
+const planFromStore = () =>
+  buildBgpPlan({ node: NODE, pools: [stored('tokyo'), stored('osaka')], peers: [peerFixture('tor', { nodeSelector: {} })], secrets: [] });
 
 describe('a tenant widening an approved pool', () => {
   it('before anything: the excluded node advertises only the other pool', () => {
@@ -91,7 +111,11 @@ describe('a tenant widening an approved pool', () => {
     expect(stored('tokyo').spec.approval?.state).toBe('Approved');
     const r = planFromStore();
     expect(r.advertised.map((a) => `${a.prefix} ${a.pool}`)).toEqual(['10.250.13.0/24 osaka']);
-    expect(r.problems.find((p) => p.object.name === 'tokyo')).toMatchObject({ reason: 'ApprovalStale', severity: 'Warning', message: expect.stringContaining('kubectl podlb approve tokyo') });
+    expect(r.problems.find((p) => p.object.name === 'tokyo')).toMatchObject({
+      reason: 'ApprovalStale',
+      severity: 'Warning',
+      message: expect.stringContaining('kubectl podlb approve tokyo'),
+    });
     const conf = renderBirdConf(r.model);
     expect(conf).not.toContain('10.244.');
     expect(conf).not.toContain('65535');

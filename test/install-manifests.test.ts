@@ -19,16 +19,7 @@ import type { BGPPeer, LoadBalancerClass, PodAddressPool, PodLBNode } from '../s
 import { celEnvironment } from '../src/apiserver/cel.js';
 import { knownFormat } from '../src/apiserver/formats.js';
 import { StructuralSchema } from '../src/apiserver/schema.js';
-import {
-  celRulesIn,
-  hasCrdFor,
-  isObj,
-  loadCrds,
-  loadYamlDocs,
-  repoRoot,
-  structuralProblems,
-  validateAgainstCrds,
-} from '../testkit/install-schema.js';
+import { celRulesIn, hasCrdFor, isObj, loadCrds, loadYamlDocs, repoRoot, structuralProblems, validateAgainstCrds } from '../testkit/install-schema.js';
 
 const ROOT = repoRoot();
 const crds = loadCrds(ROOT);
@@ -54,7 +45,9 @@ function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,7 +91,10 @@ describe('CRDs', () => {
 
   /** Resolves a printer column jsonPath against the schema: `.status.conditions[?(...)].status`. */
   function schemaAt(schema: Obj, jsonPath: string): Obj | 'metadata' | undefined {
-    const parts = jsonPath.replace(/\[\?\(.*?\)\]/g, '[]').split('.').slice(1);
+    const parts = jsonPath
+      .replace(/\[\?\(.*?\)\]/g, '[]')
+      .split('.')
+      .slice(1);
     let s: Obj | undefined = schema;
     for (const part of parts) {
       if (!s) return undefined;
@@ -111,16 +107,21 @@ describe('CRDs', () => {
     return s;
   }
 
-  it.each(crds.flatMap((c) => (c.spec.versions[0]!.additionalPrinterColumns ?? []).map((col) => [c.spec.names.kind, col.name, col.jsonPath, col.type, c] as const)))(
-    '%s printer column %s (%s) points at a schema field of its type',
-    (_k, _n, jsonPath, type, crd) => {
-      const at = schemaAt(crd.spec.versions[0]!.schema.openAPIV3Schema, jsonPath);
-      expect(at, jsonPath).toBeDefined();
-      if (at === 'metadata') return;
-      const want: Record<string, string[]> = { string: ['string', 'array'], integer: ['integer'], boolean: ['boolean'], number: ['number', 'integer'], date: ['string'] };
-      expect(want[type], `column type ${type}`).toContain(at!.type);
-    },
-  );
+  it.each(
+    crds.flatMap((c) => (c.spec.versions[0]!.additionalPrinterColumns ?? []).map((col) => [c.spec.names.kind, col.name, col.jsonPath, col.type, c] as const)),
+  )('%s printer column %s (%s) points at a schema field of its type', (_k, _n, jsonPath, type, crd) => {
+    const at = schemaAt(crd.spec.versions[0]!.schema.openAPIV3Schema, jsonPath);
+    expect(at, jsonPath).toBeDefined();
+    if (at === 'metadata') return;
+    const want: Record<string, string[]> = {
+      string: ['string', 'array'],
+      integer: ['integer'],
+      boolean: ['boolean'],
+      number: ['number', 'integer'],
+      date: ['string'],
+    };
+    expect(want[type], `column type ${type}`).toContain(at!.type);
+  });
 
   it('the printer columns the issue asks for are there', () => {
     const cols = (kind: string): string[] => crds.find((c) => c.spec.names.kind === kind)!.spec.versions[0]!.additionalPrinterColumns!.map((c) => c.name);
@@ -183,22 +184,72 @@ describe('CRDs', () => {
     ['root not an object', { type: 'string', maxLength: 1 }, '<root>: type must be object'],
     ['missing type', { type: 'object', properties: { a: { maxLength: 3 } } }, 'a: type must be'],
     ['array without items', { type: 'object', properties: { a: { type: 'array', maxItems: 1 } } }, 'a: an array needs items'],
-    ['properties with additionalProperties', { type: 'object', properties: { a: { type: 'object', properties: {}, additionalProperties: { type: 'string', maxLength: 1 } } } }, 'a: properties and additionalProperties'],
-    ['additionalProperties: false', { type: 'object', properties: { a: { type: 'object', additionalProperties: false } } }, 'a: additionalProperties must be a schema'],
-    ['type inside anyOf', { type: 'object', properties: { a: { type: 'string', maxLength: 3, anyOf: [{ type: 'string' }] } } }, 'a.anyOf[0]: type is not allowed'],
-    ['anyOf names an undeclared field', { type: 'object', properties: { a: { type: 'object', properties: {}, anyOf: [{ properties: { b: { maxLength: 1 } } }] } } }, 'a.anyOf[0].properties.b: not declared'],
+    [
+      'properties with additionalProperties',
+      { type: 'object', properties: { a: { type: 'object', properties: {}, additionalProperties: { type: 'string', maxLength: 1 } } } },
+      'a: properties and additionalProperties',
+    ],
+    [
+      'additionalProperties: false',
+      { type: 'object', properties: { a: { type: 'object', additionalProperties: false } } },
+      'a: additionalProperties must be a schema',
+    ],
+    [
+      'type inside anyOf',
+      { type: 'object', properties: { a: { type: 'string', maxLength: 3, anyOf: [{ type: 'string' }] } } },
+      'a.anyOf[0]: type is not allowed',
+    ],
+    [
+      'anyOf names an undeclared field',
+      { type: 'object', properties: { a: { type: 'object', properties: {}, anyOf: [{ properties: { b: { maxLength: 1 } } }] } } },
+      'a.anyOf[0].properties.b: not declared',
+    ],
     ['$ref', { type: 'object', properties: { a: { type: 'string', maxLength: 1, $ref: '#/x' } } }, 'a: $ref is not allowed'],
-    ['uniqueItems', { type: 'object', properties: { a: { type: 'array', maxItems: 1, uniqueItems: true, items: { type: 'string', maxLength: 1 } } } }, 'a: uniqueItems'],
-    ['typo in a keyword', { type: 'object', properties: { a: { type: 'array', maxItem: 1, items: { type: 'string', maxLength: 1 } } } }, 'a: unknown schema field maxItem'],
+    [
+      'uniqueItems',
+      { type: 'object', properties: { a: { type: 'array', maxItems: 1, uniqueItems: true, items: { type: 'string', maxLength: 1 } } } },
+      'a: uniqueItems',
+    ],
+    [
+      'typo in a keyword',
+      { type: 'object', properties: { a: { type: 'array', maxItem: 1, items: { type: 'string', maxLength: 1 } } } },
+      'a: unknown schema field maxItem',
+    ],
     ['required not in properties', { type: 'object', required: ['b'], properties: {} }, '<root>: required field b'],
-    ['metadata restricted', { type: 'object', properties: { metadata: { type: 'object', properties: { labels: { type: 'object' } } } } }, 'metadata: only {type: object}'],
-    ['list map key not required', { type: 'object', properties: { a: { type: 'array', maxItems: 1, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['k'], items: { type: 'object', properties: { k: { type: 'string', maxLength: 1 } } } } } }, 'a: list map key k must be required'],
+    [
+      'metadata restricted',
+      { type: 'object', properties: { metadata: { type: 'object', properties: { labels: { type: 'object' } } } } },
+      'metadata: only {type: object}',
+    ],
+    [
+      'list map key not required',
+      {
+        type: 'object',
+        properties: {
+          a: {
+            type: 'array',
+            maxItems: 1,
+            'x-kubernetes-list-type': 'map',
+            'x-kubernetes-list-map-keys': ['k'],
+            items: { type: 'object', properties: { k: { type: 'string', maxLength: 1 } } },
+          },
+        },
+      },
+      'a: list map key k must be required',
+    ],
     ['unbounded string', { type: 'object', properties: { a: { type: 'string' } } }, 'a: a string needs maxLength'],
     ['unbounded array', { type: 'object', properties: { a: { type: 'array', items: { type: 'string', maxLength: 1 } } } }, 'a: an array needs maxItems'],
-    ['CEL rule without message', { type: 'object', 'x-kubernetes-validations': [{ rule: 'true' }] }, '<root>: every x-kubernetes-validations entry needs rule and message'],
+    [
+      'CEL rule without message',
+      { type: 'object', 'x-kubernetes-validations': [{ rule: 'true' }] },
+      '<root>: every x-kubernetes-validations entry needs rule and message',
+    ],
   ])('the structural checker catches: %s', (_name, schema, problem) => {
     const problems = structuralProblems(schema);
-    expect(problems.some((p) => p.startsWith(problem)), problems.join('\n')).toBe(true);
+    expect(
+      problems.some((p) => p.startsWith(problem)),
+      problems.join('\n'),
+    ).toBe(true);
   });
 });
 
@@ -228,8 +279,14 @@ describe('objects against the CRD schemas (validateAgainstCrds)', () => {
 
   it('every kind has valid and invalid fixtures', () => {
     for (const kind of crds.map((c) => c.spec.names.kind)) {
-      expect(valid.some(([, d]) => d.kind === kind), `valid ${kind}`).toBe(true);
-      expect(invalid.some((i) => i.docs[0]?.kind === kind), `invalid ${kind}`).toBe(true);
+      expect(
+        valid.some(([, d]) => d.kind === kind),
+        `valid ${kind}`,
+      ).toBe(true);
+      expect(
+        invalid.some((i) => i.docs[0]?.kind === kind),
+        `invalid ${kind}`,
+      ).toBe(true);
     }
   });
 
@@ -242,7 +299,16 @@ describe('objects against the CRD schemas (validateAgainstCrds)', () => {
       apiVersion: 'podlb.io/v1alpha1',
       kind: 'PodAddressPool',
       metadata: { name: 'typed' },
-      spec: { cidrs: ['10.0.0.0/16'], advertise: 'PodIPs', nodeSelector: sel, communities: ['1:2'], approval: approvalFor({ cidrs: ['10.0.0.0/16'], advertise: 'PodIPs', nodeSelector: sel, communities: ['1:2'] }, { by: 'x', reason: 'y', time: '2026-11-22T10:00:00Z' }) },
+      spec: {
+        cidrs: ['10.0.0.0/16'],
+        advertise: 'PodIPs',
+        nodeSelector: sel,
+        communities: ['1:2'],
+        approval: approvalFor(
+          { cidrs: ['10.0.0.0/16'], advertise: 'PodIPs', nodeSelector: sel, communities: ['1:2'] },
+          { by: 'x', reason: 'y', time: '2026-11-22T10:00:00Z' },
+        ),
+      },
       status: { conditions: [cond], advertisedNodes: 2 },
     };
     const peer: BGPPeer = {
@@ -250,9 +316,17 @@ describe('objects against the CRD schemas (validateAgainstCrds)', () => {
       kind: 'BGPPeer',
       metadata: { name: 'typed' },
       spec: {
-        peerAddress: '192.0.2.1', peerASN: 65000, localASN: 64512, nodeSelector: sel, holdTimeSeconds: 90, keepaliveSeconds: 30,
-        passwordSecretRef: { namespace: 'podlb-system', name: 's', key: 'k' }, bfd: { enabled: true, minIntervalMilliseconds: 300, multiplier: 3 },
-        gracefulRestart: { enabled: true, restartTimeSeconds: 120 }, ebgpMultihop: 2, sourceAddress: '192.0.2.10',
+        peerAddress: '192.0.2.1',
+        peerASN: 65000,
+        localASN: 64512,
+        nodeSelector: sel,
+        holdTimeSeconds: 90,
+        keepaliveSeconds: 30,
+        passwordSecretRef: { namespace: 'podlb-system', name: 's', key: 'k' },
+        bfd: { enabled: true, minIntervalMilliseconds: 300, multiplier: 3 },
+        gracefulRestart: { enabled: true, restartTimeSeconds: 120 },
+        ebgpMultihop: 2,
+        sourceAddress: '192.0.2.10',
       },
       status: { conditions: [cond] },
     };
@@ -274,7 +348,12 @@ describe('objects against the CRD schemas (validateAgainstCrds)', () => {
       metadata: { name: 'typed-octavia' },
       spec: {
         provider: 'octavia',
-        octavia: { authURL: 'https://keystone.example.com/v3', region: 'r', credentialsSecretRef: { name: 'c', key: 'k' }, loadBalancerID: '3f2a4c1e-9b7d-4e2a-8c1f-0a1b2c3d4e5f' },
+        octavia: {
+          authURL: 'https://keystone.example.com/v3',
+          region: 'r',
+          credentialsSecretRef: { name: 'c', key: 'k' },
+          loadBalancerID: '3f2a4c1e-9b7d-4e2a-8c1f-0a1b2c3d4e5f',
+        },
       },
     };
     const node: PodLBNode = {
@@ -284,7 +363,9 @@ describe('objects against the CRD schemas (validateAgainstCrds)', () => {
       spec: {},
       status: {
         bgp: {
-          sessions: [{ peer: 'p', protocol: 'podlb_p', peerAddress: '192.0.2.1', state: 'Established', since: '2026-11-22T10:00:00Z', routesExported: 1, lastError: '' }],
+          sessions: [
+            { peer: 'p', protocol: 'podlb_p', peerAddress: '192.0.2.1', state: 'Established', since: '2026-11-22T10:00:00Z', routesExported: 1, lastError: '' },
+          ],
           advertisedPrefixes: ['10.0.1.0/24'],
           configHash: 'h',
           lastApplyTime: '2026-11-22T10:00:00Z',
@@ -322,7 +403,10 @@ describe('kustomization', () => {
         expect(d.metadata?.name, `${r}: metadata.name`).toBeTruthy();
       }
     }
-    const onDisk = [...yamlFiles(join(ROOT, 'daemonset')).filter((f) => f !== 'kustomization.yaml'), ...yamlFiles(join(ROOT, 'daemonset/crds')).map((f) => `crds/${f}`)];
+    const onDisk = [
+      ...yamlFiles(join(ROOT, 'daemonset')).filter((f) => f !== 'kustomization.yaml'),
+      ...yamlFiles(join(ROOT, 'daemonset/crds')).map((f) => `crds/${f}`),
+    ];
     expect([...kz.resources].sort()).toEqual(expect.arrayContaining(onDisk.sort()));
   });
 
@@ -341,7 +425,44 @@ describe('kustomization', () => {
     expect(r.status, r.stderr).toBe(0);
     const kinds = [...r.stdout.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]).sort();
     // The controller's kinds (controller.yaml, webhook.yaml) are checked in test/controller-manifests.test.ts.
-    expect(kinds).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'Namespace', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding']);
+    expect(kinds).toEqual([
+      'ClusterRole',
+      'ClusterRole',
+      'ClusterRole',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ClusterRoleBinding',
+      'ClusterRoleBinding',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'CustomResourceDefinition',
+      'CustomResourceDefinition',
+      'CustomResourceDefinition',
+      'CustomResourceDefinition',
+      'DaemonSet',
+      'Deployment',
+      'MutatingWebhookConfiguration',
+      'Namespace',
+      'Namespace',
+      'PodDisruptionBudget',
+      'Role',
+      'Role',
+      'Role',
+      'Role',
+      'RoleBinding',
+      'RoleBinding',
+      'RoleBinding',
+      'RoleBinding',
+      'Service',
+      'ServiceAccount',
+      'ServiceAccount',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+      'ValidatingAdmissionPolicyBinding',
+      'ValidatingAdmissionPolicyBinding',
+    ]);
     expect(r.stdout).toContain('image: podlb:latest');
     expect(r.stdout).toContain('image: podlb-bird:latest');
     // kubectl apply creates in output order: each Namespace before what lives in it.
@@ -363,7 +484,12 @@ interface Container {
   ports?: { name?: string; containerPort: number }[];
   livenessProbe?: { httpGet?: { path: string; port: number | string }; exec?: { command: string[] } };
   readinessProbe?: { httpGet?: { path: string; port: number | string } };
-  securityContext?: { runAsUser?: number; allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
+  securityContext?: {
+    runAsUser?: number;
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    capabilities?: { add?: string[]; drop?: string[] };
+  };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   volumeMounts?: { name: string; mountPath: string }[];
 }
@@ -371,10 +497,20 @@ interface Container {
 describe('DaemonSet', () => {
   const docs = docsOf('daemonset/daemonset.yaml');
   const ds = one(docs, 'DaemonSet', 'podlb-agent');
-  const dsSpec = ds.spec as { updateStrategy: unknown; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: Obj } };
+  const dsSpec = ds.spec as {
+    updateStrategy: unknown;
+    selector: { matchLabels: Record<string, string> };
+    template: { metadata: { labels: Record<string, string> }; spec: Obj };
+  };
   const pod = dsSpec.template.spec as {
-    serviceAccountName: string; hostNetwork: boolean; dnsPolicy: string; priorityClassName: string; tolerations: unknown[];
-    containers: Container[]; initContainers: Container[]; volumes: { name: string; emptyDir?: Obj; hostPath?: Obj }[];
+    serviceAccountName: string;
+    hostNetwork: boolean;
+    dnsPolicy: string;
+    priorityClassName: string;
+    tolerations: unknown[];
+    containers: Container[];
+    initContainers: Container[];
+    volumes: { name: string; emptyDir?: Obj; hostPath?: Obj }[];
   };
   const container = (name: string): Container => pod.containers.find((c) => c.name === name) ?? pod.initContainers.find((c) => c.name === name)!;
   const agent = container('agent');
@@ -410,7 +546,7 @@ describe('DaemonSet', () => {
     expect(str(parsed, 'bird-config')).toBe('/run/bird/bird.conf');
   });
 
-  it('probes the agent on 9253 (/healthz, /readyz); /metrics stays on the node\'s loopback', () => {
+  it("probes the agent on 9253 (/healthz, /readyz); /metrics stays on the node's loopback", () => {
     expect(agent.ports).toEqual([{ name: 'health', containerPort: 9253, protocol: 'TCP' }]);
     expect(agent.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'health' });
     expect(agent.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
@@ -461,55 +597,58 @@ describe('DaemonSet', () => {
     expect(init.env).toContainEqual({ name: 'BIRD_CONFIG', value: '/run/bird/bird.conf' });
   });
 
-  it.runIf(hasReal('bird', 'birdcl'))('the init script writes a config the real BIRD accepts, keeps an existing one, and BIRD answers the liveness command', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'podlb-install-'));
-    const conf = join(dir, 'bird.conf');
-    let child: ReturnType<typeof spawn> | undefined;
-    try {
-      // IPv4 node: router id = host IP.
-      let r = run({ BIRD_CONFIG: conf, HOST_IP: '10.1.2.3', NODE_NAME: 'worker-1' });
-      expect(r.status, r.stderr).toBe(0);
-      expect(readFileSync(conf, 'utf8')).toContain('router id 10.1.2.3;');
-      expect(statSync(conf).mode & 0o777).toBe(0o600);
-      // Existing config (e.g. rendered by the agent before a restart): kept.
-      r = run({ BIRD_CONFIG: conf, HOST_IP: '10.9.9.9', NODE_NAME: 'worker-1' });
-      expect(r.status, r.stderr).toBe(0);
-      expect(r.stdout).toContain('keeping existing');
-      expect(readFileSync(conf, 'utf8')).toContain('router id 10.1.2.3;');
-      // IPv6-only node: a router id derived from the node name, stable.
-      rmSync(conf);
-      r = run({ BIRD_CONFIG: conf, HOST_IP: 'fd00::5', NODE_NAME: 'worker-1' });
-      expect(r.status, r.stderr).toBe(0);
-      const id = /router id (\d+\.\d+\.\d+\.\d+);/.exec(readFileSync(conf, 'utf8'))?.[1];
-      expect(id).toBeDefined();
-      rmSync(conf);
-      run({ BIRD_CONFIG: conf, HOST_IP: 'fd00::5', NODE_NAME: 'worker-1' });
-      expect(readFileSync(conf, 'utf8')).toContain(`router id ${id};`);
+  it.runIf(hasReal('bird', 'birdcl'))(
+    'the init script writes a config the real BIRD accepts, keeps an existing one, and BIRD answers the liveness command',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'podlb-install-'));
+      const conf = join(dir, 'bird.conf');
+      let child: ReturnType<typeof spawn> | undefined;
+      try {
+        // IPv4 node: router id = host IP.
+        let r = run({ BIRD_CONFIG: conf, HOST_IP: '10.1.2.3', NODE_NAME: 'worker-1' });
+        expect(r.status, r.stderr).toBe(0);
+        expect(readFileSync(conf, 'utf8')).toContain('router id 10.1.2.3;');
+        expect(statSync(conf).mode & 0o777).toBe(0o600);
+        // Existing config (e.g. rendered by the agent before a restart): kept.
+        r = run({ BIRD_CONFIG: conf, HOST_IP: '10.9.9.9', NODE_NAME: 'worker-1' });
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toContain('keeping existing');
+        expect(readFileSync(conf, 'utf8')).toContain('router id 10.1.2.3;');
+        // IPv6-only node: a router id derived from the node name, stable.
+        rmSync(conf);
+        r = run({ BIRD_CONFIG: conf, HOST_IP: 'fd00::5', NODE_NAME: 'worker-1' });
+        expect(r.status, r.stderr).toBe(0);
+        const id = /router id (\d+\.\d+\.\d+\.\d+);/.exec(readFileSync(conf, 'utf8'))?.[1];
+        expect(id).toBeDefined();
+        rmSync(conf);
+        run({ BIRD_CONFIG: conf, HOST_IP: 'fd00::5', NODE_NAME: 'worker-1' });
+        expect(readFileSync(conf, 'utf8')).toContain(`router id ${id};`);
 
-      // BIRD starts on it (in its own network namespace when unshare works), and the bird
-      // container's liveness command succeeds.
-      const sock = join(dir, 'bird.ctl');
-      const birdArgs = ['-f', '-c', conf, '-s', sock];
-      const isolated = spawnSync('unshare', ['-n', 'true']).status === 0;
-      child = isolated ? spawn('unshare', ['-n', 'bird', ...birdArgs], { stdio: 'ignore' }) : spawn('bird', birdArgs, { stdio: 'ignore' });
-      let status: ReturnType<typeof spawnSync> | undefined;
-      for (let i = 0; i < 50; i++) {
-        await sleep(100);
-        if (!existsSync(sock)) continue;
-        status = spawnSync('birdcl', ['-s', sock, 'show', 'status'], { encoding: 'utf8', timeout: 5000 });
-        if (status.status === 0) break;
+        // BIRD starts on it (in its own network namespace when unshare works), and the bird
+        // container's liveness command succeeds.
+        const sock = join(dir, 'bird.ctl');
+        const birdArgs = ['-f', '-c', conf, '-s', sock];
+        const isolated = spawnSync('unshare', ['-n', 'true']).status === 0;
+        child = isolated ? spawn('unshare', ['-n', 'bird', ...birdArgs], { stdio: 'ignore' }) : spawn('bird', birdArgs, { stdio: 'ignore' });
+        let status: ReturnType<typeof spawnSync> | undefined;
+        for (let i = 0; i < 50; i++) {
+          await sleep(100);
+          if (!existsSync(sock)) continue;
+          status = spawnSync('birdcl', ['-s', sock, 'show', 'status'], { encoding: 'utf8', timeout: 5000 });
+          if (status.status === 0) break;
+        }
+        expect(status?.status).toBe(0);
+        expect(String(status?.stdout)).toContain(`Router ID is ${id}`);
+      } finally {
+        if (child?.pid !== undefined && child.exitCode === null) {
+          const exited = new Promise((resolve) => child!.once('exit', resolve));
+          child.kill('SIGTERM');
+          await exited;
+        }
+        rmSync(dir, { recursive: true, force: true });
       }
-      expect(status?.status).toBe(0);
-      expect(String(status?.stdout)).toContain(`Router ID is ${id}`);
-    } finally {
-      if (child?.pid !== undefined && child.exitCode === null) {
-        const exited = new Promise((resolve) => child!.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -540,9 +679,13 @@ describe('RBAC', () => {
   const docs = docsOf('daemonset/rbac.yaml');
   const sa = one(docs, 'ServiceAccount', 'podlb-agent');
   type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
-  const boundRoles = docs.filter((d) => d.kind === 'ClusterRoleBinding' || d.kind === 'RoleBinding').filter((b) =>
-    (b.subjects as { kind: string; name: string; namespace: string }[]).some((s) => s.kind === 'ServiceAccount' && s.name === sa.metadata.name && s.namespace === sa.metadata.namespace),
-  );
+  const boundRoles = docs
+    .filter((d) => d.kind === 'ClusterRoleBinding' || d.kind === 'RoleBinding')
+    .filter((b) =>
+      (b.subjects as { kind: string; name: string; namespace: string }[]).some(
+        (s) => s.kind === 'ServiceAccount' && s.name === sa.metadata.name && s.namespace === sa.metadata.namespace,
+      ),
+    );
 
   it('binds the podlb-agent ServiceAccount to roles that exist', () => {
     expect(boundRoles.map((b) => b.kind).sort()).toEqual(['ClusterRoleBinding', 'RoleBinding']);
@@ -589,14 +732,19 @@ describe('RBAC', () => {
       const [res, sub] = resource.split('/');
       const r = await agent.create<{ status: { allowed: boolean } }>('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
         kind: 'SelfSubjectAccessReview',
-        spec: { resourceAttributes: { verb, group, resource: res, ...(sub ? { subresource: sub } : {}), ...(scope === 'cluster' ? {} : { namespace: scope }) } },
+        spec: {
+          resourceAttributes: { verb, group, resource: res, ...(sub ? { subresource: sub } : {}), ...(scope === 'cluster' ? {} : { namespace: scope }) },
+        },
       });
       return r.status.allowed;
     };
 
-    it.each(AGENT_GRANTS.flatMap(([scope, g, r, verbs]) => verbs.split(' ').map((v) => [scope, g, r, v] as const)))('allows %s %s %s %s', async (scope, g, r, v) => {
-      expect(await allowed(scope, g, r, v)).toBe(true);
-    });
+    it.each(AGENT_GRANTS.flatMap(([scope, g, r, verbs]) => verbs.split(' ').map((v) => [scope, g, r, v] as const)))(
+      'allows %s %s %s %s',
+      async (scope, g, r, v) => {
+        expect(await allowed(scope, g, r, v)).toBe(true);
+      },
+    );
 
     it.each([
       ['cluster', '', 'secrets', 'list'],
@@ -618,7 +766,9 @@ describe('RBAC', () => {
     });
 
     it('a refused call is a 403 naming the agent', async () => {
-      await expect(agent.list('/api/v1/namespaces/default/secrets')).rejects.toThrow('secrets is forbidden: User "system:serviceaccount:podlb-system:podlb-agent" cannot list resource "secrets" in API group "" in the namespace "default"');
+      await expect(agent.list('/api/v1/namespaces/default/secrets')).rejects.toThrow(
+        'secrets is forbidden: User "system:serviceaccount:podlb-system:podlb-agent" cannot list resource "secrets" in API group "" in the namespace "default"',
+      );
       await agent.list('/api/v1/namespaces/podlb-system/secrets');
     });
   });
@@ -628,8 +778,15 @@ describe('RBAC', () => {
 describe('Dockerfile', () => {
   const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   // Join continuation lines, drop comments.
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 
   it('says at the top how this project builds it, and takes its bases as build arguments with public defaults', () => {
     expect(text.split('\n').slice(0, 6).join('\n')).toMatch(/\.\/dev images/);
@@ -656,7 +813,10 @@ describe('Dockerfile', () => {
   const copies = lines
     .filter((l) => /^COPY /i.test(l) && !/--from=/.test(l))
     .flatMap((l) => {
-      const args = l.split(/\s+/).slice(1).filter((a) => !a.startsWith('--'));
+      const args = l
+        .split(/\s+/)
+        .slice(1)
+        .filter((a) => !a.startsWith('--'));
       return args.slice(0, -1);
     });
 

@@ -114,7 +114,9 @@ function observe(seen: Map<number, Seen>, mounts: Map<string, string>): void {
   if (mounts.size >= 2) return;
   for (const name of buildahContainers()) {
     if (!name.startsWith(`podlb-${process.pid}-`) || mounts.has(name)) continue;
-    const [image = '', mount = ''] = execFileSync('buildah', ['inspect', '--type', 'container', '--format', '{{.FromImage}}\t{{.MountPoint}}', name], { encoding: 'utf8' }).split('\t');
+    const [image = '', mount = ''] = execFileSync('buildah', ['inspect', '--type', 'container', '--format', '{{.FromImage}}\t{{.MountPoint}}', name], {
+      encoding: 'utf8',
+    }).split('\t');
     if (mount) mounts.set(name, `${image}\t${mount.trim()}`);
   }
 }

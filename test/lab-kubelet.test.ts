@@ -17,7 +17,12 @@ interface KEvent {
 const wall = (): number => performance.timeOrigin + performance.now();
 let lab: Lab;
 /** First time (wall ms) the API server committed each fact, per Pod name. */
-const seen = { containersReady: new Map<string, number>(), gateTrue: new Map<string, number>(), ready: new Map<string, number>(), phase: new Map<string, string>() };
+const seen = {
+  containersReady: new Map<string, number>(),
+  gateTrue: new Map<string, number>(),
+  ready: new Map<string, number>(),
+  phase: new Map<string, string>(),
+};
 /** Member addresses ever seen in drain on any instance, and when each address first appeared. */
 const drained = new Set<string>();
 const memberSeen = new Map<string, number>();
@@ -55,10 +60,15 @@ beforeAll(async () => {
       await new Promise((r) => setTimeout(r, 2));
     }
   })();
-  await waitFor('pod CIDRs at the ToR', async () => {
-    const rs = await lab.topo.tor.kernelRoutes();
-    return lab.topo.nodes.every((n) => rs.some((r) => r.dst === n.podCidr)) ? true : undefined;
-  }, 30_000, 100);
+  await waitFor(
+    'pod CIDRs at the ToR',
+    async () => {
+      const rs = await lab.topo.tor.kernelRoutes();
+      return lab.topo.nodes.every((n) => rs.some((r) => r.dst === n.podCidr)) ? true : undefined;
+    },
+    30_000,
+    100,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -76,7 +86,9 @@ const registeredAt = (ip: string): number | undefined => {
 
 async function memberDrainingEvents(names: string[]): Promise<KEvent[]> {
   const evs = (await lab.client.list<KEvent>(`/api/v1/namespaces/${LAB_NAMESPACE}/events`)).items;
-  return evs.filter((e) => e.involvedObject.kind === 'Pod' && names.includes(e.involvedObject.name) && (e.reason === 'MemberDraining' || e.reason === 'MemberRemoved'));
+  return evs.filter(
+    (e) => e.involvedObject.kind === 'Pod' && names.includes(e.involvedObject.name) && (e.reason === 'MemberDraining' || e.reason === 'MemberRemoved'),
+  );
 }
 
 async function histogram(name: string): Promise<{ sum: number; count: number }> {
@@ -139,10 +151,15 @@ describe('readiness probes', () => {
     const pod = lab.topo.pods().find((p) => p.name === name)!;
     const tFail = wall();
     await pod.setHealthy(false);
-    const notReady = await waitFor('ContainersReady False', async () => {
-      const p = await lab.getPod(name);
-      return p?.status?.conditions?.find((c) => c.type === 'ContainersReady')?.status === 'False' ? p : undefined;
-    }, 10_000, 20);
+    const notReady = await waitFor(
+      'ContainersReady False',
+      async () => {
+        const p = await lab.getPod(name);
+        return p?.status?.conditions?.find((c) => c.type === 'ContainersReady')?.status === 'False' ? p : undefined;
+      },
+      10_000,
+      20,
+    );
     // failureThreshold 2 at a 1 s period: at least one period after the switch, at most about three.
     expect(wall() - tFail).toBeGreaterThan(900);
     expect(wall() - tFail).toBeLessThan(4000);
@@ -151,7 +168,12 @@ describe('readiness probes', () => {
     const down = await waitFor('HAProxy check down', async () => (await lab.members()).find((m) => m.address === pod.ip && m.health !== 'healthy'), 10_000, 20);
     expect(down.admin).toBe('ready');
     await pod.setHealthy(true);
-    await waitFor('Ready again', async () => ((await lab.getPod(name))?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? true : undefined), 10_000, 20);
+    await waitFor(
+      'Ready again',
+      async () => ((await lab.getPod(name))?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? true : undefined),
+      10_000,
+      20,
+    );
     await waitFor('healthy again', async () => ((await lab.members()).find((m) => m.address === pod.ip)?.health === 'healthy' ? true : undefined), 10_000, 20);
     expect(drained.has(pod.ip)).toBe(false);
     expect(await memberDrainingEvents([name])).toEqual([]);
@@ -182,13 +204,15 @@ describe('termination', () => {
     await waitFor('member removed', async () => ((await lab.members()).some((m) => m.address === pod.ip) ? undefined : true), 10_000, 50);
   });
 
-  it('a forced delete (gracePeriodSeconds=0) stops the container within the kubelet\'s minimum window and frees the member', async () => {
+  it("a forced delete (gracePeriodSeconds=0) stops the container within the kubelet's minimum window and frees the member", async () => {
     const name = 'forced-1';
     await lab.createPod('node1', name);
     await waitFor(`${name} Ready`, () => (seen.ready.has(name) ? true : undefined), 30_000, 10);
     const pod = lab.topo.pods().find((p) => p.name === name)!;
     const t0 = wall();
-    await lab.client.request('DELETE', `/api/v1/namespaces/${LAB_NAMESPACE}/pods/${name}`, { body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 } });
+    await lab.client.request('DELETE', `/api/v1/namespaces/${LAB_NAMESPACE}/pods/${name}`, {
+      body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 },
+    });
     expect(await lab.getPod(name)).toBeUndefined();
     expect(await pod.exited).toBe(0); // SIGTERM, and the idle server exits cleanly
     expect(wall() - t0).toBeLessThan(2500);

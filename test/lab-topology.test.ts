@@ -134,13 +134,20 @@ describe('lab topology: ToR + 2 nodes + LB', () => {
       ['node2', '172.31.2.2', '172.31.2.1'],
     ]);
     expect(topo.lb.address).toBe('172.31.100.2');
-    const lbRoutes = (await sb.exec(topo.lb.ns, 'ip', ['-4', 'route', 'show'])).trim().split('\n').map((l) => l.trim());
+    const lbRoutes = (await sb.exec(topo.lb.ns, 'ip', ['-4', 'route', 'show']))
+      .trim()
+      .split('\n')
+      .map((l) => l.trim());
     expect(lbRoutes).toHaveLength(2);
     expect(lbRoutes.some((r) => r.startsWith('default via 172.31.100.1'))).toBe(true);
     expect(lbRoutes.some((r) => r.startsWith('172.31.100.0/24'))).toBe(true);
     for (const n of topo.nodes) expect((await sb.exec(n.ns, 'sysctl', ['-n', 'net.ipv4.ip_forward'])).trim()).toBe('1');
     // rp_filter off everywhere (effective value = max(all, interface)).
-    for (const [ns, ifs] of [[topo.tor.ns, ['all', 'lb', 'node1', 'node2']], [topo.lb.ns, ['all', 'eth0']], ...topo.nodes.map((n) => [n.ns, ['all', 'eth0']] as const)] as const) {
+    for (const [ns, ifs] of [
+      [topo.tor.ns, ['all', 'lb', 'node1', 'node2']],
+      [topo.lb.ns, ['all', 'eth0']],
+      ...topo.nodes.map((n) => [n.ns, ['all', 'eth0']] as const),
+    ] as const) {
       for (const i of ifs) expect((await sb.exec(ns, 'sysctl', ['-n', `net.ipv4.conf.${i}.rp_filter`])).trim()).toBe('0');
     }
     expect((await topo.tor.kernelRoutes()).filter((r) => r.dst.startsWith('10.244.'))).toEqual([]);
@@ -153,10 +160,15 @@ describe('lab topology: ToR + 2 nodes + LB', () => {
       const reply = await run('birdc', ['-s', n.bird.socketPath, 'configure']);
       expect(reply).toMatch(/Reconfigur/);
     }
-    await waitFor('both BGP sessions Established', async () => {
-      const nb = await topo.tor.bgpNeighbors();
-      return topo.nodes.every((n) => nb[n.address]?.state === 'Established') ? true : undefined;
-    }, 30_000, 20);
+    await waitFor(
+      'both BGP sessions Established',
+      async () => {
+        const nb = await topo.tor.bgpNeighbors();
+        return topo.nodes.every((n) => nb[n.address]?.state === 'Established') ? true : undefined;
+      },
+      30_000,
+      20,
+    );
     const established = performance.now() - t0;
     const routes = await waitFor(
       'both pod CIDRs in the ToR kernel table',
@@ -167,8 +179,15 @@ describe('lab topology: ToR + 2 nodes + LB', () => {
       30_000,
       20,
     );
-    console.log(`[measure] BGP convergence after birdc configure: both sessions Established ${Math.round(established)} ms, both /24s in the ToR kernel table ${Math.round(performance.now() - t0)} ms`);
-    expect(routes.filter((r) => r.dst.startsWith('10.244.')).map((r) => r.dst).sort()).toEqual(['10.244.1.0/24', '10.244.2.0/24']);
+    console.log(
+      `[measure] BGP convergence after birdc configure: both sessions Established ${Math.round(established)} ms, both /24s in the ToR kernel table ${Math.round(performance.now() - t0)} ms`,
+    );
+    expect(
+      routes
+        .filter((r) => r.dst.startsWith('10.244.'))
+        .map((r) => r.dst)
+        .sort(),
+    ).toEqual(['10.244.1.0/24', '10.244.2.0/24']);
     const neighbors = await topo.tor.bgpNeighbors();
     for (const n of topo.nodes) expect(neighbors[n.address]?.state).toBe('Established');
   });
@@ -195,13 +214,21 @@ describe('lab topology: ToR + 2 nodes + LB', () => {
     const rt = topo.lb.haproxy.runtimeAddress;
     for (const p of pods) {
       const s = `${BACKEND}/${p.name}`;
-      const reply = await haproxyCommand(rt, `add server ${s} ${p.ip}:${p.port} check inter 300 rise 2 fall 2; enable health ${s}; enable server ${s}; set server ${s} health down`);
+      const reply = await haproxyCommand(
+        rt,
+        `add server ${s} ${p.ip}:${p.port} check inter 300 rise 2 fall 2; enable health ${s}; enable server ${s}; set server ${s} health down`,
+      );
       expect(reply).not.toMatch(/error|unknown|failed/i);
     }
-    await waitFor('both servers UP after passing checks', async () => {
-      const st = await serverStates(rt, BACKEND);
-      return pods.every((p) => st.get(p.name)?.status === 'UP' && st.get(p.name)?.checkStatus.startsWith('L7OK')) ? true : undefined;
-    }, 15_000, 100);
+    await waitFor(
+      'both servers UP after passing checks',
+      async () => {
+        const st = await serverStates(rt, BACKEND);
+        return pods.every((p) => st.get(p.name)?.status === 'UP' && st.get(p.name)?.checkStatus.startsWith('L7OK')) ? true : undefined;
+      },
+      15_000,
+      100,
+    );
 
     const load = await runLoad({ socketPath: topo.lb.httpSocket, concurrency: 4, maxRequests: 400, durationMs: 10_000 });
     console.log(`[measure] load via HAProxy: ${JSON.stringify(load)}`);
@@ -236,10 +263,15 @@ describe('lab topology: ToR + 2 nodes + LB', () => {
     const web2 = pods[1]!;
     const node2 = topo.nodes[1]!;
     const inflight = httpGetFrom(topo.lb.ns, `http://${web2.ip}:${PORT}/?delayMs=2000`);
-    await waitFor('the slow request in flight at web-2', async () => {
-      const stats = JSON.parse((await httpGetFrom(web2.ns, `http://127.0.0.1:${PORT}/stats`)).body) as { inFlight: number };
-      return stats.inFlight > 0 ? true : undefined;
-    }, 10_000, 20);
+    await waitFor(
+      'the slow request in flight at web-2',
+      async () => {
+        const stats = JSON.parse((await httpGetFrom(web2.ns, `http://127.0.0.1:${PORT}/stats`)).body) as { inFlight: number };
+        return stats.inFlight > 0 ? true : undefined;
+      },
+      10_000,
+      20,
+    );
     const removing = topo.removePod('web-2', { graceful: true });
     // Draining: new connections are refused while the slow request is still being served.
     await expect(httpGetFrom(topo.lb.ns, `http://${web2.ip}:${PORT}/`)).rejects.toThrow(/ECONNREFUSED/);
@@ -266,7 +298,12 @@ describe('lab topology: ToR + 2 nodes + LB', () => {
     const web1 = pods[0]!;
     writeFileSync(node1.bird.configPath, `router id ${node1.address};\n${BIRD_DEVICE_PROTOCOL}\n`);
     expect(await run('birdc', ['-s', node1.bird.socketPath, 'configure'])).toMatch(/Reconfigur/);
-    await waitFor('10.244.1.0/24 gone from the ToR', async () => ((await topo.tor.kernelRoutes()).some((r) => r.dst === node1.podCidr) ? undefined : true), 10_000, 20);
+    await waitFor(
+      '10.244.1.0/24 gone from the ToR',
+      async () => ((await topo.tor.kernelRoutes()).some((r) => r.dst === node1.podCidr) ? undefined : true),
+      10_000,
+      20,
+    );
     await expect(httpGetFrom(topo.lb.ns, `http://${web1.ip}:${PORT}/`)).rejects.toThrow(/EHOSTUNREACH|ENETUNREACH|timeout/);
     // The pod itself is fine: its node still reaches it.
     expect((await httpGetFrom(node1.ns, `http://${web1.ip}:${PORT}/`)).status).toBe(200);

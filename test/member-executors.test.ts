@@ -81,7 +81,10 @@ describe('octaviaExecutor', () => {
 
   it('an add refused for good is reported and the others go on', async () => {
     const inst = env.instance(NODE);
-    const report = await octaviaExecutor.execute(inst, await plan(inst, [want('10.244.1.8', { backend: 'nomon', port: 0 }), want('10.244.1.9', { backend: 'nomon' })], ['nomon']));
+    const report = await octaviaExecutor.execute(
+      inst,
+      await plan(inst, [want('10.244.1.8', { backend: 'nomon', port: 0 }), want('10.244.1.9', { backend: 'nomon' })], ['nomon']),
+    );
     expect(report.failed).toBeUndefined();
     expect(report.refused.map((r) => r.action.desired.address)).toEqual(['10.244.1.8']);
     expect(kinds(report.done)).toEqual(['add 10.244.1.9']);
@@ -98,7 +101,11 @@ describe('haproxyExecutor on HAProxy 2.6', () => {
   beforeAll(async () => {
     sb = new NetnsSandbox();
     const dir = sb.tempDir('haproxy');
-    hp = await startHaproxy(sb, null, { dir, backends: [{ name: 'web' }, { name: 'static', balance: 'static-rr' }], frontends: [{ name: 'fe', bind: `unix@${join(dir, 'http.sock')}`, backend: 'web' }] });
+    hp = await startHaproxy(sb, null, {
+      dir,
+      backends: [{ name: 'web' }, { name: 'static', balance: 'static-rr' }],
+      frontends: [{ name: 'fe', bind: `unix@${join(dir, 'http.sock')}`, backend: 'web' }],
+    });
     lb = new HaproxyInstance(hp.runtimeAddress);
   });
 
@@ -127,7 +134,11 @@ describe('haproxyExecutor on HAProxy 2.6', () => {
 
   it('a failed enable stops the run before the adds', async () => {
     const ghost = want('127.0.0.5');
-    const enable: MemberAction = { kind: 'enable', key: memberKey(ghost.backend, ghost.name), member: { backend: 'web', name: ghost.name, address: ghost.address, port: ghost.port, admin: 'drain', health: 'healthy', detail: '' } };
+    const enable: MemberAction = {
+      kind: 'enable',
+      key: memberKey(ghost.backend, ghost.name),
+      member: { backend: 'web', name: ghost.name, address: ghost.address, port: ghost.port, admin: 'drain', health: 'healthy', detail: '' },
+    };
     const add: MemberAction = { kind: 'add', key: memberKey('web', memberName(NODE, '127.0.0.6', 8080)), desired: want('127.0.0.6') };
     const report = await haproxyExecutor.execute(lb, [enable, add]);
     expect((report.failed as PodlbError).code).toBe('HAPROXY_MEMBER_MISSING');

@@ -18,7 +18,9 @@ async function othersRoutes(): Promise<string> {
 }
 
 async function ours(): Promise<string[]> {
-  const out = await Promise.all(['-4', '-6'].map((f) => sb.exec(ns, 'ip', ['-j', f, 'route', 'show', 'proto', String(PODLB_RT_PROTOCOL), 'type', 'blackhole'])));
+  const out = await Promise.all(
+    ['-4', '-6'].map((f) => sb.exec(ns, 'ip', ['-j', f, 'route', 'show', 'proto', String(PODLB_RT_PROTOCOL), 'type', 'blackhole'])),
+  );
   return out.flatMap((o) => (JSON.parse(o) as { dst: string }[]).map((r) => r.dst)).sort();
 }
 

@@ -98,7 +98,9 @@ it('sees link changes, and nothing from another namespace', async () => {
     await sb.exec(other, 'ip', ['link', 'set', 'lo', 'down']);
     await sb.exec(ns, 'ip', ['route', 'add', 'blackhole', '10.203.0.0/16']); // a marker after the other namespace's changes
     await waitFor('marker', () => c.at.get('new 10.203.0.0/16'), 2000, 1);
-    const fromOther = c.events.slice(before).filter((e) => (e.kind === 'route' && e.route.dst === '10.202.0.0/16') || (e.kind === 'link' && e.link.name === 'lo'));
+    const fromOther = c.events
+      .slice(before)
+      .filter((e) => (e.kind === 'route' && e.route.dst === '10.202.0.0/16') || (e.kind === 'link' && e.link.name === 'lo'));
     expect(fromOther).toEqual([]);
   } finally {
     sub.close();
@@ -125,7 +127,12 @@ it('holds a burst of 20,000 route events while the event loop is busy (default b
   const sub = nl.subscribe({ routes: true }, c.cb);
   try {
     await burst('burst20k', 20_000, 100, 3000);
-    await waitFor('all 20,000 events', () => (c.events.filter((e) => e.kind === 'route' && e.route.dst.startsWith('10.100.')).length >= 20_000 ? true : undefined), 20_000, 10);
+    await waitFor(
+      'all 20,000 events',
+      () => (c.events.filter((e) => e.kind === 'route' && e.route.dst.startsWith('10.100.')).length >= 20_000 ? true : undefined),
+      20_000,
+      10,
+    );
     expect(c.events.filter((e) => e.kind === 'overrun')).toEqual([]);
   } finally {
     sub.close();

@@ -202,7 +202,13 @@ describe('defaultGateway and links', () => {
   });
 
   it('lists links like `ip -json link show`', async () => {
-    const ip = JSON.parse(await sb.exec(ns, 'ip', ['-j', 'link', 'show'])) as { ifindex: number; ifname: string; operstate: string; mtu: number; address: string }[];
+    const ip = JSON.parse(await sb.exec(ns, 'ip', ['-j', 'link', 'show'])) as {
+      ifindex: number;
+      ifname: string;
+      operstate: string;
+      mtu: number;
+      address: string;
+    }[];
     const ours = await nl.links();
     expect(ours.map((l) => [l.index, l.name, l.operstate.toUpperCase(), l.mtu, l.address])).toEqual(
       ip.map((l) => [l.ifindex, l.ifname, l.operstate, l.mtu, l.address]),

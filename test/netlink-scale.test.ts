@@ -57,7 +57,9 @@ it(`dumps ${N} routes equal to ip -json route show, without blocking the event l
   expect(ours.size).toBe(N + 1);
   expect([...ours].filter((k) => !theirs.has(k))).toEqual([]);
   expect(theirs.size).toBe(ours.size);
-  console.log(`dump of ${routes.length} routes: ${ms.toFixed(1)} ms, ${nl.stats.yields} yields, longest slice ${nl.stats.maxSliceMs.toFixed(2)} ms, longest event-loop gap ${maxGap.toFixed(2)} ms`);
+  console.log(
+    `dump of ${routes.length} routes: ${ms.toFixed(1)} ms, ${nl.stats.yields} yields, longest slice ${nl.stats.maxSliceMs.toFixed(2)} ms, longest event-loop gap ${maxGap.toFixed(2)} ms`,
+  );
   expect(maxGap).toBeLessThan(50);
 });
 

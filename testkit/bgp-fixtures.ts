@@ -8,7 +8,9 @@ export function nodeFixture(over: { name?: string; labels?: Record<string, strin
     kind: 'Node',
     metadata: { name: over.name ?? 'node-a', labels: over.labels ?? { 'podlb.io/bgp': 'true', 'topology.kubernetes.io/rack': 'r12' } },
     spec: { podCIDRs: over.podCIDRs ?? ['10.244.1.0/24'] },
-    status: { addresses: over.internalIP === null ? [{ type: 'Hostname', address: 'node-a' }] : [{ type: 'InternalIP', address: over.internalIP ?? '172.31.0.2' }] },
+    status: {
+      addresses: over.internalIP === null ? [{ type: 'Hostname', address: 'node-a' }] : [{ type: 'InternalIP', address: over.internalIP ?? '172.31.0.2' }],
+    },
   };
 }
 

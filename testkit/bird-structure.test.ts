@@ -12,7 +12,11 @@ describe('bird-structure (test support)', () => {
   });
 
   it('parses statements and blocks, order-insensitive', () => {
-    expect(parseStructure('b; a { y; x; }; define S = [ 1, 2 ];')).toEqual([{ head: 'a', body: [{ head: 'x' }, { head: 'y' }] }, { head: 'b' }, { head: 'define S = [ 1 , 2 ]' }]);
+    expect(parseStructure('b; a { y; x; }; define S = [ 1, 2 ];')).toEqual([
+      { head: 'a', body: [{ head: 'x' }, { head: 'y' }] },
+      { head: 'b' },
+      { head: 'define S = [ 1 , 2 ]' },
+    ]);
     expect(() => parseStructure('a { b; ')).toThrow(BirdSyntaxError);
   });
 
@@ -20,7 +24,10 @@ describe('bird-structure (test support)', () => {
     const plan = buildBgpPlan({
       node: nodeFixture({ podCIDRs: ['10.244.1.0/24', 'fd00:244:0:1::/64'] }),
       pools: [poolFixture('p', { communities: ['65000:1'] })],
-      peers: [peerFixture('a', { passwordSecretRef: { name: 's', key: 'k' }, bfd: { enabled: true } }), peerFixture('b', { peerAddress: 'fd00::1', ebgpMultihop: 2 })],
+      peers: [
+        peerFixture('a', { passwordSecretRef: { name: 's', key: 'k' }, bfd: { enabled: true } }),
+        peerFixture('b', { peerAddress: 'fd00::1', ebgpMultihop: 2 }),
+      ],
       secrets: [secretFixture('s', 'k', 'pw')],
     });
     expect(parseStructure(renderBirdConf(plan.model))).toEqual(parseStructure(expectedConfig(plan.model)));

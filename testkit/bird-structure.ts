@@ -150,7 +150,9 @@ export async function birdParse(texts: readonly string[], concurrency = 3): Prom
         const file = join(dir, `c${i}.conf`);
         writeFileSync(file, texts[i]!);
         results[i] = await new Promise<string>((resolve) => {
-          execFile('bird', ['-p', '-c', file], { timeout: 20_000 }, (err, _out, stderr) => resolve(err ? `${stderr || err.message}`.trim() || 'bird -p failed' : ''));
+          execFile('bird', ['-p', '-c', file], { timeout: 20_000 }, (err, _out, stderr) =>
+            resolve(err ? `${stderr || err.message}`.trim() || 'bird -p failed' : ''),
+          );
         });
       }
     };
@@ -173,7 +175,9 @@ export function birdParseControl(): BirdControl & { checks: number } {
     async configureCheck(file: string): Promise<BirdReply> {
       control.checks += 1;
       const err = await new Promise<string>((resolve) => {
-        execFile('bird', ['-p', '-c', file], { timeout: 20_000 }, (e, _out, stderr) => resolve(e ? `${stderr || e.message}`.trim().replace(/^bird: /, '') || 'bird -p failed' : ''));
+        execFile('bird', ['-p', '-c', file], { timeout: 20_000 }, (e, _out, stderr) =>
+          resolve(e ? `${stderr || e.message}`.trim().replace(/^bird: /, '') || 'bird -p failed' : ''),
+        );
       });
       if (err) throw new BirdCommandError(`configure check "${file}"`, 8002, err);
       return { code: 20, text: 'Configuration OK', lines: [{ code: 20, text: 'Configuration OK' }], durationMs: 0 };

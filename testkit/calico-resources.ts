@@ -50,5 +50,9 @@ const calicoCrd = (plural: string, singular: string, kind: string, validate?: (o
 
 /** bgppeers, bgpfilters and bgpconfigurations.crd.projectcalico.org. */
 export function calicoResources(): ResourceType[] {
-  return [calicoCrd('bgppeers', 'bgppeer', 'BGPPeer', validatePeer), calicoCrd('bgpfilters', 'bgpfilter', 'BGPFilter', validateFilter), calicoCrd('bgpconfigurations', 'bgpconfiguration', 'BGPConfiguration')];
+  return [
+    calicoCrd('bgppeers', 'bgppeer', 'BGPPeer', validatePeer),
+    calicoCrd('bgpfilters', 'bgpfilter', 'BGPFilter', validateFilter),
+    calicoCrd('bgpconfigurations', 'bgpconfiguration', 'BGPConfiguration'),
+  ];
 }

@@ -17,19 +17,23 @@ function validateMwc(o: Obj): FieldError[] {
   const webhooks: Obj[] = Array.isArray(o.webhooks) ? o.webhooks : [];
   webhooks.forEach((w, i) => {
     const f = `webhooks[${i}]`;
-    if (typeof w.name !== 'string' || !QUALIFIED.test(w.name)) errs.push(invalid(`${f}.name`, w.name, 'should be a domain with at least three segments separated by dots'));
+    if (typeof w.name !== 'string' || !QUALIFIED.test(w.name))
+      errs.push(invalid(`${f}.name`, w.name, 'should be a domain with at least three segments separated by dots'));
     else if (seen.has(w.name)) errs.push({ type: 'FieldValueDuplicate', field: `${f}.name`, value: w.name });
     seen.add(w.name);
-    if (w.failurePolicy !== undefined && !['Ignore', 'Fail'].includes(w.failurePolicy)) errs.push(notSupported(`${f}.failurePolicy`, w.failurePolicy, ['Fail', 'Ignore']));
+    if (w.failurePolicy !== undefined && !['Ignore', 'Fail'].includes(w.failurePolicy))
+      errs.push(notSupported(`${f}.failurePolicy`, w.failurePolicy, ['Fail', 'Ignore']));
     if (w.sideEffects === undefined) errs.push(required(`${f}.sideEffects`));
     else if (!['None', 'NoneOnDryRun'].includes(w.sideEffects)) errs.push(notSupported(`${f}.sideEffects`, w.sideEffects, ['None', 'NoneOnDryRun']));
     if (!Array.isArray(w.admissionReviewVersions) || w.admissionReviewVersions.length === 0) errs.push(required(`${f}.admissionReviewVersions`));
     const ts = w.timeoutSeconds;
-    if (ts !== undefined && (!Number.isInteger(ts) || ts < 1 || ts > 30)) errs.push(invalid(`${f}.timeoutSeconds`, ts, 'the timeout value must be between 1 and 30 seconds'));
+    if (ts !== undefined && (!Number.isInteger(ts) || ts < 1 || ts > 30))
+      errs.push(invalid(`${f}.timeoutSeconds`, ts, 'the timeout value must be between 1 and 30 seconds'));
     const cc = w.clientConfig ?? {};
     if ((cc.url === undefined) === (cc.service === undefined)) errs.push(required(`${f}.clientConfig`, 'exactly one of url or service is required'));
     const ca = cc.caBundle;
-    if (ca !== undefined && (typeof ca !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(ca) || ca.length % 4 !== 0)) errs.push(invalid(`${f}.clientConfig.caBundle`, '<bytes>', 'illegal base64 data'));
+    if (ca !== undefined && (typeof ca !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(ca) || ca.length % 4 !== 0))
+      errs.push(invalid(`${f}.clientConfig.caBundle`, '<bytes>', 'illegal base64 data'));
   });
   return errs;
 }

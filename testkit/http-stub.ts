@@ -38,5 +38,14 @@ export async function startHttpStub(handler: (req: IncomingMessage, res: ServerR
 /** A 429 Status as the API server's priority and fairness sends it. */
 export function tooManyRequests(res: ServerResponse, retryAfter: string): void {
   res.writeHead(429, { 'content-type': 'application/json', 'retry-after': retryAfter });
-  res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'TooManyRequests', message: 'Too many requests, please try again later.', code: 429 }));
+  res.end(
+    JSON.stringify({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      reason: 'TooManyRequests',
+      message: 'Too many requests, please try again later.',
+      code: 429,
+    }),
+  );
 }

@@ -44,17 +44,61 @@ export function celRulesIn(schema: unknown, at = ''): CelRule[] {
 const TYPES = new Set(['object', 'array', 'string', 'integer', 'number', 'boolean']);
 /** The fields of apiextensions.k8s.io/v1 JSONSchemaProps: anything else is rejected by the API server. */
 const SCHEMA_KEYS = new Set([
-  'description', 'type', 'format', 'title', 'default', 'maximum', 'exclusiveMaximum', 'minimum', 'exclusiveMinimum',
-  'maxLength', 'minLength', 'pattern', 'maxItems', 'minItems', 'uniqueItems', 'multipleOf', 'enum', 'maxProperties',
-  'minProperties', 'required', 'items', 'allOf', 'oneOf', 'anyOf', 'not', 'properties', 'additionalProperties',
-  'nullable', 'example', 'externalDocs', 'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-embedded-resource',
-  'x-kubernetes-int-or-string', 'x-kubernetes-list-map-keys', 'x-kubernetes-list-type', 'x-kubernetes-map-type',
+  'description',
+  'type',
+  'format',
+  'title',
+  'default',
+  'maximum',
+  'exclusiveMaximum',
+  'minimum',
+  'exclusiveMinimum',
+  'maxLength',
+  'minLength',
+  'pattern',
+  'maxItems',
+  'minItems',
+  'uniqueItems',
+  'multipleOf',
+  'enum',
+  'maxProperties',
+  'minProperties',
+  'required',
+  'items',
+  'allOf',
+  'oneOf',
+  'anyOf',
+  'not',
+  'properties',
+  'additionalProperties',
+  'nullable',
+  'example',
+  'externalDocs',
+  'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-embedded-resource',
+  'x-kubernetes-int-or-string',
+  'x-kubernetes-list-map-keys',
+  'x-kubernetes-list-type',
+  'x-kubernetes-map-type',
   'x-kubernetes-validations',
 ]);
 /** JSONSchemaProps fields Kubernetes refuses in CRDs (v1), or that podlb does not want. */
 const FORBIDDEN_KEYS = ['$ref', '$schema', 'id', 'definitions', 'dependencies', 'patternProperties', 'additionalItems'];
 /** What may not appear inside allOf/anyOf/oneOf/not (value validations only). */
-const NOT_IN_JUNCTORS = ['type', 'description', 'default', 'additionalProperties', 'nullable', 'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string', 'x-kubernetes-embedded-resource', 'x-kubernetes-list-type', 'x-kubernetes-list-map-keys', 'x-kubernetes-map-type', 'x-kubernetes-validations'];
+const NOT_IN_JUNCTORS = [
+  'type',
+  'description',
+  'default',
+  'additionalProperties',
+  'nullable',
+  'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-int-or-string',
+  'x-kubernetes-embedded-resource',
+  'x-kubernetes-list-type',
+  'x-kubernetes-list-map-keys',
+  'x-kubernetes-map-type',
+  'x-kubernetes-validations',
+];
 const JUNCTORS = ['allOf', 'anyOf', 'oneOf', 'not'] as const;
 
 /**
@@ -90,7 +134,8 @@ function walkStructural(s: Obj, path: string, problems: string[]): void {
     problems.push(`${p}: properties/additionalProperties/required need type object`);
   }
   if (Array.isArray(s.required)) {
-    for (const r of s.required) if (!isObj(s.properties) || !(String(r) in s.properties)) problems.push(`${p}: required field ${String(r)} is not in properties`);
+    for (const r of s.required)
+      if (!isObj(s.properties) || !(String(r) in s.properties)) problems.push(`${p}: required field ${String(r)} is not in properties`);
   }
   if (s.type === 'array') {
     if (!isObj(s.items)) problems.push(`${p}: an array needs items, a single schema`);
@@ -98,7 +143,8 @@ function walkStructural(s: Obj, path: string, problems: string[]): void {
   }
   if (s.items !== undefined && s.type !== 'array') problems.push(`${p}: items needs type array`);
   const typeMeta = path === 'apiVersion' || path === 'kind'; // TypeMeta: the API server checks these
-  if (s.type === 'string' && !typeMeta && typeof s.maxLength !== 'number' && !Array.isArray(s.enum)) problems.push(`${p}: a string needs maxLength or enum (size policy)`);
+  if (s.type === 'string' && !typeMeta && typeof s.maxLength !== 'number' && !Array.isArray(s.enum))
+    problems.push(`${p}: a string needs maxLength or enum (size policy)`);
   if (isObj(s.additionalProperties) && typeof s.maxProperties !== 'number') problems.push(`${p}: a map needs maxProperties (size policy)`);
   const lt = s['x-kubernetes-list-type'];
   if (lt !== undefined) {
@@ -123,7 +169,10 @@ function walkStructural(s: Obj, path: string, problems: string[]): void {
   const rules = s['x-kubernetes-validations'];
   if (rules !== undefined) {
     if (!Array.isArray(rules)) problems.push(`${p}: x-kubernetes-validations must be a list`);
-    else for (const r of rules) if (!isObj(r) || typeof r.rule !== 'string' || typeof r.message !== 'string') problems.push(`${p}: every x-kubernetes-validations entry needs rule and message`);
+    else
+      for (const r of rules)
+        if (!isObj(r) || typeof r.rule !== 'string' || typeof r.message !== 'string')
+          problems.push(`${p}: every x-kubernetes-validations entry needs rule and message`);
   }
   for (const j of JUNCTORS) {
     const subs = j === 'not' ? (s.not === undefined ? [] : [s.not]) : s[j] === undefined ? [] : s[j];
@@ -133,10 +182,11 @@ function walkStructural(s: Obj, path: string, problems: string[]): void {
     }
     for (const [i, sub] of subs.entries()) walkJunctor(sub, s, `${p}.${j}[${i}]`, problems);
   }
-  if (isObj(s.properties)) for (const [k, v] of Object.entries(s.properties)) {
-    if (isObj(v)) walkStructural(v, path ? `${path}.${k}` : k, problems);
-    else problems.push(`${path ? `${path}.${k}` : k}: must be a schema`);
-  }
+  if (isObj(s.properties))
+    for (const [k, v] of Object.entries(s.properties)) {
+      if (isObj(v)) walkStructural(v, path ? `${path}.${k}` : k, problems);
+      else problems.push(`${path ? `${path}.${k}` : k}: must be a schema`);
+    }
   if (isObj(s.items)) walkStructural(s.items, `${path}[]`, problems);
   if (isObj(s.additionalProperties)) walkStructural(s.additionalProperties, `${path}{}`, problems);
 }
@@ -165,7 +215,6 @@ function walkJunctor(sub: unknown, outer: Obj, p: string, problems: string[]): v
     if (Array.isArray(subs)) for (const [i, x] of subs.entries()) walkJunctor(x, outer, `${p}.${j}[${i}]`, problems);
   }
 }
-
 
 // ---- validation ----
 

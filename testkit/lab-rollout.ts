@@ -39,7 +39,9 @@ function isReady(p: Pod | undefined): boolean {
 
 export async function rollingReplace(lab: Lab, opts: RolloutOptions, loadOpts: { concurrency: number } = { concurrency: 2 }): Promise<RolloutResult> {
   const ctl = new AbortController();
-  const loads = lab.topo.lbs.map((lb) => runLoad({ socketPath: lb.httpSocket, concurrency: loadOpts.concurrency, durationMs: 600_000, stopSignal: ctl.signal }));
+  const loads = lab.topo.lbs.map((lb) =>
+    runLoad({ socketPath: lb.httpSocket, concurrency: loadOpts.concurrency, durationMs: 600_000, stopSignal: ctl.signal }),
+  );
   const newPods: string[] = [];
   const t0 = performance.now();
   // Capacity as the load balancer sees it: maxUnavailable 0 promises it never drops.
@@ -63,10 +65,15 @@ export async function rollingReplace(lab: Lab, opts: RolloutOptions, loadOpts: {
       newPods.push(name);
     }
     // The rollout is over when the last old Pod is gone.
-    await waitFor('old Pods gone', async () => {
-      for (const old of opts.pods) if (await lab.getPod(old)) return undefined;
-      return true;
-    }, 60_000, 50);
+    await waitFor(
+      'old Pods gone',
+      async () => {
+        for (const old of opts.pods) if (await lab.getPod(old)) return undefined;
+        return true;
+      },
+      60_000,
+      50,
+    );
   } finally {
     // A little load after the end, so a late failure (last member removed too early) counts.
     await new Promise((r) => setTimeout(r, 300));
@@ -75,7 +82,14 @@ export async function rollingReplace(lab: Lab, opts: RolloutOptions, loadOpts: {
   const durationMs = performance.now() - t0;
   const load = await Promise.all(loads);
   await sampler;
-  return { durationMs, newPods, load, failed: load.reduce((a, l) => a + l.failed, 0), sent: load.reduce((a, l) => a + l.sent, 0), minHealthyMembers: minHealthy };
+  return {
+    durationMs,
+    newPods,
+    load,
+    failed: load.reduce((a, l) => a + l.failed, 0),
+    sent: load.reduce((a, l) => a + l.sent, 0),
+    minHealthyMembers: minHealthy,
+  };
 }
 
 /** Creates `replicas` Pods spread over the lab's nodes and waits until all are Ready. */
@@ -83,9 +97,14 @@ export async function deployReplicas(lab: Lab, prefix: string, replicas: number,
   const nodes = lab.topo.nodes.map((n) => n.name);
   const names = Array.from({ length: replicas }, (_, i) => `${prefix}-${i}`);
   for (const [i, name] of names.entries()) await lab.createPod(nodes[i % nodes.length]!, name, { gate: opts.gates, preStopSeconds: opts.preStopSeconds });
-  await waitFor(`${replicas} replicas Ready`, async () => {
-    for (const n of names) if (!isReady(await lab.getPod(n))) return undefined;
-    return true;
-  }, 60_000, 50);
+  await waitFor(
+    `${replicas} replicas Ready`,
+    async () => {
+      for (const n of names) if (!isReady(await lab.getPod(n))) return undefined;
+      return true;
+    },
+    60_000,
+    50,
+  );
   return names;
 }

@@ -3,20 +3,50 @@ import { LABEL_SERVICE_NAME, READINESS_GATE, type Condition, type EndpointSlice,
 
 export const NODE = 'node-a';
 
-export function pod(name: string, opts: { ip?: string; node?: string; gate?: boolean; containersReady?: boolean; gateStatus?: 'True' | 'False'; gateReason?: string; deleting?: boolean; labels?: Record<string, string>; otherGate?: 'True' | 'False'; since?: string } = {}): Pod {
+export function pod(
+  name: string,
+  opts: {
+    ip?: string;
+    node?: string;
+    gate?: boolean;
+    containersReady?: boolean;
+    gateStatus?: 'True' | 'False';
+    gateReason?: string;
+    deleting?: boolean;
+    labels?: Record<string, string>;
+    otherGate?: 'True' | 'False';
+    since?: string;
+  } = {},
+): Pod {
   const conditions: Condition[] = [];
-  if (opts.containersReady !== undefined) conditions.push({ type: 'ContainersReady', status: opts.containersReady ? 'True' : 'False', lastTransitionTime: opts.since ?? '2026-11-23T10:00:00Z' });
-  if (opts.gateStatus) conditions.push({ type: READINESS_GATE, status: opts.gateStatus, reason: opts.gateReason ?? 'RegistrationInProgress', lastTransitionTime: opts.since ?? '2026-11-23T10:00:00Z' });
+  if (opts.containersReady !== undefined)
+    conditions.push({ type: 'ContainersReady', status: opts.containersReady ? 'True' : 'False', lastTransitionTime: opts.since ?? '2026-11-23T10:00:00Z' });
+  if (opts.gateStatus)
+    conditions.push({
+      type: READINESS_GATE,
+      status: opts.gateStatus,
+      reason: opts.gateReason ?? 'RegistrationInProgress',
+      lastTransitionTime: opts.since ?? '2026-11-23T10:00:00Z',
+    });
   if (opts.otherGate) conditions.push({ type: 'example.com/other', status: opts.otherGate });
   const gates = [...(opts.gate === false ? [] : [{ conditionType: READINESS_GATE }]), ...(opts.otherGate ? [{ conditionType: 'example.com/other' }] : [])];
   return {
-    metadata: { name, namespace: 'ads', uid: `uid-${name}`, labels: opts.labels ?? { app: 'bidder' }, ...(opts.deleting ? { deletionTimestamp: '2026-11-23T10:05:00Z' } : {}) },
+    metadata: {
+      name,
+      namespace: 'ads',
+      uid: `uid-${name}`,
+      labels: opts.labels ?? { app: 'bidder' },
+      ...(opts.deleting ? { deletionTimestamp: '2026-11-23T10:05:00Z' } : {}),
+    },
     spec: { nodeName: opts.node ?? NODE, readinessGates: gates, containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8080 }] }] },
     status: { podIP: opts.ip ?? '10.244.1.10', conditions },
   };
 }
 
-export function service(annotations: Record<string, string> = {}, opts: { name?: string; ports?: Service['spec']['ports']; selector?: Record<string, string> } = {}): Service {
+export function service(
+  annotations: Record<string, string> = {},
+  opts: { name?: string; ports?: Service['spec']['ports']; selector?: Record<string, string> } = {},
+): Service {
   return {
     metadata: { name: opts.name ?? 'bidder', namespace: 'ads', uid: 'svc-uid', annotations: { 'podlb.io/load-balancer': 'l7lb', ...annotations } },
     spec: { selector: opts.selector ?? { app: 'bidder' }, ports: opts.ports ?? [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
@@ -41,7 +71,10 @@ export function slice(eps: Ep[], opts: { service?: string; portName?: string; po
       addresses: [e.ip],
       nodeName: e.node ?? NODE,
       targetRef: { kind: 'Pod', namespace: 'ads', name: e.pod, uid: `uid-${e.pod}` },
-      conditions: { ...(e.ready === undefined ? {} : { ready: e.ready }), ...(e.terminating === undefined ? {} : { terminating: e.terminating, serving: !e.terminating }) },
+      conditions: {
+        ...(e.ready === undefined ? {} : { ready: e.ready }),
+        ...(e.terminating === undefined ? {} : { terminating: e.terminating, serving: !e.terminating }),
+      },
     })),
   };
 }

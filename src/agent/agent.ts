@@ -87,11 +87,23 @@ export class Agent {
     const events = new EventRecorder(client, log, { component: 'podlb-agent', host: nodeName });
     const signal = (): void => this.#loop.notify();
     this.#informers = new AgentInformers(client, { nodeName, secretsNamespace, log, onChange: signal });
-    const factory = new LbInstanceFactory({ nodeName, secretsNamespace, ...(o.octaviaTrust ? { octaviaTrust: o.octaviaTrust } : {}), secret: (name, ns) => this.#informers.secret(name, ns) });
+    const factory = new LbInstanceFactory({
+      nodeName,
+      secretsNamespace,
+      ...(o.octaviaTrust ? { octaviaTrust: o.octaviaTrust } : {}),
+      secret: (name, ns) => this.#informers.secret(name, ns),
+    });
     metrics.lbRoundTripsSource = () => factory.haproxyRoundTrips();
     const child = (reconciler: string): Logger => log.child({ reconciler });
     const override = o.makeInstance;
-    this.#members = new LbMembersReconciler({ nodeName, factory, makeInstance: override ? (ref) => override(ref.id) : (ref, cls) => factory.make(ref, cls), log: child('members'), metrics, random });
+    this.#members = new LbMembersReconciler({
+      nodeName,
+      factory,
+      makeInstance: override ? (ref) => override(ref.id) : (ref, cls) => factory.make(ref, cls),
+      log: child('members'),
+      metrics,
+      random,
+    });
     const gates = new ReadinessGatesReconciler({ client, members: this.#members, pendingPollMs: o.pendingPollMs ?? 25, log: child('gates'), metrics, random });
     // BGP, when on: config, then session state, then the kernel routes that follow the config.
     const bgp: Reconciler<AgentSnapshot, NodeStatusContribution>[] = [];
@@ -100,10 +112,25 @@ export class Agent {
       this.#birdControl = control;
       const hold = o.holdDownMs !== undefined ? { holdDownMs: o.holdDownMs } : {};
       const bird = new BirdConfigReconciler({ nodeName, control, configPath: o.bird.configPath, log: child('bird'), metrics, ...hold });
-      const sessions = new BgpSessionsReconciler({ nodeName, control, birdError: () => bird.error, heldPeers: () => bird.heldPeers, statusIntervalMs: o.statusIntervalMs ?? 5_000, log: child('bgpStatus'), metrics });
+      const sessions = new BgpSessionsReconciler({
+        nodeName,
+        control,
+        birdError: () => bird.error,
+        heldPeers: () => bird.heldPeers,
+        statusIntervalMs: o.statusIntervalMs ?? 5_000,
+        log: child('bgpStatus'),
+        metrics,
+      });
       bgp.push(bird, sessions);
       if (o.kernel !== false) {
-        this.#kernel = new KernelRoutesReconciler({ nodeName, ...(o.kernel?.netns ? { netns: o.kernel.netns } : {}), aggregates: () => bird.aggregates, onChange: signal, log: child('kernel'), ...hold });
+        this.#kernel = new KernelRoutesReconciler({
+          nodeName,
+          ...(o.kernel?.netns ? { netns: o.kernel.netns } : {}),
+          aggregates: () => bird.aggregates,
+          onChange: signal,
+          log: child('kernel'),
+          ...hold,
+        });
         bgp.push(this.#kernel);
       }
     }
@@ -141,7 +168,10 @@ export class Agent {
     this.#kernel?.open();
     const configPath = this.#o.bird?.configPath;
     if (configPath && isTmpfs(dirname(configPath)) === false) {
-      this.#o.log.warn({ configPath }, 'bird.conf is not on tmpfs: BGP passwords reach the disk, and each apply may wait on writeback (tens to hundreds of ms); keep --bird-config under /run as the DaemonSet does');
+      this.#o.log.warn(
+        { configPath },
+        'bird.conf is not on tmpfs: BGP passwords reach the disk, and each apply may wait on writeback (tens to hundreds of ms); keep --bird-config under /run as the DaemonSet does',
+      );
     }
     // The loop waits until every cache has listed once (AgentInformers.snapshot).
     await this.#informers.start();

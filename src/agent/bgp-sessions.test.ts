@@ -17,7 +17,19 @@ const log = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'podlb-sessions-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const snap = { nodeName: 'node-a', node: nodeFixture(), pods: [], services: [], slices: [], classes: [], pools: [], peers: [peerFixture()], secrets: [], gateway: undefined, observedAt: 0 } as AgentSnapshot;
+const snap = {
+  nodeName: 'node-a',
+  node: nodeFixture(),
+  pods: [],
+  services: [],
+  slices: [],
+  classes: [],
+  pools: [],
+  peers: [peerFixture()],
+  secrets: [],
+  gateway: undefined,
+  observedAt: 0,
+} as AgentSnapshot;
 const errors = async (m: AgentMetrics): Promise<number> => (await m.reconcileErrors.get()).values.find((v) => v.labels.component === 'bgpStatus')?.value ?? 0;
 
 describe('BgpSessionsReconciler', () => {
@@ -38,7 +50,9 @@ describe('BgpSessionsReconciler', () => {
     const res = await r.reconcile(snap, 10_000);
     expect(await errors(metrics)).toBe(1);
     // Labelled with the error's stable code, not its message (which names the socket path).
-    expect(await metrics.registry.getSingleMetricAsString('podlb_reconcile_errors_total')).toContain('podlb_reconcile_errors_total{component="bgpStatus",code="BIRD_UNREACHABLE"} 1');
+    expect(await metrics.registry.getSingleMetricAsString('podlb_reconcile_errors_total')).toContain(
+      'podlb_reconcile_errors_total{component="bgpStatus",code="BIRD_UNREACHABLE"} 1',
+    );
     expect(res.nextWakeAt).toBe(10_500);
     expect(res.status?.fields?.bgp?.sessions).toEqual([]);
     expect(res.status?.conditions?.[0]).toMatchObject({ type: 'BGPReady', status: 'False', reason: 'NoPeers' });
@@ -56,7 +70,9 @@ describe('BgpSessionsReconciler', () => {
       sock.write('0001 BIRD 2.0.12 ready.\n');
       sock.on('data', (d: string) => {
         if (d.includes('show protocols all')) {
-          sock.write(`2002-Name       Proto      Table      State  Since         Info\n1002-${protocol} BGP        ---        up     10:00:00.000  Established   \n1006-  BGP state:          Established\n    Neighbor address: 172.31.0.1\n0000 \n`);
+          sock.write(
+            `2002-Name       Proto      Table      State  Since         Info\n1002-${protocol} BGP        ---        up     10:00:00.000  Established   \n1006-  BGP state:          Established\n    Neighbor address: 172.31.0.1\n0000 \n`,
+          );
         }
       });
       sock.on('error', () => undefined);
@@ -75,8 +91,17 @@ describe('BgpSessionsReconciler', () => {
     const control = new BirdControl(bird.path, { timeoutMs: 500 });
     const r = new BgpSessionsReconciler({ nodeName: 'node-a', control, birdError: () => undefined, statusIntervalMs: 5_000, log, metrics: new AgentMetrics() });
     const res = await r.reconcile(world, 10_000);
-    expect(res.status?.fields?.bgp?.sessions).toMatchObject([{ peer: 'rack-r12-tor', protocol: rendered[0]!.protocol, peerAddress: '172.31.0.1', state: 'Established' }]);
-    const noRouterId = new BgpSessionsReconciler({ nodeName: 'node-a', control, birdError: () => undefined, statusIntervalMs: 5_000, log, metrics: new AgentMetrics() });
+    expect(res.status?.fields?.bgp?.sessions).toMatchObject([
+      { peer: 'rack-r12-tor', protocol: rendered[0]!.protocol, peerAddress: '172.31.0.1', state: 'Established' },
+    ]);
+    const noRouterId = new BgpSessionsReconciler({
+      nodeName: 'node-a',
+      control,
+      birdError: () => undefined,
+      statusIntervalMs: 5_000,
+      log,
+      metrics: new AgentMetrics(),
+    });
     const none = await noRouterId.reconcile({ ...world, node: nodeFixture({ internalIP: null }) } as AgentSnapshot, 10_000);
     expect(none.status?.fields?.bgp?.sessions).toEqual([]);
     await control.close();

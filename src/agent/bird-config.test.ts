@@ -23,7 +23,20 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function snapshot(over: Partial<AgentSnapshot> = {}): AgentSnapshot {
   const node = nodeFixture();
   node.metadata.resourceVersion = '1';
-  return { nodeName: 'node-a', node, pods: [], services: [], slices: [], classes: [], pools: [poolFixture()], peers: [peerFixture()], secrets: [], gateway: undefined, observedAt: 0, ...over };
+  return {
+    nodeName: 'node-a',
+    node,
+    pods: [],
+    services: [],
+    slices: [],
+    classes: [],
+    pools: [poolFixture()],
+    peers: [peerFixture()],
+    secrets: [],
+    gateway: undefined,
+    observedAt: 0,
+    ...over,
+  };
 }
 
 const reply = (code: number, text: string): BirdReply => ({ code, text, lines: [{ code, text }], durationMs: 0.3 });
@@ -69,7 +82,13 @@ describe('BirdConfigReconciler', () => {
 
   it('a refused config keeps the old one running, is reported, and is not a failure to back off from', async () => {
     const state = { checks: 0, refuse: true };
-    const r = new BirdConfigReconciler({ nodeName: 'node-a', control: scriptedBird(state), configPath: join(dir, 'bird.conf'), log, metrics: new AgentMetrics() });
+    const r = new BirdConfigReconciler({
+      nodeName: 'node-a',
+      control: scriptedBird(state),
+      configPath: join(dir, 'bird.conf'),
+      log,
+      metrics: new AgentMetrics(),
+    });
     const res = await r.reconcile(snapshot(), 1_000);
     expect(res.failed).toBeUndefined();
     expect(res.events?.map((e) => [e.type, e.reason])).toEqual([['Warning', 'BirdConfigRejected']]);
@@ -94,7 +113,13 @@ describe('BirdConfigReconciler', () => {
 
   it('no Node object: a problem, nothing applied', async () => {
     const state = { checks: 0 };
-    const r = new BirdConfigReconciler({ nodeName: 'node-a', control: scriptedBird(state), configPath: join(dir, 'bird.conf'), log, metrics: new AgentMetrics() });
+    const r = new BirdConfigReconciler({
+      nodeName: 'node-a',
+      control: scriptedBird(state),
+      configPath: join(dir, 'bird.conf'),
+      log,
+      metrics: new AgentMetrics(),
+    });
     const res = await r.reconcile(snapshot({ node: undefined }), 1_000);
     expect(res.problems?.map((p) => p.reason)).toEqual(['NodeNotFound']);
     expect(state.checks).toBe(0);
@@ -107,7 +132,10 @@ describe('BirdConfigReconciler', () => {
     const node = nodeFixture({ podCIDRs: ['10.244.1.0/24', '10.250.1.0/24'] });
     node.metadata.resourceVersion = '1';
     const other = (state: 'Approved' | 'Rejected', rv: string) => {
-      const p = state === 'Approved' ? poolFixture('other', { cidrs: ['10.250.0.0/16'] }) : poolFixture('other', { cidrs: ['10.250.0.0/16'], approval: { state: 'Rejected' } });
+      const p =
+        state === 'Approved'
+          ? poolFixture('other', { cidrs: ['10.250.0.0/16'] })
+          : poolFixture('other', { cidrs: ['10.250.0.0/16'], approval: { state: 'Rejected' } });
       p.metadata.resourceVersion = rv;
       return p;
     };
@@ -135,11 +163,17 @@ describe('BirdConfigReconciler', () => {
     bad.metadata!.resourceVersion = '2';
     await r.reconcile(snapshot({ peers: [peer], secrets: [secret] }), 1_000);
     expect(readFileSync(configPath, 'utf8')).toContain('password "Md5-s3cret!"');
-    for (const [secrets, at] of [[[], 2_000], [[bad], 20_000]] as const) {
+    for (const [secrets, at] of [
+      [[], 2_000],
+      [[bad], 20_000],
+    ] as const) {
       const res = await r.reconcile(snapshot({ peers: [peer], secrets: [...secrets] }), at);
       expect(readFileSync(configPath, 'utf8')).toContain('password "Md5-s3cret!"');
       expect(res.problems?.filter((p) => p.object.kind === 'BGPPeer').map((p) => [p.object.name, p.reason])).toEqual([['rack-r12-tor', 'PasswordHeld']]);
-      expect(res.status?.conditions?.map((c) => [c.type, c.status])).toEqual([['ConfigApplied', 'True'], ['PeerPasswordHeld', 'True']]);
+      expect(res.status?.conditions?.map((c) => [c.type, c.status])).toEqual([
+        ['ConfigApplied', 'True'],
+        ['PeerPasswordHeld', 'True'],
+      ]);
       // The hold counts from the first missing moment: 2 s + 30 s.
       expect(res.nextWakeAt).toBe(32_000);
     }
@@ -185,7 +219,9 @@ describe('BirdConfigReconciler', () => {
     const r = new BirdConfigReconciler({ nodeName: 'node-a', control, configPath, log, metrics: new AgentMetrics() });
     const peers = [peerFixture(), peerFixture('refused', { peerAddress: '172.31.0.9' })];
     const res = await r.reconcile(snapshot({ peers }), 1_000);
-    expect(res.problems?.filter((p) => p.severity === 'Warning').map((p) => [p.object.kind, p.object.name, p.reason])).toEqual([['BGPPeer', 'refused', 'BirdRefusedSession']]);
+    expect(res.problems?.filter((p) => p.severity === 'Warning').map((p) => [p.object.kind, p.object.name, p.reason])).toEqual([
+      ['BGPPeer', 'refused', 'BirdRefusedSession'],
+    ]);
     expect(res.problems?.find((p) => p.reason === 'BirdRefusedSession')?.message).toContain('Neighbor refused');
     expect(res.status?.conditions?.[0]).toMatchObject({ type: 'ConfigApplied', status: 'True', reason: 'AppliedWithoutRefusedSessions' });
     expect(readFileSync(configPath, 'utf8')).toContain('neighbor 172.31.0.1 as');

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { API_VERSION } from '../api/types.js';
 import type { Problem } from '../api/problem.js';
 import type { EventToRecord } from '../kube/events.js';
-import { BirdApplier, type BirdApplyResult } from '../bgp/bird-apply.js';
+import { BirdApplier } from '../bgp/bird-apply.js';
 import type { BirdControl } from '../bgp/bird-control.js';
 import { applyIsolating, type IsolateResult, type RefusedPeer } from '../bgp/bird-isolate.js';
 import { parseConfig, parseNode } from '../bgp/config.js';
@@ -46,9 +46,21 @@ export interface BirdConfigOptions {
 
 /** What the BGP plan depends on, cheaply: resourceVersions, Pod IPs and the gateways. */
 export function bgpInputKey(s: AgentSnapshot): string {
-  const rv = (xs: readonly { metadata?: { name?: string; resourceVersion?: string } }[]): string => xs.map((x) => `${x.metadata?.name}@${x.metadata?.resourceVersion}`).sort().join(',');
-  const podIps = s.pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}=${(p.status?.podIPs ?? []).map((x) => x.ip).join('+') || (p.status?.podIP ?? '')}:${p.status?.phase ?? ''}`).sort().join(',');
-  return [s.node?.metadata.resourceVersion, rv(s.pools), rv(s.peers), rv(s.secrets), rv(s.services), podIps, s.gateway?.v4 ?? '', s.gateway?.v6 ?? ''].join('|');
+  const rv = (xs: readonly { metadata?: { name?: string; resourceVersion?: string } }[]): string =>
+    xs
+      .map((x) => `${x.metadata?.name}@${x.metadata?.resourceVersion}`)
+      .sort()
+      .join(',');
+  const podIps = s.pods
+    .map(
+      (p) =>
+        `${p.metadata.namespace}/${p.metadata.name}=${(p.status?.podIPs ?? []).map((x) => x.ip).join('+') || (p.status?.podIP ?? '')}:${p.status?.phase ?? ''}`,
+    )
+    .sort()
+    .join(',');
+  return [s.node?.metadata.resourceVersion, rv(s.pools), rv(s.peers), rv(s.secrets), rv(s.services), podIps, s.gateway?.v4 ?? '', s.gateway?.v6 ?? ''].join(
+    '|',
+  );
 }
 
 export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatusContribution> {
@@ -98,16 +110,28 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     const events: EventToRecord[] = [];
     const self = { apiVersion: API_VERSION, kind: 'PodLBNode', name: nodeName };
     if (!s.node) {
-      problems.push({ object: { apiVersion: 'v1', kind: 'Node', name: nodeName }, field: 'metadata.name', reason: 'NodeNotFound', message: `Node ${nodeName} does not exist; nothing is advertised until it does`, severity: 'Warning' });
+      problems.push({
+        object: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+        field: 'metadata.name',
+        reason: 'NodeNotFound',
+        message: `Node ${nodeName} does not exist; nothing is advertised until it does`,
+        severity: 'Warning',
+      });
       return { problems, status: this.#status() };
     }
     const key = bgpInputKey(s);
     const holdEnds = Math.min(...this.#heldPasswords.map((h) => h.until));
-    if (key === this.#key && now - this.#keyAt < BIRD_REFRESH_MS && now < holdEnds) return { status: this.#status(), ...(Number.isFinite(holdEnds) ? { nextWakeAt: holdEnds } : {}) };
+    if (key === this.#key && now - this.#keyAt < BIRD_REFRESH_MS && now < holdEnds)
+      return { status: this.#status(), ...(Number.isFinite(holdEnds) ? { nextWakeAt: holdEnds } : {}) };
 
     const drained = nodeForAdvertising(s.node, s.pods);
     if (drained.withdrawn.length > 0) {
-      events.push({ object: self, type: 'Normal', reason: 'DrainedPodCIDRWithdrawn', message: `Node is cordoned and no Pod uses ${drained.withdrawn.join(', ')} any more: withdrawn until it is uncordoned` });
+      events.push({
+        object: self,
+        type: 'Normal',
+        reason: 'DrainedPodCIDRWithdrawn',
+        message: `Node is cordoned and no Pod uses ${drained.withdrawn.join(', ')} any more: withdrawn until it is uncordoned`,
+      });
     }
     const config = parseConfig({ pools: s.pools, peers: s.peers, secrets: s.secrets });
     const passwords = holdPasswords(config.peers, this.#appliedModel, this.#passwordHold, now);
@@ -119,7 +143,12 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     this.#heldPasswords = passwords.held;
     let out: IsolateResult;
     try {
-      out = await applyIsolating(plan.model, { render: (m) => renderBirdConf(m), apply: (t) => this.#applier.apply(t), check: (t) => this.#applier.check(t), refused: this.#refused });
+      out = await applyIsolating(plan.model, {
+        render: (m) => renderBirdConf(m),
+        apply: (t) => this.#applier.apply(t),
+        check: (t) => this.#applier.check(t),
+        refused: this.#refused,
+      });
     } catch (err) {
       return this.#unreachable(errorMessage(err), events, problems, err);
     }
@@ -132,7 +161,12 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
       // Prefix and filter changes are soft; these restart a session, and users ask why.
       for (const r of resets) {
         log.warn({ peer: r.peer, protocol: r.protocol, fields: r.fields }, 'BGP session restarts: a changed setting needs a new session');
-        events.push({ object: { apiVersion: API_VERSION, kind: 'BGPPeer', name: r.peer }, type: 'Normal', reason: 'SessionRestarted', message: `Node ${nodeName}: changing ${r.fields.join(', ')} restarts the BGP session (prefix and filter changes never do)` });
+        events.push({
+          object: { apiVersion: API_VERSION, kind: 'BGPPeer', name: r.peer },
+          type: 'Normal',
+          reason: 'SessionRestarted',
+          message: `Node ${nodeName}: changing ${r.fields.join(', ')} restarts the BGP session (prefix and filter changes never do)`,
+        });
       }
     }
     if (res.result !== 'Failed') {
@@ -141,7 +175,13 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     }
     // Reported on the BGPPeer alone: the other sessions and every prefix are applied.
     for (const r of out.leftOut) {
-      problems.push({ object: { apiVersion: API_VERSION, kind: 'BGPPeer', name: r.peer }, field: 'spec', reason: 'BirdRefusedSession', severity: 'Warning', message: `BGPPeer ${r.peer}: BIRD refuses its session on node ${nodeName} (${r.error}); the session is left out and the rest of the configuration applies: fix or delete the BGPPeer` });
+      problems.push({
+        object: { apiVersion: API_VERSION, kind: 'BGPPeer', name: r.peer },
+        field: 'spec',
+        reason: 'BirdRefusedSession',
+        severity: 'Warning',
+        message: `BGPPeer ${r.peer}: BIRD refuses its session on node ${nodeName} (${r.error}); the session is left out and the rest of the configuration applies: fix or delete the BGPPeer`,
+      });
     }
     // Same inputs give the same text and the same answer from BIRD: plan again only when they
     // change (a refused config is retried with new inputs, or at the next refresh).
@@ -152,14 +192,34 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
     this.#error = undefined;
     if (res.result === 'Failed') {
       // BIRD refused the rendered config: a podlb bug or an unexpected BIRD; the old config keeps running.
-      events.push({ object: self, type: 'Warning', reason: 'BirdConfigRejected', message: `BIRD refused the new configuration, the previous one keeps running: ${res.error}` });
+      events.push({
+        object: self,
+        type: 'Warning',
+        reason: 'BirdConfigRejected',
+        message: `BIRD refused the new configuration, the previous one keeps running: ${res.error}`,
+      });
       log.error({ err: res.err, hash: res.hash }, 'BIRD refused the rendered configuration; keeping the running one');
       this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: 'Failed', ...(res.error ? { error: res.error } : {}) };
       return { events, problems, status: this.#status() };
     }
     if (res.result === 'Applied') {
-      log.info({ hash: res.hash, durationMs: res.durationMs, phasesMs: res.phasesMs, prefixes: plan.advertised.length, peers: model.peers.length, leftOut: out.leftOut.map((r) => r.peer) }, 'BIRD configuration applied');
-      events.push({ object: self, type: 'Normal', reason: 'BirdConfigApplied', message: `Advertising ${describeAdvertised(plan.advertised)} to ${model.peers.length} peer(s)` });
+      log.info(
+        {
+          hash: res.hash,
+          durationMs: res.durationMs,
+          phasesMs: res.phasesMs,
+          prefixes: plan.advertised.length,
+          peers: model.peers.length,
+          leftOut: out.leftOut.map((r) => r.peer),
+        },
+        'BIRD configuration applied',
+      );
+      events.push({
+        object: self,
+        type: 'Normal',
+        reason: 'BirdConfigApplied',
+        message: `Advertising ${describeAdvertised(plan.advertised)} to ${model.peers.length} peer(s)`,
+      });
     }
     if (res.result === 'Applied' || !this.#lastApply || this.#lastApply.hash !== res.hash) {
       this.#lastApply = { hash: res.hash, time: new Date(now).toISOString(), result: res.result };
@@ -175,7 +235,12 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
   #unreachable(error: string, events: EventToRecord[], problems: Problem[], err: unknown): ReconcileResult<NodeStatusContribution> {
     // One Event per episode; the loop logs and backs off every failure.
     if (!this.#error) {
-      events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'BirdUnreachable', message: `${error}; retrying, routes already advertised stay` });
+      events.push({
+        object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName },
+        type: 'Warning',
+        reason: 'BirdUnreachable',
+        message: `${error}; retrying, routes already advertised stay`,
+      });
     }
     this.#error = error;
     this.#o.metrics.birdReloads.inc({ result: 'Unreachable' });
@@ -199,9 +264,23 @@ export class BirdConfigReconciler implements Reconciler<AgentSnapshot, NodeStatu
           : error
             ? { type: 'ConfigApplied', status: 'Unknown', reason: 'BirdUnreachable', message: error }
             : this.#refused.size > 0
-              ? { type: 'ConfigApplied', status: 'True', reason: 'AppliedWithoutRefusedSessions', message: `config ${last?.hash.slice(0, 12) ?? ''} running without the session(s) BIRD refuses: ${[...this.#refused.values()].map((r) => `BGPPeer ${r.peer}`).join(', ')}` }
+              ? {
+                  type: 'ConfigApplied',
+                  status: 'True',
+                  reason: 'AppliedWithoutRefusedSessions',
+                  message: `config ${last?.hash.slice(0, 12) ?? ''} running without the session(s) BIRD refuses: ${[...this.#refused.values()].map((r) => `BGPPeer ${r.peer}`).join(', ')}`,
+                }
               : { type: 'ConfigApplied', status: 'True', reason: 'Applied', message: `config ${last?.hash.slice(0, 12) ?? ''} running` },
-        ...(this.#heldPasswords.length > 0 ? [{ type: 'PeerPasswordHeld', status: 'True' as const, reason: 'PasswordSecretMissing', message: this.#heldPasswords.map((h) => `BGPPeer ${h.peer} keeps its running password until ${new Date(h.until).toISOString()}`).join('; ') }] : []),
+        ...(this.#heldPasswords.length > 0
+          ? [
+              {
+                type: 'PeerPasswordHeld',
+                status: 'True' as const,
+                reason: 'PasswordSecretMissing',
+                message: this.#heldPasswords.map((h) => `BGPPeer ${h.peer} keeps its running password until ${new Date(h.until).toISOString()}`).join('; '),
+              },
+            ]
+          : []),
       ],
     };
   }

@@ -23,7 +23,12 @@ export class GateWriter {
 
   async write(pod: Pod, d: GateDecision, now: number): Promise<void> {
     if (now < this.#notBefore) {
-      throw new GateWriteHeldBack(429, 'TooManyRequests', `readiness gate of ${d.pod.namespace}/${d.pod.name}: held back, the API server asked to wait until ${new Date(this.#notBefore).toISOString()}`, this.#notBefore - now);
+      throw new GateWriteHeldBack(
+        429,
+        'TooManyRequests',
+        `readiness gate of ${d.pod.namespace}/${d.pod.name}: held back, the API server asked to wait until ${new Date(this.#notBefore).toISOString()}`,
+        this.#notBefore - now,
+      );
     }
     const lastTransitionTime = transitionTime(pod.status?.conditions, READINESS_GATE, d.status, new Date(now).toISOString());
     try {

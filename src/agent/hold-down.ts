@@ -75,7 +75,12 @@ const PASSWORD_GAPS = new Set(['PasswordSecretNotFound', 'InvalidPassword']);
  * while BIRD runs their session with a password, for the hold-down; each held one is reported
  * on its BGPPeer. `running`: the model BIRD runs.
  */
-export function holdPasswords(peers: readonly PeerConfig[], running: BirdModel | undefined, hold: HoldDown<BirdPassword>, now: number): { peers: PeerConfig[]; problems: Problem[]; held: HeldPassword[] } {
+export function holdPasswords(
+  peers: readonly PeerConfig[],
+  running: BirdModel | undefined,
+  hold: HoldDown<BirdPassword>,
+  now: number,
+): { peers: PeerConfig[]; problems: Problem[]; held: HeldPassword[] } {
   const out: PeerConfig[] = [];
   const problems: Problem[] = [];
   const held: HeldPassword[] = [];
@@ -95,7 +100,14 @@ export function holdPasswords(peers: readonly PeerConfig[], running: BirdModel |
     out.push({ ...rest, password: r.held.value });
     held.push({ peer: p.name, ...r.held });
     const why = gap.message.replace(/; the session is not configured$/, '');
-    problems.push(problem(p.obj, gap.field, 'PasswordHeld', `${why}; the running session keeps its password until ${new Date(r.held.until).toISOString()} instead of being torn down, then it is removed: restore the Secret or change spec.passwordSecretRef`));
+    problems.push(
+      problem(
+        p.obj,
+        gap.field,
+        'PasswordHeld',
+        `${why}; the running session keeps its password until ${new Date(r.held.until).toISOString()} instead of being torn down, then it is removed: restore the Secret or change spec.passwordSecretRef`,
+      ),
+    );
   }
   hold.retain(peers.map((p) => p.name));
   return { peers: out, problems, held };

@@ -106,7 +106,6 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
     return this.#gateway;
   }
 
-
   async reconcile(s: AgentSnapshot, now: number): Promise<ReconcileResult<NodeStatusContribution>> {
     const res = await this.#sync(s, now);
     if (this.#held.length === 0) {
@@ -118,10 +117,21 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
       const key = `${h.family}@${h.since}`;
       if (this.#reported.has(key)) continue;
       this.#reported.add(key);
-      events.push({ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning', reason: 'GatewayHeld', message: heldMessage(h) });
+      events.push({
+        object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName },
+        type: 'Warning',
+        reason: 'GatewayHeld',
+        message: heldMessage(h),
+      });
     }
     const until = Math.min(...this.#held.map((h) => h.until));
-    const status = { ...res.status, conditions: [...(res.status?.conditions ?? []), { type: GATEWAY_HELD_CONDITION, status: 'True' as const, reason: 'DefaultRouteMissing', message: this.#held.map(heldMessage).join('; ') }] };
+    const status = {
+      ...res.status,
+      conditions: [
+        ...(res.status?.conditions ?? []),
+        { type: GATEWAY_HELD_CONDITION, status: 'True' as const, reason: 'DefaultRouteMissing', message: this.#held.map(heldMessage).join('; ') },
+      ],
+    };
     return { ...res, events, status, nextWakeAt: Math.min(res.nextWakeAt ?? Infinity, until) };
   }
 
@@ -145,7 +155,18 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
       return {
         failed: { error: this.#error, err },
         status: this.#status(),
-        ...(first ? { events: [{ object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName }, type: 'Warning' as const, reason: 'KernelRoutesFailed', message: `${this.#error}; retrying, BGP advertisements are not affected` }] } : {}),
+        ...(first
+          ? {
+              events: [
+                {
+                  object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName },
+                  type: 'Warning' as const,
+                  reason: 'KernelRoutesFailed',
+                  message: `${this.#error}; retrying, BGP advertisements are not affected`,
+                },
+              ],
+            }
+          : {}),
       };
     }
   }

@@ -58,7 +58,12 @@ export class LbInstanceFactory {
   instancesOf(cls: LbClassModel): LbInstanceRef[] {
     const ref = cls.octavia?.credentialsSecret;
     const version = ref && this.#o.secret(ref.name, ref.namespace)?.metadata.resourceVersion;
-    return cls.instances.map((id) => ({ className: cls.name, provider: cls.provider, id, ...(cls.provider === 'octavia' && version !== undefined ? { credentialsVersion: version } : {}) }));
+    return cls.instances.map((id) => ({
+      className: cls.name,
+      provider: cls.provider,
+      id,
+      ...(cls.provider === 'octavia' && version !== undefined ? { credentialsVersion: version } : {}),
+    }));
   }
 
   make(ref: LbInstanceRef, cls: LbClassModel): LbInstance {
@@ -74,7 +79,12 @@ export class LbInstanceFactory {
     const unusable = (why: string): LbInstance => failingInstance(id, why);
     if (!cfg || !ref) return unusable('no LoadBalancerClass configuration for this instance');
     // Refused like an unlabelled Secret: the class author chose it, and only the operator can fix it.
-    if (ref.namespace !== ns) return failingInstance(id, `credentials Secret ${ref.namespace}/${ref.name} is outside ${ns}, the only namespace the agent reads Secrets in`, LB_CREDENTIALS_REFUSED);
+    if (ref.namespace !== ns)
+      return failingInstance(
+        id,
+        `credentials Secret ${ref.namespace}/${ref.name} is outside ${ns}, the only namespace the agent reads Secrets in`,
+        LB_CREDENTIALS_REFUSED,
+      );
     const resolved = resolveOctaviaCredentials(cfg, this.#o.secret(ref.name, ref.namespace), this.#o.octaviaTrust ?? { authURLs: [] });
     if (!resolved.ok) return failingInstance(id, resolved.why, resolved.refused ? LB_CREDENTIALS_REFUSED : undefined);
     return new OctaviaInstance({

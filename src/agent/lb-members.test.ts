@@ -13,7 +13,19 @@ import { AgentMetrics } from './metrics.js';
 import type { AgentSnapshot } from './snapshot.js';
 
 const log = pino({ level: 'silent' });
-const octavia = lbClass({ provider: 'octavia', haproxy: undefined, octavia: { authURL: 'https://keystone.example:5000/v3', region: 'RegionOne', loadBalancerID: '6c1b2f0e-1f0a-4c47-9d38-3f5e1b1a2c3d', credentialsSecretRef: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' } } }, 'octa');
+const octavia = lbClass(
+  {
+    provider: 'octavia',
+    haproxy: undefined,
+    octavia: {
+      authURL: 'https://keystone.example:5000/v3',
+      region: 'RegionOne',
+      loadBalancerID: '6c1b2f0e-1f0a-4c47-9d38-3f5e1b1a2c3d',
+      credentialsSecretRef: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' },
+    },
+  },
+  'octa',
+);
 
 function snapshot(secrets: Secret[], classes = [octavia]): AgentSnapshot {
   return {
@@ -32,7 +44,11 @@ function snapshot(secrets: Secret[], classes = [octavia]): AgentSnapshot {
 }
 
 function setup(secrets: Secret[]): { r: LbMembersReconciler; secrets: Secret[]; metrics: AgentMetrics } {
-  const factory = new LbInstanceFactory({ nodeName: NODE, secretsNamespace: 'podlb-system', secret: (name, ns) => secrets.find((s) => s.metadata.name === name && s.metadata.namespace === ns) });
+  const factory = new LbInstanceFactory({
+    nodeName: NODE,
+    secretsNamespace: 'podlb-system',
+    secret: (name, ns) => secrets.find((s) => s.metadata.name === name && s.metadata.namespace === ns),
+  });
   const metrics = new AgentMetrics();
   const r = new LbMembersReconciler({ nodeName: NODE, factory, makeInstance: (ref, cls) => factory.make(ref, cls), log, metrics, random: () => 0.5 });
   return { r, secrets, metrics };
@@ -45,7 +61,9 @@ describe('LbMembersReconciler', () => {
     const res = await r.reconcile(snapshot([]), now);
     expect(res.status?.conditions?.[0]).toMatchObject({ type: 'LoadBalancerReachable', status: 'False', reason: 'InstanceUnreachable' });
     // Counted once, under the failure's code: the label says why without naming the Secret.
-    expect(await metrics.registry.getSingleMetricAsString('podlb_reconcile_errors_total')).toContain('podlb_reconcile_errors_total{component="members",code="LB_NOT_CONFIGURED"} 1');
+    expect(await metrics.registry.getSingleMetricAsString('podlb_reconcile_errors_total')).toContain(
+      'podlb_reconcile_errors_total{component="members",code="LB_NOT_CONFIGURED"} 1',
+    );
     expect(res.status?.conditions?.[0]?.message).toMatch(/credentials Secret podlb-system\/os-creds \(key clouds\.yaml\) not found/);
     expect(res.events?.map((e) => e.reason)).toContain('LoadBalancerUnreachable');
     expect(res.nextWakeAt).toBeGreaterThan(now);
@@ -60,7 +78,10 @@ describe('LbMembersReconciler', () => {
     const { r, metrics } = setup(secrets);
     const now = Date.parse('2026-12-06T10:00:00Z');
     await r.reconcile(snapshot(secrets), now);
-    secrets.push({ metadata: { name: 'os-creds', namespace: 'podlb-system', resourceVersion: '7', labels: { [LABEL_CREDENTIALS]: 'true' } }, data: { 'clouds.yaml': Buffer.from('not: [valid').toString('base64') } } as Secret);
+    secrets.push({
+      metadata: { name: 'os-creds', namespace: 'podlb-system', resourceVersion: '7', labels: { [LABEL_CREDENTIALS]: 'true' } },
+      data: { 'clouds.yaml': Buffer.from('not: [valid').toString('base64') },
+    } as Secret);
     // One millisecond later: well inside the first client's backoff, yet the new client is asked.
     const res = await r.reconcile(snapshot(secrets), now + 1);
     expect(res.status?.conditions?.[0]?.message).toMatch(/credentials Secret podlb-system\/os-creds: /);
@@ -74,10 +95,20 @@ describe('LbMembersReconciler', () => {
 
   it.each([
     ['a Secret not labelled for podlb', {}, /credentials Secret podlb-system\/os-creds is not labelled podlb\.io\/credentials=true/],
-    ['a Keystone the operator did not choose', { [LABEL_CREDENTIALS]: 'true' }, /spec\.octavia\.authURL https:\/\/keystone\.example:5000\/v3 is neither allowed/],
+    [
+      'a Keystone the operator did not choose',
+      { [LABEL_CREDENTIALS]: 'true' },
+      /spec\.octavia\.authURL https:\/\/keystone\.example:5000\/v3 is neither allowed/,
+    ],
   ])('refused credentials (%s) are reported as CredentialsRefused, not as an unreachable load balancer', async (_n, labels, why) => {
-    const clouds = Buffer.from(JSON.stringify({ clouds: { c: { auth: { auth_url: 'https://elsewhere.example:5000/v3', application_credential_id: 'i', application_credential_secret: 's' } } } })).toString('base64');
-    const { r } = setup([{ metadata: { name: 'os-creds', namespace: 'podlb-system', resourceVersion: '3', labels }, data: { 'clouds.yaml': clouds } } as Secret]);
+    const clouds = Buffer.from(
+      JSON.stringify({
+        clouds: { c: { auth: { auth_url: 'https://elsewhere.example:5000/v3', application_credential_id: 'i', application_credential_secret: 's' } } },
+      }),
+    ).toString('base64');
+    const { r } = setup([
+      { metadata: { name: 'os-creds', namespace: 'podlb-system', resourceVersion: '3', labels }, data: { 'clouds.yaml': clouds } } as Secret,
+    ]);
     const res = await r.reconcile(snapshot([]), Date.parse('2026-12-06T10:00:00Z'));
     expect(res.events?.filter((e) => e.type === 'Warning').map((e) => e.reason)).toEqual(['CredentialsRefused']);
     expect(res.status?.conditions?.[0]?.message).toMatch(why);
@@ -89,11 +120,19 @@ describe('LbMembersReconciler', () => {
     // the agent's cache, labelled and naming this very Keystone, they are not the agent's to use.
     const ref = { namespace: 'kube-system', name: 'cloud-admin', key: 'clouds.yaml' };
     const elsewhere = lbClass({ provider: 'octavia', haproxy: undefined, octavia: { ...octavia.spec.octavia!, credentialsSecretRef: ref } }, 'octa');
-    const clouds = Buffer.from(JSON.stringify({ clouds: { c: { auth: { auth_url: 'https://keystone.example:5000/v3', application_credential_id: 'i', application_credential_secret: 's' } } } })).toString('base64');
-    const { r } = setup([{ metadata: { ...ref, resourceVersion: '1', labels: { [LABEL_CREDENTIALS]: 'true' } }, data: { 'clouds.yaml': clouds } } as unknown as Secret]);
+    const clouds = Buffer.from(
+      JSON.stringify({
+        clouds: { c: { auth: { auth_url: 'https://keystone.example:5000/v3', application_credential_id: 'i', application_credential_secret: 's' } } },
+      }),
+    ).toString('base64');
+    const { r } = setup([
+      { metadata: { ...ref, resourceVersion: '1', labels: { [LABEL_CREDENTIALS]: 'true' } }, data: { 'clouds.yaml': clouds } } as unknown as Secret,
+    ]);
     const res = await r.reconcile(snapshot([], [elsewhere]), Date.parse('2026-12-06T10:00:00Z'));
     expect(res.status?.conditions?.[0]).toMatchObject({ status: 'False' });
-    expect(res.status?.conditions?.[0]?.message).toMatch(/credentials Secret kube-system\/cloud-admin is outside podlb-system, the only namespace the agent reads Secrets in/);
+    expect(res.status?.conditions?.[0]?.message).toMatch(
+      /credentials Secret kube-system\/cloud-admin is outside podlb-system, the only namespace the agent reads Secrets in/,
+    );
     expect(res.events?.filter((e) => e.type === 'Warning').map((e) => e.reason)).toContain('CredentialsRefused');
     // The member is planned, and registered on no instance.
     expect(res.status?.fields?.lb?.members?.flatMap((m) => m.instances)).toEqual([]);
@@ -103,9 +142,17 @@ describe('LbMembersReconciler', () => {
 
 describe('lbStatus', () => {
   it('bounds the member list and reports each instance by its id', () => {
-    const members = Array.from({ length: MAX_STATUS_MEMBERS + 1 }, (_, i) => ({ name: `m${String(i).padStart(4, '0')}`, backend: 'b', pod: { namespace: 'ads', name: `p${i}`, uid: `u${i}` }, state: 'active' }));
+    const members = Array.from({ length: MAX_STATUS_MEMBERS + 1 }, (_, i) => ({
+      name: `m${String(i).padStart(4, '0')}`,
+      backend: 'b',
+      pod: { namespace: 'ads', name: `p${i}`, uid: `u${i}` },
+      state: 'active',
+    }));
     const plan = { members } as unknown as MemberPlan;
-    const outcome = { details: new Map([['b/m0000', [{ instance: 'octavia://R/x', admin: 'up', health: 'healthy', detail: '' }]]]), instances: [{ className: 'c', id: 'octavia://R/x', reachable: true, missingBackends: [] }] } as unknown as MemberOutcome;
+    const outcome = {
+      details: new Map([['b/m0000', [{ instance: 'octavia://R/x', admin: 'up', health: 'healthy', detail: '' }]]]),
+      instances: [{ className: 'c', id: 'octavia://R/x', reachable: true, missingBackends: [] }],
+    } as unknown as MemberOutcome;
     const s = lbStatus(plan, outcome);
     expect(s.members).toHaveLength(MAX_STATUS_MEMBERS);
     expect(s.truncated).toBe(true);

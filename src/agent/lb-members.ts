@@ -45,10 +45,20 @@ export function lbStatus(plan: MemberPlan, outcome: MemberOutcome): LbStatus {
       backend: m.backend,
       pod: `${m.pod.namespace}/${m.pod.name}`,
       state: m.state,
-      instances: (outcome.details.get(memberKey(m.backend, m.name)) ?? []).map((d) => ({ instance: d.instance, admin: d.admin, health: d.health, detail: d.detail.slice(0, 256) })),
+      instances: (outcome.details.get(memberKey(m.backend, m.name)) ?? []).map((d) => ({
+        instance: d.instance,
+        admin: d.admin,
+        health: d.health,
+        detail: d.detail.slice(0, 256),
+      })),
     }));
   return {
-    instances: outcome.instances.map((x) => ({ class: x.className, id: x.id, reachable: x.reachable, ...(x.lastError ? { lastError: x.lastError.slice(0, 500) } : {}) })),
+    instances: outcome.instances.map((x) => ({
+      class: x.className,
+      id: x.id,
+      reachable: x.reachable,
+      ...(x.lastError ? { lastError: x.lastError.slice(0, 500) } : {}),
+    })),
     members: members.slice(0, MAX_STATUS_MEMBERS),
     ...(members.length > MAX_STATUS_MEMBERS ? { truncated: true } : {}),
   };
@@ -70,7 +80,13 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
 
   constructor(o: LbMembersOptions) {
     this.#o = o;
-    this.#members = new MemberReconciler({ nodeName: o.nodeName, makeInstance: o.makeInstance, instancesOf: (cls) => o.factory.instancesOf(cls), log: o.log, random: o.random });
+    this.#members = new MemberReconciler({
+      nodeName: o.nodeName,
+      makeInstance: o.makeInstance,
+      instancesOf: (cls) => o.factory.instancesOf(cls),
+      log: o.log,
+      random: o.random,
+    });
   }
 
   /** The last completed run; compare `at` with the run's time before trusting it. */
@@ -105,7 +121,12 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
         fields: { members: outcome.counts, lb: lbStatus(plan, outcome) },
         conditions: [
           unreachable.length > 0
-            ? { type: 'LoadBalancerReachable', status: 'False', reason: 'InstanceUnreachable', message: unreachable.map((x) => `${x.id}: ${x.lastError ?? 'unreachable'}`).join('; ') }
+            ? {
+                type: 'LoadBalancerReachable',
+                status: 'False',
+                reason: 'InstanceUnreachable',
+                message: unreachable.map((x) => `${x.id}: ${x.lastError ?? 'unreachable'}`).join('; '),
+              }
             : { type: 'LoadBalancerReachable', status: 'True', reason: 'Reachable', message: `${outcome.instances.length} instance(s) reachable` },
         ],
       },
@@ -132,7 +153,8 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
     m.members.set({ state: 'healthy' }, outcome.counts.healthy);
     m.members.set({ state: 'draining' }, outcome.counts.draining);
     for (const inst of outcome.instances) m.lbInstanceUp.set({ class: inst.className, instance: inst.id }, inst.reachable ? 1 : 0);
-    for (const code of new Set(outcome.instances.filter((x) => !x.reachable).map((x) => x.code ?? 'Unknown'))) m.reconcileErrors.inc({ component: 'members', code });
+    for (const code of new Set(outcome.instances.filter((x) => !x.reachable).map((x) => x.code ?? 'Unknown')))
+      m.reconcileErrors.inc({ component: 'members', code });
     // A member is added once per instance of the fleet; it is one registration.
     for (const key of new Set(outcome.added)) {
       if (this.#addedAt.has(key)) continue;
@@ -141,7 +163,10 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
       const since = member && this.#containersReadySeenAt.get(member.pod.uid);
       if (!member || since === undefined) continue;
       m.registrationSeconds.observe((addedAt - since) / 1000);
-      this.#o.log.info({ member: member.name, pod: `${member.pod.namespace}/${member.pod.name}`, registrationMs: Math.round((addedAt - since) * 10) / 10 }, 'member registered');
+      this.#o.log.info(
+        { member: member.name, pod: `${member.pod.namespace}/${member.pod.name}`, registrationMs: Math.round((addedAt - since) * 10) / 10 },
+        'member registered',
+      );
     }
     const live = new Set(plan.members.map((x) => memberKey(x.backend, x.name)));
     for (const k of this.#addedAt.keys()) if (!live.has(k)) this.#addedAt.delete(k);

@@ -5,10 +5,25 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export class AgentMetrics {
   readonly registry = new Registry();
-  readonly bgpSessionUp = new Gauge({ name: 'podlb_bgp_session_up', help: '1 when the BGP session to the peer is Established', labelNames: ['peer'], registers: [this.registry] });
+  readonly bgpSessionUp = new Gauge({
+    name: 'podlb_bgp_session_up',
+    help: '1 when the BGP session to the peer is Established',
+    labelNames: ['peer'],
+    registers: [this.registry],
+  });
   readonly advertisedPrefixes = new Gauge({ name: 'podlb_advertised_prefixes', help: 'Prefixes this node advertises', registers: [this.registry] });
-  readonly members = new Gauge({ name: 'podlb_members', help: 'Load-balancer members of this node by state', labelNames: ['state'], registers: [this.registry] });
-  readonly lbInstanceUp = new Gauge({ name: 'podlb_lb_instance_reachable', help: '1 when the load-balancer instance answered the last call', labelNames: ['class', 'instance'], registers: [this.registry] });
+  readonly members = new Gauge({
+    name: 'podlb_members',
+    help: 'Load-balancer members of this node by state',
+    labelNames: ['state'],
+    registers: [this.registry],
+  });
+  readonly lbInstanceUp = new Gauge({
+    name: 'podlb_lb_instance_reachable',
+    help: '1 when the load-balancer instance answered the last call',
+    labelNames: ['class', 'instance'],
+    registers: [this.registry],
+  });
   readonly registrationSeconds = new Histogram({
     name: 'podlb_member_registration_seconds',
     help: 'The agent first seeing a Pod ContainersReady to its member added in the load balancer (agent clock)',
@@ -21,9 +36,24 @@ export class AgentMetrics {
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 600],
     registers: [this.registry],
   });
-  readonly reconcileErrors = new Counter({ name: 'podlb_reconcile_errors_total', help: 'Reconcile steps that failed, by component and error code', labelNames: ['component', 'code'], registers: [this.registry] });
-  readonly birdReloads = new Counter({ name: 'podlb_bird_reloads_total', help: 'BIRD configuration applies by result', labelNames: ['result'], registers: [this.registry] });
-  readonly gateWrites = new Counter({ name: 'podlb_readiness_gate_writes_total', help: 'Readiness gate patches by status and reason', labelNames: ['status', 'reason'], registers: [this.registry] });
+  readonly reconcileErrors = new Counter({
+    name: 'podlb_reconcile_errors_total',
+    help: 'Reconcile steps that failed, by component and error code',
+    labelNames: ['component', 'code'],
+    registers: [this.registry],
+  });
+  readonly birdReloads = new Counter({
+    name: 'podlb_bird_reloads_total',
+    help: 'BIRD configuration applies by result',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly gateWrites = new Counter({
+    name: 'podlb_readiness_gate_writes_total',
+    help: 'Readiness gate patches by status and reason',
+    labelNames: ['status', 'reason'],
+    registers: [this.registry],
+  });
 
   /** Sum of the round trips every LB client made; the agent registers the source. */
   lbRoundTripsSource: () => number = () => 0;

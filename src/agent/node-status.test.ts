@@ -13,9 +13,18 @@ import { NodeStatusWriter } from './status.js';
 const log = pino({ level: 'silent' });
 
 describe('buildNodeStatus', () => {
-  const sessions: NodeStatusContribution = { fields: { bgp: { sessions: [] } }, conditions: [{ type: 'BGPReady', status: 'False', reason: 'NoPeers', message: 'm' }] };
-  const config: NodeStatusContribution = { fields: { bgp: { advertisedPrefixes: ['10.244.1.0/24'], configHash: 'abc' } }, conditions: [{ type: 'ConfigApplied', status: 'True', reason: 'Applied', message: 'm' }] };
-  const members: NodeStatusContribution = { fields: { members: { registered: 1, healthy: 1, draining: 0 } }, conditions: [{ type: 'LoadBalancerReachable', status: 'True', reason: 'Reachable', message: 'm' }] };
+  const sessions: NodeStatusContribution = {
+    fields: { bgp: { sessions: [] } },
+    conditions: [{ type: 'BGPReady', status: 'False', reason: 'NoPeers', message: 'm' }],
+  };
+  const config: NodeStatusContribution = {
+    fields: { bgp: { advertisedPrefixes: ['10.244.1.0/24'], configHash: 'abc' } },
+    conditions: [{ type: 'ConfigApplied', status: 'True', reason: 'Applied', message: 'm' }],
+  };
+  const members: NodeStatusContribution = {
+    fields: { members: { registered: 1, healthy: 1, draining: 0 } },
+    conditions: [{ type: 'LoadBalancerReachable', status: 'True', reason: 'Reachable', message: 'm' }],
+  };
 
   it('merges two parts of bgp, keeps contribution order, and skips missing contributions', () => {
     const s = buildNodeStatus(undefined, [sessions, config, undefined, members], '2026-12-06T10:00:00.000Z');

@@ -24,7 +24,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * Status from contributions, in order: top-level fields of later ones win, except objects
  * (e.g. `bgp`), which two reconcilers may fill in part, merged one level deep.
  */
-export function buildNodeStatus(previous: PodLBNodeStatus | undefined, parts: readonly (NodeStatusContribution | undefined)[], nowIso: string): PodLBNodeStatus {
+export function buildNodeStatus(
+  previous: PodLBNodeStatus | undefined,
+  parts: readonly (NodeStatusContribution | undefined)[],
+  nowIso: string,
+): PodLBNodeStatus {
   const out: Record<string, unknown> = {};
   const conditions: Omit<Condition, 'lastTransitionTime'>[] = [];
   for (const part of parts) {

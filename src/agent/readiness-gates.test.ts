@@ -34,14 +34,39 @@ afterAll(async () => {
 
 function scenario(name: string, view: MemberView, at: number): { snap: AgentSnapshot; run: MembersRun; stored: () => Pod } {
   const fixture = pod(name, { containersReady: true });
-  const created = api.store.create('pods', { apiVersion: 'v1', kind: 'Pod', metadata: { ...fixture.metadata, uid: undefined, namespace: 'ads' }, spec: { ...fixture.spec, containers: [{ name: 'c', image: 'x', ports: [{ name: 'http', containerPort: 8080 }] }] }, status: fixture.status }) as Pod;
+  const created = api.store.create('pods', {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { ...fixture.metadata, uid: undefined, namespace: 'ads' },
+    spec: { ...fixture.spec, containers: [{ name: 'c', image: 'x', ports: [{ name: 'http', containerPort: 8080 }] }] },
+    status: fixture.status,
+  }) as Pod;
   const p = { ...fixture, metadata: { ...fixture.metadata, uid: created.metadata.uid! } };
-  const snap: AgentSnapshot = { nodeName: NODE, node: undefined, pods: [p], services: [service()], slices: [slice([{ pod: name, ip: '10.244.1.10', ready: false }])], classes: [lbClass()], pools: [], peers: [], secrets: [], gateway: undefined, observedAt: 0 };
+  const snap: AgentSnapshot = {
+    nodeName: NODE,
+    node: undefined,
+    pods: [p],
+    services: [service()],
+    slices: [slice([{ pod: name, ip: '10.244.1.10', ready: false }])],
+    classes: [lbClass()],
+    pools: [],
+    peers: [],
+    secrets: [],
+    gateway: undefined,
+    observedAt: 0,
+  };
   snap.slices[0]!.endpoints[0]!.targetRef!.uid = created.metadata.uid!;
   const plan = planMembers({ nodeName: NODE, pods: snap.pods, services: snap.services, endpointSlices: snap.slices, classes: snap.classes });
   expect(plan.members).toHaveLength(1);
   const views = new Map([[memberKey(plan.members[0]!.backend, plan.members[0]!.name), view]]);
-  const outcome = { views, details: new Map(), instances: [], counts: { registered: 1, healthy: view.healthy ? 1 : 0, draining: 0 }, events: [], added: [] } as MemberOutcome;
+  const outcome = {
+    views,
+    details: new Map(),
+    instances: [],
+    counts: { registered: 1, healthy: view.healthy ? 1 : 0, draining: 0 },
+    events: [],
+    added: [],
+  } as MemberOutcome;
   return { snap, run: { at, plan, outcome }, stored: () => api.store.get('pods', name, 'ads') as Pod };
 }
 
@@ -51,7 +76,14 @@ describe('ReadinessGatesReconciler', () => {
   it('writes nothing without this run of the members reconciler', async () => {
     const now = Date.parse('2026-11-23T10:00:10Z');
     const { snap, run, stored } = scenario('stale', { registered: true, healthy: true }, now - 1);
-    const r = new ReadinessGatesReconciler({ client, members: { current: run, addedAt: () => undefined }, pendingPollMs: 25, log, metrics: new AgentMetrics(), random: () => 0.5 });
+    const r = new ReadinessGatesReconciler({
+      client,
+      members: { current: run, addedAt: () => undefined },
+      pendingPollMs: 25,
+      log,
+      metrics: new AgentMetrics(),
+      random: () => 0.5,
+    });
     expect(await r.reconcile(snap, now)).toEqual({});
     expect(gate(stored())).toBeUndefined();
   });
@@ -106,7 +138,9 @@ describe('ReadinessGatesReconciler', () => {
       expect(warned.pod).toBe('ads/throttled');
       expect(warned.err).toMatchObject({ type: 'KubeApiError', code: 'KUBE_TOOMANYREQUESTS', status: 429, message: expect.any(String) });
       expect(warned.err.stack).toMatch(/^KubeApiError: /);
-      expect(await metrics.registry.getSingleMetricAsString('podlb_reconcile_errors_total')).toContain('podlb_reconcile_errors_total{component="gates",code="KUBE_TOOMANYREQUESTS"} 1');
+      expect(await metrics.registry.getSingleMetricAsString('podlb_reconcile_errors_total')).toContain(
+        'podlb_reconcile_errors_total{component="gates",code="KUBE_TOOMANYREQUESTS"} 1',
+      );
 
       // Woken again a second later (any informer event): nothing sent, nothing new reported.
       members.current = { ...run, at: now + 1000 };

@@ -64,7 +64,10 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
         this.lastWritten.push(d);
         metrics.gateWrites.inc({ status: d.status, reason: d.reason });
         if (d.status === 'True') {
-          const added = plan.members.filter((m) => m.pod.uid === d.pod.uid).map((m) => this.#o.members.addedAt(memberKey(m.backend, m.name))).filter((t): t is number => t !== undefined);
+          const added = plan.members
+            .filter((m) => m.pod.uid === d.pod.uid)
+            .map((m) => this.#o.members.addedAt(memberKey(m.backend, m.name)))
+            .filter((t): t is number => t !== undefined);
           if (added.length > 0) metrics.readinessSeconds.observe((performance.now() - Math.min(...added)) / 1000);
         }
         log.info({ pod: `${d.pod.namespace}/${d.pod.name}`, status: d.status, reason: d.reason }, 'readiness gate set');

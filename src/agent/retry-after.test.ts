@@ -33,7 +33,12 @@ async function sheddingServer(): Promise<{ client: KubeClient; seen: string[]; o
 }
 
 const pod: Pod = { metadata: { namespace: 'ads', name: 'bidder-1', uid: 'u1' }, spec: { containers: [] }, status: {} } as unknown as Pod;
-const decision: GateDecision = { pod: { namespace: 'ads', name: 'bidder-1', uid: 'u1' }, status: 'False', reason: 'RegistrationInProgress', message: 'registering' } as GateDecision;
+const decision: GateDecision = {
+  pod: { namespace: 'ads', name: 'bidder-1', uid: 'u1' },
+  status: 'False',
+  reason: 'RegistrationInProgress',
+  message: 'registering',
+} as GateDecision;
 
 describe('Retry-After on readiness-gate writes', () => {
   it('sends no gate write before the time the server gave, and writes again after it', async () => {

@@ -3,7 +3,17 @@
 // like any informer's, used for `Gateway` peers).
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { API_VERSION, type BGPPeer, type EndpointSlice, type LoadBalancerClass, type Node, type Pod, type PodAddressPool, type Secret, type Service } from '../api/types.js';
+import {
+  API_VERSION,
+  type BGPPeer,
+  type EndpointSlice,
+  type LoadBalancerClass,
+  type Node,
+  type Pod,
+  type PodAddressPool,
+  type Secret,
+  type Service,
+} from '../api/types.js';
 import type { KubeClient } from '../kube/client.js';
 import { ResilientInformer } from '../kube/informer.js';
 

@@ -80,10 +80,12 @@ describe('a status write the server refuses', () => {
     const rv = api.store.resourceVersion;
     now += 1_000;
     let built = 0;
-    expect(await w.write(undefined, () => {
-      built++;
-      return bad;
-    })).toEqual({ retryAt: now + 4_000 });
+    expect(
+      await w.write(undefined, () => {
+        built++;
+        return bad;
+      }),
+    ).toEqual({ retryAt: now + 4_000 });
     expect(built).toBe(0);
     expect(api.store.resourceVersion).toBe(rv);
 
@@ -98,7 +100,9 @@ describe('a status write the server refuses', () => {
     expect(await w.write(undefined, () => good)).toEqual({});
     const cond = api.store.get('podlbnodes', 'refused').status.conditions.find((c: { type: string }) => c.type === STATUS_REPORTED);
     expect(cond).toMatchObject({ status: 'True', reason: 'RecoveredAfterErrors' });
-    expect(cond.message).toMatch(/^2 status write\(s\) failed from 2026-12-06T07:00:00.000Z to 2026-12-06T07:00:15.000Z, the last with: .*must be of type date-time/);
+    expect(cond.message).toMatch(
+      /^2 status write\(s\) failed from 2026-12-06T07:00:00.000Z to 2026-12-06T07:00:15.000Z, the last with: .*must be of type date-time/,
+    );
 
     // The summary stays until the next episode; a new failure is a new episode with its own Event.
     now += 1_000;

@@ -14,7 +14,13 @@ export function bgpReadyCondition(sessions: readonly BgpSessionStatus[], birdErr
   if (birdError) return { type: 'BGPReady', status: 'False', reason: 'BirdUnreachable', message: birdError };
   if (sessions.length === 0) return { type: 'BGPReady', status: 'False', reason: 'NoPeers', message: 'No valid BGPPeer selects this node' };
   const down = sessions.filter((s) => s.state !== 'Established');
-  if (down.length > 0) return { type: 'BGPReady', status: 'False', reason: 'SessionsDown', message: `${down.length}/${sessions.length} sessions not Established: ${down.map((s) => `${s.peer} ${s.state}`).join(', ')}` };
+  if (down.length > 0)
+    return {
+      type: 'BGPReady',
+      status: 'False',
+      reason: 'SessionsDown',
+      message: `${down.length}/${sessions.length} sessions not Established: ${down.map((s) => `${s.peer} ${s.state}`).join(', ')}`,
+    };
   return { type: 'BGPReady', status: 'True', reason: 'Established', message: `${sessions.length} sessions Established` };
 }
 
@@ -153,7 +159,11 @@ export class NodeStatusWriter {
                 object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#nodeName },
                 type: 'Warning' as const,
                 reason: 'StatusWriteFailed',
-                message: `Could not write this node's PodLBNode status: ${error}. Retrying with backoff; status shows the previous state until a write succeeds`.slice(0, 1024),
+                message:
+                  `Could not write this node's PodLBNode status: ${error}. Retrying with backoff; status shows the previous state until a write succeeds`.slice(
+                    0,
+                    1024,
+                  ),
               },
             }
           : {}),

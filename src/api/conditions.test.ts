@@ -20,7 +20,16 @@ describe('transitionTime', () => {
 
 describe('mergeConditions', () => {
   it('keeps the time across a reason change, moves it on a status change', () => {
-    expect(mergeConditions(before, [{ type: 'Ready', status: 'True', reason: 'B' }, { type: 'Degraded', status: 'False' }], NOW)).toEqual([
+    expect(
+      mergeConditions(
+        before,
+        [
+          { type: 'Ready', status: 'True', reason: 'B' },
+          { type: 'Degraded', status: 'False' },
+        ],
+        NOW,
+      ),
+    ).toEqual([
       { type: 'Ready', status: 'True', reason: 'B', lastTransitionTime: T0 },
       { type: 'Degraded', status: 'False', lastTransitionTime: NOW },
     ]);

@@ -10,6 +10,10 @@ export function transitionTime(previous: readonly Condition[] | undefined, type:
 }
 
 /** `next`, each with its lastTransitionTime taken from `previous` when its status did not change. */
-export function mergeConditions(previous: readonly Condition[] | undefined, next: readonly Omit<Condition, 'lastTransitionTime'>[], nowIso: string): Condition[] {
+export function mergeConditions(
+  previous: readonly Condition[] | undefined,
+  next: readonly Omit<Condition, 'lastTransitionTime'>[],
+  nowIso: string,
+): Condition[] {
   return next.map((c) => ({ ...c, lastTransitionTime: transitionTime(previous, c.type, c.status, nowIso) }));
 }

@@ -22,12 +22,7 @@ export const READINESS_GATE = 'podlb.io/load-balancer-ready';
  */
 export const LABEL_CREDENTIALS = 'podlb.io/credentials';
 
-export type GateReason =
-  | 'RegistrationInProgress'
-  | 'LoadBalancerHealthy'
-  | 'LoadBalancerRegistered'
-  | 'ReadinessTimeout'
-  | 'LoadBalancerBindingRemoved';
+export type GateReason = 'RegistrationInProgress' | 'LoadBalancerHealthy' | 'LoadBalancerRegistered' | 'ReadinessTimeout' | 'LoadBalancerBindingRemoved';
 
 export interface ObjectMeta {
   name?: string;
@@ -175,7 +170,13 @@ export interface PodLBNode {
     lb?: {
       instances: { class: string; id: string; reachable: boolean; lastError?: string }[];
       /** This node's members (at most MAX_STATUS_MEMBERS; `truncated` says when more exist). */
-      members: { name: string; backend: string; pod: string; state: 'active' | 'draining'; instances: { instance: string; admin: string; health: string; detail: string }[] }[];
+      members: {
+        name: string;
+        backend: string;
+        pod: string;
+        state: 'active' | 'draining';
+        instances: { instance: string; admin: string; health: string; detail: string }[];
+      }[];
       truncated?: boolean;
     };
     conditions?: Condition[];

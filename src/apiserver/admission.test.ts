@@ -14,7 +14,12 @@ const TEAM: UserInfo = { username: 'alice', groups: ['podlb:network-team', 'syst
 const PLATFORM: UserInfo = { username: 'bob', groups: ['platform', 'system:authenticated'] };
 const CIDRS = ['10.244.0.0/16'];
 const APPROVED = { state: 'Approved', by: 'netops:alice', reason: 'NETREQ-1', time: '2026-12-06T07:00:00Z' };
-const pool = (approval?: Obj, cidrs = CIDRS): Obj => ({ apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name: 'tokyo' }, spec: { cidrs, ...(approval ? { approval } : {}) } });
+const pool = (approval?: Obj, cidrs = CIDRS): Obj => ({
+  apiVersion: 'podlb.io/v1alpha1',
+  kind: 'PodAddressPool',
+  metadata: { name: 'tokyo' },
+  spec: { cidrs, ...(approval ? { approval } : {}) },
+});
 
 function storeWithPolicy(opts: { configMap?: boolean; actions?: string[] } = {}): ObjectStore {
   const s = new ObjectStore();
@@ -47,8 +52,17 @@ describe('the shipped pool-approval policy, enforced by the server', () => {
   it('refuses a CIDR change that keeps the approval, whoever sends it, and allows it with a reset to Pending', () => {
     const s = storeWithPolicy();
     s.create('podaddresspools', pool(APPROVED), { user: TEAM });
-    expect(refusal(() => s.patch('podaddresspools', 'tokyo', undefined, 'merge', { spec: { cidrs: ['10.244.0.0/15'] } }, { user: TEAM })).message).toContain('spec.cidrs changed while spec.approval.state is Approved');
-    const reset = s.patch('podaddresspools', 'tokyo', undefined, 'merge', { spec: { cidrs: ['10.244.0.0/15'], approval: { state: 'Pending' } } }, { user: PLATFORM });
+    expect(refusal(() => s.patch('podaddresspools', 'tokyo', undefined, 'merge', { spec: { cidrs: ['10.244.0.0/15'] } }, { user: TEAM })).message).toContain(
+      'spec.cidrs changed while spec.approval.state is Approved',
+    );
+    const reset = s.patch(
+      'podaddresspools',
+      'tokyo',
+      undefined,
+      'merge',
+      { spec: { cidrs: ['10.244.0.0/15'], approval: { state: 'Pending' } } },
+      { user: PLATFORM },
+    );
     expect(reset.spec.approval.state).toBe('Pending');
   });
 
@@ -72,7 +86,7 @@ describe('the shipped pool-approval policy, enforced by the server', () => {
     expect(st.code).toBe(422);
     expect(st.reason).toBe('Invalid');
     expect(st.message).toBe(
-      'podaddresspools.podlb.io "tokyo" is forbidden: ValidatingAdmissionPolicy \'podlb-pool-approval\' with binding \'podlb-pool-approval\' denied request: failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction',
+      "podaddresspools.podlb.io \"tokyo\" is forbidden: ValidatingAdmissionPolicy 'podlb-pool-approval' with binding 'podlb-pool-approval' denied request: failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction",
     );
   });
 

@@ -6,7 +6,14 @@
 //   `<resource> "<name>" is forbidden: ValidatingAdmissionPolicy '<p>' with binding '<b>'
 //    denied request: <message>`, with the validation's reason (Forbidden: 403; none: Invalid, 422).
 // Warn and Audit decisions do not refuse (there is no warning header or audit log here).
-import { type AdmissionInput, type LabelSelector, type MatchResources, type ValidatingAdmissionPolicy, evaluatePolicy, resourceRuleMatches } from '../policy/vap-eval.js';
+import {
+  type AdmissionInput,
+  type LabelSelector,
+  type MatchResources,
+  type ValidatingAdmissionPolicy,
+  evaluatePolicy,
+  resourceRuleMatches,
+} from '../policy/vap-eval.js';
 import { type ApiError, type FieldError, failure, forbiddenField, invalid, notSupported, required } from './errors.js';
 import type { Obj, ResourceType } from './resource-type.js';
 import { requirementsMatch, requirementsOf } from '../util/label-selector.js';
@@ -102,7 +109,9 @@ export function admit(req: AdmissionRequest, reader: AdmissionReader): void {
   };
   const sorted = [...bindings].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   for (const binding of sorted) {
-    const policy = reader.get(`validatingadmissionpolicies.${ADMISSION_GROUP}`, binding.spec.policyName ?? '') as unknown as ValidatingAdmissionPolicy | undefined;
+    const policy = reader.get(`validatingadmissionpolicies.${ADMISSION_GROUP}`, binding.spec.policyName ?? '') as unknown as
+      | ValidatingAdmissionPolicy
+      | undefined;
     if (!policy) continue;
     if (!matches(policy.spec.matchConstraints, input, req, reader, true)) continue;
     if (binding.spec.matchResources && !matches(binding.spec.matchResources, input, req, reader, false)) continue;
@@ -116,7 +125,12 @@ export function admit(req: AdmissionRequest, reader: AdmissionReader): void {
       const pt = reader.typeOf(policy.spec.paramKind.apiVersion, policy.spec.paramKind.kind);
       if (!ref || !pt) {
         // A policy with paramKind cannot be evaluated without its parameter's type or reference.
-        if (failClosed && deny) throw denial(req, `${prefix}failed to configure binding: ${!ref ? 'paramRef is required when paramKind is set' : `paramKind kind ${policy.spec.paramKind.kind} not found`}`, 'Invalid');
+        if (failClosed && deny)
+          throw denial(
+            req,
+            `${prefix}failed to configure binding: ${!ref ? 'paramRef is required when paramKind is set' : `paramKind kind ${policy.spec.paramKind.kind} not found`}`,
+            'Invalid',
+          );
         continue;
       }
       const ns = pt.namespaced ? (ref.namespace ?? req.namespace ?? '') : undefined;
@@ -128,7 +142,8 @@ export function admit(req: AdmissionRequest, reader: AdmissionReader): void {
         paramSets = reader.list(key).filter((o) => (ns === undefined || o.metadata?.namespace === ns) && selects(ref.selector ?? {}, o.metadata?.labels));
       }
       if (paramSets.length === 0) {
-        if ((ref.parameterNotFoundAction ?? 'Deny') === 'Deny' && deny) throw denial(req, `${prefix}failed to configure binding: no params found for policy binding with \`Deny\` parameterNotFoundAction`, 'Invalid');
+        if ((ref.parameterNotFoundAction ?? 'Deny') === 'Deny' && deny)
+          throw denial(req, `${prefix}failed to configure binding: no params found for policy binding with \`Deny\` parameterNotFoundAction`, 'Invalid');
         continue;
       }
     }
@@ -146,9 +161,11 @@ export function admit(req: AdmissionRequest, reader: AdmissionReader): void {
 function validatePolicy(o: Obj): FieldError[] {
   const errs: FieldError[] = [];
   const s = o.spec ?? {};
-  if (s.failurePolicy !== undefined && !['Fail', 'Ignore'].includes(s.failurePolicy)) errs.push(notSupported('spec.failurePolicy', s.failurePolicy, ['Fail', 'Ignore']));
+  if (s.failurePolicy !== undefined && !['Fail', 'Ignore'].includes(s.failurePolicy))
+    errs.push(notSupported('spec.failurePolicy', s.failurePolicy, ['Fail', 'Ignore']));
   if (!s.matchConstraints) errs.push(required('spec.matchConstraints'));
-  else if (!Array.isArray(s.matchConstraints.resourceRules) || s.matchConstraints.resourceRules.length === 0) errs.push(required('spec.matchConstraints.resourceRules'));
+  else if (!Array.isArray(s.matchConstraints.resourceRules) || s.matchConstraints.resourceRules.length === 0)
+    errs.push(required('spec.matchConstraints.resourceRules'));
   const validations: Obj[] = Array.isArray(s.validations) ? s.validations : [];
   const audit: Obj[] = Array.isArray(s.auditAnnotations) ? s.auditAnnotations : [];
   if (validations.length === 0 && audit.length === 0) errs.push(required('spec.validations', 'validations or auditAnnotations must contain at least one item'));
@@ -167,12 +184,20 @@ function validateBinding(o: Obj): FieldError[] {
   actions.forEach((a, i) => {
     if (!['Deny', 'Warn', 'Audit'].includes(String(a))) errs.push(notSupported(`spec.validationActions[${i}]`, a, ['Audit', 'Deny', 'Warn']));
   });
-  if (actions.includes('Deny') && actions.includes('Warn')) errs.push(invalid('spec.validationActions', actions, 'must not contain both Deny and Warn (repeating the same validation failure information in the API response and headers serves no purpose)'));
+  if (actions.includes('Deny') && actions.includes('Warn'))
+    errs.push(
+      invalid(
+        'spec.validationActions',
+        actions,
+        'must not contain both Deny and Warn (repeating the same validation failure information in the API response and headers serves no purpose)',
+      ),
+    );
   const ref = s.paramRef;
   if (ref) {
     if ((ref.name === undefined) === (ref.selector === undefined)) errs.push(forbiddenField('spec.paramRef.name', 'name and selector are mutually exclusive'));
     if (ref.parameterNotFoundAction === undefined) errs.push(required('spec.paramRef.parameterNotFoundAction'));
-    else if (!['Allow', 'Deny'].includes(ref.parameterNotFoundAction)) errs.push(notSupported('spec.paramRef.parameterNotFoundAction', ref.parameterNotFoundAction, ['Allow', 'Deny']));
+    else if (!['Allow', 'Deny'].includes(ref.parameterNotFoundAction))
+      errs.push(notSupported('spec.paramRef.parameterNotFoundAction', ref.parameterNotFoundAction, ['Allow', 'Deny']));
   }
   return errs;
 }

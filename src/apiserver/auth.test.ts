@@ -62,16 +62,24 @@ describe('bearer tokens reach the server', () => {
     const list = await alice.list<{ metadata: { name: string } }>('/api/v1/namespaces/default/configmaps');
     expect(list.items.map((c) => c.metadata.name)).toContain('one');
     // Nothing else is granted: the server knows who asks.
-    expect(await status(alice.list('/api/v1/secrets'))).toMatchObject({ code: 403, message: expect.stringContaining('User "alice" cannot list resource "secrets" in API group "" at the cluster scope') });
+    expect(await status(alice.list('/api/v1/secrets'))).toMatchObject({
+      code: 403,
+      message: expect.stringContaining('User "alice" cannot list resource "secrets" in API group "" at the cluster scope'),
+    });
 
     const kc = new KubeConfig();
     kc.loadFromString(yaml);
     const seen: string[] = [];
     const done = new Promise<unknown>((resolve) => {
-      void new Watch(kc).watch('/api/v1/namespaces/default/configmaps', { resourceVersion: list.metadata.resourceVersion }, (type, obj: { metadata: { name: string } }) => {
-        seen.push(`${type} ${obj.metadata.name}`);
-        resolve(undefined);
-      }, resolve);
+      void new Watch(kc).watch(
+        '/api/v1/namespaces/default/configmaps',
+        { resourceVersion: list.metadata.resourceVersion },
+        (type, obj: { metadata: { name: string } }) => {
+          seen.push(`${type} ${obj.metadata.name}`);
+          resolve(undefined);
+        },
+        resolve,
+      );
     });
     await admin.create('/api/v1/namespaces/default/configmaps', { metadata: { name: 'two' } });
     expect(await done).toBeUndefined();
@@ -80,7 +88,10 @@ describe('bearer tokens reach the server', () => {
 
   it('a client certificate authenticates CN as the user and O as groups', async () => {
     const c = clientFor(await api.kubeconfigForClientCert({ username: 'bob', groups: ['net-team'] }));
-    const r = await c.create<{ status: { userInfo: { username: string; groups: string[] } } }>('/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' });
+    const r = await c.create<{ status: { userInfo: { username: string; groups: string[] } } }>('/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'SelfSubjectReview',
+    });
     expect(r.status.userInfo).toEqual({ username: 'bob', groups: ['net-team', 'system:authenticated'] });
   });
 });
@@ -91,7 +102,10 @@ describe('anonymous and bad credentials', () => {
     expect((await raw('/version')).code).toBe(200);
     const api_ = await raw('/api');
     expect(api_).toMatchObject({ code: 403, body: { reason: 'Forbidden', message: 'forbidden: User "system:anonymous" cannot get path "/api"' } });
-    expect(await raw('/api/v1/namespaces/default/pods/x')).toMatchObject({ code: 403, body: { message: 'pods "x" is forbidden: User "system:anonymous" cannot get resource "pods" in API group "" in the namespace "default"' } });
+    expect(await raw('/api/v1/namespaces/default/pods/x')).toMatchObject({
+      code: 403,
+      body: { message: 'pods "x" is forbidden: User "system:anonymous" cannot get resource "pods" in API group "" in the namespace "default"' },
+    });
   });
 
   it.each([
@@ -113,12 +127,24 @@ describe('ServiceAccount tokens (TokenRequest)', () => {
     await admin.create('/api/v1/namespaces', { metadata: { name: 'sa-test' } });
     await admin.create('/api/v1/namespaces/sa-test/serviceaccounts', { metadata: { name: 'runner' } });
     await admin.create('/api/v1/nodes', { metadata: { name: 'n1' } });
-    await admin.create('/api/v1/namespaces/sa-test/pods', { metadata: { name: 'p1' }, spec: { nodeName: 'n1', serviceAccountName: 'runner', containers: [{ name: 'c', image: 'x' }] } });
+    await admin.create('/api/v1/namespaces/sa-test/pods', {
+      metadata: { name: 'p1' },
+      spec: { nodeName: 'n1', serviceAccountName: 'runner', containers: [{ name: 'c', image: 'x' }] },
+    });
   });
 
   const tokenFor = async (spec: Record<string, unknown>): Promise<string> =>
-    (await admin.create<{ status: { token: string } }>('/api/v1/namespaces/sa-test/serviceaccounts/runner/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec })).status.token;
-  const whoami = (token: string) => clientFor(api.kubeconfigForToken(token)).create<{ status: { userInfo: Record<string, unknown> } }>('/apis/authentication.k8s.io/v1/selfsubjectreviews', { kind: 'SelfSubjectReview' });
+    (
+      await admin.create<{ status: { token: string } }>('/api/v1/namespaces/sa-test/serviceaccounts/runner/token', {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec,
+      })
+    ).status.token;
+  const whoami = (token: string) =>
+    clientFor(api.kubeconfigForToken(token)).create<{ status: { userInfo: Record<string, unknown> } }>('/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+      kind: 'SelfSubjectReview',
+    });
 
   it('a Pod-bound token is the ServiceAccount with the Pod and node in extra', async () => {
     const pod = await admin.get<{ metadata: { uid: string } }>('/api/v1/namespaces/sa-test/pods/p1');
@@ -141,13 +167,19 @@ describe('ServiceAccount tokens (TokenRequest)', () => {
   });
 
   it('refuses a token shorter than 10 minutes, and a Pod of another ServiceAccount', async () => {
-    expect(await status(tokenFor({ expirationSeconds: 60 }))).toMatchObject({ code: 422, message: expect.stringContaining('may not specify a duration less than 10 minutes') });
+    expect(await status(tokenFor({ expirationSeconds: 60 }))).toMatchObject({
+      code: 422,
+      message: expect.stringContaining('may not specify a duration less than 10 minutes'),
+    });
     await admin.create('/api/v1/namespaces/sa-test/pods', { metadata: { name: 'other' }, spec: { containers: [{ name: 'c', image: 'x' }] } });
     expect(await status(tokenFor({ boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'other' } }))).toMatchObject({ code: 400 });
   });
 
   it('tampered, foreign-audience, revoked-Pod and deleted-ServiceAccount tokens → 401', async () => {
-    await admin.create('/api/v1/namespaces/sa-test/pods', { metadata: { name: 'p2' }, spec: { serviceAccountName: 'runner', containers: [{ name: 'c', image: 'x' }] } });
+    await admin.create('/api/v1/namespaces/sa-test/pods', {
+      metadata: { name: 'p2' },
+      spec: { serviceAccountName: 'runner', containers: [{ name: 'c', image: 'x' }] },
+    });
     const bound = await tokenFor({ boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'p2' } });
     expect(await status(whoami(bound))).toMatchObject({ code: 200 });
     const [h, p, s] = bound.split('.');
@@ -169,23 +201,47 @@ describe('ServiceAccount tokens (TokenRequest)', () => {
 
   it('TokenReview and SubjectAccessReview answer for another credential', async () => {
     const token = api.addToken({ username: 'alice' });
-    const tr = await admin.create<{ status: { authenticated?: boolean; user: { username?: string } } }>('/apis/authentication.k8s.io/v1/tokenreviews', { kind: 'TokenReview', spec: { token } });
+    const tr = await admin.create<{ status: { authenticated?: boolean; user: { username?: string } } }>('/apis/authentication.k8s.io/v1/tokenreviews', {
+      kind: 'TokenReview',
+      spec: { token },
+    });
     expect(tr.status).toMatchObject({ authenticated: true, user: { username: 'alice' } });
-    const bad = await admin.create<{ status: { authenticated?: boolean } }>('/apis/authentication.k8s.io/v1/tokenreviews', { kind: 'TokenReview', spec: { token: 'nope' } });
+    const bad = await admin.create<{ status: { authenticated?: boolean } }>('/apis/authentication.k8s.io/v1/tokenreviews', {
+      kind: 'TokenReview',
+      spec: { token: 'nope' },
+    });
     expect(bad.status.authenticated).toBeUndefined();
     const sar = (verb: string) =>
-      admin.create<{ status: { allowed: boolean } }>('/apis/authorization.k8s.io/v1/subjectaccessreviews', { kind: 'SubjectAccessReview', spec: { user: 'alice', resourceAttributes: { verb, resource: 'configmaps', namespace: 'default' } } });
+      admin.create<{ status: { allowed: boolean } }>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+        kind: 'SubjectAccessReview',
+        spec: { user: 'alice', resourceAttributes: { verb, resource: 'configmaps', namespace: 'default' } },
+      });
     expect((await sar('watch')).status.allowed).toBe(true);
     expect((await sar('delete')).status.allowed).toBe(false);
     // Alice may not review others' access (system:basic-user grants only the self reviews).
-    expect(await status(clientFor(api.kubeconfigForToken(token)).create('/apis/authorization.k8s.io/v1/subjectaccessreviews', { kind: 'SubjectAccessReview', spec: { user: 'x', nonResourceAttributes: { path: '/', verb: 'get' } } }))).toMatchObject({ code: 403 });
+    expect(
+      await status(
+        clientFor(api.kubeconfigForToken(token)).create('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+          kind: 'SubjectAccessReview',
+          spec: { user: 'x', nonResourceAttributes: { path: '/', verb: 'get' } },
+        }),
+      ),
+    ).toMatchObject({ code: 403 });
   });
 });
 
 describe('in-cluster identity', () => {
   it('loadFromCluster reads the projected token and CA; a rotated token is picked up without restart', async () => {
     const installed = api.installManifests();
-    expect(installed.applied).toEqual(expect.arrayContaining(['Namespace podlb-system', 'ServiceAccount podlb-system/podlb-agent', 'ClusterRole podlb-agent', 'RoleBinding podlb-system/podlb-agent-secrets', 'ConfigMap podlb-system/podlb-network-team']));
+    expect(installed.applied).toEqual(
+      expect.arrayContaining([
+        'Namespace podlb-system',
+        'ServiceAccount podlb-system/podlb-agent',
+        'ClusterRole podlb-agent',
+        'RoleBinding podlb-system/podlb-agent-secrets',
+        'ConfigMap podlb-system/podlb-network-team',
+      ]),
+    );
     // Kinds this server does not serve are listed, not fatal.
     expect(installed.skipped).toEqual(expect.arrayContaining(['DaemonSet podlb-system/podlb-agent', 'CustomResourceDefinition podaddresspools.podlb.io']));
     const id = api.podIdentity({ serviceAccount: 'podlb-system/podlb-agent', nodeName: 'n1', hostNetwork: true });
@@ -195,14 +251,22 @@ describe('in-cluster identity', () => {
     const client = new KubeClient(kc);
     await client.list('/api/v1/nodes');
     // The agent's ClusterRole does not grant Secrets cluster-wide.
-    expect(await status(client.list('/api/v1/secrets'))).toMatchObject({ code: 403, message: expect.stringContaining('User "system:serviceaccount:podlb-system:podlb-agent" cannot list resource "secrets"') });
+    expect(await status(client.list('/api/v1/secrets'))).toMatchObject({
+      code: 403,
+      message: expect.stringContaining('User "system:serviceaccount:podlb-system:podlb-agent" cannot list resource "secrets"'),
+    });
     const old = id.token();
     id.replacePod();
     expect(await status(clientFor(api.kubeconfigForToken(old)).list('/api/v1/nodes'))).toMatchObject({ code: 401 });
     // Same KubeConfig, same client: the revoked token is dropped and the file read again.
     await client.list('/api/v1/nodes');
     const watched = await new Promise<number>((resolve) => {
-      void new Watch(kc).watch('/api/v1/nodes', { resourceVersion: '0' }, () => resolve(200), (err: { statusCode?: number } | null) => resolve(err?.statusCode ?? 0));
+      void new Watch(kc).watch(
+        '/api/v1/nodes',
+        { resourceVersion: '0' },
+        () => resolve(200),
+        (err: { statusCode?: number } | null) => resolve(err?.statusCode ?? 0),
+      );
     });
     expect(watched).toBe(200);
   });

@@ -21,7 +21,11 @@ function setup(): { store: ObjectStore; authn: Authenticator; clock: { t: number
 describe('ServiceAccount token lifetime', () => {
   it('expires after expirationSeconds plus one minute of leeway', () => {
     const { store, authn, clock } = setup();
-    const { token, expirationTimestamp } = authn.issue({ sa: store.get('serviceaccounts', 'sa', 'default'), audiences: ['https://kubernetes.default.svc.cluster.local'], expirationSeconds: 600 });
+    const { token, expirationTimestamp } = authn.issue({
+      sa: store.get('serviceaccounts', 'sa', 'default'),
+      audiences: ['https://kubernetes.default.svc.cluster.local'],
+      expirationSeconds: 600,
+    });
     expect(expirationTimestamp).toBe('2026-12-01T00:10:00Z');
     clock.t += 659_000;
     expect(authn.authenticateToken(token).ok).toBe(true);
@@ -32,8 +36,16 @@ describe('ServiceAccount token lifetime', () => {
   it('a Pod-bound token survives a graceful deletion for a minute past its deletionTimestamp', () => {
     const { store, authn, clock } = setup();
     store.create('nodes', { metadata: { name: 'n1' } });
-    const pod = store.create('pods', { metadata: { name: 'p', namespace: 'default' }, spec: { nodeName: 'n1', serviceAccountName: 'sa', terminationGracePeriodSeconds: 30, containers: [{ name: 'c', image: 'x' }] } });
-    const { token } = authn.issue({ sa: store.get('serviceaccounts', 'sa', 'default'), audiences: ['https://kubernetes.default.svc.cluster.local'], expirationSeconds: 3600, pod });
+    const pod = store.create('pods', {
+      metadata: { name: 'p', namespace: 'default' },
+      spec: { nodeName: 'n1', serviceAccountName: 'sa', terminationGracePeriodSeconds: 30, containers: [{ name: 'c', image: 'x' }] },
+    });
+    const { token } = authn.issue({
+      sa: store.get('serviceaccounts', 'sa', 'default'),
+      audiences: ['https://kubernetes.default.svc.cluster.local'],
+      expirationSeconds: 3600,
+      pod,
+    });
     store.delete('pods', 'p', 'default');
     expect(store.get('pods', 'p', 'default').metadata.deletionTimestamp).toBe('2026-12-01T00:00:30Z');
     clock.t += 89_000;

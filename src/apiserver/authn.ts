@@ -58,7 +58,11 @@ export class Authenticator {
     this.#pki = pki;
     this.#store = store;
     this.#now = now;
-    this.#kid = b64url(createHash('sha256').update(pki.saKey.publicKey.export({ type: 'spki', format: 'der' })).digest());
+    this.#kid = b64url(
+      createHash('sha256')
+        .update(pki.saKey.publicKey.export({ type: 'spki', format: 'der' }))
+        .digest(),
+    );
   }
 
   /** A static token (kube-apiserver --token-auth-file); a random one unless given. */
@@ -132,11 +136,23 @@ export class Authenticator {
     try {
       const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as { alg?: string };
       if (header.alg !== 'ES256') return undefined;
-      const ok = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key: this.#pki.saKey.publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(parts[2]!, 'base64url'));
+      const ok = verify(
+        'sha256',
+        Buffer.from(`${parts[0]}.${parts[1]}`),
+        { key: this.#pki.saKey.publicKey, dsaEncoding: 'ieee-p1363' },
+        Buffer.from(parts[2]!, 'base64url'),
+      );
       if (!ok) return undefined;
       const c = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as SaClaims;
       const now = this.#now() / 1000;
-      if (c.iss !== SA_ISSUER || !Array.isArray(c.aud) || typeof c.exp !== 'number' || c.exp + LEEWAY_S <= now || (typeof c.nbf === 'number' && c.nbf > now + LEEWAY_S)) return undefined;
+      if (
+        c.iss !== SA_ISSUER ||
+        !Array.isArray(c.aud) ||
+        typeof c.exp !== 'number' ||
+        c.exp + LEEWAY_S <= now ||
+        (typeof c.nbf === 'number' && c.nbf > now + LEEWAY_S)
+      )
+        return undefined;
       if (!c['kubernetes.io']?.serviceaccount?.name) return undefined;
       return c;
     } catch {

@@ -7,7 +7,10 @@ import { Environment } from '@marcbachmann/cel-js';
 let env: Environment | undefined;
 const programs = new Map<string, ReturnType<Environment['parse']>>();
 
-export function celEnvironment(): { parse(expression: string): (ctx: Record<string, unknown>) => unknown; check(expression: string): { valid: boolean; error?: Error } } {
+export function celEnvironment(): {
+  parse(expression: string): (ctx: Record<string, unknown>) => unknown;
+  check(expression: string): { valid: boolean; error?: Error };
+} {
   env ??= new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
   const e = env;
   return {

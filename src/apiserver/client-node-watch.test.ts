@@ -69,8 +69,12 @@ describe('watch and informers', () => {
     await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'tr-2', labels: { sel: 'no' } } } });
     const rv = server.store.resourceVersion;
     const events: string[] = [];
-    const req = await new k8s.Watch(kc).watch('/api/v1/namespaces/default/configmaps', { labelSelector: 'sel=yes', resourceVersion: rv }, (type, obj) =>
-      events.push(`${type} ${obj.metadata.name} ${obj.metadata.labels?.sel}`), () => undefined);
+    const req = await new k8s.Watch(kc).watch(
+      '/api/v1/namespaces/default/configmaps',
+      { labelSelector: 'sel=yes', resourceVersion: rv },
+      (type, obj) => events.push(`${type} ${obj.metadata.name} ${obj.metadata.labels?.sel}`),
+      () => undefined,
+    );
     await core.patchNamespacedConfigMap({ name: 'tr-1', namespace: 'default', body: { metadata: { labels: { sel: 'no' } } } }, mergePatch);
     await core.patchNamespacedConfigMap({ name: 'tr-2', namespace: 'default', body: { metadata: { labels: { sel: 'yes' } } } }, mergePatch);
     await until(() => events.length === 2);
@@ -85,9 +89,14 @@ describe('watch and informers', () => {
     server.faults.compact();
     const events: { type: string; obj: any }[] = [];
     let done = false;
-    await new k8s.Watch(kc).watch('/api/v1/namespaces/default/configmaps', { resourceVersion: rv }, (type, obj) => events.push({ type, obj }), () => {
-      done = true;
-    });
+    await new k8s.Watch(kc).watch(
+      '/api/v1/namespaces/default/configmaps',
+      { resourceVersion: rv },
+      (type, obj) => events.push({ type, obj }),
+      () => {
+        done = true;
+      },
+    );
     await until(() => done);
     expect(events).toHaveLength(1);
     expect(events[0]!.type).toBe('ERROR');
@@ -114,8 +123,12 @@ describe('watch and informers', () => {
 
   it('sends BOOKMARK events with only the resourceVersion when asked', async () => {
     const events: any[] = [];
-    const req = await new k8s.Watch(kc).watch('/api/v1/namespaces/default/pods', { allowWatchBookmarks: true, resourceVersion: server.store.resourceVersion }, (type, obj) =>
-      events.push({ type, obj }), () => undefined);
+    const req = await new k8s.Watch(kc).watch(
+      '/api/v1/namespaces/default/pods',
+      { allowWatchBookmarks: true, resourceVersion: server.store.resourceVersion },
+      (type, obj) => events.push({ type, obj }),
+      () => undefined,
+    );
     await until(() => events.some((e) => e.type === 'BOOKMARK'));
     const b = events.find((e) => e.type === 'BOOKMARK');
     expect(b.obj).toEqual({ kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: server.store.resourceVersion } });
@@ -124,9 +137,14 @@ describe('watch and informers', () => {
 
   it('timeoutSeconds ends the stream cleanly', async () => {
     let done: unknown = 'pending';
-    await new k8s.Watch(kc).watch('/api/v1/namespaces/default/pods', { timeoutSeconds: 1, resourceVersion: server.store.resourceVersion }, () => undefined, (err) => {
-      done = err;
-    });
+    await new k8s.Watch(kc).watch(
+      '/api/v1/namespaces/default/pods',
+      { timeoutSeconds: 1, resourceVersion: server.store.resourceVersion },
+      () => undefined,
+      (err) => {
+        done = err;
+      },
+    );
     await until(() => done !== 'pending', 3000);
     expect(done).toBeNull();
   });

@@ -89,7 +89,13 @@ describe('create, read, errors', () => {
   });
 
   it.each([
-    ['missing namespace', () => core.createNamespacedPod({ namespace: 'nope', body: pod('x', { ns: 'nope' }) }), 404, 'NotFound', 'namespaces "nope" not found'],
+    [
+      'missing namespace',
+      () => core.createNamespacedPod({ namespace: 'nope', body: pod('x', { ns: 'nope' }) }),
+      404,
+      'NotFound',
+      'namespaces "nope" not found',
+    ],
     ['duplicate', () => core.createNamespacedPod({ namespace: 'default', body: pod('create-1') }), 409, 'AlreadyExists', 'pods "create-1" already exists'],
     ['missing object', () => core.readNamespacedPod({ namespace: 'default', name: 'ghost' }), 404, 'NotFound', 'pods "ghost" not found'],
   ])('%s → %i %s', async (_n, call, code, reason, message) => {
@@ -123,7 +129,19 @@ describe('updates and patches', () => {
   it('merges Pod status conditions by type with a strategic merge patch on pods/status', async () => {
     await core.createNamespacedPod({ namespace: 'default', body: pod('smp-1', { nodeName: 'n1' }) });
     await core.patchNamespacedPodStatus(
-      { name: 'smp-1', namespace: 'default', body: { status: { podIP: '10.244.1.5', conditions: [{ type: 'Ready', status: 'False' }, { type: 'ContainersReady', status: 'True' }] } } },
+      {
+        name: 'smp-1',
+        namespace: 'default',
+        body: {
+          status: {
+            podIP: '10.244.1.5',
+            conditions: [
+              { type: 'Ready', status: 'False' },
+              { type: 'ContainersReady', status: 'True' },
+            ],
+          },
+        },
+      },
       smp,
     );
     const p = await core.patchNamespacedPodStatus(
@@ -139,7 +157,10 @@ describe('updates and patches', () => {
   });
 
   it('a merge patch replaces the whole conditions list (no merge keys)', async () => {
-    const p = await core.patchNamespacedPodStatus({ name: 'smp-1', namespace: 'default', body: { status: { conditions: [{ type: 'Ready', status: 'True' }] } } }, mergePatch);
+    const p = await core.patchNamespacedPodStatus(
+      { name: 'smp-1', namespace: 'default', body: { status: { conditions: [{ type: 'Ready', status: 'True' }] } } },
+      mergePatch,
+    );
     expect(p.status?.conditions?.map((c) => c.type)).toEqual(['Ready']);
   });
 
@@ -157,7 +178,10 @@ describe('updates and patches', () => {
     expect(viaStatus.spec?.activeDeadlineSeconds).toBeUndefined();
     expect(viaStatus.status?.phase).toBe('Running');
     expect(viaStatus.metadata?.generation).toBe(before.metadata?.generation);
-    const viaMain = await core.patchNamespacedPod({ name: 'smp-1', namespace: 'default', body: { status: { phase: 'Failed' }, metadata: { annotations: { x: 'y' } } } }, mergePatch);
+    const viaMain = await core.patchNamespacedPod(
+      { name: 'smp-1', namespace: 'default', body: { status: { phase: 'Failed' }, metadata: { annotations: { x: 'y' } } } },
+      mergePatch,
+    );
     expect(viaMain.status?.phase).toBe('Running');
     expect(viaMain.metadata?.annotations).toEqual({ x: 'y' });
     expect(viaMain.metadata?.generation).toBe(before.metadata?.generation);
@@ -188,7 +212,10 @@ describe('updates and patches', () => {
   });
 
   it('merges Service ports by port, and keeps the allocated clusterIP', async () => {
-    const svc = await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
+    const svc = await core.createNamespacedService({
+      namespace: 'default',
+      body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
+    });
     expect(svc.spec?.clusterIP).toMatch(/^10\.96\./);
     const p = await core.patchNamespacedService({ name: 'web', namespace: 'default', body: { spec: { ports: [{ name: 'https', port: 443 }] } } }, smp);
     expect(p.spec?.ports?.map((x) => [x.name, x.port, x.targetPort])).toEqual([
@@ -209,7 +236,10 @@ describe('updates and patches', () => {
     const created = (await custom.createClusterCustomObject({ group: 'podlb.io', version: 'v1alpha1', plural: 'podaddresspools', body: pool })) as any;
     expect(created.status).toBeUndefined();
     const e = await apiError(
-      custom.patchClusterCustomObject({ group: 'podlb.io', version: 'v1alpha1', plural: 'podaddresspools', name: 'tokyo-pods', body: { spec: { advertise: 'PodIPs' } } }, smp),
+      custom.patchClusterCustomObject(
+        { group: 'podlb.io', version: 'v1alpha1', plural: 'podaddresspools', name: 'tokyo-pods', body: { spec: { advertise: 'PodIPs' } } },
+        smp,
+      ),
     );
     expect(e.code).toBe(415);
     expect(e.body.reason).toBe('UnsupportedMediaType');
@@ -220,7 +250,10 @@ describe('updates and patches', () => {
     expect(st.status).toEqual({ advertisedNodes: 3 });
     expect(st.spec.cidrs).toEqual(['10.244.0.0/16']);
     const apply = await apiError(
-      custom.patchClusterCustomObject({ group: 'podlb.io', version: 'v1alpha1', plural: 'podaddresspools', name: 'tokyo-pods', body: {} }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply)),
+      custom.patchClusterCustomObject(
+        { group: 'podlb.io', version: 'v1alpha1', plural: 'podaddresspools', name: 'tokyo-pods', body: {} },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+      ),
     );
     expect(apply.code).toBe(415);
   });
@@ -228,7 +261,13 @@ describe('updates and patches', () => {
   it('accepts core/v1 Events', async () => {
     const ev = await core.createNamespacedEvent({
       namespace: 'default',
-      body: { metadata: { generateName: 'smp-1.' }, involvedObject: { kind: 'Pod', namespace: 'default', name: 'smp-1' }, reason: 'Registered', message: 'm', type: 'Normal' },
+      body: {
+        metadata: { generateName: 'smp-1.' },
+        involvedObject: { kind: 'Pod', namespace: 'default', name: 'smp-1' },
+        reason: 'Registered',
+        message: 'm',
+        type: 'Normal',
+      },
     });
     const list = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=smp-1,involvedObject.kind=Pod' });
     expect(list.items.map((e) => e.metadata.name)).toEqual([ev.metadata.name]);
@@ -237,9 +276,16 @@ describe('updates and patches', () => {
 
 describe('deletion', () => {
   it('deletes a scheduled Pod gracefully, then for good with gracePeriodSeconds=0', async () => {
-    await core.createNamespacedPod({ namespace: 'default', body: { ...pod('del-1', { nodeName: 'n1' }), spec: { ...pod('x').spec!, nodeName: 'n1', terminationGracePeriodSeconds: 20 } } });
+    await core.createNamespacedPod({
+      namespace: 'default',
+      body: { ...pod('del-1', { nodeName: 'n1' }), spec: { ...pod('x').spec!, nodeName: 'n1', terminationGracePeriodSeconds: 20 } },
+    });
     const events: string[] = [];
-    const stop = server.store.watch('pods', { namespace: 'default', fieldSelector: 'metadata.name=del-1', resourceVersion: server.store.resourceVersion }, (ev) => events.push(ev.type));
+    const stop = server.store.watch(
+      'pods',
+      { namespace: 'default', fieldSelector: 'metadata.name=del-1', resourceVersion: server.store.resourceVersion },
+      (ev) => events.push(ev.type),
+    );
     const t0 = Date.now();
     const d = await core.deleteNamespacedPod({ name: 'del-1', namespace: 'default' });
     expect(d.metadata?.deletionGracePeriodSeconds).toBe(20);
@@ -265,7 +311,9 @@ describe('deletion', () => {
     expect(del).toBeDefined();
     const cm = await core.readNamespacedConfigMap({ name: 'fin', namespace: 'default' });
     expect(cm.metadata?.deletionTimestamp).toBeDefined();
-    const e = await apiError(core.patchNamespacedConfigMap({ name: 'fin', namespace: 'default', body: { metadata: { finalizers: ['podlb.io/cleanup', 'x.io/new'] } } }, mergePatch));
+    const e = await apiError(
+      core.patchNamespacedConfigMap({ name: 'fin', namespace: 'default', body: { metadata: { finalizers: ['podlb.io/cleanup', 'x.io/new'] } } }, mergePatch),
+    );
     expect(e.code).toBe(422);
     await core.patchNamespacedConfigMap({ name: 'fin', namespace: 'default', body: { metadata: { finalizers: null } } }, mergePatch);
     expect((await apiError(core.readNamespacedConfigMap({ name: 'fin', namespace: 'default' }))).code).toBe(404);
@@ -274,7 +322,8 @@ describe('deletion', () => {
 
 describe('list', () => {
   it('paginates with limit/continue at a consistent resourceVersion', async () => {
-    for (const n of ['pg-a', 'pg-b', 'pg-c']) await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: n, labels: { page: 't' } } } });
+    for (const n of ['pg-a', 'pg-b', 'pg-c'])
+      await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: n, labels: { page: 't' } } } });
     const first = await core.listNamespacedConfigMap({ namespace: 'default', labelSelector: 'page=t', limit: 2 });
     expect(first.items.map((i) => i.metadata?.name)).toEqual(['pg-a', 'pg-b']);
     await core.deleteNamespacedConfigMap({ name: 'pg-c', namespace: 'default' });

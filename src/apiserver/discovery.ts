@@ -23,7 +23,9 @@ export function discovery(path: string, rts: readonly ResourceType[], req: Incom
     return {
       kind: 'APIVersions',
       versions: ['v1'],
-      serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: req.socket.localAddress ? `${req.socket.localAddress}:${req.socket.localPort}` : '127.0.0.1' }],
+      serverAddressByClientCIDRs: [
+        { clientCIDR: '0.0.0.0/0', serverAddress: req.socket.localAddress ? `${req.socket.localAddress}:${req.socket.localPort}` : '127.0.0.1' },
+      ],
     };
   }
   const groups = new Map<string, string[]>();
@@ -58,7 +60,8 @@ export function discovery(path: string, rts: readonly ResourceType[], req: Incom
     if (rt.shortNames?.length) r.shortNames = rt.shortNames;
     if (rt.custom) r.categories = ['all', 'podlb'];
     resources.push(r);
-    if (rt.statusSubresource) resources.push({ name: `${rt.plural}/status`, singularName: '', namespaced: rt.namespaced, kind: rt.kind, verbs: ['get', 'patch', 'update'] });
+    if (rt.statusSubresource)
+      resources.push({ name: `${rt.plural}/status`, singularName: '', namespaced: rt.namespaced, kind: rt.kind, verbs: ['get', 'patch', 'update'] });
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv.group === '' ? 'v1' : `${gv.group}/${gv.version}`, resources };
 }

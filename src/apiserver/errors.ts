@@ -66,8 +66,7 @@ function grDetails(gr: GroupResource, name: string): StatusDetails {
   return d;
 }
 
-export const notFound = (gr: GroupResource, name: string): ApiError =>
-  failure(404, 'NotFound', `${qualified(gr)} "${name}" not found`, grDetails(gr, name));
+export const notFound = (gr: GroupResource, name: string): ApiError => failure(404, 'NotFound', `${qualified(gr)} "${name}" not found`, grDetails(gr, name));
 
 export const alreadyExists = (gr: GroupResource, name: string): ApiError =>
   failure(409, 'AlreadyExists', `${qualified(gr)} "${name}" already exists`, grDetails(gr, name));
@@ -87,27 +86,30 @@ export const methodNotAllowed = (message = 'the server does not allow this metho
   failure(405, 'MethodNotAllowed', message);
 
 export const unsupportedMediaType = (contentType: string, accepted: string[]): ApiError =>
-  failure(
-    415,
-    'UnsupportedMediaType',
-    `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
-    { causes: [{ reason: 'UnexpectedHeader', message: `unsupported media type: ${contentType}`, field: 'Content-Type' }] },
-  );
+  failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`, {
+    causes: [{ reason: 'UnexpectedHeader', message: `unsupported media type: ${contentType}`, field: 'Content-Type' }],
+  });
 
 export const expired = (message: string): ApiError => failure(410, 'Expired', message);
 
-export const tooOldResourceVersion = (requested: number, oldest: number): ApiError =>
-  expired(`too old resource version: ${requested} (${oldest})`);
+export const tooOldResourceVersion = (requested: number, oldest: number): ApiError => expired(`too old resource version: ${requested} (${oldest})`);
 
-export const timeout = (message: string, retryAfterSeconds = 1): ApiError =>
-  failure(504, 'Timeout', message, { retryAfterSeconds });
+export const timeout = (message: string, retryAfterSeconds = 1): ApiError => failure(504, 'Timeout', message, { retryAfterSeconds });
 
 export const internalError = (message: string): ApiError =>
   failure(500, 'InternalError', `Internal error occurred: ${message}`, { causes: [{ reason: '', message }] });
 
 /** A field.Error from k8s.io/apimachinery/pkg/util/validation/field. */
 export interface FieldError {
-  type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueTypeInvalid' | 'FieldValueForbidden' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueTooLong' | 'FieldValueTooMany';
+  type:
+    | 'FieldValueRequired'
+    | 'FieldValueInvalid'
+    | 'FieldValueTypeInvalid'
+    | 'FieldValueForbidden'
+    | 'FieldValueNotSupported'
+    | 'FieldValueDuplicate'
+    | 'FieldValueTooLong'
+    | 'FieldValueTooMany';
   field: string;
   value?: unknown;
   detail?: string;

@@ -60,9 +60,12 @@ export class ApiHttpServer {
     this.#opts = opts;
     // A client certificate is optional (requestCert without rejectUnauthorized): one that does
     // not chain to the client CA authenticates nobody, as on the real server.
-    this.server = createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem, ca: opts.tls.clientCaPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
-      void this.#handle(req, res);
-    });
+    this.server = createServer(
+      { cert: opts.tls.certPem, key: opts.tls.keyPem, ca: opts.tls.clientCaPem, requestCert: true, rejectUnauthorized: false },
+      (req, res) => {
+        void this.#handle(req, res);
+      },
+    );
     this.server.on('connection', (s: Socket) => {
       this.#sockets.add(s);
       s.on('close', () => this.#sockets.delete(s));
@@ -132,7 +135,8 @@ export class ApiHttpServer {
         user = impersonatedUser(req, authn.user, (a) => this.#opts.authz.allows(a));
       } catch (err) {
         await drain(req);
-        if (err instanceof ApiError && err.status.code === 403) this.denied.push({ username: authn.user.username, method, path: rawUrl, message: err.status.message ?? '' });
+        if (err instanceof ApiError && err.status.code === 403)
+          this.denied.push({ username: authn.user.username, method, path: rawUrl, message: err.status.message ?? '' });
         throw err;
       }
       const attrs = requestAttributes(user, method, url.pathname, url.searchParams);
@@ -223,7 +227,11 @@ export class ApiHttpServer {
         throw unsupportedMediaType(ct, t.rt.custom ? known.filter((k) => !k.startsWith('application/strategic')) : known);
       }
       const body = ct === 'application/apply-patch+yaml' ? await drain(req).then(() => ({})) : await readJson(req);
-      const out = store.patch(res_, t.name, ns, ct as PatchType, body, { ...(t.subresource === 'status' ? { subresource: 'status' as const } : {}), dryRun, user });
+      const out = store.patch(res_, t.name, ns, ct as PatchType, body, {
+        ...(t.subresource === 'status' ? { subresource: 'status' as const } : {}),
+        dryRun,
+        user,
+      });
       this.#send(res, 200, out);
       return;
     }

@@ -61,7 +61,9 @@ export function createPodIdentity(deps: IdentityDeps, o: PodIdentityOptions): Po
   const podBody = (name?: string): Obj => ({
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: name ? { name, namespace: ns } : { generateName: `${sa}-`, namespace: ns, labels: { 'app.kubernetes.io/name': 'podlb', 'app.kubernetes.io/instance': sa } },
+    metadata: name
+      ? { name, namespace: ns }
+      : { generateName: `${sa}-`, namespace: ns, labels: { 'app.kubernetes.io/name': 'podlb', 'app.kubernetes.io/instance': sa } },
     spec: {
       serviceAccountName: sa,
       ...(o.nodeName ? { nodeName: o.nodeName } : {}),
@@ -116,7 +118,10 @@ export function createPodIdentity(deps: IdentityDeps, o: PodIdentityOptions): Po
         kc.loadFromCluster(pathPrefix);
         return kc;
       } finally {
-        for (const [k, v] of [['KUBERNETES_SERVICE_HOST', saved.h], ['KUBERNETES_SERVICE_PORT', saved.p]] as const) {
+        for (const [k, v] of [
+          ['KUBERNETES_SERVICE_HOST', saved.h],
+          ['KUBERNETES_SERVICE_PORT', saved.p],
+        ] as const) {
           if (v === undefined) delete process.env[k];
           else process.env[k] = v;
         }

@@ -17,19 +17,32 @@ describe('impersonatedUser', () => {
   it.each([
     [['Impersonate-User', 'bob'], { username: 'bob', groups: ['system:authenticated'] }],
     [['Impersonate-User', 'bob', 'Impersonate-Group', 'a', 'Impersonate-Group', 'b'], { username: 'bob', groups: ['a', 'b', 'system:authenticated'] }],
-    [['Impersonate-User', 'system:serviceaccount:podlb-system:podlb-agent'], { username: 'system:serviceaccount:podlb-system:podlb-agent', groups: ['system:serviceaccounts', 'system:serviceaccounts:podlb-system', 'system:authenticated'] }],
+    [
+      ['Impersonate-User', 'system:serviceaccount:podlb-system:podlb-agent'],
+      {
+        username: 'system:serviceaccount:podlb-system:podlb-agent',
+        groups: ['system:serviceaccounts', 'system:serviceaccounts:podlb-system', 'system:authenticated'],
+      },
+    ],
     [['Impersonate-User', 'system:anonymous'], { username: 'system:anonymous', groups: ['system:unauthenticated'] }],
-    [['Impersonate-User', 'bob', 'Impersonate-Uid', 'u1', 'Impersonate-Extra-Scopes', 'view'], { username: 'bob', groups: ['system:authenticated'], uid: 'u1', extra: { scopes: ['view'] } }],
+    [
+      ['Impersonate-User', 'bob', 'Impersonate-Uid', 'u1', 'Impersonate-Extra-Scopes', 'view'],
+      { username: 'bob', groups: ['system:authenticated'], uid: 'u1', extra: { scopes: ['view'] } },
+    ],
   ])('%j acts as %j', (headers, want) => {
     expect(impersonatedUser(req(...headers), admin, all)).toEqual(want);
   });
 
   it('asks the authorizer for every impersonated attribute, with the real resources', () => {
     const asked: RequestAttributes[] = [];
-    impersonatedUser(req('Impersonate-User', 'system:serviceaccount:ns1:sa1', 'Impersonate-Group', 'g', 'Impersonate-Uid', 'u', 'Impersonate-Extra-k', 'v'), admin, (a) => {
-      asked.push(a);
-      return true;
-    });
+    impersonatedUser(
+      req('Impersonate-User', 'system:serviceaccount:ns1:sa1', 'Impersonate-Group', 'g', 'Impersonate-Uid', 'u', 'Impersonate-Extra-k', 'v'),
+      admin,
+      (a) => {
+        asked.push(a);
+        return true;
+      },
+    );
     expect(asked.map((a) => [a.verb, a.apiGroup, a.resource, a.subresource, a.namespace, a.name])).toEqual([
       ['impersonate', '', 'serviceaccounts', '', 'ns1', 'sa1'],
       ['impersonate', '', 'groups', '', '', 'g'],
@@ -48,7 +61,9 @@ describe('impersonatedUser', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(ApiError);
       expect((err as ApiError).status.code).toBe(403);
-      expect((err as ApiError).status.message).toBe('groups "system:masters" is forbidden: User "pat" cannot impersonate resource "groups" in API group "" at the cluster scope');
+      expect((err as ApiError).status.message).toBe(
+        'groups "system:masters" is forbidden: User "pat" cannot impersonate resource "groups" in API group "" at the cluster scope',
+      );
     }
   });
 

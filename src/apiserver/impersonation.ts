@@ -38,7 +38,8 @@ export function impersonatedUser(req: IncomingMessage, user: UserInfo, allows: (
     extra[key].push(req.rawHeaders[i + 1]!);
   }
   if (username === undefined) {
-    if (groups.length > 0 || uid !== undefined || Object.keys(extra).length > 0) throw badRequest('requested impersonation of groups, uid or extra without impersonating a user');
+    if (groups.length > 0 || uid !== undefined || Object.keys(extra).length > 0)
+      throw badRequest('requested impersonation of groups, uid or extra without impersonating a user');
     return user;
   }
   const checks: RequestAttributes[] = [];

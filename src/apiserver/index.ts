@@ -106,7 +106,10 @@ function kubeconfig(url: string, caPem: string, user: Record<string, string>, la
 }
 
 export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiServer> {
-  const store = new ObjectStore({ ...(opts.historySize !== undefined ? { historySize: opts.historySize } : {}), resources: [...rbacResources(), ...(opts.resources ?? [])] });
+  const store = new ObjectStore({
+    ...(opts.historySize !== undefined ? { historySize: opts.historySize } : {}),
+    resources: [...rbacResources(), ...(opts.resources ?? [])],
+  });
   for (const { resource, body } of bootstrapPolicy()) store.create(resource, body);
   const pki = await createServerPki({ hosts: ['127.0.0.1'], now: Date.now() });
   const authn = new Authenticator(pki, store);
@@ -129,7 +132,17 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   const tempDirs: string[] = [];
   const identities: PodIdentity[] = [];
   const requestToken = (namespace: string, name: string, spec: Obj): string => {
-    const attrs = { user: IN_PROCESS_USER, verb: 'create', resourceRequest: true, path: '', apiGroup: '', resource: 'serviceaccounts', subresource: 'token', namespace, name };
+    const attrs = {
+      user: IN_PROCESS_USER,
+      verb: 'create',
+      resourceRequest: true,
+      path: '',
+      apiGroup: '',
+      resource: 'serviceaccounts',
+      subresource: 'token',
+      namespace,
+      name,
+    };
     const out = handleReview(attrs, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec }, { store, authn, authz, user: IN_PROCESS_USER });
     return out.status.token as string;
   };
@@ -141,7 +154,12 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     kubeconfigForToken: (token, label = 'token-user') => kubeconfig(url, caPem, { token }, label),
     kubeconfigForClientCert: async (user) => {
       const c = await issueClientCert(pki, { ...user, now: Date.now() });
-      return kubeconfig(url, caPem, { 'client-certificate-data': Buffer.from(c.certPem).toString('base64'), 'client-key-data': Buffer.from(c.keyPem).toString('base64') }, user.username.replace(/[^\w.-]/g, '_'));
+      return kubeconfig(
+        url,
+        caPem,
+        { 'client-certificate-data': Buffer.from(c.certPem).toString('base64'), 'client-key-data': Buffer.from(c.keyPem).toString('base64') },
+        user.username.replace(/[^\w.-]/g, '_'),
+      );
     },
     addToken: (user) => authn.addStaticToken(user),
     podIdentity: (o) => {

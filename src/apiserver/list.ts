@@ -6,7 +6,13 @@ import { type Obj, type ResourceType, apiVersionOf } from './resource-type.js';
 import type { ListOptions } from './store-options.js';
 import { type ResourceState, stateAt } from './watch.js';
 
-export function listPage(st: ResourceState, pred: (o: Obj) => boolean, opts: ListOptions, currentRv: number, keyOf: (name: string, namespace: string | undefined) => string): Obj {
+export function listPage(
+  st: ResourceState,
+  pred: (o: Obj) => boolean,
+  opts: ListOptions,
+  currentRv: number,
+  keyOf: (name: string, namespace: string | undefined) => string,
+): Obj {
   const rt = st.rt;
   let atRv = currentRv;
   let start = '';
@@ -30,10 +36,12 @@ export function listPage(st: ResourceState, pred: (o: Obj) => boolean, opts: Lis
       objects = stateAt(st, rv);
     }
   } else if (opts.resourceVersionMatch === 'Exact') {
-    throw invalidError('meta.k8s.io', 'ListOptions', '', [invalid('resourceVersionMatch', 'Exact', 'resourceVersionMatch is forbidden unless resourceVersion is provided')]);
+    throw invalidError('meta.k8s.io', 'ListOptions', '', [
+      invalid('resourceVersionMatch', 'Exact', 'resourceVersionMatch is forbidden unless resourceVersion is provided'),
+    ]);
   }
   // resourceVersion=0 is served from the watch cache, which ignores limit
-  const limit = opts.resourceVersion === '0' ? 0 : opts.limit ?? 0;
+  const limit = opts.resourceVersion === '0' ? 0 : (opts.limit ?? 0);
   const keys = [...objects.keys()].sort();
   const items: Obj[] = [];
   let cont: string | undefined;
@@ -43,7 +51,8 @@ export function listPage(st: ResourceState, pred: (o: Obj) => boolean, opts: Lis
     const o = objects.get(k)!;
     if (!pred(o)) continue;
     if (limit > 0 && items.length >= limit) {
-      if (cont === undefined) cont = encodeContinue(atRv, `${keyOf(items[items.length - 1]!.metadata.name, items[items.length - 1]!.metadata.namespace)}\u0000`);
+      if (cont === undefined)
+        cont = encodeContinue(atRv, `${keyOf(items[items.length - 1]!.metadata.name, items[items.length - 1]!.metadata.namespace)}\u0000`);
       remaining++;
       continue;
     }

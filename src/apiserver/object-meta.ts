@@ -11,7 +11,8 @@ export function checkTypeMeta(rt: ResourceType, o: Obj): void {
   const av = apiVersionOf(rt);
   if (o.apiVersion !== undefined && o.apiVersion !== '' && o.apiVersion !== av)
     throw badRequest(`the API version in the data (${o.apiVersion}) does not match the expected API version (${av})`);
-  if (o.kind !== undefined && o.kind !== '' && o.kind !== rt.kind) throw badRequest(`the kind in the data (${o.kind}) does not match the expected kind (${rt.kind})`);
+  if (o.kind !== undefined && o.kind !== '' && o.kind !== rt.kind)
+    throw badRequest(`the kind in the data (${o.kind}) does not match the expected kind (${rt.kind})`);
   o.apiVersion = av;
   o.kind = rt.kind;
 }

@@ -58,7 +58,8 @@ function removeAt(doc: Json, path: string[], op: string): Json {
   const { parent, key } = parentOf(doc, path, op);
   if (Array.isArray(parent)) {
     const i = Number(key);
-    if (!Number.isInteger(i) || i < 0 || i >= parent.length) throw unprocessable(`${op} operation does not apply: doc is missing path: "/${path.join('/')}": missing value`);
+    if (!Number.isInteger(i) || i < 0 || i >= parent.length)
+      throw unprocessable(`${op} operation does not apply: doc is missing path: "/${path.join('/')}": missing value`);
     return parent.splice(i, 1)[0]!;
   }
   if (!(key in parent)) throw unprocessable(`${op} operation does not apply: doc is missing path: "/${path.join('/')}": missing value`);
@@ -73,7 +74,8 @@ function addAt(doc: Json, path: string[], value: Json, op: string, replace: bool
   if (Array.isArray(parent)) {
     if (replace) {
       const i = Number(key);
-      if (!Number.isInteger(i) || i < 0 || i >= parent.length) throw unprocessable(`${op} operation does not apply: doc is missing key: /${path.join('/')}: missing value`);
+      if (!Number.isInteger(i) || i < 0 || i >= parent.length)
+        throw unprocessable(`${op} operation does not apply: doc is missing key: /${path.join('/')}: missing value`);
       parent[i] = value;
     } else if (key === '-') parent.push(value);
     else {
@@ -93,7 +95,12 @@ function deepEqual(a: unknown, b: unknown): boolean {
 }
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
-  if (isObject(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical(v[k])]));
+  if (isObject(v))
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical(v[k])]),
+    );
   return v;
 }
 

@@ -23,8 +23,23 @@ export async function createServerPki(o: { hosts: string[]; now: number }): Prom
   const serverCa = await createCa({ commonName: 'podlb-apiserver-ca', now: o.now, lifetimeMs: 10 * YEAR_MS });
   const clientCa = await createCa({ commonName: 'podlb-apiserver-client-ca', now: o.now, lifetimeMs: 10 * YEAR_MS });
   const ips = o.hosts.filter((h) => /^[\d.]+$|:/.test(h));
-  const dns = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'localhost', ...o.hosts.filter((h) => !ips.includes(h))];
-  const serving = await issueLeaf({ ca: serverCa, subject: [{ CN: ['kube-apiserver'] }], usage: 'server', dnsNames: dns, ipAddresses: ips, now: o.now, lifetimeMs: YEAR_MS });
+  const dns = [
+    'kubernetes',
+    'kubernetes.default',
+    'kubernetes.default.svc',
+    'kubernetes.default.svc.cluster.local',
+    'localhost',
+    ...o.hosts.filter((h) => !ips.includes(h)),
+  ];
+  const serving = await issueLeaf({
+    ca: serverCa,
+    subject: [{ CN: ['kube-apiserver'] }],
+    usage: 'server',
+    dnsNames: dns,
+    ipAddresses: ips,
+    now: o.now,
+    lifetimeMs: YEAR_MS,
+  });
   const saKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return { serverCa, serving, clientCa, saKey };
 }

@@ -42,9 +42,12 @@ function validateRules(o: Obj): FieldError[] {
   (Array.isArray(o.rules) ? o.rules : []).forEach((r: PolicyRule, i: number) => {
     if (!Array.isArray(r.verbs) || r.verbs.length === 0) errs.push(required(`rules[${i}].verbs`, 'verbs must contain at least one value'));
     const nonResource = Array.isArray(r.nonResourceURLs) && r.nonResourceURLs.length > 0;
-    if (nonResource && o.metadata?.namespace) errs.push(invalid(`rules[${i}].nonResourceURLs`, r.nonResourceURLs, 'namespaced rules cannot apply to non-resource URLs'));
-    if (!nonResource && (!Array.isArray(r.apiGroups) || r.apiGroups.length === 0)) errs.push(required(`rules[${i}].apiGroups`, 'resource rules must supply at least one api group'));
-    if (!nonResource && (!Array.isArray(r.resources) || r.resources.length === 0)) errs.push(required(`rules[${i}].resources`, 'resource rules must supply at least one resource'));
+    if (nonResource && o.metadata?.namespace)
+      errs.push(invalid(`rules[${i}].nonResourceURLs`, r.nonResourceURLs, 'namespaced rules cannot apply to non-resource URLs'));
+    if (!nonResource && (!Array.isArray(r.apiGroups) || r.apiGroups.length === 0))
+      errs.push(required(`rules[${i}].apiGroups`, 'resource rules must supply at least one api group'));
+    if (!nonResource && (!Array.isArray(r.resources) || r.resources.length === 0))
+      errs.push(required(`rules[${i}].resources`, 'resource rules must supply at least one resource'));
   });
   return errs;
 }
@@ -54,11 +57,23 @@ function validateBinding(o: Obj): FieldError[] {
   const ref = o.roleRef ?? {};
   if (ref.apiGroup !== RBAC_GROUP) errs.push(invalid('roleRef.apiGroup', ref.apiGroup ?? '', `must be ${RBAC_GROUP}`));
   const kinds = o.metadata?.namespace ? ['Role', 'ClusterRole'] : ['ClusterRole'];
-  if (!kinds.includes(ref.kind)) errs.push({ type: 'FieldValueNotSupported', field: 'roleRef.kind', value: ref.kind ?? '', detail: `supported values: ${kinds.map((k) => `"${k}"`).join(', ')}` });
+  if (!kinds.includes(ref.kind))
+    errs.push({
+      type: 'FieldValueNotSupported',
+      field: 'roleRef.kind',
+      value: ref.kind ?? '',
+      detail: `supported values: ${kinds.map((k) => `"${k}"`).join(', ')}`,
+    });
   if (!ref.name) errs.push(required('roleRef.name'));
   (Array.isArray(o.subjects) ? o.subjects : []).forEach((s: Subject, i: number) => {
     if (!s?.name) errs.push(required(`subjects[${i}].name`));
-    if (!['User', 'Group', 'ServiceAccount'].includes(s?.kind)) errs.push({ type: 'FieldValueNotSupported', field: `subjects[${i}].kind`, value: s?.kind ?? '', detail: 'supported values: "ServiceAccount", "User", "Group"' });
+    if (!['User', 'Group', 'ServiceAccount'].includes(s?.kind))
+      errs.push({
+        type: 'FieldValueNotSupported',
+        field: `subjects[${i}].kind`,
+        value: s?.kind ?? '',
+        detail: 'supported values: "ServiceAccount", "User", "Group"',
+      });
     if (s?.kind === 'ServiceAccount' && !s.namespace && !o.metadata?.namespace) errs.push(required(`subjects[${i}].namespace`));
   });
   return errs;
@@ -78,7 +93,12 @@ const rbacType = (plural: string, singular: string, kind: string, namespaced: bo
   patch: { mergeKeys: { 'metadata.ownerReferences': 'uid' }, primitiveMerge: new Set(['metadata.finalizers']) },
   returnDeletedObject: false,
   validate: binding ? validateBinding : validateRules,
-  ...(binding ? { validateUpdate: (o: Obj, old: Obj) => (JSON.stringify(o.roleRef) !== JSON.stringify(old.roleRef) ? [invalid('roleRef', o.roleRef, 'cannot change roleRef')] : []) } : {}),
+  ...(binding
+    ? {
+        validateUpdate: (o: Obj, old: Obj) =>
+          JSON.stringify(o.roleRef) !== JSON.stringify(old.roleRef) ? [invalid('roleRef', o.roleRef, 'cannot change roleRef')] : [],
+      }
+    : {}),
 });
 
 export function rbacResources(): ResourceType[] {
@@ -94,15 +114,30 @@ const BOOTSTRAP_LABELS = { 'kubernetes.io/bootstrapping': 'rbac-defaults' };
 
 /** The default roles every cluster has that decide what anonymous and plain authenticated users may do. */
 export function bootstrapPolicy(): Array<{ resource: string; body: Obj }> {
-  const role = (name: string, rules: PolicyRule[]): { resource: string; body: Obj } => ({ resource: 'clusterroles', body: { metadata: { name, labels: BOOTSTRAP_LABELS }, rules } });
+  const role = (name: string, rules: PolicyRule[]): { resource: string; body: Obj } => ({
+    resource: 'clusterroles',
+    body: { metadata: { name, labels: BOOTSTRAP_LABELS }, rules },
+  });
   const bind = (name: string, groups: string[]): { resource: string; body: Obj } => ({
     resource: 'clusterrolebindings',
-    body: { metadata: { name, labels: BOOTSTRAP_LABELS }, roleRef: { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name }, subjects: groups.map((g) => ({ apiGroup: RBAC_GROUP, kind: 'Group', name: g })) },
+    body: {
+      metadata: { name, labels: BOOTSTRAP_LABELS },
+      roleRef: { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name },
+      subjects: groups.map((g) => ({ apiGroup: RBAC_GROUP, kind: 'Group', name: g })),
+    },
   });
   return [
-    role('cluster-admin', [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }, { nonResourceURLs: ['*'], verbs: ['*'] }]),
+    role('cluster-admin', [
+      { apiGroups: ['*'], resources: ['*'], verbs: ['*'] },
+      { nonResourceURLs: ['*'], verbs: ['*'] },
+    ]),
     bind('cluster-admin', ['system:masters']),
-    role('system:discovery', [{ nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'], verbs: ['get'] }]),
+    role('system:discovery', [
+      {
+        nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'],
+        verbs: ['get'],
+      },
+    ]),
     bind('system:discovery', ['system:authenticated']),
     role('system:basic-user', [
       { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], verbs: ['create'] },
@@ -160,7 +195,8 @@ export class RbacAuthorizer {
   allows(a: RequestAttributes): boolean {
     if (a.user.groups.includes('system:masters')) return true;
     const rulesOf = (ref: Obj, ns: string): PolicyRule[] => {
-      const role = ref.kind === 'ClusterRole' ? this.#store.tryGet(`clusterroles.${RBAC_GROUP}`, ref.name) : this.#store.tryGet(`roles.${RBAC_GROUP}`, ref.name, ns);
+      const role =
+        ref.kind === 'ClusterRole' ? this.#store.tryGet(`clusterroles.${RBAC_GROUP}`, ref.name) : this.#store.tryGet(`roles.${RBAC_GROUP}`, ref.name, ns);
       return Array.isArray(role?.rules) ? role.rules : [];
     };
     const allowedBy = (bindings: Obj[], ns: string): boolean =>

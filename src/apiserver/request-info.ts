@@ -7,8 +7,21 @@ import type { UserInfo } from './user.js';
 const VERBS: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete', GET: 'get', HEAD: 'get' };
 
 export function requestAttributes(user: UserInfo, method: string, path: string, q: URLSearchParams): RequestAttributes {
-  const base: RequestAttributes = { user, verb: (VERBS[method] ?? method).toLowerCase(), resourceRequest: false, path, apiGroup: '', resource: '', subresource: '', namespace: '', name: '' };
-  const segs = path.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+  const base: RequestAttributes = {
+    user,
+    verb: (VERBS[method] ?? method).toLowerCase(),
+    resourceRequest: false,
+    path,
+    apiGroup: '',
+    resource: '',
+    subresource: '',
+    namespace: '',
+    name: '',
+  };
+  const segs = path
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => decodeURIComponent(s));
   let rest: string[];
   let apiGroup = '';
   if (segs[0] === 'api' && segs.length >= 3) rest = segs.slice(2);
@@ -20,7 +33,10 @@ export function requestAttributes(user: UserInfo, method: string, path: string, 
   if (rest[0] === 'namespaces' && rest.length > 1) {
     a.namespace = rest[1]!;
     // /namespaces/{name} and /namespaces/{name}/{status|finalize} are the Namespace itself
-    rest = rest.length === 2 || (rest.length === 3 && apiGroup === '' && (rest[2] === 'status' || rest[2] === 'finalize')) ? ['namespaces', ...rest.slice(1)] : rest.slice(2);
+    rest =
+      rest.length === 2 || (rest.length === 3 && apiGroup === '' && (rest[2] === 'status' || rest[2] === 'finalize'))
+        ? ['namespaces', ...rest.slice(1)]
+        : rest.slice(2);
   }
   a.resource = rest[0] ?? '';
   a.name = rest[1] ?? '';

@@ -10,7 +10,10 @@ export interface Target {
 }
 
 export function route(path: string, resources: readonly ResourceType[]): Target | undefined {
-  const segs = path.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+  const segs = path
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => decodeURIComponent(s));
   let group: string;
   let version: string;
   let rest: string[];

@@ -5,23 +5,41 @@ import { refusal } from '../../testkit/api-errors.js';
 import { isDateTime } from './formats.js';
 import { ObjectStore } from './store.js';
 
-const peer = (spec: Record<string, unknown>) => ({ apiVersion: 'podlb.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'tor' }, spec: { peerAddress: '192.0.2.1', peerASN: 65000, localASN: 65001, ...spec } });
+const peer = (spec: Record<string, unknown>) => ({
+  apiVersion: 'podlb.io/v1alpha1',
+  kind: 'BGPPeer',
+  metadata: { name: 'tor' },
+  spec: { peerAddress: '192.0.2.1', peerASN: 65000, localASN: 65001, ...spec },
+});
 const session = { peer: 'tor', protocol: 'p_tor', peerAddress: '192.0.2.1', state: 'Established' };
 
 describe('PodLBNode status', () => {
   it("refuses BIRD's time of day in a date-time field with the real server's 422", () => {
     const s = new ObjectStore();
     s.create('podlbnodes', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodLBNode', metadata: { name: 'node1' }, spec: {} });
-    const st = refusal(() => s.patch('podlbnodes', 'node1', undefined, 'merge', { status: { bgp: { sessions: [{ ...session, since: '06:08:42.361' }] } } }, { subresource: 'status' }));
+    const st = refusal(() =>
+      s.patch('podlbnodes', 'node1', undefined, 'merge', { status: { bgp: { sessions: [{ ...session, since: '06:08:42.361' }] } } }, { subresource: 'status' }),
+    );
     expect(st.code).toBe(422);
     expect(st.reason).toBe('Invalid');
     expect(st.message).toBe(
       'PodLBNode.podlb.io "node1" is invalid: status.bgp.sessions[0].since: Invalid value: "06:08:42.361": status.bgp.sessions[0].since in body must be of type date-time: "06:08:42.361"',
     );
     expect(st.details?.causes).toEqual([
-      { reason: 'FieldValueTypeInvalid', field: 'status.bgp.sessions[0].since', message: 'Invalid value: "06:08:42.361": status.bgp.sessions[0].since in body must be of type date-time: "06:08:42.361"' },
+      {
+        reason: 'FieldValueTypeInvalid',
+        field: 'status.bgp.sessions[0].since',
+        message: 'Invalid value: "06:08:42.361": status.bgp.sessions[0].since in body must be of type date-time: "06:08:42.361"',
+      },
     ]);
-    const ok = s.patch('podlbnodes', 'node1', undefined, 'merge', { status: { bgp: { sessions: [{ ...session, since: '2026-12-06T06:08:42.361Z' }] } } }, { subresource: 'status' });
+    const ok = s.patch(
+      'podlbnodes',
+      'node1',
+      undefined,
+      'merge',
+      { status: { bgp: { sessions: [{ ...session, since: '2026-12-06T06:08:42.361Z' }] } } },
+      { subresource: 'status' },
+    );
     expect(ok.status.bgp.sessions[0].since).toBe('2026-12-06T06:08:42.361Z');
   });
 
@@ -29,14 +47,37 @@ describe('PodLBNode status', () => {
     const s = new ObjectStore();
     const created = s.create('podlbnodes', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodLBNode', metadata: { name: 'node1' }, spec: { typo: 1 } });
     expect(created.spec).toEqual({});
-    const o = s.patch('podlbnodes', 'node1', undefined, 'merge', { status: { members: { registered: 1, healthy: 1, draining: 0, extra: 2 }, bogus: true } }, { subresource: 'status' });
+    const o = s.patch(
+      'podlbnodes',
+      'node1',
+      undefined,
+      'merge',
+      { status: { members: { registered: 1, healthy: 1, draining: 0, extra: 2 }, bogus: true } },
+      { subresource: 'status' },
+    );
     expect(o.status).toEqual({ members: { registered: 1, healthy: 1, draining: 0 } });
   });
 
   it('refuses duplicate keys of a list-type map and a missing required field', () => {
     const s = new ObjectStore();
     s.create('podlbnodes', { metadata: { name: 'n' }, apiVersion: 'podlb.io/v1alpha1', kind: 'PodLBNode', spec: {} });
-    const dup = refusal(() => s.patch('podlbnodes', 'n', undefined, 'merge', { status: { conditions: [{ type: 'BGPReady', status: 'True' }, { type: 'BGPReady', status: 'False' }] } }, { subresource: 'status' }));
+    const dup = refusal(() =>
+      s.patch(
+        'podlbnodes',
+        'n',
+        undefined,
+        'merge',
+        {
+          status: {
+            conditions: [
+              { type: 'BGPReady', status: 'True' },
+              { type: 'BGPReady', status: 'False' },
+            ],
+          },
+        },
+        { subresource: 'status' },
+      ),
+    );
     expect(dup.details?.causes).toEqual([{ reason: 'FieldValueDuplicate', field: 'status.conditions[1]', message: 'Duplicate value: {"type":"BGPReady"}' }]);
     const req = refusal(() => s.patch('podlbnodes', 'n', undefined, 'merge', { status: { members: { registered: 1 } } }, { subresource: 'status' }));
     expect(req.details?.causes?.map((c) => `${c.field}: ${c.message}`)).toEqual([
@@ -52,7 +93,10 @@ describe('BGPPeer spec', () => {
     [{ holdTimeSeconds: 70000 }, 'spec.holdTimeSeconds: Invalid value: 70000: spec.holdTimeSeconds in body should be less than or equal to 65535'],
     [{ peerASN: 'x' }, 'spec.peerASN: Invalid value: "string": spec.peerASN in body must be of type integer: "string"'],
     [{ bfd: { enabled: 1 } }, 'spec.bfd.enabled: Invalid value: "integer": spec.bfd.enabled in body must be of type boolean: "integer"'],
-    [{ passwordSecretRef: { name: 'Bad_Name', key: 'k' } }, "spec.passwordSecretRef.name: Invalid value: \"Bad_Name\": spec.passwordSecretRef.name in body should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'"],
+    [
+      { passwordSecretRef: { name: 'Bad_Name', key: 'k' } },
+      'spec.passwordSecretRef.name: Invalid value: "Bad_Name": spec.passwordSecretRef.name in body should match \'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$\'',
+    ],
   ])('refuses %j', (spec, first) => {
     const st = refusal(() => new ObjectStore().create('bgppeers', peer(spec)));
     expect(st.code).toBe(422);
@@ -63,7 +107,9 @@ describe('BGPPeer spec', () => {
     const s = new ObjectStore();
     const blocked = refusal(() => s.create('bgppeers', peer({ holdTimeSeconds: 2, peerASN: undefined })));
     expect(blocked.details?.causes?.map((c) => c.field)).toEqual(['spec.peerASN', '<nil>']);
-    expect(blocked.details?.causes?.[1]?.message).toBe('Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation');
+    expect(blocked.details?.causes?.[1]?.message).toBe(
+      'Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
+    );
     const st = refusal(() => s.create('bgppeers', peer({ holdTimeSeconds: 2 })));
     expect(st.message).toBe('BGPPeer.podlb.io "tor" is invalid: spec.holdTimeSeconds: Invalid value: "integer": holdTimeSeconds must be 0 or 3-65535');
     const ka = refusal(() => s.create('bgppeers', peer({ keepaliveSeconds: 95 })));
@@ -89,8 +135,19 @@ describe('BGPPeer spec', () => {
 
 describe('LoadBalancerClass spec', () => {
   it('refuses an enum value outside the list with Unsupported value', () => {
-    const st = refusal(() => new ObjectStore().create('loadbalancerclasses', { apiVersion: 'podlb.io/v1alpha1', kind: 'LoadBalancerClass', metadata: { name: 'x' }, spec: { provider: 'f5' } }));
-    expect(st.details?.causes?.[0]).toEqual({ reason: 'FieldValueNotSupported', field: 'spec.provider', message: 'Unsupported value: "f5": supported values: "haproxy", "octavia"' });
+    const st = refusal(() =>
+      new ObjectStore().create('loadbalancerclasses', {
+        apiVersion: 'podlb.io/v1alpha1',
+        kind: 'LoadBalancerClass',
+        metadata: { name: 'x' },
+        spec: { provider: 'f5' },
+      }),
+    );
+    expect(st.details?.causes?.[0]).toEqual({
+      reason: 'FieldValueNotSupported',
+      field: 'spec.provider',
+      message: 'Unsupported value: "f5": supported values: "haproxy", "octavia"',
+    });
   });
 });
 
@@ -115,12 +172,24 @@ describe('extra CRDs', () => {
         group: 'example.io',
         scope: 'Namespaced' as const,
         names: { kind: 'Widget', plural: 'widgets' },
-        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer', minimum: 1 } } } } } } }],
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer', minimum: 1 } } } } } },
+          },
+        ],
       },
     };
     const s = new ObjectStore({ resources: [resourceFromCrd(crd)] });
-    expect(s.create('widgets', { apiVersion: 'example.io/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'default' }, spec: { size: 2, extra: 1 } }).spec).toEqual({ size: 2 });
-    expect(refusal(() => s.create('widgets', { apiVersion: 'example.io/v1', kind: 'Widget', metadata: { name: 'v', namespace: 'default' }, spec: { size: 0 } })).message).toContain('spec.size in body should be greater than or equal to 1');
+    expect(
+      s.create('widgets', { apiVersion: 'example.io/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'default' }, spec: { size: 2, extra: 1 } }).spec,
+    ).toEqual({ size: 2 });
+    expect(
+      refusal(() => s.create('widgets', { apiVersion: 'example.io/v1', kind: 'Widget', metadata: { name: 'v', namespace: 'default' }, spec: { size: 0 } }))
+        .message,
+    ).toContain('spec.size in body should be greater than or equal to 1');
   });
 });
 
@@ -132,10 +201,20 @@ describe('ratcheting', () => {
     // Stored when an older schema did not require healthy and draining, nor a date-time since.
     const old = { status: { members: { registered: 1 }, bgp: { sessions: [{ ...session, since: '06:08:42.361' }] } } };
     const fields = ['status.bgp.sessions[0].since', 'status.members.draining', 'status.members.healthy'];
-    expect(schema.validate(structuredClone(old)).map((e) => e.field).sort()).toEqual(fields);
+    expect(
+      schema
+        .validate(structuredClone(old))
+        .map((e) => e.field)
+        .sort(),
+    ).toEqual(fields);
     const unrelated = { status: { ...structuredClone(old.status), bgp: { ...old.status.bgp, lastApplyResult: 'Applied' } } };
     expect(schema.validate(unrelated, old)).toEqual([]);
     const touched = { status: { members: { registered: 2 }, bgp: { sessions: [{ ...session, since: '07:00:00.000' }] } } };
-    expect(schema.validate(touched, old).map((e) => e.field).sort()).toEqual(fields);
+    expect(
+      schema
+        .validate(touched, old)
+        .map((e) => e.field)
+        .sort(),
+    ).toEqual(fields);
   });
 });

@@ -59,7 +59,13 @@ function regex(p: string): RegExp {
 }
 
 /** Errors after which CEL rules are not run (apiextensions' hasBlockingErr). */
-const BLOCKING = new Set<FieldError['type']>(['FieldValueNotSupported', 'FieldValueRequired', 'FieldValueTooLong', 'FieldValueTooMany', 'FieldValueTypeInvalid']);
+const BLOCKING = new Set<FieldError['type']>([
+  'FieldValueNotSupported',
+  'FieldValueRequired',
+  'FieldValueTooLong',
+  'FieldValueTooMany',
+  'FieldValueTypeInvalid',
+]);
 
 export class StructuralSchema {
   readonly #root: Obj;
@@ -90,7 +96,8 @@ export class StructuralSchema {
     const diff = (a: unknown, b: unknown, path: string): void => {
       if (Array.isArray(a) && Array.isArray(b)) {
         for (const [i, x] of a.entries()) diff(x, b[i], `${path}[${i}]`);
-      } else if (isObj(a) && isObj(b)) for (const k of Object.keys(a)) if (a[k] !== undefined) (k in b ? diff(a[k], b[k], child(path, k)) : out.push(child(path, k)));
+      } else if (isObj(a) && isObj(b))
+        for (const k of Object.keys(a)) if (a[k] !== undefined) k in b ? diff(a[k], b[k], child(path, k)) : out.push(child(path, k));
     };
     diff(o, pruned, '');
     return out;
@@ -107,7 +114,9 @@ export class StructuralSchema {
     const schemaErrs = old === undefined ? errs : ratchet(errs, o, old);
     if (!this.#hasRules) return schemaErrs;
     if (schemaErrs.some((e) => BLOCKING.has(e.type))) {
-      schemaErrs.push(invalid('<nil>', 'null', 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation'));
+      schemaErrs.push(
+        invalid('<nil>', 'null', 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation'),
+      );
       return schemaErrs;
     }
     const ruleErrs: FieldError[] = [];
@@ -119,7 +128,9 @@ export class StructuralSchema {
 function rulesOf(s: unknown): string[] {
   if (!isObj(s)) return [];
   const out: string[] = [];
-  if (Array.isArray(s['x-kubernetes-validations'])) for (const r of s['x-kubernetes-validations']) if (isObj(r)) out.push(String(r.rule), ...(typeof r.messageExpression === 'string' ? [r.messageExpression] : []));
+  if (Array.isArray(s['x-kubernetes-validations']))
+    for (const r of s['x-kubernetes-validations'])
+      if (isObj(r)) out.push(String(r.rule), ...(typeof r.messageExpression === 'string' ? [r.messageExpression] : []));
   if (isObj(s.properties)) for (const v of Object.values(s.properties)) out.push(...rulesOf(v));
   out.push(...rulesOf(s.items), ...rulesOf(s.additionalProperties));
   return out;
@@ -195,9 +206,11 @@ function valueValidations(v: unknown, s: Obj, path: string, errs: FieldError[]):
   const at = path || '<root>';
   if (typeof v === 'string') {
     const fmt = typeof s.format === 'string' ? s.format : undefined;
-    if (fmt && knownFormat(fmt) && !isFormatValid(fmt, v)) errs.push({ type: 'FieldValueTypeInvalid', field: path, value: v, detail: `${at} in body must be of type ${fmt}: ${JSON.stringify(v)}` });
+    if (fmt && knownFormat(fmt) && !isFormatValid(fmt, v))
+      errs.push({ type: 'FieldValueTypeInvalid', field: path, value: v, detail: `${at} in body must be of type ${fmt}: ${JSON.stringify(v)}` });
     const len = [...v].length;
-    if (typeof s.maxLength === 'number' && len > s.maxLength) errs.push({ type: 'FieldValueTooLong', field: path, value: v, detail: `may not be more than ${s.maxLength} bytes` });
+    if (typeof s.maxLength === 'number' && len > s.maxLength)
+      errs.push({ type: 'FieldValueTooLong', field: path, value: v, detail: `may not be more than ${s.maxLength} bytes` });
     if (typeof s.minLength === 'number' && len < s.minLength) errs.push(invalid(path, v, `${at} in body should be at least ${s.minLength} chars long`));
     if (typeof s.pattern === 'string' && !regex(s.pattern).test(v)) errs.push(invalid(path, v, `${at} in body should match '${s.pattern}'`));
   }
@@ -206,26 +219,37 @@ function valueValidations(v: unknown, s: Obj, path: string, errs: FieldError[]):
       errs.push(invalid(path, v, `${at} in body should be less than ${s.exclusiveMaximum === true ? '' : 'or equal to '}${s.maximum}`));
     if (typeof s.minimum === 'number' && (s.exclusiveMinimum === true ? v <= s.minimum : v < s.minimum))
       errs.push(invalid(path, v, `${at} in body should be greater than ${s.exclusiveMinimum === true ? '' : 'or equal to '}${s.minimum}`));
-    if (typeof s.multipleOf === 'number' && !Number.isInteger(v / s.multipleOf)) errs.push(invalid(path, v, `${at} in body should be a multiple of ${s.multipleOf}`));
+    if (typeof s.multipleOf === 'number' && !Number.isInteger(v / s.multipleOf))
+      errs.push(invalid(path, v, `${at} in body should be a multiple of ${s.multipleOf}`));
   }
   if (Array.isArray(v)) {
-    if (typeof s.maxItems === 'number' && v.length > s.maxItems) errs.push({ type: 'FieldValueTooMany', field: path, value: v.length, detail: `must have at most ${s.maxItems} items` });
+    if (typeof s.maxItems === 'number' && v.length > s.maxItems)
+      errs.push({ type: 'FieldValueTooMany', field: path, value: v.length, detail: `must have at most ${s.maxItems} items` });
     if (typeof s.minItems === 'number' && v.length < s.minItems) errs.push(invalid(path, v, `${at} in body should have at least ${s.minItems} items`));
   }
   if (isObj(v)) {
     if (Array.isArray(s.required)) for (const r of s.required) if (v[String(r)] === undefined) errs.push(required(child(path, String(r)), ''));
     const n = Object.keys(v).length;
-    if (typeof s.maxProperties === 'number' && n > s.maxProperties) errs.push({ type: 'FieldValueTooMany', field: path, value: n, detail: `must have at most ${s.maxProperties} items` });
-    if (typeof s.minProperties === 'number' && n < s.minProperties) errs.push(invalid(path, v, `${at} in body should have at least ${s.minProperties} properties`));
+    if (typeof s.maxProperties === 'number' && n > s.maxProperties)
+      errs.push({ type: 'FieldValueTooMany', field: path, value: n, detail: `must have at most ${s.maxProperties} items` });
+    if (typeof s.minProperties === 'number' && n < s.minProperties)
+      errs.push(invalid(path, v, `${at} in body should have at least ${s.minProperties} properties`));
   }
   if (Array.isArray(s.enum) && !s.enum.some((e) => JSON.stringify(e) === JSON.stringify(v))) {
-    errs.push(notSupported(path, v, s.enum.map((e) => (typeof e === 'string' ? e : JSON.stringify(e)))));
+    errs.push(
+      notSupported(
+        path,
+        v,
+        s.enum.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))),
+      ),
+    );
   }
   const branch = (b: unknown): FieldError[] => {
     const out: FieldError[] = [];
     if (isObj(b)) {
       valueValidations(v, b, path, out);
-      if (isObj(v) && isObj(b.properties)) for (const [k, sub] of Object.entries(b.properties)) if (v[k] !== undefined && isObj(sub)) valueValidations(v[k], sub, child(path, k), out);
+      if (isObj(v) && isObj(b.properties))
+        for (const [k, sub] of Object.entries(b.properties)) if (v[k] !== undefined && isObj(sub)) valueValidations(v[k], sub, child(path, k), out);
     }
     return out;
   };
@@ -295,7 +319,10 @@ function runRules(v: unknown, old: unknown, s: Obj, path: string, errs: FieldErr
       const ctx = { self: toCel(v), ...(transition ? { oldSelf: toCel(old) } : {}) };
       const at = path || '<root>';
       const typeName = typeof s.type === 'string' ? s.type : kindOf(v);
-      const fieldPath = typeof r.fieldPath === 'string' && r.fieldPath !== '' ? `${path}${r.fieldPath.startsWith('.') || r.fieldPath.startsWith('[') ? '' : '.'}${r.fieldPath}` : at;
+      const fieldPath =
+        typeof r.fieldPath === 'string' && r.fieldPath !== ''
+          ? `${path}${r.fieldPath.startsWith('.') || r.fieldPath.startsWith('[') ? '' : '.'}${r.fieldPath}`
+          : at;
       let result: unknown;
       try {
         result = celEnvironment().parse(r.rule)(ctx);
@@ -319,7 +346,8 @@ function runRules(v: unknown, old: unknown, s: Obj, path: string, errs: FieldErr
     }
   }
   if (Array.isArray(v) && isObj(s.items)) {
-    const keys = s['x-kubernetes-list-type'] === 'map' && Array.isArray(s['x-kubernetes-list-map-keys']) ? s['x-kubernetes-list-map-keys'].map(String) : undefined;
+    const keys =
+      s['x-kubernetes-list-type'] === 'map' && Array.isArray(s['x-kubernetes-list-map-keys']) ? s['x-kubernetes-list-map-keys'].map(String) : undefined;
     const oldList = Array.isArray(old) ? old : [];
     v.forEach((x, i) => {
       // Items correlate with the stored list only by their map keys.

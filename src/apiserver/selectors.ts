@@ -16,7 +16,8 @@ export function qualifiedNameProblem(key: string): string | undefined {
     const prefix = parts[0]!;
     name = parts[1]!;
     if (prefix.length === 0) return 'prefix part must be non-empty';
-    if (prefix.length > 253 || !subdomainRe.test(prefix)) return 'prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\', and must start and end with an alphanumeric character';
+    if (prefix.length > 253 || !subdomainRe.test(prefix))
+      return "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
   } else if (parts.length > 2) {
     return "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')";
   }
@@ -121,7 +122,7 @@ export function parseLabelSelector(s: string): AnyRequirement[] {
         }
         if (toks[i]?.t !== ')') fail(`found '', expected: ')'`);
         i++;
-        if (values.length === 0 && next.v === 'in') fail('for \'in\', \'notin\' operators, values set can\'t be empty');
+        if (values.length === 0 && next.v === 'in') fail("for 'in', 'notin' operators, values set can't be empty");
         reqs.push({ key, operator: next.v === 'in' ? 'In' : 'NotIn', values });
       } else {
         fail(`found '${next.v}', expected: '=', '!=', '==', 'in', notin'`);

@@ -47,21 +47,64 @@ describe('strategic merge patch', () => {
   it.each([
     [
       'conditions merged by type',
-      { status: { conditions: [{ type: 'A', status: 'True' }, { type: 'B', status: 'False' }] } },
-      { status: { conditions: [{ type: 'B', status: 'True', reason: 'r' }, { type: 'C', status: 'True' }] } },
-      { status: { conditions: [{ type: 'A', status: 'True' }, { type: 'B', status: 'True', reason: 'r' }, { type: 'C', status: 'True' }] } },
+      {
+        status: {
+          conditions: [
+            { type: 'A', status: 'True' },
+            { type: 'B', status: 'False' },
+          ],
+        },
+      },
+      {
+        status: {
+          conditions: [
+            { type: 'B', status: 'True', reason: 'r' },
+            { type: 'C', status: 'True' },
+          ],
+        },
+      },
+      {
+        status: {
+          conditions: [
+            { type: 'A', status: 'True' },
+            { type: 'B', status: 'True', reason: 'r' },
+            { type: 'C', status: 'True' },
+          ],
+        },
+      },
     ],
     [
       '$patch: delete removes a keyed item',
-      { status: { conditions: [{ type: 'A', status: 'True' }, { type: 'B', status: 'False' }] } },
+      {
+        status: {
+          conditions: [
+            { type: 'A', status: 'True' },
+            { type: 'B', status: 'False' },
+          ],
+        },
+      },
       { status: { conditions: [{ type: 'A', $patch: 'delete' }] } },
       { status: { conditions: [{ type: 'B', status: 'False' }] } },
     ],
     [
       'containers by name, nested ports by containerPort',
-      { spec: { containers: [{ name: 'a', image: 'x', ports: [{ containerPort: 80 }] }, { name: 'b', image: 'y' }] } },
+      {
+        spec: {
+          containers: [
+            { name: 'a', image: 'x', ports: [{ containerPort: 80 }] },
+            { name: 'b', image: 'y' },
+          ],
+        },
+      },
       { spec: { containers: [{ name: 'a', image: 'x2', ports: [{ containerPort: 81 }] }] } },
-      { spec: { containers: [{ name: 'a', image: 'x2', ports: [{ containerPort: 80 }, { containerPort: 81 }] }, { name: 'b', image: 'y' }] } },
+      {
+        spec: {
+          containers: [
+            { name: 'a', image: 'x2', ports: [{ containerPort: 80 }, { containerPort: 81 }] },
+            { name: 'b', image: 'y' },
+          ],
+        },
+      },
     ],
     [
       'readinessGates have no merge key: replaced',
@@ -73,7 +116,16 @@ describe('strategic merge patch', () => {
       'ownerReferences by uid, finalizers as a set, null deletes',
       { metadata: { ownerReferences: [{ uid: '1', name: 'a' }], finalizers: ['x'], labels: { a: '1', b: '2' } } },
       { metadata: { ownerReferences: [{ uid: '2', name: 'b' }], finalizers: ['x', 'y'], labels: { a: null } } },
-      { metadata: { ownerReferences: [{ uid: '1', name: 'a' }, { uid: '2', name: 'b' }], finalizers: ['x', 'y'], labels: { b: '2' } } },
+      {
+        metadata: {
+          ownerReferences: [
+            { uid: '1', name: 'a' },
+            { uid: '2', name: 'b' },
+          ],
+          finalizers: ['x', 'y'],
+          labels: { b: '2' },
+        },
+      },
     ],
     [
       '$deleteFromPrimitiveList',
@@ -85,9 +137,23 @@ describe('strategic merge patch', () => {
     expect(applyStrategicMergePatch(orig as never, patch as never, pod)).toEqual(want);
   });
   it('node addresses merge by type', () => {
-    const o = { status: { addresses: [{ type: 'InternalIP', address: '1.1.1.1' }, { type: 'Hostname', address: 'n' }] } };
+    const o = {
+      status: {
+        addresses: [
+          { type: 'InternalIP', address: '1.1.1.1' },
+          { type: 'Hostname', address: 'n' },
+        ],
+      },
+    };
     const p = { status: { addresses: [{ type: 'InternalIP', address: '2.2.2.2' }] } };
-    expect(applyStrategicMergePatch(o, p, node)).toEqual({ status: { addresses: [{ type: 'InternalIP', address: '2.2.2.2' }, { type: 'Hostname', address: 'n' }] } });
+    expect(applyStrategicMergePatch(o, p, node)).toEqual({
+      status: {
+        addresses: [
+          { type: 'InternalIP', address: '2.2.2.2' },
+          { type: 'Hostname', address: 'n' },
+        ],
+      },
+    });
   });
   it('merge patch (RFC 7386) replaces lists and deletes on null', () => {
     expect(applyMergePatch({ a: [1, 2], b: { c: 1, d: 2 } }, { a: [3], b: { c: null } })).toEqual({ a: [3], b: { d: 2 } });
@@ -96,7 +162,13 @@ describe('strategic merge patch', () => {
     [[{ op: 'add', path: '/a/-', value: 3 }], { a: [1, 2, 3] }],
     [[{ op: 'replace', path: '/a/0', value: 9 }], { a: [9, 2] }],
     [[{ op: 'remove', path: '/a/1' }], { a: [1] }],
-    [[{ op: 'test', path: '/a/0', value: 1 }, { op: 'add', path: '/b', value: 'x' }], { a: [1, 2], b: 'x' }],
+    [
+      [
+        { op: 'test', path: '/a/0', value: 1 },
+        { op: 'add', path: '/b', value: 'x' },
+      ],
+      { a: [1, 2], b: 'x' },
+    ],
   ])('JSON patch %j', (ops, want) => {
     expect(applyJsonPatch({ a: [1, 2] }, ops)).toEqual(want);
   });
@@ -166,7 +238,14 @@ describe('store', () => {
   it('PUT on a custom resource needs a resourceVersion; the spec is kept by /status', () => {
     const s = new ObjectStore();
     const haproxy = { provider: 'haproxy', haproxy: { instances: ['unix:///run/haproxy.sock'] } };
-    const octavia = { provider: 'octavia', octavia: { authURL: 'https://keystone.example/v3', credentialsSecretRef: { name: 'c', key: 'k' }, loadBalancerID: '3f2a4c1e-9b7d-4e2a-8c1f-0a1b2c3d4e5f' } };
+    const octavia = {
+      provider: 'octavia',
+      octavia: {
+        authURL: 'https://keystone.example/v3',
+        credentialsSecretRef: { name: 'c', key: 'k' },
+        loadBalancerID: '3f2a4c1e-9b7d-4e2a-8c1f-0a1b2c3d4e5f',
+      },
+    };
     const lbc = s.create('loadbalancerclasses', { metadata: { name: 'l' }, spec: haproxy });
     const { resourceVersion: _rv, ...meta } = lbc.metadata;
     expect(code(() => s.update('loadbalancerclasses', { ...lbc, metadata: meta }))).toBe(422);
@@ -182,7 +261,9 @@ describe('store', () => {
     const s = new ObjectStore();
     const es = s.create('endpointslices', { metadata: { name: 'e', namespace: 'default' }, addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.1'] }] });
     expect(code(() => s.update('endpointslices', { ...es, addressType: 'IPv6', endpoints: [] }))).toBe(422);
-    expect(code(() => s.create('endpointslices', { metadata: { name: 'f', namespace: 'default' }, addressType: 'IPv6', endpoints: [{ addresses: ['10.0.0.1'] }] }))).toBe(422);
+    expect(
+      code(() => s.create('endpointslices', { metadata: { name: 'f', namespace: 'default' }, addressType: 'IPv6', endpoints: [{ addresses: ['10.0.0.1'] }] })),
+    ).toBe(422);
   });
 
   it('a shorter grace period moves a pending Pod deletion earlier', () => {
@@ -212,7 +293,10 @@ describe('store', () => {
 
   it('services get a cluster IP per family, dual-stack on request', () => {
     const s = new ObjectStore();
-    const svc = s.create('services', { metadata: { name: 'd', namespace: 'default' }, spec: { ipFamilyPolicy: 'PreferDualStack', selector: { a: 'b' }, ports: [{ port: 80 }] } });
+    const svc = s.create('services', {
+      metadata: { name: 'd', namespace: 'default' },
+      spec: { ipFamilyPolicy: 'PreferDualStack', selector: { a: 'b' }, ports: [{ port: 80 }] },
+    });
     expect(svc.spec.ipFamilies).toEqual(['IPv4', 'IPv6']);
     expect(svc.spec.clusterIPs).toHaveLength(2);
     expect(svc.spec.ports[0].targetPort).toBe(80);
@@ -262,9 +346,13 @@ describe('EndpointSlice and Pod IP validation (ValidateEndpointIP, validatePodIP
     const s = new ObjectStore();
     s.create('pods', { metadata: { name: 'p', namespace: 'default' }, spec: podSpec({ nodeName: 'n' }) });
     const status = (st: Record<string, unknown>) => s.patch('pods', 'p', 'default', 'merge', { status: st }, { subresource: 'status' });
-    expect(refused(() => status({ podIPs: [{ ip: '10.0.0.300' }] })).status.message).toContain('status.podIPs[0]: Invalid value: "10.0.0.300": must be a valid IP address');
+    expect(refused(() => status({ podIPs: [{ ip: '10.0.0.300' }] })).status.message).toContain(
+      'status.podIPs[0]: Invalid value: "10.0.0.300": must be a valid IP address',
+    );
     expect(refused(() => status({ podIPs: [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }] })).status.message).toContain('status.podIPs: Invalid value');
-    expect(refused(() => status({ podIPs: [{ ip: '10.0.0.1' }, { ip: 'fd00::1' }, { ip: 'fd00::2' }] })).status.message).toContain('may specify no more than one IP for each IP family');
+    expect(refused(() => status({ podIPs: [{ ip: '10.0.0.1' }, { ip: 'fd00::1' }, { ip: 'fd00::2' }] })).status.message).toContain(
+      'may specify no more than one IP for each IP family',
+    );
     const dual = status({ podIP: '10.0.0.9', podIPs: [{ ip: '10.0.0.1' }, { ip: 'fd00::1' }] });
     expect(dual.status.podIP).toBe('10.0.0.1');
     expect(status({ podIPs: null, podIP: 'fd00::7' }).status.podIPs).toEqual([{ ip: 'fd00::7' }]);

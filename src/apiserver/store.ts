@@ -2,7 +2,21 @@
 // registry's create/update/patch/delete flow (strategies from resources.ts). Reads are served
 // from the watch cache (watch.ts: history and watchers; list.ts: pages).
 import { randomUUID } from 'node:crypto';
-import { ApiError, type FieldError, alreadyExists, badRequest, conflict, failure, forbiddenField, invalid, invalidError, notFound, staleConflict, type Status, unsupportedMediaType } from './errors.js';
+import {
+  ApiError,
+  type FieldError,
+  alreadyExists,
+  badRequest,
+  conflict,
+  failure,
+  forbiddenField,
+  invalid,
+  invalidError,
+  notFound,
+  staleConflict,
+  type Status,
+  unsupportedMediaType,
+} from './errors.js';
 import { type Json, applyJsonPatch, applyMergePatch, applyStrategicMergePatch, deepEqual } from './patch.js';
 import { type Obj, type ResourceType, type StrategyContext, apiVersionOf } from './resource-type.js';
 import { builtinResources } from './resources.js';
@@ -43,7 +57,12 @@ export class ObjectStore {
     this.#now = opts.now ?? (() => new Date());
     for (const rt of [...builtinResources(), ...(opts.resources ?? [])]) this.register(rt);
     const ips = new ServiceAddresses();
-    this.#ctx = { allocateClusterIP: (family) => ips.clusterIP(family), allocateNodePort: () => ips.nodePort(), release: () => undefined, now: () => this.#now() };
+    this.#ctx = {
+      allocateClusterIP: (family) => ips.clusterIP(family),
+      allocateNodePort: () => ips.nodePort(),
+      release: () => undefined,
+      now: () => this.#now(),
+    };
     for (const ns of PROTECTED_NAMESPACES) this.create('namespaces', { metadata: { name: ns } });
   }
 
@@ -206,11 +225,16 @@ export class ObjectStore {
       const ns = this.#state('namespaces').objects.get(meta.namespace);
       if (!ns) throw notFound({ group: '', resource: 'namespaces' }, meta.namespace);
       if (ns.status?.phase === 'Terminating')
-        throw failure(403, 'Forbidden', `${rt.group === '' ? rt.plural : `${rt.plural}.${rt.group}`} "${meta.name ?? ''}" is forbidden: unable to create new content in namespace ${meta.namespace} because it is being terminated`, {
-          name: meta.name,
-          kind: rt.plural,
-          causes: [{ reason: 'NamespaceTerminating', message: `namespace ${meta.namespace} is being terminated`, field: 'metadata.namespace' }],
-        });
+        throw failure(
+          403,
+          'Forbidden',
+          `${rt.group === '' ? rt.plural : `${rt.plural}.${rt.group}`} "${meta.name ?? ''}" is forbidden: unable to create new content in namespace ${meta.namespace} because it is being terminated`,
+          {
+            name: meta.name,
+            kind: rt.plural,
+            causes: [{ reason: 'NamespaceTerminating', message: `namespace ${meta.namespace} is being terminated`, field: 'metadata.namespace' }],
+          },
+        );
     }
     meta.uid = randomUUID();
     meta.creationTimestamp = metaTime(this.#now());
@@ -222,8 +246,21 @@ export class ObjectStore {
     rt.defaults?.(o);
     if (rt.custom && rt.statusSubresource) delete o.status;
     rt.prepareForCreate?.(o, this.#ctx);
-    this.#invalid(rt, meta.name ?? '', [...validateObjectMeta(meta, rt.nameRule, rt.namespaced), ...(rt.validate?.(o) ?? []), ...(rt.validateWrite?.(o, undefined) ?? [])]);
-    this.#admit({ rt, operation: 'CREATE', name: meta.name ?? '', namespace: meta.namespace, object: o, oldObject: null, user: opts.user ?? IN_PROCESS_USER, ...(opts.dryRun ? { dryRun: true } : {}) });
+    this.#invalid(rt, meta.name ?? '', [
+      ...validateObjectMeta(meta, rt.nameRule, rt.namespaced),
+      ...(rt.validate?.(o) ?? []),
+      ...(rt.validateWrite?.(o, undefined) ?? []),
+    ]);
+    this.#admit({
+      rt,
+      operation: 'CREATE',
+      name: meta.name ?? '',
+      namespace: meta.namespace,
+      object: o,
+      oldObject: null,
+      user: opts.user ?? IN_PROCESS_USER,
+      ...(opts.dryRun ? { dryRun: true } : {}),
+    });
     const key = this.#key(rt, meta.name, meta.namespace);
     if (st.objects.has(key)) throw alreadyExists(this.#gr(rt), meta.name);
     if (opts.dryRun) return this.#out(rt, o);
@@ -308,14 +345,27 @@ export class ObjectStore {
     if (om.deletionTimestamp) {
       const oldF: string[] = om.finalizers ?? [];
       const added = ((nm.finalizers ?? []) as string[]).filter((f) => !oldF.includes(f));
-      if (added.length > 0) errs.push(forbiddenField('metadata.finalizers', `no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`));
+      if (added.length > 0)
+        errs.push(
+          forbiddenField('metadata.finalizers', `no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`),
+        );
     }
     errs.push(...validateObjectMeta(nm, rt.nameRule, rt.namespaced));
     if (status) errs.push(...(rt.validateStatus?.(next, old) ?? []));
     else errs.push(...(rt.validate?.(next) ?? []), ...(rt.validateUpdate?.(next, old) ?? []));
     errs.push(...(rt.validateWrite?.(next, old) ?? []));
     this.#invalid(rt, name, errs);
-    this.#admit({ rt, operation: 'UPDATE', ...(status ? { subResource: 'status' } : {}), name, namespace: meta.namespace, object: next, oldObject: old, user: opts.user ?? IN_PROCESS_USER, ...(opts.dryRun ? { dryRun: true } : {}) });
+    this.#admit({
+      rt,
+      operation: 'UPDATE',
+      ...(status ? { subResource: 'status' } : {}),
+      name,
+      namespace: meta.namespace,
+      object: next,
+      oldObject: old,
+      user: opts.user ?? IN_PROCESS_USER,
+      ...(opts.dryRun ? { dryRun: true } : {}),
+    });
     if (rt.generation && !status) {
       const strip = (x: Obj): Obj => {
         const { metadata: _m, status: _s, ...rest } = x;
@@ -340,7 +390,15 @@ export class ObjectStore {
     const accepted = rt.custom
       ? ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']
       : ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'];
-    const t = ({ merge: 'application/merge-patch+json', json: 'application/json-patch+json', strategic: 'application/strategic-merge-patch+json', apply: 'application/apply-patch+yaml' } as Record<string, string>)[type] ?? type;
+    const t =
+      (
+        {
+          merge: 'application/merge-patch+json',
+          json: 'application/json-patch+json',
+          strategic: 'application/strategic-merge-patch+json',
+          apply: 'application/apply-patch+yaml',
+        } as Record<string, string>
+      )[type] ?? type;
     if (!accepted.includes(t) || t === 'application/apply-patch+yaml') throw unsupportedMediaType(t, accepted);
     const key = this.#key(rt, name, namespace);
     const old = st.objects.get(key);
@@ -349,15 +407,23 @@ export class ObjectStore {
     let patched: Json;
     if (t === 'application/json-patch+json') patched = applyJsonPatch(current, patch);
     else {
-      if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw badRequest('json: cannot unmarshal array into Go value of type map[string]interface {}');
+      if (typeof patch !== 'object' || patch === null || Array.isArray(patch))
+        throw badRequest('json: cannot unmarshal array into Go value of type map[string]interface {}');
       patched = t === 'application/merge-patch+json' ? applyMergePatch(current, patch as Json) : applyStrategicMergePatch(current, patch as Json, rt.patch);
     }
     if (typeof patched !== 'object' || patched === null || Array.isArray(patched)) throw badRequest('the patch produced a value that is not an object');
     const p = patched as Obj;
-    if (p.metadata?.name !== undefined && p.metadata.name !== name) throw badRequest(`the name of the object (${p.metadata.name}) does not match the name on the URL (${name})`);
+    if (p.metadata?.name !== undefined && p.metadata.name !== name)
+      throw badRequest(`the name of the object (${p.metadata.name}) does not match the name on the URL (${name})`);
     if (rt.namespaced && p.metadata?.namespace !== undefined && p.metadata.namespace !== namespace)
       throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
-    return this.#update(st, p, { name, ...(namespace !== undefined ? { namespace } : {}), ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.user ? { user: opts.user } : {}) }, opts.subresource === 'status', true);
+    return this.#update(
+      st,
+      p,
+      { name, ...(namespace !== undefined ? { namespace } : {}), ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.user ? { user: opts.user } : {}) },
+      opts.subresource === 'status',
+      true,
+    );
   }
 
   delete(resource: string, name: string, namespace?: string, opts: DeleteOptions = {}): Obj | Status {
@@ -371,12 +437,25 @@ export class ObjectStore {
     if (pre?.uid && pre.uid !== om.uid)
       throw conflict(this.#gr(rt), name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${om.uid}`);
     if (pre?.resourceVersion && pre.resourceVersion !== om.resourceVersion)
-      throw conflict(this.#gr(rt), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${om.resourceVersion}`);
+      throw conflict(
+        this.#gr(rt),
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${om.resourceVersion}`,
+      );
     if (opts.gracePeriodSeconds !== undefined && (!Number.isInteger(opts.gracePeriodSeconds) || opts.gracePeriodSeconds < 0))
       this.#invalid(rt, name, [invalid('gracePeriodSeconds', opts.gracePeriodSeconds, 'must be greater than or equal to 0')]);
-    this.#admit({ rt, operation: 'DELETE', name, namespace, object: null, oldObject: old, user: opts.user ?? IN_PROCESS_USER, ...(opts.dryRun ? { dryRun: true } : {}) });
+    this.#admit({
+      rt,
+      operation: 'DELETE',
+      name,
+      namespace,
+      object: null,
+      oldObject: old,
+      user: opts.user ?? IN_PROCESS_USER,
+      ...(opts.dryRun ? { dryRun: true } : {}),
+    });
     if (rt.plural === 'namespaces' && rt.group === '') return terminateNamespace(this.#namespaces, st, old, opts.dryRun === true);
-    const grace = rt.gracePeriod ? rt.gracePeriod(old, opts.gracePeriodSeconds) ?? 0 : 0;
+    const grace = rt.gracePeriod ? (rt.gracePeriod(old, opts.gracePeriodSeconds) ?? 0) : 0;
     const step = deletionStep(old, grace, this.#now());
     if (step.kind === 'unchanged') return this.#out(rt, old);
     if (step.kind === 'mark') {

@@ -56,10 +56,10 @@ export function isFqdn(s: string): boolean {
 /** IANA_SVC_NAME: port names. */
 export function portNameProblem(s: string): string | undefined {
   if (s.length > 15) return 'must be no more than 15 characters';
-  if (!/^[-a-z0-9]+$/.test(s)) return "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)";
-  if (s.includes('--')) return "must not contain consecutive hyphens";
-  if (!/[a-z]/.test(s)) return "must contain at least one letter (a-z)";
-  if (s.startsWith('-') || s.endsWith('-')) return "must not begin or end with a hyphen";
+  if (!/^[-a-z0-9]+$/.test(s)) return 'must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)';
+  if (s.includes('--')) return 'must not contain consecutive hyphens';
+  if (!/[a-z]/.test(s)) return 'must contain at least one letter (a-z)';
+  if (s.startsWith('-') || s.endsWith('-')) return 'must not begin or end with a hyphen';
   return undefined;
 }
 

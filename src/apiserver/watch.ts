@@ -129,7 +129,14 @@ export function stateAt(st: ResourceState, rv: number): Map<string, Obj> {
  * A watch from `rvText`: unset or "0" starts with a synthetic ADDED per current object; "N"
  * replays every change after N, or ends with an ERROR event (410 when N left the history).
  */
-export function startWatch(st: ResourceState, pred: (o: Obj) => boolean, cb: (ev: WatchEvent) => void, rvText: string, currentRv: () => number, onClose: () => void): WatchHandle {
+export function startWatch(
+  st: ResourceState,
+  pred: (o: Obj) => boolean,
+  cb: (ev: WatchEvent) => void,
+  rvText: string,
+  currentRv: () => number,
+  onClose: () => void,
+): WatchHandle {
   const w = new Watcher(st, pred, cb, currentRv, onClose);
   if (rvText === '' || rvText === '0') {
     const keys = [...st.objects.keys()].sort();

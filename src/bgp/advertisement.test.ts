@@ -15,7 +15,8 @@ const pfx = (t: string): IpPrefix => {
   if (!r.ok) throw new Error(r.reason);
   return r.prefix;
 };
-const podPool = (name: string, spec: Partial<PodAddressPool['spec']> = {}) => poolFixture(name, { advertise: 'PodIPs', cidrs: ['10.250.0.0/16', 'fd00:250::/48'], ...spec });
+const podPool = (name: string, spec: Partial<PodAddressPool['spec']> = {}) =>
+  poolFixture(name, { advertise: 'PodIPs', cidrs: ['10.250.0.0/16', 'fd00:250::/48'], ...spec });
 const reasons = (r: ReturnType<typeof plan>) => r.problems.map((p) => `${p.object.kind}/${p.object.name}:${p.reason}:${p.severity}`);
 
 describe('PodIPs pools', () => {
@@ -47,7 +48,9 @@ describe('PodIPs pools', () => {
   it('describes what a node advertises in one line: aggregates by name, host routes counted per pool', () => {
     const r = plan({ pools: [podPool('pods')], podIPs: pods });
     expect(describeAdvertised(r.advertised)).toBe('3 Pod host routes of pool pods');
-    expect(describeAdvertised([{ prefix: '10.244.1.0/24', pool: 'nodes', mode: 'NodeCIDR' }, ...r.advertised.slice(0, 1)])).toBe('10.244.1.0/24, 1 Pod host route of pool pods');
+    expect(describeAdvertised([{ prefix: '10.244.1.0/24', pool: 'nodes', mode: 'NodeCIDR' }, ...r.advertised.slice(0, 1)])).toBe(
+      '10.244.1.0/24, 1 Pod host route of pool pods',
+    );
     expect(describeAdvertised([])).toBe('nothing');
   });
 
@@ -56,7 +59,11 @@ describe('PodIPs pools', () => {
     const all = plan({ pools: [podPool('pods')], podIPs: pods });
     const none = plan({ pools: [podPool('pods')], podIPs: [] });
     expect(one.model.v4).not.toEqual(all.model.v4);
-    const filterPart = (text: string) => text.split('\n').filter((l) => l.startsWith('define ') || !/^\s*route /.test(l)).join('\n');
+    const filterPart = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('define ') || !/^\s*route /.test(l))
+        .join('\n');
     expect(filterPart(renderBirdConf(one.model))).toBe(filterPart(renderBirdConf(all.model)));
     expect(filterPart(renderBirdConf(none.model))).toBe(filterPart(renderBirdConf(all.model)));
     expect(all.model.exportV4).toEqual([{ prefix: '10.250.0.0/16', hostRoutes: true }]);
@@ -71,7 +78,10 @@ describe('PodIPs pools', () => {
   });
 
   it('sits beside a NodeCIDR pool: the aggregate and the host routes are different prefixes', () => {
-    const r = plan({ pools: [poolFixture('agg', { cidrs: ['10.244.0.0/16'] }), podPool('pods')], podIPs: [{ namespace: 'a', name: 'p', ips: ['10.250.3.4'] }] });
+    const r = plan({
+      pools: [poolFixture('agg', { cidrs: ['10.244.0.0/16'] }), podPool('pods')],
+      podIPs: [{ namespace: 'a', name: 'p', ips: ['10.250.3.4'] }],
+    });
     expect(r.advertised.map((a) => `${a.prefix} ${a.pool} ${a.mode}`)).toEqual(['10.244.1.0/24 agg NodeCIDR', '10.250.3.4/32 pods PodIPs']);
   });
 
@@ -85,7 +95,13 @@ describe('PodIPs pools', () => {
     ['injection', '10.250.0.1/32 ]; include "/etc/passwd', 'InvalidPodIP'],
     ['number', 167772161, 'InvalidPodIP'],
   ])('a Pod IP that is %s: Warning on the Pod, others advertised', (_n, ip, reason) => {
-    const r = plan({ pools: [podPool('pods')], podIPs: [{ namespace: 'a', name: 'bad', ips: [ip as string] }, { namespace: 'a', name: 'good', ips: ['10.250.0.1'] }] });
+    const r = plan({
+      pools: [podPool('pods')],
+      podIPs: [
+        { namespace: 'a', name: 'bad', ips: [ip as string] },
+        { namespace: 'a', name: 'good', ips: ['10.250.0.1'] },
+      ],
+    });
     expect(r.model.v4).toEqual(['10.250.0.1/32']);
     expect(r.problems[0]).toMatchObject({ object: { kind: 'Pod', namespace: 'a', name: 'bad' }, field: 'status.podIPs[0]', reason, severity: 'Warning' });
   });
@@ -119,7 +135,10 @@ describe('overlapping pools: one owner per prefix', () => {
     ],
     [
       'an overlapping pool that does not select the node is not counted',
-      [poolFixture('here', { cidrs: ['10.244.0.0/16'] }), poolFixture('elsewhere', { cidrs: ['10.244.0.0/16'], nodeSelector: { matchLabels: { rack: 'r99' } } })],
+      [
+        poolFixture('here', { cidrs: ['10.244.0.0/16'] }),
+        poolFixture('elsewhere', { cidrs: ['10.244.0.0/16'], nodeSelector: { matchLabels: { rack: 'r99' } } }),
+      ],
       ['10.244.1.0/24 here'],
       ['PodAddressPool/elsewhere:PoolNotSelectingNode:Normal'],
     ],
@@ -137,13 +156,21 @@ describe('overlapping pools: one owner per prefix', () => {
   });
 
   it('communities come from the owner only', () => {
-    const r = plan({ pools: [poolFixture('outer', { cidrs: ['10.244.0.0/16'], communities: ['1:1'] }), poolFixture('inner', { cidrs: ['10.244.0.0/20'], communities: ['2:2'] })] });
+    const r = plan({
+      pools: [
+        poolFixture('outer', { cidrs: ['10.244.0.0/16'], communities: ['1:1'] }),
+        poolFixture('inner', { cidrs: ['10.244.0.0/20'], communities: ['2:2'] }),
+      ],
+    });
     expect(r.model.communities).toEqual([{ community: [2, 2], v4: ['10.244.1.0/24'], v6: [] }]);
     expect(r.problems[0]!.message).toMatch(/overlaps PodAddressPool inner \(10\.244\.0\.0\/16 contains 10\.244\.0\.0\/20\).*as inner's/);
   });
 
   it('nested PodIPs pools: the host route goes to the most specific pool', () => {
-    const r = plan({ pools: [podPool('wide'), podPool('narrow', { cidrs: ['10.250.7.0/24'] })], podIPs: [{ namespace: 'a', name: 'p', ips: ['10.250.7.7', '10.250.8.8'] }] });
+    const r = plan({
+      pools: [podPool('wide'), podPool('narrow', { cidrs: ['10.250.7.0/24'] })],
+      podIPs: [{ namespace: 'a', name: 'p', ips: ['10.250.7.7', '10.250.8.8'] }],
+    });
     expect(r.advertised.map((a) => `${a.prefix} ${a.pool}`)).toEqual(['10.250.7.7/32 narrow', '10.250.8.8/32 wide']);
     expect(reasons(r)).toEqual(['PodAddressPool/wide:OverlappingPool:Normal']);
   });
@@ -152,9 +179,21 @@ describe('overlapping pools: one owner per prefix', () => {
 describe('partial podCIDRs and pools that skip the node', () => {
   it.each<[string, string[], string[], string[], string[]]>([
     ['podCIDR inside the pool: all of it', ['10.244.1.0/24'], ['10.244.0.0/16'], ['10.244.1.0/24'], []],
-    ['pool inside the podCIDR: only the pool CIDR, PartialPodCIDR', ['10.244.1.0/24'], ['10.244.1.128/25'], ['10.244.1.128/25'], ['Node/node-a:PartialPodCIDR:Normal']],
+    [
+      'pool inside the podCIDR: only the pool CIDR, PartialPodCIDR',
+      ['10.244.1.0/24'],
+      ['10.244.1.128/25'],
+      ['10.244.1.128/25'],
+      ['Node/node-a:PartialPodCIDR:Normal'],
+    ],
     ['two pools covering the podCIDR together: no problem', ['10.244.1.0/24'], ['10.244.1.0/25', '10.244.1.128/25'], ['10.244.1.0/25', '10.244.1.128/25'], []],
-    ['podCIDR larger than the pool (a /16 podCIDR, a /24 pool)', ['10.244.0.0/16'], ['10.244.9.0/24'], ['10.244.9.0/24'], ['Node/node-a:PartialPodCIDR:Normal']],
+    [
+      'podCIDR larger than the pool (a /16 podCIDR, a /24 pool)',
+      ['10.244.0.0/16'],
+      ['10.244.9.0/24'],
+      ['10.244.9.0/24'],
+      ['Node/node-a:PartialPodCIDR:Normal'],
+    ],
     ['no overlap', ['10.244.1.0/24'], ['10.96.0.0/12'], [], ['PodAddressPool/p0:NoPodCIDRInPool:Normal']],
   ])('%s', (_n, podCIDRs, poolCidrs, advertised, problems) => {
     const r = plan({ node: nodeFixture({ podCIDRs }), pools: poolCidrs.map((c, i) => poolFixture(`p${i}`, { cidrs: [c] })) });
@@ -179,7 +218,12 @@ describe('partial podCIDRs and pools that skip the node', () => {
   });
 
   it('a pool that selects no label of the node: Normal PoolNotSelectingNode, one per pool', () => {
-    const r = plan({ pools: [poolFixture('r13', { nodeSelector: { matchLabels: { 'topology.kubernetes.io/rack': 'r13' } } }), poolFixture('gpu', { nodeSelector: { matchExpressions: [{ key: 'gpu', operator: 'Exists' }] } })] });
+    const r = plan({
+      pools: [
+        poolFixture('r13', { nodeSelector: { matchLabels: { 'topology.kubernetes.io/rack': 'r13' } } }),
+        poolFixture('gpu', { nodeSelector: { matchExpressions: [{ key: 'gpu', operator: 'Exists' }] } }),
+      ],
+    });
     expect(r.advertised).toEqual([]);
     expect(r.problems.map((p) => [p.object.name, p.reason, p.severity, p.field])).toEqual([
       ['gpu', 'PoolNotSelectingNode', 'Normal', 'spec.nodeSelector'],
@@ -239,7 +283,12 @@ describe('BFD', () => {
   });
 
   it('renders bfd per session and one BFD protocol; none without BFD peers', () => {
-    const m = plan({ peers: [peerFixture('a', { bfd: { minIntervalMilliseconds: 200, multiplier: 4 } }), peerFixture('b', { peerAddress: '172.31.0.9', bfd: { enabled: true } })] }).model;
+    const m = plan({
+      peers: [
+        peerFixture('a', { bfd: { minIntervalMilliseconds: 200, multiplier: 4 } }),
+        peerFixture('b', { peerAddress: '172.31.0.9', bfd: { enabled: true } }),
+      ],
+    }).model;
     const text = renderBirdConf(m);
     expect(text.match(/^protocol bfd podlb_bfd \{$/gm)).toHaveLength(1);
     expect(text).toContain('  bfd { min rx interval 200 ms; min tx interval 200 ms; multiplier 4; };');
@@ -286,10 +335,17 @@ describe('podIPsForNode', () => {
     metadata: { name: 's', namespace: ns, ...(cls !== null ? { annotations: { 'podlb.io/load-balancer': cls } } : {}) },
     spec: { ...(selector ? { selector } : {}) },
   });
-  const pod = (name: string, over: { ns?: string; node?: string; labels?: Record<string, string>; ips?: string[]; podIP?: string; phase?: string; hostNetwork?: boolean } = {}): Pod => ({
+  const pod = (
+    name: string,
+    over: { ns?: string; node?: string; labels?: Record<string, string>; ips?: string[]; podIP?: string; phase?: string; hostNetwork?: boolean } = {},
+  ): Pod => ({
     metadata: { name, namespace: over.ns ?? 'ads', labels: over.labels ?? { app: 'bidder' } },
     spec: { nodeName: over.node ?? 'node-a', containers: [], ...(over.hostNetwork ? { hostNetwork: true } : {}) },
-    status: { ...(over.phase ? { phase: over.phase } : { phase: 'Running' }), ...(over.ips ? { podIPs: over.ips.map((ip) => ({ ip })) } : {}), ...(over.podIP ? { podIP: over.podIP } : {}) },
+    status: {
+      ...(over.phase ? { phase: over.phase } : { phase: 'Running' }),
+      ...(over.ips ? { podIPs: over.ips.map((ip) => ({ ip })) } : {}),
+      ...(over.podIP ? { podIP: over.podIP } : {}),
+    },
   });
 
   it('keeps this node’s running Pods that an opted-in Service selects', () => {

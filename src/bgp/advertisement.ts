@@ -57,7 +57,10 @@ export function describeAdvertised(advertised: readonly AdvertisedPrefix[]): str
   const aggregates = advertised.filter((a) => a.mode !== 'PodIPs').map((a) => a.prefix);
   const hostRoutes = new Map<string, number>();
   for (const a of advertised) if (a.mode === 'PodIPs') hostRoutes.set(a.pool, (hostRoutes.get(a.pool) ?? 0) + 1);
-  const parts = [...aggregates, ...[...hostRoutes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([pool, n]) => `${n} Pod host route${n === 1 ? '' : 's'} of pool ${pool}`)];
+  const parts = [
+    ...aggregates,
+    ...[...hostRoutes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([pool, n]) => `${n} Pod host route${n === 1 ? '' : 's'} of pool ${pool}`),
+  ];
   return parts.join(', ') || 'nothing';
 }
 
@@ -128,12 +131,28 @@ function selectedPools(pools: readonly PoolConfig[], node: NodeConfig, problems:
     if (p.approvalProblem) {
       problems.push(p.approvalProblem);
     } else if (p.state !== 'Approved') {
-      problems.push(problem(p.obj, 'spec.approval.state', 'PoolNotApproved', `PodAddressPool ${p.name} is ${p.state === 'Rejected' ? 'Rejected' : 'not approved yet (Pending)'}: its prefixes are not advertised until the network team approves it (kubectl podlb approve ${p.name})`, 'Normal'));
+      problems.push(
+        problem(
+          p.obj,
+          'spec.approval.state',
+          'PoolNotApproved',
+          `PodAddressPool ${p.name} is ${p.state === 'Rejected' ? 'Rejected' : 'not approved yet (Pending)'}: its prefixes are not advertised until the network team approves it (kubectl podlb approve ${p.name})`,
+          'Normal',
+        ),
+      );
     } else if (!p.selector) {
       problems.push(p.selectorProblem!);
     } else if (!selectorMatches(p.selector, node.labels)) {
       const miss = firstUnmatched(p.selector, node.labels);
-      problems.push(problem(p.obj, 'spec.nodeSelector', 'PoolNotSelectingNode', `PodAddressPool ${p.name} does not select node ${node.name} (requirement ${miss ? formatRequirement(miss) : '?'} not met)`, 'Normal'));
+      problems.push(
+        problem(
+          p.obj,
+          'spec.nodeSelector',
+          'PoolNotSelectingNode',
+          `PodAddressPool ${p.name} does not select node ${node.name} (requirement ${miss ? formatRequirement(miss) : '?'} not met)`,
+          'Normal',
+        ),
+      );
     } else if (!isUsablePool(p)) {
       problems.push(...p.problems);
     } else out.push(p);
@@ -180,7 +199,15 @@ export function planAdvertisement(pools: readonly PoolConfig[], node: NodeConfig
       }
     }
     if (!any) {
-      problems.push(problem(p.obj, 'spec.cidrs', 'NoPodCIDRInPool', `PodAddressPool ${p.name}: none of node ${node.name}'s podCIDRs (${podCidrs.map((x) => x.text).join(', ') || 'none'}) overlap the pool`, 'Normal'));
+      problems.push(
+        problem(
+          p.obj,
+          'spec.cidrs',
+          'NoPodCIDRInPool',
+          `PodAddressPool ${p.name}: none of node ${node.name}'s podCIDRs (${podCidrs.map((x) => x.text).join(', ') || 'none'}) overlap the pool`,
+          'Normal',
+        ),
+      );
     }
   }
   // A podCIDR that only partly lies in NodeCIDR pools: the rest is not reachable by BGP.
@@ -189,11 +216,21 @@ export function planAdvertisement(pools: readonly PoolConfig[], node: NodeConfig
     if (candidates.has(`NodeCIDR\u0000${nc.text}`)) continue;
     const covering = [...candidates.values()].filter((c) => c.mode === 'NodeCIDR' && prefixInside(c.prefix, nc));
     if (covering.length === 0) continue;
-    const rest = prefixRemainder(nc, covering.map((c) => c.prefix));
+    const rest = prefixRemainder(
+      nc,
+      covering.map((c) => c.prefix),
+    );
     if (rest.length === 0) continue;
     const poolNames = [...new Set(covering.flatMap((c) => c.claims.map((x) => x.pool.name)))].sort();
-    const shown = rest.slice(0, 8).map((x) => x.text).join(', ') + (rest.length > 8 ? ` and ${rest.length - 8} more` : '');
-    const msg = `Node ${node.name}: podCIDR ${nc.text} lies only partly inside approved pools (${poolNames.join(', ')}): only ${covering.map((c) => c.prefix.text).sort().join(', ')} is advertised; ${shown} is not, so Pods there are not reachable through BGP`;
+    const shown =
+      rest
+        .slice(0, 8)
+        .map((x) => x.text)
+        .join(', ') + (rest.length > 8 ? ` and ${rest.length - 8} more` : '');
+    const msg = `Node ${node.name}: podCIDR ${nc.text} lies only partly inside approved pools (${poolNames.join(', ')}): only ${covering
+      .map((c) => c.prefix.text)
+      .sort()
+      .join(', ')} is advertised; ${shown} is not, so Pods there are not reachable through BGP`;
     problems.push(problem(node.ref, `spec.podCIDRs[${node.podCidrIndex.get(nc.text) ?? 0}]`, 'PartialPodCIDR', msg, 'Normal'));
   }
 
@@ -247,10 +284,24 @@ export function familyTexts(fam: Family, list: Iterable<IpPrefix>): PrefixText[]
 }
 
 /** PodIPs: a host route per Pod IP inside a PodIPs pool. */
-function claimPodIPs(pools: readonly UsablePool[], node: NodeConfig, podIPs: readonly PodIPs[] | undefined, claim: (prefix: IpPrefix, mode: AdvertiseMode, c: Claim) => void, problems: Problem[]): void {
+function claimPodIPs(
+  pools: readonly UsablePool[],
+  node: NodeConfig,
+  podIPs: readonly PodIPs[] | undefined,
+  claim: (prefix: IpPrefix, mode: AdvertiseMode, c: Claim) => void,
+  problems: Problem[],
+): void {
   if (podIPs === undefined) {
     for (const p of pools) {
-      problems.push(problem(p.obj, 'spec.advertise', 'PodIPsNotProvided', `PodAddressPool ${p.name}: advertise: PodIPs needs this node's opted-in Pods, which were not provided; nothing from this pool is advertised`, 'Normal'));
+      problems.push(
+        problem(
+          p.obj,
+          'spec.advertise',
+          'PodIPsNotProvided',
+          `PodAddressPool ${p.name}: advertise: PodIPs needs this node's opted-in Pods, which were not provided; nothing from this pool is advertised`,
+          'Normal',
+        ),
+      );
     }
     return;
   }
@@ -266,7 +317,14 @@ function claimPodIPs(pools: readonly UsablePool[], node: NodeConfig, podIPs: rea
     (Array.isArray(pod.ips) ? pod.ips : []).forEach((raw, i) => {
       const ip = parseIp(raw);
       if (!ip) {
-        problems.push(problem(podRef, `status.podIPs[${i}]`, 'InvalidPodIP', `Pod ${podName}: status.podIPs[${i}]: ${safeDisplay(raw)} is not an IP address; not advertised`));
+        problems.push(
+          problem(
+            podRef,
+            `status.podIPs[${i}]`,
+            'InvalidPodIP',
+            `Pod ${podName}: status.podIPs[${i}]: ${safeDisplay(raw)} is not an IP address; not advertised`,
+          ),
+        );
         return;
       }
       const host = hostPrefix(ip);
@@ -279,7 +337,15 @@ function claimPodIPs(pools: readonly UsablePool[], node: NodeConfig, podIPs: rea
       }
     });
     if (!inAny && Array.isArray(pod.ips) && pod.ips.length > 0) {
-      problems.push(problem(podRef, 'status.podIPs', 'PodIPNotInPool', `Pod ${podName}: none of its IPs lies in an approved PodIPs pool that selects node ${node.name}; no host route is advertised for it`, 'Normal'));
+      problems.push(
+        problem(
+          podRef,
+          'status.podIPs',
+          'PodIPNotInPool',
+          `Pod ${podName}: none of its IPs lies in an approved PodIPs pool that selects node ${node.name}; no host route is advertised for it`,
+          'Normal',
+        ),
+      );
     }
   }
 }

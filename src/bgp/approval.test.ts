@@ -17,7 +17,15 @@ const edit = (pool: PodAddressPool, change: (spec: Spec) => Spec): PodAddressPoo
 describe('canonical form', () => {
   it('sorts keys, drops nulls, keeps list order except the sets cidrs and communities', () => {
     expect(canonicalJson({ b: [2, 1], a: { d: null, c: 'x' } })).toBe('{"a":{"c":"x"},"b":[2,1]}');
-    expect(approvalContent({ cidrs: ['b', 'a'], communities: ['2:2', '1:1'], nodeSelector: { matchExpressions: [{ key: 'z' }, { key: 'a' }] }, approval: { state: 'Approved' }, advertise: null })).toEqual({
+    expect(
+      approvalContent({
+        cidrs: ['b', 'a'],
+        communities: ['2:2', '1:1'],
+        nodeSelector: { matchExpressions: [{ key: 'z' }, { key: 'a' }] },
+        approval: { state: 'Approved' },
+        advertise: null,
+      }),
+    ).toEqual({
       cidrs: ['a', 'b'],
       communities: ['1:1', '2:2'],
       nodeSelector: { matchExpressions: [{ key: 'z' }, { key: 'a' }] },
@@ -39,7 +47,26 @@ describe('canonical form', () => {
     ['reordered communities (a set)', { communities: ['1:1', '2:2'] }, { communities: ['2:2', '1:1'] }, true],
     ['an explicit default is a change (no defaults are applied)', {}, { advertise: 'NodeCIDR' }, false],
     ['a CIDR rewritten in another case is a change', { cidrs: ['fd00::/56'] }, { cidrs: ['FD00::/56'] }, false],
-    ['matchExpressions reordered is a change (an atomic list)', { nodeSelector: { matchExpressions: [{ key: 'a', operator: 'Exists' }, { key: 'b', operator: 'Exists' }] } }, { nodeSelector: { matchExpressions: [{ key: 'b', operator: 'Exists' }, { key: 'a', operator: 'Exists' }] } }, false],
+    [
+      'matchExpressions reordered is a change (an atomic list)',
+      {
+        nodeSelector: {
+          matchExpressions: [
+            { key: 'a', operator: 'Exists' },
+            { key: 'b', operator: 'Exists' },
+          ],
+        },
+      },
+      {
+        nodeSelector: {
+          matchExpressions: [
+            { key: 'b', operator: 'Exists' },
+            { key: 'a', operator: 'Exists' },
+          ],
+        },
+      },
+      false,
+    ],
   ])('%s', (_n, a, b, same) => {
     const base = { cidrs: ['10.0.0.0/8'] };
     expect(contentDigests({ ...base, ...a }).digest === contentDigests({ ...base, ...b }).digest).toBe(same);
@@ -69,8 +96,17 @@ describe('checkApproval', () => {
 });
 
 describe('the node plan refuses a pool whose content is not the approved content', () => {
-  const node = nodeFixture({ labels: { 'podlb.io/bgp': 'true', 'topology.kubernetes.io/rack': 'r12', excluded: 'true' }, podCIDRs: ['10.244.1.0/24', '10.250.1.0/24'] });
-  const widened = approved(poolFixture('widened', { cidrs: ['10.244.0.0/16'], nodeSelector: { matchExpressions: [{ key: 'excluded', operator: 'DoesNotExist' }] }, communities: ['65000:100'] }));
+  const node = nodeFixture({
+    labels: { 'podlb.io/bgp': 'true', 'topology.kubernetes.io/rack': 'r12', excluded: 'true' },
+    podCIDRs: ['10.244.1.0/24', '10.250.1.0/24'],
+  });
+  const widened = approved(
+    poolFixture('widened', {
+      cidrs: ['10.244.0.0/16'],
+      nodeSelector: { matchExpressions: [{ key: 'excluded', operator: 'DoesNotExist' }] },
+      communities: ['65000:100'],
+    }),
+  );
   const untouched = poolFixture('untouched', { cidrs: ['10.250.0.0/16'], nodeSelector: {} });
   const plan = (pools: PodAddressPool[]) => buildBgpPlan({ node, pools, peers: [peerFixture()], secrets: [] });
 
@@ -80,7 +116,11 @@ describe('the node plan refuses a pool whose content is not the approved content
 
   it.each<[string, (s: Spec) => Spec, string]>([
     ['nodeSelector removed', ({ nodeSelector: _n, ...s }) => s, 'spec.nodeSelector'],
-    ['nodeSelector changed to an Exists match', (s) => ({ ...s, nodeSelector: { matchExpressions: [{ key: 'podlb.io/bgp', operator: 'Exists' }] } }), 'spec.nodeSelector'],
+    [
+      'nodeSelector changed to an Exists match',
+      (s) => ({ ...s, nodeSelector: { matchExpressions: [{ key: 'podlb.io/bgp', operator: 'Exists' }] } }),
+      'spec.nodeSelector',
+    ],
     ['advertise switched to PodIPs', (s) => ({ ...s, advertise: 'PodIPs' }), 'spec.advertise'],
     ['advertise switched from NodeCIDR to unset', ({ advertise: _a, ...s }) => s, 'spec.advertise'],
     ['BLACKHOLE community added', (s) => ({ ...s, communities: [...(s.communities ?? []), '65535:666'] }), 'spec.communities'],

@@ -54,7 +54,10 @@ export function approvalContent(spec: unknown): Record<string, unknown> {
   if (!isMap(spec)) return out;
   for (const [k, v] of Object.entries(spec)) {
     if (k === 'approval' || v === null || v === undefined) continue;
-    out[k] = SET_FIELDS.has(k) && Array.isArray(v) ? [...v].sort((a, b) => (canonicalJson(a) < canonicalJson(b) ? -1 : canonicalJson(a) > canonicalJson(b) ? 1 : 0)) : v;
+    out[k] =
+      SET_FIELDS.has(k) && Array.isArray(v)
+        ? [...v].sort((a, b) => (canonicalJson(a) < canonicalJson(b) ? -1 : canonicalJson(a) > canonicalJson(b) ? 1 : 0))
+        : v;
   }
   return out;
 }

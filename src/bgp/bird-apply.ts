@@ -101,7 +101,12 @@ export class BirdApplier {
       phasesMs[name] = now - mark;
       mark = now;
     };
-    const done = (r: Omit<BirdApplyResult, 'hash' | 'durationMs' | 'phasesMs'>): BirdApplyResult => ({ ...r, hash, durationMs: performance.now() - start, phasesMs });
+    const done = (r: Omit<BirdApplyResult, 'hash' | 'durationMs' | 'phasesMs'>): BirdApplyResult => ({
+      ...r,
+      hash,
+      durationMs: performance.now() - start,
+      phasesMs,
+    });
 
     if (!this.#learned) {
       // A fresh start (agent restarted, BIRD kept running): the file on disk is what BIRD

@@ -56,7 +56,10 @@ const standard: Script = (cmd, sock) => {
     else sock.write(`0002-Reading configuration from ${file}\n0020 Configuration OK\n`);
   } else if (cmd === 'configure') sock.write('0002-Reading configuration from /x/bird.conf\n0003 Reconfigured\n');
   else if (cmd === 'show status') sock.write('1000-BIRD 2.0.12\n1011-Router ID is 10.0.0.1\n Hostname is vm\n0013 Daemon is up and running\n');
-  else if (cmd === 'show protocols all') sock.write('2002-Name       Proto      Table      State  Since         Info\n1002-p1         BGP        ---        up     10:00:00.000  Established   \n1006-  BGP state:          Established\n    Neighbor address: 172.31.0.1\n0000 \n');
+  else if (cmd === 'show protocols all')
+    sock.write(
+      '2002-Name       Proto      Table      State  Since         Info\n1002-p1         BGP        ---        up     10:00:00.000  Established   \n1006-  BGP state:          Established\n    Neighbor address: 172.31.0.1\n0000 \n',
+    );
   else if (cmd === 'slow') setTimeout(() => sock.write('0000 late\n'), 50);
   else if (cmd === 'hang') {
     /* never answers */

@@ -191,7 +191,10 @@ export class BirdControl {
             : new UnreachableError('BIRD_UNREACHABLE', `BIRD control socket ${this.socketPath}: ${err.message}`, err);
         this.#drop(e);
       });
-      sock.on('close', () => sock === this.#current && this.#drop(new UnreachableError('BIRD_UNREACHABLE', `BIRD closed the control socket ${this.socketPath}`)));
+      sock.on(
+        'close',
+        () => sock === this.#current && this.#drop(new UnreachableError('BIRD_UNREACHABLE', `BIRD closed the control socket ${this.socketPath}`)),
+      );
     }).finally(() => {
       this.#connecting = undefined;
     });

@@ -48,7 +48,10 @@ describe('applyIsolating', () => {
     expect([...blocks.keys()]).toEqual(validModel(2).peers.map((p) => p.protocol));
     const b = blocks.get(validModel(2).peers[1]!.protocol)!;
     expect(text.split('\n')[b.last - 1]).toBe('}');
-    expect(birdErrorPosition('/run/podlb/bird.conf.podlb-candidate:7:1 Neighbor must be configured')).toEqual({ line: 7, message: 'Neighbor must be configured' });
+    expect(birdErrorPosition('/run/podlb/bird.conf.podlb-candidate:7:1 Neighbor must be configured')).toEqual({
+      line: 7,
+      message: 'Neighbor must be configured',
+    });
     expect(birdErrorPosition('socket closed')).toBeUndefined();
   });
 

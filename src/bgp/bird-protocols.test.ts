@@ -37,16 +37,29 @@ describe('parseShowProtocolsAll', () => {
       holdTime: 90,
       routesImported: 0,
       routesExported: 1,
-      channels: [{ name: 'ipv4', state: 'UP', table: 'master4', routesImported: 0, routesExported: 1, routesPreferred: 0, exportUpdates: 1, exportWithdraws: 0 }],
+      channels: [
+        { name: 'ipv4', state: 'UP', table: 'master4', routesImported: 0, routesExported: 1, routesPreferred: 0, exportUpdates: 1, exportWithdraws: 0 },
+      ],
     });
   });
 
   it('parses sessions that are down, with the last error', () => {
     const down = ps.find((p) => p.name === 'podlb_down_peer_a08bf4')!;
-    expect(down).toMatchObject({ info: 'Active', bgpState: 'Active', neighborAddress: '172.31.0.99', lastError: 'Socket: No route to host', routesExported: 0 });
+    expect(down).toMatchObject({
+      info: 'Active',
+      bgpState: 'Active',
+      neighborAddress: '172.31.0.99',
+      lastError: 'Socket: No route to host',
+      routesExported: 0,
+    });
     expect(down.channels).toEqual([{ name: 'ipv4', state: 'DOWN', table: 'master4' }]);
     const v6 = ps.find((p) => p.name === 'podlb_rack_r12_tor_v6_9c30cd')!;
-    expect(v6).toMatchObject({ info: 'Idle', infoDetail: 'Received: Finite state machine error', neighborAddress: 'fd00:31::1', lastError: 'Received: Finite state machine error' });
+    expect(v6).toMatchObject({
+      info: 'Idle',
+      infoDetail: 'Received: Finite state machine error',
+      neighborAddress: 'fd00:31::1',
+      lastError: 'Received: Finite state machine error',
+    });
   });
 
   it('reads static route counts', () => {
@@ -54,7 +67,8 @@ describe('parseShowProtocolsAll', () => {
   });
 
   it('handles an ISO since column and an empty reply', () => {
-    const text = '2002-Name       Proto      Table      State  Since         Info\n1002-p1         BGP        ---        up     2026-11-23 10:00:00  Established\n1006-  BGP state:          Established\n0000 \n';
+    const text =
+      '2002-Name       Proto      Table      State  Since         Info\n1002-p1         BGP        ---        up     2026-11-23 10:00:00  Established\n1006-  BGP state:          Established\n0000 \n';
     expect(parseShowProtocolsAll(text)).toMatchObject([{ name: 'p1', since: '2026-11-23 10:00:00', info: 'Established', bgpState: 'Established' }]);
     expect(parseShowProtocolsAll('0000 \n')).toEqual([]);
   });

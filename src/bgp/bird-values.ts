@@ -21,7 +21,10 @@ export function birdSymbol(raw: string): BirdSymbol | undefined {
  * readable, a valid BIRD symbol for any input, and distinct for distinct names.
  */
 export function protocolName(peerName: string): BirdSymbol {
-  const clean = peerName.toLowerCase().replace(/[^a-z0-9]/g, '_').slice(0, 32);
+  const clean = peerName
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '_')
+    .slice(0, 32);
   const hash = createHash('sha256').update(peerName).digest('hex').slice(0, 6);
   return `podlb_${clean}_${hash}` as BirdSymbol;
 }

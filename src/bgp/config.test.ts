@@ -8,19 +8,61 @@ import { buildBgpPlan, planBgp, type BirdModel } from './model.js';
 import { parsePeer } from './peer-config.js';
 
 const texts = (list: readonly { text: string }[]) => list.map((p) => p.text);
-const where = (ps: readonly { object: { kind: string; name: string }; field: string; reason: string }[]) => ps.map((p) => `${p.object.kind}/${p.object.name} ${p.field} ${p.reason}`);
+const where = (ps: readonly { object: { kind: string; name: string }; field: string; reason: string }[]) =>
+  ps.map((p) => `${p.object.kind}/${p.object.name} ${p.field} ${p.reason}`);
 
 describe('parsePool', () => {
   it.each<[string, Partial<PodAddressPool['spec']>, { state: string; mode: string; cidrs: string[]; communities: [number, number][]; problems: string[] }]>([
-    ['valid, canonical', { cidrs: ['10.244.0.0/16', 'FD00:0244::/56'], communities: ['65000:100', '65000:100', '1:2'] }, { state: 'Approved', mode: 'NodeCIDR', cidrs: ['10.244.0.0/16', 'fd00:244::/56'], communities: [[65000, 100], [1, 2]], problems: [] }],
-    ['pending but parsed', { approval: { state: 'Pending' } }, { state: 'Pending', mode: 'NodeCIDR', cidrs: ['10.244.0.0/16', 'fd00:244::/56'], communities: [], problems: [] }],
-    ['unknown state is Pending', { approval: { state: 'Maybe' as 'Pending' } }, { state: 'Pending', mode: 'NodeCIDR', cidrs: ['10.244.0.0/16', 'fd00:244::/56'], communities: [], problems: [] }],
-    ['rejected and invalid: both known', { approval: { state: 'Rejected' }, cidrs: ['x'] }, { state: 'Rejected', mode: 'NodeCIDR', cidrs: [], communities: [], problems: ['spec.cidrs[0]'] }],
+    [
+      'valid, canonical',
+      { cidrs: ['10.244.0.0/16', 'FD00:0244::/56'], communities: ['65000:100', '65000:100', '1:2'] },
+      {
+        state: 'Approved',
+        mode: 'NodeCIDR',
+        cidrs: ['10.244.0.0/16', 'fd00:244::/56'],
+        communities: [
+          [65000, 100],
+          [1, 2],
+        ],
+        problems: [],
+      },
+    ],
+    [
+      'pending but parsed',
+      { approval: { state: 'Pending' } },
+      { state: 'Pending', mode: 'NodeCIDR', cidrs: ['10.244.0.0/16', 'fd00:244::/56'], communities: [], problems: [] },
+    ],
+    [
+      'unknown state is Pending',
+      { approval: { state: 'Maybe' as 'Pending' } },
+      { state: 'Pending', mode: 'NodeCIDR', cidrs: ['10.244.0.0/16', 'fd00:244::/56'], communities: [], problems: [] },
+    ],
+    [
+      'rejected and invalid: both known',
+      { approval: { state: 'Rejected' }, cidrs: ['x'] },
+      { state: 'Rejected', mode: 'NodeCIDR', cidrs: [], communities: [], problems: ['spec.cidrs[0]'] },
+    ],
     ['PodIPs', { advertise: 'PodIPs' }, { state: 'Approved', mode: 'PodIPs', cidrs: ['10.244.0.0/16', 'fd00:244::/56'], communities: [], problems: [] }],
-    ['bad advertise stops before cidrs', { advertise: 'All' as 'PodIPs', cidrs: ['x'] }, { state: 'Approved', mode: 'NodeCIDR', cidrs: [], communities: [], problems: ['spec.advertise'] }],
-    ['every bad CIDR, none kept', { cidrs: ['10.0.0.0/8', '10.1.0.5/16', 'nope'] }, { state: 'Approved', mode: 'NodeCIDR', cidrs: [], communities: [], problems: ['spec.cidrs[1]', 'spec.cidrs[2]'] }],
-    ['bad CIDR stops before communities', { cidrs: ['nope'], communities: ['x'] }, { state: 'Approved', mode: 'NodeCIDR', cidrs: [], communities: [], problems: ['spec.cidrs[0]'] }],
-    ['communities not a list', { communities: 'x' as unknown as string[] }, { state: 'Approved', mode: 'NodeCIDR', cidrs: [], communities: [], problems: ['spec.communities[0]'] }],
+    [
+      'bad advertise stops before cidrs',
+      { advertise: 'All' as 'PodIPs', cidrs: ['x'] },
+      { state: 'Approved', mode: 'NodeCIDR', cidrs: [], communities: [], problems: ['spec.advertise'] },
+    ],
+    [
+      'every bad CIDR, none kept',
+      { cidrs: ['10.0.0.0/8', '10.1.0.5/16', 'nope'] },
+      { state: 'Approved', mode: 'NodeCIDR', cidrs: [], communities: [], problems: ['spec.cidrs[1]', 'spec.cidrs[2]'] },
+    ],
+    [
+      'bad CIDR stops before communities',
+      { cidrs: ['nope'], communities: ['x'] },
+      { state: 'Approved', mode: 'NodeCIDR', cidrs: [], communities: [], problems: ['spec.cidrs[0]'] },
+    ],
+    [
+      'communities not a list',
+      { communities: 'x' as unknown as string[] },
+      { state: 'Approved', mode: 'NodeCIDR', cidrs: [], communities: [], problems: ['spec.communities[0]'] },
+    ],
   ])('%s', (_n, spec, want) => {
     const c = parsePool(poolFixture('p', spec));
     expect({ state: c.state, mode: c.mode, cidrs: texts(c.cidrs), communities: c.communities, problems: c.problems.map((p) => p.field) }).toEqual(want);
@@ -79,13 +121,29 @@ describe('parsePeer', () => {
   ])('%s', (_n, spec, want) => {
     const c = parsePeer(peerFixture('tor', spec), [pw]);
     const show = (p: { field: string; reason: string } | undefined) => (p ? `${p.field} ${p.reason}` : undefined);
-    expect({ session: show(c.sessionProblem), bfd: show(c.bfdProblem), password: show(c.passwordProblem), gateway: c.gateway }).toEqual({ session: undefined, bfd: undefined, password: undefined, gateway: undefined, ...want });
+    expect({ session: show(c.sessionProblem), bfd: show(c.bfdProblem), password: show(c.passwordProblem), gateway: c.gateway }).toEqual({
+      session: undefined,
+      bfd: undefined,
+      password: undefined,
+      gateway: undefined,
+      ...want,
+    });
     expect(c.settings === undefined).toBe(c.sessionProblem !== undefined);
   });
 
   it('parses the session into typed values with the defaults filled in', () => {
-    const c = parsePeer(peerFixture('tor', { holdTimeSeconds: undefined, keepaliveSeconds: undefined, gracefulRestart: undefined, passwordSecretRef: ref, bfd: {} }), [pw]);
-    expect(c.settings).toMatchObject({ address: { family: 4, text: '172.31.0.1' }, peerAsn: 65000, localAsn: 64512, holdTime: 90, keepaliveTime: 30, gracefulRestart: { enabled: true } });
+    const c = parsePeer(
+      peerFixture('tor', { holdTimeSeconds: undefined, keepaliveSeconds: undefined, gracefulRestart: undefined, passwordSecretRef: ref, bfd: {} }),
+      [pw],
+    );
+    expect(c.settings).toMatchObject({
+      address: { family: 4, text: '172.31.0.1' },
+      peerAsn: 65000,
+      localAsn: 64512,
+      holdTime: 90,
+      keepaliveTime: 30,
+      gracefulRestart: { enabled: true },
+    });
     expect(c.bfd).toEqual({ intervalMs: 300, multiplier: 3 });
     expect(c.password).toBe('s3cret');
     expect(c.protocol).toMatch(/^podlb_tor_[0-9a-f]{6}$/);
@@ -118,7 +176,11 @@ describe('parseConfig', () => {
   });
 
   it('plans every node from one parse exactly as buildBgpPlan does from the objects', () => {
-    const objects = { pools: [poolFixture(), poolFixture('nested', { cidrs: ['10.244.1.0/25'], communities: ['65000:1'] })], peers: [peerFixture(), peerFixture('gw', { peerAddress: 'Gateway' })], secrets: [] };
+    const objects = {
+      pools: [poolFixture(), poolFixture('nested', { cidrs: ['10.244.1.0/25'], communities: ['65000:1'] })],
+      peers: [peerFixture(), peerFixture('gw', { peerAddress: 'Gateway' })],
+      secrets: [],
+    };
     const config = parseConfig(objects);
     const facts = { defaultGateway: { v4: '172.31.0.254' } };
     for (const node of [nodeFixture(), nodeFixture({ name: 'b', podCIDRs: ['10.244.1.0/24', 'fd00:244:0:2::/64'] }), nodeFixture({ name: 'c', labels: {} })]) {
@@ -130,7 +192,13 @@ describe('parseConfig', () => {
 describe('parseNode', () => {
   it('takes the first IPv4 InternalIP and remembers where each podCIDR was listed', () => {
     const n = nodeFixture({ podCIDRs: ['garbage', 'FD00::/64', '10.244.1.0/24', 'fd00::/64'] });
-    n.status = { addresses: [{ type: 'InternalIP', address: 'fd00::5' }, { type: 'ExternalIP', address: '192.0.2.9' }, { type: 'InternalIP', address: '172.31.0.7' }] };
+    n.status = {
+      addresses: [
+        { type: 'InternalIP', address: 'fd00::5' },
+        { type: 'ExternalIP', address: '192.0.2.9' },
+        { type: 'InternalIP', address: '172.31.0.7' },
+      ],
+    };
     const c = parseNode(n);
     expect(c.routerId?.text).toBe('172.31.0.7');
     expect(texts(c.podCidrs)).toEqual(['fd00::/64', '10.244.1.0/24', 'fd00::/64']);

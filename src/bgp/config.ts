@@ -91,11 +91,20 @@ export function parsePool(pool: PodAddressPool): PoolConfig {
   const state: PoolState = approvalProblem ? 'ApprovalStale' : written;
   const sel = parseSelector(spec.nodeSelector, obj, 'InvalidPool');
   const rawMode: unknown = spec.advertise ?? 'NodeCIDR';
-  const base = { name, obj, state, ...(approvalProblem ? { approvalProblem } : {}), selector: sel.selector, ...(sel.error ? { selectorProblem: sel.problem } : {}), mode: rawMode === 'PodIPs' ? ('PodIPs' as const) : ('NodeCIDR' as const) };
+  const base = {
+    name,
+    obj,
+    state,
+    ...(approvalProblem ? { approvalProblem } : {}),
+    selector: sel.selector,
+    ...(sel.error ? { selectorProblem: sel.problem } : {}),
+    mode: rawMode === 'PodIPs' ? ('PodIPs' as const) : ('NodeCIDR' as const),
+  };
   const invalid = (problems: Problem[]): PoolConfig => ({ ...base, problems, cidrs: [], communities: [] });
   const bad = (field: string, msg: string) => problem(obj, field, 'InvalidPool', `PodAddressPool ${name}: ${msg}`);
 
-  if (rawMode !== 'NodeCIDR' && rawMode !== 'PodIPs') return invalid([bad('spec.advertise', `spec.advertise must be NodeCIDR or PodIPs, got ${safeDisplay(rawMode)}`)]);
+  if (rawMode !== 'NodeCIDR' && rawMode !== 'PodIPs')
+    return invalid([bad('spec.advertise', `spec.advertise must be NodeCIDR or PodIPs, got ${safeDisplay(rawMode)}`)]);
   if (!Array.isArray(spec.cidrs) || spec.cidrs.length === 0) return invalid([bad('spec.cidrs', 'spec.cidrs must be a non-empty list of CIDRs')]);
   const cidrs: IpPrefix[] = [];
   const problems: Problem[] = [];
@@ -114,7 +123,12 @@ export function parsePool(pool: PodAddressPool): PoolConfig {
     const a = m ? Number(m[1]) : NaN;
     const b = m ? Number(m[2]) : NaN;
     if (!m || a > 65535 || b > 65535) {
-      problems.push(bad(`spec.communities[${i}]`, `spec.communities[${i}]: ${safeDisplay(c)} is not a standard community ASN:VALUE with both parts 0-65535 (large communities arrive later)`));
+      problems.push(
+        bad(
+          `spec.communities[${i}]`,
+          `spec.communities[${i}]: ${safeDisplay(c)} is not a standard community ASN:VALUE with both parts 0-65535 (large communities arrive later)`,
+        ),
+      );
     } else if (!communities.some((d) => d[0] === a && d[1] === b)) communities.push([a, b]);
   });
   if (problems.length > 0) return invalid(problems);
@@ -156,7 +170,10 @@ export function parseNode(node: Node): NodeConfig {
       break;
     }
   }
-  if (!routerId) problems.push(problem(nodeRef, 'status.addresses', 'NoRouterID', `Node ${name} has no IPv4 InternalIP to use as BGP router id; no BGP session is configured`));
+  if (!routerId)
+    problems.push(
+      problem(nodeRef, 'status.addresses', 'NoRouterID', `Node ${name} has no IPv4 InternalIP to use as BGP router id; no BGP session is configured`),
+    );
 
   const listed: unknown = node.spec?.podCIDRs ?? (node.spec?.podCIDR ? [node.spec.podCIDR] : []);
   if (!Array.isArray(listed)) problems.push(problem(nodeRef, 'spec.podCIDRs', 'InvalidPodCIDR', `Node ${name}: spec.podCIDRs must be a list of CIDRs`));
@@ -170,7 +187,8 @@ export function parseNode(node: Node): NodeConfig {
       if (!podCidrIndex.has(r.prefix.text)) podCidrIndex.set(r.prefix.text, i);
     } else problems.push(problem(nodeRef, `spec.podCIDRs[${i}]`, 'InvalidPodCIDR', `Node ${name}: spec.podCIDRs[${i}]: ${r.reason}`));
   });
-  if (raw.length === 0) problems.push(problem(nodeRef, 'spec.podCIDRs', 'NoPodCIDR', `Node ${name} has no spec.podCIDRs: NodeCIDR pools advertise nothing from it`, 'Normal'));
+  if (raw.length === 0)
+    problems.push(problem(nodeRef, 'spec.podCIDRs', 'NoPodCIDR', `Node ${name} has no spec.podCIDRs: NodeCIDR pools advertise nothing from it`, 'Normal'));
   return { name, ref: nodeRef, labels, routerId, podCidrs, podCidrIndex, problems };
 }
 

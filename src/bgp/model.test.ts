@@ -121,7 +121,9 @@ describe('buildBgpPlan: peers', () => {
   });
 
   it('passes multihop, source address and graceful restart off through', () => {
-    const [peer] = plan({ peers: [peerFixture('m', { ebgpMultihop: 2, sourceAddress: '172.31.0.2', gracefulRestart: { enabled: false, restartTimeSeconds: 100 } })] }).model.peers;
+    const [peer] = plan({
+      peers: [peerFixture('m', { ebgpMultihop: 2, sourceAddress: '172.31.0.2', gracefulRestart: { enabled: false, restartTimeSeconds: 100 } })],
+    }).model.peers;
     expect(peer).toMatchObject({ multihop: 2, sourceAddress: '172.31.0.2', gracefulRestart: { enabled: false } });
   });
 
@@ -146,7 +148,12 @@ describe('buildBgpPlan: peers', () => {
     ['source not IP', { sourceAddress: 'eth0' }, 'spec.sourceAddress', 'InvalidPeer'],
     ['source other family', { sourceAddress: 'fd00::2' }, 'spec.sourceAddress', 'InvalidPeer'],
     ['bfd multiplier', { bfd: { enabled: true, multiplier: 0 } }, 'spec.bfd.multiplier', 'InvalidPeer'],
-    ['bad selector', { nodeSelector: { matchExpressions: [{ key: 'rack', operator: 'Gt' as 'In', values: ['1'] }] } }, 'spec.nodeSelector.matchExpressions[0].operator', 'InvalidPeer'],
+    [
+      'bad selector',
+      { nodeSelector: { matchExpressions: [{ key: 'rack', operator: 'Gt' as 'In', values: ['1'] }] } },
+      'spec.nodeSelector.matchExpressions[0].operator',
+      'InvalidPeer',
+    ],
   ])('peer %s: problem naming the field, peer omitted, others kept', (_n, spec, field, reason) => {
     const r = plan({ peers: [peerFixture('bad', spec), peerFixture('good', { peerAddress: '172.31.0.9' })] });
     expect(r.model.peers.map((p) => p.peer)).toEqual(['good']);
@@ -205,11 +212,14 @@ describe('buildBgpPlan: passwords', () => {
 });
 
 describe('buildBgpPlan: names and determinism', () => {
-  it.each(['rack-r12-tor', 'a', 'x'.repeat(253), 'tor"; include "/etc/passwd"; #', 'tor}\nprotocol bgp evil {', 'UPPER.case/with spaces'])('protocol name for %j is a valid BIRD symbol', (n) => {
-    const s = protocolName(n);
-    expect(s).toMatch(BIRD_SYMBOL);
-    expect(s.startsWith('podlb_')).toBe(true);
-  });
+  it.each(['rack-r12-tor', 'a', 'x'.repeat(253), 'tor"; include "/etc/passwd"; #', 'tor}\nprotocol bgp evil {', 'UPPER.case/with spaces'])(
+    'protocol name for %j is a valid BIRD symbol',
+    (n) => {
+      const s = protocolName(n);
+      expect(s).toMatch(BIRD_SYMBOL);
+      expect(s.startsWith('podlb_')).toBe(true);
+    },
+  );
 
   it('distinct names give distinct protocol names', () => {
     expect(protocolName('a.b')).not.toBe(protocolName('a-b'));
@@ -236,7 +246,11 @@ describe('buildBgpPlan: names and determinism', () => {
   });
 
   it('input order does not change the output', () => {
-    const pools = [poolFixture('a', { cidrs: ['10.244.1.0/25'] }), poolFixture('b', { cidrs: ['10.244.1.128/25'] }), poolFixture('c', { approval: { state: 'Pending' } })];
+    const pools = [
+      poolFixture('a', { cidrs: ['10.244.1.0/25'] }),
+      poolFixture('b', { cidrs: ['10.244.1.128/25'] }),
+      poolFixture('c', { approval: { state: 'Pending' } }),
+    ];
     const peers = [peerFixture('p1', { peerAddress: '172.31.0.1' }), peerFixture('p2', { peerAddress: '172.31.0.3' })];
     const a = plan({ pools, peers });
     const b = plan({ pools: [...pools].reverse(), peers: [...peers].reverse() });

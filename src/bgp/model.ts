@@ -11,7 +11,15 @@ import { parseConfig, parseNode, type BgpConfig, type Community, type NodeConfig
 import { planPeers, type BirdPeerModel } from './peers.js';
 
 export { BIRD_SYMBOL, MAX_PASSWORD_BYTES, protocolName, type BirdPassword, type BirdSymbol } from './bird-values.js';
-export { compareClaims, describeAdvertised, prefixRemainder, type AdvertisedPrefix, type CommunityGroup, type ExportPattern, type PodIPs } from './advertisement.js';
+export {
+  compareClaims,
+  describeAdvertised,
+  prefixRemainder,
+  type AdvertisedPrefix,
+  type CommunityGroup,
+  type ExportPattern,
+  type PodIPs,
+} from './advertisement.js';
 export type { AdvertiseMode } from './config.js';
 export { DEFAULT_BFD_INTERVAL_MS, DEFAULT_BFD_MULTIPLIER, DEFAULT_HOLD_TIME, DEFAULT_SECRET_NAMESPACE } from './peer-config.js';
 export type { BirdPeerModel } from './peers.js';
@@ -95,7 +103,15 @@ export function planBgp(config: Pick<BgpConfig, 'pools' | 'peers'>, node: NodeCo
   const peers = sessions.peers;
   for (const fam of [4, 6] as const) {
     if (adv.prefixes.some((p) => p.prefix.family === fam) && peers.length > 0 && !peers.some((p) => p.family === fam)) {
-      problems.push(problem(node.ref, 'spec.podCIDRs', 'NoPeerForFamily', `Node ${node.name}: IPv${fam} prefixes are to be advertised but no selected BGPPeer has an IPv${fam} peerAddress; they stay unadvertised`, 'Normal'));
+      problems.push(
+        problem(
+          node.ref,
+          'spec.podCIDRs',
+          'NoPeerForFamily',
+          `Node ${node.name}: IPv${fam} prefixes are to be advertised but no selected BGPPeer has an IPv${fam} peerAddress; they stay unadvertised`,
+          'Normal',
+        ),
+      );
     }
   }
   const prefixes = adv.prefixes.map((p) => p.prefix);

@@ -23,7 +23,11 @@ export function safeDisplay(raw: unknown): string {
 }
 
 /** spec.nodeSelector parsed, or the problem (`reason`) that says why it does not parse. */
-export function parseSelector(raw: unknown, obj: ObjectRef, reason: string): { selector: ParsedSelector; error?: undefined } | { selector?: undefined; error: LabelSelectorError; problem: Problem } {
+export function parseSelector(
+  raw: unknown,
+  obj: ObjectRef,
+  reason: string,
+): { selector: ParsedSelector; error?: undefined } | { selector?: undefined; error: LabelSelectorError; problem: Problem } {
   try {
     return { selector: parseLabelSelector(raw, 'spec.nodeSelector') };
   } catch (err) {

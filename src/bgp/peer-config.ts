@@ -69,17 +69,20 @@ type Result<T> = { ok: true; value: T } | { ok: false; problem: Problem };
  */
 export function unusablePeerAddress(a: IpAddr): { reason: string; why: string } | undefined {
   const bad = (why: string, reason = 'InvalidPeerAddress') => ({ reason, why: `${a.text} ${why}` });
-  if (isLinkLocal(a)) return bad('is link-local, which needs an interface: not supported yet (use a global or unique-local address of the neighbour)', 'PeerAddressNotSupported');
+  if (isLinkLocal(a))
+    return bad('is link-local, which needs an interface: not supported yet (use a global or unique-local address of the neighbour)', 'PeerAddressNotSupported');
   if (a.family === 4) {
     const first = Number(a.value >> 24n);
-    if (first === 0) return bad(`is ${a.value === 0n ? 'the unspecified address' : 'in 0.0.0.0/8 ("this network")'}, not a neighbour: set the neighbour's own IPv4 address`);
+    if (first === 0)
+      return bad(`is ${a.value === 0n ? 'the unspecified address' : 'in 0.0.0.0/8 ("this network")'}, not a neighbour: set the neighbour's own IPv4 address`);
     if (first === 127) return bad("is a loopback address, this node itself: set the neighbour's address");
     if (first >= 224 && first < 240) return bad("is a multicast address: BGP needs the neighbour's unicast address");
     if (a.value === 0xffffffffn) return bad("is the broadcast address: BGP needs the neighbour's unicast address");
     if (first >= 240) return bad("is in the reserved range 240.0.0.0/4: set the neighbour's unicast address");
     return undefined;
   }
-  if (a.value === 0n) return bad("is the unspecified address, not a neighbour (BIRD refuses the whole configuration with it): set the neighbour's own IPv6 address");
+  if (a.value === 0n)
+    return bad("is the unspecified address, not a neighbour (BIRD refuses the whole configuration with it): set the neighbour's own IPv6 address");
   if (a.value === 1n) return bad("is the loopback address, this node itself: set the neighbour's address");
   if (a.value >> 120n === 0xffn) return bad("is a multicast address: BGP needs the neighbour's unicast address");
   if (a.value >> 32n === 0xffffn) return bad(`is an IPv4-mapped IPv6 address: write the IPv4 address ${formatAddr(4, a.value & 0xffffffffn)} itself`);
@@ -105,7 +108,8 @@ function parseSession(spec: BGPPeer['spec'], obj: ObjectRef, viaGateway: boolean
   if (localAsn === undefined) return fail('spec.localASN', `${safeDisplay(spec.localASN)} must be an integer 1-4294967295`);
 
   const hold = spec.holdTimeSeconds ?? DEFAULT_HOLD_TIME;
-  if (!isInt(hold) || (hold !== 0 && (hold < 3 || hold > 65535))) return fail('spec.holdTimeSeconds', `${safeDisplay(hold)} must be 0 (no hold timer) or an integer 3-65535`);
+  if (!isInt(hold) || (hold !== 0 && (hold < 3 || hold > 65535)))
+    return fail('spec.holdTimeSeconds', `${safeDisplay(hold)} must be 0 (no hold timer) or an integer 3-65535`);
   let keepalive: number | undefined;
   if (spec.keepaliveSeconds !== undefined) {
     const k = spec.keepaliveSeconds;
@@ -125,7 +129,10 @@ function parseSession(spec: BGPPeer['spec'], obj: ObjectRef, viaGateway: boolean
     let restartTime: number | undefined;
     if (gr.restartTimeSeconds !== undefined) {
       if (!isInt(gr.restartTimeSeconds) || gr.restartTimeSeconds < 1 || gr.restartTimeSeconds > 4095) {
-        return fail('spec.gracefulRestart.restartTimeSeconds', `${safeDisplay(gr.restartTimeSeconds)} must be an integer 1-4095 (12 bits in the BGP capability)`);
+        return fail(
+          'spec.gracefulRestart.restartTimeSeconds',
+          `${safeDisplay(gr.restartTimeSeconds)} must be an integer 1-4095 (12 bits in the BGP capability)`,
+        );
       }
       restartTime = gr.restartTimeSeconds;
     }
@@ -134,7 +141,8 @@ function parseSession(spec: BGPPeer['spec'], obj: ObjectRef, viaGateway: boolean
 
   let multihop: number | undefined;
   if (spec.ebgpMultihop !== undefined) {
-    if (!isInt(spec.ebgpMultihop) || spec.ebgpMultihop < 1 || spec.ebgpMultihop > 255) return fail('spec.ebgpMultihop', `${safeDisplay(spec.ebgpMultihop)} must be an integer 1-255`);
+    if (!isInt(spec.ebgpMultihop) || spec.ebgpMultihop < 1 || spec.ebgpMultihop > 255)
+      return fail('spec.ebgpMultihop', `${safeDisplay(spec.ebgpMultihop)} must be an integer 1-255`);
     multihop = spec.ebgpMultihop;
   }
   let sourceAddress: IpAddr | undefined;
@@ -145,7 +153,8 @@ function parseSession(spec: BGPPeer['spec'], obj: ObjectRef, viaGateway: boolean
     const unusable = unusablePeerAddress(sourceAddress);
     if (unusable) return fail('spec.sourceAddress', unusable.why.replace(/neighbour's/g, "node's"), unusable.reason);
     // A Gateway peer takes the gateway of sourceAddress's family, so only fixed addresses can differ.
-    if (address && sourceAddress.family !== address.family) return fail('spec.sourceAddress', `${sourceAddress.text} is IPv${sourceAddress.family} but peerAddress is IPv${address.family}`);
+    if (address && sourceAddress.family !== address.family)
+      return fail('spec.sourceAddress', `${sourceAddress.text} is IPv${sourceAddress.family} but peerAddress is IPv${address.family}`);
   }
   const settings: PeerSettings = {
     address,
@@ -169,7 +178,8 @@ function parseBfd(spec: BGPPeer['spec'], obj: ObjectRef, s: PeerSettings | undef
   if (b.minIntervalMilliseconds !== undefined && (!isInt(b.minIntervalMilliseconds) || b.minIntervalMilliseconds < 1 || b.minIntervalMilliseconds > 60000)) {
     return fail('spec.bfd.minIntervalMilliseconds', `${safeDisplay(b.minIntervalMilliseconds)} must be an integer 1-60000`);
   }
-  if (b.multiplier !== undefined && (!isInt(b.multiplier) || b.multiplier < 1 || b.multiplier > 255)) return fail('spec.bfd.multiplier', `${safeDisplay(b.multiplier)} must be an integer 1-255`);
+  if (b.multiplier !== undefined && (!isInt(b.multiplier) || b.multiplier < 1 || b.multiplier > 255))
+    return fail('spec.bfd.multiplier', `${safeDisplay(b.multiplier)} must be an integer 1-255`);
   // A bfd object without `enabled` means BFD on: nobody writes intervals to keep it off.
   if (b.enabled === false) return { ok: true, value: undefined };
   // BIRD refuses the whole file otherwise ("Multihop BGP with BFD requires specified local
@@ -177,7 +187,10 @@ function parseBfd(spec: BGPPeer['spec'], obj: ObjectRef, s: PeerSettings | undef
   // iBGP (localASN = peerASN) is multihop in BIRD unless told otherwise. Such a session
   // runs multihop BFD (RFC 5883, UDP 4784): the ToR must be configured for multihop BFD too.
   if (s && (s.multihop !== undefined || s.localAsn === s.peerAsn) && s.sourceAddress === undefined) {
-    return fail('spec.bfd', `BFD on a ${s.multihop !== undefined ? 'ebgpMultihop' : 'iBGP (multihop)'} session needs spec.sourceAddress (BIRD must know the local address of a multihop BFD session)`);
+    return fail(
+      'spec.bfd',
+      `BFD on a ${s.multihop !== undefined ? 'ebgpMultihop' : 'iBGP (multihop)'} session needs spec.sourceAddress (BIRD must know the local address of a multihop BFD session)`,
+    );
   }
   return { ok: true, value: { intervalMs: b.minIntervalMilliseconds ?? DEFAULT_BFD_INTERVAL_MS, multiplier: b.multiplier ?? DEFAULT_BFD_MULTIPLIER } };
 }
@@ -200,7 +213,13 @@ function parsePassword(spec: BGPPeer['spec'], obj: ObjectRef, secrets: readonly 
   if (psr === undefined) return { ok: true, value: undefined };
   const f = 'spec.passwordSecretRef';
   const fail = (msg: string, reason?: string): Result<BirdPassword | undefined> => ({ ok: false, problem: peerProblem(obj, f, msg, reason) });
-  if (typeof psr !== 'object' || psr === null || typeof psr.name !== 'string' || typeof psr.key !== 'string' || (psr.namespace !== undefined && typeof psr.namespace !== 'string')) {
+  if (
+    typeof psr !== 'object' ||
+    psr === null ||
+    typeof psr.name !== 'string' ||
+    typeof psr.key !== 'string' ||
+    (psr.namespace !== undefined && typeof psr.namespace !== 'string')
+  ) {
     return fail('must be {namespace, name, key} with string values');
   }
   const ns = psr.namespace ?? DEFAULT_SECRET_NAMESPACE;

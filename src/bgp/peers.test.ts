@@ -18,11 +18,17 @@ describe('planPeers: one parse, many nodes', () => {
     ],
     secrets: [],
   });
-  const node = (name: string, r: string | undefined, internalIP?: string | null) => parseNode(nodeFixture({ name, labels: r ? { 'topology.kubernetes.io/rack': r } : {}, ...(internalIP !== undefined ? { internalIP } : {}) }));
+  const node = (name: string, r: string | undefined, internalIP?: string | null) =>
+    parseNode(nodeFixture({ name, labels: r ? { 'topology.kubernetes.io/rack': r } : {}, ...(internalIP !== undefined ? { internalIP } : {}) }));
 
   it.each<[string, ReturnType<typeof node>, string[], string[]]>([
     ['rack r12: its ToR and the route server', node('a', 'r12'), ['r12-tor', 'route-server'], ['bad-selector:InvalidPeer']],
-    ['rack r13: the same ToR address is fine on another rack; the broken peer selects it', node('b', 'r13'), ['r13-tor', 'route-server'], ['bad-selector:InvalidPeer', 'broken:InvalidPeer']],
+    [
+      'rack r13: the same ToR address is fine on another rack; the broken peer selects it',
+      node('b', 'r13'),
+      ['r13-tor', 'route-server'],
+      ['bad-selector:InvalidPeer', 'broken:InvalidPeer'],
+    ],
     ['no rack label: the route server only', node('c', undefined), ['route-server'], ['bad-selector:InvalidPeer']],
     ['no router id: no session, selector problems still said', node('d', 'r13', null), [], ['bad-selector:InvalidPeer']],
   ])('%s', (_n, n, sessions, problems) => {
@@ -48,7 +54,12 @@ describe('peerModel', () => {
     ['Gateway not looked up', { peerAddress: 'Gateway' }, undefined, 'GatewayNotFound'],
     ['Gateway before the other problems', { peerAddress: 'Gateway', peerASN: 0 }, undefined, 'GatewayNotFound'],
     ['Gateway found, then the other problems', { peerAddress: 'Gateway', peerASN: 0 }, { v4: '172.31.0.254' }, 'InvalidPeer'],
-    ['session problem before BFD and password', { peerASN: 0, bfd: { multiplier: 0 }, passwordSecretRef: { name: 'x', key: 'y' } }, undefined, 'InvalidPeer spec.peerASN'],
+    [
+      'session problem before BFD and password',
+      { peerASN: 0, bfd: { multiplier: 0 }, passwordSecretRef: { name: 'x', key: 'y' } },
+      undefined,
+      'InvalidPeer spec.peerASN',
+    ],
     ['BFD problem before password', { bfd: { multiplier: 0 }, passwordSecretRef: { name: 'x', key: 'y' } }, undefined, 'InvalidPeer spec.bfd.multiplier'],
     ['password problem last', { passwordSecretRef: { name: 'x', key: 'y' } }, undefined, 'PasswordSecretNotFound spec.passwordSecretRef'],
   ])('%s', (_n, spec, gateway, want) => {

@@ -41,12 +41,15 @@ type Resolved = { ok: true; address: IpAddr } | { ok: false; problem: Problem };
 
 function resolveGateway(p: PeerConfig, order: readonly ('v4' | 'v6')[], gateway: DefaultGateways): Resolved {
   const fail = (msg: string, reason: string): Resolved => ({ ok: false, problem: peerProblem(p.obj, 'spec.peerAddress', msg, reason) });
-  if (typeof gateway !== 'object' || gateway === null || Array.isArray(gateway)) return fail(`Gateway: the node's default gateway is not known (yet); the agent looks it up via netlink`, 'GatewayNotFound');
+  if (typeof gateway !== 'object' || gateway === null || Array.isArray(gateway))
+    return fail(`Gateway: the node's default gateway is not known (yet); the agent looks it up via netlink`, 'GatewayNotFound');
   const key = order.find((k) => gateway[k] !== undefined);
-  if (key === undefined) return fail(`Gateway: node has no ${order.map((k) => (k === 'v4' ? 'IPv4' : 'IPv6')).join(' or ')} default gateway`, 'GatewayNotFound');
+  if (key === undefined)
+    return fail(`Gateway: node has no ${order.map((k) => (k === 'v4' ? 'IPv4' : 'IPv6')).join(' or ')} default gateway`, 'GatewayNotFound');
   const family = key === 'v4' ? 4 : 6;
   const address = parseIp(gateway[key]);
-  if (!address || address.family !== family) return fail(`Gateway: the node's default gateway ${safeDisplay(gateway[key])} is not an IPv${family} address`, 'GatewayNotFound');
+  if (!address || address.family !== family)
+    return fail(`Gateway: the node's default gateway ${safeDisplay(gateway[key])} is not an IPv${family} address`, 'GatewayNotFound');
   const unusable = unusablePeerAddress(address);
   if (unusable) return fail(`Gateway: the node's default gateway ${unusable.why}`, unusable.reason);
   return { ok: true, address };
@@ -104,11 +107,25 @@ export function planPeers(peers: readonly PeerConfig[], node: NodeConfig, gatewa
     }
     const dup = byAddress.get(r.peer.address);
     if (dup !== undefined) {
-      problems.push(problem(p.obj, 'spec.peerAddress', 'DuplicatePeer', `BGPPeer ${p.name}: BGPPeer ${dup} already peers with ${r.peer.address} from node ${node.name}; this one is not configured`));
+      problems.push(
+        problem(
+          p.obj,
+          'spec.peerAddress',
+          'DuplicatePeer',
+          `BGPPeer ${p.name}: BGPPeer ${dup} already peers with ${r.peer.address} from node ${node.name}; this one is not configured`,
+        ),
+      );
       continue;
     }
     if (byProtocol.has(r.peer.protocol)) {
-      problems.push(problem(p.obj, 'metadata.name', 'InvalidPeer', `BGPPeer ${p.name}: its BIRD protocol name collides with BGPPeer ${byProtocol.get(r.peer.protocol)}; rename one`));
+      problems.push(
+        problem(
+          p.obj,
+          'metadata.name',
+          'InvalidPeer',
+          `BGPPeer ${p.name}: its BIRD protocol name collides with BGPPeer ${byProtocol.get(r.peer.protocol)}; rename one`,
+        ),
+      );
       continue;
     }
     byAddress.set(r.peer.address, p.name);

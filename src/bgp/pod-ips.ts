@@ -15,8 +15,6 @@ const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 
 export { isOptedIn };
 
-
-
 function selects(selector: unknown, labels: unknown): boolean {
   // A Service without selector has hand-made endpoints: podlb cannot tell its Pods.
   if (!isMap(selector) || Object.keys(selector).length === 0 || !isMap(labels)) return false;

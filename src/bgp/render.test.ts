@@ -33,10 +33,7 @@ const cases: { name: string; input: BgpPlanInput; opts?: RenderOptions }[] = [
     name: 'pod-ips',
     input: {
       node: nodeFixture({ podCIDRs: ['10.244.1.0/24', 'fd00:244:0:1::/64'] }),
-      pools: [
-        poolFixture('tokyo-pods'),
-        poolFixture('hosts', { advertise: 'PodIPs', cidrs: ['10.250.0.0/16', 'fd00:250::/48'], communities: ['65000:250'] }),
-      ],
+      pools: [poolFixture('tokyo-pods'), poolFixture('hosts', { advertise: 'PodIPs', cidrs: ['10.250.0.0/16', 'fd00:250::/48'], communities: ['65000:250'] })],
       peers: [peerFixture('rack-r12-tor'), peerFixture('rack-r12-tor-v6', { peerAddress: 'fd00:31::1' })],
       secrets: [],
       podIPs: [
@@ -52,7 +49,12 @@ const cases: { name: string; input: BgpPlanInput; opts?: RenderOptions }[] = [
       pools: [poolFixture()],
       peers: [
         peerFixture('gw', { peerAddress: 'Gateway', bfd: { enabled: true, minIntervalMilliseconds: 300, multiplier: 3 } }),
-        peerFixture('multihop', { peerAddress: '198.51.100.1', ebgpMultihop: 3, sourceAddress: '172.31.0.2', bfd: { minIntervalMilliseconds: 1000, multiplier: 5 } }),
+        peerFixture('multihop', {
+          peerAddress: '198.51.100.1',
+          ebgpMultihop: 3,
+          sourceAddress: '172.31.0.2',
+          bfd: { minIntervalMilliseconds: 1000, multiplier: 5 },
+        }),
       ],
       secrets: [],
       defaultGateway: { v4: '172.31.0.1' },
@@ -64,7 +66,14 @@ const cases: { name: string; input: BgpPlanInput; opts?: RenderOptions }[] = [
       node: nodeFixture(),
       pools: [poolFixture('a', { cidrs: ['10.244.1.0/25'] }), poolFixture('b', { cidrs: ['10.244.1.128/25'] })],
       peers: [
-        peerFixture('ibgp-rr', { peerAddress: '192.0.2.10', peerASN: 4200000001, localASN: 4200000001, holdTimeSeconds: 0, keepaliveSeconds: undefined, gracefulRestart: { enabled: false } }),
+        peerFixture('ibgp-rr', {
+          peerAddress: '192.0.2.10',
+          peerASN: 4200000001,
+          localASN: 4200000001,
+          holdTimeSeconds: 0,
+          keepaliveSeconds: undefined,
+          gracefulRestart: { enabled: false },
+        }),
         peerFixture('multihop', { peerAddress: '198.51.100.1', ebgpMultihop: 3, sourceAddress: '172.31.0.2', holdTimeSeconds: 9, keepaliveSeconds: 3 }),
       ],
       secrets: [],

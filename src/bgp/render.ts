@@ -62,8 +62,30 @@ function checkRe(v: unknown, re: RegExp, what: string): string {
 }
 
 const FAMILIES = [
-  { fam: 4, key: 'v4', exportKey: 'exportV4', max: 32, label: 'IPv4', channel: 'ipv4', setName: 'PODLB_V4', staticName: 'podlb_static_v4', filterName: 'podlb_export_v4', cidr: CIDR4 },
-  { fam: 6, key: 'v6', exportKey: 'exportV6', max: 128, label: 'IPv6', channel: 'ipv6', setName: 'PODLB_V6', staticName: 'podlb_static_v6', filterName: 'podlb_export_v6', cidr: CIDR6 },
+  {
+    fam: 4,
+    key: 'v4',
+    exportKey: 'exportV4',
+    max: 32,
+    label: 'IPv4',
+    channel: 'ipv4',
+    setName: 'PODLB_V4',
+    staticName: 'podlb_static_v4',
+    filterName: 'podlb_export_v4',
+    cidr: CIDR4,
+  },
+  {
+    fam: 6,
+    key: 'v6',
+    exportKey: 'exportV6',
+    max: 128,
+    label: 'IPv6',
+    channel: 'ipv6',
+    setName: 'PODLB_V6',
+    staticName: 'podlb_static_v6',
+    filterName: 'podlb_export_v6',
+    cidr: CIDR6,
+  },
 ] as const;
 
 function peerView(p: BirdPeerModel, opts: RenderOptions) {
@@ -79,9 +101,15 @@ function peerView(p: BirdPeerModel, opts: RenderOptions) {
     holdTime: p.holdTime === 0 ? 0 : checkInt(p.holdTime, 3, 65535, 'hold time'),
     keepaliveTime: p.keepaliveTime === undefined ? null : checkInt(p.keepaliveTime, 1, Math.max(1, p.holdTime - 1), 'keepalive time'),
     gracefulRestart: p.gracefulRestart.enabled === true ? 'on' : p.gracefulRestart.enabled === false ? 'off' : unsafe('graceful restart'),
-    restartTime: p.gracefulRestart.enabled && p.gracefulRestart.restartTime !== undefined ? checkInt(p.gracefulRestart.restartTime, 1, 4095, 'graceful restart time') : null,
+    restartTime:
+      p.gracefulRestart.enabled && p.gracefulRestart.restartTime !== undefined
+        ? checkInt(p.gracefulRestart.restartTime, 1, 4095, 'graceful restart time')
+        : null,
     password: p.password === undefined ? null : opts.redactPasswords ? REDACTED_PASSWORD : checkRe(p.password, PASSWORD, 'password'),
-    bfd: p.bfd === undefined ? null : { intervalMs: checkInt(p.bfd.intervalMs, 1, 60000, 'BFD interval'), multiplier: checkInt(p.bfd.multiplier, 1, 255, 'BFD multiplier') },
+    bfd:
+      p.bfd === undefined
+        ? null
+        : { intervalMs: checkInt(p.bfd.intervalMs, 1, 60000, 'BFD interval'), multiplier: checkInt(p.bfd.multiplier, 1, 255, 'BFD multiplier') },
     channel: fam.channel,
     filterName: fam.filterName,
   };

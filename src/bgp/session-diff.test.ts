@@ -13,9 +13,14 @@ const pwPeer = () => peerFixture('tor', { passwordSecretRef: { name: 'tor-md5', 
 describe('sessionResettingChanges', () => {
   it('names the fields that restart a session, and only those', () => {
     const a = plan({ peers: [peerFixture('tor'), peerFixture('other', { peerAddress: '172.31.0.9' })] }).model;
-    const prefixOnly = plan({ node: nodeFixture({ podCIDRs: ['10.244.1.0/24', '10.244.2.0/24'] }), peers: [peerFixture('tor'), peerFixture('other', { peerAddress: '172.31.0.9' })] }).model;
+    const prefixOnly = plan({
+      node: nodeFixture({ podCIDRs: ['10.244.1.0/24', '10.244.2.0/24'] }),
+      peers: [peerFixture('tor'), peerFixture('other', { peerAddress: '172.31.0.9' })],
+    }).model;
     expect(sessionResettingChanges(a, prefixOnly)).toEqual([]);
-    const timers = plan({ peers: [peerFixture('tor', { holdTimeSeconds: 30, keepaliveSeconds: 10 }), peerFixture('other', { peerAddress: '172.31.0.9' })] }).model;
+    const timers = plan({
+      peers: [peerFixture('tor', { holdTimeSeconds: 30, keepaliveSeconds: 10 }), peerFixture('other', { peerAddress: '172.31.0.9' })],
+    }).model;
     expect(sessionResettingChanges(a, timers)).toEqual([{ peer: 'tor', protocol: protocolName('tor'), fields: ['holdTime', 'keepaliveTime'] }]);
     const pw = plan({ peers: [pwPeer()], secrets: [secretFixture('tor-md5', 'password', 'secret-1')] }).model;
     const pw2 = plan({ peers: [pwPeer()], secrets: [secretFixture('tor-md5', 'password', 'secret-2')] }).model;

@@ -27,14 +27,18 @@ const RESETTING_FIELDS = ['address', 'family', 'localAsn', 'peerAsn', 'holdTime'
  * Peers present in both models whose change restarts the BGP session in BIRD, for a log line
  * and an Event before applying. Names fields only, never values (passwords).
  */
-export function sessionResettingChanges(before: { readonly peers: readonly BirdPeerModel[] }, after: { readonly peers: readonly BirdPeerModel[] }): SessionReset[] {
+export function sessionResettingChanges(
+  before: { readonly peers: readonly BirdPeerModel[] },
+  after: { readonly peers: readonly BirdPeerModel[] },
+): SessionReset[] {
   const old = new Map(before.peers.map((p) => [p.protocol, p]));
   const out: SessionReset[] = [];
   for (const p of after.peers) {
     const o = old.get(p.protocol);
     if (!o) continue;
     const fields: string[] = RESETTING_FIELDS.filter((f) => o[f] !== p[f]);
-    if (o.gracefulRestart.enabled !== p.gracefulRestart.enabled || o.gracefulRestart.restartTime !== p.gracefulRestart.restartTime) fields.push('gracefulRestart');
+    if (o.gracefulRestart.enabled !== p.gracefulRestart.enabled || o.gracefulRestart.restartTime !== p.gracefulRestart.restartTime)
+      fields.push('gracefulRestart');
     if (o.bfd !== undefined && p.bfd === undefined) fields.push('bfd');
     if (fields.length > 0) out.push({ peer: p.peer, protocol: p.protocol, fields });
   }

@@ -29,10 +29,12 @@ export interface AgentHttp {
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function serveAgentHttp(o: AgentHttpOptions): AgentHttp {
-  const probe = (ok: () => boolean): Route => (_req, res) => {
-    const yes = ok();
-    res.writeHead(yes ? 200 : 503, { 'content-type': 'text/plain' }).end(yes ? 'ok\n' : 'not ok\n');
-  };
+  const probe =
+    (ok: () => boolean): Route =>
+    (_req, res) => {
+      const yes = ok();
+      res.writeHead(yes ? 200 : 503, { 'content-type': 'text/plain' }).end(yes ? 'ok\n' : 'not ok\n');
+    };
   const healthRoutes: Record<string, Route> = { '/healthz': probe(o.healthy), '/readyz': probe(o.ready) };
   const metricsRoutes: Record<string, Route> = {
     '/metrics': (_req, res) => {
@@ -44,7 +46,10 @@ export function serveAgentHttp(o: AgentHttpOptions): AgentHttp {
   };
   // One listener when both name the same address and port (the lab), else one each.
   const listeners = new Map<string, { at: Endpoint; routes: Record<string, Route> }>();
-  for (const [at, routes] of [[o.health, healthRoutes], [o.metrics, metricsRoutes]] as const) {
+  for (const [at, routes] of [
+    [o.health, healthRoutes],
+    [o.metrics, metricsRoutes],
+  ] as const) {
     if (at.port <= 0) continue;
     const key = `${at.address}|${at.port}`;
     const l = listeners.get(key);
@@ -62,7 +67,11 @@ export function serveAgentHttp(o: AgentHttpOptions): AgentHttp {
   const listening = Promise.all(
     servers.map((s) => (s.listening ? Promise.resolve() : new Promise<void>((resolve, reject) => s.once('listening', resolve).once('error', reject)))),
   ).then(() => undefined);
-  return { listening, servers, close: () => {
+  return {
+    listening,
+    servers,
+    close: () => {
       for (const s of servers) s.close();
-    } };
+    },
+  };
 }

@@ -7,7 +7,14 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 const AGENT_FLAGS: Flag[] = [
   { name: 'node-name', type: 'string', arg: 'NAME', defaultText: '$NODE_NAME', description: "this node's name; required unless NODE_NAME is set" },
-  { name: 'kubeconfig', type: 'string', arg: 'FILE', defaultText: '$KUBECONFIG, else in-cluster', file: true, description: 'kubeconfig to reach the API server' },
+  {
+    name: 'kubeconfig',
+    type: 'string',
+    arg: 'FILE',
+    defaultText: '$KUBECONFIG, else in-cluster',
+    file: true,
+    description: 'kubeconfig to reach the API server',
+  },
   { name: 'bird-socket', type: 'string', arg: 'PATH', file: true, description: "BIRD's control socket; required unless --no-bgp" },
   { name: 'bird-config', type: 'string', arg: 'PATH', file: true, description: 'the bird.conf the agent writes (keep it on tmpfs); required unless --no-bgp' },
   { name: 'no-bgp', type: 'boolean', description: 'do not render BIRD config: members and readiness gates only' },
@@ -22,12 +29,47 @@ const AGENT_FLAGS: Flag[] = [
     description: "a Keystone URL Octavia LoadBalancerClasses may send credentials to (repeatable); without it only a credentials Secret's own auth_url",
   },
   { name: 'health-port', type: 'string', arg: 'PORT', default: '9253', check: checkPort, description: 'port for /healthz and /readyz (0: none)' },
-  { name: 'health-address', type: 'string', arg: 'IP', default: '0.0.0.0', check: checkIp, description: 'address the health port listens on (the kubelet probes it)' },
-  { name: 'metrics-port', type: 'string', arg: 'PORT', default: '9254', check: checkPort, description: 'port for /metrics (0: none; the same address and port as health: one listener)' },
+  {
+    name: 'health-address',
+    type: 'string',
+    arg: 'IP',
+    default: '0.0.0.0',
+    check: checkIp,
+    description: 'address the health port listens on (the kubelet probes it)',
+  },
+  {
+    name: 'metrics-port',
+    type: 'string',
+    arg: 'PORT',
+    default: '9254',
+    check: checkPort,
+    description: 'port for /metrics (0: none; the same address and port as health: one listener)',
+  },
   // hostNetwork: any other address is reachable by whatever reaches the node.
-  { name: 'metrics-address', type: 'string', arg: 'IP', default: '127.0.0.1', check: checkIp, description: 'address /metrics listens on; anything but loopback exposes it unauthenticated' },
-  { name: 'pending-poll-ms', type: 'string', arg: 'MS', default: '25', check: checkPositiveInt, description: 'how often a pending member is polled around its first check' },
-  { name: 'hold-down-seconds', type: 'string', arg: 'S', default: '45', check: checkPositiveInt, description: 'how long a vanished default gateway or BGP password Secret keeps the running session before it is removed' },
+  {
+    name: 'metrics-address',
+    type: 'string',
+    arg: 'IP',
+    default: '127.0.0.1',
+    check: checkIp,
+    description: 'address /metrics listens on; anything but loopback exposes it unauthenticated',
+  },
+  {
+    name: 'pending-poll-ms',
+    type: 'string',
+    arg: 'MS',
+    default: '25',
+    check: checkPositiveInt,
+    description: 'how often a pending member is polled around its first check',
+  },
+  {
+    name: 'hold-down-seconds',
+    type: 'string',
+    arg: 'S',
+    default: '45',
+    check: checkPositiveInt,
+    description: 'how long a vanished default gateway or BGP password Secret keeps the running session before it is removed',
+  },
   { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', choices: LOG_LEVELS, description: 'log level' },
 ];
 
@@ -106,7 +148,8 @@ export async function runAgent(p: Parsed): Promise<number> {
     server.close();
     await agentInst.stop();
     // Uninstall only (see src/agent/withdraw.ts): after the loop stopped, so nothing re-renders.
-    if (bgp && process.env.PODLB_WITHDRAW_ON_STOP === 'true') await withdrawAll({ bird: { socketPath: birdSocket!, configPath: birdConfig! }, ...(netns ? { netns } : {}), log });
+    if (bgp && process.env.PODLB_WITHDRAW_ON_STOP === 'true')
+      await withdrawAll({ bird: { socketPath: birdSocket!, configPath: birdConfig! }, ...(netns ? { netns } : {}), log });
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -6,7 +6,10 @@ const c = (words: string[], cur: string) => complete(KUBECTL_PODLB, words, cur, 
 
 describe('complete', () => {
   it('offers commands, not hidden ones', () => {
-    expect(c([], '')).toEqual({ candidates: ['status', 'pools', 'approve', 'reject', 'explain', 'version', 'completion', 'help'], directive: DIRECTIVE_NO_FILES });
+    expect(c([], '')).toEqual({
+      candidates: ['status', 'pools', 'approve', 'reject', 'explain', 'version', 'completion', 'help'],
+      directive: DIRECTIVE_NO_FILES,
+    });
     expect(c([], 'p').candidates).toEqual(['pools']);
   });
   it("offers the command's flags and the global ones, after global flags with values", () => {
@@ -15,7 +18,7 @@ describe('complete', () => {
     expect(c(['approve'], '--').candidates).toContain('--reason');
     expect(c(['pools'], '--').candidates).not.toContain('--reason');
   });
-  it('offers a flag\'s choices, with and without =', () => {
+  it("offers a flag's choices, with and without =", () => {
     expect(c(['pools', '-o'], '')).toEqual({ candidates: ['json', 'yaml', 'wide'], directive: DIRECTIVE_NO_FILES });
     expect(c(['pools'], '--output=y').candidates).toEqual(['--output=yaml']);
     // As bash passes `--output=y`: '=' is a word of its own.

@@ -46,9 +46,17 @@ export function complete(root: Command, words: readonly string[], current: strin
     const eq = current.indexOf('=');
     if (eq > 0) {
       const f = flagsOf(cmd).find((x) => `--${x.name}` === current.slice(0, eq));
-      return { candidates: (f?.choices ?? []).map((c) => `${current.slice(0, eq)}=${c}`).filter((c) => c.startsWith(current)), directive: f?.file ? DIRECTIVE_DEFAULT : DIRECTIVE_NO_FILES };
+      return {
+        candidates: (f?.choices ?? []).map((c) => `${current.slice(0, eq)}=${c}`).filter((c) => c.startsWith(current)),
+        directive: f?.file ? DIRECTIVE_DEFAULT : DIRECTIVE_NO_FILES,
+      };
     }
-    return { candidates: flagsOf(cmd).map((f) => `--${f.name}`).filter((n) => n.startsWith(current)), directive: DIRECTIVE_NO_FILES };
+    return {
+      candidates: flagsOf(cmd)
+        .map((f) => `--${f.name}`)
+        .filter((n) => n.startsWith(current)),
+      directive: DIRECTIVE_NO_FILES,
+    };
   }
   const subs = (cmd.subcommands ?? []).filter((s) => !s.hidden).map(commandName);
   return { candidates: subs.filter((s) => s.startsWith(current)), directive: DIRECTIVE_NO_FILES };

@@ -1,7 +1,20 @@
 // Runs one CLI from its command tree: help, version, completion and usage errors behave the same
 // in `podlb` and `kubectl podlb`; the handlers only see parsed, checked flags.
 import { bashScript, complete, renderCompletion, zshScript } from './completion.js';
-import { type Command, type Flag, type Parsed, HELP_FLAG, UsageError, findCommand, parseFlags, renderHelp, resolveCommand, str, usageErrorLine, wantsHelp } from './flags.js';
+import {
+  type Command,
+  type Flag,
+  type Parsed,
+  HELP_FLAG,
+  UsageError,
+  findCommand,
+  parseFlags,
+  renderHelp,
+  resolveCommand,
+  str,
+  usageErrorLine,
+  wantsHelp,
+} from './flags.js';
 import { renderVersion } from '../version.js';
 
 export interface Io {
@@ -12,13 +25,25 @@ export interface Io {
 /** Returns the exit code. Throwing UsageError exits 2; other errors are the caller's (exit 1). */
 export type Handler = (p: Parsed, cmd: Command) => Promise<number> | number;
 
-export const VERSION_OUTPUT: Flag = { name: 'output', short: 'o', type: 'string', arg: 'FORMAT', choices: ['json', 'yaml'], description: 'print the version as an object' };
+export const VERSION_OUTPUT: Flag = {
+  name: 'output',
+  short: 'o',
+  type: 'string',
+  arg: 'FORMAT',
+  choices: ['json', 'yaml'],
+  description: 'print the version as an object',
+};
 
 /** The commands both CLIs have: version, completion, help (and the hidden __complete). */
 export function commonCommands(program: string, completionProgram = program): Command[] {
   const plugin = completionProgram !== program;
   return [
-    { path: `${program} version`, summary: 'Print the version, git commit and build date', flags: [VERSION_OUTPUT], examples: [`${program} version`, `${program} version -o json`] },
+    {
+      path: `${program} version`,
+      summary: 'Print the version, git commit and build date',
+      flags: [VERSION_OUTPUT],
+      examples: [`${program} version`, `${program} version -o json`],
+    },
     {
       path: `${program} completion`,
       summary: 'Print a shell completion script (bash or zsh)',
@@ -30,8 +55,19 @@ export function commonCommands(program: string, completionProgram = program): Co
         ...(plugin ? [`# '${program} <TAB>' needs no script: kubectl 1.26+ runs kubectl_complete-podlb (installed with ${completionProgram})`] : []),
       ],
     },
-    { path: `${program} help`, summary: 'Help about any command', usage: '[COMMAND]...', args: { min: 0, max: 3, name: 'command words' }, examples: [`${program} help ${program === 'podlb' ? 'agent' : 'pools'}`] },
-    { path: `${program} __complete`, summary: 'Completion candidates for the words typed (used by the completion scripts)', hidden: true, args: { min: 0, max: Infinity, name: 'words' } },
+    {
+      path: `${program} help`,
+      summary: 'Help about any command',
+      usage: '[COMMAND]...',
+      args: { min: 0, max: 3, name: 'command words' },
+      examples: [`${program} help ${program === 'podlb' ? 'agent' : 'pools'}`],
+    },
+    {
+      path: `${program} __complete`,
+      summary: 'Completion candidates for the words typed (used by the completion scripts)',
+      hidden: true,
+      args: { min: 0, max: Infinity, name: 'words' },
+    },
   ];
 }
 
@@ -72,7 +108,8 @@ export async function dispatch(spec: CliSpec, argv: readonly string[], io: Io): 
       io.stdout(renderHelp(spec.root, globals));
       return 0;
     }
-    if (cmd.subcommands?.length) throw new UsageError(`"${cmd.path}" needs a command: ${cmd.subcommands.map((s) => s.path.slice(cmd.path.length + 1)).join(', ')}`, cmd.path);
+    if (cmd.subcommands?.length)
+      throw new UsageError(`"${cmd.path}" needs a command: ${cmd.subcommands.map((s) => s.path.slice(cmd.path.length + 1)).join(', ')}`, cmd.path);
     const p = parseFlags(cmd, [...(cmd.flags ?? []), ...globals, HELP_FLAG], rest);
     switch (cmd.path) {
       case `${program} version`:

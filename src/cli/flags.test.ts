@@ -1,5 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { type Command, type Flag, HELP_FLAG, UsageError, bool, editDistance, list, parseFlags, parseRequestTimeout, renderHelp, resolveCommand, str, suggest, usageErrorLine, wantsHelp } from './flags.js';
+import {
+  type Command,
+  type Flag,
+  HELP_FLAG,
+  UsageError,
+  bool,
+  editDistance,
+  list,
+  parseFlags,
+  parseRequestTimeout,
+  renderHelp,
+  resolveCommand,
+  str,
+  suggest,
+  usageErrorLine,
+  wantsHelp,
+} from './flags.js';
 
 const FLAGS: Flag[] = [
   { name: 'node-name', type: 'string', arg: 'NAME', description: 'node' },
@@ -10,7 +26,13 @@ const FLAGS: Flag[] = [
   { name: 'offset', type: 'string', description: 'may be negative' },
   HELP_FLAG,
 ];
-const CMD: Command = { path: 'podlb agent', summary: 'agent', flags: FLAGS.slice(0, -1), args: { min: 0, max: 1, name: 'at most one NAME' }, examples: ['podlb agent --node-name n1'] };
+const CMD: Command = {
+  path: 'podlb agent',
+  summary: 'agent',
+  flags: FLAGS.slice(0, -1),
+  args: { min: 0, max: 1, name: 'at most one NAME' },
+  examples: ['podlb agent --node-name n1'],
+};
 
 function parse(argv: string[]) {
   return parseFlags(CMD, FLAGS, argv);
@@ -69,8 +91,18 @@ describe('parseFlags', () => {
 });
 
 describe('resolveCommand', () => {
-  const root: Command = { path: 'kubectl podlb', summary: '', subcommands: [{ path: 'kubectl podlb pools', summary: '' }, { path: 'kubectl podlb status', summary: '' }] };
-  const globals: Flag[] = [{ name: 'context', type: 'string', description: '' }, { name: 'namespace', short: 'n', type: 'string', description: '' }];
+  const root: Command = {
+    path: 'kubectl podlb',
+    summary: '',
+    subcommands: [
+      { path: 'kubectl podlb pools', summary: '' },
+      { path: 'kubectl podlb status', summary: '' },
+    ],
+  };
+  const globals: Flag[] = [
+    { name: 'context', type: 'string', description: '' },
+    { name: 'namespace', short: 'n', type: 'string', description: '' },
+  ];
   it('skips global flags and their values before the command', () => {
     const r = resolveCommand(root, ['--context', 'pools', '-n', 'status', 'pools', '-o', 'json'], globals);
     expect(r.cmd.path).toBe('kubectl podlb pools');

@@ -143,7 +143,10 @@ export function parseFlags(cmd: Command, flags: readonly Flag[], argv: readonly 
     let next = i;
     if (value === undefined) {
       const following = argv[i + 1];
-      if (following === undefined || looksLikeFlag(following)) bad(`flag ${shown} needs a value, e.g. ${shown} ${f.choices ? f.choices[0] : (f.arg ?? 'VALUE')}${f.choices ? ` (one of ${f.choices.join(', ')})` : ''}`);
+      if (following === undefined || looksLikeFlag(following))
+        bad(
+          `flag ${shown} needs a value, e.g. ${shown} ${f.choices ? f.choices[0] : (f.arg ?? 'VALUE')}${f.choices ? ` (one of ${f.choices.join(', ')})` : ''}`,
+        );
       value = following!;
       next = i + 1;
     }
@@ -189,7 +192,11 @@ export function parseFlags(cmd: Command, flags: readonly Flag[], argv: readonly 
   }
   const args = cmd.args ?? { min: 0, max: 0, name: '' };
   if (positionals.length > args.max) {
-    bad(args.max === 0 ? `"${cmd.path}" takes no positional arguments, got ${JSON.stringify(positionals[0])}` : `"${cmd.path}" takes ${args.name}, got ${positionals.length} arguments: ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
+    bad(
+      args.max === 0
+        ? `"${cmd.path}" takes no positional arguments, got ${JSON.stringify(positionals[0])}`
+        : `"${cmd.path}" takes ${args.name}, got ${positionals.length} arguments: ${positionals.map((p) => JSON.stringify(p)).join(' ')}`,
+    );
   }
   if (positionals.length < args.min) bad(`"${cmd.path}" needs ${args.name}`);
   return { values, positionals };

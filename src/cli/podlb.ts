@@ -16,15 +16,24 @@ const BIRD_FLAGS = [
 
 const RENDER_BIRD: Command = {
   path: 'podlb render bird',
-  summary: "Print the bird.conf a node would get from a YAML file of objects (no cluster needed)",
+  summary: 'Print the bird.conf a node would get from a YAML file of objects (no cluster needed)',
   usage: '--node NAME --objects FILE.yaml [flags]',
   flags: [
     { name: 'node', type: 'string', arg: 'NAME', description: 'the Node to render for (required)' },
-    { name: 'objects', type: 'string', arg: 'FILE', file: true, description: 'multi-document YAML: Nodes, PodAddressPools, BGPPeers, Secrets, Pods, Services (required)' },
+    {
+      name: 'objects',
+      type: 'string',
+      arg: 'FILE',
+      file: true,
+      description: 'multi-document YAML: Nodes, PodAddressPools, BGPPeers, Secrets, Pods, Services (required)',
+    },
     { name: 'show-secrets', type: 'boolean', description: 'print BGP passwords instead of redacting them' },
     { name: 'default-gateway', type: 'strings', arg: 'IP', description: "the node's default gateway (IPv4 or IPv6), for peerAddress: Gateway" },
   ],
-  examples: ['podlb render bird --node node1 --objects cluster-objects.yaml', 'kubectl get nodes,podaddresspools,bgppeers -o yaml | podlb render bird --node node1 --objects /dev/stdin'],
+  examples: [
+    'podlb render bird --node node1 --objects cluster-objects.yaml',
+    'kubectl get nodes,podaddresspools,bgppeers -o yaml | podlb render bird --node node1 --objects /dev/stdin',
+  ],
 };
 
 const PODLB: Command = {
@@ -35,7 +44,12 @@ const PODLB: Command = {
   subcommands: [
     AGENT_COMMAND,
     CONTROLLER_COMMAND,
-    { path: 'podlb render', summary: 'Render configuration offline', examples: ['podlb render bird --node node1 --objects cluster-objects.yaml'], subcommands: [RENDER_BIRD] },
+    {
+      path: 'podlb render',
+      summary: 'Render configuration offline',
+      examples: ['podlb render bird --node node1 --objects cluster-objects.yaml'],
+      subcommands: [RENDER_BIRD],
+    },
     {
       path: 'podlb withdraw',
       summary: 'Make BIRD advertise nothing and remove the blackhole routes (uninstall; while no agent runs)',
@@ -73,7 +87,11 @@ const handlers = new Map<string, Handler>([
         else gw.v4 = g;
       }
       const { runRenderBird } = await import('./render-bird.js');
-      return runRenderBird({ node, objectsFile: objects, showSecrets: bool(p, 'show-secrets'), ...(Object.keys(gw).length ? { defaultGateway: gw } : {}) }, process.stdout, process.stderr);
+      return runRenderBird(
+        { node, objectsFile: objects, showSecrets: bool(p, 'show-secrets'), ...(Object.keys(gw).length ? { defaultGateway: gw } : {}) },
+        process.stdout,
+        process.stderr,
+      );
     },
   ],
   [
@@ -94,7 +112,11 @@ const handlers = new Map<string, Handler>([
       const { runLab } = await import('../lab/tour.js');
       const { withLeakCheck } = await import('../lab/leak-check.js');
       // The lab must leave this machine as it found it; what it did not is printed and fails the run.
-      return withLeakCheck('podlb lab', () => runLab({ once: bool(p, 'once'), images: bool(p, 'images') || process.env.PODLB_LAB_IMAGES === '1' }), process.stderr);
+      return withLeakCheck(
+        'podlb lab',
+        () => runLab({ once: bool(p, 'once'), images: bool(p, 'images') || process.env.PODLB_LAB_IMAGES === '1' }),
+        process.stderr,
+      );
     },
   ],
 ]);

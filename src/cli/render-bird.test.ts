@@ -11,7 +11,11 @@ const dir = mkdtempSync(join(tmpdir(), 'podlb-render-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // What `kubectl podlb approve` records for tokyo-pods below.
-const TOKYO_DIGEST = contentDigests({ cidrs: ['10.244.0.0/16', 'fd00:244::/56'], advertise: 'NodeCIDR', nodeSelector: { matchLabels: { 'podlb.io/bgp': 'true' } } }).digest;
+const TOKYO_DIGEST = contentDigests({
+  cidrs: ['10.244.0.0/16', 'fd00:244::/56'],
+  advertise: 'NodeCIDR',
+  nodeSelector: { matchLabels: { 'podlb.io/bgp': 'true' } },
+}).digest;
 
 const BASE = `
 apiVersion: v1
@@ -72,7 +76,11 @@ async function run(yaml: string, args: { node?: string; showSecrets?: boolean } 
   let e = '';
   out.on('data', (d: Buffer) => (o += d.toString()));
   err.on('data', (d: Buffer) => (e += d.toString()));
-  const code = await runRenderBird({ node: args.node ?? 'node-a', objectsFile: file, ...(args.showSecrets !== undefined ? { showSecrets: args.showSecrets } : {}) }, out, err);
+  const code = await runRenderBird(
+    { node: args.node ?? 'node-a', objectsFile: file, ...(args.showSecrets !== undefined ? { showSecrets: args.showSecrets } : {}) },
+    out,
+    err,
+  );
   return { code, out: o, err: e };
 }
 
@@ -104,8 +112,19 @@ describe('runRenderBird', () => {
   it.each([
     ['peerASN', BASE.replace('peerASN: 65000', 'peerASN: "sixty-five"'), /error: InvalidPeer: BGPPeer rack-r12-tor: spec\.peerASN: /],
     // Approved as it is (invalid): the CIDR problem is what is left to report.
-    ['pool CIDR', BASE.replace('cidrs: [10.244.0.0/16,', 'cidrs: [10.244.0.0/99,').replace(TOKYO_DIGEST, contentDigests({ cidrs: ['10.244.0.0/99', 'fd00:244::/56'], advertise: 'NodeCIDR', nodeSelector: { matchLabels: { 'podlb.io/bgp': 'true' } } }).digest), /error: InvalidPool: PodAddressPool tokyo-pods: spec\.cidrs\[0\]: /],
-    ['password', BASE.replace(Buffer.from('Md5-s3cret!').toString('base64'), Buffer.from('a"b').toString('base64')), /error: InvalidPassword: BGPPeer rack-r12-tor: spec\.passwordSecretRef: /],
+    [
+      'pool CIDR',
+      BASE.replace('cidrs: [10.244.0.0/16,', 'cidrs: [10.244.0.0/99,').replace(
+        TOKYO_DIGEST,
+        contentDigests({ cidrs: ['10.244.0.0/99', 'fd00:244::/56'], advertise: 'NodeCIDR', nodeSelector: { matchLabels: { 'podlb.io/bgp': 'true' } } }).digest,
+      ),
+      /error: InvalidPool: PodAddressPool tokyo-pods: spec\.cidrs\[0\]: /,
+    ],
+    [
+      'password',
+      BASE.replace(Buffer.from('Md5-s3cret!').toString('base64'), Buffer.from('a"b').toString('base64')),
+      /error: InvalidPassword: BGPPeer rack-r12-tor: spec\.passwordSecretRef: /,
+    ],
     ['missing name', BASE.replace('metadata: {name: rack-r12-tor}', 'metadata: {}'), /error: .*BGPPeer: metadata\.name: required/],
     ['YAML syntax', `${BASE}\n---\nkind: [unclosed\n`, /error: .*objects-\d+\.yaml: /],
   ])('invalid %s: exit 1 naming object and field, no config', async (_n, yaml, re) => {

@@ -68,7 +68,10 @@ function collect(docs: unknown[], file: string): Objects {
  * file are not validated by an API server), continuation lines indented under the prefix.
  */
 function line(prefix: 'error' | 'note', msg: string): string {
-  const clean = msg.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const clean = msg.replace(
+    /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return `${prefix}: ${clean.replace(/\n/g, '\n  ')}\n`;
 }
 

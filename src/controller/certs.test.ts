@@ -24,11 +24,13 @@ describe('certs', () => {
     const port = (server.address() as AddressInfo).port;
     const get = (servername: string) =>
       new Promise<string>((resolve, reject) => {
-        https.get({ host: '127.0.0.1', port, servername, ca: ca.certPem, path: '/', agent: false }, (res) => {
-          let b = '';
-          res.on('data', (d) => (b += d));
-          res.on('end', () => resolve(b));
-        }).on('error', reject);
+        https
+          .get({ host: '127.0.0.1', port, servername, ca: ca.certPem, path: '/', agent: false }, (res) => {
+            let b = '';
+            res.on('data', (d) => (b += d));
+            res.on('end', () => resolve(b));
+          })
+          .on('error', reject);
       });
     try {
       expect(await get('podlb-webhook.podlb-system.svc')).toBe('ok');
@@ -52,10 +54,12 @@ describe('certs', () => {
       try {
         return await new Promise<string>((resolve, reject) => {
           // No servername: as for a webhook URL naming an IP, the dialled address is checked.
-          https.get({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, ca: ca.certPem, agent: false }, (res) => {
-            res.resume();
-            resolve(String(res.statusCode));
-          }).on('error', reject);
+          https
+            .get({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, ca: ca.certPem, agent: false }, (res) => {
+              res.resume();
+              resolve(String(res.statusCode));
+            })
+            .on('error', reject);
         });
       } finally {
         server.close();

@@ -43,7 +43,10 @@ export function serial(): string {
 }
 
 export function toPem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
@@ -79,7 +82,13 @@ export async function createCa(o: { commonName: string; now: number; lifetimeMs:
  * `clientConfig.url` such as https://10.0.0.5:9443/...) verify the certificate: TLS checks a
  * dialled IP against IP SANs only, never against DNS names.
  */
-export async function createServingCert(o: { ca: KeyPairPem; dnsNames: string[]; ipAddresses?: string[]; now: number; lifetimeMs: number }): Promise<KeyPairPem> {
+export async function createServingCert(o: {
+  ca: KeyPairPem;
+  dnsNames: string[];
+  ipAddresses?: string[];
+  now: number;
+  lifetimeMs: number;
+}): Promise<KeyPairPem> {
   const ips = (o.ipAddresses ?? []).map((a) => {
     const ip = parseIp(a);
     if (!ip) throw new Error(`createServingCert: ${JSON.stringify(a)} is not an IP address`);
@@ -107,7 +116,10 @@ export async function issueLeaf(o: {
   const caCert = new x509.X509Certificate(o.ca.certPem);
   const caKeys = await importKeyPair(o.ca.keyPem, o.ca.certPem);
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const sans = [...(o.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })), ...(o.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value }))];
+  const sans = [
+    ...(o.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(o.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+  ];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: o.subject,
@@ -135,7 +147,15 @@ export function certInfo(pem: string): CertInfo {
   const dnsNames = sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
   // Node prints IPv6 SANs expanded and upper case (FD00:0:0:0:0:0:0:1): compare canonical forms.
   const ipAddresses = sans.filter((s) => s.startsWith('IP Address:')).map((s) => parseIp(s.slice('IP Address:'.length))?.text ?? s.slice('IP Address:'.length));
-  return { notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo), subject: c.subject, dnsNames, ipAddresses, isCa: c.ca, fingerprint256: c.fingerprint256 };
+  return {
+    notBefore: Date.parse(c.validFrom),
+    notAfter: Date.parse(c.validTo),
+    subject: c.subject,
+    dnsNames,
+    ipAddresses,
+    isCa: c.ca,
+    fingerprint256: c.fingerprint256,
+  };
 }
 
 /** Whether the serving cert chains to the CA (signature check by Node/OpenSSL). */

@@ -17,7 +17,15 @@ import { LeaderElector, type LeaseClient } from './leader-election.js';
 import { MemberGc } from './member-gc.js';
 import { PoolStatusWriter } from './pool-status.js';
 import { replicaCertificate, secretToBundle, TlsManager, type TlsBundle } from './tls-manager.js';
-import { GcReconciler, leaderRunReport, PoolStatusReconciler, TlsReconciler, type LeaderContribution, type LeaderRunReport, type LeaderSnapshot } from './leader-reconcilers.js';
+import {
+  GcReconciler,
+  leaderRunReport,
+  PoolStatusReconciler,
+  TlsReconciler,
+  type LeaderContribution,
+  type LeaderRunReport,
+  type LeaderSnapshot,
+} from './leader-reconcilers.js';
 import type { KeyPairPem } from './certs.js';
 import { WebhookServer } from './webhook-server.js';
 import { CalicoLoop } from './calico/loop.js';
@@ -138,7 +146,9 @@ export class Controller {
       services: inf(`/api/v1/services`, nothing),
       nodes: inf(`/api/v1/nodes`, poke),
       classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`, nothing),
-      tlsSecret: inf(`/api/v1/namespaces/${o.tlsSecretNamespace}/secrets`, () => this.#loadCertificate(), { fieldSelector: `metadata.name=${o.tlsSecretName}` }),
+      tlsSecret: inf(`/api/v1/namespaces/${o.tlsSecretNamespace}/secrets`, () => this.#loadCertificate(), {
+        fieldSelector: `metadata.name=${o.tlsSecretName}`,
+      }),
       pools: inf(`/apis/${API_VERSION}/podaddresspools`, poke),
       podlbNodes: inf(`/apis/${API_VERSION}/podlbnodes`, poke),
     };
@@ -158,9 +168,27 @@ export class Controller {
       certLifetimeMs: o.certLifetimeMs,
       log: log.child({ component: 'tls' }),
     });
-    this.#gc = new MemberGc({ makeInstance: o.makeInstance, graceMs: o.gcGraceMs, log: log.child({ component: 'member-gc' }), record: (ev) => void this.#events.record(ev) });
-    this.calico = o.bgp === 'calico' ? new CalicoLoop({ client: this.#client, log: log.child({ component: 'calico' }), record: (ev) => void this.#events.record(ev), calicoNamespace: o.calicoNamespace, now: o.now }) : undefined;
-    const poolStatus = new PoolStatusWriter({ client: this.#client, log: log.child({ component: 'pool-status' }), record: (ev) => void this.#events.record(ev) });
+    this.#gc = new MemberGc({
+      makeInstance: o.makeInstance,
+      graceMs: o.gcGraceMs,
+      log: log.child({ component: 'member-gc' }),
+      record: (ev) => void this.#events.record(ev),
+    });
+    this.calico =
+      o.bgp === 'calico'
+        ? new CalicoLoop({
+            client: this.#client,
+            log: log.child({ component: 'calico' }),
+            record: (ev) => void this.#events.record(ev),
+            calicoNamespace: o.calicoNamespace,
+            now: o.now,
+          })
+        : undefined;
+    const poolStatus = new PoolStatusWriter({
+      client: this.#client,
+      log: log.child({ component: 'pool-status' }),
+      record: (ev) => void this.#events.record(ev),
+    });
     this.#tlsReconciler = new TlsReconciler({ tls, checkMs: o.tlsCheckMs, serve: (bundle) => this.#serve(bundle) });
     this.#gcReconciler = new GcReconciler({ gc: this.#gc, intervalMs: o.gcIntervalMs });
     this.#leaderLoop = new ReconcileLoop<LeaderSnapshot, LeaderContribution>({
@@ -231,7 +259,12 @@ export class Controller {
   #leaderSnapshot(): LeaderSnapshot {
     const i = this.#informers;
     return {
-      gc: { classes: i.classes.list(), services: i.services.list(), nodes: new Set(i.nodes.list().map((n) => n.metadata?.name ?? '')), nodesSynced: i.nodes.synced && i.classes.synced && i.services.synced },
+      gc: {
+        classes: i.classes.list(),
+        services: i.services.list(),
+        nodes: new Set(i.nodes.list().map((n) => n.metadata?.name ?? '')),
+        nodesSynced: i.nodes.synced && i.classes.synced && i.services.synced,
+      },
       pools: { pools: i.pools.list(), nodes: i.nodes.list(), podlbNodes: i.podlbNodes.list(), synced: i.pools.synced && i.nodes.synced && i.podlbNodes.synced },
       stillLeading: () => this.#leading,
     };

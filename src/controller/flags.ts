@@ -23,7 +23,10 @@ const DNS1123_SUBDOMAIN = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 
 function extraSans(text: string): { dnsNames: string[]; ipAddresses: string[]; bad: string[] } {
   const out = { dnsNames: [] as string[], ipAddresses: [] as string[], bad: [] as string[] };
-  for (const item of text.split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const item of text
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const ip = parseIp(item);
     if (ip) out.ipAddresses.push(ip.text);
     else if (item.length <= 253 && DNS1123_SUBDOMAIN.test(item)) out.dnsNames.push(item);
@@ -64,28 +67,91 @@ export function webhookAddresses(bind: string, env: NodeJS.ProcessEnv, interface
 }
 
 const CONTROLLER_FLAGS: Flag[] = [
-  { name: 'kubeconfig', type: 'string', arg: 'FILE', defaultText: '$KUBECONFIG, else in-cluster', file: true, description: 'kubeconfig to reach the API server' },
+  {
+    name: 'kubeconfig',
+    type: 'string',
+    arg: 'FILE',
+    defaultText: '$KUBECONFIG, else in-cluster',
+    file: true,
+    description: 'kubeconfig to reach the API server',
+  },
   { name: 'identity', type: 'string', arg: 'NAME', defaultText: '$POD_NAME, else the host name', description: "this replica's name in the Lease" },
   { name: 'namespace', type: 'string', arg: 'NS', default: 'podlb-system', description: 'namespace of the Lease and the webhook Service' },
   { name: 'lease-name', type: 'string', arg: 'NAME', default: 'podlb-controller', description: 'leader-election Lease' },
-  { name: 'lease-duration', type: 'string', arg: 'DURATION', default: '15s', check: checkDuration, description: 'how long a leader holds the Lease without renewing (whole seconds)' },
-  { name: 'renew-deadline', type: 'string', arg: 'DURATION', default: '10s', check: checkDuration, description: 'how long the leader keeps trying to renew before it stops leading' },
-  { name: 'retry-period', type: 'string', arg: 'DURATION', default: '2s', check: checkDuration, description: 'how often a replica tries to acquire or renew the Lease' },
+  {
+    name: 'lease-duration',
+    type: 'string',
+    arg: 'DURATION',
+    default: '15s',
+    check: checkDuration,
+    description: 'how long a leader holds the Lease without renewing (whole seconds)',
+  },
+  {
+    name: 'renew-deadline',
+    type: 'string',
+    arg: 'DURATION',
+    default: '10s',
+    check: checkDuration,
+    description: 'how long the leader keeps trying to renew before it stops leading',
+  },
+  {
+    name: 'retry-period',
+    type: 'string',
+    arg: 'DURATION',
+    default: '2s',
+    check: checkDuration,
+    description: 'how often a replica tries to acquire or renew the Lease',
+  },
   { name: 'webhook-port', type: 'string', arg: 'PORT', default: '9443', check: checkPort, description: 'HTTPS port of the mutating webhook' },
   // Empty: every interface, IPv4 and IPv6 (the agent's --health-address names the same thing).
-  { name: 'webhook-address', type: 'string', arg: 'IP', default: '', check: checkBindAddress, description: 'address the webhook listens on ("": every interface)' },
-  { name: 'webhook-extra-sans', type: 'string', arg: 'NAME|IP,...', default: '', check: checkExtraSans, description: 'more DNS names and IPs for the serving certificate (a VIP or name in front)' },
+  {
+    name: 'webhook-address',
+    type: 'string',
+    arg: 'IP',
+    default: '',
+    check: checkBindAddress,
+    description: 'address the webhook listens on ("": every interface)',
+  },
+  {
+    name: 'webhook-extra-sans',
+    type: 'string',
+    arg: 'NAME|IP,...',
+    default: '',
+    check: checkExtraSans,
+    description: 'more DNS names and IPs for the serving certificate (a VIP or name in front)',
+  },
   { name: 'webhook-service', type: 'string', arg: 'NAME', default: 'podlb-webhook', description: 'the webhook Service (named in the certificate)' },
   { name: 'webhook-config', type: 'string', arg: 'NAME', default: 'podlb', description: 'the MutatingWebhookConfiguration whose CA bundle is kept current' },
   { name: 'tls-secret', type: 'string', arg: 'NAME', default: 'podlb-webhook-tls', description: 'Secret holding the CA and serving certificate' },
   // Not podlb-system: the agents may read every Secret there (daemonset/rbac.yaml).
   { name: 'tls-secret-namespace', type: 'string', arg: 'NS', default: 'podlb-controller', description: "namespace of --tls-secret (out of the agents' reach)" },
-  { name: 'gc-grace', type: 'string', arg: 'DURATION', default: '2m', check: checkDuration, description: 'how long a member of a deleted Node stays before it is removed' },
+  {
+    name: 'gc-grace',
+    type: 'string',
+    arg: 'DURATION',
+    default: '2m',
+    check: checkDuration,
+    description: 'how long a member of a deleted Node stays before it is removed',
+  },
   { name: 'gc-interval', type: 'string', arg: 'DURATION', default: '30s', check: checkDuration, description: 'how often member garbage collection runs' },
   { name: 'health-port', type: 'string', arg: 'PORT', default: '9253', check: checkPort, description: 'port for /healthz and /readyz (0: none)' },
-  { name: 'health-address', type: 'string', arg: 'IP', default: '', check: checkBindAddress, description: 'address the health port listens on ("": every interface)' },
+  {
+    name: 'health-address',
+    type: 'string',
+    arg: 'IP',
+    default: '',
+    check: checkBindAddress,
+    description: 'address the health port listens on ("": every interface)',
+  },
   { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', choices: LOG_LEVELS, description: 'log level' },
-  { name: 'bgp', type: 'string', arg: 'MODE', default: 'bird', choices: ['bird', 'calico'], description: "who speaks BGP: podlb's agents with BIRD, or Calico (podlb renders its BGPPeers)" },
+  {
+    name: 'bgp',
+    type: 'string',
+    arg: 'MODE',
+    default: 'bird',
+    choices: ['bird', 'calico'],
+    description: "who speaks BGP: podlb's agents with BIRD, or Calico (podlb renders its BGPPeers)",
+  },
   { name: 'calico-namespace', type: 'string', arg: 'NS', default: 'calico-system', description: "Calico's namespace (with --bgp calico)" },
 ];
 
@@ -110,11 +176,19 @@ export interface ControllerFlags {
 }
 
 /** Flags to Controller options (exported for tests). Throws UsageError on bad input. */
-export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv = process.env, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): ControllerFlags {
+export function parseControllerFlags(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces(),
+): ControllerFlags {
   return controllerFlags(parseFlags(CONTROLLER_COMMAND, [...CONTROLLER_FLAGS, HELP_FLAG], argv), env, interfaces);
 }
 
-export function controllerFlags(p: Parsed, env: NodeJS.ProcessEnv = process.env, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): ControllerFlags {
+export function controllerFlags(
+  p: Parsed,
+  env: NodeJS.ProcessEnv = process.env,
+  interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces(),
+): ControllerFlags {
   const v = (name: string): string => str(p, name)!;
   const ms = (name: string): number => parseDurationMs(v(name))!;
   const leaseMs = ms('lease-duration');

@@ -8,7 +8,13 @@ describe('decideLease (pure, clock passed in)', () => {
   it('creates a missing Lease', () => {
     expect(decideLease(undefined, { ...base, now: T0, observedAt: T0 })).toEqual({
       kind: 'create',
-      spec: { holderIdentity: 'me', leaseDurationSeconds: 15, acquireTime: '2026-01-01T00:00:00.000000Z', renewTime: '2026-01-01T00:00:00.000000Z', leaseTransitions: 0 },
+      spec: {
+        holderIdentity: 'me',
+        leaseDurationSeconds: 15,
+        acquireTime: '2026-01-01T00:00:00.000000Z',
+        renewTime: '2026-01-01T00:00:00.000000Z',
+        leaseTransitions: 0,
+      },
     });
   });
 
@@ -16,9 +22,13 @@ describe('decideLease (pure, clock passed in)', () => {
     ['held by another, observed 14.9 s ago: wait', 14_900, 'heldByOther'],
     ['held by another, observed 15 s ago: take over', 15_000, 'update'],
   ])('%s', (_n, age, kind) => {
-    const v = decideLease({ holderIdentity: 'other', leaseDurationSeconds: 15, leaseTransitions: 3, renewTime: microTime(T0) }, { ...base, now: T0 + age, observedAt: T0 });
+    const v = decideLease(
+      { holderIdentity: 'other', leaseDurationSeconds: 15, leaseTransitions: 3, renewTime: microTime(T0) },
+      { ...base, now: T0 + age, observedAt: T0 },
+    );
     expect(v.kind).toBe(kind);
-    if (v.kind === 'update') expect(v).toMatchObject({ transition: true, spec: { holderIdentity: 'me', leaseTransitions: 4, acquireTime: microTime(T0 + age) } });
+    if (v.kind === 'update')
+      expect(v).toMatchObject({ transition: true, spec: { holderIdentity: 'me', leaseTransitions: 4, acquireTime: microTime(T0 + age) } });
     if (v.kind === 'heldByOther') expect(v).toEqual({ kind: 'heldByOther', holder: 'other', expiresAt: T0 + 15_000 });
   });
 
@@ -30,8 +40,15 @@ describe('decideLease (pure, clock passed in)', () => {
   });
 
   it('renews its own Lease keeping acquireTime and transitions', () => {
-    const v = decideLease({ holderIdentity: 'me', leaseDurationSeconds: 15, acquireTime: microTime(T0), leaseTransitions: 2 }, { ...base, now: T0 + 1_000, observedAt: T0 });
-    expect(v).toEqual({ kind: 'update', transition: false, spec: { holderIdentity: 'me', leaseDurationSeconds: 15, acquireTime: microTime(T0), renewTime: microTime(T0 + 1_000), leaseTransitions: 2 } });
+    const v = decideLease(
+      { holderIdentity: 'me', leaseDurationSeconds: 15, acquireTime: microTime(T0), leaseTransitions: 2 },
+      { ...base, now: T0 + 1_000, observedAt: T0 },
+    );
+    expect(v).toEqual({
+      kind: 'update',
+      transition: false,
+      spec: { holderIdentity: 'me', leaseDurationSeconds: 15, acquireTime: microTime(T0), renewTime: microTime(T0 + 1_000), leaseTransitions: 2 },
+    });
   });
 
   it('takes a released Lease (empty holder) at once', () => {

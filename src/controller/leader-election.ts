@@ -49,10 +49,16 @@ export type LeaseVerdict =
  * Pure: `observedAt` is when this candidate first saw the current record (its own clock).
  * An empty holderIdentity (a released Lease) can be taken at once.
  */
-export function decideLease(current: LeaseSpec | undefined, o: { identity: string; now: number; observedAt: number; leaseDurationSeconds: number }): LeaseVerdict {
+export function decideLease(
+  current: LeaseSpec | undefined,
+  o: { identity: string; now: number; observedAt: number; leaseDurationSeconds: number },
+): LeaseVerdict {
   const nowText = microTime(o.now);
   if (!current) {
-    return { kind: 'create', spec: { holderIdentity: o.identity, leaseDurationSeconds: o.leaseDurationSeconds, acquireTime: nowText, renewTime: nowText, leaseTransitions: 0 } };
+    return {
+      kind: 'create',
+      spec: { holderIdentity: o.identity, leaseDurationSeconds: o.leaseDurationSeconds, acquireTime: nowText, renewTime: nowText, leaseTransitions: 0 },
+    };
   }
   const holder = current.holderIdentity ?? '';
   const isMine = holder === o.identity;
@@ -108,9 +114,12 @@ export class LeaderElector {
   readonly stats = { acquired: 0, lost: 0, conflicts: 0, errors: 0 };
 
   constructor(opts: LeaderElectorOptions) {
-    if (!Number.isInteger(opts.leaseDurationSeconds) || opts.leaseDurationSeconds < 1) throw new PodlbError('LEADER_ELECTION_CONFIG', 'leaseDurationSeconds must be a whole number >= 1');
-    if (!(opts.renewDeadlineMs < opts.leaseDurationSeconds * 1000)) throw new PodlbError('LEADER_ELECTION_CONFIG', 'renewDeadline must be shorter than leaseDuration');
-    if (!(opts.retryPeriodMs * 1.2 < opts.renewDeadlineMs)) throw new PodlbError('LEADER_ELECTION_CONFIG', 'renewDeadline must be longer than 1.2 x retryPeriod');
+    if (!Number.isInteger(opts.leaseDurationSeconds) || opts.leaseDurationSeconds < 1)
+      throw new PodlbError('LEADER_ELECTION_CONFIG', 'leaseDurationSeconds must be a whole number >= 1');
+    if (!(opts.renewDeadlineMs < opts.leaseDurationSeconds * 1000))
+      throw new PodlbError('LEADER_ELECTION_CONFIG', 'renewDeadline must be shorter than leaseDuration');
+    if (!(opts.retryPeriodMs * 1.2 < opts.renewDeadlineMs))
+      throw new PodlbError('LEADER_ELECTION_CONFIG', 'renewDeadline must be longer than 1.2 x retryPeriod');
     this.#o = { now: Date.now, random: Math.random, ...opts };
     this.#path = `/apis/coordination.k8s.io/v1/namespaces/${opts.namespace}/leases/${opts.name}`;
   }
@@ -251,7 +260,8 @@ export class LeaderElector {
         body: { ...current, spec: verdict.spec },
       });
       this.#observe(updated);
-      if (verdict.transition) log.info({ lease: `${this.#o.namespace}/${this.#o.name}`, from: current?.spec?.holderIdentity || '(released)' }, 'took over the Lease');
+      if (verdict.transition)
+        log.info({ lease: `${this.#o.namespace}/${this.#o.name}`, from: current?.spec?.holderIdentity || '(released)' }, 'took over the Lease');
       return true;
     } catch (err) {
       if (isConflict(err) || (err as { status?: number }).status === 409) {

@@ -28,7 +28,12 @@ afterAll(async () => {
 function snapshot(): LeaderSnapshot {
   return {
     gc: { classes: [], services: [], nodes: new Set(), nodesSynced: true },
-    pools: { pools: api.store.list('podaddresspools').items as PodAddressPool[], nodes: api.store.list('nodes').items as Node[], podlbNodes: api.store.list('podlbnodes').items as PodLBNode[], synced: true },
+    pools: {
+      pools: api.store.list('podaddresspools').items as PodAddressPool[],
+      nodes: api.store.list('nodes').items as Node[],
+      podlbNodes: api.store.list('podlbnodes').items as PodLBNode[],
+      synced: true,
+    },
     stillLeading: () => true,
   };
 }
@@ -57,10 +62,13 @@ describe('PoolStatusReconciler', () => {
 
 describe('leaderRunReport', () => {
   it("puts each reconciler's part in the report, and a failure under <name>Error", () => {
-    const report = leaderRunReport(7, new Map([
-      ['tls', { error: 'Secret write refused' }],
-      ['gc', { result: { status: { gc: { scanned: 2, removed: [], waiting: [], errors: [] } } } }],
-    ]));
+    const report = leaderRunReport(
+      7,
+      new Map([
+        ['tls', { error: 'Secret write refused' }],
+        ['gc', { result: { status: { gc: { scanned: 2, removed: [], waiting: [], errors: [] } } } }],
+      ]),
+    );
     expect(report).toEqual({ at: 7, tlsError: 'Secret write refused', gc: { scanned: 2, removed: [], waiting: [], errors: [] } });
   });
 });

@@ -5,7 +5,9 @@ import type { NetworkInterfaceInfo } from 'node:os';
 import { parseControllerFlags, serveHealth, webhookAddresses } from './main.js';
 
 const iface = (address: string, internal = false): NetworkInterfaceInfo =>
-  (address.includes(':') ? { address, family: 'IPv6', internal, netmask: 'ffff:ffff:ffff:ffff::', mac: '02:00:00:00:00:01', cidr: null, scopeid: 0 } : { address, family: 'IPv4', internal, netmask: '255.255.255.0', mac: '02:00:00:00:00:01', cidr: null });
+  address.includes(':')
+    ? { address, family: 'IPv6', internal, netmask: 'ffff:ffff:ffff:ffff::', mac: '02:00:00:00:00:01', cidr: null, scopeid: 0 }
+    : { address, family: 'IPv4', internal, netmask: '255.255.255.0', mac: '02:00:00:00:00:01', cidr: null };
 const HOST = { lo: [iface('127.0.0.1', true), iface('::1', true)], eth0: [iface('10.0.0.5'), iface('fd00::5'), iface('fe80::1')] };
 
 describe('parseControllerFlags', () => {
@@ -35,8 +37,17 @@ describe('parseControllerFlags', () => {
   });
 
   it('as the Deployment runs it: webhook and health on the Pod IP, extra SANs split into names and addresses', () => {
-    const f = parseControllerFlags(['--webhook-address', '10.244.1.7', '--health-address', '10.244.1.7', '--webhook-extra-sans', 'webhook.example.com, 192.0.2.10,FD00:0:0:0:0:0:0:10'], { POD_IP: '10.244.1.7' }, HOST);
-    expect(f.options).toMatchObject({ webhookHost: '10.244.1.7', ownIpAddresses: ['10.244.1.7'], extraDnsNames: ['webhook.example.com'], extraIpAddresses: ['192.0.2.10', 'fd00::10'] });
+    const f = parseControllerFlags(
+      ['--webhook-address', '10.244.1.7', '--health-address', '10.244.1.7', '--webhook-extra-sans', 'webhook.example.com, 192.0.2.10,FD00:0:0:0:0:0:0:10'],
+      { POD_IP: '10.244.1.7' },
+      HOST,
+    );
+    expect(f.options).toMatchObject({
+      webhookHost: '10.244.1.7',
+      ownIpAddresses: ['10.244.1.7'],
+      extraDnsNames: ['webhook.example.com'],
+      extraIpAddresses: ['192.0.2.10', 'fd00::10'],
+    });
     expect(f.healthAddress).toBe('10.244.1.7');
   });
 

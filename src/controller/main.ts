@@ -29,7 +29,15 @@ export async function runController(p: Parsed): Promise<number> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  log.info({ leader: `${flags.options.namespace}/${flags.options.leaseName}`, webhookPort: flags.options.webhookPort, webhookAddress: flags.options.webhookHost ?? '(all)', certificateIps: flags.options.ownIpAddresses }, 'podlb controller starting');
+  log.info(
+    {
+      leader: `${flags.options.namespace}/${flags.options.leaseName}`,
+      webhookPort: flags.options.webhookPort,
+      webhookAddress: flags.options.webhookHost ?? '(all)',
+      certificateIps: flags.options.ownIpAddresses,
+    },
+    'podlb controller starting',
+  );
   await controller.start();
   return 0;
 }

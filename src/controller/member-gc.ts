@@ -39,7 +39,13 @@ export interface GcPlan {
  * Pure. `absentSince` is the previous plan's map; a node that is present again is forgotten,
  * so a re-registered node starts a fresh grace period if it disappears later.
  */
-export function planMemberGc(o: { members: readonly FoundMember[]; nodes: ReadonlySet<string>; absentSince: ReadonlyMap<string, number>; now: number; graceMs: number }): GcPlan {
+export function planMemberGc(o: {
+  members: readonly FoundMember[];
+  nodes: ReadonlySet<string>;
+  absentSince: ReadonlyMap<string, number>;
+  now: number;
+  graceMs: number;
+}): GcPlan {
   const absentSince = new Map<string, number>();
   const remove: FoundMember[] = [];
   const waiting: FoundMember[] = [];
@@ -153,7 +159,8 @@ export class MemberGc {
 
     const plan = planMemberGc({ members: found, nodes: snap.nodes, absentSince: this.#absentSince, now, graceMs: this.#o.graceMs });
     // An instance that failed to list keeps its nodes' clocks running rather than resetting them.
-    for (const [node, since] of this.#absentSince) if (!plan.absentSince.has(node) && !snap.nodes.has(node) && report.errors.length > 0) plan.absentSince.set(node, since);
+    for (const [node, since] of this.#absentSince)
+      if (!plan.absentSince.has(node) && !snap.nodes.has(node) && report.errors.length > 0) plan.absentSince.set(node, since);
     this.#absentSince = plan.absentSince;
     report.waiting = plan.waiting;
     if (plan.nextAt !== undefined) report.nextAt = plan.nextAt;

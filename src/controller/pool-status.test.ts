@@ -7,12 +7,30 @@ const NOW = Date.parse('2026-11-23T10:00:00Z');
 const LATER = NOW + 60_000;
 
 /** Approved pools carry the digest of their content, as `kubectl podlb approve` writes it. */
-function pool(name: string, cidrs: string[], o: { state?: 'Approved' | 'Pending' | 'Rejected'; by?: string; reason?: string; advertise?: 'NodeCIDR' | 'PodIPs'; sel?: Record<string, string>; gen?: number } = {}): PodAddressPool {
-  const spec: PodAddressPool['spec'] = { cidrs, ...(o.advertise ? { advertise: o.advertise } : {}), ...(o.sel ? { nodeSelector: { matchLabels: o.sel } } : {}) };
+function pool(
+  name: string,
+  cidrs: string[],
+  o: {
+    state?: 'Approved' | 'Pending' | 'Rejected';
+    by?: string;
+    reason?: string;
+    advertise?: 'NodeCIDR' | 'PodIPs';
+    sel?: Record<string, string>;
+    gen?: number;
+  } = {},
+): PodAddressPool {
+  const spec: PodAddressPool['spec'] = {
+    cidrs,
+    ...(o.advertise ? { advertise: o.advertise } : {}),
+    ...(o.sel ? { nodeSelector: { matchLabels: o.sel } } : {}),
+  };
   const digests = o.state === 'Approved' ? contentDigests(spec) : {};
   return {
     metadata: { name, generation: o.gen ?? 1, resourceVersion: '7' },
-    spec: { ...spec, ...(o.state ? { approval: { state: o.state, ...(o.by ? { by: o.by } : {}), ...(o.reason ? { reason: o.reason } : {}), ...digests } } : {}) },
+    spec: {
+      ...spec,
+      ...(o.state ? { approval: { state: o.state, ...(o.by ? { by: o.by } : {}), ...(o.reason ? { reason: o.reason } : {}), ...digests } } : {}),
+    },
   };
 }
 const node = (name: string, labels: Record<string, string> = {}): Node => ({ metadata: { name, labels } });
@@ -20,20 +38,51 @@ const lbn = (name: string, prefixes: string[]): PodLBNode => ({ metadata: { name
 const NODES = [node('node1', { rack: 'r1' }), node('node2', { rack: 'r2' })];
 
 const cond = (p: PoolStatusPlan, type: string) => p.status.conditions.find((c) => c.type === type)!;
-const brief = (p: PoolStatusPlan) => `${cond(p, 'Approved').status}/${cond(p, 'Approved').reason} ${cond(p, 'Advertised').status}/${cond(p, 'Advertised').reason} ${p.status.advertisedNodes}`;
+const brief = (p: PoolStatusPlan) =>
+  `${cond(p, 'Approved').status}/${cond(p, 'Approved').reason} ${cond(p, 'Advertised').status}/${cond(p, 'Advertised').reason} ${p.status.advertisedNodes}`;
 const plan1 = (pools: PodAddressPool[], lbns: PodLBNode[] = [], nodes = NODES) => planPoolStatuses({ pools, nodes, podlbNodes: lbns, now: NOW });
 
 describe('planPoolStatuses: conditions (table)', () => {
   it.each([
     ['no approval: Pending', [pool('p', ['10.244.0.0/16'])], [], 'False/Pending False/NotApproved 0'],
     ['Rejected', [pool('p', ['10.244.0.0/16'], { state: 'Rejected', by: 'network-team:bob', reason: 'NETREQ-9' })], [], 'False/Rejected False/NotApproved 0'],
-    ['Pending even when a node (wrongly) advertises it', [pool('p', ['10.244.0.0/16'], { state: 'Pending' })], [lbn('node1', ['10.244.1.0/24'])], 'False/Pending False/NotApproved 0'],
+    [
+      'Pending even when a node (wrongly) advertises it',
+      [pool('p', ['10.244.0.0/16'], { state: 'Pending' })],
+      [lbn('node1', ['10.244.1.0/24'])],
+      'False/Pending False/NotApproved 0',
+    ],
     ['host bits set: Invalid', [pool('p', ['10.244.1.5/16'], { state: 'Approved' })], [lbn('node1', ['10.244.1.0/24'])], 'False/Invalid False/Invalid 0'],
-    ['Approved, two nodes advertise', [pool('p', ['10.244.0.0/16'], { state: 'Approved' })], [lbn('node1', ['10.244.1.0/24']), lbn('node2', ['10.244.2.0/24'])], 'True/Approved True/Advertised 2'],
-    ['Approved, prefixes outside the pool do not count', [pool('p', ['10.244.0.0/16'], { state: 'Approved' })], [lbn('node1', ['10.245.1.0/24'])], 'True/Approved False/NotAdvertised 0'],
-    ['Approved, selector matches no Node', [pool('p', ['10.244.0.0/16'], { state: 'Approved', sel: { rack: 'r9' } })], [], 'True/Approved False/NoNodeSelected 0'],
-    ['selector: only selected nodes count', [pool('p', ['10.244.0.0/16'], { state: 'Approved', sel: { rack: 'r1' } })], [lbn('node1', ['10.244.1.0/24']), lbn('node2', ['10.244.2.0/24'])], 'True/Approved True/Advertised 1'],
-    ['PodIPs: host routes count', [pool('p', ['10.244.0.0/16'], { state: 'Approved', advertise: 'PodIPs' })], [lbn('node1', ['10.244.1.7/32', '10.244.1.8/32'])], 'True/Approved True/Advertised 1'],
+    [
+      'Approved, two nodes advertise',
+      [pool('p', ['10.244.0.0/16'], { state: 'Approved' })],
+      [lbn('node1', ['10.244.1.0/24']), lbn('node2', ['10.244.2.0/24'])],
+      'True/Approved True/Advertised 2',
+    ],
+    [
+      'Approved, prefixes outside the pool do not count',
+      [pool('p', ['10.244.0.0/16'], { state: 'Approved' })],
+      [lbn('node1', ['10.245.1.0/24'])],
+      'True/Approved False/NotAdvertised 0',
+    ],
+    [
+      'Approved, selector matches no Node',
+      [pool('p', ['10.244.0.0/16'], { state: 'Approved', sel: { rack: 'r9' } })],
+      [],
+      'True/Approved False/NoNodeSelected 0',
+    ],
+    [
+      'selector: only selected nodes count',
+      [pool('p', ['10.244.0.0/16'], { state: 'Approved', sel: { rack: 'r1' } })],
+      [lbn('node1', ['10.244.1.0/24']), lbn('node2', ['10.244.2.0/24'])],
+      'True/Approved True/Advertised 1',
+    ],
+    [
+      'PodIPs: host routes count',
+      [pool('p', ['10.244.0.0/16'], { state: 'Approved', advertise: 'PodIPs' })],
+      [lbn('node1', ['10.244.1.7/32', '10.244.1.8/32'])],
+      'True/Approved True/Advertised 1',
+    ],
   ] as const)('%s', (_n, pools, lbns, want) => {
     const [p] = plan1([...pools], [...lbns]);
     expect(brief(p!)).toBe(want);
@@ -56,7 +105,9 @@ describe('planPoolStatuses: conditions (table)', () => {
     // node2 (rack r2, not selected when approved) already advertises a prefix of it: it does not count.
     const [st] = plan1([p], [lbn('node1', ['10.244.1.0/24']), lbn('node2', ['10.244.2.0/24'])]);
     expect(brief(st!)).toBe('False/ApprovalStale False/NotApproved 0');
-    expect(cond(st!, 'Approved').message).toMatch(/^PodAddressPool p changed after it was approved \(spec\.nodeSelector no longer matches what spec\.approval\.digest records\).*kubectl podlb approve p --reason TEXT/);
+    expect(cond(st!, 'Approved').message).toMatch(
+      /^PodAddressPool p changed after it was approved \(spec\.nodeSelector no longer matches what spec\.approval\.digest records\).*kubectl podlb approve p --reason TEXT/,
+    );
     expect(st!.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'ApprovalStale' }));
   });
 
@@ -69,7 +120,7 @@ describe('planPoolStatuses: conditions (table)', () => {
     expect(cond(st!, 'Approved').message).toContain('kubectl podlb approve p --reason TEXT');
   });
 
-  it('validation is the BGP model\'s: advertise, communities and the selector too', () => {
+  it("validation is the BGP model's: advertise, communities and the selector too", () => {
     expect(poolValidationProblems(pool('p', ['10.244.0.0/16']))).toEqual([]);
     const p = pool('p', ['10.244.0.0/16']);
     p.spec.communities = ['70000:1'];
@@ -82,20 +133,31 @@ describe('planPoolStatuses: conditions (table)', () => {
 
 describe('planPoolStatuses: overlapping approved pools (compareClaims: most specific CIDR, then name)', () => {
   it('identical CIDRs: the earlier name owns them; the other is Overlapping', () => {
-    const plans = plan1([pool('b-pool', ['10.244.0.0/16'], { state: 'Approved' }), pool('a-pool', ['10.244.0.0/16'], { state: 'Approved' })], [lbn('node1', ['10.244.1.0/24'])]);
+    const plans = plan1(
+      [pool('b-pool', ['10.244.0.0/16'], { state: 'Approved' }), pool('a-pool', ['10.244.0.0/16'], { state: 'Approved' })],
+      [lbn('node1', ['10.244.1.0/24'])],
+    );
     expect(plans.map((p) => `${p.name} ${brief(p)}`)).toEqual(['a-pool True/Approved True/Advertised 1', 'b-pool True/Approved False/Overlapping 0']);
     expect(cond(plans[1]!, 'Advertised').message).toContain('inside approved PodAddressPool a-pool');
   });
 
   it('nested: the more specific pool owns its range whatever the names; the outer pool keeps the rest', () => {
-    const plans = plan1([pool('a-outer', ['10.244.0.0/16'], { state: 'Approved' }), pool('z-inner', ['10.244.1.0/24'], { state: 'Approved' })], [lbn('node1', ['10.244.1.0/24']), lbn('node2', ['10.244.2.0/24'])]);
+    const plans = plan1(
+      [pool('a-outer', ['10.244.0.0/16'], { state: 'Approved' }), pool('z-inner', ['10.244.1.0/24'], { state: 'Approved' })],
+      [lbn('node1', ['10.244.1.0/24']), lbn('node2', ['10.244.2.0/24'])],
+    );
     expect(plans.map((p) => `${p.name} ${brief(p)}`)).toEqual(['a-outer True/Approved True/Advertised 1', 'z-inner True/Approved True/Advertised 1']);
     expect(cond(plans[0]!, 'Advertised').message).toContain('overlaps PodAddressPool z-inner');
   });
 
   it('an outer pool wholly covered by more specific pools is Overlapping; a Pending overlapping pool does not count', () => {
     const plans = plan1(
-      [pool('outer', ['10.244.0.0/23'], { state: 'Approved' }), pool('lo', ['10.244.0.0/24'], { state: 'Approved' }), pool('hi', ['10.244.1.0/24'], { state: 'Approved' }), pool('pending', ['10.244.0.0/16'])],
+      [
+        pool('outer', ['10.244.0.0/23'], { state: 'Approved' }),
+        pool('lo', ['10.244.0.0/24'], { state: 'Approved' }),
+        pool('hi', ['10.244.1.0/24'], { state: 'Approved' }),
+        pool('pending', ['10.244.0.0/16']),
+      ],
       [lbn('node1', ['10.244.1.0/24'])],
     );
     expect(Object.fromEntries(plans.map((p) => [p.name, brief(p)]))).toEqual({
@@ -107,7 +169,10 @@ describe('planPoolStatuses: overlapping approved pools (compareClaims: most spec
   });
 
   it('a pool that does not select the node cannot claim its prefix', () => {
-    const plans = plan1([pool('a', ['10.244.1.0/24'], { state: 'Approved', sel: { rack: 'r2' } }), pool('b', ['10.244.0.0/16'], { state: 'Approved' })], [lbn('node1', ['10.244.1.0/24'])]);
+    const plans = plan1(
+      [pool('a', ['10.244.1.0/24'], { state: 'Approved', sel: { rack: 'r2' } }), pool('b', ['10.244.0.0/16'], { state: 'Approved' })],
+      [lbn('node1', ['10.244.1.0/24'])],
+    );
     expect(plans.map(brief)).toEqual(['True/Approved False/NotAdvertised 0', 'True/Approved True/Advertised 1']);
   });
 });

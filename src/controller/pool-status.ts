@@ -60,13 +60,21 @@ interface PoolModel extends PoolConfig {
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-const poolRef = (p: PodAddressPool): ObjectRef => ({ apiVersion: API_VERSION, kind: 'PodAddressPool', name: p.metadata.name ?? '<unnamed>', ...(p.metadata.uid ? { uid: p.metadata.uid } : {}) });
+const poolRef = (p: PodAddressPool): ObjectRef => ({
+  apiVersion: API_VERSION,
+  kind: 'PodAddressPool',
+  name: p.metadata.name ?? '<unnamed>',
+  ...(p.metadata.uid ? { uid: p.metadata.uid } : {}),
+});
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const withoutSubject = (message: string) => message.replace(/^PodAddressPool [^:]*: /, '');
 
 /** What parseConfig finds wrong with a pool, independent of approval and of any node. */
 function invalidity(c: PoolConfig): string[] {
-  return [...(c.selectorProblem ? [`${c.selectorProblem.field}: ${withoutSubject(c.selectorProblem.message)}`] : []), ...c.problems.map((p) => withoutSubject(p.message))];
+  return [
+    ...(c.selectorProblem ? [`${c.selectorProblem.field}: ${withoutSubject(c.selectorProblem.message)}`] : []),
+    ...c.problems.map((p) => withoutSubject(p.message)),
+  ];
 }
 
 /** The BGP configuration's validation of one pool, independent of approval and of any node. */
@@ -147,11 +155,22 @@ function approvedCondition(m: PoolModel): Desired {
   const a = isMap(m.pool.spec?.approval) ? m.pool.spec.approval : {};
   const who = a.by ? ` by ${a.by}` : '';
   const why = a.reason ? `: ${a.reason}` : '';
-  if (m.invalid.length > 0) return { type: CONDITION_APPROVED, status: 'False', reason: 'Invalid', message: `The pool is invalid and is never advertised, whatever its approval: ${m.invalid.join('; ')}` };
+  if (m.invalid.length > 0)
+    return {
+      type: CONDITION_APPROVED,
+      status: 'False',
+      reason: 'Invalid',
+      message: `The pool is invalid and is never advertised, whatever its approval: ${m.invalid.join('; ')}`,
+    };
   if (m.state === 'Approved') return { type: CONDITION_APPROVED, status: 'True', reason: 'Approved', message: `Approved${who}${why}` };
   if (m.approvalProblem) return { type: CONDITION_APPROVED, status: 'False', reason: 'ApprovalStale', message: m.approvalProblem.message };
   if (m.state === 'Rejected') return { type: CONDITION_APPROVED, status: 'False', reason: 'Rejected', message: `Rejected${who}${why}` };
-  return { type: CONDITION_APPROVED, status: 'False', reason: 'Pending', message: `Waiting for the network team's approval (spec.approval.state: Approved)${who || why ? `; last decision${who}${why}` : ''}` };
+  return {
+    type: CONDITION_APPROVED,
+    status: 'False',
+    reason: 'Pending',
+    message: `Waiting for the network team's approval (spec.approval.state: Approved)${who || why ? `; last decision${who}${why}` : ''}`,
+  };
 }
 
 export function planPoolStatuses(input: PoolStatusInput): PoolStatusPlan[] {
@@ -185,18 +204,50 @@ export function planPoolStatuses(input: PoolStatusInput): PoolStatusPlan[] {
     const nodes = m.state === 'Approved' && m.invalid.length === 0 ? (advertisers.get(m.name)?.size ?? 0) : 0;
     const approvedC = approvedCondition(m);
     let advertisedC: Desired;
-    if (m.invalid.length > 0) advertisedC = { type: CONDITION_ADVERTISED, status: 'False', reason: 'Invalid', message: 'Not advertised: the pool is invalid (see the Approved condition)' };
-    else if (m.state !== 'Approved') advertisedC = { type: CONDITION_ADVERTISED, status: 'False', reason: 'NotApproved', message: `Not advertised: the pool is ${m.state === 'ApprovalStale' ? 'not the content that was approved (see the Approved condition)' : m.state}` };
+    if (m.invalid.length > 0)
+      advertisedC = {
+        type: CONDITION_ADVERTISED,
+        status: 'False',
+        reason: 'Invalid',
+        message: 'Not advertised: the pool is invalid (see the Approved condition)',
+      };
+    else if (m.state !== 'Approved')
+      advertisedC = {
+        type: CONDITION_ADVERTISED,
+        status: 'False',
+        reason: 'NotApproved',
+        message: `Not advertised: the pool is ${m.state === 'ApprovalStale' ? 'not the content that was approved (see the Approved condition)' : m.state}`,
+      };
     else {
       const selected = input.nodes.filter((n) => selectorMatches(m.selector!, isMap(n.metadata?.labels) ? n.metadata.labels : {})).length;
       const overlaps = overlapsOf(m, approved);
-      const note = overlaps.length > 0 ? `; it overlaps PodAddressPool ${overlaps.join(', ')}: a prefix inside both is advertised once, for the pool with the most specific CIDR containing it (then the earlier name)` : '';
-      if (nodes > 0) advertisedC = { type: CONDITION_ADVERTISED, status: 'True', reason: 'Advertised', message: `${plural(nodes, 'node advertises', 'nodes advertise')} it (of ${plural(selected, 'selected node')})${note}` };
-      else if (selected === 0) advertisedC = { type: CONDITION_ADVERTISED, status: 'False', reason: 'NoNodeSelected', message: `No Node matches spec.nodeSelector${input.nodes.length === 0 ? ' (no Nodes exist)' : ` (of ${plural(input.nodes.length, 'Node')})`}` };
+      const note =
+        overlaps.length > 0
+          ? `; it overlaps PodAddressPool ${overlaps.join(', ')}: a prefix inside both is advertised once, for the pool with the most specific CIDR containing it (then the earlier name)`
+          : '';
+      if (nodes > 0)
+        advertisedC = {
+          type: CONDITION_ADVERTISED,
+          status: 'True',
+          reason: 'Advertised',
+          message: `${plural(nodes, 'node advertises', 'nodes advertise')} it (of ${plural(selected, 'selected node')})${note}`,
+        };
+      else if (selected === 0)
+        advertisedC = {
+          type: CONDITION_ADVERTISED,
+          status: 'False',
+          reason: 'NoNodeSelected',
+          message: `No Node matches spec.nodeSelector${input.nodes.length === 0 ? ' (no Nodes exist)' : ` (of ${plural(input.nodes.length, 'Node')})`}`,
+        };
       else {
         const shadow = shadowedBy(m, approved);
         advertisedC = shadow
-          ? { type: CONDITION_ADVERTISED, status: 'False', reason: 'Overlapping', message: `Every CIDR of the pool lies inside approved PodAddressPool ${shadow.join(', ')}, which own${shadow.length === 1 ? 's' : ''} those addresses (the most specific pool CIDR wins, then the earlier name): nothing is advertised as this pool's` }
+          ? {
+              type: CONDITION_ADVERTISED,
+              status: 'False',
+              reason: 'Overlapping',
+              message: `Every CIDR of the pool lies inside approved PodAddressPool ${shadow.join(', ')}, which own${shadow.length === 1 ? 's' : ''} those addresses (the most specific pool CIDR wins, then the earlier name): nothing is advertised as this pool's`,
+            }
           : {
               type: CONDITION_ADVERTISED,
               status: 'False',
@@ -228,7 +279,13 @@ export function planPoolStatuses(input: PoolStatusInput): PoolStatusPlan[] {
     const conditions = [...ours, ...old.filter((c) => c.type !== CONDITION_APPROVED && c.type !== CONDITION_ADVERTISED)];
     const status: PoolStatus = { conditions, advertisedNodes: nodes };
     const changed = !sameStatus(m.pool.status, status);
-    return { name: m.name, status, changed, events: changed ? events : [], ...(m.pool.metadata.resourceVersion ? { resourceVersion: m.pool.metadata.resourceVersion } : {}) };
+    return {
+      name: m.name,
+      status,
+      changed,
+      events: changed ? events : [],
+      ...(m.pool.metadata.resourceVersion ? { resourceVersion: m.pool.metadata.resourceVersion } : {}),
+    };
   });
 }
 
@@ -257,7 +314,15 @@ function sameStatus(current: PodAddressPool['status'], want: PoolStatus): boolea
   // By type, not by position: the API server may return the list in another order.
   return want.conditions.every((w) => {
     const h = have.find((c) => c.type === w.type);
-    return h !== undefined && h.type === w.type && h.status === w.status && h.reason === w.reason && h.message === w.message && h.lastTransitionTime === w.lastTransitionTime && h.observedGeneration === w.observedGeneration;
+    return (
+      h !== undefined &&
+      h.type === w.type &&
+      h.status === w.status &&
+      h.reason === w.reason &&
+      h.message === w.message &&
+      h.lastTransitionTime === w.lastTransitionTime &&
+      h.observedGeneration === w.observedGeneration
+    );
   });
 }
 
@@ -313,7 +378,10 @@ export class PoolStatusWriter {
         );
         report.written.push(plan.name);
         for (const ev of plan.events) this.#o.record(ev);
-        this.#o.log.info({ pool: plan.name, advertisedNodes: plan.status.advertisedNodes, conditions: plan.status.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`) }, 'pool status written');
+        this.#o.log.info(
+          { pool: plan.name, advertisedNodes: plan.status.advertisedNodes, conditions: plan.status.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`) },
+          'pool status written',
+        );
       } catch (err) {
         if (isConflict(err) || isNotFound(err)) report.stale.push(plan.name);
         else {

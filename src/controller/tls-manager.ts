@@ -75,7 +75,10 @@ const sameSet = (a: readonly string[], b: readonly string[]): boolean => [...a].
 const canonicalIps = (ips: readonly string[]): string[] => ips.map((a) => parseIp(a)?.text ?? a);
 
 /** Why the material must be (re)issued, or undefined when it is good. Pure. */
-export function rotationReason(b: TlsBundle | undefined, o: { now: number; dnsNames: readonly string[]; ipAddresses?: readonly string[]; fraction: number }): RotationReason | undefined {
+export function rotationReason(
+  b: TlsBundle | undefined,
+  o: { now: number; dnsNames: readonly string[]; ipAddresses?: readonly string[]; fraction: number },
+): RotationReason | undefined {
   if (!b) return 'missing';
   try {
     const ca = certInfo(b.caCertPem);
@@ -106,7 +109,13 @@ export async function replicaCertificate(b: TlsBundle, ownIpAddresses: readonly 
   const leaf = certInfo(b.certPem);
   const missing = canonicalIps(ownIpAddresses).filter((ip) => !leaf.ipAddresses.includes(ip));
   if (missing.length === 0 || leaf.notAfter <= now) return shared;
-  return createServingCert({ ca: { certPem: b.caCertPem, keyPem: b.caKeyPem }, dnsNames: leaf.dnsNames, ipAddresses: [...leaf.ipAddresses, ...new Set(missing)], now, lifetimeMs: leaf.notAfter - now });
+  return createServingCert({
+    ca: { certPem: b.caCertPem, keyPem: b.caKeyPem },
+    dnsNames: leaf.dnsNames,
+    ipAddresses: [...leaf.ipAddresses, ...new Set(missing)],
+    now,
+    lifetimeMs: leaf.notAfter - now,
+  });
 }
 
 /** When the next rotation is due (ms), for the loop's wake-up. */
@@ -174,7 +183,12 @@ export class TlsManager {
     const body: SecretObj = {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { ...(secret?.metadata ?? {}), name: this.#o.secretName, namespace: this.#o.namespace, labels: { ...(secret?.metadata.labels ?? {}), 'app.kubernetes.io/name': 'podlb', 'app.kubernetes.io/component': 'controller' } },
+      metadata: {
+        ...(secret?.metadata ?? {}),
+        name: this.#o.secretName,
+        namespace: this.#o.namespace,
+        labels: { ...(secret?.metadata.labels ?? {}), 'app.kubernetes.io/name': 'podlb', 'app.kubernetes.io/component': 'controller' },
+      },
       type: secret?.type ?? 'kubernetes.io/tls',
       data: bundleToSecretData(next),
     };
@@ -188,14 +202,19 @@ export class TlsManager {
       log.warn({ secret: `${this.#o.namespace}/${this.#o.secretName}`, err }, 'webhook TLS Secret changed under us; will re-read');
       return { secret: 'conflict', reason, webhookConfig, nextRotationAt: now + 1000, bundle: next };
     }
-    log.info({ secret: `${this.#o.namespace}/${this.#o.secretName}`, reason, notAfter: new Date(certInfo(next.certPem).notAfter).toISOString() }, secret ? 'rotated webhook TLS certificate' : 'created webhook TLS certificate');
+    log.info(
+      { secret: `${this.#o.namespace}/${this.#o.secretName}`, reason, notAfter: new Date(certInfo(next.certPem).notAfter).toISOString() },
+      secret ? 'rotated webhook TLS certificate' : 'created webhook TLS certificate',
+    );
     return { secret: secret ? 'rotated' : 'created', reason, webhookConfig, nextRotationAt: nextRotationAt(next, fraction), bundle: next };
   }
 
   async #issue(current: TlsBundle | undefined, reason: RotationReason, now: number): Promise<TlsBundle> {
     const { dnsNames, ipAddresses, caLifetimeMs, certLifetimeMs } = this.#o;
     const newCa = reason === 'missing' || reason === 'invalid' || reason === 'caDue';
-    const ca = newCa ? await createCa({ commonName: `podlb-webhook-ca@${Math.floor(now / 1000)}`, now, lifetimeMs: caLifetimeMs }) : { certPem: current!.caCertPem, keyPem: current!.caKeyPem };
+    const ca = newCa
+      ? await createCa({ commonName: `podlb-webhook-ca@${Math.floor(now / 1000)}`, now, lifetimeMs: caLifetimeMs })
+      : { certPem: current!.caCertPem, keyPem: current!.caKeyPem };
     const leaf = await createServingCert({ ca, dnsNames, ipAddresses, now, lifetimeMs: certLifetimeMs });
     const previousCaPem = newCa ? (reason === 'caDue' ? current!.caCertPem : undefined) : current!.previousCaPem;
     return { caCertPem: ca.certPem, caKeyPem: ca.keyPem, certPem: leaf.certPem, keyPem: leaf.keyPem, ...(previousCaPem ? { previousCaPem } : {}) };
@@ -209,7 +228,10 @@ export class TlsManager {
       mwc = await this.#o.client.request('GET', path);
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      this.#o.log.warn({ webhookConfig: this.#o.webhookConfigName }, 'MutatingWebhookConfiguration not found: apply daemonset/webhook.yaml; Pods get no readiness gate until then');
+      this.#o.log.warn(
+        { webhookConfig: this.#o.webhookConfigName },
+        'MutatingWebhookConfiguration not found: apply daemonset/webhook.yaml; Pods get no readiness gate until then',
+      );
       return 'missing';
     }
     const want = b64(pem);

@@ -25,7 +25,15 @@ export class WebhookServer {
   readonly #server: https.Server;
   #cert: { certPem: string; keyPem: string } | undefined;
   /** Reviews answered, by decision (tests and metrics). */
-  readonly counts: Record<GateDecisionReason | 'notSynced' | 'badRequest', number> = { injected: 0, alreadyPresent: 0, noSelectingService: 0, notPodCreate: 0, noLabels: 0, notSynced: 0, badRequest: 0 };
+  readonly counts: Record<GateDecisionReason | 'notSynced' | 'badRequest', number> = {
+    injected: 0,
+    alreadyPresent: 0,
+    noSelectingService: 0,
+    notPodCreate: 0,
+    noLabels: 0,
+    notSynced: 0,
+    badRequest: 0,
+  };
 
   constructor(opts: WebhookServerOptions) {
     this.#o = opts;
@@ -91,7 +99,10 @@ export class WebhookServer {
       this.counts[decision.reason] += 1;
       if (decision.reason === 'injected') {
         const obj = review.request.object as { metadata?: { name?: string; generateName?: string } } | undefined;
-        this.#o.log.debug({ namespace: review.request.namespace, pod: obj?.metadata?.name ?? obj?.metadata?.generateName, services: decision.services }, 'readiness gate injected');
+        this.#o.log.debug(
+          { namespace: review.request.namespace, pod: obj?.metadata?.name ?? obj?.metadata?.generateName, services: decision.services },
+          'readiness gate injected',
+        );
       }
       body = admissionResponse(review, decision);
     }

@@ -4,7 +4,10 @@ import { admissionResponse, decideGateInjection, type AdmissionRequest } from '.
 
 const GATE = 'podlb.io/load-balancer-ready';
 const svc = (namespace: string, selector: Record<string, string> | undefined, optedIn = true): Service =>
-  ({ metadata: { name: 's', namespace, ...(optedIn ? { annotations: { 'podlb.io/load-balancer': 'l7' } } : {}) }, spec: { ...(selector ? { selector } : {}), ports: [] } }) as unknown as Service;
+  ({
+    metadata: { name: 's', namespace, ...(optedIn ? { annotations: { 'podlb.io/load-balancer': 'l7' } } : {}) },
+    spec: { ...(selector ? { selector } : {}), ports: [] },
+  }) as unknown as Service;
 const req = (o: Partial<AdmissionRequest> & { labels?: Record<string, string>; podNamespace?: string }): AdmissionRequest => ({
   uid: 'u',
   operation: 'CREATE',
@@ -34,7 +37,9 @@ describe('decideGateInjection', () => {
     const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: req({ labels: { app: 'a' } }) };
     const r = admissionResponse(review, decideGateInjection(review.request, [svc('ads', { app: 'a' })]));
     expect(r.response).toMatchObject({ uid: 'u', allowed: true, patchType: 'JSONPatch' });
-    expect(JSON.parse(Buffer.from(r.response.patch!, 'base64').toString())).toEqual([{ op: 'add', path: '/spec/readinessGates', value: [{ conditionType: GATE }] }]);
+    expect(JSON.parse(Buffer.from(r.response.patch!, 'base64').toString())).toEqual([
+      { op: 'add', path: '/spec/readinessGates', value: [{ conditionType: GATE }] },
+    ]);
     expect(admissionResponse(review, { reason: 'noSelectingService', services: [] }).response).toEqual({ uid: 'u', allowed: true });
   });
 });

@@ -59,7 +59,12 @@ describe('KubeClient requests', () => {
       return { status: 200, body: { kind: 'ConfigMapList', metadata: {}, items: [] } };
     });
     const kc = kubeConfig(url, { token: 'abc', impersonateUser: 'alice' });
-    const client = new KubeClient(kc, { headers: [['Impersonate-Group', 'podlb:network-team'], ['Impersonate-Group', 'auditors']] });
+    const client = new KubeClient(kc, {
+      headers: [
+        ['Impersonate-Group', 'podlb:network-team'],
+        ['Impersonate-Group', 'auditors'],
+      ],
+    });
     await client.list('/api/v1/configmaps');
     expect(seen.filter(([k]) => k === 'authorization')).toEqual([['authorization', 'Bearer abc']]);
     expect(seen.filter(([k]) => k === 'impersonate-user')).toEqual([['impersonate-user', 'alice']]);

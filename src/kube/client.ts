@@ -96,7 +96,11 @@ export class KubeClient {
   }
 
   /** One request, its body read within the timeout. */
-  async #send(method: string, path: string, opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string }): Promise<{ status: number; text: string; retryAfter: string | undefined }> {
+  async #send(
+    method: string,
+    path: string,
+    opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string },
+  ): Promise<{ status: number; text: string; retryAfter: string | undefined }> {
     const url = new URL(this.#server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, v);
     const ctx = new RequestContext(url.toString(), method as HttpMethod);

@@ -14,7 +14,10 @@ function cm(name: string): { apiVersion: string; kind: string; metadata: { name:
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { v: name } };
 }
 
-function informer(extra: Partial<ConstructorParameters<typeof ResilientInformer>[1]> = {}): { inf: ResilientInformer<KubernetesObject>; signals: () => number } {
+function informer(extra: Partial<ConstructorParameters<typeof ResilientInformer>[1]> = {}): {
+  inf: ResilientInformer<KubernetesObject>;
+  signals: () => number;
+} {
   let n = 0;
   const inf = new ResilientInformer<KubernetesObject>(client, {
     path: '/api/v1/namespaces/default/configmaps',
@@ -27,7 +30,11 @@ function informer(extra: Partial<ConstructorParameters<typeof ResilientInformer>
   return { inf, signals: () => n };
 }
 
-const names = (inf: ResilientInformer<KubernetesObject>): string[] => inf.list().map((o) => o.metadata?.name ?? '').sort();
+const names = (inf: ResilientInformer<KubernetesObject>): string[] =>
+  inf
+    .list()
+    .map((o) => o.metadata?.name ?? '')
+    .sort();
 
 beforeEach(async () => {
   api = await startApiServer({ bookmarkIntervalMs: 60_000 });

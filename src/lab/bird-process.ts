@@ -55,7 +55,9 @@ function launchHostBird(sb: NetnsSandbox, ns: string, opts: StartBirdOptions): L
   const socketPath = join(opts.dir, 'bird.ctl');
   if (!existsSync(configPath)) throw new Error(`startBird: no initialConfig and no ${configPath} to restart on`);
   chmodSync(configPath, 0o600);
-  const proc = sb.spawn(ns, 'bird', ['-f', '-c', configPath, '-s', socketPath, '-P', join(opts.dir, 'bird.pid'), ...(opts.extraArgs ?? [])], { name: `bird@${ns}` });
+  const proc = sb.spawn(ns, 'bird', ['-f', '-c', configPath, '-s', socketPath, '-P', join(opts.dir, 'bird.pid'), ...(opts.extraArgs ?? [])], {
+    name: `bird@${ns}`,
+  });
   return { proc, configPath, socketPath, signal: (sig) => proc.child.kill(sig) };
 }
 
@@ -69,7 +71,13 @@ async function launchImageBird(sb: NetnsSandbox, ns: string, opts: StartBirdOpti
   const conf = flagValue(bird.argv, '-c');
   const ctl = flagValue(bird.argv, '-s');
   if (!conf || !ctl) throw new Error(`the DaemonSet's bird container names no -c or -s: ${bird.argv.join(' ')}`);
-  const c = spawnContained(sb, ns, image.root, { name: `bird@${ns}`, user: bird.user, env: bird.env, binds: bird.binds, cmd: [...bird.argv, ...(opts.extraArgs ?? [])] });
+  const c = spawnContained(sb, ns, image.root, {
+    name: `bird@${ns}`,
+    user: bird.user,
+    env: bird.env,
+    binds: bird.binds,
+    cmd: [...bird.argv, ...(opts.extraArgs ?? [])],
+  });
   return { proc: c.proc, configPath: hostPathOf(bird, conf), socketPath: hostPathOf(bird, ctl), signal: c.signal };
 }
 

@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { daemonSetContainer, expandVars, flagValue, hostPathOf, podContainer } from './daemonset-pod.js';
 import type { ImageRoot } from './image-root.js';
 
-const image = (o: Partial<ImageRoot> = {}): ImageRoot => ({ image: 'localhost/x:1', container: 'c', root: '/mnt/x', user: '1000:1000', workdir: '/app', env: [], entrypoint: ['node', 'dist/src/cli/podlb.js'], remove: () => undefined, ...o });
+const image = (o: Partial<ImageRoot> = {}): ImageRoot => ({
+  image: 'localhost/x:1',
+  container: 'c',
+  root: '/mnt/x',
+  user: '1000:1000',
+  workdir: '/app',
+  env: [],
+  entrypoint: ['node', 'dist/src/cli/podlb.js'],
+  remove: () => undefined,
+  ...o,
+});
 const fields = { nodeName: 'node1', namespace: 'podlb-system', hostIP: '172.31.1.2' };
 
 describe('expandVars (Kubernetes $(VAR) references)', () => {

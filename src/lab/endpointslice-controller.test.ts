@@ -24,7 +24,11 @@ function setup(): ObjectStore {
 function createPod(s: ObjectStore, name: string): void {
   s.create('pods', {
     metadata: { name, namespace: 'default', labels: { app: 'bidder' } },
-    spec: { nodeName: 'node-1', readinessGates: [{ conditionType: READINESS_GATE }], containers: [{ name: 'app', image: 'x:1', ports: [{ name: 'http', containerPort: 8080 }] }] },
+    spec: {
+      nodeName: 'node-1',
+      readinessGates: [{ conditionType: READINESS_GATE }],
+      containers: [{ name: 'app', image: 'x:1', ports: [{ name: 'http', containerPort: 8080 }] }],
+    },
   });
 }
 
@@ -34,7 +38,13 @@ function setStatus(s: ObjectStore, name: string, conditions: Record<string, 'Tru
     name,
     'default',
     'strategic',
-    { status: { phase: 'Running', podIPs: [{ ip: '10.244.1.7' }, { ip: 'fd00:244::7' }], conditions: Object.entries(conditions).map(([type, status]) => ({ type, status })) } },
+    {
+      status: {
+        phase: 'Running',
+        podIPs: [{ ip: '10.244.1.7' }, { ip: 'fd00:244::7' }],
+        conditions: Object.entries(conditions).map(([type, status]) => ({ type, status })),
+      },
+    },
     { subresource: 'status' },
   );
 }
@@ -55,7 +65,9 @@ describe('EndpointSlice controller', () => {
     expect(v4.metadata.name).toMatch(/^bidder-/);
     expect(v4.metadata.labels).toEqual({ team: 'ads', [LABEL_SERVICE_NAME]: 'bidder', [LABEL_MANAGED_BY]: CONTROLLER_NAME });
     const svc = s.get('services', 'bidder', 'default');
-    expect(v4.metadata.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Service', name: 'bidder', uid: svc.metadata.uid, controller: true, blockOwnerDeletion: true }]);
+    expect(v4.metadata.ownerReferences).toEqual([
+      { apiVersion: 'v1', kind: 'Service', name: 'bidder', uid: svc.metadata.uid, controller: true, blockOwnerDeletion: true },
+    ]);
     expect(v4.endpoints).toEqual([]);
   });
 
@@ -131,7 +143,10 @@ describe('EndpointSlice controller', () => {
 describe('batch period', () => {
   it('writes a burst of Pod changes within the period as one slice update', async () => {
     const s = new ObjectStore();
-    s.create('services', { metadata: { name: 'bidder', namespace: 'default' }, spec: { selector: { app: 'bidder' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+    s.create('services', {
+      metadata: { name: 'bidder', namespace: 'default' },
+      spec: { selector: { app: 'bidder' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
     ctl = startEndpointSliceController(s, { batchPeriodMs: 100 });
     await new Promise((r) => setTimeout(r, 150)); // initial (placeholder) slices written
     let writes = 0;
@@ -139,14 +154,26 @@ describe('batch period', () => {
       if (ev.type === 'ADDED' || ev.type === 'MODIFIED') writes += 1;
     });
     for (let i = 0; i < 10; i++) {
-      s.create('pods', { metadata: { name: `p${i}`, namespace: 'default', labels: { app: 'bidder' } }, spec: { nodeName: 'node-1', containers: [{ name: 'app', image: 'x:1' }] } });
-      s.patch('pods', `p${i}`, 'default', 'strategic', { status: { phase: 'Running', podIP: `10.244.1.${10 + i}`, podIPs: [{ ip: `10.244.1.${10 + i}` }], conditions: [{ type: 'Ready', status: 'True' }] } }, { subresource: 'status' });
+      s.create('pods', {
+        metadata: { name: `p${i}`, namespace: 'default', labels: { app: 'bidder' } },
+        spec: { nodeName: 'node-1', containers: [{ name: 'app', image: 'x:1' }] },
+      });
+      s.patch(
+        'pods',
+        `p${i}`,
+        'default',
+        'strategic',
+        { status: { phase: 'Running', podIP: `10.244.1.${10 + i}`, podIPs: [{ ip: `10.244.1.${10 + i}` }], conditions: [{ type: 'Ready', status: 'True' }] } },
+        { subresource: 'status' },
+      );
       // Spread over ~50 ms: without a batch period every change would be its own slice write.
       await new Promise((r) => setTimeout(r, 5));
     }
     await new Promise((r) => setTimeout(r, 250));
     unwatch();
-    const slice = (s.list('endpointslices', { namespace: 'default' }).items as Obj[]).find((x) => (x as { addressType?: string }).addressType === 'IPv4') as unknown as { endpoints: unknown[] };
+    const slice = (s.list('endpointslices', { namespace: 'default' }).items as Obj[]).find(
+      (x) => (x as { addressType?: string }).addressType === 'IPv4',
+    ) as unknown as { endpoints: unknown[] };
     expect(slice.endpoints).toHaveLength(10);
     // Measured: 3 with a 100 ms period (the spaced writes can straddle a period boundary),
     // 11 without one.

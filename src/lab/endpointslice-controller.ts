@@ -90,7 +90,15 @@ function sliceLabels(svc: Obj): Record<string, string> {
 
 function canonical(v: unknown): string {
   const sort = (x: unknown): unknown =>
-    Array.isArray(x) ? x.map(sort) : x && typeof x === 'object' ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, sort((x as Obj)[k])])) : x;
+    Array.isArray(x)
+      ? x.map(sort)
+      : x && typeof x === 'object'
+        ? Object.fromEntries(
+            Object.keys(x)
+              .sort()
+              .map((k) => [k, sort((x as Obj)[k])]),
+          )
+        : x;
   return JSON.stringify(sort(v));
 }
 
@@ -152,9 +160,9 @@ function sliceKey(s: Obj): string {
 
 export function reconcileService(store: ObjectStore, namespace: string, name: string): void {
   const svc = store.tryGet('services', name, namespace);
-  const existing = (store.list('endpointslices', { namespace, labelSelector: `${LABEL_SERVICE_NAME}=${name},${LABEL_MANAGED_BY}=${CONTROLLER_NAME}` }).items as Obj[]).sort((a, b) =>
-    a.metadata.name < b.metadata.name ? -1 : 1,
-  );
+  const existing = (
+    store.list('endpointslices', { namespace, labelSelector: `${LABEL_SERVICE_NAME}=${name},${LABEL_MANAGED_BY}=${CONTROLLER_NAME}` }).items as Obj[]
+  ).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   const managed = svc?.spec?.selector && svc.spec?.type !== 'ExternalName';
   const desired = managed ? desiredSlices(store, svc) : [];
   const pool = new Map<string, Obj[]>();
@@ -164,7 +172,9 @@ export function reconcileService(store: ObjectStore, namespace: string, name: st
   }
   for (const d of desired) {
     const labels = sliceLabels(svc!);
-    const ownerReferences = [{ apiVersion: 'v1', kind: 'Service', name: svc!.metadata.name, uid: svc!.metadata.uid, controller: true, blockOwnerDeletion: true }];
+    const ownerReferences = [
+      { apiVersion: 'v1', kind: 'Service', name: svc!.metadata.name, uid: svc!.metadata.uid, controller: true, blockOwnerDeletion: true },
+    ];
     const body: Obj = { addressType: d.addressType, endpoints: d.endpoints };
     if (d.ports !== undefined) body.ports = d.ports;
     const reuse = pool.get(sliceKey(d))?.shift();
@@ -195,7 +205,10 @@ export const REALISTIC_SLICE_LAG_MS = { min: 15, max: 25 };
  * API round trip), jittered uniformly; the default is the measured one, { min: 0, max: 0 }
  * writes on the next tick.
  */
-export function startEndpointSliceController(store: ObjectStore, opts: { retryDelayMs?: number; batchPeriodMs?: number; lagMs?: { min: number; max: number }; random?: () => number } = {}): EndpointSliceController {
+export function startEndpointSliceController(
+  store: ObjectStore,
+  opts: { retryDelayMs?: number; batchPeriodMs?: number; lagMs?: { min: number; max: number }; random?: () => number } = {},
+): EndpointSliceController {
   const lag = opts.lagMs ?? REALISTIC_SLICE_LAG_MS;
   const random = opts.random ?? Math.random;
   const dirty = new Set<string>(); // "ns/name" of Services

@@ -71,11 +71,22 @@ function bgpdConf(opts: { asn: number; routerId: string; neighbors: FrrNeighbor[
     if (!/^[0-9a-fA-F.:]+$/.test(a)) throw new Error(`invalid address ${a}`);
     return a;
   };
-  const lines = ['frr defaults traditional', 'log syslog informational', '!', `router bgp ${int(opts.asn, 'asn')}`, ` bgp router-id ${ip(opts.routerId)}`, ' no bgp ebgp-requires-policy', ' no bgp default ipv4-unicast'];
+  const lines = [
+    'frr defaults traditional',
+    'log syslog informational',
+    '!',
+    `router bgp ${int(opts.asn, 'asn')}`,
+    ` bgp router-id ${ip(opts.routerId)}`,
+    ' no bgp ebgp-requires-policy',
+    ' no bgp default ipv4-unicast',
+  ];
   // Helper mode is FRR's default; disabling it makes a restarting node's routes vanish at once.
   if (opts.gracefulRestartHelper === false) lines.push(' bgp graceful-restart-disable');
   for (const n of opts.neighbors) {
-    lines.push(` neighbor ${ip(n.address)} remote-as ${n.asn === 'external' ? 'external' : int(n.asn, 'neighbor asn')}`, ` neighbor ${n.address} timers connect 2`);
+    lines.push(
+      ` neighbor ${ip(n.address)} remote-as ${n.asn === 'external' ? 'external' : int(n.asn, 'neighbor asn')}`,
+      ` neighbor ${n.address} timers connect 2`,
+    );
     if (n.password !== undefined) lines.push(` neighbor ${n.address} password ${frrPassword(n.password)}`);
     if (n.bfd) lines.push(` neighbor ${n.address} bfd`);
     if (n.ebgpMultihop !== undefined) lines.push(` neighbor ${n.address} ebgp-multihop ${int(n.ebgpMultihop, 'ebgp-multihop')}`);

@@ -93,8 +93,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     failed += 1;
     if (errorCounts.has(what) || errorCounts.size < MAX_ERRORS) errorCounts.set(what, (errorCounts.get(what) ?? 0) + 1);
   };
-  const shouldContinue = (): boolean =>
-    !opts.stopSignal?.aborted && Date.now() < deadline && (opts.maxRequests === undefined || sent < opts.maxRequests);
+  const shouldContinue = (): boolean => !opts.stopSignal?.aborted && Date.now() < deadline && (opts.maxRequests === undefined || sent < opts.maxRequests);
 
   const worker = async (): Promise<void> => {
     while (shouldContinue()) {

@@ -51,7 +51,8 @@ export function missingImages(): string[] {
   } catch (err) {
     return [(err as Error).message];
   }
-  if (spawnSync('sh', ['-c', 'command -v buildah'], { stdio: 'ignore' }).status !== 0) return ['buildah: `sudo ./dev images` installs it and builds the images'];
+  if (spawnSync('sh', ['-c', 'command -v buildah'], { stdio: 'ignore' }).status !== 0)
+    return ['buildah: `sudo ./dev images` installs it and builds the images'];
   return Object.values(refs)
     .filter((ref) => spawnSync('buildah', ['inspect', '--type', 'image', '--format', '{{.FromImageID}}', ref], { stdio: 'ignore' }).status !== 0)
     .map((ref) => `image ${ref} (images/built/images.env) is not in buildah's storage: run \`sudo ./dev images\``);
@@ -89,7 +90,13 @@ export function mountImage(sb: NetnsSandbox, image: string, short: string): Imag
   try {
     ctr = buildah(['from', '--quiet', '--pull-never', '--name', name, image]);
   } catch (err) {
-    throw new Error(`image ${image} is not in buildah storage: run \`sudo ./dev images\` first (${String((err as { stderr?: string }).stderr ?? err).trim().split('\n')[0]})`);
+    throw new Error(
+      `image ${image} is not in buildah storage: run \`sudo ./dev images\` first (${
+        String((err as { stderr?: string }).stderr ?? err)
+          .trim()
+          .split('\n')[0]
+      })`,
+    );
   }
   let removed = false;
   const remove = (): void => {
@@ -124,7 +131,12 @@ export interface Contained {
 }
 
 /** Runs `cmd` from `img.root` (see scripts/contain.sh) in `ns`; binds are "host:container" pairs. */
-export function spawnContained(sb: NetnsSandbox, ns: string | null, img: ImageRoot, o: { user: string; env: string[]; binds: string[]; cmd: string[]; name: string }): Contained {
+export function spawnContained(
+  sb: NetnsSandbox,
+  ns: string | null,
+  img: ImageRoot,
+  o: { user: string; env: string[]; binds: string[]; cmd: string[]; name: string },
+): Contained {
   const envFile = join(sb.tempDir('contain-env'), 'env');
   // contain.sh starts the command with exactly this environment: without the run's tag the
   // leak check could not tell a contained process left behind from another run's.

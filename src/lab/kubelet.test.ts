@@ -6,7 +6,14 @@ import { readyCondition } from './kubelet.js';
 
 const T0 = '2026-12-06T10:00:00Z';
 const NOW = '2026-12-06T10:00:05Z';
-const pod = (conditions: Condition[]): Pod => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1', namespace: 'default' }, spec: { containers: [{ name: 'app', image: 'app' }], readinessGates: [{ conditionType: READINESS_GATE }] }, status: { conditions } }) as Pod;
+const pod = (conditions: Condition[]): Pod =>
+  ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web-1', namespace: 'default' },
+    spec: { containers: [{ name: 'app', image: 'app' }], readinessGates: [{ conditionType: READINESS_GATE }] },
+    status: { conditions },
+  }) as Pod;
 const notReady: Condition = { type: 'Ready', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: T0 };
 
 describe('readyCondition', () => {

@@ -77,10 +77,30 @@ export function gracePeriodSeconds(pod: Pod): number {
  */
 export function readyCondition(pod: Pod, containersReady: boolean, now: string): Condition {
   const at = (status: Condition['status']): string => transitionTime(pod.status?.conditions, 'Ready', status, now);
-  if (!containersReady) return { type: 'Ready', status: 'False', lastTransitionTime: at('False'), reason: 'ContainersNotReady', message: `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]` };
-  const draft: Pod = { ...pod, status: { ...pod.status, conditions: [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'ContainersReady'), { type: 'ContainersReady', status: 'True' }] } };
-  if (podReady(draft)) return { type: 'Ready', status: 'True', lastTransitionTime: at('True'), reason: null as unknown as string, message: null as unknown as string };
-  return { type: 'Ready', status: 'False', lastTransitionTime: at('False'), reason: 'ReadinessGatesNotReady', message: 'corresponding condition of pod readiness gate is not True' };
+  if (!containersReady)
+    return {
+      type: 'Ready',
+      status: 'False',
+      lastTransitionTime: at('False'),
+      reason: 'ContainersNotReady',
+      message: `containers with unready status: [${pod.spec.containers.map((c) => c.name).join(' ')}]`,
+    };
+  const draft: Pod = {
+    ...pod,
+    status: {
+      ...pod.status,
+      conditions: [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'ContainersReady'), { type: 'ContainersReady', status: 'True' }],
+    },
+  };
+  if (podReady(draft))
+    return { type: 'Ready', status: 'True', lastTransitionTime: at('True'), reason: null as unknown as string, message: null as unknown as string };
+  return {
+    type: 'Ready',
+    status: 'False',
+    lastTransitionTime: at('False'),
+    reason: 'ReadinessGatesNotReady',
+    message: 'corresponding condition of pod readiness gate is not True',
+  };
 }
 
 export class LabKubelet {
@@ -225,7 +245,11 @@ export class LabKubelet {
       readyCondition(pod, false, now),
     ];
     await this.#client
-      .patch(`/api/v1/namespaces/${pod.metadata.namespace ?? 'default'}/pods/${pod.metadata.name}/status`, { status: { phase: 'Pending', podIP: ip, podIPs: [{ ip }], hostIP: node?.address, startTime: now, conditions } }, 'strategic')
+      .patch(
+        `/api/v1/namespaces/${pod.metadata.namespace ?? 'default'}/pods/${pod.metadata.name}/status`,
+        { status: { phase: 'Pending', podIP: ip, podIPs: [{ ip }], hostIP: node?.address, startTime: now, conditions } },
+        'strategic',
+      )
       .catch((err) => this.#log.warn({ pod: pod.metadata.name, err }, 'sandbox status patch failed'));
   }
 
@@ -237,13 +261,19 @@ export class LabKubelet {
     const node = this.#topo.nodes.find((n) => n.name === pod.spec.nodeName);
     const probe = readinessProbeOf(pod);
     // With a probe, the containers stay not ready (as written with the sandbox) until it passes.
-    const conditions: Condition[] = probe ? [] : [{ type: 'ContainersReady', status: 'True', lastTransitionTime: now, reason: null as unknown as string }, readyCondition(pod, true, now)];
+    const conditions: Condition[] = probe
+      ? []
+      : [{ type: 'ContainersReady', status: 'True', lastTransitionTime: now, reason: null as unknown as string }, readyCondition(pod, true, now)];
     await this.#client.patch(`/api/v1/namespaces/${ns}/pods/${pod.metadata.name}/status`, { status: { phase: 'Running', conditions } }, 'strategic');
     run.phase = 'running';
     if (!probe) this.#markContainersReady(pod, conditions);
     this.#log.info({ pod: `${ns}/${pod.metadata.name}`, ip: lp.ip, node: pod.spec.nodeName, probe: Boolean(probe) }, 'pod running');
     if (probe && node) {
-      run.worker = new ProbeWorker(probe, () => this.#probeHttp(node.ns, lp.ip, probe), (ready) => void this.#containersReadyChanged(pod, run, ready));
+      run.worker = new ProbeWorker(
+        probe,
+        () => this.#probeHttp(node.ns, lp.ip, probe),
+        (ready) => void this.#containersReadyChanged(pod, run, ready),
+      );
       run.worker.start();
     }
   }
@@ -258,7 +288,9 @@ export class LabKubelet {
   async #probeHttp(nodeNs: string, ip: string, probe: ReadinessProbe): Promise<boolean> {
     const url = `${probe.httpGet.scheme.toLowerCase()}://${ip}:${probe.httpGet.port}${probe.httpGet.path}`;
     if (!this.#exec) throw new Error('the lab kubelet was started without exec: readiness probes cannot reach the node');
-    const code = await this.#exec(nodeNs, 'curl', ['-s', '-k', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', String(probe.timeoutSeconds), url], { timeoutMs: probe.timeoutSeconds * 1000 + 2000 });
+    const code = await this.#exec(nodeNs, 'curl', ['-s', '-k', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', String(probe.timeoutSeconds), url], {
+      timeoutMs: probe.timeoutSeconds * 1000 + 2000,
+    });
     const status = Number(code.trim());
     return status >= 200 && status < 400;
   }
@@ -268,11 +300,23 @@ export class LabKubelet {
     if (this.#stopped || run.phase === 'gone') return;
     const latest = this.#current(pod) ?? pod;
     const now = apiNow();
-    const conditions: Condition[] = [{ type: 'ContainersReady', status: ready ? 'True' : 'False', lastTransitionTime: now, ...(ready ? { reason: null as unknown as string } : { reason: 'ContainersNotReady' }) }, readyCondition(latest, ready, now)];
+    const conditions: Condition[] = [
+      {
+        type: 'ContainersReady',
+        status: ready ? 'True' : 'False',
+        lastTransitionTime: now,
+        ...(ready ? { reason: null as unknown as string } : { reason: 'ContainersNotReady' }),
+      },
+      readyCondition(latest, ready, now),
+    ];
     clearTimeout(run.readyTimer);
     run.readyTimer = undefined;
     try {
-      await this.#client.patch(`/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`, { status: { conditions } }, 'strategic');
+      await this.#client.patch(
+        `/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`,
+        { status: { conditions } },
+        'strategic',
+      );
       if (ready) this.#markContainersReady(latest, conditions);
     } catch (err) {
       if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err }, 'containers ready patch failed');
@@ -296,7 +340,11 @@ export class LabKubelet {
     if ((cond(latest, 'Ready') === 'True') === want) return;
     const ready = readyCondition(latest, cond(latest, 'ContainersReady') === 'True', apiNow());
     try {
-      await this.#client.patch(`/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`, { status: { conditions: [ready] } }, 'strategic');
+      await this.#client.patch(
+        `/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`,
+        { status: { conditions: [ready] } },
+        'strategic',
+      );
       if (want && !this.readyAt.has(latest.metadata.uid ?? '')) this.readyAt.set(latest.metadata.uid ?? '', performance.timeOrigin + performance.now());
     } catch (err) {
       if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err }, 'ready patch failed');
@@ -331,11 +379,21 @@ export class LabKubelet {
       await this.#client
         .patch(
           `/api/v1/namespaces/${ns}/pods/${name}/status`,
-          { status: { phase: exitCode === 0 ? 'Succeeded' : 'Failed', conditions: [{ type: 'ContainersReady', status: 'False', lastTransitionTime: now, reason: 'PodCompleted' }, { type: 'Ready', status: 'False', lastTransitionTime: now, reason: 'PodCompleted' }] } },
+          {
+            status: {
+              phase: exitCode === 0 ? 'Succeeded' : 'Failed',
+              conditions: [
+                { type: 'ContainersReady', status: 'False', lastTransitionTime: now, reason: 'PodCompleted' },
+                { type: 'Ready', status: 'False', lastTransitionTime: now, reason: 'PodCompleted' },
+              ],
+            },
+          },
           'strategic',
         )
         .catch(() => undefined);
-      await this.#client.request('DELETE', `/api/v1/namespaces/${ns}/pods/${name}`, { body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid } } });
+      await this.#client.request('DELETE', `/api/v1/namespaces/${ns}/pods/${name}`, {
+        body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid } },
+      });
       this.#log.info({ pod: `${ns}/${name}`, exitCode }, 'pod terminated');
     } catch (err) {
       if (!isNotFound(err)) this.#log.error({ pod: `${ns}/${name}`, err }, 'pod termination failed');

@@ -51,7 +51,20 @@ const logLevel = (): string => process.env.PODLB_LOG_LEVEL ?? 'info';
  * server listens on its loopback), so each reaches its node through --netns and serves its
  * health and metrics on one loopback port of its own.
  */
-const labFlags = (n: TopologyNode, port: number): string[] => ['--netns', n.ns, '--health-port', String(port), '--health-address', '127.0.0.1', '--metrics-port', String(port), '--metrics-address', '127.0.0.1', '--log-level', logLevel()];
+const labFlags = (n: TopologyNode, port: number): string[] => [
+  '--netns',
+  n.ns,
+  '--health-port',
+  String(port),
+  '--health-address',
+  '127.0.0.1',
+  '--metrics-port',
+  String(port),
+  '--metrics-address',
+  '127.0.0.1',
+  '--log-level',
+  logLevel(),
+];
 
 /** A child agent's /metrics on its loopback port. */
 const scrape = (port: number) => async (): Promise<string> => {
@@ -78,14 +91,24 @@ export async function labAgent(mode: AgentMode, s: LabAgentSetup): Promise<LabAg
         // The Pod's bird-run volume is this node's BIRD directory, which the bird container
         // (src/lab/bird-process.ts) mounts at the same path: the agent writes bird.conf and
         // talks to BIRD's control socket under /run/bird, as in production.
-        const pc = podContainer('agent', img, { nodeName: n.name, namespace: 'podlb-system', hostIP: n.address }, { 'bird-run': n.bird.dir, tmp: sb.tempDir(`agent-tmp-${n.name}`) });
+        const pc = podContainer(
+          'agent',
+          img,
+          { nodeName: n.name, namespace: 'podlb-system', hostIP: n.address },
+          { 'bird-run': n.bird.dir, tmp: sb.tempDir(`agent-tmp-${n.name}`) },
+        );
         run = spawnContained(sb, null, img, {
           name: `agent-${n.name}`,
           user: pc.user,
           env: [...Object.entries(identity.env).map(([k, v]) => `${k}=${v}`), ...pc.env, `PODLB_LOG_LEVEL=${logLevel()}`],
           // The ServiceAccount files where a Pod has them; /run/netns for --netns; the HAProxy
           // runtime sockets at the paths the lab's LoadBalancerClass names.
-          binds: [...pc.binds, `${join(identity.pathPrefix, 'var/run/secrets/kubernetes.io/serviceaccount')}:/var/run/secrets/kubernetes.io/serviceaccount`, '/run/netns:/run/netns', ...s.haproxyDirs.map((d) => `${d}:${d}`)],
+          binds: [
+            ...pc.binds,
+            `${join(identity.pathPrefix, 'var/run/secrets/kubernetes.io/serviceaccount')}:/var/run/secrets/kubernetes.io/serviceaccount`,
+            '/run/netns:/run/netns',
+            ...s.haproxyDirs.map((d) => `${d}:${d}`),
+          ],
           cmd: [...pc.argv, ...labFlags(n, port)],
         });
         pipeLog(run.proc);
@@ -105,7 +128,12 @@ export async function labAgent(mode: AgentMode, s: LabAgentSetup): Promise<LabAg
       start: async () => {
         if (!existsSync(cliPath())) throw new Error(`${cliPath()} is missing: run \`npm run build\` first`);
         const { KUBECONFIG: _unused, ...env } = process.env;
-        proc = sb.spawn(null, process.execPath, [cliPath(), 'agent', '--node-name', n.name, '--bird-socket', bird.socketPath, '--bird-config', bird.configPath, ...labFlags(n, port)], { name: `agent-${n.name}`, env: { ...env, ...identity.env, PODLB_IN_CLUSTER_ROOT: identity.pathPrefix } });
+        proc = sb.spawn(
+          null,
+          process.execPath,
+          [cliPath(), 'agent', '--node-name', n.name, '--bird-socket', bird.socketPath, '--bird-config', bird.configPath, ...labFlags(n, port)],
+          { name: `agent-${n.name}`, env: { ...env, ...identity.env, PODLB_IN_CLUSTER_ROOT: identity.pathPrefix } },
+        );
         pipeLog(proc);
       },
       stop: async () => {
@@ -122,7 +150,14 @@ export async function labAgent(mode: AgentMode, s: LabAgentSetup): Promise<LabAg
     metrics: async () => (agent ? agent.metrics.registry.metrics() : ''),
     start: async () => {
       const makeInstance = s.makeInstance;
-      agent = new Agent({ nodeName: n.name, kubeConfig: identity.kubeConfig(), log: agentLog, bird, kernel: { netns: n.ns }, ...(makeInstance ? { makeInstance: (address: string) => makeInstance(n.name, address) } : {}) });
+      agent = new Agent({
+        nodeName: n.name,
+        kubeConfig: identity.kubeConfig(),
+        log: agentLog,
+        bird,
+        kernel: { netns: n.ns },
+        ...(makeInstance ? { makeInstance: (address: string) => makeInstance(n.name, address) } : {}),
+      });
       await agent.start();
     },
     stop: async () => {

@@ -16,7 +16,17 @@ import { startEndpointSliceController } from './endpointslice-controller.js';
 import { LabKubelet, type LabKubeletOptions } from './kubelet.js';
 import { NetnsSandbox } from './netns.js';
 import { buildTopology, type Topology } from './topology.js';
-import { isNetworkTeamObject, labObjects, LAB_BACKEND, LAB_NAMESPACE, LAB_NETWORK_TEAM, labPod, type LabNodeSpec, type LabObject, type LabPodOptions } from './objects.js';
+import {
+  isNetworkTeamObject,
+  labObjects,
+  LAB_BACKEND,
+  LAB_NAMESPACE,
+  LAB_NETWORK_TEAM,
+  labPod,
+  type LabNodeSpec,
+  type LabObject,
+  type LabPodOptions,
+} from './objects.js';
 import { builtImages, mountImage, type ImageRoot } from './image-root.js';
 import { labAgent, type AgentMode, type LabAgent } from './lab-agents.js';
 
@@ -113,16 +123,37 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       const refs = builtImages();
       images = { agent: mountImage(sb, refs.agent, 'agent'), bird: mountImage(sb, refs.bird, 'bird') };
     }
-    const topo = await buildTopology(sb, { nodes: nodes.map((n) => ({ name: n.name, podCidr: n.podCidr, ...(n.podCidr6 ? { podCidr6: n.podCidr6 } : {}) })), backends: [{ name: LAB_BACKEND, balance: 'roundrobin', httpCheckPath: '/healthz' }], lbInstances: opts.lbInstances ?? 2, ...(images ? { birdImage: images.bird } : {}) });
-    for (const obj of labObjects({ nodes: topo.nodes.map((n, i) => ({ ...nodes[i]!, address: n.address, torAddress: n.torAddress, ...(n.torAddress6 ? { torAddress6: n.torAddress6 } : {}) })), haproxyRuntimes: topo.lbs.map((l) => l.haproxy.runtimeAddress), ...(opts.healthCheck ? { healthCheck: opts.healthCheck } : {}), ...(opts.drainSeconds !== undefined ? { drainSeconds: opts.drainSeconds } : {}) })) {
+    const topo = await buildTopology(sb, {
+      nodes: nodes.map((n) => ({ name: n.name, podCidr: n.podCidr, ...(n.podCidr6 ? { podCidr6: n.podCidr6 } : {}) })),
+      backends: [{ name: LAB_BACKEND, balance: 'roundrobin', httpCheckPath: '/healthz' }],
+      lbInstances: opts.lbInstances ?? 2,
+      ...(images ? { birdImage: images.bird } : {}),
+    });
+    for (const obj of labObjects({
+      nodes: topo.nodes.map((n, i) => ({
+        ...nodes[i]!,
+        address: n.address,
+        torAddress: n.torAddress,
+        ...(n.torAddress6 ? { torAddress6: n.torAddress6 } : {}),
+      })),
+      haproxyRuntimes: topo.lbs.map((l) => l.haproxy.runtimeAddress),
+      ...(opts.healthCheck ? { healthCheck: opts.healthCheck } : {}),
+      ...(opts.drainSeconds !== undefined ? { drainSeconds: opts.drainSeconds } : {}),
+    })) {
       await applyLabObject(client, networkTeam, obj);
       // Nodes keep their status on create in the real API, but the lab does not rely on it.
       if (obj.kind === 'Node') await client.patch(`${collectionPath(obj)}/${obj.metadata.name}/status`, { status: obj.status }, 'merge');
     }
 
-    const slices = startEndpointSliceController(api.store, { batchPeriodMs: opts.endpointSliceBatchMs ?? 0, ...(opts.endpointSliceLagMs ? { lagMs: opts.endpointSliceLagMs } : {}) });
+    const slices = startEndpointSliceController(api.store, {
+      batchPeriodMs: opts.endpointSliceBatchMs ?? 0,
+      ...(opts.endpointSliceLagMs ? { lagMs: opts.endpointSliceLagMs } : {}),
+    });
     stops.push(async () => slices.stop());
-    const kubelet = new LabKubelet(client, topo, log.child({ component: 'kubelet' }), { ...opts.kubelet, exec: (ns, cmd, args, o) => sb.exec(ns, cmd, args, o) });
+    const kubelet = new LabKubelet(client, topo, log.child({ component: 'kubelet' }), {
+      ...opts.kubelet,
+      exec: (ns, cmd, args, o) => sb.exec(ns, cmd, args, o),
+    });
     await kubelet.start();
     stops.push(() => kubelet.stop());
 
@@ -132,7 +163,15 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     for (const n of topo.nodes) {
       const identity = api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: n.name, hostNetwork: true });
       agentIdentities.set(n.name, identity);
-      const agent = await labAgent(opts.agentMode ?? 'inProcess', { sb, node: n, identity, logDir, haproxyDirs, ...(images ? { image: images.agent } : {}), ...(opts.makeInstance ? { makeInstance: opts.makeInstance } : {}) });
+      const agent = await labAgent(opts.agentMode ?? 'inProcess', {
+        sb,
+        node: n,
+        identity,
+        logDir,
+        haproxyDirs,
+        ...(images ? { image: images.agent } : {}),
+        ...(opts.makeInstance ? { makeInstance: opts.makeInstance } : {}),
+      });
       agents.set(n.name, agent);
       await agent.start();
       stops.push(() => agent.stop());
@@ -214,8 +253,16 @@ export async function applyLabObject(admin: KubeClient, networkTeam: KubeClient,
     return;
   }
   const read = await networkTeam.get<PodAddressPool>(`${path}/${obj.metadata.name}`);
-  const decision = { by: approval.by ?? LAB_NETWORK_TEAM.username, reason: approval.reason ?? 'lab', time: approval.time ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
-  await networkTeam.patch(`${path}/${obj.metadata.name}`, { metadata: { resourceVersion: read.metadata.resourceVersion }, spec: { approval: approvalFor(read.spec, decision) } }, 'merge');
+  const decision = {
+    by: approval.by ?? LAB_NETWORK_TEAM.username,
+    reason: approval.reason ?? 'lab',
+    time: approval.time ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  };
+  await networkTeam.patch(
+    `${path}/${obj.metadata.name}`,
+    { metadata: { resourceVersion: read.metadata.resourceVersion }, spec: { approval: approvalFor(read.spec, decision) } },
+    'merge',
+  );
 }
 
 function collectionPath(obj: { apiVersion?: string; kind?: string; metadata: { namespace?: string } }): string {

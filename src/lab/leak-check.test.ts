@@ -12,31 +12,108 @@ describe('findLeaks', () => {
   it.each<[string, Partial<HostState>, Partial<HostState>, Pick<Leak, 'kind' | 'what'>[]]>([
     ['nothing changed', {}, {}, []],
     ['a new proto-201 blackhole in the root table', {}, { routes: [blackhole] }, [{ kind: 'route', what: 'ip blackhole 10.244.3.0/24 proto 201' }]],
-    ['an IPv6 one in another table', {}, { routes: [{ family: 6, dst: 'fd00:244::/48', table: '100', type: 'unicast', dev: 'eth0' }] }, [{ kind: 'route', what: 'ip -6 fd00:244::/48 dev eth0 proto 201 table 100' }]],
+    [
+      'an IPv6 one in another table',
+      {},
+      { routes: [{ family: 6, dst: 'fd00:244::/48', table: '100', type: 'unicast', dev: 'eth0' }] },
+      [{ kind: 'route', what: 'ip -6 fd00:244::/48 dev eth0 proto 201 table 100' }],
+    ],
     ['a route that was there before the run is not the run’s', { routes: [blackhole] }, { routes: [blackhole] }, []],
-    ['the same prefix in another table is new', { routes: [blackhole] }, { routes: [blackhole, { ...blackhole, table: 'local' }] }, [{ kind: 'route', what: 'ip blackhole 10.244.3.0/24 proto 201 table local' }]],
-    ['a namespace named with the run’s tag', {}, { namespaces: ['podlb-4242-a1b2c3ff0011-tor'] }, [{ kind: 'netns', what: 'netns podlb-4242-a1b2c3ff0011-tor' }]],
+    [
+      'the same prefix in another table is new',
+      { routes: [blackhole] },
+      { routes: [blackhole, { ...blackhole, table: 'local' }] },
+      [{ kind: 'route', what: 'ip blackhole 10.244.3.0/24 proto 201 table local' }],
+    ],
+    [
+      'a namespace named with the run’s tag',
+      {},
+      { namespaces: ['podlb-4242-a1b2c3ff0011-tor'] },
+      [{ kind: 'netns', what: 'netns podlb-4242-a1b2c3ff0011-tor' }],
+    ],
     ['another run’s namespace, made meanwhile', {}, { namespaces: ['podlb-4243-ffffffff0011-tor', 'podlb-4243-ff0011-tor'] }, []],
     ['a namespace that is not podlb’s', {}, { namespaces: ['a1b2c3', 'cni-a1b2c3'] }, []],
     ['a tagged namespace that existed before', { namespaces: ['podlb-1-a1b2c3000000-x'] }, { namespaces: ['podlb-1-a1b2c3000000-x'] }, []],
-    ['BIRD still running with the run’s tag', {}, { processes: [{ pid: 300, comm: 'bird', cmdline: 'bird -f -c /tmp/x/bird.conf' }] }, [{ kind: 'process', what: 'pid 300 bird -f -c /tmp/x/bird.conf' }]],
-    ['each FRR and HAProxy daemon', {}, { processes: ['zebra', 'bgpd', 'watchfrr', 'staticd', 'haproxy'].map((comm, i) => ({ pid: 400 + i, comm, cmdline: '' })) }, ['zebra', 'bgpd', 'watchfrr', 'staticd', 'haproxy'].map((c, i) => ({ kind: 'process' as const, what: `pid ${400 + i} ${c}` }))],
-    ['a lab Pod server', {}, { processes: [{ pid: 500, comm: 'node', cmdline: 'node dist/src/lab/pod-server-main.js --name web-1' }] }, [{ kind: 'process', what: 'pid 500 node dist/src/lab/pod-server-main.js --name web-1' }]],
-    ['a node agent run from the agent image (Node.js 26 names its main thread)', {}, { processes: [{ pid: 510, comm: 'node-MainThread', cmdline: 'node dist/src/cli/podlb.js agent --node-name node1' }] }, [{ kind: 'process', what: 'pid 510 node dist/src/cli/podlb.js agent --node-name node1' }]],
-    ['contain.sh’s wrapper around a command run from an image', {}, { processes: [{ pid: 520, comm: 'unshare', cmdline: 'unshare --mount --pid --fork --kill-child=SIGKILL --propagation private -- bash -c' }] }, [{ kind: 'process', what: 'pid 520 unshare --mount --pid --fork --kill-child=SIGKILL --propagation private -- bash -c' }]],
-    ['a mounted image of the run (buildah working container)', {}, { containers: ['podlb-4242-a1b2c3ff0011-bird', 'podlb-bird-working-container', 'podlb-4243-ffffff0011aa-agent'] }, [{ kind: 'container', what: 'buildah container podlb-4242-a1b2c3ff0011-bird (a mounted image)' }]],
+    [
+      'BIRD still running with the run’s tag',
+      {},
+      { processes: [{ pid: 300, comm: 'bird', cmdline: 'bird -f -c /tmp/x/bird.conf' }] },
+      [{ kind: 'process', what: 'pid 300 bird -f -c /tmp/x/bird.conf' }],
+    ],
+    [
+      'each FRR and HAProxy daemon',
+      {},
+      { processes: ['zebra', 'bgpd', 'watchfrr', 'staticd', 'haproxy'].map((comm, i) => ({ pid: 400 + i, comm, cmdline: '' })) },
+      ['zebra', 'bgpd', 'watchfrr', 'staticd', 'haproxy'].map((c, i) => ({ kind: 'process' as const, what: `pid ${400 + i} ${c}` })),
+    ],
+    [
+      'a lab Pod server',
+      {},
+      { processes: [{ pid: 500, comm: 'node', cmdline: 'node dist/src/lab/pod-server-main.js --name web-1' }] },
+      [{ kind: 'process', what: 'pid 500 node dist/src/lab/pod-server-main.js --name web-1' }],
+    ],
+    [
+      'a node agent run from the agent image (Node.js 26 names its main thread)',
+      {},
+      { processes: [{ pid: 510, comm: 'node-MainThread', cmdline: 'node dist/src/cli/podlb.js agent --node-name node1' }] },
+      [{ kind: 'process', what: 'pid 510 node dist/src/cli/podlb.js agent --node-name node1' }],
+    ],
+    [
+      'contain.sh’s wrapper around a command run from an image',
+      {},
+      { processes: [{ pid: 520, comm: 'unshare', cmdline: 'unshare --mount --pid --fork --kill-child=SIGKILL --propagation private -- bash -c' }] },
+      [{ kind: 'process', what: 'pid 520 unshare --mount --pid --fork --kill-child=SIGKILL --propagation private -- bash -c' }],
+    ],
+    [
+      'a mounted image of the run (buildah working container)',
+      {},
+      { containers: ['podlb-4242-a1b2c3ff0011-bird', 'podlb-bird-working-container', 'podlb-4243-ffffff0011aa-agent'] },
+      [{ kind: 'container', what: 'buildah container podlb-4242-a1b2c3ff0011-bird (a mounted image)' }],
+    ],
     ['an image mounted before the run', { containers: ['podlb-1-a1b2c3000000-agent'] }, { containers: ['podlb-1-a1b2c3000000-agent'] }, []],
-    ['the runner itself and its workers are not leaks', {}, { processes: [{ pid: 100, comm: 'node', cmdline: 'node vitest run' }, { pid: 600, comm: 'node', cmdline: 'node vitest/dist/workers/forks.js' }, { pid: 601, comm: 'esbuild', cmdline: 'esbuild --service' }] }, []],
-    ['a process alive before the run', { processes: [{ pid: 700, comm: 'bird', cmdline: 'bird' }] }, { processes: [{ pid: 700, comm: 'bird', cmdline: 'bird' }] }, []],
-    ['files left in the run’s temp dirs', {}, { files: ['/tmp/podlb-run-a1b2c3/podlb-lab-logs-x', '/dev/shm/podlb-run-a1b2c3/podlb-bird-y'] }, [{ kind: 'file', what: '/tmp/podlb-run-a1b2c3/podlb-lab-logs-x' }, { kind: 'file', what: '/dev/shm/podlb-run-a1b2c3/podlb-bird-y' }]],
+    [
+      'the runner itself and its workers are not leaks',
+      {},
+      {
+        processes: [
+          { pid: 100, comm: 'node', cmdline: 'node vitest run' },
+          { pid: 600, comm: 'node', cmdline: 'node vitest/dist/workers/forks.js' },
+          { pid: 601, comm: 'esbuild', cmdline: 'esbuild --service' },
+        ],
+      },
+      [],
+    ],
+    [
+      'a process alive before the run',
+      { processes: [{ pid: 700, comm: 'bird', cmdline: 'bird' }] },
+      { processes: [{ pid: 700, comm: 'bird', cmdline: 'bird' }] },
+      [],
+    ],
+    [
+      'files left in the run’s temp dirs',
+      {},
+      { files: ['/tmp/podlb-run-a1b2c3/podlb-lab-logs-x', '/dev/shm/podlb-run-a1b2c3/podlb-bird-y'] },
+      [
+        { kind: 'file', what: '/tmp/podlb-run-a1b2c3/podlb-lab-logs-x' },
+        { kind: 'file', what: '/dev/shm/podlb-run-a1b2c3/podlb-bird-y' },
+      ],
+    ],
   ])('%s', (_name, before, after, want) => {
     const leaks = findLeaks({ ...empty, ...before }, { ...empty, ...after }, run);
     expect(leaks.map(({ kind, what }) => ({ kind, what }))).toEqual(want);
   });
 
   it('says how to remove each leftover', () => {
-    const leaks = findLeaks(empty, { ...empty, routes: [blackhole, { family: 6, dst: 'fd00::/64', table: '100', type: 'blackhole' }], namespaces: ['podlb-9-a1b2c3000000-n1'] }, run);
-    expect(leaks.map((l) => l.fix)).toEqual(['ip route del blackhole 10.244.3.0/24', 'ip -6 route del blackhole fd00::/64 table 100', 'ip netns pids podlb-9-a1b2c3000000-n1 | xargs -r kill -9; ip netns del podlb-9-a1b2c3000000-n1']);
+    const leaks = findLeaks(
+      empty,
+      { ...empty, routes: [blackhole, { family: 6, dst: 'fd00::/64', table: '100', type: 'blackhole' }], namespaces: ['podlb-9-a1b2c3000000-n1'] },
+      run,
+    );
+    expect(leaks.map((l) => l.fix)).toEqual([
+      'ip route del blackhole 10.244.3.0/24',
+      'ip -6 route del blackhole fd00::/64 table 100',
+      'ip netns pids podlb-9-a1b2c3000000-n1 | xargs -r kill -9; ip netns del podlb-9-a1b2c3000000-n1',
+    ]);
     expect(formatLeaks(leaks, 'this run')).toMatch(/^this run left 3 thing\(s\) behind/);
     expect(findLeaks(empty, { ...empty, containers: ['podlb-9-a1b2c3000000-bird'] }, run).map((l) => l.fix)).toEqual(['buildah rm podlb-9-a1b2c3000000-bird']);
     expect(formatLeaks([], 'this run')).toBe('');
@@ -64,7 +141,9 @@ describe('openRunScope', () => {
     const scope = openRunScope();
     try {
       const mod = createRequire(import.meta.url).resolve('yaml');
-      execFileSync(process.execPath, ['-e', "const m = require('node:module'); m.enableCompileCache(); require(process.argv[1]); m.flushCompileCache()", mod], { stdio: 'ignore' });
+      execFileSync(process.execPath, ['-e', "const m = require('node:module'); m.enableCompileCache(); require(process.argv[1]); m.flushCompileCache()", mod], {
+        stdio: 'ignore',
+      });
       expect(readdirSync(scope.tmpDir)).toEqual([]);
     } finally {
       closeRunScope(scope);

@@ -96,12 +96,17 @@ export function findLeaks(before: HostState, after: HostState, run: Pick<RunScop
   const had = new Set(before.routes.map(routeKey));
   for (const r of after.routes) {
     if (had.has(routeKey(r))) continue;
-    leaks.push({ kind: 'route', what: `ip ${describeRoute(r)}`, fix: `ip ${r.family === 6 ? '-6 ' : ''}route del ${r.type === 'unicast' ? '' : `${r.type} `}${r.dst}${r.table === 'main' ? '' : ` table ${r.table}`}` });
+    leaks.push({
+      kind: 'route',
+      what: `ip ${describeRoute(r)}`,
+      fix: `ip ${r.family === 6 ? '-6 ' : ''}route del ${r.type === 'unicast' ? '' : `${r.type} `}${r.dst}${r.table === 'main' ? '' : ` table ${r.table}`}`,
+    });
   }
   const nsBefore = new Set(before.namespaces);
   const ours = new RegExp(`^podlb-\\d+-${run.tag}`);
   for (const ns of after.namespaces) {
-    if (!nsBefore.has(ns) && ours.test(ns)) leaks.push({ kind: 'netns', what: `netns ${ns}`, fix: `ip netns pids ${ns} | xargs -r kill -9; ip netns del ${ns}` });
+    if (!nsBefore.has(ns) && ours.test(ns))
+      leaks.push({ kind: 'netns', what: `netns ${ns}`, fix: `ip netns pids ${ns} | xargs -r kill -9; ip netns del ${ns}` });
   }
   const self = new Set(run.selfPids);
   const pidsBefore = new Set(before.processes.map((p) => p.pid));
@@ -128,7 +133,10 @@ export function preexisting(before: HostState): string[] {
 
 export function formatLeaks(leaks: Leak[], who: string): string {
   if (leaks.length === 0) return '';
-  return [`${who} left ${leaks.length} thing(s) behind on this machine:`, ...leaks.map((l) => `  ${l.kind.padEnd(7)} ${l.what}\n          remove: ${l.fix}`)].join('\n');
+  return [
+    `${who} left ${leaks.length} thing(s) behind on this machine:`,
+    ...leaks.map((l) => `  ${l.kind.padEnd(7)} ${l.what}\n          remove: ${l.fix}`),
+  ].join('\n');
 }
 
 interface IpRouteJson {

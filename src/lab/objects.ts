@@ -42,7 +42,10 @@ export interface LabObjectsInput {
   drainSeconds?: number;
 }
 
-export type LabObject = { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string } & Record<string, unknown> } & Record<string, unknown>;
+export type LabObject = { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string } & Record<string, unknown> } & Record<
+  string,
+  unknown
+>;
 
 export function labObjects(input: LabObjectsInput): LabObject[] {
   const nodes: (Node & LabObject)[] = input.nodes.map((n) => ({
@@ -50,7 +53,13 @@ export function labObjects(input: LabObjectsInput): LabObject[] {
     kind: 'Node',
     metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'topology.kubernetes.io/rack': n.rack, 'podlb.io/bgp': 'true' } },
     spec: { podCIDR: n.podCidr, podCIDRs: [n.podCidr, ...(n.podCidr6 ? [n.podCidr6] : [])] },
-    status: { addresses: [{ type: 'InternalIP', address: n.address }, { type: 'Hostname', address: n.name }], conditions: [{ type: 'Ready', status: 'True' }] },
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: n.address },
+        { type: 'Hostname', address: n.name },
+      ],
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
   }));
   const requested: PodAddressPool & LabObject = {
     apiVersion: API_VERSION,
@@ -85,7 +94,15 @@ export function labObjects(input: LabObjectsInput): LabObject[] {
       apiVersion: API_VERSION,
       kind: 'BGPPeer',
       metadata: { name: `rack-${n.rack}-tor-v6` },
-      spec: { peerAddress: n.torAddress6, peerASN: input.torAsn ?? 65000, localASN: input.nodeAsn ?? 64512, nodeSelector: { matchLabels: { 'topology.kubernetes.io/rack': n.rack } }, holdTimeSeconds: 90, keepaliveSeconds: 30, gracefulRestart: { enabled: true, restartTimeSeconds: 120 } },
+      spec: {
+        peerAddress: n.torAddress6,
+        peerASN: input.torAsn ?? 65000,
+        localASN: input.nodeAsn ?? 64512,
+        nodeSelector: { matchLabels: { 'topology.kubernetes.io/rack': n.rack } },
+        holdTimeSeconds: 90,
+        keepaliveSeconds: 30,
+        gracefulRestart: { enabled: true, restartTimeSeconds: 120 },
+      },
     });
   }
   const hc = input.healthCheck ?? { interval: '1s', rise: 2, fall: 3 };

@@ -61,7 +61,10 @@ export function hostVethName(podName: string): string {
 }
 
 function nsLabel(podName: string): string {
-  return `pod-${podName.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40)}`;
+  return `pod-${podName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 40)}`;
 }
 
 // Under dist/ the compiled pod-server-main.js sits next to this file. Under vitest only the .ts
@@ -149,11 +152,16 @@ async function wireAndServe(sb: NetnsSandbox, opts: StartPodOptions, ns: string,
   const proc = sb.spawn(ns, process.execPath, [...nodeFlags, script, '--name', name, '--ip', ip, '--port', String(port)], {
     name: `pod ${name}`,
   });
-  await waitFor(`pod ${name} listening on ${ip}:${port}`, () => {
-    if (events(proc).some((e) => e.event === 'listening')) return true;
-    if (!isRunning(proc)) throw new Error(`pod ${name} server exited: ${proc.output().trim()}`);
-    return undefined;
-  }, START_TIMEOUT_MS, 20).catch((err: unknown) => {
+  await waitFor(
+    `pod ${name} listening on ${ip}:${port}`,
+    () => {
+      if (events(proc).some((e) => e.event === 'listening')) return true;
+      if (!isRunning(proc)) throw new Error(`pod ${name} server exited: ${proc.output().trim()}`);
+      return undefined;
+    },
+    START_TIMEOUT_MS,
+    20,
+  ).catch((err: unknown) => {
     proc.child.kill('SIGKILL');
     throw err;
   });
@@ -175,10 +183,15 @@ function podHandle(opts: StartPodOptions, ns: string, proc: SpawnedProcess, remo
       if (!isRunning(proc)) throw new Error(`pod ${name} is not running`);
       const before = events(proc).filter((e) => e.event === 'health').length;
       proc.child.kill(ok ? 'SIGHUP' : 'SIGUSR2');
-      await waitFor(`pod ${name} to acknowledge health=${ok}`, () => {
-        const acks = events(proc).filter((e) => e.event === 'health');
-        return acks.length > before && acks[acks.length - 1]?.ok === ok ? true : undefined;
-      }, 5_000, 10);
+      await waitFor(
+        `pod ${name} to acknowledge health=${ok}`,
+        () => {
+          const acks = events(proc).filter((e) => e.event === 'health');
+          return acks.length > before && acks[acks.length - 1]?.ok === ok ? true : undefined;
+        },
+        5_000,
+        10,
+      );
     },
     stop(stopOpts: { graceful?: boolean; graceMs?: number } = {}): Promise<void> {
       stopped ??= (async () => {

@@ -14,7 +14,13 @@ describe('readiness probe thresholds (kubelet prober worker)', () => {
   it.each<{ name: string; results: boolean[]; success: number; failure: number; want: boolean[] }>([
     { name: 'not ready until the first success', results: [false, false, true], success: 1, failure: 3, want: [false, false, true] },
     { name: 'successThreshold 2 needs two in a row', results: [true, false, true, true], success: 2, failure: 3, want: [false, false, false, true] },
-    { name: 'failureThreshold 3: two failures keep it ready', results: [true, false, false, true, false, false, false], success: 1, failure: 3, want: [true, true, true, true, true, true, false] },
+    {
+      name: 'failureThreshold 3: two failures keep it ready',
+      results: [true, false, false, true, false, false, false],
+      success: 1,
+      failure: 3,
+      want: [true, true, true, true, true, true, false],
+    },
     { name: 'failureThreshold 1 drops at once', results: [true, false], success: 1, failure: 1, want: [true, false] },
     { name: 'recovers after a failure run', results: [true, false, false, true], success: 1, failure: 2, want: [true, true, false, true] },
   ])('$name', ({ results, success, failure, want }) => {

@@ -33,7 +33,12 @@ export function readinessProbeOf(pod: Pod): ReadinessProbe | undefined {
   const c = pod.spec.containers[0] as { readinessProbe?: ProbeSpec; ports?: { name?: string; containerPort: number }[] } | undefined;
   const p = c?.readinessProbe;
   if (!p?.httpGet) return undefined;
-  const port = typeof p.httpGet.port === 'number' ? p.httpGet.port : /^\d+$/.test(p.httpGet.port ?? '') ? Number(p.httpGet.port) : c?.ports?.find((x) => x.name === p.httpGet!.port)?.containerPort;
+  const port =
+    typeof p.httpGet.port === 'number'
+      ? p.httpGet.port
+      : /^\d+$/.test(p.httpGet.port ?? '')
+        ? Number(p.httpGet.port)
+        : c?.ports?.find((x) => x.name === p.httpGet!.port)?.containerPort;
   if (port === undefined) return undefined;
   return {
     httpGet: { path: p.httpGet.path ?? '/', port, scheme: p.httpGet.scheme === 'HTTPS' ? 'HTTPS' : 'HTTP' },
@@ -53,7 +58,11 @@ export interface ProbeState {
 }
 
 /** One probe result in; the new state and whether the reported readiness changed. */
-export function nextProbeState(state: ProbeState, success: boolean, probe: Pick<ReadinessProbe, 'successThreshold' | 'failureThreshold'>): { state: ProbeState; changed: boolean } {
+export function nextProbeState(
+  state: ProbeState,
+  success: boolean,
+  probe: Pick<ReadinessProbe, 'successThreshold' | 'failureThreshold'>,
+): { state: ProbeState; changed: boolean } {
   const run = state.last === success ? state.run + 1 : 1;
   const threshold = success ? probe.successThreshold : probe.failureThreshold;
   if (run < threshold || state.ready === success) return { state: { ready: state.ready, last: success, run }, changed: false };

@@ -7,7 +7,12 @@ describe('runWithout', () => {
     ['everything here, required: run', [], { PODLB_REQUIRE_REAL: '1' }, true],
     ['bird missing on a laptop: skip', ['bird (BIRD 2): apt-get install'], {}, false],
     ['bird missing, PODLB_REQUIRE_REAL=0: skip', ['bird (BIRD 2): apt-get install'], { PODLB_REQUIRE_REAL: '0' }, false],
-    ['bird missing in CI: the suite fails, naming it', ['bird (BIRD 2): apt-get install'], { PODLB_REQUIRE_REAL: '1' }, /PODLB_REQUIRE_REAL=1 and this suite would be skipped; missing:\n {2}- bird \(BIRD 2\)/],
+    [
+      'bird missing in CI: the suite fails, naming it',
+      ['bird (BIRD 2): apt-get install'],
+      { PODLB_REQUIRE_REAL: '1' },
+      /PODLB_REQUIRE_REAL=1 and this suite would be skipped; missing:\n {2}- bird \(BIRD 2\)/,
+    ],
   ])('%s', (_name, missing, env, want) => {
     if (want instanceof RegExp) expect(() => runWithout(missing, env)).toThrow(want);
     else expect(runWithout(missing, env)).toBe(want);

@@ -18,7 +18,10 @@ const CHECKS: Record<RealComponent, { present: () => boolean; missing: string }>
   bird: { present: () => onPath('bird', '/usr/sbin/bird'), missing: `bird (BIRD 2): ${INSTALL}` },
   birdcl: { present: () => onPath('birdcl', '/usr/sbin/birdcl'), missing: `birdcl (BIRD 2): ${INSTALL}` },
   haproxy: { present: () => onPath('haproxy', '/usr/sbin/haproxy'), missing: `haproxy: ${INSTALL}` },
-  frr: { present: () => ['/usr/lib/frr/bgpd', '/usr/lib/frr/zebra'].every((f) => existsSync(f)) && onPath('vtysh', '/usr/bin/vtysh'), missing: `FRR (/usr/lib/frr/bgpd, zebra, vtysh): ${INSTALL}` },
+  frr: {
+    present: () => ['/usr/lib/frr/bgpd', '/usr/lib/frr/zebra'].every((f) => existsSync(f)) && onPath('vtysh', '/usr/bin/vtysh'),
+    missing: `FRR (/usr/lib/frr/bgpd, zebra, vtysh): ${INSTALL}`,
+  },
 };
 
 /** What of `what` is missing, as messages saying how to get it. */
@@ -37,6 +40,7 @@ export function hasReal(...what: RealComponent[]): boolean {
 /** hasReal's decision, given what is missing. */
 export function runWithout(missing: readonly string[], env: NodeJS.ProcessEnv): boolean {
   if (missing.length === 0) return true;
-  if (env.PODLB_REQUIRE_REAL === '1') throw new Error(`PODLB_REQUIRE_REAL=1 and this suite would be skipped; missing:\n${missing.map((m) => `  - ${m}`).join('\n')}`);
+  if (env.PODLB_REQUIRE_REAL === '1')
+    throw new Error(`PODLB_REQUIRE_REAL=1 and this suite would be skipped; missing:\n${missing.map((m) => `  - ${m}`).join('\n')}`);
   return false;
 }

@@ -170,7 +170,11 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
   const lbCount = spec.lbInstances ?? 1;
   if (lbCount < 1 || lbCount > 9) throw new Error(`the lab supports 1..9 load-balancer instances, got ${lbCount}`);
   // Instance i (0-based) sits on 172.31.(100+i).0/24: the ToR is .1, the LB .2.
-  const lbNets = Array.from({ length: lbCount }, (_, i) => ({ torAddress: `172.31.${100 + i}.1`, address: `172.31.${100 + i}.2`, torIf: i === 0 ? 'lb' : `lb${i + 1}` }));
+  const lbNets = Array.from({ length: lbCount }, (_, i) => ({
+    torAddress: `172.31.${100 + i}.1`,
+    address: `172.31.${100 + i}.2`,
+    torIf: i === 0 ? 'lb' : `lb${i + 1}`,
+  }));
   const lbNsList = await Promise.all(lbNets.map((_, i) => sb.addNetns(i === 0 ? 'lb' : `lb${i + 1}`)));
   const nodeNs = await Promise.all(spec.nodes.map((_, i) => sb.addNetns(`node${i + 1}`)));
   await Promise.all([torNs, ...lbNsList, ...nodeNs].map(noRpFilter));
@@ -180,7 +184,13 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
     await sb.veth({ ns: torNs, ifname: net.torIf, addrs: [`${net.torAddress}/24`] }, { ns: lbNsList[i]!, ifname: 'eth0', addrs: [`${net.address}/24`] });
     await sb.exec(lbNsList[i]!, 'ip', ['route', 'add', 'default', 'via', net.torAddress]);
   }
-  const links = spec.nodes.map((n, i) => ({ ...n, ns: nodeNs[i]!, ...rackAddresses(i + 1), ...(n.podCidr6 ? rackAddresses6(i + 1) : {}), torIf: `node${i + 1}` }));
+  const links = spec.nodes.map((n, i) => ({
+    ...n,
+    ns: nodeNs[i]!,
+    ...rackAddresses(i + 1),
+    ...(n.podCidr6 ? rackAddresses6(i + 1) : {}),
+    torIf: `node${i + 1}`,
+  }));
   // IPv6: FRR needs a usable link-local next hop at once; a tentative (DAD) address makes it
   // send BIRD an FSM error, after which BIRD waits its 60 s error time.
   if (links.some((l) => l.podCidr6)) {
@@ -267,7 +277,14 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
       if (pods.has(name)) throw new Error(`pod ${name} already exists`);
       const ip = allocator.allocate();
       try {
-        const pod = await startPod(sb, { name, nodeNs: node.ns, node: node.name, ip, port, ...(opts?.onNetworkReady ? { onNetworkReady: opts.onNetworkReady } : {}) });
+        const pod = await startPod(sb, {
+          name,
+          nodeNs: node.ns,
+          node: node.name,
+          ip,
+          port,
+          ...(opts?.onNetworkReady ? { onNetworkReady: opts.onNetworkReady } : {}),
+        });
         pods.set(name, pod);
         return pod;
       } catch (err) {

@@ -56,7 +56,11 @@ export async function runLab(opts: { once: boolean; images?: boolean }): Promise
       return 2;
     }
   }
-  const lab = await startLab({ agentMode: opts.images ? 'image' : existsSync(cliPath()) ? 'process' : 'inProcess', healthCheck: { interval: '500ms', rise: 2, fall: 2 }, drainSeconds: 3 });
+  const lab = await startLab({
+    agentMode: opts.images ? 'image' : existsSync(cliPath()) ? 'process' : 'inProcess',
+    healthCheck: { interval: '500ms', rise: 2, fall: 2 },
+    drainSeconds: 3,
+  });
   out(`logs: ${lab.logDir}   kubeconfig: ${lab.kubeconfigPath}\n`);
   let interrupted = false;
   const onSig = (): void => {
@@ -71,34 +75,73 @@ export async function runLab(opts: { once: boolean; images?: boolean }): Promise
     });
 
     await step(steps, 'BGP sessions Established (from each node’s PodLBNode status)', async () => {
-      const rows = await waitFor('sessions Established', async () => {
-        const rs = await Promise.all(lab.topo.nodes.map((n) => lab.podLBNode(n.name)));
-        const ok = rs.every((r) => (r?.status?.bgp?.sessions ?? []).length > 0 && r!.status!.bgp!.sessions!.every((s) => s.state === 'Established'));
-        return ok ? rs : undefined;
-      }, 30_000, 250);
-      return { ok: true, detail: rows.map((r) => (r!.status!.bgp!.sessions ?? []).map((s) => `${r!.metadata.name}: ${s.peer} ${s.peerAddress} ${s.state} since ${s.since ?? '?'}, advertising ${(r!.status!.bgp!.advertisedPrefixes ?? []).join(', ')}`).join('\n')).join('\n') };
+      const rows = await waitFor(
+        'sessions Established',
+        async () => {
+          const rs = await Promise.all(lab.topo.nodes.map((n) => lab.podLBNode(n.name)));
+          const ok = rs.every((r) => (r?.status?.bgp?.sessions ?? []).length > 0 && r!.status!.bgp!.sessions!.every((s) => s.state === 'Established'));
+          return ok ? rs : undefined;
+        },
+        30_000,
+        250,
+      );
+      return {
+        ok: true,
+        detail: rows
+          .map((r) =>
+            (r!.status!.bgp!.sessions ?? [])
+              .map(
+                (s) =>
+                  `${r!.metadata.name}: ${s.peer} ${s.peerAddress} ${s.state} since ${s.since ?? '?'}, advertising ${(r!.status!.bgp!.advertisedPrefixes ?? []).join(', ')}`,
+              )
+              .join('\n'),
+          )
+          .join('\n'),
+      };
     });
 
     await step(steps, 'Routes learned by the ToR (kernel table of the tor namespace)', async () => {
-      const routes = await waitFor('pod CIDRs at the ToR', async () => {
-        const rs = await lab.topo.tor.kernelRoutes();
-        return lab.topo.nodes.every((n) => rs.some((r) => r.dst === n.podCidr)) ? rs : undefined;
-      }, 20_000, 100);
-      return { ok: true, detail: routes.filter((r) => r.dst.startsWith('10.244.')).map((r) => `${r.dst} via ${r.gateway ?? '?'} proto ${r.protocol ?? '?'}`).join('\n') };
+      const routes = await waitFor(
+        'pod CIDRs at the ToR',
+        async () => {
+          const rs = await lab.topo.tor.kernelRoutes();
+          return lab.topo.nodes.every((n) => rs.some((r) => r.dst === n.podCidr)) ? rs : undefined;
+        },
+        20_000,
+        100,
+      );
+      return {
+        ok: true,
+        detail: routes
+          .filter((r) => r.dst.startsWith('10.244.'))
+          .map((r) => `${r.dst} via ${r.gateway ?? '?'} proto ${r.protocol ?? '?'}`)
+          .join('\n'),
+      };
     });
 
     await step(steps, 'Gates True: every Pod is a healthy HAProxy member', async () => {
-      await waitFor('gates True', async () => {
-        const ps = await Promise.all(pods.map((p) => lab.getPod(p)));
-        return ps.every((p) => gateStatus(p).status === 'True') ? true : undefined;
-      }, 30_000, 100);
+      await waitFor(
+        'gates True',
+        async () => {
+          const ps = await Promise.all(pods.map((p) => lab.getPod(p)));
+          return ps.every((p) => gateStatus(p).status === 'True') ? true : undefined;
+        },
+        30_000,
+        100,
+      );
       const perLb = await Promise.all(lab.haproxies.map(async (h) => ({ id: h.id, members: (await h.listMembers([LAB_BACKEND], 'podlb_')).members })));
       const ps = await Promise.all(pods.map((p) => lab.getPod(p)));
       return {
         ok: perLb.every((l) => l.members.filter((m) => m.health === 'healthy').length === pods.length),
         detail: [
-          ...perLb.flatMap((l, i) => [`HAProxy instance ${i + 1} (${l.id}):`, ...l.members.map((m) => `  member ${m.name} ${m.address}:${m.port} admin=${m.admin} health=${m.health} check=${m.detail}`)]),
-          ...ps.map((p) => `pod ${p!.metadata.name} ${p!.status?.podIP} gate ${gateStatus(p).status}/${gateStatus(p).reason} Ready=${p!.status?.conditions?.find((c) => c.type === 'Ready')?.status}`),
+          ...perLb.flatMap((l, i) => [
+            `HAProxy instance ${i + 1} (${l.id}):`,
+            ...l.members.map((m) => `  member ${m.name} ${m.address}:${m.port} admin=${m.admin} health=${m.health} check=${m.detail}`),
+          ]),
+          ...ps.map(
+            (p) =>
+              `pod ${p!.metadata.name} ${p!.status?.podIP} gate ${gateStatus(p).status}/${gateStatus(p).reason} Ready=${p!.status?.conditions?.find((c) => c.type === 'Ready')?.status}`,
+          ),
         ].join('\n'),
       };
     });
@@ -107,7 +150,10 @@ export async function runLab(opts: { once: boolean; images?: boolean }): Promise
       const r = await runLoad({ socketPath: lab.topo.lb.httpSocket, concurrency: 4, maxRequests: 200, durationMs: 10_000 });
       const direct = await probeSource(lab);
       const ok = r.failed === 0 && Object.keys(r.byPod).length === pods.length && direct === lab.topo.lb.address;
-      return { ok, detail: `${r.ok}/${r.sent} ok, spread ${JSON.stringify(r.byPod)}, Pod saw source ${direct} (LB is ${lab.topo.lb.address}); p50 ${r.latencyMs.p50.toFixed(1)} ms p99 ${r.latencyMs.p99.toFixed(1)} ms` };
+      return {
+        ok,
+        detail: `${r.ok}/${r.sent} ok, spread ${JSON.stringify(r.byPod)}, Pod saw source ${direct} (LB is ${lab.topo.lb.address}); p50 ${r.latencyMs.p50.toFixed(1)} ms p99 ${r.latencyMs.p99.toFixed(1)} ms`,
+      };
     });
 
     await step(steps, 'Replace web-1 under constant load (new Pod gated until healthy; old Pod drained, then removed)', async () => {
@@ -119,8 +165,19 @@ export async function runLab(opts: { once: boolean; images?: boolean }): Promise
       await waitFor('web-5 gate True', async () => (gateStatus(await lab.getPod('web-5')).status === 'True' ? true : undefined), 30_000, 50);
       const tGate = Date.now() - t0;
       await lab.deletePod('web-1');
-      const drained = await waitFor('web-1 draining', async () => ((await lab.members()).some((m) => m.address === podIpOf(lab, 'web-1') && m.admin === 'drain') ? Date.now() - t0 : undefined), 10_000, 20).catch(() => undefined);
-      await waitFor('web-1 removed', async () => ((await lab.getPod('web-1')) === undefined && !(await lab.members()).some((m) => m.name.includes(`_${podIpOf(lab, 'web-1')}_`)) ? true : undefined), 30_000, 100);
+      const drained = await waitFor(
+        'web-1 draining',
+        async () => ((await lab.members()).some((m) => m.address === podIpOf(lab, 'web-1') && m.admin === 'drain') ? Date.now() - t0 : undefined),
+        10_000,
+        20,
+      ).catch(() => undefined);
+      await waitFor(
+        'web-1 removed',
+        async () =>
+          (await lab.getPod('web-1')) === undefined && !(await lab.members()).some((m) => m.name.includes(`_${podIpOf(lab, 'web-1')}_`)) ? true : undefined,
+        30_000,
+        100,
+      );
       const tGone = Date.now() - t0;
       await new Promise((r) => setTimeout(r, 500));
       ctl.abort();
@@ -133,7 +190,16 @@ export async function runLab(opts: { once: boolean; images?: boolean }): Promise
 
     await step(steps, 'Every agent ran as podlb-system/podlb-agent (Pod-bound token) and the shipped RBAC granted each call', async () => {
       const denied = lab.api.deniedRequests();
-      return { ok: denied.length === 0, detail: denied.length === 0 ? 'no request refused (403)' : denied.map((d) => `${d.method} ${d.path}: ${d.message}`).slice(0, 10).join('\n') };
+      return {
+        ok: denied.length === 0,
+        detail:
+          denied.length === 0
+            ? 'no request refused (403)'
+            : denied
+                .map((d) => `${d.method} ${d.path}: ${d.message}`)
+                .slice(0, 10)
+                .join('\n'),
+      };
     });
 
     if (!opts.once && !interrupted) {
@@ -150,7 +216,9 @@ export async function runLab(opts: { once: boolean; images?: boolean }): Promise
     await lab.stop();
   }
   const failed = steps.filter((s) => !s.ok);
-  out(failed.length === 0 ? `\nall ${steps.length} steps passed` : `\n${failed.length} of ${steps.length} steps failed: ${failed.map((s) => s.name).join('; ')}`);
+  out(
+    failed.length === 0 ? `\nall ${steps.length} steps passed` : `\n${failed.length} of ${steps.length} steps failed: ${failed.map((s) => s.name).join('; ')}`,
+  );
   return failed.length === 0 ? 0 : 1;
 }
 

@@ -120,7 +120,11 @@ describe('HaproxyRuntime against a fake socket', () => {
 
   it('an absent socket → UnreachableError naming the address', async () => {
     const rt = new HaproxyRuntime('unix:///nonexistent/podlb/admin.sock');
-    await expect(rt.command('show info')).rejects.toMatchObject({ name: 'UnreachableError', code: 'HAPROXY_UNREACHABLE', message: expect.stringMatching(/nonexistent.*ENOENT/) });
+    await expect(rt.command('show info')).rejects.toMatchObject({
+      name: 'UnreachableError',
+      code: 'HAPROXY_UNREACHABLE',
+      message: expect.stringMatching(/nonexistent.*ENOENT/),
+    });
   });
 
   it('an idle connection older than idleReuseMs is replaced before use', async () => {

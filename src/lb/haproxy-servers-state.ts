@@ -51,8 +51,27 @@ export const CHK_ST_PAUSED = 0x08;
 
 /** enum healthcheck_status (2.6), index = number in srv_check_status. */
 export const CHECK_STATUS_NAMES: readonly string[] = [
-  'UNK', 'INI', 'START', 'CHECKED', 'HANA', 'SOCKERR', 'L4OK', 'L4TOUT', 'L4CON', 'L6OK', 'L6TOUT', 'L6RSP',
-  'L7TOUT', 'L7RSP', 'L57DATA', 'L7OK', 'L7OKC', 'L7STS', 'PROCERR', 'PROCTOUT', 'PROCOK',
+  'UNK',
+  'INI',
+  'START',
+  'CHECKED',
+  'HANA',
+  'SOCKERR',
+  'L4OK',
+  'L4TOUT',
+  'L4CON',
+  'L6OK',
+  'L6TOUT',
+  'L6RSP',
+  'L7TOUT',
+  'L7RSP',
+  'L57DATA',
+  'L7OK',
+  'L7OKC',
+  'L7STS',
+  'PROCERR',
+  'PROCTOUT',
+  'PROCOK',
 ];
 /** Statuses from HCHK_STATUS_CHECKED on are results of a completed check. */
 const FIRST_COMPLETED_STATUS = 3;

@@ -123,12 +123,19 @@ describe('service catalog', () => {
 
   it('several regions and none configured: a permanent error asking for spec.octavia.region', async () => {
     const a = new OctaviaInstance({ authURL: env.fake.url, credentials: env.fake.credentials.password, loadBalancerID: env.lb.id });
-    await expect(a.listMembers(['web'], memberNamePrefix('node-a'))).rejects.toMatchObject({ code: 'OCTAVIA_ENDPOINT_NOT_FOUND', transient: false, message: expect.stringMatching(/RegionOne, RegionTwo.*spec\.octavia\.region/) });
+    await expect(a.listMembers(['web'], memberNamePrefix('node-a'))).rejects.toMatchObject({
+      code: 'OCTAVIA_ENDPOINT_NOT_FOUND',
+      transient: false,
+      message: expect.stringMatching(/RegionOne, RegionTwo.*spec\.octavia\.region/),
+    });
   });
 
   it('an unknown region names what the catalog offers', async () => {
     const a = env.instance('node-a', { region: 'Mars' });
-    await expect(a.listMembers(['web'], memberNamePrefix('node-a'))).rejects.toMatchObject({ code: 'OCTAVIA_ENDPOINT_NOT_FOUND', message: expect.stringContaining('RegionOne/public') });
+    await expect(a.listMembers(['web'], memberNamePrefix('node-a'))).rejects.toMatchObject({
+      code: 'OCTAVIA_ENDPOINT_NOT_FOUND',
+      message: expect.stringContaining('RegionOne/public'),
+    });
   });
 });
 
@@ -136,9 +143,13 @@ describe('transient failures', () => {
   it('Keystone 5xx and a reset connection are UnreachableError (transient)', async () => {
     const a = env.instance('node-a');
     env.fake.faults.failNext(503, 1, { path: '/identity/' });
-    await expect(a.listMembers(['web'], memberNamePrefix('node-a'))).rejects.toSatisfy((e: unknown) => e instanceof UnreachableError && e.code === 'KEYSTONE_UNAVAILABLE' && e.transient);
+    await expect(a.listMembers(['web'], memberNamePrefix('node-a'))).rejects.toSatisfy(
+      (e: unknown) => e instanceof UnreachableError && e.code === 'KEYSTONE_UNAVAILABLE' && e.transient,
+    );
     env.fake.faults.failNext(0, 1, { path: '/identity/' });
-    await expect(a.listMembers(['web'], memberNamePrefix('node-a'))).rejects.toSatisfy((e: unknown) => e instanceof UnreachableError && e.code === 'KEYSTONE_UNREACHABLE');
+    await expect(a.listMembers(['web'], memberNamePrefix('node-a'))).rejects.toSatisfy(
+      (e: unknown) => e instanceof UnreachableError && e.code === 'KEYSTONE_UNREACHABLE',
+    );
     await a.listMembers(['web'], memberNamePrefix('node-a')); // and it recovers
   });
 
@@ -146,9 +157,13 @@ describe('transient failures', () => {
     const a = env.instance('node-a');
     await a.listMembers(['web'], memberNamePrefix('node-a'));
     env.fake.faults.failNext(500, 1, { path: '/octavia/' });
-    await expect(a.addMember(spec('node-a', '10.244.1.5'))).rejects.toSatisfy((e: unknown) => e instanceof UnreachableError && e.code === 'OCTAVIA_UNAVAILABLE' && e.transient);
+    await expect(a.addMember(spec('node-a', '10.244.1.5'))).rejects.toSatisfy(
+      (e: unknown) => e instanceof UnreachableError && e.code === 'OCTAVIA_UNAVAILABLE' && e.transient,
+    );
     env.fake.faults.failNext(0, 1, { path: '/octavia/' });
-    await expect(a.listMembers(['web'], memberNamePrefix('node-a'))).rejects.toSatisfy((e: unknown) => e instanceof UnreachableError && e.code === 'OCTAVIA_UNREACHABLE');
+    await expect(a.listMembers(['web'], memberNamePrefix('node-a'))).rejects.toSatisfy(
+      (e: unknown) => e instanceof UnreachableError && e.code === 'OCTAVIA_UNREACHABLE',
+    );
     await a.addMember(spec('node-a', '10.244.1.5'));
     expect(env.fake.state.membersOf(env.web.id)).toHaveLength(1);
   });

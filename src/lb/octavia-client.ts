@@ -108,7 +108,11 @@ export class OctaviaClient {
    * One Octavia call. 2xx and the statuses in `accept` are returned; 401 re-authenticates once;
    * 409 "immutable" is retried (when `retryPending`) until the budget is spent; the rest throw.
    */
-  async request(method: string, path: string, opts: { query?: URLSearchParams; body?: unknown; accept?: number[]; retryPending?: boolean } = {}): Promise<OctaviaReply> {
+  async request(
+    method: string,
+    path: string,
+    opts: { query?: URLSearchParams; body?: unknown; accept?: number[]; retryPending?: boolean } = {},
+  ): Promise<OctaviaReply> {
     const { baseMs = 200, maxMs = 3000, budgetMs = 30_000 } = this.#opts.pendingRetry ?? {};
     const start = this.#now();
     let attempts = 0;
@@ -119,7 +123,11 @@ export class OctaviaClient {
         // Equal jitter (half to all of the delay): every agent's write waits at least half.
         const wait = backoff(attempts, { baseMs, maxMs, jitter: [0.5, 1] }, this.#random);
         if (this.#now() - start + wait > budgetMs) {
-          throw new OctaviaPendingError(`Octavia ${method} ${path}: the load balancer stayed immutable (PENDING_*) for ${Math.round(this.#now() - start)} ms over ${attempts} attempts: ${reply.fault}`, { status: 409, method, path, fault: reply.fault }, attempts);
+          throw new OctaviaPendingError(
+            `Octavia ${method} ${path}: the load balancer stayed immutable (PENDING_*) for ${Math.round(this.#now() - start)} ms over ${attempts} attempts: ${reply.fault}`,
+            { status: 409, method, path, fault: reply.fault },
+            attempts,
+          );
         }
         this.counters.pendingRetries += 1;
         await this.#sleep(wait);
@@ -139,7 +147,13 @@ export class OctaviaClient {
     for (;;) {
       const { body } = await this.request('GET', path, { query: q });
       const page: unknown = body?.[key];
-      if (!Array.isArray(page)) throw new OctaviaApiError('OCTAVIA_BAD_REPLY', `Octavia GET ${path}: reply has no ${key} list`, { status: 200, method: 'GET', path }, { transient: true });
+      if (!Array.isArray(page))
+        throw new OctaviaApiError(
+          'OCTAVIA_BAD_REPLY',
+          `Octavia GET ${path}: reply has no ${key} list`,
+          { status: 200, method: 'GET', path },
+          { transient: true },
+        );
       out.push(...(page as T[]));
       const links: unknown = body?.[`${key}_links`];
       const next = Array.isArray(links) ? (links as { rel?: string; href?: string }[]).find((l) => l.rel === 'next') : undefined;
@@ -151,7 +165,12 @@ export class OctaviaClient {
         marker = null;
       }
       if (!marker || seen.has(marker)) {
-        throw new OctaviaApiError('OCTAVIA_BAD_REPLY', `Octavia GET ${path}: unusable next link ${JSON.stringify(next.href)}`, { status: 200, method: 'GET', path }, { transient: true });
+        throw new OctaviaApiError(
+          'OCTAVIA_BAD_REPLY',
+          `Octavia GET ${path}: unusable next link ${JSON.stringify(next.href)}`,
+          { status: 200, method: 'GET', path },
+          { transient: true },
+        );
       }
       seen.add(marker);
       q.set('marker', marker);
@@ -173,7 +192,11 @@ export class OctaviaClient {
     token = await this.#validToken();
     reply = await this.#send(token, method, path, opts);
     if (reply.status === 401) {
-      throw new OctaviaApiError('OCTAVIA_UNAUTHORIZED', `Octavia ${method} ${path}: 401 even with a token Keystone just issued; check that the credentials' project may use the load balancer`, { status: 401, method, path, fault: reply.fault });
+      throw new OctaviaApiError(
+        'OCTAVIA_UNAUTHORIZED',
+        `Octavia ${method} ${path}: 401 even with a token Keystone just issued; check that the credentials' project may use the load balancer`,
+        { status: 401, method, path, fault: reply.fault },
+      );
     }
     return reply;
   }
@@ -195,7 +218,11 @@ export class OctaviaClient {
     }
     // The timeout's signal also aborts the body: a stalled or cut reply is no answer, not an empty one.
     const text = await res.text().catch((err: unknown) => {
-      throw new UnreachableError('OCTAVIA_UNREACHABLE', `Octavia ${method} ${path}: ${res.status} reply cut off: ${(err as Error).message ?? String(err)}`, err);
+      throw new UnreachableError(
+        'OCTAVIA_UNREACHABLE',
+        `Octavia ${method} ${path}: ${res.status} reply cut off: ${(err as Error).message ?? String(err)}`,
+        err,
+      );
     });
     let body: OpenStackReplyBody | undefined;
     if (text) {
@@ -207,7 +234,12 @@ export class OctaviaClient {
     }
     const fault = typeof body?.faultstring === 'string' ? body.faultstring : typeof body?.error?.message === 'string' ? body.error.message : text.slice(0, 200);
     if (res.ok && text && body === undefined) {
-      throw new OctaviaApiError('OCTAVIA_BAD_REPLY', `Octavia ${method} ${path}: ${res.status} with a body that is not JSON`, { status: res.status, method, path }, { transient: true });
+      throw new OctaviaApiError(
+        'OCTAVIA_BAD_REPLY',
+        `Octavia ${method} ${path}: ${res.status} with a body that is not JSON`,
+        { status: res.status, method, path },
+        { transient: true },
+      );
     }
     return { status: res.status, body, fault };
   }
@@ -217,7 +249,12 @@ export class OctaviaClient {
     const what = `Octavia ${method} ${path}: ${r.status}${r.fault ? ` ${r.fault}` : ''}`;
     if (r.status >= 500 || r.status === 429) return new UnreachableError('OCTAVIA_UNAVAILABLE', what);
     if (r.status === 400) return new OctaviaApiError('OCTAVIA_BAD_REQUEST', what, req);
-    if (r.status === 403) return new OctaviaApiError('OCTAVIA_FORBIDDEN', `${what} (the credentials' roles do not allow this; they need load-balancer_member on the LB's project)`, req);
+    if (r.status === 403)
+      return new OctaviaApiError(
+        'OCTAVIA_FORBIDDEN',
+        `${what} (the credentials' roles do not allow this; they need load-balancer_member on the LB's project)`,
+        req,
+      );
     if (r.status === 404) return new OctaviaApiError('OCTAVIA_NOT_FOUND', what, req);
     if (r.status === 409) return new OctaviaApiError('OCTAVIA_CONFLICT', what, req);
     return new OctaviaApiError('OCTAVIA_API_ERROR', what, req);
@@ -273,10 +310,18 @@ export class OctaviaClient {
     const kmsg = typeof body?.error?.message === 'string' ? `: ${body.error.message}` : '';
     if (res.status >= 500 || res.status === 429) throw new UnreachableError('KEYSTONE_UNAVAILABLE', `Keystone ${url}: ${res.status}${kmsg}`);
     if (res.status === 401) {
-      throw new KeystoneAuthError('KEYSTONE_AUTH_FAILED', `Keystone ${url} rejected ${who}${scope ? ` for project ${c.type === 'password' ? (c.projectId ?? c.projectName) : ''}` : ''} (401): check the credentials Secret of the LoadBalancerClass`, 401);
+      throw new KeystoneAuthError(
+        'KEYSTONE_AUTH_FAILED',
+        `Keystone ${url} rejected ${who}${scope ? ` for project ${c.type === 'password' ? (c.projectId ?? c.projectName) : ''}` : ''} (401): check the credentials Secret of the LoadBalancerClass`,
+        401,
+      );
     }
     if (res.status !== 201 && res.status !== 200) {
-      throw new KeystoneAuthError(res.status === 404 ? 'KEYSTONE_NOT_FOUND' : 'KEYSTONE_AUTH_FAILED', `Keystone ${url} answered ${res.status}${kmsg} for ${who}: check spec.octavia.authURL and the credentials Secret`, res.status);
+      throw new KeystoneAuthError(
+        res.status === 404 ? 'KEYSTONE_NOT_FOUND' : 'KEYSTONE_AUTH_FAILED',
+        `Keystone ${url} answered ${res.status}${kmsg} for ${who}: check spec.octavia.authURL and the credentials Secret`,
+        res.status,
+      );
     }
     const value = res.headers.get('x-subject-token');
     const expiresAt = Date.parse(String(body?.token?.expires_at ?? ''));
@@ -296,15 +341,26 @@ export class OctaviaClient {
     const iface = this.#opts.interface ?? 'public';
     const region = this.#opts.region;
     if (!Array.isArray(catalog)) {
-      throw new KeystoneAuthError('OCTAVIA_ENDPOINT_NOT_FOUND', 'Keystone token has no service catalog (an unscoped token): set projectName or projectId in the credentials', 201);
+      throw new KeystoneAuthError(
+        'OCTAVIA_ENDPOINT_NOT_FOUND',
+        'Keystone token has no service catalog (an unscoped token): set projectName or projectId in the credentials',
+        201,
+      );
     }
-    const services = (catalog as { type?: string; endpoints?: { interface?: string; region?: string; region_id?: string; url?: string }[] }[]).filter((s) => s.type === 'load-balancer');
+    const services = (catalog as { type?: string; endpoints?: { interface?: string; region?: string; region_id?: string; url?: string }[] }[]).filter(
+      (s) => s.type === 'load-balancer',
+    );
     const all = services.flatMap((s) => s.endpoints ?? []);
-    const matching = all.filter((e) => e.interface === iface && (region === undefined || e.region === region || e.region_id === region) && typeof e.url === 'string');
+    const matching = all.filter(
+      (e) => e.interface === iface && (region === undefined || e.region === region || e.region_id === region) && typeof e.url === 'string',
+    );
     const regions = [...new Set(matching.map((e) => e.region_id ?? e.region))];
     if (matching.length === 0 || (region === undefined && regions.length > 1)) {
       const offered = all.map((e) => `${e.region_id ?? e.region}/${e.interface}`).join(', ') || 'none';
-      const why = matching.length === 0 ? `no ${iface} load-balancer endpoint${region ? ` in region ${region}` : ''}` : `load-balancer endpoints in several regions (${regions.join(', ')}): set spec.octavia.region`;
+      const why =
+        matching.length === 0
+          ? `no ${iface} load-balancer endpoint${region ? ` in region ${region}` : ''}`
+          : `load-balancer endpoints in several regions (${regions.join(', ')}): set spec.octavia.region`;
       throw new KeystoneAuthError('OCTAVIA_ENDPOINT_NOT_FOUND', `Keystone catalog: ${why} (offered: ${offered})`, 201);
     }
     // http://host:9876/ and http://host/load-balancer are both seen; calls go to <url>/v2/lbaas/...

@@ -62,7 +62,9 @@ export function parseOctaviaCredentials(text: string, opts: { cloud?: string } =
     const names = Object.keys(clouds);
     const name = opts.cloud ?? (names.length === 1 ? names[0] : undefined);
     if (name === undefined || !(name in clouds)) {
-      throw new OctaviaCredentialsError(`credentials: clouds.yaml has ${names.length === 0 ? 'no clouds' : `clouds ${names.join(', ')}`}; ${opts.cloud ? `no cloud ${opts.cloud}` : 'put exactly one cloud in the Secret'}`);
+      throw new OctaviaCredentialsError(
+        `credentials: clouds.yaml has ${names.length === 0 ? 'no clouds' : `clouds ${names.join(', ')}`}; ${opts.cloud ? `no cloud ${opts.cloud}` : 'put exactly one cloud in the Secret'}`,
+      );
     }
     entry = (clouds as Record<string, Record<string, unknown>>)[name] ?? {};
     where = `clouds.${name}`;
@@ -74,7 +76,8 @@ export function parseOctaviaCredentials(text: string, opts: { cloud?: string } =
   if (authType === 'v3applicationcredential') {
     const id = str(auth, 'application_credential_id');
     const secret = str(auth, 'application_credential_secret');
-    if (!id) throw new OctaviaCredentialsError(`${authWhere}.application_credential_id: required (application credentials by name are not supported; use the id)`);
+    if (!id)
+      throw new OctaviaCredentialsError(`${authWhere}.application_credential_id: required (application credentials by name are not supported; use the id)`);
     if (!secret) throw new OctaviaCredentialsError(`${authWhere}.application_credential_secret: required`);
     credentials = { type: 'applicationCredential', id, secret };
   } else if (authType === 'password' || authType === 'v3password') {
@@ -145,7 +148,11 @@ export function resolveOctaviaCredentials(
   const missing = { ok: false, why: `${where} (key ${ref.key}) not found` } as const;
   if (!secret) return missing;
   if (secret.metadata.labels?.[LABEL_CREDENTIALS] !== 'true') {
-    return { ok: false, refused: true, why: `${where} is not labelled ${LABEL_CREDENTIALS}=true; an operator labels the Secrets LoadBalancerClasses may use (kubectl -n ${ref.namespace} label secret ${ref.name} ${LABEL_CREDENTIALS}=true)` };
+    return {
+      ok: false,
+      refused: true,
+      why: `${where} is not labelled ${LABEL_CREDENTIALS}=true; an operator labels the Secrets LoadBalancerClasses may use (kubectl -n ${ref.namespace} label secret ${ref.name} ${LABEL_CREDENTIALS}=true)`,
+    };
   }
   const raw = secret.data?.[ref.key];
   if (raw === undefined) return missing;
@@ -159,7 +166,11 @@ export function resolveOctaviaCredentials(
   const allowed = [...trust.authURLs, ...(cloud.authURL ? [cloud.authURL] : [])].map(tokensEndpoint);
   if (target === undefined || !allowed.includes(target)) {
     const own = cloud.authURL ? ` nor the auth_url of ${where} (${cloud.authURL})` : '';
-    return { ok: false, refused: true, why: `spec.octavia.authURL ${cls.authURL} is neither allowed by the agent's ${OCTAVIA_AUTH_URL_FLAG} flag${own}; credentials are sent only to a Keystone the operator chose: add ${OCTAVIA_AUTH_URL_FLAG} ${cls.authURL} to the agent, or use the Secret's auth_url` };
+    return {
+      ok: false,
+      refused: true,
+      why: `spec.octavia.authURL ${cls.authURL} is neither allowed by the agent's ${OCTAVIA_AUTH_URL_FLAG} flag${own}; credentials are sent only to a Keystone the operator chose: add ${OCTAVIA_AUTH_URL_FLAG} ${cls.authURL} to the agent, or use the Secret's auth_url`,
+    };
   }
   return { ok: true, cloud };
 }

@@ -19,7 +19,12 @@ export class OctaviaApiError extends PodlbError {
   readonly method: string;
   readonly path: string;
   readonly fault: string;
-  constructor(code: string, message: string, req: { status: number; method: string; path: string; fault?: string }, options: { transient?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    req: { status: number; method: string; path: string; fault?: string },
+    options: { transient?: boolean; cause?: unknown } = {},
+  ) {
     super(code, message, options);
     this.status = req.status;
     this.method = req.method;

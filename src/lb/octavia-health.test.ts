@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { octaviaMemberAdmin, octaviaMemberDetail, octaviaMemberHealth, type OctaviaMemberStatus } from './octavia-health.js';
 
-const m = (operating_status: string, provisioning_status = 'ACTIVE', weight = 1, admin_state_up = true): OctaviaMemberStatus => ({ operating_status, provisioning_status, weight, admin_state_up });
+const m = (operating_status: string, provisioning_status = 'ACTIVE', weight = 1, admin_state_up = true): OctaviaMemberStatus => ({
+  operating_status,
+  provisioning_status,
+  weight,
+  admin_state_up,
+});
 
 describe('octaviaMemberHealth', () => {
   it.each([

@@ -28,7 +28,14 @@ describe('member lifecycle', () => {
     const stored = env.fake.state.memberByName(env.web.id, s.name)!;
     expect(stored).toMatchObject({ address: '10.244.1.5', protocol_port: 8080, weight: 1, admin_state_up: true, tags: ['podlb', 'podlb-node:node-a'] });
     // Monitored pool: a new member is OFFLINE until the health manager's first report.
-    expect(await observed(a, s.name)).toMatchObject({ backend: 'web', address: '10.244.1.5', port: 8080, admin: 'ready', health: 'pending', detail: 'OFFLINE/ACTIVE weight=1' });
+    expect(await observed(a, s.name)).toMatchObject({
+      backend: 'web',
+      address: '10.244.1.5',
+      port: 8080,
+      admin: 'ready',
+      health: 'pending',
+      detail: 'OFFLINE/ACTIVE weight=1',
+    });
     env.fake.state.setOperatingStatus(stored.id, 'ONLINE');
     expect(await observed(a, s.name)).toMatchObject({ admin: 'ready', health: 'healthy' });
 
@@ -138,7 +145,9 @@ describe('member lifecycle', () => {
   it('400 from Octavia is a permanent OCTAVIA_BAD_REQUEST', async () => {
     const a = env.instance(NODE);
     env.fake.faults.failNext(400, 1, { method: 'POST', path: '/members' });
-    await expect(a.addMember(spec(NODE, '10.244.1.5'))).rejects.toSatisfy((e: unknown) => e instanceof OctaviaApiError && e.code === 'OCTAVIA_BAD_REQUEST' && !e.transient && e.status === 400);
+    await expect(a.addMember(spec(NODE, '10.244.1.5'))).rejects.toSatisfy(
+      (e: unknown) => e instanceof OctaviaApiError && e.code === 'OCTAVIA_BAD_REQUEST' && !e.transient && e.status === 400,
+    );
   });
 });
 
@@ -146,13 +155,20 @@ describe('409 while the load balancer is PENDING_UPDATE', () => {
   it('parallel adds: each change waits out the previous one with jittered, growing delays', async () => {
     env.fake.faults.setPendingMs(120);
     const delays: number[] = [];
-    const a = env.instance(NODE, { sleep: (ms) => {
+    const a = env.instance(NODE, {
+      sleep: (ms) => {
         delays.push(ms);
         return new Promise((r) => setTimeout(r, ms));
-      } });
+      },
+    });
     const specs = [1, 2, 3, 4].map((i) => spec(NODE, `10.244.1.${i}`));
     await Promise.all(specs.map((s) => a.addMember(s)));
-    expect(env.fake.state.membersOf(env.web.id).map((m) => m.name).sort()).toEqual(specs.map((s) => s.name).sort());
+    expect(
+      env.fake.state
+        .membersOf(env.web.id)
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual(specs.map((s) => s.name).sort());
     expect(a.counters.pendingRetries).toBeGreaterThan(0);
     expect(env.fake.requestLog.filter((r) => r.status === 409).length).toBe(a.counters.pendingRetries);
     // baseMs 10, maxMs 80: the n-th retry of one call waits in [d/2, d) with d = min(80, 10·2^n).
@@ -172,10 +188,15 @@ describe('409 while the load balancer is PENDING_UPDATE', () => {
     let t = 0;
     const rnd = [0, 0.999, 0.5, 0, 0.999, 0.5];
     let i = 0;
-    const b = env.instance(NODE, { now: () => t, random: () => rnd[i++ % rnd.length]!, sleep: async (ms) => {
+    const b = env.instance(NODE, {
+      now: () => t,
+      random: () => rnd[i++ % rnd.length]!,
+      sleep: async (ms) => {
         delays.push(ms);
         t += ms;
-      }, pendingRetry: { baseMs: 100, maxMs: 400, budgetMs: 1000 } });
+      },
+      pendingRetry: { baseMs: 100, maxMs: 400, budgetMs: 1000 },
+    });
     const err = await b.addMember(spec(NODE, '10.244.1.5')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OctaviaPendingError);
     expect(err).toMatchObject({ code: 'OCTAVIA_LB_PENDING', transient: true, status: 409 });

@@ -91,7 +91,12 @@ export class OctaviaInstance implements LbInstance {
   #writeQueue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: OctaviaInstanceOptions) {
-    if (!UUID_RE.test(opts.loadBalancerID)) throw new OctaviaApiError('OCTAVIA_INVALID_LB_ID', `loadBalancerID ${JSON.stringify(opts.loadBalancerID)} is not a UUID`, { status: 0, method: '', path: '' });
+    if (!UUID_RE.test(opts.loadBalancerID))
+      throw new OctaviaApiError('OCTAVIA_INVALID_LB_ID', `loadBalancerID ${JSON.stringify(opts.loadBalancerID)} is not a UUID`, {
+        status: 0,
+        method: '',
+        path: '',
+      });
     this.#opts = opts;
     this.loadBalancerID = opts.loadBalancerID;
     this.id = opts.id ?? octaviaInstanceId(opts.loadBalancerID, opts.region);
@@ -114,7 +119,11 @@ export class OctaviaInstance implements LbInstance {
     const tags = listTags(namePrefix);
     const own = this.#opts.nodeName;
     if (own !== undefined && !tags.includes(nodeTag(own))) {
-      throw new OctaviaApiError('OCTAVIA_NOT_OWNER', `listing prefix ${JSON.stringify(namePrefix)} is not node ${own}'s; an agent lists only its own members`, { status: 0, method: '', path: '' });
+      throw new OctaviaApiError('OCTAVIA_NOT_OWNER', `listing prefix ${JSON.stringify(namePrefix)} is not node ${own}'s; an agent lists only its own members`, {
+        status: 0,
+        method: '',
+        path: '',
+      });
     }
     const pools = await this.#resolvePools(unique);
     const members: ObservedMember[] = [];
@@ -128,7 +137,12 @@ export class OctaviaInstance implements LbInstance {
         }
         let list: OctaviaMember[];
         try {
-          list = await this.client.listAll<OctaviaMember>(`/v2/lbaas/pools/${pool.id}/members`, 'members', new URLSearchParams({ tags: tags.join(',') }), this.#opts.pageSize);
+          list = await this.client.listAll<OctaviaMember>(
+            `/v2/lbaas/pools/${pool.id}/members`,
+            'members',
+            new URLSearchParams({ tags: tags.join(',') }),
+            this.#opts.pageSize,
+          );
         } catch (err) {
           if (err instanceof OctaviaApiError && err.status === 404) {
             // The pool went away since we resolved it.
@@ -143,7 +157,15 @@ export class OctaviaInstance implements LbInstance {
           // Server-side tag filtering is trusted only as far as the name says it is ours too.
           if (!m.name.startsWith(namePrefix) || !tags.every((t) => m.tags?.includes(t) ?? false)) continue;
           this.#memberIds.set(`${backend}|${m.name}`, { poolId: pool.id, memberId: m.id });
-          members.push({ backend, name: m.name, address: m.address, port: m.protocol_port, admin: octaviaMemberAdmin(m), health: octaviaMemberHealth(m), detail: octaviaMemberDetail(m) });
+          members.push({
+            backend,
+            name: m.name,
+            address: m.address,
+            port: m.protocol_port,
+            admin: octaviaMemberAdmin(m),
+            health: octaviaMemberHealth(m),
+            detail: octaviaMemberDetail(m),
+          });
         }
       }),
     );
@@ -167,7 +189,15 @@ export class OctaviaInstance implements LbInstance {
     await this.#write(async () => {
       const reply = await this.client.request('POST', path, {
         body: {
-          member: { name: m.name, address: m.address, protocol_port: m.port, weight: 1, admin_state_up: true, tags, ...(this.#opts.memberSubnetID ? { subnet_id: this.#opts.memberSubnetID } : {}) },
+          member: {
+            name: m.name,
+            address: m.address,
+            protocol_port: m.port,
+            weight: 1,
+            admin_state_up: true,
+            tags,
+            ...(this.#opts.memberSubnetID ? { subnet_id: this.#opts.memberSubnetID } : {}),
+          },
         },
         accept: [409],
         retryPending: true,
@@ -180,7 +210,8 @@ export class OctaviaInstance implements LbInstance {
       // 409 that is not "immutable": the address:port is taken in this pool.
       const same = await this.client.listAll<OctaviaMember>(path, 'members', new URLSearchParams({ address: m.address, protocol_port: String(m.port) }));
       const existing = same[0];
-      if (!existing) throw new OctaviaApiError('OCTAVIA_CONFLICT', `Octavia POST ${path}: ${reply.fault}`, { status: 409, method: 'POST', path, fault: reply.fault });
+      if (!existing)
+        throw new OctaviaApiError('OCTAVIA_CONFLICT', `Octavia POST ${path}: ${reply.fault}`, { status: 409, method: 'POST', path, fault: reply.fault });
       if (existing.name !== m.name || !tags.every((t) => existing.tags?.includes(t))) {
         throw new OctaviaApiError(
           'OCTAVIA_MEMBER_CONFLICT',
@@ -226,12 +257,20 @@ export class OctaviaInstance implements LbInstance {
     const node = this.#ownerNode(name);
     const found = await this.#write(() =>
       this.#withMember(backend, name, node, async (ref) => {
-        const r = await this.client.request('PUT', `/v2/lbaas/pools/${ref.poolId}/members/${ref.memberId}`, { body: { member: { weight } }, accept: [404], retryPending: true });
+        const r = await this.client.request('PUT', `/v2/lbaas/pools/${ref.poolId}/members/${ref.memberId}`, {
+          body: { member: { weight } },
+          accept: [404],
+          retryPending: true,
+        });
         return r.status !== 404;
       }),
     );
     if (!found && ifAbsent === 'throw') {
-      throw new OctaviaApiError('OCTAVIA_MEMBER_MISSING', `Octavia load balancer ${this.loadBalancerID}: no member ${name} in ${backend}`, { status: 404, method: 'PUT', path: '' });
+      throw new OctaviaApiError('OCTAVIA_MEMBER_MISSING', `Octavia load balancer ${this.loadBalancerID}: no member ${name} in ${backend}`, {
+        status: 404,
+        method: 'PUT',
+        path: '',
+      });
     }
   }
 
@@ -247,7 +286,11 @@ export class OctaviaInstance implements LbInstance {
     const pools = await this.#resolvePools([backend]);
     const pool = pools.get(backend);
     if (!pool) return false;
-    const found = await this.client.listAll<OctaviaMember>(`/v2/lbaas/pools/${pool.id}/members`, 'members', new URLSearchParams({ name, tags: [TAG_PODLB, nodeTag(node)].join(',') }));
+    const found = await this.client.listAll<OctaviaMember>(
+      `/v2/lbaas/pools/${pool.id}/members`,
+      'members',
+      new URLSearchParams({ name, tags: [TAG_PODLB, nodeTag(node)].join(',') }),
+    );
     const mine = found.find((x) => x.name === name && x.tags?.includes(nodeTag(node)));
     if (!mine || (cached && cached.memberId === mine.id)) return false;
     const ref = { poolId: pool.id, memberId: mine.id };
@@ -264,7 +307,12 @@ export class OctaviaInstance implements LbInstance {
         const lb = await this.client.request('GET', `/v2/lbaas/loadbalancers/${this.loadBalancerID}`).catch(() => undefined);
         const status: unknown = lb?.body?.loadbalancer?.provisioning_status;
         if (status === 'ERROR') {
-          throw new OctaviaApiError('OCTAVIA_LB_ERROR', `Octavia load balancer ${this.loadBalancerID} is in provisioning_status ERROR and refuses changes; an operator must fix or fail it over`, { status: 409, method: err.method, path: err.path, fault: err.fault }, { cause: err });
+          throw new OctaviaApiError(
+            'OCTAVIA_LB_ERROR',
+            `Octavia load balancer ${this.loadBalancerID} is in provisioning_status ERROR and refuses changes; an operator must fix or fail it over`,
+            { status: 409, method: err.method, path: err.path, fault: err.fault },
+            { cause: err },
+          );
         }
       }
       throw err;
@@ -273,7 +321,12 @@ export class OctaviaInstance implements LbInstance {
 
   async #poolFor(backend: string, memberName: string): Promise<PoolRef> {
     const pool = (await this.#resolvePools([backend])).get(backend);
-    if (!pool) throw new OctaviaApiError('OCTAVIA_BACKEND_MISSING', `Octavia load balancer ${this.loadBalancerID} has no pool named ${JSON.stringify(backend)} (for member ${memberName})`, { status: 404, method: 'GET', path: '/v2/lbaas/pools' });
+    if (!pool)
+      throw new OctaviaApiError(
+        'OCTAVIA_BACKEND_MISSING',
+        `Octavia load balancer ${this.loadBalancerID} has no pool named ${JSON.stringify(backend)} (for member ${memberName})`,
+        { status: 404, method: 'GET', path: '/v2/lbaas/pools' },
+      );
     return pool;
   }
 
@@ -287,7 +340,11 @@ export class OctaviaInstance implements LbInstance {
       for (const b of backends) {
         const byName = this.#pools!.byName.get(b);
         if (byName && byName.length > 1) {
-          throw new OctaviaApiError('OCTAVIA_POOL_AMBIGUOUS', `Octavia load balancer ${this.loadBalancerID} has ${byName.length} pools named ${JSON.stringify(b)}; name the pool by id in podlb.io/backend`, { status: 200, method: 'GET', path: '/v2/lbaas/pools' });
+          throw new OctaviaApiError(
+            'OCTAVIA_POOL_AMBIGUOUS',
+            `Octavia load balancer ${this.loadBalancerID} has ${byName.length} pools named ${JSON.stringify(b)}; name the pool by id in podlb.io/backend`,
+            { status: 200, method: 'GET', path: '/v2/lbaas/pools' },
+          );
         }
         const p = byName?.[0] ?? this.#pools!.byId.get(b);
         if (p) out.set(b, p);
@@ -301,11 +358,20 @@ export class OctaviaInstance implements LbInstance {
     if (!this.#lbChecked) {
       const r = await this.client.request('GET', `/v2/lbaas/loadbalancers/${this.loadBalancerID}`, { accept: [404] });
       if (r.status === 404) {
-        throw new OctaviaApiError('OCTAVIA_LB_NOT_FOUND', `Octavia has no load balancer ${this.loadBalancerID} visible to these credentials: check spec.octavia.loadBalancerID and the credentials' project`, { status: 404, method: 'GET', path: `/v2/lbaas/loadbalancers/${this.loadBalancerID}`, fault: r.fault });
+        throw new OctaviaApiError(
+          'OCTAVIA_LB_NOT_FOUND',
+          `Octavia has no load balancer ${this.loadBalancerID} visible to these credentials: check spec.octavia.loadBalancerID and the credentials' project`,
+          { status: 404, method: 'GET', path: `/v2/lbaas/loadbalancers/${this.loadBalancerID}`, fault: r.fault },
+        );
       }
       this.#lbChecked = true;
     }
-    const pools = await this.client.listAll<PoolRef>('/v2/lbaas/pools', 'pools', new URLSearchParams({ loadbalancer_id: this.loadBalancerID }), this.#opts.pageSize);
+    const pools = await this.client.listAll<PoolRef>(
+      '/v2/lbaas/pools',
+      'pools',
+      new URLSearchParams({ loadbalancer_id: this.loadBalancerID }),
+      this.#opts.pageSize,
+    );
     const byName = new Map<string, PoolRef[]>();
     const byId = new Map<string, PoolRef>();
     for (const p of pools) {
@@ -322,7 +388,11 @@ export class OctaviaInstance implements LbInstance {
     if (!parsed) throw this.#invalid(`${JSON.stringify(name)} is not a podlb member name; podlb only touches members it made`);
     const own = this.#opts.nodeName;
     if (own !== undefined && parsed.node !== own) {
-      throw new OctaviaApiError('OCTAVIA_NOT_OWNER', `member ${name} belongs to node ${parsed.node}, not ${own}; an agent touches only its own members`, { status: 0, method: '', path: '' });
+      throw new OctaviaApiError('OCTAVIA_NOT_OWNER', `member ${name} belongs to node ${parsed.node}, not ${own}; an agent touches only its own members`, {
+        status: 0,
+        method: '',
+        path: '',
+      });
     }
     return parsed.node;
   }

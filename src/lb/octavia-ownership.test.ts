@@ -34,9 +34,19 @@ function names(node: string): string[] {
 describe('tags', () => {
   it("another node's members, untagged look-alikes and hand-made members are never listed or touched", async () => {
     const st = env.fake.state;
-    const other = st.insertMember(env.web.id, { name: memberName('node-b', '10.244.2.5', 8080), address: '10.244.2.5', protocol_port: 8080, tags: ['podlb', 'podlb-node:node-b'] });
+    const other = st.insertMember(env.web.id, {
+      name: memberName('node-b', '10.244.2.5', 8080),
+      address: '10.244.2.5',
+      protocol_port: 8080,
+      tags: ['podlb', 'podlb-node:node-b'],
+    });
     // Named like node-a's but without node-a's tag (made by hand, or by a tool imitating podlb).
-    const lookalike = st.insertMember(env.web.id, { name: memberName('node-a', '10.244.1.99', 8080), address: '10.244.1.99', protocol_port: 8080, tags: ['podlb'] });
+    const lookalike = st.insertMember(env.web.id, {
+      name: memberName('node-a', '10.244.1.99', 8080),
+      address: '10.244.1.99',
+      protocol_port: 8080,
+      tags: ['podlb'],
+    });
     const handMade = st.insertMember(env.web.id, { name: 'legacy-vm', address: '192.0.2.7', protocol_port: 80 });
     const a = env.instance('node-a');
     await a.addMember(spec('node-a', '10.244.1.5'));
@@ -67,7 +77,11 @@ describe('two agents on the same pool', () => {
     // Rolling changes on both nodes at once: a shrinks to 2, b replaces 3 Pods.
     await Promise.all([reconcile(a, 'node-a', ipsA(2)), reconcile(b, 'node-b', ['10.244.2.1', '10.244.2.2', '10.244.2.7', '10.244.2.8', '10.244.2.9'])]);
     await new Promise((r) => setTimeout(r, 40));
-    expect(names('node-a')).toEqual(ipsA(2).map((ip) => memberName('node-a', ip, 8080)).sort());
+    expect(names('node-a')).toEqual(
+      ipsA(2)
+        .map((ip) => memberName('node-a', ip, 8080))
+        .sort(),
+    );
     expect(names('node-b')).toEqual(['10.244.2.1', '10.244.2.2', '10.244.2.7', '10.244.2.8', '10.244.2.9'].map((ip) => memberName('node-b', ip, 8080)).sort());
     // A restarted agent A with nothing cached adopts its members and leaves B's alone.
     const a2 = env.instance('node-a');
@@ -83,7 +97,14 @@ describe('why podlb never uses the batch member update', () => {
     const res = await fetch(`${env.fake.url}/auth/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: { identity: { methods: ['application_credential'], application_credential: { id: env.fake.credentials.applicationCredential.id, secret: env.fake.credentials.applicationCredential.secret } } } }),
+      body: JSON.stringify({
+        auth: {
+          identity: {
+            methods: ['application_credential'],
+            application_credential: { id: env.fake.credentials.applicationCredential.id, secret: env.fake.credentials.applicationCredential.secret },
+          },
+        },
+      }),
     });
     return res.headers.get('x-subject-token')!;
   }
@@ -99,7 +120,12 @@ describe('why podlb never uses the batch member update', () => {
     const put = await fetch(`${env.fake.octaviaUrl}/v2/lbaas/pools/${env.web.id}/members`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', 'x-auth-token': await token() },
-      body: JSON.stringify({ members: [{ name: memberName('node-a', '10.244.1.5', 8080), address: '10.244.1.5', protocol_port: 8080, tags: ['podlb', 'podlb-node:node-a'] }, { name: memberName('node-a', '10.244.1.6', 8080), address: '10.244.1.6', protocol_port: 8080, tags: ['podlb', 'podlb-node:node-a'] }] }),
+      body: JSON.stringify({
+        members: [
+          { name: memberName('node-a', '10.244.1.5', 8080), address: '10.244.1.5', protocol_port: 8080, tags: ['podlb', 'podlb-node:node-a'] },
+          { name: memberName('node-a', '10.244.1.6', 8080), address: '10.244.1.6', protocol_port: 8080, tags: ['podlb', 'podlb-node:node-a'] },
+        ],
+      }),
     });
     expect(put.status).toBe(202);
     expect(names('node-b')).toEqual([]); // gone: B's Pods lost their traffic
@@ -125,7 +151,10 @@ describe('why podlb never uses the batch member update', () => {
   it('the provider itself never sends it (whole lifecycle on two nodes)', async () => {
     const a = env.instance('node-a');
     const b = env.instance('node-b');
-    for (const [inst, node, ip] of [[a, 'node-a', '10.244.1.5'], [b, 'node-b', '10.244.2.5']] as const) {
+    for (const [inst, node, ip] of [
+      [a, 'node-a', '10.244.1.5'],
+      [b, 'node-b', '10.244.2.5'],
+    ] as const) {
       const s = spec(node, ip);
       await inst.addMember(s);
       await inst.listMembers(['web'], memberNamePrefix(node));

@@ -106,24 +106,34 @@ export function parseLbClass(obj: LoadBalancerClass): { model?: LbClassModel; pr
   if (spec.provider === 'octavia') {
     const o = spec.octavia;
     if (!o) return bad('spec.octavia', 'is required when provider is octavia');
-    if (typeof o.authURL !== 'string' || !/^https?:\/\/[^\s]{1,2000}$/.test(o.authURL)) return bad('spec.octavia.authURL', 'must be the Keystone v3 URL (http:// or https://)');
-    if (typeof o.loadBalancerID !== 'string' || !/^[0-9a-fA-F-]{1,64}$/.test(o.loadBalancerID)) return bad('spec.octavia.loadBalancerID', 'must be the load balancer UUID');
-    if (o.region !== undefined && (typeof o.region !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(o.region))) return bad('spec.octavia.region', 'must be a region name');
+    if (typeof o.authURL !== 'string' || !/^https?:\/\/[^\s]{1,2000}$/.test(o.authURL))
+      return bad('spec.octavia.authURL', 'must be the Keystone v3 URL (http:// or https://)');
+    if (typeof o.loadBalancerID !== 'string' || !/^[0-9a-fA-F-]{1,64}$/.test(o.loadBalancerID))
+      return bad('spec.octavia.loadBalancerID', 'must be the load balancer UUID');
+    if (o.region !== undefined && (typeof o.region !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(o.region)))
+      return bad('spec.octavia.region', 'must be a region name');
     const ref = o.credentialsSecretRef;
-    if (!ref || typeof ref.name !== 'string' || typeof ref.key !== 'string' || !ref.name || !ref.key) return bad('spec.octavia.credentialsSecretRef', 'must name a Secret and a key holding clouds.yaml credentials');
+    if (!ref || typeof ref.name !== 'string' || typeof ref.key !== 'string' || !ref.name || !ref.key)
+      return bad('spec.octavia.credentialsSecretRef', 'must name a Secret and a key holding clouds.yaml credentials');
     return {
       model: {
         name,
         provider: 'octavia',
         instances: [octaviaInstanceId(o.loadBalancerID, o.region)],
-        octavia: { authURL: o.authURL, ...(o.region ? { region: o.region } : {}), loadBalancerID: o.loadBalancerID, credentialsSecret: { namespace: ref.namespace ?? 'podlb-system', name: ref.name, key: ref.key } },
+        octavia: {
+          authURL: o.authURL,
+          ...(o.region ? { region: o.region } : {}),
+          loadBalancerID: o.loadBalancerID,
+          credentialsSecret: { namespace: ref.namespace ?? 'podlb-system', name: ref.name, key: ref.key },
+        },
         ...common,
       },
       problems,
     };
   }
   const instances = spec.haproxy?.instances;
-  if (!Array.isArray(instances) || instances.length === 0) return bad('spec.haproxy.instances', 'must list at least one runtime API address (unix:///path or tcp://host:port)');
+  if (!Array.isArray(instances) || instances.length === 0)
+    return bad('spec.haproxy.instances', 'must list at least one runtime API address (unix:///path or tcp://host:port)');
   for (const [i, inst] of instances.entries()) {
     if (typeof inst !== 'string' || !INSTANCE_RE.test(inst)) return bad(`spec.haproxy.instances[${i}]`, 'must be unix:///path or tcp://host:port');
   }
@@ -131,12 +141,14 @@ export function parseLbClass(obj: LoadBalancerClass): { model?: LbClassModel; pr
   const hc = spec.haproxy?.healthCheck;
   if (hc) {
     const intervalMs = hc.interval === undefined ? 2000 : parseDurationMs(hc.interval);
-    if (intervalMs === undefined || intervalMs < 100 || intervalMs > 3_600_000) return bad('spec.haproxy.healthCheck.interval', 'must be a duration between 100ms and 1h, e.g. "1s"');
+    if (intervalMs === undefined || intervalMs < 100 || intervalMs > 3_600_000)
+      return bad('spec.haproxy.healthCheck.interval', 'must be a duration between 100ms and 1h, e.g. "1s"');
     const rise = hc.rise ?? 2;
     const fall = hc.fall ?? 3;
     if (!isInt(rise, 1, 100)) return bad('spec.haproxy.healthCheck.rise', 'must be an integer 1..100');
     if (!isInt(fall, 1, 100)) return bad('spec.haproxy.healthCheck.fall', 'must be an integer 1..100');
-    if (hc.httpPath !== undefined && (typeof hc.httpPath !== 'string' || !HTTP_PATH_RE.test(hc.httpPath))) return bad('spec.haproxy.healthCheck.httpPath', 'must be an absolute URL path');
+    if (hc.httpPath !== undefined && (typeof hc.httpPath !== 'string' || !HTTP_PATH_RE.test(hc.httpPath)))
+      return bad('spec.haproxy.healthCheck.httpPath', 'must be an absolute URL path');
     healthCheck = { intervalMs, rise, fall, ...(hc.httpPath ? { httpPath: hc.httpPath } : {}) };
   }
   return {
@@ -159,7 +171,12 @@ function parseCommon(
   // A malformed rule fails closed: the class is invalid rather than open to every namespace.
   const tenancy = parseTenancy(spec.tenancy);
   if (tenancy && 'field' in tenancy) return bad(tenancy.field, tenancy.message);
-  return { ...(spec.drainSeconds !== undefined ? { drainSeconds: spec.drainSeconds } : {}), withoutHealthCheck, timeoutSeconds, ...(tenancy ? { tenancy } : {}) };
+  return {
+    ...(spec.drainSeconds !== undefined ? { drainSeconds: spec.drainSeconds } : {}),
+    withoutHealthCheck,
+    timeoutSeconds,
+    ...(tenancy ? { tenancy } : {}),
+  };
 }
 
 /**
@@ -197,7 +214,12 @@ export function parseServiceBinding(svc: Service, classes: ReadonlyMap<string, L
     return {
       result: { kind: 'classMissing', namespace, name, selector },
       problems: [
-        problem(ref, `metadata.annotations[${ANNOTATION_LOAD_BALANCER}]`, 'UnknownLoadBalancerClass', `Service ${namespace}/${name}: LoadBalancerClass ${JSON.stringify(className)} does not exist (or is invalid); create it or fix the annotation. Readiness gates of its Pods are released.`),
+        problem(
+          ref,
+          `metadata.annotations[${ANNOTATION_LOAD_BALANCER}]`,
+          'UnknownLoadBalancerClass',
+          `Service ${namespace}/${name}: LoadBalancerClass ${JSON.stringify(className)} does not exist (or is invalid); create it or fix the annotation. Readiness gates of its Pods are released.`,
+        ),
       ],
     };
   }
@@ -214,7 +236,11 @@ export function parseServiceBinding(svc: Service, classes: ReadonlyMap<string, L
     chosen = [];
     for (const raw of portsAnn.split(',').map((s) => s.trim())) {
       const match = svcPorts.find((p) => p.name === raw || String(p.port) === raw);
-      if (!match) return invalid(`metadata.annotations[${ANNOTATION_PORTS}]`, `no Service port named or numbered ${JSON.stringify(raw)} (ports: ${svcPorts.map((p) => p.name ?? p.port).join(', ') || 'none'})`);
+      if (!match)
+        return invalid(
+          `metadata.annotations[${ANNOTATION_PORTS}]`,
+          `no Service port named or numbered ${JSON.stringify(raw)} (ports: ${svcPorts.map((p) => p.name ?? p.port).join(', ') || 'none'})`,
+        );
       if (!isTcp(match)) return invalid(`metadata.annotations[${ANNOTATION_PORTS}]`, `port ${JSON.stringify(raw)} is not TCP`);
       if (!chosen.includes(match)) chosen.push(match);
     }
@@ -232,7 +258,8 @@ export function parseServiceBinding(svc: Service, classes: ReadonlyMap<string, L
       for (const pair of backendAnn.split(',').map((s) => s.trim())) {
         const [k, v, extra] = pair.split('=').map((s) => s.trim());
         const port = chosen.find((p) => p.name === k || String(p.port) === k);
-        if (!k || !v || extra !== undefined || !port) return invalid(`metadata.annotations[${ANNOTATION_BACKEND}]`, `${JSON.stringify(pair)} must be port=backend with an exposed port`);
+        if (!k || !v || extra !== undefined || !port)
+          return invalid(`metadata.annotations[${ANNOTATION_BACKEND}]`, `${JSON.stringify(pair)} must be port=backend with an exposed port`);
         backendFor.set(port, v);
       }
     }
@@ -240,12 +267,20 @@ export function parseServiceBinding(svc: Service, classes: ReadonlyMap<string, L
   const ports: PortBinding[] = [];
   for (const p of chosen) {
     const backend = backendFor.get(p) ?? `${namespace}.${name}.${p.name ?? p.port}`;
-    if (!BACKEND_RE.test(backend)) return invalid(`metadata.annotations[${ANNOTATION_BACKEND}]`, `backend ${JSON.stringify(backend)} must match ${BACKEND_RE.source}`);
+    if (!BACKEND_RE.test(backend))
+      return invalid(`metadata.annotations[${ANNOTATION_BACKEND}]`, `backend ${JSON.stringify(backend)} must match ${BACKEND_RE.source}`);
     const allowed = tenancyDecision(lbClass.tenancy, namespace, backend);
     if (!allowed.ok) {
       return {
         result: { kind: 'invalid', namespace, name, selector },
-        problems: [problem(ref, `metadata.annotations[${allowed.reason === 'NamespaceNotAllowed' ? ANNOTATION_LOAD_BALANCER : ANNOTATION_BACKEND}]`, allowed.reason, `Service ${namespace}/${name}: LoadBalancerClass ${className}: ${allowed.message}; nothing is registered`)],
+        problems: [
+          problem(
+            ref,
+            `metadata.annotations[${allowed.reason === 'NamespaceNotAllowed' ? ANNOTATION_LOAD_BALANCER : ANNOTATION_BACKEND}]`,
+            allowed.reason,
+            `Service ${namespace}/${name}: LoadBalancerClass ${className}: ${allowed.message}; nothing is registered`,
+          ),
+        ],
       };
     }
     ports.push({ portName: p.name ?? '', servicePort: p.port, backend });
@@ -254,7 +289,8 @@ export function parseServiceBinding(svc: Service, classes: ReadonlyMap<string, L
   let drainSeconds = lbClass.drainSeconds ?? DEFAULT_DRAIN_SECONDS;
   const drainAnn = ann[ANNOTATION_DRAIN_SECONDS];
   if (drainAnn !== undefined) {
-    if (!/^\d{1,5}$/.test(drainAnn.trim()) || Number(drainAnn) > 86_400) return invalid(`metadata.annotations[${ANNOTATION_DRAIN_SECONDS}]`, 'must be a whole number of seconds 0..86400');
+    if (!/^\d{1,5}$/.test(drainAnn.trim()) || Number(drainAnn) > 86_400)
+      return invalid(`metadata.annotations[${ANNOTATION_DRAIN_SECONDS}]`, 'must be a whole number of seconds 0..86400');
     drainSeconds = Number(drainAnn);
   }
   return {

@@ -112,7 +112,11 @@ function healthView(o: ObservedMember): MemberView {
  * What one instance says of each desired member once a run's actions were applied:
  * `observed` without the members removed, `added` the keys whose add succeeded.
  */
-export function instanceViews(desired: readonly DesiredMember[], observed: ReadonlyMap<string, ObservedMember>, added: ReadonlySet<string>): Map<string, MemberView> {
+export function instanceViews(
+  desired: readonly DesiredMember[],
+  observed: ReadonlyMap<string, ObservedMember>,
+  added: ReadonlySet<string>,
+): Map<string, MemberView> {
   const views = new Map<string, MemberView>();
   for (const m of desired) {
     const key = memberKey(m.backend, m.name);
@@ -129,7 +133,11 @@ export function instanceViews(desired: readonly DesiredMember[], observed: Reado
  * The views of an instance that could not be read or written this run: what it said last,
  * so a blip does not flip gates or counts, and the adds it did acknowledge.
  */
-export function lastKnownViews(desired: readonly DesiredMember[], lastObserved: ReadonlyMap<string, ObservedMember>, added: ReadonlySet<string>): Map<string, MemberView> {
+export function lastKnownViews(
+  desired: readonly DesiredMember[],
+  lastObserved: ReadonlyMap<string, ObservedMember>,
+  added: ReadonlySet<string>,
+): Map<string, MemberView> {
   const views = new Map<string, MemberView>();
   for (const m of desired) {
     const key = memberKey(m.backend, m.name);

@@ -112,15 +112,22 @@ export function planGates(pods: readonly Pod[], plan: MemberPlan, views: Readonl
     if (members.length === 0) continue; // not an endpoint yet: nothing registered, nothing to say
     const registered = members.filter((m) => views.get(memberKey(m.backend, m.name))?.registered);
     if (registered.length === 0) continue;
-    const withoutHc = (m: DesiredMember): 'Immediate' | 'Never' => bound.find((b) => b.binding.className === m.className)?.lbClass.withoutHealthCheck ?? 'Immediate';
+    const withoutHc = (m: DesiredMember): 'Immediate' | 'Never' =>
+      bound.find((b) => b.binding.className === m.className)?.lbClass.withoutHealthCheck ?? 'Immediate';
     const satisfied = members.filter((m) => memberSatisfied(views.get(memberKey(m.backend, m.name)), withoutHc(m)));
     if (satisfied.length === members.length) {
       const checked = members.some((m) => !views.get(memberKey(m.backend, m.name))?.unchecked);
       want(
         'True',
         checked ? 'LoadBalancerHealthy' : 'LoadBalancerRegistered',
-        checked ? `Healthy in ${members.map((m) => m.backend).join(', ')} on every load balancer instance` : `Registered in ${members.map((m) => m.backend).join(', ')} (no health check configured)`,
-        { type: 'Normal', reason: checked ? 'LoadBalancerHealthy' : 'LoadBalancerRegistered', message: `Member ready in ${members.map((m) => m.backend).join(', ')}` },
+        checked
+          ? `Healthy in ${members.map((m) => m.backend).join(', ')} on every load balancer instance`
+          : `Registered in ${members.map((m) => m.backend).join(', ')} (no health check configured)`,
+        {
+          type: 'Normal',
+          reason: checked ? 'LoadBalancerHealthy' : 'LoadBalancerRegistered',
+          message: `Member ready in ${members.map((m) => m.backend).join(', ')}`,
+        },
       );
     } else {
       want('False', 'RegistrationInProgress', `${satisfied.length}/${members.length} members healthy on every load balancer instance`);

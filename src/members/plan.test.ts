@@ -9,21 +9,76 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
     { name: 'ready unset counts as ready', ep: { pod: 'p1', ip: '10.244.1.10' }, p: {}, want: 'active' },
     { name: 'other node', ep: { pod: 'p1', ip: '10.244.2.10', node: 'node-b', ready: true }, p: { node: 'node-b' }, want: 'none' },
     { name: 'pod not on this node (not in the pod cache)', ep: { pod: 'p1', ip: '10.244.1.10', ready: true }, p: null, want: 'none' },
-    { name: 'held back only by our gate', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gateStatus: 'False' }, want: 'active' },
+    {
+      name: 'held back only by our gate',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
+      p: { containersReady: true, gateStatus: 'False' },
+      want: 'active',
+    },
     { name: 'gate condition not written yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true }, want: 'active' },
     // Not ready for a reason of the Pod's own, not terminating: kept if registered, never added.
     { name: 'containers not ready', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false }, want: 'kept' },
-    { name: 'not gated by us, containers not ready', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false, gate: false }, want: 'kept' },
-    { name: 'not gated by us, containers ready, slice lagging', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gate: false }, want: 'active' },
-    { name: 'another readiness gate still False', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, otherGate: 'False' }, want: 'kept' },
+    {
+      name: 'not gated by us, containers not ready',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
+      p: { containersReady: false, gate: false },
+      want: 'kept',
+    },
+    {
+      name: 'not gated by us, containers ready, slice lagging',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
+      p: { containersReady: true, gate: false },
+      want: 'active',
+    },
+    {
+      name: 'another readiness gate still False',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
+      p: { containersReady: true, otherGate: 'False' },
+      want: 'kept',
+    },
     // The kubelet sets Ready 100-300 ms after the gate turns True; the slice lags behind it.
-    { name: 'gate just turned True, kubelet has not set Ready yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gateStatus: 'True', gateReason: 'LoadBalancerHealthy' }, want: 'active' },
-    { name: 'gate and another gate True, slice not updated yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gateStatus: 'True', otherGate: 'True' }, want: 'active' },
-    { name: 'gate True, another gate False', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, gateStatus: 'True', otherGate: 'False' }, want: 'kept' },
-    { name: 'gate True (latched), readiness probe failing later', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false, gateStatus: 'True' }, want: 'kept' },
-    { name: 'gate False, containers turned not ready while registering', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false, gateStatus: 'False' }, want: 'kept' },
-    { name: 'gate True, endpoint terminating', ep: { pod: 'p1', ip: '10.244.1.10', ready: false, terminating: true }, p: { containersReady: true, gateStatus: 'True' }, want: 'draining' },
-    { name: 'another readiness gate True', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true, otherGate: 'True' }, want: 'active' },
+    {
+      name: 'gate just turned True, kubelet has not set Ready yet',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
+      p: { containersReady: true, gateStatus: 'True', gateReason: 'LoadBalancerHealthy' },
+      want: 'active',
+    },
+    {
+      name: 'gate and another gate True, slice not updated yet',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
+      p: { containersReady: true, gateStatus: 'True', otherGate: 'True' },
+      want: 'active',
+    },
+    {
+      name: 'gate True, another gate False',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
+      p: { containersReady: true, gateStatus: 'True', otherGate: 'False' },
+      want: 'kept',
+    },
+    {
+      name: 'gate True (latched), readiness probe failing later',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
+      p: { containersReady: false, gateStatus: 'True' },
+      want: 'kept',
+    },
+    {
+      name: 'gate False, containers turned not ready while registering',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
+      p: { containersReady: false, gateStatus: 'False' },
+      want: 'kept',
+    },
+    {
+      name: 'gate True, endpoint terminating',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false, terminating: true },
+      p: { containersReady: true, gateStatus: 'True' },
+      want: 'draining',
+    },
+    {
+      name: 'another readiness gate True',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
+      p: { containersReady: true, otherGate: 'True' },
+      want: 'active',
+    },
     { name: 'endpoint terminating', ep: { pod: 'p1', ip: '10.244.1.10', ready: false, terminating: true }, p: { containersReady: true }, want: 'draining' },
     { name: 'pod has deletionTimestamp, slice not updated yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: true }, p: { deleting: true }, want: 'draining' },
   ])('$name → $want', ({ ep, p, want }) => {
@@ -33,12 +88,19 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
     if (want === 'none') expect(plan.members).toEqual([]);
     else {
       expect(plan.members).toHaveLength(1);
-      expect(plan.members[0]).toMatchObject({ state: want === 'kept' ? 'active' : want, address: ep.ip, port: 8080, backend: 'ads.bidder.http', name: `podlb_${NODE}_${ep.ip}_8080`, drainSeconds: 30 });
+      expect(plan.members[0]).toMatchObject({
+        state: want === 'kept' ? 'active' : want,
+        address: ep.ip,
+        port: 8080,
+        backend: 'ads.bidder.http',
+        name: `podlb_${NODE}_${ep.ip}_8080`,
+        drainSeconds: 30,
+      });
       expect(plan.members[0]!.keepOnly).toBe(want === 'kept' ? true : undefined);
     }
   });
 
-  it('a tenant who writes an EndpointSlice cannot register an address that is not its Pod\'s own', () => {
+  it("a tenant who writes an EndpointSlice cannot register an address that is not its Pod's own", () => {
     // The endpoint names the tenant's own Pod, on this node, but points at the API server's
     // Service IP; a second endpoint in the same slice is honest.
     const forged = slice([
@@ -47,9 +109,21 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
     ]);
     const p2 = pod('p2', { ip: '10.244.1.11' });
     p2.status!.podIPs = [{ ip: '10.244.1.11' }];
-    const plan = planMembers({ nodeName: NODE, pods: [pod('p1', { ip: '10.244.1.10' }), p2], services: [service()], endpointSlices: [forged], classes: [lbClass()] });
+    const plan = planMembers({
+      nodeName: NODE,
+      pods: [pod('p1', { ip: '10.244.1.10' }), p2],
+      services: [service()],
+      endpointSlices: [forged],
+      classes: [lbClass()],
+    });
     expect(plan.members.map((m) => m.address)).toEqual(['10.244.1.11']);
-    expect(plan.problems).toEqual([expect.objectContaining({ reason: 'EndpointAddressNotPodIP', severity: 'Warning', object: expect.objectContaining({ kind: 'Service', namespace: 'ads', name: 'bidder' }) })]);
+    expect(plan.problems).toEqual([
+      expect.objectContaining({
+        reason: 'EndpointAddressNotPodIP',
+        severity: 'Warning',
+        object: expect.objectContaining({ kind: 'Service', namespace: 'ads', name: 'bidder' }),
+      }),
+    ]);
     expect(plan.problems[0]!.message).toMatch(/EndpointSlice bidder-abc lists 10\.96\.0\.1 for Pod p1/);
   });
 
@@ -63,12 +137,24 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
   });
 
   it('an endpoint claiming this node for a Pod the kubelet runs elsewhere registers nothing', () => {
-    const plan = planMembers({ nodeName: NODE, pods: [pod('p1', { node: 'node-b' })], services: [service()], endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }])], classes: [lbClass()] });
+    const plan = planMembers({
+      nodeName: NODE,
+      pods: [pod('p1', { node: 'node-b' })],
+      services: [service()],
+      endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }])],
+      classes: [lbClass()],
+    });
     expect(plan.members).toEqual([]);
   });
 
   it('a Pod that leaves the Service (no endpoint any more) is no member, so the reconciler drains it', () => {
-    const plan = planMembers({ nodeName: NODE, pods: [pod('p1', { containersReady: true, gateStatus: 'True', labels: { app: 'other' } })], services: [service()], endpointSlices: [slice([])], classes: [lbClass()] });
+    const plan = planMembers({
+      nodeName: NODE,
+      pods: [pod('p1', { containersReady: true, gateStatus: 'True', labels: { app: 'other' } })],
+      services: [service()],
+      endpointSlices: [slice([])],
+      classes: [lbClass()],
+    });
     expect(plan.members).toEqual([]);
   });
 
@@ -80,13 +166,21 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
       endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }], { port: 9090 })],
       classes: [lbClass({ tenancy: { namespaces: [{ name: 'ads', backends: ['ads_*'] }] } })],
     });
-    expect(plan.members).toEqual([expect.objectContaining({ backend: 'ads_bidder', port: 9090, drainSeconds: 5, healthCheck: { intervalMs: 1000, rise: 2, fall: 3 } })]);
+    expect(plan.members).toEqual([
+      expect.objectContaining({ backend: 'ads_bidder', port: 9090, drainSeconds: 5, healthCheck: { intervalMs: 1000, rise: 2, fall: 3 } }),
+    ]);
   });
 
   it('ignores Services that did not opt in and slices of other Services', () => {
     const plain = service();
     delete plain.metadata.annotations;
-    const plan = planMembers({ nodeName: NODE, pods: [pod('p1')], services: [plain], endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }]), slice([{ pod: 'p1', ip: '10.244.1.10' }], { service: 'other' })], classes: [lbClass()] });
+    const plan = planMembers({
+      nodeName: NODE,
+      pods: [pod('p1')],
+      services: [plain],
+      endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }]), slice([{ pod: 'p1', ip: '10.244.1.10' }], { service: 'other' })],
+      classes: [lbClass()],
+    });
     expect(plan.members).toEqual([]);
     expect(plan.bindings).toEqual([]);
   });
@@ -101,19 +195,31 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
       classes: [lbClass()],
     });
     expect(plan.members.map((m) => m.service.name)).toEqual(['bidder']);
-    expect(plan.problems).toEqual([expect.objectContaining({ reason: 'InvalidAnnotation', field: 'metadata.annotations[podlb.io/ports]', object: expect.objectContaining({ kind: 'Service', name: 'broken' }) })]);
+    expect(plan.problems).toEqual([
+      expect.objectContaining({
+        reason: 'InvalidAnnotation',
+        field: 'metadata.annotations[podlb.io/ports]',
+        object: expect.objectContaining({ kind: 'Service', name: 'broken' }),
+      }),
+    ]);
     expect(plan.problems[0]!.message).toMatch(/no Service port named or numbered "grpc"/);
   });
 
   it('an unknown class is reported and registers nothing', () => {
-    const plan = planMembers({ nodeName: NODE, pods: [pod('p1')], services: [service({ 'podlb.io/load-balancer': 'nope' })], endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }])], classes: [lbClass()] });
+    const plan = planMembers({
+      nodeName: NODE,
+      pods: [pod('p1')],
+      services: [service({ 'podlb.io/load-balancer': 'nope' })],
+      endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10' }])],
+      classes: [lbClass()],
+    });
     expect(plan.members).toEqual([]);
     expect(plan.bindings[0]!.kind).toBe('classMissing');
     expect(plan.problems[0]).toMatchObject({ reason: 'UnknownLoadBalancerClass' });
   });
 });
 
-describe('planMembers: a Service\'s problems come only from nodes hosting its Pods', () => {
+describe("planMembers: a Service's problems come only from nodes hosting its Pods", () => {
   // One Service naming an unknown class, one with a malformed annotation, one refused by the
   // class's tenancy, and one bound to a class that is itself invalid; all with Pods on node-a only.
   const nodes = Array.from({ length: 50 }, (_, i) => `node-${i}`);
@@ -171,7 +277,13 @@ describe('planMembers: a tenant names only backends its class grants it', () => 
   it("a Service in namespace evil naming the ads team's backend registers nothing, with a Warning on it; ads keeps its member", () => {
     const plan = planMembers(evilSnapshot({ 'podlb.io/backend': 'ads_bidder' }));
     expect(plan.members.map((m) => `${m.service.namespace} ${m.backend} ${m.address}`)).toEqual(['ads ads_bidder 10.244.1.10']);
-    expect(plan.problems).toEqual([expect.objectContaining({ reason: 'NamespaceNotAllowed', severity: 'Warning', object: expect.objectContaining({ kind: 'Service', namespace: 'evil', name: 'bidder' }) })]);
+    expect(plan.problems).toEqual([
+      expect.objectContaining({
+        reason: 'NamespaceNotAllowed',
+        severity: 'Warning',
+        object: expect.objectContaining({ kind: 'Service', namespace: 'evil', name: 'bidder' }),
+      }),
+    ]);
     expect(plan.bindings.map((b) => b.kind)).toEqual(['bound', 'invalid']);
   });
 
@@ -186,9 +298,26 @@ describe('planMembers: a tenant names only backends its class grants it', () => 
     { name: 'not listed', cls: adsClass, ns: 'evil', want: 'NamespaceNotAllowed' },
     { name: 'listed with backends: an ungranted own-prefix name', cls: adsClass, ns: 'ads', want: 'BackendNotAllowed' },
     { name: 'listed with backends: the granted name', cls: adsClass, ns: 'ads', backend: 'ads_bidder', want: 'bound' },
-    { name: 'wildcard entries add up', cls: lbClass({ tenancy: { namespaces: [{ name: '*' }, { name: 'ads', backends: ['ads_*'] }] } }), ns: 'ads', backend: 'ads_bidder', want: 'bound' },
-    { name: 'wildcard entries add up, own prefix too', cls: lbClass({ tenancy: { namespaces: [{ name: '*' }, { name: 'ads', backends: ['ads_*'] }] } }), ns: 'ads', want: 'bound' },
-    { name: 'catch-all grants no other namespace its names', cls: lbClass({ tenancy: { namespaces: [{ name: '*' }, { name: 'ads', backends: ['ads_*'] }] } }), ns: 'evil', backend: 'ads_bidder', want: 'BackendNotAllowed' },
+    {
+      name: 'wildcard entries add up',
+      cls: lbClass({ tenancy: { namespaces: [{ name: '*' }, { name: 'ads', backends: ['ads_*'] }] } }),
+      ns: 'ads',
+      backend: 'ads_bidder',
+      want: 'bound',
+    },
+    {
+      name: 'wildcard entries add up, own prefix too',
+      cls: lbClass({ tenancy: { namespaces: [{ name: '*' }, { name: 'ads', backends: ['ads_*'] }] } }),
+      ns: 'ads',
+      want: 'bound',
+    },
+    {
+      name: 'catch-all grants no other namespace its names',
+      cls: lbClass({ tenancy: { namespaces: [{ name: '*' }, { name: 'ads', backends: ['ads_*'] }] } }),
+      ns: 'evil',
+      backend: 'ads_bidder',
+      want: 'BackendNotAllowed',
+    },
     { name: 'empty list: nobody', cls: lbClass({ tenancy: { namespaces: [] } }), ns: 'ads', want: 'NamespaceNotAllowed' },
   ])('$name → $want', ({ cls, ns, backend, want }) => {
     const classes = new Map([['l7lb', parseLbClass(cls).model!]]);
@@ -199,7 +328,21 @@ describe('planMembers: a tenant names only backends its class grants it', () => 
 
   it('one refused port refuses the Service: a multi-port Service cannot smuggle one backend in', () => {
     const classes = new Map([['l7lb', parseLbClass(lbClass()).model!]]);
-    const r = parseServiceBinding(inNamespace('evil', service({ 'podlb.io/backend': 'http=evil.web,metrics=ads_bidder' }, { ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }] })), classes);
+    const r = parseServiceBinding(
+      inNamespace(
+        'evil',
+        service(
+          { 'podlb.io/backend': 'http=evil.web,metrics=ads_bidder' },
+          {
+            ports: [
+              { name: 'http', port: 80 },
+              { name: 'metrics', port: 9090 },
+            ],
+          },
+        ),
+      ),
+      classes,
+    );
     expect(r.result.kind).toBe('invalid');
     expect(r.problems[0]!.message).toMatch(/"ads_bidder"/);
   });
@@ -210,10 +353,40 @@ describe('parseServiceBinding', () => {
   it.each<{ ann: Record<string, string>; ports?: { name?: string; port: number; protocol?: string }[]; ok: boolean; match?: RegExp }>([
     { ann: {}, ok: true },
     { ann: { 'podlb.io/ports': '80' }, ok: true },
-    { ann: { 'podlb.io/ports': 'http,metrics' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: true },
-    { ann: { 'podlb.io/ports': 'http,metrics', 'podlb.io/backend': 'one' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: false, match: /several ports/ },
-    { ann: { 'podlb.io/backend': 'http=ads.a,metrics=ads.b' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: true },
-    { ann: { 'podlb.io/backend': 'http=a,nope=b' }, ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], ok: false, match: /port=backend/ },
+    {
+      ann: { 'podlb.io/ports': 'http,metrics' },
+      ports: [
+        { name: 'http', port: 80 },
+        { name: 'metrics', port: 9090 },
+      ],
+      ok: true,
+    },
+    {
+      ann: { 'podlb.io/ports': 'http,metrics', 'podlb.io/backend': 'one' },
+      ports: [
+        { name: 'http', port: 80 },
+        { name: 'metrics', port: 9090 },
+      ],
+      ok: false,
+      match: /several ports/,
+    },
+    {
+      ann: { 'podlb.io/backend': 'http=ads.a,metrics=ads.b' },
+      ports: [
+        { name: 'http', port: 80 },
+        { name: 'metrics', port: 9090 },
+      ],
+      ok: true,
+    },
+    {
+      ann: { 'podlb.io/backend': 'http=a,nope=b' },
+      ports: [
+        { name: 'http', port: 80 },
+        { name: 'metrics', port: 9090 },
+      ],
+      ok: false,
+      match: /port=backend/,
+    },
     { ann: { 'podlb.io/backend': 'evil backend\nserver x' }, ok: false, match: /must match/ },
     { ann: { 'podlb.io/drain-seconds': '-1' }, ok: false, match: /whole number/ },
     { ann: { 'podlb.io/drain-seconds': 'ten' }, ok: false, match: /whole number/ },
@@ -252,12 +425,32 @@ describe('parseLbClass', () => {
   });
 
   it('octavia: one instance per load balancer, credentials Secret defaulting to podlb-system', () => {
-    const m = parseLbClass(lbClass({ provider: 'octavia', octavia: { authURL: 'https://keystone.example:5000/v3', region: 'RegionOne', loadBalancerID: 'f2b4c1d0-0000-4000-8000-000000000001', credentialsSecretRef: { name: 'os-creds', key: 'clouds.yaml' } } })).model;
-    expect(m).toMatchObject({ provider: 'octavia', instances: ['octavia://RegionOne/f2b4c1d0-0000-4000-8000-000000000001'], octavia: { credentialsSecret: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' } } });
+    const m = parseLbClass(
+      lbClass({
+        provider: 'octavia',
+        octavia: {
+          authURL: 'https://keystone.example:5000/v3',
+          region: 'RegionOne',
+          loadBalancerID: 'f2b4c1d0-0000-4000-8000-000000000001',
+          credentialsSecretRef: { name: 'os-creds', key: 'clouds.yaml' },
+        },
+      }),
+    ).model;
+    expect(m).toMatchObject({
+      provider: 'octavia',
+      instances: ['octavia://RegionOne/f2b4c1d0-0000-4000-8000-000000000001'],
+      octavia: { credentialsSecret: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' } },
+    });
   });
 
   it('defaults', () => {
-    expect(parseLbClass(lbClass({ haproxy: { instances: ['tcp://[::1]:9999'] } })).model).toEqual({ name: 'l7lb', provider: 'haproxy', instances: ['tcp://[::1]:9999'], withoutHealthCheck: 'Immediate', timeoutSeconds: 600 });
+    expect(parseLbClass(lbClass({ haproxy: { instances: ['tcp://[::1]:9999'] } })).model).toEqual({
+      name: 'l7lb',
+      provider: 'haproxy',
+      instances: ['tcp://[::1]:9999'],
+      withoutHealthCheck: 'Immediate',
+      timeoutSeconds: 600,
+    });
   });
 
   it.each([

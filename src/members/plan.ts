@@ -1,7 +1,15 @@
 // The member planner: a pure function from a snapshot of the cluster to the members this
 // node wants in its load balancers (design §4.1 and §4.4). No I/O; `now` is not needed here:
 // timing (drain windows, timeouts) belongs to the reconciler and the gate planner.
-import { ANNOTATION_LOAD_BALANCER, READINESS_GATE, type EndpointSlice, type LoadBalancerClass, type Pod, type Service, LABEL_SERVICE_NAME } from '../api/types.js';
+import {
+  ANNOTATION_LOAD_BALANCER,
+  READINESS_GATE,
+  type EndpointSlice,
+  type LoadBalancerClass,
+  type Pod,
+  type Service,
+  LABEL_SERVICE_NAME,
+} from '../api/types.js';
 import { problem, type Problem } from '../api/problem.js';
 import type { HealthCheck } from '../lb/provider.js';
 import { memberName } from '../lb/naming.js';

@@ -103,8 +103,20 @@ export class MemberReconciler {
     this.#prefix = memberNamePrefix(opts.nodeName);
   }
 
-  async reconcile(classes: ReadonlyMap<string, LbClassModel>, desired: readonly DesiredMember[], livePodIps: ReadonlySet<string>, now: number): Promise<MemberOutcome> {
-    const out: MemberOutcome = { views: new Map(), details: new Map(), instances: [], counts: { registered: 0, healthy: 0, draining: 0 }, events: [], added: [] };
+  async reconcile(
+    classes: ReadonlyMap<string, LbClassModel>,
+    desired: readonly DesiredMember[],
+    livePodIps: ReadonlySet<string>,
+    now: number,
+  ): Promise<MemberOutcome> {
+    const out: MemberOutcome = {
+      views: new Map(),
+      details: new Map(),
+      instances: [],
+      counts: { registered: 0, healthy: 0, draining: 0 },
+      events: [],
+      added: [],
+    };
     const run: Run = { out, now, wake: (t) => (out.nextWakeAt = out.nextWakeAt === undefined ? t : Math.min(out.nextWakeAt, t)) };
     for (const m of desired) this.#lastDesired.set(memberKey(m.backend, m.name), m);
     await this.#syncInstances(classes);
@@ -133,7 +145,11 @@ export class MemberReconciler {
     );
 
     for (const [k, agg] of perMember) {
-      out.views.set(k, { registered: agg.total > 0 && agg.registered === agg.total, healthy: agg.total > 0 && agg.healthy === agg.total, unchecked: agg.total > 0 && agg.unchecked === agg.total });
+      out.views.set(k, {
+        registered: agg.total > 0 && agg.registered === agg.total,
+        healthy: agg.total > 0 && agg.healthy === agg.total,
+        unchecked: agg.total > 0 && agg.unchecked === agg.total,
+      });
     }
     for (const m of desired) {
       const v = out.views.get(memberKey(m.backend, m.name));
@@ -173,7 +189,16 @@ export class MemberReconciler {
       }
       for (const ref of refs) {
         const key = instanceRefKey(ref);
-        if (!byRef.has(key)) byRef.set(key, { ref, inst: this.#opts.makeInstance(ref, cls), failures: 0, nextRetryAt: 0, backends: new Set(), missingBackends: [], lastObserved: new Map() });
+        if (!byRef.has(key))
+          byRef.set(key, {
+            ref,
+            inst: this.#opts.makeInstance(ref, cls),
+            failures: 0,
+            nextRetryAt: 0,
+            backends: new Set(),
+            missingBackends: [],
+            lastObserved: new Map(),
+          });
       }
       this.#instances.set(className, byRef);
     }
@@ -189,7 +214,13 @@ export class MemberReconciler {
   async #reconcileInstance(st: InstanceState, desired: readonly DesiredMember[], livePodIps: ReadonlySet<string>, run: Run): Promise<Map<string, MemberView>> {
     const { ref } = st;
     const { out, now, wake } = run;
-    const status: InstanceStatus = { className: ref.className, id: ref.id, reachable: st.failures === 0, missingBackends: st.missingBackends, ...(st.lastErr !== undefined ? { lastError: errorMessage(st.lastErr), code: errorCode(st.lastErr) } : {}) };
+    const status: InstanceStatus = {
+      className: ref.className,
+      id: ref.id,
+      reachable: st.failures === 0,
+      missingBackends: st.missingBackends,
+      ...(st.lastErr !== undefined ? { lastError: errorMessage(st.lastErr), code: errorCode(st.lastErr) } : {}),
+    };
     out.instances.push(status);
     if (now < st.nextRetryAt) {
       wake(st.nextRetryAt);
@@ -216,7 +247,15 @@ export class MemberReconciler {
     delete status.code;
 
     const drains = this.#drainsOf(ref.id);
-    const diff = diffMembers({ desired, observed, missingBackends: new Set(st.missingBackends), livePodIps, drainingSince: drains, lastDesired: this.#lastDesired, now });
+    const diff = diffMembers({
+      desired,
+      observed,
+      missingBackends: new Set(st.missingBackends),
+      livePodIps,
+      drainingSince: drains,
+      lastDesired: this.#lastDesired,
+      now,
+    });
     for (const w of diff.waits) {
       drains.set(w.key, w.since); // adopted mid-drain after a restart: the window starts now
       wake(w.until);
@@ -268,14 +307,24 @@ export class MemberReconciler {
   }
 
   /** Records one acknowledged action: bookkeeping, log, Event, wake-up. */
-  #applied(a: MemberAction, at: { ref: LbInstanceRef; observed: Map<string, ObservedMember>; drains: Map<string, number>; added: Set<string>; log: Logger }, run: Run): void {
+  #applied(
+    a: MemberAction,
+    at: { ref: LbInstanceRef; observed: Map<string, ObservedMember>; drains: Map<string, number>; added: Set<string>; log: Logger },
+    run: Run,
+  ): void {
     const { out, now, wake } = run;
     switch (a.kind) {
       case 'drain': {
         const o = a.member;
         at.drains.set(a.key, now);
         at.log.info({ member: o.name, backend: o.backend, drainSeconds: a.drainSeconds }, 'member draining');
-        if (a.desired) this.#reportOnce(out, `drain|${a.key}|${a.desired.pod.uid}`, { object: podObj(a.desired), type: 'Normal', reason: 'MemberDraining', message: `Draining ${o.address}:${o.port} in ${o.backend} (no new connections); removed after ${a.drainSeconds}s or when the Pod is gone` });
+        if (a.desired)
+          this.#reportOnce(out, `drain|${a.key}|${a.desired.pod.uid}`, {
+            object: podObj(a.desired),
+            type: 'Normal',
+            reason: 'MemberDraining',
+            message: `Draining ${o.address}:${o.port} in ${o.backend} (no new connections); removed after ${a.drainSeconds}s or when the Pod is gone`,
+          });
         wake(now + a.drainSeconds * 1000);
         return;
       }
@@ -284,7 +333,13 @@ export class MemberReconciler {
         at.drains.delete(a.key);
         at.observed.delete(a.key);
         at.log.info({ member: o.name, backend: o.backend, reason: a.reason }, 'member removed');
-        if (a.desired && a.reason !== 'podGone') this.#reportOnce(out, `remove|${a.key}|${a.desired.pod.uid}`, { object: podObj(a.desired), type: 'Normal', reason: 'MemberRemoved', message: `Removed ${o.address}:${o.port} from ${o.backend} after the ${a.drainSeconds}s drain window` });
+        if (a.desired && a.reason !== 'podGone')
+          this.#reportOnce(out, `remove|${a.key}|${a.desired.pod.uid}`, {
+            object: podObj(a.desired),
+            type: 'Normal',
+            reason: 'MemberRemoved',
+            message: `Removed ${o.address}:${o.port} from ${o.backend} after the ${a.drainSeconds}s drain window`,
+          });
         return;
       }
       case 'enable':
@@ -295,7 +350,12 @@ export class MemberReconciler {
         const m = a.desired;
         at.added.add(a.key);
         out.added.push(a.key);
-        this.#reportOnce(out, `add|${a.key}|${m.pod.uid}`, { object: podObj(m), type: 'Normal', reason: 'MemberRegistered', message: `Registered ${m.address}:${m.port} in ${m.backend} (class ${at.ref.className}); the readiness gate turns True when every instance reports it healthy` });
+        this.#reportOnce(out, `add|${a.key}|${m.pod.uid}`, {
+          object: podObj(m),
+          type: 'Normal',
+          reason: 'MemberRegistered',
+          message: `Registered ${m.address}:${m.port} in ${m.backend} (class ${at.ref.className}); the readiness gate turns True when every instance reports it healthy`,
+        });
         at.log.info({ member: m.name, backend: m.backend, pod: `${m.pod.namespace}/${m.pod.name}` }, 'member added');
         return;
       }
@@ -316,7 +376,12 @@ export class MemberReconciler {
     if (st.failures === 1) {
       // Refused credentials are not an outage: the class or its Secret needs a fix, and the reason says so.
       const refused = err instanceof PodlbError && err.code === LB_CREDENTIALS_REFUSED;
-      run.out.events.push({ object: classRef(st.ref.className), type: 'Warning', reason: refused ? 'CredentialsRefused' : 'LoadBalancerUnreachable', message: `Instance ${st.ref.id}: ${status.lastError}; retrying with backoff, registered members are kept` });
+      run.out.events.push({
+        object: classRef(st.ref.className),
+        type: 'Warning',
+        reason: refused ? 'CredentialsRefused' : 'LoadBalancerUnreachable',
+        message: `Instance ${st.ref.id}: ${status.lastError}; retrying with backoff, registered members are kept`,
+      });
     }
   }
 

@@ -28,7 +28,8 @@ export function parseTenancy(raw: LoadBalancerClass['spec']['tenancy']): Tenancy
   for (const [i, e] of list.entries()) {
     const f = `spec.tenancy.namespaces[${i}]`;
     const name: unknown = e?.name;
-    if (typeof name !== 'string' || !NAMESPACE_PATTERN_RE.test(name)) return { field: `${f}.name`, message: 'must be a namespace name, a prefix ending in "*", or "*"' };
+    if (typeof name !== 'string' || !NAMESPACE_PATTERN_RE.test(name))
+      return { field: `${f}.name`, message: 'must be a namespace name, a prefix ending in "*", or "*"' };
     const backends: unknown = e?.backends;
     if (backends === undefined) {
       namespaces.push({ name });
@@ -36,7 +37,8 @@ export function parseTenancy(raw: LoadBalancerClass['spec']['tenancy']): Tenancy
     }
     if (!Array.isArray(backends) || backends.length > 64) return { field: `${f}.backends`, message: 'must be a list of at most 64 names' };
     for (const [j, b] of backends.entries()) {
-      if (typeof b !== 'string' || b === '' || !BACKEND_PATTERN_RE.test(b)) return { field: `${f}.backends[${j}]`, message: 'must be a backend name, optionally ending in "*"' };
+      if (typeof b !== 'string' || b === '' || !BACKEND_PATTERN_RE.test(b))
+        return { field: `${f}.backends[${j}]`, message: 'must be a backend name, optionally ending in "*"' };
     }
     namespaces.push({ name, backends: [...(backends as string[])] });
   }
@@ -56,13 +58,28 @@ function ownBackend(namespace: string, backend: string): boolean {
  * matching entry grants its backends (the union), so a catch-all `*` entry does not take away
  * what a namespace's own entry gives it.
  */
-export function tenancyDecision(tenancy: Tenancy | undefined, namespace: string, backend: string): { ok: true } | { ok: false; reason: 'NamespaceNotAllowed' | 'BackendNotAllowed'; message: string } {
+export function tenancyDecision(
+  tenancy: Tenancy | undefined,
+  namespace: string,
+  backend: string,
+): { ok: true } | { ok: false; reason: 'NamespaceNotAllowed' | 'BackendNotAllowed'; message: string } {
   if (!tenancy) {
-    return ownBackend(namespace, backend) ? { ok: true } : { ok: false, reason: 'BackendNotAllowed', message: `backend ${JSON.stringify(backend)} is not this namespace's: without spec.tenancy in the class, a namespace may name only backends beginning with "${namespace}."` };
+    return ownBackend(namespace, backend)
+      ? { ok: true }
+      : {
+          ok: false,
+          reason: 'BackendNotAllowed',
+          message: `backend ${JSON.stringify(backend)} is not this namespace's: without spec.tenancy in the class, a namespace may name only backends beginning with "${namespace}."`,
+        };
   }
   const entries = tenancy.namespaces.filter((e) => globMatches(e.name, namespace));
-  if (entries.length === 0) return { ok: false, reason: 'NamespaceNotAllowed', message: `namespace ${namespace} is not in the class's spec.tenancy.namespaces` };
+  if (entries.length === 0)
+    return { ok: false, reason: 'NamespaceNotAllowed', message: `namespace ${namespace} is not in the class's spec.tenancy.namespaces` };
   const allowed = entries.some((e) => (e.backends === undefined ? ownBackend(namespace, backend) : e.backends.some((p) => globMatches(p, backend))));
   if (allowed) return { ok: true };
-  return { ok: false, reason: 'BackendNotAllowed', message: `backend ${JSON.stringify(backend)} is not one the class's spec.tenancy allows namespace ${namespace} to name` };
+  return {
+    ok: false,
+    reason: 'BackendNotAllowed',
+    message: `backend ${JSON.stringify(backend)} is not one the class's spec.tenancy allows namespace ${namespace} to name`,
+  };
 }

@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { addressBytes, comparePrefix, formatAddress, hostPrefix, isLinkLocal, kernelPrefixText, parseIp, parsePrefix, prefixInside, prefixOrThrow, InvalidAddressError } from './ip.js';
+import {
+  addressBytes,
+  comparePrefix,
+  formatAddress,
+  hostPrefix,
+  isLinkLocal,
+  kernelPrefixText,
+  parseIp,
+  parsePrefix,
+  prefixInside,
+  prefixOrThrow,
+  InvalidAddressError,
+} from './ip.js';
 
 describe('parseIp', () => {
   it.each<[string, string | undefined, bigint?]>([
@@ -63,7 +75,12 @@ describe('parsePrefix', () => {
     expect(prefixInside(p('10.244.1.0/24'), p('10.244.0.0/16'))).toBe(true);
     expect(prefixInside(p('10.244.0.0/16'), p('10.244.1.0/24'))).toBe(false);
     expect(prefixInside(p('fd00::/64'), p('10.0.0.0/8'))).toBe(false);
-    expect(['fd00::/8', '10.0.0.0/16', '10.0.0.0/8', '9.0.0.0/8'].map(p).sort(comparePrefix).map((x) => x.text)).toEqual(['9.0.0.0/8', '10.0.0.0/8', '10.0.0.0/16', 'fd00::/8']);
+    expect(
+      ['fd00::/8', '10.0.0.0/16', '10.0.0.0/8', '9.0.0.0/8']
+        .map(p)
+        .sort(comparePrefix)
+        .map((x) => x.text),
+    ).toEqual(['9.0.0.0/8', '10.0.0.0/8', '10.0.0.0/16', 'fd00::/8']);
     expect(hostPrefix(parseIp('10.0.0.1')!).text).toBe('10.0.0.1/32');
     expect(isLinkLocal(parseIp('169.254.0.1')!)).toBe(true);
     expect(isLinkLocal(parseIp('fe80::1')!)).toBe(true);

@@ -72,9 +72,7 @@ export class BlackholeRoutes {
 
   async #sync(prefixes: string[]): Promise<SyncResult> {
     const wanted = new Set(prefixes.map((p) => kernelPrefixText(prefixOrThrow(p))));
-    const ours = (await this.#nl.dumpRoutes({ table: this.#table })).filter(
-      (r) => r.protocol === this.#protocol && r.type === 'blackhole',
-    );
+    const ours = (await this.#nl.dumpRoutes({ table: this.#table })).filter((r) => r.protocol === this.#protocol && r.type === 'blackhole');
     const have = new Set(ours.map((r) => r.dst));
     const result: SyncResult = { added: [], removed: [], conflicts: [] };
     for (const r of ours) {

@@ -97,7 +97,9 @@ describe('cached IPv4 text (the dump hot path)', () => {
 
 describe('NlMsg read in place', () => {
   it('one NlMsg walks a datagram to the same messages splitMessages returns', () => {
-    const lines = readFileSync(join(FIXTURES, 'route-dump-ipv4-all.hex'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    const lines = readFileSync(join(FIXTURES, 'route-dump-ipv4-all.hex'), 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
     for (const line of lines) {
       const d = Buffer.from(line, 'hex');
       const split = splitMessages(d).map((m) => [m.type, m.flags, m.seq, m.start, m.end, m.type === 24 ? parseRoute(m) : undefined]);
@@ -139,7 +141,9 @@ describe('framing', () => {
   });
 
   it('every truncation of a captured datagram either parses or throws NetlinkParseError, never anything else', () => {
-    const lines = readFileSync(join(FIXTURES, 'route-dump-ipv6-main.hex'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    const lines = readFileSync(join(FIXTURES, 'route-dump-ipv6-main.hex'), 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
     const whole = Buffer.from(lines[0]!, 'hex');
     for (let cut = 0; cut < whole.length; cut++) {
       try {
@@ -214,11 +218,37 @@ describe('captured route dumps', () => {
 
 describe('captured link dump', () => {
   it('names, kinds, operstate, MTU and addresses', () => {
-    const links = fixture('link-dump').filter((m) => m.type === 16).map(parseLink);
+    const links = fixture('link-dump')
+      .filter((m) => m.type === 16)
+      .map(parseLink);
     expect(links).toEqual([
       { index: 1, name: 'lo', linkType: 772, flags: 0x10049, up: true, lowerUp: true, operstate: 'unknown', mtu: 65536, address: '00:00:00:00:00:00' },
-      { index: 2, name: 'eth0', linkType: 1, flags: 0x11043, up: true, lowerUp: true, operstate: 'up', mtu: 1500, address: '02:00:00:00:00:01', kind: 'veth', parent: 2 },
-      { index: 3, name: 'eth1', linkType: 1, flags: 0x11043, up: true, lowerUp: true, operstate: 'up', mtu: 1500, address: '02:00:00:00:00:02', kind: 'veth', parent: 3 },
+      {
+        index: 2,
+        name: 'eth0',
+        linkType: 1,
+        flags: 0x11043,
+        up: true,
+        lowerUp: true,
+        operstate: 'up',
+        mtu: 1500,
+        address: '02:00:00:00:00:01',
+        kind: 'veth',
+        parent: 2,
+      },
+      {
+        index: 3,
+        name: 'eth1',
+        linkType: 1,
+        flags: 0x11043,
+        up: true,
+        lowerUp: true,
+        operstate: 'up',
+        mtu: 1500,
+        address: '02:00:00:00:00:02',
+        kind: 'veth',
+        parent: 3,
+      },
     ]);
   });
 });
@@ -249,7 +279,9 @@ describe('captured events', () => {
   it('route add/delete (both families) and link down, in order', () => {
     const msgs = fixture('events');
     const summary = msgs.map((m) =>
-      m.type === 16 ? ['link', parseLink(m).name, parseLink(m).operstate] : [m.type === 24 ? 'new' : 'del', parseRoute(m)?.dst, parseRoute(m)?.type, parseRoute(m)?.protocol],
+      m.type === 16
+        ? ['link', parseLink(m).name, parseLink(m).operstate]
+        : [m.type === 24 ? 'new' : 'del', parseRoute(m)?.dst, parseRoute(m)?.type, parseRoute(m)?.protocol],
     );
     expect(summary.slice(0, 4)).toEqual([
       ['new', '10.12.0.0/16', 'blackhole', 201],
@@ -288,11 +320,26 @@ describe('requests', () => {
   });
 
   it.each([
-    [{ dst: '10.0.0.0/8', gateway: '10.1.0.2' }, { scope: 0, gateway: '10.1.0.2', type: 'unicast', protocol: 3 }],
-    [{ dst: '10.0.0.0/8', oif: 4 }, { scope: 253, oif: 4 }],
-    [{ dst: '10.0.0.0/8', gateway: 'fe80::1', oif: 4 }, { gateway: 'fe80::1', oif: 4 }], // RTA_VIA
-    [{ dst: '10.0.0.0/8', type: 'blackhole' as const, table: 1000 }, { table: 1000, type: 'blackhole' }],
-    [{ dst: 'fd00::/8', prefsrc: 'fd00::1', gateway: 'fe80::1' }, { prefsrc: 'fd00::1', gateway: 'fe80::1' }],
+    [
+      { dst: '10.0.0.0/8', gateway: '10.1.0.2' },
+      { scope: 0, gateway: '10.1.0.2', type: 'unicast', protocol: 3 },
+    ],
+    [
+      { dst: '10.0.0.0/8', oif: 4 },
+      { scope: 253, oif: 4 },
+    ],
+    [
+      { dst: '10.0.0.0/8', gateway: 'fe80::1', oif: 4 },
+      { gateway: 'fe80::1', oif: 4 },
+    ], // RTA_VIA
+    [
+      { dst: '10.0.0.0/8', type: 'blackhole' as const, table: 1000 },
+      { table: 1000, type: 'blackhole' },
+    ],
+    [
+      { dst: 'fd00::/8', prefsrc: 'fd00::1', gateway: 'fe80::1' },
+      { prefsrc: 'fd00::1', gateway: 'fe80::1' },
+    ],
   ])('round-trips %j', (spec, want) => {
     const flags = NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK;
     const m = splitMessages(encodeRouteRequest('new', spec, flags, 1))[0]!;

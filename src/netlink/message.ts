@@ -1,15 +1,7 @@
 // Netlink framing: nlmsghdr, rtattr TLVs, NLMSG_ERROR/ACK and NLMSG_DONE. Pure functions over
 // Buffers in host byte order (little-endian on every machine podlb runs on; checked below).
 import { endianness } from 'node:os';
-import {
-  NLMSG_DONE,
-  NLMSG_ERROR,
-  NLMSG_HDRLEN,
-  NLM_F_ACK_TLVS,
-  NLM_F_CAPPED,
-  NLMSGERR_ATTR_MSG,
-  NLMSGERR_ATTR_OFFS,
-} from './constants.js';
+import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS } from './constants.js';
 import { NetlinkParseError } from './errors.js';
 
 if (endianness() !== 'LE') throw new Error('src/netlink assumes a little-endian host (netlink uses host byte order)');

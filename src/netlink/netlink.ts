@@ -122,11 +122,15 @@ export class Netlink {
     const table = opts.table ?? RT_TABLE_MAIN;
     const out: Route[] = [];
     for (const family of opts.family ? [opts.family] : ([4, 6] as const)) {
-      const routes = await this.#dump(`RTM_GETROUTE dump IPv${family}`, (seq) => encodeRouteDump(family, seq, table === 'all' ? undefined : table), (m, acc: Route[]) => {
-        if (m.type !== RTM_NEWROUTE) return;
-        const r = parseRoute(m);
-        if (r && (table === 'all' || r.table === table) && !(r.flags & RTM_F_CLONED)) acc.push(r);
-      }).catch((err: unknown) => {
+      const routes = await this.#dump(
+        `RTM_GETROUTE dump IPv${family}`,
+        (seq) => encodeRouteDump(family, seq, table === 'all' ? undefined : table),
+        (m, acc: Route[]) => {
+          if (m.type !== RTM_NEWROUTE) return;
+          const r = parseRoute(m);
+          if (r && (table === 'all' || r.table === table) && !(r.flags & RTM_F_CLONED)) acc.push(r);
+        },
+      ).catch((err: unknown) => {
         // A strict dump of a table the family has never had a route in ends with ENOENT.
         if (table !== 'all' && err instanceof NetlinkError && err.errnoName === 'ENOENT') return [];
         throw err;
@@ -167,9 +171,13 @@ export class Netlink {
   }
 
   async links(): Promise<Link[]> {
-    return this.#dump('RTM_GETLINK dump', (seq) => encodeLinkDump(seq), (m, acc: Link[]) => {
-      if (m.type === RTM_NEWLINK) acc.push(parseLink(m));
-    });
+    return this.#dump(
+      'RTM_GETLINK dump',
+      (seq) => encodeLinkDump(seq),
+      (m, acc: Link[]) => {
+        if (m.type === RTM_NEWLINK) acc.push(parseLink(m));
+      },
+    );
   }
 
   /**
@@ -185,7 +193,14 @@ export class Netlink {
     const bit = (g: number): number => 1 << (g - 1);
     const groups = (what.routes ? bit(RTNLGRP_IPV4_ROUTE) | bit(RTNLGRP_IPV6_ROUTE) : 0) | (what.links ? bit(RTNLGRP_LINK) : 0);
     if (groups === 0) throw new NetlinkError('subscribe', 22, 'nothing to subscribe to: set routes and/or links');
-    const sub = new EventSubscription(openSocketIn(this.netns), groups, what.receiveBuffer ?? EVENT_RCVBUF, cb, () => this.#subscriptions.delete(sub), this.#tap);
+    const sub = new EventSubscription(
+      openSocketIn(this.netns),
+      groups,
+      what.receiveBuffer ?? EVENT_RCVBUF,
+      cb,
+      () => this.#subscriptions.delete(sub),
+      this.#tap,
+    );
     this.#subscriptions.add(sub);
     return sub;
   }

@@ -26,7 +26,17 @@ import {
   type RouteType,
 } from './constants.js';
 import { NetlinkParseError } from './errors.js';
-import { addressBytes, familyOf, formatAddressAt, formatIPv4Interned, formatIPv4PrefixAt, InvalidAddressError, prefixOrThrow, prefixSuffix, type Family } from '../net/ip.js';
+import {
+  addressBytes,
+  familyOf,
+  formatAddressAt,
+  formatIPv4Interned,
+  formatIPv4PrefixAt,
+  InvalidAddressError,
+  prefixOrThrow,
+  prefixSuffix,
+  type Family,
+} from '../net/ip.js';
 import { encodeAttr, encodeMessage, parseAttrs, u32, type NlMsg } from './message.js';
 
 export interface NextHop {

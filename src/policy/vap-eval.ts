@@ -69,9 +69,7 @@ export interface AdmissionInput {
   namespaceObject?: unknown;
 }
 
-export type Verdict =
-  | { allowed: true; matched: boolean }
-  | { allowed: false; matched: true; reason: string; messages: string[]; errors: string[] };
+export type Verdict = { allowed: true; matched: boolean } | { allowed: false; matched: true; reason: string; messages: string[]; errors: string[] };
 
 const env = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
 

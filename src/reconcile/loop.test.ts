@@ -8,7 +8,11 @@ import type { Reconciler, ReconcileResult } from './reconciler.js';
 const log = pino({ level: 'silent' });
 
 /** A reconciler whose next answers are scripted; it records the snapshots it saw. */
-function scripted(name: string, answers: (() => ReconcileResult<string>)[], fallback: () => ReconcileResult<string> = () => ({})): Reconciler<number, string> & { seen: number[] } {
+function scripted(
+  name: string,
+  answers: (() => ReconcileResult<string>)[],
+  fallback: () => ReconcileResult<string> = () => ({}),
+): Reconciler<number, string> & { seen: number[] } {
   const seen: number[] = [];
   return {
     name,
@@ -37,10 +41,20 @@ describe('ReconcileLoop', () => {
   it('a reconciler that throws does not skip the ones after it, and keeps its last status', async () => {
     const clock = { t: 1_000_000 };
     const failures: string[] = [];
-    const bird = scripted('bird', [() => ({ status: 'bird ok' }), () => { throw new Error('render refused the model'); }]);
+    const bird = scripted('bird', [
+      () => ({ status: 'bird ok' }),
+      () => {
+        throw new Error('render refused the model');
+      },
+    ]);
     const members = scripted('members', [], () => ({ status: 'members ok' }));
     const gates = scripted('gates', []);
-    const loop = makeLoop({ reconcilers: [bird, members, gates], now: () => clock.t, backoff: { baseMs: 1_000, maxMs: 8_000 }, onFailure: (name, err) => failures.push(`${name}: ${err}`) });
+    const loop = makeLoop({
+      reconcilers: [bird, members, gates],
+      now: () => clock.t,
+      backoff: { baseMs: 1_000, maxMs: 8_000 },
+      onFailure: (name, err) => failures.push(`${name}: ${err}`),
+    });
     await loop.nextRun();
     const r = await loop.nextRun();
     expect(r!.runs.get('bird')).toEqual({ error: 'render refused the model' });
@@ -85,7 +99,9 @@ describe('ReconcileLoop', () => {
     const recorded: EventToRecord[] = [];
     const object = { kind: 'PodLBNode', name: 'n1' };
     const a = scripted('a', [() => ({ events: [{ object, type: 'Normal', reason: 'BirdConfigApplied', message: 'm1' }] })]);
-    const b = scripted('b', [() => ({ failed: { error: 'x' }, problems: [{ object, field: 'spec', reason: 'InvalidPeer', message: 'm2', severity: 'Warning' }] })]);
+    const b = scripted('b', [
+      () => ({ failed: { error: 'x' }, problems: [{ object, field: 'spec', reason: 'InvalidPeer', message: 'm2', severity: 'Warning' }] }),
+    ]);
     const loop = makeLoop({ reconcilers: [a, b], record: (e) => void recorded.push(e) });
     await loop.nextRun();
     expect(recorded).toEqual([
@@ -168,8 +184,14 @@ describe('ReconcileLoop', () => {
     const lines: Record<string, unknown>[] = [];
     const captured = pino({ level: 'warn' }, { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) });
     const refused = Object.assign(new Error('connect ECONNREFUSED /run/bird.ctl'), { code: 'ECONNREFUSED' });
-    const bird = scripted('bird', [() => ({ failed: { error: 'BIRD is away', err: new UnreachableError('BIRD_UNREACHABLE', 'BIRD control socket', refused) } })]);
-    const kernel = scripted('kernel', [() => { throw refused; }]);
+    const bird = scripted('bird', [
+      () => ({ failed: { error: 'BIRD is away', err: new UnreachableError('BIRD_UNREACHABLE', 'BIRD control socket', refused) } }),
+    ]);
+    const kernel = scripted('kernel', [
+      () => {
+        throw refused;
+      },
+    ]);
     const status = scripted('status', [() => ({ failed: { error: 'a stored reason, no Error' } })]);
     const failures: string[] = [];
     const loop = makeLoop({ log: captured, reconcilers: [bird, kernel, status], onFailure: (name, _error, code) => failures.push(`${name}: ${code}`) });
@@ -178,7 +200,12 @@ describe('ReconcileLoop', () => {
 
     const failed = (name: string) => lines.find((l) => l.reconciler === name && l.msg === 'reconcile failed; retrying with backoff')!;
     const birdErr = failed('bird').err as Record<string, unknown>;
-    expect(birdErr).toMatchObject({ type: 'UnreachableError', message: 'BIRD control socket: connect ECONNREFUSED /run/bird.ctl', code: 'BIRD_UNREACHABLE', transient: true });
+    expect(birdErr).toMatchObject({
+      type: 'UnreachableError',
+      message: 'BIRD control socket: connect ECONNREFUSED /run/bird.ctl',
+      code: 'BIRD_UNREACHABLE',
+      transient: true,
+    });
     expect(birdErr.stack).toMatch(/^UnreachableError: BIRD control socket\n[\s\S]*caused by: Error: connect ECONNREFUSED/);
     expect(failed('bird').code).toBe('BIRD_UNREACHABLE');
     const threw = lines.find((l) => l.reconciler === 'kernel' && l.msg === 'reconciler threw')!;

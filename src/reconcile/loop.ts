@@ -179,7 +179,10 @@ export class ReconcileLoop<S, C = never> {
       wakeTimes.push(now + delay);
       const code = errorCode(cause);
       this.#o.onFailure?.(r.name, run.error, code);
-      log.warn({ reconciler: r.name, ...(cause === undefined ? { error: run.error } : { err: cause }), code, failures, retryInMs: Math.round(delay) }, 'reconcile failed; retrying with backoff');
+      log.warn(
+        { reconciler: r.name, ...(cause === undefined ? { error: run.error } : { err: cause }), code, failures, retryInMs: Math.round(delay) },
+        'reconcile failed; retrying with backoff',
+      );
     }
     const record = this.#o.record;
     if (record && events.length > 0) {

@@ -19,10 +19,13 @@ export class Signal {
     if (at >= this.#timerAt) return;
     clearTimeout(this.#timer);
     this.#timerAt = at;
-    this.#timer = setTimeout(() => {
-      this.#timerAt = Infinity;
-      this.notify();
-    }, Math.max(0, at - now));
+    this.#timer = setTimeout(
+      () => {
+        this.#timerAt = Infinity;
+        this.notify();
+      },
+      Math.max(0, at - now),
+    );
   }
 
   /** Resolves once a notify happened since the last wait. */

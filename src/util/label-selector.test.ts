@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidObjectError } from './errors.js';
-import { formatRequirement, formatSelector, labelsMatch, LabelSelectorError, parseLabelSelector, parseLabelSelectorFor, requirementsMatch, requirementsOf, selectorMatches, serviceSelects } from './label-selector.js';
+import {
+  formatRequirement,
+  formatSelector,
+  labelsMatch,
+  LabelSelectorError,
+  parseLabelSelector,
+  parseLabelSelectorFor,
+  requirementsMatch,
+  requirementsOf,
+  selectorMatches,
+  serviceSelects,
+} from './label-selector.js';
 
 const F = 'spec.nodeSelector';
 
@@ -22,12 +33,7 @@ describe('parseLabelSelector + selectorMatches', () => {
     ['Exists missing', { matchExpressions: [{ key: 'gpu', operator: 'Exists' }] }, {}, false],
     ['DoesNotExist', { matchExpressions: [{ key: 'gpu', operator: 'DoesNotExist', values: [] }] }, {}, true],
     ['DoesNotExist present', { matchExpressions: [{ key: 'gpu', operator: 'DoesNotExist' }] }, { gpu: 'x' }, false],
-    [
-      'labels and expressions ANDed',
-      { matchLabels: { a: '1' }, matchExpressions: [{ key: 'b', operator: 'Exists' }] },
-      { a: '1', b: '' },
-      true,
-    ],
+    ['labels and expressions ANDed', { matchLabels: { a: '1' }, matchExpressions: [{ key: 'b', operator: 'Exists' }] }, { a: '1', b: '' }, true],
     ['prototype keys are not labels', { matchExpressions: [{ key: 'constructor', operator: 'Exists' }] }, {}, false],
   ])('%s', (_n, sel, labels, want) => {
     expect(selectorMatches(parseLabelSelector(sel, F), labels as Record<string, string>)).toBe(want);
@@ -73,7 +79,9 @@ describe('parseLabelSelector + selectorMatches', () => {
 
   it('wraps errors with the object', () => {
     expect(() => parseLabelSelectorFor('BGPPeer', 'tor', { matchLabels: { a: '"' } }, F)).toThrow(InvalidObjectError);
-    expect(() => parseLabelSelectorFor('BGPPeer', 'tor', { matchLabels: { a: '"' } }, F)).toThrow(/BGPPeer tor: spec.nodeSelector.matchLabels\[a\]: invalid label value/);
+    expect(() => parseLabelSelectorFor('BGPPeer', 'tor', { matchLabels: { a: '"' } }, F)).toThrow(
+      /BGPPeer tor: spec.nodeSelector.matchLabels\[a\]: invalid label value/,
+    );
   });
 });
 

@@ -73,7 +73,8 @@ export function parseLabelSelector(raw: unknown, field: string): ParsedSelector 
   if (raw === undefined || raw === null) return { requirements: [] };
   if (!isPlainObject(raw)) throw new LabelSelectorError(field, 'must be an object with matchLabels and/or matchExpressions');
   for (const k of Object.keys(raw)) {
-    if (k !== 'matchLabels' && k !== 'matchExpressions') throw new LabelSelectorError(`${field}.${k}`, 'unknown field (expected matchLabels or matchExpressions)');
+    if (k !== 'matchLabels' && k !== 'matchExpressions')
+      throw new LabelSelectorError(`${field}.${k}`, 'unknown field (expected matchLabels or matchExpressions)');
   }
   const reqs: Requirement[] = [];
   const ml = (raw as LabelSelector).matchLabels as unknown;
@@ -164,7 +165,10 @@ export function selectorMatches(sel: ParsedSelector, labels: Readonly<Record<str
  * A metav1.LabelSelector that a server already accepted, as requirements, without validating it
  * again; an operator it does not know adds no requirement.
  */
-export function requirementsOf(sel: { matchLabels?: Record<string, string>; matchExpressions?: readonly { key: string; operator: string; values?: readonly string[] }[] }): Requirement[] {
+export function requirementsOf(sel: {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: readonly { key: string; operator: string; values?: readonly string[] }[];
+}): Requirement[] {
   const reqs: Requirement[] = [];
   for (const [k, v] of Object.entries(sel.matchLabels ?? {})) reqs.push({ key: k, operator: 'In', values: [v] });
   for (const e of sel.matchExpressions ?? []) {

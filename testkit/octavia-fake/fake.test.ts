@@ -9,7 +9,11 @@ let nomon: FakePool;
 let token: string;
 
 async function call(method: string, path: string, body?: unknown, tok = token): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${fake.octaviaUrl}${path}`, { method, headers: { 'x-auth-token': tok, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const res = await fetch(`${fake.octaviaUrl}${path}`, {
+    method,
+    headers: { 'x-auth-token': tok, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
@@ -22,13 +26,20 @@ beforeEach(async () => {
   const p = fake.credentials.password;
   const res = await fetch(`${fake.url}/auth/tokens`, {
     method: 'POST',
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: p.username, domain: { name: 'Default' }, password: p.password } } }, scope: { project: { name: p.projectName, domain: { name: 'Default' } } } } }),
+    body: JSON.stringify({
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: p.username, domain: { name: 'Default' }, password: p.password } } },
+        scope: { project: { name: p.projectName, domain: { name: 'Default' } } },
+      },
+    }),
   });
   expect(res.status).toBe(201);
   token = res.headers.get('x-subject-token')!;
   const body = (await res.json()) as any;
   expect(body.token.expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
-  expect(body.token.catalog.find((s: any) => s.type === 'load-balancer').endpoints).toContainEqual(expect.objectContaining({ interface: 'public', region_id: 'RegionOne' }));
+  expect(body.token.catalog.find((s: any) => s.type === 'load-balancer').endpoints).toContainEqual(
+    expect.objectContaining({ interface: 'public', region_id: 'RegionOne' }),
+  );
 });
 afterEach(async () => {
   await fake.close();
@@ -37,10 +48,19 @@ afterEach(async () => {
 describe('Keystone', () => {
   it('401 for a wrong password, 400 for a malformed request, application credentials refuse a scope', async () => {
     const post = (auth: unknown): Promise<Response> => fetch(`${fake.url}/auth/tokens`, { method: 'POST', body: JSON.stringify({ auth }) });
-    expect((await post({ identity: { methods: ['password'], password: { user: { name: 'podlb', domain: { name: 'Default' }, password: 'x' } } } })).status).toBe(401);
+    expect(
+      (await post({ identity: { methods: ['password'], password: { user: { name: 'podlb', domain: { name: 'Default' }, password: 'x' } } } })).status,
+    ).toBe(401);
     expect((await post({ identity: {} })).status).toBe(400);
     const ac = fake.credentials.applicationCredential;
-    expect((await post({ identity: { methods: ['application_credential'], application_credential: { id: ac.id, secret: ac.secret } }, scope: { project: { id: 'x' } } })).status).toBe(401);
+    expect(
+      (
+        await post({
+          identity: { methods: ['application_credential'], application_credential: { id: ac.id, secret: ac.secret } },
+          scope: { project: { id: 'x' } },
+        })
+      ).status,
+    ).toBe(401);
     expect((await post({ identity: { methods: ['application_credential'], application_credential: { id: ac.id, secret: ac.secret } } })).status).toBe(201);
   });
 
@@ -59,7 +79,14 @@ describe('members', () => {
   it('201 create (OFFLINE with a monitor, NO_MONITOR without), 200 update, 204 delete, 404 after', async () => {
     const c = await call('POST', `/v2/lbaas/pools/${pool.id}/members`, member('10.0.0.1', { name: 'm1', tags: ['t'] }));
     expect(c.status).toBe(201);
-    expect(c.body.member).toMatchObject({ name: 'm1', weight: 1, admin_state_up: true, operating_status: 'OFFLINE', provisioning_status: 'PENDING_CREATE', tags: ['t'] });
+    expect(c.body.member).toMatchObject({
+      name: 'm1',
+      weight: 1,
+      admin_state_up: true,
+      operating_status: 'OFFLINE',
+      provisioning_status: 'PENDING_CREATE',
+      tags: ['t'],
+    });
     const n = await call('POST', `/v2/lbaas/pools/${nomon.id}/members`, member('10.0.0.1'));
     expect(n.body.member.operating_status).toBe('NO_MONITOR');
     const u = await call('PUT', `/v2/lbaas/pools/${pool.id}/members/${c.body.member.id}`, { member: { weight: 0 } });
@@ -85,7 +112,9 @@ describe('members', () => {
 
   it('409 for a duplicate address/port; 400 for bad input and unknown attributes', async () => {
     await call('POST', `/v2/lbaas/pools/${pool.id}/members`, member('10.0.0.1'));
-    expect((await call('POST', `/v2/lbaas/pools/${pool.id}/members`, member('10.0.0.1'))).body.faultstring).toMatch(/already using ip 10\.0\.0\.1 on protocol_port 80/);
+    expect((await call('POST', `/v2/lbaas/pools/${pool.id}/members`, member('10.0.0.1'))).body.faultstring).toMatch(
+      /already using ip 10\.0\.0\.1 on protocol_port 80/,
+    );
     expect((await call('POST', `/v2/lbaas/pools/${pool.id}/members`, member('10.0.0.300'))).status).toBe(400);
     expect((await call('POST', `/v2/lbaas/pools/${pool.id}/members`, member('10.0.0.2', { weight: 257 }))).status).toBe(400);
     expect((await call('POST', `/v2/lbaas/pools/${pool.id}/members`, member('10.0.0.2', { colour: 'red' }))).status).toBe(400);
@@ -120,9 +149,22 @@ describe('members', () => {
   it('batch update replaces the member list (matched by address/port), 202; additive_only keeps the rest', async () => {
     fake.state.insertMember(pool.id, { name: 'keep', address: '10.0.0.1', protocol_port: 80 });
     fake.state.insertMember(pool.id, { name: 'other', address: '10.0.0.2', protocol_port: 80 });
-    const r = await call('PUT', `/v2/lbaas/pools/${pool.id}/members`, { members: [{ address: '10.0.0.1', protocol_port: 80, weight: 5 }, { address: '10.0.0.3', protocol_port: 80, name: 'new' }] });
+    const r = await call('PUT', `/v2/lbaas/pools/${pool.id}/members`, {
+      members: [
+        { address: '10.0.0.1', protocol_port: 80, weight: 5 },
+        { address: '10.0.0.3', protocol_port: 80, name: 'new' },
+      ],
+    });
     expect(r.status).toBe(202);
-    expect(fake.state.membersOf(pool.id).map((m) => [m.address, m.weight]).sort()).toEqual([['10.0.0.1', 5], ['10.0.0.3', 1]]);
+    expect(
+      fake.state
+        .membersOf(pool.id)
+        .map((m) => [m.address, m.weight])
+        .sort(),
+    ).toEqual([
+      ['10.0.0.1', 5],
+      ['10.0.0.3', 1],
+    ]);
     await call('PUT', `/v2/lbaas/pools/${pool.id}/members?additive_only=true`, { members: [{ address: '10.0.0.4', protocol_port: 80 }] });
     expect(fake.state.membersOf(pool.id)).toHaveLength(3);
   });

@@ -35,7 +35,6 @@ interface Fault {
   match?: RequestMatch;
 }
 
-
 export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<OctaviaFake> {
   const regions = opts.regions ?? ['RegionOne', 'RegionTwo'];
   const state = new OctaviaFakeState({ pendingMs: opts.pendingMs ?? 0, onlineAfterMs: opts.onlineAfterMs ?? null });
@@ -95,7 +94,11 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
       }
       const body =
         fault.status === 409
-          ? { faultcode: 'Client', faultstring: `Load Balancer ${[...state.loadBalancers.keys()][0] ?? 'x'} is immutable and cannot be updated.`, debuginfo: null }
+          ? {
+              faultcode: 'Client',
+              faultstring: `Load Balancer ${[...state.loadBalancers.keys()][0] ?? 'x'} is immutable and cannot be updated.`,
+              debuginfo: null,
+            }
           : fault.status === 401
             ? { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } }
             : { faultcode: fault.status >= 500 ? 'Server' : 'Client', faultstring: `injected fault ${fault.status}`, debuginfo: null };
@@ -125,18 +128,26 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
     }
     const ident = body?.auth?.identity;
     const methods: unknown = ident?.methods;
-    if (!Array.isArray(methods) || methods.length !== 1) return keystoneError(res, req, 400, "Invalid input for field 'identity': 'methods' is a required property");
+    if (!Array.isArray(methods) || methods.length !== 1)
+      return keystoneError(res, req, 400, "Invalid input for field 'identity': 'methods' is a required property");
     const unauthorized = (): void => keystoneError(res, req, 401, 'The request you have made requires authentication.');
     let u: FakeUser | undefined;
     let projectId: string | null = null;
     const kind = methods[0] as string;
     if (kind === 'password') {
       const pu = ident.password?.user;
-      if (!pu || typeof pu.password !== 'string') return keystoneError(res, req, 400, "Invalid input for field 'identity/password/user': 'password' is a required property");
+      if (!pu || typeof pu.password !== 'string')
+        return keystoneError(res, req, 400, "Invalid input for field 'identity/password/user': 'password' is a required property");
       if (pu.id) u = identity.users.find((x) => x.id === pu.id);
       else if (pu.name) {
         const dom = pu.domain?.name ?? pu.domain?.id;
-        if (!dom) return keystoneError(res, req, 400, 'Expecting to find domain in user. The server could not comply with the request since it is either malformed or otherwise incorrect.');
+        if (!dom)
+          return keystoneError(
+            res,
+            req,
+            400,
+            'Expecting to find domain in user. The server could not comply with the request since it is either malformed or otherwise incorrect.',
+          );
         u = identity.users.find((x) => x.name === pu.name && (x.domain === dom || (dom === 'default' && x.domain === 'Default')));
       } else return keystoneError(res, req, 400, "Invalid input for field 'identity/password/user': 'id' or 'name' is required");
       if (!u || u.password !== pu.password) return unauthorized();
@@ -150,7 +161,8 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
       } else projectId = u.defaultProjectId ?? null;
     } else if (kind === 'application_credential') {
       const ac = ident.application_credential;
-      if (!ac || typeof ac.secret !== 'string' || typeof ac.id !== 'string') return keystoneError(res, req, 400, "Invalid input for field 'identity/application_credential': 'id' and 'secret' are required");
+      if (!ac || typeof ac.secret !== 'string' || typeof ac.id !== 'string')
+        return keystoneError(res, req, 400, "Invalid input for field 'identity/application_credential': 'id' and 'secret' are required");
       if (body.auth.scope) return unauthorized(); // "Application credentials cannot request a scope."
       const c = identity.applicationCredentials.find((x) => x.id === ac.id);
       if (!c || c.secret !== ac.secret) return unauthorized();
@@ -165,12 +177,19 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
     const p = identity.projects.find((x) => x.id === projectId);
     const catalog = projectId
       ? [
-          { type: 'identity', name: 'keystone', id: 'c0', endpoints: regions.map((r) => ({ id: `id-${r}`, interface: 'public', region: r, region_id: r, url: `${base}/identity` })) },
+          {
+            type: 'identity',
+            name: 'keystone',
+            id: 'c0',
+            endpoints: regions.map((r) => ({ id: `id-${r}`, interface: 'public', region: r, region_id: r, url: `${base}/identity` })),
+          },
           {
             type: 'load-balancer',
             name: 'octavia',
             id: 'c1',
-            endpoints: regions.flatMap((r) => (['public', 'internal', 'admin'] as const).map((i) => ({ id: `lb-${r}-${i}`, interface: i, region: r, region_id: r, url: `${endpoint(r, i)}/` }))),
+            endpoints: regions.flatMap((r) =>
+              (['public', 'internal', 'admin'] as const).map((i) => ({ id: `lb-${r}-${i}`, interface: i, region: r, region_id: r, url: `${endpoint(r, i)}/` })),
+            ),
           },
         ]
       : undefined;
@@ -182,7 +201,12 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
         token: {
           methods: [kind],
           user: { id: u.id, name: u.name, domain: { id: u.domain.toLowerCase(), name: u.domain } },
-          ...(p ? { project: { id: p.id, name: p.name, domain: { id: p.domain.toLowerCase(), name: p.domain } }, roles: [{ id: 'r1', name: 'load-balancer_member' }] } : {}),
+          ...(p
+            ? {
+                project: { id: p.id, name: p.name, domain: { id: p.domain.toLowerCase(), name: p.domain } },
+                roles: [{ id: 'r1', name: 'load-balancer_member' }],
+              }
+            : {}),
           ...(catalog ? { catalog } : {}),
           audit_ids: [randomBytes(8).toString('base64url')],
           issued_at: keystoneTime(Date.now()),
@@ -201,7 +225,12 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
 
   function octavia(req: http.IncomingMessage, res: http.ServerResponse, method: string, path: string, query: URLSearchParams, raw: string): void {
     if (path === '/' && method === 'GET') {
-      send(res, req, 200, { versions: [{ id: 'v2.0', status: 'SUPPORTED', updated: '2016-12-11T00:00:00Z', links: [{ href: `${base}/v2`, rel: 'self' }] }, { id: 'v2.27', status: 'CURRENT', updated: '2023-05-05T00:00:00Z', links: [{ href: `${base}/v2`, rel: 'self' }] }] });
+      send(res, req, 200, {
+        versions: [
+          { id: 'v2.0', status: 'SUPPORTED', updated: '2016-12-11T00:00:00Z', links: [{ href: `${base}/v2`, rel: 'self' }] },
+          { id: 'v2.27', status: 'CURRENT', updated: '2023-05-05T00:00:00Z', links: [{ href: `${base}/v2`, rel: 'self' }] },
+        ],
+      });
       return;
     }
     const tokenHeader = req.headers['x-auth-token'];
@@ -225,13 +254,19 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
       if (seg[0] !== 'pools') return fault(res, req, 404, 'The resource could not be found.');
       if (seg.length === 1) {
         if (method !== 'GET') return fault(res, req, 405, 'Method not allowed in the fake.');
-        const pools = [...state.pools.values()].map((p) => ({ ...p, loadbalancers: [{ id: p.loadbalancer_id }], members: state.membersOf(p.id).map((m) => ({ id: m.id })) }));
+        const pools = [...state.pools.values()].map((p) => ({
+          ...p,
+          loadbalancers: [{ id: p.loadbalancer_id }],
+          members: state.membersOf(p.id).map((m) => ({ id: m.id })),
+        }));
         return send(res, req, 200, list('pools', pools, query, pathOnly, ['loadbalancer_id']));
       }
       const pool = state.getPool(seg[1]!);
       if (seg.length === 2) {
         if (method !== 'GET') return fault(res, req, 405, 'Method not allowed in the fake.');
-        return send(res, req, 200, { pool: pick({ ...pool, loadbalancers: [{ id: pool.loadbalancer_id }], members: state.membersOf(pool.id).map((m) => ({ id: m.id })) }, query) });
+        return send(res, req, 200, {
+          pool: pick({ ...pool, loadbalancers: [{ id: pool.loadbalancer_id }], members: state.membersOf(pool.id).map((m) => ({ id: m.id })) }, query),
+        });
       }
       if (seg[2] !== 'members' || seg.length > 4) return fault(res, req, 404, 'The resource could not be found.');
       if (seg.length === 3) {
@@ -256,7 +291,8 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
         const body = parseJson(raw) as { member?: Record<string, unknown> };
         const mm = body?.member;
         if (!mm || typeof mm !== 'object') throw new FakeApiError(400, "Invalid input for field/attribute member. Value: 'None'. Mandatory field missing.");
-        for (const k of Object.keys(mm)) if (!MEMBER_PUT_KEYS.has(k)) throw new FakeApiError(400, `Invalid input for field/attribute member. Unknown attribute for argument member_: ${k}`);
+        for (const k of Object.keys(mm))
+          if (!MEMBER_PUT_KEYS.has(k)) throw new FakeApiError(400, `Invalid input for field/attribute member. Unknown attribute for argument member_: ${k}`);
         const patch = validateMemberFields(mm);
         return send(res, req, 200, { member: state.updateMember(pool.id, memberId, patch) });
       }
@@ -272,7 +308,13 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
   }
 
   /** Filtering, tags and pagination of a collection, as Octavia's pagination helper. */
-  function list<T extends { id: string; tags: string[] }>(key: string, all: T[], query: URLSearchParams, pathOnly: string, extraFilters: string[] = []): Record<string, unknown> {
+  function list<T extends { id: string; tags: string[] }>(
+    key: string,
+    all: T[],
+    query: URLSearchParams,
+    pathOnly: string,
+    extraFilters: string[] = [],
+  ): Record<string, unknown> {
     for (const k of ['page_reverse', 'sort', 'sort_key', 'sort_dir']) if (query.has(k)) throw new FakeApiError(400, `${k} is not supported by the fake`);
     let items = all.filter((item) => {
       for (const [k, v] of query) {
@@ -283,7 +325,13 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
       }
       return true;
     });
-    const tagList = (k: string): string[] | undefined => (query.has(k) ? query.getAll(k).flatMap((v) => v.split(',')).filter(Boolean) : undefined);
+    const tagList = (k: string): string[] | undefined =>
+      query.has(k)
+        ? query
+            .getAll(k)
+            .flatMap((v) => v.split(','))
+            .filter(Boolean)
+        : undefined;
     const all_ = tagList('tags');
     const any = tagList('tags-any');
     const notAll = tagList('not-tags');
@@ -292,8 +340,8 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
       (i) =>
         (!all_ || all_.every((t) => i.tags.includes(t))) &&
         (!any || any.some((t) => i.tags.includes(t))) &&
-        (!notAll?.every((t) => i.tags.includes(t))) &&
-        (!notAny?.some((t) => i.tags.includes(t))),
+        !notAll?.every((t) => i.tags.includes(t)) &&
+        !notAny?.some((t) => i.tags.includes(t)),
     );
     const limitText = query.get('limit');
     let limit = maxLimit;
@@ -331,7 +379,14 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
     state,
     identity,
     credentials: {
-      password: { type: 'password', username: user.name, password: user.password, projectName: project.name, userDomainName: 'Default', projectDomainName: 'Default' },
+      password: {
+        type: 'password',
+        username: user.name,
+        password: user.password,
+        projectName: project.name,
+        userDomainName: 'Default',
+        projectDomainName: 'Default',
+      },
       applicationCredential: { type: 'applicationCredential', id: appCred.id, secret: appCred.secret },
     },
     faults: {

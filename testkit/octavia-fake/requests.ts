@@ -3,8 +3,32 @@ import type http from 'node:http';
 import { isIP } from 'node:net';
 import { FakeApiError, type FakeMember, type MemberInput } from './state.js';
 
-export const RESERVED_QUERY = new Set(['limit', 'marker', 'page_reverse', 'sort', 'sort_key', 'sort_dir', 'fields', 'tags', 'tags-any', 'not-tags', 'not-tags-any']);
-export const MEMBER_POST_KEYS = new Set(['name', 'address', 'protocol_port', 'weight', 'admin_state_up', 'backup', 'subnet_id', 'monitor_address', 'monitor_port', 'tags', 'project_id']);
+export const RESERVED_QUERY = new Set([
+  'limit',
+  'marker',
+  'page_reverse',
+  'sort',
+  'sort_key',
+  'sort_dir',
+  'fields',
+  'tags',
+  'tags-any',
+  'not-tags',
+  'not-tags-any',
+]);
+export const MEMBER_POST_KEYS = new Set([
+  'name',
+  'address',
+  'protocol_port',
+  'weight',
+  'admin_state_up',
+  'backup',
+  'subnet_id',
+  'monitor_address',
+  'monitor_port',
+  'tags',
+  'project_id',
+]);
 export const MEMBER_PUT_KEYS = new Set(['name', 'weight', 'admin_state_up', 'backup', 'monitor_address', 'monitor_port', 'tags']);
 
 export function readBody(req: http.IncomingMessage): Promise<string> {
@@ -30,7 +54,10 @@ export function keystoneTime(ms: number): string {
 }
 
 export function pick<T extends object>(obj: T, query: URLSearchParams): Partial<T> {
-  const fields = query.getAll('fields').flatMap((f) => f.split(',')).filter(Boolean);
+  const fields = query
+    .getAll('fields')
+    .flatMap((f) => f.split(','))
+    .filter(Boolean);
   if (fields.length === 0) return obj;
   return Object.fromEntries(Object.entries(obj).filter(([k]) => fields.includes(k))) as Partial<T>;
 }
@@ -61,11 +88,13 @@ export function validateMemberFields(m: Record<string, unknown>): Partial<FakeMe
     else bad('tags', m.tags, 'Wrong type. Expected list of strings of at most 255 characters');
   }
   if ('monitor_address' in m) {
-    if (m.monitor_address === null || (typeof m.monitor_address === 'string' && isIP(m.monitor_address))) out.monitor_address = m.monitor_address as string | null;
+    if (m.monitor_address === null || (typeof m.monitor_address === 'string' && isIP(m.monitor_address)))
+      out.monitor_address = m.monitor_address as string | null;
     else bad('monitor_address', m.monitor_address, 'Value should be IPv4 or IPv6 format');
   }
   if ('monitor_port' in m) {
-    if (m.monitor_port === null || (Number.isInteger(m.monitor_port) && (m.monitor_port as number) >= 1 && (m.monitor_port as number) <= 65535)) out.monitor_port = m.monitor_port as number | null;
+    if (m.monitor_port === null || (Number.isInteger(m.monitor_port) && (m.monitor_port as number) >= 1 && (m.monitor_port as number) <= 65535))
+      out.monitor_port = m.monitor_port as number | null;
     else bad('monitor_port', m.monitor_port, 'Value should be between 1 and 65535');
   }
   return out;
@@ -74,10 +103,13 @@ export function validateMemberFields(m: Record<string, unknown>): Partial<FakeMe
 export function parseMember(body: unknown, key: string, allowed: Set<string>, create: boolean): MemberInput {
   const m = (body as Record<string, unknown> | null)?.[key] as Record<string, unknown> | undefined;
   if (!m || typeof m !== 'object') throw new FakeApiError(400, `Invalid input for field/attribute ${key}. Value: 'None'. Mandatory field missing.`);
-  for (const k of Object.keys(m)) if (!allowed.has(k)) throw new FakeApiError(400, `Invalid input for field/attribute ${key}. Unknown attribute for argument ${key}_: ${k}`);
+  for (const k of Object.keys(m))
+    if (!allowed.has(k)) throw new FakeApiError(400, `Invalid input for field/attribute ${key}. Unknown attribute for argument ${key}_: ${k}`);
   if (create) {
-    if (typeof m.address !== 'string' || !isIP(m.address)) throw new FakeApiError(400, `Invalid input for field/attribute address. Value: '${String(m.address)}'. Value should be IPv4 or IPv6 format`);
-    if (!Number.isInteger(m.protocol_port) || (m.protocol_port as number) < 1 || (m.protocol_port as number) > 65535) throw new FakeApiError(400, `Invalid input for field/attribute protocol_port. Value: '${String(m.protocol_port)}'. Value should be between 1 and 65535`);
+    if (typeof m.address !== 'string' || !isIP(m.address))
+      throw new FakeApiError(400, `Invalid input for field/attribute address. Value: '${String(m.address)}'. Value should be IPv4 or IPv6 format`);
+    if (!Number.isInteger(m.protocol_port) || (m.protocol_port as number) < 1 || (m.protocol_port as number) > 65535)
+      throw new FakeApiError(400, `Invalid input for field/attribute protocol_port. Value: '${String(m.protocol_port)}'. Value should be between 1 and 65535`);
   }
   const rest = validateMemberFields(m);
   return {

@@ -64,7 +64,10 @@ export interface FakeMember {
 
 /** Thrown by the state operations; the server turns it into Octavia's error reply. */
 export class FakeApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -198,7 +201,11 @@ export class OctaviaFakeState {
     return reply;
   }
 
-  updateMember(poolId: string, memberId: string, patch: Partial<Pick<FakeMember, 'name' | 'weight' | 'admin_state_up' | 'backup' | 'tags' | 'monitor_address' | 'monitor_port'>>): FakeMember {
+  updateMember(
+    poolId: string,
+    memberId: string,
+    patch: Partial<Pick<FakeMember, 'name' | 'weight' | 'admin_state_up' | 'backup' | 'tags' | 'monitor_address' | 'monitor_port'>>,
+  ): FakeMember {
     const pool = this.#pool(poolId);
     const m = this.getMember(poolId, memberId);
     this.#lock(pool);
@@ -236,7 +243,10 @@ export class OctaviaFakeState {
     for (const input of inputs) {
       const m = existing.get(key(input.address, input.protocol_port));
       if (m) {
-        Object.assign(m, stripUndefined({ name: input.name, weight: input.weight, admin_state_up: input.admin_state_up, backup: input.backup, tags: input.tags }));
+        Object.assign(
+          m,
+          stripUndefined({ name: input.name, weight: input.weight, admin_state_up: input.admin_state_up, backup: input.backup, tags: input.tags }),
+        );
         m.provisioning_status = 'PENDING_UPDATE';
         m.updated_at = stamp();
       } else {

@@ -27,7 +27,8 @@ export function validateSecret(s: Obj): FieldError[] {
   const errs: FieldError[] = [];
   for (const [k, v] of Object.entries((s.data ?? {}) as Obj)) {
     if (!/^[-._a-zA-Z0-9]+$/.test(k)) errs.push(invalid('data', k, "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"));
-    if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) errs.push(invalid(`data[${k}]`, '<secret contents redacted>', 'illegal base64 data'));
+    if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0)
+      errs.push(invalid(`data[${k}]`, '<secret contents redacted>', 'illegal base64 data'));
   }
   return errs;
 }
@@ -35,6 +36,7 @@ export function validateSecret(s: Obj): FieldError[] {
 export function validateSecretUpdate(s: Obj, old: Obj): FieldError[] {
   const errs: FieldError[] = [];
   if ((s.type ?? 'Opaque') !== (old.type ?? 'Opaque')) errs.push(invalid('type', s.type, 'field is immutable'));
-  if (old.immutable === true && (!deepEqual(s.data ?? {}, old.data ?? {}) || s.immutable !== true)) errs.push(forbiddenField('data', 'field is immutable when `immutable` is set'));
+  if (old.immutable === true && (!deepEqual(s.data ?? {}, old.data ?? {}) || s.immutable !== true))
+    errs.push(forbiddenField('data', 'field is immutable when `immutable` is set'));
   return errs;
 }

@@ -15,6 +15,7 @@ export function validateNodeUpdate(n: Obj, old: Obj): FieldError[] {
   const was: string[] = old.spec?.podCIDRs ?? [];
   const now: string[] = n.spec?.podCIDRs ?? [];
   if (was.length > 0 && !deepEqual(was, now)) errs.push(forbiddenField('spec.podCIDRs', 'node updates may not change podCIDR except from "" to valid'));
-  if (old.spec?.providerID && n.spec?.providerID !== old.spec.providerID) errs.push(forbiddenField('spec.providerID', 'node updates may not change providerID except from "" to valid'));
+  if (old.spec?.providerID && n.spec?.providerID !== old.spec.providerID)
+    errs.push(forbiddenField('spec.providerID', 'node updates may not change providerID except from "" to valid'));
   return errs;
 }

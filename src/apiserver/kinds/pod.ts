@@ -53,14 +53,22 @@ function validateContainers(list: unknown, field: string, requiredList: boolean)
   list.forEach((c: Obj, i) => {
     const f = `${field}[${i}]`;
     if (typeof c?.name !== 'string' || c.name === '') errs.push(required(`${f}.name`));
-    else if (!isDnsLabel(c.name)) errs.push(invalid(`${f}.name`, c.name, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"));
+    else if (!isDnsLabel(c.name))
+      errs.push(
+        invalid(
+          `${f}.name`,
+          c.name,
+          "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+        ),
+      );
     if (typeof c?.image !== 'string' || c.image.trim() === '') errs.push(required(`${f}.image`));
     const ports: Obj[] = Array.isArray(c?.ports) ? c.ports : [];
     const names: string[] = [];
     ports.forEach((p, j) => {
       const pf = `${f}.ports[${j}]`;
       const n = p?.containerPort;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) errs.push(invalid(`${pf}.containerPort`, n ?? 0, 'must be between 1 and 65535, inclusive'));
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535)
+        errs.push(invalid(`${pf}.containerPort`, n ?? 0, 'must be between 1 and 65535, inclusive'));
       if (p?.name !== undefined && p.name !== '') {
         const np = portNameProblem(String(p.name));
         if (np) errs.push(invalid(`${pf}.name`, p.name, np));
@@ -70,16 +78,24 @@ function validateContainers(list: unknown, field: string, requiredList: boolean)
     });
     errs.push(...checkDuplicates(names, () => `${f}.ports[].name`));
   });
-  errs.push(...checkDuplicates(list.map((c: Obj) => str(c?.name)), (i) => `${field}[${i}].name`));
+  errs.push(
+    ...checkDuplicates(
+      list.map((c: Obj) => str(c?.name)),
+      (i) => `${field}[${i}].name`,
+    ),
+  );
   return errs;
 }
 
 export function validatePod(p: Obj): FieldError[] {
   const s = p.spec ?? {};
   const errs = [...validateContainers(s.containers, 'spec.containers', true), ...validateContainers(s.initContainers, 'spec.initContainers', false)];
-  if (s.nodeName !== undefined && s.nodeName !== '' && !isDnsSubdomain(String(s.nodeName))) errs.push(invalid('spec.nodeName', s.nodeName, 'a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters'));
-  if (typeof s.terminationGracePeriodSeconds === 'number' && s.terminationGracePeriodSeconds < 0) errs.push(invalid('spec.terminationGracePeriodSeconds', s.terminationGracePeriodSeconds, 'must be greater than or equal to 0'));
-  if (!['Always', 'OnFailure', 'Never'].includes(s.restartPolicy)) errs.push(notSupported('spec.restartPolicy', s.restartPolicy, ['Always', 'OnFailure', 'Never']));
+  if (s.nodeName !== undefined && s.nodeName !== '' && !isDnsSubdomain(String(s.nodeName)))
+    errs.push(invalid('spec.nodeName', s.nodeName, 'a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters'));
+  if (typeof s.terminationGracePeriodSeconds === 'number' && s.terminationGracePeriodSeconds < 0)
+    errs.push(invalid('spec.terminationGracePeriodSeconds', s.terminationGracePeriodSeconds, 'must be greater than or equal to 0'));
+  if (!['Always', 'OnFailure', 'Never'].includes(s.restartPolicy))
+    errs.push(notSupported('spec.restartPolicy', s.restartPolicy, ['Always', 'OnFailure', 'Never']));
   if (s.readinessGates !== undefined) {
     if (!Array.isArray(s.readinessGates)) errs.push(invalid('spec.readinessGates', s.readinessGates, 'must be a list'));
     else
@@ -105,7 +121,12 @@ export function validatePodStatusFields(st: Obj | undefined): FieldError[] {
       const families = list.map((x) => ipFamily(str(x?.ip)));
       const dualStack = families.includes('IPv4') && families.includes('IPv6');
       if (!dualStack || list.length > 2) errs.push(invalid(`status.${plural}`, list, 'may specify no more than one IP for each IP family'));
-      errs.push(...checkDuplicates(list.map((x) => str(x?.ip)), (i) => `status.${plural}[${i}]`));
+      errs.push(
+        ...checkDuplicates(
+          list.map((x) => str(x?.ip)),
+          (i) => `status.${plural}[${i}]`,
+        ),
+      );
     }
   }
   const conds: Obj[] = Array.isArray(st.conditions) ? st.conditions : [];
@@ -113,7 +134,12 @@ export function validatePodStatusFields(st: Obj | undefined): FieldError[] {
     if (typeof c?.type !== 'string' || c.type === '') errs.push(required(`status.conditions[${i}].type`));
     if (!['True', 'False', 'Unknown'].includes(c?.status)) errs.push(notSupported(`status.conditions[${i}].status`, c?.status, ['False', 'True', 'Unknown']));
   });
-  errs.push(...checkDuplicates(conds.map((c) => str(c?.type)), (i) => `status.conditions[${i}].type`));
+  errs.push(
+    ...checkDuplicates(
+      conds.map((c) => str(c?.type)),
+      (i) => `status.conditions[${i}].type`,
+    ),
+  );
   return errs;
 }
 

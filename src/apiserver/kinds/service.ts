@@ -39,7 +39,7 @@ export function allocateService(s: Obj, ctx: StrategyContext, old?: Obj): void {
   sp.ipFamilyPolicy ??= 'SingleStack';
   const dual = sp.ipFamilyPolicy === 'PreferDualStack' || sp.ipFamilyPolicy === 'RequireDualStack';
   if (!Array.isArray(sp.ipFamilies) || sp.ipFamilies.length === 0) {
-    const first = sp.clusterIP && sp.clusterIP !== 'None' ? ipFamily(sp.clusterIP) ?? 'IPv4' : 'IPv4';
+    const first = sp.clusterIP && sp.clusterIP !== 'None' ? (ipFamily(sp.clusterIP) ?? 'IPv4') : 'IPv4';
     sp.ipFamilies = dual ? [first, first === 'IPv4' ? 'IPv6' : 'IPv4'] : [first];
   } else if (dual && sp.ipFamilies.length === 1) {
     sp.ipFamilies = [sp.ipFamilies[0], sp.ipFamilies[0] === 'IPv4' ? 'IPv6' : 'IPv4'];
@@ -50,8 +50,7 @@ export function allocateService(s: Obj, ctx: StrategyContext, old?: Obj): void {
     sp.clusterIP = ips[0];
     sp.clusterIPs = ips;
   }
-  if (sp.type === 'NodePort' || sp.type === 'LoadBalancer')
-    for (const p of sp.ports ?? []) p.nodePort ??= ctx.allocateNodePort();
+  if (sp.type === 'NodePort' || sp.type === 'LoadBalancer') for (const p of sp.ports ?? []) p.nodePort ??= ctx.allocateNodePort();
 }
 
 export function validateService(s: Obj): FieldError[] {
@@ -65,7 +64,9 @@ export function validateService(s: Obj): FieldError[] {
     const f = `spec.ports[${i}]`;
     if (ports.length > 1 && (p?.name === undefined || p.name === '')) errs.push(required(`${f}.name`));
     if (p?.name) {
-      const np = isDnsLabel(String(p.name)) ? undefined : "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
+      const np = isDnsLabel(String(p.name))
+        ? undefined
+        : "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
       if (np) errs.push(invalid(`${f}.name`, p.name, np));
     }
     if (typeof p?.port !== 'number' || p.port < 1 || p.port > 65535) errs.push(invalid(`${f}.port`, p?.port ?? 0, 'must be between 1 and 65535, inclusive'));
@@ -78,7 +79,12 @@ export function validateService(s: Obj): FieldError[] {
       if (np) errs.push(invalid(`${f}.targetPort`, tp, np));
     }
   });
-  errs.push(...checkDuplicates(ports.map((p) => str(p?.name)), (i) => `spec.ports[${i}].name`));
+  errs.push(
+    ...checkDuplicates(
+      ports.map((p) => str(p?.name)),
+      (i) => `spec.ports[${i}].name`,
+    ),
+  );
   const sel = sp.selector;
   if (sel && typeof sel === 'object') {
     for (const [k, v] of Object.entries(sel)) {
@@ -126,15 +132,23 @@ export function validateEndpointSlice(e: Obj): FieldError[] {
       if (e.addressType === 'IPv4' || e.addressType === 'IPv6') for (const p of endpointIPProblems(str(a))) errs.push(invalid(at, a, p));
       if (e.addressType === 'FQDN' && !isFqdn(str(a))) errs.push(invalid(at, a, 'should be a domain with at least two segments separated by dots'));
     });
-    if (ep?.nodeName !== undefined && !isDnsSubdomain(String(ep.nodeName))) errs.push(invalid(`${f}.nodeName`, ep.nodeName, 'a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters'));
+    if (ep?.nodeName !== undefined && !isDnsSubdomain(String(ep.nodeName)))
+      errs.push(invalid(`${f}.nodeName`, ep.nodeName, 'a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters'));
   });
   const ports: Obj[] = Array.isArray(e.ports) ? e.ports : [];
   if (ports.length > 20000) errs.push({ type: 'FieldValueTooMany', field: 'ports', detail: 'must have at most 20000 items' });
   ports.forEach((p, i) => {
-    if (p?.name !== undefined && p.name !== '' && !isDnsLabel(String(p.name))) errs.push(invalid(`ports[${i}].name`, p.name, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"));
-    if (p?.port !== undefined && p.port !== null && (typeof p.port !== 'number' || p.port < 0 || p.port > 65535)) errs.push(invalid(`ports[${i}].port`, p.port, 'must be between 0 and 65535, inclusive'));
+    if (p?.name !== undefined && p.name !== '' && !isDnsLabel(String(p.name)))
+      errs.push(invalid(`ports[${i}].name`, p.name, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"));
+    if (p?.port !== undefined && p.port !== null && (typeof p.port !== 'number' || p.port < 0 || p.port > 65535))
+      errs.push(invalid(`ports[${i}].port`, p.port, 'must be between 0 and 65535, inclusive'));
     if (!['TCP', 'UDP', 'SCTP'].includes(p?.protocol)) errs.push(notSupported(`ports[${i}].protocol`, p?.protocol, ['SCTP', 'TCP', 'UDP']));
   });
-  errs.push(...checkDuplicates(ports.map((p) => str(p?.name)), (i) => `ports[${i}].name`));
+  errs.push(
+    ...checkDuplicates(
+      ports.map((p) => str(p?.name)),
+      (i) => `ports[${i}].name`,
+    ),
+  );
   return errs;
 }

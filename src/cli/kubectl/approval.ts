@@ -79,7 +79,12 @@ export async function callerIdentity(client: KubeClient, kc: KubeConfig, imperso
 export function describeDecision(pool: PodAddressPool, id: Identity): string {
   const a = pool.spec.approval;
   const verb = a?.state === 'Rejected' ? 'rejected' : 'approved';
-  const via = id.source === 'kubeconfig' ? ' (name from the kubeconfig: the API server does not serve SelfSubjectReview)' : id.source === 'impersonation' ? ' (name from --as: the API server does not serve SelfSubjectReview)' : '';
+  const via =
+    id.source === 'kubeconfig'
+      ? ' (name from the kubeconfig: the API server does not serve SelfSubjectReview)'
+      : id.source === 'impersonation'
+        ? ' (name from --as: the API server does not serve SelfSubjectReview)'
+        : '';
   const content = approvalContent(pool.spec);
   const others = Object.keys(content)
     .filter((k) => k !== 'cidrs')

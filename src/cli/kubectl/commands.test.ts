@@ -42,13 +42,26 @@ async function run(args: string[], kc = kubeconfig): Promise<{ code: number; out
 }
 
 /** A plain-HTTP proxy to the API server (the network team's credentials pass through) that can play a server without SelfSubjectReview, and lets a test act before a request is forwarded. */
-async function startProxy(opts: { noSelfSubjectReview?: boolean; beforeForward?: (method: string, path: string) => void }): Promise<{ server: Server; kubeconfig: string }> {
+async function startProxy(opts: {
+  noSelfSubjectReview?: boolean;
+  beforeForward?: (method: string, path: string) => void;
+}): Promise<{ server: Server; kubeconfig: string }> {
   const target = new URL(api.url);
   const server = createServer((req, res) => {
     if (opts.noSelfSubjectReview && req.method === 'POST' && req.url === '/apis/authentication.k8s.io/v1/selfsubjectreviews') {
       req.resume();
       res.writeHead(404, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the server could not find the requested resource', reason: 'NotFound', code: 404 }));
+      res.end(
+        JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          message: 'the server could not find the requested resource',
+          reason: 'NotFound',
+          code: 404,
+        }),
+      );
       return;
     }
     opts.beforeForward?.(req.method ?? '', req.url ?? '');
@@ -62,7 +75,9 @@ async function startProxy(opts: { noSelfSubjectReview?: boolean; beforeForward?:
   const port = (server.address() as AddressInfo).port;
   const file = join(dir, `proxy-${port}.yaml`);
   // client-node speaks plain HTTP only with insecure-skip-tls-verify set.
-  const yaml = readFileSync(kubeconfig, 'utf8').replace(api.url, `http://127.0.0.1:${port}`).replace(/certificate-authority-data: .*/, 'insecure-skip-tls-verify: true');
+  const yaml = readFileSync(kubeconfig, 'utf8')
+    .replace(api.url, `http://127.0.0.1:${port}`)
+    .replace(/certificate-authority-data: .*/, 'insecure-skip-tls-verify: true');
   writeFileSync(file, yaml);
   return { server, kubeconfig: file };
 }
@@ -113,7 +128,13 @@ describe('approve and reject', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const stored = getPool('tokyo-pods');
-    expect(stored.spec.approval).toEqual({ state: 'Approved', by: NETWORK_TEAM_USER, reason: 'NETREQ-1234', time: '2026-11-22T10:00:00Z', ...contentDigests(stored.spec) });
+    expect(stored.spec.approval).toEqual({
+      state: 'Approved',
+      by: NETWORK_TEAM_USER,
+      reason: 'NETREQ-1234',
+      time: '2026-11-22T10:00:00Z',
+      ...contentDigests(stored.spec),
+    });
     // The digest covers what was read: the agents' check accepts the stored pool as approved.
     expect(checkApproval(stored.spec)).toEqual({ ok: true });
     expect(r.out).toContain(`podaddresspool/tokyo-pods approved by ${NETWORK_TEAM_USER}\n`);
@@ -136,7 +157,9 @@ describe('approve and reject', () => {
   it('a platform user (podlb-viewer) may not approve: 403 from RBAC, pool unchanged', async () => {
     const r = await run(['approve', 'tokyo-pods', '--reason', 'x'], viewerKubeconfig);
     expect(r.code).toBe(1);
-    expect(r.err).toContain('podaddresspools.podlb.io "tokyo-pods" is forbidden: User "pat" cannot patch resource "podaddresspools" in API group "podlb.io" at the cluster scope');
+    expect(r.err).toContain(
+      'podaddresspools.podlb.io "tokyo-pods" is forbidden: User "pat" cannot patch resource "podaddresspools" in API group "podlb.io" at the cluster scope',
+    );
     expect(getPool('tokyo-pods').spec.approval).toBeUndefined();
   });
 
@@ -144,7 +167,12 @@ describe('approve and reject', () => {
     expect((await run(['approve', 'tokyo-pods', '--reason', 'ok'])).code).toBe(0);
     const r = await run(['reject', 'tokyo-pods', '--reason', '  overlaps the DC range  ']);
     expect(r.code, r.err).toBe(0);
-    expect(getPool('tokyo-pods').spec.approval).toEqual({ state: 'Rejected', by: NETWORK_TEAM_USER, reason: 'overlaps the DC range', time: '2026-11-22T10:00:00Z' });
+    expect(getPool('tokyo-pods').spec.approval).toEqual({
+      state: 'Rejected',
+      by: NETWORK_TEAM_USER,
+      reason: 'overlaps the DC range',
+      time: '2026-11-22T10:00:00Z',
+    });
     expect(getPool('tokyo-pods').spec.cidrs).toEqual(['10.244.0.0/16', 'fd00:244::/56']);
     expect(r.out).toContain(`rejected by ${NETWORK_TEAM_USER}`);
   });
@@ -193,10 +221,20 @@ describe('approve and reject', () => {
 describe('pools and status', () => {
   beforeAll(() => {
     for (const p of api.store.list('podaddresspools').items) api.store.delete('podaddresspools', p.metadata.name);
-    api.store.create('podaddresspools', approvePool(pool('tokyo-pods', ['10.244.0.0/16', 'fd00:244::/56']), { by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z' }), { user: LAB_NETWORK_TEAM });
+    api.store.create(
+      'podaddresspools',
+      approvePool(pool('tokyo-pods', ['10.244.0.0/16', 'fd00:244::/56']), { by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z' }),
+      { user: LAB_NETWORK_TEAM },
+    );
     api.store.create('podaddresspools', pool('osaka-pods', ['10.245.0.0/16'], { state: 'Pending' }, 'PodIPs'));
-    api.store.create('podaddresspools', pool('bad-pods', ['0.0.0.0/0'], { state: 'Rejected', by: 'bob', reason: 'too wide', time: '2026-11-01T00:00:00Z' }), { user: LAB_NETWORK_TEAM });
-    podlbNode('node1', { bgp: { advertisedPrefixes: ['10.244.1.0/24'], sessions: [{ peer: 'tor', protocol: 'bgp_tor', peerAddress: '172.31.0.1', state: 'Established' }] }, members: { registered: 2, healthy: 1, draining: 0 }, conditions: [{ type: 'BGPReady', status: 'True', reason: 'Established' }] });
+    api.store.create('podaddresspools', pool('bad-pods', ['0.0.0.0/0'], { state: 'Rejected', by: 'bob', reason: 'too wide', time: '2026-11-01T00:00:00Z' }), {
+      user: LAB_NETWORK_TEAM,
+    });
+    podlbNode('node1', {
+      bgp: { advertisedPrefixes: ['10.244.1.0/24'], sessions: [{ peer: 'tor', protocol: 'bgp_tor', peerAddress: '172.31.0.1', state: 'Established' }] },
+      members: { registered: 2, healthy: 1, draining: 0 },
+      conditions: [{ type: 'BGPReady', status: 'True', reason: 'Established' }],
+    });
     podlbNode('node2', { bgp: { advertisedPrefixes: ['10.244.2.0/24', 'fd00:244:0:2::/64'] } });
     podlbNode('node3', { bgp: { advertisedPrefixes: ['10.245.3.7/32'] } });
     podlbNode('node4', {});
@@ -205,7 +243,10 @@ describe('pools and status', () => {
   it('pools lists state, CIDRs, advertise mode, decider and advertising node counts (a platform user, bearer token)', async () => {
     const r = await run(['pools'], viewerKubeconfig);
     expect(r.code, r.err).toBe(0);
-    const lines = r.out.trimEnd().split('\n').map((l) => l.split(/\s{2,}/));
+    const lines = r.out
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(/\s{2,}/));
     expect(lines).toEqual([
       ['NAME', 'STATE', 'CIDRS', 'ADVERTISE', 'BY', 'NODES'],
       ['bad-pods', 'Rejected', '0.0.0.0/0', 'NodeCIDR', 'bob', '3'], // every IPv4 prefix is inside 0.0.0.0/0
@@ -218,8 +259,18 @@ describe('pools and status', () => {
     const r = await run(['pools', '-o', 'json'], viewerKubeconfig);
     expect(r.code, r.err).toBe(0);
     const views = JSON.parse(r.out) as PoolView[];
-    expect(Object.fromEntries(views.map((v) => [v.name, v.advertisingNodes]))).toEqual({ 'bad-pods': ['node1', 'node2', 'node3'], 'osaka-pods': ['node3'], 'tokyo-pods': ['node1', 'node2'] });
-    expect(views.find((v) => v.name === 'tokyo-pods')).toMatchObject({ state: 'Approved', by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z', advertise: 'NodeCIDR' });
+    expect(Object.fromEntries(views.map((v) => [v.name, v.advertisingNodes]))).toEqual({
+      'bad-pods': ['node1', 'node2', 'node3'],
+      'osaka-pods': ['node3'],
+      'tokyo-pods': ['node1', 'node2'],
+    });
+    expect(views.find((v) => v.name === 'tokyo-pods')).toMatchObject({
+      state: 'Approved',
+      by: 'alice',
+      reason: 'NETREQ-1',
+      time: '2026-11-01T00:00:00Z',
+      advertise: 'NodeCIDR',
+    });
   });
 
   it('status still prints each node', async () => {
@@ -242,20 +293,34 @@ describe('explain svc/NAME', () => {
   const GATE = 'podlb.io/load-balancer-ready';
   beforeAll(() => {
     api.store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ads' } });
-    api.store.create('loadbalancerclasses', { apiVersion: 'podlb.io/v1alpha1', kind: 'LoadBalancerClass', metadata: { name: 'l7lb' }, spec: { provider: 'haproxy', haproxy: { instances: ['tcp://127.0.0.1:9999'], healthCheck: { interval: '1s', rise: 2, fall: 3 } } } });
+    api.store.create('loadbalancerclasses', {
+      apiVersion: 'podlb.io/v1alpha1',
+      kind: 'LoadBalancerClass',
+      metadata: { name: 'l7lb' },
+      spec: { provider: 'haproxy', haproxy: { instances: ['tcp://127.0.0.1:9999'], healthCheck: { interval: '1s', rise: 2, fall: 3 } } },
+    });
     api.store.create('services', {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'bidder', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } },
       spec: { selector: { app: 'bidder' }, ports: [{ name: 'http', port: 80, targetPort: 'web' }] },
     });
-    api.store.create('services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'plain', namespace: 'ads' }, spec: { selector: { app: 'plain' }, ports: [{ port: 80 }] } });
+    api.store.create('services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'plain', namespace: 'ads' },
+      spec: { selector: { app: 'plain' }, ports: [{ port: 80 }] },
+    });
     const mkPod = (name: string, node: string, ip: string, gate: boolean, conditions: Record<string, unknown>[]): void => {
       api.store.create('pods', {
         apiVersion: 'v1',
         kind: 'Pod',
         metadata: { name, namespace: 'ads', labels: { app: 'bidder' } },
-        spec: { nodeName: node, containers: [{ name: 'app', image: 'bidder', ports: [{ name: 'web', containerPort: 8080 }] }], ...(gate ? { readinessGates: [{ conditionType: GATE }] } : {}) },
+        spec: {
+          nodeName: node,
+          containers: [{ name: 'app', image: 'bidder', ports: [{ name: 'web', containerPort: 8080 }] }],
+          ...(gate ? { readinessGates: [{ conditionType: GATE }] } : {}),
+        },
       });
       const p = api.store.get('pods', name, 'ads');
       api.store.updateStatus('pods', { ...p, status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions } }, { name, namespace: 'ads' });
@@ -271,7 +336,12 @@ describe('explain svc/NAME', () => {
       { type: 'Ready', status: 'False' },
     ]);
     mkPod('bidder-c', 'node9', '10.244.9.2', false, [{ type: 'Ready', status: 'False' }]);
-    api.store.create('pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'other', namespace: 'ads', labels: { app: 'other' } }, spec: { nodeName: 'node1', containers: [{ name: 'x', image: 'x' }] } });
+    api.store.create('pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'other', namespace: 'ads', labels: { app: 'other' } },
+      spec: { nodeName: 'node1', containers: [{ name: 'x', image: 'x' }] },
+    });
     // Only bidder-a has an endpoint yet: its member name comes from the slice, the others' from the Pod.
     api.store.create('endpointslices', {
       apiVersion: 'discovery.k8s.io/v1',
@@ -279,7 +349,9 @@ describe('explain svc/NAME', () => {
       metadata: { name: 'bidder-x1', namespace: 'ads', labels: { 'kubernetes.io/service-name': 'bidder' } },
       addressType: 'IPv4',
       ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-      endpoints: [{ addresses: ['10.244.1.5'], conditions: { ready: true }, nodeName: 'node1', targetRef: { kind: 'Pod', namespace: 'ads', name: 'bidder-a' } }],
+      endpoints: [
+        { addresses: ['10.244.1.5'], conditions: { ready: true }, nodeName: 'node1', targetRef: { kind: 'Pod', namespace: 'ads', name: 'bidder-a' } },
+      ],
     });
     const event = (name: string, kind: string, obj: string, reason: string, message: string, secondsAgo: number, component: string, type = 'Normal'): void => {
       api.store.create('events', {
@@ -302,8 +374,22 @@ describe('explain svc/NAME', () => {
     event('e3', 'Pod', 'bidder-a', 'Pulled', 'image pulled', 10, 'kubelet'); // newer, but not podlb's
     event('e4', 'Pod', 'bidder-b', 'Unhealthy', 'Readiness probe failed', 20, 'kubelet', 'Warning');
     event('e5', 'Service', 'bidder', 'MembersRegistered', '2 members in ads.bidder.http', 60, 'podlb-agent');
-    podlbNode('node1', { members: { registered: 2, healthy: 2, draining: 0 }, conditions: [{ type: 'LoadBalancerReachable', status: 'True', reason: 'AllInstancesReachable', lastTransitionTime: ago(3600) }] });
-    podlbNode('node2', { members: { registered: 1, healthy: 0, draining: 0 }, conditions: [{ type: 'LoadBalancerReachable', status: 'False', reason: 'InstanceUnreachable', message: 'tcp://127.0.0.1:9999: ECONNREFUSED', lastTransitionTime: ago(300) }] });
+    podlbNode('node1', {
+      members: { registered: 2, healthy: 2, draining: 0 },
+      conditions: [{ type: 'LoadBalancerReachable', status: 'True', reason: 'AllInstancesReachable', lastTransitionTime: ago(3600) }],
+    });
+    podlbNode('node2', {
+      members: { registered: 1, healthy: 0, draining: 0 },
+      conditions: [
+        {
+          type: 'LoadBalancerReachable',
+          status: 'False',
+          reason: 'InstanceUnreachable',
+          message: 'tcp://127.0.0.1:9999: ECONNREFUSED',
+          lastTransitionTime: ago(300),
+        },
+      ],
+    });
   });
 
   it('shows each Pod: node, IP, member, gate reason and age, Ready, last event; and each node', async () => {
@@ -312,8 +398,12 @@ describe('explain svc/NAME', () => {
     expect(r.out).toContain('Service ads/bidder: LoadBalancerClass l7lb, ports http -> backend ads.bidder.http');
     expect(r.out).toContain('last event: 60s Normal MembersRegistered: 2 members in ads.bidder.http');
     const row = (pod: string): string => r.out.split('\n').find((l) => l.startsWith(`${pod} `))!;
-    expect(row('bidder-a')).toMatch(/bidder-a\s+node1\s+10\.244\.1\.5\s+podlb_node1_10\.244\.1\.5_8080\s+True LoadBalancerHealthy \(2m\)\s+True\s+2m Normal LoadBalancerHealthy: member healthy/);
-    expect(row('bidder-b')).toMatch(/bidder-b\s+node2\s+10\.244\.2\.9\s+podlb_node2_10\.244\.2\.9_8080\s+False RegistrationInProgress \(30s\)\s+False\s+20s Warning Unhealthy: Readiness probe failed/);
+    expect(row('bidder-a')).toMatch(
+      /bidder-a\s+node1\s+10\.244\.1\.5\s+podlb_node1_10\.244\.1\.5_8080\s+True LoadBalancerHealthy \(2m\)\s+True\s+2m Normal LoadBalancerHealthy: member healthy/,
+    );
+    expect(row('bidder-b')).toMatch(
+      /bidder-b\s+node2\s+10\.244\.2\.9\s+podlb_node2_10\.244\.2\.9_8080\s+False RegistrationInProgress \(30s\)\s+False\s+20s Warning Unhealthy: Readiness probe failed/,
+    );
     expect(row('bidder-c')).toMatch(/bidder-c\s+node9\s+10\.244\.9\.2\s+podlb_node9_10\.244\.9\.2_8080\s+no gate\s+False\s+-/);
     expect(r.out).not.toContain('other');
     expect(r.out).toMatch(/node1\s+2\/2\/0\s+True AllInstancesReachable \(60m\)/);
@@ -325,13 +415,23 @@ describe('explain svc/NAME', () => {
     const r = await run(['explain', 'service/bidder', '--namespace', 'ads', '-o', 'json'], viewerKubeconfig);
     expect(r.code, r.err).toBe(0);
     const v = JSON.parse(r.out) as ExplainView;
-    expect(v.service).toMatchObject({ namespace: 'ads', name: 'bidder', binding: 'bound', className: 'l7lb', ports: [{ name: 'http', servicePort: 80, backend: 'ads.bidder.http' }] });
+    expect(v.service).toMatchObject({
+      namespace: 'ads',
+      name: 'bidder',
+      binding: 'bound',
+      className: 'l7lb',
+      ports: [{ name: 'http', servicePort: 80, backend: 'ads.bidder.http' }],
+    });
     expect(v.pods.map((p) => [p.name, p.gate === 'none' ? 'none' : typeof p.gate === 'string' ? p.gate : p.gate.reason, p.lastEvent?.reason])).toEqual([
       ['bidder-a', 'LoadBalancerHealthy', 'LoadBalancerHealthy'],
       ['bidder-b', 'RegistrationInProgress', 'Unhealthy'],
       ['bidder-c', 'none', undefined],
     ]);
-    expect(v.nodes.find((n) => n.name === 'node2')?.loadBalancerReachable).toMatchObject({ status: 'False', reason: 'InstanceUnreachable', message: 'tcp://127.0.0.1:9999: ECONNREFUSED' });
+    expect(v.nodes.find((n) => n.name === 'node2')?.loadBalancerReachable).toMatchObject({
+      status: 'False',
+      reason: 'InstanceUnreachable',
+      message: 'tcp://127.0.0.1:9999: ECONNREFUSED',
+    });
   });
 
   it('a Service that did not opt in says so', async () => {
@@ -374,7 +474,9 @@ describe('explain svc/NAME', () => {
         expect(r.code, r.err).toBe(0);
         expect(r.out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
         // Line breaks in a one-line view are spaces (as before); the rest is visible text.
-        expect(r.out).toContain('last event: 1s Normal Hi^[[31m Forged: ok^[]52;c;Y3VybCBldmlsfHNo\\x07^[[2J\\u009b2J Gate True bidder-z node1 fake\\u202eredaeh');
+        expect(r.out).toContain(
+          'last event: 1s Normal Hi^[[31m Forged: ok^[]52;c;Y3VybCBldmlsfHNo\\x07^[[2J\\u009b2J Gate True bidder-z node1 fake\\u202eredaeh',
+        );
         expect(r.out.split('\n').some((l) => l.startsWith('bidder-z') || l.startsWith('Forged'))).toBe(false);
       }
       // Scripts get the text as written: JSON and YAML carry it escaped, and intact.

@@ -100,9 +100,13 @@ function isPodlbEvent(e: KubeEvent): boolean {
  * else the last Event from anyone (kubelet's probe failures, the scheduler, ...).
  */
 export function lastRelevantEvent(events: readonly KubeEvent[], kind: string, name: string, uid?: string): EventView | undefined {
-  const about = events.filter((e) => e.involvedObject.kind === kind && e.involvedObject.name === name && (!uid || !e.involvedObject.uid || e.involvedObject.uid === uid));
+  const about = events.filter(
+    (e) => e.involvedObject.kind === kind && e.involvedObject.name === name && (!uid || !e.involvedObject.uid || e.involvedObject.uid === uid),
+  );
   const pool = about.some(isPodlbEvent) ? about.filter(isPodlbEvent) : about;
-  const last = [...pool].sort((a, b) => Date.parse(eventTime(a) ?? '') - Date.parse(eventTime(b) ?? '') || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '')).pop();
+  const last = [...pool]
+    .sort((a, b) => Date.parse(eventTime(a) ?? '') - Date.parse(eventTime(b) ?? '') || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))
+    .pop();
   if (!last) return undefined;
   const time = eventTime(last);
   return {
@@ -179,8 +183,21 @@ export function explainService(input: ExplainInput): ExplainView {
     const problem = problems[0]?.message;
     service =
       result.kind === 'bound'
-        ? { namespace, name, binding: 'bound', className: result.binding.className, ports: result.binding.ports.map((p) => ({ name: p.portName, servicePort: p.servicePort, backend: p.backend })) }
-        : { namespace, name, binding: result.kind, className: svc.metadata.annotations?.['podlb.io/load-balancer'] ?? '', ports: [], ...(problem ? { problem } : {}) };
+        ? {
+            namespace,
+            name,
+            binding: 'bound',
+            className: result.binding.className,
+            ports: result.binding.ports.map((p) => ({ name: p.portName, servicePort: p.servicePort, backend: p.backend })),
+          }
+        : {
+            namespace,
+            name,
+            binding: result.kind,
+            className: svc.metadata.annotations?.['podlb.io/load-balancer'] ?? '',
+            ports: [],
+            ...(problem ? { problem } : {}),
+          };
   }
   const svcEvent = lastRelevantEvent(input.events, 'Service', name, svc.metadata.uid);
   if (svcEvent) service.lastEvent = svcEvent;
@@ -196,7 +213,15 @@ export function explainService(input: ExplainInput): ExplainView {
     const reported = input.podlbNodes.find((x) => x.metadata.name === p.spec.nodeName)?.status?.lb?.members ?? [];
     const lb = reported
       .filter((m) => members.includes(m.name))
-      .flatMap((m) => (m.instances.length ? m.instances : [{ instance: '-', admin: '-', health: 'not listed', detail: '' }]).map((i) => ({ member: m.name, instance: i.instance, admin: i.admin, health: i.health, detail: i.detail })));
+      .flatMap((m) =>
+        (m.instances.length ? m.instances : [{ instance: '-', admin: '-', health: 'not listed', detail: '' }]).map((i) => ({
+          member: m.name,
+          instance: i.instance,
+          admin: i.admin,
+          health: i.health,
+          detail: i.detail,
+        })),
+      );
     return {
       lb,
       name: p.metadata.name ?? '',

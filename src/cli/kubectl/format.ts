@@ -47,7 +47,14 @@ export function renderTable(rows: readonly (readonly string[])[]): string {
   if (rows.length === 0) return '';
   const safe = rows.map((r) => r.map((c) => escapeTerminal(c)));
   const widths = safe[0]!.map((_, i) => Math.max(...safe.map((r) => (r[i] ?? '').length)));
-  return `${safe.map((r) => widths.map((w, i) => (r[i] ?? '').padEnd(w)).join('  ').trimEnd()).join('\n')}\n`;
+  return `${safe
+    .map((r) =>
+      widths
+        .map((w, i) => (r[i] ?? '').padEnd(w))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }
 
 /** kubectl's short age: 45s, 12m, 3h, 5d (and `<unknown>` for a missing or bad time). */

@@ -36,7 +36,13 @@ async function listen(server: Server): Promise<string> {
  */
 function kubeconfigFor(url: string, name: string): string {
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, api.kubeconfigYaml().replace(api.url, url).replace(/certificate-authority-data: .*/, 'insecure-skip-tls-verify: true'));
+  writeFileSync(
+    file,
+    api
+      .kubeconfigYaml()
+      .replace(api.url, url)
+      .replace(/certificate-authority-data: .*/, 'insecure-skip-tls-verify: true'),
+  );
   return file;
 }
 
@@ -53,9 +59,29 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'podlb-kubectl-flags-'));
   kubeconfig = join(dir, 'kubeconfig.yaml');
   await api.writeKubeconfig(kubeconfig);
-  api.store.create('podaddresspools', approvePool({ apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name: 'tokyo-pods' }, spec: { cidrs: ['10.244.0.0/16'], advertise: 'NodeCIDR' } }, { by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z' }), { user: LAB_NETWORK_TEAM });
+  api.store.create(
+    'podaddresspools',
+    approvePool(
+      { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', metadata: { name: 'tokyo-pods' }, spec: { cidrs: ['10.244.0.0/16'], advertise: 'NodeCIDR' } },
+      { by: 'alice', reason: 'NETREQ-1', time: '2026-11-01T00:00:00Z' },
+    ),
+    { user: LAB_NETWORK_TEAM },
+  );
   const node = api.store.create('podlbnodes', { apiVersion: 'podlb.io/v1alpha1', kind: 'PodLBNode', metadata: { name: 'node1' } });
-  api.store.updateStatus('podlbnodes', { ...node, status: { bgp: { advertisedPrefixes: ['10.244.1.0/24'], configHash: '0123456789abcdef0123', lastApplyResult: 'Applied', lastApplyTime: '2026-11-22T09:59:00Z' }, conditions: [{ type: 'BGPReady', status: 'True', reason: 'Established' }, { type: 'LoadBalancerReachable', status: 'False', reason: 'InstanceUnreachable' }] } }, { name: 'node1' });
+  api.store.updateStatus(
+    'podlbnodes',
+    {
+      ...node,
+      status: {
+        bgp: { advertisedPrefixes: ['10.244.1.0/24'], configHash: '0123456789abcdef0123', lastApplyResult: 'Applied', lastApplyTime: '2026-11-22T09:59:00Z' },
+        conditions: [
+          { type: 'BGPReady', status: 'True', reason: 'Established' },
+          { type: 'LoadBalancerReachable', status: 'False', reason: 'InstanceUnreachable' },
+        ],
+      },
+    },
+    { name: 'node1' },
+  );
 });
 
 afterAll(async () => {
@@ -74,7 +100,10 @@ describe('-o json|yaml|wide', () => {
   it('pools -o wide names the decision and the advertising nodes', async () => {
     const r = await run(['--kubeconfig', kubeconfig, 'pools', '-owide']);
     expect(r.code, r.err).toBe(0);
-    const [head, row] = r.out.trimEnd().split('\n').map((l) => l.split(/\s{2,}/));
+    const [head, row] = r.out
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(/\s{2,}/));
     expect(head).toEqual(['NAME', 'STATE', 'CIDRS', 'ADVERTISE', 'BY', 'NODES', 'DECIDED', 'REASON', 'ADVERTISING NODES']);
     expect(row).toEqual(['tokyo-pods', 'Approved', '10.244.0.0/16', 'NodeCIDR', 'alice', '1', '2026-11-01T00:00:00Z', 'NETREQ-1', 'node1']);
   });

@@ -2,7 +2,16 @@
 // objects to the pure view functions (status.ts, pools.ts, explain.ts, approval.ts), print.
 // `runKubectlPodlb` takes its streams and clock as arguments, so tests run it in-process.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { API_VERSION, LABEL_SERVICE_NAME, type EndpointSlice, type LoadBalancerClass, type Pod, type PodAddressPool, type PodLBNode, type Service } from '../../api/types.js';
+import {
+  API_VERSION,
+  LABEL_SERVICE_NAME,
+  type EndpointSlice,
+  type LoadBalancerClass,
+  type Pod,
+  type PodAddressPool,
+  type PodLBNode,
+  type Service,
+} from '../../api/types.js';
 import { KubeApiError, KubeClient, isNotFound } from '../../kube/client.js';
 import { type Decision, approvalPatch, callerIdentity, describeDecision, reasonProblem } from './approval.js';
 import { type KubeEvent, explainService, renderExplain } from './explain.js';
@@ -57,9 +66,11 @@ export async function runKubectlPodlb(argv: readonly string[], io: CliIo): Promi
       const problem = reasonProblem(str(p, 'reason'));
       if (problem) throw new UsageError(problem, cmd.path);
     }
-    if (name === 'explain' && !/^(svc|service|services)\/./.test(rest[0]!)) throw new UsageError(`explain needs svc/NAME, got ${JSON.stringify(rest[0])}`, cmd.path);
+    if (name === 'explain' && !/^(svc|service|services)\/./.test(rest[0]!))
+      throw new UsageError(`explain needs svc/NAME, got ${JSON.stringify(rest[0])}`, cmd.path);
     const as = str(p, 'as');
-    if (as === undefined && list(p, 'as-group').length > 0) throw new UsageError('--as-group needs --as (kubectl: requesting groups without a user is not allowed)', cmd.path);
+    if (as === undefined && list(p, 'as-group').length > 0)
+      throw new UsageError('--as-group needs --as (kubectl: requesting groups without a user is not allowed)', cmd.path);
     const timeoutMs = parseRequestTimeout(str(p, 'request-timeout')!)!;
     const values = { kubeconfig: str(p, 'kubeconfig'), context: str(p, 'context'), namespace: str(p, 'namespace'), reason: str(p, 'reason') };
     const kc = await loadKubeConfig(values.kubeconfig, values.context);
@@ -72,7 +83,10 @@ export async function runKubectlPodlb(argv: readonly string[], io: CliIo): Promi
         return 0;
       }
       case 'pools': {
-        const [pools, nodes] = await Promise.all([client.list<PodAddressPool>(`/apis/${API_VERSION}/podaddresspools`), client.list<PodLBNode>(`/apis/${API_VERSION}/podlbnodes`)]);
+        const [pools, nodes] = await Promise.all([
+          client.list<PodAddressPool>(`/apis/${API_VERSION}/podaddresspools`),
+          client.list<PodLBNode>(`/apis/${API_VERSION}/podlbnodes`),
+        ]);
         const views = poolViews(pools.items, nodes.items);
         print(io, format, views, () => renderPools(views, { wide }));
         return 0;
@@ -90,7 +104,8 @@ export async function runKubectlPodlb(argv: readonly string[], io: CliIo): Promi
         try {
           updated = await client.patch<PodAddressPool>(path, approvalPatch(decision, current, id.name, values.reason!, now()), 'merge');
         } catch (err) {
-          if (err instanceof KubeApiError && err.status === 409) throw new Error(`podaddresspool ${pool} changed while you were deciding on it; look at it again and re-run`);
+          if (err instanceof KubeApiError && err.status === 409)
+            throw new Error(`podaddresspool ${pool} changed while you were deciding on it; look at it again and re-run`);
           throw err;
         }
         print(io, format, updated, () => describeDecision(updated, id));
@@ -104,12 +119,21 @@ export async function runKubectlPodlb(argv: readonly string[], io: CliIo): Promi
         });
         const [pods, slices, events, podlbNodes, classes] = await Promise.all([
           client.list<Pod>(`/api/v1/namespaces/${encodeURIComponent(ns)}/pods`),
-          client.list<EndpointSlice>(`/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/endpointslices`, { labelSelector: `${LABEL_SERVICE_NAME}=${svc}` }),
+          client.list<EndpointSlice>(`/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/endpointslices`, {
+            labelSelector: `${LABEL_SERVICE_NAME}=${svc}`,
+          }),
           client.list<KubeEvent>(`/api/v1/namespaces/${encodeURIComponent(ns)}/events`),
           client.list<PodLBNode>(`/apis/${API_VERSION}/podlbnodes`),
           client.list<LoadBalancerClass>(`/apis/${API_VERSION}/loadbalancerclasses`),
         ]);
-        const view = explainService({ service, pods: pods.items, endpointSlices: slices.items, events: events.items, podlbNodes: podlbNodes.items, classes: classes.items });
+        const view = explainService({
+          service,
+          pods: pods.items,
+          endpointSlices: slices.items,
+          events: events.items,
+          podlbNodes: podlbNodes.items,
+          classes: classes.items,
+        });
         print(io, format, view, () => renderExplain(view, now(), { wide }));
         return 0;
       }

@@ -4,7 +4,9 @@ import { renderTable } from './format.js';
 
 /** `wide` (-o wide) adds every condition, the last apply and its result, and the whole config hash. */
 export function renderStatus(nodes: readonly PodLBNode[], opts: { wide?: boolean } = {}): string {
-  const rows = [['NODE', 'BGP', 'SESSIONS', 'PREFIXES', 'MEMBERS(reg/healthy/drain)', 'CONFIG', 'LAST ERROR', ...(opts.wide ? ['LAST APPLY', 'CONDITIONS'] : [])]];
+  const rows = [
+    ['NODE', 'BGP', 'SESSIONS', 'PREFIXES', 'MEMBERS(reg/healthy/drain)', 'CONFIG', 'LAST ERROR', ...(opts.wide ? ['LAST APPLY', 'CONDITIONS'] : [])],
+  ];
   for (const n of nodes) {
     const s = n.status ?? {};
     const bgp = s.conditions?.find((c) => c.type === 'BGPReady');
@@ -17,9 +19,12 @@ export function renderStatus(nodes: readonly PodLBNode[], opts: { wide?: boolean
       (s.bgp?.advertisedPrefixes ?? []).join(',') || '-',
       m ? `${m.registered}/${m.healthy}/${m.draining}` : '-',
       (opts.wide ? s.bgp?.configHash : s.bgp?.configHash?.slice(0, 12)) ?? '-',
-      opts.wide ? s.bgp?.lastError || '-' : s.bgp?.lastError ?? '',
+      opts.wide ? s.bgp?.lastError || '-' : (s.bgp?.lastError ?? ''),
       ...(opts.wide
-        ? [s.bgp?.lastApplyResult ? `${s.bgp.lastApplyResult}@${s.bgp.lastApplyTime ?? '?'}` : '-', (s.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`).join(',') || '-']
+        ? [
+            s.bgp?.lastApplyResult ? `${s.bgp.lastApplyResult}@${s.bgp.lastApplyTime ?? '?'}` : '-',
+            (s.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`).join(',') || '-',
+          ]
         : []),
     ]);
   }

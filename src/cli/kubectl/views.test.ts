@@ -11,7 +11,10 @@ import { parse as parseYaml } from 'yaml';
 import { advertisesInside, poolViews, renderPools } from './pools.js';
 import { lbClass, pod, service, slice } from '../../../testkit/member-fixtures.js';
 
-const pap = (name: string, cidrs: string[], approval?: PodAddressPool['spec']['approval']): PodAddressPool => ({ metadata: { name }, spec: { cidrs, ...(approval ? { approval } : {}) } });
+const pap = (name: string, cidrs: string[], approval?: PodAddressPool['spec']['approval']): PodAddressPool => ({
+  metadata: { name },
+  spec: { cidrs, ...(approval ? { approval } : {}) },
+});
 
 const NOW = new Date('2026-11-23T10:10:00Z');
 
@@ -32,7 +35,13 @@ describe('format', () => {
   });
 
   it('renderTable aligns columns two spaces apart and trims trailing space', () => {
-    expect(renderTable([['A', 'BB', 'C'], ['long-value', 'x', ''], ['y', '', 'z']])).toBe('A           BB  C\nlong-value  x\ny               z\n');
+    expect(
+      renderTable([
+        ['A', 'BB', 'C'],
+        ['long-value', 'x', ''],
+        ['y', '', 'z'],
+      ]),
+    ).toBe('A           BB  C\nlong-value  x\ny               z\n');
     expect(renderTable([])).toBe('');
   });
 
@@ -64,7 +73,12 @@ describe('format', () => {
   });
 
   it('renderTable escapes every cell, so a cell cannot break a row', () => {
-    expect(renderTable([['A', 'B'], ['x\ny', '\u001b[31mred']])).toBe('A     B\nx\\ny  ^[[31mred\n');
+    expect(
+      renderTable([
+        ['A', 'B'],
+        ['x\ny', '\u001b[31mred'],
+      ]),
+    ).toBe('A     B\nx\\ny  ^[[31mred\n');
   });
 
   it('-o json and -o yaml carry the same value with no raw control character', () => {
@@ -94,7 +108,10 @@ describe('pools', () => {
     expect(advertisesInside(advertised, cidrs)).toBe(want);
   });
 
-  const node = (name: string, prefixes?: string[]): PodLBNode => ({ metadata: { name }, ...(prefixes ? { status: { bgp: { advertisedPrefixes: prefixes } } } : {}) });
+  const node = (name: string, prefixes?: string[]): PodLBNode => ({
+    metadata: { name },
+    ...(prefixes ? { status: { bgp: { advertisedPrefixes: prefixes } } } : {}),
+  });
 
   it('poolViews: defaults (no approval = Pending, no advertise = NodeCIDR), sorted, advertising nodes named', () => {
     const views = poolViews(
@@ -142,7 +159,9 @@ describe('approval', () => {
       metadata: { resourceVersion: '42' },
       spec: { approval: { state: 'Approved', by: 'alice', reason: 'NETREQ-1', time: '2026-11-22T10:00:00Z', digest: d.digest, fieldDigests: d.fieldDigests } },
     });
-    expect(approvalPatch('Rejected', pap('p', ['10.244.0.0/16']), 'bob', 'no', new Date('2026-11-22T10:00:00Z'))).toEqual({ spec: { approval: { state: 'Rejected', by: 'bob', reason: 'no', time: '2026-11-22T10:00:00Z' } } });
+    expect(approvalPatch('Rejected', pap('p', ['10.244.0.0/16']), 'bob', 'no', new Date('2026-11-22T10:00:00Z'))).toEqual({
+      spec: { approval: { state: 'Rejected', by: 'bob', reason: 'no', time: '2026-11-22T10:00:00Z' } },
+    });
   });
 
   it('approvalPatch: a merge patch must not keep digests of fields the pool no longer has, and a rejection drops them', () => {
@@ -150,7 +169,9 @@ describe('approval', () => {
     before.spec.communities = ['65000:1'];
     const was = approvePool(before, { by: 'alice', reason: 'R', time: '2026-11-22T10:00:00Z' });
     const { communities: _c, ...spec } = was.spec;
-    const patch = approvalPatch('Approved', { ...was, spec }, 'alice', 'R2', new Date('2026-11-23T10:00:00Z')) as { spec: { approval: { fieldDigests: Record<string, unknown> } } };
+    const patch = approvalPatch('Approved', { ...was, spec }, 'alice', 'R2', new Date('2026-11-23T10:00:00Z')) as {
+      spec: { approval: { fieldDigests: Record<string, unknown> } };
+    };
     expect(patch.spec.approval.fieldDigests.communities).toBeNull();
     const rejected = approvalPatch('Rejected', was, 'bob', 'no', new Date('2026-11-23T10:00:00Z')) as { spec: { approval: Record<string, unknown> } };
     expect(rejected.spec.approval).toMatchObject({ state: 'Rejected', digest: null, fieldDigests: null });
@@ -173,18 +194,55 @@ describe('explain', () => {
   });
 
   it.each([
-    ['podlb events win over newer ones from others', [ev('1', 'Pod', 'p', 'Registered', '2026-11-23T10:00:00Z', { reportingComponent: 'podlb.io/agent' }), ev('2', 'Pod', 'p', 'Pulled', '2026-11-23T10:05:00Z', { source: { component: 'kubelet' } })], 'Registered'],
-    ['otherwise the newest of any', [ev('1', 'Pod', 'p', 'Scheduled', '2026-11-23T10:00:00Z'), ev('2', 'Pod', 'p', 'Unhealthy', '2026-11-23T10:05:00Z')], 'Unhealthy'],
-    ['the newest podlb one (source.component)', [ev('1', 'Pod', 'p', 'A', '2026-11-23T10:05:00Z', { source: { component: 'podlb-agent' } }), ev('2', 'Pod', 'p', 'B', '2026-11-23T10:00:00Z', { source: { component: 'podlb-agent' } })], 'A'],
-    ['eventTime (events.k8s.io) counts', [ev('1', 'Pod', 'p', 'Old', '2026-11-23T10:01:00Z'), ev('2', 'Pod', 'p', 'New', '', { lastTimestamp: null, eventTime: '2026-11-23T10:02:00.000000Z' })], 'New'],
-    ['other objects and kinds are ignored', [ev('1', 'Pod', 'q', 'X', '2026-11-23T10:00:00Z'), ev('2', 'Service', 'p', 'Y', '2026-11-23T10:00:00Z')], undefined],
-    ['an Event about an older Pod of the same name (uid) is ignored', [ev('1', 'Pod', 'p', 'Old', '2026-11-23T10:00:00Z', { involvedObject: { kind: 'Pod', name: 'p', uid: 'old-uid' } })], undefined],
+    [
+      'podlb events win over newer ones from others',
+      [
+        ev('1', 'Pod', 'p', 'Registered', '2026-11-23T10:00:00Z', { reportingComponent: 'podlb.io/agent' }),
+        ev('2', 'Pod', 'p', 'Pulled', '2026-11-23T10:05:00Z', { source: { component: 'kubelet' } }),
+      ],
+      'Registered',
+    ],
+    [
+      'otherwise the newest of any',
+      [ev('1', 'Pod', 'p', 'Scheduled', '2026-11-23T10:00:00Z'), ev('2', 'Pod', 'p', 'Unhealthy', '2026-11-23T10:05:00Z')],
+      'Unhealthy',
+    ],
+    [
+      'the newest podlb one (source.component)',
+      [
+        ev('1', 'Pod', 'p', 'A', '2026-11-23T10:05:00Z', { source: { component: 'podlb-agent' } }),
+        ev('2', 'Pod', 'p', 'B', '2026-11-23T10:00:00Z', { source: { component: 'podlb-agent' } }),
+      ],
+      'A',
+    ],
+    [
+      'eventTime (events.k8s.io) counts',
+      [ev('1', 'Pod', 'p', 'Old', '2026-11-23T10:01:00Z'), ev('2', 'Pod', 'p', 'New', '', { lastTimestamp: null, eventTime: '2026-11-23T10:02:00.000000Z' })],
+      'New',
+    ],
+    [
+      'other objects and kinds are ignored',
+      [ev('1', 'Pod', 'q', 'X', '2026-11-23T10:00:00Z'), ev('2', 'Service', 'p', 'Y', '2026-11-23T10:00:00Z')],
+      undefined,
+    ],
+    [
+      'an Event about an older Pod of the same name (uid) is ignored',
+      [ev('1', 'Pod', 'p', 'Old', '2026-11-23T10:00:00Z', { involvedObject: { kind: 'Pod', name: 'p', uid: 'old-uid' } })],
+      undefined,
+    ],
   ])('lastRelevantEvent: %s', (_n, events, want) => {
     expect(lastRelevantEvent(events, 'Pod', 'p', 'uid-p')?.reason).toBe(want);
   });
 
   it('bound Service: member names from the EndpointSlice, else from the Pod; gates, Ready, nodes', () => {
-    const a = pod('a', { ip: '10.244.1.10', node: 'n1', containersReady: true, gateStatus: 'True', gateReason: 'LoadBalancerHealthy', since: '2026-11-23T10:05:00Z' });
+    const a = pod('a', {
+      ip: '10.244.1.10',
+      node: 'n1',
+      containersReady: true,
+      gateStatus: 'True',
+      gateReason: 'LoadBalancerHealthy',
+      since: '2026-11-23T10:05:00Z',
+    });
     const b = pod('b', { ip: '10.244.2.20', node: 'n2', containersReady: true, gateStatus: 'False', gateReason: 'ReadinessTimeout' });
     const c = pod('c', { ip: '10.244.1.30', node: 'n1', gate: true }); // gate not written yet
     const d = pod('d', { gate: false, labels: { app: 'bidder' }, deleting: true, node: 'n1', ip: '10.244.1.40' });
@@ -194,10 +252,24 @@ describe('explain', () => {
       pods: [d, c, b, a, other],
       endpointSlices: [slice([{ pod: 'a', ip: '10.244.1.10', node: 'n1' }], { port: 9090 })],
       events: [],
-      podlbNodes: [{ metadata: { name: 'n1' }, status: { members: { registered: 3, healthy: 2, draining: 1 }, conditions: [{ type: 'LoadBalancerReachable', status: 'True', reason: 'AllInstancesReachable' }] } }],
+      podlbNodes: [
+        {
+          metadata: { name: 'n1' },
+          status: {
+            members: { registered: 3, healthy: 2, draining: 1 },
+            conditions: [{ type: 'LoadBalancerReachable', status: 'True', reason: 'AllInstancesReachable' }],
+          },
+        },
+      ],
       classes: [lbClass()],
     });
-    expect(v.service).toEqual({ namespace: 'ads', name: 'bidder', binding: 'bound', className: 'l7lb', ports: [{ name: 'http', servicePort: 80, backend: 'ads.bidder.http' }] });
+    expect(v.service).toEqual({
+      namespace: 'ads',
+      name: 'bidder',
+      binding: 'bound',
+      className: 'l7lb',
+      ports: [{ name: 'http', servicePort: 80, backend: 'ads.bidder.http' }],
+    });
     expect(v.pods.map((p) => [p.name, p.node, p.members, typeof p.gate === 'string' ? p.gate : `${p.gate.status}/${p.gate.reason}`, p.terminating])).toEqual([
       ['a', 'n1', ['podlb_n1_10.244.1.10_9090'], 'True/LoadBalancerHealthy', false], // slice port wins
       ['b', 'n2', ['podlb_n2_10.244.2.20_8080'], 'False/ReadinessTimeout', false], // named targetPort resolved in the Pod
@@ -205,7 +277,12 @@ describe('explain', () => {
       ['d', 'n1', ['podlb_n1_10.244.1.40_8080'], 'none', true],
     ]);
     expect(v.nodes).toEqual([
-      { name: 'n1', reported: true, members: { registered: 3, healthy: 2, draining: 1 }, loadBalancerReachable: { status: 'True', reason: 'AllInstancesReachable', message: '' } },
+      {
+        name: 'n1',
+        reported: true,
+        members: { registered: 3, healthy: 2, draining: 1 },
+        loadBalancerReachable: { status: 'True', reason: 'AllInstancesReachable', message: '' },
+      },
       { name: 'n2', reported: false },
     ]);
     const text = renderExplain(v, NOW);
@@ -217,7 +294,12 @@ describe('explain', () => {
 
   it.each([
     ['class missing', service({ 'podlb.io/load-balancer': 'nope' }), 'classMissing', /class missing: .*LoadBalancerClass "nope" does not exist/],
-    ['invalid annotation', service({ 'podlb.io/ports': 'grpc' }), 'invalid', /invalid annotations: .*podlb.io\/ports.*no Service port named or numbered "grpc"/],
+    [
+      'invalid annotation',
+      service({ 'podlb.io/ports': 'grpc' }),
+      'invalid',
+      /invalid annotations: .*podlb.io\/ports.*no Service port named or numbered "grpc"/,
+    ],
     ['not opted in', { ...service(), metadata: { name: 'bidder', namespace: 'ads' } }, 'notOptedIn', /not opted in/],
   ])('Service %s: the binding says why, and no members are named', (_n, svc, binding, text) => {
     const v = explainService({ service: svc, pods: [pod('a', { ip: '10.244.1.10' })], endpointSlices: [], events: [], podlbNodes: [], classes: [lbClass()] });

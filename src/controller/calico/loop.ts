@@ -62,7 +62,8 @@ export class CalicoLoop {
   constructor(opts: CalicoLoopOptions) {
     this.#o = { calicoNamespace: 'calico-system', resyncMs: 60_000, retryMs: 5_000, now: Date.now, random: Math.random, ...opts };
     const wake = () => this.#loop.notify();
-    const inf = <T extends KubernetesObject>(path: string) => new ResilientInformer<T>(opts.client, { path, onChange: wake, log: opts.log.child({ informer: path }) });
+    const inf = <T extends KubernetesObject>(path: string) =>
+      new ResilientInformer<T>(opts.client, { path, onChange: wake, log: opts.log.child({ informer: path }) });
     this.#inf = {
       peers: inf(`/apis/${API_VERSION}/bgppeers`),
       pools: inf(`/apis/${API_VERSION}/podaddresspools`),
@@ -144,13 +145,22 @@ export class CalicoLoop {
     if (notSynced.length > 0) {
       report.skipped = 'notSynced';
       report.notSynced = notSynced;
-      if (this.lastRun?.skipped !== 'notSynced') this.#o.log.info({ notSynced }, 'waiting for informers (Calico CRDs bgppeers, bgpfilters, bgpconfigurations must exist)');
+      if (this.lastRun?.skipped !== 'notSynced')
+        this.#o.log.info({ notSynced }, 'waiting for informers (Calico CRDs bgppeers, bgpfilters, bgpconfigurations must exist)');
       return { status: report, nextWakeAt: now + 1_000 };
     }
     try {
       report.clusterAsn = this.#clusterAsn();
-      const render = renderCalico({ peers: this.#inf.peers.list(), pools: this.#inf.pools.list(), clusterAsn: report.clusterAsn, calicoNamespace: this.#o.calicoNamespace });
-      const plan = planCalicoSync(render, { peers: this.#inf.calicoPeers.list() as CalicoCurrent[], filters: this.#inf.calicoFilters.list() as CalicoCurrent[] });
+      const render = renderCalico({
+        peers: this.#inf.peers.list(),
+        pools: this.#inf.pools.list(),
+        clusterAsn: report.clusterAsn,
+        calicoNamespace: this.#o.calicoNamespace,
+      });
+      const plan = planCalicoSync(render, {
+        peers: this.#inf.calicoPeers.list() as CalicoCurrent[],
+        filters: this.#inf.calicoFilters.list() as CalicoCurrent[],
+      });
       report.rendered = { peers: render.peers.length, filters: render.filters.length };
       report.unchanged = plan.unchanged;
       report.problems = [...render.problems, ...plan.problems];
@@ -160,7 +170,8 @@ export class CalicoLoop {
       return { status: report, failed: { error: report.error, err } };
     }
     const a = report.apply;
-    if (a.created.length + a.updated.length + a.deleted.length > 0) this.#o.log.info({ created: a.created, updated: a.updated, deleted: a.deleted }, 'Calico BGP objects synced');
+    if (a.created.length + a.updated.length + a.deleted.length > 0)
+      this.#o.log.info({ created: a.created, updated: a.updated, deleted: a.deleted }, 'Calico BGP objects synced');
     this.#failedPasses = a.errors.length > 0 ? this.#failedPasses + 1 : 0;
     let nextWakeAt: number | undefined;
     if (a.errors.length > 0) {

@@ -120,7 +120,10 @@ const ref = (kind: string, name: string): ObjectRef => ({ apiVersion: API_VERSIO
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** A parsed object's node selector in Calico's syntax, or its problem (not rendered). */
-function selectorOf(c: { obj: ObjectRef; selector: ParsedSelector | undefined; selectorProblem?: Problem }, problems: Problem[]): { parsed: ParsedSelector; calico: string } | undefined {
+function selectorOf(
+  c: { obj: ObjectRef; selector: ParsedSelector | undefined; selectorProblem?: Problem },
+  problems: Problem[],
+): { parsed: ParsedSelector; calico: string } | undefined {
   const notRendered = (p: Problem) => problems.push({ ...p, message: `${p.message}; not rendered for Calico` });
   if (!c.selector) {
     notRendered(c.selectorProblem!);
@@ -153,10 +156,25 @@ function validPools(pools: readonly PodAddressPool[], problems: Problem[]): Cali
       continue;
     }
     if (c.mode === 'PodIPs') {
-      problems.push(problem(c.obj, 'spec.advertise', 'CalicoAdvertisesBlocks', `PodAddressPool ${c.name}: advertise PodIPs is not expressible in Calico mode: Calico advertises its IPAM blocks inside the pool (and /32s of borrowed addresses), the BGPFilter only limits exports to the pool's CIDRs`, 'Normal'));
+      problems.push(
+        problem(
+          c.obj,
+          'spec.advertise',
+          'CalicoAdvertisesBlocks',
+          `PodAddressPool ${c.name}: advertise PodIPs is not expressible in Calico mode: Calico advertises its IPAM blocks inside the pool (and /32s of borrowed addresses), the BGPFilter only limits exports to the pool's CIDRs`,
+          'Normal',
+        ),
+      );
     }
     if (c.communities.length > 0) {
-      problems.push(problem(c.obj, 'spec.communities', 'CalicoFieldIgnored', `PodAddressPool ${c.name}: communities cannot be set by a Calico BGPFilter (Calico attaches communities per IPPool in BGPConfiguration prefixAdvertisements); the prefixes are exported without them`));
+      problems.push(
+        problem(
+          c.obj,
+          'spec.communities',
+          'CalicoFieldIgnored',
+          `PodAddressPool ${c.name}: communities cannot be set by a Calico BGPFilter (Calico attaches communities per IPPool in BGPConfiguration prefixAdvertisements); the prefixes are exported without them`,
+        ),
+      );
     }
     out.push({ name: c.name, cidrs: [...c.cidrs], ...(sel.parsed.requirements.length > 0 ? { selector: sel.calico } : {}) });
   }
@@ -186,7 +204,12 @@ function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, prob
   const c = parsePeer(p, []);
   const sel = selectorOf(c, problems);
   if (!sel) return undefined;
-  if (c.gateway) return refuse('spec.peerAddress', 'CalicoCannotExpress', `Gateway (the node's default gateway) has no Calico equivalent: a Calico BGPPeer needs a fixed peerIP`);
+  if (c.gateway)
+    return refuse(
+      'spec.peerAddress',
+      'CalicoCannotExpress',
+      `Gateway (the node's default gateway) has no Calico equivalent: a Calico BGPPeer needs a fixed peerIP`,
+    );
   if (c.sessionProblem || !c.settings?.address) {
     if (c.sessionProblem) problems.push(c.sessionProblem);
     return undefined;
@@ -194,7 +217,11 @@ function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, prob
   const model = { ...c.settings, address: c.settings.address.text };
 
   if (model.localAsn !== clusterAsn) {
-    return refuse('spec.localASN', 'LocalASNMismatch', `${model.localAsn} differs from Calico's AS ${clusterAsn} (BGPConfiguration default spec.asNumber): Calico sets the local AS per node, not per peer; set localASN to ${clusterAsn} or change Calico's AS`);
+    return refuse(
+      'spec.localASN',
+      'LocalASNMismatch',
+      `${model.localAsn} differs from Calico's AS ${clusterAsn} (BGPConfiguration default spec.asNumber): Calico sets the local AS per node, not per peer; set localASN to ${clusterAsn} or change Calico's AS`,
+    );
   }
 
   let password: CalicoBGPPeerSpec['password'];
@@ -205,7 +232,11 @@ function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, prob
     }
     const ns = (psr.namespace as string | undefined) ?? DEFAULT_SECRET_NAMESPACE;
     if (ns !== calicoNamespace) {
-      return refuse('spec.passwordSecretRef.namespace', 'CalicoCannotExpress', `Calico reads BGP passwords only from calico-node's namespace ${calicoNamespace}, the Secret is in ${ns}: copy it to ${calicoNamespace} and point passwordSecretRef there (calico-node also needs a Role to read it)`);
+      return refuse(
+        'spec.passwordSecretRef.namespace',
+        'CalicoCannotExpress',
+        `Calico reads BGP passwords only from calico-node's namespace ${calicoNamespace}, the Secret is in ${ns}: copy it to ${calicoNamespace} and point passwordSecretRef there (calico-node also needs a Role to read it)`,
+      );
     }
     password = { secretKeyRef: { name: psr.name, key: psr.key } };
   }
@@ -215,7 +246,8 @@ function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, prob
   if (isMap(spec.bfd) && spec.bfd.enabled !== false) ignored('spec.bfd', `BFD cannot be set per peer in Calico's BGPPeer; the session runs without BFD`);
   if (model.multihop !== undefined) ignored('spec.ebgpMultihop', `Calico's BGPPeer has no multihop TTL; Calico decides multihop itself`);
   if (model.sourceAddress !== undefined) ignored('spec.sourceAddress', `Calico's BGPPeer takes no source IP (only UseNodeIP or None); the node's IP is used`);
-  if (!model.gracefulRestart.enabled) ignored('spec.gracefulRestart.enabled', `Calico cannot turn graceful restart off (restartMode GracefulRestart or LongLivedGracefulRestart); it stays on`);
+  if (!model.gracefulRestart.enabled)
+    ignored('spec.gracefulRestart.enabled', `Calico cannot turn graceful restart off (restartMode GracefulRestart or LongLivedGracefulRestart); it stays on`);
 
   return {
     name,
@@ -276,7 +308,14 @@ export function renderCalico(input: CalicoRenderInput): CalicoRender {
   const keys = [...groups.keys()].sort(byText);
   for (const k of keys.slice(MAX_POOL_SELECTORS)) {
     for (const p of groups.get(k)!) {
-      problems.push(problem(ref('PodAddressPool', p.name), 'spec.nodeSelector', 'CalicoCannotExpress', `PodAddressPool ${p.name}: more than ${MAX_POOL_SELECTORS} distinct pool node selectors (${keys.length}) would need ${2 ** keys.length} Calico BGPPeers per peer; this pool's selector (${k}) is one too many and its CIDRs are not exported: give pools the same nodeSelector where possible`));
+      problems.push(
+        problem(
+          ref('PodAddressPool', p.name),
+          'spec.nodeSelector',
+          'CalicoCannotExpress',
+          `PodAddressPool ${p.name}: more than ${MAX_POOL_SELECTORS} distinct pool node selectors (${keys.length}) would need ${2 ** keys.length} Calico BGPPeers per peer; this pool's selector (${k}) is one too many and its CIDRs are not exported: give pools the same nodeSelector where possible`,
+        ),
+      );
     }
   }
   const used = keys.slice(0, MAX_POOL_SELECTORS);
@@ -298,13 +337,24 @@ export function renderCalico(input: CalicoRenderInput): CalicoRender {
         apiVersion: CALICO_API_VERSION,
         kind: 'BGPFilter',
         metadata: meta(name, base.name),
-        spec: { ...exportRules(exported.flatMap((p) => p.cidrs)), importV4: [{ action: 'Reject', matchOperator: 'In', cidr: V4_ALL }], importV6: [{ action: 'Reject', matchOperator: 'In', cidr: V6_ALL }] },
+        spec: {
+          ...exportRules(exported.flatMap((p) => p.cidrs)),
+          importV4: [{ action: 'Reject', matchOperator: 'In', cidr: V4_ALL }],
+          importV6: [{ action: 'Reject', matchOperator: 'In', cidr: V6_ALL }],
+        },
       });
       peers.push({
         apiVersion: CALICO_API_VERSION,
         kind: 'BGPPeer',
         metadata: meta(name, base.name),
-        spec: { peerIP: base.spec.peerIP, asNumber: base.spec.asNumber, nodeSelector: andSelectors([base.selector, ...inKeys], outKeys), filters: [name], ...(base.spec.password ? { password: base.spec.password } : {}), ...(base.spec.maxRestartTime ? { maxRestartTime: base.spec.maxRestartTime } : {}) },
+        spec: {
+          peerIP: base.spec.peerIP,
+          asNumber: base.spec.asNumber,
+          nodeSelector: andSelectors([base.selector, ...inKeys], outKeys),
+          filters: [name],
+          ...(base.spec.password ? { password: base.spec.password } : {}),
+          ...(base.spec.maxRestartTime ? { maxRestartTime: base.spec.maxRestartTime } : {}),
+        },
       });
     }
   }

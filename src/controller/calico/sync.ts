@@ -10,7 +10,16 @@ import { problem, type Problem } from '../../api/problem.js';
 import type { KubeClient } from '../../kube/client.js';
 import { isNotFound } from '../../kube/client.js';
 import { errorMessage } from '../../util/errors.js';
-import { CALICO_API_VERSION, MANAGED_BY, MANAGED_BY_LABEL, OWNER_ANNOTATION, type CalicoBGPFilter, type CalicoBGPPeer, type CalicoObject, type CalicoRender } from './render.js';
+import {
+  CALICO_API_VERSION,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  OWNER_ANNOTATION,
+  type CalicoBGPFilter,
+  type CalicoBGPPeer,
+  type CalicoObject,
+  type CalicoRender,
+} from './render.js';
 
 export type CalicoKind = 'BGPPeer' | 'BGPFilter';
 export const CALICO_PLURAL: Record<CalicoKind, string> = { BGPPeer: 'bgppeers', BGPFilter: 'bgpfilters' };
