@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasReal } from '../src/lab/real-components.js';
 import { NetnsSandbox } from '../src/lab/netns.js';
 import { BLACKHOLE_METRIC, PODLB_RT_PROTOCOL } from '../src/netlink/index.js';
-import { KERNEL_CONDITION, KernelRoutesReconciler } from '../src/agent/kernel-routes.js';
+import { GATEWAY_HELD_CONDITION, KERNEL_CONDITION, KernelRoutesReconciler } from '../src/agent/kernel-routes.js';
 import type { AgentSnapshot } from '../src/agent/snapshot.js';
 
 const log = pino({ level: 'silent' });
@@ -47,7 +47,7 @@ describe.runIf(hasReal('root'))('KernelRoutesReconciler in a namespace', () => {
     const peer = await sb.addNetns('krpeer');
     await sb.veth({ ns, ifname: 'eth0', addrs: ['10.1.0.1/24'] }, { ns: peer, ifname: 'eth0', addrs: ['10.1.0.2/24'] });
     await sb.exec(ns, 'ip', ['route', 'add', 'default', 'via', '10.1.0.2']);
-    r = new KernelRoutesReconciler({ nodeName: 'n1', netns: ns, aggregates: () => aggregates, onChange: () => undefined, log });
+    r = new KernelRoutesReconciler({ nodeName: 'n1', netns: ns, aggregates: () => aggregates, onChange: () => undefined, log, holdDownMs: 30_000 });
     r.open();
   });
 
@@ -76,5 +76,29 @@ describe.runIf(hasReal('root'))('KernelRoutesReconciler in a namespace', () => {
     aggregates = [];
     await r.reconcile(snap, 3_000);
     expect(await ours()).toEqual([]);
+  });
+
+  it('a default route that vanishes is held for the hold-down, reported once, and dropped after it unless back', async () => {
+    expect(await r.gateways(10_000)).toEqual({ v4: '10.1.0.2' });
+    await sb.exec(ns, 'ip', ['route', 'del', 'default']);
+    try {
+      expect(await r.gateways(11_000)).toEqual({ v4: '10.1.0.2' });
+      const held = await r.reconcile(snap, 11_000);
+      expect(held.events?.map((e) => [e.type, e.reason])).toEqual([['Warning', 'GatewayHeld']]);
+      expect(held.status?.conditions?.find((c) => c.type === GATEWAY_HELD_CONDITION)).toMatchObject({ status: 'True', reason: 'DefaultRouteMissing' });
+      expect(held.nextWakeAt).toBe(41_000);
+      expect(await r.gateways(20_000)).toEqual({ v4: '10.1.0.2' });
+      expect((await r.reconcile(snap, 20_000)).events ?? []).toEqual([]);
+      // Back within the hold: nothing changed for Gateway peers, and the report ends.
+      await sb.exec(ns, 'ip', ['route', 'add', 'default', 'via', '10.1.0.2']);
+      expect(await r.gateways(25_000)).toEqual({ v4: '10.1.0.2' });
+      expect((await r.reconcile(snap, 25_000)).status?.conditions?.map((c) => c.type)).toEqual([KERNEL_CONDITION]);
+      // Gone for longer than the hold: dropped.
+      await sb.exec(ns, 'ip', ['route', 'del', 'default']);
+      expect(await r.gateways(30_000)).toEqual({ v4: '10.1.0.2' });
+      expect(await r.gateways(60_001)).toEqual({});
+    } finally {
+      await sb.exec(ns, 'ip', ['route', 'replace', 'default', 'via', '10.1.0.2']);
+    }
   });
 });

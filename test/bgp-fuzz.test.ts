@@ -10,6 +10,10 @@
 //     model holds only values that parse from the input (prefixes inside approved pools and
 //     podCIDRs / Pod IPs, peer addresses from peers or the gateway, passwords from Secrets).
 // The same properties hold end to end for `podlb render bird` (YAML in, stdout out).
+// Blast radius: one random invalid BGPPeer, PodAddressPool or password Secret among N valid
+// ones, through the agent's BIRD reconciler with `bird -p` as configure check: a change of the
+// valid ones (a pool rejected, a Pod gone, a peer added or removed) is applied in the next run,
+// and only the invalid object is reported.
 // PODLB_FUZZ_SEED=<n> PODLB_FUZZ_CASES=<n> reproduce or widen a run; failures print the seed and case.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { checkApproval, contentDigests } from '../src/bgp/approval.js';
@@ -19,7 +23,15 @@ import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { BGPPeer, Node, Pod, PodAddressPool, Secret, Service } from '../src/api/types.js';
-import { birdParse, expectedConfig, parseStructure } from '../testkit/bird-structure.js';
+import { birdParse, birdParseControl, expectedConfig, parseStructure } from '../testkit/bird-structure.js';
+import { parsePool, isUsablePool } from '../src/bgp/config.js';
+import { parsePeer } from '../src/bgp/peer-config.js';
+import { approved } from '../testkit/bgp-fixtures.js';
+import { BirdConfigReconciler } from '../src/agent/bird-config.js';
+import { AgentMetrics } from '../src/agent/metrics.js';
+import type { AgentSnapshot } from '../src/agent/snapshot.js';
+import { pino } from 'pino';
+import { readFileSync } from 'node:fs';
 import { parseIp, parsePrefix, prefixInside, type IpPrefix } from '../src/net/ip.js';
 import { buildBgpPlan, BIRD_SYMBOL, type BgpPlanInput, type BirdModel, type PodIPs } from '../src/bgp/model.js';
 import { podIPsForNode } from '../src/bgp/pod-ips.js';
@@ -29,6 +41,7 @@ import { runRenderBird } from '../src/cli/render-bird.js';
 const SEED = Number(process.env.PODLB_FUZZ_SEED ?? 20261122);
 const CASES = Number(process.env.PODLB_FUZZ_CASES ?? 3000);
 const CLI_CASES = Number(process.env.PODLB_FUZZ_CLI_CASES ?? 300);
+const BLAST_CASES = Number(process.env.PODLB_FUZZ_BLAST_CASES ?? 60);
 
 /** mulberry32: small, fast, deterministic. One stream per case: (seed, case) reproduces it. */
 function rng(seed: number): () => number {
@@ -569,5 +582,193 @@ describe('renderer fuzz', () => {
     console.log(`cli fuzz: ${accepted.length} printed a config, ${refusedCount} refused with errors`);
     expect(bad.slice(0, 5)).toEqual([]);
     expect(accepted.length).toBeGreaterThan(CLI_CASES * 0.05);
+  }, 120_000);
+});
+
+// ---- blast radius: one invalid object among valid ones harms only itself ----
+
+const BAD_PEER_ADDRS = [
+  '::',
+  '0.0.0.0',
+  '0.1.2.3',
+  '127.0.0.1',
+  '::1',
+  'ff02::1',
+  '224.0.0.5',
+  '255.255.255.255',
+  '240.0.0.1',
+  '::ffff:172.31.0.1',
+  'fe80::1',
+  '169.254.1.1',
+];
+const SELECTS_NODE = { matchLabels: { 'podlb.io/bgp': 'true' } };
+
+/** A BGPPeer or PodAddressPool that selects the node and is invalid, or a Secret that breaks a peer's password. */
+function genInvalidObject(g: Gen): { pools: PodAddressPool[]; peers: BGPPeer[]; secrets: Secret[]; name: string } {
+  const k = g.int(4);
+  if (k === 0) {
+    const p = genPeer(g, 99);
+    const spec = p.spec as unknown as Record<string, unknown>;
+    spec.nodeSelector = SELECTS_NODE;
+    p.metadata.name = 'zz-invalid';
+    const c = parsePeer(p, []);
+    // A generated peer that happens to be valid gets an address no neighbour can have.
+    if (!(c.sessionProblem ?? c.bfdProblem ?? c.passwordProblem)) spec.peerAddress = g.pick(BAD_PEER_ADDRS);
+    return { pools: [], peers: [p], secrets: [], name: 'zz-invalid' };
+  }
+  if (k === 1) {
+    const spec = { peerAddress: g.pick(BAD_PEER_ADDRS), peerASN: 65000, localASN: 64512, nodeSelector: SELECTS_NODE };
+    return {
+      pools: [],
+      peers: [{ apiVersion: 'podlb.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'aa-invalid' }, spec: spec as BGPPeer['spec'] }],
+      secrets: [],
+      name: 'aa-invalid',
+    };
+  }
+  if (k === 2) {
+    // A password podlb cannot place in bird.conf, or no Secret at all.
+    const value = g.pick(['', 'x'.repeat(81), 'a"b', 'a\nb', 'pässword']);
+    const secrets: Secret[] = g.chance(0.5)
+      ? [{ metadata: { name: 'md5', namespace: 'podlb-system' }, data: { password: Buffer.from(value).toString('base64') } }]
+      : [];
+    const spec = {
+      peerAddress: '172.31.0.99',
+      peerASN: 65000,
+      localASN: 64512,
+      nodeSelector: SELECTS_NODE,
+      passwordSecretRef: { name: 'md5', key: 'password' },
+    };
+    return {
+      pools: [],
+      peers: [{ apiVersion: 'podlb.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'md5-peer' }, spec: spec as BGPPeer['spec'] }],
+      secrets,
+      name: 'md5-peer',
+    };
+  }
+  for (;;) {
+    const spec: Record<string, unknown> = { cidrs: ['10.251.0.0/16'], advertise: 'NodeCIDR', nodeSelector: SELECTS_NODE };
+    const pool = approved({
+      apiVersion: 'podlb.io/v1alpha1',
+      kind: 'PodAddressPool',
+      metadata: { name: 'invalid-pool' },
+      spec: spec as unknown as PodAddressPool['spec'],
+    });
+    // One field made hostile after approval would be ApprovalStale; before it, InvalidPool: both are tried.
+    const target = g.chance(0.5) ? (pool.spec as unknown as Record<string, unknown>) : spec;
+    target[g.pick(['cidrs', 'advertise', 'nodeSelector', 'communities'])] = hostile(g);
+    const p = g.chance(0.5) ? pool : approved({ ...pool, spec: spec as unknown as PodAddressPool['spec'] });
+    if (!isUsablePool(parsePool(p))) return { pools: [p], peers: [], secrets: [], name: 'invalid-pool' };
+  }
+}
+
+describe('blast radius', () => {
+  const log = pino({ level: 'silent' });
+  const dir = mkdtempSync(join(tmpdir(), 'podlb-blast-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it(`${BLAST_CASES} cases: one random invalid object among N valid ones never delays a change of the valid ones (real bird -p; seed ${SEED})`, async () => {
+    for (let i = 0; i < BLAST_CASES; i++) {
+      const where = `seed ${SEED} blast case ${i}`;
+      const g = new Gen(rng(SEED ^ Math.imul(i + 7, 0x85ebca6b)));
+      const n = 1 + g.int(5);
+      const peerAddr = (j: number) => (g.chance(0.3) ? `fd00:31::${10 + j}` : `172.31.0.${10 + j}`);
+      const valid: BGPPeer[] = Array.from({ length: n }, (_, j) => ({
+        apiVersion: 'podlb.io/v1alpha1',
+        kind: 'BGPPeer',
+        metadata: { name: `tor-${j}` },
+        spec: { peerAddress: peerAddr(j), peerASN: 65000, localASN: 64512, nodeSelector: SELECTS_NODE },
+      }));
+      const pool = (name: string, cidr: string, advertise: 'NodeCIDR' | 'PodIPs', state: 'Approved' | 'Rejected'): PodAddressPool => {
+        const p: PodAddressPool = {
+          apiVersion: 'podlb.io/v1alpha1',
+          kind: 'PodAddressPool',
+          metadata: { name },
+          spec: { cidrs: [cidr], advertise, nodeSelector: SELECTS_NODE },
+        };
+        return state === 'Approved' ? approved(p) : { ...p, spec: { ...p.spec, approval: { state } } };
+      };
+      const node: Node = {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: 'node-a', labels: { 'podlb.io/bgp': 'true' } },
+        spec: { podCIDRs: ['10.244.1.0/24', '10.250.1.0/24', '10.251.1.0/24'] },
+        status: { addresses: [{ type: 'InternalIP', address: '172.31.0.2' }] },
+      };
+      const svc: Service = {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 's', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } },
+        spec: { selector: { app: 'bidder' } },
+      };
+      const pod = (name: string, ip: string): Pod => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'ads', labels: { app: 'bidder' } },
+        spec: { nodeName: 'node-a', containers: [] },
+        status: { phase: 'Running', podIPs: [{ ip }] },
+      });
+      const bad = genInvalidObject(g);
+      const world = (step: number, o: { b: 'Approved' | 'Rejected'; pods: Pod[]; peers: BGPPeer[] }): AgentSnapshot => {
+        const objs = [node, ...o.peers, ...bad.peers, ...bad.pools, ...bad.secrets];
+        const pools = [
+          pool('a', '10.244.0.0/16', 'NodeCIDR', 'Approved'),
+          pool('b', '10.250.0.0/16', 'NodeCIDR', o.b),
+          pool('c', '10.99.0.0/16', 'PodIPs', 'Approved'),
+          ...bad.pools,
+        ];
+        for (const x of [...objs, ...pools]) x.metadata = { ...x.metadata, resourceVersion: String(step) };
+        return {
+          nodeName: 'node-a',
+          node,
+          pods: o.pods,
+          services: [svc],
+          slices: [],
+          classes: [],
+          pools,
+          peers: [...o.peers, ...bad.peers],
+          secrets: bad.secrets,
+          gateway: undefined,
+          observedAt: 0,
+        };
+      };
+      const configPath = join(dir, `bird-${i}.conf`);
+      const r = new BirdConfigReconciler({ nodeName: 'node-a', control: birdParseControl(), configPath, log, metrics: new AgentMetrics() });
+      const before = { b: 'Approved' as const, pods: [pod('p1', '10.99.0.5'), pod('p2', '10.99.0.6')], peers: valid };
+      const first = await r.reconcile(world(1, before), 1_000);
+      const running = () => readFileSync(configPath, 'utf8');
+      expect(first.status?.conditions?.[0], where).toMatchObject({ type: 'ConfigApplied', status: 'True' });
+      const warnings = (res: typeof first) => (res.problems ?? []).filter((p) => p.severity === 'Warning');
+      // Reported on the invalid object only.
+      expect(
+        warnings(first).map((p) => p.object.name),
+        where,
+      ).toEqual([bad.name]);
+      for (const p of valid) expect(running(), where).toContain(`neighbor ${parseIp(p.spec.peerAddress)!.text} as 65000`);
+      for (const x of ['10.244.1.0/24', '10.250.1.0/24', '10.99.0.5/32', '10.99.0.6/32']) expect(running(), where).toContain(x);
+
+      // One change of the valid objects, taken in the very next run.
+      const change = g.int(4);
+      const after =
+        change === 0
+          ? { ...before, b: 'Rejected' as const }
+          : change === 1
+            ? { ...before, pods: [before.pods[0]!] }
+            : change === 2
+              ? { ...before, peers: valid.slice(1) }
+              : { ...before, peers: [...valid, { ...valid[0]!, metadata: { name: 'tor-new' }, spec: { ...valid[0]!.spec, peerAddress: '172.31.0.77' } }] };
+      const second = await r.reconcile(world(2, after), 2_000);
+      expect(second.status?.conditions?.[0], where).toMatchObject({ type: 'ConfigApplied', status: 'True' });
+      expect(
+        warnings(second).map((p) => p.object.name),
+        where,
+      ).toEqual([bad.name]);
+      const text = running();
+      expect(text.includes('10.250.1.0/24'), `${where}: pool b ${after.b}`).toBe(after.b === 'Approved');
+      expect(text.includes('10.99.0.6/32'), `${where}: deleted Pod's /32`).toBe(after.pods.length === 2);
+      for (const p of valid)
+        expect(text.includes(`neighbor ${parseIp(p.spec.peerAddress)!.text} as`), `${where}: ${p.metadata.name}`).toBe(after.peers.includes(p));
+      expect(text.includes('neighbor 172.31.0.77 as'), where).toBe(change === 3);
+      expect(text, where).not.toContain('10.251.');
+    }
   }, 120_000);
 });

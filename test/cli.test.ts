@@ -117,6 +117,7 @@ describe('bad input: one line, exit 2, no stack trace', () => {
     ['podlb', ['agent', '--node-name', 'n1', '--no-bgp', '--health-port', 'abc'], /--health-port: "abc" is not a port/],
     ['podlb', ['agent', '--node-name', 'n1', '--no-bgp', '--health-address', 'localhost'], /--health-address: "localhost" is not an IP address/],
     ['podlb', ['agent', '--node-name', 'n1', '--no-bgp', '--pending-poll-ms', '0'], /--pending-poll-ms: "0" is not a positive whole number/],
+    ['podlb', ['agent', '--node-name', 'n1', '--no-bgp', '--hold-down-seconds', '0'], /--hold-down-seconds: "0" is not a positive whole number/],
     ['podlb', ['agent', '--node-name', 'n1', '--no-bgp', '--log-level', 'loud'], /--log-level: "loud" is not one of fatal, error/],
     ['podlb', ['agent', '--no-bgp'], /--node-name NAME is required \(or set NODE_NAME\)/],
     ['podlb', ['agent', '--node-name', 'n1'], /--bird-socket PATH and --bird-config PATH are required unless --no-bgp/],

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BirdCommandError, type BirdControl, type BirdReply } from '../src/bgp/bird-control.js';
 import { routeCommunities, type BirdModel } from '../src/bgp/model.js';
 
 export interface Stmt {
@@ -160,4 +161,30 @@ export async function birdParse(texts: readonly string[], concurrency = 3): Prom
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A BirdControl whose `configure check` is the real `bird -p` on the candidate (BIRD's own
+ * parser and protocol checks, the same code a running BIRD's `configure check` runs) and whose
+ * `configure` takes what passed: for tests of what the agent applies without a running BIRD.
+ * Refusals come back as a running BIRD answers them (8002 `file:line:col message`).
+ */
+export function birdParseControl(): BirdControl & { checks: number } {
+  const control = {
+    checks: 0,
+    async configureCheck(file: string): Promise<BirdReply> {
+      control.checks += 1;
+      const err = await new Promise<string>((resolve) => {
+        execFile('bird', ['-p', '-c', file], { timeout: 20_000 }, (e, _out, stderr) =>
+          resolve(e ? `${stderr || e.message}`.trim().replace(/^bird: /, '') || 'bird -p failed' : ''),
+        );
+      });
+      if (err) throw new BirdCommandError(`configure check "${file}"`, 8002, err);
+      return { code: 20, text: 'Configuration OK', lines: [{ code: 20, text: 'Configuration OK' }], durationMs: 0 };
+    },
+    async configure(): Promise<BirdReply> {
+      return { code: 3, text: 'Reconfigured', lines: [{ code: 3, text: 'Reconfigured' }], durationMs: 0 };
+    },
+  };
+  return control as unknown as BirdControl & { checks: number };
 }

@@ -7,7 +7,7 @@ import type { BgpSessionStatus } from '../api/types.js';
 import type { BirdControl } from '../bgp/bird-control.js';
 import { birdTimeToRfc3339 } from '../bgp/bird-protocols.js';
 import { parseConfig, parseNode } from '../bgp/config.js';
-import { planPeers } from '../bgp/peers.js';
+import { type BirdPeerModel, planPeers } from '../bgp/peers.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import { errorCode } from '../util/errors.js';
 import type { AgentMetrics } from './metrics.js';
@@ -20,6 +20,8 @@ export interface BgpSessionsOptions {
   control: BirdControl;
   /** Why BIRD is unreachable (the config reconciler knows): then it is not asked. */
   birdError: () => string | undefined;
+  /** Sessions BIRD runs on a held password although their objects do not plan now (hold-down.ts). */
+  heldPeers?: () => readonly BirdPeerModel[];
   statusIntervalMs: number;
   log: Logger;
   metrics: AgentMetrics;
@@ -48,9 +50,10 @@ export class BgpSessionsReconciler implements Reconciler<AgentSnapshot, NodeStat
   async #read(s: AgentSnapshot, now: number): Promise<void> {
     try {
       const protocols = await this.#o.control.showProtocolsAll();
-      // The sessions bird.conf holds: this node's peers, none while it has no router id.
+      // The sessions bird.conf holds: this node's peers, none while it has no router id, and those kept on a held password.
       const node = parseNode(s.node ?? { metadata: { name: this.#o.nodeName } });
-      const peers = node.routerId ? planPeers(parseConfig({ pools: [], peers: s.peers, secrets: s.secrets }).peers, node, s.gateway).peers : [];
+      const planned = node.routerId ? planPeers(parseConfig({ pools: [], peers: s.peers, secrets: s.secrets }).peers, node, s.gateway).peers : [];
+      const peers = [...planned, ...(this.#o.heldPeers?.() ?? []).filter((h) => !planned.some((p) => p.protocol === h.protocol))];
       const byProto = new Map(protocols.map((p) => [p.name, p]));
       this.#o.metrics.bgpSessionUp.reset();
       this.#sessions = peers.map((peer) => {

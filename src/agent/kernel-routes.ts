@@ -7,10 +7,20 @@ import { API_VERSION, type Condition } from '../api/types.js';
 import { BlackholeRoutes, Netlink, PODLB_RT_PROTOCOL, type Subscription } from '../netlink/index.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import { errorMessage } from '../util/errors.js';
+import type { EventToRecord } from '../kube/events.js';
+import { HoldDown, type Held } from './hold-down.js';
 import type { NodeStatusContribution } from './node-status.js';
 import type { AgentSnapshot, Gateways } from './snapshot.js';
 
 export const KERNEL_CONDITION = 'KernelRoutesSynced';
+/** Present (True) only while a vanished default gateway is held for Gateway peers. */
+export const GATEWAY_HELD_CONDITION = 'GatewayHeld';
+
+type HeldGateway = Held<string> & { family: 'v4' | 'v6' };
+
+function heldMessage(h: HeldGateway): string {
+  return `the ${h.family === 'v4' ? 'IPv4' : 'IPv6'} default route is gone since ${new Date(h.since).toISOString()}: Gateway BGPPeers keep peering with ${h.value} until ${new Date(h.until).toISOString()}, then their sessions are removed unless a default route is back`;
+}
 /** Re-sync unchanged blackholes this often, so a route deleted by hand comes back. */
 export const KERNEL_REFRESH_MS = 60_000;
 
@@ -22,6 +32,8 @@ export interface KernelRoutesOptions {
   aggregates: () => readonly string[] | undefined;
   /** A route or link changed. */
   onChange: () => void;
+  /** How long a vanished default gateway is kept for Gateway peers (default HOLD_DOWN_MS). */
+  holdDownMs?: number;
   log: Logger;
 }
 
@@ -34,10 +46,16 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
   #syncedKey: string | undefined;
   #syncedAt = 0;
   #count = 0;
+  /** The gateways Gateway peers use: read, or held through a gap. */
   #gateway: Gateways = {};
+  readonly #hold: HoldDown<string>;
+  #held: HeldGateway[] = [];
+  /** Gaps already reported by an Event, by family@since. */
+  #reported = new Set<string>();
 
   constructor(o: KernelRoutesOptions) {
     this.#o = o;
+    this.#hold = new HoldDown(o.holdDownMs);
   }
 
   /** Opens netlink; without NET_ADMIN or netlink the agent still advertises and registers, and says so. */
@@ -63,19 +81,61 @@ export class KernelRoutesReconciler implements Reconciler<AgentSnapshot, NodeSta
     this.#kernel = undefined;
   }
 
-  /** The default gateways now; undefined without netlink (Gateway peers are then reported, not guessed). */
-  async gateways(): Promise<Gateways | undefined> {
+  /**
+   * The default gateways now; undefined without netlink (Gateway peers are then reported, not
+   * guessed). A gateway that vanishes is kept for the hold-down (hold-down.ts): a default route
+   * replaced or a link flapping must not tear down the `Gateway` sessions.
+   */
+  async gateways(now: number = Date.now()): Promise<Gateways | undefined> {
     if (!this.#kernel) return undefined;
     try {
       const [v4, v6] = await Promise.all([this.#kernel.nl.defaultGateway(4), this.#kernel.nl.defaultGateway(6)]);
-      this.#gateway = { ...(v4 ? { v4: v4.gateway } : {}), ...(v6 ? { v6: v6.gateway } : {}) };
+      const read: Gateways = { ...(v4 ? { v4: v4.gateway } : {}), ...(v6 ? { v6: v6.gateway } : {}) };
+      const out: Gateways = {};
+      const held: HeldGateway[] = [];
+      for (const family of ['v4', 'v6'] as const) {
+        const r = this.#hold.resolve(family, read[family], this.#gateway[family], now);
+        if (r.value !== undefined) out[family] = r.value;
+        if (r.held) held.push({ family, ...r.held });
+      }
+      this.#gateway = out;
+      this.#held = held;
     } catch (err) {
       this.#o.log.warn({ err }, 'could not read the default gateway');
     }
     return this.#gateway;
   }
 
-  async reconcile(_s: AgentSnapshot, now: number): Promise<ReconcileResult<NodeStatusContribution>> {
+  async reconcile(s: AgentSnapshot, now: number): Promise<ReconcileResult<NodeStatusContribution>> {
+    const res = await this.#sync(s, now);
+    if (this.#held.length === 0) {
+      this.#reported.clear();
+      return res;
+    }
+    const events: EventToRecord[] = [...(res.events ?? [])];
+    for (const h of this.#held) {
+      const key = `${h.family}@${h.since}`;
+      if (this.#reported.has(key)) continue;
+      this.#reported.add(key);
+      events.push({
+        object: { apiVersion: API_VERSION, kind: 'PodLBNode', name: this.#o.nodeName },
+        type: 'Warning',
+        reason: 'GatewayHeld',
+        message: heldMessage(h),
+      });
+    }
+    const until = Math.min(...this.#held.map((h) => h.until));
+    const status = {
+      ...res.status,
+      conditions: [
+        ...(res.status?.conditions ?? []),
+        { type: GATEWAY_HELD_CONDITION, status: 'True' as const, reason: 'DefaultRouteMissing', message: this.#held.map(heldMessage).join('; ') },
+      ],
+    };
+    return { ...res, events, status, nextWakeAt: Math.min(res.nextWakeAt ?? Infinity, until) };
+  }
+
+  async #sync(_s: AgentSnapshot, now: number): Promise<ReconcileResult<NodeStatusContribution>> {
     const wanted = this.#o.aggregates();
     if (!this.#kernel || wanted === undefined) return { status: this.#status() };
     const key = [...wanted].sort().join(',');

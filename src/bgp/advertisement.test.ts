@@ -244,6 +244,8 @@ describe('peerAddress: Gateway', () => {
     ['node has none', {}, {}, { reason: 'GatewayNotFound' }],
     ['none of the family of sourceAddress', { v4: '172.31.0.1' }, { sourceAddress: 'fd00:31::2' }, { reason: 'GatewayNotFound' }],
     ['link-local IPv6 gateway', { v6: 'fe80::1' }, {}, { reason: 'PeerAddressNotSupported' }],
+    ['unspecified IPv6 gateway', { v6: '::' }, {}, { reason: 'InvalidPeerAddress' }],
+    ['loopback gateway', { v4: '127.0.0.1' }, {}, { reason: 'InvalidPeerAddress' }],
     ['garbage from the caller', { v4: '172.31.0.1"; include "x' }, {}, { reason: 'GatewayNotFound' }],
   ])('%s', (_n, defaultGateway, spec, want) => {
     const r = plan({ peers: [gwPeer(spec)], ...(defaultGateway !== undefined ? { defaultGateway } : {}) });

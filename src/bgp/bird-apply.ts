@@ -70,6 +70,27 @@ export class BirdApplier {
     return run;
   }
 
+  /**
+   * `configure check` of `text` alone: nothing is replaced or configured (finding the session
+   * BIRD refuses, bird-isolate.ts). Serialised with apply, as both use the candidate file.
+   */
+  check(text: string): Promise<{ ok: true } | { ok: false; error: string; transient?: boolean }> {
+    const run = this.#queue.then(async () => {
+      try {
+        await writePrivate(this.#candidatePath, text);
+        await this.#control.configureCheck(this.#candidatePath);
+        return { ok: true as const };
+      } catch (err) {
+        const f = failure(err);
+        return { ok: false as const, error: f.error ?? 'configure check failed', ...(f.transient ? { transient: true } : {}) };
+      } finally {
+        await unlink(this.#candidatePath).catch(() => undefined);
+      }
+    });
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
   async #apply(text: string): Promise<BirdApplyResult> {
     const start = performance.now();
     const hash = configHash(text);

@@ -6,7 +6,7 @@
 import type { BGPPeer, Secret } from '../api/types.js';
 import { problem, type ObjectRef, type Problem } from '../api/problem.js';
 import type { ParsedSelector } from '../util/label-selector.js';
-import { isLinkLocal, parseIp, type IpAddr } from '../net/ip.js';
+import { formatAddr, isLinkLocal, parseIp, type IpAddr } from '../net/ip.js';
 import { birdPassword, MAX_PASSWORD_BYTES, protocolName, type BirdPassword, type BirdSymbol } from './bird-values.js';
 import { isInt, isMap, nameOf, parseSelector, ref, safeDisplay } from './parse-util.js';
 
@@ -56,6 +56,39 @@ export function peerProblem(obj: ObjectRef, field: string, msg: string, reason =
 
 type Result<T> = { ok: true; value: T } | { ok: false; problem: Problem };
 
+/**
+ * Why `a` cannot be the address of a BGP neighbour (or the local end of a session), as a
+ * message naming the fix and a reason; undefined when it can. BIRD refuses `::` for the whole
+ * configuration ("Neighbor must be configured"), and takes the others silently to a session
+ * that can never come up (0.0.0.0, loopback, multicast, broadcast and the reserved 240/4 are
+ * no unicast neighbour; a link-local neighbour needs an interface podlb does not configure).
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d) would run an IPv6 session to an IPv4 neighbour through the
+ * kernel's mapping: written by mistake for the IPv4 address, so it is refused with that fix.
+ * Documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) are
+ * accepted: they are real unicast addresses in labs and tests, and BIRD peers with them.
+ */
+export function unusablePeerAddress(a: IpAddr): { reason: string; why: string } | undefined {
+  const bad = (why: string, reason = 'InvalidPeerAddress') => ({ reason, why: `${a.text} ${why}` });
+  if (isLinkLocal(a))
+    return bad('is link-local, which needs an interface: not supported yet (use a global or unique-local address of the neighbour)', 'PeerAddressNotSupported');
+  if (a.family === 4) {
+    const first = Number(a.value >> 24n);
+    if (first === 0)
+      return bad(`is ${a.value === 0n ? 'the unspecified address' : 'in 0.0.0.0/8 ("this network")'}, not a neighbour: set the neighbour's own IPv4 address`);
+    if (first === 127) return bad("is a loopback address, this node itself: set the neighbour's address");
+    if (first >= 224 && first < 240) return bad("is a multicast address: BGP needs the neighbour's unicast address");
+    if (a.value === 0xffffffffn) return bad("is the broadcast address: BGP needs the neighbour's unicast address");
+    if (first >= 240) return bad("is in the reserved range 240.0.0.0/4: set the neighbour's unicast address");
+    return undefined;
+  }
+  if (a.value === 0n)
+    return bad("is the unspecified address, not a neighbour (BIRD refuses the whole configuration with it): set the neighbour's own IPv6 address");
+  if (a.value === 1n) return bad("is the loopback address, this node itself: set the neighbour's address");
+  if (a.value >> 120n === 0xffn) return bad("is a multicast address: BGP needs the neighbour's unicast address");
+  if (a.value >> 32n === 0xffffn) return bad(`is an IPv4-mapped IPv6 address: write the IPv4 address ${formatAddr(4, a.value & 0xffffffffn)} itself`);
+  return undefined;
+}
+
 function asn(raw: unknown): number | undefined {
   return isInt(raw) && raw >= 1 && raw <= 4294967295 ? raw : undefined;
 }
@@ -66,8 +99,8 @@ function parseSession(spec: BGPPeer['spec'], obj: ObjectRef, viaGateway: boolean
   if (!viaGateway) {
     address = parseIp(spec.peerAddress);
     if (!address) return fail('spec.peerAddress', `${safeDisplay(spec.peerAddress)} is not an IP address (or Gateway)`);
-    if (isLinkLocal(address))
-      return fail('spec.peerAddress', `${address.text} is link-local, which needs an interface: not supported yet`, 'PeerAddressNotSupported');
+    const unusable = unusablePeerAddress(address);
+    if (unusable) return fail('spec.peerAddress', unusable.why, unusable.reason);
   }
   const peerAsn = asn(spec.peerASN);
   if (peerAsn === undefined) return fail('spec.peerASN', `${safeDisplay(spec.peerASN)} must be an integer 1-4294967295`);
@@ -116,6 +149,9 @@ function parseSession(spec: BGPPeer['spec'], obj: ObjectRef, viaGateway: boolean
   if (spec.sourceAddress !== undefined) {
     sourceAddress = parseIp(spec.sourceAddress);
     if (!sourceAddress) return fail('spec.sourceAddress', `${safeDisplay(spec.sourceAddress)} is not an IP address`);
+    // The same ranges cannot be this node's end of a session either (`::` would mean "any": leave the field out).
+    const unusable = unusablePeerAddress(sourceAddress);
+    if (unusable) return fail('spec.sourceAddress', unusable.why.replace(/neighbour's/g, "node's"), unusable.reason);
     // A Gateway peer takes the gateway of sourceAddress's family, so only fixed addresses can differ.
     if (address && sourceAddress.family !== address.family)
       return fail('spec.sourceAddress', `${sourceAddress.text} is IPv${sourceAddress.family} but peerAddress is IPv${address.family}`);

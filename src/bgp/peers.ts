@@ -3,10 +3,10 @@
 // and per protocol name. Pure: no I/O, no clock.
 import { problem, type Problem } from '../api/problem.js';
 import { selectorMatches } from '../util/label-selector.js';
-import { isLinkLocal, parseIp, type AddrText, type Family, type IpAddr } from '../net/ip.js';
+import { parseIp, type AddrText, type Family, type IpAddr } from '../net/ip.js';
 import type { BirdPassword, BirdSymbol } from './bird-values.js';
 import type { NodeConfig } from './config.js';
-import { peerProblem, type PeerConfig } from './peer-config.js';
+import { peerProblem, unusablePeerAddress, type PeerConfig } from './peer-config.js';
 import { safeDisplay } from './parse-util.js';
 
 export interface BirdPeerModel {
@@ -50,8 +50,8 @@ function resolveGateway(p: PeerConfig, order: readonly ('v4' | 'v6')[], gateway:
   const address = parseIp(gateway[key]);
   if (!address || address.family !== family)
     return fail(`Gateway: the node's default gateway ${safeDisplay(gateway[key])} is not an IPv${family} address`, 'GatewayNotFound');
-  if (isLinkLocal(address))
-    return fail(`Gateway: the node's default gateway ${address.text} is link-local, which needs an interface: not supported yet`, 'PeerAddressNotSupported');
+  const unusable = unusablePeerAddress(address);
+  if (unusable) return fail(`Gateway: the node's default gateway ${unusable.why}`, unusable.reason);
   return { ok: true, address };
 }
 

@@ -62,6 +62,14 @@ const AGENT_FLAGS: Flag[] = [
     check: checkPositiveInt,
     description: 'how often a pending member is polled around its first check',
   },
+  {
+    name: 'hold-down-seconds',
+    type: 'string',
+    arg: 'S',
+    default: '45',
+    check: checkPositiveInt,
+    description: 'how long a vanished default gateway or BGP password Secret keeps the running session before it is removed',
+  },
   { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', choices: LOG_LEVELS, description: 'log level' },
 ];
 
@@ -117,6 +125,7 @@ export async function runAgent(p: Parsed): Promise<number> {
     octaviaTrust: { authURLs: list(p, 'octavia-auth-url') },
     kernel: bool(p, 'no-kernel-routes') ? false : netns ? { netns } : {},
     pendingPollMs: Number(str(p, 'pending-poll-ms')),
+    holdDownMs: Number(str(p, 'hold-down-seconds')) * 1000,
     metrics: new AgentMetrics({ processMetrics: true }),
   });
   const server = serveAgentHttp({

@@ -1,0 +1,67 @@
+// What an Agent is built from, and the defaults it runs with when the caller leaves a field out.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { OctaviaTrust } from '../lb/octavia-credentials.js';
+import type { LbInstance } from '../lb/provider.js';
+import { AgentMetrics } from './metrics.js';
+
+export interface AgentOptions {
+  nodeName: string;
+  kubeConfig: KubeConfig;
+  log: Logger;
+  /** BIRD's control socket and the config file it was started with; undefined: no BGP. */
+  bird?: { socketPath: string; configPath: string };
+  /**
+   * Kernel routes via netlink (blackholes for advertised aggregates, the default gateway for
+   * `Gateway` peers, route and link events). `netns` names the node's network namespace when
+   * the agent does not run in it (the lab); false turns kernel routes off. Default: on, when
+   * BGP is on.
+   */
+  kernel?: { netns?: string } | false;
+  /**
+   * How long a vanished default gateway (Gateway peers) or password Secret keeps the running
+   * session before it is removed (default HOLD_DOWN_MS, hold-down.ts).
+   */
+  holdDownMs?: number;
+  /** Namespace of the Secrets BGPPeers may reference. */
+  secretsNamespace?: string;
+  /** Where Octavia credentials may be sent (`--octavia-auth-url`). Default: only a Secret's own auth_url. */
+  octaviaTrust?: OctaviaTrust;
+  /**
+   * Health poll interval while a member waits for its first passing check (jittered up to 20% early),
+   * and the longest one: around the moment the check can pass the agent polls at inter / 40.
+   */
+  pendingPollMs?: number;
+  /**
+   * Resync when idle: one read per load-balancer instance, so an instance that restarted (and
+   * lost its dynamic servers) is refilled within this interval. Default 2 s.
+   */
+  resyncMs?: number;
+  /** How often BGP session state is read for status. */
+  statusIntervalMs?: number;
+  /** Clients for instance ids instead of the factory's (tests, the lab): credentials are the caller's. */
+  makeInstance?: (instanceId: string) => LbInstance;
+  /** Metrics registry holder; a process-wide agent passes one with process metrics. */
+  metrics?: AgentMetrics;
+  now?: () => number;
+  random?: () => number;
+}
+
+export type ResolvedAgentOptions = AgentOptions & {
+  resyncMs: number;
+  now: () => number;
+  random: () => number;
+  secretsNamespace: string;
+  metrics: AgentMetrics;
+};
+
+export function resolveAgentOptions(opts: AgentOptions): ResolvedAgentOptions {
+  return {
+    resyncMs: 2_000,
+    now: Date.now,
+    ...opts,
+    random: opts.random ?? Math.random,
+    secretsNamespace: opts.secretsNamespace ?? 'podlb-system',
+    metrics: opts.metrics ?? new AgentMetrics(),
+  };
+}
