@@ -147,7 +147,9 @@ it('reports an overrun when a burst exceeds the socket buffer, and keeps deliver
     await burst('burst5k', 5000, 110, 1500);
     await waitFor('an overrun', () => (c.events.some((e) => e.kind === 'overrun') ? true : undefined), 5000, 10);
     await sb.exec(ns, 'ip', ['route', 'add', 'blackhole', '10.205.0.0/16']);
-    await waitFor('events after the overrun', () => c.at.get('new 10.205.0.0/16'), 5000, 1);
+    // Delivery, not latency, is the claim: the events queued before it drain first, and on a loaded
+    // 2-core CI machine that took more than 5 s once.
+    await waitFor('events after the overrun', () => c.at.get('new 10.205.0.0/16'), 20_000, 1);
   } finally {
     sub.close();
   }
