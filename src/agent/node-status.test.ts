@@ -1,6 +1,3 @@
-// Status from the reconcilers' contributions, written to the in-process API server (which
-// validates it against the PodLBNode schema as a real cluster would).
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
@@ -9,6 +6,7 @@ import { AgentMetrics } from './metrics.js';
 import { buildNodeStatus, NodeStatusReconciler, type NodeStatusContribution } from './node-status.js';
 import type { AgentSnapshot } from './snapshot.js';
 import { NodeStatusWriter } from './status.js';
+import { adminClient } from '../../testkit/api-client.js';
 
 const log = pino({ level: 'silent' });
 
@@ -47,9 +45,7 @@ describe('NodeStatusReconciler', () => {
   let client: KubeClient;
   beforeAll(async () => {
     api = await startApiServer();
-    const kc = new KubeConfig();
-    kc.loadFromString(api.kubeconfigYaml());
-    client = new KubeClient(kc);
+    client = adminClient(api);
   });
   afterAll(async () => {
     await api?.close();

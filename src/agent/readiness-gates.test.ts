@@ -1,7 +1,3 @@
-// Readiness gates patched on pods/status of the in-process API server, from a members run
-// given as data (what the members reconciler hands over): the planner's decisions reach the
-// Pod, a decision is written once, and nothing is written without this run's members.
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { READINESS_GATE, type Pod } from '../api/types.js';
@@ -16,6 +12,7 @@ import type { MembersRun } from './lb-members.js';
 import { AgentMetrics } from './metrics.js';
 import { ReadinessGatesReconciler } from './readiness-gates.js';
 import type { AgentSnapshot } from './snapshot.js';
+import { adminClient } from '../../testkit/api-client.js';
 
 const log = pino({ level: 'silent' });
 let api: ApiServer;
@@ -23,9 +20,7 @@ let client: KubeClient;
 
 beforeAll(async () => {
   api = await startApiServer();
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfigYaml());
-  client = new KubeClient(kc);
+  client = adminClient(api);
   api.store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ads' } });
 });
 afterAll(async () => {

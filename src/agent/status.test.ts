@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BgpSessionStatus } from '../api/types.js';
@@ -12,6 +11,7 @@ import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { birdTimeToRfc3339, parseShowProtocolsAll } from '../bgp/bird-protocols.js';
 import { KubeClient } from '../kube/client.js';
 import { NodeStatusWriter, STATUS_REPORTED, type PodLBNodeStatus } from './status.js';
+import { adminClient } from '../../testkit/api-client.js';
 
 const log = pino({ level: 'silent' });
 let api: ApiServer;
@@ -19,9 +19,7 @@ let client: KubeClient;
 
 beforeAll(async () => {
   api = await startApiServer();
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfigYaml());
-  client = new KubeClient(kc);
+  client = adminClient(api);
 });
 
 afterAll(async () => {

@@ -1,7 +1,3 @@
-// The leader's pool-status reconciler against the in-process API server: failed status writes
-// are retried with backoff() while the pass itself completes, and the run report names each
-// reconciler's part or its error.
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Node, PodAddressPool, PodLBNode } from '../api/types.js';
@@ -10,6 +6,7 @@ import { poolFixture } from '../../testkit/bgp-fixtures.js';
 import { KubeClient } from '../kube/client.js';
 import { leaderRunReport, PoolStatusReconciler, type LeaderSnapshot } from './leader-reconcilers.js';
 import { PoolStatusWriter } from './pool-status.js';
+import { adminClient } from '../../testkit/api-client.js';
 
 const log = pino({ level: 'silent' });
 let api: ApiServer;
@@ -17,9 +14,7 @@ let client: KubeClient;
 
 beforeAll(async () => {
   api = await startApiServer();
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfigYaml());
-  client = new KubeClient(kc);
+  client = adminClient(api);
 });
 afterAll(async () => {
   await api?.close();

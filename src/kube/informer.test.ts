@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { type KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { waitFor } from '../lab/netns.js';
 import { KubeClient } from './client.js';
 import { ResilientInformer } from './informer.js';
+import { adminClient } from '../../testkit/api-client.js';
 
 let api: ApiServer;
 let client: KubeClient;
@@ -38,9 +39,7 @@ const names = (inf: ResilientInformer<KubernetesObject>): string[] =>
 
 beforeEach(async () => {
   api = await startApiServer({ bookmarkIntervalMs: 60_000 });
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfigYaml());
-  client = new KubeClient(kc);
+  client = adminClient(api);
 });
 
 afterEach(async () => {
