@@ -96,7 +96,8 @@ describe('2. provisioning ERROR', () => {
       () => call('DELETE', `/v2/lbaas/pools/${pool.id}/members/${c.body.member.id}`),
       () => call('PUT', `/v2/lbaas/pools/${pool.id}/members`, { members: [] }),
     ];
-    for (const w of writes) expect(await w()).toMatchObject({ status: 409, body: { faultstring: `Load Balancer ${lb.id} is immutable and cannot be updated.` } });
+    for (const w of writes)
+      expect(await w()).toMatchObject({ status: 409, body: { faultstring: `Load Balancer ${lb.id} is immutable and cannot be updated.` } });
     await sleep(50);
     expect((await writes[0]!()).status).toBe(409);
     expect(lbStatus()).toBe('ERROR');
@@ -167,7 +168,15 @@ describe('4. batch update', () => {
 
   // types/member.py:63-83 (MemberPOST defaults) and member.py:509-521 (to_dict(render_unsets=False)).
   it('omitted fields of a matched member are reset to their defaults; name and tags are kept', async () => {
-    const m = fake.state.insertMember(pool.id, { name: 'drained', address: '10.0.0.1', protocol_port: 80, weight: 0, admin_state_up: false, backup: true, tags: ['podlb'] });
+    const m = fake.state.insertMember(pool.id, {
+      name: 'drained',
+      address: '10.0.0.1',
+      protocol_port: 80,
+      weight: 0,
+      admin_state_up: false,
+      backup: true,
+      tags: ['podlb'],
+    });
     expect((await call('PUT', `/v2/lbaas/pools/${pool.id}/members`, { members: [{ address: '10.0.0.1', protocol_port: 80 }] })).status).toBe(202);
     expect(fake.state.members.get(m.id)).toMatchObject({ weight: 1, admin_state_up: true, backup: false, name: 'drained', tags: ['podlb'] });
   });
@@ -189,10 +198,20 @@ describe('4. batch update', () => {
   it('additive_only skips the deletes; a member listed twice is 400', async () => {
     fake.state.insertMember(pool.id, { address: '10.0.0.1', protocol_port: 80 });
     await call('PUT', `/v2/lbaas/pools/${pool.id}/members?additive_only=true`, { members: [{ address: '10.0.0.2', protocol_port: 80 }] });
-    expect(fake.state.membersOf(pool.id).map((m) => m.address).sort()).toEqual(['10.0.0.1', '10.0.0.2']);
+    expect(
+      fake.state
+        .membersOf(pool.id)
+        .map((m) => m.address)
+        .sort(),
+    ).toEqual(['10.0.0.1', '10.0.0.2']);
     await call('PUT', `/v2/lbaas/pools/${pool.id}/members`, { members: [{ address: '10.0.0.2', protocol_port: 80 }] });
     expect(fake.state.membersOf(pool.id).map((m) => m.address)).toEqual(['10.0.0.2']);
-    const twice = await call('PUT', `/v2/lbaas/pools/${pool.id}/members`, { members: [{ address: '10.0.0.2', protocol_port: 80 }, { address: '10.0.0.2', protocol_port: 80 }] });
+    const twice = await call('PUT', `/v2/lbaas/pools/${pool.id}/members`, {
+      members: [
+        { address: '10.0.0.2', protocol_port: 80 },
+        { address: '10.0.0.2', protocol_port: 80 },
+      ],
+    });
     expect(twice).toMatchObject({ status: 400, body: { faultstring: 'Member must be updated only once in the same request.' } });
   });
 });
@@ -244,7 +263,9 @@ describe('6. Keystone scopes and quota', () => {
     expect(over).toMatchObject({ status: 403, body: { faultstring: 'Quota has been met for resources: Member' } });
     expect(lbStatus()).toBe('ACTIVE');
     expect((await call('PUT', `/v2/lbaas/pools/${pool.id}/members`, { members: [{ address: '10.0.0.2', protocol_port: 80 }] })).status).toBe(202);
-    expect((await call('PUT', `/v2/lbaas/pools/${pool.id}/members?additive_only=true`, { members: [{ address: '10.0.0.3', protocol_port: 80 }] })).status).toBe(403);
+    expect((await call('PUT', `/v2/lbaas/pools/${pool.id}/members?additive_only=true`, { members: [{ address: '10.0.0.3', protocol_port: 80 }] })).status).toBe(
+      403,
+    );
     expect(lbStatus()).toBe('ACTIVE');
   });
 });

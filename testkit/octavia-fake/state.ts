@@ -289,7 +289,12 @@ export class OctaviaFakeState {
       const k = key(input.address, input.protocol_port);
       if (seen.has(k)) {
         this.#unlockNow(pool);
-        throw new FakeApiError(400, existing.has(k) ? 'Member must be updated only once in the same request.' : `Duplicate member ${input.address}:${input.protocol_port} in the request.`);
+        throw new FakeApiError(
+          400,
+          existing.has(k)
+            ? 'Member must be updated only once in the same request.'
+            : `Duplicate member ${input.address}:${input.protocol_port} in the request.`,
+        );
       }
       seen.add(k);
       const m = existing.get(k);
