@@ -29,7 +29,10 @@ const benches: Record<string, { title: string; run: () => Promise<Record<string,
     title: 'Rolling update under load, with and without readiness gates: duration, failed requests, p99',
     run: async () => (await import('./rollout.js')).benchRollout(),
   },
-  octavia: { title: 'Octavia API calls per Pod lifecycle, against the in-process fake', run: async () => (await import('./octavia.js')).benchOctavia() },
+  octavia: {
+    title: 'Octavia API calls and wall time per Pod lifecycle (1, 10, 100 Pods), realistic PENDING window, in-process fake',
+    run: async () => (await import('./octavia.js')).benchOctavia(),
+  },
 };
 
 export const BENCH_NAMES = Object.keys(benches);

@@ -16,7 +16,7 @@ const t0 = performance.now();
 try {
   for (const name of process.argv.length > 2 ? process.argv.slice(2) : ORDER) {
     const out = join(dir, `${name}.json`);
-    const r = spawnSync(process.execPath, [one, name], { stdio: 'inherit', env: { ...process.env, PODLB_BENCH_OUT: out }, timeout: 15 * 60_000 });
+    const r = spawnSync(process.execPath, [one, name], { stdio: 'inherit', env: { ...process.env, PODLB_BENCH_OUT: out }, timeout: 30 * 60_000 });
     if (r.status !== 0) {
       failed.push(name);
       continue;

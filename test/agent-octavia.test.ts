@@ -61,10 +61,11 @@ async function runningPod(name: string, ip: string, app = 'cart'): Promise<void>
 }
 
 beforeAll(async () => {
-  fake = await startOctaviaFake({ pendingMs: 50, onlineAfterMs: null });
+  fake = await startOctaviaFake(); // the realistic PENDING window
   const lb = fake.state.createLoadBalancer({ name: 'l7lb' });
   lbId = lb.id;
-  poolId = fake.state.createPool(lb.id, { name: 'cart', healthMonitor: true }).id;
+  // A fast monitor (0.1 s × 2 checks) and heartbeat (0.1 s) so the gate's settle time is 0.3 s.
+  poolId = fake.state.createPool(lb.id, { name: 'cart', healthMonitor: { delay: 0.1, max_retries_down: 2 } }).id;
   api = await startApiServer();
   const kc = new KubeConfig();
   kc.loadFromString(api.kubeconfigYaml());
@@ -97,7 +98,7 @@ beforeAll(async () => {
   slices = startEndpointSliceController(api.store);
   // The agent as the DaemonSet's Pod on node1 (its own ServiceAccount token, shipped RBAC).
   const agentKc = api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: 'node1', hostNetwork: true }).kubeConfig();
-  agent = new Agent({ nodeName: 'node1', kubeConfig: agentKc, log: pino({ level: 'silent' }), pendingPollMs: 50 });
+  agent = new Agent({ nodeName: 'node1', kubeConfig: agentKc, log: pino({ level: 'silent' }), pendingPollMs: 50, octaviaHeartbeatMs: 100 });
   await agent.start();
 }, 60_000);
 

@@ -1,5 +1,7 @@
 // Shared set-up for the Octavia suites: an in-process fake (Keystone + Octavia on
 // 127.0.0.1) with one load balancer, a monitored pool `web` and an unmonitored pool `nomon`.
+// Without `pendingMs` the fake locks the LB for its realistic window and the clients retry a
+// 409 as in production; with a short one (tests about something else) they retry fast.
 import { startOctaviaFake, type FakeLoadBalancer, type FakePool, type OctaviaFake, type OctaviaFakeOptions } from './octavia-fake/index.js';
 import { OctaviaInstance, type OctaviaInstanceOptions } from '../src/lb/octavia-instance.js';
 import { memberName } from '../src/lb/naming.js';
@@ -30,7 +32,7 @@ export async function startEnv(opts: OctaviaFakeOptions = {}): Promise<Env> {
         credentials: fake.credentials.password,
         loadBalancerID: lb.id,
         nodeName: node,
-        pendingRetry: { baseMs: 10, maxMs: 80, budgetMs: 5_000 },
+        ...(opts.pendingMs !== undefined ? { pendingRetry: { baseMs: 10, maxMs: 80, budgetMs: 5_000 } } : {}),
         ...o,
       }),
   };

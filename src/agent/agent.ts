@@ -44,6 +44,7 @@ export class Agent {
       nodeName,
       secretsNamespace,
       ...(o.octaviaTrust ? { octaviaTrust: o.octaviaTrust } : {}),
+      ...(o.octaviaHeartbeatMs !== undefined ? { octaviaHeartbeatMs: o.octaviaHeartbeatMs } : {}),
       secret: (name, ns) => this.#informers.secret(name, ns),
     });
     metrics.lbRoundTripsSource = () => factory.haproxyRoundTrips();

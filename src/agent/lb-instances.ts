@@ -38,6 +38,8 @@ export interface LbInstanceFactoryOptions {
   secret: (name: string, namespace: string) => Secret | undefined;
   /** Where Octavia credentials may be sent besides a Secret's own auth_url (`--octavia-auth-url`). */
   octaviaTrust?: OctaviaTrust;
+  /** OctaviaInstanceOptions.heartbeatMs (default there: 10 s). */
+  octaviaHeartbeatMs?: number;
 }
 
 export class LbInstanceFactory {
@@ -95,6 +97,7 @@ export class LbInstanceFactory {
       credentials: resolved.cloud.credentials,
       loadBalancerID: cfg.loadBalancerID,
       nodeName: this.#o.nodeName,
+      ...(this.#o.octaviaHeartbeatMs !== undefined ? { heartbeatMs: this.#o.octaviaHeartbeatMs } : {}),
     });
   }
 }

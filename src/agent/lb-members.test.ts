@@ -7,7 +7,8 @@ import { LABEL_CREDENTIALS, type Secret } from '../api/types.js';
 import { lbClass, NODE, pod, service, slice } from '../../testkit/member-fixtures.js';
 import type { MemberOutcome } from '../members/reconciler.js';
 import type { MemberPlan } from '../members/plan.js';
-import { LbInstanceFactory } from './lb-instances.js';
+import { LB_IN_ERROR } from '../lb/provider.js';
+import { failingInstance, LbInstanceFactory } from './lb-instances.js';
 import { lbStatus, LbMembersReconciler, MAX_STATUS_MEMBERS } from './lb-members.js';
 import { AgentMetrics } from './metrics.js';
 import type { AgentSnapshot } from './snapshot.js';
@@ -55,6 +56,22 @@ function setup(secrets: Secret[]): { r: LbMembersReconciler; secrets: Secret[]; 
 }
 
 describe('LbMembersReconciler', () => {
+  it('a load balancer in ERROR is reported as LoadBalancerError, not as unreachable', async () => {
+    const factory = new LbInstanceFactory({ nodeName: NODE, secretsNamespace: 'podlb-system', secret: () => undefined });
+    const r = new LbMembersReconciler({
+      nodeName: NODE,
+      factory,
+      makeInstance: (ref) => failingInstance(ref.id, 'load balancer in provisioning_status ERROR', LB_IN_ERROR),
+      log,
+      metrics: new AgentMetrics(),
+      random: () => 0.5,
+    });
+    const res = await r.reconcile(snapshot([]), Date.parse('2026-12-06T10:00:00Z'));
+    expect(res.status?.conditions?.[0]).toMatchObject({ type: 'LoadBalancerReachable', status: 'False', reason: 'LoadBalancerError' });
+    expect(res.events?.map((e) => e.reason)).toContain('LoadBalancerError');
+    await r.close();
+  });
+
   it('a missing credentials Secret: the instance is unreachable in status and an Event, and the run completes', async () => {
     const { r, metrics } = setup([]);
     const now = Date.parse('2026-12-06T10:00:00Z');

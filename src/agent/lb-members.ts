@@ -3,7 +3,7 @@
 // and the `members`/`lb` part of status. The gates reconciler reads this run's outcome.
 import type { Logger } from 'pino';
 import type { Pod, PodLBNode } from '../api/types.js';
-import type { LbInstance, LbInstanceRef } from '../lb/provider.js';
+import { LB_IN_ERROR, type LbInstance, type LbInstanceRef } from '../lb/provider.js';
 import type { LbClassModel } from '../members/binding.js';
 import { memberKey, planMembers, podIps, type MemberPlan } from '../members/plan.js';
 import { MemberReconciler, type MemberOutcome } from '../members/reconciler.js';
@@ -124,7 +124,8 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
             ? {
                 type: 'LoadBalancerReachable',
                 status: 'False',
-                reason: 'InstanceUnreachable',
+                // An LB in ERROR answers, but refuses every change until an operator repairs it.
+                reason: unreachable.some((x) => x.code === LB_IN_ERROR) ? 'LoadBalancerError' : 'InstanceUnreachable',
                 message: unreachable.map((x) => `${x.id}: ${x.lastError ?? 'unreachable'}`).join('; '),
               }
             : { type: 'LoadBalancerReachable', status: 'True', reason: 'Reachable', message: `${outcome.instances.length} instance(s) reachable` },

@@ -28,6 +28,11 @@ export interface AgentOptions {
   /** Where Octavia credentials may be sent (`--octavia-auth-url`). Default: only a Secret's own auth_url. */
   octaviaTrust?: OctaviaTrust;
   /**
+   * The Octavia amphorae's heartbeat interval (`health_manager.heartbeat_interval`, default 10 s):
+   * an ONLINE member counts as healthy only once a heartbeat after its checks ran can have said so.
+   */
+  octaviaHeartbeatMs?: number;
+  /**
    * Health poll interval while a member waits for its first passing check (jittered up to 20% early),
    * and the longest one: around the moment the check can pass the agent polls at inter / 40.
    */

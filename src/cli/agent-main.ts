@@ -28,6 +28,14 @@ const AGENT_FLAGS: Flag[] = [
     check: checkHttpURL,
     description: "a Keystone URL Octavia LoadBalancerClasses may send credentials to (repeatable); without it only a credentials Secret's own auth_url",
   },
+  {
+    name: 'octavia-heartbeat-seconds',
+    type: 'string',
+    arg: 'S',
+    default: '10',
+    check: checkPositiveInt,
+    description: "the Octavia amphorae's heartbeat interval (health_manager.heartbeat_interval): how late an ONLINE report may be",
+  },
   { name: 'health-port', type: 'string', arg: 'PORT', default: '9253', check: checkPort, description: 'port for /healthz and /readyz (0: none)' },
   {
     name: 'health-address',
@@ -123,6 +131,7 @@ export async function runAgent(p: Parsed): Promise<number> {
     ...(bgp ? { bird: { socketPath: birdSocket!, configPath: birdConfig! } } : {}),
     secretsNamespace: str(p, 'secrets-namespace')!,
     octaviaTrust: { authURLs: list(p, 'octavia-auth-url') },
+    octaviaHeartbeatMs: Number(str(p, 'octavia-heartbeat-seconds')) * 1000,
     kernel: bool(p, 'no-kernel-routes') ? false : netns ? { netns } : {},
     pendingPollMs: Number(str(p, 'pending-poll-ms')),
     holdDownMs: Number(str(p, 'hold-down-seconds')) * 1000,

@@ -72,6 +72,7 @@ interface Token {
 }
 
 const RETRYABLE_FAULT = /immutable/i;
+const QUOTA_FAULT = /quota/i;
 
 export function keystoneTokensUrl(authURL: string): string {
   const u = authURL.replace(/\/+$/, '');
@@ -111,7 +112,14 @@ export class OctaviaClient {
   async request(
     method: string,
     path: string,
-    opts: { query?: URLSearchParams; body?: unknown; accept?: number[]; retryPending?: boolean } = {},
+    opts: {
+      query?: URLSearchParams;
+      body?: unknown;
+      accept?: number[];
+      retryPending?: boolean;
+      /** Called on the first 409 "immutable"; it may throw to stop the retries (the LB is in ERROR). */
+      onImmutable?: () => Promise<void>;
+    } = {},
   ): Promise<OctaviaReply> {
     const { baseMs = 200, maxMs = 3000, budgetMs = 30_000 } = this.#opts.pendingRetry ?? {};
     const start = this.#now();
@@ -120,6 +128,7 @@ export class OctaviaClient {
       const reply = await this.#authorized(method, path, opts);
       attempts += 1;
       if (reply.status === 409 && opts.retryPending && RETRYABLE_FAULT.test(reply.fault)) {
+        if (attempts === 1) await opts.onImmutable?.();
         // Equal jitter (half to all of the delay): every agent's write waits at least half.
         const wait = backoff(attempts, { baseMs, maxMs, jitter: [0.5, 1] }, this.#random);
         if (this.#now() - start + wait > budgetMs) {
@@ -249,6 +258,9 @@ export class OctaviaClient {
     const what = `Octavia ${method} ${path}: ${r.status}${r.fault ? ` ${r.fault}` : ''}`;
     if (r.status >= 500 || r.status === 429) return new UnreachableError('OCTAVIA_UNAVAILABLE', what);
     if (r.status === 400) return new OctaviaApiError('OCTAVIA_BAD_REQUEST', what, req);
+    // Octavia answers a quota hit with 403 too (QuotaException, octavia/common/exceptions.py:314-316).
+    if (r.status === 403 && QUOTA_FAULT.test(r.fault))
+      return new OctaviaApiError('OCTAVIA_QUOTA', `${what} (the project's Octavia quota is used up; raise it or remove members)`, req);
     if (r.status === 403)
       return new OctaviaApiError(
         'OCTAVIA_FORBIDDEN',

@@ -10,7 +10,7 @@ const NODE = 'node-a';
 const PREFIX = memberNamePrefix(NODE);
 let env: Env;
 beforeEach(async () => {
-  env = await startEnv();
+  env = await startEnv({ pendingMs: 0 }); // tests about the window set it themselves
 });
 afterEach(async () => {
   await env.fake.close();
@@ -22,7 +22,8 @@ async function observed(inst: ReturnType<Env['instance']>, name: string, backend
 
 describe('member lifecycle', () => {
   it('add → pending → healthy → drain → enable → remove, with podlb tags and the podlb name', async () => {
-    const a = env.instance(NODE);
+    let clock = Date.now();
+    const a = env.instance(NODE, { now: () => clock, heartbeatMs: 10_000 });
     const s = spec(NODE, '10.244.1.5');
     await a.addMember(s);
     const stored = env.fake.state.memberByName(env.web.id, s.name)!;
@@ -36,15 +37,21 @@ describe('member lifecycle', () => {
       health: 'pending',
       detail: 'OFFLINE/ACTIVE weight=1',
     });
+    // The web pool's monitor: delay 5 s × max_retries_down 3, plus a 10 s heartbeat = 25 s.
     env.fake.state.setOperatingStatus(stored.id, 'ONLINE');
+    clock += 24_000;
+    expect(await observed(a, s.name)).toMatchObject({ admin: 'ready', health: 'pending', detail: 'ONLINE/ACTIVE weight=1' });
+    clock += 1_000;
     expect(await observed(a, s.name)).toMatchObject({ admin: 'ready', health: 'healthy' });
 
     await a.drainMember('web', s.name);
     expect(stored.weight).toBe(0);
+    env.fake.state.health.heartbeat();
     expect(await observed(a, s.name)).toMatchObject({ admin: 'drain', health: 'healthy', detail: 'DRAINING/ACTIVE weight=0' });
 
     await a.enableMember('web', s.name);
     expect(stored.weight).toBe(1);
+    env.fake.state.health.heartbeat();
     expect(await observed(a, s.name)).toMatchObject({ admin: 'ready', health: 'healthy' });
 
     await a.removeMember('web', s.name);
@@ -204,11 +211,23 @@ describe('409 while the load balancer is PENDING_UPDATE', () => {
     expect(delays.reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(1000);
   });
 
-  it('a load balancer in provisioning ERROR refuses changes: permanent OCTAVIA_LB_ERROR after the budget', async () => {
-    const a = env.instance(NODE, { pendingRetry: { baseMs: 5, maxMs: 10, budgetMs: 60 } });
+  // octavia/common/constants.py:247: ERROR is not a mutable status, and nothing but an
+  // operator (failover, repair) takes the LB out of it: no retry budget is spent on it.
+  it('a load balancer in provisioning ERROR fails the first write at once with LB_IN_ERROR', async () => {
+    const a = env.instance(NODE, { pendingRetry: { baseMs: 5_000, maxMs: 5_000, budgetMs: 60_000 } });
     await a.listMembers(['web'], PREFIX);
-    env.fake.state.loadBalancers.get(env.lb.id)!.provisioning_status = 'ERROR';
-    await expect(a.addMember(spec(NODE, '10.244.1.5'))).rejects.toMatchObject({ code: 'OCTAVIA_LB_ERROR', transient: false });
+    env.fake.state.setLoadBalancerStatus(env.lb.id, 'ERROR');
+    env.fake.requestLog.length = 0;
+    const t0 = Date.now();
+    await expect(a.addMember(spec(NODE, '10.244.1.5'))).rejects.toMatchObject({ code: 'LB_IN_ERROR', transient: true });
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(env.fake.requestLog.map((r) => `${r.method} ${r.status}`)).toEqual(['POST 409', 'GET 200']);
+    // Someone else's change (PENDING_UPDATE) is still waited out.
+    env.fake.state.setLoadBalancerStatus(env.lb.id, 'PENDING_UPDATE');
+    setTimeout(() => env.fake.state.setLoadBalancerStatus(env.lb.id, 'ACTIVE'), 100);
+    const b = env.instance(NODE, { pendingRetry: { baseMs: 20, maxMs: 40, budgetMs: 5_000 } });
+    await b.addMember(spec(NODE, '10.244.1.5'));
+    expect(b.counters.pendingRetries).toBeGreaterThan(0);
   });
 
   it('drain and remove wait out a pending window too', async () => {
@@ -227,7 +246,7 @@ describe('409 while the load balancer is PENDING_UPDATE', () => {
 describe('pagination', () => {
   it('follows next links until the last page (server cap 3, 10 members → 4 pages)', async () => {
     await env.fake.close();
-    env = await startEnv({ paginationMaxLimit: 3 });
+    env = await startEnv({ pendingMs: 0, paginationMaxLimit: 3 });
     const a = env.instance(NODE);
     for (let i = 1; i <= 10; i++) await a.addMember(spec(NODE, `10.244.1.${i}`));
     env.fake.requestLog.length = 0;

@@ -16,13 +16,20 @@
 //   changes are queued so they do not collide with each other.
 // - The member's health check is the POOL's health monitor (configured by the operator), so
 //   MemberSpec.healthCheck is not applied here; a pool without one reports NO_MONITOR →
-//   'unchecked' (see octavia-health.ts).
+//   'unchecked'. ONLINE counts only once the monitor's delay × max_retries_down plus a
+//   heartbeat have passed since the member was seen ACTIVE (octavia-health.ts), so the
+//   monitor is read with the pool list.
+// - A member in provisioning ERROR is listed `failed`: the reconciler removes and re-adds it.
+// - A 409 "immutable" first asks whether the LB itself is in ERROR: such an LB refuses every
+//   change until an operator repairs it, so it fails at once with LB_IN_ERROR instead of
+//   spending the 409 retry budget.
 import { isIP } from 'node:net';
-import type { LbInstance, MemberListing, MemberSpec, ObservedMember } from './provider.js';
+import { LB_IN_ERROR, type LbInstance, type MemberListing, type MemberSpec, type ObservedMember } from './provider.js';
 import { parseMemberName } from './naming.js';
 import { OctaviaClient, type OctaviaClientOptions, type OctaviaCounters } from './octavia-client.js';
-import { OctaviaApiError, OctaviaPendingError } from './octavia-errors.js';
-import { octaviaMemberAdmin, octaviaMemberDetail, octaviaMemberHealth } from './octavia-health.js';
+import { OctaviaApiError } from './octavia-errors.js';
+import { octaviaMemberAdmin, octaviaMemberDetail, octaviaMemberHealth, octaviaSettleMs } from './octavia-health.js';
+import { OctaviaPools, type PoolRef } from './octavia-pools.js';
 import { listTags, MAX_TAG, nodeTag, octaviaInstanceId, TAG_PODLB } from './octavia-tags.js';
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -43,6 +50,11 @@ export interface OctaviaInstanceOptions extends OctaviaClientOptions {
   /** Pools of the LB are re-read after this long, and at most every poolRefreshMinMs when a backend is missing. */
   poolCacheTtlMs?: number;
   poolRefreshMinMs?: number;
+  /**
+   * The amphorae's heartbeat interval (Octavia's `health_manager.heartbeat_interval`, default
+   * 10 s): the longest an ONLINE report can lag behind HAProxy. Not readable through the API.
+   */
+  heartbeatMs?: number;
 }
 
 interface OctaviaMember {
@@ -57,21 +69,17 @@ interface OctaviaMember {
   tags?: string[];
 }
 
-interface PoolRef {
-  id: string;
-  name: string;
-}
-
 export class OctaviaInstance implements LbInstance {
   readonly id: string;
   readonly client: OctaviaClient;
   readonly loadBalancerID: string;
   readonly #opts: OctaviaInstanceOptions;
   readonly #now: () => number;
-  #pools?: { byName: Map<string, PoolRef[]>; byId: Map<string, PoolRef>; fetchedAt: number };
-  #lbChecked = false;
+  readonly #pools: OctaviaPools;
   /** backend|name → member id, from the last listing or add. */
   readonly #memberIds = new Map<string, { poolId: string; memberId: string }>();
+  /** member id → when this client first saw it ACTIVE (programmed on the amphora). */
+  readonly #activeSince = new Map<string, number>();
   /** Our own changes, one at a time: parallel ones would only 409 each other. */
   #writeQueue: Promise<unknown> = Promise.resolve();
 
@@ -86,6 +94,7 @@ export class OctaviaInstance implements LbInstance {
     this.loadBalancerID = opts.loadBalancerID;
     this.id = opts.id ?? octaviaInstanceId(opts.loadBalancerID, opts.region);
     this.client = new OctaviaClient(opts);
+    this.#pools = new OctaviaPools(this.client, opts);
     this.#now = opts.now ?? Date.now;
   }
 
@@ -110,7 +119,7 @@ export class OctaviaInstance implements LbInstance {
         path: '',
       });
     }
-    const pools = await this.#resolvePools(unique);
+    const pools = await this.#pools.resolve(unique);
     const members: ObservedMember[] = [];
     const missingBackends: string[] = [];
     await Promise.all(
@@ -131,25 +140,36 @@ export class OctaviaInstance implements LbInstance {
         } catch (err) {
           if (err instanceof OctaviaApiError && err.status === 404) {
             // The pool went away since we resolved it.
-            this.#pools = undefined;
+            this.#pools.forget();
             missingBackends.push(backend);
             return;
           }
           throw err;
         }
-        for (const k of [...this.#memberIds.keys()]) if (k.startsWith(`${backend}|`) && this.#memberIds.get(k)!.poolId === pool.id) this.#memberIds.delete(k);
+        for (const k of [...this.#memberIds.keys()]) {
+          const ref = this.#memberIds.get(k)!;
+          if (!k.startsWith(`${backend}|`) || ref.poolId !== pool.id) continue;
+          this.#memberIds.delete(k);
+          if (!list.some((m) => m.id === ref.memberId)) this.#activeSince.delete(ref.memberId);
+        }
+        const now = this.#now();
+        const settleMs = pool.monitor ? octaviaSettleMs(pool.monitor, this.#opts.heartbeatMs ?? 10_000) : 0;
         for (const m of list) {
           // Server-side tag filtering is trusted only as far as the name says it is ours too.
           if (!m.name.startsWith(namePrefix) || !tags.every((t) => m.tags?.includes(t) ?? false)) continue;
           this.#memberIds.set(`${backend}|${m.name}`, { poolId: pool.id, memberId: m.id });
+          // PENDING_UPDATE and PENDING_DELETE members are on the amphora too; only PENDING_CREATE and ERROR are not.
+          if (!this.#activeSince.has(m.id) && /^(ACTIVE|PENDING_UPDATE|PENDING_DELETE)$/.test(m.provisioning_status)) this.#activeSince.set(m.id, now);
+          const since = this.#activeSince.get(m.id);
           members.push({
             backend,
             name: m.name,
             address: m.address,
             port: m.protocol_port,
             admin: octaviaMemberAdmin(m),
-            health: octaviaMemberHealth(m),
+            health: octaviaMemberHealth(m, since !== undefined && now - since >= settleMs),
             detail: octaviaMemberDetail(m),
+            ...(m.provisioning_status === 'ERROR' ? { failed: true as const } : {}),
           });
         }
       }),
@@ -186,6 +206,7 @@ export class OctaviaInstance implements LbInstance {
         },
         accept: [409],
         retryPending: true,
+        onImmutable: this.#lbInError,
       });
       if (reply.status !== 409) {
         const id = reply.body?.member?.id;
@@ -206,7 +227,11 @@ export class OctaviaInstance implements LbInstance {
       }
       this.#memberIds.set(`${m.backend}|${m.name}`, { poolId: pool.id, memberId: existing.id });
       if (existing.weight === 0 || !existing.admin_state_up) {
-        await this.client.request('PUT', `${path}/${existing.id}`, { body: { member: { weight: 1, admin_state_up: true } }, retryPending: true });
+        await this.client.request('PUT', `${path}/${existing.id}`, {
+          body: { member: { weight: 1, admin_state_up: true } },
+          retryPending: true,
+          onImmutable: this.#lbInError,
+        });
       }
     });
   }
@@ -225,7 +250,11 @@ export class OctaviaInstance implements LbInstance {
     const node = this.#ownerNode(name);
     await this.#write(() =>
       this.#withMember(backend, name, node, async (ref) => {
-        const r = await this.client.request('DELETE', `/v2/lbaas/pools/${ref.poolId}/members/${ref.memberId}`, { accept: [404], retryPending: true });
+        const r = await this.client.request('DELETE', `/v2/lbaas/pools/${ref.poolId}/members/${ref.memberId}`, {
+          accept: [404],
+          retryPending: true,
+          onImmutable: this.#lbInError,
+        });
         this.#memberIds.delete(`${backend}|${name}`);
         return r.status !== 404;
       }),
@@ -246,6 +275,7 @@ export class OctaviaInstance implements LbInstance {
           body: { member: { weight } },
           accept: [404],
           retryPending: true,
+          onImmutable: this.#lbInError,
         });
         return r.status !== 404;
       }),
@@ -268,7 +298,7 @@ export class OctaviaInstance implements LbInstance {
     const cached = this.#memberIds.get(key);
     if (cached && (await fn(cached))) return true;
     this.#memberIds.delete(key);
-    const pools = await this.#resolvePools([backend]);
+    const pools = await this.#pools.resolve([backend]);
     const pool = pools.get(backend);
     if (!pool) return false;
     const found = await this.client.listAll<OctaviaMember>(
@@ -283,29 +313,30 @@ export class OctaviaInstance implements LbInstance {
     return fn(ref);
   }
 
-  /** Queues a change behind our other changes; a 409 budget spent on an LB in ERROR becomes permanent. */
+  /** Queues a change behind our other changes. */
   #write<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#writeQueue.then(fn, fn);
     this.#writeQueue = run.catch(() => undefined);
-    return run.catch(async (err: unknown) => {
-      if (err instanceof OctaviaPendingError) {
-        const lb = await this.client.request('GET', `/v2/lbaas/loadbalancers/${this.loadBalancerID}`).catch(() => undefined);
-        const status: unknown = lb?.body?.loadbalancer?.provisioning_status;
-        if (status === 'ERROR') {
-          throw new OctaviaApiError(
-            'OCTAVIA_LB_ERROR',
-            `Octavia load balancer ${this.loadBalancerID} is in provisioning_status ERROR and refuses changes; an operator must fix or fail it over`,
-            { status: 409, method: err.method, path: err.path, fault: err.fault },
-            { cause: err },
-          );
-        }
-      }
-      throw err;
-    });
+    return run;
   }
 
+  /**
+   * Asked on a write's first 409 "immutable": PENDING_* passes (someone else's change), ERROR
+   * (not in Octavia's MUTABLE_STATUSES, octavia/common/constants.py:247) never does by itself.
+   */
+  readonly #lbInError = async (): Promise<void> => {
+    const lb = await this.client.request('GET', `/v2/lbaas/loadbalancers/${this.loadBalancerID}`).catch(() => undefined);
+    if (lb?.body?.loadbalancer?.provisioning_status !== 'ERROR') return;
+    throw new OctaviaApiError(
+      LB_IN_ERROR,
+      `Octavia load balancer ${this.loadBalancerID} is in provisioning_status ERROR and refuses every change; an operator must repair or fail it over`,
+      { status: 409, method: 'GET', path: `/v2/lbaas/loadbalancers/${this.loadBalancerID}` },
+      { transient: true },
+    );
+  };
+
   async #poolFor(backend: string, memberName: string): Promise<PoolRef> {
-    const pool = (await this.#resolvePools([backend])).get(backend);
+    const pool = (await this.#pools.resolve([backend])).get(backend);
     if (!pool)
       throw new OctaviaApiError(
         'OCTAVIA_BACKEND_MISSING',
@@ -313,58 +344,6 @@ export class OctaviaInstance implements LbInstance {
         { status: 404, method: 'GET', path: '/v2/lbaas/pools' },
       );
     return pool;
-  }
-
-  /** backend → pool, from a cached pool list of this LB; re-read when stale or when a backend is missing. */
-  async #resolvePools(backends: readonly string[]): Promise<Map<string, PoolRef>> {
-    const now = this.#now();
-    const ttl = this.#opts.poolCacheTtlMs ?? 300_000;
-    const minRefresh = this.#opts.poolRefreshMinMs ?? 5_000;
-    const lookup = (): Map<string, PoolRef> => {
-      const out = new Map<string, PoolRef>();
-      for (const b of backends) {
-        const byName = this.#pools!.byName.get(b);
-        if (byName && byName.length > 1) {
-          throw new OctaviaApiError(
-            'OCTAVIA_POOL_AMBIGUOUS',
-            `Octavia load balancer ${this.loadBalancerID} has ${byName.length} pools named ${JSON.stringify(b)}; name the pool by id in podlb.io/backend`,
-            { status: 200, method: 'GET', path: '/v2/lbaas/pools' },
-          );
-        }
-        const p = byName?.[0] ?? this.#pools!.byId.get(b);
-        if (p) out.set(b, p);
-      }
-      return out;
-    };
-    if (this.#pools && now - this.#pools.fetchedAt < ttl) {
-      const found = lookup();
-      if (found.size === backends.length || now - this.#pools.fetchedAt < minRefresh) return found;
-    }
-    if (!this.#lbChecked) {
-      const r = await this.client.request('GET', `/v2/lbaas/loadbalancers/${this.loadBalancerID}`, { accept: [404] });
-      if (r.status === 404) {
-        throw new OctaviaApiError(
-          'OCTAVIA_LB_NOT_FOUND',
-          `Octavia has no load balancer ${this.loadBalancerID} visible to these credentials: check spec.octavia.loadBalancerID and the credentials' project`,
-          { status: 404, method: 'GET', path: `/v2/lbaas/loadbalancers/${this.loadBalancerID}`, fault: r.fault },
-        );
-      }
-      this.#lbChecked = true;
-    }
-    const pools = await this.client.listAll<PoolRef>(
-      '/v2/lbaas/pools',
-      'pools',
-      new URLSearchParams({ loadbalancer_id: this.loadBalancerID }),
-      this.#opts.pageSize,
-    );
-    const byName = new Map<string, PoolRef[]>();
-    const byId = new Map<string, PoolRef>();
-    for (const p of pools) {
-      byId.set(p.id, { id: p.id, name: p.name });
-      if (p.name) byName.set(p.name, [...(byName.get(p.name) ?? []), { id: p.id, name: p.name }]);
-    }
-    this.#pools = { byName, byId, fetchedAt: now };
-    return lookup();
   }
 
   /** The node a podlb member name belongs to; anything else is refused (we only touch our own). */

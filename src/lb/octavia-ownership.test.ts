@@ -7,7 +7,7 @@ import { batchUpdates, spec, startEnv, type Env } from '../../testkit/octavia-en
 
 let env: Env;
 beforeEach(async () => {
-  env = await startEnv();
+  env = await startEnv({ pendingMs: 0 }); // tests about the window set it themselves
 });
 afterEach(async () => {
   await env.fake.close();

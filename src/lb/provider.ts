@@ -25,6 +25,12 @@ export interface LbInstanceRef {
  */
 export const LB_CREDENTIALS_REFUSED = 'LB_CREDENTIALS_REFUSED';
 
+/**
+ * The error code of an instance that refuses every change until an operator repairs it (an
+ * Octavia load balancer in provisioning ERROR): reported as such, retried with backoff.
+ */
+export const LB_IN_ERROR = 'LB_IN_ERROR';
+
 /** Two refs with the same key can share one client. */
 export function instanceRefKey(ref: LbInstanceRef): string {
   return JSON.stringify([ref.className, ref.provider, ref.id, ref.credentialsVersion ?? null]);
@@ -67,6 +73,11 @@ export interface ObservedMember {
   health: MemberHealth;
   /** The provider's own words, for status and `kubectl podlb explain` (e.g. `L7OK`, `L4CON`). */
   detail: string;
+  /**
+   * The load balancer failed to program this member and will not retry by itself (Octavia
+   * provisioning_status ERROR): only removing and adding it again repairs it.
+   */
+  failed?: true;
 }
 
 export interface MemberListing {

@@ -71,6 +71,8 @@ function describeAction(a: MemberAction): string {
       return `drain ${a.member.address} ${a.drainSeconds}s`;
     case 'remove':
       return `remove ${a.member.address} ${a.reason}`;
+    case 'repair':
+      return `repair ${a.member.address}`;
   }
 }
 
@@ -231,6 +233,19 @@ describe('diffMembers', () => {
     expect(a).toMatchObject({ kind: 'drain', desired: { pod: { uid: 'uid-10.0.0.1' } } });
     expect(b?.kind).toBe('drain');
     expect(b && 'desired' in b).toBe(false);
+  });
+
+  it('a member the LB failed to program is repaired (before the adds), but not before its backoff ends', () => {
+    const failed: ObservedMember = { ...seen('10.0.0.1', 'ready', 'unhealthy'), failed: true };
+    const r = { desired: [want('10.0.0.2'), want('10.0.0.1')], observed: [failed] };
+    const d = diffMembers(input(r));
+    expect(d.actions.map(describeAction)).toEqual(['repair 10.0.0.1', 'add 10.0.0.2']);
+    expect(d.actions[0]).toMatchObject({ kind: 'repair', desired: { pod: { uid: 'uid-10.0.0.1' } } });
+    const held = diffMembers({ ...input(r), repairNotBefore: new Map([[key('10.0.0.1'), NOW + 5_000]]) });
+    expect(held.actions.map(describeAction)).toEqual(['add 10.0.0.2']);
+    expect(held.repairWaits).toEqual([{ key: key('10.0.0.1'), at: NOW + 5_000 }]);
+    // A failed member no longer wanted is drained and removed like any other.
+    expect(diffMembers(input({ observed: [failed], live: [] })).actions.map(describeAction)).toEqual(['remove 10.0.0.1 podGone']);
   });
 
   it('a member listed twice in the plan gets one action', () => {

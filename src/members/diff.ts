@@ -3,7 +3,7 @@
 // an ordered list of per-member actions. No I/O, no clock: `now` is a parameter, so every
 // transition is a table row in diff.test.ts. The executor (execute.ts) applies the actions.
 //
-// Order: removes, drains, enables, adds. Removing first frees names and addresses that a new
+// Order: removes, drains, enables, repairs, adds. Removing first frees names and addresses that a new
 // member of the same Pod IP may take; within a kind the input order is kept.
 import type { ObservedMember } from '../lb/provider.js';
 import { DEFAULT_DRAIN_SECONDS } from './binding.js';
@@ -19,6 +19,8 @@ export type MemberAction =
   | { kind: 'drain'; key: string; member: ObservedMember; drainSeconds: number; desired?: DesiredMember }
   /** Drained (or in maintenance) yet wanted again: the Pod's readiness flapped back. */
   | { kind: 'enable'; key: string; member: ObservedMember }
+  /** The LB failed to program it (`failed`): remove it and add it again. */
+  | { kind: 'repair'; key: string; member: ObservedMember; desired: DesiredMember }
   | { kind: 'add'; key: string; desired: DesiredMember };
 
 export type MemberActionKind = MemberAction['kind'];
@@ -45,6 +47,8 @@ export interface MemberDiffInput {
   drainingSince: ReadonlyMap<string, number>;
   /** The last desired view of each member, for those that vanished from the plan. */
   lastDesired: ReadonlyMap<string, DesiredMember>;
+  /** Failed members repaired before: not again before this time (backoff). */
+  repairNotBefore?: ReadonlyMap<string, number>;
   now: number;
 }
 
@@ -53,9 +57,11 @@ export interface MemberDiff {
   waits: DrainWait[];
   /** Active members not added because their backend does not exist on the instance. */
   missingBackend: DesiredMember[];
+  /** Failed members whose next repair is held back until `at`. */
+  repairWaits: { key: string; at: number }[];
 }
 
-const ORDER: readonly MemberActionKind[] = ['remove', 'drain', 'enable', 'add'];
+const ORDER: readonly MemberActionKind[] = ['remove', 'drain', 'enable', 'repair', 'add'];
 
 export function diffMembers(input: MemberDiffInput): MemberDiff {
   const { observed, livePodIps, now } = input;
@@ -63,6 +69,7 @@ export function diffMembers(input: MemberDiffInput): MemberDiff {
   const actions: MemberAction[] = [];
   const waits: DrainWait[] = [];
   const missingBackend: DesiredMember[] = [];
+  const repairWaits: { key: string; at: number }[] = [];
 
   // Observed members that should not take traffic: drain, then remove when the window ends or the Pod is gone.
   for (const [key, member] of observed) {
@@ -89,7 +96,11 @@ export function diffMembers(input: MemberDiffInput): MemberDiff {
   for (const [key, m] of desiredByKey) {
     if (m.state !== 'active') continue;
     const member = observed.get(key);
-    if (member) {
+    if (member?.failed) {
+      const at = input.repairNotBefore?.get(key) ?? now;
+      if (now >= at) actions.push({ kind: 'repair', key, member, desired: m });
+      else repairWaits.push({ key, at });
+    } else if (member) {
       if (member.admin !== 'ready') actions.push({ kind: 'enable', key, member });
     } else if (m.keepOnly) {
       // not ready by its own readiness: kept if registered, never added
@@ -101,7 +112,7 @@ export function diffMembers(input: MemberDiffInput): MemberDiff {
   }
   // Stable sort: within a kind, listing order (removes, drains) or plan order (enables, adds).
   actions.sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
-  return { actions, waits, missingBackend };
+  return { actions, waits, missingBackend, repairWaits };
 }
 
 function healthView(o: ObservedMember): MemberView {

@@ -5,7 +5,7 @@
 // (PodlbError.transient), stops the run: the instance is unreachable or refusing, and the
 // reconciler backs off. An add refused for good (a bad member, a conflicting name) is
 // reported and the other actions go on.
-import type { LbInstance } from '../lb/provider.js';
+import type { LbInstance, MemberSpec } from '../lb/provider.js';
 import { PodlbError } from '../util/errors.js';
 import type { MemberAction } from './diff.js';
 
@@ -32,11 +32,16 @@ async function apply(inst: LbInstance, a: MemberAction): Promise<void> {
       return inst.drainMember(a.member.backend, a.member.name);
     case 'enable':
       return inst.enableMember(a.member.backend, a.member.name);
-    case 'add': {
-      const m = a.desired;
-      return inst.addMember({ backend: m.backend, name: m.name, address: m.address, port: m.port, ...(m.healthCheck ? { healthCheck: m.healthCheck } : {}) });
-    }
+    case 'repair':
+      await inst.removeMember(a.member.backend, a.member.name);
+      return inst.addMember(memberSpec(a.desired));
+    case 'add':
+      return inst.addMember(memberSpec(a.desired));
   }
+}
+
+function memberSpec(m: AddAction['desired']): MemberSpec {
+  return { backend: m.backend, name: m.name, address: m.address, port: m.port, ...(m.healthCheck ? { healthCheck: m.healthCheck } : {}) };
 }
 
 function stopsTheRun(a: MemberAction, err: unknown): boolean {

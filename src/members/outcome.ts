@@ -1,8 +1,10 @@
 // What one run of the member reconciler reports: per member, the folded view and what each
 // load-balancer instance said; per instance, whether it answered; and the Events and wake-up
 // time the run asks for. Consumed by the agent (status, metrics, readiness gates).
+import type { ObjectRef } from '../api/problem.js';
 import type { EventToRecord } from '../kube/events.js';
 import type { MemberView } from './gates.js';
+import type { DesiredMember } from './plan.js';
 
 export interface InstanceStatus {
   className: string;
@@ -34,4 +36,14 @@ export interface MemberOutcome {
   events: EventToRecord[];
   /** Members added in this run (for the registration-latency metric and gate timing). */
   added: string[];
+}
+
+/** The Pod an Event about a member is on. */
+export function podObj(m: DesiredMember): ObjectRef {
+  return { apiVersion: 'v1', kind: 'Pod', namespace: m.pod.namespace, name: m.pod.name, uid: m.pod.uid };
+}
+
+/** The Service an Event about a backend is on. */
+export function serviceObj(m: DesiredMember): ObjectRef {
+  return { apiVersion: 'v1', kind: 'Service', namespace: m.service.namespace, name: m.service.name };
 }

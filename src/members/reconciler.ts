@@ -4,18 +4,18 @@
 // member. Only members whose names carry this node's prefix are ever listed or touched
 // (design §4.2), and only per-member calls are made: never a full-pool replace.
 import type { Logger } from 'pino';
-import type { ObjectRef } from '../api/problem.js';
 import type { EventToRecord } from '../kube/events.js';
 import { memberNamePrefix } from '../lb/naming.js';
-import { instanceRefKey, LB_CREDENTIALS_REFUSED, type LbInstance, type LbInstanceRef, type ObservedMember } from '../lb/provider.js';
+import { instanceRefKey, LB_CREDENTIALS_REFUSED, LB_IN_ERROR, type LbInstance, type LbInstanceRef, type ObservedMember } from '../lb/provider.js';
 import { backoff, type BackoffPolicy } from '../util/backoff.js';
 import { errorCode, errorMessage, PodlbError } from '../util/errors.js';
 import { classRef, type LbClassModel } from './binding.js';
 import { diffMembers, instanceViews, lastKnownViews, type MemberAction } from './diff.js';
 import { executors } from './execute.js';
 import type { MemberView } from './gates.js';
-import type { InstanceStatus, MemberOutcome } from './outcome.js';
+import { podObj, serviceObj, type InstanceStatus, type MemberOutcome } from './outcome.js';
 import { memberKey, type DesiredMember } from './plan.js';
+import { MemberRepairs } from './repairs.js';
 
 // The outcome types live in outcome.ts; re-exported because the agent reads them from here.
 export type { InstanceMemberState, InstanceStatus, MemberOutcome } from './outcome.js';
@@ -29,6 +29,8 @@ export interface MemberReconcilerOptions {
   log: Logger;
   /** Retry backoff for an unreachable instance. */
   backoff?: BackoffPolicy;
+  /** Backoff between repairs of a member the LB keeps failing to program. */
+  repairBackoff?: BackoffPolicy;
   random?: () => number;
 }
 
@@ -69,9 +71,11 @@ export class MemberReconciler {
   readonly #lastDesired = new Map<string, DesiredMember>();
   /** Events already reported, so a broken Service is not an Event storm. */
   readonly #reported = new Set<string>();
+  readonly #repairs: MemberRepairs;
 
   constructor(opts: MemberReconcilerOptions) {
     this.#opts = opts;
+    this.#repairs = new MemberRepairs(opts.repairBackoff, opts.random);
     this.#prefix = memberNamePrefix(opts.nodeName);
   }
 
@@ -226,12 +230,14 @@ export class MemberReconciler {
       livePodIps,
       drainingSince: drains,
       lastDesired: this.#lastDesired,
+      repairNotBefore: this.#repairs.notBefore(ref.id),
       now,
     });
     for (const w of diff.waits) {
       drains.set(w.key, w.since); // adopted mid-drain after a restart: the window starts now
       wake(w.until);
     }
+    for (const w of diff.repairWaits) wake(w.at);
     const report = await executors[ref.provider].execute(st.inst, diff.actions);
     const added = new Set<string>();
     const at = { ref, observed, drains, added, log };
@@ -274,6 +280,7 @@ export class MemberReconciler {
       out.details.set(k, list);
     }
     st.missingBackends = listing.missingBackends;
+    this.#repairs.observed(st.ref.id, observed);
     for (const b of listing.missingBackends) if (!desired.some((m) => m.backend === b)) st.backends.delete(b);
     return observed;
   }
@@ -318,6 +325,19 @@ export class MemberReconciler {
         at.drains.delete(a.key);
         at.log.info({ member: a.member.name }, 'member enabled again');
         return;
+      case 'repair': {
+        const n = this.#repairs.repaired(at.ref.id, a.key, now);
+        at.observed.delete(a.key);
+        at.added.add(a.key);
+        at.log.warn({ member: a.member.name, detail: a.member.detail, repairs: n }, 'member the load balancer failed to program: removed and added again');
+        this.#reportOnce(out, `repair|${a.key}|${a.desired.pod.uid}|${n}`, {
+          object: podObj(a.desired),
+          type: 'Warning',
+          reason: 'MemberRepaired',
+          message: `${at.ref.id} failed to program ${a.member.address}:${a.member.port} in ${a.member.backend} (${a.member.detail}); removed and added it again (repair ${n})`,
+        });
+        return;
+      }
       case 'add': {
         const m = a.desired;
         at.added.add(a.key);
@@ -347,11 +367,11 @@ export class MemberReconciler {
     log.warn({ err, failures: st.failures, retryInMs: Math.round(delay) }, 'load balancer instance call failed');
     if (st.failures === 1) {
       // Refused credentials are not an outage: the class or its Secret needs a fix, and the reason says so.
-      const refused = err instanceof PodlbError && err.code === LB_CREDENTIALS_REFUSED;
+      const code = err instanceof PodlbError ? err.code : undefined;
       run.out.events.push({
         object: classRef(st.ref.className),
         type: 'Warning',
-        reason: refused ? 'CredentialsRefused' : 'LoadBalancerUnreachable',
+        reason: code === LB_CREDENTIALS_REFUSED ? 'CredentialsRefused' : code === LB_IN_ERROR ? 'LoadBalancerError' : 'LoadBalancerUnreachable',
         message: `Instance ${st.ref.id}: ${status.lastError}; retrying with backoff, registered members are kept`,
       });
     }
@@ -376,12 +396,4 @@ export class MemberReconciler {
     for (const byRef of this.#instances.values()) for (const st of byRef.values()) await st.inst.close().catch(() => undefined);
     this.#instances.clear();
   }
-}
-
-function podObj(m: DesiredMember): ObjectRef {
-  return { apiVersion: 'v1', kind: 'Pod', namespace: m.pod.namespace, name: m.pod.name, uid: m.pod.uid };
-}
-
-function serviceObj(m: DesiredMember): ObjectRef {
-  return { apiVersion: 'v1', kind: 'Service', namespace: m.service.namespace, name: m.service.name };
 }

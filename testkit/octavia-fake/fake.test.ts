@@ -19,7 +19,7 @@ async function call(method: string, path: string, body?: unknown, tok = token): 
 }
 
 beforeEach(async () => {
-  fake = await startOctaviaFake();
+  fake = await startOctaviaFake({ pendingMs: 0 }); // the window has its own test
   const lb = fake.state.createLoadBalancer();
   pool = fake.state.createPool(lb.id, { name: 'web', healthMonitor: true });
   nomon = fake.state.createPool(lb.id, { name: 'nomon' });
@@ -169,13 +169,15 @@ describe('members', () => {
     expect(fake.state.membersOf(pool.id)).toHaveLength(3);
   });
 
-  it('health: onlineAfterMs plays the health manager; weight 0 reports DRAINING', async () => {
-    fake.faults.setOnlineAfterMs(30);
+  it('health: heartbeats report ONLINE for a passing member; weight 0 reports DRAINING', async () => {
     const c = await call('POST', `/v2/lbaas/pools/${pool.id}/members`, member('10.0.0.1'));
-    await new Promise((r) => setTimeout(r, 60));
-    expect(fake.state.members.get(c.body.member.id)!.operating_status).toBe('ONLINE');
-    await call('PUT', `/v2/lbaas/pools/${pool.id}/members/${c.body.member.id}`, { member: { weight: 0 } });
-    expect(fake.state.members.get(c.body.member.id)!.operating_status).toBe('DRAINING');
+    const id = c.body.member.id as string;
+    expect(fake.state.members.get(id)!.operating_status).toBe('OFFLINE');
+    fake.state.health.heartbeat();
+    expect(fake.state.members.get(id)!.operating_status).toBe('ONLINE');
+    await call('PUT', `/v2/lbaas/pools/${pool.id}/members/${id}`, { member: { weight: 0 } });
+    fake.state.health.heartbeat();
+    expect(fake.state.members.get(id)!.operating_status).toBe('DRAINING');
   });
 
   it('failNext injects statuses (0 = connection reset) and the request log records them', async () => {

@@ -15,10 +15,15 @@
 //   validation and unknown attributes/filters; 409 while the LB is PENDING_* (see state.ts)
 //   and for a duplicate address/port; 201 create, 200 update, 204 delete, 202 batch update.
 // - List filters on attributes, `tags` / `tags-any` / `not-tags` / `not-tags-any`
-//   (comma-separated), `fields`, and pagination by `limit` + `marker` with `<res>_links`
-//   ({rel: next|previous, href}); pages larger than `paginationMaxLimit` are cut to it.
-// Deliberately not modelled: RBAC/policy (any valid token sees every project), listeners, L7,
-// quotas, `page_reverse`/`sort` (400), health monitor objects (a pool just has one or not).
+//   (comma-separated), `fields`, and pagination as octavia/api/common/pagination.py: pages of
+//   at most `paginationMaxLimit` (api_settings.pagination_max_limit, default 1000,
+//   octavia/common/config.py:64-68 and constants.py:755); a `limit` below 1 means no limit
+//   (:69-73); a `next` link on every FULL page, even when nothing follows (:165-173), and
+//   the links carry only limit, marker (and sort): every filter of the query is dropped (:150-172).
+// - A token without a project scope is valid but no policy rule matches it: 403 "Policy does
+//   not allow this request to be performed." (octavia/common/exceptions.py:77-79).
+// Deliberately not modelled: RBAC roles (any project-scoped token sees every project), listener
+// and L7 objects (a pool just has a listener or not), `page_reverse`/`sort` (400).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -26,6 +31,7 @@ import { MEMBER_POST_KEYS, MEMBER_PUT_KEYS, RESERVED_QUERY, keystoneTime, parseJ
 import { DEFAULT_PROJECT_ID, FakeApiError, OctaviaFakeState } from './state.js';
 import type { FakeApplicationCredential, FakeProject, FakeToken, FakeUser, OctaviaFake, OctaviaFakeOptions, RequestLogEntry, RequestMatch } from './types.js';
 
+export * from './health.js';
 export * from './state.js';
 export * from './types.js';
 
@@ -37,7 +43,7 @@ interface Fault {
 
 export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<OctaviaFake> {
   const regions = opts.regions ?? ['RegionOne', 'RegionTwo'];
-  const state = new OctaviaFakeState({ pendingMs: opts.pendingMs ?? 0, onlineAfterMs: opts.onlineAfterMs ?? null });
+  const state = new OctaviaFakeState({ ...(opts.pendingMs !== undefined ? { pendingMs: opts.pendingMs } : {}), heartbeatMs: opts.heartbeatMs ?? null });
   const maxLimit = opts.paginationMaxLimit ?? 1000;
   let tokenTtlMs = opts.tokenTtlMs ?? 3_600_000;
   let latencyMs = 0;
@@ -235,10 +241,11 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
     }
     const tokenHeader = req.headers['x-auth-token'];
     const tok = typeof tokenHeader === 'string' ? identity.tokens.get(tokenHeader) : undefined;
-    if (!tok || tok.expiresAt <= Date.now() || !tok.projectId) {
+    if (!tok || tok.expiresAt <= Date.now()) {
       send(res, req, 401, { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } });
       return;
     }
+    if (!tok.projectId) return fault(res, req, 403, 'Policy does not allow this request to be performed.');
     const api = /^\/v2(?:\.0)?\/lbaas(\/.*)$/.exec(path)?.[1];
     if (!api) return fault(res, req, 404, 'The resource could not be found.');
     const seg = api.split('/').filter(Boolean);
@@ -250,6 +257,11 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
         const lb = state.loadBalancers.get(seg[1]!);
         if (!lb || seg.length > 2) return fault(res, req, 404, `Load Balancer ${seg[1]} not found.`);
         return send(res, req, 200, { loadbalancer: pick(lb, query) });
+      }
+      if (seg[0] === 'healthmonitors' && seg.length === 2 && method === 'GET') {
+        const hm = state.healthMonitors.get(seg[1]!);
+        if (!hm) return fault(res, req, 404, `Health Monitor ${seg[1]} not found.`);
+        return send(res, req, 200, { healthmonitor: pick(hm, query) });
       }
       if (seg[0] !== 'pools') return fault(res, req, 404, 'The resource could not be found.');
       if (seg.length === 1) {
@@ -344,11 +356,11 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
         !notAny?.some((t) => i.tags.includes(t)),
     );
     const limitText = query.get('limit');
-    let limit = maxLimit;
+    let limit: number | null = maxLimit;
     if (limitText !== null) {
       const n = Number(limitText);
-      if (!Number.isInteger(n) || n < 0) throw new FakeApiError(400, 'Limit must be a non-negative integer.');
-      if (n > 0) limit = Math.min(n, maxLimit);
+      if (!Number.isInteger(n)) throw new FakeApiError(400, `Supplied pagination limit '${limitText}' is not valid.`);
+      limit = n < 1 ? null : Math.min(n, maxLimit);
     }
     let start = 0;
     const marker = query.get('marker');
@@ -357,15 +369,13 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
       if (i < 0) throw new FakeApiError(400, `Invalid marker ${marker}.`);
       start = i + 1;
     }
-    const page = items.slice(start, start + limit);
+    const page = limit === null ? items.slice(start) : items.slice(start, start + limit);
     const links: { href: string; rel: string }[] = [];
-    const href = (params: Record<string, string>): string => {
-      const q = new URLSearchParams(query);
-      for (const [k, v] of Object.entries(params)) q.set(k, v);
-      return `${linkBase ?? base}${pathOnly}?${q.toString()}`;
-    };
-    if (start + limit < items.length && page.length > 0) links.push({ href: href({ limit: String(limit), marker: page[page.length - 1]!.id }), rel: 'next' });
-    if (marker !== null && page.length > 0) links.push({ href: href({ limit: String(limit), marker: page[0]!.id, page_reverse: 'True' }), rel: 'previous' });
+    const href = (params: string[]): string => `${linkBase ?? base}${pathOnly}?${params.join('&')}`;
+    if (page.length > 0) {
+      if (marker !== null) links.push({ href: href([`limit=${limit ?? 'None'}`, `marker=${page[0]!.id}`, 'page_reverse=True']), rel: 'previous' });
+      if (limit === null || page.length >= limit) links.push({ href: href([`limit=${limit ?? 'None'}`, `marker=${page[page.length - 1]!.id}`]), rel: 'next' });
+    }
     return { [key]: page.map((x) => pick(x, query)), [`${key}_links`]: links };
   }
 
@@ -396,8 +406,14 @@ export async function startOctaviaFake(opts: OctaviaFakeOptions = {}): Promise<O
       setPendingMs(ms) {
         state.pendingMs = ms;
       },
-      setOnlineAfterMs(ms) {
-        state.onlineAfterMs = ms;
+      setHeartbeatMs(ms) {
+        state.health.setHeartbeatMs(ms);
+      },
+      failProvisioning(count = 1) {
+        state.failProvisioning += count;
+      },
+      setMemberQuota(n) {
+        state.memberQuota = n;
       },
       expireTokens() {
         const now = Date.now();

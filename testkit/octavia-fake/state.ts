@@ -3,14 +3,22 @@
 // - A member change locks the load balancer: LB, pool and member go PENDING_* and the LB
 //   answers every further change with 409 "Load Balancer <id> is immutable and cannot be
 //   updated." until the provider finishes (here: `pendingMs` later), then ACTIVE.
+//   The window is seconds on a real cloud (one amphora reload per change): REALISTIC_PENDING_MS.
+// - A provider failure (faults.failProvisioning) leaves the members it touched in
+//   provisioning_status ERROR and the LB and pool ACTIVE again
+//   (octavia/controller/worker/v2/tasks/lifecycle_tasks.py:184-207 MemberToErrorOnRevertTask).
+//   A load balancer in ERROR is not in MUTABLE_STATUSES (octavia/common/constants.py:247): every
+//   change is 409 "immutable" for as long as it stays so.
 // - A new member's operating_status is OFFLINE when its pool has a health monitor and
-//   NO_MONITOR otherwise (octavia/db/prepare.py create_member); the health manager later
-//   reports ONLINE / ERROR / DRAINING (weight 0, checks passing). Tests set it by hand, or
-//   `onlineAfterMs` plays the health manager.
+//   NO_MONITOR otherwise (octavia/db/prepare.py:171-179); the health manager's heartbeats
+//   (health.ts) then move it. Tests set it by hand, or `heartbeatMs` runs the health manager.
 // - Members are unique per pool by (address, protocol_port): 409 on a duplicate.
-// - The batch update (PUT /pools/{id}/members) replaces the whole member list, matched by
-//   address/port; `additive_only=true` skips the deletions.
+// - A member quota: 403 "Quota has been met for resources: Member"
+//   (octavia/common/exceptions.py:314-316), checked before the lock on a create
+//   (octavia/api/v2/controllers/member.py:197-201).
+// - The batch update (PUT /pools/{id}/members): see batchUpdate.
 import { randomUUID } from 'node:crypto';
+import { FakeHealthManager, type CheckResult, type FakeHealthMonitor, type MonitorInput } from './health.js';
 
 export type ProvisioningStatus = 'ACTIVE' | 'PENDING_CREATE' | 'PENDING_UPDATE' | 'PENDING_DELETE' | 'ERROR' | 'DELETED';
 export type OperatingStatus = 'ONLINE' | 'OFFLINE' | 'DEGRADED' | 'ERROR' | 'DRAINING' | 'NO_MONITOR';
@@ -35,6 +43,8 @@ export interface FakePool {
   protocol: 'HTTP' | 'TCP';
   lb_algorithm: 'ROUND_ROBIN' | 'LEAST_CONNECTIONS' | 'SOURCE_IP';
   healthmonitor_id: string | null;
+  /** Listeners using the pool (ids only). A pool no listener uses is never in a heartbeat. */
+  listeners: { id: string }[];
   provisioning_status: ProvisioningStatus;
   operating_status: OperatingStatus;
   tags: string[];
@@ -86,20 +96,30 @@ export interface MemberInput {
 }
 
 export const DEFAULT_PROJECT_ID = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
+/**
+ * How long one change keeps the LB PENDING_* unless a test says otherwise: one amphora
+ * configuration push and HAProxy reload (an active-standby pair does it twice), seconds on a
+ * real cloud. The low end of that, so the suites stay fast enough.
+ */
+export const REALISTIC_PENDING_MS = 2_000;
 
 export class OctaviaFakeState {
   readonly loadBalancers = new Map<string, FakeLoadBalancer>();
   readonly pools = new Map<string, FakePool>();
   /** Insertion order = created_at order (the API's default sort). */
   readonly members = new Map<string, FakeMember>();
+  readonly healthMonitors = new Map<string, FakeHealthMonitor>();
   pendingMs: number;
-  /** Health-manager stand-in: a monitored member goes OFFLINE → ONLINE this long after ACTIVE; null = never by itself. */
-  onlineAfterMs: number | null;
+  /** Members per project, null = unlimited. */
+  memberQuota: number | null = null;
+  /** The next this-many provider operations fail (members ERROR, LB ACTIVE again). */
+  failProvisioning = 0;
+  readonly health: FakeHealthManager;
   readonly #timers = new Set<NodeJS.Timeout>();
 
-  constructor(opts: { pendingMs?: number; onlineAfterMs?: number | null } = {}) {
-    this.pendingMs = opts.pendingMs ?? 0;
-    this.onlineAfterMs = opts.onlineAfterMs ?? null;
+  constructor(opts: { pendingMs?: number; heartbeatMs?: number | null } = {}) {
+    this.pendingMs = opts.pendingMs ?? REALISTIC_PENDING_MS;
+    this.health = new FakeHealthManager(this, opts.heartbeatMs ?? null);
   }
 
   // ---- set-up helpers for tests (no status machine, no locking) ----
@@ -120,7 +140,10 @@ export class OctaviaFakeState {
     return lb;
   }
 
-  createPool(loadBalancerId: string, opts: { id?: string; name: string; healthMonitor?: boolean; tags?: string[] }): FakePool {
+  createPool(
+    loadBalancerId: string,
+    opts: { id?: string; name: string; healthMonitor?: boolean | MonitorInput; listener?: boolean; tags?: string[] },
+  ): FakePool {
     const lb = this.#lb(loadBalancerId);
     const pool: FakePool = {
       id: opts.id ?? randomUUID(),
@@ -129,7 +152,8 @@ export class OctaviaFakeState {
       project_id: lb.project_id,
       protocol: 'HTTP',
       lb_algorithm: 'ROUND_ROBIN',
-      healthmonitor_id: opts.healthMonitor ? randomUUID() : null,
+      healthmonitor_id: null,
+      listeners: opts.listener === false ? [] : [{ id: randomUUID() }],
       provisioning_status: 'ACTIVE',
       operating_status: 'ONLINE',
       tags: opts.tags ?? [],
@@ -137,13 +161,15 @@ export class OctaviaFakeState {
       updated_at: null,
     };
     this.pools.set(pool.id, pool);
+    if (opts.healthMonitor) this.setHealthMonitor(pool.id, opts.healthMonitor);
     return pool;
   }
 
   /** Adds or removes the pool's health monitor; members follow (NO_MONITOR ↔ OFFLINE) as Octavia does. */
-  setHealthMonitor(poolId: string, on: boolean): void {
+  setHealthMonitor(poolId: string, on: boolean | MonitorInput): void {
     const pool = this.#pool(poolId);
-    pool.healthmonitor_id = on ? (pool.healthmonitor_id ?? randomUUID()) : null;
+    if (pool.healthmonitor_id) this.healthMonitors.delete(pool.healthmonitor_id);
+    pool.healthmonitor_id = on ? this.health.newMonitor(pool, on === true ? {} : on).id : null;
     for (const m of this.membersOf(poolId)) {
       if (!on) m.operating_status = 'NO_MONITOR';
       else if (m.operating_status === 'NO_MONITOR') m.operating_status = 'OFFLINE';
@@ -157,14 +183,25 @@ export class OctaviaFakeState {
     m.provisioning_status = 'ACTIVE';
     if (input.operating_status) m.operating_status = input.operating_status;
     this.members.set(m.id, m);
+    this.health.programmed(m.id);
     return m;
   }
 
-  /** The health manager's report for one member. */
+  /** The health manager's report for one member, by hand. */
   setOperatingStatus(memberId: string, status: OperatingStatus): void {
     const m = this.members.get(memberId);
     if (!m) throw new Error(`no member ${memberId}`);
     m.operating_status = status;
+  }
+
+  /** What the member's server answers to health checks from now on (default pass). */
+  setCheckResult(memberId: string, result: CheckResult): void {
+    this.health.setCheckResult(memberId, result);
+  }
+
+  /** An LB an operator must repair (a failed failover): ERROR, immutable. */
+  setLoadBalancerStatus(id: string, status: ProvisioningStatus): void {
+    this.#lb(id).provisioning_status = status;
   }
 
   membersOf(poolId: string): FakeMember[] {
@@ -189,6 +226,7 @@ export class OctaviaFakeState {
 
   createMember(poolId: string, input: MemberInput): FakeMember {
     const pool = this.#pool(poolId);
+    this.#checkQuota(pool.project_id, 1);
     this.#lock(pool);
     if (this.membersOf(poolId).some((o) => o.address === input.address && o.protocol_port === input.protocol_port)) {
       this.#unlockNow(pool);
@@ -226,41 +264,77 @@ export class OctaviaFakeState {
   }
 
   /**
-   * PUT /v2/lbaas/pools/{pool_id}/members: the request is the pool's whole member list.
-   * Matched by (address, protocol_port): matched ones are updated, new ones created, and every
-   * member NOT in the request is deleted, whoever made it, unless additive_only.
+   * PUT /v2/lbaas/pools/{pool_id}/members, as octavia/api/v2/controllers/member.py:400-548:
+   * - the LB is locked FIRST (:426), so a busy LB answers 409 even to a no-op;
+   * - matched by (address, protocol_port) (:436-457); every matched member counts as updated,
+   *   changed or not, so a batch that repeats the pool as it is still locks and reloads;
+   * - only a batch with nothing new, nothing matched and nothing to delete is a no-op: the
+   *   transaction is rolled back and the lock with it (:464-468);
+   * - a matched member is written from the request body parsed as MemberPOST, whose omitted
+   *   fields take their defaults (octavia/api/v2/types/member.py:63-83: weight 1,
+   *   admin_state_up true, backup false, monitor_address/port null; name and tags have no
+   *   default and are kept) (:509-521, to_dict(render_unsets=False));
+   * - members not listed are deleted unless additive_only (:526-540);
+   * - the quota counts new minus deleted members (:470-478), inside the transaction.
    */
   batchUpdate(poolId: string, inputs: MemberInput[], additiveOnly: boolean): void {
     const pool = this.#pool(poolId);
     this.#lock(pool);
     const key = (a: string, p: number): string => `${a}|${p}`;
     const existing = new Map(this.membersOf(poolId).map((m) => [key(m.address, m.protocol_port), m]));
-    const wanted = new Set(inputs.map((i) => key(i.address, i.protocol_port)));
-    if (wanted.size !== inputs.length) {
-      this.#unlockNow(pool);
-      throw new FakeApiError(400, 'Duplicate member address/port in the request.');
-    }
+    const seen = new Set<string>();
+    const fresh: MemberInput[] = [];
+    const matched: [FakeMember, MemberInput][] = [];
     for (const input of inputs) {
-      const m = existing.get(key(input.address, input.protocol_port));
-      if (m) {
-        Object.assign(
-          m,
-          stripUndefined({ name: input.name, weight: input.weight, admin_state_up: input.admin_state_up, backup: input.backup, tags: input.tags }),
+      const k = key(input.address, input.protocol_port);
+      if (seen.has(k)) {
+        this.#unlockNow(pool);
+        throw new FakeApiError(
+          400,
+          existing.has(k)
+            ? 'Member must be updated only once in the same request.'
+            : `Duplicate member ${input.address}:${input.protocol_port} in the request.`,
         );
-        m.provisioning_status = 'PENDING_UPDATE';
-        m.updated_at = stamp();
-      } else {
-        const n = this.#newMember(pool, input);
-        this.members.set(n.id, n);
       }
+      seen.add(k);
+      const m = existing.get(k);
+      if (m) matched.push([m, input]);
+      else fresh.push(input);
     }
-    if (!additiveOnly) {
-      for (const [k, m] of existing) if (!wanted.has(k)) m.provisioning_status = 'PENDING_DELETE';
+    const gone = [...existing].filter(([k]) => !seen.has(k)).map(([, m]) => m);
+    if (fresh.length === 0 && matched.length === 0 && gone.length === 0) {
+      this.#unlockNow(pool);
+      return;
     }
+    try {
+      this.#checkQuota(pool.project_id, additiveOnly ? fresh.length : fresh.length - gone.length);
+    } catch (err) {
+      this.#unlockNow(pool);
+      throw err;
+    }
+    for (const input of fresh) {
+      const n = this.#newMember(pool, input);
+      this.members.set(n.id, n);
+    }
+    for (const [m, input] of matched) {
+      Object.assign(m, {
+        weight: input.weight ?? 1,
+        admin_state_up: input.admin_state_up ?? true,
+        backup: input.backup ?? false,
+        monitor_address: input.monitor_address ?? null,
+        monitor_port: input.monitor_port ?? null,
+        ...(input.name !== undefined ? { name: input.name } : {}),
+        ...(input.tags !== undefined ? { tags: input.tags } : {}),
+      });
+      m.provisioning_status = 'PENDING_UPDATE';
+      m.updated_at = stamp();
+    }
+    if (!additiveOnly) for (const m of gone) m.provisioning_status = 'PENDING_DELETE';
     this.#scheduleFinish(pool);
   }
 
   close(): void {
+    this.health.close();
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
   }
@@ -301,6 +375,13 @@ export class OctaviaFakeState {
     };
   }
 
+  /** Members already in the project plus `adding` over the quota: 403, as check_quota_met. */
+  #checkQuota(projectId: string, adding: number): void {
+    if (this.memberQuota === null || adding <= 0) return;
+    const used = [...this.members.values()].filter((m) => m.project_id === projectId).length;
+    if (used + adding > this.memberQuota) throw new FakeApiError(403, 'Quota has been met for resources: Member');
+  }
+
   /** test_and_set_lb_and_listeners_prov_status: a locked (PENDING_*) or failed LB refuses changes. */
   #lock(pool: FakePool): void {
     const lb = this.#lb(pool.loadbalancer_id);
@@ -328,32 +409,29 @@ export class OctaviaFakeState {
     this.#timers.add(t);
   }
 
-  /** The provider driver is done: everything ACTIVE, deletions gone, health follows weight. */
+  /**
+   * The provider driver is done: everything ACTIVE and deletions gone, or, when the operation
+   * failed, the members it touched ERROR (deletions included) and the LB and pool ACTIVE.
+   */
   #finish(pool: FakePool): void {
+    const failed = this.failProvisioning > 0;
+    if (failed) this.failProvisioning -= 1;
     const lb = this.loadBalancers.get(pool.loadbalancer_id);
     if (lb?.provisioning_status.startsWith('PENDING_')) lb.provisioning_status = 'ACTIVE';
     if (pool.provisioning_status.startsWith('PENDING_')) pool.provisioning_status = 'ACTIVE';
     for (const m of this.membersOf(pool.id)) {
-      if (m.provisioning_status === 'PENDING_DELETE') {
-        this.members.delete(m.id);
+      if (!m.provisioning_status.startsWith('PENDING_')) continue;
+      if (failed) {
+        m.provisioning_status = 'ERROR';
         continue;
       }
-      const created = m.provisioning_status === 'PENDING_CREATE';
-      if (m.provisioning_status.startsWith('PENDING_')) m.provisioning_status = 'ACTIVE';
-      // What the amphora reports for HAProxy's DRAIN (weight 0, checks passing).
-      if (pool.healthmonitor_id) {
-        if (m.weight === 0 && m.operating_status === 'ONLINE') m.operating_status = 'DRAINING';
-        else if (m.weight > 0 && m.operating_status === 'DRAINING') m.operating_status = 'ONLINE';
+      if (m.provisioning_status === 'PENDING_DELETE') {
+        this.members.delete(m.id);
+        this.health.forget(m.id);
+        continue;
       }
-      if (created && pool.healthmonitor_id && this.onlineAfterMs !== null) {
-        const id = m.id;
-        const t = setTimeout(() => {
-          this.#timers.delete(t);
-          const cur = this.members.get(id);
-          if (cur && cur.operating_status === 'OFFLINE') cur.operating_status = cur.weight === 0 ? 'DRAINING' : 'ONLINE';
-        }, this.onlineAfterMs);
-        this.#timers.add(t);
-      }
+      if (m.provisioning_status === 'PENDING_CREATE') this.health.programmed(m.id);
+      m.provisioning_status = 'ACTIVE';
     }
   }
 }
@@ -364,8 +442,4 @@ function stamp(): string {
 
 function snapshot(m: FakeMember): FakeMember {
   return { ...m, tags: [...m.tags] };
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

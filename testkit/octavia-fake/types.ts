@@ -43,8 +43,10 @@ export type RequestMatch = { method?: string; path?: string | RegExp } | ((req: 
 
 export interface OctaviaFakeOptions {
   regions?: string[];
+  /** How long each change keeps the LB PENDING_*; default REALISTIC_PENDING_MS. */
   pendingMs?: number;
-  onlineAfterMs?: number | null;
+  /** The amphorae's heartbeat interval (Octavia: 10 s); default null = statuses only by hand. */
+  heartbeatMs?: number | null;
   tokenTtlMs?: number;
   paginationMaxLimit?: number;
 }
@@ -67,8 +69,12 @@ export interface OctaviaFake {
     failNext(status: number, count?: number, match?: RequestMatch): void;
     /** How long the LB stays PENDING_UPDATE after each change (0 = ACTIVE before the reply is read). */
     setPendingMs(ms: number): void;
-    /** A monitored member turns ONLINE this long after it became ACTIVE (null: only by hand). */
-    setOnlineAfterMs(ms: number | null): void;
+    /** The health manager's heartbeat interval (null: statuses only by hand or state.health.heartbeat()). */
+    setHeartbeatMs(ms: number | null): void;
+    /** The next `count` provider operations fail: their members ERROR, the LB ACTIVE again. */
+    failProvisioning(count?: number): void;
+    /** Members per project (null: unlimited); over it a create is 403 "Quota has been met". */
+    setMemberQuota(n: number | null): void;
     /** Every token issued so far is expired from now on. */
     expireTokens(): void;
     setTokenTtlMs(ms: number): void;
