@@ -26,7 +26,10 @@ export class ProtobufDecodeError extends Error {
 }
 
 export function wrapUnknown(schema: ProtoSchema, e: Enveloped): Uint8Array {
-  const body = schema.type(UNKNOWN).encode({ typeMeta: { apiVersion: e.apiVersion, kind: e.kind }, raw: e.raw }).finish();
+  const body = schema
+    .type(UNKNOWN)
+    .encode({ typeMeta: { apiVersion: e.apiVersion, kind: e.kind }, raw: e.raw })
+    .finish();
   const out = new Uint8Array(MAGIC.length + body.length);
   out.set(MAGIC, 0);
   out.set(body, MAGIC.length);
@@ -34,7 +37,8 @@ export function wrapUnknown(schema: ProtoSchema, e: Enveloped): Uint8Array {
 }
 
 export function unwrapUnknown(schema: ProtoSchema, bytes: Uint8Array): Enveloped {
-  if (bytes.length < MAGIC.length || MAGIC.some((b, i) => bytes[i] !== b)) throw new ProtobufDecodeError('protobuf body does not start with the magic "k8s\\0"');
+  if (bytes.length < MAGIC.length || MAGIC.some((b, i) => bytes[i] !== b))
+    throw new ProtobufDecodeError('protobuf body does not start with the magic "k8s\\0"');
   const u = schema.type(UNKNOWN).decode(bytes.subarray(MAGIC.length)) as unknown as { typeMeta?: { apiVersion?: string; kind?: string }; raw?: Uint8Array };
   return { apiVersion: u.typeMeta?.apiVersion ?? '', kind: u.typeMeta?.kind ?? '', raw: u.raw ?? new Uint8Array(0) };
 }
@@ -61,7 +65,10 @@ export function decodeObject(schema: ProtoSchema, bytes: Uint8Array): Json & { a
 
 /** One watch frame: the length prefix, then the WatchEvent whose object is the enveloped `object`. */
 export function encodeWatchFrame(schema: ProtoSchema, type: string, object: Uint8Array): Uint8Array {
-  const ev = schema.type(WATCH_EVENT).encode({ type, object: { raw: object } }).finish();
+  const ev = schema
+    .type(WATCH_EVENT)
+    .encode({ type, object: { raw: object } })
+    .finish();
   const out = new Uint8Array(4 + ev.length);
   new DataView(out.buffer).setUint32(0, ev.length, false);
   out.set(ev, 4);
