@@ -4,7 +4,7 @@
 // protobuf with 406 even when JSON is also acceptable (kubernetes/kubernetes#86253).
 import type { WireCodec, WireList, WireObject, WireWatchEvent, WireWatchEventType } from '../wire.js';
 import { JSON_CONTENT_TYPE } from '../wire.js';
-import { messageToJson } from './convert.js';
+import { decodeToJson } from './decode.js';
 import { FrameReader, PROTOBUF_CONTENT_TYPE, ProtobufDecodeError, decodeObject, decodeWatchEvent, typeFor, unwrapUnknown } from './envelope.js';
 import { type ProtoSchema, clientSchema } from './schema.js';
 
@@ -17,15 +17,13 @@ export function isProtobufContentType(contentType: string): boolean {
 export function decodeProtobufList(schema: ProtoSchema, body: Uint8Array): WireList {
   const e = unwrapUnknown(schema, body);
   if (!e.kind.endsWith('List')) throw new ProtobufDecodeError(`expected a list, got ${e.apiVersion} ${e.kind}`);
-  const t = typeFor(schema, e.apiVersion, e.kind);
-  const list = t.decode(e.raw) as unknown as { metadata?: Record<string, unknown>; items?: Record<string, unknown>[] };
-  const meta = list.metadata ? messageToJson(t.fields.metadata!.resolvedType as never, list.metadata) : {};
-  const itemType = t.fields.items!.resolvedType as never;
+  const list = decodeToJson(typeFor(schema, e.apiVersion, e.kind), e.raw) as { metadata?: Record<string, unknown>; items?: WireObject[] };
+  const meta = list.metadata ?? {};
   return {
     resourceVersion: (meta.resourceVersion as string | undefined) ?? '',
     ...(meta.continue ? { continue: meta.continue as string } : {}),
     ...(meta.remainingItemCount !== undefined ? { remainingItemCount: meta.remainingItemCount as number } : {}),
-    items: (list.items ?? []).map((i) => messageToJson(itemType, i) as WireObject),
+    items: list.items ?? [],
   };
 }
 

@@ -4,7 +4,8 @@
 // the object's bytes; a watch stream is frames, each a 4-byte big-endian length then a
 // metav1.WatchEvent written without magic or envelope (the raw serializer), whose
 // object.raw is an enveloped body again.
-import { messageFromJson, messageToJson } from './convert.js';
+import { messageFromJson } from './convert.js';
+import { decodeToJson } from './decode.js';
 import type { ProtoSchema } from './schema.js';
 
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.kubernetes.protobuf';
@@ -60,7 +61,7 @@ export function encodeObject(schema: ProtoSchema, apiVersion: string, kind: stri
 export function decodeObject(schema: ProtoSchema, bytes: Uint8Array): Json & { apiVersion: string; kind: string } {
   const e = unwrapUnknown(schema, bytes);
   const t = typeFor(schema, e.apiVersion, e.kind);
-  return { apiVersion: e.apiVersion, kind: e.kind, ...messageToJson(t, t.decode(e.raw) as unknown as Json) };
+  return { apiVersion: e.apiVersion, kind: e.kind, ...decodeToJson(t, e.raw) };
 }
 
 /** One watch frame: the length prefix, then the WatchEvent whose object is the enveloped `object`. */
