@@ -88,6 +88,17 @@ function seed(): void {
       metadata: { name: n, labels: { 'kubernetes.io/hostname': n } },
       spec: { podCIDR: `10.1.${n.slice(-1)}.0/24`, podCIDRs: [`10.1.${n.slice(-1)}.0/24`], ...(n === 'node-3' ? { unschedulable: true } : {}) },
     });
+  s.updateStatus('nodes', {
+    ...s.get('nodes', 'node-1'),
+    status: {
+      capacity: { cpu: '4', memory: '16Gi', pods: '110' },
+      allocatable: { cpu: '3800m', memory: '15Gi', pods: '110' },
+      addresses: [{ type: 'InternalIP', address: '192.0.2.1' }],
+      conditions: [
+        { type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: '2026-12-06T10:00:00Z', lastTransitionTime: '2026-12-06T09:00:00Z' },
+      ],
+    },
+  });
   for (let i = 1; i <= 5; i++) {
     const p = s.create('pods', {
       metadata: { name: `web-${i}`, namespace: 'shop', labels: { app: 'web' }, annotations: { 'podlb.io/load-balancer': 'lab' } },
