@@ -189,10 +189,9 @@ export class ApiHttpServer {
 
   async #dispatch(method: string, t: Target, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, user: UserInfo, m: Negotiated): Promise<void> {
     const store = this.#store;
-    const watching = method === 'GET' && t.name === undefined && (q.get('watch') === 'true' || q.get('watch') === '1');
     if (m.media === undefined) {
       await drain(req);
-      throw notAcceptable(watching);
+      throw notAcceptable();
     }
     const media = m.media;
     const res_ = `${t.rt.group}/${t.rt.version}/${t.rt.plural}`;

@@ -61,9 +61,9 @@ export function negotiate(accept: string | undefined): Media | undefined {
   return undefined;
 }
 
-export function notAcceptable(stream: boolean): ApiError {
-  const offered = stream ? [`${JSON_TYPE}`, `${PROTOBUF_CONTENT_TYPE};stream=watch`] : OFFERED;
-  return failure(406, 'NotAcceptable', `only the following media types are accepted: ${offered.join(', ')}`);
+/** A list or a watch that accepts nothing offered (ListResource negotiates before it knows which). */
+export function notAcceptable(): ApiError {
+  return failure(406, 'NotAcceptable', `only the following media types are accepted: ${OFFERED.join(', ')}`);
 }
 
 /** How a resource's objects go out when protobuf was negotiated. */

@@ -289,9 +289,10 @@ describe('custom resources and errors', () => {
     expect(decodeObject(clientSchema, p.body)).toEqual(JSON.parse(Buffer.from(j.body).toString()));
   });
 
-  it('nothing acceptable is 406 in JSON, listing what is offered', async () => {
-    const r = await get('/api/v1/nodes', 'text/html');
+  it.each(['/api/v1/nodes', '/api/v1/nodes?watch=true'])('nothing acceptable is 406 in JSON, listing what is offered: %s', async (path) => {
+    const r = await get(path, 'text/html');
     expect(r.status).toBe(406);
+    expect(r.contentType).toBe('application/json');
     expect(JSON.parse(Buffer.from(r.body).toString())).toMatchObject({
       reason: 'NotAcceptable',
       message: 'only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf',
