@@ -14,6 +14,8 @@ import { handleReview, isReviewRequest } from './reviews.js';
 import { discovery } from './discovery.js';
 import { drain, readBody, readJson, readText, resetConnection } from './http-io.js';
 import { route, type Target } from './routing.js';
+import { encodeBody, type Media, negotiate, notAcceptable, watchEncoder } from './media.js';
+import type { ResourceType } from './resource-type.js';
 import type { DeleteOptions, ObjectStore, PatchType, WatchHandle } from './store.js';
 import type { UserInfo } from './user.js';
 
@@ -38,6 +40,13 @@ export interface HttpOptions {
   authz: RbacAuthorizer;
 }
 
+interface Negotiated {
+  /** undefined: nothing acceptable was offered (406 for a resource request). */
+  media: Media | undefined;
+  /** The resource addressed, once routed. */
+  rt: ResourceType | undefined;
+}
+
 interface ActiveWatch {
   handle: WatchHandle;
   res: ServerResponse;
@@ -54,6 +63,8 @@ export class ApiHttpServer {
   latencyMs = 0;
   /** Every request RBAC refused (an audit log's Forbidden entries), oldest first. */
   readonly denied: DeniedRequest[] = [];
+  /** Paths of stored fields the protobuf schema could not carry (the first 100): a test of fidelity asserts none. */
+  readonly protobufDropped: string[] = [];
 
   constructor(store: ObjectStore, opts: HttpOptions) {
     this.#store = store;
@@ -93,22 +104,26 @@ export class ApiHttpServer {
     });
   }
 
-  #send(res: ServerResponse, code: number, body: unknown): void {
+  #send(res: ServerResponse, code: number, body: unknown, m: Negotiated): void {
     if (res.headersSent) {
       res.end();
       return;
     }
-    const text = JSON.stringify(body);
-    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
-    res.end(text);
+    const dropped: string[] = [];
+    const out = encodeBody(m.media ?? 'json', code, body as Obj, m.rt, dropped);
+    if (dropped.length > 0) this.protobufDropped.push(...dropped.slice(0, Math.max(0, 100 - this.protobufDropped.length)));
+    res.writeHead(out.code, { 'Content-Type': out.contentType, 'Content-Length': out.bytes.length, 'Cache-Control': 'no-cache, private' });
+    res.end(out.bytes);
   }
 
-  #sendError(res: ServerResponse, err: unknown): void {
+  #sendError(res: ServerResponse, err: unknown, m: Negotiated): void {
     const e = err instanceof ApiError ? err : failure(500, 'InternalError', `Internal error occurred: ${err instanceof Error ? err.message : String(err)}`);
-    this.#send(res, e.status.code, e.status);
+    this.#send(res, e.status.code, e.status, m);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // errors negotiate too: a client that asked for protobuf reads its Status as protobuf
+    const m: Negotiated = { media: negotiate(req.headers.accept), rt: undefined };
     try {
       const method = req.method ?? 'GET';
       const rawUrl = req.url ?? '/';
@@ -120,7 +135,7 @@ export class ApiHttpServer {
         await drain(req);
         const e = statusForCode(rule.status);
         if (e.status.details?.retryAfterSeconds) res.setHeader('Retry-After', String(e.status.details.retryAfterSeconds));
-        this.#send(res, rule.status, e.status);
+        this.#send(res, rule.status, e.status, m);
         return;
       }
       const url = new URL(rawUrl, 'http://localhost');
@@ -148,7 +163,7 @@ export class ApiHttpServer {
       }
       if (method === 'POST' && isReviewRequest(attrs)) {
         const out = handleReview(attrs, (await readBody(req)) as Obj, { store: this.#store, authn: this.#opts.authn, authz: this.#opts.authz, user });
-        this.#send(res, 201, out);
+        this.#send(res, 201, out, { media: 'json', rt: undefined });
         return;
       }
       if (method === 'GET' && (path === '/healthz' || path === '/readyz' || path === '/livez')) {
@@ -159,20 +174,26 @@ export class ApiHttpServer {
       if (method === 'GET') {
         const d = discovery(path, this.#store.resources(), req);
         if (d !== undefined) {
-          this.#send(res, 200, d);
+          this.#send(res, 200, d, { media: 'json', rt: undefined });
           return;
         }
       }
       const target = route(path, this.#store.resources());
       if (!target) throw failure(404, 'NotFound', 'the server could not find the requested resource');
-      await this.#dispatch(method, target, url.searchParams, req, res, user);
+      m.rt = target.rt;
+      await this.#dispatch(method, target, url.searchParams, req, res, user, m);
     } catch (err) {
-      this.#sendError(res, err);
+      this.#sendError(res, err, m);
     }
   }
 
-  async #dispatch(method: string, t: Target, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, user: UserInfo): Promise<void> {
+  async #dispatch(method: string, t: Target, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, user: UserInfo, m: Negotiated): Promise<void> {
     const store = this.#store;
+    if (m.media === undefined) {
+      await drain(req);
+      throw notAcceptable();
+    }
+    const media = m.media;
     const res_ = `${t.rt.group}/${t.rt.version}/${t.rt.plural}`;
     const dryRun = q.getAll('dryRun').includes('All');
     if (t.subresource !== undefined && t.subresource !== 'status') throw failure(404, 'NotFound', 'the server could not find the requested resource');
@@ -181,7 +202,7 @@ export class ApiHttpServer {
       if (method === 'GET') {
         const watch = q.get('watch');
         if (watch === 'true' || watch === '1') {
-          this.#watch(t, q, req, res);
+          this.#watch(t, q, req, res, media);
           return;
         }
         const limit = q.get('limit');
@@ -195,28 +216,28 @@ export class ApiHttpServer {
           ...(q.get('resourceVersion') !== null ? { resourceVersion: q.get('resourceVersion')! } : {}),
           ...(rvm === 'Exact' || rvm === 'NotOlderThan' ? { resourceVersionMatch: rvm } : {}),
         });
-        this.#send(res, 200, list);
+        this.#send(res, 200, list, m);
         return;
       }
       if (method === 'POST') {
         if (t.rt.namespaced && t.namespace === undefined) throw methodNotAllowed();
         const body = await readBody(req);
         const created = store.create(res_, body as Obj, { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), dryRun, user });
-        this.#send(res, 201, created);
+        this.#send(res, 201, created, m);
         return;
       }
       throw methodNotAllowed();
     }
     const ns = t.namespace;
     if (method === 'GET') {
-      this.#send(res, 200, store.get(res_, t.name, ns));
+      this.#send(res, 200, store.get(res_, t.name, ns), m);
       return;
     }
     if (method === 'PUT') {
       const body = (await readBody(req)) as Obj;
       const opts = { name: t.name, ...(ns !== undefined ? { namespace: ns } : {}), dryRun, user };
       const out = t.subresource === 'status' ? store.updateStatus(res_, body, opts) : store.update(res_, body, opts);
-      this.#send(res, 200, out);
+      this.#send(res, 200, out, m);
       return;
     }
     if (method === 'PATCH') {
@@ -232,7 +253,7 @@ export class ApiHttpServer {
         dryRun,
         user,
       });
-      this.#send(res, 200, out);
+      this.#send(res, 200, out, m);
       return;
     }
     if (method === 'DELETE') {
@@ -261,7 +282,7 @@ export class ApiHttpServer {
       const pp = q.get('propagationPolicy');
       if (pp && !opts.propagationPolicy) opts.propagationPolicy = pp as DeleteOptions['propagationPolicy'] & string;
       if (dryRun) opts.dryRun = true;
-      this.#send(res, 200, store.delete(res_, t.name, ns, opts));
+      this.#send(res, 200, store.delete(res_, t.name, ns, opts), m);
       return;
     }
     throw methodNotAllowed();
@@ -269,8 +290,10 @@ export class ApiHttpServer {
 
   // ---------------- watch ----------------
 
-  #watch(t: Target, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
+  #watch(t: Target, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, media: Media): void {
     const res_ = `${t.rt.group}/${t.rt.version}/${t.rt.plural}`;
+    const dropped: string[] = [];
+    const enc = watchEncoder(media, t.rt, dropped);
     const timeoutParam = q.get('timeoutSeconds');
     // without timeoutSeconds the real server picks a random timeout in [minRequestTimeout, 2x) = 30..60 min
     const timeoutMs = timeoutParam !== null && /^\d+$/.test(timeoutParam) ? Number(timeoutParam) * 1000 : (1800 + Math.random() * 1800) * 1000;
@@ -302,12 +325,16 @@ export class ApiHttpServer {
       },
       (ev) => {
         if (ended) return;
-        res.write(`${JSON.stringify({ type: ev.type, object: ev.object })}\n`);
+        const bytes = enc.encode(ev.type, ev.object);
+        if (dropped.length > 0) this.protobufDropped.push(...dropped.splice(0).slice(0, Math.max(0, 100 - this.protobufDropped.length)));
+        // an event the negotiated encoding cannot carry ends the stream, as the real server's encode error does
+        if (bytes === undefined) active.end(false);
+        else res.write(bytes);
       },
       () => active.end(false),
     );
     active.handle = handle;
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+    res.writeHead(200, { 'Content-Type': enc.contentType, 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
     res.flushHeaders();
     this.#watches.add(active);
     timers.push(setTimeout(() => active.end(false), timeoutMs));

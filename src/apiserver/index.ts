@@ -68,6 +68,8 @@ export interface ApiServer {
   openWatchCount(): number;
   /** Requests RBAC refused so far (403), oldest first: what an audit log would show. */
   deniedRequests(): DeniedRequest[];
+  /** Paths of stored fields a protobuf response left out because its schema lacks them (the first 100). */
+  protobufDropped(): string[];
   close(): Promise<void>;
 }
 
@@ -181,6 +183,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     },
     openWatchCount: () => http.openWatchCount,
     deniedRequests: () => [...http.denied],
+    protobufDropped: () => [...http.protobufDropped],
     close: async () => {
       for (const id of identities.splice(0)) id.stop();
       await http.close();

@@ -2,8 +2,10 @@
 // and watches on every node also come as protobuf (application/vnd.kubernetes.protobuf), about a
 // quarter of the bytes and a tenth of the server's encoding time. Both decode to the same
 // JSON-shaped objects, so caches and planners never know which one was used. The codec is
-// chosen by the response's Content-Type: a server that answers JSON to a protobuf Accept (it
-// does for every custom resource) is still understood.
+// chosen by the response's Content-Type: a server that answers JSON to a protobuf Accept (an
+// aggregated API, a stand-in) is still understood. Custom resources must be asked for JSON
+// alone: a 1.32 API server answers 406 to protobuf first even with the JSON fallback
+// (kubernetes/kubernetes#86253).
 
 export type WireWatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
