@@ -33,12 +33,13 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 const MAX_ERRORS = 20;
 const MAX_BODY_BYTES = 64 * 1024;
 
-interface Reply {
+export interface Reply {
   status: number;
   pod?: string;
 }
 
-function once(agent: Agent, socketPath: string, path: string, timeoutMs: number): Promise<Reply> {
+/** One GET through `agent` (keep-alive when the agent keeps sockets); the pod from a JSON body. */
+export function requestOnce(agent: Agent, socketPath: string, path: string, timeoutMs: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({ agent, socketPath, path, method: 'GET', headers: { host: 'podlb-lab' }, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
@@ -100,7 +101,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       sent += 1;
       const t0 = performance.now();
       try {
-        const reply = await once(agent, opts.socketPath, path, timeoutMs);
+        const reply = await requestOnce(agent, opts.socketPath, path, timeoutMs);
         latencies.push(performance.now() - t0);
         if (reply.status === 200) {
           ok += 1;
