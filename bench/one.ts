@@ -30,6 +30,10 @@ const benches: Record<string, { title: string; run: () => Promise<Record<string,
     run: async () => (await import('./rollout.js')).benchRollout(),
   },
   octavia: { title: 'Octavia API calls per Pod lifecycle, against the in-process fake', run: async () => (await import('./octavia.js')).benchOctavia() },
+  datapath: {
+    title: 'Data path: LB → Pod IP (podlb) vs LB → NodePort → Pod (kube-proxy DNAT), same Pods, same load',
+    run: async () => (await import('./datapath.js')).benchDataPath(),
+  },
 };
 
 export const BENCH_NAMES = Object.keys(benches);

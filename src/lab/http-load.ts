@@ -36,9 +36,11 @@ const MAX_BODY_BYTES = 64 * 1024;
 export interface Reply {
   status: number;
   pod?: string;
+  /** The client address the Pod saw (its `remoteAddress`). */
+  peer?: string;
 }
 
-/** One GET through `agent` (keep-alive when the agent keeps sockets); the pod from a JSON body. */
+/** One GET through `agent` (keep-alive when the agent keeps sockets); pod and peer from a JSON body. */
 export function requestOnce(agent: Agent, socketPath: string, path: string, timeoutMs: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({ agent, socketPath, path, method: 'GET', headers: { host: 'podlb-lab' }, timeout: timeoutMs }, (res) => {
@@ -51,16 +53,17 @@ export function requestOnce(agent: Agent, socketPath: string, path: string, time
       res.on('error', reject);
       res.on('end', () => {
         const status = res.statusCode ?? 0;
-        let pod: string | undefined;
+        const reply: Reply = { status };
         if ((res.headers['content-type'] ?? '').includes('json')) {
           try {
-            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { pod?: unknown };
-            if (typeof body.pod === 'string') pod = body.pod;
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { pod?: unknown; remoteAddress?: unknown };
+            if (typeof body.pod === 'string') reply.pod = body.pod;
+            if (typeof body.remoteAddress === 'string') reply.peer = body.remoteAddress;
           } catch {
             /* not JSON after all: counted by status only */
           }
         }
-        resolve(pod === undefined ? { status } : { status, pod });
+        resolve(reply);
       });
     });
     req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));

@@ -8,7 +8,7 @@
 // lateness, how far behind schedule it started a request, is reported apart (scheduleLagMs): a
 // large value means the machine, not the path, was slow.
 import { Agent } from 'node:http';
-import { requestOnce } from './http-load.js';
+import { requestOnce, type Reply } from './http-load.js';
 
 export interface PacedLoadOptions {
   socketPath: string;
@@ -20,6 +20,8 @@ export interface PacedLoadOptions {
   requestTimeoutMs?: number;
   /** Default '/'. */
   path?: string;
+  /** Sorts each answered request into a class (e.g. by which Pod answered whom); default 'all'. */
+  classify?: (reply: Reply) => string;
 }
 
 export interface PacedLoadResult {
@@ -29,6 +31,8 @@ export interface PacedLoadResult {
   byPod: Record<string, number>;
   /** One per request that got a reply or failed, in completion order. */
   latenciesMs: number[];
+  /** The latencies of the 200 replies, by `classify`'s class. */
+  latenciesByClassMs: Record<string, number[]>;
   /** The largest delay between a request's slot in the schedule and its start. */
   scheduleLagMs: number;
   /** Distinct failures with their counts, e.g. "status 503 (x2)". */
@@ -40,7 +44,7 @@ export async function runPacedLoad(opts: PacedLoadOptions): Promise<PacedLoadRes
   const agent = new Agent({ keepAlive: true, maxSockets: opts.maxConnections ?? 16 });
   const intervalMs = 1000 / opts.ratePerSecond;
   const count = Math.max(1, Math.floor((opts.durationMs / 1000) * opts.ratePerSecond));
-  const result: PacedLoadResult = { sent: 0, ok: 0, failed: 0, byPod: {}, latenciesMs: [], scheduleLagMs: 0, errors: [] };
+  const result: PacedLoadResult = { sent: 0, ok: 0, failed: 0, byPod: {}, latenciesMs: [], latenciesByClassMs: {}, scheduleLagMs: 0, errors: [] };
   const errorCounts = new Map<string, number>();
   const fail = (what: string): void => {
     result.failed += 1;
@@ -51,9 +55,12 @@ export async function runPacedLoad(opts: PacedLoadOptions): Promise<PacedLoadRes
     const t = performance.now();
     try {
       const reply = await requestOnce(agent, opts.socketPath, opts.path ?? '/', opts.requestTimeoutMs ?? 5000);
-      result.latenciesMs.push(performance.now() - t);
+      const ms = performance.now() - t;
+      result.latenciesMs.push(ms);
       if (reply.status !== 200) return fail(`status ${reply.status}`);
       result.ok += 1;
+      const cls = opts.classify?.(reply) ?? 'all';
+      (result.latenciesByClassMs[cls] ??= []).push(ms);
       if (reply.pod !== undefined) result.byPod[reply.pod] = (result.byPod[reply.pod] ?? 0) + 1;
     } catch (err) {
       result.latenciesMs.push(performance.now() - t);
