@@ -14,7 +14,7 @@ import { parseDurationMs } from '../members/binding.js';
 import { labKubeProxy, type LabKubeProxy, type NodePortRule } from './kube-proxy.js';
 import { startLab, type Lab } from './lab.js';
 import { waitFor } from './netns.js';
-import { LAB_BACKEND, LAB_NAMESPACE, LAB_POD_PORT, LAB_SERVICE } from './objects.js';
+import { LAB_BACKEND, LAB_NAMESPACE, LAB_SERVICE } from './objects.js';
 import { podReady } from './pod-status.js';
 
 export const NODEPORT_BACKEND = `${LAB_NAMESPACE}.${LAB_SERVICE}.nodeport`;
@@ -114,7 +114,13 @@ export async function startDataPathLab(opts: DataPathLabOptions = {}): Promise<D
 
     const hc = { intervalMs: parseDurationMs(healthCheck.interval) ?? 1000, rise: healthCheck.rise, fall: healthCheck.fall, httpPath: '/healthz' };
     for (const n of lab.topo.nodes) {
-      await lab.haproxy.addMember({ backend: NODEPORT_BACKEND, name: `${NODEPORT_SERVER_PREFIX}${n.name}`, address: n.address, port: LAB_NODE_PORT, healthCheck: hc });
+      await lab.haproxy.addMember({
+        backend: NODEPORT_BACKEND,
+        name: `${NODEPORT_SERVER_PREFIX}${n.name}`,
+        address: n.address,
+        port: LAB_NODE_PORT,
+        healthCheck: hc,
+      });
     }
     await waitFor(
       'NodePort servers healthy',
@@ -138,11 +144,13 @@ export async function startDataPathLab(opts: DataPathLabOptions = {}): Promise<D
       kubeProxy,
       rules,
       sockets: { direct: sockets.direct, nodePort: sockets.nodePort },
-      stop: () =>
-        (stopped ??= (async () => {
+      stop: () => {
+        stopped ??= (async () => {
           await kubeProxy.remove();
           await lab.stop();
-        })()),
+        })();
+        return stopped;
+      },
     };
   } catch (err) {
     await lab.stop();

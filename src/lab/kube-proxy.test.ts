@@ -85,10 +85,14 @@ describe('renderKubeProxyRules', () => {
     );
     for (const [i, ep] of rule.endpoints.entries()) {
       expect(text).toMatch(
-        new RegExp(`chain endpoint-${i}-demo_web_tcp_http \\{\\n\\s+ip saddr ${ep.ip} jump mark-for-masquerade\\n\\s+meta l4proto tcp dnat to ${ep.ip}:8080\\n`),
+        new RegExp(
+          `chain endpoint-${i}-demo_web_tcp_http \\{\\n\\s+ip saddr ${ep.ip} jump mark-for-masquerade\\n\\s+meta l4proto tcp dnat to ${ep.ip}:8080\\n`,
+        ),
       );
     }
-    expect(text).toMatch(/type nat hook postrouting priority srcnat; policy accept;\n\s+meta mark & 0x4000 == 0 return\n\s+meta mark set meta mark \^ 0x4000\n\s+masquerade fully-random/);
+    expect(text).toMatch(
+      /type nat hook postrouting priority srcnat; policy accept;\n\s+meta mark & 0x4000 == 0 return\n\s+meta mark set meta mark \^ 0x4000\n\s+masquerade fully-random/,
+    );
   });
 
   it('sends nothing anywhere for a NodePort without endpoints', () => {

@@ -38,7 +38,9 @@ export interface NodePortRule {
 }
 
 function sliceMatches(slice: EndpointSlice, svc: Service): boolean {
-  return slice.metadata.namespace === svc.metadata.namespace && slice.metadata.labels?.[LABEL_SERVICE_NAME] === svc.metadata.name && slice.addressType === 'IPv4';
+  return (
+    slice.metadata.namespace === svc.metadata.namespace && slice.metadata.labels?.[LABEL_SERVICE_NAME] === svc.metadata.name && slice.addressType === 'IPv4'
+  );
 }
 
 /**
@@ -51,7 +53,8 @@ export function nodePortRules(svc: Service, slices: readonly EndpointSlice[]): N
   const spec = svc.spec as Service['spec'] & { externalTrafficPolicy?: string };
   if (spec.type !== 'NodePort' && spec.type !== 'LoadBalancer') return [];
   const policy = spec.externalTrafficPolicy ?? 'Cluster';
-  if (policy !== 'Cluster') throw new Error(`service ${svc.metadata.namespace}/${svc.metadata.name}: externalTrafficPolicy ${policy} is not modelled by the lab's kube-proxy`);
+  if (policy !== 'Cluster')
+    throw new Error(`service ${svc.metadata.namespace}/${svc.metadata.name}: externalTrafficPolicy ${policy} is not modelled by the lab's kube-proxy`);
   const ours = slices.filter((s) => sliceMatches(s, svc));
   const rules: NodePortRule[] = [];
   for (const p of spec.ports ?? []) {

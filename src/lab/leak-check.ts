@@ -187,7 +187,7 @@ function taggedProcesses(tag: string): HostProcess[] {
 /** `nft -j list tables` output: the `<family> <name>` of each table named podlb…. */
 export function parseNftTables(json: string): string[] {
   const doc = JSON.parse(json.trim() || '{}') as { nftables?: { table?: { family: string; name: string } }[] };
-  return (doc.nftables ?? []).flatMap((e) => (e.table && e.table.name.startsWith('podlb') ? [`${e.table.family} ${e.table.name}`] : []));
+  return (doc.nftables ?? []).flatMap((e) => (e.table?.name.startsWith('podlb') ? [`${e.table.family} ${e.table.name}`] : []));
 }
 
 /** The root namespace's podlb… tables (read only); none when nft is not installed. */

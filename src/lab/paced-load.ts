@@ -60,7 +60,9 @@ export async function runPacedLoad(opts: PacedLoadOptions): Promise<PacedLoadRes
       if (reply.status !== 200) return fail(`status ${reply.status}`);
       result.ok += 1;
       const cls = opts.classify?.(reply) ?? 'all';
-      (result.latenciesByClassMs[cls] ??= []).push(ms);
+      const samples = result.latenciesByClassMs[cls] ?? [];
+      samples.push(ms);
+      result.latenciesByClassMs[cls] = samples;
       if (reply.pod !== undefined) result.byPod[reply.pod] = (result.byPod[reply.pod] ?? 0) + 1;
     } catch (err) {
       result.latenciesMs.push(performance.now() - t);
