@@ -33,6 +33,10 @@ const benches: Record<string, { title: string; run: () => Promise<Record<string,
     title: 'Octavia API calls and wall time per Pod lifecycle (1, 10, 100 Pods), realistic PENDING window, in-process fake',
     run: async () => (await import('./octavia.js')).benchOctavia(),
   },
+  datapath: {
+    title: 'Data path: LB → Pod IP (podlb) vs LB → NodePort → Pod (kube-proxy DNAT), same Pods, same load',
+    run: async () => (await import('./datapath.js')).benchDataPath(),
+  },
 };
 
 export const BENCH_NAMES = Object.keys(benches);

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs podlb's development prerequisites on Debian: the real components the lab and the
-# tests use (bird2, frr, haproxy, iproute2) and the npm dependencies, with the npm of the
+# tests use (bird2, frr, haproxy, iproute2; nftables for the lab's kube-proxy stand-in, which
+# writes rules only inside the lab's node namespaces) and the npm dependencies, with the npm of the
 # Node.js ./dev puts first on PATH (scripts/toolchain.sh). Idempotent and quiet when
 # everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pair in bird:bird2 haproxy:haproxy vtysh:frr ip:iproute2; do
+for pair in bird:bird2 haproxy:haproxy vtysh:frr ip:iproute2 nft:nftables; do
   bin=${pair%%:*}; pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need+=("$pkg")
 done

@@ -33,12 +33,15 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 const MAX_ERRORS = 20;
 const MAX_BODY_BYTES = 64 * 1024;
 
-interface Reply {
+export interface Reply {
   status: number;
   pod?: string;
+  /** The client address the Pod saw (its `remoteAddress`). */
+  peer?: string;
 }
 
-function once(agent: Agent, socketPath: string, path: string, timeoutMs: number): Promise<Reply> {
+/** One GET through `agent` (keep-alive when the agent keeps sockets); pod and peer from a JSON body. */
+export function requestOnce(agent: Agent, socketPath: string, path: string, timeoutMs: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({ agent, socketPath, path, method: 'GET', headers: { host: 'podlb-lab' }, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
@@ -50,16 +53,17 @@ function once(agent: Agent, socketPath: string, path: string, timeoutMs: number)
       res.on('error', reject);
       res.on('end', () => {
         const status = res.statusCode ?? 0;
-        let pod: string | undefined;
+        const reply: Reply = { status };
         if ((res.headers['content-type'] ?? '').includes('json')) {
           try {
-            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { pod?: unknown };
-            if (typeof body.pod === 'string') pod = body.pod;
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { pod?: unknown; remoteAddress?: unknown };
+            if (typeof body.pod === 'string') reply.pod = body.pod;
+            if (typeof body.remoteAddress === 'string') reply.peer = body.remoteAddress;
           } catch {
             /* not JSON after all: counted by status only */
           }
         }
-        resolve(pod === undefined ? { status } : { status, pod });
+        resolve(reply);
       });
     });
     req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
@@ -100,7 +104,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       sent += 1;
       const t0 = performance.now();
       try {
-        const reply = await once(agent, opts.socketPath, path, timeoutMs);
+        const reply = await requestOnce(agent, opts.socketPath, path, timeoutMs);
         latencies.push(performance.now() - t0);
         if (reply.status === 200) {
           ok += 1;

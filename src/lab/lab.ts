@@ -16,6 +16,7 @@ import { startEndpointSliceController } from './endpointslice-controller.js';
 import { LabKubelet, type LabKubeletOptions } from './kubelet.js';
 import { NetnsSandbox } from './netns.js';
 import { buildTopology, type Topology } from './topology.js';
+import type { HaproxyBackendSpec } from './haproxy-process.js';
 import {
   isNetworkTeamObject,
   labObjects,
@@ -65,6 +66,12 @@ export interface LabOptions {
   kubelet?: Omit<LabKubeletOptions, 'exec'>;
   /** The EndpointSlice stand-in's write lag after a Pod change (default: realistic, about 20 ms). */
   endpointSliceLagMs?: { min: number; max: number };
+  /**
+   * Backends every HAProxy instance has besides the lab's Service backend (LAB_BACKEND), each
+   * with a unix-socket frontend of its own (Topology's lb.httpSockets); podlb registers nothing
+   * in them.
+   */
+  extraBackends?: HaproxyBackendSpec[];
   /** In-process agents only: how an agent reaches an LB instance (benches count round trips). */
   makeInstance?: (node: string, address: string) => LbInstance;
 }
@@ -125,7 +132,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     }
     const topo = await buildTopology(sb, {
       nodes: nodes.map((n) => ({ name: n.name, podCidr: n.podCidr, ...(n.podCidr6 ? { podCidr6: n.podCidr6 } : {}) })),
-      backends: [{ name: LAB_BACKEND, balance: 'roundrobin', httpCheckPath: '/healthz' }],
+      backends: [{ name: LAB_BACKEND, balance: 'roundrobin', httpCheckPath: '/healthz' }, ...(opts.extraBackends ?? [])],
       lbInstances: opts.lbInstances ?? 2,
       ...(images ? { birdImage: images.bird } : {}),
     });

@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { closeRunScope, findLeaks, formatLeaks, openRunScope, parseIpRoutes, preexisting, type HostState, type Leak } from './leak-check.js';
+import { closeRunScope, findLeaks, formatLeaks, openRunScope, parseIpRoutes, parseNftTables, preexisting, type HostState, type Leak } from './leak-check.js';
 
 const run = { tag: 'a1b2c3', selfPids: [100, 101] };
-const empty: HostState = { routes: [], namespaces: [], processes: [], files: [], containers: [] };
+const empty: HostState = { routes: [], namespaces: [], processes: [], files: [], containers: [], nftTables: [] };
 const blackhole = { family: 4 as const, dst: '10.244.3.0/24', table: 'main', type: 'blackhole' };
 
 describe('findLeaks', () => {
@@ -90,6 +90,13 @@ describe('findLeaks', () => {
       [],
     ],
     [
+      'a podlb nft table in the root namespace (NAT rules belong in a node namespace)',
+      {},
+      { nftTables: ['ip podlb-lab-kube-proxy'] },
+      [{ kind: 'nft', what: 'nft table ip podlb-lab-kube-proxy in the root network namespace' }],
+    ],
+    ['a podlb nft table there before the run', { nftTables: ['ip podlb-lab-kube-proxy'] }, { nftTables: ['ip podlb-lab-kube-proxy'] }, []],
+    [
       'files left in the run’s temp dirs',
       {},
       { files: ['/tmp/podlb-run-a1b2c3/podlb-lab-logs-x', '/dev/shm/podlb-run-a1b2c3/podlb-bird-y'] },
@@ -116,6 +123,7 @@ describe('findLeaks', () => {
     ]);
     expect(formatLeaks(leaks, 'this run')).toMatch(/^this run left 3 thing\(s\) behind/);
     expect(findLeaks(empty, { ...empty, containers: ['podlb-9-a1b2c3000000-bird'] }, run).map((l) => l.fix)).toEqual(['buildah rm podlb-9-a1b2c3000000-bird']);
+    expect(findLeaks(empty, { ...empty, nftTables: ['ip podlb-lab-kube-proxy'] }, run).map((l) => l.fix)).toEqual(['nft delete table ip podlb-lab-kube-proxy']);
     expect(formatLeaks([], 'this run')).toBe('');
   });
 });
@@ -132,6 +140,15 @@ describe('parseIpRoutes', () => {
 
   it('preexisting lists what the root table had before the run', () => {
     expect(preexisting({ ...empty, routes: [blackhole] })).toEqual(['ip blackhole 10.244.3.0/24 proto 201']);
+  });
+});
+
+describe('parseNftTables', () => {
+  it('reads `nft -j list tables` as nft 1.0.6 prints it, keeping only podlb… tables', () => {
+    const json =
+      '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip", "name": "podlb-lab-kube-proxy", "handle": 1}}, {"table": {"family": "inet", "name": "filter", "handle": 2}}]}\n';
+    expect(parseNftTables(json)).toEqual(['ip podlb-lab-kube-proxy']);
+    expect(parseNftTables('')).toEqual([]);
   });
 });
 

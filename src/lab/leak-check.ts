@@ -1,6 +1,7 @@
-// What a test run or a lab run leaves on the machine: podlb's kernel routes (protocol 201) in
-// the root namespace, network namespaces, the real daemons, temp files, and the lab's mounted
-// images (buildah working containers).
+// What a test run or a lab run leaves on the machine: podlb's kernel routes (protocol 201) and
+// nftables tables named podlb… in the root namespace (the lab writes its NAT rules only inside
+// node namespaces, src/lab/kube-proxy.ts), network namespaces, the real daemons, temp files,
+// and the lab's mounted images (buildah working containers).
 //
 // A run opens a scope: a tag in the environment (inherited by every worker and every process
 // they start, and part of each sandbox's namespace names) and its own temp dirs (TMPDIR and
@@ -59,10 +60,12 @@ export interface HostState {
   files: string[];
   /** Names of buildah's working containers (the lab's mounted images, src/lab/image-root.ts). */
   containers: string[];
+  /** nftables tables of the root namespace whose name starts with `podlb`, as `<family> <name>`. */
+  nftTables: string[];
 }
 
 export interface Leak {
-  kind: 'route' | 'netns' | 'process' | 'file' | 'container';
+  kind: 'route' | 'netns' | 'process' | 'file' | 'container' | 'nft';
   what: string;
   /** How to remove it by hand. */
   fix: string;
@@ -118,6 +121,10 @@ export function findLeaks(before: HostState, after: HostState, run: Pick<RunScop
   const containersBefore = new Set(before.containers);
   for (const c of after.containers) {
     if (!containersBefore.has(c) && ours.test(c)) leaks.push({ kind: 'container', what: `buildah container ${c} (a mounted image)`, fix: `buildah rm ${c}` });
+  }
+  const tablesBefore = new Set(before.nftTables);
+  for (const t of after.nftTables) {
+    if (!tablesBefore.has(t)) leaks.push({ kind: 'nft', what: `nft table ${t} in the root network namespace`, fix: `nft delete table ${t}` });
   }
   const filesBefore = new Set(before.files);
   for (const f of after.files) {
@@ -177,6 +184,18 @@ function taggedProcesses(tag: string): HostProcess[] {
   return out;
 }
 
+/** `nft -j list tables` output: the `<family> <name>` of each table named podlb…. */
+export function parseNftTables(json: string): string[] {
+  const doc = JSON.parse(json.trim() || '{}') as { nftables?: { table?: { family: string; name: string } }[] };
+  return (doc.nftables ?? []).flatMap((e) => (e.table?.name.startsWith('podlb') ? [`${e.table.family} ${e.table.name}`] : []));
+}
+
+/** The root namespace's podlb… tables (read only); none when nft is not installed. */
+function rootNftTables(): string[] {
+  const r = spawnSync('nft', ['-j', 'list', 'tables'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return r.status === 0 ? parseNftTables(r.stdout) : [];
+}
+
 /** Names of buildah's working containers; none when buildah is not installed. */
 export function buildahContainers(): string[] {
   const r = spawnSync('buildah', ['containers', '--format', '{{.ContainerName}}'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -194,6 +213,7 @@ export async function snapshotHost(scope: RunScope): Promise<HostState> {
     processes: taggedProcesses(scope.tag),
     files: [...entries(scope.tmpDir), ...entries(scope.memoryDir)],
     containers: buildahContainers(),
+    nftTables: rootNftTables(),
   };
 }
 

@@ -22,7 +22,7 @@ describe('runWithout', () => {
 describe('missingReal', () => {
   it('names only what is missing, with how to install it', () => {
     // Each entry is present or not on this machine; either way the message says how to get it.
-    for (const m of missingReal(['bird', 'birdcl', 'haproxy', 'frr'])) expect(m).toMatch(/apt-get install/);
+    for (const m of missingReal(['bird', 'birdcl', 'haproxy', 'frr', 'nft'])) expect(m).toMatch(/apt-get install/);
     expect(missingReal([])).toEqual([]);
     expect(missingReal(['root'])).toEqual(process.getuid?.() === 0 ? [] : [expect.stringMatching(/^root/)]);
   });

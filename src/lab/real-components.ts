@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-export type RealComponent = 'root' | 'bird' | 'birdcl' | 'haproxy' | 'frr';
+export type RealComponent = 'root' | 'bird' | 'birdcl' | 'haproxy' | 'frr' | 'nft';
 
 const INSTALL = 'apt-get install -y bird2 frr haproxy iproute2 (scripts/setup.sh does)';
 
@@ -22,6 +22,8 @@ const CHECKS: Record<RealComponent, { present: () => boolean; missing: string }>
     present: () => ['/usr/lib/frr/bgpd', '/usr/lib/frr/zebra'].every((f) => existsSync(f)) && onPath('vtysh', '/usr/bin/vtysh'),
     missing: `FRR (/usr/lib/frr/bgpd, zebra, vtysh): ${INSTALL}`,
   },
+  // The lab's kube-proxy stand-in (src/lab/kube-proxy.ts).
+  nft: { present: () => onPath('nft', '/usr/sbin/nft'), missing: 'nft (nftables): apt-get install -y nftables (scripts/setup.sh does)' },
 };
 
 /** What of `what` is missing, as messages saying how to get it. */

@@ -47,6 +47,8 @@ export interface LabLb {
   haproxy: HaproxyProcess;
   /** HAProxy's unix-socket frontend, for HTTP from the root namespace. */
   httpSocket: string;
+  /** One unix-socket frontend per backend of the spec (the first is httpSocket), by backend name. */
+  httpSockets: Record<string, string>;
 }
 
 export interface TopologyNode {
@@ -218,6 +220,9 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
     const dir = sb.tempDir(i === 0 ? 'haproxy' : `haproxy${i + 1}`);
     const httpSocket = `${dir}/http.sock`;
     const net = lbNets[i]!;
+    // Every further backend gets a unix-socket frontend of its own, so the same load can be sent
+    // through two backends of one HAProxy (e.g. Pod IPs and NodePorts, side by side).
+    const extra = backends.slice(1).map((b, k) => ({ name: `http_unix_${k + 1}`, bind: `unix@${dir}/http-${k + 1}.sock`, backend: b.name }));
     const haproxy = await startHaproxy(sb, lbNsList[i]!, {
       dir,
       backends,
@@ -227,9 +232,12 @@ export async function buildTopology(sb: NetnsSandbox, spec: TopologySpec): Promi
           : [
               { name: 'http_unix', bind: `unix@${httpSocket}`, backend: defaultBackend },
               { name: 'http', bind: `${net.address}:${HTTP_FRONTEND_PORT}`, backend: defaultBackend },
+              ...extra,
             ],
     });
-    return { ns: lbNsList[i]!, address: net.address, haproxy, httpSocket };
+    const httpSockets: Record<string, string> = defaultBackend === undefined ? {} : { [defaultBackend]: httpSocket };
+    for (const f of extra) httpSockets[f.backend] = f.bind.slice('unix@'.length);
+    return { ns: lbNsList[i]!, address: net.address, haproxy, httpSocket, httpSockets };
   };
   // Daemons, all at once: FRR on the ToR, one BIRD per node, the HAProxy fleet.
   const [tor, birds, lbs] = await Promise.all([
