@@ -2,7 +2,9 @@
 // pools, so only per-member calls are made: POST one member, PUT one member's weight, DELETE
 // one member. NEVER the batch update (PUT /v2/lbaas/pools/{id}/members): it replaces the
 // pool's whole member list and would delete every other node's members
-// (octavia-ownership.test.ts shows it).
+// (octavia-ownership.test.ts shows it). A pool tagged `podlb-owned` is the exception: the
+// controller's leader writes it in batch; listMembers names it in `batchBackends`, and the
+// member reconciler writes nothing there.
 //
 // - Backend = a pool of this load balancer, by name (or by id).
 // - Ownership: member name = podlb member name (encodes the node, naming.ts) and tags
@@ -23,7 +25,7 @@ import { parseMemberName } from './naming.js';
 import { OctaviaClient, type OctaviaClientOptions, type OctaviaCounters } from './octavia-client.js';
 import { OctaviaApiError, OctaviaPendingError } from './octavia-errors.js';
 import { octaviaMemberAdmin, octaviaMemberDetail, octaviaMemberHealth } from './octavia-health.js';
-import { listTags, MAX_TAG, nodeTag, octaviaInstanceId, TAG_PODLB } from './octavia-tags.js';
+import { isPodlbOwnedPool, listTags, MAX_TAG, nodeTag, octaviaInstanceId, TAG_PODLB } from './octavia-tags.js';
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
@@ -60,6 +62,8 @@ interface OctaviaMember {
 interface PoolRef {
   id: string;
   name: string;
+  /** Tagged podlb-owned: the controller's leader writes its members in batch, this agent does not. */
+  batch?: boolean;
 }
 
 export class OctaviaInstance implements LbInstance {
@@ -113,6 +117,7 @@ export class OctaviaInstance implements LbInstance {
     const pools = await this.#resolvePools(unique);
     const members: ObservedMember[] = [];
     const missingBackends: string[] = [];
+    const batchBackends = unique.filter((b) => pools.get(b)?.batch);
     await Promise.all(
       unique.map(async (backend) => {
         const pool = pools.get(backend);
@@ -155,7 +160,7 @@ export class OctaviaInstance implements LbInstance {
       }),
     );
     missingBackends.sort();
-    return { members, missingBackends };
+    return { members, missingBackends, ...(batchBackends.length > 0 ? { batchBackends } : {}) };
   }
 
   /**
@@ -351,7 +356,7 @@ export class OctaviaInstance implements LbInstance {
       }
       this.#lbChecked = true;
     }
-    const pools = await this.client.listAll<PoolRef>(
+    const pools = await this.client.listAll<PoolRef & { tags?: string[] }>(
       '/v2/lbaas/pools',
       'pools',
       new URLSearchParams({ loadbalancer_id: this.loadBalancerID }),
@@ -360,8 +365,9 @@ export class OctaviaInstance implements LbInstance {
     const byName = new Map<string, PoolRef[]>();
     const byId = new Map<string, PoolRef>();
     for (const p of pools) {
-      byId.set(p.id, { id: p.id, name: p.name });
-      if (p.name) byName.set(p.name, [...(byName.get(p.name) ?? []), { id: p.id, name: p.name }]);
+      const ref = { id: p.id, name: p.name, ...(isPodlbOwnedPool(p.tags) ? { batch: true } : {}) };
+      byId.set(p.id, ref);
+      if (p.name) byName.set(p.name, [...(byName.get(p.name) ?? []), ref]);
     }
     this.#pools = { byName, byId, fetchedAt: now };
     return lookup();
