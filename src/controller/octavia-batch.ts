@@ -97,6 +97,8 @@ interface LbState {
 }
 
 const PENDING = /^PENDING_/;
+/** A pool left alone for foreign members is read again this soon (bounded by resyncMs). */
+const BLOCKED_RETRY_MS = 5_000;
 
 export class OctaviaBatchWriter {
   readonly #o: Required<Omit<OctaviaBatchOptions, 'trust' | 'clientOptions'>> & Pick<OctaviaBatchOptions, 'trust' | 'clientOptions'>;
@@ -233,12 +235,15 @@ export class OctaviaBatchWriter {
     const desiredKeys = new Set<string>();
     const observedKeys = new Set<string>();
     let dueAt: number | undefined;
+    let blocked = false;
     let write: { index: number; pool: string; body: ReturnType<typeof batchBody>; drained: string[]; removed: string[]; report: PoolBatchReport } | undefined;
     for (const [index, pool] of owned.entries()) {
       const all = await st.api.members(pool.id);
       const { byNode, foreign } = splitByOwner(all);
       for (const list of byNode.values()) for (const m of list) observedKeys.add(memberKey(pool.id, m.name));
       if (foreign.length > 0) {
+        // Only the operator can fix it, in Octavia, where no watch tells us: look again soon.
+        blocked = true;
         r.pools.push({ pool: pool.name || pool.id, result: 'foreignMembers' });
         this.#reportOnce(st, `foreign|${pool.id}`, classes[0]!, {
           type: 'Warning',
@@ -286,8 +291,8 @@ export class OctaviaBatchWriter {
     if (!write) {
       r.state = 'read';
       st.settledPlan = planKey;
-      st.settledAt = now;
-      wake(now + this.#o.resyncMs);
+      st.settledAt = blocked ? now - this.#o.resyncMs + Math.min(BLOCKED_RETRY_MS, this.#o.resyncMs) : now;
+      wake(st.settledAt + this.#o.resyncMs);
       return false;
     }
     if (!stillLeading()) return false;
