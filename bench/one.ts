@@ -30,6 +30,10 @@ const benches: Record<string, { title: string; run: () => Promise<Record<string,
     run: async () => (await import('./rollout.js')).benchRollout(),
   },
   octavia: { title: 'Octavia API calls per Pod lifecycle, against the in-process fake', run: async () => (await import('./octavia.js')).benchOctavia() },
+  octaviaBatch: {
+    title: 'Octavia lock cycles to register 10 and 100 Pods: agents per member vs the leader in batch',
+    run: async () => (await import('./octavia-batch.js')).benchOctaviaBatch(),
+  },
 };
 
 export const BENCH_NAMES = Object.keys(benches);

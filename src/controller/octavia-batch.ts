@@ -52,7 +52,7 @@ export interface PoolBatchReport {
 
 export interface LoadBalancerBatchReport {
   id: string;
-  state: 'unchanged' | 'pending' | 'locked' | 'read' | 'written' | 'error' | 'backingOff';
+  state: 'unchanged' | 'coalescing' | 'pending' | 'locked' | 'read' | 'written' | 'error' | 'backingOff';
   pools: PoolBatchReport[];
   error?: string;
 }
@@ -74,6 +74,13 @@ export interface OctaviaBatchOptions {
   pollMs?: number;
   /** Re-read the pools this often even when nothing changed here (someone else's edits). Default 60 s. */
   resyncMs?: number;
+  /**
+   * A burst (a rollout's Pods turning ready) reaches the caches as a trickle of events: write
+   * once the plan has been quiet this long (default 200 ms), but never later than
+   * `maxCoalesceMs` (default 1 s) after its first change. Cheap next to a 1-5 s lock cycle.
+   */
+  coalesceMs?: number;
+  maxCoalesceMs?: number;
   /** Extra client options (tests: timeouts); credentials and URL come from the class. */
   clientOptions?: Partial<OctaviaClientOptions>;
   random?: () => number;
@@ -87,6 +94,10 @@ interface LbState {
   /** The plan as of the last read that found nothing to write; undefined: read next pass. */
   settledPlan?: string;
   settledAt: number;
+  /** The plan seen last, when it last changed, and when the burst of changes began. */
+  seenPlan?: string;
+  changedAt: number;
+  burstSince?: number;
   /** Earliest drain window end among the members left draining. */
   dueAt?: number;
   failures: number;
@@ -105,7 +116,7 @@ export class OctaviaBatchWriter {
   readonly #lbs = new Map<string, LbState>();
 
   constructor(o: OctaviaBatchOptions) {
-    this.#o = { pollMs: 500, resyncMs: 60_000, random: Math.random, ...o };
+    this.#o = { pollMs: 500, resyncMs: 60_000, coalesceMs: 200, maxCoalesceMs: 1_000, random: Math.random, ...o };
   }
 
   async run(snap: OctaviaBatchSnapshot, now: number, stillLeading: () => boolean): Promise<OctaviaBatchReport> {
@@ -191,6 +202,7 @@ export class OctaviaBatchWriter {
         drains: prev?.drains ?? new Map(),
         lastDesired: prev?.lastDesired ?? new Map(),
         settledAt: 0,
+        changedAt: 0,
         failures: 0,
         retryAt: 0,
         lastPool: -1,
@@ -221,6 +233,18 @@ export class OctaviaBatchWriter {
       wake(Math.min(st.dueAt ?? Infinity, st.settledAt + this.#o.resyncMs));
       return false;
     }
+    if (planKey !== st.seenPlan) {
+      st.seenPlan = planKey;
+      st.changedAt = now;
+      st.burstSince ??= now;
+    }
+    const quietAt = Math.min(st.changedAt + this.#o.coalesceMs, (st.burstSince ?? now) + this.#o.maxCoalesceMs);
+    if (st.burstSince !== undefined && now < quietAt) {
+      r.state = 'coalescing';
+      wake(quietAt);
+      return false;
+    }
+    st.burstSince = undefined;
     const status = await st.api.provisioningStatus();
     if (PENDING.test(status)) {
       r.state = 'pending';
