@@ -7,7 +7,16 @@
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
-import { LABEL_CREDENTIALS, LABEL_SERVICE_NAME, READINESS_GATE, type EndpointSlice, type LoadBalancerClass, type Pod, type Secret, type Service } from '../src/api/types.js';
+import {
+  LABEL_CREDENTIALS,
+  LABEL_SERVICE_NAME,
+  READINESS_GATE,
+  type EndpointSlice,
+  type LoadBalancerClass,
+  type Pod,
+  type Secret,
+  type Service,
+} from '../src/api/types.js';
 import { OctaviaBatchWriter } from '../src/controller/octavia-batch.js';
 import { memberName } from '../src/lb/naming.js';
 import { OctaviaInstance } from '../src/lb/octavia-instance.js';
@@ -63,7 +72,11 @@ async function perMember(n: number): Promise<Figures> {
   }
 }
 
-function cluster(fake: OctaviaFake, lbId: string, n: number): { classes: LoadBalancerClass[]; services: Service[]; pods: Pod[]; endpointSlices: EndpointSlice[]; secret: Secret } {
+function cluster(
+  fake: OctaviaFake,
+  lbId: string,
+  n: number,
+): { classes: LoadBalancerClass[]; services: Service[]; pods: Pod[]; endpointSlices: EndpointSlice[]; secret: Secret } {
   const now = new Date().toISOString();
   const pods = podsOf(n).map(
     (p): Pod => ({
@@ -88,14 +101,21 @@ function cluster(fake: OctaviaFake, lbId: string, n: number): { classes: LoadBal
     }),
   );
   const c = fake.credentials.password;
-  const clouds = { clouds: { b: { auth: { auth_url: fake.url, username: c.username, password: c.password, project_name: c.projectName }, region_name: 'RegionOne' } } };
+  const clouds = {
+    clouds: { b: { auth: { auth_url: fake.url, username: c.username, password: c.password, project_name: c.projectName }, region_name: 'RegionOne' } },
+  };
   return {
     classes: [
       {
         metadata: { name: 'octavia' },
         spec: {
           provider: 'octavia',
-          octavia: { authURL: fake.url, region: 'RegionOne', loadBalancerID: lbId, credentialsSecretRef: { namespace: 'podlb-system', name: 'os', key: 'clouds.yaml' } },
+          octavia: {
+            authURL: fake.url,
+            region: 'RegionOne',
+            loadBalancerID: lbId,
+            credentialsSecretRef: { namespace: 'podlb-system', name: 'os', key: 'clouds.yaml' },
+          },
           tenancy: { namespaces: [{ name: 'shop', backends: ['web'] }] },
         },
       },

@@ -48,7 +48,11 @@ async function createPod(name: string, node: string, app: string): Promise<void>
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: 'shop', labels: { app } },
-    spec: { nodeName: node, readinessGates: [{ conditionType: READINESS_GATE }], containers: [{ name: 'c', image: app, ports: [{ name: 'http', containerPort: 8080 }] }] },
+    spec: {
+      nodeName: node,
+      readinessGates: [{ conditionType: READINESS_GATE }],
+      containers: [{ name: 'c', image: app, ports: [{ name: 'http', containerPort: 8080 }] }],
+    },
   });
 }
 
@@ -93,7 +97,14 @@ beforeAll(async () => {
   const clouds = {
     clouds: {
       podlb: {
-        auth: { auth_url: fake.url, username: p.username, password: p.password, project_name: p.projectName, user_domain_name: 'Default', project_domain_name: 'Default' },
+        auth: {
+          auth_url: fake.url,
+          username: p.username,
+          password: p.password,
+          project_name: p.projectName,
+          user_domain_name: 'Default',
+          project_domain_name: 'Default',
+        },
         region_name: 'RegionOne',
       },
     },
@@ -110,7 +121,12 @@ beforeAll(async () => {
     metadata: { name: 'octavia-lb' },
     spec: {
       provider: 'octavia',
-      octavia: { authURL: fake.url, region: 'RegionOne', loadBalancerID: lb.id, credentialsSecretRef: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' } },
+      octavia: {
+        authURL: fake.url,
+        region: 'RegionOne',
+        loadBalancerID: lb.id,
+        credentialsSecretRef: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' },
+      },
       drainSeconds: 2,
       tenancy: { namespaces: [{ name: 'shop', backends: ['cart', 'legacy'] }] },
     },
@@ -158,7 +174,12 @@ describe('one writer per load balancer: the leader batch-writes podlb-owned pool
     const t0 = performance.now();
     // All at once, as a kubelet burst reaches the watchers (HTTP from this loaded test process would spread it over seconds).
     for (const p of pods) api.store.patch('pods', p.name, 'shop', 'strategic', { status: readyStatus(p.ip) }, { subresource: 'status' });
-    await waitFor('100 members in the pool', () => (fake.state.membersOf(cart.id).filter((m) => m.provisioning_status === 'ACTIVE').length === 100 ? true : undefined), 30_000, 50);
+    await waitFor(
+      '100 members in the pool',
+      () => (fake.state.membersOf(cart.id).filter((m) => m.provisioning_status === 'ACTIVE').length === 100 ? true : undefined),
+      30_000,
+      50,
+    );
     const registeredMs = performance.now() - t0;
     const cycles = lockCycles() - before;
     expect(cycles, `lock cycles to register 100 Pods (${Math.round(registeredMs)} ms)`).toBeLessThanOrEqual(3);

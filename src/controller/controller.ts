@@ -101,7 +101,8 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
 }
 
 export class Controller {
-  readonly #o: Required<Omit<ControllerOptions, 'webhookHost' | 'leaseClient' | 'octaviaBatch'>> & Pick<ControllerOptions, 'webhookHost' | 'leaseClient' | 'octaviaBatch'>;
+  readonly #o: Required<Omit<ControllerOptions, 'webhookHost' | 'leaseClient' | 'octaviaBatch'>> &
+    Pick<ControllerOptions, 'webhookHost' | 'leaseClient' | 'octaviaBatch'>;
   readonly #client: KubeClient;
   readonly #informers: {
     services: ResilientInformer<Service & KubernetesObject>;

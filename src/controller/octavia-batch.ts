@@ -122,7 +122,9 @@ export class OctaviaBatchWriter {
   async run(snap: OctaviaBatchSnapshot, now: number, stillLeading: () => boolean): Promise<OctaviaBatchReport> {
     const report: OctaviaBatchReport = { loadBalancers: [], writes: 0 };
     if (!snap.synced) return { ...report, skipped: 'notSynced' };
-    const wake = (t: number): void => void (report.nextAt = Math.min(report.nextAt ?? Infinity, t));
+    const wake = (t: number): void => {
+      report.nextAt = Math.min(report.nextAt ?? Infinity, t);
+    };
     const byLb = new Map<string, { models: LbClassModel[]; raw: LoadBalancerClass[] }>();
     for (const c of [...snap.classes].sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))) {
       if (c.spec?.provider !== 'octavia') continue;

@@ -4,7 +4,7 @@
 // A 409 "immutable" is returned, not retried: the writer waits for ACTIVE and then sends the
 // whole set again, so whatever changed meanwhile rides in the same lock cycle.
 import type { BatchMember, PoolMemberRecord } from './octavia-batch.js';
-import { OctaviaClient } from './octavia-client.js';
+import type { OctaviaClient } from './octavia-client.js';
 import { OctaviaApiError } from './octavia-errors.js';
 
 export interface OctaviaPool {

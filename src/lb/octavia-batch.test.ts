@@ -53,15 +53,32 @@ describe('batchBody', () => {
     const draining = rec('node-a', '10.244.1.5', { weight: 0, operating_status: 'DRAINING' });
     const maint = rec('node-a', '10.244.1.6', { admin_state_up: false });
     const current = [draining, maint];
-    const body = batchBody(new Map([['node-a', current]]), { ...none, add: [{ node: 'node-b', name: memberName('node-b', '10.244.2.5', 8080), address: '10.244.2.5', port: 8080 }] });
+    const body = batchBody(new Map([['node-a', current]]), {
+      ...none,
+      add: [{ node: 'node-b', name: memberName('node-b', '10.244.2.5', 8080), address: '10.244.2.5', port: 8080 }],
+    });
     const after = asOctavia(current, body as unknown as Item[]);
     expect(after.find((m) => m.address === '10.244.1.5')).toMatchObject({ weight: 0 });
     expect(after.find((m) => m.address === '10.244.1.6')).toMatchObject({ admin_state_up: false, weight: 1 });
     expect(after.find((m) => m.address === '10.244.2.5')).toMatchObject({ weight: 1, admin_state_up: true, tags: ['podlb', 'podlb-node:node-b'] });
     // Every item carries every field that has a default, so nothing is left to the reset.
-    for (const item of body) expect(Object.keys(item).sort()).toEqual(['address', 'admin_state_up', 'backup', 'monitor_address', 'monitor_port', 'name', 'protocol_port', 'tags', 'weight']);
+    for (const item of body)
+      expect(Object.keys(item).sort()).toEqual([
+        'address',
+        'admin_state_up',
+        'backup',
+        'monitor_address',
+        'monitor_port',
+        'name',
+        'protocol_port',
+        'tags',
+        'weight',
+      ]);
     // The guard is real: the same list with only the identifying fields puts the drained member back to work.
-    const naive = asOctavia(current, body.map(({ name, address, protocol_port, tags }) => ({ name, address, protocol_port, tags })));
+    const naive = asOctavia(
+      current,
+      body.map(({ name, address, protocol_port, tags }) => ({ name, address, protocol_port, tags })),
+    );
     expect(naive.find((m) => m.address === '10.244.1.5')!.weight).toBe(1);
   });
 
@@ -73,7 +90,14 @@ describe('batchBody', () => {
       ['node-a', [a, b]],
       ['node-b', [c]],
     ]);
-    const body = batchBody(current, { remove: new Set([c.name]), weight: new Map([[a.name, 0], [b.name, 1]]), add: [] });
+    const body = batchBody(current, {
+      remove: new Set([c.name]),
+      weight: new Map([
+        [a.name, 0],
+        [b.name, 1],
+      ]),
+      add: [],
+    });
     expect(body.map((m) => [m.name, m.weight])).toEqual([
       [a.name, 0],
       [b.name, 1],
@@ -83,7 +107,9 @@ describe('batchBody', () => {
 
   it('refuses a body Octavia would refuse: an address:port twice, a bad address', () => {
     const a = rec('node-a', '10.244.1.5');
-    expect(() => batchBody(new Map([['node-a', [a]]]), { ...none, add: [{ node: 'node-a', name: a.name, address: a.address, port: 8080 }] })).toThrow(BatchBodyError);
+    expect(() => batchBody(new Map([['node-a', [a]]]), { ...none, add: [{ node: 'node-a', name: a.name, address: a.address, port: 8080 }] })).toThrow(
+      BatchBodyError,
+    );
     expect(() => batchBody(new Map(), { ...none, add: [{ node: 'node-a', name: 'podlb_node-a_x_1', address: 'x', port: 1 }] })).toThrow(/not an IP/);
   });
 });
