@@ -30,7 +30,7 @@ describe('controller RBAC', () => {
   // LoadBalancerClasses and PodAddressPools (created in `default`, repeats patched); Calico mode
   // (calico/): BGPPeer informer, Calico BGPPeers/BGPFilters (list/watch, POST, PUT, DELETE),
   // BGPConfigurations (informer), Events on BGPPeers; the Octavia batch writer (octavia-batch.ts):
-  // Pod and EndpointSlice informers, and one on the labelled Secrets of podlb-system. scope: 'cluster' or a namespace;
+  // Pod and EndpointSlice informers, and GET of the Octavia credentials Secret by name. scope: 'cluster' or a namespace;
   // names: resourceNames ('' = any).
   const GRANTS: [scope: string, group: string, resource: string, names: string, verbs: string][] = [
     ['cluster', '', 'services', '', 'get list watch'],
@@ -38,7 +38,7 @@ describe('controller RBAC', () => {
     ['cluster', 'podlb.io', 'loadbalancerclasses', '', 'get list watch'],
     ['cluster', '', 'pods', '', 'list watch'],
     ['cluster', 'discovery.k8s.io', 'endpointslices', '', 'list watch'],
-    ['podlb-system', '', 'secrets', '', 'list watch'],
+    ['podlb-system', '', 'secrets', 'octavia-credentials', 'get'],
     ['cluster', 'podlb.io', 'podaddresspools', '', 'get list watch'],
     ['cluster', 'podlb.io', 'podlbnodes', '', 'get list watch'],
     ['cluster', 'podlb.io', 'podaddresspools/status', '', 'patch'],

@@ -112,7 +112,7 @@ beforeAll(async () => {
   await client.create('/api/v1/namespaces/podlb-system/secrets', {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name: 'os-creds', namespace: 'podlb-system', labels: { [LABEL_CREDENTIALS]: 'true' } },
+    metadata: { name: 'octavia-credentials', namespace: 'podlb-system', labels: { [LABEL_CREDENTIALS]: 'true' } },
     data: { 'clouds.yaml': Buffer.from(stringify(clouds)).toString('base64') },
   });
   await client.create(`/apis/${API_VERSION}/loadbalancerclasses`, {
@@ -125,7 +125,7 @@ beforeAll(async () => {
         authURL: fake.url,
         region: 'RegionOne',
         loadBalancerID: lb.id,
-        credentialsSecretRef: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' },
+        credentialsSecretRef: { namespace: 'podlb-system', name: 'octavia-credentials', key: 'clouds.yaml' },
       },
       drainSeconds: 2,
       tenancy: { namespaces: [{ name: 'shop', backends: ['cart', 'legacy'] }] },

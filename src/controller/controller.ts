@@ -8,14 +8,12 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   API_VERSION,
-  LABEL_CREDENTIALS,
   type EndpointSlice,
   type LoadBalancerClass,
   type Node,
   type Pod,
   type PodAddressPool,
   type PodLBNode,
-  type Secret,
   type Service,
 } from '../api/types.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
@@ -25,6 +23,7 @@ import { ResilientInformer } from '../kube/informer.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
 import type { LbInstance } from '../lb/provider.js';
 import { LeaderElector, type LeaseClient } from './leader-election.js';
+import { CredentialSecrets } from './credential-secrets.js';
 import { MemberGc } from './member-gc.js';
 import { OctaviaBatchWriter, type OctaviaBatchOptions } from './octavia-batch.js';
 import { PoolStatusWriter } from './pool-status.js';
@@ -88,8 +87,6 @@ export interface ControllerOptions {
   bgp?: 'bird' | 'calico';
   /** calico-node's namespace (BGP password Secrets must be there). */
   calicoNamespace?: string;
-  /** Where Octavia credentials Secrets live (the agents' --secrets-namespace). */
-  secretsNamespace?: string;
   /** The Octavia batch writer's cadence and credential policy. */
   octaviaBatch?: Pick<OctaviaBatchOptions, 'pollMs' | 'resyncMs' | 'trust' | 'clientOptions'>;
 }
@@ -113,12 +110,12 @@ export class Controller {
     podlbNodes: ResilientInformer<PodLBNode & KubernetesObject>;
     pods: ResilientInformer<Pod & KubernetesObject>;
     slices: ResilientInformer<EndpointSlice & KubernetesObject>;
-    credentials: ResilientInformer<Secret & KubernetesObject>;
   };
   readonly webhook: WebhookServer;
   readonly elector: LeaderElector;
   readonly #gc: MemberGc;
   readonly #octavia: OctaviaBatchWriter;
+  readonly #credentials: CredentialSecrets;
   readonly #events: EventRecorder;
   readonly #tlsReconciler: TlsReconciler;
   readonly #gcReconciler: GcReconciler;
@@ -154,14 +151,13 @@ export class Controller {
       now: Date.now,
       bgp: 'bird',
       calicoNamespace: 'calico-system',
-      secretsNamespace: 'podlb-system',
       ...opts,
     };
     const o = this.#o;
     const log = o.log;
     this.#client = new KubeClient(o.kubeConfig);
     this.#events = new EventRecorder(this.#client, log, { component: 'podlb-controller', host: o.identity });
-    const inf = <T extends KubernetesObject>(path: string, onChange: () => void, sel: { fieldSelector?: string; labelSelector?: string } = {}) =>
+    const inf = <T extends KubernetesObject>(path: string, onChange: () => void, sel: { fieldSelector?: string } = {}) =>
       new ResilientInformer<T>(this.#client, { path, onChange, log: log.child({ informer: path }), ...sel });
     const poke = (): void => this.#leaderLoop.notify();
     this.#informers = {
@@ -176,8 +172,6 @@ export class Controller {
       // The Octavia batch writer plans every node's members as the agents do.
       pods: inf(`/api/v1/pods`, poke),
       slices: inf(`/apis/discovery.k8s.io/v1/endpointslices`, poke),
-      // Only Secrets an operator labelled as Octavia credentials are ever cached.
-      credentials: inf(`/api/v1/namespaces/${o.secretsNamespace}/secrets`, poke, { labelSelector: `${LABEL_CREDENTIALS}=true` }),
     };
     this.webhook = new WebhookServer({
       services: () => this.#informers.services.list(),
@@ -201,6 +195,7 @@ export class Controller {
       log: log.child({ component: 'member-gc' }),
       record: (ev) => void this.#events.record(ev),
     });
+    this.#credentials = new CredentialSecrets(this.#client);
     this.#octavia = new OctaviaBatchWriter({
       ...o.octaviaBatch,
       log: log.child({ component: 'octavia-batch' }),
@@ -231,7 +226,7 @@ export class Controller {
         new PoolStatusReconciler({ writer: poolStatus }),
         new OctaviaBatchReconciler({ writer: this.#octavia }),
       ],
-      snapshot: () => this.#leaderSnapshot(),
+      snapshot: (now) => this.#leaderSnapshot(now),
       now: o.now,
     });
     this.elector = new LeaderElector({
@@ -293,8 +288,9 @@ export class Controller {
     await this.#leaderLoop.nextRun();
   }
 
-  #leaderSnapshot(): LeaderSnapshot {
+  async #leaderSnapshot(now: number): Promise<LeaderSnapshot> {
     const i = this.#informers;
+    if (this.#leading) await this.#credentials.refresh(i.classes.list(), now);
     return {
       gc: {
         classes: i.classes.list(),
@@ -308,8 +304,8 @@ export class Controller {
         services: i.services.list(),
         pods: i.pods.list(),
         endpointSlices: i.slices.list(),
-        secret: (name, namespace) => i.credentials.get(name, namespace),
-        synced: i.classes.synced && i.services.synced && i.pods.synced && i.slices.synced && i.credentials.synced,
+        secret: (name, namespace) => this.#credentials.get(name, namespace),
+        synced: i.classes.synced && i.services.synced && i.pods.synced && i.slices.synced,
       },
       stillLeading: () => this.#leading,
     };
