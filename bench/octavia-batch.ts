@@ -6,21 +6,11 @@
 // accepted. No root, no API server: the batch writer gets the cluster snapshot directly.
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { stringify } from 'yaml';
-import {
-  LABEL_CREDENTIALS,
-  LABEL_SERVICE_NAME,
-  READINESS_GATE,
-  type EndpointSlice,
-  type LoadBalancerClass,
-  type Pod,
-  type Secret,
-  type Service,
-} from '../src/api/types.js';
 import { OctaviaBatchWriter } from '../src/controller/octavia-batch.js';
 import { memberName } from '../src/lb/naming.js';
 import { OctaviaInstance } from '../src/lb/octavia-instance.js';
 import { startOctaviaFake, type OctaviaFake } from '../testkit/octavia-fake/index.js';
+import { octaviaCluster } from '../testkit/octavia-cluster.js';
 
 const NODES = ['node-1', 'node-2'];
 const PENDING_MS = 200;
@@ -72,76 +62,13 @@ async function perMember(n: number): Promise<Figures> {
   }
 }
 
-function cluster(
-  fake: OctaviaFake,
-  lbId: string,
-  n: number,
-): { classes: LoadBalancerClass[]; services: Service[]; pods: Pod[]; endpointSlices: EndpointSlice[]; secret: Secret } {
-  const now = new Date().toISOString();
-  const pods = podsOf(n).map(
-    (p): Pod => ({
-      metadata: { name: p.name, namespace: 'shop', uid: `uid-${p.name}`, labels: { app: 'web' } },
-      spec: { nodeName: p.node, readinessGates: [{ conditionType: READINESS_GATE }], containers: [{ name: 'c' }] },
-      status: { phase: 'Running', podIP: p.ip, podIPs: [{ ip: p.ip }], conditions: [{ type: 'ContainersReady', status: 'True', lastTransitionTime: now }] },
-    }),
-  );
-  const endpointSlices = NODES.map(
-    (node): EndpointSlice => ({
-      metadata: { name: `web-${node}`, namespace: 'shop', labels: { [LABEL_SERVICE_NAME]: 'web' } },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-      endpoints: pods
-        .filter((p) => p.spec.nodeName === node)
-        .map((p) => ({
-          addresses: [p.status!.podIP!],
-          conditions: { ready: false },
-          nodeName: node,
-          targetRef: { kind: 'Pod', namespace: 'shop', name: p.metadata.name!, uid: p.metadata.uid! },
-        })),
-    }),
-  );
-  const c = fake.credentials.password;
-  const clouds = {
-    clouds: { b: { auth: { auth_url: fake.url, username: c.username, password: c.password, project_name: c.projectName }, region_name: 'RegionOne' } },
-  };
-  return {
-    classes: [
-      {
-        metadata: { name: 'octavia' },
-        spec: {
-          provider: 'octavia',
-          octavia: {
-            authURL: fake.url,
-            region: 'RegionOne',
-            loadBalancerID: lbId,
-            credentialsSecretRef: { namespace: 'podlb-system', name: 'os', key: 'clouds.yaml' },
-          },
-          tenancy: { namespaces: [{ name: 'shop', backends: ['web'] }] },
-        },
-      },
-    ],
-    services: [
-      {
-        metadata: { name: 'web', namespace: 'shop', annotations: { 'podlb.io/load-balancer': 'octavia', 'podlb.io/backend': 'web' } },
-        spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-      },
-    ],
-    pods,
-    endpointSlices,
-    secret: {
-      metadata: { name: 'os', namespace: 'podlb-system', labels: { [LABEL_CREDENTIALS]: 'true' }, resourceVersion: '1' },
-      data: { 'clouds.yaml': Buffer.from(stringify(clouds)).toString('base64') },
-    },
-  };
-}
-
 async function batch(n: number): Promise<Figures> {
   const fake = await startOctaviaFake({ pendingMs: PENDING_MS });
   const writer = new OctaviaBatchWriter({ log: pino({ level: 'silent' }), record: () => undefined, pollMs: 50 });
   try {
     const lb = fake.state.createLoadBalancer({ name: 'bench' });
     const pool = fake.state.createPool(lb.id, { name: 'web', healthMonitor: true, tags: ['podlb-owned'] });
-    const c = cluster(fake, lb.id, n);
+    const c = octaviaCluster(fake, lb.id, podsOf(n));
     const snap = { ...c, secret: () => c.secret, synced: true };
     const t0 = performance.now();
     const done = allActive(fake, pool.id, n).then(() => true);

@@ -24,7 +24,7 @@ import { batchBody, batchChanges, batchNeeded, splitByOwner } from '../lb/octavi
 import { OctaviaBatchClient } from '../lb/octavia-batch-client.js';
 import { OctaviaClient, type OctaviaClientOptions } from '../lb/octavia-client.js';
 import { resolveOctaviaCredentials, type OctaviaTrust } from '../lb/octavia-credentials.js';
-import { isPodlbOwnedPool } from '../lb/octavia-tags.js';
+import { isPodlbOwnedPool, octaviaInstanceId } from '../lb/octavia-tags.js';
 import { classRef, parseLbClass, type LbClassModel } from '../members/binding.js';
 import { memberKey, type DesiredMember } from '../members/plan.js';
 import { backoff } from '../util/backoff.js';
@@ -130,7 +130,9 @@ export class OctaviaBatchWriter {
       if (c.spec?.provider !== 'octavia') continue;
       const { model } = parseLbClass(c);
       // A class that does not parse may be the one that names these members: leave its LB alone.
-      const id = model?.instances[0] ?? `invalid:${c.metadata.name}`;
+      const raw = c.spec.octavia;
+      const id =
+        model?.instances[0] ?? (typeof raw?.loadBalancerID === 'string' ? octaviaInstanceId(raw.loadBalancerID, raw.region) : `invalid:${c.metadata.name}`);
       const entry = byLb.get(id) ?? { models: [], raw: [] };
       if (model) entry.models.push(model);
       entry.raw.push(c);
