@@ -37,6 +37,10 @@ const benches: Record<string, { title: string; run: () => Promise<Record<string,
     title: 'Data path: LB → Pod IP (podlb) vs LB → NodePort → Pod (kube-proxy DNAT), same Pods, same load',
     run: async () => (await import('./datapath.js')).benchDataPath(),
   },
+  octaviaBatch: {
+    title: 'Octavia lock cycles to register 10 and 100 Pods: agents per member vs the leader in batch',
+    run: async () => (await import('./octavia-batch.js')).benchOctaviaBatch(),
+  },
 };
 
 export const BENCH_NAMES = Object.keys(benches);

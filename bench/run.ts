@@ -7,7 +7,19 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ORDER = ['birdApply', 'haproxyRuntime', 'netlink', 'poolApproval', 'membersLatency', 'membersLatencyInter1s', 'burst', 'rollout', 'octavia', 'datapath'];
+const ORDER = [
+  'birdApply',
+  'haproxyRuntime',
+  'netlink',
+  'poolApproval',
+  'membersLatency',
+  'membersLatencyInter1s',
+  'burst',
+  'rollout',
+  'octavia',
+  'octaviaBatch',
+  'datapath',
+];
 const one = join(dirname(fileURLToPath(import.meta.url)), 'one.js');
 const dir = mkdtempSync(join(tmpdir(), 'podlb-bench-'));
 const results: Record<string, unknown> = {};

@@ -29,12 +29,16 @@ describe('controller RBAC', () => {
   // PUT); the Secret (GET, POST, PUT); the webhook configuration (GET, JSON PATCH); Events on
   // LoadBalancerClasses and PodAddressPools (created in `default`, repeats patched); Calico mode
   // (calico/): BGPPeer informer, Calico BGPPeers/BGPFilters (list/watch, POST, PUT, DELETE),
-  // BGPConfigurations (informer), Events on BGPPeers. scope: 'cluster' or a namespace;
+  // BGPConfigurations (informer), Events on BGPPeers; the Octavia batch writer (octavia-batch.ts):
+  // Pod and EndpointSlice informers, and GET of the Octavia credentials Secret by name. scope: 'cluster' or a namespace;
   // names: resourceNames ('' = any).
   const GRANTS: [scope: string, group: string, resource: string, names: string, verbs: string][] = [
     ['cluster', '', 'services', '', 'get list watch'],
     ['cluster', '', 'nodes', '', 'get list watch'],
     ['cluster', 'podlb.io', 'loadbalancerclasses', '', 'get list watch'],
+    ['cluster', '', 'pods', '', 'list watch'],
+    ['cluster', 'discovery.k8s.io', 'endpointslices', '', 'list watch'],
+    ['podlb-system', '', 'secrets', 'octavia-credentials', 'get'],
     ['cluster', 'podlb.io', 'podaddresspools', '', 'get list watch'],
     ['cluster', 'podlb.io', 'podlbnodes', '', 'get list watch'],
     ['cluster', 'podlb.io', 'podaddresspools/status', '', 'patch'],
@@ -110,7 +114,8 @@ describe('controller RBAC', () => {
     );
 
     it.each([
-      ['cluster', '', 'pods', '', 'list'],
+      // The Octavia batch writer lists and watches Pods; it never reads one by name or writes one.
+      ['cluster', '', 'pods', '', 'get'],
       ['cluster', '', 'pods/status', '', 'patch'],
       ['cluster', '', 'secrets', '', 'list'],
       ['podlb-system', '', 'secrets', '', 'get'],

@@ -1,12 +1,21 @@
 // `podlb controller`: wiring only (design §2). Every replica serves the mutating webhook from
 // its own Service cache and reloads the serving certificate from the shared Secret. Only the
 // leader (Lease podlb-system/podlb-controller) runs the cluster-wide loop: webhook TLS issue and
-// rotation, garbage collection of members whose node is gone, and PodAddressPool status
-// (pool-status.ts). The leader runs those reconcilers (leader-reconcilers.ts) in the same
+// rotation, garbage collection of members whose node is gone, PodAddressPool status
+// (pool-status.ts), and the batch member updates of podlb-owned Octavia pools (octavia-batch.ts). The leader runs those reconcilers (leader-reconcilers.ts) in the same
 // ReconcileLoop as the agent's.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { API_VERSION, type LoadBalancerClass, type Node, type PodAddressPool, type PodLBNode, type Service } from '../api/types.js';
+import {
+  API_VERSION,
+  type EndpointSlice,
+  type LoadBalancerClass,
+  type Node,
+  type Pod,
+  type PodAddressPool,
+  type PodLBNode,
+  type Service,
+} from '../api/types.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
@@ -14,12 +23,15 @@ import { ResilientInformer } from '../kube/informer.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
 import type { LbInstance } from '../lb/provider.js';
 import { LeaderElector, type LeaseClient } from './leader-election.js';
+import { CredentialSecrets } from './credential-secrets.js';
 import { MemberGc } from './member-gc.js';
+import { OctaviaBatchWriter, type OctaviaBatchOptions } from './octavia-batch.js';
 import { PoolStatusWriter } from './pool-status.js';
 import { replicaCertificate, secretToBundle, TlsManager, type TlsBundle } from './tls-manager.js';
 import {
   GcReconciler,
   leaderRunReport,
+  OctaviaBatchReconciler,
   PoolStatusReconciler,
   TlsReconciler,
   type LeaderContribution,
@@ -75,6 +87,8 @@ export interface ControllerOptions {
   bgp?: 'bird' | 'calico';
   /** calico-node's namespace (BGP password Secrets must be there). */
   calicoNamespace?: string;
+  /** The Octavia batch writer's cadence and credential policy. */
+  octaviaBatch?: Pick<OctaviaBatchOptions, 'pollMs' | 'resyncMs' | 'trust' | 'clientOptions'>;
 }
 
 export type { LeaderRunReport } from './leader-reconcilers.js';
@@ -84,7 +98,8 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
 }
 
 export class Controller {
-  readonly #o: Required<Omit<ControllerOptions, 'webhookHost' | 'leaseClient'>> & Pick<ControllerOptions, 'webhookHost' | 'leaseClient'>;
+  readonly #o: Required<Omit<ControllerOptions, 'webhookHost' | 'leaseClient' | 'octaviaBatch'>> &
+    Pick<ControllerOptions, 'webhookHost' | 'leaseClient' | 'octaviaBatch'>;
   readonly #client: KubeClient;
   readonly #informers: {
     services: ResilientInformer<Service & KubernetesObject>;
@@ -93,10 +108,14 @@ export class Controller {
     tlsSecret: ResilientInformer<KubernetesObject & { data?: Record<string, string> }>;
     pools: ResilientInformer<PodAddressPool & KubernetesObject>;
     podlbNodes: ResilientInformer<PodLBNode & KubernetesObject>;
+    pods: ResilientInformer<Pod & KubernetesObject>;
+    slices: ResilientInformer<EndpointSlice & KubernetesObject>;
   };
   readonly webhook: WebhookServer;
   readonly elector: LeaderElector;
   readonly #gc: MemberGc;
+  readonly #octavia: OctaviaBatchWriter;
+  readonly #credentials: CredentialSecrets;
   readonly #events: EventRecorder;
   readonly #tlsReconciler: TlsReconciler;
   readonly #gcReconciler: GcReconciler;
@@ -140,17 +159,19 @@ export class Controller {
     this.#events = new EventRecorder(this.#client, log, { component: 'podlb-controller', host: o.identity });
     const inf = <T extends KubernetesObject>(path: string, onChange: () => void, sel: { fieldSelector?: string } = {}) =>
       new ResilientInformer<T>(this.#client, { path, onChange, log: log.child({ informer: path }), ...sel });
-    const nothing = (): void => undefined;
     const poke = (): void => this.#leaderLoop.notify();
     this.#informers = {
-      services: inf(`/api/v1/services`, nothing),
+      services: inf(`/api/v1/services`, poke),
       nodes: inf(`/api/v1/nodes`, poke),
-      classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`, nothing),
+      classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`, poke),
       tlsSecret: inf(`/api/v1/namespaces/${o.tlsSecretNamespace}/secrets`, () => this.#loadCertificate(), {
         fieldSelector: `metadata.name=${o.tlsSecretName}`,
       }),
       pools: inf(`/apis/${API_VERSION}/podaddresspools`, poke),
       podlbNodes: inf(`/apis/${API_VERSION}/podlbnodes`, poke),
+      // The Octavia batch writer plans every node's members as the agents do.
+      pods: inf(`/api/v1/pods`, poke),
+      slices: inf(`/apis/discovery.k8s.io/v1/endpointslices`, poke),
     };
     this.webhook = new WebhookServer({
       services: () => this.#informers.services.list(),
@@ -174,6 +195,12 @@ export class Controller {
       log: log.child({ component: 'member-gc' }),
       record: (ev) => void this.#events.record(ev),
     });
+    this.#credentials = new CredentialSecrets(this.#client);
+    this.#octavia = new OctaviaBatchWriter({
+      ...o.octaviaBatch,
+      log: log.child({ component: 'octavia-batch' }),
+      record: (ev) => void this.#events.record(ev),
+    });
     this.calico =
       o.bgp === 'calico'
         ? new CalicoLoop({
@@ -193,8 +220,13 @@ export class Controller {
     this.#gcReconciler = new GcReconciler({ gc: this.#gc, intervalMs: o.gcIntervalMs });
     this.#leaderLoop = new ReconcileLoop<LeaderSnapshot, LeaderContribution>({
       log: log.child({ component: 'leader-loop' }),
-      reconcilers: [this.#tlsReconciler, this.#gcReconciler, new PoolStatusReconciler({ writer: poolStatus })],
-      snapshot: () => this.#leaderSnapshot(),
+      reconcilers: [
+        this.#tlsReconciler,
+        this.#gcReconciler,
+        new PoolStatusReconciler({ writer: poolStatus }),
+        new OctaviaBatchReconciler({ writer: this.#octavia }),
+      ],
+      snapshot: (now) => this.#leaderSnapshot(now),
       now: o.now,
     });
     this.elector = new LeaderElector({
@@ -256,8 +288,9 @@ export class Controller {
     await this.#leaderLoop.nextRun();
   }
 
-  #leaderSnapshot(): LeaderSnapshot {
+  async #leaderSnapshot(now: number): Promise<LeaderSnapshot> {
     const i = this.#informers;
+    if (this.#leading) await this.#credentials.refresh(i.classes.list(), now);
     return {
       gc: {
         classes: i.classes.list(),
@@ -266,6 +299,14 @@ export class Controller {
         nodesSynced: i.nodes.synced && i.classes.synced && i.services.synced,
       },
       pools: { pools: i.pools.list(), nodes: i.nodes.list(), podlbNodes: i.podlbNodes.list(), synced: i.pools.synced && i.nodes.synced && i.podlbNodes.synced },
+      octavia: {
+        classes: i.classes.list(),
+        services: i.services.list(),
+        pods: i.pods.list(),
+        endpointSlices: i.slices.list(),
+        secret: (name, namespace) => this.#credentials.get(name, namespace),
+        synced: i.classes.synced && i.services.synced && i.pods.synced && i.slices.synced,
+      },
       stillLeading: () => this.#leading,
     };
   }
@@ -306,5 +347,6 @@ export class Controller {
     await this.calico?.stopLeading();
     await this.#leaderLoop.stop();
     this.#gc.reset();
+    this.#octavia.reset();
   }
 }

@@ -29,6 +29,7 @@ function snapshot(): LeaderSnapshot {
       podlbNodes: api.store.list('podlbnodes').items as PodLBNode[],
       synced: true,
     },
+    octavia: { classes: [], services: [], pods: [], endpointSlices: [], secret: () => undefined, synced: true },
     stillLeading: () => true,
   };
 }

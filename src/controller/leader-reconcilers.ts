@@ -1,15 +1,18 @@
 // The leader's reconcilers, one job each, driven by the shared ReconcileLoop: webhook TLS issue
-// and rotation, garbage collection of members whose node is gone, PodAddressPool status. Each
+// and rotation, garbage collection of members whose node is gone, PodAddressPool status, batch
+// member updates of podlb-owned Octavia pools (octavia-batch.ts). Each
 // contributes its part of the leader's run report; a throw is the loop's to back off from.
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import { backoff } from '../util/backoff.js';
 import type { GcReport, GcSnapshot, MemberGc } from './member-gc.js';
+import type { OctaviaBatchReport, OctaviaBatchSnapshot, OctaviaBatchWriter } from './octavia-batch.js';
 import type { PoolStatusReport, PoolStatusSnapshot, PoolStatusWriter } from './pool-status.js';
 import type { TlsBundle, TlsManager, TlsReconcileResult } from './tls-manager.js';
 
 export interface LeaderSnapshot {
   gc: GcSnapshot;
   pools: PoolStatusSnapshot;
+  octavia: OctaviaBatchSnapshot;
   /** Asked before each write: a replica that lost leadership mid-pass stops writing. */
   stillLeading: () => boolean;
 }
@@ -22,6 +25,8 @@ export interface LeaderRunReport {
   gcError?: string;
   pools?: PoolStatusReport;
   poolsError?: string;
+  octavia?: OctaviaBatchReport;
+  octaviaError?: string;
 }
 
 export type LeaderContribution = Partial<Omit<LeaderRunReport, 'at'>>;
@@ -100,6 +105,25 @@ export class PoolStatusReconciler implements LeaderReconciler {
     if (report.errors.length > 0) nextWakeAt = now + backoff(this.#failedPasses, PoolStatusReconciler.WRITE_RETRY, this.#o.random);
     else if (report.skipped || report.stale.length > 0) nextWakeAt = now + 1_000;
     return { status: { pools: report }, ...(nextWakeAt !== undefined ? { nextWakeAt } : {}) };
+  }
+}
+
+/** Every pass (woken by Pod, EndpointSlice, Service and class changes), and when the writer asks: a lock ends, a drain window ends. */
+export class OctaviaBatchReconciler implements LeaderReconciler {
+  readonly name = 'octavia';
+  readonly backoff = { baseMs: 1_000, maxMs: 60_000 };
+  readonly #writer: OctaviaBatchWriter;
+
+  constructor(o: { writer: OctaviaBatchWriter }) {
+    this.#writer = o.writer;
+  }
+
+  async reconcile(s: LeaderSnapshot, now: number): Promise<ReconcileResult<LeaderContribution>> {
+    if (!s.stillLeading()) return {};
+    const report = await this.#writer.run(s.octavia, now, s.stillLeading);
+    // Caches not listed yet: look again soon.
+    const nextWakeAt = report.skipped ? now + 1_000 : report.nextAt;
+    return { status: { octavia: report }, ...(nextWakeAt !== undefined ? { nextWakeAt } : {}) };
   }
 }
 

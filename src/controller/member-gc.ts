@@ -133,6 +133,9 @@ export class MemberGc {
     const found: FoundMember[] = [];
     const wanted = new Set<string>();
     for (const model of models.values()) {
+      // Octavia instances are no runtime-API addresses; podlb-owned pools are emptied of a gone
+      // node's members by the batch writer (octavia-batch.ts), since its Pods are gone too.
+      if (model.provider !== 'haproxy') continue;
       const backends = [...(this.#seenBackends.get(model.name) ?? [])].sort();
       if (backends.length === 0) continue;
       for (const address of model.instances) {

@@ -2,7 +2,9 @@
 // pools, so only per-member calls are made: POST one member, PUT one member's weight, DELETE
 // one member. NEVER the batch update (PUT /v2/lbaas/pools/{id}/members): it replaces the
 // pool's whole member list and would delete every other node's members
-// (octavia-ownership.test.ts shows it).
+// (octavia-ownership.test.ts shows it). A pool tagged `podlb-owned` is the exception: the
+// controller's leader writes it in batch; listMembers names it in `batchBackends`, and the
+// member reconciler writes nothing there.
 //
 // - Backend = a pool of this load balancer, by name (or by id).
 // - Ownership: member name = podlb member name (encodes the node, naming.ts) and tags
@@ -122,6 +124,7 @@ export class OctaviaInstance implements LbInstance {
     const pools = await this.#pools.resolve(unique);
     const members: ObservedMember[] = [];
     const missingBackends: string[] = [];
+    const batchBackends = unique.filter((b) => pools.get(b)?.batch);
     await Promise.all(
       unique.map(async (backend) => {
         const pool = pools.get(backend);
@@ -175,7 +178,7 @@ export class OctaviaInstance implements LbInstance {
       }),
     );
     missingBackends.sort();
-    return { members, missingBackends };
+    return { members, missingBackends, ...(batchBackends.length > 0 ? { batchBackends } : {}) };
   }
 
   /**

@@ -5,6 +5,7 @@
 import type { OctaviaClient } from './octavia-client.js';
 import { OctaviaApiError } from './octavia-errors.js';
 import type { OctaviaMonitorTiming } from './octavia-health.js';
+import { isPodlbOwnedPool } from './octavia-tags.js';
 
 export interface PoolRef {
   id: string;
@@ -12,6 +13,8 @@ export interface PoolRef {
   healthmonitor_id?: string | null;
   /** The pool's monitor timing; undefined = no monitor. */
   monitor?: OctaviaMonitorTiming;
+  /** Tagged podlb-owned: the controller's leader writes its members in batch, this agent does not. */
+  batch?: boolean;
 }
 
 export interface OctaviaPoolsOptions {
@@ -78,12 +81,17 @@ export class OctaviaPools {
       }
       this.#lbChecked = true;
     }
-    const pools = await this.#client.listAll<PoolRef>('/v2/lbaas/pools', 'pools', new URLSearchParams({ loadbalancer_id: this.#lbId }), this.#opts.pageSize);
+    const pools = await this.#client.listAll<PoolRef & { tags?: string[] }>(
+      '/v2/lbaas/pools',
+      'pools',
+      new URLSearchParams({ loadbalancer_id: this.#lbId }),
+      this.#opts.pageSize,
+    );
     const byName = new Map<string, PoolRef[]>();
     const byId = new Map<string, PoolRef>();
     await Promise.all(pools.map(async (p) => (p.monitor = await this.#monitor(p.healthmonitor_id))));
     for (const p of pools) {
-      const ref: PoolRef = { id: p.id, name: p.name, ...(p.monitor ? { monitor: p.monitor } : {}) };
+      const ref: PoolRef = { id: p.id, name: p.name, ...(p.monitor ? { monitor: p.monitor } : {}), ...(isPodlbOwnedPool(p.tags) ? { batch: true } : {}) };
       byId.set(p.id, ref);
       if (p.name) byName.set(p.name, [...(byName.get(p.name) ?? []), ref]);
     }

@@ -25,3 +25,15 @@ export function listTags(namePrefix: string): string[] {
   const m = /^podlb_([a-z0-9.-]+)_$/.exec(namePrefix);
   return m ? [TAG_PODLB, nodeTag(m[1]!)] : [TAG_PODLB];
 }
+
+/**
+ * The pool tag by which an operator hands a whole pool to podlb: its member list is then set
+ * by one writer, the controller's leader, in one batch update per cycle, and the agents stop
+ * writing into it (they still read their members' health). A pool without it is never
+ * batch-written: a batch update deletes every member it does not list, whoever made it.
+ */
+export const TAG_POOL_OWNED = 'podlb-owned';
+
+export function isPodlbOwnedPool(tags: readonly string[] | undefined): boolean {
+  return tags?.includes(TAG_POOL_OWNED) ?? false;
+}

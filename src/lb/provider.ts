@@ -84,6 +84,11 @@ export interface MemberListing {
   members: ObservedMember[];
   /** Backends that do not exist on this instance (a wrong `podlb.io/backend`, or LB config drift). */
   missingBackends: string[];
+  /**
+   * Backends whose whole member list one writer (the controller's leader) sets in batch
+   * (Octavia pools tagged `podlb-owned`): the agent reads its members there but writes none.
+   */
+  batchBackends?: string[];
 }
 
 export interface LbInstance {

@@ -158,3 +158,18 @@ export function lastKnownViews(
   }
   return views;
 }
+
+/**
+ * The diff without what the controller's leader writes in batch (design §4.2): no action and no
+ * drain clock of ours in those backends. Their members still count once the pool lists them.
+ */
+export function withoutBatchWrites(diff: MemberDiff, batchBackends: ReadonlySet<string>): MemberDiff {
+  if (batchBackends.size === 0) return diff;
+  const backendOf = (a: MemberAction): string => (a.kind === 'add' ? a.desired.backend : a.member.backend);
+  return {
+    actions: diff.actions.filter((a) => !batchBackends.has(backendOf(a))),
+    waits: diff.waits.filter((w) => !batchBackends.has(w.key.slice(0, w.key.indexOf('/')))),
+    missingBackend: diff.missingBackend,
+    repairWaits: diff.repairWaits.filter((w) => !batchBackends.has(w.key.slice(0, w.key.indexOf('/')))),
+  };
+}

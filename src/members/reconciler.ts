@@ -10,7 +10,7 @@ import { instanceRefKey, LB_CREDENTIALS_REFUSED, LB_IN_ERROR, type LbInstance, t
 import { backoff, type BackoffPolicy } from '../util/backoff.js';
 import { errorCode, errorMessage, PodlbError } from '../util/errors.js';
 import { classRef, type LbClassModel } from './binding.js';
-import { diffMembers, instanceViews, lastKnownViews, type MemberAction } from './diff.js';
+import { diffMembers, instanceViews, lastKnownViews, withoutBatchWrites, type MemberAction } from './diff.js';
 import { executors } from './execute.js';
 import type { MemberView } from './gates.js';
 import { podObj, serviceObj, type InstanceStatus, type MemberOutcome } from './outcome.js';
@@ -46,6 +46,8 @@ interface InstanceState {
   /** Backends in which we have seen or put our members: listed every run so we can GC them. */
   backends: Set<string>;
   missingBackends: string[];
+  /** Backends the controller's leader writes in batch: observed here, never written. */
+  batchBackends: Set<string>;
   lastObserved: Map<string, ObservedMember>;
 }
 
@@ -173,6 +175,7 @@ export class MemberReconciler {
             nextRetryAt: 0,
             backends: new Set(),
             missingBackends: [],
+            batchBackends: new Set(),
             lastObserved: new Map(),
           });
       }
@@ -223,7 +226,7 @@ export class MemberReconciler {
     delete status.code;
 
     const drains = this.#drainsOf(ref.id);
-    const diff = diffMembers({
+    const full = diffMembers({
       desired,
       observed,
       missingBackends: new Set(st.missingBackends),
@@ -233,6 +236,7 @@ export class MemberReconciler {
       repairNotBefore: this.#repairs.notBefore(ref.id),
       now,
     });
+    const diff = withoutBatchWrites(full, st.batchBackends);
     for (const w of diff.waits) {
       drains.set(w.key, w.since); // adopted mid-drain after a restart: the window starts now
       wake(w.until);
@@ -281,6 +285,7 @@ export class MemberReconciler {
     }
     st.missingBackends = listing.missingBackends;
     this.#repairs.observed(st.ref.id, observed);
+    st.batchBackends = new Set(listing.batchBackends ?? []);
     for (const b of listing.missingBackends) if (!desired.some((m) => m.backend === b)) st.backends.delete(b);
     return observed;
   }
