@@ -15,7 +15,8 @@ import {
   type Service,
 } from '../api/types.js';
 import type { KubeClient } from '../kube/client.js';
-import { ResilientInformer } from '../kube/informer.js';
+import { type InformerOptions, ResilientInformer } from '../kube/informer.js';
+import { serviceIndexers, serviceRelevant, serviceTransform, sliceIndexers, sliceRelevant, sliceTransform } from './cache-view.js';
 
 export interface Gateways {
   v4?: string;
@@ -27,8 +28,12 @@ export interface AgentSnapshot {
   node: Node | undefined;
   /** This node's Pods. */
   pods: readonly Pod[];
+  /** Opted-in Services (the class index), as cache-view.ts keeps them. */
   services: readonly Service[];
+  /** Every slice, with only this node's endpoints (cache-view.ts). */
   slices: readonly EndpointSlice[];
+  /** The slices of a Service (namespace/name), from the cache's index. */
+  slicesOf?: (serviceKey: string) => readonly EndpointSlice[];
   classes: readonly LoadBalancerClass[];
   pools: readonly PodAddressPool[];
   peers: readonly BGPPeer[];
@@ -61,17 +66,23 @@ export class AgentInformers {
   constructor(client: KubeClient, o: { nodeName: string; secretsNamespace: string; log: Logger; onChange: () => void }) {
     this.#nodeName = o.nodeName;
     this.#secretsNamespace = o.secretsNamespace;
-    const inf = <T extends KubernetesObject>(path: string, sel: { fieldSelector?: string } = {}, onChange: () => void = o.onChange) =>
-      new ResilientInformer<T>(client, { path, onChange, log: o.log.child({ informer: path }), ...sel });
+    const inf = <T extends KubernetesObject>(path: string, extra: Partial<InformerOptions<T>> = {}) =>
+      new ResilientInformer<T>(client, { path, onChange: o.onChange, log: o.log.child({ informer: path }), ...extra });
     const podChanged = (): void => {
       this.#podEventAt ??= performance.now();
       o.onChange();
     };
     this.#all = {
-      pods: inf(`/api/v1/pods`, { fieldSelector: `spec.nodeName=${o.nodeName}` }, podChanged),
+      pods: inf(`/api/v1/pods`, { fieldSelector: `spec.nodeName=${o.nodeName}`, onChange: podChanged }),
       node: inf(`/api/v1/nodes`, { fieldSelector: `metadata.name=${o.nodeName}` }),
-      services: inf(`/api/v1/services`),
-      slices: inf(`/apis/discovery.k8s.io/v1/endpointslices`),
+      // The two collections that grow with the cluster: kept as the planners read them, and
+      // a change no planner on this node can see costs a lookup, not a loop run.
+      services: inf<Service & KubernetesObject>(`/api/v1/services`, { transform: serviceTransform, relevant: serviceRelevant, indexers: serviceIndexers }),
+      slices: inf<EndpointSlice & KubernetesObject>(`/apis/discovery.k8s.io/v1/endpointslices`, {
+        transform: sliceTransform(o.nodeName),
+        relevant: sliceRelevant,
+        indexers: sliceIndexers,
+      }),
       classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`),
       pools: inf(`/apis/${API_VERSION}/podaddresspools`),
       peers: inf(`/apis/${API_VERSION}/bgppeers`),
@@ -106,8 +117,9 @@ export class AgentInformers {
       nodeName: this.#nodeName,
       node: i.node.get(this.#nodeName),
       pods: i.pods.list().filter((p) => p.spec?.nodeName === this.#nodeName),
-      services: i.services.list(),
+      services: i.services.indexed('class'),
       slices: i.slices.list(),
+      slicesOf: (key) => i.slices.byIndex('service', key),
       classes: i.classes.list(),
       pools: i.pools.list(),
       peers: i.peers.list(),

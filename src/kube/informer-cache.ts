@@ -53,6 +53,15 @@ export class InformerCache<T> {
     return hits ? [...hits.values()] : [];
   }
 
+  /** Every object with at least one value in the index. */
+  indexed(index: string): readonly T[] {
+    const idx = this.#indexes.get(index);
+    if (!idx) throw new Error(`no index ${index}`);
+    const out = new Map<string, T>();
+    for (const m of idx.values()) for (const [k, o] of m) out.set(k, o);
+    return [...out.values()];
+  }
+
   /** Stores obj under key; returns what was there. */
   set(key: string, obj: T, rv: string): T | undefined {
     const before = this.#items.get(key)?.obj;

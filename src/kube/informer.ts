@@ -99,6 +99,11 @@ export class ResilientInformer<T extends KubernetesObject> {
     return this.#cache.byIndex(index, value);
   }
 
+  /** Every object the index holds under any value. */
+  indexed(index: string): readonly T[] {
+    return this.#cache.indexed(index);
+  }
+
   /**
    * Resolves once the first list is in and its watch open, or after the first failure (synced
    * tells which); retries go on in the background.
