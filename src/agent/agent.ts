@@ -93,6 +93,11 @@ export class Agent {
     return this.#loop.running && (started === undefined || this.#o.now() - started < 60_000);
   }
 
+  /** Loop runs completed so far. */
+  get runs(): number {
+    return this.#loop.runs;
+  }
+
   /** The last run: what each reconciler did, or why it did not run. */
   get lastRun(): LoopRunReport<NodeStatusContribution> | undefined {
     return this.#loop.lastRun;

@@ -61,6 +61,7 @@ export class ReconcileLoop<S, C = never> {
   #done: Promise<void> | undefined;
   #lastRunAt = 0;
   #runStartedAt: number | undefined;
+  #runs = 0;
   #snapshotFailures = 0;
   lastRun: LoopRunReport<C> | undefined;
 
@@ -75,6 +76,11 @@ export class ReconcileLoop<S, C = never> {
   /** When the last run finished (the owner's liveness check). */
   get lastRunAt(): number {
     return this.#lastRunAt;
+  }
+
+  /** Runs completed so far. */
+  get runs(): number {
+    return this.#runs;
   }
 
   /** When the run in progress started; undefined while the loop waits for a signal or a wake-up. */
@@ -126,6 +132,7 @@ export class ReconcileLoop<S, C = never> {
       this.#runStartedAt = this.#o.now();
       const report = await this.#runOnce();
       this.#runStartedAt = undefined;
+      this.#runs += 1;
       this.lastRun = report;
       this.#lastRunAt = this.#o.now();
       for (const w of waiters) w(report);
