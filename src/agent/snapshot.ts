@@ -16,6 +16,7 @@ import {
 } from '../api/types.js';
 import type { KubeClient } from '../kube/client.js';
 import { type InformerOptions, ResilientInformer } from '../kube/informer.js';
+import { jsonCodec, type WireCodec } from '../kube/wire.js';
 import { serviceIndexers, serviceRelevant, serviceTransform, sliceIndexers, sliceRelevant, sliceTransform } from './cache-view.js';
 
 export interface Gateways {
@@ -47,6 +48,9 @@ export interface AgentSnapshot {
 
 type Informer<T> = ResilientInformer<T & KubernetesObject>;
 
+/** How the built-in kinds (Pods, Nodes, Services, EndpointSlices) are asked for; custom resources are JSON. */
+const BUILTIN_CODEC: WireCodec = jsonCodec;
+
 export class AgentInformers {
   readonly #nodeName: string;
   readonly #all: {
@@ -73,15 +77,21 @@ export class AgentInformers {
       o.onChange();
     };
     this.#all = {
-      pods: inf(`/api/v1/pods`, { fieldSelector: `spec.nodeName=${o.nodeName}`, onChange: podChanged }),
-      node: inf(`/api/v1/nodes`, { fieldSelector: `metadata.name=${o.nodeName}` }),
+      pods: inf(`/api/v1/pods`, { fieldSelector: `spec.nodeName=${o.nodeName}`, onChange: podChanged, codec: BUILTIN_CODEC }),
+      node: inf(`/api/v1/nodes`, { fieldSelector: `metadata.name=${o.nodeName}`, codec: BUILTIN_CODEC }),
       // The two collections that grow with the cluster: kept as the planners read them, and
       // a change no planner on this node can see costs a lookup, not a loop run.
-      services: inf<Service & KubernetesObject>(`/api/v1/services`, { transform: serviceTransform, relevant: serviceRelevant, indexers: serviceIndexers }),
+      services: inf<Service & KubernetesObject>(`/api/v1/services`, {
+        transform: serviceTransform,
+        relevant: serviceRelevant,
+        indexers: serviceIndexers,
+        codec: BUILTIN_CODEC,
+      }),
       slices: inf<EndpointSlice & KubernetesObject>(`/apis/discovery.k8s.io/v1/endpointslices`, {
         transform: sliceTransform(o.nodeName),
         relevant: sliceRelevant,
         indexers: sliceIndexers,
+        codec: BUILTIN_CODEC,
       }),
       classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`),
       pools: inf(`/apis/${API_VERSION}/podaddresspools`),

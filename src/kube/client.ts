@@ -109,8 +109,8 @@ export class KubeClient {
   }
 
   /** A GET whose body comes back unparsed, in whichever encoding the server chose from `accept`. */
-  async getBytes(path: string, query: Query, accept: string): Promise<{ contentType: string; body: Uint8Array }> {
-    const res = await this.#send('GET', path, { query, accept });
+  async getBytes(path: string, query: Query, accept: string, signal?: AbortSignal): Promise<{ contentType: string; body: Uint8Array }> {
+    const res = await this.#send('GET', path, { query, accept, ...(signal ? { signal } : {}) });
     return { contentType: headerValue(res.headers['content-type']), body: new Uint8Array(await res.body.arrayBuffer()) };
   }
 

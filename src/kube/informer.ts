@@ -134,7 +134,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       this.#watchdogFired = false;
       try {
         if (needList) {
-          await this.#list();
+          await this.#list(abort.signal);
           needList = false;
           this.#failures = 0;
         }
@@ -208,14 +208,14 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 
   /** A complete list, page by page; the cache is replaced only when the last page is in. */
-  async #list(): Promise<void> {
+  async #list(signal: AbortSignal): Promise<void> {
     const items = new Map<string, { obj: T; rv: string }>();
     let cont: string | undefined;
     let rv = '';
     for (;;) {
       let page;
       try {
-        const res = await this.#client.getBytes(this.#o.path, { ...this.#selectors(), limit: String(this.#o.limit), continue: cont }, this.#o.codec.accept);
+        const res = await this.#client.getBytes(this.#o.path, { ...this.#selectors(), limit: String(this.#o.limit), continue: cont }, this.#o.codec.accept, signal);
         page = this.#decoder(res.contentType).decodeList(res.body);
       } catch (err) {
         // The continue token outlived the server's compaction: only a fresh list is consistent.
