@@ -28,7 +28,7 @@ function slice(i: number, gen: number): Record<string, unknown> {
     ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
     endpoints: Array.from({ length: ENDPOINTS }, (_, e) => ({
       addresses: [`10.${(i >> 8) & 255}.${i & 255}.${e + 1}`],
-      nodeName: `node${(i * ENDPOINTS + e) % 999 + 2}`,
+      nodeName: `node${((i * ENDPOINTS + e) % 999) + 2}`,
       targetRef: { kind: 'Pod', namespace: 'default', name: `p${i}-${e}`, uid: `u${i}-${e}` },
       conditions: { ready: (e + gen) % 7 !== 0, serving: true, terminating: false },
       zone: 'z1',
@@ -66,14 +66,18 @@ const agent = new mod.Agent({ nodeName: 'node1', kubeConfig: adminKubeConfig(api
 const t0 = performance.now();
 await agent.start();
 while (!agent.synced) await sleep(50);
-console.log(`synced in ${Math.round(performance.now() - t0)} ms; heap ${Math.round(process.memoryUsage().heapUsed / 1e6)} MB, rss ${Math.round(process.memoryUsage().rss / 1e6)} MB`);
+console.log(
+  `synced in ${Math.round(performance.now() - t0)} ms; heap ${Math.round(process.memoryUsage().heapUsed / 1e6)} MB, rss ${Math.round(process.memoryUsage().rss / 1e6)} MB`,
+);
 await sleep(3000);
 const idle0 = cpuMs();
 await sleep(idleMs);
 const idle = cpuMs() - idle0;
 const withAgent = await updates();
 console.log(`idle: ${idle.toFixed(0)} ms CPU over ${idleMs / 1000} s (${((idle / idleMs) * 100).toFixed(2)} % of a core)`);
-console.log(`EndpointSlice update elsewhere: ${((withAgent - baseUpdates) / UPDATES).toFixed(3)} ms CPU each for the agent (${(withAgent / UPDATES).toFixed(3)} with, ${(baseUpdates / UPDATES).toFixed(3)} without it)`);
+console.log(
+  `EndpointSlice update elsewhere: ${((withAgent - baseUpdates) / UPDATES).toFixed(3)} ms CPU each for the agent (${(withAgent / UPDATES).toFixed(3)} with, ${(baseUpdates / UPDATES).toFixed(3)} without it)`,
+);
 await agent.stop();
 await api.close();
 process.exit(0);

@@ -55,7 +55,13 @@ function asServed<T extends object>(o: T, extra: Record<string, unknown>): T {
   return {
     ...o,
     ...extra,
-    metadata: { ...m, resourceVersion: '42', creationTimestamp: '2026-11-23T10:00:00Z', managedFields: [{ manager: 'kubectl', operation: 'Update' }], labels: { ...(m.labels as object), team: 'ads' } },
+    metadata: {
+      ...m,
+      resourceVersion: '42',
+      creationTimestamp: '2026-11-23T10:00:00Z',
+      managedFields: [{ manager: 'kubectl', operation: 'Update' }],
+      labels: { ...(m.labels as object), team: 'ads' },
+    },
   };
 }
 
@@ -66,20 +72,43 @@ function servedService(svc: Service): Service {
 
 function servedSlice(sl: EndpointSlice): EndpointSlice {
   const s = asServed(sl, {});
-  return { ...s, endpoints: s.endpoints.map((ep) => ({ ...ep, zone: 'z1', hints: { forZones: [{ name: 'z1' }] }, conditions: { serving: true, ...ep.conditions } })) };
+  return {
+    ...s,
+    endpoints: s.endpoints.map((ep) => ({ ...ep, zone: 'z1', hints: { forZones: [{ name: 'z1' }] }, conditions: { serving: true, ...ep.conditions } })),
+  };
 }
 
-const eps = (list: Ep[]): Ep[] => [...list, { pod: 'far1', ip: '10.244.9.1', node: 'node-z', ready: true }, { pod: 'far2', ip: '10.244.9.2', node: 'node-z', ready: false }];
+const eps = (list: Ep[]): Ep[] => [
+  ...list,
+  { pod: 'far1', ip: '10.244.9.1', node: 'node-z', ready: true },
+  { pod: 'far2', ip: '10.244.9.2', node: 'node-z', ready: false },
+];
 
 /** Worlds the members and Pod-IP planners distinguish: ready, gated, terminating, foreign addresses, not opted in, bad annotations. */
 const worlds = [
   { pods: [pod('p1')], services: [service()], slices: [slice(eps([{ pod: 'p1', ip: '10.244.1.10', ready: true }]))] },
-  { pods: [pod('p1', { containersReady: true, gateStatus: 'False' })], services: [service()], slices: [slice(eps([{ pod: 'p1', ip: '10.244.1.10', ready: false }]))] },
-  { pods: [pod('p1', { deleting: true })], services: [service({ 'podlb.io/drain-seconds': '30' })], slices: [slice(eps([{ pod: 'p1', ip: '10.244.1.10', terminating: true }]))] },
+  {
+    pods: [pod('p1', { containersReady: true, gateStatus: 'False' })],
+    services: [service()],
+    slices: [slice(eps([{ pod: 'p1', ip: '10.244.1.10', ready: false }]))],
+  },
+  {
+    pods: [pod('p1', { deleting: true })],
+    services: [service({ 'podlb.io/drain-seconds': '30' })],
+    slices: [slice(eps([{ pod: 'p1', ip: '10.244.1.10', terminating: true }]))],
+  },
   { pods: [pod('p1', { containersReady: false })], services: [service()], slices: [slice(eps([{ pod: 'p1', ip: '10.244.1.99', ready: false }]))] },
-  { pods: [pod('p1')], services: [service({ 'podlb.io/load-balancer': '' }), service({}, { name: 'other' })], slices: [slice(eps([{ pod: 'p1', ip: '10.244.1.10' }]), { service: 'other' })] },
+  {
+    pods: [pod('p1')],
+    services: [service({ 'podlb.io/load-balancer': '' }), service({}, { name: 'other' })],
+    slices: [slice(eps([{ pod: 'p1', ip: '10.244.1.10' }]), { service: 'other' })],
+  },
   { pods: [pod('p1')], services: [service({ 'podlb.io/ports': 'nope' })], slices: [slice(eps([{ pod: 'p1', ip: '10.244.1.10' }]))] },
-  { pods: [pod('p1')], services: [service({}, { ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'UDP' }] })], slices: [slice(eps([{ pod: 'p1', ip: '10.244.1.10' }]))] },
+  {
+    pods: [pod('p1')],
+    services: [service({}, { ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'UDP' }] })],
+    slices: [slice(eps([{ pod: 'p1', ip: '10.244.1.10' }]))],
+  },
 ];
 
 function planAll(w: (typeof worlds)[number], slices: readonly EndpointSlice[], services: readonly Service[]): unknown {
@@ -137,7 +166,7 @@ describe('relevance', () => {
     expect(sliceRelevant(far('1'), undefined)).toBe(false);
   });
 
-  it("a slice whose endpoints on this node appear, change or go is relevant; a change elsewhere in it is not", () => {
+  it('a slice whose endpoints on this node appear, change or go is relevant; a change elsewhere in it is not', () => {
     expect(sliceRelevant(far('1'), near('2', true))).toBe(true);
     expect(sliceRelevant(near('1', true), near('2', false))).toBe(true);
     expect(sliceRelevant(near('1', true), far('2'))).toBe(true);

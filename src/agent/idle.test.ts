@@ -58,14 +58,18 @@ describe('an idle agent', () => {
       );
       const before = agent.runs;
       const far = await client.get<EndpointSlice>(`${SLICES}/far3`);
-      await client.request('PUT', `${SLICES}/far3`, { body: { ...far, endpoints: [{ addresses: ['10.244.2.99'], nodeName: 'n2', conditions: { ready: false } }] } });
+      await client.request('PUT', `${SLICES}/far3`, {
+        body: { ...far, endpoints: [{ addresses: ['10.244.2.99'], nodeName: 'n2', conditions: { ready: false } }] },
+      });
       await client.patch('/api/v1/namespaces/default/services/plain', { metadata: { labels: { touched: 'yes' } } }, 'merge');
       await new Promise((r) => setTimeout(r, 1000));
       expect(agent.runs).toBe(before);
 
       // The same kind of change on this node's endpoint runs the loop: the watch was alive.
       const near = await client.get<EndpointSlice>(`${SLICES}/near`);
-      await client.request('PUT', `${SLICES}/near`, { body: { ...near, endpoints: [{ addresses: ['10.244.1.5'], nodeName: 'n1', conditions: { ready: false } }] } });
+      await client.request('PUT', `${SLICES}/near`, {
+        body: { ...near, endpoints: [{ addresses: ['10.244.1.5'], nodeName: 'n1', conditions: { ready: false } }] },
+      });
       await waitFor('a run for this node', () => (agent.runs > before ? true : undefined), 5000, 10);
     } finally {
       await agent.stop();

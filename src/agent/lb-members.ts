@@ -111,7 +111,14 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
   async reconcile(s: AgentSnapshot, now: number): Promise<ReconcileResult<NodeStatusContribution>> {
     this.#current = undefined;
     this.#noteContainersReady(s.pods, s.observedAt);
-    const plan = planMembers({ nodeName: s.nodeName, pods: s.pods, services: s.services, endpointSlices: s.slices, ...(s.slicesOf ? { slicesOf: s.slicesOf } : {}), classes: s.classes });
+    const plan = planMembers({
+      nodeName: s.nodeName,
+      pods: s.pods,
+      services: s.services,
+      endpointSlices: s.slices,
+      ...(s.slicesOf ? { slicesOf: s.slicesOf } : {}),
+      classes: s.classes,
+    });
     const livePodIps = new Set(s.pods.flatMap((p) => [...podIps(p)]));
     this.#o.log.debug({ members: plan.members.length }, 'run: members');
     const outcome = await this.#members.reconcile(plan.classes, plan.members, livePodIps, now);

@@ -105,7 +105,10 @@ export class InformerCache<T> {
       const idx = this.#indexes.get(name)!;
       for (const v of fn(obj)) {
         let m = idx.get(v);
-        if (!m) idx.set(v, (m = new Map()));
+        if (!m) {
+          m = new Map();
+          idx.set(v, m);
+        }
         m.set(key, obj);
       }
     }

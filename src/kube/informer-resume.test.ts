@@ -2,7 +2,7 @@
 // resourceVersion (no list), bookmarks keep that resourceVersion recent, a 410 relists and
 // reports exactly what changed, a restarted API server is recovered from, and a list longer
 // than a page is complete.
-import { type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminClient } from '../../testkit/api-client.js';

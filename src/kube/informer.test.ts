@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { waitFor } from '../lab/netns.js';
-import { KubeClient } from './client.js';
+import type { KubeClient } from './client.js';
 import { ResilientInformer } from './informer.js';
 import { adminClient } from '../../testkit/api-client.js';
 

@@ -10,7 +10,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { KubeApiError, type KubeClient } from './client.js';
 import { type CacheChange, type Indexers, InformerCache, objectKey } from './informer-cache.js';
-import { jsonCodec, type WireCodec, type WireObject, type WireWatchEvent } from './wire.js';
+import { jsonCodec, type WireCodec, type WireList, type WireObject, type WireWatchEvent } from './wire.js';
 import { backoff, type BackoffPolicy } from '../util/backoff.js';
 
 export interface InformerOptions<T = KubernetesObject> {
@@ -165,7 +165,10 @@ export class ResilientInformer<T extends KubernetesObject> {
         this.#failures += 1;
         this.restarts.error += 1;
         const delay = this.#backoffMs();
-        this.#o.log.warn({ path: this.#o.path, err, retryInMs: Math.round(delay), failures: this.#failures, relist: needList }, 'informer request failed; retrying');
+        this.#o.log.warn(
+          { path: this.#o.path, err, retryInMs: Math.round(delay), failures: this.#failures, relist: needList },
+          'informer request failed; retrying',
+        );
         await this.#pause(delay);
       } finally {
         this.#watching = false;
@@ -213,9 +216,14 @@ export class ResilientInformer<T extends KubernetesObject> {
     let cont: string | undefined;
     let rv = '';
     for (;;) {
-      let page;
+      let page: WireList;
       try {
-        const res = await this.#client.getBytes(this.#o.path, { ...this.#selectors(), limit: String(this.#o.limit), continue: cont }, this.#o.codec.accept, signal);
+        const res = await this.#client.getBytes(
+          this.#o.path,
+          { ...this.#selectors(), limit: String(this.#o.limit), continue: cont },
+          this.#o.codec.accept,
+          signal,
+        );
         page = this.#decoder(res.contentType).decodeList(res.body);
       } catch (err) {
         // The continue token outlived the server's compaction: only a fresh list is consistent.
