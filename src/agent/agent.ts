@@ -30,6 +30,7 @@ export class Agent {
   readonly #members: LbMembersReconciler;
   readonly #kernel: KernelRoutesReconciler | undefined;
   readonly #birdControl: BirdControl | undefined;
+  readonly #client: KubeClient;
 
   constructor(opts: AgentOptions) {
     const o = resolveAgentOptions(opts);
@@ -37,9 +38,16 @@ export class Agent {
     const { log, nodeName, random, secretsNamespace, metrics } = o;
     this.metrics = metrics;
     const client = new KubeClient(o.kubeConfig);
+    this.#client = client;
     const events = new EventRecorder(client, log, { component: 'podlb-agent', host: nodeName });
     const signal = (): void => this.#loop.notify();
-    this.#informers = new AgentInformers(client, { nodeName, secretsNamespace, log, onChange: signal });
+    this.#informers = new AgentInformers(client, {
+      nodeName,
+      secretsNamespace,
+      log,
+      onChange: signal,
+      ...(o.apiEncoding ? { apiEncoding: o.apiEncoding } : {}),
+    });
     const factory = new LbInstanceFactory({
       nodeName,
       secretsNamespace,
@@ -57,6 +65,7 @@ export class Agent {
       log: child('members'),
       metrics,
       random,
+      instanceCheckMs: o.resyncMs,
     });
     const gates = new ReadinessGatesReconciler({ client, members: this.#members, pendingPollMs: o.pendingPollMs ?? 25, log: child('gates'), metrics, random });
     const bgp = o.bird ? agentBgp({ ...o, bird: o.bird }, { metrics, child, signal }) : undefined;
@@ -71,7 +80,7 @@ export class Agent {
       reconcilers: [this.#members, gates, ...(bgp?.reconcilers ?? []), status],
       snapshot: async () => (this.#informers.synced ? this.#informers.snapshot(await this.#kernel?.gateways(o.now())) : undefined),
       record: (ev) => events.record(ev),
-      resyncMs: o.resyncMs,
+      resyncMs: o.safetyResyncMs,
       onFailure: (component, _error, code) => metrics.reconcileErrors.inc({ component, code }),
       now: o.now,
       random,
@@ -82,9 +91,18 @@ export class Agent {
     return this.#informers.synced;
   }
 
-  /** Healthy while the loop keeps turning (it runs at least every resyncMs). */
+  /**
+   * Healthy while the loop is not stuck: an idle agent runs only when asked, so the age of the
+   * last run says nothing; a run that has not finished within a minute does.
+   */
   get healthy(): boolean {
-    return this.#loop.running && this.#o.now() - this.#loop.lastRunAt < Math.max(60_000, this.#o.resyncMs * 3);
+    const started = this.#loop.runStartedAt;
+    return this.#loop.running && (started === undefined || this.#o.now() - started < 60_000);
+  }
+
+  /** Loop runs completed so far. */
+  get runs(): number {
+    return this.#loop.runs;
   }
 
   /** The last run: what each reconciler did, or why it did not run. */
@@ -109,6 +127,7 @@ export class Agent {
   async stop(): Promise<void> {
     await this.#loop.stop();
     await this.#informers.stop();
+    await this.#client.close();
     await this.#members.close();
     await this.#birdControl?.close();
     this.#kernel?.close();

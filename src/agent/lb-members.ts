@@ -30,6 +30,11 @@ export interface LbMembersOptions {
   log: Logger;
   metrics: AgentMetrics;
   random: () => number;
+  /**
+   * While this node has members, its instances are read at least this often: a restarted
+   * instance has lost its dynamic servers and is refilled within it. Undefined: only when signalled.
+   */
+  instanceCheckMs?: number;
 }
 
 type LbStatus = NonNullable<NonNullable<PodLBNode['status']>['lb']>;
@@ -106,15 +111,26 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
   async reconcile(s: AgentSnapshot, now: number): Promise<ReconcileResult<NodeStatusContribution>> {
     this.#current = undefined;
     this.#noteContainersReady(s.pods, s.observedAt);
-    const plan = planMembers({ nodeName: s.nodeName, pods: s.pods, services: s.services, endpointSlices: s.slices, classes: s.classes });
+    const plan = planMembers({
+      nodeName: s.nodeName,
+      pods: s.pods,
+      services: s.services,
+      endpointSlices: s.slices,
+      ...(s.slicesOf ? { slicesOf: s.slicesOf } : {}),
+      classes: s.classes,
+    });
     const livePodIps = new Set(s.pods.flatMap((p) => [...podIps(p)]));
     this.#o.log.debug({ members: plan.members.length }, 'run: members');
     const outcome = await this.#members.reconcile(plan.classes, plan.members, livePodIps, now);
     this.#recordMetrics(plan, outcome, performance.now());
     this.#current = { at: now, plan, outcome };
     const unreachable = outcome.instances.filter((x) => !x.reachable);
+    // A node without members has nothing an instance restart could take away: no timer.
+    const hasMembers = plan.members.length > 0 || outcome.counts.registered > 0 || outcome.counts.draining > 0;
+    const check = hasMembers && this.#o.instanceCheckMs !== undefined ? now + this.#o.instanceCheckMs : undefined;
+    const nextWakeAt = Math.min(outcome.nextWakeAt ?? Infinity, check ?? Infinity);
     return {
-      ...(outcome.nextWakeAt !== undefined ? { nextWakeAt: outcome.nextWakeAt } : {}),
+      ...(Number.isFinite(nextWakeAt) ? { nextWakeAt } : {}),
       events: outcome.events,
       problems: plan.problems,
       status: {

@@ -23,6 +23,12 @@ export interface AgentOptions {
    * session before it is removed (default HOLD_DOWN_MS, hold-down.ts).
    */
   holdDownMs?: number;
+  /**
+   * How Pods, Nodes, Services and EndpointSlices are listed and watched (default protobuf: about
+   * 2.3× fewer bytes than JSON for the same EndpointSlices). JSON for an API path whose proxy
+   * cannot carry protobuf. Custom resources are always JSON (the API server refuses protobuf).
+   */
+  apiEncoding?: 'protobuf' | 'json';
   /** Namespace of the Secrets BGPPeers may reference. */
   secretsNamespace?: string;
   /** Where Octavia credentials may be sent (`--octavia-auth-url`). Default: only a Secret's own auth_url. */
@@ -38,10 +44,17 @@ export interface AgentOptions {
    */
   pendingPollMs?: number;
   /**
-   * Resync when idle: one read per load-balancer instance, so an instance that restarted (and
-   * lost its dynamic servers) is refilled within this interval. Default 2 s.
+   * While this node has members: one read per load-balancer instance at least this often, so
+   * an instance that restarted (and lost its dynamic servers) is refilled within this interval.
+   * Default 2 s. A node without members runs only when an informer or a timed job asks.
    */
   resyncMs?: number;
+  /**
+   * A run of everything this often even when nothing asked for one (default 10 min): the
+   * backstop for a change a relevance check judged wrongly or a wake-up a reconciler forgot to
+   * ask for. At one run per 10 min it costs nothing measurable.
+   */
+  safetyResyncMs?: number;
   /** How often BGP session state is read for status. */
   statusIntervalMs?: number;
   /** Clients for instance ids instead of the factory's (tests, the lab): credentials are the caller's. */
@@ -54,6 +67,7 @@ export interface AgentOptions {
 
 export type ResolvedAgentOptions = AgentOptions & {
   resyncMs: number;
+  safetyResyncMs: number;
   now: () => number;
   random: () => number;
   secretsNamespace: string;
@@ -63,6 +77,7 @@ export type ResolvedAgentOptions = AgentOptions & {
 export function resolveAgentOptions(opts: AgentOptions): ResolvedAgentOptions {
   return {
     resyncMs: 2_000,
+    safetyResyncMs: 10 * 60_000,
     now: Date.now,
     ...opts,
     random: opts.random ?? Math.random,

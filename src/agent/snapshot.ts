@@ -15,7 +15,10 @@ import {
   type Service,
 } from '../api/types.js';
 import type { KubeClient } from '../kube/client.js';
-import { ResilientInformer } from '../kube/informer.js';
+import { protobufCodec } from '../kube/proto/codec.js';
+import { type InformerOptions, ResilientInformer } from '../kube/informer.js';
+import { jsonCodec, type WireCodec } from '../kube/wire.js';
+import { serviceIndexers, serviceRelevant, serviceTransform, sliceIndexers, sliceRelevant, sliceTransform } from './cache-view.js';
 
 export interface Gateways {
   v4?: string;
@@ -27,8 +30,12 @@ export interface AgentSnapshot {
   node: Node | undefined;
   /** This node's Pods. */
   pods: readonly Pod[];
+  /** Opted-in Services (the class index), as cache-view.ts keeps them. */
   services: readonly Service[];
+  /** Every slice, with only this node's endpoints (cache-view.ts). */
   slices: readonly EndpointSlice[];
+  /** The slices of a Service (namespace/name), from the cache's index. */
+  slicesOf?: (serviceKey: string) => readonly EndpointSlice[];
   classes: readonly LoadBalancerClass[];
   pools: readonly PodAddressPool[];
   peers: readonly BGPPeer[];
@@ -58,20 +65,35 @@ export class AgentInformers {
   /** The first Pod informer event not yet taken in by a snapshot. */
   #podEventAt: number | undefined;
 
-  constructor(client: KubeClient, o: { nodeName: string; secretsNamespace: string; log: Logger; onChange: () => void }) {
+  constructor(client: KubeClient, o: { nodeName: string; secretsNamespace: string; log: Logger; onChange: () => void; apiEncoding?: 'protobuf' | 'json' }) {
+    // How the built-in kinds are asked for; custom resources are JSON (a real API server answers
+    // 406 to a custom resource asked for protobuf first).
+    const BUILTIN_CODEC: WireCodec = o.apiEncoding === 'json' ? jsonCodec : protobufCodec;
     this.#nodeName = o.nodeName;
     this.#secretsNamespace = o.secretsNamespace;
-    const inf = <T extends KubernetesObject>(path: string, sel: { fieldSelector?: string } = {}, onChange: () => void = o.onChange) =>
-      new ResilientInformer<T>(client, { path, onChange, log: o.log.child({ informer: path }), ...sel });
+    const inf = <T extends KubernetesObject>(path: string, extra: Partial<InformerOptions<T>> = {}) =>
+      new ResilientInformer<T>(client, { path, onChange: o.onChange, log: o.log.child({ informer: path }), ...extra });
     const podChanged = (): void => {
       this.#podEventAt ??= performance.now();
       o.onChange();
     };
     this.#all = {
-      pods: inf(`/api/v1/pods`, { fieldSelector: `spec.nodeName=${o.nodeName}` }, podChanged),
-      node: inf(`/api/v1/nodes`, { fieldSelector: `metadata.name=${o.nodeName}` }),
-      services: inf(`/api/v1/services`),
-      slices: inf(`/apis/discovery.k8s.io/v1/endpointslices`),
+      pods: inf(`/api/v1/pods`, { fieldSelector: `spec.nodeName=${o.nodeName}`, onChange: podChanged, codec: BUILTIN_CODEC }),
+      node: inf(`/api/v1/nodes`, { fieldSelector: `metadata.name=${o.nodeName}`, codec: BUILTIN_CODEC }),
+      // The two collections that grow with the cluster: kept as the planners read them, and
+      // a change no planner on this node can see costs a lookup, not a loop run.
+      services: inf<Service & KubernetesObject>(`/api/v1/services`, {
+        transform: serviceTransform,
+        relevant: serviceRelevant,
+        indexers: serviceIndexers,
+        codec: BUILTIN_CODEC,
+      }),
+      slices: inf<EndpointSlice & KubernetesObject>(`/apis/discovery.k8s.io/v1/endpointslices`, {
+        transform: sliceTransform(o.nodeName),
+        relevant: sliceRelevant,
+        indexers: sliceIndexers,
+        codec: BUILTIN_CODEC,
+      }),
       classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`),
       pools: inf(`/apis/${API_VERSION}/podaddresspools`),
       peers: inf(`/apis/${API_VERSION}/bgppeers`),
@@ -106,8 +128,9 @@ export class AgentInformers {
       nodeName: this.#nodeName,
       node: i.node.get(this.#nodeName),
       pods: i.pods.list().filter((p) => p.spec?.nodeName === this.#nodeName),
-      services: i.services.list(),
+      services: i.services.indexed('class'),
       slices: i.slices.list(),
+      slicesOf: (key) => i.slices.byIndex('service', key),
       classes: i.classes.list(),
       pools: i.pools.list(),
       peers: i.peers.list(),

@@ -64,6 +64,13 @@ export interface ApiServer {
   /** Direct in-process access: same semantics and events as the HTTP API. */
   store: ObjectStore;
   faults: ApiServerFaults;
+  /**
+   * What a kube-apiserver restart looks like to clients: every connection drops, the port
+   * refuses connections for `downMs`, and the new process's watch cache starts at the current
+   * resourceVersion (a watch from an older one gets 410). The store (etcd), the certificates and
+   * the tokens stay; faults set on the old process (latency, failNext) do not.
+   */
+  restart(opts?: { downMs?: number }): Promise<void>;
   /** Open HTTP watch streams (for tests). */
   openWatchCount(): number;
   /** Requests RBAC refused so far (403), oldest first: what an audit log would show. */
@@ -117,16 +124,19 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   const authn = new Authenticator(pki, store);
   const authz = new RbacAuthorizer(store);
   const adminToken = authn.addStaticToken({ username: 'kubernetes-admin', groups: ['system:masters'] });
-  const http = new ApiHttpServer(store, {
+  const httpOptions = {
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000,
     tls: { certPem: pki.serving.certPem, keyPem: pki.serving.keyPem, clientCaPem: pki.clientCa.certPem },
     authn,
     authz,
-  });
-  await new Promise<void>((resolve, reject) => {
-    http.server.once('error', reject);
-    http.server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  };
+  const listen = async (h: ApiHttpServer, port: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      h.server.once('error', reject);
+      h.server.listen(port, '127.0.0.1', () => resolve());
+    });
+  let http = new ApiHttpServer(store, httpOptions);
+  await listen(http, opts.port ?? 0);
   const port = (http.server.address() as AddressInfo).port;
   const url = `https://127.0.0.1:${port}`;
   const caPem = pki.serverCa.certPem;
@@ -180,6 +190,14 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
       setLatencyMs: (ms) => {
         http.latencyMs = ms;
       },
+    },
+    restart: async (o = {}) => {
+      await http.close();
+      // The new process's watch cache starts at etcd's current revision.
+      store.compact();
+      await new Promise((r) => setTimeout(r, o.downMs ?? 0));
+      http = new ApiHttpServer(store, httpOptions);
+      await listen(http, port);
     },
     openWatchCount: () => http.openWatchCount,
     deniedRequests: () => [...http.denied],

@@ -36,6 +36,14 @@ const AGENT_FLAGS: Flag[] = [
     check: checkPositiveInt,
     description: "the Octavia amphorae's heartbeat interval (health_manager.heartbeat_interval): how late an ONLINE report may be",
   },
+  {
+    name: 'api-encoding',
+    type: 'string',
+    arg: 'ENC',
+    default: 'protobuf',
+    choices: ['protobuf', 'json'],
+    description: 'how Pods, Nodes, Services and EndpointSlices are listed and watched (custom resources are always JSON)',
+  },
   { name: 'health-port', type: 'string', arg: 'PORT', default: '9253', check: checkPort, description: 'port for /healthz and /readyz (0: none)' },
   {
     name: 'health-address',
@@ -135,6 +143,7 @@ export async function runAgent(p: Parsed): Promise<number> {
     kernel: bool(p, 'no-kernel-routes') ? false : netns ? { netns } : {},
     pendingPollMs: Number(str(p, 'pending-poll-ms')),
     holdDownMs: Number(str(p, 'hold-down-seconds')) * 1000,
+    apiEncoding: str(p, 'api-encoding') === 'json' ? 'json' : 'protobuf',
     metrics: new AgentMetrics({ processMetrics: true }),
   });
   const server = serveAgentHttp({

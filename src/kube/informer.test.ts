@@ -1,15 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { waitFor } from '../lab/netns.js';
-import { KubeClient } from './client.js';
+import type { KubeClient } from './client.js';
 import { ResilientInformer } from './informer.js';
 import { adminClient } from '../../testkit/api-client.js';
 
 let api: ApiServer;
 let client: KubeClient;
-const log = pino({ level: 'silent' });
+const log = pino({ level: process.env.DBGLOG ?? 'silent' });
 
 function cm(name: string): { apiVersion: string; kind: string; metadata: { name: string; namespace: string }; data: Record<string, string> } {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { v: name } };
@@ -77,14 +77,15 @@ describe('ResilientInformer', () => {
     await inf.start();
     // The next lists fail: the informer must back off and keep the last good cache meanwhile.
     api.faults.failNext({ count: 3, status: 503, match: (method, path) => method === 'GET' && !path.includes('watch') });
-    // Cut the watch before 'new' exists: had the old watch delivered 'new' first, the informer
-    // would resume from that (post-compaction) resourceVersion and never see a 410.
+    // In one tick, before the informer sees its watch end: 'new' is written while no watch is
+    // open and the history is expired, so resuming from the last resourceVersion is a 410.
     api.faults.closeAllWatches();
+    api.store.create('configmaps', cm('new'));
     api.faults.compact();
-    await client.create('/api/v1/namespaces/default/configmaps', cm('new'));
     await new Promise((r) => setTimeout(r, 30));
     expect(names(inf)).toContain('old'); // never an empty cache in between
     await waitFor('relisted after failures', () => (names(inf).includes('new') ? true : undefined), 10_000, 10);
+    expect(inf.restarts.relist).toBe(1);
     expect(inf.restarts.error).toBeGreaterThanOrEqual(2);
     await inf.stop();
   });

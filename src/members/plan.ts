@@ -21,7 +21,27 @@ export interface MemberSnapshot {
   pods: readonly Pod[];
   services: readonly Service[];
   endpointSlices: readonly EndpointSlice[];
+  /** The slices of a Service (namespace/name) from a cache index; without it, endpointSlices is scanned. */
+  slicesOf?: (serviceKey: string) => readonly EndpointSlice[];
   classes: readonly LoadBalancerClass[];
+}
+
+/** The namespace/name of the Service a slice belongs to; undefined for none, and for FQDN slices (never members). */
+export function sliceServiceKey(s: EndpointSlice): string | undefined {
+  const svc = s.metadata.labels?.[LABEL_SERVICE_NAME];
+  return svc && s.addressType !== 'FQDN' ? `${s.metadata.namespace ?? 'default'}/${svc}` : undefined;
+}
+
+function slicesLookup(slices: readonly EndpointSlice[]): (serviceKey: string) => readonly EndpointSlice[] {
+  const byService = new Map<string, EndpointSlice[]>();
+  for (const s of slices) {
+    const key = sliceServiceKey(s);
+    if (key === undefined) continue;
+    const list = byService.get(key) ?? [];
+    list.push(s);
+    byService.set(key, list);
+  }
+  return (key) => byService.get(key) ?? [];
 }
 
 export interface PodKey {
@@ -159,15 +179,7 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
   const podsByName = new Map<string, Pod>();
   for (const p of snap.pods) podsByName.set(`${p.metadata.namespace ?? 'default'}/${p.metadata.name}`, p);
 
-  const slicesByService = new Map<string, EndpointSlice[]>();
-  for (const s of snap.endpointSlices) {
-    const svc = s.metadata.labels?.[LABEL_SERVICE_NAME];
-    if (!svc || s.addressType === 'FQDN') continue;
-    const key = `${s.metadata.namespace ?? 'default'}/${svc}`;
-    const list = slicesByService.get(key) ?? [];
-    list.push(s);
-    slicesByService.set(key, list);
-  }
+  const slicesOf = snap.slicesOf ?? slicesLookup(snap.endpointSlices);
 
   const bindings: BindingResult[] = [];
   const members = new Map<string, DesiredMember>();
@@ -179,7 +191,7 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
   for (const svc of services) {
     const parsed = parseServiceBinding(svc, classes);
     const { namespace, name } = keyOf(svc);
-    if (hostsEndpoints(slicesByService.get(`${namespace}/${name}`) ?? [], snap.nodeName, podsByName, namespace)) {
+    if (hostsEndpoints(slicesOf(`${namespace}/${name}`), snap.nodeName, podsByName, namespace)) {
       problems.push(...parsed.problems);
       const className = (svc.metadata.annotations?.[ANNOTATION_LOAD_BALANCER] ?? '').trim();
       if (!reportedClasses.has(className)) problems.push(...(classProblems.get(className) ?? []));
@@ -190,7 +202,7 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
     const { binding, lbClass } = parsed.result;
     // One Warning per slice, address and Pod however many ports name them.
     const foreign = new Set<string>();
-    for (const slice of slicesByService.get(`${binding.namespace}/${binding.name}`) ?? []) {
+    for (const slice of slicesOf(`${binding.namespace}/${binding.name}`)) {
       for (const port of binding.ports) {
         const slicePort = slice.ports?.find((p) => (p.name ?? '') === port.portName);
         if (slicePort?.port === undefined) continue;

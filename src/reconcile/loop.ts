@@ -60,6 +60,8 @@ export class ReconcileLoop<S, C = never> {
   #running = false;
   #done: Promise<void> | undefined;
   #lastRunAt = 0;
+  #runStartedAt: number | undefined;
+  #runs = 0;
   #snapshotFailures = 0;
   lastRun: LoopRunReport<C> | undefined;
 
@@ -74,6 +76,16 @@ export class ReconcileLoop<S, C = never> {
   /** When the last run finished (the owner's liveness check). */
   get lastRunAt(): number {
     return this.#lastRunAt;
+  }
+
+  /** Runs completed so far. */
+  get runs(): number {
+    return this.#runs;
+  }
+
+  /** When the run in progress started; undefined while the loop waits for a signal or a wake-up. */
+  get runStartedAt(): number | undefined {
+    return this.#runStartedAt;
   }
 
   /** Asks for a run; any number of calls before it starts give one run. */
@@ -117,7 +129,10 @@ export class ReconcileLoop<S, C = never> {
       await this.#signal.wait();
       if (!this.#running) break;
       const waiters = this.#waiters.splice(0);
+      this.#runStartedAt = this.#o.now();
       const report = await this.#runOnce();
+      this.#runStartedAt = undefined;
+      this.#runs += 1;
       this.lastRun = report;
       this.#lastRunAt = this.#o.now();
       for (const w of waiters) w(report);
