@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { waitFor } from '../src/lab/netns.js';
-import { Controller } from '../src/controller/controller.js';
+import type { Controller } from '../src/controller/controller.js';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
 import { calicoResources } from '../testkit/calico-resources.js';
 import { renderCalico, type CalicoRenderInput, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../src/controller/calico/render.js';
@@ -25,6 +25,7 @@ import { parseLabelSelector, selectorMatches } from '../src/util/label-selector.
 import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
 
 import type { Obj } from '../src/apiserver/resource-type.js';
+import { testController } from '../testkit/controller-replica.js';
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'golden/calico');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -433,17 +434,7 @@ describe('the controller Calico loop against the API server', () => {
     });
     for (const id of ['ctl-a', 'ctl-b']) {
       const kc = api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'control-plane' }).kubeConfig();
-      const c = new Controller({
-        kubeConfig: kc,
-        log,
-        identity: id,
-        webhookPort: 0,
-        webhookHost: '127.0.0.1',
-        leaseDurationSeconds: 1,
-        renewDeadlineMs: 700,
-        retryPeriodMs: 100,
-        bgp: 'calico',
-      });
+      const c = testController({ kubeConfig: kc, log, identity: id, bgp: 'calico' });
       ctls.push(c);
       await c.start();
     }

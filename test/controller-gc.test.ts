@@ -11,8 +11,9 @@ import { memberName } from '../src/lb/naming.js';
 import type { EventToRecord } from '../src/kube/events.js';
 import type { LoadBalancerClass, Service } from '../src/api/types.js';
 import { MemberGc, planMemberGc, type GcSnapshot } from '../src/controller/member-gc.js';
-import { Controller } from '../src/controller/controller.js';
+import type { Controller } from '../src/controller/controller.js';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
+import { testController } from '../testkit/controller-replica.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const GRACE = 120_000;
@@ -171,18 +172,7 @@ describe('controller: member GC live, leader only', () => {
     const gone = await add('web', 'node-gone', '127.0.0.32', 8080);
     for (const id of ['ctl-a', 'ctl-b']) {
       const kc = api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'node-a' }).kubeConfig();
-      const c = new Controller({
-        kubeConfig: kc,
-        log,
-        identity: id,
-        webhookPort: 0,
-        webhookHost: '127.0.0.1',
-        leaseDurationSeconds: 1,
-        renewDeadlineMs: 700,
-        retryPeriodMs: 100,
-        gcGraceMs: 1_500,
-        gcIntervalMs: 200,
-      });
+      const c = testController({ kubeConfig: kc, log, identity: id, gcGraceMs: 1_500, gcIntervalMs: 200 });
       ctls.push(c);
       await c.start();
     }

@@ -5,13 +5,14 @@ import { approvalFor, contentDigests } from '../src/bgp/approval.js';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { waitFor } from '../src/lab/netns.js';
-import { Controller } from '../src/controller/controller.js';
+import type { Controller } from '../src/controller/controller.js';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
 import type { Condition, PodAddressPool } from '../src/api/types.js';
 import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 import type { Obj } from '../src/apiserver/resource-type.js';
+import { testController } from '../testkit/controller-replica.js';
 
 let api: ApiServer;
 const ctls: Controller[] = [];
@@ -49,16 +50,7 @@ beforeAll(async () => {
   for (const id of ['ctl-a', 'ctl-b']) {
     // Each replica as its Deployment's Pod: the podlb-controller ServiceAccount's own token.
     const kc = api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'node1' }).kubeConfig();
-    const c = new Controller({
-      kubeConfig: kc,
-      log,
-      identity: id,
-      webhookPort: 0,
-      webhookHost: '127.0.0.1',
-      leaseDurationSeconds: 1,
-      renewDeadlineMs: 700,
-      retryPeriodMs: 100,
-    });
+    const c = testController({ kubeConfig: kc, log, identity: id });
     ctls.push(c);
     await c.start();
   }

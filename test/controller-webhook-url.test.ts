@@ -13,18 +13,18 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { controllerResources } from '../testkit/controller-resources.js';
-import { Controller } from '../src/controller/controller.js';
+import type { Controller } from '../src/controller/controller.js';
 import { certInfo } from '../src/controller/certs.js';
 import { secretToBundle } from '../src/controller/tls-manager.js';
 import { WEBHOOK_PATH } from '../src/controller/webhook-server.js';
 import { waitFor } from '../src/lab/netns.js';
 import { loadYamlDocs, repoRoot } from '../testkit/install-schema.js';
+import { testController } from '../testkit/controller-replica.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const NS = 'podlb-system';
 const TLS_NS = 'podlb-controller';
 const GATE = 'podlb.io/load-balancer-ready';
-const FAST_LEASE = { leaseDurationSeconds: 1, renewDeadlineMs: 700, retryPeriodMs: 100 };
 // Shared by both replicas, as --webhook-extra-sans would be: a VIP and a name in front of them.
 const EXTRA = { extraDnsNames: ['webhook.example.com'], extraIpAddresses: ['192.0.2.10'] };
 
@@ -126,17 +126,7 @@ describe('webhook through a URL clientConfig naming an IP', () => {
     kc.loadFromString(api.kubeconfigYaml());
     // Two replicas, each bound to its own address (two Pod IPs); the first leads and issues.
     for (const [i, ip] of ['127.0.0.1', '127.0.0.3'].entries()) {
-      const ctl = new Controller({
-        kubeConfig: kc,
-        log,
-        identity: `ctl-${i}`,
-        webhookPort: 0,
-        webhookHost: ip,
-        ownIpAddresses: [ip],
-        ...EXTRA,
-        ...FAST_LEASE,
-        gcIntervalMs: 60_000,
-      });
+      const ctl = testController({ kubeConfig: kc, log, identity: `ctl-${i}`, webhookHost: ip, ownIpAddresses: [ip], ...EXTRA, gcIntervalMs: 60_000 });
       await ctl.start();
       replicas.push({ ctl, ip });
       if (i === 0)

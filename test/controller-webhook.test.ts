@@ -13,18 +13,18 @@ import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { applyJsonPatch, type Json } from '../src/apiserver/patch.js';
 import { KubeClient } from '../src/kube/client.js';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
-import { Controller, serviceDnsNames } from '../src/controller/controller.js';
+import { type Controller, serviceDnsNames } from '../src/controller/controller.js';
 import { isSignedBy, splitPemBundle } from '../src/controller/certs.js';
 import { DAY_MS, TlsManager, secretToBundle } from '../src/controller/tls-manager.js';
 import { WEBHOOK_PATH } from '../src/controller/webhook-server.js';
 import { eventually } from '../testkit/eventually.js';
+import { testController } from '../testkit/controller-replica.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const NS = 'podlb-system';
 const TLS_NS = 'podlb-controller';
 const SERVER_NAME = 'podlb-webhook.podlb-system.svc';
 const GATE = 'podlb.io/load-balancer-ready';
-const FAST_LEASE = { leaseDurationSeconds: 1, renewDeadlineMs: 700, retryPeriodMs: 100 };
 
 async function apiWithWebhookConfig(): Promise<{ api: ApiServer; kc: KubeConfig; client: KubeClient }> {
   const api = await startApiServer({ resources: controllerResources() });
@@ -152,7 +152,7 @@ describe('webhook: gate injection over HTTPS', () => {
     svc('ads', 'plain', { app: 'plain' }, false);
     svc('ads', 'headless-manual', undefined, true); // no selector: selects no Pod
     svc('other', 'elsewhere', { app: 'elsewhere' }, true);
-    ctl = new Controller({ kubeConfig: env.kc, log, identity: 'ctl-0', webhookPort: 0, webhookHost: '127.0.0.1', ...FAST_LEASE, gcIntervalMs: 60_000 });
+    ctl = testController({ kubeConfig: env.kc, log, identity: 'ctl-0', gcIntervalMs: 60_000 });
     await ctl.start();
     await waitFor('controller ready', () => ctl.ready && ctl.isLeader);
     ca = await waitFor('caBundle patched', () => caBundleOf(env.api) || undefined);
@@ -234,15 +234,7 @@ describe('webhook: gate injection over HTTPS', () => {
   });
 
   it('a second replica (not the leader) serves the same certificate from the shared Secret and answers the same', async () => {
-    const second = new Controller({
-      kubeConfig: controllerKubeConfig(env.api),
-      log,
-      identity: 'ctl-1',
-      webhookPort: 0,
-      webhookHost: '127.0.0.1',
-      ...FAST_LEASE,
-      gcIntervalMs: 60_000,
-    });
+    const second = testController({ kubeConfig: controllerKubeConfig(env.api), log, identity: 'ctl-1', gcIntervalMs: 60_000 });
     try {
       await second.start();
       await waitFor('second replica ready', () => second.ready);
@@ -394,13 +386,10 @@ describe('webhook TLS: live rotation, no restart', () => {
       spec: { selector: { app: 'bidder' }, ports: [{ port: 80 }] },
     });
     // Test-sized lifetimes: the serving cert rotates about every 2 s, the CA after about 6 s.
-    ctl = new Controller({
+    ctl = testController({
       kubeConfig: env.kc,
       log,
       identity: 'ctl-live',
-      webhookPort: 0,
-      webhookHost: '127.0.0.1',
-      ...FAST_LEASE,
       certLifetimeMs: 3_000,
       caLifetimeMs: 9_000,
       tlsCheckMs: 100,

@@ -28,6 +28,7 @@ export class Agent {
   readonly #informers: AgentInformers;
   readonly #loop: ReconcileLoop<AgentSnapshot, NodeStatusContribution>;
   readonly #members: LbMembersReconciler;
+  readonly #gates: ReadinessGatesReconciler;
   readonly #kernel: KernelRoutesReconciler | undefined;
   readonly #birdControl: BirdControl | undefined;
   readonly #client: KubeClient;
@@ -67,7 +68,16 @@ export class Agent {
       random,
       instanceCheckMs: o.resyncMs,
     });
-    const gates = new ReadinessGatesReconciler({ client, members: this.#members, pendingPollMs: o.pendingPollMs ?? 25, log: child('gates'), metrics, random });
+    const gates = new ReadinessGatesReconciler({
+      client,
+      members: this.#members,
+      pendingPollMs: o.pendingPollMs ?? 25,
+      log: child('gates'),
+      metrics,
+      random,
+      wake: signal,
+    });
+    this.#gates = gates;
     const bgp = o.bird ? agentBgp({ ...o, bird: o.bird }, { metrics, child, signal }) : undefined;
     this.#birdControl = bgp?.control;
     this.#kernel = bgp?.kernel;
@@ -126,6 +136,8 @@ export class Agent {
 
   async stop(): Promise<void> {
     await this.#loop.stop();
+    // Gate writes run beside the loop: let those under way finish before the client goes.
+    await this.#gates.close();
     await this.#informers.stop();
     await this.#client.close();
     await this.#members.close();

@@ -14,7 +14,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { ANNOTATION_LOAD_BALANCER, type EndpointSlice, LABEL_SERVICE_NAME, type Service } from '../api/types.js';
 import type { WireObject } from '../kube/wire.js';
 import { isOptedIn } from '../members/binding.js';
-import { sliceServiceKey } from '../members/plan.js';
+import { firstNodeOfEndpoints, sliceServiceKey } from '../members/plan.js';
 
 type Meta = Record<string, unknown>;
 
@@ -23,6 +23,17 @@ function pickMeta(meta: Meta | undefined, extra: (m: Meta) => Meta = () => ({}))
   const out: Meta = {};
   for (const k of ['name', 'namespace', 'uid', 'resourceVersion', 'deletionTimestamp']) if (m[k] !== undefined) out[k] = m[k];
   return { ...out, ...extra(m) };
+}
+
+/**
+ * The first node by name among ALL of a slice's endpoints, recorded on arrival beside the slim
+ * slice (whose endpoints are this node's only): the planner's Event speaker rule needs it. Keyed
+ * by the cached object, so an entry goes when its slice version leaves the cache.
+ */
+const firstNodes = new WeakMap<object, string>();
+
+export function sliceFirstNode(slice: EndpointSlice): string | undefined {
+  return firstNodes.has(slice) ? firstNodes.get(slice) : firstNodeOfEndpoints(slice);
 }
 
 export function sliceTransform(nodeName: string): (raw: WireObject) => EndpointSlice & KubernetesObject {
@@ -37,7 +48,7 @@ export function sliceTransform(nodeName: string): (raw: WireObject) => EndpointS
         ...(ep.targetRef !== undefined ? { targetRef: ep.targetRef } : {}),
         ...(ep.conditions !== undefined ? { conditions: ep.conditions } : {}),
       }));
-    return {
+    const slim = {
       ...(r.apiVersion !== undefined ? { apiVersion: r.apiVersion } : {}),
       ...(r.kind !== undefined ? { kind: r.kind } : {}),
       metadata: pickMeta(r.metadata, () => (service !== undefined ? { labels: { [LABEL_SERVICE_NAME]: service } } : {})),
@@ -45,6 +56,9 @@ export function sliceTransform(nodeName: string): (raw: WireObject) => EndpointS
       ...(r.ports !== undefined ? { ports: r.ports } : {}),
       endpoints,
     } as EndpointSlice & KubernetesObject;
+    const first = firstNodeOfEndpoints(r as EndpointSlice);
+    if (first !== undefined) firstNodes.set(slim, first);
+    return slim;
   };
 }
 
@@ -70,7 +84,8 @@ function sameView<T extends { metadata: { resourceVersion?: string } }>(a: T, b:
 /** A slice matters while it has endpoints on this node, before or after, and only if what the planners see changed. */
 export function sliceRelevant(before: EndpointSlice | undefined, after: EndpointSlice | undefined): boolean {
   if (!hasEndpoints(before) && !hasEndpoints(after)) return false;
-  return !before || !after || !sameView(before, after);
+  // The first node can change with no change here: which node reports the Service's problems.
+  return !before || !after || !sameView(before, after) || sliceFirstNode(before) !== sliceFirstNode(after);
 }
 
 /** A Service matters while it is opted in, before or after. */

@@ -43,6 +43,11 @@ export class GateWriter {
     }
   }
 
+  /** No gate write before this time (ms since epoch). */
+  get notBefore(): number {
+    return this.#notBefore;
+  }
+
   /** When the loop should try a failed write again. */
   retryAt(err: unknown, now: number): number {
     return Math.max(now + retryDelayMs(err, GATE_RETRY_MS), this.#notBefore);

@@ -117,6 +117,7 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
       services: s.services,
       endpointSlices: s.slices,
       ...(s.slicesOf ? { slicesOf: s.slicesOf } : {}),
+      ...(s.firstNodeOf ? { firstNodeOf: s.firstNodeOf } : {}),
       classes: s.classes,
     });
     const livePodIps = new Set(s.pods.flatMap((p) => [...podIps(p)]));

@@ -6,7 +6,7 @@ import { AgentMetrics } from './metrics.js';
 import { buildNodeStatus, NodeStatusReconciler, type NodeStatusContribution } from './node-status.js';
 import type { AgentSnapshot } from './snapshot.js';
 import { NodeStatusWriter } from './status.js';
-import { adminClient } from '../../testkit/api-client.js';
+import { adminClient, adminKubeConfig } from '../../testkit/api-client.js';
 
 const log = pino({ level: 'silent' });
 
@@ -62,5 +62,49 @@ describe('NodeStatusReconciler', () => {
     const stored = api.store.get('podlbnodes', 'ns-rec') as { status: { members: unknown; conditions: { type: string; reason: string }[] } };
     expect(stored.status.members).toEqual({ registered: 0, healthy: 0, draining: 0 });
     expect(stored.status.conditions.map((c) => `${c.type}/${c.reason}`)).toEqual(['KernelRoutesSynced/NetlinkUnavailable']);
+  });
+  it('writes once, then not at all over idle runs: timestamps alone are no change', async () => {
+    class CountingClient extends KubeClient {
+      writes: string[] = [];
+      override patch<T>(path: string, body: unknown, type: Parameters<KubeClient['patch']>[2]): Promise<T> {
+        this.writes.push(`PATCH ${path}`);
+        return super.patch<T>(path, body, type);
+      }
+      override create<T>(path: string, body: unknown): Promise<T> {
+        this.writes.push(`POST ${path}`);
+        return super.create<T>(path, body);
+      }
+    }
+    const counting = new CountingClient(adminKubeConfig(api));
+    const parts: (NodeStatusContribution | undefined)[] = [
+      {
+        fields: {
+          bgp: {
+            sessions: [{ peer: 'tor', protocol: 'bgp_tor', peerAddress: '172.31.0.1', state: 'Established', since: '2026-12-06T09:00:00Z', routesExported: 1 }],
+          },
+        },
+      },
+      { conditions: [{ type: 'BGPReady', status: 'True', reason: 'Established', message: '1/1 sessions up' }] },
+      { fields: { members: { registered: 3, healthy: 3, draining: 0 } } },
+    ];
+    let now = Date.parse('2026-12-06T10:00:00Z');
+    const r = new NodeStatusReconciler({
+      writer: new NodeStatusWriter(counting, 'ns-idle', log, { now: () => now }),
+      contributions: () => parts,
+      metrics: new AgentMetrics(),
+    });
+    await r.reconcile({ node: undefined } as AgentSnapshot, now);
+    expect(counting.writes).toEqual(['POST /apis/podlb.io/v1alpha1/podlbnodes', 'PATCH /apis/podlb.io/v1alpha1/podlbnodes/ns-idle/status']);
+    for (let i = 0; i < 30; i++) {
+      now += 2_000;
+      await r.reconcile({ node: undefined } as AgentSnapshot, now);
+    }
+    expect(counting.writes, counting.writes.join('\n')).toHaveLength(2);
+    // A real change is written, with the condition's transition time of that run.
+    parts[2] = { fields: { members: { registered: 4, healthy: 3, draining: 0 } } };
+    await r.reconcile({ node: undefined } as AgentSnapshot, now);
+    expect(counting.writes).toHaveLength(3);
+    const stored = api.store.get('podlbnodes', 'ns-idle') as { status: { conditions: { lastTransitionTime: string }[] } };
+    expect(stored.status.conditions[0]!.lastTransitionTime).toBe('2026-12-06T10:00:00.000Z');
   });
 });

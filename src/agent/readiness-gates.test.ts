@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { READINESS_GATE, type Pod } from '../api/types.js';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { startHttpStub, tooManyRequests } from '../../testkit/http-stub.js';
@@ -89,6 +89,7 @@ describe('ReadinessGatesReconciler', () => {
     const members = { current: run, addedAt: () => undefined as number | undefined };
     const r = new ReadinessGatesReconciler({ client, members, pendingPollMs: 25, log, metrics: new AgentMetrics(), random: () => 0 });
     const first = await r.reconcile(snap, now);
+    await r.idle();
     expect(gate(stored())).toMatchObject({ status: 'False', reason: 'RegistrationInProgress', lastTransitionTime: '2026-11-23T10:00:10.000Z' });
     expect(r.lastWritten.map((d) => d.status)).toEqual(['False']);
     // Jittered early only: 25 ms × 0.8 with random() = 0.
@@ -98,11 +99,13 @@ describe('ReadinessGatesReconciler', () => {
     // The cache has not caught up yet: the same decision is not written again.
     members.current = { ...run, at: now + 25 };
     await r.reconcile(snap, now + 25);
+    await r.idle();
     expect(stored().metadata.resourceVersion).toBe(rv);
 
     const healthy = { ...run.outcome, views: new Map([...run.outcome.views].map(([k]) => [k, { registered: true, healthy: true }])) };
     members.current = { at: now + 2_000, plan: run.plan, outcome: healthy };
     const done = await r.reconcile(snap, now + 2_000);
+    await r.idle();
     expect(gate(stored())).toMatchObject({ status: 'True', reason: 'LoadBalancerHealthy', lastTransitionTime: '2026-11-23T10:00:12.000Z' });
     // No more polling for it: only the planner's fail-safe deadline remains until the cache shows True.
     expect(done.nextWakeAt).toBe(Date.parse('2026-11-23T10:10:00Z'));
@@ -125,7 +128,9 @@ describe('ReadinessGatesReconciler', () => {
       const errors = async (): Promise<number> => (await metrics.reconcileErrors.get()).values.find((v) => v.labels.component === 'gates')?.value ?? 0;
       const warnings = () => lines.filter((l) => l.level >= 40).map((l) => l.msg);
 
-      expect((await r.reconcile(snap, now)).nextWakeAt).toBe(now + 7000);
+      // The write runs beside the loop: its 429 reaches the run after it.
+      await r.reconcile(snap, now);
+      await r.idle();
       expect(seen).toEqual([`PATCH /api/v1/namespaces/ads/pods/throttled/status`]);
       expect([await errors(), warnings()]).toEqual([1, ['could not patch readiness gate']]);
       // The line carries the Error itself (type, code, the server's status), and the metric its code.
@@ -140,14 +145,117 @@ describe('ReadinessGatesReconciler', () => {
       // Woken again a second later (any informer event): nothing sent, nothing new reported.
       members.current = { ...run, at: now + 1000 };
       expect((await r.reconcile(snap, now + 1000)).nextWakeAt).toBe(now + 7000);
+      await r.idle();
       expect(seen).toHaveLength(1);
       expect([await errors(), warnings()]).toEqual([1, ['could not patch readiness gate']]);
-      expect(lines.map((l) => l.msg)).toContain('readiness gate write held back');
 
       members.current = { ...run, at: now + 7000 };
       await r.reconcile(snap, now + 7000);
+      await r.idle();
       expect(seen).toHaveLength(2);
     } finally {
+      await stub.close();
+    }
+  });
+});
+
+describe('ReadinessGatesReconciler: a burst of gate writes', () => {
+  /** `count` gated Pods on this node behind one Service, each registered, healthy or not per `healthy`. */
+  function burst(count: number, healthy: boolean, at: number): { snap: AgentSnapshot; run: MembersRun } {
+    const names = Array.from({ length: count }, (_, i) => `b${i}`);
+    const pods = names.map((n, i) => {
+      const p = pod(n, { containersReady: true, ip: `10.244.1.${10 + i}` });
+      return { ...p, metadata: { ...p.metadata, uid: `uid-${n}` } };
+    });
+    const slices = [slice(names.map((n, i) => ({ pod: n, ip: `10.244.1.${10 + i}`, ready: false })))];
+    const snap: AgentSnapshot = {
+      nodeName: NODE,
+      node: undefined,
+      pods,
+      services: [service()],
+      slices,
+      classes: [lbClass()],
+      pools: [],
+      peers: [],
+      secrets: [],
+      gateway: undefined,
+      observedAt: 0,
+    };
+    const plan = planMembers({ nodeName: NODE, pods, services: snap.services, endpointSlices: slices, classes: snap.classes });
+    expect(plan.members).toHaveLength(count);
+    const views = new Map(plan.members.map((m) => [memberKey(m.backend, m.name), { registered: true, healthy }]));
+    const outcome = {
+      views,
+      details: new Map(),
+      instances: [],
+      counts: { registered: count, healthy: 0, draining: 0 },
+      events: [],
+      added: [],
+    } as MemberOutcome;
+    return { snap, run: { at, plan, outcome } };
+  }
+
+  it('bounded in flight; one slow write holds neither the loop nor the others; a True decided meanwhile replaces the unsent False', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const sent: { pod: string; status: string }[] = [];
+    let releaseSlow: () => void = () => undefined;
+    const slowHeld = new Promise<void>((r) => (releaseSlow = r));
+    const stub = await startHttpStub((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const pod = /pods\/([^/]+)\/status/.exec(req.url ?? '')?.[1] ?? '';
+        const status = (JSON.parse(body) as { status: { conditions: { status: string }[] } }).status.conditions[0]!.status;
+        sent.push({ pod, status });
+        inFlight += 1;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        const answer = (): void => {
+          inFlight -= 1;
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        };
+        // The first write to b0 stalls until released; every other answers after 20 ms.
+        if (pod === 'b0' && status === 'False') void slowHeld.then(answer);
+        else setTimeout(answer, 20);
+      });
+    });
+    try {
+      const now = Date.parse('2026-11-23T10:00:10Z');
+      const pending = burst(40, false, now);
+      const members = { current: pending.run, addedAt: () => undefined as number | undefined };
+      const r = new ReadinessGatesReconciler({
+        client: new KubeClient(stub.kubeConfig()),
+        members,
+        pendingPollMs: 25,
+        log,
+        metrics: new AgentMetrics(),
+        random: () => 0,
+        concurrency: 4,
+      });
+      // The run returns at once: the writes go on beside the loop, b0's held by the server.
+      await r.reconcile(pending.snap, now);
+      await new Promise((res) => setTimeout(res, 60));
+      // The members turn healthy while most False writes still wait: True for all, those first.
+      const healthy = burst(40, true, now + 1000);
+      members.current = healthy.run;
+      await r.reconcile(healthy.snap, now + 1000);
+      await vi.waitFor(() => expect(sent.filter((s) => s.status === 'True').map((s) => s.pod)).toHaveLength(39), { timeout: 10_000 });
+      // b0's True waits for the answer to its False, which the server still holds.
+      expect(sent.filter((s) => s.pod === 'b0').map((s) => s.status)).toEqual(['False']);
+      releaseSlow();
+      await r.idle();
+      members.current = { ...healthy.run, at: now + 2000 };
+      await r.reconcile(healthy.snap, now + 2000);
+      await r.idle();
+
+      expect(maxInFlight).toBeLessThanOrEqual(4);
+      const last = new Map(sent.map((s) => [s.pod, s.status]));
+      expect([...last.values()].every((s) => s === 'True')).toBe(true);
+      expect(last.size).toBe(40);
+      // Far fewer than a False and a True for each Pod: most False writes were never sent.
+      expect(sent.filter((s) => s.status === 'False').length).toBeLessThan(12);
+    } finally {
+      releaseSlow();
       await stub.close();
     }
   });

@@ -9,7 +9,6 @@ import { planGates, type GateDecision } from '../members/gates.js';
 import { hasOurGate, memberKey } from '../members/plan.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import { jitter } from '../util/backoff.js';
-import { mapLimit } from '../util/concurrency.js';
 import { errorCode } from '../util/errors.js';
 import type { LbMembersReconciler } from './lb-members.js';
 import { GateWriteHeldBack, GateWriter } from './gate-writer.js';
@@ -26,6 +25,28 @@ export interface ReadinessGatesOptions {
   log: Logger;
   metrics: AgentMetrics;
   random: () => number;
+  /** Wakes the loop: a write failed and its retry time must be planned, or the last write of a burst settled. */
+  wake?: () => void;
+  /** Gate writes in flight at once (GATE_WRITE_CONCURRENCY). */
+  concurrency?: number;
+}
+
+/**
+ * Gate writes in flight at once, per agent. Not client-go's QPS 5 / burst 10: that is sized for
+ * a controller whose writes grow with the cluster, whereas these grow only with the Pods on one
+ * node (110 by default) and each unblocks a Pod's traffic; the kubelet, which writes the same
+ * pods/status for the same Pods, runs at QPS 50 / burst 100. A bound on concurrency rather than a
+ * rate follows the server's own pace (a slow server gets fewer requests per second, never a
+ * queue of them) and is what API Priority and Fairness counts (seats in flight): one node never
+ * holds more than this many of its priority level's seats. With ~10 ms per PATCH a 200-Pod burst
+ * is written in ~250 ms; a 429 stops every write until its Retry-After (GateWriter).
+ */
+export const GATE_WRITE_CONCURRENCY = 8;
+
+interface Queued {
+  pod: Pod;
+  d: GateDecision;
+  key: string;
 }
 
 export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeStatusContribution> {
@@ -34,7 +55,19 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
   readonly #gates: GateWriter;
   /** Gate writes made but not yet seen in the Pod cache: never write the same one twice. */
   readonly #written = new Map<string, string>();
-  /** Decisions patched in the last run (tests, logs). */
+  /** Writes sent and not answered yet, by Pod uid: the decision each carries. */
+  readonly #inFlight = new Map<string, string>();
+  /** This run's decisions not sent yet, by Pod uid: the next run replaces them (a False not sent yet becomes the True that followed it). */
+  #queue = new Map<string, Queued>();
+  /** What settled writes left for the next run to return: Events, retry times. */
+  #settledEvents: EventToRecord[] = [];
+  #retryTimes: number[] = [];
+  /** Pods whose last write failed: not sent again before this time, whatever wakes the loop. */
+  readonly #retryAt = new Map<string, number>();
+  /** The `now` of the run that queued the writes: their lastTransitionTime and retry base. */
+  #now = 0;
+  #idle: (() => void)[] = [];
+  /** Decisions patched since the last run started (tests, logs). */
   lastWritten: GateDecision[] = [];
 
   constructor(o: ReadinessGatesOptions) {
@@ -48,50 +81,116 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
     // Without this run's member outcome there is nothing true to say about any gate.
     if (!run || run.at !== now) return {};
     const { plan, outcome } = run;
-    const { log, metrics } = this.#o;
-    const events: EventToRecord[] = [];
-    const wakeTimes: number[] = [];
+    const wakeTimes: number[] = this.#retryTimes;
+    this.#retryTimes = [];
+    const events = this.#settledEvents;
+    this.#settledEvents = [];
     const gatePlan = planGates(s.pods, plan, outcome.views, now);
     if (gatePlan.nextDeadline !== undefined) wakeTimes.push(gatePlan.nextDeadline);
     const podsByUid = new Map(s.pods.map((p) => [p.metadata.uid ?? '', p]));
-    // Gate writes are independent: a burst of Pods is written in parallel streams.
-    const writes = gatePlan.decisions.filter((d) => podsByUid.has(d.pod.uid) && this.#written.get(d.pod.uid) !== `${d.status}/${d.reason}`);
-    await mapLimit(writes, 16, async (d) => {
-      const pod = podsByUid.get(d.pod.uid)!;
-      try {
-        await this.#gates.write(pod, d, now);
-        this.#written.set(d.pod.uid, `${d.status}/${d.reason}`);
-        this.lastWritten.push(d);
-        metrics.gateWrites.inc({ status: d.status, reason: d.reason });
-        if (d.status === 'True') {
-          const added = plan.members
-            .filter((m) => m.pod.uid === d.pod.uid)
-            .map((m) => this.#o.members.addedAt(memberKey(m.backend, m.name)))
-            .filter((t): t is number => t !== undefined);
-          if (added.length > 0) metrics.readinessSeconds.observe((performance.now() - Math.min(...added)) / 1000);
-        }
-        log.info({ pod: `${d.pod.namespace}/${d.pod.name}`, status: d.status, reason: d.reason }, 'readiness gate set');
-        if (d.event) events.push({ object: { apiVersion: 'v1', kind: 'Pod', namespace: d.pod.namespace, name: d.pod.name, uid: d.pod.uid }, ...d.event });
-      } catch (err) {
-        wakeTimes.push(this.#gates.retryAt(err, now));
-        // The 429 that started the wait was warned about and counted; what waits behind it is not news.
-        if (err instanceof GateWriteHeldBack) {
-          log.debug({ pod: `${d.pod.namespace}/${d.pod.name}`, err }, 'readiness gate write held back');
-          return;
-        }
-        log.warn({ pod: `${d.pod.namespace}/${d.pod.name}`, err }, 'could not patch readiness gate');
-        metrics.reconcileErrors.inc({ component: 'gates', code: errorCode(err) });
-      }
-    });
     // Forget write records once the cache shows them (or the Pod is gone).
     for (const [uid, key] of this.#written) {
       const p = podsByUid.get(uid);
       const c = p?.status?.conditions?.find((x) => x.type === READINESS_GATE);
       if (!p || (c && `${c.status}/${c.reason}` === key)) this.#written.delete(uid);
     }
+    for (const uid of this.#retryAt.keys()) if (!podsByUid.has(uid)) this.#retryAt.delete(uid);
+    // Writes run beside the loop, not inside it: one slow PATCH holds one slot, never the next
+    // run, and a True decided while a burst's False writes wait replaces them unsent.
+    const queue = new Map<string, Queued>();
+    for (const d of gatePlan.decisions) {
+      const pod = podsByUid.get(d.pod.uid);
+      const key = `${d.status}/${d.reason}`;
+      if (!pod || this.#written.get(d.pod.uid) === key || this.#inFlight.get(d.pod.uid) === key) continue;
+      const retryAt = this.#retryAt.get(d.pod.uid);
+      if (retryAt !== undefined && retryAt > now) {
+        wakeTimes.push(retryAt);
+        continue;
+      }
+      queue.set(d.pod.uid, { pod, d, key });
+    }
+    this.#queue = queue;
+    this.#now = now;
+    this.#pump();
     const pollAt = this.#nextPoll(run, podsByUid, now);
     if (pollAt !== undefined) wakeTimes.push(pollAt);
+    if (this.#gates.notBefore > now && this.#queue.size > 0) wakeTimes.push(this.#gates.notBefore);
     return { events, ...(wakeTimes.length > 0 ? { nextWakeAt: Math.min(...wakeTimes) } : {}) };
+  }
+
+  /** Drops what is not sent yet and waits for the writes under way (shutdown). */
+  async close(): Promise<void> {
+    this.#queue.clear();
+    await this.idle();
+  }
+
+  /** Resolves once no gate write is queued or in flight (tests). */
+  idle(): Promise<void> {
+    if (this.#queue.size === 0 && this.#inFlight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Starts queued writes up to the bound, Pods waiting to turn True first: those unblock traffic. */
+  #pump(): void {
+    const limit = this.#o.concurrency ?? GATE_WRITE_CONCURRENCY;
+    while (this.#inFlight.size < limit && this.#queue.size > 0) {
+      // The server asked to wait: nothing is sent until a run after its time.
+      if (this.#gates.notBefore > this.#now) break;
+      let next: Queued | undefined;
+      for (const q of this.#queue.values()) {
+        if (q.d.status === 'True' && !this.#inFlight.has(q.d.pod.uid)) {
+          next = q;
+          break;
+        }
+        if (!next && !this.#inFlight.has(q.d.pod.uid)) next = q;
+      }
+      // Only Pods with a write in flight are left: their next write waits for that answer.
+      if (!next) break;
+      this.#queue.delete(next.d.pod.uid);
+      this.#inFlight.set(next.d.pod.uid, next.key);
+      void this.#write(next, this.#now);
+    }
+    if (this.#queue.size === 0 && this.#inFlight.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  async #write({ pod, d, key }: Queued, now: number): Promise<void> {
+    const { log, metrics } = this.#o;
+    try {
+      await this.#gates.write(pod, d, now);
+      this.#written.set(d.pod.uid, key);
+      this.#retryAt.delete(d.pod.uid);
+      this.lastWritten.push(d);
+      metrics.gateWrites.inc({ status: d.status, reason: d.reason });
+      if (d.status === 'True') this.#observeReadiness(d);
+      log.info({ pod: `${d.pod.namespace}/${d.pod.name}`, status: d.status, reason: d.reason }, 'readiness gate set');
+      if (d.event)
+        this.#settledEvents.push({ object: { apiVersion: 'v1', kind: 'Pod', namespace: d.pod.namespace, name: d.pod.name, uid: d.pod.uid }, ...d.event });
+    } catch (err) {
+      const retryAt = this.#gates.retryAt(err, now);
+      this.#retryAt.set(d.pod.uid, retryAt);
+      this.#retryTimes.push(retryAt);
+      // The 429 that started the wait was warned about and counted; what waits behind it is not news.
+      if (err instanceof GateWriteHeldBack) {
+        log.debug({ pod: `${d.pod.namespace}/${d.pod.name}`, err }, 'readiness gate write held back');
+      } else {
+        log.warn({ pod: `${d.pod.namespace}/${d.pod.name}`, err }, 'could not patch readiness gate');
+        metrics.reconcileErrors.inc({ component: 'gates', code: errorCode(err) });
+      }
+    } finally {
+      this.#inFlight.delete(d.pod.uid);
+    }
+    // A failure needs a run to plan its retry; a success is seen through the Pod watch, which wakes the loop anyway.
+    if (this.#retryTimes.length > 0 || (this.#settledEvents.length > 0 && this.#queue.size === 0 && this.#inFlight.size === 0)) this.#o.wake?.();
+    this.#pump();
+  }
+
+  #observeReadiness(d: GateDecision): void {
+    const run = this.#o.members.current;
+    const added = (run?.plan.members ?? [])
+      .filter((m) => m.pod.uid === d.pod.uid)
+      .map((m) => this.#o.members.addedAt(memberKey(m.backend, m.name)))
+      .filter((t): t is number => t !== undefined);
+    if (added.length > 0) this.#o.metrics.readinessSeconds.observe((performance.now() - Math.min(...added)) / 1000);
   }
 
   /** Poll only while some gated Pod waits for its member, fast only around the moment the LB can decide. */
@@ -103,7 +202,7 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
       const pod = podsByUid.get(m.pod.uid);
       if (!pod || !hasOurGate(pod)) continue;
       const gate = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);
-      if (gate?.status === 'True' || this.#written.get(m.pod.uid)?.startsWith('True')) continue;
+      if (gate?.status === 'True' || this.#written.get(m.pod.uid)?.startsWith('True') || this.#inFlight.get(m.pod.uid)?.startsWith('True')) continue;
       const k = memberKey(m.backend, m.name);
       if (run.outcome.views.get(k)?.healthy) continue;
       const added = this.#o.members.addedAt(k);

@@ -18,7 +18,7 @@ import type { KubeClient } from '../kube/client.js';
 import { protobufCodec } from '../kube/proto/codec.js';
 import { type InformerOptions, ResilientInformer } from '../kube/informer.js';
 import { jsonCodec, type WireCodec } from '../kube/wire.js';
-import { serviceIndexers, serviceRelevant, serviceTransform, sliceIndexers, sliceRelevant, sliceTransform } from './cache-view.js';
+import { serviceIndexers, serviceRelevant, serviceTransform, sliceFirstNode, sliceIndexers, sliceRelevant, sliceTransform } from './cache-view.js';
 
 export interface Gateways {
   v4?: string;
@@ -36,6 +36,7 @@ export interface AgentSnapshot {
   slices: readonly EndpointSlice[];
   /** The slices of a Service (namespace/name), from the cache's index. */
   slicesOf?: (serviceKey: string) => readonly EndpointSlice[];
+  firstNodeOf?: (slice: EndpointSlice) => string | undefined;
   classes: readonly LoadBalancerClass[];
   pools: readonly PodAddressPool[];
   peers: readonly BGPPeer[];
@@ -131,6 +132,7 @@ export class AgentInformers {
       services: i.services.indexed('class'),
       slices: i.slices.list(),
       slicesOf: (key) => i.slices.byIndex('service', key),
+      firstNodeOf: sliceFirstNode,
       classes: i.classes.list(),
       pools: i.pools.list(),
       peers: i.peers.list(),

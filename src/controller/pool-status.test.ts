@@ -1,7 +1,11 @@
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { Node, PodAddressPool, PodLBNode } from '../api/types.js';
+import { API_VERSION, type Node, type PodAddressPool, type PodLBNode } from '../api/types.js';
+import { startApiServer } from '../apiserver/index.js';
 import { contentDigests } from '../bgp/approval.js';
-import { planPoolStatuses, poolValidationProblems, type PoolStatusPlan } from './pool-status.js';
+import type { KubeClient } from '../kube/client.js';
+import { adminClient } from '../../testkit/api-client.js';
+import { planPoolStatuses, PoolStatusWriter, poolValidationProblems, type PoolStatusPlan } from './pool-status.js';
 
 const NOW = Date.parse('2026-11-23T10:00:00Z');
 const LATER = NOW + 60_000;
@@ -218,5 +222,42 @@ describe('planPoolStatuses: writes, transitions, Events', () => {
     expect(cond(b!, 'Approved')).toMatchObject({ status: 'False', reason: 'Rejected', lastTransitionTime: '2026-11-23T10:00:00Z' });
     expect(b!.events.map((e) => e.reason)).toEqual(['PoolRejected']);
     expect(b!.status.conditions.map((c) => c.type)).toEqual(['Approved', 'Advertised', 'Example']);
+  });
+});
+
+describe('PoolStatusWriter over idle passes', () => {
+  it('writes each pool once, then nothing while nothing changes, however the clock moves', async () => {
+    const api = await startApiServer();
+    try {
+      const admin = adminClient(api);
+      const writes: string[] = [];
+      const client: Pick<KubeClient, 'patch'> = {
+        patch: <T>(path: string, body: unknown, type: Parameters<KubeClient['patch']>[2]): Promise<T> => {
+          writes.push(path);
+          return admin.patch<T>(path, body, type);
+        },
+      };
+      for (const [name, cidr] of [
+        ['pending', '10.244.0.0/16'],
+        ['rejected', '10.245.0.0/16'],
+      ] as const) {
+        await admin.create(`/apis/${API_VERSION}/podaddresspools`, {
+          apiVersion: API_VERSION,
+          kind: 'PodAddressPool',
+          metadata: { name },
+          spec: { cidrs: [cidr], ...(name === 'rejected' ? { approval: { state: 'Rejected', by: 'network-team:bob' } } : {}) },
+        });
+      }
+      const w = new PoolStatusWriter({ client, log: pino({ level: 'silent' }), record: () => undefined });
+      // What the leader's informers would hold: the objects as stored, read again before every pass.
+      const pass = async (now: number) =>
+        w.run({ pools: (await admin.list<PodAddressPool>(`/apis/${API_VERSION}/podaddresspools`)).items, nodes: NODES, podlbNodes: [], synced: true }, now);
+      const first = await pass(NOW);
+      expect(first.written.sort()).toEqual(['pending', 'rejected']);
+      for (let i = 1; i <= 20; i++) expect((await pass(NOW + i * 30_000)).unchanged).toBe(2);
+      expect(writes).toHaveLength(2);
+    } finally {
+      await api.close();
+    }
   });
 });

@@ -23,6 +23,11 @@ export interface MemberSnapshot {
   endpointSlices: readonly EndpointSlice[];
   /** The slices of a Service (namespace/name) from a cache index; without it, endpointSlices is scanned. */
   slicesOf?: (serviceKey: string) => readonly EndpointSlice[];
+  /**
+   * The first node by name among a slice's endpoints (the Event speaker rule). A cache that keeps
+   * only this node's endpoints records it on arrival; without it, the endpoints are read.
+   */
+  firstNodeOf?: (slice: EndpointSlice) => string | undefined;
   classes: readonly LoadBalancerClass[];
 }
 
@@ -184,19 +189,23 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
   const bindings: BindingResult[] = [];
   const members = new Map<string, DesiredMember>();
   const services = [...snap.services].filter(isOptedIn).sort((a, b) => podKeyString(keyOf(a)).localeCompare(podKeyString(keyOf(b))));
-  // Every agent sees every opted-in Service and class, so a problem reported by every agent is
-  // one Event per node: only an agent hosting one of the Service's Pods reports it, and a bad
-  // class is reported by the agents whose Pods it leaves unregistered.
-  const reportedClasses = new Set<string>();
+  const slicesOfService = (svc: Service): readonly EndpointSlice[] => {
+    const { namespace, name } = keyOf(svc);
+    return slicesOf(`${namespace}/${name}`);
+  };
+  const firstNodeOf = snap.firstNodeOf ?? firstNodeOfEndpoints;
+  const speakerOf = (svc: Service): string | undefined =>
+    minName(
+      slicesOfService(svc)
+        .map(firstNodeOf)
+        .filter((n): n is string => n !== undefined),
+    );
+  const speaksFor = (svc: Service): boolean =>
+    speakerOf(svc) === snap.nodeName && hostsEndpoints(slicesOfService(svc), snap.nodeName, podsByName, keyOf(svc).namespace);
   for (const svc of services) {
     const parsed = parseServiceBinding(svc, classes);
-    const { namespace, name } = keyOf(svc);
-    if (hostsEndpoints(slicesOf(`${namespace}/${name}`), snap.nodeName, podsByName, namespace)) {
-      problems.push(...parsed.problems);
-      const className = (svc.metadata.annotations?.[ANNOTATION_LOAD_BALANCER] ?? '').trim();
-      if (!reportedClasses.has(className)) problems.push(...(classProblems.get(className) ?? []));
-      reportedClasses.add(className);
-    }
+    // Looked up only for a Service with a problem: a healthy one costs nothing here.
+    if (parsed.problems.length > 0 && speaksFor(svc)) problems.push(...parsed.problems);
     bindings.push(parsed.result);
     if (parsed.result.kind !== 'bound') continue;
     const { binding, lbClass } = parsed.result;
@@ -250,7 +259,38 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
       );
     }
   }
+  for (const [className, classProblemList] of classProblems) {
+    // The class's speaker: the first, by name, of the speakers of the Services naming it.
+    const naming = services.filter((svc) => classNameOf(svc) === className);
+    const speakers = naming.map(speakerOf).filter((n): n is string => n !== undefined);
+    if (speakers.length === 0 || minName(speakers) !== snap.nodeName) continue;
+    if (naming.some(speaksFor)) problems.push(...classProblemList);
+  }
   return { classes, members: [...members.values()], bindings, problems };
+}
+
+function classNameOf(svc: Service): string {
+  return (svc.metadata.annotations?.[ANNOTATION_LOAD_BALANCER] ?? '').trim();
+}
+
+/** The first name in code-unit order (not Math.min: these are strings). */
+function minName(names: readonly string[]): string | undefined {
+  let first = names[0];
+  for (const n of names) if (first === undefined || n < first) first = n;
+  return first;
+}
+
+/**
+ * Every agent sees every opted-in Service and class, so a problem that depends only on them,
+ * reported by every agent, would be one Event per node (x1,000): one node speaks for each
+ * Service, the first by name among the nodes its EndpointSlices list. Every agent decides
+ * alike from the same slices, with no API call; that node then speaks only if it hosts one of
+ * the Pods itself (speaksFor), because a slice naming a node proves nothing. Problems of this
+ * node's own (an address that is not its Pod's) are reported by it in any case. This is the
+ * first node by name among a slice's endpoints, read from the endpoints themselves.
+ */
+export function firstNodeOfEndpoints(slice: EndpointSlice): string | undefined {
+  return minName((slice.endpoints ?? []).map((ep) => ep.nodeName).filter((n): n is string => !!n));
 }
 
 function hostsEndpoints(slices: readonly EndpointSlice[], nodeName: string, podsByName: ReadonlyMap<string, Pod>, namespace: string): boolean {
