@@ -20,6 +20,7 @@ import { NODEPORT_BACKEND, startDataPathLab } from '../src/lab/datapath.js';
 import { LAB_BACKEND } from '../src/lab/objects.js';
 import type { Reply } from '../src/lab/http-load.js';
 import { runPacedLoad, type PacedLoadResult } from '../src/lab/paced-load.js';
+import { connectionCounters } from '../testkit/haproxy-stats.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface DataPathOptions {
@@ -34,16 +35,6 @@ const CLIENT_CONNECTIONS = 256;
 /** Above this p50 the figures measure a queue (the machine fell behind the rate), not a path. */
 const SATURATED_P50_MS = 50;
 const DEFAULTS: DataPathOptions = { ratePerSecond: 100, durationMs: 15_000, podsPerNode: 2 };
-
-/** A backend's `connect` (new server connections) and `reuse` counters from `show stat`. */
-export function backendConnections(csv: string, backend: string): { connect: number; reuse: number } | undefined {
-  const lines = csv.split('\n');
-  const header = lines[0]?.replace(/^# /, '').split(',') ?? [];
-  const col = (name: string): number => header.indexOf(name);
-  const row = lines.map((l) => l.split(',')).find((f) => f[0] === backend && f[1] === 'BACKEND');
-  if (!row || col('connect') < 0 || col('reuse') < 0) return undefined;
-  return { connect: Number(row[col('connect')]), reuse: Number(row[col('reuse')]) };
-}
 
 const ratio = (a: number, b: number): number => Number((a / b).toFixed(2));
 const load = (): string =>
@@ -81,7 +72,7 @@ export async function benchDataPath(opts: Partial<DataPathOptions> = {}): Promis
     };
     const connections = async (): Promise<Record<'direct' | 'nodePort', { connect: number; reuse: number } | undefined>> => {
       const csv = await dp.lab.haproxy.runtime.command('show stat');
-      return { direct: backendConnections(csv, LAB_BACKEND), nodePort: backendConnections(csv, NODEPORT_BACKEND) };
+      return { direct: connectionCounters(csv, LAB_BACKEND), nodePort: connectionCounters(csv, NODEPORT_BACKEND) };
     };
 
     // Unmeasured warm-up: JIT in the Pods and the generator, HAProxy's server connections.

@@ -275,7 +275,9 @@ describe('HaproxyInstance on HAProxy 2.6', () => {
     expect(err).toBeInstanceOf(HaproxyCommandError);
     expect(err.code).toBe('HAPROXY_BACKEND_NOT_DYNAMIC');
     expect(err.reply).toBe('Backend must use a dynamic load balancing to support dynamic servers.');
-    expect(err.command).toMatch(/^add server static\/podlb_node-a_127\.0\.0\.1_\d+ 127\.0\.0\.1:\d+ check inter 300ms rise 2 fall 2$/);
+    expect(err.command).toMatch(
+      /^add server static\/podlb_node-a_127\.0\.0\.1_\d+ 127\.0\.0\.1:\d+ pool-max-conn -1 pool-purge-delay 5s check inter 300ms rise 2 fall 2$/,
+    );
     expect(err.message).toMatch(/static load-balancing algorithm/);
     expect((await lb.listMembers(['static'], PREFIX)).members).toEqual([]);
   });

@@ -11,6 +11,8 @@ export interface TestPod {
   /** Non-health requests served, with the time each arrived. */
   hits: number[];
   healthChecks: number;
+  /** TCP connections accepted, health checks' included. */
+  connections: number;
   setHealthy(ok: boolean): void;
   close(): Promise<void>;
 }
@@ -24,6 +26,7 @@ export async function startPod(name: string, address = '127.0.0.1'): Promise<Tes
     port: 0,
     hits: [],
     healthChecks: 0,
+    connections: 0,
     setHealthy: (ok) => {
       healthy = ok;
     },
@@ -46,6 +49,7 @@ export async function startPod(name: string, address = '127.0.0.1'): Promise<Tes
     setTimeout(() => res.end(name), ms);
   });
   server.on('connection', (s) => {
+    pod.connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });

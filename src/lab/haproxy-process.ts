@@ -13,6 +13,8 @@ export interface HaproxyBackendSpec {
   balance?: string;
   /** `option httpchk GET <path>`: the check every dynamic server with `check` runs. */
   httpCheckPath?: string;
+  /** Servers written in the config (`server <name> <address>`), beside the dynamic ones. */
+  servers?: { name: string; address: string }[];
 }
 
 export interface HaproxyFrontendSpec {
@@ -73,6 +75,11 @@ export function renderHaproxyConfig(opts: StartHaproxyOptions & { adminSocket: s
   for (const b of opts.backends) {
     lines.push(`backend ${b.name}`, `  balance ${b.balance ?? 'roundrobin'}`);
     if (b.httpCheckPath) lines.push(`  option httpchk GET ${b.httpCheckPath}`);
+    for (const s of b.servers ?? []) {
+      if (!NAME_RE.test(s.name) || !/^[0-9A-Fa-f.:[\]]+:\d+$/.test(s.address))
+        throw new Error(`haproxy server ${JSON.stringify(s)}: name [A-Za-z0-9_.:-], address ip:port`);
+      lines.push(`  server ${s.name} ${s.address}`);
+    }
     lines.push('');
   }
   return lines.join('\n');

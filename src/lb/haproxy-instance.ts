@@ -26,6 +26,15 @@ const REPLY_NO_BACKEND = 'No such backend.';
 const REPLY_STATIC_BACKEND = 'Backend must use a dynamic load balancing to support dynamic servers.';
 const REPLY_BUSY = 'Server still has connections attached to it, cannot remove it.';
 
+// A dynamic server does not inherit `default-server` nor the defaults a config `server` line
+// gets: before 3.0 (fixed by commit 8a31783b6, "BUG/MEDIUM: server: fix dynamic servers initial
+// settings") its pool-purge-delay and pool-max-conn stay 0, and srv_add_to_idle_list() then
+// never keeps a connection, so every request opened a new one to the Pod (measured:
+// test/haproxy-reuse.test.ts). These are the config defaults: on a fixed HAProxy they change nothing. (`max-reuse`, 0 as well on 2.6, which
+// would limit a `proto h2` server to one stream per connection by 2.6's mux_h2.c, is refused
+// by `add server` there.)
+const IDLE_POOL_KEYWORDS = ['pool-max-conn', '-1', 'pool-purge-delay', '5s'];
+
 /** HAProxy proxy and server names: letters, digits, `_ . : -`. */
 const NAME_RE = /^[A-Za-z0-9_.:-]+$/;
 
@@ -110,7 +119,7 @@ export class HaproxyInstance implements LbInstance {
     const existing = rows.find((r) => r.name === m.name);
     if (existing) return this.#adopt(m, existing);
 
-    const add = [`add server ${srv} ${hostPort(m.address, m.port)}`];
+    const add = [`add server ${srv} ${hostPort(m.address, m.port)}`, ...IDLE_POOL_KEYWORDS];
     if (hc) add.push('check', 'inter', `${Math.round(hc.intervalMs)}ms`, 'rise', String(hc.rise), 'fall', String(hc.fall));
     const addCmd = add.join(' ');
     const cmds = hc ? [addCmd, `enable health ${srv}`, `enable server ${srv}`, `set server ${srv} health down`] : [addCmd, `enable server ${srv}`];
