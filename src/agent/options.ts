@@ -28,13 +28,14 @@ export interface AgentOptions {
   /** Where Octavia credentials may be sent (`--octavia-auth-url`). Default: only a Secret's own auth_url. */
   octaviaTrust?: OctaviaTrust;
   /**
-   * Health poll interval while a member waits for its first passing check (jittered up to 20% early),
-   * and the longest one: around the moment the check can pass the agent polls at inter / 40.
+   * Health poll interval for a waiting member without health check of its own. Members with one
+   * follow their check's inter (poll.ts): a read just after HAProxy can decide, inter / 4 otherwise.
    */
   pendingPollMs?: number;
   /**
-   * Resync when idle: one read per load-balancer instance, so an instance that restarted (and
-   * lost its dynamic servers) is refilled within this interval. Default 2 s.
+   * Resync when idle. A run reads a load balancer only about waiting members; an instance that
+   * restarted (and lost its dynamic servers) is noticed by a `show info` every
+   * IDENTITY_CHECK_MS (members/observe.ts) and refilled then. Default 2 s.
    */
   resyncMs?: number;
   /** How often BGP session state is read for status. */
