@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ORDER = ['birdApply', 'haproxyRuntime', 'netlink', 'poolApproval', 'membersLatency', 'membersLatencyInter1s', 'burst', 'rollout', 'octavia'];
+const ORDER = ['birdApply', 'haproxyRuntime', 'netlink', 'poolApproval', 'membersLatency', 'membersLatencyInter1s', 'burst', 'rollout', 'lbpoll', 'octavia'];
 const one = join(dirname(fileURLToPath(import.meta.url)), 'one.js');
 const dir = mkdtempSync(join(tmpdir(), 'podlb-bench-'));
 const results: Record<string, unknown> = {};

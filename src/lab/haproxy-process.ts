@@ -40,6 +40,10 @@ export interface StartHaproxyOptions {
   backends: HaproxyBackendSpec[];
   frontends?: HaproxyFrontendSpec[];
   statsSocketLevel?: 'admin';
+  /** `stats maxconn`: HAProxy serves 10 runtime-API connections at once by default (one per agent). */
+  statsMaxconn?: number;
+  /** Sections appended verbatim (benches: a TCP frontend that checks can connect to). */
+  extraSections?: string[];
 }
 
 const NAME_RE = /^[A-Za-z0-9_.:-]+$/;
@@ -53,6 +57,7 @@ export function renderHaproxyConfig(opts: StartHaproxyOptions & { adminSocket: s
     `  stats socket ${opts.adminSocket} mode 600 level ${opts.statsSocketLevel ?? 'admin'}`,
     // Idle interactive runtime sessions are closed after this; HaproxyRuntime reconnects.
     '  stats timeout 1m',
+    ...(opts.statsMaxconn ? [`  stats maxconn ${opts.statsMaxconn}`] : []),
     '  nbthread 2',
     '',
     'defaults',
@@ -75,6 +80,7 @@ export function renderHaproxyConfig(opts: StartHaproxyOptions & { adminSocket: s
     if (b.httpCheckPath) lines.push(`  option httpchk GET ${b.httpCheckPath}`);
     lines.push('');
   }
+  for (const section of opts.extraSections ?? []) lines.push(section, '');
   return lines.join('\n');
 }
 
