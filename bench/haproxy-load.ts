@@ -14,8 +14,8 @@
 // - old: what podlb did before: `show servers state` of the whole backend every run and before
 //   every add, reads every inter / 40 from (rise - 1) × inter on and every 25 ms past the
 //   window (the formula is kept below, only here), a run every 2 s when idle.
-// The checks cost HAProxy the same in both ways: `checksOnly` is its CPU with every agent's
-// members in place and nobody polling.
+// HAProxy's CPU includes the members' checks and the rollout's adds and removes, the same work
+// in both ways; per member made ready, it compares what each way costs for the same result.
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import pino from 'pino';
@@ -254,27 +254,6 @@ async function runCase(hp: HaproxyProcess, way: Way, n: number, seconds: number)
   return res;
 }
 
-/** HAProxy's CPU with n agents' waves in place and checking, and nobody polling. */
-async function checksOnly(hp: HaproxyProcess, n: number): Promise<number> {
-  await hp.restart();
-  const rt = new HaproxyRuntime(hp.runtimeAddress, { timeoutMs: 120_000 });
-  const cmds: string[] = [];
-  for (let i = 0; i < n; i++)
-    for (let k = 0; k < WAVE; k++) {
-      const address = `127.${1 + (i >> 8)}.${i & 255}.${1 + k}`;
-      const srv = `web/${memberName(`sim-${i}`, address, CHECK_PORT)}`;
-      cmds.push(`add server ${srv} ${address}:${CHECK_PORT} check inter ${CHECK.intervalMs}ms rise ${CHECK.rise} fall ${CHECK.fall}`, `enable health ${srv}`, `enable server ${srv}`);
-    }
-  await rt.pipeline(cmds);
-  await rt.close();
-  const pid = await haproxyPid(hp.runtimeAddress);
-  await sleep(2000);
-  const cpu0 = cpuTicks(pid);
-  const t0 = performance.now();
-  await sleep(5000);
-  return ((cpuTicks(pid) - cpu0) / CLK_TCK / ((performance.now() - t0) / 1000)) * 100;
-}
-
 const r1 = (x: number): number => Number(x.toFixed(1));
 
 /** A per-second figure of a case, per member that went from added to healthy in its window. */
@@ -304,7 +283,8 @@ export async function benchHaproxyLoad(opts: { agents?: number[]; seconds?: numb
       setup: `backend of ${BACKEND_SIZE} servers; each agent: waves of ${WAVE} members, check inter ${CHECK.intervalMs} ms rise ${CHECK.rise}, ${PAUSE_MS} ms between waves; a ${seconds} s window once every agent made first contact (+${SETTLE_MS / 1000} s)`,
     };
     for (const n of agents) {
-      const base = await checksOnly(hp, n);
+      // The checks cost the same in both ways, and are not measured apart: adding 10,000
+      // checked servers with nobody polling took this HAProxy 2.6 over 2 minutes.
       const old = await runCase(hp, 'old', n, seconds);
       const neu = await runCase(hp, 'new', n, seconds);
       const ratio = (a: number, b: number): number => r1(a / Math.max(b, 1e-9));
@@ -314,27 +294,25 @@ export async function benchHaproxyLoad(opts: { agents?: number[]; seconds?: numb
         roundTripsPerSec: r1(r.roundTripsPerSec),
         replyKBPerSec: r1(r.replyKBPerSec),
         haproxyCpuPct: r1(r.haproxyCpuPct),
-        haproxyCpuPctAboveChecks: r1(Math.max(0, r.haproxyCpuPct - base)),
         agentsCpuPct: r1(r.agentsCpuPct),
         wavesCompleted: r.wavesCompleted,
         waveToAllHealthyMs: Math.round(r.waveToAllHealthyMs),
         // Per member taken from added to healthy: the old way cannot keep up, so raw rates undercount its cost.
         commandsPerMemberReady: r1(perMember(r, r.commandsPerSec)),
-        haproxyCpuMsPerMemberReady: r1(perMember(r, (Math.max(0, r.haproxyCpuPct - base) / 100) * 1000)),
+        haproxyCpuMsPerMemberReady: r1(perMember(r, (r.haproxyCpuPct / 100) * 1000)),
         firstContactOfAllAgentsMs: Math.round(r.firstContactMs),
         agentsStarted: r.startedAgents,
       });
       result[`agents${n}`] = {
-        checksOnlyHaproxyCpuPct: r1(base),
         old: row(old),
         new: row(neu),
         oldOverNew: {
           backendListingsPerSec: old.listingsPerSec > 0 && neu.listingsPerSec === 0 ? 'all vs none' : ratio(old.listingsPerSec, neu.listingsPerSec),
           commandsPerSec: ratio(old.commandsPerSec, neu.commandsPerSec),
           replyBytesPerSec: ratio(old.replyKBPerSec, neu.replyKBPerSec),
-          haproxyCpuAboveChecks: ratio(Math.max(0, old.haproxyCpuPct - base), Math.max(0.1, neu.haproxyCpuPct - base)),
+          haproxyCpu: ratio(old.haproxyCpuPct, neu.haproxyCpuPct),
           replyBytesPerMemberReady: ratio(perMember(old, old.replyKBPerSec), perMember(neu, neu.replyKBPerSec)),
-          haproxyCpuPerMemberReady: ratio(perMember(old, Math.max(0, old.haproxyCpuPct - base)), perMember(neu, Math.max(0.1, neu.haproxyCpuPct - base))),
+          haproxyCpuPerMemberReady: ratio(perMember(old, old.haproxyCpuPct), perMember(neu, neu.haproxyCpuPct)),
           waveToAllHealthy: ratio(old.waveToAllHealthyMs, neu.waveToAllHealthyMs),
         },
       };

@@ -22,7 +22,7 @@ import { isIP } from 'node:net';
 import type { LbInstance, MemberListing, MemberQuery, MemberReading, MemberSpec, ObservedMember } from './provider.js';
 import { HaproxyCommandError, HaproxyRuntime, type HaproxyRuntimeOptions } from './haproxy-runtime.js';
 import { parseServersState, toObservedMember, type ServerStateRow } from './haproxy-servers-state.js';
-import { parseStat, processIdentity, stateRowOfStat } from './haproxy-server-stat.js';
+import { isListingCheaper, parseStat, processIdentity, stateRowOfStat } from './haproxy-server-stat.js';
 import { PodlbError } from '../util/errors.js';
 
 const REPLY_ADDED = 'New server registered.';
@@ -92,6 +92,8 @@ export class HaproxyInstance implements LbInstance {
   /** backend name → be_id, and backend/server → ids, as the last listing or add taught them. */
   readonly #backendIds = new Map<string, number>();
   readonly #ids = new Map<string, { backendId: number; serverId: number }>();
+  /** Servers in each backend at its last listing: when a listing is the cheaper read. */
+  readonly #backendSizes = new Map<string, number>();
 
   constructor(address: string, options: HaproxyInstanceOptions = {}) {
     this.id = address;
@@ -116,6 +118,7 @@ export class HaproxyInstance implements LbInstance {
         return;
       }
       if (rows[0]) this.#backendIds.set(backend, rows[0].backendId);
+      this.#backendSizes.set(backend, rows.length);
       for (const row of rows) {
         if (!row.name.startsWith(namePrefix)) continue;
         this.#learn(row);
@@ -126,10 +129,10 @@ export class HaproxyInstance implements LbInstance {
   }
 
   /**
-   * One `show stat <backend id> 4 <server id>` per asked member, pipelined: the cost grows
-   * with the asked members, not with the backends. A member whose ids this client does not
-   * know (added by an earlier agent process and not listed since) costs one `show servers
-   * state` of its backend, which also teaches the ids.
+   * One `show stat <backend id> 4 <server id>` per asked member, pipelined: the reply grows
+   * with the asked members, not with the backends. A backend is listed instead where that is
+   * cheaper for HAProxy (many asked in a small backend: isListingCheaper), or where this client
+   * does not know a member's ids (added by an earlier agent process and not listed since).
    */
   async readMembers(asked: readonly MemberQuery[], options: { identity: boolean }): Promise<MemberReading> {
     for (const q of asked) {
@@ -137,9 +140,13 @@ export class HaproxyInstance implements LbInstance {
       assertName('server', q.name);
     }
     const cmds: string[] = options.identity ? ['show info'] : [];
-    const listed = [...new Set(asked.filter((q) => !this.#ids.has(serverKey(q.backend, q.name))).map((q) => q.backend))];
+    const perBackend = new Map<string, number>();
+    for (const q of asked) perBackend.set(q.backend, (perBackend.get(q.backend) ?? 0) + 1);
+    const listed = [...perBackend]
+      .filter(([b, n]) => asked.some((q) => q.backend === b && !this.#ids.has(serverKey(b, q.name))) || (this.#backendSizes.has(b) && isListingCheaper(n, this.#backendSizes.get(b)!)))
+      .map(([b]) => b);
     for (const b of listed) cmds.push(`show servers state ${b}`);
-    const targeted = asked.filter((q) => this.#ids.has(serverKey(q.backend, q.name)));
+    const targeted = asked.filter((q) => !listed.includes(q.backend));
     for (const q of targeted) {
       const id = this.#ids.get(serverKey(q.backend, q.name))!;
       cmds.push(`show stat ${id.backendId} 4 ${id.serverId}`);
@@ -152,11 +159,14 @@ export class HaproxyInstance implements LbInstance {
     listed.forEach((backend) => {
       const rows = this.#parse(`show servers state ${backend}`, replies.shift()!);
       if (rows === null) missing.add(backend);
-      else rowsByBackend.set(backend, rows);
+      else {
+        rowsByBackend.set(backend, rows);
+        this.#backendSizes.set(backend, rows.length);
+      }
     });
     for (const q of asked) {
       const key = serverKey(q.backend, q.name);
-      if (!this.#ids.has(key) || !targeted.includes(q)) {
+      if (listed.includes(q.backend)) {
         const row = rowsByBackend.get(q.backend)?.find((r) => r.name === q.name);
         if (row) {
           this.#learn(row);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseStat, processIdentity, ServerStatParseError, splitCsvLine, stateRowOfStat } from './haproxy-server-stat.js';
+import { isListingCheaper, parseStat, processIdentity, ServerStatParseError, splitCsvLine, stateRowOfStat } from './haproxy-server-stat.js';
 import { parseServersState, toObservedMember } from './haproxy-servers-state.js';
 
 // Captured from HAProxy 2.6.12 by test/haproxy-capture-fixtures.test.ts (UPDATE_FIXTURES=1):
@@ -85,5 +85,19 @@ describe('processIdentity', () => {
   });
   it('refuses a reply without them', () => {
     expect(() => processIdentity('Unknown command.')).toThrow(ServerStatParseError);
+  });
+});
+
+describe('isListingCheaper (HAProxy 2.6 CPU per command, measured)', () => {
+  it.each([
+    [10, 5000, false],
+    [32, 5000, false],
+    [33, 5000, true],
+    [1, 20, false],
+    [2, 20, true],
+    [1, 0, true],
+    [1, 1000, false],
+  ])('%i asked in a backend of %i: %s', (asked, size, want) => {
+    expect(isListingCheaper(asked, size)).toBe(want);
   });
 });
