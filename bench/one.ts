@@ -29,6 +29,10 @@ const benches: Record<string, { title: string; run: () => Promise<Record<string,
     title: 'Rolling update under load, with and without readiness gates: duration, failed requests, p99',
     run: async () => (await import('./rollout.js')).benchRollout(),
   },
+  lbpoll: {
+    title: 'Health polls of 100 and 1,000 agents during a rollout against one HAProxy with 5,000 servers: old vs new',
+    run: async () => (await import('./haproxy-load.js')).benchHaproxyLoad(),
+  },
   octavia: {
     title: 'Octavia API calls and wall time per Pod lifecycle (1, 10, 100 Pods), realistic PENDING window, in-process fake',
     run: async () => (await import('./octavia.js')).benchOctavia(),

@@ -16,6 +16,7 @@ const ORDER = [
   'membersLatencyInter1s',
   'burst',
   'rollout',
+  'lbpoll',
   'octavia',
   'octaviaBatch',
   'datapath',

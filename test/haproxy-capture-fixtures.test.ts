@@ -71,7 +71,12 @@ it.runIf(process.env.UPDATE_FIXTURES === '1')('captures show servers state fixtu
     await rt.command(`set server web/${P}drain state drain`);
     await new Promise((r) => setTimeout(r, 400));
     mkdirSync(OUT, { recursive: true });
-    writeFileSync(join(OUT, 'servers-state-web.txt'), await rt.command('show servers state web'));
+    // Both views of the same moment: the unit tests check that they give the same answers.
+    const [state, stat] = await rt.pipeline(['show servers state web', 'show stat web 4 -1']);
+    writeFileSync(join(OUT, 'servers-state-web.txt'), state!);
+    writeFileSync(join(OUT, 'stat-web.txt'), stat!);
+    writeFileSync(join(OUT, 'stat-missing.txt'), await rt.command('show stat nope 4 1'));
+    writeFileSync(join(OUT, 'info.txt'), await rt.command('show info'));
     writeFileSync(join(OUT, 'servers-state-tcp.txt'), await rt.command('show servers state tcp'));
     writeFileSync(join(OUT, 'servers-state-empty.txt'), await rt.command('show servers state empty'));
     writeFileSync(join(OUT, 'servers-state-missing.txt'), await rt.command('show servers state nope'));

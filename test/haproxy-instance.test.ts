@@ -235,7 +235,9 @@ describe('HaproxyInstance on HAProxy 2.6', () => {
       expect(members).toEqual([{ backend: 'web', name: s.name, address: p.address, port: p.port, admin: 'ready', health: 'healthy', detail: 'L7OK' }]);
       const before = restarted.runtime.roundTrips;
       await restarted.addMember(s);
-      expect(restarted.runtime.roundTrips - before).toBe(1); // only the look-up: no `health down` on a serving member
+      // Only the look-ups (`get weight`, then the backend's state for the row it exists with):
+      // no `health down` on a serving member.
+      expect(restarted.runtime.roundTrips - before).toBe(2);
       expect(await member(s.name)).toMatchObject({ health: 'healthy', detail: 'L7OK' });
       const err = await restarted.addMember({ ...s, port: p.port + 1 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(HaproxyCommandError);
@@ -260,12 +262,12 @@ describe('HaproxyInstance on HAProxy 2.6', () => {
 
   it('missing backends are reported, not thrown; adding to one is a clear error', async () => {
     const listing = await lb.listMembers(['web', 'nope', 'web'], PREFIX);
-    expect(listing).toEqual({ members: [], missingBackends: ['nope'] });
+    expect(listing).toEqual({ members: [], missingBackends: ['nope'], identity: expect.stringMatching(/^pid \d+ started \d+$/) });
     const p = await pod('x');
     await expect(lb.addMember(spec(p, CHECK, 'nope'))).rejects.toMatchObject({
       name: 'HaproxyCommandError',
       code: 'HAPROXY_BACKEND_MISSING',
-      reply: "Can't find backend.",
+      reply: 'No such backend.', // HAProxy's reply to the look-up, `get weight nope/…`
     });
   });
 
@@ -276,7 +278,7 @@ describe('HaproxyInstance on HAProxy 2.6', () => {
     expect(err.code).toBe('HAPROXY_BACKEND_NOT_DYNAMIC');
     expect(err.reply).toBe('Backend must use a dynamic load balancing to support dynamic servers.');
     expect(err.command).toMatch(
-      /^add server static\/podlb_node-a_127\.0\.0\.1_\d+ 127\.0\.0\.1:\d+ pool-max-conn -1 pool-purge-delay 5s check inter 300ms rise 2 fall 2$/,
+      /^add server static\/podlb_node-a_127\.0\.0\.1_\d+ 127\.0\.0\.1:\d+ id \d+ pool-max-conn -1 pool-purge-delay 5s check inter 300ms rise 2 fall 2$/,
     );
     expect(err.message).toMatch(/static load-balancing algorithm/);
     expect((await lb.listMembers(['static'], PREFIX)).members).toEqual([]);
@@ -297,7 +299,7 @@ describe('HaproxyInstance on HAProxy 2.6', () => {
     await hp.restart();
     // The kept connection died with the old process: the first call may see it, then reconnects.
     const listing = await lb.listMembers(['web'], PREFIX).catch(() => lb.listMembers(['web'], PREFIX));
-    expect(listing).toEqual({ members: [], missingBackends: [] });
+    expect(listing).toEqual({ members: [], missingBackends: [], identity: expect.stringMatching(/^pid \d+ started \d+$/) });
     await lb.addMember(spec(p));
     await waitHealth(spec(p).name, 'healthy');
     expect(await requestVia(httpSock)).toEqual({ status: 200, body: 'survivor' });

@@ -39,14 +39,15 @@ export interface AgentOptions {
    */
   octaviaHeartbeatMs?: number;
   /**
-   * Health poll interval while a member waits for its first passing check (jittered up to 20% early),
-   * and the longest one: around the moment the check can pass the agent polls at inter / 40.
+   * Health poll interval for a waiting member without health check of its own. Members with one
+   * follow their check's inter (poll.ts): a read just after HAProxy can decide, inter / 4 otherwise.
    */
   pendingPollMs?: number;
   /**
-   * While this node has members: one read per load-balancer instance at least this often, so
-   * an instance that restarted (and lost its dynamic servers) is refilled within this interval.
-   * Default 2 s. A node without members runs only when an informer or a timed job asks.
+   * While this node has members, the loop runs at least this often (default 2 s); a node without
+   * members runs only when an informer or a timed job asks. A run reads a load balancer only
+   * about waiting members; an instance that restarted (and lost its dynamic servers) is noticed
+   * by a `show info` every IDENTITY_CHECK_MS (members/observe.ts) and refilled then.
    */
   resyncMs?: number;
   /**

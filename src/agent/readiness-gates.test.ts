@@ -92,8 +92,9 @@ describe('ReadinessGatesReconciler', () => {
     await r.idle();
     expect(gate(stored())).toMatchObject({ status: 'False', reason: 'RegistrationInProgress', lastTransitionTime: '2026-11-23T10:00:10.000Z' });
     expect(r.lastWritten.map((d) => d.status)).toEqual(['False']);
-    // Jittered early only: 25 ms × 0.8 with random() = 0.
-    expect(first.nextWakeAt).toBe(now + 20);
+    // A member this agent did not add (no add time): the steady cadence, inter / 4 of the
+    // class's 1 s check, jittered early only: 250 ms × 0.8 with random() = 0.
+    expect(first.nextWakeAt).toBe(now + 200);
     const rv = stored().metadata.resourceVersion;
 
     // The cache has not caught up yet: the same decision is not written again.

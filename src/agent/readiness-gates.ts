@@ -8,19 +8,18 @@ import type { KubeClient } from '../kube/client.js';
 import { planGates, type GateDecision } from '../members/gates.js';
 import { hasOurGate, memberKey } from '../members/plan.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
-import { jitter } from '../util/backoff.js';
 import { errorCode } from '../util/errors.js';
 import type { LbMembersReconciler } from './lb-members.js';
 import { GateWriteHeldBack, GateWriter } from './gate-writer.js';
 import type { AgentMetrics } from './metrics.js';
 import type { NodeStatusContribution } from './node-status.js';
-import { pendingPollDelayMs } from './poll.js';
+import { nextPendingPollMs, type PendingMember } from './poll.js';
 import type { AgentSnapshot } from './snapshot.js';
 
 export interface ReadinessGatesOptions {
   client: Pick<KubeClient, 'patch'>;
   members: Pick<LbMembersReconciler, 'current' | 'addedAt'>;
-  /** Base health-poll cadence while a member waits for its first passing check. */
+  /** Health-poll cadence for a waiting member without health check (others follow their check, poll.ts). */
   pendingPollMs: number;
   log: Logger;
   metrics: AgentMetrics;
@@ -193,10 +192,10 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
     if (added.length > 0) this.#o.metrics.readinessSeconds.observe((performance.now() - Math.min(...added)) / 1000);
   }
 
-  /** Poll only while some gated Pod waits for its member, fast only around the moment the LB can decide. */
+  /** Poll only while some gated Pod waits for its member, at the cadence poll.ts derives from its check. */
   #nextPoll(run: NonNullable<LbMembersReconciler['current']>, podsByUid: ReadonlyMap<string, Pod>, now: number): number | undefined {
     const polledAt = performance.now();
-    let pollInMs: number | undefined;
+    const waiting: PendingMember[] = [];
     for (const m of run.plan.members) {
       if (m.state !== 'active' || m.keepOnly) continue;
       const pod = podsByUid.get(m.pod.uid);
@@ -206,10 +205,10 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
       const k = memberKey(m.backend, m.name);
       if (run.outcome.views.get(k)?.healthy) continue;
       const added = this.#o.members.addedAt(k);
-      const delay = pendingPollDelayMs(m.healthCheck, added === undefined ? undefined : polledAt - added, this.#o.pendingPollMs);
-      pollInMs = pollInMs === undefined ? delay : Math.min(pollInMs, delay);
+      waiting.push({ ...(m.healthCheck ? { healthCheck: m.healthCheck } : {}), ...(added !== undefined ? { sinceAddedMs: polledAt - added } : {}) });
     }
-    // Jittered early only: a late read would add to every gate's latency.
-    return pollInMs === undefined ? undefined : now + jitter(pollInMs, [0.8, 1], this.#o.random);
+    // Jitter is poll.ts's: only the steady cadence gets it, reads aimed at a decision do not.
+    const pollInMs = nextPendingPollMs(waiting, this.#o.pendingPollMs, this.#o.random);
+    return pollInMs === undefined ? undefined : now + pollInMs;
   }
 }

@@ -42,6 +42,10 @@ export interface StartHaproxyOptions {
   backends: HaproxyBackendSpec[];
   frontends?: HaproxyFrontendSpec[];
   statsSocketLevel?: 'admin';
+  /** `stats maxconn`: HAProxy serves 10 runtime-API connections at once by default (one per agent). */
+  statsMaxconn?: number;
+  /** Sections appended verbatim (benches: a TCP frontend that checks can connect to). */
+  extraSections?: string[];
 }
 
 const NAME_RE = /^[A-Za-z0-9_.:-]+$/;
@@ -55,6 +59,7 @@ export function renderHaproxyConfig(opts: StartHaproxyOptions & { adminSocket: s
     `  stats socket ${opts.adminSocket} mode 600 level ${opts.statsSocketLevel ?? 'admin'}`,
     // Idle interactive runtime sessions are closed after this; HaproxyRuntime reconnects.
     '  stats timeout 1m',
+    ...(opts.statsMaxconn ? [`  stats maxconn ${opts.statsMaxconn}`] : []),
     '  nbthread 2',
     '',
     'defaults',
@@ -82,6 +87,7 @@ export function renderHaproxyConfig(opts: StartHaproxyOptions & { adminSocket: s
     }
     lines.push('');
   }
+  for (const section of opts.extraSections ?? []) lines.push(section, '');
   return lines.join('\n');
 }
 

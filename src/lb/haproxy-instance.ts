@@ -13,10 +13,16 @@
 // - A backend with a static algorithm answers "Backend must use a dynamic load balancing to
 //   support dynamic servers."; a missing one "No such backend." (commands) or "Can't find
 //   backend." (`show servers state`).
+// - `add server be/x … id N` takes a chosen numeric id (refused with "'id' : custom id N
+//   already used …" when taken); `show stat <be_id> 4 N` then reports that one server.
+//   The backend is named by its numeric id there: by name, HAProxy may pick a frontend that
+//   has the same name. `get weight be/x` answers "No such server." / "No such backend." for
+//   one server, at no cost that grows with the backend.
 import { isIP } from 'node:net';
-import type { LbInstance, MemberListing, MemberSpec, ObservedMember } from './provider.js';
+import type { LbInstance, MemberListing, MemberQuery, MemberReading, MemberSpec, ObservedMember } from './provider.js';
 import { HaproxyCommandError, HaproxyRuntime, type HaproxyRuntimeOptions } from './haproxy-runtime.js';
 import { parseServersState, toObservedMember, type ServerStateRow } from './haproxy-servers-state.js';
+import { isListingCheaper, parseStat, processIdentity, stateRowOfStat } from './haproxy-server-stat.js';
 import { PodlbError } from '../util/errors.js';
 
 const REPLY_ADDED = 'New server registered.';
@@ -34,6 +40,27 @@ const REPLY_BUSY = 'Server still has connections attached to it, cannot remove i
 // would limit a `proto h2` server to one stream per connection by 2.6's mux_h2.c, is refused
 // by `add server` there.)
 const IDLE_POOL_KEYWORDS = ['pool-max-conn', '-1', 'pool-purge-delay', '5s'];
+/** `add server … id N` when N is taken: "'id' : custom id N already used at (null):0 ('server x')." */
+const ID_TAKEN_RE = /^'id' : custom id \d+ already used/;
+const ID_ATTEMPTS = 4;
+
+function serverKey(backend: string, name: string): string {
+  return `${backend}/${name}`;
+}
+
+/**
+ * The id podlb gives a server it adds: a hash of its name, above the ids HAProxy hands out
+ * itself (it takes the lowest free ones, from 1), below 2^31. Another `attempt` gives another
+ * pick after a collision.
+ */
+export function serverIdFor(backend: string, name: string, attempt: number): number {
+  let h = 0x811c9dc5;
+  for (const ch of `${backend}/${name}#${attempt}`) {
+    h ^= ch.charCodeAt(0);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return 1_000_000 + (h % 2_000_000_000);
+}
 
 /** HAProxy proxy and server names: letters, digits, `_ . : -`. */
 const NAME_RE = /^[A-Za-z0-9_.:-]+$/;
@@ -70,6 +97,11 @@ export class HaproxyInstance implements LbInstance {
   readonly runtime: HaproxyRuntime;
   readonly #removeRetryMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
+  /** backend name → be_id, and backend/server → ids, as the last listing or add taught them. */
+  readonly #backendIds = new Map<string, number>();
+  readonly #ids = new Map<string, { backendId: number; serverId: number }>();
+  /** Servers in each backend at its last listing: when a listing is the cheaper read. */
+  readonly #backendSizes = new Map<string, number>();
 
   constructor(address: string, options: HaproxyInstanceOptions = {}) {
     this.id = address;
@@ -81,18 +113,97 @@ export class HaproxyInstance implements LbInstance {
   async listMembers(backends: readonly string[], namePrefix: string): Promise<MemberListing> {
     const unique = [...new Set(backends)];
     for (const b of unique) assertName('backend', b);
-    const replies = await this.runtime.pipeline(unique.map((b) => `show servers state ${b}`));
+    // The identity first: a restart between the two replies then shows as a changed identity
+    // on the next check, never as a listing taken for the new process's.
+    const [info, ...replies] = await this.runtime.pipeline(['show info', ...unique.map((b) => `show servers state ${b}`)]);
     const members: ObservedMember[] = [];
     const missingBackends: string[] = [];
     unique.forEach((backend, i) => {
       const rows = this.#parse(`show servers state ${backend}`, replies[i]!);
+      this.#forgetBackend(backend);
       if (rows === null) {
         missingBackends.push(backend);
         return;
       }
-      for (const row of rows) if (row.name.startsWith(namePrefix)) members.push(toObservedMember(row));
+      if (rows[0]) this.#backendIds.set(backend, rows[0].backendId);
+      this.#backendSizes.set(backend, rows.length);
+      for (const row of rows) {
+        if (!row.name.startsWith(namePrefix)) continue;
+        this.#learn(row);
+        members.push(toObservedMember(row));
+      }
     });
-    return { members, missingBackends };
+    return { members, missingBackends, identity: this.#identity(info!) };
+  }
+
+  /**
+   * One `show stat <backend id> 4 <server id>` per asked member, pipelined: the reply grows
+   * with the asked members, not with the backends. A backend is listed instead where that is
+   * cheaper for HAProxy (many asked in a small backend: isListingCheaper), or where this client
+   * does not know a member's ids (added by an earlier agent process and not listed since).
+   */
+  async readMembers(asked: readonly MemberQuery[], options: { identity: boolean }): Promise<MemberReading> {
+    for (const q of asked) {
+      assertName('backend', q.backend);
+      assertName('server', q.name);
+    }
+    const cmds: string[] = options.identity ? ['show info'] : [];
+    const perBackend = new Map<string, number>();
+    for (const q of asked) perBackend.set(q.backend, (perBackend.get(q.backend) ?? 0) + 1);
+    const listed = [...perBackend]
+      .filter(
+        ([b, n]) =>
+          asked.some((q) => q.backend === b && !this.#ids.has(serverKey(b, q.name))) ||
+          (this.#backendSizes.has(b) && isListingCheaper(n, this.#backendSizes.get(b)!)),
+      )
+      .map(([b]) => b);
+    for (const b of listed) cmds.push(`show servers state ${b}`);
+    const targeted = asked.filter((q) => !listed.includes(q.backend));
+    for (const q of targeted) {
+      const id = this.#ids.get(serverKey(q.backend, q.name))!;
+      cmds.push(`show stat ${id.backendId} 4 ${id.serverId}`);
+    }
+    const replies = await this.runtime.pipeline(cmds);
+    const identity = options.identity ? this.#identity(replies.shift()!) : undefined;
+    const members: ObservedMember[] = [];
+    const missing = new Set<string>();
+    const rowsByBackend = new Map<string, ServerStateRow[]>();
+    listed.forEach((backend) => {
+      const rows = this.#parse(`show servers state ${backend}`, replies.shift()!);
+      if (rows === null) missing.add(backend);
+      else {
+        rowsByBackend.set(backend, rows);
+        this.#backendSizes.set(backend, rows.length);
+      }
+    });
+    for (const q of asked) {
+      const key = serverKey(q.backend, q.name);
+      if (listed.includes(q.backend)) {
+        const row = rowsByBackend.get(q.backend)?.find((r) => r.name === q.name);
+        if (row) {
+          this.#learn(row);
+          members.push(toObservedMember(row));
+        }
+        continue;
+      }
+      const cmd = `show stat ${this.#ids.get(key)!.backendId} 4 ${this.#ids.get(key)!.serverId}`;
+      const reply = replies.shift()!;
+      let rows: ReturnType<typeof parseStat>;
+      try {
+        rows = parseStat(reply);
+      } catch (err) {
+        throw new HaproxyCommandError(cmd, reply, { code: 'HAPROXY_UNEXPECTED_REPLY', message: `HAProxy ${this.id}: ${(err as Error).message}` });
+      }
+      // The ids may now name another server (ours was deleted, or HAProxy restarted): absent.
+      const row = rows?.find((r) => r.get('pxname') === q.backend && r.get('svname') === q.name);
+      if (!row) {
+        this.#ids.delete(key);
+        if (rows === null) missing.add(q.backend);
+        continue;
+      }
+      members.push(toObservedMember(stateRowOfStat(row, q.withHealthCheck)));
+    }
+    return { members, missingBackends: [...missing], ...(identity !== undefined ? { identity } : {}) };
   }
 
   async addMember(m: MemberSpec): Promise<void> {
@@ -107,26 +218,44 @@ export class HaproxyInstance implements LbInstance {
     const srv = `${m.backend}/${m.name}`;
 
     // Look first: the add line below would otherwise run its `set server … health down` on an
-    // existing (adopted, serving) server of the same name after `add` failed.
-    const showCmd = `show servers state ${m.backend}`;
-    const rows = this.#parse(showCmd, await this.runtime.command(showCmd));
-    if (rows === null) {
-      throw new HaproxyCommandError(showCmd, "Can't find backend.", {
+    // existing (adopted, serving) server of the same name after `add` failed. `get weight`
+    // answers for one server; only an existing one costs a listing of its backend.
+    const look = `get weight ${srv}`;
+    const lookReply = (await this.runtime.command(look)).trim();
+    if (lookReply === REPLY_NO_BACKEND) {
+      throw new HaproxyCommandError(look, lookReply, {
         code: 'HAPROXY_BACKEND_MISSING',
         message: `HAProxy ${this.id} has no backend ${m.backend} (for member ${m.name})`,
       });
     }
-    const existing = rows.find((r) => r.name === m.name);
-    if (existing) return this.#adopt(m, existing);
+    if (lookReply !== REPLY_NO_SERVER) {
+      const showCmd = `show servers state ${m.backend}`;
+      const existing = this.#parse(showCmd, await this.runtime.command(showCmd))?.find((r) => r.name === m.name);
+      if (existing) {
+        this.#learn(existing);
+        return this.#adopt(m, existing);
+      }
+    }
 
-    const add = [`add server ${srv} ${hostPort(m.address, m.port)}`, ...IDLE_POOL_KEYWORDS];
-    if (hc) add.push('check', 'inter', `${Math.round(hc.intervalMs)}ms`, 'rise', String(hc.rise), 'fall', String(hc.fall));
-    const addCmd = add.join(' ');
-    const cmds = hc ? [addCmd, `enable health ${srv}`, `enable server ${srv}`, `set server ${srv} health down`] : [addCmd, `enable server ${srv}`];
-    // One line: HAProxy runs these back to back, so no request and no check can see the
-    // server UP between `enable server` and `health down`.
-    const replies = await this.runtime.pipeline(cmds, { oneLine: true });
-    const addReply = replies[0]!.trim();
+    // podlb picks the server id so that the health poll can address the server without a
+    // listing; ids taken by another server (a hash collision) are retried with the next pick.
+    let replies: string[] = [];
+    let addCmd = '';
+    let cmds: string[] = [];
+    let addReply = '';
+    let serverId = 0;
+    for (let attempt = 0; attempt < ID_ATTEMPTS; attempt++) {
+      serverId = serverIdFor(m.backend, m.name, attempt);
+      const add = [`add server ${srv} ${hostPort(m.address, m.port)}`, 'id', String(serverId), ...IDLE_POOL_KEYWORDS];
+      if (hc) add.push('check', 'inter', `${Math.round(hc.intervalMs)}ms`, 'rise', String(hc.rise), 'fall', String(hc.fall));
+      addCmd = add.join(' ');
+      cmds = hc ? [addCmd, `enable health ${srv}`, `enable server ${srv}`, `set server ${srv} health down`] : [addCmd, `enable server ${srv}`];
+      // One line: HAProxy runs these back to back, so no request and no check can see the
+      // server UP between `enable server` and `health down`.
+      replies = await this.runtime.pipeline(cmds, { oneLine: true });
+      addReply = replies[0]!.trim();
+      if (!ID_TAKEN_RE.test(addReply)) break;
+    }
     if (addReply !== REPLY_ADDED) {
       if (addReply === REPLY_STATIC_BACKEND) {
         throw new HaproxyCommandError(addCmd, addReply, {
@@ -139,6 +268,8 @@ export class HaproxyInstance implements LbInstance {
       }
       throw new HaproxyCommandError(addCmd, addReply);
     }
+    const backendId = this.#backendIds.get(m.backend);
+    if (backendId !== undefined) this.#ids.set(serverKey(m.backend, m.name), { backendId, serverId });
     cmds.slice(1).forEach((cmd, i) => {
       // Left in maintenance (or DOWN) on failure: safe, and the next add adopts and completes it.
       if (replies[i + 1]!.trim() !== '') throw new HaproxyCommandError(cmd, replies[i + 1]!);
@@ -202,6 +333,7 @@ export class HaproxyInstance implements LbInstance {
     const disable = `disable server ${srv}`;
     const del = `del server ${srv}`;
     const [disableReply, delReply] = await this.runtime.pipeline([disable, del]);
+    this.#ids.delete(serverKey(backend, name));
     if (isAbsent(disableReply!)) return; // already gone
     if (disableReply!.trim() !== '') throw new HaproxyCommandError(disable, disableReply!);
     let reply = delReply!.trim();
@@ -229,6 +361,25 @@ export class HaproxyInstance implements LbInstance {
 
   close(): Promise<void> {
     return this.runtime.close();
+  }
+
+  #learn(row: ServerStateRow): void {
+    this.#backendIds.set(row.backendName, row.backendId);
+    this.#ids.set(serverKey(row.backendName, row.name), { backendId: row.backendId, serverId: row.id });
+  }
+
+  /** A fresh listing of the backend replaces what was known of it. */
+  #forgetBackend(backend: string): void {
+    this.#backendIds.delete(backend);
+    for (const k of this.#ids.keys()) if (k.startsWith(`${backend}/`)) this.#ids.delete(k);
+  }
+
+  #identity(info: string): string {
+    try {
+      return processIdentity(info);
+    } catch (err) {
+      throw new HaproxyCommandError('show info', info, { code: 'HAPROXY_UNEXPECTED_REPLY', message: `HAProxy ${this.id}: ${(err as Error).message}` });
+    }
   }
 
   #parse(cmd: string, reply: string): ServerStateRow[] | null {

@@ -13,8 +13,12 @@ export const MISSING_BACKEND_REPLY = "Can't find backend.";
 
 /** One row of `show servers state`, fields as HAProxy 2.6 writes them (format version 1). */
 export interface ServerStateRow {
+  /** be_id: the backend's numeric id (unambiguous where a frontend has the backend's name). */
+  backendId: number;
   backendName: string;
   name: string;
+  /** srv_id: the server's numeric id, which `show stat <backend> 4 <id>` takes. */
+  id: number;
   address: string;
   /** srv_op_state: 0 stopped, 1 starting, 2 running, 3 stopping. */
   opState: number;
@@ -99,8 +103,10 @@ export function parseServersState(reply: string): ServerStateRow[] | null {
     return i;
   };
   const c = {
+    beId: idx('be_id'),
     be: idx('be_name'),
     name: idx('srv_name'),
+    id: idx('srv_id'),
     addr: idx('srv_addr'),
     op: idx('srv_op_state'),
     admin: idx('srv_admin_state'),
@@ -121,8 +127,10 @@ export function parseServersState(reply: string): ServerStateRow[] | null {
       return n;
     };
     rows.push({
+      backendId: num(c.beId),
       backendName: f[c.be]!,
       name: f[c.name]!,
+      id: num(c.id),
       address: f[c.addr]!,
       opState: num(c.op),
       adminState: num(c.admin),

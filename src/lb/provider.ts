@@ -89,6 +89,24 @@ export interface MemberListing {
    * (Octavia pools tagged `podlb-owned`): the agent reads its members there but writes none.
    */
   batchBackends?: string[];
+  /** The instance's process identity, for providers that have one (see `readMembers`). */
+  identity?: string;
+}
+
+/** A member the health poll asks about; `withHealthCheck`: it was added with a check. */
+export interface MemberQuery {
+  backend: string;
+  name: string;
+  withHealthCheck: boolean;
+}
+
+export interface MemberReading {
+  /** The asked members the instance has; an asked member not here is absent. */
+  members: ObservedMember[];
+  /** Backends of asked members that do not exist on the instance. */
+  missingBackends: string[];
+  /** Set when asked for: changes when the load balancer's process restarts (its dynamic members are then gone). */
+  identity?: string;
 }
 
 export interface LbInstance {
@@ -96,6 +114,12 @@ export interface LbInstance {
   readonly id: string;
   /** One batched read of every server in `backends` whose name starts with `namePrefix`. */
   listMembers(backends: readonly string[], namePrefix: string): Promise<MemberListing>;
+  /**
+   * Optional: only the asked members, at a cost that grows with them and not with the
+   * backends, in one round trip, plus the process identity when `identity` is set. Without
+   * it the reconciler lists every run (listMembers).
+   */
+  readMembers?(asked: readonly MemberQuery[], options: { identity: boolean }): Promise<MemberReading>;
   /** Adds a member that takes no traffic before its first health check passes. */
   addMember(member: MemberSpec): Promise<void>;
   /** No new connections; established ones finish. */

@@ -13,6 +13,7 @@ import { classRef, type LbClassModel } from './binding.js';
 import { diffMembers, instanceViews, lastKnownViews, withoutBatchWrites, type MemberAction } from './diff.js';
 import { executors } from './execute.js';
 import type { MemberView } from './gates.js';
+import { newObservation, observe, type Observation } from './observe.js';
 import { podObj, serviceObj, type InstanceStatus, type MemberOutcome } from './outcome.js';
 import { memberKey, type DesiredMember } from './plan.js';
 import { MemberRepairs } from './repairs.js';
@@ -36,19 +37,13 @@ export interface MemberReconcilerOptions {
 
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000 };
 
-interface InstanceState {
+interface InstanceState extends Observation {
   ref: LbInstanceRef;
   inst: LbInstance;
   failures: number;
   nextRetryAt: number;
   /** The last failure, kept as the Error so logs and metrics still have its type and code. */
   lastErr?: unknown;
-  /** Backends in which we have seen or put our members: listed every run so we can GC them. */
-  backends: Set<string>;
-  missingBackends: string[];
-  /** Backends the controller's leader writes in batch: observed here, never written. */
-  batchBackends: Set<string>;
-  lastObserved: Map<string, ObservedMember>;
 }
 
 /** One run's shared output and wake-up, handed to each instance's part of the run. */
@@ -173,10 +168,7 @@ export class MemberReconciler {
             inst: this.#opts.makeInstance(ref, cls),
             failures: 0,
             nextRetryAt: 0,
-            backends: new Set(),
-            missingBackends: [],
-            batchBackends: new Set(),
-            lastObserved: new Map(),
+            ...newObservation(),
           });
       }
       this.#instances.set(className, byRef);
@@ -209,7 +201,7 @@ export class MemberReconciler {
 
     let observed: Map<string, ObservedMember>;
     try {
-      observed = await this.#observe(st, desired, out);
+      observed = await this.#observe(st, desired, out, now, wake);
     } catch (err) {
       this.#failed(st, status, err, run, log);
       return lastKnownViews(desired, st.lastObserved, new Set());
@@ -268,26 +260,36 @@ export class MemberReconciler {
       this.#failed(st, status, report.failed, run, log);
       return lastKnownViews(desired, observed, added);
     }
-    return instanceViews(desired, observed, added);
+    const views = instanceViews(desired, observed, added);
+    // The model holds what this run wrote, so the next run asks about it instead of listing.
+    for (const m of desired) {
+      const k = memberKey(m.backend, m.name);
+      if (!added.has(k) || observed.has(k)) continue;
+      const health = m.healthCheck ? 'pending' : 'unchecked';
+      observed.set(k, { backend: m.backend, name: m.name, address: m.address, port: m.port, admin: 'ready', health, detail: 'added by this agent' });
+    }
+    return views;
   }
 
-  /** One read of this node's members on the instance; remembers what it said. */
-  async #observe(st: InstanceState, desired: readonly DesiredMember[], out: MemberOutcome): Promise<Map<string, ObservedMember>> {
-    for (const m of desired) st.backends.add(m.backend);
-    const listing = await st.inst.listMembers([...st.backends], this.#prefix);
-    const observed = new Map<string, ObservedMember>();
-    for (const o of listing.members) if (o.name.startsWith(this.#prefix)) observed.set(memberKey(o.backend, o.name), o);
-    st.lastObserved = observed;
-    for (const [k, o] of observed) {
+  /** This node's members on the instance (observe.ts: asked, or listed when it must); remembers what it said. */
+  async #observe(
+    st: InstanceState,
+    desired: readonly DesiredMember[],
+    out: MemberOutcome,
+    now: number,
+    wake: (t: number) => void,
+  ): Promise<Map<string, ObservedMember>> {
+    const r = await observe(st.inst, st, desired, this.#prefix, now, this.#opts.random ?? Math.random);
+    if (r.listed && r.listed !== 'noTargetedReads' && r.listed !== 'firstContact')
+      this.#opts.log.info({ lbClass: st.ref.className, instance: st.ref.id, reason: r.listed }, 'load balancer members listed');
+    if (st.inst.readMembers) wake(st.identityDueAt);
+    for (const [k, o] of r.observed) {
       const list = out.details.get(k) ?? [];
       list.push({ instance: st.ref.id, admin: o.admin, health: o.health, detail: o.detail });
       out.details.set(k, list);
     }
-    st.missingBackends = listing.missingBackends;
-    this.#repairs.observed(st.ref.id, observed);
-    st.batchBackends = new Set(listing.batchBackends ?? []);
-    for (const b of listing.missingBackends) if (!desired.some((m) => m.backend === b)) st.backends.delete(b);
-    return observed;
+    this.#repairs.observed(st.ref.id, r.observed);
+    return r.observed;
   }
 
   /** Records one acknowledged action: bookkeeping, log, Event, wake-up. */
@@ -300,6 +302,7 @@ export class MemberReconciler {
     switch (a.kind) {
       case 'drain': {
         const o = a.member;
+        at.observed.set(a.key, { ...o, admin: 'drain' });
         at.drains.set(a.key, now);
         at.log.info({ member: o.name, backend: o.backend, drainSeconds: a.drainSeconds }, 'member draining');
         if (a.desired)
@@ -327,6 +330,7 @@ export class MemberReconciler {
         return;
       }
       case 'enable':
+        at.observed.set(a.key, { ...a.member, admin: 'ready' });
         at.drains.delete(a.key);
         at.log.info({ member: a.member.name }, 'member enabled again');
         return;
@@ -361,6 +365,8 @@ export class MemberReconciler {
 
   /** The instance could not be read or written: back off, keep members, say so once. */
   #failed(st: InstanceState, status: InstanceStatus, err: unknown, run: Run, log: Logger): void {
+    // A write may or may not have happened: the next run lists instead of trusting the model.
+    st.known.clear();
     st.failures += 1;
     const delay = backoff(st.failures, this.#opts.backoff ?? DEFAULT_BACKOFF, this.#opts.random);
     st.nextRetryAt = run.now + delay;
