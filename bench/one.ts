@@ -45,6 +45,10 @@ const benches: Record<string, { title: string; run: () => Promise<Record<string,
     title: 'Octavia lock cycles to register 10 and 100 Pods: agents per member vs the leader in batch',
     run: async () => (await import('./octavia-batch.js')).benchOctaviaBatch(),
   },
+  scaleApi: {
+    title: 'One agent in a cluster of 100,000 endpoints: API bytes, memory, idle CPU, CPU per unrelated update, JSON vs protobuf',
+    run: async () => (await import('./scale-api.js')).benchScaleApi(),
+  },
 };
 
 export const BENCH_NAMES = Object.keys(benches);

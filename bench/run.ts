@@ -20,14 +20,17 @@ const ORDER = [
   'octavia',
   'octaviaBatch',
   'datapath',
+  'scaleApi',
 ];
+// `npm run bench -- scale`: the figures of the 1,000-node issue in one run.
+const GROUPS: Record<string, string[]> = { scale: ['scaleApi', 'lbpoll', 'burst', 'octaviaBatch', 'datapath'] };
 const one = join(dirname(fileURLToPath(import.meta.url)), 'one.js');
 const dir = mkdtempSync(join(tmpdir(), 'podlb-bench-'));
 const results: Record<string, unknown> = {};
 const failed: string[] = [];
 const t0 = performance.now();
 try {
-  for (const name of process.argv.length > 2 ? process.argv.slice(2) : ORDER) {
+  for (const name of (process.argv.length > 2 ? process.argv.slice(2) : ORDER).flatMap((n) => GROUPS[n] ?? [n])) {
     const out = join(dir, `${name}.json`);
     const r = spawnSync(process.execPath, [one, name], { stdio: 'inherit', env: { ...process.env, PODLB_BENCH_OUT: out }, timeout: 30 * 60_000 });
     if (r.status !== 0) {

@@ -1,0 +1,237 @@
+// One agent in a cluster of 1,000 Services and 1,000 EndpointSlices holding 100,000 endpoints,
+// against the in-process API server: what each node costs the API server and itself. The agent
+// runs as its own process under its DaemonSet identity (`podlb agent --no-bgp`), as on a node;
+// its memory and CPU are read from /proc, so the bench's own heap and the API server's work do
+// not count. The node under test hosts none of the endpoints: what is measured is the price of
+// the rest of the cluster, which every one of 1,000 nodes pays.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { AGENT_SERVICE_ACCOUNT } from '../src/lab/lab.js';
+import { cliPath } from '../src/lab/lab-agents.js';
+import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
+import { LABEL_SERVICE_NAME } from '../src/api/types.js';
+
+const NODE = 'node-0';
+const NAMESPACE = 'scale';
+
+export interface ScaleApiOptions {
+  services?: number;
+  endpointsPerSlice?: number;
+  nodes?: number;
+  idleSeconds?: number;
+  updates?: number;
+}
+
+const clockTicks = 100; // USER_HZ on Linux: /proc/<pid>/stat counts in 1/100 s
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
+function memoryMb(pid: number): { rssMb: number; peakMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMb: Math.round(kb('VmRSS') / 102.4) / 10, peakMb: Math.round(kb('VmHWM') / 102.4) / 10 };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function populate(api: ApiServer, o: Required<ScaleApiOptions>): void {
+  api.store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } });
+  api.store.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE }, spec: { podCIDR: '10.244.0.0/24', podCIDRs: ['10.244.0.0/24'] } });
+  // The class exists, so every Service is a valid opt-in the agent must plan for; its
+  // instance is never contacted, since none of the endpoints is on this node.
+  api.store.create('loadbalancerclasses', {
+    apiVersion: 'podlb.io/v1alpha1',
+    kind: 'LoadBalancerClass',
+    metadata: { name: 'l7lb' },
+    spec: { provider: 'haproxy', haproxy: { instances: ['unix:///run/podlb-bench-none/haproxy.sock'], healthCheck: { interval: '1s', rise: 2, fall: 3 } } },
+  });
+  for (let s = 0; s < o.services; s++) {
+    const name = `svc-${s}`;
+    api.store.create('services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: NAMESPACE, annotations: { 'podlb.io/load-balancer': 'l7lb' } },
+      spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+    });
+    api.store.create('endpointslices', sliceOf(s, o, 0));
+  }
+}
+
+/** Slice `s` with every endpoint on some other node; `generation` changes the conditions. */
+function sliceOf(s: number, o: Required<ScaleApiOptions>, generation: number): Record<string, unknown> {
+  const name = `svc-${s}`;
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: `${name}-abcde`,
+      namespace: NAMESPACE,
+      labels: { [LABEL_SERVICE_NAME]: name, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' },
+    },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    endpoints: Array.from({ length: o.endpointsPerSlice }, (_, e) => {
+      const i = s * o.endpointsPerSlice + e;
+      const node = 1 + (i % (o.nodes - 1));
+      return {
+        addresses: [`10.${100 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`],
+        nodeName: `node-${node}`,
+        targetRef: { kind: 'Pod', namespace: NAMESPACE, name: `${name}-pod-${e}`, uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` },
+        conditions: { ready: (e + generation) % 7 !== 0, serving: (e + generation) % 7 !== 0, terminating: false },
+      };
+    }),
+  };
+}
+
+/** Bytes and time of one full list of EndpointSlices, as an admin, in one encoding. */
+async function listOnce(api: ApiServer, accept: string, limit?: number): Promise<{ bytes: number; ms: number; pages: number; contentType: string }> {
+  const token = /token: (\S+)/.exec(api.kubeconfigYaml())?.[1];
+  const { Agent } = await import('undici');
+  const dispatcher = new Agent({ connect: { ca: api.caPem } });
+  let bytes = 0;
+  let pages = 0;
+  let contentType = '';
+  let cont: string | undefined;
+  const t0 = performance.now();
+  try {
+    do {
+      const url = new URL(`${api.url}/apis/discovery.k8s.io/v1/endpointslices`);
+      if (limit) url.searchParams.set('limit', String(limit));
+      if (cont) url.searchParams.set('continue', cont);
+      const res = await request(url, { headers: { accept, authorization: `Bearer ${token}` }, dispatcher });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      bytes += body.length;
+      pages++;
+      contentType = String(res.headers['content-type'] ?? '');
+      cont = contentType.startsWith('application/json')
+        ? (JSON.parse(body.toString('utf8')) as { metadata?: { continue?: string } }).metadata?.continue
+        : undefined;
+    } while (cont);
+  } finally {
+    await dispatcher.close();
+  }
+  return { bytes, ms: Math.round(performance.now() - t0), pages, contentType };
+}
+
+async function waitReady(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`agent not ready within ${timeoutMs} ms`);
+}
+
+/** One agent process with this encoding for the built-in kinds: sync, memory, idle CPU, CPU per unrelated update. */
+async function measureAgent(api: ApiServer, o: Required<ScaleApiOptions>, encoding: 'json' | 'protobuf'): Promise<Record<string, number>> {
+  let child: ChildProcess | undefined;
+  try {
+    const identity = api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: NODE, hostNetwork: true });
+    const port = await freePort();
+    const { KUBECONFIG: _unused, ...env } = process.env;
+    const t0 = performance.now();
+    child = spawn(
+      process.execPath,
+      [
+        cliPath(),
+        'agent',
+        '--node-name',
+        NODE,
+        '--no-bgp',
+        '--health-port',
+        String(port),
+        '--health-address',
+        '127.0.0.1',
+        '--metrics-port',
+        String(port),
+        '--metrics-address',
+        '127.0.0.1',
+        '--log-level',
+        'warn',
+      ],
+      { env: { ...env, ...identity.env, PODLB_IN_CLUSTER_ROOT: identity.pathPrefix }, stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    const pid = child.pid!;
+    await waitReady(port, child, 120_000);
+    const syncMs = Math.round(performance.now() - t0);
+    await sleep(2000);
+    const afterSync = memoryMb(pid);
+    const idle0 = cpuSeconds(pid);
+    await sleep(o.idleSeconds * 1000);
+    const idleCpu = cpuSeconds(pid) - idle0;
+    const idlePercent = (100 * idleCpu) / o.idleSeconds;
+    // Updates of slices with no endpoint on this node, spread out so each is its own event.
+    const spacingMs = 20;
+    const up0 = cpuSeconds(pid);
+    const tu = performance.now();
+    for (let u = 0; u < o.updates; u++) {
+      api.store.update('endpointslices', sliceOf(u % o.services, o, 1 + u));
+      await sleep(spacingMs);
+    }
+    await sleep(1000);
+    const updWallS = (performance.now() - tu) / 1000;
+    const updCpu = cpuSeconds(pid) - up0 - (idleCpu / o.idleSeconds) * updWallS;
+    const end = memoryMb(pid);
+    return {
+      syncMs,
+      rssAfterSyncMb: afterSync.rssMb,
+      rssPeakMb: Math.max(afterSync.peakMb, end.peakMb),
+      idleCpuPercentOfCore: Number(idlePercent.toFixed(3)),
+      cpuPerUnrelatedSliceUpdateMs: Number(((1000 * updCpu) / o.updates).toFixed(3)),
+    };
+  } finally {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 500));
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }
+}
+
+export async function benchScaleApi(opts: ScaleApiOptions = {}): Promise<Record<string, unknown>> {
+  const o: Required<ScaleApiOptions> = { services: 1000, endpointsPerSlice: 100, nodes: 1000, idleSeconds: 30, updates: 300, ...opts };
+  const api = await startApiServer();
+  const dir = mkdtempSync(join(tmpdir(), 'podlb-bench-scale-'));
+  try {
+    api.installManifests();
+    populate(api, o);
+    const jsonList = await listOnce(api, 'application/json');
+    const protoList = await listOnce(api, 'application/vnd.kubernetes.protobuf, application/json');
+    const agents = { json: await measureAgent(api, o, 'json'), protobuf: await measureAgent(api, o, 'protobuf') };
+    return {
+      cluster: `${o.services} Services, ${o.services} EndpointSlices, ${o.services * o.endpointsPerSlice} endpoints, none on ${NODE}`,
+      initialListJson: { bytes: jsonList.bytes, ms: jsonList.ms, contentType: jsonList.contentType },
+      initialListProtobuf: { bytes: protoList.bytes, ms: protoList.ms, contentType: protoList.contentType },
+      protobufToJsonBytes: Number((protoList.bytes / jsonList.bytes).toFixed(3)),
+      agentJson: agents.json,
+      agentProtobuf: agents.protobuf,
+      goals: 'peak < 100 MB; idle < 0.2 %; per unrelated update < 0.3 ms',
+    };
+  } finally {
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
