@@ -282,7 +282,7 @@ export class MemberReconciler {
     const r = await observe(st.inst, st, desired, this.#prefix, now, this.#opts.random ?? Math.random);
     if (r.listed && r.listed !== 'noTargetedReads' && r.listed !== 'firstContact')
       this.#opts.log.info({ lbClass: st.ref.className, instance: st.ref.id, reason: r.listed }, 'load balancer members listed');
-    if (st.inst.readMembers) wake(st.identityDueAt);
+    if (st.inst.readMembers && st.backends.size > 0) wake(st.identityDueAt);
     for (const [k, o] of r.observed) {
       const list = out.details.get(k) ?? [];
       list.push({ instance: st.ref.id, admin: o.admin, health: o.health, detail: o.detail });
