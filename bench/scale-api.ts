@@ -171,6 +171,8 @@ async function measureAgent(api: ApiServer, o: Required<ScaleApiOptions>, encodi
         '127.0.0.1',
         '--log-level',
         'warn',
+        '--api-encoding',
+        encoding,
       ],
       { env: { ...env, ...identity.env, PODLB_IN_CLUSTER_ROOT: identity.pathPrefix }, stdio: ['ignore', 'inherit', 'inherit'] },
     );

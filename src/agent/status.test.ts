@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BgpSessionStatus } from '../api/types.js';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { birdTimeToRfc3339, parseShowProtocolsAll } from '../bgp/bird-protocols.js';
-import { KubeClient } from '../kube/client.js';
+import type { KubeClient } from '../kube/client.js';
 import { NodeStatusWriter, STATUS_REPORTED, type PodLBNodeStatus } from './status.js';
 import { adminClient } from '../../testkit/api-client.js';
 

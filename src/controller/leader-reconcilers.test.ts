@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Node, PodAddressPool, PodLBNode } from '../api/types.js';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { poolFixture } from '../../testkit/bgp-fixtures.js';
-import { KubeClient } from '../kube/client.js';
+import type { KubeClient } from '../kube/client.js';
 import { leaderRunReport, PoolStatusReconciler, type LeaderSnapshot } from './leader-reconcilers.js';
 import { PoolStatusWriter } from './pool-status.js';
 import { adminClient } from '../../testkit/api-client.js';

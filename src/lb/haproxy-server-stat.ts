@@ -127,7 +127,7 @@ export function stateRowOfStat(row: StatRow, expectCheck: boolean): ServerStateR
     ...splitAddr(row.get('addr') ?? ''),
     opState,
     adminState: (maint ? SRV_ADMF_FMAINT : 0) | (status.startsWith('DRAIN') ? SRV_ADMF_FDRAIN : 0),
-    checkStatus: checkStatus < 0 ? 0 : checkStatus,
+    checkStatus: Math.max(checkStatus, 0),
     checkResult: 0,
     checkHealth: Number.isInteger(health) ? health : 0,
     checkState,
