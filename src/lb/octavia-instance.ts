@@ -28,6 +28,7 @@
 import { isIP } from 'node:net';
 import { LB_IN_ERROR, type LbInstance, type MemberListing, type MemberSpec, type ObservedMember } from './provider.js';
 import { parseMemberName } from './naming.js';
+import type { PoolMemberRecord as OctaviaMember } from './octavia-batch.js';
 import { OctaviaClient, type OctaviaClientOptions, type OctaviaCounters } from './octavia-client.js';
 import { OctaviaApiError } from './octavia-errors.js';
 import { octaviaMemberAdmin, octaviaMemberDetail, octaviaMemberHealth, octaviaSettleMs } from './octavia-health.js';
@@ -57,18 +58,6 @@ export interface OctaviaInstanceOptions extends OctaviaClientOptions {
    * 10 s): the longest an ONLINE report can lag behind HAProxy. Not readable through the API.
    */
   heartbeatMs?: number;
-}
-
-interface OctaviaMember {
-  id: string;
-  name: string;
-  address: string;
-  protocol_port: number;
-  weight: number;
-  admin_state_up: boolean;
-  provisioning_status: string;
-  operating_status: string;
-  tags?: string[];
 }
 
 export class OctaviaInstance implements LbInstance {
