@@ -13,7 +13,8 @@ import { classRef, type LbClassModel } from './binding.js';
 import { diffMembers, instanceViews, lastKnownViews, withoutBatchWrites, type MemberAction } from './diff.js';
 import { executors } from './execute.js';
 import type { MemberView } from './gates.js';
-import { newObservation, observe, type Observation } from './observe.js';
+import { defaultInstanceRefs, type InstanceState, type Run } from './instance-state.js';
+import { newObservation, observe } from './observe.js';
 import { podObj, serviceObj, type InstanceStatus, type MemberOutcome } from './outcome.js';
 import { memberKey, type DesiredMember } from './plan.js';
 import { MemberRepairs } from './repairs.js';
@@ -36,26 +37,6 @@ export interface MemberReconcilerOptions {
 }
 
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000 };
-
-interface InstanceState extends Observation {
-  ref: LbInstanceRef;
-  inst: LbInstance;
-  failures: number;
-  nextRetryAt: number;
-  /** The last failure, kept as the Error so logs and metrics still have its type and code. */
-  lastErr?: unknown;
-}
-
-/** One run's shared output and wake-up, handed to each instance's part of the run. */
-interface Run {
-  out: MemberOutcome;
-  now: number;
-  wake: (t: number) => void;
-}
-
-export function defaultInstanceRefs(cls: LbClassModel): LbInstanceRef[] {
-  return cls.instances.map((id) => ({ className: cls.name, provider: cls.provider, id }));
-}
 
 export class MemberReconciler {
   readonly #opts: MemberReconcilerOptions;
