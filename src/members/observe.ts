@@ -73,7 +73,9 @@ export async function observe(
   for (const m of desired) st.backends.add(m.backend);
   // No backend holds or will hold a member of this node: nothing to ask, list or watch for a
   // restart. Every node sees every class, so this is what most nodes cost most instances.
-  if (st.backends.size === 0) return { observed: new Map(), asked: 0 };
+  // Providers without targeted reads keep their call: for Octavia it is where a class's
+  // credentials are checked (and refused) even before a member is planned.
+  if (st.backends.size === 0 && inst.readMembers) return { observed: new Map(), asked: 0 };
   const list = async (backends: readonly string[], reason: ListReason): Promise<ObserveResult> => {
     const listing = await inst.listMembers(backends, prefix);
     const listed = new Set(backends);
