@@ -116,6 +116,17 @@ describe('kubeconfig credentials', () => {
     await client.close();
   });
 
+  it('send a tokenFile named relative to the kubeconfig as the bearer token', async () => {
+    const sub = mkdtempSync(join(dir, 'token-'));
+    const doc = parse(api.kubeconfigYaml());
+    writeFileSync(join(sub, 'token'), `${doc.users[0].user.token}\n`);
+    doc.users[0].user = { tokenFile: 'token' };
+    writeFileSync(join(sub, 'config'), stringify(doc));
+    const client = new KubeClient(kubeconfigCredentials(join(sub, 'config')));
+    expect(await whoAmI(client)).toBe('kubernetes-admin');
+    await client.close();
+  });
+
   it('refuse exec, auth-provider and plain HTTP without insecure-skip-tls-verify by name', () => {
     const write = (cluster: Record<string, unknown>, user: Record<string, unknown>): string => {
       const f = join(dir, `k-${Math.random()}.yaml`);

@@ -68,9 +68,11 @@ export function inClusterCredentials(root: string, env: NodeJS.ProcessEnv = proc
 }
 
 export function kubeconfigCredentials(file: string): Credentials {
+  // A missing file is reported by the file system's own message (ENOENT and the path).
+  const text = readFileSync(file, 'utf8');
   let doc: unknown;
   try {
-    doc = parse(readFileSync(file, 'utf8'));
+    doc = parse(text);
   } catch (err) {
     throw new PodlbError('BAD_KUBECONFIG', `kubeconfig ${file}: ${(err as Error).message}`);
   }
