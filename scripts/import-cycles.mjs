@@ -2,8 +2,9 @@
 // import graph with more than one file (or a file importing itself) and exits 1 if there is one.
 // `import type` / `export type` statements are left out: they vanish at compile time, so they
 // cannot make a module load before its dependency. Usage: node scripts/import-cycles.mjs [dir...]
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { valueImports } from './import-graph.mjs';
 
 const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['src', 'testkit', 'test', 'bench'];
 const files = [];
@@ -18,20 +19,7 @@ for (const r of roots) walk(r);
 
 const known = new Set(files);
 const graph = new Map();
-const STATEMENT = /(?:^|\n)\s*(import|export)\s+(type\s+)?([^;'"]*?)\s*from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
-for (const f of files) {
-  const text = readFileSync(f, 'utf8');
-  const deps = new Set();
-  for (const m of text.matchAll(STATEMENT)) {
-    if (m[2]) continue; // import type / export type
-    if (m[3] && /^\{[^}]*\}$/.test(m[3].trim()) && m[3].slice(1, -1).split(',').every((s) => s.trim() === '' || /^type\s/.test(s.trim()))) continue; // import { type A, type B }
-    const spec = m[4] ?? m[5] ?? m[6];
-    if (!spec.startsWith('.')) continue;
-    const target = resolve(dirname(f), spec.replace(/\.js$/, '.ts'));
-    if (known.has(target)) deps.add(target);
-  }
-  graph.set(f, deps);
-}
+for (const f of files) graph.set(f, new Set([...valueImports(f).local].filter((t) => known.has(t))));
 
 // Tarjan's strongly connected components.
 let index = 0;

@@ -1,13 +1,15 @@
 // What an Agent is built from, and the defaults it runs with when the caller leaves a field out.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { Credentials } from '../kube/credentials.js';
 import type { OctaviaTrust } from '../lb/octavia-credentials.js';
 import type { LbInstance } from '../lb/provider.js';
 import { AgentMetrics } from './metrics.js';
 
 export interface AgentOptions {
   nodeName: string;
-  kubeConfig: KubeConfig;
+  /** A client-node KubeConfig (tests, the lab); the binary passes its own Credentials so as not to load client-node. */
+  kubeConfig: KubeConfig | Credentials;
   log: Logger;
   /** BIRD's control socket and the config file it was started with; undefined: no BGP. */
   bird?: { socketPath: string; configPath: string };

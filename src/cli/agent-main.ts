@@ -123,18 +123,17 @@ export async function runAgent(p: Parsed): Promise<number> {
   if (bgp && (!birdSocket || !birdConfig)) throw new UsageError('--bird-socket PATH and --bird-config PATH are required unless --no-bgp', AGENT_COMMAND.path);
   const netns = str(p, 'netns');
   // Loaded only now, so `--help` and flag errors answer without loading the agent.
-  const [{ loadKubeConfig }, { pino }, { Agent }, { AgentMetrics }, { withdrawAll }] = await Promise.all([
-    import('../kube/config.js'),
+  const [{ loadCredentials }, { pino }, { Agent }, { AgentMetrics }, { withdrawAll }] = await Promise.all([
+    import('../kube/credentials.js'),
     import('pino'),
     import('../agent/agent.js'),
     import('../agent/metrics.js'),
     import('../agent/withdraw.js'),
   ]);
   const log = pino({ level: str(p, 'log-level')!, base: { node: nodeName } });
-  const kc = loadKubeConfig(str(p, 'kubeconfig'));
   const agentInst = new Agent({
     nodeName,
-    kubeConfig: kc,
+    kubeConfig: loadCredentials(str(p, 'kubeconfig')),
     log,
     ...(bgp ? { bird: { socketPath: birdSocket!, configPath: birdConfig! } } : {}),
     secretsNamespace: str(p, 'secrets-namespace')!,

@@ -1,16 +1,18 @@
-// A thin raw client over client-node's KubeConfig (auth, TLS, proxies all come from it).
+// A thin raw client over undici, authenticated by Credentials: our own loader's (credentials.ts,
+// the agent) or a client-node KubeConfig's (kubeconfig-credentials.ts, everyone else).
 //
 // Why not client-node's typed APIs: they deserialise timestamps into Date objects, while the
 // informers (informer.ts) cache the raw JSON shape. Mixing the two shapes in one cache breaks
-// comparisons and patches. We use client-node for what it does well (KubeConfig, its
-// authenticators) and send requests over undici, with the headers and dispatcher (TLS, client
-// certificate, proxy) its applySecurityAuthentication puts in a RequestContext. undici's
-// `request` rather than its `fetch`: fetch joins a repeated header into one comma-separated
-// line, which the API server would read as one impersonated group.
-import { createHash } from 'node:crypto';
-import { type HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
+// comparisons and patches. client-node stays a type import here: loading it costs a per-node
+// agent about 88 MB. undici's `request` rather than its `fetch`: fetch joins a repeated header
+// into one comma-separated line, which the API server would read as one impersonated group.
+import type { KubeConfig } from '@kubernetes/client-node';
 import { type Dispatcher, request as undiciRequest } from 'undici';
 import { PodlbError } from '../util/errors.js';
+import type { Credentials } from './credentials.js';
+import { credentialsOf, isKubeConfig } from './kubeconfig-credentials.js';
+
+type HttpMethod = Dispatcher.HttpMethod;
 
 export type PatchType = 'merge' | 'strategic' | 'json';
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
@@ -72,16 +74,16 @@ export interface RawResponse {
 }
 
 export class KubeClient {
-  readonly #kc: KubeConfig;
+  readonly #creds: Credentials;
   readonly #server: string;
   readonly #timeoutMs: number;
   readonly #extraHeaders: readonly (readonly [string, string])[];
   /**
-   * The one connection pool of this client's credential. client-node builds a new undici Agent
-   * on every applySecurityAuthentication (one TLS handshake per API call, per node); requests
-   * and watches share this one instead, and it is replaced only when the TLS material it was
-   * built from (CA, client certificate and key, proxy, server name) changes, as a rotated
-   * certificate file does.
+   * The one connection pool of this client's credential. Credentials offer a new undici Agent
+   * for every request (client-node's would mean one TLS handshake per API call, per node);
+   * requests and watches share this one instead, and it is replaced only when the TLS material
+   * it was built from (CA, client certificate and key, proxy, server name) changes, as a
+   * rotated certificate file does.
    */
   #pool: { key: string; dispatcher: Dispatcher } | undefined;
 
@@ -89,17 +91,11 @@ export class KubeClient {
    * `headers`: sent with every request after the kubeconfig's, as pairs so a name may repeat
    * (kubectl's --as-group sends one Impersonate-Group header per group).
    */
-  constructor(kc: KubeConfig, opts: { timeoutMs?: number; headers?: readonly (readonly [string, string])[] } = {}) {
-    this.#kc = kc;
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new PodlbError('NO_CLUSTER', 'the kubeconfig has no current cluster');
-    this.#server = cluster.server.replace(/\/+$/, '');
+  constructor(credentials: KubeConfig | Credentials, opts: { timeoutMs?: number; headers?: readonly (readonly [string, string])[] } = {}) {
+    this.#creds = isKubeConfig(credentials) ? credentialsOf(credentials) : credentials;
+    this.#server = this.#creds.server.replace(/\/+$/, '');
     this.#timeoutMs = opts.timeoutMs ?? 15_000;
     this.#extraHeaders = opts.headers ?? [];
-  }
-
-  get kubeConfig(): KubeConfig {
-    return this.#kc;
   }
 
   async request<T>(method: string, path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
@@ -135,7 +131,7 @@ export class KubeClient {
     let res = await this.#once(method, path, opts);
     // client-go's rule for a token read from a file (a projected ServiceAccount token): after a
     // 401 the cached token may be one the kubelet has since rotated, so re-read it and retry once.
-    if (res.statusCode === 401 && forgetCachedFileToken(this.#kc)) {
+    if (res.statusCode === 401 && this.#creds.forgetToken()) {
       await res.body.dump().catch(() => undefined);
       res = await this.#once(method, path, opts);
     }
@@ -158,15 +154,14 @@ export class KubeClient {
   async #once(method: string, path: string, opts: SendOptions): Promise<Dispatcher.ResponseData> {
     const url = new URL(this.#server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, v);
-    const ctx = new RequestContext(url.toString(), method as HttpMethod);
-    await this.#kc.applySecurityAuthentication(ctx);
+    const auth = await this.#creds.authenticate();
     // A flat name/value list: undici sends every pair as its own header line.
     const headers: string[] = [];
-    for (const [k, v] of Object.entries(ctx.getHeaders())) headers.push(k, v);
+    for (const [k, v] of Object.entries(auth.headers)) headers.push(k, v);
     headers.push('Accept', opts.accept ?? 'application/json');
     if (opts.body !== undefined) headers.push('Content-Type', opts.contentType ?? 'application/json');
     for (const [k, v] of this.#extraHeaders) headers.push(k, v);
-    const dispatcher = this.#dispatcher(ctx.getDispatcher());
+    const dispatcher = this.#dispatcher(auth.tls);
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     // A stream outlives the timeout: only its headers must arrive within it.
     const signal = opts.streaming ? (opts.signal ?? new AbortController().signal) : opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
@@ -196,22 +191,17 @@ export class KubeClient {
   }
 
   /**
-   * The pooled dispatcher for the TLS material `fresh` was just built from. A kubeconfig
-   * without TLS settings gets none from client-node: undici's global dispatcher, pooled already.
+   * The pooled dispatcher for the TLS material of this request. Credentials without TLS
+   * settings get none: undici's global dispatcher, pooled already.
    */
-  #dispatcher(fresh: Dispatcher | undefined): Dispatcher | undefined {
-    if (!fresh) return undefined;
-    const key = tlsKey(this.#kc);
-    if (this.#pool?.key === key) {
-      // Never connected: closing it costs nothing.
-      void fresh.close().catch(() => undefined);
-      return this.#pool.dispatcher;
-    }
+  #dispatcher(tls: { key: string; dispatcher(): Dispatcher } | undefined): Dispatcher | undefined {
+    if (!tls) return undefined;
+    if (this.#pool?.key === tls.key) return this.#pool.dispatcher;
     const old = this.#pool;
-    this.#pool = { key, dispatcher: fresh };
+    this.#pool = { key: tls.key, dispatcher: tls.dispatcher() };
     // In-flight requests and open watches on the old credential finish on their connections.
     void old?.dispatcher.close().catch(() => undefined);
-    return fresh;
+    return this.#pool.dispatcher;
   }
 
   list<T>(path: string, query: { labelSelector?: string; fieldSelector?: string } = {}): Promise<ListResult<T>> {
@@ -245,41 +235,6 @@ function bufferedBody(bytes: Buffer): Dispatcher.ResponseData['body'] {
     },
   };
   return body as unknown as Dispatcher.ResponseData['body'];
-}
-
-/**
- * What the pool's connections were built from: the TLS material as client-node reads it for
- * every request (files are re-read, so a rotated client certificate changes the key), the
- * proxy and the server. applyHTTPSOptions is private in client-node's typings only.
- */
-function tlsKey(kc: KubeConfig): string {
-  const o: Record<string, unknown> = {};
-  (kc as unknown as { applyHTTPSOptions(o: Record<string, unknown>): void }).applyHTTPSOptions(o);
-  const cluster = kc.getCurrentCluster();
-  const h = createHash('sha256');
-  for (const k of ['ca', 'cert', 'key', 'rejectUnauthorized', 'servername']) h.update(`${k}=${String(o[k] ?? '')}\n`);
-  h.update(`proxy=${cluster?.proxyUrl ?? ''}\nserver=${cluster?.server ?? ''}\n`);
-  return h.digest('hex');
-}
-
-/**
- * Drops client-node's cached token-file token (its FileAuth re-reads only every 60 s), so the
- * next request, and the next watch on the same KubeConfig, reads the file again. Returns
- * whether the current user authenticates with a token file at all. The authenticator list is
- * private in client-node's typings; it is the only place the cache lives.
- */
-export function forgetCachedFileToken(kc: KubeConfig): boolean {
-  const tokenFile = (kc.getCurrentUser()?.authProvider as { config?: { tokenFile?: string } } | undefined)?.config?.tokenFile;
-  if (!tokenFile) return false;
-  const auths = (kc as unknown as { authenticators?: unknown[] }).authenticators ?? [];
-  for (const a of auths) {
-    const fa = a as { token?: unknown; lastRead?: unknown; refreshToken?: unknown };
-    if (typeof fa.refreshToken === 'function' && 'lastRead' in fa) {
-      fa.token = null;
-      fa.lastRead = null;
-    }
-  }
-  return true;
 }
 
 export function isNotFound(err: unknown): boolean {

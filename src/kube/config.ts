@@ -1,4 +1,5 @@
-// Where a binary's credentials come from: a kubeconfig file when given (--kubeconfig or
+// Where the controller's credentials come from (the agent's own loader is credentials.ts, which
+// does not load client-node): a kubeconfig file when given (--kubeconfig or
 // KUBECONFIG), else the Pod's in-cluster configuration through client-node's own loader
 // (projected ServiceAccount token, CA file, KUBERNETES_SERVICE_HOST/PORT). PODLB_IN_CLUSTER_ROOT
 // prefixes the projected files' path; the lab sets it because its binaries share the host's

@@ -1,0 +1,1 @@
+export function valueImports(file: string): { local: Set<string>; bare: Set<string> };

@@ -1,0 +1,36 @@
+// The agent binary's module graph: what `podlb agent` loads at run time. client-node's config
+// module loads every generated API (about 88 MB of RSS); a per-node process must not pay that,
+// so it may appear there only as a type.
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { valueImports } from '../../scripts/import-graph.mjs';
+
+/** Every package a file's value imports reach, through the repository's own files. */
+function packagesReached(entry: string): Map<string, string> {
+  const seen = new Set<string>();
+  const packages = new Map<string, string>();
+  const todo = [entry];
+  for (let f = todo.pop(); f !== undefined; f = todo.pop()) {
+    if (seen.has(f)) continue;
+    seen.add(f);
+    const { local, bare } = valueImports(f);
+    for (const p of bare) if (!packages.has(p)) packages.set(p, f);
+    todo.push(...local);
+  }
+  return packages;
+}
+
+const src = (p: string): string => fileURLToPath(new URL(`../${p}`, import.meta.url));
+
+describe('agent module graph', () => {
+  it('does not load @kubernetes/client-node at run time', () => {
+    const reached = packagesReached(src('cli/agent-main.ts'));
+    expect(reached.has('undici')).toBe(true);
+    const clientNode = [...reached].filter(([p]) => p.startsWith('@kubernetes/client-node'));
+    expect(clientNode.map(([p, from]) => `${p} from ${from}`)).toEqual([]);
+  });
+
+  it('sees client-node where it is loaded (the controller), so the check above can fail', () => {
+    expect(packagesReached(src('controller/main.ts')).has('@kubernetes/client-node')).toBe(true);
+  });
+});
