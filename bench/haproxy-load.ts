@@ -16,8 +16,6 @@
 //   window (the formula is kept below, only here), a run every 2 s when idle.
 // HAProxy's CPU includes the members' checks and the rollout's adds and removes, the same work
 // in both ways; per member made ready, it compares what each way costs for the same result.
-import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import pino from 'pino';
 import { NetnsSandbox } from '../src/lab/netns.js';
 import { startHaproxy, type HaproxyProcess } from '../src/lab/haproxy-process.js';
@@ -32,6 +30,7 @@ import { MemberReconciler } from '../src/members/reconciler.js';
 import { memberKey } from '../src/members/plan.js';
 import { nextPendingPollMs, type PendingMember } from '../src/agent/poll.js';
 import { jitter } from '../src/util/backoff.js';
+import { processCpuSeconds } from './proc.js';
 
 const BACKEND_SIZE = 5000;
 const WAVE = 10;
@@ -186,13 +185,6 @@ async function runAgent(i: number, way: Way, address: string, ctl: { stop: boole
   }
 }
 
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
-}
-
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
 async function haproxyPid(address: string): Promise<number> {
   const rt = new HaproxyRuntime(address);
   const info = await rt.command('show info');
@@ -236,12 +228,12 @@ async function runCase(hp: HaproxyProcess, way: Way, n: number, seconds: number)
   const r0 = sum((s) => s.rt.roundTrips);
   const b0 = sum((s) => s.rt.replyBytes);
   const w0 = stats.map((s) => s.waves.length);
-  const cpu0 = cpuTicks(pid);
+  const cpu0 = processCpuSeconds(pid);
   const me0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const secs = (performance.now() - t0) / 1000;
-  const cpu = (cpuTicks(pid) - cpu0) / CLK_TCK / secs;
+  const cpu = (processCpuSeconds(pid) - cpu0) / secs;
   const me = process.cpuUsage(me0);
   const waves = stats.flatMap((s, i) => s.waves.slice(w0[i]));
   const res: CaseResult = {

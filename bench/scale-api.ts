@@ -5,8 +5,7 @@
 // not count. The node under test hosts none of the endpoints: what is measured is the price of
 // the rest of the cluster, which every one of 1,000 nodes pays.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -14,6 +13,8 @@ import { AGENT_SERVICE_ACCOUNT } from '../src/lab/lab.js';
 import { cliPath } from '../src/lab/lab-agents.js';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { LABEL_SERVICE_NAME } from '../src/api/types.js';
+import { freePort } from '../src/util/free-port.js';
+import { processCpuSeconds as cpuSeconds, processMemoryMb as memoryMb } from './proc.js';
 
 const NODE = 'node-0';
 const NAMESPACE = 'scale';
@@ -24,31 +25,6 @@ export interface ScaleApiOptions {
   nodes?: number;
   idleSeconds?: number;
   updates?: number;
-}
-
-const clockTicks = 100; // USER_HZ on Linux: /proc/<pid>/stat counts in 1/100 s
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-}
-
-function memoryMb(pid: number): { rssMb: number; peakMb: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: Math.round(kb('VmRSS') / 102.4) / 10, peakMb: Math.round(kb('VmHWM') / 102.4) / 10 };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
