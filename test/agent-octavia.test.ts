@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { startEndpointSliceController } from '../src/lab/endpointslice-controller.js';
 import { startOctaviaFake, type OctaviaFake } from '../testkit/octavia-fake/index.js';
+import { credentialsSecret } from '../testkit/octavia-env.js';
 import { Agent } from '../src/agent/agent.js';
 import { KubeClient } from '../src/kube/client.js';
 import { waitFor } from '../src/lab/netns.js';
@@ -126,29 +127,8 @@ describe('agent with an Octavia class', () => {
     );
     expect(cond.message).toContain('os-creds');
     expect(fake.state.membersOf(poolId)).toEqual([]);
-    const p = fake.credentials.password;
-    const clouds = {
-      clouds: {
-        podlb: {
-          auth: {
-            auth_url: fake.url,
-            username: p.username,
-            password: p.password,
-            project_name: p.projectName,
-            user_domain_name: 'Default',
-            project_domain_name: 'Default',
-          },
-          region_name: 'RegionOne',
-        },
-      },
-    };
     // Labelled by the operator for podlb; its own auth_url is the Keystone it may be sent to.
-    await client.create('/api/v1/namespaces/podlb-system/secrets', {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'os-creds', namespace: 'podlb-system', labels: { [LABEL_CREDENTIALS]: 'true' } },
-      data: { 'clouds.yaml': Buffer.from(stringify(clouds)).toString('base64') },
-    });
+    await client.create('/api/v1/namespaces/podlb-system/secrets', credentialsSecret(fake, 'os-creds'));
     await waitFor('member created', () => (fake.state.membersOf(poolId).length === 1 ? true : undefined), 15_000, 50);
   });
 

@@ -5,7 +5,6 @@
 // the load balancer PENDING_UPDATE for the window, and nothing else can be written meanwhile.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { stringify } from 'yaml';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { startEndpointSliceController } from '../src/lab/endpointslice-controller.js';
 import { AGENT_SERVICE_ACCOUNT } from '../src/lab/lab.js';
@@ -15,8 +14,9 @@ import { Controller } from '../src/controller/controller.js';
 import type { KubeClient } from '../src/kube/client.js';
 import { adminClient } from '../testkit/api-client.js';
 import { memberName } from '../src/lb/naming.js';
-import { API_VERSION, LABEL_CREDENTIALS, READINESS_GATE, type Pod } from '../src/api/types.js';
+import { API_VERSION, READINESS_GATE, type Pod } from '../src/api/types.js';
 import { startOctaviaFake, type OctaviaFake } from '../testkit/octavia-fake/index.js';
+import { credentialsSecret } from '../testkit/octavia-env.js';
 import type { FakePool } from '../testkit/octavia-fake/state.js';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
 
@@ -93,28 +93,7 @@ beforeAll(async () => {
   api.installManifests();
   await client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
   for (const n of NODES) await client.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: n } });
-  const p = fake.credentials.password;
-  const clouds = {
-    clouds: {
-      podlb: {
-        auth: {
-          auth_url: fake.url,
-          username: p.username,
-          password: p.password,
-          project_name: p.projectName,
-          user_domain_name: 'Default',
-          project_domain_name: 'Default',
-        },
-        region_name: 'RegionOne',
-      },
-    },
-  };
-  await client.create('/api/v1/namespaces/podlb-system/secrets', {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'octavia-credentials', namespace: 'podlb-system', labels: { [LABEL_CREDENTIALS]: 'true' } },
-    data: { 'clouds.yaml': Buffer.from(stringify(clouds)).toString('base64') },
-  });
+  await client.create('/api/v1/namespaces/podlb-system/secrets', credentialsSecret(fake, 'octavia-credentials'));
   await client.create(`/apis/${API_VERSION}/loadbalancerclasses`, {
     apiVersion: API_VERSION,
     kind: 'LoadBalancerClass',

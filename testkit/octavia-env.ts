@@ -6,6 +6,8 @@ import { startOctaviaFake, type FakeLoadBalancer, type FakePool, type OctaviaFak
 import { OctaviaInstance, type OctaviaInstanceOptions } from '../src/lb/octavia-instance.js';
 import { memberName } from '../src/lb/naming.js';
 import type { MemberSpec } from '../src/lb/provider.js';
+import { stringify } from 'yaml';
+import { LABEL_CREDENTIALS } from '../src/api/types.js';
 
 export interface Env {
   fake: OctaviaFake;
@@ -45,4 +47,30 @@ export function spec(node: string, address: string, port = 8080, backend = 'web'
 /** Requests that would replace a pool's whole member list. */
 export function batchUpdates(fake: OctaviaFake): string[] {
   return fake.requestLog.filter((r) => r.method === 'PUT' && /\/pools\/[^/?]+\/members(\?|$)/.test(r.path)).map((r) => r.path);
+}
+
+/** A credentials Secret in podlb-system, labelled for podlb, whose clouds.yaml logs in to the fake as its default user. */
+export function credentialsSecret(fake: OctaviaFake, name: string): Record<string, unknown> {
+  const p = fake.credentials.password;
+  const clouds = {
+    clouds: {
+      podlb: {
+        auth: {
+          auth_url: fake.url,
+          username: p.username,
+          password: p.password,
+          project_name: p.projectName,
+          user_domain_name: 'Default',
+          project_domain_name: 'Default',
+        },
+        region_name: 'RegionOne',
+      },
+    },
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: 'podlb-system', labels: { [LABEL_CREDENTIALS]: 'true' } },
+    data: { 'clouds.yaml': Buffer.from(stringify(clouds)).toString('base64') },
+  };
 }
