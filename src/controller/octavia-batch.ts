@@ -28,7 +28,6 @@ import { OctaviaClient, type OctaviaClientOptions } from '../lb/octavia-client.j
 import { resolveOctaviaCredentials, type OctaviaTrust } from '../lb/octavia-credentials.js';
 import { isPodlbOwnedPool, octaviaInstanceId } from '../lb/octavia-tags.js';
 import { classRef, parseLbClass, type LbClassModel } from '../members/binding.js';
-import { podObj } from '../members/outcome.js';
 import { memberKey, type DesiredMember } from '../members/plan.js';
 import { MemberRepairs, REPAIR_BACKOFF } from '../members/repairs.js';
 import { backoff } from '../util/backoff.js';
@@ -356,16 +355,23 @@ export class OctaviaBatchWriter {
     write.report.result = 'written';
     for (const a of write.plan.actions) if (a.kind === 'drain') st.drains.set(a.key, now);
     for (const a of write.plan.actions) if (a.kind === 'remove' || a.kind === 'enable') st.drains.delete(a.key);
-    for (const a of write.plan.repairs) {
-      const n = this.#repairs.repaired(r.id, a.key, now);
+    const repairs = write.plan.repairs.map((a) => ({ a, n: this.#repairs.repaired(r.id, a.key, now) }));
+    for (const { a, n } of repairs)
       this.#o.log.warn({ loadBalancer: r.id, member: a.member.name, detail: a.member.detail, repairs: n }, 'member Octavia failed to program: listed again');
+    // One Event per batch, on the class: the controller may write Events only in `default`
+    // (daemonset/controller.yaml), and a failed batch leaves every member it listed in ERROR.
+    const first = repairs[0];
+    if (first)
       this.#o.record({
-        object: podObj(a.desired),
+        object: classRef(classes[0]!.metadata.name ?? ''),
         type: 'Warning',
         reason: 'MemberRepaired',
-        message: `${r.id} failed to program ${a.member.address}:${a.member.port} in pool ${write.report.pool} (${a.member.detail}); the batch update lists it again (repair ${n})`,
+        message:
+          `${r.id} failed to program ${repairs.length} member(s) of pool ${write.report.pool} (e.g. ${first.a.member.address}:${first.a.member.port}, ${first.a.member.detail}); the batch update lists them again (repair ${Math.max(...repairs.map((x) => x.n))})`.slice(
+            0,
+            1024,
+          ),
       });
-    }
     this.#o.log.info({ loadBalancer: r.id, poolId: write.pool, members: write.body.length, ...write.report }, 'batch member update sent');
     return true;
   }
