@@ -228,4 +228,27 @@ describe('one writer per load balancer: the leader batch-writes podlb-owned pool
     fake.state.members.delete(intruder.id);
     await waitFor('late Pod registered', () => (fake.state.memberByName(cart.id, memberName('node2', '10.244.2.250', 8080)) ? true : undefined), 15_000, 100);
   });
+
+  it('a batch Octavia fails to apply leaves its members in ERROR: the leader lists them again with nothing else to change, and the gate turns True', async () => {
+    await waitFor('pool settled', () => (fake.state.membersOf(cart.id).every((m) => m.provisioning_status === 'ACTIVE') ? true : undefined), 15_000, 50);
+    fake.faults.failProvisioning(1);
+    const before = fake.requestLog.filter((r) => r.method === 'PUT' && r.path.endsWith(`/pools/${cart.id}/members`) && r.status < 300).length;
+    await createPod('cart-err', 'node1', 'cart');
+    await containersReady('cart-err', '10.244.1.240');
+    const name = memberName('node1', '10.244.1.240', 8080);
+    await waitFor('the batch failed', () => (fake.state.memberByName(cart.id, name)?.provisioning_status === 'ERROR' ? true : undefined), 15_000, 20);
+    await waitFor(
+      'every member ACTIVE again',
+      () => (fake.state.membersOf(cart.id).every((m) => m.provisioning_status === 'ACTIVE') ? true : undefined),
+      15_000,
+      50,
+    );
+    await waitFor('gate True', async () => ((await gate('cart-err')) === 'True' ? true : undefined), 20_000, 100);
+    // The failed batch and the repair: one lock cycle each.
+    expect(fake.requestLog.filter((r) => r.method === 'PUT' && r.path.endsWith(`/pools/${cart.id}/members`) && r.status < 300).length - before).toBe(2);
+    const ev = await waitFor('Warning', () =>
+      api.store.list('events', { namespace: 'default' }).items.find((e: { reason?: string }) => e.reason === 'MemberRepaired'),
+    );
+    expect(ev.involvedObject).toMatchObject({ kind: 'LoadBalancerClass', name: 'octavia-lb' });
+  });
 });

@@ -18,7 +18,7 @@ import { firstNodeOfEndpoints, sliceServiceKey } from '../members/plan.js';
 
 type Meta = Record<string, unknown>;
 
-function pickMeta(meta: Meta | undefined, extra: (m: Meta) => Meta = () => ({})): Meta {
+export function pickMeta(meta: Meta | undefined, extra: (m: Meta) => Meta = () => ({})): Meta {
   const m = meta ?? {};
   const out: Meta = {};
   for (const k of ['name', 'namespace', 'uid', 'resourceVersion', 'deletionTimestamp']) if (m[k] !== undefined) out[k] = m[k];
@@ -36,12 +36,13 @@ export function sliceFirstNode(slice: EndpointSlice): string | undefined {
   return firstNodes.has(slice) ? firstNodes.get(slice) : firstNodeOfEndpoints(slice);
 }
 
-export function sliceTransform(nodeName: string): (raw: WireObject) => EndpointSlice & KubernetesObject {
+/** `nodeName` unset: every endpoint is kept (the controller's leader plans for every node). */
+export function sliceTransform(nodeName?: string): (raw: WireObject) => EndpointSlice & KubernetesObject {
   return (raw) => {
     const r = raw as unknown as Partial<EndpointSlice> & { metadata?: Meta };
     const service = (r.metadata?.labels as Record<string, string> | undefined)?.[LABEL_SERVICE_NAME];
     const endpoints = (r.endpoints ?? [])
-      .filter((ep) => ep.nodeName === nodeName)
+      .filter((ep) => nodeName === undefined || ep.nodeName === nodeName)
       .map((ep) => ({
         addresses: ep.addresses,
         nodeName: ep.nodeName,
@@ -76,7 +77,7 @@ export function serviceTransform(raw: WireObject): Service & KubernetesObject {
 const hasEndpoints = (s: EndpointSlice | undefined): boolean => (s?.endpoints.length ?? 0) > 0;
 
 /** Same content as far as the planners can tell (the resourceVersion aside). */
-function sameView<T extends { metadata: { resourceVersion?: string } }>(a: T, b: T): boolean {
+export function sameView<T extends { metadata: { resourceVersion?: string } }>(a: T, b: T): boolean {
   const strip = (o: T): string => JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
   return strip(a) === strip(b);
 }

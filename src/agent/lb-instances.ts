@@ -16,11 +16,13 @@ import { UnreachableError } from '../util/errors.js';
  * every call fails transiently, so the reconciler keeps members, backs off and reports it.
  */
 export function failingInstance(id: string, why: string, code = 'LB_NOT_CONFIGURED'): LbInstance {
+  const unusable = new UnreachableError(code, `${id}: ${why}`);
   const fail = async (): Promise<never> => {
-    throw new UnreachableError(code, `${id}: ${why}`);
+    throw unusable;
   };
   return {
     id,
+    unusable,
     listMembers: fail as () => Promise<MemberListing>,
     addMember: fail,
     drainMember: fail,

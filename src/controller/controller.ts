@@ -19,7 +19,9 @@ import {
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
-import { ResilientInformer } from '../kube/informer.js';
+import { type InformerOptions, ResilientInformer } from '../kube/informer.js';
+import { protobufCodec } from '../kube/proto/codec.js';
+import { jsonCodec } from '../kube/wire.js';
 import { HaproxyInstance } from '../lb/haproxy-instance.js';
 import type { LbInstance } from '../lb/provider.js';
 import { LeaderElector, type LeaseClient } from './leader-election.js';
@@ -41,6 +43,7 @@ import {
 import type { KeyPairPem } from './certs.js';
 import { WebhookServer } from './webhook-server.js';
 import { CalicoLoop } from './calico/loop.js';
+import { clusterSliceTransform, podTransform, viewChanged } from './cache-view.js';
 
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
@@ -89,6 +92,11 @@ export interface ControllerOptions {
   calicoNamespace?: string;
   /** The Octavia batch writer's cadence and credential policy. */
   octaviaBatch?: Pick<OctaviaBatchOptions, 'pollMs' | 'resyncMs' | 'trust' | 'clientOptions'>;
+  /**
+   * How the cluster-wide Pods and EndpointSlices are listed and watched (default protobuf, as
+   * the agents do); JSON for an API path whose proxy cannot carry protobuf.
+   */
+  apiEncoding?: 'protobuf' | 'json';
 }
 
 export type { LeaderRunReport } from './leader-reconcilers.js';
@@ -98,8 +106,8 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
 }
 
 export class Controller {
-  readonly #o: Required<Omit<ControllerOptions, 'webhookHost' | 'leaseClient' | 'octaviaBatch'>> &
-    Pick<ControllerOptions, 'webhookHost' | 'leaseClient' | 'octaviaBatch'>;
+  readonly #o: Required<Omit<ControllerOptions, 'webhookHost' | 'leaseClient' | 'octaviaBatch' | 'apiEncoding'>> &
+    Pick<ControllerOptions, 'webhookHost' | 'leaseClient' | 'octaviaBatch' | 'apiEncoding'>;
   readonly #client: KubeClient;
   readonly #informers: {
     services: ResilientInformer<Service & KubernetesObject>;
@@ -157,8 +165,11 @@ export class Controller {
     const log = o.log;
     this.#client = new KubeClient(o.kubeConfig);
     this.#events = new EventRecorder(this.#client, log, { component: 'podlb-controller', host: o.identity });
-    const inf = <T extends KubernetesObject>(path: string, onChange: () => void, sel: { fieldSelector?: string } = {}) =>
-      new ResilientInformer<T>(this.#client, { path, onChange, log: log.child({ informer: path }), ...sel });
+    const inf = <T extends KubernetesObject>(path: string, onChange: () => void, extra: Partial<InformerOptions<T>> = {}) =>
+      new ResilientInformer<T>(this.#client, { path, onChange, log: log.child({ informer: path }), ...extra });
+    // The two collections that grow with the cluster: protobuf, kept as the planner reads
+    // them (cache-view.ts), and a change it cannot see costs no pass.
+    const large = { codec: o.apiEncoding === 'json' ? jsonCodec : protobufCodec, relevant: viewChanged };
     const poke = (): void => this.#leaderLoop.notify();
     this.#informers = {
       services: inf(`/api/v1/services`, poke),
@@ -170,8 +181,8 @@ export class Controller {
       pools: inf(`/apis/${API_VERSION}/podaddresspools`, poke),
       podlbNodes: inf(`/apis/${API_VERSION}/podlbnodes`, poke),
       // The Octavia batch writer plans every node's members as the agents do.
-      pods: inf(`/api/v1/pods`, poke),
-      slices: inf(`/apis/discovery.k8s.io/v1/endpointslices`, poke),
+      pods: inf<Pod & KubernetesObject>(`/api/v1/pods`, poke, { ...large, transform: podTransform }),
+      slices: inf<EndpointSlice & KubernetesObject>(`/apis/discovery.k8s.io/v1/endpointslices`, poke, { ...large, transform: clusterSliceTransform }),
     };
     this.webhook = new WebhookServer({
       services: () => this.#informers.services.list(),

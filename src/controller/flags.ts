@@ -153,6 +153,14 @@ const CONTROLLER_FLAGS: Flag[] = [
     description: "who speaks BGP: podlb's agents with BIRD, or Calico (podlb renders its BGPPeers)",
   },
   { name: 'calico-namespace', type: 'string', arg: 'NS', default: 'calico-system', description: "Calico's namespace (with --bgp calico)" },
+  {
+    name: 'api-encoding',
+    type: 'string',
+    arg: 'ENC',
+    default: 'protobuf',
+    choices: ['protobuf', 'json'],
+    description: 'how the cluster-wide Pods and EndpointSlices are listed and watched',
+  },
 ];
 
 export const CONTROLLER_COMMAND: Command = {
@@ -219,6 +227,7 @@ export function controllerFlags(
       gcIntervalMs: ms('gc-interval'),
       // Only in Calico mode, so BIRD mode's options stay as they were.
       ...(bgp === 'calico' ? { bgp, calicoNamespace: v('calico-namespace') } : {}),
+      ...(v('api-encoding') === 'json' ? { apiEncoding: 'json' as const } : {}),
     },
     ...(kubeconfig ? { kubeconfig } : {}),
     healthPort: Number(v('health-port')),

@@ -112,4 +112,40 @@ describe('the leader plans a pool as the agents would', () => {
     const ambiguous = planPool({ pool: POOL, nameIsUnique: false, desired, current: new Map(), drainingSince: new Map(), lastDesired: new Map(), now: 0 });
     expect(ambiguous.desired).toEqual([]);
   });
+
+  it('a wanted member in provisioning ERROR is a repair (kept, at weight 1), held back until its repair time; an unwanted one is removed', () => {
+    const a1 = pod('shop', 'a1', 'node-a', '10.244.1.5');
+    const desired = planClusterMembers({
+      pods: [a1],
+      services: [service('shop', 'cart', 'cart')],
+      endpointSlices: [slice('shop', 'cart', [{ pod: a1 }])],
+      classes: [cls],
+    });
+    const name = memberName('node-a', '10.244.1.5', 8080);
+    const key = `${POOL.id}/${name}`;
+    const current = new Map([
+      ['node-a', [rec('node-a', '10.244.1.5', { provisioning_status: 'ERROR', weight: 0 }), rec('node-a', '10.244.1.99', { provisioning_status: 'ERROR' })]],
+    ]);
+    const at = (now: number, repairNotBefore?: Map<string, number>) =>
+      planPool({
+        pool: POOL,
+        nameIsUnique: true,
+        desired,
+        current,
+        drainingSince: new Map(),
+        lastDesired: new Map(),
+        ...(repairNotBefore ? { repairNotBefore } : {}),
+        now,
+      });
+    const first = at(1_000);
+    expect(first.repairs.map((a) => a.key)).toEqual([key]);
+    expect([...first.changes.weight]).toEqual([[name, 1]]);
+    expect(first.changes.add).toEqual([]);
+    expect([...first.changes.remove]).toEqual([memberName('node-a', '10.244.1.99', 8080)]);
+    const held = at(1_000, new Map([[key, 6_000]]));
+    expect(held.repairs).toEqual([]);
+    expect(held.repairWaits).toEqual([{ key, at: 6_000 }]);
+    expect(held.changes.weight.size).toBe(0);
+    expect(at(6_000, new Map([[key, 6_000]])).repairs.map((a) => a.key)).toEqual([key]);
+  });
 });

@@ -96,6 +96,8 @@ export interface PoolPlanInput {
   /** By memberKey(pool.id, name): when each member began draining, as the writer recorded it. */
   drainingSince: ReadonlyMap<string, number>;
   lastDesired: ReadonlyMap<string, DesiredMember>;
+  /** Members Octavia failed to program that were repaired before: not again before this time. */
+  repairNotBefore?: ReadonlyMap<string, number>;
   now: number;
 }
 
@@ -105,6 +107,10 @@ export interface PoolPlan {
   waits: DrainWait[];
   /** Desired members of this pool, keyed by memberKey(pool.id, name). */
   desired: DesiredMember[];
+  /** Failed members (provisioning ERROR) that are wanted: relisted by a batch even if it changes nothing else. */
+  repairs: Extract<MemberAction, { kind: 'repair' }>[];
+  /** Failed members whose next repair is held back until `at`. */
+  repairWaits: { key: string; at: number }[];
 }
 
 function observedOf(poolId: string, m: PoolMemberRecord): ObservedMember {
@@ -118,6 +124,7 @@ function observedOf(poolId: string, m: PoolMemberRecord): ObservedMember {
     // agents' settle rule) decides nothing here.
     health: octaviaMemberHealth(m, true),
     detail: octaviaMemberDetail(m),
+    ...(m.provisioning_status === 'ERROR' ? { failed: true as const } : {}),
   };
 }
 
@@ -128,6 +135,7 @@ export function planPool(o: PoolPlanInput): PoolPlan {
   const nodes = new Set([...o.desired.members.keys(), ...o.current.keys()]);
   const actions: MemberAction[] = [];
   const waits: DrainWait[] = [];
+  const repairWaits: PoolPlan['repairWaits'] = [];
   const desiredAll: DesiredMember[] = [];
   for (const node of [...nodes].sort()) {
     const desired = (o.desired.members.get(node) ?? []).filter((m) => names.has(m.backend)).map((m) => ({ ...m, backend: pool.id }));
@@ -139,23 +147,32 @@ export function planPool(o: PoolPlanInput): PoolPlan {
       livePodIps: o.desired.podIps.get(node) ?? new Set(),
       drainingSince: o.drainingSince,
       lastDesired: o.lastDesired,
+      ...(o.repairNotBefore ? { repairNotBefore: o.repairNotBefore } : {}),
       now: o.now,
     });
     actions.push(...diff.actions);
     waits.push(...diff.waits);
+    repairWaits.push(...diff.repairWaits);
     desiredAll.push(...desired);
   }
   const remove = new Set<string>();
   const weight = new Map<string, number>();
   const add: PoolChanges['add'][number][] = [];
+  const repairs: PoolPlan['repairs'] = [];
   for (const a of actions) {
     if (a.kind === 'remove') remove.add(a.member.name);
     else if (a.kind === 'drain') weight.set(a.member.name, 0);
     else if (a.kind === 'enable') weight.set(a.member.name, 1);
-    else {
+    else if (a.kind === 'repair') {
+      // Listed again as wanted, the member is updated in place: PENDING_UPDATE, reprogrammed
+      // with the whole pool, ACTIVE (octavia-batch.ts). A delete and a create would take two
+      // lock cycles, since one batch matches a member by address and port.
+      weight.set(a.member.name, 1);
+      repairs.push(a);
+    } else {
       const node = parseMemberName(a.desired.name)?.node ?? '';
       add.push({ node, name: a.desired.name, address: a.desired.address, port: a.desired.port });
     }
   }
-  return { changes: { remove, weight, add }, actions, waits, desired: desiredAll };
+  return { changes: { remove, weight, add }, actions, waits, desired: desiredAll, repairs, repairWaits };
 }

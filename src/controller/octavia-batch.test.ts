@@ -93,6 +93,36 @@ describe('OctaviaBatchWriter', () => {
     expect((await writer.run(snap(c), 3_000, () => true)).writes).toBe(1);
   });
 
+  it('a member Octavia failed to program (provisioning ERROR) is listed again though nothing else changed, and after the repair backoff while it keeps failing', async () => {
+    // Re-reads only when due (default resyncMs), and backoff without jitter.
+    writer = new OctaviaBatchWriter({ log: pino({ level: 'silent' }), record: (e) => events.push(e.reason), pollMs: 10, coalesceMs: 0, random: () => 0.5 });
+    const c = octaviaCluster(fake, lb.id, pods(2));
+    const status = (): string[] => fake.state.membersOf(pool.id).map((m) => m.provisioning_status);
+    fake.faults.failProvisioning(1);
+    expect((await writer.run(snap(c), 1_000, () => true)).writes).toBe(1);
+    expect(status()).toEqual(['ERROR', 'ERROR']);
+    const ids = fake.state.membersOf(pool.id).map((m) => m.id);
+    // The same plan: only the ERROR members call for a batch.
+    fake.faults.failProvisioning(1);
+    const r = await writer.run(snap(c), 2_000, () => true);
+    expect(r.writes).toBe(1);
+    expect(r.loadBalancers[0]!.pools).toEqual([expect.objectContaining({ result: 'written', create: 0, update: 0, delete: 0, repair: 2 })]);
+    expect(status()).toEqual(['ERROR', 'ERROR']);
+    // Failed again: not before the repair backoff (REPAIR_BACKOFF: 5 s after the first repair), and the writer says when.
+    const held = await writer.run(snap(c), 3_000, () => true);
+    expect(held.writes).toBe(0);
+    expect(held.nextAt).toBe(2_000 + 5_000);
+    expect((await writer.run(snap(c), 6_999, () => true)).writes).toBe(0);
+    expect((await writer.run(snap(c), 7_000, () => true)).writes).toBe(1);
+    expect(status()).toEqual(['ACTIVE', 'ACTIVE']);
+    expect(fake.state.membersOf(pool.id).map((m) => m.id)).toEqual(ids);
+    // One Event per batch that repaired, not one per member.
+    expect(events.filter((e) => e === 'MemberRepaired')).toHaveLength(2);
+    // Programmed: nothing more to send.
+    expect((await writer.run(snap(c), 8_000, () => true)).writes).toBe(0);
+    expect(puts()).toBe(3);
+  });
+
   it('caches not listed yet: nothing is planned, nothing removed', async () => {
     await writer.run(snap(octaviaCluster(fake, lb.id, pods(3))), 1_000, () => true);
     const empty = octaviaCluster(fake, lb.id, []);

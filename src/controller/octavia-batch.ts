@@ -12,7 +12,9 @@
 //      pool is left alone and a Warning says so (a podlb-owned pool holds only podlb members);
 //   4. diff per node with the agents' own diff, build the body with every field set
 //      (octavia-batch.ts: omitted fields are reset by Octavia), skip it when it changes nothing
-//      (a batch listing existing members locks the load balancer even if nothing changes), and
+//      (a batch listing existing members locks the load balancer even if nothing changes) and
+//      repairs nothing (a wanted member in provisioning ERROR is reprogrammed by being listed;
+//      repeated repairs back off as the agents' do, members/repairs.ts), and
 //      send ONE batch update, to the first pool that needs one after the last written (the LB
 //      is locked after it: the next pool waits for the next pass);
 //   5. a 409 "immutable" (someone else locked it) is not retried with the same body: the next
@@ -27,9 +29,10 @@ import { resolveOctaviaCredentials, type OctaviaTrust } from '../lb/octavia-cred
 import { isPodlbOwnedPool, octaviaInstanceId } from '../lb/octavia-tags.js';
 import { classRef, parseLbClass, type LbClassModel } from '../members/binding.js';
 import { memberKey, type DesiredMember } from '../members/plan.js';
+import { MemberRepairs, REPAIR_BACKOFF } from '../members/repairs.js';
 import { backoff } from '../util/backoff.js';
 import { errorMessage } from '../util/errors.js';
-import { planClusterMembers, planPool, type ClusterDesired } from './octavia-batch-plan.js';
+import { planClusterMembers, planPool, type ClusterDesired, type PoolPlan } from './octavia-batch-plan.js';
 
 export interface OctaviaBatchSnapshot {
   classes: readonly LoadBalancerClass[];
@@ -48,6 +51,8 @@ export interface PoolBatchReport {
   create?: number;
   update?: number;
   delete?: number;
+  /** Wanted members in provisioning ERROR the batch lists again (they are reprogrammed). */
+  repair?: number;
 }
 
 export interface LoadBalancerBatchReport {
@@ -114,9 +119,12 @@ const BLOCKED_RETRY_MS = 5_000;
 export class OctaviaBatchWriter {
   readonly #o: Required<Omit<OctaviaBatchOptions, 'trust' | 'clientOptions'>> & Pick<OctaviaBatchOptions, 'trust' | 'clientOptions'>;
   readonly #lbs = new Map<string, LbState>();
+  /** By load balancer id: members repaired so far, so one that keeps failing waits longer each time. */
+  #repairs: MemberRepairs;
 
   constructor(o: OctaviaBatchOptions) {
     this.#o = { pollMs: 500, resyncMs: 60_000, coalesceMs: 200, maxCoalesceMs: 1_000, random: Math.random, ...o };
+    this.#repairs = new MemberRepairs(REPAIR_BACKOFF, this.#o.random);
   }
 
   async run(snap: OctaviaBatchSnapshot, now: number, stillLeading: () => boolean): Promise<OctaviaBatchReport> {
@@ -177,6 +185,7 @@ export class OctaviaBatchWriter {
   /** Forget drain clocks and plans (leadership lost: the next leader starts its own). */
   reset(): void {
     this.#lbs.clear();
+    this.#repairs = new MemberRepairs(REPAIR_BACKOFF, this.#o.random);
   }
 
   #state(id: string, models: LbClassModel[], snap: OctaviaBatchSnapshot, r: LoadBalancerBatchReport): LbState | undefined {
@@ -264,11 +273,16 @@ export class OctaviaBatchWriter {
     const observedKeys = new Set<string>();
     let dueAt: number | undefined;
     let blocked = false;
-    let write: { index: number; pool: string; body: ReturnType<typeof batchBody>; drained: string[]; removed: string[]; report: PoolBatchReport } | undefined;
+    let write: { index: number; pool: string; body: ReturnType<typeof batchBody>; plan: PoolPlan; report: PoolBatchReport } | undefined;
+    const repairNotBefore = this.#repairs.notBefore(r.id);
     for (const [index, pool] of owned.entries()) {
       const all = await st.api.members(pool.id);
       const { byNode, foreign } = splitByOwner(all);
       for (const list of byNode.values()) for (const m of list) observedKeys.add(memberKey(pool.id, m.name));
+      this.#repairs.observed(
+        r.id,
+        new Map([...byNode.values()].flat().map((m) => [memberKey(pool.id, m.name), { failed: m.provisioning_status === 'ERROR' }])),
+      );
       if (foreign.length > 0) {
         // Only the operator can fix it, in Octavia, where no watch tells us: look again soon.
         blocked = true;
@@ -288,6 +302,7 @@ export class OctaviaBatchWriter {
         current: byNode,
         drainingSince: st.drains,
         lastDesired: st.lastDesired,
+        repairNotBefore,
         now,
       });
       for (const m of plan.desired) {
@@ -299,18 +314,22 @@ export class OctaviaBatchWriter {
         st.drains.set(w.key, w.since);
         dueAt = Math.min(dueAt ?? Infinity, w.until);
       }
+      for (const w of plan.repairWaits) dueAt = Math.min(dueAt ?? Infinity, w.at);
       const body = batchBody(byNode, plan.changes);
       const diff = batchChanges(all, body);
-      if (!batchNeeded(diff)) {
+      if (!batchNeeded(diff) && plan.repairs.length === 0) {
         r.pools.push({ pool: pool.name || pool.id, result: 'inSync' });
         continue;
       }
-      const poolReport: PoolBatchReport = { pool: pool.name || pool.id, result: 'waiting', ...diff };
+      const poolReport: PoolBatchReport = {
+        pool: pool.name || pool.id,
+        result: 'waiting',
+        ...diff,
+        ...(plan.repairs.length > 0 ? { repair: plan.repairs.length } : {}),
+      };
       r.pools.push(poolReport);
-      const drained = plan.actions.filter((a) => a.kind === 'drain').map((a) => a.key);
-      const removed = plan.actions.filter((a) => a.kind === 'remove' || a.kind === 'enable').map((a) => a.key);
       // Round robin: the first pool after the one written last.
-      if (!write || (write.index <= st.lastPool && index > st.lastPool)) write = { index, pool: pool.id, body, drained, removed, report: poolReport };
+      if (!write || (write.index <= st.lastPool && index > st.lastPool)) write = { index, pool: pool.id, body, plan, report: poolReport };
     }
     for (const k of st.lastDesired.keys()) if (!desiredKeys.has(k) && !observedKeys.has(k)) st.lastDesired.delete(k);
     for (const k of st.drains.keys()) if (!observedKeys.has(k)) st.drains.delete(k);
@@ -334,8 +353,25 @@ export class OctaviaBatchWriter {
     r.state = 'written';
     st.lastPool = write.index;
     write.report.result = 'written';
-    for (const k of write.drained) st.drains.set(k, now);
-    for (const k of write.removed) st.drains.delete(k);
+    for (const a of write.plan.actions) if (a.kind === 'drain') st.drains.set(a.key, now);
+    for (const a of write.plan.actions) if (a.kind === 'remove' || a.kind === 'enable') st.drains.delete(a.key);
+    const repairs = write.plan.repairs.map((a) => ({ a, n: this.#repairs.repaired(r.id, a.key, now) }));
+    for (const { a, n } of repairs)
+      this.#o.log.warn({ loadBalancer: r.id, member: a.member.name, detail: a.member.detail, repairs: n }, 'member Octavia failed to program: listed again');
+    // One Event per batch, on the class: the controller may write Events only in `default`
+    // (daemonset/controller.yaml), and a failed batch leaves every member it listed in ERROR.
+    const first = repairs[0];
+    if (first)
+      this.#o.record({
+        object: classRef(classes[0]!.metadata.name ?? ''),
+        type: 'Warning',
+        reason: 'MemberRepaired',
+        message:
+          `${r.id} failed to program ${repairs.length} member(s) of pool ${write.report.pool} (e.g. ${first.a.member.address}:${first.a.member.port}, ${first.a.member.detail}); the batch update lists them again (repair ${Math.max(...repairs.map((x) => x.n))})`.slice(
+            0,
+            1024,
+          ),
+      });
     this.#o.log.info({ loadBalancer: r.id, poolId: write.pool, members: write.body.length, ...write.report }, 'batch member update sent');
     return true;
   }

@@ -17,6 +17,12 @@
 //   send one at all.
 // - the load balancer is locked first (`_test_lb_and_listener_and_pool_statuses`): while it or
 //   the pool is PENDING_* the whole request is refused with 409 "... is immutable", noop or not.
+// - a listed member that exists is updated whatever its provisioning_status, ERROR included
+//   (member.py:438-456): PENDING_UPDATE (:509-510), the amphorae get the whole pool again
+//   (octavia/controller/worker/v2/flows/member_flows.py:206 ListenersUpdate), then ACTIVE
+//   (:180-185), or ERROR again if that fails (:175-179). So a member Octavia failed to program
+//   is repaired in place, same id, in one lock cycle by listing it again; deleting and
+//   recreating it would take two, since one batch matches by (address, protocol_port).
 import { isIP } from 'node:net';
 import { parseMemberName } from './naming.js';
 import { MAX_TAG, nodeTag, TAG_PODLB } from './octavia-tags.js';

@@ -112,6 +112,12 @@ export interface MemberReading {
 export interface LbInstance {
   /** The instance address as written in the LoadBalancerClass, e.g. `unix:///run/haproxy.sock`. */
   readonly id: string;
+  /**
+   * Set when the instance was refused as it was made (credentials its class may not use, no
+   * configuration): every call fails with it, and the reconciler reports it without a call,
+   * even on a node with nothing to ask the instance.
+   */
+  readonly unusable?: Error;
   /** One batched read of every server in `backends` whose name starts with `namePrefix`. */
   listMembers(backends: readonly string[], namePrefix: string): Promise<MemberListing>;
   /**

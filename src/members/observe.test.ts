@@ -79,11 +79,21 @@ describe('observe: ask about waiting members, list only when the model cannot be
     expect(lb.calls).toEqual([]);
   });
 
-  it('a node that never had a member on an instance with targeted reads contacts it not at all, however long it runs', async () => {
-    const lb = fakeLb();
-    lb.put('web', 'other-node-member', 'healthy');
-    const st = newObservation();
-    for (let t = 0; t <= 5 * IDENTITY_CHECK_MS; t += IDENTITY_CHECK_MS / 2) await observe(lb.inst, st, [], P, t, random);
+  it('a node that never had a member on the instance contacts it not at all, however long it runs', async () => {
+    for (const targeted of [true, false]) {
+      const lb = fakeLb(targeted);
+      lb.put('web', 'other-node-member', 'healthy');
+      const st = newObservation();
+      for (let t = 0; t <= 5 * IDENTITY_CHECK_MS; t += IDENTITY_CHECK_MS / 2) await observe(lb.inst, st, [], P, t, random);
+      expect(lb.calls).toEqual([]);
+    }
+  });
+
+  it('an instance refused as it was made fails with its refusal even with nothing to ask, and is not called', async () => {
+    const lb = fakeLb(false);
+    const refusal = new Error('credentials refused');
+    const inst: LbInstance = { ...lb.inst, unusable: refusal };
+    await expect(observe(inst, newObservation(), [], P, 0, random)).rejects.toBe(refusal);
     expect(lb.calls).toEqual([]);
   });
 

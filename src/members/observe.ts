@@ -13,7 +13,8 @@
 // The identity is checked every IDENTITY_CHECK_MS (jittered) inside a poll's round trip, or
 // alone when nothing is pending: one small command.
 //
-// Providers without targeted reads (`readMembers`) are listed in full every run.
+// Providers without targeted reads (`readMembers`) are listed in full every run in which this
+// node has members there.
 import type { LbInstance, MemberQuery, ObservedMember } from '../lb/provider.js';
 import { jitter } from '../util/backoff.js';
 import { memberKey, type DesiredMember } from './plan.js';
@@ -73,9 +74,12 @@ export async function observe(
   for (const m of desired) st.backends.add(m.backend);
   // No backend holds or will hold a member of this node: nothing to ask, list or watch for a
   // restart. Every node sees every class, so this is what most nodes cost most instances.
-  // Providers without targeted reads keep their call: for Octavia it is where a class's
-  // credentials are checked (and refused) even before a member is planned.
-  if (st.backends.size === 0 && inst.readMembers) return { observed: new Map(), asked: 0 };
+  // An instance refused as it was made (a class's credentials) still fails here, with no call,
+  // so the refusal is reported even before a member is planned.
+  if (st.backends.size === 0) {
+    if (inst.unusable) throw inst.unusable;
+    return { observed: new Map(), asked: 0 };
+  }
   const list = async (backends: readonly string[], reason: ListReason): Promise<ObserveResult> => {
     const listing = await inst.listMembers(backends, prefix);
     const listed = new Set(backends);

@@ -1,7 +1,6 @@
 // Members a load balancer failed to program (ObservedMember.failed) are removed and added again
 // by the reconciler; this remembers, per instance, how often each was repaired, so a member
 // that keeps failing is retried with a growing delay instead of on every run.
-import type { ObservedMember } from '../lb/provider.js';
 import { backoff, type BackoffPolicy } from '../util/backoff.js';
 
 /** A provider that failed once may fail again at once (a broken amphora): start at 5 s, cap at 5 min. */
@@ -33,7 +32,7 @@ export class MemberRepairs {
   }
 
   /** A member seen programmed again starts from scratch next time it fails. */
-  observed(instanceId: string, observed: ReadonlyMap<string, ObservedMember>): void {
+  observed(instanceId: string, observed: ReadonlyMap<string, { failed?: boolean }>): void {
     const book = this.#byInstance.get(instanceId);
     if (!book) return;
     for (const [k, o] of observed) if (!o.failed) book.delete(k);

@@ -85,6 +85,18 @@ describe('2. provisioning ERROR', () => {
     expect(fake.state.members.get(again.body.member.id)!.provisioning_status).toBe('ACTIVE');
   });
 
+  // member.py:438-456 and :509-510: a listed member in ERROR is an update like any other;
+  // member_flows.py:175-185 and :206: the pool is sent to the amphorae again, the member ACTIVE.
+  it('a batch that lists a member in ERROR again updates it in place: same id, ACTIVE, on the amphora', async () => {
+    fake.faults.failProvisioning(1);
+    const c = await call('POST', `/v2/lbaas/pools/${pool.id}/members`, member('10.0.0.1'));
+    expect(fake.state.members.get(c.body.member.id)!.provisioning_status).toBe('ERROR');
+    expect((await call('PUT', `/v2/lbaas/pools/${pool.id}/members`, { members: [{ address: '10.0.0.1', protocol_port: 80 }] })).status).toBe(202);
+    expect(fake.state.membersOf(pool.id).map((m) => [m.id, m.provisioning_status])).toEqual([[c.body.member.id, 'ACTIVE']]);
+    fake.state.health.heartbeat();
+    expect(status(c.body.member.id)).not.toBe('OFFLINE');
+  });
+
   // constants.py:247 MUTABLE_STATUSES = (ACTIVE,): an LB in ERROR refuses every change for good.
   it('a load balancer in ERROR answers 409 "immutable" to every write, however long one waits', async () => {
     const c = await call('POST', `/v2/lbaas/pools/${pool.id}/members`, member('10.0.0.1'));

@@ -116,6 +116,11 @@ export class OctaviaFakeState {
   failProvisioning = 0;
   readonly health: FakeHealthManager;
   readonly #timers = new Set<NodeJS.Timeout>();
+  /**
+   * Members updated while in ERROR: the update's ListenersUpdate sends the whole pool to the
+   * amphorae (member_flows.py:119, :206), so once it succeeds they are programmed like new ones.
+   */
+  readonly #reprogram = new Set<string>();
 
   constructor(opts: { pendingMs?: number; heartbeatMs?: number | null } = {}) {
     this.pendingMs = opts.pendingMs ?? REALISTIC_PENDING_MS;
@@ -248,6 +253,7 @@ export class OctaviaFakeState {
     const m = this.getMember(poolId, memberId);
     this.#lock(pool);
     Object.assign(m, patch);
+    if (m.provisioning_status === 'ERROR') this.#reprogram.add(m.id);
     m.provisioning_status = 'PENDING_UPDATE';
     m.updated_at = stamp();
     const reply = snapshot(m);
@@ -326,6 +332,7 @@ export class OctaviaFakeState {
         ...(input.name !== undefined ? { name: input.name } : {}),
         ...(input.tags !== undefined ? { tags: input.tags } : {}),
       });
+      if (m.provisioning_status === 'ERROR') this.#reprogram.add(m.id);
       m.provisioning_status = 'PENDING_UPDATE';
       m.updated_at = stamp();
     }
@@ -428,9 +435,11 @@ export class OctaviaFakeState {
       if (m.provisioning_status === 'PENDING_DELETE') {
         this.members.delete(m.id);
         this.health.forget(m.id);
+        this.#reprogram.delete(m.id);
         continue;
       }
-      if (m.provisioning_status === 'PENDING_CREATE') this.health.programmed(m.id);
+      if (m.provisioning_status === 'PENDING_CREATE' || this.#reprogram.has(m.id)) this.health.programmed(m.id);
+      this.#reprogram.delete(m.id);
       m.provisioning_status = 'ACTIVE';
     }
   }
