@@ -23,6 +23,7 @@ import { peerFixture, poolFixture } from '../testkit/bgp-fixtures.js';
 import type { PodAddressPool } from '../src/api/types.js';
 import { parseLabelSelector, selectorMatches } from '../src/util/label-selector.js';
 import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
+import { filterVerdict, prefix } from '../testkit/calico-filter-eval.js';
 
 import type { Obj } from '../src/apiserver/resource-type.js';
 import { testController } from '../testkit/controller-replica.js';
@@ -137,20 +138,13 @@ describe('renderCalico golden files', () => {
 });
 
 describe('renderCalico', () => {
-  it('the export filter accepts exactly the approved CIDRs (In), then rejects everything; imports nothing', () => {
+  it("the export filter only rejects (what lies outside the approved CIDRs), so Calico's own export still runs; no import rules", () => {
     const r = renderCalico({ peers: [peerFixture('tor', { nodeSelector: undefined })], pools: [poolFixture('p', noSel)] });
     expect(r.filters).toHaveLength(1);
+    // No importV4/importV6: confd then imports everything, as for a peer without a filter.
     expect(r.filters[0]!.spec).toEqual({
-      exportV4: [
-        { action: 'Accept', matchOperator: 'In', cidr: '10.244.0.0/16' },
-        { action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' },
-      ],
-      exportV6: [
-        { action: 'Accept', matchOperator: 'In', cidr: 'fd00:244::/56' },
-        { action: 'Reject', matchOperator: 'In', cidr: '::/0' },
-      ],
-      importV4: [{ action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' }],
-      importV6: [{ action: 'Reject', matchOperator: 'In', cidr: '::/0' }],
+      exportV4: [{ action: 'Reject', matchOperator: 'NotIn', cidr: '10.244.0.0/16' }],
+      exportV6: [{ action: 'Reject', matchOperator: 'NotIn', cidr: 'fd00:244::/56' }],
     });
     expect(r.peers[0]!.spec).toEqual({ peerIP: '172.31.0.1', asNumber: 65000, nodeSelector: 'all()', filters: ['podlb-tor'], maxRestartTime: '120s' });
     expect(r.peers[0]!.metadata).toEqual({ name: 'podlb-tor', labels: { [MANAGED_BY_LABEL]: 'podlb' }, annotations: { [OWNER_ANNOTATION]: 'BGPPeer/tor' } });
@@ -159,6 +153,20 @@ describe('renderCalico', () => {
   it('no approved pool: the peer still peers, and exports nothing', () => {
     const r = renderCalico({ peers: [peerFixture('tor')], pools: [poolFixture('p', { approval: { state: 'Pending' } })] });
     expect(r.filters[0]!.spec.exportV4).toEqual([{ action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' }]);
+  });
+
+  it('no filter has an Accept rule or an import rule, whatever the pools', () => {
+    const r = renderCalico({
+      peers: [peerFixture('tor')],
+      pools: [
+        poolFixture('a', { ...noSel, cidrs: ['10.244.0.0/16', '10.250.0.0/24', 'fd00:244::/56'] }),
+        poolFixture('b', { cidrs: ['10.251.0.0/16'], nodeSelector: { matchLabels: { b: 'y' } } }),
+      ],
+    });
+    for (const f of r.filters) {
+      expect(Object.keys(f.spec).sort()).toEqual(['exportV4', 'exportV6']);
+      expect([...f.spec.exportV4, ...f.spec.exportV6].filter((x) => x.action !== 'Reject')).toEqual([]);
+    }
   });
 
   it('a pool edited after approval (ApprovalStale) is not exported either', () => {
@@ -185,7 +193,7 @@ describe('renderCalico', () => {
     const pools = ['a', 'b', 'c', 'd'].map((k, i) => poolFixture(k, { cidrs: [`10.${i}.0.0/16`], nodeSelector: { matchLabels: { [k]: 'x' } } }));
     const r = renderCalico({ peers: [peerFixture('tor')], pools });
     expect(r.peers).toHaveLength(8);
-    expect(r.filters.flatMap((f) => f.spec.exportV4.map((x) => x.cidr))).not.toContain('10.3.0.0/16');
+    for (const f of r.filters) expect(filterVerdict(f.spec.exportV4, prefix('10.3.0.0/16')), f.metadata.name).toBe('reject');
     expect(r.problems.find((p) => p.object.name === 'd')).toMatchObject({ reason: 'CalicoCannotExpress', field: 'spec.nodeSelector' });
   });
 
@@ -296,11 +304,13 @@ describe("pool-selector partitions, checked against podlb's own selector matchin
     }),
   ];
   const r = renderCalico({ peers: [peerFixture('tor', { nodeSelector: peerSel })], pools });
-  const filterOf = (name: string) =>
-    r.filters
-      .find((f) => f.metadata.name === name)!
-      .spec.exportV4.filter((x) => x.action === 'Accept')
-      .map((x) => x.cidr);
+  const filterOf = (name: string) => r.filters.find((f) => f.metadata.name === name)!.spec.exportV4;
+  /** The pools' CIDRs a filter lets through to Calico's own export. */
+  const passed = (name: string) =>
+    pools
+      .flatMap((p) => p.spec.cidrs)
+      .filter((c) => filterVerdict(filterOf(name), prefix(c)) === undefined)
+      .sort();
 
   it('renders 2^3 Calico BGPPeers', () => {
     expect(r.peers).toHaveLength(8);
@@ -313,7 +323,7 @@ describe("pool-selector partitions, checked against podlb's own selector matchin
       expect(matching.length, JSON.stringify(labels)).toBe(selectorMatches(peerParsed, labels) ? 1 : 0);
       if (matching.length === 0) continue;
       const want = pools.filter((p) => selectorMatches(parseLabelSelector(p.spec.nodeSelector, 'spec.nodeSelector'), labels)).flatMap((p) => p.spec.cidrs);
-      expect(filterOf(matching[0]!.metadata.name), JSON.stringify(labels)).toEqual(want.sort());
+      expect(passed(matching[0]!.metadata.name), JSON.stringify(labels)).toEqual(want.sort());
     }
   });
 });
@@ -414,7 +424,7 @@ describe('the controller Calico loop against the API server', () => {
       return false;
     }
   };
-  const exportsOf = (name: string) => (calicoFilter(name).spec.exportV4 as Obj[]).map((r) => `${r.action} ${r.cidr}`);
+  const exportsOf = (name: string) => (calicoFilter(name).spec.exportV4 as Obj[]).map((r) => `${r.action} ${r.matchOperator} ${r.cidr}`);
 
   beforeAll(async () => {
     api = await startApiServer({ resources: [...controllerResources(), ...calicoResources()] });
@@ -460,7 +470,7 @@ describe('the controller Calico loop against the API server', () => {
       filters: ['podlb-rack-r12-tor'],
       maxRestartTime: '120s',
     });
-    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject 0.0.0.0/0']);
+    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject In 0.0.0.0/0']);
 
     // Approved: the filter now accepts the pool; the peer is unchanged (no write).
     const peerRv = calicoPeers()[0]!.metadata.resourceVersion;
@@ -473,8 +483,8 @@ describe('the controller Calico loop against the API server', () => {
       { spec: { approval: approvalFor(stored.spec, { by: 'network-team:alice', reason: 'NETREQ-1', time: '2026-11-22T10:00:00Z' }) } },
       { user: LAB_NETWORK_TEAM },
     );
-    await settle(has(() => exportsOf('podlb-rack-r12-tor').length === 2));
-    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Accept 10.244.0.0/16', 'Reject 0.0.0.0/0']);
+    await settle(has(() => exportsOf('podlb-rack-r12-tor')[0] !== 'Reject In 0.0.0.0/0'));
+    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject NotIn 10.244.0.0/16']);
     expect(calicoPeers()[0]!.metadata.resourceVersion).toBe(peerRv);
 
     // Idle passes write nothing.
@@ -498,8 +508,8 @@ describe('the controller Calico loop against the API server', () => {
       { spec: { approval: { state: 'Rejected', by: 'network-team:bob' } } },
       { user: LAB_NETWORK_TEAM },
     );
-    await settle(has(() => exportsOf('podlb-rack-r12-tor').length === 1));
-    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject 0.0.0.0/0']);
+    await settle(has(() => exportsOf('podlb-rack-r12-tor')[0] === 'Reject In 0.0.0.0/0'));
+    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject In 0.0.0.0/0']);
 
     // A problem becomes an Event on the podlb BGPPeer.
     api.store.patch('bgppeers', 'rack-r12-tor', undefined, 'merge', { spec: { bfd: { enabled: true } } });

@@ -23,7 +23,10 @@
 //   holdTimeSeconds, keepaliveSeconds, bfd, ebgpMultihop, sourceAddress (an IP) -> ignored
 //                                  (no per-peer field in Calico's BGPPeer; Calico uses the node IP)
 //   (Calico-only) keepOriginalNextHop, numAllowedLocalASNumbers, node, peerSelector: not set
-//   PodAddressPool (Approved)   -> BGPFilter export rules `Accept In <cidr>` per CIDR
+//   PodAddressPool (Approved)   -> BGPFilter export rules rejecting everything not inside an
+//                                  approved CIDR (Reject rules only, so Calico's own export
+//                                  still runs after them: filter.ts); no import rules (Calico
+//                                  imports everything, as without a filter)
 //   PodAddressPool.communities  -> ignored (Calico sets communities per IPPool in BGPConfiguration)
 //   PodAddressPool advertise    -> NodeCIDR and PodIPs alike: Calico advertises its own IPAM
 //                                  blocks (and borrowed /32s); the filter only limits them to
@@ -39,9 +42,12 @@ import { API_VERSION, type BGPPeer, type PodAddressPool } from '../../api/types.
 import { problem, type ObjectRef, type Problem } from '../../api/problem.js';
 import { parsePool } from '../../bgp/config.js';
 import { DEFAULT_SECRET_NAMESPACE, parsePeer } from '../../bgp/peer-config.js';
-import { comparePrefix, type IpPrefix } from '../../net/ip.js';
+import type { IpPrefix } from '../../net/ip.js';
 import { LabelSelectorError, type ParsedSelector } from '../../util/label-selector.js';
+import { exportRules, type CalicoFilterRule } from './filter.js';
 import { andSelectors, toCalicoSelector } from './selector.js';
+
+export { exportRules, type CalicoFilterAction, type CalicoFilterRule, type CalicoMatchOperator } from './filter.js';
 
 export const CALICO_API_VERSION = 'crd.projectcalico.org/v1';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -53,15 +59,6 @@ export const CALICO_DEFAULT_ASN = 64512;
 /** 2^3 = 8 Calico BGPPeers per podlb BGPPeer at most. */
 export const MAX_POOL_SELECTORS = 3;
 
-export type CalicoFilterAction = 'Accept' | 'Reject';
-export type CalicoMatchOperator = 'Equal' | 'NotEqual' | 'In' | 'NotIn';
-
-export interface CalicoFilterRule {
-  action: CalicoFilterAction;
-  matchOperator: CalicoMatchOperator;
-  cidr: string;
-}
-
 export interface CalicoMeta {
   name: string;
   labels: Record<string, string>;
@@ -72,7 +69,8 @@ export interface CalicoBGPFilter {
   apiVersion: typeof CALICO_API_VERSION;
   kind: 'BGPFilter';
   metadata: CalicoMeta;
-  spec: { exportV4: CalicoFilterRule[]; exportV6: CalicoFilterRule[]; importV4: CalicoFilterRule[]; importV6: CalicoFilterRule[] };
+  /** Export rules only: podlb leaves imports to Calico (accept all), see exportRules. */
+  spec: { exportV4: CalicoFilterRule[]; exportV6: CalicoFilterRule[] };
 }
 
 export interface CalicoBGPPeerSpec {
@@ -109,8 +107,6 @@ export interface CalicoRender {
   problems: Problem[];
 }
 
-const V4_ALL = '0.0.0.0/0';
-const V6_ALL = '::/0';
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const nameOf = (o: unknown): string => {
   const n = isMap(o) && isMap(o.metadata) ? o.metadata.name : undefined;
@@ -262,26 +258,6 @@ function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, prob
   };
 }
 
-/**
- * Export: Accept `In` each approved CIDR (Calico's `In` = the route is inside the CIDR: Calico
- * advertises IPAM blocks, e.g. /26s, not the pool CIDR itself), then Reject everything. The
- * final Reject is required: a Calico BGPFilter whose rules do not match a route falls back to
- * Accept ("if an address does not match any explicit rule, the default action is Accept"), so
- * without it every other route (other IPPools, service IPs, routes learned from other peers)
- * would be exported. `Reject In 0.0.0.0/0` rather than a bare `action: Reject`: older Calico
- * versions require cidr and matchOperator on every rule.
- * Import: Reject everything, as podlb's BIRD mode does (`import none`).
- */
-export function exportRules(cidrs: readonly IpPrefix[]): Pick<CalicoBGPFilter['spec'], 'exportV4' | 'exportV6'> {
-  const sorted = [...cidrs].sort(comparePrefix);
-  const texts = (fam: 4 | 6) => [...new Set(sorted.filter((c) => c.family === fam).map((c) => c.text))];
-  const accept = (cidr: string): CalicoFilterRule => ({ action: 'Accept', matchOperator: 'In', cidr });
-  return {
-    exportV4: [...texts(4).map(accept), { action: 'Reject', matchOperator: 'In', cidr: V4_ALL }],
-    exportV6: [...texts(6).map(accept), { action: 'Reject', matchOperator: 'In', cidr: V6_ALL }],
-  };
-}
-
 function meta(name: string, owner: string): CalicoMeta {
   return { name, labels: { [MANAGED_BY_LABEL]: MANAGED_BY }, annotations: { [OWNER_ANNOTATION]: `BGPPeer/${owner}` } };
 }
@@ -339,8 +315,6 @@ export function renderCalico(input: CalicoRenderInput): CalicoRender {
         metadata: meta(name, base.name),
         spec: {
           ...exportRules(exported.flatMap((p) => p.cidrs)),
-          importV4: [{ action: 'Reject', matchOperator: 'In', cidr: V4_ALL }],
-          importV6: [{ action: 'Reject', matchOperator: 'In', cidr: V6_ALL }],
         },
       });
       peers.push({
