@@ -13,7 +13,8 @@ import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { waitFor } from '../src/lab/netns.js';
 import type { Controller } from '../src/controller/controller.js';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
-import { calicoResources } from '../testkit/calico-resources.js';
+import { CALICO_VERSIONS, calicoCrds, calicoResources } from '../testkit/calico-resources.js';
+import { validateAgainstCrds } from '../testkit/install-schema.js';
 import { renderCalico, type CalicoRenderInput, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../src/controller/calico/render.js';
 import { labelSelectorToCalico } from '../src/controller/calico/selector.js';
 import { applyCalicoSync, planCalicoSync, type CalicoCurrent } from '../src/controller/calico/sync.js';
@@ -134,6 +135,24 @@ describe('renderCalico golden files', () => {
       writeFileSync(file, text);
     }
     expect(text).toBe(readFileSync(file, 'utf8'));
+  });
+});
+
+describe.each(CALICO_VERSIONS)("every rendered object is valid under Calico %s's CRD schemas", (version) => {
+  it.each(cases)('$name', ({ input }) => {
+    const r = renderCalico(input);
+    for (const o of [...r.filters, ...r.peers]) expect(validateAgainstCrds(o, calicoCrds(version)), `${o.kind} ${o.metadata.name}`).toEqual([]);
+  });
+
+  it('and the schemas can refuse', () => {
+    const bad = { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'x' }, spec: { peerIP: 7, asNumber: 'x', filterz: [] } };
+    expect(validateAgainstCrds(bad, calicoCrds(version))).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^spec\.filterz: unknown field/),
+        expect.stringMatching(/^spec\.peerIP/),
+        expect.stringMatching(/^spec\.asNumber/),
+      ]),
+    );
   });
 });
 
@@ -396,7 +415,7 @@ describe('--bgp flag', () => {
   });
 });
 
-describe('the controller Calico loop against the API server', () => {
+describe.each(CALICO_VERSIONS)('the controller Calico loop against the API server with Calico %s CRDs', (calicoVersion) => {
   let api: ApiServer;
   const ctls: Controller[] = [];
   const calicoPeers = () => (api.store.list('bgppeers.crd.projectcalico.org').items as Obj[]).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
@@ -427,7 +446,7 @@ describe('the controller Calico loop against the API server', () => {
   const exportsOf = (name: string) => (calicoFilter(name).spec.exportV4 as Obj[]).map((r) => `${r.action} ${r.matchOperator} ${r.cidr}`);
 
   beforeAll(async () => {
-    api = await startApiServer({ resources: [...controllerResources(), ...calicoResources()] });
+    api = await startApiServer({ resources: [...controllerResources(), ...calicoResources(calicoVersion)] });
     api.installManifests();
     api.store.create('bgpconfigurations.crd.projectcalico.org', {
       apiVersion: 'crd.projectcalico.org/v1',
