@@ -240,8 +240,10 @@ function compile(crds: readonly Crd[]): Map<string, Compiled> {
 
 function registry(crds?: readonly Crd[]): Map<string, Compiled> {
   if (crds) {
-    let m = compiledSets.get(crds);
-    if (!m) compiledSets.set(crds, (m = compile(crds)));
+    const have = compiledSets.get(crds);
+    if (have) return have;
+    const m = compile(crds);
+    compiledSets.set(crds, m);
     return m;
   }
   compiled ??= compile(loadCrds());
