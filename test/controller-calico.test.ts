@@ -2,7 +2,10 @@
 // (UPDATE_GOLDEN=1 refreshes test/golden/calico/), the LabelSelector -> Calico selector table,
 // the sync planner, and the controller's Calico loop against the in-process API server with
 // Calico's CRDs registered: create, update on change, delete on removal, hand-made objects left alone.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { approvalFor } from '../src/bgp/approval.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +32,7 @@ import { filterVerdict, prefix } from '../testkit/calico-filter-eval.js';
 import type { Obj } from '../src/apiserver/resource-type.js';
 import { testController } from '../testkit/controller-replica.js';
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
+const execFileP = promisify(execFile);
 const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'golden/calico');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
@@ -443,6 +447,16 @@ describe.each(CALICO_VERSIONS)('the controller Calico loop against the API serve
       return false;
     }
   };
+  /** The real kubectl, as the cluster admin. */
+  const kubectl = async (args: string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'podlb-kubectl-'));
+    try {
+      await api.writeKubeconfig(join(dir, 'kubeconfig'));
+      return (await execFileP('kubectl', [...args, '--kubeconfig', join(dir, 'kubeconfig')], { timeout: 30_000 })).stdout;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
   const exportsOf = (name: string) => (calicoFilter(name).spec.exportV4 as Obj[]).map((r) => `${r.action} ${r.matchOperator} ${r.cidr}`);
 
   beforeAll(async () => {
@@ -530,16 +544,19 @@ describe.each(CALICO_VERSIONS)('the controller Calico loop against the API serve
     await settle(has(() => exportsOf('podlb-rack-r12-tor')[0] === 'Reject In 0.0.0.0/0'));
     expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject In 0.0.0.0/0']);
 
-    // A problem becomes an Event on the podlb BGPPeer.
+    // A problem becomes one Event on the podlb BGPPeer, with its uid: kubectl describe shows it.
     api.store.patch('bgppeers', 'rack-r12-tor', undefined, 'merge', { spec: { bfd: { enabled: true } } });
-    await waitFor(
-      'an Event',
-      () =>
-        (api.store.list('events', { namespace: 'default' }).items as Obj[]).find(
-          (e) => e.involvedObject.kind === 'BGPPeer' && e.reason === 'CalicoFieldIgnored',
-        ),
-      5_000,
-    );
+    const ignored = () =>
+      (api.store.list('events', { namespace: 'default' }).items as Obj[]).filter(
+        (e) => e.involvedObject.kind === 'BGPPeer' && e.reason === 'CalicoFieldIgnored' && e.message.includes('spec.bfd'),
+      );
+    const event = await waitFor('an Event', () => ignored()[0], 5_000);
+    expect(event.involvedObject.uid).toBe(api.store.get('bgppeers', 'rack-r12-tor').metadata.uid);
+    const described = await kubectl(['describe', 'bgppeers.podlb.io', 'rack-r12-tor']);
+    expect(described).toMatch(/Warning\s+CalicoFieldIgnored\s.*spec\.bfd/);
+    await settle();
+    await settle();
+    expect(ignored()).toHaveLength(1);
 
     // Removed: podlb's objects go, the hand-made one stays untouched.
     api.store.delete('bgppeers', 'rack-r12-tor');

@@ -5,7 +5,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION, type BGPPeer, type PodAddressPool } from '../../api/types.js';
-import type { Problem } from '../../api/problem.js';
+import { type ObjectRef, type Problem, withUids } from '../../api/problem.js';
 import { ReconcileLoop } from '../../reconcile/loop.js';
 import type { ReconcileResult } from '../../reconcile/reconciler.js';
 import { backoff } from '../../util/backoff.js';
@@ -135,6 +135,13 @@ export class CalicoLoop {
     return typeof asn === 'number' && Number.isInteger(asn) && asn > 0 ? asn : CALICO_DEFAULT_ASN;
   }
 
+  /** A podlb BGPPeer's or PodAddressPool's uid, from the informers' caches. */
+  #uidOf(ref: ObjectRef): string | undefined {
+    if (ref.apiVersion !== undefined && ref.apiVersion !== API_VERSION) return undefined;
+    const inf = ref.kind === 'BGPPeer' ? this.#inf.peers : ref.kind === 'PodAddressPool' ? this.#inf.pools : undefined;
+    return inf?.get(ref.name)?.metadata?.uid;
+  }
+
   async #pass(now: number): Promise<ReconcileResult<CalicoRunReport>> {
     const report: CalicoRunReport = { at: now, problems: [] };
     // An unsynced cache would look like "no podlb peers": everything podlb made would go.
@@ -163,7 +170,7 @@ export class CalicoLoop {
       });
       report.rendered = { peers: render.peers.length, filters: render.filters.length };
       report.unchanged = plan.unchanged;
-      report.problems = [...render.problems, ...plan.problems];
+      report.problems = withUids([...render.problems, ...plan.problems], (ref) => this.#uidOf(ref));
       report.apply = await applyCalicoSync(this.#o.client, plan, () => this.#leading);
     } catch (err) {
       report.error = errorMessage(err);
