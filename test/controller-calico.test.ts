@@ -396,6 +396,22 @@ describe('planCalicoSync', () => {
     expect(plan.actions.map((a) => `${a.op} ${a.kind} ${a.op === 'delete' ? a.name : ''}`)).toEqual(['delete BGPPeer podlb-tor', 'delete BGPFilter podlb-tor']);
   });
 
+  it('a hand-made object with the name of one pool-selector partition blocks that pair alone, and says so', () => {
+    const split = renderCalico({ peers: [peerFixture('tor')], pools: [poolFixture('p')] });
+    expect(split.peers).toHaveLength(2);
+    const taken = split.peers[0]!.metadata.name;
+    const plan = planCalicoSync(split, { peers: [], filters: [{ metadata: { name: taken }, spec: {} }] });
+    expect(plan.actions.map((a) => `${a.op} ${a.kind} ${a.op === 'delete' ? a.name : a.desired.metadata.name}`)).toEqual([
+      `create BGPFilter ${split.peers[1]!.metadata.name}`,
+      `create BGPPeer ${split.peers[1]!.metadata.name}`,
+    ]);
+    expect(plan.problems).toHaveLength(1);
+    expect(plan.problems[0]!.message).not.toMatch(/renders nothing for this peer/);
+    expect(plan.problems[0]!.message).toMatch(
+      new RegExp(`does not render the Calico BGPPeer and BGPFilter ${taken} .*its other 1 partition\\(s\\) are rendered`),
+    );
+  });
+
   it('a hand-made object with a wanted name blocks the pair and says so', () => {
     const foreign: CalicoCurrent = { metadata: { name: 'podlb-tor' }, spec: { exportV4: [] } };
     const plan = planCalicoSync(render, { peers: [], filters: [foreign] });
@@ -597,6 +613,26 @@ describe.each(CALICO_VERSIONS)('the controller Calico loop against the API serve
     expect(calicoPeers().some((p) => p.metadata.name === 'podlb-tor-c')).toBe(false);
     expect(api.store.get('bgpfilters.crd.projectcalico.org', 'podlb-tor-c')).toEqual(foreign);
     api.store.delete('bgppeers', 'tor-c');
+  });
+
+  it('a podlb peer on the address of the hand-made global BGPPeer is not rendered, and its BGPPeer gets a CalicoPeerClash Event', async () => {
+    api.store.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'worker-1', labels: { 'topology.kubernetes.io/rack': 'r12' } } });
+    api.store.create(
+      'bgppeers',
+      peerFixture('tor-d', { peerAddress: '192.0.2.99', holdTimeSeconds: undefined, keepaliveSeconds: undefined }) as unknown as Obj,
+    );
+    const event = await waitFor(
+      'the clash Event',
+      () =>
+        (api.store.list('events', { namespace: 'default' }).items as Obj[]).find((e) => e.reason === 'CalicoPeerClash' && e.involvedObject.name === 'tor-d'),
+      5_000,
+    );
+    expect(event.involvedObject.uid).toBe(api.store.get('bgppeers', 'tor-d').metadata.uid);
+    expect(event.message).toMatch(/worker-1 \(Calico BGPPeer rr-global, global\)/);
+    await settle();
+    expect(calicoPeers().map((p) => p.metadata.name)).toEqual(['rr-global']);
+    api.store.delete('bgppeers', 'tor-d');
+    api.store.delete('nodes', 'worker-1');
   });
 
   it('a non-leader replica writes nothing', async () => {

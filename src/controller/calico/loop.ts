@@ -13,6 +13,7 @@ import type { KubeClient } from '../../kube/client.js';
 import type { EventToRecord } from '../../kube/events.js';
 import { ResilientInformer } from '../../kube/informer.js';
 import { errorMessage } from '../../util/errors.js';
+import { dropClashes } from './clash.js';
 import { CALICO_API_VERSION, CALICO_DEFAULT_ASN, renderCalico } from './render.js';
 import { applyCalicoSync, planCalicoSync, type CalicoApplyResult, type CalicoCurrent } from './sync.js';
 
@@ -53,6 +54,7 @@ export class CalicoLoop {
     calicoPeers: ResilientInformer<Obj>;
     calicoFilters: ResilientInformer<Obj>;
     bgpConfigs: ResilientInformer<Obj>;
+    nodes: ResilientInformer<KubernetesObject>;
   };
   readonly #loop: ReconcileLoop<null, CalicoRunReport>;
   #leading = false;
@@ -71,6 +73,8 @@ export class CalicoLoop {
       calicoPeers: inf(`/apis/${CALICO_API_VERSION}/bgppeers`),
       calicoFilters: inf(`/apis/${CALICO_API_VERSION}/bgpfilters`),
       bgpConfigs: inf(`/apis/${CALICO_API_VERSION}/bgpconfigurations`),
+      // Which nodes a podlb and a hand-made Calico BGPPeer both apply to (clash.ts).
+      nodes: inf('/api/v1/nodes'),
     };
     this.#loop = new ReconcileLoop<null, CalicoRunReport>({
       log: this.#o.log,
@@ -158,14 +162,20 @@ export class CalicoLoop {
     }
     try {
       report.clusterAsn = this.#clusterAsn();
-      const render = renderCalico({
-        peers: this.#inf.peers.list(),
-        pools: this.#inf.pools.list(),
-        clusterAsn: report.clusterAsn,
-        calicoNamespace: this.#o.calicoNamespace,
-      });
+      const calicoPeers = this.#inf.calicoPeers.list() as CalicoCurrent[];
+      const nodes = this.#inf.nodes.list().map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
+      const render = dropClashes(
+        renderCalico({
+          peers: this.#inf.peers.list(),
+          pools: this.#inf.pools.list(),
+          clusterAsn: report.clusterAsn,
+          calicoNamespace: this.#o.calicoNamespace,
+        }),
+        calicoPeers,
+        nodes,
+      );
       const plan = planCalicoSync(render, {
-        peers: this.#inf.calicoPeers.list() as CalicoCurrent[],
+        peers: calicoPeers,
         filters: this.#inf.calicoFilters.list() as CalicoCurrent[],
       });
       report.rendered = { peers: render.peers.length, filters: render.filters.length };
