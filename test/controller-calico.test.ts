@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
-import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
+import { resourceFromCrd, startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { waitFor } from '../src/lab/netns.js';
 import type { Controller } from '../src/controller/controller.js';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
@@ -20,6 +20,7 @@ import { CALICO_VERSIONS, calicoCrds, calicoResources } from '../testkit/calico-
 import { validateAgainstCrds } from '../testkit/install-schema.js';
 import { renderCalico, type CalicoRenderInput, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../src/controller/calico/render.js';
 import { labelSelectorToCalico } from '../src/controller/calico/selector.js';
+import { capabilitiesOf } from '../src/controller/calico/capabilities.js';
 import { applyCalicoSync, planCalicoSync, type CalicoCurrent } from '../src/controller/calico/sync.js';
 import { KubeClient } from '../src/kube/client.js';
 import { parseControllerFlags } from '../src/controller/main.js';
@@ -218,6 +219,45 @@ describe('renderCalico', () => {
     expect(r.peers).toHaveLength(8);
     for (const f of r.filters) expect(filterVerdict(f.spec.exportV4, prefix('10.3.0.0/16')), f.metadata.name).toBe('reject');
     expect(r.problems.find((p) => p.object.name === 'd')).toMatchObject({ reason: 'CalicoCannotExpress', field: 'spec.nodeSelector' });
+  });
+
+  it('per-peer localASNumber and keepaliveTime only where the Calico version has them, and the messages say which', () => {
+    const peer = peerFixture('tor', { localASN: 65100, keepaliveSeconds: 10 });
+    const at = (v: string) => renderCalico({ peers: [peer], pools: [], capabilities: capabilitiesOf(v) });
+    const old = at('v3.26.0');
+    expect(old.peers).toEqual([]);
+    expect(old.problems.find((p) => p.reason === 'LocalASNMismatch')!.message).toMatch(
+      /Calico v3\.26\.0 sets the local AS per node \(a per-peer localASNumber needs Calico 3\.31 or later\)/,
+    );
+    const v331 = at('v3.31.2');
+    expect(v331.peers[0]!.spec).toMatchObject({ localASNumber: 65100 });
+    expect(v331.peers[0]!.spec.keepaliveTime).toBeUndefined();
+    expect(v331.problems.find((p) => p.field === 'spec.keepaliveSeconds')!.message).toMatch(
+      /Calico v3\.31\.2 has no per-peer keepalive time \(keepaliveTime needs Calico 3\.32 or later\)/,
+    );
+    const v332 = at('v3.32.1');
+    expect(v332.peers[0]!.spec).toMatchObject({ localASNumber: 65100, keepaliveTime: '10s' });
+    expect(v332.problems.filter((p) => p.field === 'spec.keepaliveSeconds' || p.field === 'spec.localASN')).toEqual([]);
+    // Under 3.26's schema the 3.32 fields do not exist: the gate is what keeps the objects valid.
+    expect(validateAgainstCrds(v332.peers[0], calicoCrds('v3.26.0')).sort()).toEqual([
+      'spec.keepaliveTime: unknown field',
+      'spec.localASNumber: unknown field',
+    ]);
+    expect(validateAgainstCrds(v332.peers[0], calicoCrds('v3.32.1'))).toEqual([]);
+    // Unknown version: the oldest capabilities, said so.
+    expect(renderCalico({ peers: [peer], pools: [] }).problems.find((p) => p.reason === 'LocalASNMismatch')!.message).toMatch(/version unknown/);
+  });
+
+  it.each([
+    ['v3.26.0', false, false],
+    ['v3.30.4', false, false],
+    ['v3.31.0', true, false],
+    ['3.32.0', true, true],
+    ['v4.0.0', true, true],
+    ['master', false, false],
+    [undefined, false, false],
+  ])('capabilitiesOf(%s)', (v, localAsn, keepalive) => {
+    expect(capabilitiesOf(v)).toMatchObject({ perPeerLocalAsn: localAsn, perPeerKeepalive: keepalive });
   });
 
   it('localASN equal to the BGPConfiguration AS is required', () => {
@@ -484,6 +524,12 @@ describe.each(CALICO_VERSIONS)('the controller Calico loop against the API serve
       metadata: { name: 'default' },
       spec: { asNumber: 64512 },
     });
+    api.store.create('clusterinformations.crd.projectcalico.org', {
+      apiVersion: 'crd.projectcalico.org/v1',
+      kind: 'ClusterInformation',
+      metadata: { name: 'default' },
+      spec: { calicoVersion: calicoVersion, datastoreReady: true },
+    });
     // Hand-made by the network team, with the label but no ownership annotation: never podlb's.
     api.store.create('bgppeers.crd.projectcalico.org', {
       apiVersion: 'crd.projectcalico.org/v1',
@@ -635,8 +681,64 @@ describe.each(CALICO_VERSIONS)('the controller Calico loop against the API serve
     api.store.delete('nodes', 'worker-1');
   });
 
+  it("renders per-peer localASNumber and keepaliveTime only when the cluster's Calico has them", async () => {
+    api.store.create('bgppeers', peerFixture('tor-e', { peerAddress: '172.31.0.11', localASN: 65100, keepaliveSeconds: 10 }) as unknown as Obj);
+    if (calicoVersion === 'v3.26.0') {
+      const event = await waitFor(
+        'the refusal',
+        () =>
+          (api.store.list('events', { namespace: 'default' }).items as Obj[]).find((e) => e.reason === 'LocalASNMismatch' && e.involvedObject.name === 'tor-e'),
+        5_000,
+      );
+      expect(event.message).toMatch(/Calico v3\.26\.0 sets the local AS per node \(a per-peer localASNumber needs Calico 3\.31 or later\)/);
+      await settle();
+      expect(calicoPeers().some((p) => p.metadata.name === 'podlb-tor-e')).toBe(false);
+    } else {
+      await settle(has(() => calicoPeers().some((p) => p.metadata.name === 'podlb-tor-e')));
+      expect(calicoPeers().find((p) => p.metadata.name === 'podlb-tor-e')!.spec).toMatchObject({ localASNumber: 65100, keepaliveTime: '10s' });
+    }
+    api.store.delete('bgppeers', 'tor-e');
+    await settle(has(() => !calicoPeers().some((p) => p.metadata.name === 'podlb-tor-e')));
+  });
+
   it('a non-leader replica writes nothing', async () => {
     const follower = ctls.find((c) => !c.isLeader)!;
     expect(follower.calico!.lastRun).toBeUndefined();
+  });
+});
+
+describe('Calico with native projectcalico.org/v3 CRDs only', () => {
+  it('every podlb BGPPeer gets a CalicoAPINotSupported Event instead of a wait with one log line', async () => {
+    // Calico 3.32's native v3 CRDs (api/config/crd/projectcalico.org_bgppeers.yaml): only the
+    // group and version matter here, so the schema keeps whatever it is given.
+    const v3 = (plural: string, kind: string) =>
+      resourceFromCrd({
+        spec: {
+          group: 'projectcalico.org',
+          scope: 'Cluster',
+          names: { plural, kind, singular: kind.toLowerCase() },
+          versions: [
+            { name: 'v3', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } },
+          ],
+        },
+      });
+    const api = await startApiServer({ resources: [...controllerResources(), v3('bgppeers', 'BGPPeer'), v3('bgpfilters', 'BGPFilter')] });
+    api.installManifests();
+    const kc = api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'control-plane' }).kubeConfig();
+    const c = testController({ kubeConfig: kc, log, identity: 'ctl-v3', bgp: 'calico' });
+    try {
+      await c.start();
+      api.store.create('bgppeers', peerFixture('tor', { holdTimeSeconds: undefined, keepaliveSeconds: undefined }) as unknown as Obj);
+      const event = await waitFor(
+        'the Event',
+        () => (api.store.list('events', { namespace: 'default' }).items as Obj[]).find((e) => e.reason === 'CalicoAPINotSupported'),
+        15_000,
+      );
+      expect(event.involvedObject).toMatchObject({ kind: 'BGPPeer', name: 'tor', uid: api.store.get('bgppeers', 'tor').metadata.uid });
+      expect(event.message).toMatch(/projectcalico\.org\/v3 API without crd\.projectcalico\.org\/v1/);
+    } finally {
+      await c.stop();
+      await api.close();
+    }
   });
 });

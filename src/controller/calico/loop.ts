@@ -13,6 +13,8 @@ import type { KubeClient } from '../../kube/client.js';
 import type { EventToRecord } from '../../kube/events.js';
 import { ResilientInformer } from '../../kube/informer.js';
 import { errorMessage } from '../../util/errors.js';
+import { apiProblems, missingCalicoApi } from './api-probe.js';
+import { capabilitiesOf } from './capabilities.js';
 import { dropClashes } from './clash.js';
 import { CALICO_API_VERSION, CALICO_DEFAULT_ASN, renderCalico } from './render.js';
 import { applyCalicoSync, planCalicoSync, type CalicoApplyResult, type CalicoCurrent } from './sync.js';
@@ -37,6 +39,8 @@ export interface CalicoRunReport {
   /** Informers that have not listed yet, e.g. `calicoFilters` when Calico has no BGPFilter CRD (before 3.26). */
   notSynced?: string[];
   clusterAsn?: number;
+  /** ClusterInformation default spec.calicoVersion, when set. */
+  calicoVersion?: string;
   rendered?: { peers: number; filters: number };
   unchanged?: number;
   apply?: CalicoApplyResult;
@@ -45,6 +49,8 @@ export interface CalicoRunReport {
 }
 
 type Obj = KubernetesObject & { spec?: Record<string, unknown> };
+
+const PROBE_EVERY_MS = 30_000;
 
 export class CalicoLoop {
   readonly #o: Required<CalicoLoopOptions>;
@@ -55,9 +61,12 @@ export class CalicoLoop {
     calicoFilters: ResilientInformer<Obj>;
     bgpConfigs: ResilientInformer<Obj>;
     nodes: ResilientInformer<KubernetesObject>;
+    clusterInfo: ResilientInformer<Obj>;
   };
   readonly #loop: ReconcileLoop<null, CalicoRunReport>;
   #leading = false;
+  /** The last look at the discovery documents while Calico's informers do not sync. */
+  #probe: { at: number; why: { reason: string; message: string } | undefined } | undefined;
   /** Consecutive passes with failed writes. */
   #failedPasses = 0;
 
@@ -75,6 +84,8 @@ export class CalicoLoop {
       bgpConfigs: inf(`/apis/${CALICO_API_VERSION}/bgpconfigurations`),
       // Which nodes a podlb and a hand-made Calico BGPPeer both apply to (clash.ts).
       nodes: inf('/api/v1/nodes'),
+      // ClusterInformation `default` spec.calicoVersion: what Calico's BGPPeer can express.
+      clusterInfo: inf(`/apis/${CALICO_API_VERSION}/clusterinformations`),
     };
     this.#loop = new ReconcileLoop<null, CalicoRunReport>({
       log: this.#o.log,
@@ -157,11 +168,35 @@ export class CalicoLoop {
       report.skipped = 'notSynced';
       report.notSynced = notSynced;
       if (this.lastRun?.skipped !== 'notSynced')
-        this.#o.log.info({ notSynced }, 'waiting for informers (Calico CRDs bgppeers, bgpfilters, bgpconfigurations must exist)');
+        this.#o.log.info({ notSynced }, 'waiting for informers (Calico CRDs bgppeers, bgpfilters, bgpconfigurations, clusterinformations must exist)');
+      // Not a log line alone: once podlb's own objects are listed, every podlb BGPPeer is told
+      // why nothing is rendered (asked again every PROBE_EVERY_MS; the recorder folds repeats).
+      if (this.#inf.peers.synced && notSynced.some((k) => k !== 'pools' && k !== 'nodes')) {
+        if (this.#probe === undefined || now - this.#probe.at >= PROBE_EVERY_MS) {
+          try {
+            this.#probe = { at: now, why: await missingCalicoApi(this.#o.client) };
+          } catch (err) {
+            this.#o.log.warn({ err }, 'could not read the discovery documents of the Calico API');
+          }
+        }
+        const why = this.#probe?.why;
+        if (why) {
+          report.problems = withUids(
+            apiProblems(
+              this.#inf.peers.list().map((p) => p.metadata?.name ?? ''),
+              why,
+            ),
+            (ref) => this.#uidOf(ref),
+          );
+          return { status: report, problems: report.problems, nextWakeAt: now + 1_000 };
+        }
+      }
       return { status: report, nextWakeAt: now + 1_000 };
     }
     try {
       report.clusterAsn = this.#clusterAsn();
+      const capabilities = capabilitiesOf(this.#inf.clusterInfo.list().find((c) => c.metadata?.name === 'default')?.spec?.calicoVersion);
+      if (capabilities.version) report.calicoVersion = capabilities.version;
       const calicoPeers = this.#inf.calicoPeers.list() as CalicoCurrent[];
       const nodes = this.#inf.nodes.list().map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
       const render = dropClashes(
@@ -170,6 +205,7 @@ export class CalicoLoop {
           pools: this.#inf.pools.list(),
           clusterAsn: report.clusterAsn,
           calicoNamespace: this.#o.calicoNamespace,
+          capabilities,
         }),
         calicoPeers,
         nodes,

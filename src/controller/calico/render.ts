@@ -10,9 +10,9 @@
 //   BGPPeer.peerAddress IP      -> BGPPeer.peerIP
 //   BGPPeer.peerAddress Gateway -> refused (Calico has no "node's default gateway" peer)
 //   BGPPeer.peerASN             -> BGPPeer.asNumber
-//   BGPPeer.localASN            -> must equal Calico's AS (BGPConfiguration `default`
-//                                  spec.asNumber, 64512 when unset), else refused: Calico sets
-//                                  the local AS per node, not per peer
+//   BGPPeer.localASN            -> Calico's AS (BGPConfiguration `default` spec.asNumber, 64512
+//                                  when unset): nothing to write; another AS -> localASNumber
+//                                  with Calico >= 3.31, refused before (capabilities.ts)
 //   BGPPeer.nodeSelector        -> BGPPeer.nodeSelector (Calico syntax), ANDed with the pools'
 //                                  node selectors (see partitions below)
 //   BGPPeer.passwordSecretRef   -> BGPPeer.password.secretKeyRef {name, key}; the Secret must be
@@ -20,8 +20,10 @@
 //   gracefulRestart             -> Calico's default restartMode GracefulRestart;
 //                                  restartTimeSeconds -> maxRestartTime "<n>s";
 //                                  enabled: false -> ignored (Calico cannot turn it off)
-//   holdTimeSeconds, keepaliveSeconds, bfd, ebgpMultihop, sourceAddress (an IP) -> ignored
-//                                  (no per-peer field in Calico's BGPPeer; Calico uses the node IP)
+//   keepaliveSeconds            -> keepaliveTime "<n>s" with Calico >= 3.32, ignored before
+//   holdTimeSeconds, bfd, ebgpMultihop, sourceAddress (an IP) -> ignored (no per-peer field in
+//                                  Calico's BGPPeer; Calico renders every session multihop unless
+//                                  ttlSecurity is set, and uses the node IP as source)
 //   (Calico-only) keepOriginalNextHop, numAllowedLocalASNumbers, node, peerSelector: not set
 //   PodAddressPool (Approved)   -> BGPFilter export rules rejecting everything not inside an
 //                                  approved CIDR (Reject rules only, so Calico's own export
@@ -44,6 +46,7 @@ import { parsePool } from '../../bgp/config.js';
 import { DEFAULT_SECRET_NAMESPACE, parsePeer } from '../../bgp/peer-config.js';
 import type { IpPrefix } from '../../net/ip.js';
 import { LabelSelectorError, type ParsedSelector } from '../../util/label-selector.js';
+import { type CalicoCapabilities, describeCalico, OLDEST_CALICO } from './capabilities.js';
 import { exportRules, type CalicoFilterRule } from './filter.js';
 import { andSelectors, toCalicoSelector } from './selector.js';
 
@@ -80,6 +83,10 @@ export interface CalicoBGPPeerSpec {
   filters: string[];
   password?: { secretKeyRef: { name: string; key: string } };
   maxRestartTime?: string;
+  /** Calico >= 3.31 only. */
+  localASNumber?: number;
+  /** Calico >= 3.32 only. */
+  keepaliveTime?: string;
 }
 
 export interface CalicoBGPPeer {
@@ -98,6 +105,8 @@ export interface CalicoRenderInput {
   clusterAsn?: number;
   /** Where calico-node runs (`calico-system` with the operator, `kube-system` with manifests). */
   calicoNamespace?: string;
+  /** What the cluster's Calico version can express; the oldest supported when unset. */
+  capabilities?: CalicoCapabilities;
 }
 
 export interface CalicoRender {
@@ -184,7 +193,7 @@ interface CalicoPeerBase {
   spec: Omit<CalicoBGPPeerSpec, 'nodeSelector' | 'filters'>;
 }
 
-function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, problems: Problem[]): CalicoPeerBase | undefined {
+function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, caps: CalicoCapabilities, problems: Problem[]): CalicoPeerBase | undefined {
   const name = nameOf(p);
   const obj = ref('BGPPeer', name);
   const spec = (isMap(p?.spec) ? p.spec : {}) as Partial<BGPPeer['spec']> & Record<string, unknown>;
@@ -212,11 +221,11 @@ function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, prob
   }
   const model = { ...c.settings, address: c.settings.address.text };
 
-  if (model.localAsn !== clusterAsn) {
+  if (model.localAsn !== clusterAsn && !caps.perPeerLocalAsn) {
     return refuse(
       'spec.localASN',
       'LocalASNMismatch',
-      `${model.localAsn} differs from Calico's AS ${clusterAsn} (BGPConfiguration default spec.asNumber): Calico sets the local AS per node, not per peer; set localASN to ${clusterAsn} or change Calico's AS`,
+      `${model.localAsn} differs from Calico's AS ${clusterAsn} (BGPConfiguration default spec.asNumber): ${describeCalico(caps)} sets the local AS per node (a per-peer localASNumber needs Calico 3.31 or later); set localASN to ${clusterAsn}, change Calico's AS or upgrade Calico`,
     );
   }
 
@@ -238,9 +247,17 @@ function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, prob
   }
 
   if (spec.holdTimeSeconds !== undefined) ignored('spec.holdTimeSeconds', `Calico's BGPPeer has no hold time; its BIRD uses its own default (240 s)`);
-  if (spec.keepaliveSeconds !== undefined) ignored('spec.keepaliveSeconds', `Calico's BGPPeer has no keepalive time; its BIRD uses its own default`);
+  if (spec.keepaliveSeconds !== undefined && !caps.perPeerKeepalive)
+    ignored(
+      'spec.keepaliveSeconds',
+      `${describeCalico(caps)} has no per-peer keepalive time (keepaliveTime needs Calico 3.32 or later); its BIRD uses its own default`,
+    );
   if (isMap(spec.bfd) && spec.bfd.enabled !== false) ignored('spec.bfd', `BFD cannot be set per peer in Calico's BGPPeer; the session runs without BFD`);
-  if (model.multihop !== undefined) ignored('spec.ebgpMultihop', `Calico's BGPPeer has no multihop TTL; Calico decides multihop itself`);
+  if (model.multihop !== undefined)
+    ignored(
+      'spec.ebgpMultihop',
+      `Calico's BGPPeer has no multihop TTL: Calico renders every session multihop (no TTL limit) unless the Calico BGPPeer sets ttlSecurity, which podlb does not`,
+    );
   if (model.sourceAddress !== undefined) ignored('spec.sourceAddress', `Calico's BGPPeer takes no source IP (only UseNodeIP or None); the node's IP is used`);
   if (!model.gracefulRestart.enabled)
     ignored('spec.gracefulRestart.enabled', `Calico cannot turn graceful restart off (restartMode GracefulRestart or LongLivedGracefulRestart); it stays on`);
@@ -254,6 +271,10 @@ function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, prob
       asNumber: model.peerAsn,
       ...(password ? { password } : {}),
       ...(model.gracefulRestart.enabled && model.gracefulRestart.restartTime !== undefined ? { maxRestartTime: `${model.gracefulRestart.restartTime}s` } : {}),
+      ...(model.localAsn !== clusterAsn ? { localASNumber: model.localAsn } : {}),
+      ...(caps.perPeerKeepalive && spec.keepaliveSeconds !== undefined && model.keepaliveTime !== undefined
+        ? { keepaliveTime: `${model.keepaliveTime}s` }
+        : {}),
     },
   };
 }
@@ -302,7 +323,7 @@ export function renderCalico(input: CalicoRenderInput): CalicoRender {
   // Two podlb peers with one address (an anycast ToR address on every rack, split by
   // nodeSelector) are rendered both, as in BIRD mode where the agent keeps the first per node.
   for (const raw of sortedPeers) {
-    const base = validPeer(raw, clusterAsn, calicoNamespace, problems);
+    const base = validPeer(raw, clusterAsn, calicoNamespace, input.capabilities ?? OLDEST_CALICO, problems);
     if (!base) continue;
     for (let mask = 0; mask < 2 ** used.length; mask++) {
       const inKeys = used.filter((_, i) => mask & (1 << i));
@@ -328,6 +349,8 @@ export function renderCalico(input: CalicoRenderInput): CalicoRender {
           filters: [name],
           ...(base.spec.password ? { password: base.spec.password } : {}),
           ...(base.spec.maxRestartTime ? { maxRestartTime: base.spec.maxRestartTime } : {}),
+          ...(base.spec.localASNumber !== undefined ? { localASNumber: base.spec.localASNumber } : {}),
+          ...(base.spec.keepaliveTime ? { keepaliveTime: base.spec.keepaliveTime } : {}),
         },
       });
     }
