@@ -1,7 +1,9 @@
 // The controller's Calico loop (`--bgp=calico`, leader only): informers on podlb's BGPPeers and
-// PodAddressPools, Calico's BGPPeers, BGPFilters and BGPConfigurations; one serial loop, woken
-// by any change (level-triggered, bursts coalesced) and by a periodic resync, renders the
-// whole set, plans against what the API server holds and applies only the differences.
+// PodAddressPools, Calico's BGPPeers, BGPFilters, BGPConfigurations and ClusterInformations,
+// and Nodes; one serial loop, woken by any change (level-triggered, bursts coalesced) and by a
+// periodic resync, renders the whole set for the Calico version found, leaves out what would
+// clash with hand-made Calico BGPPeers, plans against what the API server holds and applies
+// only the differences.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION, type BGPPeer, type PodAddressPool } from '../../api/types.js';
