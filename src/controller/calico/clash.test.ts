@@ -68,6 +68,30 @@ describe('dropClashes', () => {
   });
 });
 
+describe('two podlb BGPPeers on one address', () => {
+  const two = (bSelector: Record<string, string>) =>
+    renderCalico({
+      peers: [
+        peerFixture('a-tor', { peerAddress: '172.31.0.1', nodeSelector: { matchLabels: { rack: 'r1' } } }),
+        peerFixture('b-tor', { peerAddress: '172.31.0.1', nodeSelector: { matchLabels: bSelector } }),
+      ],
+      pools: [],
+    });
+
+  it('disjoint racks (an anycast ToR address): both rendered', () => {
+    const r = two({ rack: 'r2' });
+    expect(dropClashes(r, [], nodes)).toEqual(r);
+  });
+
+  it('overlapping nodes: the first by name keeps them, the other is not rendered and is told', () => {
+    const r = dropClashes(two({ gpu: 'true' }), [], nodes);
+    expect(r.peers.map((p) => p.metadata.name)).toEqual(['podlb-a-tor']);
+    expect(clashes(r)).toHaveLength(1);
+    expect(clashes(r)[0]).toMatchObject({ object: { name: 'b-tor' } });
+    expect(clashes(r)[0]!.message).toMatch(/n1 \(podlb BGPPeer a-tor\)/);
+  });
+});
+
 describe('peerEndpoint', () => {
   it.each([
     ['172.31.0.1', '172.31.0.1|179'],

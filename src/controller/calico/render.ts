@@ -321,7 +321,7 @@ export function renderCalico(input: CalicoRenderInput): CalicoRender {
   const filters: CalicoBGPFilter[] = [];
   const sortedPeers = [...input.peers].filter(isMap).sort((a, b) => byText(nameOf(a), nameOf(b)));
   // Two podlb peers with one address (an anycast ToR address on every rack, split by
-  // nodeSelector) are rendered both, as in BIRD mode where the agent keeps the first per node.
+  // nodeSelector) are rendered both; where their nodes overlap, clash.ts keeps the first.
   for (const raw of sortedPeers) {
     const base = validPeer(raw, clusterAsn, calicoNamespace, input.capabilities ?? OLDEST_CALICO, problems);
     if (!base) continue;
