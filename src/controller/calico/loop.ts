@@ -6,7 +6,7 @@
 // only the differences.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { API_VERSION, type BGPPeer, type PodAddressPool } from '../../api/types.js';
+import { API_VERSION, type BGPPeer, type Node, type PodAddressPool } from '../../api/types.js';
 import { type ObjectRef, type Problem, withUids } from '../../api/problem.js';
 import { ReconcileLoop } from '../../reconcile/loop.js';
 import type { ReconcileResult } from '../../reconcile/reconciler.js';
@@ -32,6 +32,11 @@ export interface CalicoLoopOptions {
   retryMs?: number;
   now?: () => number;
   random?: () => number;
+  /**
+   * The controller's own Node and PodAddressPool informers, so those lists are held once: the
+   * owner starts and stops them and calls notify() on their changes. Without: the loop's own.
+   */
+  shared?: { nodes: ResilientInformer<Node & KubernetesObject>; pools: ResilientInformer<PodAddressPool & KubernetesObject> };
 }
 
 export interface CalicoRunReport {
@@ -55,14 +60,16 @@ type Obj = KubernetesObject & { spec?: Record<string, unknown> };
 const PROBE_EVERY_MS = 30_000;
 
 export class CalicoLoop {
-  readonly #o: Required<CalicoLoopOptions>;
+  readonly #o: Required<Omit<CalicoLoopOptions, 'shared'>>;
+  /** The informers this loop starts and stops (not the shared ones). */
+  readonly #own: ResilientInformer<KubernetesObject>[];
   readonly #inf: {
     peers: ResilientInformer<BGPPeer & KubernetesObject>;
     pools: ResilientInformer<PodAddressPool & KubernetesObject>;
     calicoPeers: ResilientInformer<Obj>;
     calicoFilters: ResilientInformer<Obj>;
     bgpConfigs: ResilientInformer<Obj>;
-    nodes: ResilientInformer<KubernetesObject>;
+    nodes: ResilientInformer<Node & KubernetesObject>;
     clusterInfo: ResilientInformer<Obj>;
   };
   readonly #loop: ReconcileLoop<null, CalicoRunReport>;
@@ -73,22 +80,24 @@ export class CalicoLoop {
   #failedPasses = 0;
 
   constructor(opts: CalicoLoopOptions) {
-    this.#o = { calicoNamespace: 'calico-system', resyncMs: 60_000, retryMs: 5_000, now: Date.now, random: Math.random, ...opts };
+    const { shared, ...rest } = opts;
+    this.#o = { calicoNamespace: 'calico-system', resyncMs: 60_000, retryMs: 5_000, now: Date.now, random: Math.random, ...rest };
     const wake = () => this.#loop.notify();
     const inf = <T extends KubernetesObject>(path: string) =>
       new ResilientInformer<T>(opts.client, { path, onChange: wake, log: opts.log.child({ informer: path }) });
     this.#inf = {
       peers: inf(`/apis/${API_VERSION}/bgppeers`),
-      pools: inf(`/apis/${API_VERSION}/podaddresspools`),
+      pools: shared?.pools ?? inf(`/apis/${API_VERSION}/podaddresspools`),
       // All of them, not only podlb's: a name podlb wants may be taken by a hand-made object.
       calicoPeers: inf(`/apis/${CALICO_API_VERSION}/bgppeers`),
       calicoFilters: inf(`/apis/${CALICO_API_VERSION}/bgpfilters`),
       bgpConfigs: inf(`/apis/${CALICO_API_VERSION}/bgpconfigurations`),
       // Which nodes a podlb and a hand-made Calico BGPPeer both apply to (clash.ts).
-      nodes: inf('/api/v1/nodes'),
+      nodes: shared?.nodes ?? inf('/api/v1/nodes'),
       // ClusterInformation `default` spec.calicoVersion: what Calico's BGPPeer can express.
       clusterInfo: inf(`/apis/${CALICO_API_VERSION}/clusterinformations`),
     };
+    this.#own = Object.values(this.#inf).filter((i) => i !== shared?.nodes && i !== shared?.pools) as ResilientInformer<KubernetesObject>[];
     this.#loop = new ReconcileLoop<null, CalicoRunReport>({
       log: this.#o.log,
       reconcilers: [{ name: 'calico', backoff: { baseMs: this.#o.retryMs, maxMs: 60_000 }, reconcile: (_s, now) => this.#pass(now) }],
@@ -107,12 +116,17 @@ export class CalicoLoop {
   }
 
   async start(): Promise<void> {
-    await Promise.all(Object.values(this.#inf).map((i) => i.start()));
+    await Promise.all(this.#own.map((i) => i.start()));
   }
 
   async stop(): Promise<void> {
     await this.stopLeading();
-    await Promise.all(Object.values(this.#inf).map((i) => i.stop()));
+    await Promise.all(this.#own.map((i) => i.stop()));
+  }
+
+  /** A shared informer changed. */
+  notify(): void {
+    this.#loop.notify();
   }
 
   startLeading(): void {
