@@ -171,14 +171,19 @@ export class Controller {
     // them (cache-view.ts), and a change it cannot see costs no pass.
     const large = { codec: o.apiEncoding === 'json' ? jsonCodec : protobufCodec, relevant: viewChanged };
     const poke = (): void => this.#leaderLoop.notify();
+    // Nodes and pools also feed the Calico loop, which shares these informers.
+    const pokeBoth = (): void => {
+      poke();
+      this.calico?.notify();
+    };
     this.#informers = {
       services: inf(`/api/v1/services`, poke),
-      nodes: inf(`/api/v1/nodes`, poke),
+      nodes: inf(`/api/v1/nodes`, pokeBoth),
       classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`, poke),
       tlsSecret: inf(`/api/v1/namespaces/${o.tlsSecretNamespace}/secrets`, () => this.#loadCertificate(), {
         fieldSelector: `metadata.name=${o.tlsSecretName}`,
       }),
-      pools: inf(`/apis/${API_VERSION}/podaddresspools`, poke),
+      pools: inf(`/apis/${API_VERSION}/podaddresspools`, pokeBoth),
       podlbNodes: inf(`/apis/${API_VERSION}/podlbnodes`, poke),
       // The Octavia batch writer plans every node's members as the agents do.
       pods: inf<Pod & KubernetesObject>(`/api/v1/pods`, poke, { ...large, transform: podTransform }),
@@ -220,6 +225,7 @@ export class Controller {
             record: (ev) => void this.#events.record(ev),
             calicoNamespace: o.calicoNamespace,
             now: o.now,
+            shared: { nodes: this.#informers.nodes, pools: this.#informers.pools },
           })
         : undefined;
     const poolStatus = new PoolStatusWriter({
