@@ -1,6 +1,6 @@
 // The BIRD configuration calico-node's confd writes for one node (IPv4: bird.cfg,
-// bird_ipam.cfg, bird_aggr.cfg), for the lab's real BIRD 2. Followed: projectcalico/calico tag
-// v3.32.1 (commit 0ca9d1b93644778cafdf1812f3dda02ac0c361e8):
+// bird_ipam.cfg, bird_aggr.cfg), for the lab's real BIRD 2. Followed, in projectcalico/calico
+// tag v3.32.1 (commit 0ca9d1b93644778cafdf1812f3dda02ac0c361e8):
 // confd/etc/calico/confd/templates/bird{,_ipam,_aggr}.cfg.template and
 // confd/pkg/resource/template/template_funcs.go (BGPFilterBIRDFuncs, filterStatement,
 // BGPFilterFunctionName). Read, not copied: this file writes the same text.
