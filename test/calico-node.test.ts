@@ -91,7 +91,7 @@ describe('a Calico node (confd v3.32.1, real BIRD) peering the FRR ToR with podl
     nodeNs = await sb.addNetns('calico');
     const torNs = await sb.addNetns('ctor');
     await sb.veth({ ns: nodeNs, ifname: 'eth0', addrs: [`${CALICO_NODE_IP}/24`] }, { ns: torNs, ifname: 'eth0', addrs: [`${TOR_IP}/24`] });
-    const ips = [...WORKLOADS.inOwnBlock, WORKLOADS.borrowed, WORKLOADS.disabledExport, WORKLOADS.unapproved];
+    const ips = Object.values(WORKLOADS).flat();
     for (const [i, ip] of ips.entries()) await addWorkloadRoute(sb, nodeNs, ip, i + 1);
 
     frr = await startFrr(sb, torNs, { asn: TOR_ASN, routerId: TOR_IP, neighbors: [{ address: CALICO_NODE_IP, asn: CLUSTER_ASN }] });
@@ -113,6 +113,21 @@ describe('a Calico node (confd v3.32.1, real BIRD) peering the FRR ToR with podl
   });
 
   it("the ToR learns Calico's own export, restricted to the approved pools, with Calico's communities", async () => {
+    // Precondition: BIRD learned every workload /32 from the kernel, so a /32 missing at the
+    // ToR was filtered, not unseen.
+    const workloads = Object.values(WORKLOADS)
+      .flat()
+      .map((ip) => `${ip}/32`);
+    const fromKernel = await waitFor(
+      'the workload routes in BIRD',
+      async () => {
+        const got = await birdRoutes(ctl, 'where source = RTS_INHERIT');
+        return workloads.every((p) => got.includes(p)) ? got : undefined;
+      },
+      10_000,
+      100,
+    ).catch(async () => birdRoutes(ctl, 'where source = RTS_INHERIT'));
+    expect(fromKernel).toEqual(workloads.sort());
     await waitFor(
       'session Established at the ToR',
       async () => ((await frr.bgpNeighbors())[CALICO_NODE_IP]?.state === 'Established' ? true : undefined),

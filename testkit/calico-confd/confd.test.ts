@@ -143,7 +143,7 @@ describe('confd v3.32.1 BIRD text', () => {
         '  reject_local_routes();',
         '  apply_communities();',
         '  calico_aggr();',
-        '  if (net ~ 10.244.0.0/16) then { accept; }',
+        '  if (net ~ 10.244.0.0/15) then { accept; }',
         '  if (net ~ 10.251.0.0/24) then { accept; }',
         '}',
       ].join('\n'),
@@ -152,7 +152,16 @@ describe('confd v3.32.1 BIRD text', () => {
 
   it("aggregates the node's confirmed blocks: a blackhole static route and calico_aggr, pending and other nodes' blocks left out", () => {
     expect(files['bird_aggr.cfg']).toContain(
-      'protocol static {\n   ipv4;\n   # IP blocks for this host.\n   route 10.244.1.0/26 blackhole;\n   route 10.250.0.16/28 blackhole;\n',
+      [
+        'protocol static {',
+        '   ipv4;',
+        '   # IP blocks for this host.',
+        '   route 10.244.1.0/26 blackhole;',
+        '   route 10.245.0.0/26 blackhole;',
+        '   route 10.250.0.16/28 blackhole;',
+        '   route 10.251.0.0/26 blackhole;',
+        '}',
+      ].join('\n'),
     );
     expect(files['bird_aggr.cfg']).toContain(
       [

@@ -4,7 +4,9 @@
 // confd/pkg/backends/calico/client.go (updatePeersV1, the BGPConfiguration keys, the global
 // defaults), confd/pkg/backends/calico/bgp_processor.go (GetBirdBGPConfig: node, peers,
 // import/export filter blocks, communities, IP pools) and libcalico-go's IPPool v3->v1
-// conversion. Read, not copied; text.ts writes the files.
+// conversion. Read, not copied; text.ts writes the files. An IPPool's blockSize and
+// natOutgoing do not reach BIRD (IPAM and Felix use them): the blocks come from the
+// BlockAffinities.
 //
 // Input is the objects as the Kubernetes datastore holds them (crd.projectcalico.org/v1;
 // their spec is projectcalico.org/v3's). What a lab node cannot show is refused with an error

@@ -2,12 +2,13 @@
 // tests and the lab's Calico node: node r12-n1 (the one the lab runs) and r13-n1 (another
 // rack), the node mesh off (the ToRs carry every route), communities per pool in
 // BGPConfiguration, and three IP pools:
-//   pods   10.244.0.0/16, blocks /26   exported by Calico, approved by the network team
+//   pods   10.244.0.0/15, blocks /26   exported by Calico; the network team approved only
+//                                      its lower half, 10.244.0.0/16
 //   quiet  10.250.0.0/24, blocks /28   disableBGPExport: Calico never exports it (approved too)
 //   lab    10.251.0.0/24, blocks /26   exported by Calico, NOT approved by the network team
 // r12-n1 holds confirmed blocks of each pool (and a pending one, which confd ignores), and
 // workloads in each: two in its own pods block, one borrowed from r13-n1's block, one in the
-// quiet pool and one in the lab pool.
+// unapproved half of pods, one in the quiet pool and one in the lab pool.
 import type { CalicoDatastore, CalicoObj } from './model.js';
 
 export const CALICO_NODE = 'r12-n1';
@@ -22,6 +23,7 @@ export const WORKLOADS = {
   borrowed: '10.244.9.70',
   disabledExport: '10.250.0.18',
   unapproved: '10.251.0.5',
+  unapprovedHalf: '10.245.0.9',
 } as const;
 
 export const OWN_BLOCK = '10.244.1.0/26';
@@ -29,6 +31,8 @@ export const OWN_BLOCK = '10.244.1.0/26';
 export const OTHER_RACK_BLOCK = '10.244.9.64/26';
 export const QUIET_BLOCK = '10.250.0.16/28';
 export const UNAPPROVED_BLOCK = '10.251.0.0/26';
+/** A block of the pods IPPool outside the approved 10.244.0.0/16. */
+export const UNAPPROVED_HALF_BLOCK = '10.245.0.0/26';
 
 /** The communities BGPConfiguration attaches to 10.244.0.0/16 (one by name). */
 export const POD_COMMUNITIES = { standard: ['64512:300', '65000:100'], large: ['64512:1:2'] };
@@ -73,7 +77,7 @@ export function rackCluster(peers: CalicoObj[], filters: CalicoObj[]): CalicoDat
       }),
     ],
     ipPools: [
-      obj('IPPool', 'pods', { cidr: '10.244.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: true, nodeSelector: 'all()' }),
+      obj('IPPool', 'pods', { cidr: '10.244.0.0/15', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: true, nodeSelector: 'all()' }),
       obj('IPPool', 'quiet', { cidr: '10.250.0.0/24', blockSize: 28, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, disableBGPExport: true }),
       obj('IPPool', 'lab', { cidr: '10.251.0.0/24', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: true }),
     ],
@@ -82,6 +86,7 @@ export function rackCluster(peers: CalicoObj[], filters: CalicoObj[]): CalicoDat
       affinity(CALICO_NODE, '10.244.1.64/26', 'pending'),
       affinity(CALICO_NODE, QUIET_BLOCK, 'confirmed'),
       affinity(CALICO_NODE, UNAPPROVED_BLOCK, 'confirmed'),
+      affinity(CALICO_NODE, UNAPPROVED_HALF_BLOCK, 'confirmed'),
       affinity('r13-n1', OTHER_RACK_BLOCK, 'confirmed'),
     ],
     bgpPeers: peers,
