@@ -241,6 +241,15 @@ describe('confd v3.32.1 peer selection', () => {
     expect(calicoSelectorMatches(sel, labels)).toBe(want);
   });
 
+  it('refuses what BIRD 2 cannot express rather than approximating it: IPIP pools, a listen port', () => {
+    const ipip = rackCluster([], []);
+    ipip.ipPools[0]!.spec!.ipipMode = 'Always';
+    expect(() => confdNodeConfig(ipip, CALICO_NODE)).toThrow(/IPIP pool pods .* not modelled/);
+    const port = rackCluster([], []);
+    port.bgpConfigurations[0]!.spec!.listenPort = 1179;
+    expect(() => confdNodeConfig(port, CALICO_NODE)).toThrow(/listenPort .* not modelled/);
+  });
+
   it('refuses a selector it cannot parse, and durations it cannot read', () => {
     expect(() => calicoSelectorMatches("a = 'x'", {})).toThrow(/expected an operator after label a/);
     expect(() => durationSeconds('2 min')).toThrow(/not a duration/);

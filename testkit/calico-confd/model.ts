@@ -12,7 +12,8 @@
 // their spec is projectcalico.org/v3's). What a lab node cannot show is refused with an error
 // rather than approximated: IPIP pools (they need the krt_tunnel attribute of Calico's BIRD
 // fork), route reflectors, peerSelector/localWorkloadSelector/reachableBy peers, reverse
-// peerings onto this node, service advertisement (static routes), deleted affinities. Two
+// peerings onto this node, service advertisement (static routes), deleted affinities, a
+// listen port or address (BIRD 2 has no global `listen bgp`). Two
 // BGPPeers that give this node the same peering key (peer IP and port) are refused too:
 // confd keeps the first one of a Go map iteration, so which one wins is not defined.
 import { createHash } from 'node:crypto';
@@ -65,8 +66,6 @@ export interface BirdNodeConfig {
   asNumber: string;
   routerId: string;
   debugMode: string;
-  listenAddress?: string;
-  listenPort?: string;
   directInterfaces: string;
   normalRoutePriority: number;
   peers: BirdPeer[];
@@ -223,7 +222,8 @@ export function confdNodeConfig(ds: CalicoDatastore, nodeName: string): BirdNode
   const logLevel = String(perNode?.logSeverityScreen || global?.logSeverityScreen || 'info').toLowerCase();
   const level = logLevel === 'debug' || logLevel === 'info' ? logLevel : 'none';
   const prio: number = global?.ipv4NormalRoutePriority ?? 1024;
-  const listenPort = perNode?.listenPort || global?.listenPort;
+  // BIRD 2 has no global `listen bgp`: Calico's listen line cannot be written for it.
+  if (perNode?.listenPort || global?.listenPort || global?.bindMode === 'NodeIP') refuse('BGPConfiguration listenPort or bindMode NodeIP');
   const ignored: string[] | undefined = global?.ignoredInterfaces;
 
   const labelsOf = (name: string) => ds.nodes.find((n) => n.metadata.name === name)?.metadata.labels ?? {};
@@ -245,7 +245,6 @@ export function confdNodeConfig(ds: CalicoDatastore, nodeName: string): BirdNode
         peer: {
           name: `Mesh_${ip.replaceAll('.', '_')}`,
           ip,
-          ...(listenPort ? { port: listenPort } : {}),
           asNumber: peerAS,
           ttlSecurity: '',
           sourceAddr: nodeIP,
@@ -326,8 +325,6 @@ export function confdNodeConfig(ds: CalicoDatastore, nodeName: string): BirdNode
     asNumber,
     routerId: nodeIP,
     debugMode: level === 'none' ? '' : level === 'debug' ? 'all' : '{ states }',
-    ...(global?.bindMode === 'NodeIP' ? { listenAddress: nodeIP } : {}),
-    ...(listenPort ? { listenPort: String(listenPort) } : {}),
     directInterfaces: [...(ignored ?? []).map((i) => `-"${i}"`), '-"cali*"', '-"kube-ipvs*"', '"*"'].join(', '),
     normalRoutePriority: prio,
     peers: keyed.map((k) => k.peer).sort((a, b) => byText(a.name, b.name)),
