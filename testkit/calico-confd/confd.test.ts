@@ -217,6 +217,13 @@ describe('confd v3.32.1 peer selection', () => {
     expect(names([peer('a', { peerIP: `${TOR_IP}:1179`, node: CALICO_NODE })])).toEqual(['Node_172_31_1_1_port_1179']);
   });
 
+  it('makes a global peering to a higher-addressed Calico node passive, as confd does', () => {
+    const cfg = (peerIP: string) =>
+      confdNodeConfig(rackCluster([peer('a', { peerIP, asNumber: 64512 })], []), CALICO_NODE).peers.map((p) => [p.name, p.passive]);
+    expect(cfg('172.31.2.2')).toEqual([['Global_172_31_2_2', true]]);
+    expect(cfg('172.31.0.9')).toEqual([['Global_172_31_0_9', false]]);
+  });
+
   it("refuses two node peers on one IP for the node (confd's pick is Go map order)", () => {
     expect(() => names([peer('a', { node: CALICO_NODE }), peer('b', { node: CALICO_NODE, filters: ['tor-out'] })])).toThrow(/two BGPPeers \(a, b\)/);
   });

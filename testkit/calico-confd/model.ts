@@ -292,7 +292,8 @@ export function confdNodeConfig(ds: CalicoDatastore, nodeName: string): BirdNode
         ...(secret(s.password?.secretKeyRef) !== undefined ? { password: secret(s.password?.secretKeyRef)! } : {}),
         ...(s.maxRestartTime ? { gracefulRestart: String(durationSeconds(s.maxRestartTime)) } : {}),
         ...(s.keepaliveTime ? { keepaliveTime: String(durationSeconds(s.keepaliveTime)) } : {}),
-        passive: false,
+        // A global peering between two Calico nodes: the higher IP waits for the lower one.
+        passive: globalPass && ds.nodes.some((n) => n.spec?.bgp?.ipv4Address?.split('/')[0] === ip) && ip > nodeIP,
         nextHopSelf: nextHopMode === 'Self',
         nextHopKeep: nextHopMode === 'Keep' || (nextHopMode === undefined && s.keepOriginalNextHop === true && peerAS !== (localAS ?? asNumber)),
         ...(s.numAllowedLocalASNumbers > 0 ? { numAllowLocalAs: String(s.numAllowedLocalASNumbers) } : {}),
