@@ -2,20 +2,25 @@
 // (UPDATE_GOLDEN=1 refreshes test/golden/calico/), the LabelSelector -> Calico selector table,
 // the sync planner, and the controller's Calico loop against the in-process API server with
 // Calico's CRDs registered: create, update on change, delete on removal, hand-made objects left alone.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { approvalFor } from '../src/bgp/approval.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
-import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
+import { resourceFromCrd, startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { waitFor } from '../src/lab/netns.js';
 import type { Controller } from '../src/controller/controller.js';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
-import { calicoResources } from '../testkit/calico-resources.js';
+import { CALICO_VERSIONS, calicoCrds, calicoResources } from '../testkit/calico-resources.js';
+import { validateAgainstCrds } from '../testkit/install-schema.js';
 import { renderCalico, type CalicoRenderInput, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../src/controller/calico/render.js';
 import { labelSelectorToCalico } from '../src/controller/calico/selector.js';
+import { capabilitiesOf } from '../src/controller/calico/capabilities.js';
 import { applyCalicoSync, planCalicoSync, type CalicoCurrent } from '../src/controller/calico/sync.js';
 import { KubeClient } from '../src/kube/client.js';
 import { parseControllerFlags } from '../src/controller/main.js';
@@ -23,10 +28,12 @@ import { peerFixture, poolFixture } from '../testkit/bgp-fixtures.js';
 import type { PodAddressPool } from '../src/api/types.js';
 import { parseLabelSelector, selectorMatches } from '../src/util/label-selector.js';
 import { LAB_NETWORK_TEAM } from '../src/lab/objects.js';
+import { filterVerdict, prefix } from '../testkit/calico-filter-eval.js';
 
 import type { Obj } from '../src/apiserver/resource-type.js';
 import { testController } from '../testkit/controller-replica.js';
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
+const execFileP = promisify(execFile);
 const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'golden/calico');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
@@ -136,21 +143,32 @@ describe('renderCalico golden files', () => {
   });
 });
 
+describe.each(CALICO_VERSIONS)("every rendered object is valid under Calico %s's CRD schemas", (version) => {
+  it.each(cases)('$name', ({ input }) => {
+    const r = renderCalico(input);
+    for (const o of [...r.filters, ...r.peers]) expect(validateAgainstCrds(o, calicoCrds(version)), `${o.kind} ${o.metadata.name}`).toEqual([]);
+  });
+
+  it('and the schemas can refuse', () => {
+    const bad = { apiVersion: 'crd.projectcalico.org/v1', kind: 'BGPPeer', metadata: { name: 'x' }, spec: { peerIP: 7, asNumber: 'x', filterz: [] } };
+    expect(validateAgainstCrds(bad, calicoCrds(version))).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^spec\.filterz: unknown field/),
+        expect.stringMatching(/^spec\.peerIP/),
+        expect.stringMatching(/^spec\.asNumber/),
+      ]),
+    );
+  });
+});
+
 describe('renderCalico', () => {
-  it('the export filter accepts exactly the approved CIDRs (In), then rejects everything; imports nothing', () => {
+  it("the export filter only rejects (what lies outside the approved CIDRs), so Calico's own export still runs; no import rules", () => {
     const r = renderCalico({ peers: [peerFixture('tor', { nodeSelector: undefined })], pools: [poolFixture('p', noSel)] });
     expect(r.filters).toHaveLength(1);
+    // No importV4/importV6: confd then imports everything, as for a peer without a filter.
     expect(r.filters[0]!.spec).toEqual({
-      exportV4: [
-        { action: 'Accept', matchOperator: 'In', cidr: '10.244.0.0/16' },
-        { action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' },
-      ],
-      exportV6: [
-        { action: 'Accept', matchOperator: 'In', cidr: 'fd00:244::/56' },
-        { action: 'Reject', matchOperator: 'In', cidr: '::/0' },
-      ],
-      importV4: [{ action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' }],
-      importV6: [{ action: 'Reject', matchOperator: 'In', cidr: '::/0' }],
+      exportV4: [{ action: 'Reject', matchOperator: 'NotIn', cidr: '10.244.0.0/16' }],
+      exportV6: [{ action: 'Reject', matchOperator: 'NotIn', cidr: 'fd00:244::/56' }],
     });
     expect(r.peers[0]!.spec).toEqual({ peerIP: '172.31.0.1', asNumber: 65000, nodeSelector: 'all()', filters: ['podlb-tor'], maxRestartTime: '120s' });
     expect(r.peers[0]!.metadata).toEqual({ name: 'podlb-tor', labels: { [MANAGED_BY_LABEL]: 'podlb' }, annotations: { [OWNER_ANNOTATION]: 'BGPPeer/tor' } });
@@ -159,6 +177,20 @@ describe('renderCalico', () => {
   it('no approved pool: the peer still peers, and exports nothing', () => {
     const r = renderCalico({ peers: [peerFixture('tor')], pools: [poolFixture('p', { approval: { state: 'Pending' } })] });
     expect(r.filters[0]!.spec.exportV4).toEqual([{ action: 'Reject', matchOperator: 'In', cidr: '0.0.0.0/0' }]);
+  });
+
+  it('no filter has an Accept rule or an import rule, whatever the pools', () => {
+    const r = renderCalico({
+      peers: [peerFixture('tor')],
+      pools: [
+        poolFixture('a', { ...noSel, cidrs: ['10.244.0.0/16', '10.250.0.0/24', 'fd00:244::/56'] }),
+        poolFixture('b', { cidrs: ['10.251.0.0/16'], nodeSelector: { matchLabels: { b: 'y' } } }),
+      ],
+    });
+    for (const f of r.filters) {
+      expect(Object.keys(f.spec).sort()).toEqual(['exportV4', 'exportV6']);
+      expect([...f.spec.exportV4, ...f.spec.exportV6].filter((x) => x.action !== 'Reject')).toEqual([]);
+    }
   });
 
   it('a pool edited after approval (ApprovalStale) is not exported either', () => {
@@ -185,8 +217,47 @@ describe('renderCalico', () => {
     const pools = ['a', 'b', 'c', 'd'].map((k, i) => poolFixture(k, { cidrs: [`10.${i}.0.0/16`], nodeSelector: { matchLabels: { [k]: 'x' } } }));
     const r = renderCalico({ peers: [peerFixture('tor')], pools });
     expect(r.peers).toHaveLength(8);
-    expect(r.filters.flatMap((f) => f.spec.exportV4.map((x) => x.cidr))).not.toContain('10.3.0.0/16');
+    for (const f of r.filters) expect(filterVerdict(f.spec.exportV4, prefix('10.3.0.0/16')), f.metadata.name).toBe('reject');
     expect(r.problems.find((p) => p.object.name === 'd')).toMatchObject({ reason: 'CalicoCannotExpress', field: 'spec.nodeSelector' });
+  });
+
+  it('per-peer localASNumber and keepaliveTime only where the Calico version has them, and the messages say which', () => {
+    const peer = peerFixture('tor', { localASN: 65100, keepaliveSeconds: 10 });
+    const at = (v: string) => renderCalico({ peers: [peer], pools: [], capabilities: capabilitiesOf(v) });
+    const old = at('v3.26.0');
+    expect(old.peers).toEqual([]);
+    expect(old.problems.find((p) => p.reason === 'LocalASNMismatch')!.message).toMatch(
+      /Calico v3\.26\.0 sets the local AS per node \(a per-peer localASNumber needs Calico 3\.31 or later\)/,
+    );
+    const v331 = at('v3.31.2');
+    expect(v331.peers[0]!.spec).toMatchObject({ localASNumber: 65100 });
+    expect(v331.peers[0]!.spec.keepaliveTime).toBeUndefined();
+    expect(v331.problems.find((p) => p.field === 'spec.keepaliveSeconds')!.message).toMatch(
+      /Calico v3\.31\.2 has no per-peer keepalive time \(keepaliveTime needs Calico 3\.32 or later\)/,
+    );
+    const v332 = at('v3.32.1');
+    expect(v332.peers[0]!.spec).toMatchObject({ localASNumber: 65100, keepaliveTime: '10s' });
+    expect(v332.problems.filter((p) => p.field === 'spec.keepaliveSeconds' || p.field === 'spec.localASN')).toEqual([]);
+    // Under 3.26's schema the 3.32 fields do not exist: the gate is what keeps the objects valid.
+    expect(validateAgainstCrds(v332.peers[0], calicoCrds('v3.26.0')).sort()).toEqual([
+      'spec.keepaliveTime: unknown field',
+      'spec.localASNumber: unknown field',
+    ]);
+    expect(validateAgainstCrds(v332.peers[0], calicoCrds('v3.32.1'))).toEqual([]);
+    // Unknown version: the oldest capabilities, said so.
+    expect(renderCalico({ peers: [peer], pools: [] }).problems.find((p) => p.reason === 'LocalASNMismatch')!.message).toMatch(/version unknown/);
+  });
+
+  it.each([
+    ['v3.26.0', false, false],
+    ['v3.30.4', false, false],
+    ['v3.31.0', true, false],
+    ['3.32.0', true, true],
+    ['v4.0.0', true, true],
+    ['master', false, false],
+    [undefined, false, false],
+  ])('capabilitiesOf(%s)', (v, localAsn, keepalive) => {
+    expect(capabilitiesOf(v)).toMatchObject({ perPeerLocalAsn: localAsn, perPeerKeepalive: keepalive });
   });
 
   it('localASN equal to the BGPConfiguration AS is required', () => {
@@ -296,11 +367,13 @@ describe("pool-selector partitions, checked against podlb's own selector matchin
     }),
   ];
   const r = renderCalico({ peers: [peerFixture('tor', { nodeSelector: peerSel })], pools });
-  const filterOf = (name: string) =>
-    r.filters
-      .find((f) => f.metadata.name === name)!
-      .spec.exportV4.filter((x) => x.action === 'Accept')
-      .map((x) => x.cidr);
+  const filterOf = (name: string) => r.filters.find((f) => f.metadata.name === name)!.spec.exportV4;
+  /** The pools' CIDRs a filter lets through to Calico's own export. */
+  const passed = (name: string) =>
+    pools
+      .flatMap((p) => p.spec.cidrs)
+      .filter((c) => filterVerdict(filterOf(name), prefix(c)) === undefined)
+      .sort();
 
   it('renders 2^3 Calico BGPPeers', () => {
     expect(r.peers).toHaveLength(8);
@@ -313,7 +386,7 @@ describe("pool-selector partitions, checked against podlb's own selector matchin
       expect(matching.length, JSON.stringify(labels)).toBe(selectorMatches(peerParsed, labels) ? 1 : 0);
       if (matching.length === 0) continue;
       const want = pools.filter((p) => selectorMatches(parseLabelSelector(p.spec.nodeSelector, 'spec.nodeSelector'), labels)).flatMap((p) => p.spec.cidrs);
-      expect(filterOf(matching[0]!.metadata.name), JSON.stringify(labels)).toEqual(want.sort());
+      expect(passed(matching[0]!.metadata.name), JSON.stringify(labels)).toEqual(want.sort());
     }
   });
 });
@@ -363,6 +436,22 @@ describe('planCalicoSync', () => {
     expect(plan.actions.map((a) => `${a.op} ${a.kind} ${a.op === 'delete' ? a.name : ''}`)).toEqual(['delete BGPPeer podlb-tor', 'delete BGPFilter podlb-tor']);
   });
 
+  it('a hand-made object with the name of one pool-selector partition blocks that pair alone, and says so', () => {
+    const split = renderCalico({ peers: [peerFixture('tor')], pools: [poolFixture('p')] });
+    expect(split.peers).toHaveLength(2);
+    const taken = split.peers[0]!.metadata.name;
+    const plan = planCalicoSync(split, { peers: [], filters: [{ metadata: { name: taken }, spec: {} }] });
+    expect(plan.actions.map((a) => `${a.op} ${a.kind} ${a.op === 'delete' ? a.name : a.desired.metadata.name}`)).toEqual([
+      `create BGPFilter ${split.peers[1]!.metadata.name}`,
+      `create BGPPeer ${split.peers[1]!.metadata.name}`,
+    ]);
+    expect(plan.problems).toHaveLength(1);
+    expect(plan.problems[0]!.message).not.toMatch(/renders nothing for this peer/);
+    expect(plan.problems[0]!.message).toMatch(
+      new RegExp(`does not render the Calico BGPPeer and BGPFilter ${taken} .*its other 1 partition\\(s\\) are rendered`),
+    );
+  });
+
   it('a hand-made object with a wanted name blocks the pair and says so', () => {
     const foreign: CalicoCurrent = { metadata: { name: 'podlb-tor' }, spec: { exportV4: [] } };
     const plan = planCalicoSync(render, { peers: [], filters: [foreign] });
@@ -386,7 +475,7 @@ describe('--bgp flag', () => {
   });
 });
 
-describe('the controller Calico loop against the API server', () => {
+describe.each(CALICO_VERSIONS)('the controller Calico loop against the API server with Calico %s CRDs', (calicoVersion) => {
   let api: ApiServer;
   const ctls: Controller[] = [];
   const calicoPeers = () => (api.store.list('bgppeers.crd.projectcalico.org').items as Obj[]).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
@@ -414,16 +503,32 @@ describe('the controller Calico loop against the API server', () => {
       return false;
     }
   };
-  const exportsOf = (name: string) => (calicoFilter(name).spec.exportV4 as Obj[]).map((r) => `${r.action} ${r.cidr}`);
+  /** The real kubectl, as the cluster admin. */
+  const kubectl = async (args: string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'podlb-kubectl-'));
+    try {
+      await api.writeKubeconfig(join(dir, 'kubeconfig'));
+      return (await execFileP('kubectl', [...args, '--kubeconfig', join(dir, 'kubeconfig')], { timeout: 30_000 })).stdout;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const exportsOf = (name: string) => (calicoFilter(name).spec.exportV4 as Obj[]).map((r) => `${r.action} ${r.matchOperator} ${r.cidr}`);
 
   beforeAll(async () => {
-    api = await startApiServer({ resources: [...controllerResources(), ...calicoResources()] });
+    api = await startApiServer({ resources: [...controllerResources(), ...calicoResources(calicoVersion)] });
     api.installManifests();
     api.store.create('bgpconfigurations.crd.projectcalico.org', {
       apiVersion: 'crd.projectcalico.org/v1',
       kind: 'BGPConfiguration',
       metadata: { name: 'default' },
       spec: { asNumber: 64512 },
+    });
+    api.store.create('clusterinformations.crd.projectcalico.org', {
+      apiVersion: 'crd.projectcalico.org/v1',
+      kind: 'ClusterInformation',
+      metadata: { name: 'default' },
+      spec: { calicoVersion: calicoVersion, datastoreReady: true },
     });
     // Hand-made by the network team, with the label but no ownership annotation: never podlb's.
     api.store.create('bgppeers.crd.projectcalico.org', {
@@ -460,7 +565,7 @@ describe('the controller Calico loop against the API server', () => {
       filters: ['podlb-rack-r12-tor'],
       maxRestartTime: '120s',
     });
-    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject 0.0.0.0/0']);
+    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject In 0.0.0.0/0']);
 
     // Approved: the filter now accepts the pool; the peer is unchanged (no write).
     const peerRv = calicoPeers()[0]!.metadata.resourceVersion;
@@ -473,8 +578,8 @@ describe('the controller Calico loop against the API server', () => {
       { spec: { approval: approvalFor(stored.spec, { by: 'network-team:alice', reason: 'NETREQ-1', time: '2026-11-22T10:00:00Z' }) } },
       { user: LAB_NETWORK_TEAM },
     );
-    await settle(has(() => exportsOf('podlb-rack-r12-tor').length === 2));
-    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Accept 10.244.0.0/16', 'Reject 0.0.0.0/0']);
+    await settle(has(() => exportsOf('podlb-rack-r12-tor')[0] !== 'Reject In 0.0.0.0/0'));
+    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject NotIn 10.244.0.0/16']);
     expect(calicoPeers()[0]!.metadata.resourceVersion).toBe(peerRv);
 
     // Idle passes write nothing.
@@ -498,19 +603,22 @@ describe('the controller Calico loop against the API server', () => {
       { spec: { approval: { state: 'Rejected', by: 'network-team:bob' } } },
       { user: LAB_NETWORK_TEAM },
     );
-    await settle(has(() => exportsOf('podlb-rack-r12-tor').length === 1));
-    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject 0.0.0.0/0']);
+    await settle(has(() => exportsOf('podlb-rack-r12-tor')[0] === 'Reject In 0.0.0.0/0'));
+    expect(exportsOf('podlb-rack-r12-tor')).toEqual(['Reject In 0.0.0.0/0']);
 
-    // A problem becomes an Event on the podlb BGPPeer.
+    // A problem becomes one Event on the podlb BGPPeer, with its uid: kubectl describe shows it.
     api.store.patch('bgppeers', 'rack-r12-tor', undefined, 'merge', { spec: { bfd: { enabled: true } } });
-    await waitFor(
-      'an Event',
-      () =>
-        (api.store.list('events', { namespace: 'default' }).items as Obj[]).find(
-          (e) => e.involvedObject.kind === 'BGPPeer' && e.reason === 'CalicoFieldIgnored',
-        ),
-      5_000,
-    );
+    const ignored = () =>
+      (api.store.list('events', { namespace: 'default' }).items as Obj[]).filter(
+        (e) => e.involvedObject.kind === 'BGPPeer' && e.reason === 'CalicoFieldIgnored' && e.message.includes('spec.bfd'),
+      );
+    const event = await waitFor('an Event', () => ignored()[0], 5_000);
+    expect(event.involvedObject.uid).toBe(api.store.get('bgppeers', 'rack-r12-tor').metadata.uid);
+    const described = await kubectl(['describe', 'bgppeers.podlb.io', 'rack-r12-tor']);
+    expect(described).toMatch(/Warning\s+CalicoFieldIgnored\s.*spec\.bfd/);
+    await settle();
+    await settle();
+    expect(ignored()).toHaveLength(1);
 
     // Removed: podlb's objects go, the hand-made one stays untouched.
     api.store.delete('bgppeers', 'rack-r12-tor');
@@ -553,8 +661,84 @@ describe('the controller Calico loop against the API server', () => {
     api.store.delete('bgppeers', 'tor-c');
   });
 
+  it('a podlb peer on the address of the hand-made global BGPPeer is not rendered, and its BGPPeer gets a CalicoPeerClash Event', async () => {
+    api.store.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'worker-1', labels: { 'topology.kubernetes.io/rack': 'r12' } } });
+    api.store.create(
+      'bgppeers',
+      peerFixture('tor-d', { peerAddress: '192.0.2.99', holdTimeSeconds: undefined, keepaliveSeconds: undefined }) as unknown as Obj,
+    );
+    const event = await waitFor(
+      'the clash Event',
+      () =>
+        (api.store.list('events', { namespace: 'default' }).items as Obj[]).find((e) => e.reason === 'CalicoPeerClash' && e.involvedObject.name === 'tor-d'),
+      5_000,
+    );
+    expect(event.involvedObject.uid).toBe(api.store.get('bgppeers', 'tor-d').metadata.uid);
+    expect(event.message).toMatch(/worker-1 \(Calico BGPPeer rr-global, global\)/);
+    await settle();
+    expect(calicoPeers().map((p) => p.metadata.name)).toEqual(['rr-global']);
+    api.store.delete('bgppeers', 'tor-d');
+    api.store.delete('nodes', 'worker-1');
+  });
+
+  it("renders per-peer localASNumber and keepaliveTime only when the cluster's Calico has them", async () => {
+    api.store.create('bgppeers', peerFixture('tor-e', { peerAddress: '172.31.0.11', localASN: 65100, keepaliveSeconds: 10 }) as unknown as Obj);
+    if (calicoVersion === 'v3.26.0') {
+      const event = await waitFor(
+        'the refusal',
+        () =>
+          (api.store.list('events', { namespace: 'default' }).items as Obj[]).find((e) => e.reason === 'LocalASNMismatch' && e.involvedObject.name === 'tor-e'),
+        5_000,
+      );
+      expect(event.message).toMatch(/Calico v3\.26\.0 sets the local AS per node \(a per-peer localASNumber needs Calico 3\.31 or later\)/);
+      await settle();
+      expect(calicoPeers().some((p) => p.metadata.name === 'podlb-tor-e')).toBe(false);
+    } else {
+      await settle(has(() => calicoPeers().some((p) => p.metadata.name === 'podlb-tor-e')));
+      expect(calicoPeers().find((p) => p.metadata.name === 'podlb-tor-e')!.spec).toMatchObject({ localASNumber: 65100, keepaliveTime: '10s' });
+    }
+    api.store.delete('bgppeers', 'tor-e');
+    await settle(has(() => !calicoPeers().some((p) => p.metadata.name === 'podlb-tor-e')));
+  });
+
   it('a non-leader replica writes nothing', async () => {
     const follower = ctls.find((c) => !c.isLeader)!;
     expect(follower.calico!.lastRun).toBeUndefined();
+  });
+});
+
+describe('Calico with native projectcalico.org/v3 CRDs only', () => {
+  it('every podlb BGPPeer gets a CalicoAPINotSupported Event instead of a wait with one log line', async () => {
+    // Calico 3.32's native v3 CRDs (api/config/crd/projectcalico.org_bgppeers.yaml): only the
+    // group and version matter here, so the schema keeps whatever it is given.
+    const v3 = (plural: string, kind: string) =>
+      resourceFromCrd({
+        spec: {
+          group: 'projectcalico.org',
+          scope: 'Cluster',
+          names: { plural, kind, singular: kind.toLowerCase() },
+          versions: [
+            { name: 'v3', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } },
+          ],
+        },
+      });
+    const api = await startApiServer({ resources: [...controllerResources(), v3('bgppeers', 'BGPPeer'), v3('bgpfilters', 'BGPFilter')] });
+    api.installManifests();
+    const kc = api.podIdentity({ serviceAccount: CONTROLLER_SERVICE_ACCOUNT, nodeName: 'control-plane' }).kubeConfig();
+    const c = testController({ kubeConfig: kc, log, identity: 'ctl-v3', bgp: 'calico' });
+    try {
+      await c.start();
+      api.store.create('bgppeers', peerFixture('tor', { holdTimeSeconds: undefined, keepaliveSeconds: undefined }) as unknown as Obj);
+      const event = await waitFor(
+        'the Event',
+        () => (api.store.list('events', { namespace: 'default' }).items as Obj[]).find((e) => e.reason === 'CalicoAPINotSupported'),
+        15_000,
+      );
+      expect(event.involvedObject).toMatchObject({ kind: 'BGPPeer', name: 'tor', uid: api.store.get('bgppeers', 'tor').metadata.uid });
+      expect(event.message).toMatch(/projectcalico\.org\/v3 API without crd\.projectcalico\.org\/v1/);
+    } finally {
+      await c.stop();
+      await api.close();
+    }
   });
 });

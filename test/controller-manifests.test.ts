@@ -29,7 +29,8 @@ describe('controller RBAC', () => {
   // PUT); the Secret (GET, POST, PUT); the webhook configuration (GET, JSON PATCH); Events on
   // LoadBalancerClasses and PodAddressPools (created in `default`, repeats patched); Calico mode
   // (calico/): BGPPeer informer, Calico BGPPeers/BGPFilters (list/watch, POST, PUT, DELETE),
-  // BGPConfigurations (informer), Events on BGPPeers; the Octavia batch writer (octavia-batch.ts):
+  // BGPConfigurations and ClusterInformations (informers), Nodes (informer, shared with member
+  // GC), Events on BGPPeers; the Octavia batch writer (octavia-batch.ts):
   // Pod and EndpointSlice informers, and GET of the Octavia credentials Secret by name. scope: 'cluster' or a namespace;
   // names: resourceNames ('' = any).
   const GRANTS: [scope: string, group: string, resource: string, names: string, verbs: string][] = [
@@ -46,6 +47,7 @@ describe('controller RBAC', () => {
     ['cluster', 'crd.projectcalico.org', 'bgppeers', '', 'get list watch create update delete'],
     ['cluster', 'crd.projectcalico.org', 'bgpfilters', '', 'get list watch create update delete'],
     ['cluster', 'crd.projectcalico.org', 'bgpconfigurations', '', 'get list watch'],
+    ['cluster', 'crd.projectcalico.org', 'clusterinformations', '', 'get list watch'],
     ['cluster', 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'podlb', 'get patch'],
     ['podlb-system', 'coordination.k8s.io', 'leases', 'podlb-controller', 'get update'],
     ['podlb-system', 'coordination.k8s.io', 'leases', '', 'create'],

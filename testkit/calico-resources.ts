@@ -1,58 +1,33 @@
 // Calico's CRDs as its Kubernetes datastore registers them (crd.projectcalico.org/v1,
-// cluster-scoped, no status subresource), for the in-process API server:
-// `startApiServer({ resources: calicoResources() })`. A light `validate` carries the parts of
-// Calico's CRD schema the renderer could get wrong (enum values, required fields), so a test
-// fails where a real cluster would refuse the object.
-import type { ResourceType } from '../src/apiserver/index.js';
-import { invalid, notSupported, type FieldError } from '../src/apiserver/errors.js';
+// cluster-scoped), for the in-process API server:
+// `startApiServer({ resources: calicoResources('v3.26.0') })`. The CRDs are Calico's own YAML,
+// vendored in testkit/calico-crds/<version>/ (see the README there), so the server prunes,
+// defaults and validates (CEL included) exactly as a cluster with that Calico would.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ResourceType, resourceFromCrd } from '../src/apiserver/index.js';
+import { type Crd, loadYamlDocs, repoRoot } from '../src/apiserver/crds.js';
 
-import type { Obj } from '../src/apiserver/resource-type.js';
+/** The oldest Calico podlb supports (BGPFilter appeared in 3.26) and the newest release. */
+export const CALICO_VERSIONS = ['v3.26.0', 'v3.32.1'] as const;
+export type CalicoVersion = (typeof CALICO_VERSIONS)[number];
 
-const ACTIONS = ['Accept', 'Reject'];
-const OPERATORS = ['Equal', 'NotEqual', 'In', 'NotIn'];
+const loaded = new Map<CalicoVersion, Crd[]>();
 
-function validateFilter(o: Obj): FieldError[] {
-  const errs: FieldError[] = [];
-  for (const list of ['exportV4', 'exportV6', 'importV4', 'importV6']) {
-    const rules: unknown = o.spec?.[list];
-    if (rules === undefined) continue;
-    (Array.isArray(rules) ? (rules as Obj[]) : []).forEach((r, i) => {
-      const f = `spec.${list}[${i}]`;
-      if (!ACTIONS.includes(r.action)) errs.push(notSupported(`${f}.action`, r.action, ACTIONS));
-      if (r.cidr !== undefined && !OPERATORS.includes(r.matchOperator)) errs.push(notSupported(`${f}.matchOperator`, r.matchOperator, OPERATORS));
-    });
-  }
-  return errs;
+/** The vendored CRDs of one Calico version (read once; the same array every time). */
+export function calicoCrds(version: CalicoVersion): Crd[] {
+  const have = loaded.get(version);
+  if (have) return have;
+  const dir = join(repoRoot(), 'testkit/calico-crds', version);
+  const crds = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .flatMap((f) => loadYamlDocs(join(dir, f)).map((d) => ({ ...(d as Omit<Crd, 'file'>), file: `testkit/calico-crds/${version}/${f}` })));
+  loaded.set(version, crds);
+  return crds;
 }
 
-function validatePeer(o: Obj): FieldError[] {
-  const errs: FieldError[] = [];
-  if (o.spec?.peerIP !== undefined && typeof o.spec.peerIP !== 'string') errs.push(invalid('spec.peerIP', o.spec.peerIP, 'must be a string'));
-  if (o.spec?.filters !== undefined && !Array.isArray(o.spec.filters)) errs.push(invalid('spec.filters', o.spec.filters, 'must be a list of BGPFilter names'));
-  return errs;
-}
-
-const calicoCrd = (plural: string, singular: string, kind: string, validate?: (o: Obj) => FieldError[]): ResourceType => ({
-  group: 'crd.projectcalico.org',
-  version: 'v1',
-  plural,
-  singular,
-  kind,
-  namespaced: false,
-  statusSubresource: false,
-  custom: true,
-  generation: true,
-  nameRule: 'subdomain',
-  patch: { mergeKeys: {}, primitiveMerge: new Set() },
-  returnDeletedObject: true,
-  ...(validate ? { validate } : {}),
-});
-
-/** bgppeers, bgpfilters and bgpconfigurations.crd.projectcalico.org. */
-export function calicoResources(): ResourceType[] {
-  return [
-    calicoCrd('bgppeers', 'bgppeer', 'BGPPeer', validatePeer),
-    calicoCrd('bgpfilters', 'bgpfilter', 'BGPFilter', validateFilter),
-    calicoCrd('bgpconfigurations', 'bgpconfiguration', 'BGPConfiguration'),
-  ];
+/** bgppeers, bgpfilters, bgpconfigurations and clusterinformations.crd.projectcalico.org of `version`. */
+export function calicoResources(version: CalicoVersion = CALICO_VERSIONS[CALICO_VERSIONS.length - 1]!): ResourceType[] {
+  return calicoCrds(version).map((crd) => resourceFromCrd(crd, 'v1'));
 }

@@ -225,18 +225,29 @@ interface Compiled {
 }
 
 let compiled: Map<string, Compiled> | undefined;
+const compiledSets = new WeakMap<readonly Crd[], Map<string, Compiled>>();
 
-function registry(): Map<string, Compiled> {
-  if (compiled) return compiled;
+function compile(crds: readonly Crd[]): Map<string, Compiled> {
   const m = new Map<string, Compiled>();
-  for (const crd of loadCrds()) {
+  for (const crd of crds) {
     for (const version of crd.spec.versions) {
       if (!version.served) continue;
       m.set(`${crd.spec.group}/${version.name}|${crd.spec.names.kind}`, { crd, version, schema: new StructuralSchema(version.schema.openAPIV3Schema) });
     }
   }
-  compiled = m;
   return m;
+}
+
+function registry(crds?: readonly Crd[]): Map<string, Compiled> {
+  if (crds) {
+    const have = compiledSets.get(crds);
+    if (have) return have;
+    const m = compile(crds);
+    compiledSets.set(crds, m);
+    return m;
+  }
+  compiled ??= compile(loadCrds());
+  return compiled;
 }
 
 /** The CRD (and version) serving this object's apiVersion and kind, if podlb has one. */
@@ -253,14 +264,15 @@ export function hasCrdFor(obj: unknown): boolean {
 
 /**
  * Validates a podlb object (PodAddressPool, BGPPeer, LoadBalancerClass, PodLBNode) against its
- * CRD as a create would. Returns the problems as the API server words them
+ * CRD as a create would; `crds` instead of podlb's own for another project's CRDs (Calico's).
+ * Returns the problems as the API server words them
  * (`spec.cidrs[0]: Invalid value: ...`); empty when the object is valid. Objects of other kinds
  * get one error: filter with hasCrdFor() first when mixing kinds.
  */
-export function validateAgainstCrds(obj: unknown): string[] {
+export function validateAgainstCrds(obj: unknown, crds?: readonly Crd[]): string[] {
   if (!isObj(obj)) return ['<root>: must be an object'];
-  const c = registry().get(`${String(obj.apiVersion)}|${String(obj.kind)}`);
-  if (!c) return [`<root>: no podlb CRD serves apiVersion ${JSON.stringify(obj.apiVersion)} kind ${JSON.stringify(obj.kind)}`];
+  const c = registry(crds).get(`${String(obj.apiVersion)}|${String(obj.kind)}`);
+  if (!c) return [`<root>: no ${crds ? 'given' : 'podlb'} CRD serves apiVersion ${JSON.stringify(obj.apiVersion)} kind ${JSON.stringify(obj.kind)}`];
   const o = structuredClone(obj);
   const unknown = c.schema.unknownFields(o).map((f) => `${f}: unknown field`);
   c.schema.prepare(o);

@@ -23,3 +23,16 @@ export interface Problem {
 export function problem(object: ObjectRef, field: string, reason: string, message: string, severity: Problem['severity'] = 'Warning'): Problem {
   return { object, field, reason, message, severity };
 }
+
+/**
+ * The problems with their objects' uids filled in from `uidOf` (kind, name, namespace), so an
+ * Event names the very object (`kubectl describe` lists only Events whose involvedObject.uid is
+ * the object's). A ref that already has a uid, or whose object is not known, is left as it is.
+ */
+export function withUids(problems: readonly Problem[], uidOf: (ref: ObjectRef) => string | undefined): Problem[] {
+  return problems.map((p) => {
+    if (p.object.uid !== undefined) return p;
+    const uid = uidOf(p.object);
+    return uid === undefined ? p : { ...p, object: { ...p.object, uid } };
+  });
+}

@@ -218,3 +218,18 @@ describe('ratcheting', () => {
     ).toEqual(fields);
   });
 });
+
+describe('pattern (Go RE2 syntax)', () => {
+  it("takes RE2's leading inline flags, as in Calico's ^(?i)(Trace|...)?$", async () => {
+    const { StructuralSchema } = await import('./schema.js');
+    const schema = new StructuralSchema({
+      type: 'object',
+      properties: {
+        spec: { type: 'object', properties: { level: { type: 'string', pattern: '^(?i)(Info|Debug)?$' }, name: { type: 'string', pattern: '(?i)^ab$' } } },
+      },
+    });
+    expect(schema.validate({ spec: { level: 'INFO', name: 'AB' } })).toEqual([]);
+    expect(schema.validate({ spec: { level: '' } })).toEqual([]);
+    expect(schema.validate({ spec: { level: 'verbose', name: 'abc' } }).map((e) => e.field)).toEqual(['spec.level', 'spec.name']);
+  });
+});

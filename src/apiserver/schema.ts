@@ -38,10 +38,14 @@ function typeMatches(type: string, v: unknown): boolean {
 }
 
 const regexCache = new Map<string, RegExp>();
+// `pattern` is Go RE2 syntax. RE2's leading inline flags (`(?i)`, also after `^`, as in
+// Calico's `^(?i)(Trace|Debug|...)?$`) are not JavaScript syntax: they become RegExp flags.
+const LEADING_FLAGS = /^(\^?)\(\?([ims]+)\)/;
 function regex(p: string): RegExp {
   let r = regexCache.get(p);
   if (!r) {
-    r = new RegExp(p, 'u');
+    const m = LEADING_FLAGS.exec(p);
+    r = m ? new RegExp(`${m[1]}${p.slice(m[0].length)}`, `u${[...new Set(m[2])].join('')}`) : new RegExp(p, 'u');
     regexCache.set(p, r);
   }
   return r;

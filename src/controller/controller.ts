@@ -160,14 +160,19 @@ export class Controller {
     const inf = <T extends KubernetesObject>(path: string, onChange: () => void, sel: { fieldSelector?: string } = {}) =>
       new ResilientInformer<T>(this.#client, { path, onChange, log: log.child({ informer: path }), ...sel });
     const poke = (): void => this.#leaderLoop.notify();
+    // Nodes and pools also feed the Calico loop, which shares these informers.
+    const pokeBoth = (): void => {
+      poke();
+      this.calico?.notify();
+    };
     this.#informers = {
       services: inf(`/api/v1/services`, poke),
-      nodes: inf(`/api/v1/nodes`, poke),
+      nodes: inf(`/api/v1/nodes`, pokeBoth),
       classes: inf(`/apis/${API_VERSION}/loadbalancerclasses`, poke),
       tlsSecret: inf(`/api/v1/namespaces/${o.tlsSecretNamespace}/secrets`, () => this.#loadCertificate(), {
         fieldSelector: `metadata.name=${o.tlsSecretName}`,
       }),
-      pools: inf(`/apis/${API_VERSION}/podaddresspools`, poke),
+      pools: inf(`/apis/${API_VERSION}/podaddresspools`, pokeBoth),
       podlbNodes: inf(`/apis/${API_VERSION}/podlbnodes`, poke),
       // The Octavia batch writer plans every node's members as the agents do.
       pods: inf(`/api/v1/pods`, poke),
@@ -209,6 +214,7 @@ export class Controller {
             record: (ev) => void this.#events.record(ev),
             calicoNamespace: o.calicoNamespace,
             now: o.now,
+            shared: { nodes: this.#informers.nodes, pools: this.#informers.pools },
           })
         : undefined;
     const poolStatus = new PoolStatusWriter({

@@ -13,7 +13,8 @@ export interface EventToRecord {
 }
 
 interface Seen {
-  name: string;
+  /** The created Event's name; undefined while the create is in flight or after it failed. */
+  created: Promise<string | undefined>;
   namespace: string;
   count: number;
   lastSent: number;
@@ -45,16 +46,28 @@ export class EventRecorder {
     const now = this.#now();
     const seen = this.#seen.get(key);
     const ts = new Date(now).toISOString();
-    try {
-      if (seen && now - seen.lastSent < this.#windowMs) {
-        seen.count += 1;
-        if (now - seen.lastSent < this.#repeatEveryMs) return;
-        seen.lastSent = now;
-        await this.#client.patch(`/api/v1/namespaces/${seen.namespace}/events/${seen.name}`, { count: seen.count, lastTimestamp: ts }, 'merge');
-        return;
+    if (seen && now - seen.lastSent < this.#windowMs) {
+      seen.count += 1;
+      if (now - seen.lastSent < this.#repeatEveryMs) return;
+      seen.lastSent = now;
+      const name = await seen.created;
+      if (name === undefined) return;
+      try {
+        await this.#client.patch(`/api/v1/namespaces/${seen.namespace}/events/${name}`, { count: seen.count, lastTimestamp: ts }, 'merge');
+      } catch (err) {
+        this.#log.warn({ err, reason: ev.reason, object: `${ev.object.kind}/${ev.object.name}` }, 'could not record event');
       }
-      // Events about cluster-scoped objects live in `default`, as kubectl describe expects.
-      const namespace = ev.object.namespace ?? 'default';
+      return;
+    }
+    // Events about cluster-scoped objects live in `default`, as kubectl describe expects.
+    const namespace = ev.object.namespace ?? 'default';
+    // The key is taken before the create is sent: a repeat that comes while it is in flight
+    // (the next pass, or the same problem twice in one) is counted, not created again.
+    let done!: (name: string | undefined) => void;
+    const entry: Seen = { created: new Promise((res) => (done = res)), namespace, count: 1, lastSent: now };
+    this.#seen.set(key, entry);
+    if (this.#seen.size > 5000) this.#evict(now);
+    try {
       const created = await this.#client.create<{ metadata: { name: string } }>(`/api/v1/namespaces/${namespace}/events`, {
         apiVersion: 'v1',
         kind: 'Event',
@@ -70,9 +83,11 @@ export class EventRecorder {
         lastTimestamp: ts,
         count: 1,
       });
-      this.#seen.set(key, { name: created.metadata.name, namespace, count: 1, lastSent: now });
-      if (this.#seen.size > 5000) this.#evict(now);
+      done(created.metadata.name);
     } catch (err) {
+      done(undefined);
+      // Not recorded: the next occurrence tries again.
+      if (this.#seen.get(key) === entry) this.#seen.delete(key);
       this.#log.warn({ err, reason: ev.reason, object: `${ev.object.kind}/${ev.object.name}` }, 'could not record event');
     }
   }

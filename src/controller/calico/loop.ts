@@ -1,11 +1,13 @@
 // The controller's Calico loop (`--bgp=calico`, leader only): informers on podlb's BGPPeers and
-// PodAddressPools, Calico's BGPPeers, BGPFilters and BGPConfigurations; one serial loop, woken
-// by any change (level-triggered, bursts coalesced) and by a periodic resync, renders the
-// whole set, plans against what the API server holds and applies only the differences.
+// PodAddressPools, Calico's BGPPeers, BGPFilters, BGPConfigurations and ClusterInformations,
+// and Nodes; one serial loop, woken by any change (level-triggered, bursts coalesced) and by a
+// periodic resync, renders the whole set for the Calico version found, leaves out what would
+// clash with hand-made Calico BGPPeers, plans against what the API server holds and applies
+// only the differences.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { API_VERSION, type BGPPeer, type PodAddressPool } from '../../api/types.js';
-import type { Problem } from '../../api/problem.js';
+import { API_VERSION, type BGPPeer, type Node, type PodAddressPool } from '../../api/types.js';
+import { type ObjectRef, type Problem, withUids } from '../../api/problem.js';
 import { ReconcileLoop } from '../../reconcile/loop.js';
 import type { ReconcileResult } from '../../reconcile/reconciler.js';
 import { backoff } from '../../util/backoff.js';
@@ -13,6 +15,9 @@ import type { KubeClient } from '../../kube/client.js';
 import type { EventToRecord } from '../../kube/events.js';
 import { ResilientInformer } from '../../kube/informer.js';
 import { errorMessage } from '../../util/errors.js';
+import { apiProblems, missingCalicoApi } from './api-probe.js';
+import { capabilitiesOf } from './capabilities.js';
+import { dropClashes } from './clash.js';
 import { CALICO_API_VERSION, CALICO_DEFAULT_ASN, renderCalico } from './render.js';
 import { applyCalicoSync, planCalicoSync, type CalicoApplyResult, type CalicoCurrent } from './sync.js';
 
@@ -27,6 +32,11 @@ export interface CalicoLoopOptions {
   retryMs?: number;
   now?: () => number;
   random?: () => number;
+  /**
+   * The controller's own Node and PodAddressPool informers, so those lists are held once: the
+   * owner starts and stops them and calls notify() on their changes. Without: the loop's own.
+   */
+  shared?: { nodes: ResilientInformer<Node & KubernetesObject>; pools: ResilientInformer<PodAddressPool & KubernetesObject> };
 }
 
 export interface CalicoRunReport {
@@ -36,6 +46,8 @@ export interface CalicoRunReport {
   /** Informers that have not listed yet, e.g. `calicoFilters` when Calico has no BGPFilter CRD (before 3.26). */
   notSynced?: string[];
   clusterAsn?: number;
+  /** ClusterInformation default spec.calicoVersion, when set. */
+  calicoVersion?: string;
   rendered?: { peers: number; filters: number };
   unchanged?: number;
   apply?: CalicoApplyResult;
@@ -45,33 +57,47 @@ export interface CalicoRunReport {
 
 type Obj = KubernetesObject & { spec?: Record<string, unknown> };
 
+const PROBE_EVERY_MS = 30_000;
+
 export class CalicoLoop {
-  readonly #o: Required<CalicoLoopOptions>;
+  readonly #o: Required<Omit<CalicoLoopOptions, 'shared'>>;
+  /** The informers this loop starts and stops (not the shared ones). */
+  readonly #own: ResilientInformer<KubernetesObject>[];
   readonly #inf: {
     peers: ResilientInformer<BGPPeer & KubernetesObject>;
     pools: ResilientInformer<PodAddressPool & KubernetesObject>;
     calicoPeers: ResilientInformer<Obj>;
     calicoFilters: ResilientInformer<Obj>;
     bgpConfigs: ResilientInformer<Obj>;
+    nodes: ResilientInformer<Node & KubernetesObject>;
+    clusterInfo: ResilientInformer<Obj>;
   };
   readonly #loop: ReconcileLoop<null, CalicoRunReport>;
   #leading = false;
+  /** The last look at the discovery documents while Calico's informers do not sync. */
+  #probe: { at: number; why: { reason: string; message: string } | undefined } | undefined;
   /** Consecutive passes with failed writes. */
   #failedPasses = 0;
 
   constructor(opts: CalicoLoopOptions) {
-    this.#o = { calicoNamespace: 'calico-system', resyncMs: 60_000, retryMs: 5_000, now: Date.now, random: Math.random, ...opts };
+    const { shared, ...rest } = opts;
+    this.#o = { calicoNamespace: 'calico-system', resyncMs: 60_000, retryMs: 5_000, now: Date.now, random: Math.random, ...rest };
     const wake = () => this.#loop.notify();
     const inf = <T extends KubernetesObject>(path: string) =>
       new ResilientInformer<T>(opts.client, { path, onChange: wake, log: opts.log.child({ informer: path }) });
     this.#inf = {
       peers: inf(`/apis/${API_VERSION}/bgppeers`),
-      pools: inf(`/apis/${API_VERSION}/podaddresspools`),
+      pools: shared?.pools ?? inf(`/apis/${API_VERSION}/podaddresspools`),
       // All of them, not only podlb's: a name podlb wants may be taken by a hand-made object.
       calicoPeers: inf(`/apis/${CALICO_API_VERSION}/bgppeers`),
       calicoFilters: inf(`/apis/${CALICO_API_VERSION}/bgpfilters`),
       bgpConfigs: inf(`/apis/${CALICO_API_VERSION}/bgpconfigurations`),
+      // Which nodes a podlb and a hand-made Calico BGPPeer both apply to (clash.ts).
+      nodes: shared?.nodes ?? inf('/api/v1/nodes'),
+      // ClusterInformation `default` spec.calicoVersion: what Calico's BGPPeer can express.
+      clusterInfo: inf(`/apis/${CALICO_API_VERSION}/clusterinformations`),
     };
+    this.#own = Object.values(this.#inf).filter((i) => i !== shared?.nodes && i !== shared?.pools) as ResilientInformer<KubernetesObject>[];
     this.#loop = new ReconcileLoop<null, CalicoRunReport>({
       log: this.#o.log,
       reconcilers: [{ name: 'calico', backoff: { baseMs: this.#o.retryMs, maxMs: 60_000 }, reconcile: (_s, now) => this.#pass(now) }],
@@ -90,12 +116,17 @@ export class CalicoLoop {
   }
 
   async start(): Promise<void> {
-    await Promise.all(Object.values(this.#inf).map((i) => i.start()));
+    await Promise.all(this.#own.map((i) => i.start()));
   }
 
   async stop(): Promise<void> {
     await this.stopLeading();
-    await Promise.all(Object.values(this.#inf).map((i) => i.stop()));
+    await Promise.all(this.#own.map((i) => i.stop()));
+  }
+
+  /** A shared informer changed. */
+  notify(): void {
+    this.#loop.notify();
   }
 
   startLeading(): void {
@@ -135,6 +166,13 @@ export class CalicoLoop {
     return typeof asn === 'number' && Number.isInteger(asn) && asn > 0 ? asn : CALICO_DEFAULT_ASN;
   }
 
+  /** A podlb BGPPeer's or PodAddressPool's uid, from the informers' caches. */
+  #uidOf(ref: ObjectRef): string | undefined {
+    if (ref.apiVersion !== undefined && ref.apiVersion !== API_VERSION) return undefined;
+    const inf = ref.kind === 'BGPPeer' ? this.#inf.peers : ref.kind === 'PodAddressPool' ? this.#inf.pools : undefined;
+    return inf?.get(ref.name)?.metadata?.uid;
+  }
+
   async #pass(now: number): Promise<ReconcileResult<CalicoRunReport>> {
     const report: CalicoRunReport = { at: now, problems: [] };
     // An unsynced cache would look like "no podlb peers": everything podlb made would go.
@@ -146,24 +184,55 @@ export class CalicoLoop {
       report.skipped = 'notSynced';
       report.notSynced = notSynced;
       if (this.lastRun?.skipped !== 'notSynced')
-        this.#o.log.info({ notSynced }, 'waiting for informers (Calico CRDs bgppeers, bgpfilters, bgpconfigurations must exist)');
+        this.#o.log.info({ notSynced }, 'waiting for informers (Calico CRDs bgppeers, bgpfilters, bgpconfigurations, clusterinformations must exist)');
+      // Not a log line alone: once podlb's own objects are listed, every podlb BGPPeer is told
+      // why nothing is rendered (asked again every PROBE_EVERY_MS; the recorder folds repeats).
+      if (this.#inf.peers.synced && notSynced.some((k) => k !== 'pools' && k !== 'nodes')) {
+        if (this.#probe === undefined || now - this.#probe.at >= PROBE_EVERY_MS) {
+          try {
+            this.#probe = { at: now, why: await missingCalicoApi(this.#o.client) };
+          } catch (err) {
+            this.#o.log.warn({ err }, 'could not read the discovery documents of the Calico API');
+          }
+        }
+        const why = this.#probe?.why;
+        if (why) {
+          report.problems = withUids(
+            apiProblems(
+              this.#inf.peers.list().map((p) => p.metadata?.name ?? ''),
+              why,
+            ),
+            (ref) => this.#uidOf(ref),
+          );
+          return { status: report, problems: report.problems, nextWakeAt: now + 1_000 };
+        }
+      }
       return { status: report, nextWakeAt: now + 1_000 };
     }
     try {
       report.clusterAsn = this.#clusterAsn();
-      const render = renderCalico({
-        peers: this.#inf.peers.list(),
-        pools: this.#inf.pools.list(),
-        clusterAsn: report.clusterAsn,
-        calicoNamespace: this.#o.calicoNamespace,
-      });
+      const capabilities = capabilitiesOf(this.#inf.clusterInfo.list().find((c) => c.metadata?.name === 'default')?.spec?.calicoVersion);
+      if (capabilities.version) report.calicoVersion = capabilities.version;
+      const calicoPeers = this.#inf.calicoPeers.list() as CalicoCurrent[];
+      const nodes = this.#inf.nodes.list().map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
+      const render = dropClashes(
+        renderCalico({
+          peers: this.#inf.peers.list(),
+          pools: this.#inf.pools.list(),
+          clusterAsn: report.clusterAsn,
+          calicoNamespace: this.#o.calicoNamespace,
+          capabilities,
+        }),
+        calicoPeers,
+        nodes,
+      );
       const plan = planCalicoSync(render, {
-        peers: this.#inf.calicoPeers.list() as CalicoCurrent[],
+        peers: calicoPeers,
         filters: this.#inf.calicoFilters.list() as CalicoCurrent[],
       });
       report.rendered = { peers: render.peers.length, filters: render.filters.length };
       report.unchanged = plan.unchanged;
-      report.problems = [...render.problems, ...plan.problems];
+      report.problems = withUids([...render.problems, ...plan.problems], (ref) => this.#uidOf(ref));
       report.apply = await applyCalicoSync(this.#o.client, plan, () => this.#leading);
     } catch (err) {
       report.error = errorMessage(err);

@@ -10,9 +10,9 @@
 //   BGPPeer.peerAddress IP      -> BGPPeer.peerIP
 //   BGPPeer.peerAddress Gateway -> refused (Calico has no "node's default gateway" peer)
 //   BGPPeer.peerASN             -> BGPPeer.asNumber
-//   BGPPeer.localASN            -> must equal Calico's AS (BGPConfiguration `default`
-//                                  spec.asNumber, 64512 when unset), else refused: Calico sets
-//                                  the local AS per node, not per peer
+//   BGPPeer.localASN            -> Calico's AS (BGPConfiguration `default` spec.asNumber, 64512
+//                                  when unset): nothing to write; another AS -> localASNumber
+//                                  with Calico >= 3.31, refused before (capabilities.ts)
 //   BGPPeer.nodeSelector        -> BGPPeer.nodeSelector (Calico syntax), ANDed with the pools'
 //                                  node selectors (see partitions below)
 //   BGPPeer.passwordSecretRef   -> BGPPeer.password.secretKeyRef {name, key}; the Secret must be
@@ -20,10 +20,15 @@
 //   gracefulRestart             -> Calico's default restartMode GracefulRestart;
 //                                  restartTimeSeconds -> maxRestartTime "<n>s";
 //                                  enabled: false -> ignored (Calico cannot turn it off)
-//   holdTimeSeconds, keepaliveSeconds, bfd, ebgpMultihop, sourceAddress (an IP) -> ignored
-//                                  (no per-peer field in Calico's BGPPeer; Calico uses the node IP)
+//   keepaliveSeconds            -> keepaliveTime "<n>s" with Calico >= 3.32, ignored before
+//   holdTimeSeconds, bfd, ebgpMultihop, sourceAddress (an IP) -> ignored (no per-peer field in
+//                                  Calico's BGPPeer; Calico renders every session multihop unless
+//                                  ttlSecurity is set, and uses the node IP as source)
 //   (Calico-only) keepOriginalNextHop, numAllowedLocalASNumbers, node, peerSelector: not set
-//   PodAddressPool (Approved)   -> BGPFilter export rules `Accept In <cidr>` per CIDR
+//   PodAddressPool (Approved)   -> BGPFilter export rules rejecting everything not inside an
+//                                  approved CIDR (Reject rules only, so Calico's own export
+//                                  still runs after them: filter.ts); no import rules (Calico
+//                                  imports everything, as without a filter)
 //   PodAddressPool.communities  -> ignored (Calico sets communities per IPPool in BGPConfiguration)
 //   PodAddressPool advertise    -> NodeCIDR and PodIPs alike: Calico advertises its own IPAM
 //                                  blocks (and borrowed /32s); the filter only limits them to
@@ -39,9 +44,13 @@ import { API_VERSION, type BGPPeer, type PodAddressPool } from '../../api/types.
 import { problem, type ObjectRef, type Problem } from '../../api/problem.js';
 import { parsePool } from '../../bgp/config.js';
 import { DEFAULT_SECRET_NAMESPACE, parsePeer } from '../../bgp/peer-config.js';
-import { comparePrefix, type IpPrefix } from '../../net/ip.js';
+import type { IpPrefix } from '../../net/ip.js';
 import { LabelSelectorError, type ParsedSelector } from '../../util/label-selector.js';
+import { type CalicoCapabilities, describeCalico, OLDEST_CALICO } from './capabilities.js';
+import { exportRules, type CalicoFilterRule } from './filter.js';
 import { andSelectors, toCalicoSelector } from './selector.js';
+
+export { exportRules, type CalicoFilterAction, type CalicoFilterRule, type CalicoMatchOperator } from './filter.js';
 
 export const CALICO_API_VERSION = 'crd.projectcalico.org/v1';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -53,15 +62,6 @@ export const CALICO_DEFAULT_ASN = 64512;
 /** 2^3 = 8 Calico BGPPeers per podlb BGPPeer at most. */
 export const MAX_POOL_SELECTORS = 3;
 
-export type CalicoFilterAction = 'Accept' | 'Reject';
-export type CalicoMatchOperator = 'Equal' | 'NotEqual' | 'In' | 'NotIn';
-
-export interface CalicoFilterRule {
-  action: CalicoFilterAction;
-  matchOperator: CalicoMatchOperator;
-  cidr: string;
-}
-
 export interface CalicoMeta {
   name: string;
   labels: Record<string, string>;
@@ -72,7 +72,8 @@ export interface CalicoBGPFilter {
   apiVersion: typeof CALICO_API_VERSION;
   kind: 'BGPFilter';
   metadata: CalicoMeta;
-  spec: { exportV4: CalicoFilterRule[]; exportV6: CalicoFilterRule[]; importV4: CalicoFilterRule[]; importV6: CalicoFilterRule[] };
+  /** Export rules only: podlb leaves imports to Calico (accept all), see exportRules. */
+  spec: { exportV4: CalicoFilterRule[]; exportV6: CalicoFilterRule[] };
 }
 
 export interface CalicoBGPPeerSpec {
@@ -82,6 +83,10 @@ export interface CalicoBGPPeerSpec {
   filters: string[];
   password?: { secretKeyRef: { name: string; key: string } };
   maxRestartTime?: string;
+  /** Calico >= 3.31 only. */
+  localASNumber?: number;
+  /** Calico >= 3.32 only. */
+  keepaliveTime?: string;
 }
 
 export interface CalicoBGPPeer {
@@ -100,6 +105,8 @@ export interface CalicoRenderInput {
   clusterAsn?: number;
   /** Where calico-node runs (`calico-system` with the operator, `kube-system` with manifests). */
   calicoNamespace?: string;
+  /** What the cluster's Calico version can express; the oldest supported when unset. */
+  capabilities?: CalicoCapabilities;
 }
 
 export interface CalicoRender {
@@ -109,8 +116,6 @@ export interface CalicoRender {
   problems: Problem[];
 }
 
-const V4_ALL = '0.0.0.0/0';
-const V6_ALL = '::/0';
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const nameOf = (o: unknown): string => {
   const n = isMap(o) && isMap(o.metadata) ? o.metadata.name : undefined;
@@ -188,7 +193,7 @@ interface CalicoPeerBase {
   spec: Omit<CalicoBGPPeerSpec, 'nodeSelector' | 'filters'>;
 }
 
-function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, problems: Problem[]): CalicoPeerBase | undefined {
+function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, caps: CalicoCapabilities, problems: Problem[]): CalicoPeerBase | undefined {
   const name = nameOf(p);
   const obj = ref('BGPPeer', name);
   const spec = (isMap(p?.spec) ? p.spec : {}) as Partial<BGPPeer['spec']> & Record<string, unknown>;
@@ -216,11 +221,11 @@ function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, prob
   }
   const model = { ...c.settings, address: c.settings.address.text };
 
-  if (model.localAsn !== clusterAsn) {
+  if (model.localAsn !== clusterAsn && !caps.perPeerLocalAsn) {
     return refuse(
       'spec.localASN',
       'LocalASNMismatch',
-      `${model.localAsn} differs from Calico's AS ${clusterAsn} (BGPConfiguration default spec.asNumber): Calico sets the local AS per node, not per peer; set localASN to ${clusterAsn} or change Calico's AS`,
+      `${model.localAsn} differs from Calico's AS ${clusterAsn} (BGPConfiguration default spec.asNumber): ${describeCalico(caps)} sets the local AS per node (a per-peer localASNumber needs Calico 3.31 or later); set localASN to ${clusterAsn}, change Calico's AS or upgrade Calico`,
     );
   }
 
@@ -242,9 +247,17 @@ function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, prob
   }
 
   if (spec.holdTimeSeconds !== undefined) ignored('spec.holdTimeSeconds', `Calico's BGPPeer has no hold time; its BIRD uses its own default (240 s)`);
-  if (spec.keepaliveSeconds !== undefined) ignored('spec.keepaliveSeconds', `Calico's BGPPeer has no keepalive time; its BIRD uses its own default`);
+  if (spec.keepaliveSeconds !== undefined && !caps.perPeerKeepalive)
+    ignored(
+      'spec.keepaliveSeconds',
+      `${describeCalico(caps)} has no per-peer keepalive time (keepaliveTime needs Calico 3.32 or later); its BIRD uses its own default`,
+    );
   if (isMap(spec.bfd) && spec.bfd.enabled !== false) ignored('spec.bfd', `BFD cannot be set per peer in Calico's BGPPeer; the session runs without BFD`);
-  if (model.multihop !== undefined) ignored('spec.ebgpMultihop', `Calico's BGPPeer has no multihop TTL; Calico decides multihop itself`);
+  if (model.multihop !== undefined)
+    ignored(
+      'spec.ebgpMultihop',
+      `Calico's BGPPeer has no multihop TTL: Calico renders every session multihop (no TTL limit) unless the Calico BGPPeer sets ttlSecurity, which podlb does not`,
+    );
   if (model.sourceAddress !== undefined) ignored('spec.sourceAddress', `Calico's BGPPeer takes no source IP (only UseNodeIP or None); the node's IP is used`);
   if (!model.gracefulRestart.enabled)
     ignored('spec.gracefulRestart.enabled', `Calico cannot turn graceful restart off (restartMode GracefulRestart or LongLivedGracefulRestart); it stays on`);
@@ -258,27 +271,11 @@ function validPeer(p: BGPPeer, clusterAsn: number, calicoNamespace: string, prob
       asNumber: model.peerAsn,
       ...(password ? { password } : {}),
       ...(model.gracefulRestart.enabled && model.gracefulRestart.restartTime !== undefined ? { maxRestartTime: `${model.gracefulRestart.restartTime}s` } : {}),
+      ...(model.localAsn !== clusterAsn ? { localASNumber: model.localAsn } : {}),
+      ...(caps.perPeerKeepalive && spec.keepaliveSeconds !== undefined && model.keepaliveTime !== undefined
+        ? { keepaliveTime: `${model.keepaliveTime}s` }
+        : {}),
     },
-  };
-}
-
-/**
- * Export: Accept `In` each approved CIDR (Calico's `In` = the route is inside the CIDR: Calico
- * advertises IPAM blocks, e.g. /26s, not the pool CIDR itself), then Reject everything. The
- * final Reject is required: a Calico BGPFilter whose rules do not match a route falls back to
- * Accept ("if an address does not match any explicit rule, the default action is Accept"), so
- * without it every other route (other IPPools, service IPs, routes learned from other peers)
- * would be exported. `Reject In 0.0.0.0/0` rather than a bare `action: Reject`: older Calico
- * versions require cidr and matchOperator on every rule.
- * Import: Reject everything, as podlb's BIRD mode does (`import none`).
- */
-export function exportRules(cidrs: readonly IpPrefix[]): Pick<CalicoBGPFilter['spec'], 'exportV4' | 'exportV6'> {
-  const sorted = [...cidrs].sort(comparePrefix);
-  const texts = (fam: 4 | 6) => [...new Set(sorted.filter((c) => c.family === fam).map((c) => c.text))];
-  const accept = (cidr: string): CalicoFilterRule => ({ action: 'Accept', matchOperator: 'In', cidr });
-  return {
-    exportV4: [...texts(4).map(accept), { action: 'Reject', matchOperator: 'In', cidr: V4_ALL }],
-    exportV6: [...texts(6).map(accept), { action: 'Reject', matchOperator: 'In', cidr: V6_ALL }],
   };
 }
 
@@ -324,9 +321,9 @@ export function renderCalico(input: CalicoRenderInput): CalicoRender {
   const filters: CalicoBGPFilter[] = [];
   const sortedPeers = [...input.peers].filter(isMap).sort((a, b) => byText(nameOf(a), nameOf(b)));
   // Two podlb peers with one address (an anycast ToR address on every rack, split by
-  // nodeSelector) are rendered both, as in BIRD mode where the agent keeps the first per node.
+  // nodeSelector) are rendered both; where their nodes overlap, clash.ts keeps the first.
   for (const raw of sortedPeers) {
-    const base = validPeer(raw, clusterAsn, calicoNamespace, problems);
+    const base = validPeer(raw, clusterAsn, calicoNamespace, input.capabilities ?? OLDEST_CALICO, problems);
     if (!base) continue;
     for (let mask = 0; mask < 2 ** used.length; mask++) {
       const inKeys = used.filter((_, i) => mask & (1 << i));
@@ -339,8 +336,6 @@ export function renderCalico(input: CalicoRenderInput): CalicoRender {
         metadata: meta(name, base.name),
         spec: {
           ...exportRules(exported.flatMap((p) => p.cidrs)),
-          importV4: [{ action: 'Reject', matchOperator: 'In', cidr: V4_ALL }],
-          importV6: [{ action: 'Reject', matchOperator: 'In', cidr: V6_ALL }],
         },
       });
       peers.push({
@@ -354,6 +349,8 @@ export function renderCalico(input: CalicoRenderInput): CalicoRender {
           filters: [name],
           ...(base.spec.password ? { password: base.spec.password } : {}),
           ...(base.spec.maxRestartTime ? { maxRestartTime: base.spec.maxRestartTime } : {}),
+          ...(base.spec.localASNumber !== undefined ? { localASNumber: base.spec.localASNumber } : {}),
+          ...(base.spec.keepaliveTime ? { keepaliveTime: base.spec.keepaliveTime } : {}),
         },
       });
     }

@@ -87,12 +87,17 @@ export function planCalicoSync(render: CalicoRender, current: { peers: readonly 
     if (!fp && !ff) continue;
     blocked.add(name);
     const owner = p.metadata.annotations[OWNER_ANNOTATION]!.split('/')[1] ?? name;
+    const siblings = render.peers.filter((q) => q !== p && q.metadata.annotations[OWNER_ANNOTATION] === p.metadata.annotations[OWNER_ANNOTATION]).length;
+    const renders =
+      siblings === 0
+        ? 'renders nothing for this peer'
+        : `does not render the Calico BGPPeer and BGPFilter ${name} (the nodes of that pool-selector partition get no session from this peer; its other ${siblings} partition(s) are rendered)`;
     problems.push(
       problem(
         { apiVersion: 'podlb.io/v1alpha1', kind: 'BGPPeer', name: owner },
         'metadata.name',
         'CalicoNameConflict',
-        `BGPPeer ${owner}: a Calico ${fp ? 'BGPPeer' : 'BGPFilter'} named ${name} exists that podlb did not create (no ${MANAGED_BY_LABEL}=${MANAGED_BY} label and ${OWNER_ANNOTATION} annotation); podlb leaves it alone and renders nothing for this peer: rename the podlb BGPPeer or remove the Calico object`,
+        `BGPPeer ${owner}: a Calico ${fp ? 'BGPPeer' : 'BGPFilter'} named ${name} exists that podlb did not create (no ${MANAGED_BY_LABEL}=${MANAGED_BY} label and ${OWNER_ANNOTATION} annotation); podlb leaves it alone and ${renders}: rename the podlb BGPPeer or remove the Calico object`,
       ),
     );
   }

@@ -1,0 +1,58 @@
+// The Event recorder against the in-process API server: one Event per problem however the
+// repeats arrive, counted, and a failed create tried again on the next occurrence.
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiServer, type ApiServer } from '../apiserver/index.js';
+import { KubeClient } from './client.js';
+import { EventRecorder, type EventToRecord } from './events.js';
+
+const log = pino({ level: 'silent' });
+let api: ApiServer;
+let client: KubeClient;
+
+beforeAll(async () => {
+  api = await startApiServer();
+  const kc = new KubeConfig();
+  kc.loadFromString(api.kubeconfigYaml());
+  client = new KubeClient(kc);
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const events = (name: string) =>
+  (api.store.list('events', { namespace: 'default' }).items as { involvedObject: { name: string; uid?: string }; count: number }[]).filter(
+    (e) => e.involvedObject.name === name,
+  );
+const ev = (name: string, message = 'broken'): EventToRecord => ({
+  object: { apiVersion: 'podlb.io/v1alpha1', kind: 'BGPPeer', name, uid: `uid-${name}` },
+  type: 'Warning',
+  reason: 'InvalidPeer',
+  message,
+});
+
+describe('EventRecorder', () => {
+  it('repeats that arrive while the first create is in flight make no second Event', async () => {
+    let t = 1_000_000;
+    const rec = new EventRecorder(client, log, { component: 'test', host: 'h', now: () => t });
+    await Promise.all([rec.record(ev('a')), rec.record(ev('a')), rec.record(ev('a')), rec.record(ev('b'))]);
+    expect(events('a')).toHaveLength(1);
+    expect(events('b')).toHaveLength(1);
+    expect(events('a')[0]!.involvedObject.uid).toBe('uid-a');
+    // After repeatEveryMs the folded count is written to that one Event.
+    t += 61_000;
+    await rec.record(ev('a'));
+    expect(events('a')).toHaveLength(1);
+    expect(events('a')[0]!.count).toBe(4);
+  });
+
+  it('a create that failed is tried again by the next occurrence', async () => {
+    const rec = new EventRecorder(client, log, { component: 'test', host: 'h' });
+    api.faults.failNext({ count: 1, status: 500, match: (m, p) => m === 'POST' && p.includes('/events') });
+    await rec.record(ev('c'));
+    expect(events('c')).toHaveLength(0);
+    await rec.record(ev('c'));
+    expect(events('c')).toHaveLength(1);
+  });
+});
