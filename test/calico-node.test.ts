@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PodAddressPool } from '../src/api/types.js';
 import { BirdControl } from '../src/bgp/bird-control.js';
+import { capabilitiesOf } from '../src/controller/calico/capabilities.js';
 import { renderCalico } from '../src/controller/calico/render.js';
 import type { BirdProcess } from '../src/lab/bird-process.js';
 import { startFrr, type FrrRouter } from '../src/lab/frr.js';
@@ -28,11 +29,12 @@ import {
   TOR_IP,
   WORKLOADS,
 } from '../testkit/calico-confd/scenario.js';
-import { confdBirdFiles } from '../testkit/calico-confd/text.js';
+import { CALICO_VERSION, confdBirdFiles } from '../testkit/calico-confd/text.js';
 
 const podSelector = { matchLabels: { 'podlb.io/bgp': 'true' } };
 const peers = [
-  peerFixture('rack-r12-tor', { peerAddress: TOR_IP, peerASN: TOR_ASN, localASN: CLUSTER_ASN, holdTimeSeconds: undefined, keepaliveSeconds: undefined }),
+  // keepaliveSeconds: a per-peer field Calico has since 3.32, so it reaches the node's BIRD.
+  peerFixture('rack-r12-tor', { peerAddress: TOR_IP, peerASN: TOR_ASN, localASN: CLUSTER_ASN, holdTimeSeconds: undefined, keepaliveSeconds: 30 }),
 ];
 const pools: PodAddressPool[] = [
   poolFixture('pods', { cidrs: ['10.244.0.0/16'], nodeSelector: podSelector }),
@@ -83,10 +85,12 @@ describe('a Calico node (confd v3.32.1, real BIRD) peering the FRR ToR with podl
   let torProtocol: string;
 
   beforeAll(async () => {
-    const rendered = renderCalico({ peers, pools, clusterAsn: CLUSTER_ASN });
+    const rendered = renderCalico({ peers, pools, clusterAsn: CLUSTER_ASN, capabilities: capabilitiesOf(CALICO_VERSION) });
+    expect(rendered.problems.filter((p) => p.severity === 'Warning')).toEqual([]);
     const files = confdBirdFiles(rackCluster(rendered.peers as unknown as CalicoObj[], rendered.filters as unknown as CalicoObj[]), CALICO_NODE);
     torProtocol = /protocol bgp (\S+) from bgp_template/.exec(files['bird.cfg'])?.[1] ?? '';
     expect(torProtocol).toBe(`Node_${TOR_IP.replaceAll('.', '_')}`);
+    expect(files['bird.cfg']).toContain('  keepalive time 30;\n');
 
     nodeNs = await sb.addNetns('calico');
     const torNs = await sb.addNetns('ctor');
