@@ -6,19 +6,51 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { calicoCrds } from '../calico-resources.js';
+import { validateAgainstCrds } from '../install-schema.js';
 import { bgpFilterFunctionName, type CalicoObj, confdNodeConfig, durationSeconds } from './model.js';
 import { CALICO_NODE, rackCluster, TOR_IP } from './scenario.js';
 import { calicoSelectorMatches } from './selector.js';
 import { bgpFilterBirdFuncs, CALICO_COMMIT, CALICO_VERSION, confdBirdFiles, filterStatement } from './text.js';
 
-const filter = (name: string, spec: Record<string, unknown>): CalicoObj => ({ metadata: { name }, spec });
-const peer = (name: string, spec: Record<string, unknown>): CalicoObj => ({ metadata: { name }, spec: { peerIP: TOR_IP, asNumber: 65000, ...spec } });
+const KINDS = new WeakMap<CalicoObj, string>();
+const filter = (name: string, spec: Record<string, unknown>): CalicoObj => {
+  const o = { metadata: { name }, spec };
+  KINDS.set(o, 'BGPFilter');
+  return o;
+};
+const peer = (name: string, spec: Record<string, unknown>): CalicoObj => {
+  const o = { metadata: { name }, spec: { peerIP: TOR_IP, asNumber: 65000, ...spec } };
+  KINDS.set(o, 'BGPPeer');
+  return o;
+};
 
 const torFilter = filter('tor-out', {
   exportV4: [{ action: 'Reject', matchOperator: 'NotIn', cidr: '10.244.0.0/16' }],
   importV4: [{ action: 'Reject', matchOperator: 'Equal', cidr: '0.0.0.0/0' }],
 });
 const torPeer = peer('tor', { nodeSelector: "topology.kubernetes.io/rack == 'r12'", filters: ['tor-out'], maxRestartTime: '2m' });
+/** Rules of every kind confd writes, and the statement it writes for each. */
+const RULES: [Record<string, unknown>, string][] = [
+  [{ action: 'Accept', matchOperator: 'In', cidr: '10.0.0.0/8' }, 'if ((net ~ 10.0.0.0/8)) then { accept; }'],
+  [{ action: 'Reject', matchOperator: 'NotEqual', cidr: '10.0.0.0/8' }, 'if ((net != 10.0.0.0/8)) then { reject; }'],
+  [{ action: 'Reject', matchOperator: 'In', cidr: '10.0.0.0/8', prefixLength: { min: 12 } }, 'if ((net ~ [ 10.0.0.0/8{12,32} ])) then { reject; }'],
+  [
+    { action: 'Accept', source: 'RemotePeers', interface: 'eth*' },
+    'if (((defined(source))&&(source ~ [ RTS_BGP ]))&&((defined(ifname))&&(ifname ~ "eth*"))) then { accept; }',
+  ],
+  [
+    {
+      action: 'Accept',
+      matchOperator: 'In',
+      cidr: '10.0.0.0/8',
+      operations: [{ addCommunity: { value: '65000:7' } }, { prependASPath: { prefix: [1, 2] } }],
+    },
+    'if ((net ~ 10.0.0.0/8)) then { bgp_community.add((65000, 7)); bgp_path.prepend(2); bgp_path.prepend(1); accept; }',
+  ],
+  [{ action: 'Reject' }, 'reject;'],
+];
+
 const files = confdBirdFiles(rackCluster([torPeer], [torFilter]), CALICO_NODE);
 
 describe('confd v3.32.1 BIRD text', () => {
@@ -27,6 +59,18 @@ describe('confd v3.32.1 BIRD text', () => {
     for (const f of ['./text.ts', './model.ts']) {
       const header = readFileSync(fileURLToPath(new URL(f, import.meta.url)), 'utf8').split('\nimport ')[0]!;
       expect(header, f).toContain(`tag ${CALICO_VERSION} (commit ${CALICO_COMMIT})`);
+    }
+  });
+
+  it("feeds on objects Calico's own v3.32.1 CRD schemas accept (BGPConfiguration, BGPPeer, BGPFilter)", () => {
+    const crds = calicoCrds(CALICO_VERSION);
+    const ds = rackCluster([torPeer], [torFilter]);
+    const rules = filter('rules', {
+      exportV4: RULES.map(([r]) => r),
+      importV4: [{ action: 'Reject', matchOperator: 'In', cidr: '10.0.0.0/8', peerType: 'eBGP' }],
+    });
+    for (const o of [...ds.bgpConfigurations, ...ds.bgpPeers, ...ds.bgpFilters, rules]) {
+      expect(validateAgainstCrds({ apiVersion: 'crd.projectcalico.org/v1', kind: KINDS.get(o) ?? o.kind, ...o }, crds), o.metadata.name).toEqual([]);
     }
   });
 
@@ -87,25 +131,7 @@ describe('confd v3.32.1 BIRD text', () => {
     expect(files['bird.cfg']).toContain('  graceful restart time 120;\n}');
   });
 
-  it.each([
-    [{ action: 'Accept', matchOperator: 'In', cidr: '10.0.0.0/8' }, 'if ((net ~ 10.0.0.0/8)) then { accept; }'],
-    [{ action: 'Reject', matchOperator: 'NotEqual', cidr: '10.0.0.0/8' }, 'if ((net != 10.0.0.0/8)) then { reject; }'],
-    [{ action: 'Reject', matchOperator: 'In', cidr: '10.0.0.0/8', prefixLength: { min: 12 } }, 'if ((net ~ [ 10.0.0.0/8{12,32} ])) then { reject; }'],
-    [
-      { action: 'Accept', source: 'RemotePeers', interface: 'eth*' },
-      'if (((defined(source))&&(source ~ [ RTS_BGP ]))&&((defined(ifname))&&(ifname ~ "eth*"))) then { accept; }',
-    ],
-    [
-      {
-        action: 'Accept',
-        matchOperator: 'In',
-        cidr: '10.0.0.0/8',
-        operations: [{ addCommunity: { value: '65000:7' } }, { prependASPath: { prefix: [1, 2] } }],
-      },
-      'if ((net ~ 10.0.0.0/8)) then { bgp_community.add((65000, 7)); bgp_path.prepend(2); bgp_path.prepend(1); accept; }',
-    ],
-    [{ action: 'Reject' }, 'reject;'],
-  ])('rule %j -> %s', (rule, text) => {
+  it.each(RULES)('rule %j -> %s', (rule, text) => {
     expect(filterStatement(rule)).toBe(text);
   });
 
