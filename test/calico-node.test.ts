@@ -4,8 +4,9 @@
 // run by the real BIRD next to Felix-like workload routes, peering the FRR ToR. What the ToR
 // learns is what a network team would see: Calico's own export (blocks, not per-Pod /32s
 // beneath them; borrowed /32s; never a disableBGPExport pool; BGPConfiguration's communities)
-// restricted to the approved pools; and the ToR's routes (another rack's block, the default
-// route) reach the node's BIRD and kernel.
+// restricted to what lies inside an approved CIDR (not an unapproved pool, not the unapproved
+// part of a Calico pool, not a supernet of an approved CIDR); and the ToR's routes (another
+// rack's block, the default route) reach the node's BIRD and kernel.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PodAddressPool } from '../src/api/types.js';
 import { BirdControl } from '../src/bgp/bird-control.js';
@@ -14,6 +15,7 @@ import { renderCalico } from '../src/controller/calico/render.js';
 import type { BirdProcess } from '../src/lab/bird-process.js';
 import { startFrr, type FrrRouter } from '../src/lab/frr.js';
 import { NetnsSandbox, waitFor } from '../src/lab/netns.js';
+import { parsePrefix, prefixInside, type IpPrefix } from '../src/net/ip.js';
 import { peerFixture, poolFixture } from '../testkit/bgp-fixtures.js';
 import { addWorkloadRoute, startCalicoBird } from '../testkit/calico-confd/lab-node.js';
 import type { CalicoObj } from '../testkit/calico-confd/model.js';
@@ -25,6 +27,9 @@ import {
   OWN_BLOCK,
   POD_COMMUNITIES,
   rackCluster,
+  SUPERNET_ROUTE,
+  UNAPPROVED_BLOCK,
+  UNAPPROVED_HALF_BLOCK,
   TOR_ASN,
   TOR_IP,
   WORKLOADS,
@@ -46,6 +51,26 @@ const pools: PodAddressPool[] = [
 
 /** Calico's default export of this node, restricted to the approved pools. */
 const EXPECTED_AT_TOR = [OWN_BLOCK, `${WORKLOADS.borrowed}/32`].sort();
+const APPROVED = ['10.244.0.0/16', '10.250.0.0/24'];
+
+const prefix = (s: string): IpPrefix => {
+  const r = parsePrefix(s);
+  if (!r.ok) throw new Error(r.reason);
+  return r.prefix;
+};
+const insideApproved = (p: string) => APPROVED.some((a) => prefixInside(prefix(p), prefix(a)));
+
+/**
+ * The peer's export filter as confd wrote it, without podlb's BGPFilter call: Calico's own
+ * export, as for a peer with no filter. Routes from the peer itself are left out (BIRD never
+ * sends a route back to the session it came from).
+ */
+function calicoDefaultExport(birdCfg: string, protocol: string): string {
+  const body = /\n {4}export filter \{\n([\s\S]*?)\n {4}\};/.exec(birdCfg)?.[1];
+  if (!body) throw new Error('no export filter in bird.cfg');
+  const lines = body.split('\n').filter((l) => !/_exportFilterV4'\(/.test(l));
+  return `if (proto = "${protocol}") then reject; ${lines.map((l) => l.trim()).join(' ')}`;
+}
 
 interface Learned {
   prefix: string;
@@ -83,12 +108,14 @@ describe('a Calico node (confd v3.32.1, real BIRD) peering the FRR ToR with podl
   let ctl: BirdControl;
   let nodeNs: string;
   let torProtocol: string;
+  let birdCfg: string;
 
   beforeAll(async () => {
     const rendered = renderCalico({ peers, pools, clusterAsn: CLUSTER_ASN, capabilities: capabilitiesOf(CALICO_VERSION) });
     expect(rendered.problems.filter((p) => p.severity === 'Warning')).toEqual([]);
     const files = confdBirdFiles(rackCluster(rendered.peers as unknown as CalicoObj[], rendered.filters as unknown as CalicoObj[]), CALICO_NODE);
-    torProtocol = /protocol bgp (\S+) from bgp_template/.exec(files['bird.cfg'])?.[1] ?? '';
+    birdCfg = files['bird.cfg'];
+    torProtocol = /protocol bgp (\S+) from bgp_template/.exec(birdCfg)?.[1] ?? '';
     expect(torProtocol).toBe(`Node_${TOR_IP.replaceAll('.', '_')}`);
     expect(files['bird.cfg']).toContain('  keepalive time 30;\n');
 
@@ -97,6 +124,7 @@ describe('a Calico node (confd v3.32.1, real BIRD) peering the FRR ToR with podl
     await sb.veth({ ns: nodeNs, ifname: 'eth0', addrs: [`${CALICO_NODE_IP}/24`] }, { ns: torNs, ifname: 'eth0', addrs: [`${TOR_IP}/24`] });
     const ips = Object.values(WORKLOADS).flat();
     for (const [i, ip] of ips.entries()) await addWorkloadRoute(sb, nodeNs, ip, i + 1);
+    await sb.exec(nodeNs, 'ip', ['route', 'add', 'blackhole', SUPERNET_ROUTE, 'proto', 'static']);
 
     frr = await startFrr(sb, torNs, { asn: TOR_ASN, routerId: TOR_IP, neighbors: [{ address: CALICO_NODE_IP, asn: CLUSTER_ASN }] });
     // What the ToR has for the node: another rack's block and a default route.
@@ -119,9 +147,12 @@ describe('a Calico node (confd v3.32.1, real BIRD) peering the FRR ToR with podl
   it("the ToR learns Calico's own export, restricted to the approved pools, with Calico's communities", async () => {
     // Precondition: BIRD learned every workload /32 from the kernel, so a /32 missing at the
     // ToR was filtered, not unseen.
-    const workloads = Object.values(WORKLOADS)
-      .flat()
-      .map((ip) => `${ip}/32`);
+    const workloads = [
+      ...Object.values(WORKLOADS)
+        .flat()
+        .map((ip) => `${ip}/32`),
+      SUPERNET_ROUTE,
+    ];
     const fromKernel = await waitFor(
       'the workload routes in BIRD',
       async () => {
@@ -149,6 +180,15 @@ describe('a Calico node (confd v3.32.1, real BIRD) peering the FRR ToR with podl
       100,
     );
     console.log(`ToR learned from the Calico node: ${JSON.stringify(learned)}`);
+
+    // Calico's own export, evaluated by the node's BIRD with confd's filter minus podlb's: what
+    // the ToR gets must be exactly its part inside the approved CIDRs. The baseline must hold
+    // what podlb has to cut, or the comparison proves nothing.
+    const calicoOwn = await birdRoutes(ctl, `filter { ${calicoDefaultExport(birdCfg, torProtocol)} }`);
+    console.log(`Calico's own export (no BGPFilter): ${calicoOwn.join(' ')}`);
+    expect(calicoOwn).toEqual(expect.arrayContaining([...EXPECTED_AT_TOR, SUPERNET_ROUTE, UNAPPROVED_HALF_BLOCK, UNAPPROVED_BLOCK]));
+    expect(calicoOwn.filter((p) => p.startsWith('10.250.'))).toEqual([]);
+    expect(learned.map((l) => l.prefix)).toEqual(calicoOwn.filter(insideApproved));
 
     // Per prefix, so a failure names what leaked or what went missing.
     expect(learned.map((l) => l.prefix)).toEqual(EXPECTED_AT_TOR);

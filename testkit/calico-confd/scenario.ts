@@ -31,6 +31,12 @@ export const OWN_BLOCK = '10.244.1.0/26';
 export const OTHER_RACK_BLOCK = '10.244.9.64/26';
 export const QUIET_BLOCK = '10.250.0.16/28';
 export const UNAPPROVED_BLOCK = '10.251.0.0/26';
+/**
+ * A route on r12-n1 that is not a workload's: the pods IPPool's own CIDR, e.g. an operator's
+ * blackhole. It lies in an enabled pool and in no block of the node, so Calico exports it;
+ * it is a supernet of the approved 10.244.0.0/16.
+ */
+export const SUPERNET_ROUTE = '10.244.0.0/15';
 /** A block of the pods IPPool outside the approved 10.244.0.0/16. */
 export const UNAPPROVED_HALF_BLOCK = '10.245.0.0/26';
 
