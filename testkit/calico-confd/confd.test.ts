@@ -1,0 +1,291 @@
+// The generator of calico-node's BIRD configuration (text.ts, model.ts, selector.ts): the text
+// confd v3.32.1 writes for the cases podlb's Calico mode depends on, and `bird -p` accepting it.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { calicoCrds } from '../calico-resources.js';
+import { validateAgainstCrds } from '../install-schema.js';
+import { bgpFilterFunctionName, type CalicoObj, confdNodeConfig, durationSeconds } from './model.js';
+import { CALICO_NODE, rackCluster, TOR_IP } from './scenario.js';
+import { calicoSelectorMatches } from './selector.js';
+import { bgpFilterBirdFuncs, CALICO_COMMIT, CALICO_VERSION, confdBirdFiles, filterStatement } from './text.js';
+
+const KINDS = new WeakMap<CalicoObj, string>();
+const filter = (name: string, spec: Record<string, unknown>): CalicoObj => {
+  const o = { metadata: { name }, spec };
+  KINDS.set(o, 'BGPFilter');
+  return o;
+};
+const peer = (name: string, spec: Record<string, unknown>): CalicoObj => {
+  const o = { metadata: { name }, spec: { peerIP: TOR_IP, asNumber: 65000, ...spec } };
+  KINDS.set(o, 'BGPPeer');
+  return o;
+};
+
+const torFilter = filter('tor-out', {
+  exportV4: [{ action: 'Reject', matchOperator: 'NotIn', cidr: '10.244.0.0/16' }],
+  importV4: [{ action: 'Reject', matchOperator: 'Equal', cidr: '0.0.0.0/0' }],
+});
+const torPeer = peer('tor', { nodeSelector: "topology.kubernetes.io/rack == 'r12'", filters: ['tor-out'], maxRestartTime: '2m' });
+/** Rules of every kind confd writes, and the statement it writes for each. */
+const RULES: [Record<string, unknown>, string][] = [
+  [{ action: 'Accept', matchOperator: 'In', cidr: '10.0.0.0/8' }, 'if ((net ~ 10.0.0.0/8)) then { accept; }'],
+  [{ action: 'Reject', matchOperator: 'NotEqual', cidr: '10.0.0.0/8' }, 'if ((net != 10.0.0.0/8)) then { reject; }'],
+  [{ action: 'Reject', matchOperator: 'In', cidr: '10.0.0.0/8', prefixLength: { min: 12 } }, 'if ((net ~ [ 10.0.0.0/8{12,32} ])) then { reject; }'],
+  [
+    { action: 'Accept', source: 'RemotePeers', interface: 'eth*' },
+    'if (((defined(source))&&(source ~ [ RTS_BGP ]))&&((defined(ifname))&&(ifname ~ "eth*"))) then { accept; }',
+  ],
+  [
+    {
+      action: 'Accept',
+      matchOperator: 'In',
+      cidr: '10.0.0.0/8',
+      operations: [{ addCommunity: { value: '65000:7' } }, { prependASPath: { prefix: [1, 2] } }],
+    },
+    'if ((net ~ 10.0.0.0/8)) then { bgp_community.add((65000, 7)); bgp_path.prepend(2); bgp_path.prepend(1); accept; }',
+  ],
+  [{ action: 'Reject' }, 'reject;'],
+];
+
+const files = confdBirdFiles(rackCluster([torPeer], [torFilter]), CALICO_NODE);
+
+describe('confd v3.32.1 BIRD text', () => {
+  it('records the Calico version it follows, in the code and in its header comment', () => {
+    expect([CALICO_VERSION, CALICO_COMMIT]).toEqual(['v3.32.1', '0ca9d1b93644778cafdf1812f3dda02ac0c361e8']);
+    for (const f of ['./text.ts', './model.ts']) {
+      const header = readFileSync(fileURLToPath(new URL(f, import.meta.url)), 'utf8').split('\nimport ')[0]!;
+      expect(header, f).toContain(`tag ${CALICO_VERSION} (commit ${CALICO_COMMIT})`);
+    }
+  });
+
+  it("feeds on objects Calico's own v3.32.1 CRD schemas accept (BGPConfiguration, BGPPeer, BGPFilter)", () => {
+    const crds = calicoCrds(CALICO_VERSION);
+    const ds = rackCluster([torPeer], [torFilter]);
+    const rules = filter('rules', {
+      exportV4: RULES.map(([r]) => r),
+      importV4: [{ action: 'Reject', matchOperator: 'In', cidr: '10.0.0.0/8', peerType: 'eBGP' }],
+    });
+    for (const o of [...ds.bgpConfigurations, ...ds.bgpPeers, ...ds.bgpFilters, rules]) {
+      expect(validateAgainstCrds({ apiVersion: 'crd.projectcalico.org/v1', kind: KINDS.get(o) ?? o.kind, ...o }, crds), o.metadata.name).toEqual([]);
+    }
+  });
+
+  it("calls the peer's BGPFilter function before calico_export_to_bgp_peers, then rejects", () => {
+    expect(files['bird.cfg']).toContain(
+      [
+        '    export filter {',
+        '    if (defined(source) && source = RTS_BGP && defined(bgp_local_pref)) then {',
+        '      krt_metric = 2147483647 - bgp_local_pref;',
+        '    } else {',
+        '      if (!defined(krt_metric)) then { krt_metric = 1024; }',
+        '      bgp_local_pref = 2147483647 - krt_metric;',
+        '    }',
+        "    'bgp_tor-out_exportFilterV4'();",
+        '    calico_export_to_bgp_peers(false);',
+        '    reject;',
+        '    };  # Only want to export routes for workloads.',
+      ].join('\n'),
+    );
+  });
+
+  it("calls the import function first, then Calico's default (accept)", () => {
+    expect(files['bird.cfg']).toContain(
+      [
+        '    import filter {',
+        "    'bgp_tor-out_importFilterV4'();",
+        '    if (defined(bgp_local_pref)&&(bgp_local_pref > 2147482623)) then',
+        '      preference = 200;',
+        '    accept;',
+        '    };',
+      ].join('\n'),
+    );
+    // Without an import rule the filter is Calico's default: accept everything.
+    const exportOnly = confdBirdFiles(rackCluster([torPeer], [filter('tor-out', { exportV4: torFilter.spec!.exportV4 })]), CALICO_NODE);
+    expect(exportOnly['bird.cfg']).not.toContain('importFilterV4');
+    expect(exportOnly['bird.cfg']).toContain('    import filter {\n    if (defined(bgp_local_pref)');
+  });
+
+  it('writes each BGPFilter as functions, one statement per rule', () => {
+    expect(files['bird.cfg']).toContain(
+      [
+        '# -------------- BGP Filters ------------------',
+        '# v4 BGPFilter tor-out',
+        "function 'bgp_tor-out_importFilterV4'() {",
+        '  if ((net = 0.0.0.0/0)) then { reject; }',
+        '}',
+        "function 'bgp_tor-out_exportFilterV4'() {",
+        '  if ((net !~ 10.244.0.0/16)) then { reject; }',
+        '}',
+        '# BGP Protocol Configurations',
+        'protocol bgp Node_172_31_1_1 from bgp_template {',
+        '  ttl security off;',
+        '  multihop;',
+        '  neighbor 172.31.1.1 as 65000;',
+        '  source address 172.31.1.2;  # The local address we use for the TCP connection',
+      ].join('\n'),
+    );
+    expect(files['bird.cfg']).toContain('  graceful restart time 120;\n}');
+  });
+
+  it.each(RULES)('rule %j -> %s', (rule, text) => {
+    expect(filterStatement(rule)).toBe(text);
+  });
+
+  it('wraps peerType rules in is_same_as guards and takes the bool parameter', () => {
+    const lines = bgpFilterBirdFuncs([filter('f', { exportV4: [{ action: 'Reject', matchOperator: 'In', cidr: '10.0.0.0/8', peerType: 'eBGP' }] })]);
+    expect(lines).toEqual([
+      '# v4 BGPFilter f',
+      "function 'bgp_f_exportFilterV4'(bool is_same_as) {",
+      '  if (!is_same_as) then { if ((net ~ 10.0.0.0/8)) then { reject; } }',
+      '}',
+    ]);
+    expect(bgpFilterBirdFuncs([filter('v6', { exportV6: [{ action: 'Reject', matchOperator: 'In', cidr: '::/0' }] })])).toEqual([
+      '# No v4 BGPFilters configured',
+    ]);
+  });
+
+  it("cuts a long filter name to BIRD's 64-character symbols with a hash, as Calico does", () => {
+    const name = `podlb-${'x'.repeat(60)}`;
+    const fn = bgpFilterFunctionName(name, 'export');
+    expect(fn.length - 2).toBe(64);
+    expect(fn).toMatch(/^'bgp_podlb-x{22}_[0-9A-F]{16}_exportFilterV4'$/);
+    expect(bgpFilterFunctionName('short', 'import')).toBe("'bgp_short_importFilterV4'");
+  });
+
+  it('rejects a disableBGPExport pool first in calico_export_to_bgp_peers, and accepts enabled pools last', () => {
+    expect(files['bird_ipam.cfg']).toContain(
+      [
+        'function calico_export_to_bgp_peers(bool internal_peer) {',
+        '  # filter code terminates when it calls `accept;` or `reject;`,',
+        '  if (net ~ 10.250.0.0/24) then { reject; } # BGP export is disabled.',
+        '',
+        '  if (internal_peer) then {',
+        '    reject_tunnel_routes();',
+        '  }',
+        '  reject_local_routes();',
+        '  apply_communities();',
+        '  calico_aggr();',
+        '  if (net ~ 10.244.0.0/15) then { accept; }',
+        '  if (net ~ 10.251.0.0/24) then { accept; }',
+        '}',
+      ].join('\n'),
+    );
+  });
+
+  it("aggregates the node's confirmed blocks: a blackhole static route and calico_aggr, pending and other nodes' blocks left out", () => {
+    expect(files['bird_aggr.cfg']).toContain(
+      [
+        'protocol static {',
+        '   ipv4;',
+        '   # IP blocks for this host.',
+        '   route 10.244.1.0/26 blackhole;',
+        '   route 10.245.0.0/26 blackhole;',
+        '   route 10.250.0.16/28 blackhole;',
+        '   route 10.251.0.0/26 blackhole;',
+        '}',
+      ].join('\n'),
+    );
+    expect(files['bird_aggr.cfg']).toContain(
+      [
+        '      # Block 10.244.1.0/26 is confirmed',
+        '      if ( net = 10.244.1.0/26 ) then { accept; }',
+        '      if ( net ~ 10.244.1.0/26 && krt_metric < 1024 ) then { accept; }',
+        '      if ( net ~ 10.244.1.0/26 ) then { reject; }',
+      ].join('\n'),
+    );
+    expect(files['bird_aggr.cfg']).not.toContain('10.244.1.64/26');
+    expect(files['bird_aggr.cfg']).not.toContain('10.244.9.64/26');
+  });
+
+  it('attaches prefixAdvertisements communities (named ones resolved, sorted, large ones too)', () => {
+    expect(
+      files['bird.cfg'].startsWith(
+        [
+          'function apply_communities ()',
+          '{',
+          '      if ( net ~ 10.244.0.0/16 ) then {',
+          '          bgp_large_community.add((64512, 1, 2));',
+          '          bgp_community.add((64512, 300));',
+          '          bgp_community.add((65000, 100));',
+          '      }',
+          '      if ( net ~ 10.250.0.0/24 ) then {',
+          '          bgp_community.add((64512, 999));',
+          '      }',
+          '}',
+        ].join('\n'),
+      ),
+    ).toBe(true);
+  });
+
+  it("is accepted by the real BIRD's parser", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'calico-confd-'));
+    try {
+      for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+      execFileSync('bird', ['-p', '-c', join(dir, 'bird.cfg')], { stdio: 'pipe' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('confd v3.32.1 peer selection', () => {
+  const names = (peers: CalicoObj[]) => confdNodeConfig(rackCluster(peers, [torFilter]), CALICO_NODE).peers.map((p) => p.name);
+
+  it('picks node-specific peers by nodeSelector or node name, and a global peer hides a node peer on the same IP', () => {
+    expect(names([peer('a', { nodeSelector: "topology.kubernetes.io/rack == 'r13'" })])).toEqual([]);
+    expect(names([peer('a', { node: CALICO_NODE })])).toEqual(['Node_172_31_1_1']);
+    expect(names([peer('a', { nodeSelector: "has(podlb.io/bgp) && topology.kubernetes.io/rack in {'r12', 'r14'}" })])).toEqual(['Node_172_31_1_1']);
+    expect(names([peer('a', {}), peer('b', { node: CALICO_NODE, filters: ['tor-out'] })])).toEqual(['Global_172_31_1_1']);
+    expect(names([peer('a', { peerIP: `${TOR_IP}:1179`, node: CALICO_NODE })])).toEqual(['Node_172_31_1_1_port_1179']);
+  });
+
+  it('makes a global peering to a higher-addressed Calico node passive, as confd does', () => {
+    const cfg = (peerIP: string) =>
+      confdNodeConfig(rackCluster([peer('a', { peerIP, asNumber: 64512 })], []), CALICO_NODE).peers.map((p) => [p.name, p.passive]);
+    expect(cfg('172.31.2.2')).toEqual([['Global_172_31_2_2', true]]);
+    expect(cfg('172.31.0.9')).toEqual([['Global_172_31_0_9', false]]);
+  });
+
+  it("refuses two node peers on one IP for the node (confd's pick is Go map order)", () => {
+    expect(() => names([peer('a', { node: CALICO_NODE }), peer('b', { node: CALICO_NODE, filters: ['tor-out'] })])).toThrow(/two BGPPeers \(a, b\)/);
+  });
+
+  it('turns the node mesh on unless BGPConfiguration turns it off', () => {
+    const ds = rackCluster([], []);
+    expect(confdNodeConfig(ds, CALICO_NODE).peers).toEqual([]);
+    ds.bgpConfigurations[0]!.spec!.nodeToNodeMeshEnabled = undefined;
+    expect(confdNodeConfig(ds, CALICO_NODE).peers.map((p) => [p.name, p.passive])).toEqual([['Mesh_172_31_2_2', true]]);
+  });
+
+  it.each([
+    ["a == 'x' && !has(b)", { a: 'x' }, true],
+    ["a != 'x'", {}, true],
+    ["a not in {'x', 'y'}", { a: 'z' }, true],
+    ["a in {'x'}", {}, false],
+    ["!(a == 'x' || b == 'y')", { b: 'y' }, false],
+    ["a starts with 'pre' && c ends with 'fix' && d contains 'mid'", { a: 'prefix', c: 'suffix', d: 'amidst' }, true],
+    ['all()', {}, true],
+    ['', {}, true],
+  ])('selector %s on %j -> %s', (sel, labels, want) => {
+    expect(calicoSelectorMatches(sel, labels)).toBe(want);
+  });
+
+  it('refuses what BIRD 2 cannot express rather than approximating it: IPIP pools, a listen port', () => {
+    const ipip = rackCluster([], []);
+    ipip.ipPools[0]!.spec!.ipipMode = 'Always';
+    expect(() => confdNodeConfig(ipip, CALICO_NODE)).toThrow(/IPIP pool pods .* not modelled/);
+    const port = rackCluster([], []);
+    port.bgpConfigurations[0]!.spec!.listenPort = 1179;
+    expect(() => confdNodeConfig(port, CALICO_NODE)).toThrow(/listenPort .* not modelled/);
+  });
+
+  it('refuses a selector it cannot parse, and durations it cannot read', () => {
+    expect(() => calicoSelectorMatches("a = 'x'", {})).toThrow(/expected an operator after label a/);
+    expect(() => durationSeconds('2 min')).toThrow(/not a duration/);
+    expect(durationSeconds('1m30s')).toBe(90);
+  });
+});
