@@ -13,9 +13,13 @@ export function processCpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
-/** Resident memory now and its high-water mark, in MB (/proc/<pid>/status VmRSS, VmHWM). */
-export function processMemoryMb(pid: number): { rssMb: number; peakMb: number } {
+/**
+ * Resident memory now and its high-water mark, in MB (/proc/<pid>/status VmRSS, VmHWM), and
+ * what the resident part is: anonymous (heaps, buffers) or file pages (the node binary's code
+ * and data, shared libraries).
+ */
+export function processMemoryMb(pid: number): { rssMb: number; peakMb: number; anonMb: number; fileMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { rssMb: Math.round(kb('VmRSS') / 102.4) / 10, peakMb: Math.round(kb('VmHWM') / 102.4) / 10 };
+  const mb = (key: string): number => Math.round(Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) / 102.4) / 10;
+  return { rssMb: mb('VmRSS'), peakMb: mb('VmHWM'), anonMb: mb('RssAnon'), fileMb: mb('RssFile') };
 }

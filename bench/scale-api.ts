@@ -3,13 +3,15 @@
 // runs as its own process under its DaemonSet identity (`podlb agent --no-bgp`), as on a node;
 // its memory and CPU are read from /proc, so the bench's own heap and the API server's work do
 // not count. The node under test hosts none of the endpoints: what is measured is the price of
-// the rest of the cluster, which every one of 1,000 nodes pays.
+// the rest of the cluster, which every one of 1,000 nodes pays. The agent's node flags are the
+// DaemonSet's (daemonset/daemonset.yaml), so the figures are those of the process a node runs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { AGENT_SERVICE_ACCOUNT } from '../src/lab/lab.js';
+import { agentNodeFlags } from '../src/lab/daemonset-pod.js';
 import { cliPath } from '../src/lab/lab-agents.js';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { LABEL_SERVICE_NAME } from '../src/api/types.js';
@@ -121,6 +123,27 @@ async function waitReady(port: number, child: ChildProcess, timeoutMs: number): 
   throw new Error(`agent not ready within ${timeoutMs} ms`);
 }
 
+/**
+ * Where the agent's resident memory is, from its own /metrics (prom-client's process metrics):
+ * the V8 heap (reserved and live), memory outside it that JS objects hold (buffers), and the
+ * rest, which is mostly the node binary's pages (fileMb) and the allocator's.
+ */
+async function memoryBreakdown(port: number, pid: number): Promise<Record<string, number>> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  const metric = (name: string): number => {
+    const v = Number(new RegExp(`^podlb_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    return Math.round(v / 1e5) / 10;
+  };
+  const { anonMb, fileMb } = memoryMb(pid);
+  return {
+    heapTotalMb: metric('nodejs_heap_size_total_bytes'),
+    heapUsedMb: metric('nodejs_heap_size_used_bytes'),
+    externalMb: metric('nodejs_external_memory_bytes'),
+    rssAnonMb: anonMb,
+    rssFileMb: fileMb,
+  };
+}
+
 /** One agent process with this encoding for the built-in kinds: sync, memory, idle CPU, CPU per unrelated update. */
 async function measureAgent(api: ApiServer, o: Required<ScaleApiOptions>, encoding: 'json' | 'protobuf'): Promise<Record<string, number>> {
   let child: ChildProcess | undefined;
@@ -132,6 +155,7 @@ async function measureAgent(api: ApiServer, o: Required<ScaleApiOptions>, encodi
     child = spawn(
       process.execPath,
       [
+        ...agentNodeFlags(),
         cliPath(),
         'agent',
         '--node-name',
@@ -157,6 +181,7 @@ async function measureAgent(api: ApiServer, o: Required<ScaleApiOptions>, encodi
     const syncMs = Math.round(performance.now() - t0);
     await sleep(2000);
     const afterSync = memoryMb(pid);
+    const breakdown = await memoryBreakdown(port, pid);
     const idle0 = cpuSeconds(pid);
     await sleep(o.idleSeconds * 1000);
     const idleCpu = cpuSeconds(pid) - idle0;
@@ -177,6 +202,7 @@ async function measureAgent(api: ApiServer, o: Required<ScaleApiOptions>, encodi
       syncMs,
       rssAfterSyncMb: afterSync.rssMb,
       rssPeakMb: Math.max(afterSync.peakMb, end.peakMb),
+      ...breakdown,
       idleCpuPercentOfCore: Number(idlePercent.toFixed(3)),
       cpuPerUnrelatedSliceUpdateMs: Number(((1000 * updCpu) / o.updates).toFixed(3)),
     };
@@ -206,6 +232,7 @@ export async function benchScaleApi(opts: ScaleApiOptions = {}): Promise<Record<
       protobufToJsonBytes: Number((protoList.bytes / jsonList.bytes).toFixed(3)),
       agentJson: agents.json,
       agentProtobuf: agents.protobuf,
+      agentNodeFlags: agentNodeFlags().join(' '),
       goals: 'peak < 100 MB; idle < 0.2 %; per unrelated update < 0.3 ms',
     };
   } finally {

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hasReal } from '../src/lab/real-components.js';
+import { agentNodeFlags } from '../src/lab/daemonset-pod.js';
 import type { BGPPeer, LoadBalancerClass, PodAddressPool, PodLBNode } from '../src/api/types.js';
 import { celEnvironment } from '../src/apiserver/cel.js';
 import { knownFormat } from '../src/apiserver/formats.js';
@@ -536,7 +537,9 @@ describe('DaemonSet', () => {
   });
 
   it('starts the agent with the CLI flags of src/cli/podlb.ts', () => {
-    expect(agent.command).toBeUndefined(); // the image's ENTRYPOINT: node dist/src/cli/podlb.js
+    // The image's ENTRYPOINT (node dist/src/cli/podlb.js, the Dockerfile's) with the agent's V8 flags between.
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*"dist\/src\/cli\/podlb\.js"\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))![1]!) as string[];
+    expect(agent.command).toEqual([entrypoint[0], ...agentNodeFlags(), ...entrypoint.slice(1)]);
     expect(agent.args).toEqual(['agent', '--node-name', '$(NODE_NAME)', '--bird-socket', '/run/bird/bird.ctl', '--bird-config', '/run/bird/bird.conf']);
     expect(agent.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
     // The agent's own parser accepts exactly these arguments (an unknown or misspelt flag throws).

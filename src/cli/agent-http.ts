@@ -3,7 +3,12 @@
 // while /metrics (peer addresses, member counts, error rates) listens on loopback by default,
 // as kube-proxy's metrics do; an operator who scrapes from elsewhere binds it to an address
 // of their choosing (and secures that path) with --metrics-address.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+
+// Not `import ... from 'node:http'`: an ES module import of a builtin builds its namespace from
+// every export, and node:http's lazy WebSocket exports then load Node's bundled copy of undici:
+// 16 MB of RSS in a process that only answers probes (and uses undici from npm for the API).
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface Endpoint {
   address: string;

@@ -25,12 +25,21 @@ const src = (p: string): string => fileURLToPath(new URL(`../${p}`, import.meta.
 describe('agent module graph', () => {
   it('does not load @kubernetes/client-node at run time', () => {
     const reached = packagesReached(src('cli/agent-main.ts'));
-    expect(reached.has('undici')).toBe(true);
+    expect(reached.has('protobufjs')).toBe(true);
     const clientNode = [...reached].filter(([p]) => p.startsWith('@kubernetes/client-node'));
     expect(clientNode.map(([p, from]) => `${p} from ${from}`)).toEqual([]);
   });
 
+  it('loads neither undici’s index nor node:http as an ES module', () => {
+    // undici's index loads fetch, WebSocket, caches and mocks (14 MB of RSS; src/kube/undici-core.ts
+    // takes Agent and request alone); an ES import of node:http loads Node's own bundled undici
+    // (16 MB) through its lazy WebSocket exports.
+    const reached = packagesReached(src('cli/agent-main.ts'));
+    expect([...reached].filter(([p]) => p === 'undici' || p === 'node:http' || p === 'http').map(([p, from]) => `${p} from ${from}`)).toEqual([]);
+  });
+
   it('sees client-node where it is loaded (the controller), so the check above can fail', () => {
     expect(packagesReached(src('controller/main.ts')).has('@kubernetes/client-node')).toBe(true);
+    expect(packagesReached(src('controller/main.ts')).has('node:http')).toBe(true);
   });
 });

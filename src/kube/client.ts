@@ -7,10 +7,11 @@
 // agent about 88 MB. undici's `request` rather than its `fetch`: fetch joins a repeated header
 // into one comma-separated line, which the API server would read as one impersonated group.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { type Dispatcher, request as undiciRequest } from 'undici';
+import type { Dispatcher } from 'undici';
 import { PodlbError } from '../util/errors.js';
 import type { Credentials } from './credentials.js';
 import { credentialsOf, isKubeConfig } from './kubeconfig-credentials.js';
+import { request as undiciRequest } from './undici-core.js';
 
 type HttpMethod = Dispatcher.HttpMethod;
 
@@ -107,7 +108,7 @@ export class KubeClient {
   /** A GET whose body comes back unparsed, in whichever encoding the server chose from `accept`. */
   async getBytes(path: string, query: Query, accept: string, signal?: AbortSignal): Promise<{ contentType: string; body: Uint8Array }> {
     const res = await this.#send('GET', path, { query, accept, ...(signal ? { signal } : {}) });
-    return { contentType: headerValue(res.headers['content-type']), body: new Uint8Array(await res.body.arrayBuffer()) };
+    return { contentType: headerValue(res.headers['content-type']), body: await res.body.bytes() };
   }
 
   /**
@@ -180,7 +181,8 @@ export class KubeClient {
       headersIn = true;
       if (opts.streaming) return res;
       // Buffered here so that the timeout covers the body too.
-      const bytes = Buffer.from(await res.body.arrayBuffer());
+      const read = await res.body.bytes();
+      const bytes = Buffer.from(read.buffer, read.byteOffset, read.byteLength);
       return { ...res, body: bufferedBody(bytes) } as unknown as Dispatcher.ResponseData;
     } catch (err) {
       if (opts.signal?.aborted) throw err;
@@ -229,6 +231,8 @@ function bufferedBody(bytes: Buffer): Dispatcher.ResponseData['body'] {
   const body = {
     text: () => Promise.resolve(bytes.toString('utf8')),
     arrayBuffer: () => Promise.resolve(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
+    // The buffer itself, not a copy: a list page can be megabytes.
+    bytes: () => Promise.resolve(bytes),
     dump: () => Promise.resolve(),
     async *[Symbol.asyncIterator]() {
       yield bytes;

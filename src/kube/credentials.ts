@@ -5,9 +5,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { parse } from 'yaml';
 import { PodlbError } from '../util/errors.js';
+import { Agent } from './undici-core.js';
 
 /** What one request authenticates with. */
 export interface RequestAuth {

@@ -216,7 +216,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     let cont: string | undefined;
     let rv = '';
     for (;;) {
-      let page: WireList;
+      let page: WireList<{ key: string; obj: T; rv: string }>;
       try {
         const res = await this.#client.getBytes(
           this.#o.path,
@@ -224,7 +224,8 @@ export class ResilientInformer<T extends KubernetesObject> {
           this.#o.codec.accept,
           signal,
         );
-        page = this.#decoder(res.contentType).decodeList(res.body);
+        // Transformed as decoded: only what the cache keeps of a page outlives its decoding.
+        page = this.#decoder(res.contentType).decodeList(res.body, (raw) => this.#take(raw));
       } catch (err) {
         // The continue token outlived the server's compaction: only a fresh list is consistent.
         if (cont === undefined || !isExpired(err)) throw err;
@@ -234,10 +235,7 @@ export class ResilientInformer<T extends KubernetesObject> {
         continue;
       }
       this.requests.pages += 1;
-      for (const raw of page.items) {
-        const t = this.#take(raw);
-        items.set(t.key, { obj: t.obj, rv: t.rv });
-      }
+      for (const t of page.items) items.set(t.key, { obj: t.obj, rv: t.rv });
       rv = page.resourceVersion;
       cont = page.continue;
       if (!cont) break;

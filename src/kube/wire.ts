@@ -18,11 +18,11 @@ export interface WireWatchEvent {
   object: WireObject;
 }
 
-export interface WireList {
+export interface WireList<T = WireObject> {
   resourceVersion: string;
   continue?: string;
   remainingItemCount?: number;
-  items: WireObject[];
+  items: T[];
 }
 
 /** Turns the chunks of one watch response into whole events, in order. */
@@ -37,29 +37,47 @@ export interface WireCodec {
   readonly accept: string;
   /** Whether this codec reads a response of this Content-Type. */
   handles(contentType: string): boolean;
-  decodeList(body: Uint8Array): WireList;
+  /**
+   * A list page; `each` (default: keep as is) turns every item into what the list holds as the
+   * item is read, so a caller that keeps little of each never holds the whole decoded page.
+   */
+  decodeList<T = WireObject>(body: Uint8Array, each?: (item: WireObject) => T): WireList<T>;
   watchDecoder(): WatchStreamDecoder;
 }
 
 export const JSON_CONTENT_TYPE = 'application/json';
+
+function page<T>(meta: { resourceVersion?: string; continue?: string; remainingItemCount?: number } | undefined, items: T[]): WireList<T> {
+  return {
+    resourceVersion: meta?.resourceVersion ?? '',
+    ...(meta?.continue ? { continue: meta.continue } : {}),
+    ...(meta?.remainingItemCount !== undefined ? { remainingItemCount: meta.remainingItemCount } : {}),
+    items,
+  };
+}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export const jsonCodec: WireCodec = {
   accept: JSON_CONTENT_TYPE,
   handles: (contentType) => contentType.split(';')[0]!.trim().toLowerCase() === JSON_CONTENT_TYPE,
-  decodeList(body) {
+  decodeList<T = WireObject>(body: Uint8Array, each?: (item: WireObject) => T): WireList<T> {
     const list = JSON.parse(utf8.decode(body)) as {
       metadata?: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
       items?: WireObject[];
     };
-    return {
-      resourceVersion: list.metadata?.resourceVersion ?? '',
-      ...(list.metadata?.continue ? { continue: list.metadata.continue } : {}),
-      ...(list.metadata?.remainingItemCount !== undefined ? { remainingItemCount: list.metadata.remainingItemCount } : {}),
-      items: list.items ?? [],
-    };
+    const raw = list.items ?? [];
+    if (!each) return page(list.metadata, raw as T[]);
+    // JSON.parse builds the whole page at once; each raw item is let go as it is transformed.
+    const items: T[] = [];
+    for (let i = 0; i < raw.length; i++) {
+      const o = raw[i]!;
+      raw[i] = undefined as never;
+      items.push(each(o));
+    }
+    return page(list.metadata, items);
   },
+
   watchDecoder() {
     // The JSON watch stream is one event per line; a line may span chunks.
     const decoder = new TextDecoder('utf-8', { fatal: true });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { daemonSetContainer, expandVars, flagValue, hostPathOf, podContainer } from './daemonset-pod.js';
+import { readFileSync } from 'node:fs';
+import { agentNodeFlags, daemonSetContainer, expandVars, flagValue, hostPathOf, podContainer } from './daemonset-pod.js';
 import type { ImageRoot } from './image-root.js';
 
 const image = (o: Partial<ImageRoot> = {}): ImageRoot => ({
@@ -40,9 +41,10 @@ describe('podContainer (the shipped DaemonSet as a kubelet starts it)', () => {
     expect(() => hostPathOf(c, '/etc/bird/bird.conf')).toThrow(/on no volume/);
   });
 
-  it('agent: args only, so the image’s ENTRYPOINT runs them, with $(NODE_NAME) from the fieldRef', () => {
+  it('agent: the image’s node and script with the manifest’s node flags, its args after, $(NODE_NAME) from the fieldRef', () => {
     const c = podContainer('agent', image(), fields, { 'bird-run': '/b', tmp: '/t' });
-    expect(c.argv.slice(0, 5)).toEqual(['node', 'dist/src/cli/podlb.js', 'agent', '--node-name', 'node1']);
+    const flags = agentNodeFlags();
+    expect(c.argv.slice(0, flags.length + 5)).toEqual(['node', ...flags, 'dist/src/cli/podlb.js', 'agent', '--node-name', 'node1']);
     expect(c.env).toEqual(expect.arrayContaining(['NODE_NAME=node1', 'POD_NAMESPACE=podlb-system']));
     expect(c.binds).toEqual(['/b:/run/bird', '/t:/tmp']);
   });
@@ -55,5 +57,18 @@ describe('podContainer (the shipped DaemonSet as a kubelet starts it)', () => {
   it('refuses a volume the caller does not provide and a container the DaemonSet does not have', () => {
     expect(() => podContainer('agent', image(), fields, { 'bird-run': '/b' })).toThrow(/volume tmp/);
     expect(() => podContainer('nope', image(), fields, {})).toThrow(/no container nope/);
+  });
+});
+
+describe('agentNodeFlags (the V8 settings the agent runs with, in one place)', () => {
+  it('are the DaemonSet agent container’s: a small young generation, sized for memory, no optimizing compilers', () => {
+    expect(agentNodeFlags()).toEqual(expect.arrayContaining(['--max-semi-space-size=1', '--optimize-for-size', '--no-opt', '--no-maglev']));
+    expect(daemonSetContainer('agent').command).toEqual(['node', ...agentNodeFlags(), 'dist/src/cli/podlb.js']);
+  });
+
+  it('start the scale bench’s agent, which reads them rather than a copy', () => {
+    const bench = readFileSync(new URL('../../bench/scale-api.ts', import.meta.url), 'utf8');
+    expect(bench).toMatch(/spawn\(\s*process\.execPath,\s*\[\s*\.\.\.agentNodeFlags\(\),\s*cliPath\(\)/);
+    expect(bench).not.toMatch(/--max-semi-space-size|--optimize-for-size/);
   });
 });

@@ -54,6 +54,17 @@ export function daemonSetContainer(name: string): ContainerSpec {
   return c;
 }
 
+/**
+ * The node options the DaemonSet starts the agent with: its command between `node` and the
+ * script. Whatever starts an agent as production does (the scale bench) takes them from here.
+ */
+export function agentNodeFlags(): string[] {
+  const command = daemonSetContainer('agent').command ?? [];
+  const script = command.findIndex((a) => a.endsWith('cli/podlb.js'));
+  if (command[0] !== 'node' || script < 0) throw new Error(`the agent container's command is not node [flags] …/cli/podlb.js: ${JSON.stringify(command)}`);
+  return command.slice(1, script);
+}
+
 /** Kubernetes' $(VAR) expansion: defined variables are replaced, $$ escapes, the rest stays. */
 export function expandVars(s: string, env: ReadonlyMap<string, string>): string {
   return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => (name === undefined ? '$' : (env.get(name) ?? m)));

@@ -215,6 +215,28 @@ describe('protobufCodec on hand-written bytes', () => {
     expect(protobufCodec.decodeList(body)).toEqual({ resourceVersion: '99', continue: 'next-token', remainingItemCount: 3, items: [expected, expected] });
   });
 
+  it('hands each item to `each` as it is read, in order, and the list holds what `each` returns', () => {
+    const body = envelope('discovery.k8s.io/v1', 'EndpointSliceList', list([slice, slice, slice], cat(str('12', '7'))));
+    const seen: unknown[] = [];
+    const page = protobufCodec.decodeList(body, (raw) => {
+      seen.push(raw);
+      return seen.length;
+    });
+    expect(seen).toEqual([sliceJson, sliceJson, sliceJson]);
+    expect(page).toEqual({ resourceVersion: '7', items: [1, 2, 3] });
+  });
+
+  it('hands each item of a JSON list to `each` the same way', () => {
+    const body = new TextEncoder().encode(JSON.stringify({ metadata: { resourceVersion: '7', continue: 'c' }, items: [sliceJson, nodeJson] }));
+    const seen: unknown[] = [];
+    const page = jsonCodec.decodeList(body, (raw) => {
+      seen.push(structuredClone(raw));
+      return raw.metadata?.name;
+    });
+    expect(seen).toEqual([sliceJson, nodeJson]);
+    expect(page).toEqual({ resourceVersion: '7', continue: 'c', items: [sliceJson.metadata.name, nodeJson.metadata.name] });
+  });
+
   it('decodes the last page of a list: no continue, no remainingItemCount', () => {
     const body = envelope('v1', 'PodList', list([], str('12', '100')));
     expect(protobufCodec.decodeList(body)).toEqual({ resourceVersion: '100', items: [] });

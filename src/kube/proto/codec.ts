@@ -4,7 +4,7 @@
 // protobuf with 406 even when JSON is also acceptable (kubernetes/kubernetes#86253).
 import type { WireCodec, WireList, WireObject, WireWatchEvent, WireWatchEventType } from '../wire.js';
 import { JSON_CONTENT_TYPE } from '../wire.js';
-import { decodeToJson } from './decode.js';
+import { decodeListToJson } from './decode.js';
 import { FrameReader, PROTOBUF_CONTENT_TYPE, ProtobufDecodeError, decodeObject, decodeWatchEvent, typeFor, unwrapUnknown } from './envelope.js';
 import { type ProtoSchema, clientSchema } from './schema.js';
 
@@ -14,16 +14,16 @@ export function isProtobufContentType(contentType: string): boolean {
   return contentType.split(';')[0]!.trim().toLowerCase() === PROTOBUF_CONTENT_TYPE;
 }
 
-export function decodeProtobufList(schema: ProtoSchema, body: Uint8Array): WireList {
+export function decodeProtobufList<T = WireObject>(schema: ProtoSchema, body: Uint8Array, each?: (item: WireObject) => T): WireList<T> {
   const e = unwrapUnknown(schema, body);
   if (!e.kind.endsWith('List')) throw new ProtobufDecodeError(`expected a list, got ${e.apiVersion} ${e.kind}`);
-  const list = decodeToJson(typeFor(schema, e.apiVersion, e.kind), e.raw) as { metadata?: Record<string, unknown>; items?: WireObject[] };
+  const list = decodeListToJson(typeFor(schema, e.apiVersion, e.kind), e.raw, each ?? ((o) => o as T));
   const meta = list.metadata ?? {};
   return {
     resourceVersion: (meta.resourceVersion as string | undefined) ?? '',
     ...(meta.continue ? { continue: meta.continue as string } : {}),
     ...(meta.remainingItemCount !== undefined ? { remainingItemCount: meta.remainingItemCount as number } : {}),
-    items: list.items ?? [],
+    items: list.items,
   };
 }
 
@@ -46,6 +46,6 @@ export function protobufWatchDecoder(schema: ProtoSchema) {
 export const protobufCodec: WireCodec = {
   accept: `${PROTOBUF_CONTENT_TYPE}, ${JSON_CONTENT_TYPE}`,
   handles: isProtobufContentType,
-  decodeList: (body) => decodeProtobufList(clientSchema, body),
+  decodeList: (body, each) => decodeProtobufList(clientSchema, body, each),
   watchDecoder: () => protobufWatchDecoder(clientSchema),
 };

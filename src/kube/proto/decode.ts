@@ -191,9 +191,41 @@ export function readMessage(r: protobuf.Reader, end: number, plan: Plan): Json {
   return out;
 }
 
+function readerOf(bytes: Uint8Array): { r: protobuf.Reader; end: number } {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return { r: protobuf.Reader.create(buf), end: buf.length };
+}
+
 /** Bytes of one message of `type`, in its JSON shape. */
 export function decodeToJson(type: protobuf.Type, bytes: Uint8Array): Json {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  const r = protobuf.Reader.create(buf);
-  return readMessage(r, buf.length, planOf(type));
+  const { r, end } = readerOf(bytes);
+  return readMessage(r, end, planOf(type));
+}
+
+/**
+ * Bytes of a list message of `type` (metadata and items, as every Kubernetes list has): each
+ * item goes through `each` as soon as it is read, so the decoded page is never alive all at
+ * once, only what `each` keeps of it. Other fields of the list are skipped.
+ */
+export function decodeListToJson<T>(type: protobuf.Type, bytes: Uint8Array, each: (item: Json) => T): { metadata: Json | undefined; items: T[] } {
+  const plan = planOf(type);
+  const number = (name: string): number => plan.byNumber.findIndex((f) => f?.name === name);
+  const [metaNo, itemsNo] = [number('metadata'), number('items')];
+  const itemPlan = plan.byNumber[itemsNo]?.message;
+  if (metaNo < 0 || itemPlan === undefined) throw new Error(`${type.fullName} is not a list`);
+  const { r, end } = readerOf(bytes);
+  let metadata: Json | undefined;
+  const items: T[] = [];
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const no = tag >>> 3;
+    if ((tag & 7) !== 2 || (no !== metaNo && no !== itemsNo)) {
+      r.skipType(tag & 7);
+      continue;
+    }
+    const len = r.uint32() + r.pos;
+    if (no === metaNo) metadata = readMessage(r, len, plan.byNumber[metaNo]!.message!);
+    else items.push(each(readMessage(r, len, itemPlan)));
+  }
+  return { metadata, items };
 }
