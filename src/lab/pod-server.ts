@@ -133,13 +133,14 @@ export async function startPod(sb: NetnsSandbox, opts: StartPodOptions): Promise
 async function wireAndServe(sb: NetnsSandbox, opts: StartPodOptions, ns: string, hostIf: string): Promise<SpawnedProcess> {
   const { name, nodeNs, ip, port } = opts;
   const nodeExec = (args: string[]): Promise<string> => sb.exec(nodeNs, 'ip', args);
-  await sb.sysctl(ns, 'net.ipv4.conf.all.rp_filter', '0');
-  await sb.sysctl(ns, 'net.ipv4.conf.default.rp_filter', '0');
+  await sb.sysctls(ns, { 'net.ipv4.conf.all.rp_filter': '0', 'net.ipv4.conf.default.rp_filter': '0' });
   await sb.veth({ ns: nodeNs, ifname: hostIf }, { ns, ifname: 'eth0', addrs: [`${ip}/32`] });
   await Promise.all([
-    sb.sysctl(nodeNs, `net.ipv4.conf.${hostIf}.proxy_arp`, '1'),
-    sb.sysctl(nodeNs, `net.ipv4.neigh.${hostIf}.proxy_delay`, '0'),
-    sb.sysctl(nodeNs, `net.ipv4.conf.${hostIf}.rp_filter`, '0'),
+    sb.sysctls(nodeNs, {
+      [`net.ipv4.conf.${hostIf}.proxy_arp`]: '1',
+      [`net.ipv4.neigh.${hostIf}.proxy_delay`]: '0',
+      [`net.ipv4.conf.${hostIf}.rp_filter`]: '0',
+    }),
     nodeExec(['route', 'add', `${ip}/32`, 'dev', hostIf, 'scope', 'link']),
     sb.exec(ns, 'ip', ['route', 'add', 'default', 'via', POD_GATEWAY, 'dev', 'eth0', 'onlink']),
   ]);
