@@ -52,6 +52,8 @@ interface PodRun {
   lp?: LabPod;
   worker?: ProbeWorker;
   readyTimer?: NodeJS.Timeout;
+  /** A Ready write is under way: like the kubelet's status manager, one status sync per Pod at a time. */
+  readyWriting?: boolean;
 }
 
 export class LabKubelet {
@@ -297,7 +299,10 @@ export class LabKubelet {
 
   /** A gate changed: Ready follows after the kubelet's lag, computed from the Pod as it is then. */
   #scheduleReady(pod: Pod, run: PodRun): void {
-    if ((cond(pod, 'Ready') === 'True') === podReady(pod) || run.readyTimer) return;
+    // While a write is under way, every Pod event would start another for the same Pod: under a
+    // slow API server they piled up by the thousand (each Pod event × each Pod not yet Ready)
+    // and made it slower still. The write re-checks once it is answered.
+    if ((cond(pod, 'Ready') === 'True') === podReady(pod) || run.readyTimer || run.readyWriting) return;
     const lag = this.#lag.min + (this.#lag.max - this.#lag.min) * this.#random();
     run.readyTimer = setTimeout(() => {
       run.readyTimer = undefined;
@@ -311,8 +316,10 @@ export class LabKubelet {
     const want = podReady(latest);
     if ((cond(latest, 'Ready') === 'True') === want) return;
     const ready = readyCondition(latest, cond(latest, 'ContainersReady') === 'True', apiNow());
+    run.readyWriting = true;
+    let written: Pod | undefined;
     try {
-      await this.#client.patch(
+      written = await this.#client.patch<Pod>(
         `/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`,
         { status: { conditions: [ready] } },
         'strategic',
@@ -320,7 +327,13 @@ export class LabKubelet {
       if (want && !this.readyAt.has(latest.metadata.uid ?? '')) this.readyAt.set(latest.metadata.uid ?? '', performance.timeOrigin + performance.now());
     } catch (err) {
       if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err }, 'ready patch failed');
+    } finally {
+      run.readyWriting = false;
     }
+    // A gate that changed while the write was under way (or a failed write) is caught up now;
+    // the server's answer is newer than the cache, which may not have seen this write yet.
+    const after = written ?? this.#current(pod);
+    if (after && !this.#stopped) this.#scheduleReady(after, run);
   }
 
   async #terminate(pod: Pod, run: PodRun | undefined): Promise<void> {
