@@ -2,7 +2,9 @@
 // processes and holds their ContainersReady, then releases them together. Measured: time until
 // every member is in every HAProxy instance and every gate is True, next to HAProxy's own
 // check time (rise × inter) and runtime-API round trips per Pod.
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startLab } from '../src/lab/lab.js';
@@ -16,6 +18,51 @@ import { LAB_BACKEND, LAB_NAMESPACE, labPod } from '../src/lab/objects.js';
 const SETUP_PARALLEL = 8;
 /** Setup only: on a loaded shared machine a Pod POST has taken over 15 s; the measured part keeps the defaults. */
 const SETUP_TIMEOUT_MS = 120_000;
+const SETUP_ATTEMPTS = 5;
+
+/** Milliseconds after `t0` (epoch ms) at which p50 and the last of `times` fall. */
+function spread(times: number[], t0: number): string {
+  if (times.length === 0) return '-';
+  const sorted = times.map((t) => t - t0).sort((a, b) => a - b);
+  return `p50 ${Math.round(sorted[Math.floor(sorted.length / 2)]!)}, last ${Math.round(sorted[sorted.length - 1]!)} (${sorted.length})`;
+}
+
+/**
+ * Where each Pod's wait went, from the agent's own log (debug level for 'member healthy'):
+ * member added → seen healthy on every instance → gate write decided → sent → answered, then
+ * the gate True as the API server's watch shows it (the lab's clock: same machine, epoch ms).
+ */
+function timeline(agentLog: string, t0: number, containersReady: number[], gateTrue: number[]): Record<string, string> {
+  const first = new Map<string, number>();
+  const at: Record<string, number[]> = { added: [], healthy: [], decided: [], sent: [], answered: [] };
+  for (const line of readFileSync(agentLog, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let e: { time: number; msg: string; pod?: string; member?: string; status?: string; queuedMs?: number; patchMs?: number };
+    try {
+      e = JSON.parse(line) as typeof e;
+    } catch {
+      continue; // a line cut short by the agent's stop
+    }
+    if (e.msg === 'member added' && e.pod && !first.has(e.pod)) {
+      first.set(e.pod, e.time);
+      at.added!.push(e.time);
+    } else if (e.msg === 'member healthy on every instance') at.healthy!.push(e.time);
+    else if (e.msg === 'readiness gate set' && e.status === 'True' && e.patchMs !== undefined && e.queuedMs !== undefined) {
+      at.answered!.push(e.time);
+      at.sent!.push(e.time - e.patchMs);
+      at.decided!.push(e.time - e.patchMs - e.queuedMs);
+    }
+  }
+  return {
+    containersReady: spread(containersReady, t0),
+    memberAdded: spread(at.added!, t0),
+    memberHealthySeen: spread(at.healthy!, t0),
+    gateWriteDecided: spread(at.decided!, t0),
+    gatePatchSent: spread(at.sent!, t0),
+    gatePatchAnswered: spread(at.answered!, t0),
+    gateTrueWatched: spread(gateTrue, t0),
+  };
+}
 
 function conditionTrue(pod: Pod, type: string): boolean {
   return pod.status?.conditions?.some((c) => c.type === type && c.status === 'True') === true;
@@ -51,21 +98,24 @@ export async function benchBurst(opts: { pods?: number } = {}): Promise<Record<s
     kc.loadFromString(lab.api.kubeconfigYaml());
     const setup = new KubeClient(kc, { timeoutMs: SETUP_TIMEOUT_MS });
     await mapLimit(names, SETUP_PARALLEL, async (n) => {
-      // One retry after a timeout: the first POST may have been stored (then 409 is success).
+      // Retried after a timeout or a reset connection (the lab process, busy starting Pod
+      // processes, lets idle keep-alive connections lapse): a POST may have been stored, then 409 is success.
       for (let attempt = 0; ; attempt++) {
         try {
           await setup.create<Pod>(`/api/v1/namespaces/${LAB_NAMESPACE}/pods`, labPod(n, 'node1'));
           return;
         } catch (err) {
           if (isConflict(err)) return;
-          if (attempt >= 1) throw err;
+          if (attempt >= SETUP_ATTEMPTS - 1 || !(err as { transient?: boolean }).transient) throw err;
         }
       }
     });
-    await waitFor(`${count} Pods started`, () => (lab.kubelet.held >= count ? true : undefined), 300_000, 100);
+    // Setup: on a shared 2-core machine at load 15, 200 Pod processes took over 5 minutes to start.
+    await waitFor(`${count} Pods started`, () => (lab.kubelet.held >= count ? true : undefined), 900_000, 100);
     const startMs = performance.now() - tStart;
     const tripsBefore = await roundTrips();
     const t0 = performance.now();
+    const t0Epoch = performance.timeOrigin + t0;
     await lab.kubelet.release();
     const released = performance.now();
     const allMembers = await waitFor(
@@ -113,6 +163,14 @@ export async function benchBurst(opts: { pods?: number } = {}): Promise<Record<s
     console.log(`  ratio gates-all-True-after-ContainersReady / HAProxy decision time: ${r.gatesToDecisionRatio} (goal ≤ 1.2)`);
     console.log(`  load average (1 min) at the end          ${r.loadAverage1m}`);
     console.log(`  runtime-API round trips                  ${trips} (${r.roundTripsPerPodPerInstance} per Pod per instance, polls included)`);
+    const logDir = process.env.PODLB_BENCH_LOGDIR;
+    if (logDir) {
+      const epoch = (m: Map<string, number>): number[] => names.flatMap((n) => (m.has(n) ? [performance.timeOrigin + m.get(n)!] : []));
+      const steps = timeline(join(logDir, 'agent-node1.log'), t0Epoch, epoch(containersReady), epoch(gateTrue));
+      console.log('  timeline after release, ms (p50, last):');
+      for (const [step, v] of Object.entries(steps)) console.log(`    ${step.padEnd(22)} ${v}`);
+      Object.assign(r, { timeline: steps });
+    }
     return r;
   } finally {
     await lab.stop();

@@ -32,6 +32,7 @@ export class Agent {
   readonly #kernel: KernelRoutesReconciler | undefined;
   readonly #birdControl: BirdControl | undefined;
   readonly #client: KubeClient;
+  readonly #events: EventRecorder;
 
   constructor(opts: AgentOptions) {
     const o = resolveAgentOptions(opts);
@@ -41,6 +42,7 @@ export class Agent {
     const client = new KubeClient(o.kubeConfig);
     this.#client = client;
     const events = new EventRecorder(client, log, { component: 'podlb-agent', host: nodeName });
+    this.#events = events;
     const signal = (): void => this.#loop.notify();
     this.#informers = new AgentInformers(client, {
       nodeName,
@@ -89,7 +91,8 @@ export class Agent {
       log,
       reconcilers: [this.#members, gates, ...(bgp?.reconcilers ?? []), status],
       snapshot: async () => (this.#informers.synced ? this.#informers.snapshot(await this.#kernel?.gateways(o.now())) : undefined),
-      record: (ev) => events.record(ev),
+      // A burst's 200 Events must not hold up the next run, the one that sees the members healthy.
+      record: (ev) => events.recordLater(ev),
       resyncMs: o.safetyResyncMs,
       onFailure: (component, _error, code) => metrics.reconcileErrors.inc({ component, code }),
       now: o.now,
@@ -138,6 +141,7 @@ export class Agent {
     await this.#loop.stop();
     // Gate writes run beside the loop: let those under way finish before the client goes.
     await this.#gates.close();
+    await this.#events.settled();
     await this.#informers.stop();
     await this.#client.close();
     await this.#members.close();

@@ -82,6 +82,8 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
   readonly #addedAt = new Map<string, number>();
   readonly #containersReadySeenAt = new Map<string, number>();
   #current: MembersRun | undefined;
+  /** Members added here and since seen healthy (logged once). */
+  readonly #seenHealthy = new Set<string>();
 
   constructor(o: LbMembersOptions) {
     this.#o = o;
@@ -186,7 +188,15 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
         'member registered',
       );
     }
+    // When a member added here is first seen healthy on every instance: the LB's part of a gate's latency.
+    for (const [key, view] of outcome.views) {
+      const added = this.#addedAt.get(key);
+      if (!view.healthy || added === undefined || this.#seenHealthy.has(key)) continue;
+      this.#seenHealthy.add(key);
+      this.#o.log.debug({ member: key, sinceAddedMs: Math.round(addedAt - added) }, 'member healthy on every instance');
+    }
     const live = new Set(plan.members.map((x) => memberKey(x.backend, x.name)));
     for (const k of this.#addedAt.keys()) if (!live.has(k)) this.#addedAt.delete(k);
+    for (const k of this.#seenHealthy) if (!live.has(k)) this.#seenHealthy.delete(k);
   }
 }

@@ -46,6 +46,8 @@ interface Queued {
   pod: Pod;
   d: GateDecision;
   key: string;
+  /** performance.now() when a run first decided this write (kept while later runs re-decide it). */
+  decidedAt: number;
 }
 
 export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeStatusContribution> {
@@ -106,7 +108,8 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
         wakeTimes.push(retryAt);
         continue;
       }
-      queue.set(d.pod.uid, { pod, d, key });
+      const before = this.#queue.get(d.pod.uid);
+      queue.set(d.pod.uid, { pod, d, key, decidedAt: before?.key === key ? before.decidedAt : performance.now() });
     }
     this.#queue = queue;
     this.#now = now;
@@ -152,8 +155,9 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
     if (this.#queue.size === 0 && this.#inFlight.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 
-  async #write({ pod, d, key }: Queued, now: number): Promise<void> {
+  async #write({ pod, d, key, decidedAt }: Queued, now: number): Promise<void> {
     const { log, metrics } = this.#o;
+    const sentAt = performance.now();
     try {
       await this.#gates.write(pod, d, now);
       this.#written.set(d.pod.uid, key);
@@ -161,7 +165,9 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
       this.lastWritten.push(d);
       metrics.gateWrites.inc({ status: d.status, reason: d.reason });
       if (d.status === 'True') this.#observeReadiness(d);
-      log.info({ pod: `${d.pod.namespace}/${d.pod.name}`, status: d.status, reason: d.reason }, 'readiness gate set');
+      // How long the write waited for a slot and how long the server took: a gate's latency, split.
+      const timing = { queuedMs: Math.round(sentAt - decidedAt), patchMs: Math.round(performance.now() - sentAt) };
+      log.info({ pod: `${d.pod.namespace}/${d.pod.name}`, status: d.status, reason: d.reason, ...timing }, 'readiness gate set');
       if (d.event)
         this.#settledEvents.push({ object: { apiVersion: 'v1', kind: 'Pod', namespace: d.pod.namespace, name: d.pod.name, uid: d.pod.uid }, ...d.event });
     } catch (err) {

@@ -1,5 +1,6 @@
 // The Event recorder against the in-process API server: one Event per problem however the
-// repeats arrive, counted, and a failed create tried again on the next occurrence.
+// repeats arrive, counted, a failed create tried again on the next occurrence, and background
+// recording that never holds up its caller.
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ beforeAll(async () => {
   client = new KubeClient(kc);
 });
 afterAll(async () => {
+  await client?.close();
   await api?.close();
 });
 
@@ -54,5 +56,32 @@ describe('EventRecorder', () => {
     expect(events('c')).toHaveLength(0);
     await rec.record(ev('c'));
     expect(events('c')).toHaveLength(1);
+  });
+});
+
+describe('EventRecorder.recordLater', () => {
+  it('returns before the write and keeps at most inFlight writes at the server at once', async () => {
+    const LATENCY_MS = 150;
+    const recorder = new EventRecorder(client, log, { component: 'podlb-agent', host: 'n1', inFlight: 2 });
+    const events = () => api.store.list('events', { namespace: 'default' }).items.length;
+    const before = events();
+    api.faults.setLatencyMs(LATENCY_MS);
+    try {
+      const t0 = performance.now();
+      for (let i = 0; i < 6; i++)
+        recorder.recordLater({
+          object: { apiVersion: 'v1', kind: 'Pod', namespace: 'default', name: `burst-${i}`, uid: `u${i}` },
+          type: 'Normal',
+          reason: 'MemberRegistered',
+          message: `member ${i}`,
+        });
+      expect(events()).toBe(before);
+      await recorder.settled();
+      // Six writes two at a time are three server round trips; all six at once would be one.
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(3 * LATENCY_MS);
+      expect(events()).toBe(before + 6);
+    } finally {
+      api.faults.setLatencyMs(0);
+    }
   });
 });

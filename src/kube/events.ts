@@ -3,6 +3,7 @@
 // interval, not one per reconcile. Failing to record an Event never fails a reconcile.
 import type { Logger } from 'pino';
 import type { ObjectRef } from '../api/problem.js';
+import { limiter } from '../util/concurrency.js';
 import type { KubeClient } from './client.js';
 
 export interface EventToRecord {
@@ -20,6 +21,9 @@ interface Seen {
   lastSent: number;
 }
 
+/** Event writes in flight at once per recorder (recordLater). */
+export const EVENT_WRITES_IN_FLIGHT = 2;
+
 export class EventRecorder {
   readonly #client: KubeClient;
   readonly #log: Logger;
@@ -30,8 +34,14 @@ export class EventRecorder {
   readonly #windowMs: number;
   readonly #repeatEveryMs: number;
   readonly #now: () => number;
+  readonly #slot: <R>(fn: () => Promise<R>) => Promise<R>;
+  readonly #pending = new Set<Promise<void>>();
 
-  constructor(client: KubeClient, log: Logger, opts: { component: string; host: string; windowMs?: number; repeatEveryMs?: number; now?: () => number }) {
+  constructor(
+    client: KubeClient,
+    log: Logger,
+    opts: { component: string; host: string; windowMs?: number; repeatEveryMs?: number; now?: () => number; inFlight?: number },
+  ) {
     this.#client = client;
     this.#log = log;
     this.#component = opts.component;
@@ -39,6 +49,22 @@ export class EventRecorder {
     this.#windowMs = opts.windowMs ?? 10 * 60_000;
     this.#repeatEveryMs = opts.repeatEveryMs ?? 60_000;
     this.#now = opts.now ?? Date.now;
+    this.#slot = limiter(opts.inFlight ?? EVENT_WRITES_IN_FLIGHT);
+  }
+
+  /**
+   * Records in the background, at most `inFlight` writes at once: a caller with a burst of
+   * Events (200 Pods registered at once) goes on at once, and Events, best effort, never crowd
+   * out the writes that matter (readiness gates) in the API server's fairness.
+   */
+  recordLater(ev: EventToRecord): void {
+    const write = this.#slot(() => this.record(ev)).finally(() => this.#pending.delete(write));
+    this.#pending.add(write);
+  }
+
+  /** Resolves once every recordLater() so far is done (shutdown, tests). */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
   }
 
   async record(ev: EventToRecord): Promise<void> {

@@ -22,6 +22,7 @@ import type { Topology } from './topology.js';
 import type { LabPod } from './pod-server.js';
 import { apiNow, cond, gracePeriodSeconds, podReady, preStopSeconds, readyCondition } from './pod-status.js';
 import { ProbeWorker, readinessProbeOf, type ReadinessProbe } from './prober.js';
+import { limiter } from '../util/concurrency.js';
 
 export interface LabKubeletOptions {
   /** Lag between a readiness gate turning True (or False) and the kubelet writing Ready, uniform in [min, max]. */
@@ -35,6 +36,14 @@ export interface LabKubeletOptions {
 export const REALISTIC_READY_LAG_MS = { min: 100, max: 300 };
 /** The kubelet's minimum shutdown window after preStop (kuberuntime minimumGracePeriodInSeconds). */
 const MIN_GRACE_AFTER_PRESTOP_MS = 2000;
+/**
+ * Pods whose network and server are being set up at once. Each start is a handful of `ip` and
+ * `sysctl` processes forked from the lab process plus a Node process starting; 200 at once on a
+ * 2-core machine starved each other past the start timeout and stalled the lab's API server
+ * (connect timeouts), so a burst never got to run. A container runtime starts a few at a time
+ * as well; Pods past the bound wait their turn, none is refused.
+ */
+export const POD_STARTS_IN_FLIGHT = 8;
 
 type PodPhase = 'starting' | 'running' | 'terminating' | 'gone';
 
@@ -43,6 +52,8 @@ interface PodRun {
   lp?: LabPod;
   worker?: ProbeWorker;
   readyTimer?: NodeJS.Timeout;
+  /** A Ready write is under way: like the kubelet's status manager, one status sync per Pod at a time. */
+  readyWriting?: boolean;
 }
 
 export class LabKubelet {
@@ -63,6 +74,8 @@ export class LabKubelet {
   readonly readyAt = new Map<string, number>();
   /** While held, started Pods wait for release() before their containers report ready. */
   #hold: { waiters: (() => Promise<void>)[] } | undefined;
+  readonly #startSlot = limiter(POD_STARTS_IN_FLIGHT);
+  readonly #starting = new Set<Promise<void>>();
 
   constructor(client: KubeClient, topo: Topology, log: Logger, opts: LabKubeletOptions = {}) {
     this.#client = client;
@@ -105,6 +118,7 @@ export class LabKubelet {
     }
     await this.#informer.stop();
     await this.#queue;
+    await Promise.all(this.#starting);
   }
 
   #kick(): void {
@@ -124,7 +138,7 @@ export class LabKubelet {
     // Host-network Pods (the podlb agent's own) are run by the lab itself, not as lab Pods.
     const pods = this.#informer.list().filter((p) => p.spec.nodeName && this.#nodes.has(p.spec.nodeName) && !(p.spec as { hostNetwork?: boolean }).hostNetwork);
     const seen = new Set<string>();
-    // Pods start concurrently (a real kubelet does too); termination runs in the background.
+    // Pods start concurrently, up to POD_STARTS_IN_FLIGHT at once; termination runs in the background.
     await Promise.all(
       pods.map(async (pod) => {
         const uid = pod.metadata.uid ?? '';
@@ -135,7 +149,10 @@ export class LabKubelet {
           return;
         }
         if (!run) {
-          await this.#startPod(pod);
+          // Not awaited: a Pod waiting for a start slot must not hold up the Ready writes of
+          // Pods already running (the next sync sees it as 'starting' and leaves it be).
+          const start = this.#startPod(pod).finally(() => this.#starting.delete(start));
+          this.#starting.add(start);
           return;
         }
         if (run.phase === 'running') this.#scheduleReady(pod, run);
@@ -160,8 +177,23 @@ export class LabKubelet {
       // The sandbox's address is reported before the container runs, as a kubelet does: the
       // EndpointSlice lists the Pod (not ready) before its containers are ready.
       let sandboxWritten: Promise<void> = Promise.resolve();
-      run.lp = await this.#topo.addPod(pod.spec.nodeName!, name, port, { onNetworkReady: (ip) => (sandboxWritten = this.#sandboxReady(pod, ip)) });
-      await sandboxWritten;
+      const lp = await this.#startSlot(async () => {
+        // Stopped while waiting for a slot: nothing more is started.
+        if (this.#stopped) return undefined;
+        const started = await this.#topo.addPod(pod.spec.nodeName!, name, port, { onNetworkReady: (ip) => (sandboxWritten = this.#sandboxReady(pod, ip)) });
+        await sandboxWritten;
+        return started;
+      });
+      if (!lp) {
+        this.#runs.delete(uid);
+        return;
+      }
+      run.lp = lp;
+      // Deleted while it started: terminate() and kill() found no server to stop, so stop it here.
+      if (run.phase !== 'starting') {
+        await this.#topo.removePod(name, { graceful: false }).catch(() => undefined);
+        return;
+      }
       const hold = this.#hold;
       if (hold) {
         // Held: the status is written when release() runs this step, for every held Pod at
@@ -267,7 +299,10 @@ export class LabKubelet {
 
   /** A gate changed: Ready follows after the kubelet's lag, computed from the Pod as it is then. */
   #scheduleReady(pod: Pod, run: PodRun): void {
-    if ((cond(pod, 'Ready') === 'True') === podReady(pod) || run.readyTimer) return;
+    // While a write is under way, every Pod event would start another for the same Pod: under a
+    // slow API server they piled up by the thousand (each Pod event × each Pod not yet Ready)
+    // and made it slower still. The write re-checks once it is answered.
+    if ((cond(pod, 'Ready') === 'True') === podReady(pod) || run.readyTimer || run.readyWriting) return;
     const lag = this.#lag.min + (this.#lag.max - this.#lag.min) * this.#random();
     run.readyTimer = setTimeout(() => {
       run.readyTimer = undefined;
@@ -281,8 +316,10 @@ export class LabKubelet {
     const want = podReady(latest);
     if ((cond(latest, 'Ready') === 'True') === want) return;
     const ready = readyCondition(latest, cond(latest, 'ContainersReady') === 'True', apiNow());
+    run.readyWriting = true;
+    let written: Pod | undefined;
     try {
-      await this.#client.patch(
+      written = await this.#client.patch<Pod>(
         `/api/v1/namespaces/${latest.metadata.namespace ?? 'default'}/pods/${latest.metadata.name}/status`,
         { status: { conditions: [ready] } },
         'strategic',
@@ -290,7 +327,13 @@ export class LabKubelet {
       if (want && !this.readyAt.has(latest.metadata.uid ?? '')) this.readyAt.set(latest.metadata.uid ?? '', performance.timeOrigin + performance.now());
     } catch (err) {
       if (!isNotFound(err)) this.#log.warn({ pod: latest.metadata.name, err }, 'ready patch failed');
+    } finally {
+      run.readyWriting = false;
     }
+    // A gate that changed while the write was under way (or a failed write) is caught up now;
+    // the server's answer is newer than the cache, which may not have seen this write yet.
+    const after = written ?? this.#current(pod);
+    if (after && !this.#stopped) this.#scheduleReady(after, run);
   }
 
   async #terminate(pod: Pod, run: PodRun | undefined): Promise<void> {

@@ -37,6 +37,19 @@ export async function run(cmd: string, args: string[], opts: { timeoutMs?: numbe
   }
 }
 
+/**
+ * argv of `cmd` run in network namespace `ns`. `ip -n` switches only the network namespace;
+ * `ip netns exec` also makes a mount namespace and remounts /sys for every command.
+ */
+export function nsCommand(ns: string, cmd: string, args: readonly string[]): string[] {
+  return cmd === 'ip' ? ['ip', '-n', ns, ...args] : ['ip', 'netns', 'exec', ns, cmd, ...args];
+}
+
+/** argv setting several sysctl keys in `ns` in one process. */
+export function sysctlCommand(ns: string, settings: Record<string, string>): string[] {
+  return nsCommand(ns, 'sysctl', ['-qw', ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)]);
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -159,28 +172,49 @@ export class NetnsSandbox {
    * to be unique per namespace), addresses added and links up. Address args are CIDRs.
    */
   async veth(a: { ns: string; ifname: string; addrs?: string[] }, b: { ns: string; ifname: string; addrs?: string[] }): Promise<void> {
+    await this.shell(this.vethCommands(a, b));
+  }
+
+  /** veth()'s commands, for a caller that runs them in one shell() with others. */
+  vethCommands(a: { ns: string; ifname: string; addrs?: string[] }, b: { ns: string; ifname: string; addrs?: string[] }): string[][] {
     const tmpA = `pv${randomBytes(5).toString('hex')}`;
     const tmpB = `pv${randomBytes(5).toString('hex')}`;
-    await run('ip', ['link', 'add', tmpA, 'netns', a.ns, 'type', 'veth', 'peer', 'name', tmpB, 'netns', b.ns]);
+    const cmds = [['ip', 'link', 'add', tmpA, 'netns', a.ns, 'type', 'veth', 'peer', 'name', tmpB, 'netns', b.ns]];
     for (const [end, tmp] of [
       [a, tmpA],
       [b, tmpB],
     ] as const) {
-      await this.exec(end.ns, 'ip', ['link', 'set', tmp, 'name', end.ifname]);
+      cmds.push(nsCommand(end.ns, 'ip', ['link', 'set', tmp, 'name', end.ifname]));
       for (const addr of end.addrs ?? []) {
         const args = addr.includes(':') ? ['-6', 'addr', 'add', addr, 'dev', end.ifname, 'nodad'] : ['addr', 'add', addr, 'dev', end.ifname];
-        await this.exec(end.ns, 'ip', args);
+        cmds.push(nsCommand(end.ns, 'ip', args));
       }
-      await this.exec(end.ns, 'ip', ['link', 'set', end.ifname, 'up']);
+      cmds.push(nsCommand(end.ns, 'ip', ['link', 'set', end.ifname, 'up']));
     }
+    return cmds;
+  }
+
+  /**
+   * Commands (argv lists) in one shell, in order, stopping at the first failure: one fork of
+   * this (large) process instead of one per command, which a 200-Pod lab pays per Pod.
+   */
+  shell(commands: readonly (readonly string[])[], opts: { timeoutMs?: number } = {}): Promise<string> {
+    const quote = (a: string): string => `'${a.replaceAll("'", `'\\''`)}'`;
+    return run('sh', ['-ec', commands.map((c) => c.map(quote).join(' ')).join('\n')], opts);
   }
 
   exec(ns: string, cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<string> {
-    return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+    const [bin, ...rest] = nsCommand(ns, cmd, args);
+    return run(bin!, rest, opts);
   }
 
   async sysctl(ns: string, key: string, value: string): Promise<void> {
-    await this.exec(ns, 'sysctl', ['-qw', `${key}=${value}`]);
+    await this.sysctls(ns, { [key]: value });
+  }
+
+  /** Several keys in one process. */
+  async sysctls(ns: string, settings: Record<string, string>): Promise<void> {
+    await this.shell([sysctlCommand(ns, settings)]);
   }
 
   /** A long-running process inside `ns` (or the root namespace when ns is null), killed by cleanup(). */

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run, waitFor, type NetnsSandbox, type SpawnedProcess } from './netns.js';
+import { nsCommand, run, sysctlCommand, waitFor, type NetnsSandbox, type SpawnedProcess } from './netns.js';
 
 export interface LabPod {
   name: string;
@@ -132,16 +132,17 @@ export async function startPod(sb: NetnsSandbox, opts: StartPodOptions): Promise
 
 async function wireAndServe(sb: NetnsSandbox, opts: StartPodOptions, ns: string, hostIf: string): Promise<SpawnedProcess> {
   const { name, nodeNs, ip, port } = opts;
-  const nodeExec = (args: string[]): Promise<string> => sb.exec(nodeNs, 'ip', args);
-  await sb.sysctl(ns, 'net.ipv4.conf.all.rp_filter', '0');
-  await sb.sysctl(ns, 'net.ipv4.conf.default.rp_filter', '0');
-  await sb.veth({ ns: nodeNs, ifname: hostIf }, { ns, ifname: 'eth0', addrs: [`${ip}/32`] });
-  await Promise.all([
-    sb.sysctl(nodeNs, `net.ipv4.conf.${hostIf}.proxy_arp`, '1'),
-    sb.sysctl(nodeNs, `net.ipv4.neigh.${hostIf}.proxy_delay`, '0'),
-    sb.sysctl(nodeNs, `net.ipv4.conf.${hostIf}.rp_filter`, '0'),
-    nodeExec(['route', 'add', `${ip}/32`, 'dev', hostIf, 'scope', 'link']),
-    sb.exec(ns, 'ip', ['route', 'add', 'default', 'via', POD_GATEWAY, 'dev', 'eth0', 'onlink']),
+  // One shell for the whole wiring: each command run from here is a fork of the lab process.
+  await sb.shell([
+    sysctlCommand(ns, { 'net.ipv4.conf.all.rp_filter': '0', 'net.ipv4.conf.default.rp_filter': '0' }),
+    ...sb.vethCommands({ ns: nodeNs, ifname: hostIf }, { ns, ifname: 'eth0', addrs: [`${ip}/32`] }),
+    sysctlCommand(nodeNs, {
+      [`net.ipv4.conf.${hostIf}.proxy_arp`]: '1',
+      [`net.ipv4.neigh.${hostIf}.proxy_delay`]: '0',
+      [`net.ipv4.conf.${hostIf}.rp_filter`]: '0',
+    }),
+    nsCommand(nodeNs, 'ip', ['route', 'add', `${ip}/32`, 'dev', hostIf, 'scope', 'link']),
+    nsCommand(ns, 'ip', ['route', 'add', 'default', 'via', POD_GATEWAY, 'dev', 'eth0', 'onlink']),
   ]);
 
   opts.onNetworkReady?.(ip);
