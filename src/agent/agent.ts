@@ -29,6 +29,7 @@ export class Agent {
   readonly #loop: ReconcileLoop<AgentSnapshot, NodeStatusContribution>;
   readonly #members: LbMembersReconciler;
   readonly #gates: ReadinessGatesReconciler;
+  readonly #status: NodeStatusReconciler;
   readonly #kernel: KernelRoutesReconciler | undefined;
   readonly #birdControl: BirdControl | undefined;
   readonly #client: KubeClient;
@@ -86,7 +87,13 @@ export class Agent {
     const statusWriter = new NodeStatusWriter(client, nodeName, child('status'), { now: o.now, random });
     // Status order as it has always been: sessions (BGPReady) and config first, members last.
     const contributors = ['bgpStatus', 'bird', 'kernel', 'members'];
-    const status = new NodeStatusReconciler({ writer: statusWriter, contributions: () => contributors.map((name) => this.#loop.statusOf(name)), metrics });
+    const status = new NodeStatusReconciler({
+      writer: statusWriter,
+      contributions: () => contributors.map((name) => this.#loop.statusOf(name)),
+      metrics,
+      wake: signal,
+    });
+    this.#status = status;
     this.#loop = new ReconcileLoop<AgentSnapshot, NodeStatusContribution>({
       log,
       reconcilers: [this.#members, gates, ...(bgp?.reconcilers ?? []), status],
@@ -141,6 +148,7 @@ export class Agent {
     await this.#loop.stop();
     // Gate writes run beside the loop: let those under way finish before the client goes.
     await this.#gates.close();
+    await this.#status.settled();
     await this.#events.settled();
     await this.#informers.stop();
     await this.#client.close();

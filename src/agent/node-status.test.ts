@@ -59,6 +59,7 @@ describe('NodeStatusReconciler', () => {
     const r = new NodeStatusReconciler({ writer: new NodeStatusWriter(client, 'ns-rec', log), contributions: () => parts, metrics: new AgentMetrics() });
     const res = await r.reconcile({ node: undefined } as AgentSnapshot, Date.parse('2026-12-06T10:00:00Z'));
     expect(res).toEqual({});
+    await r.settled();
     const stored = api.store.get('podlbnodes', 'ns-rec') as { status: { members: unknown; conditions: { type: string; reason: string }[] } };
     expect(stored.status.members).toEqual({ registered: 0, healthy: 0, draining: 0 });
     expect(stored.status.conditions.map((c) => `${c.type}/${c.reason}`)).toEqual(['KernelRoutesSynced/NetlinkUnavailable']);
@@ -94,17 +95,68 @@ describe('NodeStatusReconciler', () => {
       metrics: new AgentMetrics(),
     });
     await r.reconcile({ node: undefined } as AgentSnapshot, now);
+    await r.settled();
     expect(counting.writes).toEqual(['POST /apis/podlb.io/v1alpha1/podlbnodes', 'PATCH /apis/podlb.io/v1alpha1/podlbnodes/ns-idle/status']);
     for (let i = 0; i < 30; i++) {
       now += 2_000;
       await r.reconcile({ node: undefined } as AgentSnapshot, now);
+      await r.settled();
     }
     expect(counting.writes, counting.writes.join('\n')).toHaveLength(2);
     // A real change is written, with the condition's transition time of that run.
     parts[2] = { fields: { members: { registered: 4, healthy: 3, draining: 0 } } };
     await r.reconcile({ node: undefined } as AgentSnapshot, now);
+    await r.settled();
     expect(counting.writes).toHaveLength(3);
     const stored = api.store.get('podlbnodes', 'ns-idle') as { status: { conditions: { lastTransitionTime: string }[] } };
     expect(stored.status.conditions[0]!.lastTransitionTime).toBe('2026-12-06T10:00:00.000Z');
+  });
+
+  it('a run does not wait for a slow write; runs meanwhile fold into one more write; a failure wakes the loop and its Event comes with the next run', async () => {
+    class CountingClient extends KubeClient {
+      patches = 0;
+      override patch<T>(path: string, body: unknown, type: Parameters<KubeClient['patch']>[2]): Promise<T> {
+        this.patches += 1;
+        return super.patch<T>(path, body, type);
+      }
+    }
+    const counting = new CountingClient(adminKubeConfig(api));
+    let registered = 0;
+    let wakes = 0;
+    const r = new NodeStatusReconciler({
+      writer: new NodeStatusWriter(counting, 'ns-beside', log),
+      contributions: () => [{ fields: { members: { registered, healthy: 0, draining: 0 } } }],
+      metrics: new AgentMetrics(),
+      wake: () => (wakes += 1),
+    });
+    const snap = { node: undefined } as AgentSnapshot;
+    await r.reconcile(snap, Date.now());
+    await r.settled();
+    expect(counting.patches).toBe(1);
+    api.faults.setLatencyMs(300);
+    try {
+      const t0 = performance.now();
+      for (let i = 1; i <= 5; i++) {
+        registered = i;
+        await r.reconcile(snap, Date.now());
+      }
+      expect(performance.now() - t0).toBeLessThan(250);
+      await r.settled();
+    } finally {
+      api.faults.setLatencyMs(0);
+    }
+    // The first of the five started a write; the other four folded into one, with the latest.
+    expect(counting.patches).toBe(3);
+    expect((api.store.get('podlbnodes', 'ns-beside') as { status: { members: { registered: number } } }).status.members.registered).toBe(5);
+    expect(wakes).toBe(0);
+    registered = 6;
+    api.faults.failNext({ count: 1, status: 500, match: (m, p) => m === 'PATCH' && p.includes('ns-beside') });
+    await r.reconcile(snap, Date.now());
+    await r.settled();
+    expect(wakes).toBe(1);
+    const next = await r.reconcile(snap, Date.now());
+    expect(next.events?.map((e) => e.reason)).toEqual(['StatusWriteFailed']);
+    expect(next.nextWakeAt).toBeGreaterThan(Date.now() - 1000);
+    await r.settled();
   });
 });
