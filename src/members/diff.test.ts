@@ -73,6 +73,8 @@ function describeAction(a: MemberAction): string {
       return `remove ${a.member.address} ${a.reason}`;
     case 'repair':
       return `repair ${a.member.address}`;
+    case 'hold':
+      return `hold ${a.member.address}`;
   }
 }
 
@@ -259,7 +261,7 @@ function applied(observed: readonly ObservedMember[], actions: readonly MemberAc
   const byKey = new Map(observed.map((o) => [memberKey(o.backend, o.name), o]));
   for (const a of actions) {
     if (a.kind === 'remove') byKey.delete(a.key);
-    else if (a.kind === 'drain') byKey.set(a.key, { ...a.member, admin: 'drain' });
+    else if (a.kind === 'drain' || a.kind === 'hold') byKey.set(a.key, { ...a.member, admin: 'drain' });
     else if (a.kind === 'enable') byKey.set(a.key, { ...a.member, admin: 'ready' });
     else
       byKey.set(a.key, {
@@ -267,7 +269,7 @@ function applied(observed: readonly ObservedMember[], actions: readonly MemberAc
         name: a.desired.name,
         address: a.desired.address,
         port: a.desired.port,
-        admin: 'ready',
+        admin: a.desired.state === 'warming' ? 'drain' : 'ready',
         health: 'pending',
         detail: '',
       });
