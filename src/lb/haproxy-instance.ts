@@ -5,7 +5,9 @@
 // - `add server` starts the server in maintenance; `enable health` is required or `check`
 //   does nothing; after `enable server` the server is UP and takes traffic before any check
 //   ran. Sending `add …; enable health; enable server; set server … health down` as ONE line
-//   keeps it DOWN until `rise` checks passed.
+//   keeps it DOWN until `rise` checks passed. `set server … state drain` in place of `enable
+//   server` leaves maintenance as well: checks run (DRAIN, L7OK once they pass) and no new
+//   request reaches the server until `state ready` (pre-registration's warm add).
 // - `del server` answers "Only servers in maintenance mode can be deleted." unless disabled,
 //   and "Server still has connections attached to it, cannot remove it." while sessions are
 //   open: removeMember then runs `shutdown sessions server` (the drain window is over when
