@@ -110,7 +110,7 @@ function setup() {
     await gates.reconcile(snap, now);
     return snap;
   };
-  return { timeline, lb, held, gates, members, run, wakes: () => wakes };
+  return { timeline, lb, held, gates, members, metrics, run, wakes: () => wakes };
 }
 
 describe('pre-registration (agent reconcilers, run by run)', () => {
@@ -155,6 +155,10 @@ describe('pre-registration (agent reconcilers, run by run)', () => {
     await t.run(pod('p1', { ip: IP, containersReady: true, gateStatus: 'True', gateReason: 'LoadBalancerHealthy' }));
     expect(t.lb.only()?.admin).toBe('ready');
     expect(t.timeline.filter((e) => e.startsWith('lb'))).toEqual(['lb add warm', 'lb enable', 'lb drain', 'lb enable']);
+    // Registered before its containers were ready: one registration, of no latency.
+    const registration = await t.metrics.registrationSeconds.get();
+    expect(registration.values.find((v) => v.metricName === 'podlb_member_registration_seconds_count')?.value).toBe(1);
+    expect(registration.values.find((v) => v.metricName === 'podlb_member_registration_seconds_sum')?.value).toBe(0);
   });
 
   it('a failed gate True write lets no traffic in; the retry that succeeds does', async () => {
