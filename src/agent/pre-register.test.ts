@@ -47,7 +47,10 @@ function memoryLb(timeline: string[]) {
     close: async () => undefined,
   };
   const only = (): ObservedMember | undefined => [...servers.values()][0];
-  return { inst, only, setHealth: (health: ObservedMember['health']) => servers.forEach((s, k) => servers.set(k, { ...s, health })) };
+  const setHealth = (health: ObservedMember['health']): void => {
+    for (const [k, s] of servers) servers.set(k, { ...s, health });
+  };
+  return { inst, only, setHealth };
 }
 
 /** Gate writes that wait until the test settles them, each logged in the timeline. */
