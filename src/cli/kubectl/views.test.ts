@@ -322,7 +322,9 @@ describe('explain', () => {
       ],
       classes: [lbClass()],
     });
-    expect(v.pods[0]!.lb).toEqual([{ member: name, state: 'Warming', instance: 'unix:///run/haproxy.sock', admin: 'drain', health: 'healthy', detail: 'DRAIN, L7OK' }]);
+    expect(v.pods[0]!.lb).toEqual([
+      { member: name, state: 'Warming', instance: 'unix:///run/haproxy.sock', admin: 'drain', health: 'healthy', detail: 'DRAIN, L7OK' },
+    ]);
     const text = renderExplain(v, NOW);
     expect(text).toMatch(/^POD\s+MEMBER\s+STATE\s+LB INSTANCE\s+ADMIN\s+HEALTH\s+CHECK$/m);
     expect(text).toMatch(new RegExp(`^w\\s+${name}\\s+Warming\\s+unix:///run/haproxy\\.sock\\s+drain\\s+healthy\\s+DRAIN, L7OK$`, 'm'));
