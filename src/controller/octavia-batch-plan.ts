@@ -161,17 +161,19 @@ export function planPool(o: PoolPlanInput): PoolPlan {
   const repairs: PoolPlan['repairs'] = [];
   for (const a of actions) {
     if (a.kind === 'remove') remove.add(a.member.name);
-    else if (a.kind === 'drain') weight.set(a.member.name, 0);
+    else if (a.kind === 'drain' || a.kind === 'hold') weight.set(a.member.name, 0);
     else if (a.kind === 'enable') weight.set(a.member.name, 1);
     else if (a.kind === 'repair') {
       // Listed again as wanted, the member is updated in place: PENDING_UPDATE, reprogrammed
       // with the whole pool, ACTIVE (octavia-batch.ts). A delete and a create would take two
-      // lock cycles, since one batch matches a member by address and port.
-      weight.set(a.member.name, 1);
+      // lock cycles, since one batch matches a member by address and port. A warming member is
+      // repaired warm: at weight 0 until its gate is True.
+      weight.set(a.member.name, a.desired.state === 'warming' ? 0 : 1);
       repairs.push(a);
     } else {
       const node = parseMemberName(a.desired.name)?.node ?? '';
-      add.push({ node, name: a.desired.name, address: a.desired.address, port: a.desired.port });
+      // A warming member joins at weight 0: health-checked, no traffic until its Pod's gate is True.
+      add.push({ node, name: a.desired.name, address: a.desired.address, port: a.desired.port, weight: a.desired.state === 'warming' ? 0 : 1 });
     }
   }
   return { changes: { remove, weight, add }, actions, waits, desired: desiredAll, repairs, repairWaits };

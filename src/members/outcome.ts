@@ -30,7 +30,8 @@ export interface MemberOutcome {
   /** Per member key, what each instance reported in this run (instances not read are absent). */
   details: Map<string, InstanceMemberState[]>;
   instances: InstanceStatus[];
-  counts: { registered: number; healthy: number; draining: number };
+  /** registered and healthy: members taking traffic (or about to); warming: registered, taking none yet. */
+  counts: { registered: number; healthy: number; draining: number; warming: number };
   /** Earliest time (ms) the reconciler needs to run again: a drain window ends, a retry is due. */
   nextWakeAt?: number;
   events: EventToRecord[];
@@ -46,4 +47,18 @@ export function podObj(m: DesiredMember): ObjectRef {
 /** The Service an Event about a backend is on. */
 export function serviceObj(m: DesiredMember): ObjectRef {
   return { apiVersion: 'v1', kind: 'Service', namespace: m.service.namespace, name: m.service.name };
+}
+
+/** The Event on a member's Pod once every instance has it: a warming one says it takes no traffic yet. */
+export function registeredEvent(m: DesiredMember, className: string): EventToRecord {
+  const where = `${m.address}:${m.port} in ${m.backend} (class ${className})`;
+  return {
+    object: podObj(m),
+    type: 'Normal',
+    reason: 'MemberRegistered',
+    message:
+      m.state === 'warming'
+        ? `Registered ${where} taking no traffic, health-checked while the Pod starts; it takes traffic once the containers are ready and every instance reports it healthy`
+        : `Registered ${where}; the readiness gate turns True when every instance reports it healthy`,
+  };
 }

@@ -4,7 +4,8 @@ import { parseServiceBinding, parseLbClass } from './binding.js';
 import { NODE, lbClass, pod, service, slice, type Ep } from '../../testkit/member-fixtures.js';
 
 describe('planMembers: which endpoints become members (design §4.1)', () => {
-  it.each<{ name: string; ep: Ep; p: Parameters<typeof pod>[1] | null; want: 'active' | 'kept' | 'draining' | 'none' }>([
+  // want: with spec.readiness.preRegister false (today's rules); pre: with it on (default), when it differs.
+  it.each<{ name: string; ep: Ep; p: Parameters<typeof pod>[1] | null; want: Want; pre?: Want }>([
     { name: 'ready endpoint on this node', ep: { pod: 'p1', ip: '10.244.1.10', ready: true }, p: {}, want: 'active' },
     { name: 'ready unset counts as ready', ep: { pod: 'p1', ip: '10.244.1.10' }, p: {}, want: 'active' },
     { name: 'other node', ep: { pod: 'p1', ip: '10.244.2.10', node: 'node-b', ready: true }, p: { node: 'node-b' }, want: 'none' },
@@ -14,10 +15,17 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
       p: { containersReady: true, gateStatus: 'False' },
       want: 'active',
+      pre: 'warming',
     },
-    { name: 'gate condition not written yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true }, want: 'active' },
+    {
+      name: 'gate condition not written yet',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
+      p: { containersReady: true },
+      want: 'active',
+      pre: 'warming',
+    },
     // Not ready for a reason of the Pod's own, not terminating: kept if registered, never added.
-    { name: 'containers not ready', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false }, want: 'kept' },
+    { name: 'containers not ready', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false }, want: 'kept', pre: 'warming' },
     {
       name: 'not gated by us, containers not ready',
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
@@ -35,6 +43,7 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
       p: { containersReady: true, otherGate: 'False' },
       want: 'kept',
+      pre: 'warming',
     },
     // The kubelet sets Ready 100-300 ms after the gate turns True; the slice lags behind it.
     {
@@ -54,18 +63,21 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
       p: { containersReady: true, gateStatus: 'True', otherGate: 'False' },
       want: 'kept',
+      pre: 'warming',
     },
     {
       name: 'gate True (latched), readiness probe failing later',
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
       p: { containersReady: false, gateStatus: 'True' },
       want: 'kept',
+      pre: 'warming',
     },
     {
       name: 'gate False, containers turned not ready while registering',
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
       p: { containersReady: false, gateStatus: 'False' },
       want: 'kept',
+      pre: 'warming',
     },
     {
       name: 'gate True, endpoint terminating',
@@ -78,28 +90,83 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
       p: { containersReady: true, otherGate: 'True' },
       want: 'active',
+      pre: 'warming',
     },
     { name: 'endpoint terminating', ep: { pod: 'p1', ip: '10.244.1.10', ready: false, terminating: true }, p: { containersReady: true }, want: 'draining' },
     { name: 'pod has deletionTimestamp, slice not updated yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: true }, p: { deleting: true }, want: 'draining' },
-  ])('$name → $want', ({ ep, p, want }) => {
+    // The containers restarted; the kubelet has not set Ready False yet, nor the slice followed.
+    {
+      name: 'gate True (latched), containers restarted, slice still ready',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: true },
+      p: { containersReady: false, gateStatus: 'True' },
+      want: 'active',
+      pre: 'warming',
+    },
+    { name: 'starting: no condition yet, has an IP', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: {}, want: 'kept', pre: 'warming' },
+  ])('$name → $want (pre-registration: $pre)', ({ ep, p, want, pre }) => {
     const pods = p === null ? [] : [pod('p1', { ip: ep.ip, ...p })];
-    const plan = planMembers({ nodeName: NODE, pods, services: [service()], endpointSlices: [slice([ep])], classes: [lbClass()] });
-    expect(plan.problems).toEqual([]);
-    if (want === 'none') expect(plan.members).toEqual([]);
-    else {
-      expect(plan.members).toHaveLength(1);
-      expect(plan.members[0]).toMatchObject({
-        state: want === 'kept' ? 'active' : want,
-        address: ep.ip,
-        port: 8080,
-        backend: 'ads.bidder.http',
-        name: `podlb_${NODE}_${ep.ip}_8080`,
-        drainSeconds: 30,
+    for (const [preRegister, expected] of [
+      [false, want],
+      [true, pre ?? want],
+    ] as const) {
+      const plan = planMembers({
+        nodeName: NODE,
+        pods,
+        services: [service()],
+        endpointSlices: [slice([ep])],
+        classes: [lbClass({ readiness: { preRegister } })],
       });
-      expect(plan.members[0]!.keepOnly).toBe(want === 'kept' ? true : undefined);
+      expectDecision(plan, ep, expected);
     }
   });
 
+  it('a gate this agent wrote True lets a warming member take traffic before the Pod cache shows it', () => {
+    const ep: Ep = { pod: 'p1', ip: '10.244.1.10', ready: false };
+    const pods = [pod('p1', { ip: ep.ip, containersReady: true, gateStatus: 'False' })];
+    const snap = { nodeName: NODE, pods, services: [service()], endpointSlices: [slice([ep])], classes: [lbClass()] };
+    expectDecision(planMembers(snap), ep, 'warming');
+    expectDecision(planMembers({ ...snap, gateOpened: (uid) => uid === 'uid-p1' }), ep, 'active');
+    expectDecision(planMembers({ ...snap, gateOpened: (uid) => uid === 'uid-other' }), ep, 'warming');
+    // Opened, but the containers are not ready (they restarted since): still no traffic.
+    const restarted = [pod('p1', { ip: ep.ip, containersReady: false, gateStatus: 'False' })];
+    expectDecision(planMembers({ ...snap, pods: restarted, gateOpened: () => true }), ep, 'warming');
+  });
+
+  it('two Services sharing a backend: an active view of the member wins over a warming one', () => {
+    const ep: Ep = { pod: 'p1', ip: '10.244.1.10', ready: false };
+    const other = service({ 'podlb.io/backend': 'ads.bidder.http' }, { name: 'bidder2' });
+    const pods = [pod('p1', { ip: ep.ip, containersReady: true, gateStatus: 'False' })];
+    const plan = planMembers({
+      nodeName: NODE,
+      pods,
+      services: [service(), other],
+      endpointSlices: [slice([ep]), slice([{ ...ep, ready: true }], { service: 'bidder2' })],
+      classes: [lbClass()],
+    });
+    expect(plan.members.map((m) => m.state)).toEqual(['active']);
+  });
+});
+
+type Want = 'active' | 'kept' | 'warming' | 'draining' | 'none';
+
+function expectDecision(plan: ReturnType<typeof planMembers>, ep: Ep, want: Want): void {
+  expect(plan.problems).toEqual([]);
+  if (want === 'none') expect(plan.members).toEqual([]);
+  else {
+    expect(plan.members).toHaveLength(1);
+    expect(plan.members[0]).toMatchObject({
+      state: want === 'kept' ? 'active' : want,
+      address: ep.ip,
+      port: 8080,
+      backend: 'ads.bidder.http',
+      name: `podlb_${NODE}_${ep.ip}_8080`,
+      drainSeconds: 30,
+    });
+    expect(plan.members[0]!.keepOnly).toBe(want === 'kept' ? true : undefined);
+  }
+}
+
+describe('planMembers: the rest', () => {
   it("a tenant who writes an EndpointSlice cannot register an address that is not its Pod's own", () => {
     // The endpoint names the tenant's own Pod, on this node, but points at the API server's
     // Service IP; a second endpoint in the same slice is honest.
@@ -216,89 +283,6 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
     expect(plan.members).toEqual([]);
     expect(plan.bindings[0]!.kind).toBe('classMissing');
     expect(plan.problems[0]).toMatchObject({ reason: 'UnknownLoadBalancerClass' });
-  });
-});
-
-describe("planMembers: a Service's problems come from one node hosting its Pods", () => {
-  // One Service naming an unknown class, one with a malformed annotation, one refused by the
-  // class's tenancy, and one bound to a class that is itself invalid; all with Pods on node-a only.
-  const nodes = Array.from({ length: 50 }, (_, i) => `node-${i}`);
-  const snapFor = (nodeName: string) => ({
-    nodeName,
-    // Each agent's Pod cache holds only its node's Pods.
-    pods: nodeName === NODE ? [pod('p1')] : [],
-    services: [
-      service({ 'podlb.io/load-balancer': 'typo' }, { name: 'a' }),
-      service({ 'podlb.io/ports': 'grpc' }, { name: 'b' }),
-      service({ 'podlb.io/backend': 'other.team' }, { name: 'c' }),
-      service({ 'podlb.io/load-balancer': 'broken' }, { name: 'd' }),
-    ],
-    endpointSlices: ['a', 'b', 'c', 'd'].map((svc) => slice([{ pod: 'p1', ip: '10.244.1.10' }], { service: svc })),
-    classes: [lbClass(), lbClass({ haproxy: { instances: [] } }, 'broken')],
-  });
-
-  it('N agents without its endpoints write nothing; the one hosting them reports each problem once', () => {
-    const elsewhere = nodes.filter((n) => n !== NODE).flatMap((n) => planMembers(snapFor(n)).problems);
-    expect(elsewhere).toEqual([]);
-    const here = planMembers(snapFor(NODE)).problems;
-    expect(here.map((p) => `${p.object.kind}/${p.object.name} ${p.reason}`).sort()).toEqual([
-      'LoadBalancerClass/broken InvalidLoadBalancerClass',
-      'Service/a UnknownLoadBalancerClass',
-      'Service/b InvalidAnnotation',
-      'Service/c BackendNotAllowed',
-      'Service/d UnknownLoadBalancerClass',
-    ]);
-  });
-
-  it('a forged slice claiming a node for a Pod that is not there makes that node write nothing', () => {
-    const plan = planMembers({ ...snapFor('node-7'), endpointSlices: [slice([{ pod: 'p1', ip: '10.244.1.10', node: 'node-7' }], { service: 'a' })] });
-    expect(plan.problems).toEqual([]);
-  });
-
-  it('with Pods on every node, one node in the cluster reports each problem, the same one for every agent', () => {
-    // Every node hosts a Pod of every Service: before, each of them reported every problem.
-    const everywhere = (nodeName: string) => {
-      const i = nodes.indexOf(nodeName);
-      const own = (svc: string) => `p-${svc}-${i}`;
-      return {
-        ...snapFor(nodeName),
-        pods: ['a', 'b', 'c', 'd'].map((svc) => pod(own(svc), { node: nodeName, ip: `10.244.${i}.${svc.charCodeAt(0)}` })),
-        endpointSlices: ['a', 'b', 'c', 'd'].map((svc) =>
-          slice(
-            // Listed out of name order, as a slice may be.
-            [...nodes].reverse().map((n) => ({ pod: `p-${svc}-${nodes.indexOf(n)}`, ip: `10.244.${nodes.indexOf(n)}.${svc.charCodeAt(0)}`, node: n })),
-            { service: svc },
-          ),
-        ),
-      };
-    };
-    const byNode = new Map(nodes.map((n) => [n, planMembers(everywhere(n)).problems]));
-    const all = [...byNode.values()].flat();
-    expect(all.map((p) => `${p.object.kind}/${p.object.name} ${p.reason}`).sort()).toEqual([
-      'LoadBalancerClass/broken InvalidLoadBalancerClass',
-      'Service/a UnknownLoadBalancerClass',
-      'Service/b InvalidAnnotation',
-      'Service/c BackendNotAllowed',
-      'Service/d UnknownLoadBalancerClass',
-    ]);
-    expect([...byNode].filter(([, ps]) => ps.length > 0).map(([n]) => n)).toEqual(['node-0']);
-  });
-
-  it("a node's own problem (an address that is not its Pod's) is still reported by that node", () => {
-    const other = 'node-9';
-    const plan = planMembers({
-      nodeName: other,
-      pods: [pod('p1', { node: other, ip: '10.244.9.10' })],
-      services: [service()],
-      endpointSlices: [
-        slice([
-          { pod: 'p0', ip: '10.244.0.10', node: 'node-0' },
-          { pod: 'p1', ip: '10.96.0.1', node: other },
-        ]),
-      ],
-      classes: [lbClass()],
-    });
-    expect(plan.problems.map((p) => p.reason)).toEqual(['EndpointAddressNotPodIP']);
   });
 });
 
