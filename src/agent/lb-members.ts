@@ -110,6 +110,11 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
     return this.#addedAt.get(key);
   }
 
+  /** performance.now() when this agent first saw the Pod's ContainersReady True. */
+  containersReadyAt(podUid: string): number | undefined {
+    return this.#containersReadySeenAt.get(podUid);
+  }
+
   async close(): Promise<void> {
     await this.#members.close();
   }

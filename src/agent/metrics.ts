@@ -32,7 +32,7 @@ export class AgentMetrics {
   });
   readonly readinessSeconds = new Histogram({
     name: 'podlb_readiness_gate_seconds',
-    help: 'Member added to the readiness gate True patch accepted (agent clock; includes the load balancer health check)',
+    help: 'The later of member added and ContainersReady seen, to the readiness gate True patch accepted (agent clock; includes the load balancer health check)',
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 600],
     registers: [this.registry],
   });

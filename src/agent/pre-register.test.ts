@@ -133,6 +133,9 @@ describe('pre-registration (agent reconcilers, run by run)', () => {
     expect(t.held.pending).toEqual([]);
     expect(t.members.current?.outcome.counts).toMatchObject({ registered: 0, warming: 1 });
 
+    // The app takes its time to start: none of it counts as the load balancer's gate latency.
+    const START_MS = 400;
+    await new Promise((r) => setTimeout(r, START_MS));
     // ContainersReady: the gate True is sent in that same run, and while it is in flight the
     // member stays out of traffic, however often the loop runs.
     const ready = pod('p1', { ip: IP, containersReady: true, gateStatus: 'False' });
@@ -148,6 +151,9 @@ describe('pre-registration (agent reconcilers, run by run)', () => {
     await t.run(ready); // the Pod cache has not caught up: the agent's own write is enough
     expect(t.lb.only()?.admin).toBe('ready');
     expect(t.timeline.slice(t.timeline.indexOf('gate True sent'))).toEqual(['gate True sent', 'gate True written', 'lb enable']);
+    const gate = await t.metrics.readinessSeconds.get();
+    expect(gate.values.find((v) => v.metricName === 'podlb_readiness_gate_seconds_count')?.value).toBe(1);
+    expect(gate.values.find((v) => v.metricName === 'podlb_readiness_gate_seconds_sum')?.value).toBeLessThan(START_MS / 1000);
 
     // The containers restart: ContainersReady False, the gate stays latched True; no traffic.
     await t.run(pod('p1', { ip: IP, containersReady: false, gateStatus: 'True', gateReason: 'LoadBalancerHealthy' }));

@@ -73,7 +73,7 @@ describe('ReadinessGatesReconciler', () => {
     const { snap, run, stored } = scenario('stale', { registered: true, healthy: true }, now - 1);
     const r = new ReadinessGatesReconciler({
       client,
-      members: { current: run, addedAt: () => undefined },
+      members: { current: run, addedAt: () => undefined, containersReadyAt: () => undefined },
       pendingPollMs: 25,
       log,
       metrics: new AgentMetrics(),
@@ -86,7 +86,7 @@ describe('ReadinessGatesReconciler', () => {
   it('registered, not yet healthy: False once, polled soon; healthy: True', async () => {
     const now = Date.parse('2026-11-23T10:00:10Z');
     const { snap, run, stored } = scenario('pending', { registered: true, healthy: false }, now);
-    const members = { current: run, addedAt: () => undefined as number | undefined };
+    const members = { current: run, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
     const r = new ReadinessGatesReconciler({ client, members, pendingPollMs: 25, log, metrics: new AgentMetrics(), random: () => 0 });
     const first = await r.reconcile(snap, now);
     await r.idle();
@@ -121,7 +121,7 @@ describe('ReadinessGatesReconciler', () => {
     try {
       const now = Date.parse('2026-11-23T10:00:10Z');
       const { snap, run } = scenario('throttled', { registered: true, healthy: true }, now);
-      const members = { current: run, addedAt: () => undefined as number | undefined };
+      const members = { current: run, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
       const metrics = new AgentMetrics();
       const lines: { level: number; msg: string }[] = [];
       const logged = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l) as { level: number; msg: string }) });
@@ -223,7 +223,7 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
     try {
       const now = Date.parse('2026-11-23T10:00:10Z');
       const pending = burst(40, false, now);
-      const members = { current: pending.run, addedAt: () => undefined as number | undefined };
+      const members = { current: pending.run, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
       const r = new ReadinessGatesReconciler({
         client: new KubeClient(stub.kubeConfig()),
         members,

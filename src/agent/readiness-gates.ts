@@ -18,7 +18,7 @@ import type { AgentSnapshot } from './snapshot.js';
 
 export interface ReadinessGatesOptions {
   client: Pick<KubeClient, 'patch'>;
-  members: Pick<LbMembersReconciler, 'current' | 'addedAt'>;
+  members: Pick<LbMembersReconciler, 'current' | 'addedAt' | 'containersReadyAt'>;
   /** Health-poll cadence for a waiting member without health check (others follow their check, poll.ts). */
   pendingPollMs: number;
   log: Logger;
@@ -209,7 +209,11 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
       .filter((m) => m.pod.uid === d.pod.uid)
       .map((m) => this.#o.members.addedAt(memberKey(m.backend, m.name)))
       .filter((t): t is number => t !== undefined);
-    if (added.length > 0) this.#o.metrics.readinessSeconds.observe((performance.now() - Math.min(...added)) / 1000);
+    if (added.length === 0) return;
+    // A pre-registered member was added while the app started: its wait is counted from
+    // ContainersReady, so the figure stays the load balancer's part, with or without it.
+    const since = Math.max(Math.min(...added), this.#o.members.containersReadyAt(d.pod.uid) ?? 0);
+    this.#o.metrics.readinessSeconds.observe((performance.now() - since) / 1000);
   }
 
   /** Poll only while some gated Pod waits for its member, at the cadence poll.ts derives from its check. */
