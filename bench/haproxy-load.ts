@@ -117,7 +117,15 @@ interface AgentStats {
 /** One simulated agent: the member reconciler at the agent's cadence, wave after wave. */
 async function runAgent(i: number, way: Way, address: string, ctl: { stop: boolean }, stats: AgentStats): Promise<void> {
   const node = `sim-${i}`;
-  const cls: LbClassModel = { name: 'c', provider: 'haproxy', instances: [address], healthCheck: CHECK, withoutHealthCheck: 'Immediate', timeoutSeconds: 600 };
+  const cls: LbClassModel = {
+    name: 'c',
+    provider: 'haproxy',
+    instances: [address],
+    healthCheck: CHECK,
+    withoutHealthCheck: 'Immediate',
+    timeoutSeconds: 600,
+    preRegister: true,
+  };
   const classes = new Map([['c', cls]]);
   const rt = stats.rt;
   const reconciler = new MemberReconciler({

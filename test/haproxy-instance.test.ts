@@ -110,6 +110,58 @@ describe('HaproxyInstance on HAProxy 2.6', () => {
     expect(bodies).toContain('fresh');
   });
 
+  it('a warm member (pre-registration) is checked while drained, gets no request even once healthy, and takes traffic only after enableMember', async () => {
+    const anchor = await pod('anchor');
+    await lb.addMember(spec(anchor));
+    await waitHealth(spec(anchor).name, 'healthy');
+
+    const fresh = await pod('fresh');
+    const s: MemberSpec = { ...spec(fresh, { intervalMs: 300, rise: 2, fall: 2 }), warm: true };
+    await lb.addMember(s);
+    expect(await member(s.name)).toMatchObject({ admin: 'drain', health: 'pending', detail: 'DRAIN, DOWN, no check completed yet (INI)' });
+
+    // From the add on, through the checks and well after them: every request goes to the anchor.
+    let sent = 0;
+    const healthy = async (): Promise<boolean> => (await member(s.name))?.health === 'healthy';
+    while (!(await healthy())) {
+      expect(await requestVia(httpSock)).toEqual({ status: 200, body: 'anchor' });
+      sent++;
+    }
+    expect(sent).toBeGreaterThan(5);
+    expect(fresh.healthChecks).toBeGreaterThanOrEqual(2); // checks run on a drained server
+    expect(await member(s.name)).toMatchObject({ admin: 'drain', health: 'healthy', detail: 'DRAIN, L7OK' });
+    const bodies = await Promise.all(Array.from({ length: 30 }, () => requestVia(httpSock).then((r) => r.body)));
+    expect(bodies.every((b) => b === 'anchor')).toBe(true);
+    expect(fresh.hits).toEqual([]);
+
+    // Healthy already: enabling lets it in at once, without another round of rise checks.
+    const enabledAt = Date.now();
+    await lb.enableMember('web', s.name);
+    expect(await member(s.name)).toMatchObject({ admin: 'ready', health: 'healthy' });
+    const after = await Promise.all(Array.from({ length: 6 }, () => requestVia(httpSock).then((r) => r.body)));
+    expect(after).toContain('fresh');
+    expect(fresh.hits.every((t) => t >= enabledAt)).toBe(true);
+  });
+
+  it('adding warm adopts the server as it must stand: a serving one is drained, a half-added one leaves maintenance drained and checked', async () => {
+    const p = await pod('serving');
+    const s = spec(p);
+    await lb.addMember(s);
+    await waitHealth(s.name, 'healthy');
+    await lb.addMember({ ...s, warm: true });
+    expect(await member(s.name)).toMatchObject({ admin: 'drain', health: 'healthy' });
+    await lb.addMember(s);
+    expect(await member(s.name)).toMatchObject({ admin: 'ready', health: 'healthy' });
+
+    const q = await pod('half');
+    const h = spec(q);
+    await lb.runtime.command(`add server web/${h.name} 127.0.0.1:${q.port} check inter 300ms rise 2 fall 2`);
+    await lb.addMember({ ...h, warm: true });
+    expect(await member(h.name)).toMatchObject({ admin: 'drain', health: 'pending' });
+    await waitHealth(h.name, 'healthy');
+    expect(q.hits).toEqual([]);
+  });
+
   it('HAProxy fact: without `set server … health down` a new server takes traffic before any check ran', async () => {
     const anchor = await pod('anchor');
     await lb.addMember(spec(anchor, null));

@@ -35,7 +35,7 @@ let hp: HaproxyProcess;
 let rt: RecordingRuntime;
 let reconciler: MemberReconciler;
 let pods: TestPod[] = [];
-const cls: LbClassModel = { name: 'l7lb', provider: 'haproxy', instances: [], withoutHealthCheck: 'Immediate', timeoutSeconds: 600 };
+const cls: LbClassModel = { name: 'l7lb', provider: 'haproxy', instances: [], withoutHealthCheck: 'Immediate', timeoutSeconds: 600, preRegister: true };
 
 function desired(p: TestPod, i: number): DesiredMember {
   return {

@@ -67,6 +67,7 @@ export class Agent {
       metrics,
       random,
       instanceCheckMs: o.resyncMs,
+      gateOpened: (uid) => this.#gates.gateOpened(uid),
     });
     const gates = new ReadinessGatesReconciler({
       client,

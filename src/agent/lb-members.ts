@@ -35,6 +35,8 @@ export interface LbMembersOptions {
    * instance has lost its dynamic servers and is refilled within it. Undefined: only when signalled.
    */
   instanceCheckMs?: number;
+  /** Pods (uid) whose gate True this agent has written and the cache does not show yet (ReadinessGatesReconciler.gateOpened). */
+  gateOpened?: (uid: string) => boolean;
 }
 
 type LbStatus = NonNullable<NonNullable<PodLBNode['status']>['lb']>;
@@ -119,6 +121,7 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
       ...(s.slicesOf ? { slicesOf: s.slicesOf } : {}),
       ...(s.firstNodeOf ? { firstNodeOf: s.firstNodeOf } : {}),
       classes: s.classes,
+      ...(this.#o.gateOpened ? { gateOpened: this.#o.gateOpened } : {}),
     });
     const livePodIps = new Set(s.pods.flatMap((p) => [...podIps(p)]));
     this.#o.log.debug({ members: plan.members.length }, 'run: members');
@@ -170,6 +173,7 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
     m.members.set({ state: 'registered' }, outcome.counts.registered);
     m.members.set({ state: 'healthy' }, outcome.counts.healthy);
     m.members.set({ state: 'draining' }, outcome.counts.draining);
+    m.members.set({ state: 'warming' }, outcome.counts.warming);
     for (const inst of outcome.instances) m.lbInstanceUp.set({ class: inst.className, instance: inst.id }, inst.reachable ? 1 : 0);
     for (const code of new Set(outcome.instances.filter((x) => !x.reachable).map((x) => x.code ?? 'Unknown')))
       m.reconcileErrors.inc({ component: 'members', code });

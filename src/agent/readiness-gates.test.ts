@@ -58,7 +58,7 @@ function scenario(name: string, view: MemberView, at: number): { snap: AgentSnap
     views,
     details: new Map(),
     instances: [],
-    counts: { registered: 1, healthy: view.healthy ? 1 : 0, draining: 0 },
+    counts: { registered: 1, healthy: view.healthy ? 1 : 0, draining: 0, warming: 0 },
     events: [],
     added: [],
   } as MemberOutcome;
@@ -189,7 +189,7 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
       views,
       details: new Map(),
       instances: [],
-      counts: { registered: count, healthy: 0, draining: 0 },
+      counts: { registered: count, healthy: 0, draining: 0, warming: 0 },
       events: [],
       added: [],
     } as MemberOutcome;

@@ -6,7 +6,7 @@ import { READINESS_GATE, type Pod } from '../api/types.js';
 import type { EventToRecord } from '../kube/events.js';
 import type { KubeClient } from '../kube/client.js';
 import { planGates, type GateDecision } from '../members/gates.js';
-import { hasOurGate, memberKey } from '../members/plan.js';
+import { hasOurGate, isLive, memberKey } from '../members/plan.js';
 import type { Reconciler, ReconcileResult } from '../reconcile/reconciler.js';
 import { errorCode } from '../util/errors.js';
 import type { LbMembersReconciler } from './lb-members.js';
@@ -118,6 +118,14 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
   }
 
   /** Drops what is not sent yet and waits for the writes under way (shutdown). */
+  /**
+   * The Pod's gate was written True and the cache does not show it yet. Warming members (plan.ts)
+   * are switched to traffic on this, so nothing reaches them before the write succeeded.
+   */
+  gateOpened(uid: string): boolean {
+    return this.#written.get(uid)?.startsWith('True/') === true;
+  }
+
   async close(): Promise<void> {
     this.#queue.clear();
     await this.idle();
@@ -178,8 +186,14 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
     } finally {
       this.#inFlight.delete(d.pod.uid);
     }
-    // A failure needs a run to plan its retry; a success is seen through the Pod watch, which wakes the loop anyway.
-    if (this.#retryTimes.length > 0 || (this.#settledEvents.length > 0 && this.#queue.size === 0 && this.#inFlight.size === 0)) this.#o.wake?.();
+    // A failure needs a run to plan its retry; a True lets warming members take traffic at once,
+    // without waiting for the Pod watch to bring it back; other successes come with that watch.
+    if (
+      this.#retryTimes.length > 0 ||
+      this.#written.get(d.pod.uid)?.startsWith('True/') ||
+      (this.#settledEvents.length > 0 && this.#queue.size === 0 && this.#inFlight.size === 0)
+    )
+      this.#o.wake?.();
     this.#pump();
   }
 
@@ -197,7 +211,7 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
     const polledAt = performance.now();
     const waiting: PendingMember[] = [];
     for (const m of run.plan.members) {
-      if (m.state !== 'active' || m.keepOnly) continue;
+      if (!isLive(m) || m.keepOnly) continue;
       const pod = podsByUid.get(m.pod.uid);
       if (!pod || !hasOurGate(pod)) continue;
       const gate = pod.status?.conditions?.find((c) => c.type === READINESS_GATE);

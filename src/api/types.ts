@@ -134,7 +134,7 @@ export interface LoadBalancerClass {
       loadBalancerID: string;
     };
     drainSeconds?: number;
-    readiness?: { withoutHealthCheck?: 'Immediate' | 'Never'; timeoutSeconds?: number };
+    readiness?: { withoutHealthCheck?: 'Immediate' | 'Never'; timeoutSeconds?: number; preRegister?: boolean };
     /** Which namespaces may bind the class and which backends each may name (members/tenancy.ts). */
     tenancy?: { namespaces: { name: string; backends?: string[] }[] };
   };
@@ -165,7 +165,7 @@ export interface PodLBNode {
       lastApplyResult?: 'Applied' | 'Unchanged' | 'Failed';
       lastError?: string;
     };
-    members?: { registered: number; healthy: number; draining: number };
+    members?: { registered: number; healthy: number; draining: number; warming?: number };
     /** What each load-balancer instance reports, for `kubectl podlb explain`. */
     lb?: {
       instances: { class: string; id: string; reachable: boolean; lastError?: string }[];
@@ -174,7 +174,7 @@ export interface PodLBNode {
         name: string;
         backend: string;
         pod: string;
-        state: 'active' | 'draining';
+        state: 'active' | 'warming' | 'draining';
         instances: { instance: string; admin: string; health: string; detail: string }[];
       }[];
       truncated?: boolean;

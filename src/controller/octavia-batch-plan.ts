@@ -150,11 +150,12 @@ export function planPool(o: PoolPlanInput): PoolPlan {
   const add: PoolChanges['add'][number][] = [];
   for (const a of actions) {
     if (a.kind === 'remove') remove.add(a.member.name);
-    else if (a.kind === 'drain') weight.set(a.member.name, 0);
+    else if (a.kind === 'drain' || a.kind === 'hold') weight.set(a.member.name, 0);
     else if (a.kind === 'enable') weight.set(a.member.name, 1);
     else {
       const node = parseMemberName(a.desired.name)?.node ?? '';
-      add.push({ node, name: a.desired.name, address: a.desired.address, port: a.desired.port });
+      // A warming member joins at weight 0: health-checked, no traffic until its Pod's gate is True.
+      add.push({ node, name: a.desired.name, address: a.desired.address, port: a.desired.port, weight: a.desired.state === 'warming' ? 0 : 1 });
     }
   }
   return { changes: { remove, weight, add }, actions, waits, desired: desiredAll };

@@ -5,7 +5,9 @@
 // - `add server` starts the server in maintenance; `enable health` is required or `check`
 //   does nothing; after `enable server` the server is UP and takes traffic before any check
 //   ran. Sending `add …; enable health; enable server; set server … health down` as ONE line
-//   keeps it DOWN until `rise` checks passed.
+//   keeps it DOWN until `rise` checks passed. `set server … state drain` in place of `enable
+//   server` leaves maintenance as well: checks run (DRAIN, L7OK once they pass) and no new
+//   request reaches the server until `state ready` (pre-registration's warm add).
 // - `del server` answers "Only servers in maintenance mode can be deleted." unless disabled,
 //   and "Server still has connections attached to it, cannot remove it." while sessions are
 //   open: removeMember then runs `shutdown sessions server` (the drain window is over when
@@ -43,6 +45,17 @@ const IDLE_POOL_KEYWORDS = ['pool-max-conn', '-1', 'pool-purge-delay', '5s'];
 /** `add server … id N` when N is taken: "'id' : custom id N already used at (null):0 ('server x')." */
 const ID_TAKEN_RE = /^'id' : custom id \d+ already used/;
 const ID_ATTEMPTS = 4;
+
+/**
+ * The commands after `add server` (or for a server left in maintenance) that let it take
+ * traffic only once `rise` checks passed. `warm`: `state drain` instead of `enable server`: it
+ * leaves maintenance too, so checks run, but no new request is sent to it
+ * (test/haproxy-instance.test.ts: checks on a drained server, no request reaches it).
+ */
+function bringUp(srv: string, withCheck: boolean, warm: boolean): string[] {
+  const enable = warm ? `set server ${srv} state drain` : `enable server ${srv}`;
+  return withCheck ? [`enable health ${srv}`, enable, `set server ${srv} health down`] : [enable];
+}
 
 function serverKey(backend: string, name: string): string {
   return `${backend}/${name}`;
@@ -249,9 +262,9 @@ export class HaproxyInstance implements LbInstance {
       const add = [`add server ${srv} ${hostPort(m.address, m.port)}`, 'id', String(serverId), ...IDLE_POOL_KEYWORDS];
       if (hc) add.push('check', 'inter', `${Math.round(hc.intervalMs)}ms`, 'rise', String(hc.rise), 'fall', String(hc.fall));
       addCmd = add.join(' ');
-      cmds = hc ? [addCmd, `enable health ${srv}`, `enable server ${srv}`, `set server ${srv} health down`] : [addCmd, `enable server ${srv}`];
+      cmds = [addCmd, ...bringUp(srv, hc !== undefined, m.warm === true)];
       // One line: HAProxy runs these back to back, so no request and no check can see the
-      // server UP between `enable server` and `health down`.
+      // server UP between `enable server` (or `state drain`) and `health down`.
       replies = await this.runtime.pipeline(cmds, { oneLine: true });
       addReply = replies[0]!.trim();
       if (!ID_TAKEN_RE.test(addReply)) break;
@@ -290,13 +303,9 @@ export class HaproxyInstance implements LbInstance {
       });
     }
     const observed = toObservedMember(row);
-    if (observed.admin === 'ready') return;
-    const cmds =
-      observed.admin === 'drain'
-        ? [`set server ${srv} state ready`]
-        : observed.health === 'unchecked'
-          ? [`enable server ${srv}`]
-          : [`enable health ${srv}`, `enable server ${srv}`, `set server ${srv} health down`];
+    const want = m.warm ? 'drain' : 'ready';
+    if (observed.admin === want) return;
+    const cmds = observed.admin !== 'maint' ? [`set server ${srv} state ${want}`] : bringUp(srv, observed.health !== 'unchecked', m.warm === true);
     const replies = await this.runtime.pipeline(cmds, { oneLine: true });
     cmds.forEach((cmd, i) => {
       if (replies[i]!.trim() !== '') throw new HaproxyCommandError(cmd, replies[i]!);

@@ -84,7 +84,8 @@ export interface PoolChanges {
   remove: ReadonlySet<string>;
   /** Member name → weight (0 drains, 1 takes traffic again). */
   weight: ReadonlyMap<string, number>;
-  add: readonly { node: string; name: string; address: string; port: number }[];
+  /** `weight` 0: a warming member (health-checked, no traffic); default 1. */
+  add: readonly { node: string; name: string; address: string; port: number; weight?: number }[];
 }
 
 function item(name: string, address: string, port: number, weight: number, adminUp: boolean, node: string): BatchMember {
@@ -119,7 +120,7 @@ export function batchBody(current: ReadonlyMap<string, readonly PoolMemberRecord
   for (const a of changes.add) {
     const key = `${a.address}|${a.port}`;
     if (out.has(key)) throw new BatchBodyError(`member ${a.name}: ${a.address}:${a.port} is already in the pool as ${out.get(key)!.name}`);
-    out.set(key, item(a.name, a.address, a.port, 1, true, a.node));
+    out.set(key, item(a.name, a.address, a.port, a.weight ?? 1, true, a.node));
   }
   const body = [...out.values()];
   for (const m of body) {

@@ -171,9 +171,10 @@ export class OctaviaInstance implements LbInstance {
   }
 
   /**
-   * POST one member (weight 1, podlb tags). A member with this address:port already in the
-   * pool (a retried add whose reply was lost, an agent restart) is adopted when it is ours
-   * (same name, our node tag) and brought back to weight 1; anyone else's is a conflict.
+   * POST one member (weight 1, podlb tags; weight 0 when `warm`: Octavia keeps checking a
+   * weight-0 member, octavia-health.ts). A member with this address:port already in the pool (a
+   * retried add whose reply was lost, an agent restart) is adopted when it is ours (same name,
+   * our node tag) and brought to that weight; anyone else's is a conflict.
    */
   async addMember(m: MemberSpec): Promise<void> {
     const node = this.#ownerNode(m.name);
@@ -182,6 +183,7 @@ export class OctaviaInstance implements LbInstance {
     if (m.name.length > MAX_TAG) throw this.#invalid(`member name ${m.name} is longer than Octavia's 255 characters`);
     const pool = await this.#poolFor(m.backend, m.name);
     const tags = [TAG_PODLB, nodeTag(node)];
+    const weight = m.warm ? 0 : 1;
     const path = `/v2/lbaas/pools/${pool.id}/members`;
     await this.#write(async () => {
       const reply = await this.client.request('POST', path, {
@@ -190,7 +192,7 @@ export class OctaviaInstance implements LbInstance {
             name: m.name,
             address: m.address,
             protocol_port: m.port,
-            weight: 1,
+            weight,
             admin_state_up: true,
             tags,
             ...(this.#opts.memberSubnetID ? { subnet_id: this.#opts.memberSubnetID } : {}),
@@ -218,9 +220,9 @@ export class OctaviaInstance implements LbInstance {
         );
       }
       this.#memberIds.set(`${m.backend}|${m.name}`, { poolId: pool.id, memberId: existing.id });
-      if (existing.weight === 0 || !existing.admin_state_up) {
+      if (existing.weight !== weight || !existing.admin_state_up) {
         await this.client.request('PUT', `${path}/${existing.id}`, {
-          body: { member: { weight: 1, admin_state_up: true } },
+          body: { member: { weight, admin_state_up: true } },
           retryPending: true,
           onImmutable: this.#lbInError,
         });

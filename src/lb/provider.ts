@@ -52,6 +52,11 @@ export interface MemberSpec {
   port: number;
   /** Undefined: no health check (readiness then follows `withoutHealthCheck`). */
   healthCheck?: HealthCheck;
+  /**
+   * Added taking no traffic (HAProxy `state drain`, Octavia weight 0) yet health-checked, until
+   * enableMember: its Pod is not allowed traffic yet (pre-registration).
+   */
+  warm?: true;
 }
 
 export type MemberAdmin = 'ready' | 'drain' | 'maint';
@@ -120,9 +125,9 @@ export interface LbInstance {
    * it the reconciler lists every run (listMembers).
    */
   readMembers?(asked: readonly MemberQuery[], options: { identity: boolean }): Promise<MemberReading>;
-  /** Adds a member that takes no traffic before its first health check passes. */
+  /** Adds a member that takes no traffic before its first health check passes (nor before enableMember, when `warm`). */
   addMember(member: MemberSpec): Promise<void>;
-  /** No new connections; established ones finish. */
+  /** No new connections; established ones finish. Health checks go on. */
   drainMember(backend: string, name: string): Promise<void>;
   /** Back to taking traffic after a drain (the Pod's readiness flapped back). */
   enableMember(backend: string, name: string): Promise<void>;

@@ -69,6 +69,7 @@ describe('parseLbClass', () => {
     [{ haproxy: { instances: ['unix:///x'], healthCheck: { interval: 'soon' } } }, /duration/],
     [{ haproxy: { instances: ['unix:///x'], healthCheck: { rise: 0 } } }, /rise/],
     [{ readiness: { timeoutSeconds: -5 } }, /timeoutSeconds/],
+    [{ readiness: { preRegister: 'yes' } }, /spec.readiness.preRegister: must be true or false/],
     [{ tenancy: {} }, /spec.tenancy.namespaces/],
     [{ tenancy: { namespaces: [{ name: 'Ads' }] } }, /spec.tenancy.namespaces\[0\].name/],
     [{ tenancy: { namespaces: [{ name: 'ads', backends: ['a*b'] }] } }, /spec.tenancy.namespaces\[0\].backends\[0\]/],
@@ -104,7 +105,9 @@ describe('parseLbClass', () => {
       instances: ['tcp://[::1]:9999'],
       withoutHealthCheck: 'Immediate',
       timeoutSeconds: 600,
+      preRegister: true,
     });
+    expect(parseLbClass(lbClass({ readiness: { preRegister: false } })).model?.preRegister).toBe(false);
   });
 
   it.each([

@@ -36,6 +36,11 @@ export interface LbClassModel {
   withoutHealthCheck: 'Immediate' | 'Never';
   /** 0 disables the fail-safe. */
   timeoutSeconds: number;
+  /**
+   * Gated Pods are registered as soon as they have an IP, health-checked but taking no
+   * traffic, and switched to traffic once their gate is True (plan.ts, `warming`).
+   */
+  preRegister: boolean;
   /** Undefined: each namespace may name only its own `<namespace>.` backends. */
   tenancy?: Tenancy;
 }
@@ -161,13 +166,15 @@ export function parseLbClass(obj: LoadBalancerClass): { model?: LbClassModel; pr
 function parseCommon(
   spec: LoadBalancerClass['spec'],
   bad: (field: string, message: string) => { problems: Problem[] },
-): Pick<LbClassModel, 'drainSeconds' | 'withoutHealthCheck' | 'timeoutSeconds' | 'tenancy'> | { problems: Problem[] } {
+): Pick<LbClassModel, 'drainSeconds' | 'withoutHealthCheck' | 'timeoutSeconds' | 'preRegister' | 'tenancy'> | { problems: Problem[] } {
   if (spec.drainSeconds !== undefined && !isInt(spec.drainSeconds, 0, 86_400)) return bad('spec.drainSeconds', 'must be an integer 0..86400');
   const r = spec.readiness ?? {};
   const withoutHealthCheck = r.withoutHealthCheck ?? 'Immediate';
   if (withoutHealthCheck !== 'Immediate' && withoutHealthCheck !== 'Never') return bad('spec.readiness.withoutHealthCheck', 'must be Immediate or Never');
   const timeoutSeconds = r.timeoutSeconds ?? DEFAULT_READINESS_TIMEOUT_SECONDS;
   if (!isInt(timeoutSeconds, 0, 86_400)) return bad('spec.readiness.timeoutSeconds', 'must be an integer 0..86400 (0 disables the fail-safe)');
+  const preRegister = r.preRegister ?? true;
+  if (typeof preRegister !== 'boolean') return bad('spec.readiness.preRegister', 'must be true or false');
   // A malformed rule fails closed: the class is invalid rather than open to every namespace.
   const tenancy = parseTenancy(spec.tenancy);
   if (tenancy && 'field' in tenancy) return bad(tenancy.field, tenancy.message);
@@ -175,6 +182,7 @@ function parseCommon(
     ...(spec.drainSeconds !== undefined ? { drainSeconds: spec.drainSeconds } : {}),
     withoutHealthCheck,
     timeoutSeconds,
+    preRegister,
     ...(tenancy ? { tenancy } : {}),
   };
 }

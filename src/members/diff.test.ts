@@ -64,7 +64,7 @@ function input(r: Pick<Row, 'desired' | 'observed' | 'live' | 'drainingFor' | 'l
 function describeAction(a: MemberAction): string {
   switch (a.kind) {
     case 'add':
-      return `add ${a.desired.address}`;
+      return `add ${a.desired.address}${a.desired.state === 'warming' ? ' warm' : ''}`;
     case 'enable':
       return `enable ${a.member.address}`;
     case 'drain':
@@ -73,6 +73,8 @@ function describeAction(a: MemberAction): string {
       return `remove ${a.member.address} ${a.reason}`;
     case 'repair':
       return `repair ${a.member.address}`;
+    case 'hold':
+      return `hold ${a.member.address}`;
   }
 }
 
@@ -98,6 +100,53 @@ const rows: Row[] = [
     desired: [want('10.0.0.1')],
     observed: [seen('10.0.0.1', 'maint', 'pending')],
     actions: ['enable 10.0.0.1'],
+  },
+  // Pre-registration: in the load balancer, checked, no traffic until the Pod's gate is True.
+  { name: 'a new warming member is added taking no traffic', desired: [want('10.0.0.1', { state: 'warming' })], actions: ['add 10.0.0.1 warm'] },
+  {
+    name: 'a warming member found draining: nothing (no drain window, not removed)',
+    desired: [want('10.0.0.1', { state: 'warming' })],
+    observed: [seen('10.0.0.1', 'drain', 'pending')],
+    drainingFor: { '10.0.0.1': 3_600_000 },
+    actions: [],
+  },
+  {
+    name: 'a warming member taking traffic (its containers restarted) is held back',
+    desired: [want('10.0.0.1', { state: 'warming' })],
+    observed: [seen('10.0.0.1', 'ready', 'healthy')],
+    actions: ['hold 10.0.0.1'],
+  },
+  {
+    name: 'a warming member found in maintenance is held (leaves maintenance draining)',
+    desired: [want('10.0.0.1', { state: 'warming' })],
+    observed: [seen('10.0.0.1', 'maint', 'pending')],
+    actions: ['hold 10.0.0.1'],
+  },
+  {
+    name: 'its gate True: the warming member is enabled',
+    desired: [want('10.0.0.1')],
+    observed: [seen('10.0.0.1', 'drain', 'healthy')],
+    actions: ['enable 10.0.0.1'],
+  },
+  {
+    name: 'a warming member whose Pod never got ready goes away: removed, never enabled',
+    observed: [seen('10.0.0.1', 'drain', 'pending')],
+    lastDesired: [want('10.0.0.1', { state: 'warming' })],
+    live: [],
+    actions: ['remove 10.0.0.1 podGone'],
+  },
+  {
+    name: 'a warming member whose Pod is terminating: stays drained, removed after its window',
+    desired: [want('10.0.0.1', { state: 'draining', drainSeconds: 5 })],
+    observed: [seen('10.0.0.1', 'drain', 'unhealthy')],
+    drainingFor: { '10.0.0.1': 5_000 },
+    actions: ['remove 10.0.0.1 drainWindowEnded'],
+  },
+  {
+    name: 'a warming member the LB failed to program: repaired, warm again',
+    desired: [want('10.0.0.1', { state: 'warming' })],
+    observed: [{ ...seen('10.0.0.1', 'drain', 'unhealthy'), failed: true }],
+    actions: ['repair 10.0.0.1'],
   },
   { name: 'keepOnly and absent: never added', desired: [want('10.0.0.1', { keepOnly: true })], actions: [] },
   {
@@ -202,19 +251,29 @@ const rows: Row[] = [
   },
   { name: 'left the plan and its Pod gone: removed', observed: [seen('10.0.0.1')], live: [], actions: ['remove 10.0.0.1 podGone'] },
   {
-    name: 'a mix comes out removes, drains, enables, adds (plan and listing order kept within a kind)',
-    desired: [want('10.0.0.9'), want('10.0.0.3', { state: 'draining' }), want('10.0.0.5'), want('10.0.0.8'), want('10.0.0.4', { state: 'draining' })],
-    observed: [seen('10.0.0.3'), seen('10.0.0.5', 'drain'), seen('10.0.0.7'), seen('10.0.0.4'), seen('10.0.0.6', 'drain')],
-    live: ['10.0.0.9', '10.0.0.3', '10.0.0.5', '10.0.0.8', '10.0.0.4', '10.0.0.6'],
+    name: 'a mix comes out removes, drains, holds, enables, adds (plan and listing order kept within a kind)',
+    desired: [
+      want('10.0.0.9'),
+      want('10.0.0.3', { state: 'draining' }),
+      want('10.0.0.5'),
+      want('10.0.0.2', { state: 'warming' }),
+      want('10.0.0.8'),
+      want('10.0.0.4', { state: 'draining' }),
+      want('10.0.0.1', { state: 'warming' }),
+    ],
+    observed: [seen('10.0.0.3'), seen('10.0.0.5', 'drain'), seen('10.0.0.7'), seen('10.0.0.4'), seen('10.0.0.6', 'drain'), seen('10.0.0.2')],
+    live: ['10.0.0.9', '10.0.0.3', '10.0.0.5', '10.0.0.8', '10.0.0.4', '10.0.0.6', '10.0.0.2', '10.0.0.1'],
     drainingFor: { '10.0.0.6': 60_000 },
     actions: [
       'remove 10.0.0.7 podGone',
       'remove 10.0.0.6 drainWindowEnded',
       'drain 10.0.0.3 30s',
       'drain 10.0.0.4 30s',
+      'hold 10.0.0.2',
       'enable 10.0.0.5',
       'add 10.0.0.9',
       'add 10.0.0.8',
+      'add 10.0.0.1 warm',
     ],
   },
 ];
@@ -259,7 +318,7 @@ function applied(observed: readonly ObservedMember[], actions: readonly MemberAc
   const byKey = new Map(observed.map((o) => [memberKey(o.backend, o.name), o]));
   for (const a of actions) {
     if (a.kind === 'remove') byKey.delete(a.key);
-    else if (a.kind === 'drain') byKey.set(a.key, { ...a.member, admin: 'drain' });
+    else if (a.kind === 'drain' || a.kind === 'hold') byKey.set(a.key, { ...a.member, admin: 'drain' });
     else if (a.kind === 'enable') byKey.set(a.key, { ...a.member, admin: 'ready' });
     else
       byKey.set(a.key, {
@@ -267,7 +326,7 @@ function applied(observed: readonly ObservedMember[], actions: readonly MemberAc
         name: a.desired.name,
         address: a.desired.address,
         port: a.desired.port,
-        admin: 'ready',
+        admin: a.desired.state === 'warming' ? 'drain' : 'ready',
         health: 'pending',
         detail: '',
       });
@@ -310,6 +369,15 @@ describe('instanceViews and lastKnownViews', () => {
       [key('10.0.0.2')]: { registered: true, healthy: false },
       [key('10.0.0.3')]: { registered: true, healthy: true, unchecked: false },
       [key('10.0.0.4')]: { registered: true, healthy: false, unchecked: true },
+    });
+  });
+
+  it('a warming member (drained, no traffic) reports its health: the gate waits on it', () => {
+    const warm = [want('10.0.0.6', { state: 'warming' }), want('10.0.0.7', { state: 'warming' })];
+    const v = instanceViews(warm, new Map([[key('10.0.0.6'), seen('10.0.0.6', 'drain', 'healthy')]]), new Set([key('10.0.0.7')]));
+    expect(Object.fromEntries(v)).toEqual({
+      [key('10.0.0.6')]: { registered: true, healthy: true, unchecked: false },
+      [key('10.0.0.7')]: { registered: true, healthy: false },
     });
   });
 });

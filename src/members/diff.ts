@@ -3,12 +3,12 @@
 // an ordered list of per-member actions. No I/O, no clock: `now` is a parameter, so every
 // transition is a table row in diff.test.ts. The executor (execute.ts) applies the actions.
 //
-// Order: removes, drains, enables, repairs, adds. Removing first frees names and addresses that a new
+// Order: removes, drains, holds, enables, repairs, adds. Removing first frees names and addresses that a new
 // member of the same Pod IP may take; within a kind the input order is kept.
 import type { ObservedMember } from '../lb/provider.js';
 import { DEFAULT_DRAIN_SECONDS } from './binding.js';
 import type { MemberView } from './gates.js';
-import { memberKey, type DesiredMember } from './plan.js';
+import { isLive, memberKey, type DesiredMember } from './plan.js';
 
 export type RemoveReason = 'podGone' | 'drainWindowEnded';
 
@@ -17,7 +17,12 @@ export type MemberAction =
   | { kind: 'remove'; key: string; member: ObservedMember; reason: RemoveReason; drainSeconds: number; desired?: DesiredMember }
   /** No new connections from now; removed after `drainSeconds` or when the Pod is gone. */
   | { kind: 'drain'; key: string; member: ObservedMember; drainSeconds: number; desired?: DesiredMember }
-  /** Drained (or in maintenance) yet wanted again: the Pod's readiness flapped back. */
+  /**
+   * A warming member taking traffic (its Pod's containers restarted): back to no traffic,
+   * still health-checked, and no drain window: it stays until its Pod goes.
+   */
+  | { kind: 'hold'; key: string; member: ObservedMember }
+  /** Drained (or in maintenance) yet wanted again: the Pod's readiness flapped back, or its gate turned True. */
   | { kind: 'enable'; key: string; member: ObservedMember }
   /** The LB failed to program it (`failed`): remove it and add it again. */
   | { kind: 'repair'; key: string; member: ObservedMember; desired: DesiredMember }
@@ -61,7 +66,7 @@ export interface MemberDiff {
   repairWaits: { key: string; at: number }[];
 }
 
-const ORDER: readonly MemberActionKind[] = ['remove', 'drain', 'enable', 'repair', 'add'];
+const ORDER: readonly MemberActionKind[] = ['remove', 'drain', 'hold', 'enable', 'repair', 'add'];
 
 export function diffMembers(input: MemberDiffInput): MemberDiff {
   const { observed, livePodIps, now } = input;
@@ -74,7 +79,7 @@ export function diffMembers(input: MemberDiffInput): MemberDiff {
   // Observed members that should not take traffic: drain, then remove when the window ends or the Pod is gone.
   for (const [key, member] of observed) {
     const want = desiredByKey.get(key);
-    if (want?.state === 'active') continue;
+    if (want && isLive(want)) continue;
     const desired = want ?? input.lastDesired.get(key);
     const drainSeconds = desired?.drainSeconds ?? DEFAULT_DRAIN_SECONDS;
     const podGone = !livePodIps.has(member.address);
@@ -92,16 +97,19 @@ export function diffMembers(input: MemberDiffInput): MemberDiff {
     }
   }
 
-  // Members that should take traffic: re-enable a drained one, add a missing one.
+  // Members of live Pods: re-enable a drained one that should take traffic, hold a warming one
+  // that takes it, add a missing one (a warming one is added taking none).
   for (const [key, m] of desiredByKey) {
-    if (m.state !== 'active') continue;
+    if (!isLive(m)) continue;
     const member = observed.get(key);
     if (member?.failed) {
       const at = input.repairNotBefore?.get(key) ?? now;
       if (now >= at) actions.push({ kind: 'repair', key, member, desired: m });
       else repairWaits.push({ key, at });
     } else if (member) {
-      if (member.admin !== 'ready') actions.push({ kind: 'enable', key, member });
+      if (m.state === 'warming') {
+        if (member.admin !== 'drain') actions.push({ kind: 'hold', key, member });
+      } else if (member.admin !== 'ready') actions.push({ kind: 'enable', key, member });
     } else if (m.keepOnly) {
       // not ready by its own readiness: kept if registered, never added
     } else if (input.missingBackends.has(m.backend)) {
@@ -132,8 +140,8 @@ export function instanceViews(
   for (const m of desired) {
     const key = memberKey(m.backend, m.name);
     const o = observed.get(key);
-    if (m.state === 'active' && o) views.set(key, healthView(o));
-    else if (m.state === 'active' && added.has(key)) views.set(key, { registered: true, healthy: false });
+    if (isLive(m) && o) views.set(key, healthView(o));
+    else if (isLive(m) && added.has(key)) views.set(key, { registered: true, healthy: false });
     // A member already draining is still registered for the purpose of counts.
     else if (m.state === 'draining' && o) views.set(key, { registered: true, healthy: false });
   }

@@ -29,6 +29,7 @@ async function apply(inst: LbInstance, a: MemberAction): Promise<void> {
     case 'remove':
       return inst.removeMember(a.member.backend, a.member.name);
     case 'drain':
+    case 'hold':
       return inst.drainMember(a.member.backend, a.member.name);
     case 'enable':
       return inst.enableMember(a.member.backend, a.member.name);
@@ -41,7 +42,14 @@ async function apply(inst: LbInstance, a: MemberAction): Promise<void> {
 }
 
 function memberSpec(m: AddAction['desired']): MemberSpec {
-  return { backend: m.backend, name: m.name, address: m.address, port: m.port, ...(m.healthCheck ? { healthCheck: m.healthCheck } : {}) };
+  return {
+    backend: m.backend,
+    name: m.name,
+    address: m.address,
+    port: m.port,
+    ...(m.healthCheck ? { healthCheck: m.healthCheck } : {}),
+    ...(m.state === 'warming' ? { warm: true as const } : {}),
+  };
 }
 
 function stopsTheRun(a: MemberAction, err: unknown): boolean {
@@ -65,7 +73,7 @@ async function inSequence(inst: LbInstance, actions: readonly MemberAction[], re
 }
 
 /**
- * HAProxy runtime API: removes, drains and enables one after the other, then every add at
+ * HAProxy runtime API: removes, drains, holds and enables one after the other, then every add at
  * once (each add is a look and one pipelined line; the runtime client queues them on its
  * connection, so a burst of new Pods costs no waiting per Pod). An add that fails does not
  * hold back the others; every acknowledged add is reported even when another one failed.

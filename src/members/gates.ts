@@ -3,7 +3,7 @@
 import { READINESS_GATE, type GateReason, type Pod } from '../api/types.js';
 import type { BindingResult } from './binding.js';
 import { serviceSelects } from '../util/label-selector.js';
-import { conditionStatus, hasOurGate, isTerminating, memberKey, type DesiredMember, type MemberPlan, type PodKey } from './plan.js';
+import { conditionStatus, hasOurGate, isLive, isTerminating, memberKey, type DesiredMember, type MemberPlan, type PodKey } from './plan.js';
 
 /** What the load balancers say of one member, over every instance of its class. */
 export interface MemberView {
@@ -61,7 +61,7 @@ export function planGates(pods: readonly Pod[], plan: MemberPlan, views: Readonl
   let nextDeadline: number | undefined;
   const membersByPod = new Map<string, DesiredMember[]>();
   for (const m of plan.members) {
-    if (m.state !== 'active' || m.keepOnly) continue;
+    if (!isLive(m) || m.keepOnly) continue;
     const list = membersByPod.get(m.pod.uid) ?? [];
     list.push(m);
     membersByPod.set(m.pod.uid, list);
@@ -91,12 +91,17 @@ export function planGates(pods: readonly Pod[], plan: MemberPlan, views: Readonl
       continue;
     }
 
-    // Fail-safe: counted from when the gate went False, else from ContainersReady.
+    // Fail-safe: counted from the later of ContainersReady and the gate going False. A member
+    // registered before its containers were ready (pre-registration) set the gate False early:
+    // the app's start-up time is not the load balancer's to answer for.
     const timeouts = bound.map((b) => b.lbClass.timeoutSeconds).filter((t) => t > 0);
-    if (timeouts.length > 0 && conditionStatus(pod, 'ContainersReady') === 'True') {
-      const since =
-        (current?.status === 'False' ? parseTime(current.lastTransitionTime) : undefined) ??
-        parseTime(pod.status?.conditions?.find((c) => c.type === 'ContainersReady')?.lastTransitionTime);
+    const containersReady = conditionStatus(pod, 'ContainersReady') === 'True';
+    if (timeouts.length > 0 && containersReady) {
+      const times = [
+        current?.status === 'False' ? parseTime(current.lastTransitionTime) : undefined,
+        parseTime(pod.status?.conditions?.find((c) => c.type === 'ContainersReady')?.lastTransitionTime),
+      ].filter((t): t is number => t !== undefined);
+      const since = times.length > 0 ? Math.max(...times) : undefined;
       if (since !== undefined) {
         const deadline = since + Math.min(...timeouts) * 1000;
         if (now >= deadline) {
@@ -115,7 +120,14 @@ export function planGates(pods: readonly Pod[], plan: MemberPlan, views: Readonl
     const withoutHc = (m: DesiredMember): 'Immediate' | 'Never' =>
       bound.find((b) => b.binding.className === m.className)?.lbClass.withoutHealthCheck ?? 'Immediate';
     const satisfied = members.filter((m) => memberSatisfied(views.get(memberKey(m.backend, m.name)), withoutHc(m)));
-    if (satisfied.length === members.length) {
+    if (satisfied.length === members.length && !containersReady && members.some((m) => m.state === 'warming')) {
+      // Pre-registered and already healthy: the gate waits for the Pod's own readiness.
+      want(
+        'False',
+        'RegistrationInProgress',
+        `${members.length}/${members.length} members healthy on every load balancer instance; waiting for ContainersReady`,
+      );
+    } else if (satisfied.length === members.length) {
       const checked = members.some((m) => !views.get(memberKey(m.backend, m.name))?.unchecked);
       want(
         'True',

@@ -79,6 +79,19 @@ describe('observe: ask about waiting members, list only when the model cannot be
     expect(lb.calls).toEqual([]);
   });
 
+  it('warming members are asked in the same one read as the pending ones: pre-registration adds no call', async () => {
+    const lb = fakeLb();
+    lb.put('web', 'a', 'pending');
+    lb.put('web', 'w', 'pending');
+    lb.put('web', 'd', 'pending');
+    const st = newObservation();
+    const desired = [member('a'), { ...member('w'), state: 'warming' as const }, { ...member('d'), state: 'draining' as const }];
+    await observe(lb.inst, st, desired, P, 0, random);
+    lb.calls.length = 0;
+    await observe(lb.inst, st, desired, P, 100, random);
+    expect(lb.calls).toEqual([`read ${P}a,${P}w`]);
+  });
+
   it('a node that never had a member on an instance with targeted reads contacts it not at all, however long it runs', async () => {
     const lb = fakeLb();
     lb.put('web', 'other-node-member', 'healthy');

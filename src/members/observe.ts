@@ -16,7 +16,7 @@
 // Providers without targeted reads (`readMembers`) are listed in full every run.
 import type { LbInstance, MemberQuery, ObservedMember } from '../lb/provider.js';
 import { jitter } from '../util/backoff.js';
-import { memberKey, type DesiredMember } from './plan.js';
+import { isLive, memberKey, type DesiredMember } from './plan.js';
 
 /** How often a restart of the load balancer is looked for when nothing else asks it anything. */
 export const IDENTITY_CHECK_MS = 10_000;
@@ -51,11 +51,14 @@ export interface ObserveResult {
   asked: number;
 }
 
-/** Members whose health this node waits for on the instance: the only ones a poll asks about. */
+/**
+ * Members whose health this node waits for on the instance: the only ones a poll asks about.
+ * Warming members are among them, in the same read: pre-registration adds no call.
+ */
 export function membersToAsk(desired: readonly DesiredMember[], model: ReadonlyMap<string, ObservedMember>): MemberQuery[] {
   const ask: MemberQuery[] = [];
   for (const m of desired) {
-    if (m.state !== 'active') continue;
+    if (!isLive(m)) continue;
     const o = model.get(memberKey(m.backend, m.name));
     if (o && (o.health === 'pending' || o.health === 'unhealthy')) ask.push({ backend: m.backend, name: m.name, withHealthCheck: m.healthCheck !== undefined });
   }

@@ -30,7 +30,8 @@ export interface MemberOutcome {
   /** Per member key, what each instance reported in this run (instances not read are absent). */
   details: Map<string, InstanceMemberState[]>;
   instances: InstanceStatus[];
-  counts: { registered: number; healthy: number; draining: number };
+  /** registered and healthy: members taking traffic (or about to); warming: registered, taking none yet. */
+  counts: { registered: number; healthy: number; draining: number; warming: number };
   /** Earliest time (ms) the reconciler needs to run again: a drain window ends, a retry is due. */
   nextWakeAt?: number;
   events: EventToRecord[];

@@ -4,7 +4,8 @@ import { parseServiceBinding, parseLbClass } from './binding.js';
 import { NODE, lbClass, pod, service, slice, type Ep } from '../../testkit/member-fixtures.js';
 
 describe('planMembers: which endpoints become members (design §4.1)', () => {
-  it.each<{ name: string; ep: Ep; p: Parameters<typeof pod>[1] | null; want: 'active' | 'kept' | 'draining' | 'none' }>([
+  // want: with spec.readiness.preRegister false (today's rules); pre: with it on (default), when it differs.
+  it.each<{ name: string; ep: Ep; p: Parameters<typeof pod>[1] | null; want: Want; pre?: Want }>([
     { name: 'ready endpoint on this node', ep: { pod: 'p1', ip: '10.244.1.10', ready: true }, p: {}, want: 'active' },
     { name: 'ready unset counts as ready', ep: { pod: 'p1', ip: '10.244.1.10' }, p: {}, want: 'active' },
     { name: 'other node', ep: { pod: 'p1', ip: '10.244.2.10', node: 'node-b', ready: true }, p: { node: 'node-b' }, want: 'none' },
@@ -14,10 +15,17 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
       p: { containersReady: true, gateStatus: 'False' },
       want: 'active',
+      pre: 'warming',
     },
-    { name: 'gate condition not written yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: true }, want: 'active' },
+    {
+      name: 'gate condition not written yet',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
+      p: { containersReady: true },
+      want: 'active',
+      pre: 'warming',
+    },
     // Not ready for a reason of the Pod's own, not terminating: kept if registered, never added.
-    { name: 'containers not ready', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false }, want: 'kept' },
+    { name: 'containers not ready', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: { containersReady: false }, want: 'kept', pre: 'warming' },
     {
       name: 'not gated by us, containers not ready',
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
@@ -35,6 +43,7 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
       p: { containersReady: true, otherGate: 'False' },
       want: 'kept',
+      pre: 'warming',
     },
     // The kubelet sets Ready 100-300 ms after the gate turns True; the slice lags behind it.
     {
@@ -54,18 +63,21 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
       p: { containersReady: true, gateStatus: 'True', otherGate: 'False' },
       want: 'kept',
+      pre: 'warming',
     },
     {
       name: 'gate True (latched), readiness probe failing later',
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
       p: { containersReady: false, gateStatus: 'True' },
       want: 'kept',
+      pre: 'warming',
     },
     {
       name: 'gate False, containers turned not ready while registering',
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
       p: { containersReady: false, gateStatus: 'False' },
       want: 'kept',
+      pre: 'warming',
     },
     {
       name: 'gate True, endpoint terminating',
@@ -78,28 +90,83 @@ describe('planMembers: which endpoints become members (design §4.1)', () => {
       ep: { pod: 'p1', ip: '10.244.1.10', ready: false },
       p: { containersReady: true, otherGate: 'True' },
       want: 'active',
+      pre: 'warming',
     },
     { name: 'endpoint terminating', ep: { pod: 'p1', ip: '10.244.1.10', ready: false, terminating: true }, p: { containersReady: true }, want: 'draining' },
     { name: 'pod has deletionTimestamp, slice not updated yet', ep: { pod: 'p1', ip: '10.244.1.10', ready: true }, p: { deleting: true }, want: 'draining' },
-  ])('$name → $want', ({ ep, p, want }) => {
+    // The containers restarted; the kubelet has not set Ready False yet, nor the slice followed.
+    {
+      name: 'gate True (latched), containers restarted, slice still ready',
+      ep: { pod: 'p1', ip: '10.244.1.10', ready: true },
+      p: { containersReady: false, gateStatus: 'True' },
+      want: 'active',
+      pre: 'warming',
+    },
+    { name: 'starting: no condition yet, has an IP', ep: { pod: 'p1', ip: '10.244.1.10', ready: false }, p: {}, want: 'kept', pre: 'warming' },
+  ])('$name → $want (pre-registration: $pre)', ({ ep, p, want, pre }) => {
     const pods = p === null ? [] : [pod('p1', { ip: ep.ip, ...p })];
-    const plan = planMembers({ nodeName: NODE, pods, services: [service()], endpointSlices: [slice([ep])], classes: [lbClass()] });
-    expect(plan.problems).toEqual([]);
-    if (want === 'none') expect(plan.members).toEqual([]);
-    else {
-      expect(plan.members).toHaveLength(1);
-      expect(plan.members[0]).toMatchObject({
-        state: want === 'kept' ? 'active' : want,
-        address: ep.ip,
-        port: 8080,
-        backend: 'ads.bidder.http',
-        name: `podlb_${NODE}_${ep.ip}_8080`,
-        drainSeconds: 30,
+    for (const [preRegister, expected] of [
+      [false, want],
+      [true, pre ?? want],
+    ] as const) {
+      const plan = planMembers({
+        nodeName: NODE,
+        pods,
+        services: [service()],
+        endpointSlices: [slice([ep])],
+        classes: [lbClass({ readiness: { preRegister } })],
       });
-      expect(plan.members[0]!.keepOnly).toBe(want === 'kept' ? true : undefined);
+      expectDecision(plan, ep, expected);
     }
   });
 
+  it('a gate this agent wrote True lets a warming member take traffic before the Pod cache shows it', () => {
+    const ep: Ep = { pod: 'p1', ip: '10.244.1.10', ready: false };
+    const pods = [pod('p1', { ip: ep.ip, containersReady: true, gateStatus: 'False' })];
+    const snap = { nodeName: NODE, pods, services: [service()], endpointSlices: [slice([ep])], classes: [lbClass()] };
+    expectDecision(planMembers(snap), ep, 'warming');
+    expectDecision(planMembers({ ...snap, gateOpened: (uid) => uid === 'uid-p1' }), ep, 'active');
+    expectDecision(planMembers({ ...snap, gateOpened: (uid) => uid === 'uid-other' }), ep, 'warming');
+    // Opened, but the containers are not ready (they restarted since): still no traffic.
+    const restarted = [pod('p1', { ip: ep.ip, containersReady: false, gateStatus: 'False' })];
+    expectDecision(planMembers({ ...snap, pods: restarted, gateOpened: () => true }), ep, 'warming');
+  });
+
+  it('two Services sharing a backend: an active view of the member wins over a warming one', () => {
+    const ep: Ep = { pod: 'p1', ip: '10.244.1.10', ready: false };
+    const other = service({ 'podlb.io/backend': 'ads.bidder.http' }, { name: 'bidder2' });
+    const pods = [pod('p1', { ip: ep.ip, containersReady: true, gateStatus: 'False' })];
+    const plan = planMembers({
+      nodeName: NODE,
+      pods,
+      services: [service(), other],
+      endpointSlices: [slice([ep]), slice([{ ...ep, ready: true }], { service: 'bidder2' })],
+      classes: [lbClass()],
+    });
+    expect(plan.members.map((m) => m.state)).toEqual(['active']);
+  });
+});
+
+type Want = 'active' | 'kept' | 'warming' | 'draining' | 'none';
+
+function expectDecision(plan: ReturnType<typeof planMembers>, ep: Ep, want: Want): void {
+  expect(plan.problems).toEqual([]);
+  if (want === 'none') expect(plan.members).toEqual([]);
+  else {
+    expect(plan.members).toHaveLength(1);
+    expect(plan.members[0]).toMatchObject({
+      state: want === 'kept' ? 'active' : want,
+      address: ep.ip,
+      port: 8080,
+      backend: 'ads.bidder.http',
+      name: `podlb_${NODE}_${ep.ip}_8080`,
+      drainSeconds: 30,
+    });
+    expect(plan.members[0]!.keepOnly).toBe(want === 'kept' ? true : undefined);
+  }
+}
+
+describe('planMembers: the rest', () => {
   it("a tenant who writes an EndpointSlice cannot register an address that is not its Pod's own", () => {
     // The endpoint names the tenant's own Pod, on this node, but points at the API server's
     // Service IP; a second endpoint in the same slice is honest.

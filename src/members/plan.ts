@@ -29,6 +29,11 @@ export interface MemberSnapshot {
    */
   firstNodeOf?: (slice: EndpointSlice) => string | undefined;
   classes: readonly LoadBalancerClass[];
+  /**
+   * Pods (uid) whose gate this agent has written True and whose cache does not show it yet: the
+   * write's success is what lets a warming member take traffic, not the watch event after it.
+   */
+  gateOpened?: (uid: string) => boolean;
 }
 
 /** The namespace/name of the Service a slice belongs to; undefined for none, and for FQDN slices (never members). */
@@ -64,8 +69,12 @@ export interface DesiredMember {
   healthCheck?: HealthCheck;
   pod: PodKey;
   service: { namespace: string; name: string };
-  /** active: should take traffic (once healthy). draining: terminating, finish and go. */
-  state: 'active' | 'draining';
+  /**
+   * active: should take traffic (once healthy). warming: registered and health-checked but
+   * taking no traffic, until its Pod's gate is True (LoadBalancerClass preRegister).
+   * draining: terminating, finish and go.
+   */
+  state: MemberState;
   /**
    * The Pod is not ready for a reason of its own (its containers or another controller's
    * gate), yet neither terminating nor leaving the Service: a member already registered is
@@ -77,6 +86,13 @@ export interface DesiredMember {
   drainSeconds: number;
 }
 
+export type MemberState = 'active' | 'warming' | 'draining';
+
+/** Members that are (or will be) in the load balancer for a live Pod: health-checked, counted toward its gate. */
+export function isLive(m: DesiredMember): boolean {
+  return m.state !== 'draining';
+}
+
 export interface MemberPlan {
   classes: Map<string, LbClassModel>;
   members: DesiredMember[];
@@ -86,7 +102,7 @@ export interface MemberPlan {
 }
 
 /** Why an endpoint is or is not a member: decisions explain themselves (logs, explain). */
-export type EndpointDecision = 'active' | 'gatedOnlyByUs' | 'readyPending' | 'terminating' | 'notOnThisNode' | 'podNotFound' | 'notReady';
+export type EndpointDecision = 'active' | 'gatedOnlyByUs' | 'readyPending' | 'warming' | 'terminating' | 'notOnThisNode' | 'podNotFound' | 'notReady';
 
 export function memberKey(backend: string, name: string): string {
   return `${backend}/${name}`;
@@ -132,6 +148,18 @@ export function isReadyPendingKubelet(pod: Pod): boolean {
 }
 
 /**
+ * Pre-registration: a live Pod carrying our gate is a member from the moment it has an IP, and
+ * takes no traffic while it is not Ready by its own conditions (containers, every readiness
+ * gate, ours included). A Ready endpoint warms again only when its containers restart
+ * (ContainersReady back to False) before the slice has caught up; the gate stays latched.
+ */
+export function isWarming(pod: Pod, endpointReady: boolean): boolean {
+  if (isTerminating(pod) || !hasOurGate(pod)) return false;
+  if (endpointReady) return conditionStatus(pod, 'ContainersReady') === 'False';
+  return !isReadyPendingKubelet(pod);
+}
+
+/**
  * Why an endpoint is a member. Only termination (the endpoint or the Pod) and leaving the
  * Service drain (design §4.4); a `ready: false` endpoint of a live Pod is either ours to
  * register (held by our gate, or the kubelet catching up after the gate turned True) or
@@ -145,6 +173,7 @@ export function decideEndpoint(
   nodeName: string,
   podsByName: ReadonlyMap<string, Pod>,
   namespace: string,
+  preRegister = false,
 ): { decision: EndpointDecision; pod?: Pod } {
   if (ep.nodeName !== nodeName) return { decision: 'notOnThisNode' };
   const ref = ep.targetRef;
@@ -153,6 +182,7 @@ export function decideEndpoint(
   const pod = ref?.kind === 'Pod' && ref.name && (ref.namespace ?? namespace) === namespace ? podsByName.get(`${namespace}/${ref.name}`) : undefined;
   if (!pod || pod.spec.nodeName !== nodeName || (ref?.uid && pod.metadata.uid && ref.uid !== pod.metadata.uid)) return { decision: 'podNotFound' };
   if (ep.conditions?.terminating === true || isTerminating(pod)) return { decision: 'terminating', pod };
+  if (preRegister && isWarming(pod, ep.conditions?.ready !== false)) return { decision: 'warming', pod };
   if (ep.conditions?.ready !== false) return { decision: 'active', pod };
   if (isHeldOnlyByOurGate(pod)) return { decision: 'gatedOnlyByUs', pod };
   if (isReadyPendingKubelet(pod)) return { decision: 'readyPending', pod };
@@ -182,7 +212,7 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
   }
 
   const podsByName = new Map<string, Pod>();
-  for (const p of snap.pods) podsByName.set(`${p.metadata.namespace ?? 'default'}/${p.metadata.name}`, p);
+  for (const p of snap.pods) podsByName.set(`${p.metadata.namespace ?? 'default'}/${p.metadata.name}`, withOpenedGate(p, snap.gateOpened));
 
   const slicesOf = snap.slicesOf ?? slicesLookup(snap.endpointSlices);
 
@@ -216,7 +246,7 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
         const slicePort = slice.ports?.find((p) => (p.name ?? '') === port.portName);
         if (slicePort?.port === undefined) continue;
         for (const ep of slice.endpoints ?? []) {
-          const { decision, pod } = decideEndpoint(ep, snap.nodeName, podsByName, binding.namespace);
+          const { decision, pod } = decideEndpoint(ep, snap.nodeName, podsByName, binding.namespace, lbClass.preRegister);
           if (!pod || decision === 'notOnThisNode' || decision === 'podNotFound') continue;
           const own = podIps(pod);
           for (const address of ep.addresses) {
@@ -235,7 +265,7 @@ export function planMembers(snap: MemberSnapshot): MemberPlan {
               ...(lbClass.healthCheck ? { healthCheck: lbClass.healthCheck } : {}),
               pod: { namespace: binding.namespace, name: pod.metadata.name ?? '', uid: pod.metadata.uid ?? '' },
               service: { namespace: binding.namespace, name: binding.name },
-              state: decision === 'terminating' ? 'draining' : 'active',
+              state: decision === 'terminating' ? 'draining' : decision === 'warming' ? 'warming' : 'active',
               ...(decision === 'notReady' ? { keepOnly: true as const } : {}),
               drainSeconds: binding.drainSeconds,
             };
@@ -297,8 +327,16 @@ function hostsEndpoints(slices: readonly EndpointSlice[], nodeName: string, pods
   return slices.some((s) => (s.endpoints ?? []).some((ep) => decideEndpoint(ep, nodeName, podsByName, namespace).pod !== undefined));
 }
 
+/** A warming view under an active one would hold traffic back from a Pod another Service lets in: active wins. */
 function rank(m: DesiredMember): number {
-  return m.state === 'draining' ? 0 : m.keepOnly ? 1 : 2;
+  return m.state === 'draining' ? 0 : m.keepOnly ? 1 : m.state === 'warming' ? 2 : 3;
+}
+
+/** The Pod as its gate stands once this agent's own True write succeeded. */
+function withOpenedGate(pod: Pod, gateOpened: ((uid: string) => boolean) | undefined): Pod {
+  if (!gateOpened || !pod.metadata.uid || !gateOpened(pod.metadata.uid) || conditionStatus(pod, READINESS_GATE) === 'True') return pod;
+  const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== READINESS_GATE);
+  return { ...pod, status: { ...pod.status, conditions: [...conditions, { type: READINESS_GATE, status: 'True' }] } };
 }
 
 function keyOf(svc: Service): { namespace: string; name: string } {

@@ -67,7 +67,7 @@ export class MemberReconciler {
       views: new Map(),
       details: new Map(),
       instances: [],
-      counts: { registered: 0, healthy: 0, draining: 0 },
+      counts: { registered: 0, healthy: 0, draining: 0, warming: 0 },
       events: [],
       added: [],
     };
@@ -108,6 +108,8 @@ export class MemberReconciler {
     for (const m of desired) {
       const v = out.views.get(memberKey(m.backend, m.name));
       if (m.state === 'draining') out.counts.draining += 1;
+      // Registered, checked, and taking no traffic: not one of the members a Service can count on.
+      else if (m.state === 'warming') out.counts.warming += v?.registered ? 1 : 0;
       else if (v?.registered) {
         out.counts.registered += 1;
         if (v.healthy) out.counts.healthy += 1;
@@ -210,6 +212,9 @@ export class MemberReconciler {
       now,
     });
     const diff = withoutBatchWrites(full, st.batchBackends);
+    // A warming member is drained without a drain window: a clock left from an earlier drain
+    // would cut the next one short.
+    for (const m of desired) if (m.state === 'warming') drains.delete(memberKey(m.backend, m.name));
     for (const w of diff.waits) {
       drains.set(w.key, w.since); // adopted mid-drain after a restart: the window starts now
       wake(w.until);
@@ -247,7 +252,8 @@ export class MemberReconciler {
       const k = memberKey(m.backend, m.name);
       if (!added.has(k) || observed.has(k)) continue;
       const health = m.healthCheck ? 'pending' : 'unchecked';
-      observed.set(k, { backend: m.backend, name: m.name, address: m.address, port: m.port, admin: 'ready', health, detail: 'added by this agent' });
+      const admin = m.state === 'warming' ? 'drain' : 'ready';
+      observed.set(k, { backend: m.backend, name: m.name, address: m.address, port: m.port, admin, health, detail: 'added by this agent' });
     }
     return views;
   }
@@ -310,6 +316,11 @@ export class MemberReconciler {
           });
         return;
       }
+      case 'hold':
+        at.observed.set(a.key, { ...a.member, admin: 'drain' });
+        at.drains.delete(a.key);
+        at.log.info({ member: a.member.name }, 'member held back from traffic until its Pod is ready again');
+        return;
       case 'enable':
         at.observed.set(a.key, { ...a.member, admin: 'ready' });
         at.drains.delete(a.key);

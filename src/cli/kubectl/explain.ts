@@ -8,7 +8,7 @@ import { memberName } from '../../lb/naming.js';
 import { type LbClassModel, isOptedIn, parseLbClass, parseServiceBinding } from '../../members/binding.js';
 import { hasOurGate } from '../../members/plan.js';
 import { serviceSelects } from '../../util/label-selector.js';
-import { cell, formatAge, renderTable } from './format.js';
+import { cell, formatAge, memberCountsText, renderTable } from './format.js';
 
 /** The core/v1 Event fields this view reads. */
 export interface KubeEvent {
@@ -52,14 +52,14 @@ export interface PodView {
   terminating: boolean;
   lastEvent?: EventView;
   /** Each member on each load-balancer instance, as the node's agent last read it. */
-  lb: { member: string; instance: string; admin: string; health: string; detail: string }[];
+  lb: { member: string; state: string; instance: string; admin: string; health: string; detail: string }[];
 }
 
 export interface NodeView {
   name: string;
   /** False when the node has no PodLBNode (no agent there, or it never reported). */
   reported: boolean;
-  members?: { registered: number; healthy: number; draining: number };
+  members?: { registered: number; healthy: number; draining: number; warming?: number };
   loadBalancerReachable?: ConditionView;
 }
 
@@ -216,6 +216,7 @@ export function explainService(input: ExplainInput): ExplainView {
       .flatMap((m) =>
         (m.instances.length ? m.instances : [{ instance: '-', admin: '-', health: 'not listed', detail: '' }]).map((i) => ({
           member: m.name,
+          state: memberStateText(m.state),
           instance: i.instance,
           admin: i.admin,
           health: i.health,
@@ -293,17 +294,25 @@ export function renderExplain(v: ExplainView, now: Date, opts: { wide?: boolean 
       ]),
     ]);
   }
-  const lbRows = v.pods.flatMap((p) => p.lb.map((l) => [p.name, l.member, l.instance, l.admin, l.health, l.detail || '-']));
-  if (lbRows.length > 0) out += `\n${renderTable([['POD', 'MEMBER', 'LB INSTANCE', 'ADMIN', 'HEALTH', 'CHECK'], ...lbRows])}`;
+  const lbRows = v.pods.flatMap((p) => p.lb.map((l) => [p.name, l.member, l.state, l.instance, l.admin, l.health, l.detail || '-']));
+  if (lbRows.length > 0) out += `\n${renderTable([['POD', 'MEMBER', 'STATE', 'LB INSTANCE', 'ADMIN', 'HEALTH', 'CHECK'], ...lbRows])}`;
   if (v.nodes.length > 0) {
     out += `\n${renderTable([
       ['NODE', 'MEMBERS(reg/healthy/drain)', 'LB REACHABLE'],
       ...v.nodes.map((n) => [
         n.name,
-        !n.reported ? 'no PodLBNode (is the agent running there?)' : n.members ? `${n.members.registered}/${n.members.healthy}/${n.members.draining}` : '-',
+        !n.reported ? 'no PodLBNode (is the agent running there?)' : n.members ? memberCountsText(n.members) : '-',
         conditionText(n.loadBalancerReachable, now),
       ]),
     ])}`;
   }
   return out;
+}
+
+/**
+ * A member's planned state as users read it: Warming is registered and health-checked but
+ * taking no traffic until its Pod's containers are ready and its gate is True.
+ */
+function memberStateText(state: string): string {
+  return state ? state[0]!.toUpperCase() + state.slice(1) : '-';
 }

@@ -75,3 +75,8 @@ export function cell(text: string | undefined, max = 80): string {
   const t = escapeTerminal((text ?? '').replace(/\s+/g, ' ').trim());
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }
+
+/** registered/healthy/draining, as PodLBNode status counts them; warming members (no traffic yet) apart, when there are any. */
+export function memberCountsText(m: { registered: number; healthy: number; draining: number; warming?: number }): string {
+  return `${m.registered}/${m.healthy}/${m.draining}${m.warming ? ` +${m.warming} warming` : ''}`;
+}

@@ -1,6 +1,6 @@
 // `kubectl podlb status`: each node's BGP sessions, advertised prefixes and members, from its PodLBNode.
 import type { PodLBNode } from '../../api/types.js';
-import { renderTable } from './format.js';
+import { memberCountsText, renderTable } from './format.js';
 
 /** `wide` (-o wide) adds every condition, the last apply and its result, and the whole config hash. */
 export function renderStatus(nodes: readonly PodLBNode[], opts: { wide?: boolean } = {}): string {
@@ -17,7 +17,7 @@ export function renderStatus(nodes: readonly PodLBNode[], opts: { wide?: boolean
       bgp ? `${bgp.status}/${bgp.reason}` : '-',
       sessions,
       (s.bgp?.advertisedPrefixes ?? []).join(',') || '-',
-      m ? `${m.registered}/${m.healthy}/${m.draining}` : '-',
+      m ? memberCountsText(m) : '-',
       (opts.wide ? s.bgp?.configHash : s.bgp?.configHash?.slice(0, 12)) ?? '-',
       opts.wide ? s.bgp?.lastError || '-' : (s.bgp?.lastError ?? ''),
       ...(opts.wide
