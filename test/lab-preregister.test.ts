@@ -19,6 +19,9 @@ import { credentialsSecret } from '../testkit/octavia-env.js';
 
 const REPLICAS = 4;
 const PRESTOP = 1;
+// An Octavia change (the drain's weight 0 included) reaches the amphora only after the load
+// balancer's lock: a terminating Pod must keep serving that long (README: preStop).
+const OCTAVIA_PRESTOP = 4;
 // The app listens at once; the kubelet's first probe comes 2 s later, as with a typical
 // initialDelaySeconds: the load balancer has seen the member healthy long before.
 const PROBE = { initialDelaySeconds: 2, periodSeconds: 2 };
@@ -30,24 +33,40 @@ let fake: OctaviaFake;
 let amphora: Amphora | undefined;
 let times: PodConditionTimes;
 let current: string[] = [];
-/** Pod IP → when a member with that address was first seen in the load balancer. */
+/** Pod IP → when a member with that address was first seen in the load balancer, and first seen allowed traffic. */
 const registeredAt = new Map<string, number>();
+const enabledAt = new Map<string, number>();
 let sampling: AbortController | undefined;
 
 const wallNow = (): number => performance.timeOrigin + performance.now();
 
-/** Notes the first time each address appears among the LB's members (any state), every 20 ms. */
-function sampleRegistrations(addresses: () => Promise<string[]>): void {
+/** Notes the first time each address appears among the LB's members (any state) and is allowed traffic, every 20 ms. */
+function sampleRegistrations(members: () => Promise<{ address: string; enabled: boolean }[]>): void {
   sampling?.abort();
   const ctl = new AbortController();
   sampling = ctl;
   void (async () => {
     while (!ctl.signal.aborted) {
       const now = wallNow();
-      for (const a of await addresses().catch(() => [])) if (!registeredAt.has(a)) registeredAt.set(a, now);
+      for (const m of await members().catch(() => [])) {
+        if (!registeredAt.has(m.address)) registeredAt.set(m.address, now);
+        if (m.enabled && !enabledAt.has(m.address)) enabledAt.set(m.address, now);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
+}
+
+/** What Octavia, the amphora and the Pod say, for a failure's message. */
+async function octaviaState(poolId: string, pod: string): Promise<string> {
+  const p = await lab.getPod(pod);
+  const conds = (p?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}${c.reason ? `(${c.reason})` : ''}`).join(' ');
+  const members = fake.state.membersOf(poolId).map((m) => `${m.address} w${m.weight} ${m.provisioning_status}/${m.operating_status}`);
+  const writes = fake.requestLog
+    .filter((r) => r.method !== 'GET')
+    .slice(-8)
+    .map((r) => `${r.method} ${r.path.replace(/^.*\/lbaas/, '')} ${r.status}`);
+  return `${pod} ${p?.status?.podIP ?? '-'}: ${conds}\n  members: ${members.join(', ')}\n  last writes: ${writes.join(', ')}\n  amphora errors: ${amphora?.errors().join('; ') ?? ''}`;
 }
 
 interface PodStats {
@@ -70,15 +89,22 @@ async function expectNoRequestBeforeGate(label: string, r: RolloutResult): Promi
   const pods = [];
   for (const name of r.newPods) {
     const { ip, stats } = await podStats(name);
-    pods.push({ name, stats, reg: registeredAt.get(ip), gateAt: times.at(name, READINESS_GATE), crAt: times.at(name, 'ContainersReady') });
+    pods.push({
+      name,
+      stats,
+      reg: registeredAt.get(ip),
+      enabled: enabledAt.get(ip),
+      gateAt: times.at(name, READINESS_GATE),
+      crAt: times.at(name, 'ContainersReady'),
+    });
   }
   const ms = (a: number | null | undefined, b: number | undefined): string => (a != null && b !== undefined ? (a - b).toFixed(1) : '?');
   console.log(
     [
-      `${label}: ${(r.durationMs / 1000).toFixed(1)} s, ${r.sent} requests, ${r.failed} failed, fewest serving members ${r.minHealthyMembers}`,
+      `${label}: ${(r.durationMs / 1000).toFixed(1)} s, ${r.sent} requests, ${r.failed} failed, fewest serving members ${r.minHealthyMembers}${r.failed ? ` (${r.load.flatMap((l) => l.errors).join(', ')})` : ''}`,
       ...pods.map(
         (p) =>
-          `  ${p.name}: registered ${ms(p.reg, p.crAt)} ms after ContainersReady, gate ${ms(p.gateAt, p.crAt)} ms after it, first request ${ms(p.stats.firstRequestAt, p.gateAt)} ms after the gate, ${p.stats.served} served`,
+          `  ${p.name}: registered ${ms(p.reg, p.crAt)} ms after ContainersReady, gate ${ms(p.gateAt, p.crAt)} ms after it, allowed traffic ${ms(p.enabled, p.gateAt)} ms after the gate (20 ms samples), first request ${ms(p.stats.firstRequestAt, p.gateAt)} ms after the gate, ${p.stats.served} served`,
       ),
     ].join('\n'),
   );
@@ -103,7 +129,8 @@ beforeAll(async () => {
     agentMode: 'inProcess',
     healthCheck: { interval: '300ms', rise: 2, fall: 2 },
     drainSeconds: 2,
-    extraBackends: [{ name: OCTAVIA_BACKEND, httpCheckPath: '/' }],
+    // The pool's monitor checks /healthz, so that GET / counts only requests (the fake's monitor object does not model url_path).
+    extraBackends: [{ name: OCTAVIA_BACKEND, httpCheckPath: '/healthz' }],
     agentOptions: { octaviaHeartbeatMs: 100 },
   });
   times = recordPodConditionTimes(lab.api, LAB_NAMESPACE, [READINESS_GATE, 'ContainersReady']);
@@ -122,7 +149,7 @@ afterAll(async () => {
 
 describe('pre-registered members take no request before the gate is True', () => {
   it('HAProxy: a rolling update under load', async () => {
-    sampleRegistrations(async () => (await lab.members()).map((m) => m.address));
+    sampleRegistrations(async () => (await lab.members()).map((m) => ({ address: m.address, enabled: m.admin === 'ready' })));
     const r = await rollingReplace(lab, { pods: current, newPrefix: 'h', gates: true, preStopSeconds: PRESTOP, readinessProbe: PROBE });
     current = r.newPods;
     await expectNoRequestBeforeGate('HAProxy', r);
@@ -156,16 +183,19 @@ describe('pre-registered members take no request before the gate is True', () =>
       'merge',
     );
     await waitFor("the Service's Pods serving through the amphora", async () => ((await amphora!.serving()) === REPLICAS ? true : undefined), 60_000, 100);
-    sampleRegistrations(async () => fake.state.membersOf(pool.id).map((m) => m.address));
+    sampleRegistrations(async () => fake.state.membersOf(pool.id).map((m) => ({ address: m.address, enabled: m.weight > 0 && m.admin_state_up })));
     const r = await rollingReplace(lab, {
       pods: current,
       newPrefix: 'o',
       gates: true,
-      preStopSeconds: PRESTOP,
+      preStopSeconds: OCTAVIA_PRESTOP,
       readinessProbe: PROBE,
       loadSockets: [lab.topo.lbs[0]!.httpSockets[OCTAVIA_BACKEND]!],
       servingMembers: () => amphora!.serving(),
       stepTimeoutMs: 60_000,
+    }).catch(async (err: unknown) => {
+      for (let i = 0; i < REPLICAS; i++) console.log(await octaviaState(pool.id, `o-${i}`));
+      throw err;
     });
     current = r.newPods;
     await expectNoRequestBeforeGate('Octavia', r);

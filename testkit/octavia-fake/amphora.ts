@@ -26,7 +26,10 @@ import type { FakeMember, OctaviaFakeState, OperatingStatus } from './state.js';
 export interface AmphoraOptions {
   state: OctaviaFakeState;
   poolId: string;
-  /** The amphora's HAProxy and the backend that stands for the pool (`option httpchk GET <url_path>`). */
+  /**
+   * The amphora's HAProxy and the backend that stands for the pool; its `option httpchk` is the
+   * monitor's HTTP check (the fake's monitor objects do not model url_path).
+   */
   runtime: HaproxyRuntime;
   backend: string;
   /** How often the amphora applies the pool and sends a heartbeat (Octavia: 10 s heartbeats). */
@@ -41,6 +44,8 @@ interface Programmed {
 }
 
 export interface Amphora {
+  /** The last changes HAProxy refused (retried on the next tick), for a failure's message. */
+  errors(): readonly string[];
   /** Members that take new requests now: on the amphora, UP, not in maintenance, weight > 0. */
   serving(): Promise<number>;
   /** Applies the pool and reports once, now (also runs every heartbeatMs). */
@@ -67,6 +72,18 @@ export function startAmphora(o: AmphoraOptions): Amphora {
     });
   }
 
+  // One member's change failing (HAProxy refuses `del server` while the server still has
+  // connections) must not hold back the others: it is tried again on the next tick.
+  const errors: string[] = [];
+  async function each(id: string, f: () => Promise<void>): Promise<void> {
+    try {
+      await f();
+    } catch (err) {
+      errors.push(`${id}: ${err instanceof Error ? err.message : String(err)}`);
+      errors.splice(0, errors.length - 20);
+    }
+  }
+
   async function apply(): Promise<void> {
     const hm = monitorOf(o.state, o.poolId);
     const members = new Map(
@@ -77,26 +94,30 @@ export function startAmphora(o: AmphoraOptions): Amphora {
     );
     for (const id of [...programmed.keys()]) {
       if (members.has(id)) continue;
-      await run([`set server ${srv(id)} state maint`, `del server ${srv(id)}`]);
-      programmed.delete(id);
+      await each(id, async () => {
+        await run([`set server ${srv(id)} state maint`, `del server ${srv(id)}`]);
+        programmed.delete(id);
+      });
     }
     for (const m of members.values()) {
       const want: Programmed = { address: m.address, port: m.protocol_port, weight: m.weight, enabled: m.admin_state_up };
       const had = programmed.get(m.id);
       // A change the provider has not finished is not on the amphora yet.
       if (had && m.provisioning_status !== 'ACTIVE') continue;
-      if (!had) {
-        const add = [`add server ${srv(m.id)} ${m.address}:${m.protocol_port} weight ${m.weight}`];
-        if (hm) add[0] += ` check inter ${Math.round(hm.delay * 1000)}ms fall ${hm.max_retries_down} rise ${hm.max_retries}`;
-        await run([...add, ...(hm ? [`enable health ${srv(m.id)}`] : []), ...(want.enabled ? [`enable server ${srv(m.id)}`] : [])]);
+      await each(m.id, async () => {
+        if (!had) {
+          const add = [`add server ${srv(m.id)} ${m.address}:${m.protocol_port} weight ${m.weight}`];
+          if (hm) add[0] += ` check inter ${Math.round(hm.delay * 1000)}ms fall ${hm.max_retries_down} rise ${hm.max_retries}`;
+          await run([...add, ...(hm ? [`enable health ${srv(m.id)}`] : []), ...(want.enabled ? [`enable server ${srv(m.id)}`] : [])]);
+          programmed.set(m.id, want);
+          return;
+        }
+        const cmds: string[] = [];
+        if (had.weight !== want.weight) cmds.push(`set server ${srv(m.id)} weight ${want.weight}`);
+        if (had.enabled !== want.enabled) cmds.push(`set server ${srv(m.id)} state ${want.enabled ? 'ready' : 'maint'}`);
+        await run(cmds);
         programmed.set(m.id, want);
-        continue;
-      }
-      const cmds: string[] = [];
-      if (had.weight !== want.weight) cmds.push(`set server ${srv(m.id)} weight ${want.weight}`);
-      if (had.enabled !== want.enabled) cmds.push(`set server ${srv(m.id)} state ${want.enabled ? 'ready' : 'maint'}`);
-      await run(cmds);
-      programmed.set(m.id, want);
+      });
     }
   }
 
@@ -117,25 +138,30 @@ export function startAmphora(o: AmphoraOptions): Amphora {
   }
 
   const tick = (): Promise<void> => {
-    running = running.then(async () => {
+    const next = running.then(async () => {
       if (stopped) return;
       await apply();
       await heartbeat();
     });
-    return running;
+    // A failed tick (the runtime API unreachable for a moment) must not stop the ones after it.
+    running = next.catch((err: unknown) => {
+      errors.push(`tick: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    return next;
   };
 
   const timer = setInterval(() => void tick().catch(() => undefined), o.heartbeatMs ?? 100);
   return {
     tick,
+    errors: () => [...errors],
     async serving() {
       const live = await rows();
       return live.filter((r) => adminOf(r) !== 'maint' && r.opState !== SRV_ST_STOPPED && (programmed.get(r.name)?.weight ?? 0) > 0).length;
     },
     async stop() {
       clearInterval(timer);
-      await running.catch(() => undefined);
       stopped = true;
+      await running;
     },
   };
 }
