@@ -143,7 +143,16 @@ describe('agent in the lab', () => {
     if (sawPending.health !== 'healthy') expect(sawPending.gate).not.toBe('True');
     const pod = await gateTrue('web-a');
     expect(gateStatus(pod).reason).toBe('LoadBalancerHealthy');
-    const m = (await lab.members()).find((x) => x.address === pod.status?.podIP);
+    // Pre-registered (drained, checked): switched to traffic by the agent's run after the gate write.
+    const m = await waitFor(
+      'web-a member taking traffic',
+      async () => {
+        const x = (await lab.members()).find((y) => y.address === pod.status?.podIP);
+        return x?.admin === 'ready' ? x : undefined;
+      },
+      5_000,
+      5,
+    );
     expect(m).toMatchObject({ health: 'healthy', admin: 'ready' });
     expect(m!.detail).toMatch(/L[467]OK/);
     const transitions = (await gateTrue('web-b')).status?.conditions?.filter((c) => c.type === 'podlb.io/load-balancer-ready');

@@ -174,6 +174,7 @@ describe('CRDs', () => {
     for (const c of crds) walk(c.spec.versions[0]!.schema.openAPIV3Schema, c.spec.names.kind);
     expect(seen.sort()).toEqual([
       'BGPPeer.spec.gracefulRestart.enabled',
+      'LoadBalancerClass.spec.readiness.preRegister',
       'LoadBalancerClass.spec.readiness.timeoutSeconds',
       'LoadBalancerClass.spec.readiness.withoutHealthCheck',
     ]);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, gateStatus, type Lab } from '../src/lab/lab.js';
 import { waitFor } from '../src/lab/netns.js';
 import { READINESS_GATE, type Pod } from '../src/api/types.js';
-import { LAB_BACKEND, LAB_NAMESPACE } from '../src/lab/objects.js';
+import { LAB_BACKEND, LAB_CLASS, LAB_NAMESPACE } from '../src/lab/objects.js';
 
 interface KEvent {
   reason: string;
@@ -33,6 +33,10 @@ let unwatch: (() => void) | undefined;
 beforeAll(async () => {
   // No kubelet or slice options: the defaults are the realistic lags under test.
   lab = await startLab({ agentMode: 'inProcess', healthCheck: { interval: '300ms', rise: 2, fall: 2 }, drainSeconds: 2 });
+  // This suite holds the rules of registration after ContainersReady (a member is never drained
+  // while the kubelet catches up, a failing probe leaves it registered): pre-registration off.
+  // Pre-registration's own rules: src/agent/pre-register.test.ts, test/haproxy-instance.test.ts.
+  await lab.client.patch(`/apis/podlb.io/v1alpha1/loadbalancerclasses/${LAB_CLASS}`, { spec: { readiness: { preRegister: false } } }, 'merge');
   unwatch = lab.api.store.watch('pods', { namespace: LAB_NAMESPACE }, (ev: { type: string; object: unknown }) => {
     const pod = ev.object as Pod;
     const name = pod.metadata.name ?? '';

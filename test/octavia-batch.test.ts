@@ -163,16 +163,26 @@ describe('one writer per load balancer: the leader batch-writes podlb-owned pool
     const cycles = lockCycles() - before;
     expect(cycles, `lock cycles to register 100 Pods (${Math.round(registeredMs)} ms)`).toBeLessThanOrEqual(3);
     expect(cycles).toBeGreaterThanOrEqual(1);
-    // Every member as an agent would have made it: the node in its name and tags, weight 1.
-    for (const p of pods) {
+    // Every member as an agent would have made it: the node in its name and tags; pre-registered
+    // at weight 0, and at weight 1 only once its Pod's gate is True (weights read before gates).
+    const weights = pods.map((p) => fake.state.memberByName(cart.id, memberName(p.node, p.ip, 8080))?.weight);
+    const gatesThen = await Promise.all(pods.map((p) => gate(p.name)));
+    pods.forEach((p, i) => {
       const m = fake.state.memberByName(cart.id, memberName(p.node, p.ip, 8080));
-      expect(m, p.name).toMatchObject({ address: p.ip, protocol_port: 8080, weight: 1, admin_state_up: true });
+      expect(m, p.name).toMatchObject({ address: p.ip, protocol_port: 8080, admin_state_up: true });
       expect(m!.tags.sort()).toEqual(['podlb', `podlb-node:${p.node}`]);
-    }
-    // The agents still read health from Octavia and flip their gates.
+      if (weights[i] !== 0) expect(gatesThen[i], `${p.name} at weight ${weights[i]}`).toBe('True');
+    });
+    // The agents still read health from Octavia and flip their gates; then the leader lets them in.
     await waitFor(
       'all 100 gates True',
       async () => ((await Promise.all(pods.map((p) => gate(p.name)))).every((s) => s === 'True') ? true : undefined),
+      30_000,
+      100,
+    );
+    await waitFor(
+      'all 100 at weight 1',
+      () => (pods.every((p) => fake.state.memberByName(cart.id, memberName(p.node, p.ip, 8080))?.weight === 1) ? true : undefined),
       30_000,
       100,
     );

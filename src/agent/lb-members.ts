@@ -83,6 +83,8 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
    */
   readonly #addedAt = new Map<string, number>();
   readonly #containersReadySeenAt = new Map<string, number>();
+  /** Members whose registration latency was observed (once each). */
+  readonly #registrationObserved = new Set<string>();
   #current: MembersRun | undefined;
 
   constructor(o: LbMembersOptions) {
@@ -178,19 +180,24 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
     for (const code of new Set(outcome.instances.filter((x) => !x.reachable).map((x) => x.code ?? 'Unknown')))
       m.reconcileErrors.inc({ component: 'members', code });
     // A member is added once per instance of the fleet; it is one registration.
-    for (const key of new Set(outcome.added)) {
-      if (this.#addedAt.has(key)) continue;
-      this.#addedAt.set(key, addedAt);
-      const member = plan.members.find((x) => memberKey(x.backend, x.name) === key);
-      const since = member && this.#containersReadySeenAt.get(member.pod.uid);
-      if (!member || since === undefined) continue;
-      m.registrationSeconds.observe((addedAt - since) / 1000);
+    for (const key of new Set(outcome.added)) if (!this.#addedAt.has(key)) this.#addedAt.set(key, addedAt);
+    // Observed once both ends are known: a member pre-registered while its Pod started was
+    // there when the containers became ready, a latency of 0.
+    for (const member of plan.members) {
+      const key = memberKey(member.backend, member.name);
+      const added = this.#addedAt.get(key);
+      const since = this.#containersReadySeenAt.get(member.pod.uid);
+      if (added === undefined || since === undefined || this.#registrationObserved.has(key)) continue;
+      this.#registrationObserved.add(key);
+      const ms = Math.max(0, added - since);
+      m.registrationSeconds.observe(ms / 1000);
       this.#o.log.info(
-        { member: member.name, pod: `${member.pod.namespace}/${member.pod.name}`, registrationMs: Math.round((addedAt - since) * 10) / 10 },
+        { member: member.name, pod: `${member.pod.namespace}/${member.pod.name}`, registrationMs: Math.round(ms * 10) / 10 },
         'member registered',
       );
     }
     const live = new Set(plan.members.map((x) => memberKey(x.backend, x.name)));
     for (const k of this.#addedAt.keys()) if (!live.has(k)) this.#addedAt.delete(k);
+    for (const k of this.#registrationObserved) if (!live.has(k)) this.#registrationObserved.delete(k);
   }
 }

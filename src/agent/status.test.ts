@@ -110,3 +110,19 @@ describe('a status write the server refuses', () => {
     expect((await w.write(undefined, () => bad)).event?.reason).toBe('StatusWriteFailed');
   });
 });
+
+describe('members in PodLBNode status', () => {
+  it('a warming member and the warming count pass the CRD schema; a state outside the enum is refused', async () => {
+    const member = (state: string) => ({ name: 'podlb_warm_10.244.1.5_8080', backend: 'ads.bidder.http', pod: 'ads/w', state, instances: [] });
+    const status = (state: string) =>
+      ({
+        members: { registered: 0, healthy: 0, draining: 0, warming: 1 },
+        lb: { instances: [], members: [member(state)] },
+      }) as PodLBNodeStatus;
+    const w = new NodeStatusWriter(client, 'warm', log);
+    expect(await w.write(undefined, () => status('warming'))).toEqual({});
+    expect(api.store.get('podlbnodes', 'warm').status).toMatchObject({ members: { warming: 1 }, lb: { members: [{ state: 'warming' }] } });
+    const refused = await new NodeStatusWriter(client, 'warm', log).write(undefined, () => status('cold'));
+    expect(refused.failed?.code).toBe(422);
+  });
+});

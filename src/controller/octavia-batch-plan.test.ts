@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { LABEL_SERVICE_NAME, READINESS_GATE, type EndpointSlice, type LoadBalancerClass, type Pod, type Service } from '../api/types.js';
 import { memberName } from '../lb/naming.js';
-import type { PoolMemberRecord } from '../lb/octavia-batch.js';
+import { batchBody, type PoolMemberRecord } from '../lb/octavia-batch.js';
 import { planClusterMembers, planPool } from './octavia-batch-plan.js';
 
 const LB = '6f1c8a52-3b0e-4c6e-9a59-0d0c6a5e8f11';
@@ -111,5 +111,57 @@ describe('the leader plans a pool as the agents would', () => {
     // Two pools called `cart` on the load balancer: a Service naming `cart` names neither.
     const ambiguous = planPool({ pool: POOL, nameIsUnique: false, desired, current: new Map(), drainingSince: new Map(), lastDesired: new Map(), now: 0 });
     expect(ambiguous.desired).toEqual([]);
+  });
+
+  it('pre-registration: a Pod not ready yet joins at weight 0, gets weight 1 only once its gate is True, and back to 0 when its containers restart', () => {
+    const a1 = pod('shop', 'a1', 'node-a', '10.244.1.5');
+    const name = memberName('node-a', '10.244.1.5', 8080);
+    const plan = (p: Pod, current: PoolMemberRecord[]) =>
+      planPool({
+        pool: POOL,
+        nameIsUnique: true,
+        desired: planClusterMembers({
+          pods: [p],
+          services: [service('shop', 'cart', 'cart')],
+          endpointSlices: [slice('shop', 'cart', [{ pod: p }])],
+          classes: [cls],
+        }),
+        current: new Map([['node-a', current]]),
+        drainingSince: new Map(),
+        lastDesired: new Map(),
+        now: 0,
+      });
+    const added = plan(a1, []);
+    expect(added.changes.add).toEqual([{ node: 'node-a', name, address: '10.244.1.5', port: 8080, weight: 0 }]);
+    expect(batchBody(new Map(), added.changes)).toMatchObject([{ name, weight: 0, admin_state_up: true }]);
+    const warm = rec('node-a', '10.244.1.5', { weight: 0, operating_status: 'DRAINING' });
+    expect(plan(a1, [warm]).actions).toEqual([]);
+
+    const gateTrue = structuredClone(a1);
+    gateTrue.status!.conditions!.push({ type: READINESS_GATE, status: 'True' });
+    expect([...plan(gateTrue, [warm]).changes.weight]).toEqual([[name, 1]]);
+
+    const restarted = structuredClone(gateTrue);
+    restarted.status!.conditions![0]!.status = 'False';
+    expect([...plan(restarted, [rec('node-a', '10.244.1.5')]).changes.weight]).toEqual([[name, 0]]);
+
+    // Off for the class: today's rules, a member at weight 1 once the containers are ready.
+    const off = structuredClone(cls);
+    off.spec.readiness = { preRegister: false };
+    const today = planPool({
+      pool: POOL,
+      nameIsUnique: true,
+      desired: planClusterMembers({
+        pods: [a1],
+        services: [service('shop', 'cart', 'cart')],
+        endpointSlices: [slice('shop', 'cart', [{ pod: a1 }])],
+        classes: [off],
+      }),
+      current: new Map(),
+      drainingSince: new Map(),
+      lastDesired: new Map(),
+      now: 0,
+    });
+    expect(today.changes.add).toEqual([{ node: 'node-a', name, address: '10.244.1.5', port: 8080, weight: 1 }]);
   });
 });

@@ -47,10 +47,9 @@ const ID_TAKEN_RE = /^'id' : custom id \d+ already used/;
 const ID_ATTEMPTS = 4;
 
 /**
- * The commands after `add server` (or for a server left in maintenance) that let it take
- * traffic only once `rise` checks passed. `warm`: `state drain` instead of `enable server`: it
- * leaves maintenance too, so checks run, but no new request is sent to it
- * (test/haproxy-instance.test.ts: checks on a drained server, no request reaches it).
+ * After `add server` (or for a server left in maintenance): traffic only once `rise` checks
+ * passed. `warm`: `state drain` instead of `enable server` leaves maintenance too, so checks
+ * run, yet no new request reaches it (test/haproxy-instance.test.ts).
  */
 function bringUp(srv: string, withCheck: boolean, warm: boolean): string[] {
   const enable = warm ? `set server ${srv} state drain` : `enable server ${srv}`;

@@ -62,6 +62,35 @@ describe('member lifecycle', () => {
     await expect(a.enableMember('web', s.name)).rejects.toMatchObject({ code: 'OCTAVIA_MEMBER_MISSING' });
   });
 
+  // A weight-0 member is still checked by the amphora's HAProxy and reported DRAINING while it
+  // passes (octavia/amphorae/backends/utils/haproxy_query.py:141-142, heartbeat_udp.py:610-611;
+  // testkit/octavia-fake/reference.test.ts holds the fake to it).
+  it('a warm member (pre-registration) is POSTed at weight 0, counts healthy once DRAINING has settled, and takes traffic at enable', async () => {
+    let clock = Date.now();
+    const a = env.instance(NODE, { now: () => clock, heartbeatMs: 10_000 });
+    const s = { ...spec(NODE, '10.244.1.5'), warm: true as const };
+    await a.addMember(s);
+    const stored = env.fake.state.memberByName(env.web.id, s.name)!;
+    expect(stored).toMatchObject({ weight: 0, admin_state_up: true });
+    expect(await observed(a, s.name)).toMatchObject({ admin: 'drain', health: 'pending', detail: 'OFFLINE/ACTIVE weight=0' });
+    env.fake.state.health.heartbeat();
+    expect(stored.operating_status).toBe('DRAINING');
+    clock += 24_000;
+    expect(await observed(a, s.name)).toMatchObject({ admin: 'drain', health: 'pending', detail: 'DRAINING/ACTIVE weight=0' });
+    clock += 1_000;
+    expect(await observed(a, s.name)).toMatchObject({ admin: 'drain', health: 'healthy' });
+    await a.enableMember('web', s.name);
+    expect(stored.weight).toBe(1);
+
+    // A retried warm add (an agent restart) brings our member back to weight 0, and a plain one to 1.
+    const b = env.instance(NODE);
+    await b.addMember(s);
+    expect(stored.weight).toBe(0);
+    await b.addMember(spec(NODE, '10.244.1.5'));
+    expect(stored.weight).toBe(1);
+    expect(env.fake.state.membersOf(env.web.id)).toHaveLength(1);
+  });
+
   it('a pool without health monitor reports NO_MONITOR → unchecked', async () => {
     const a = env.instance(NODE);
     const s = spec(NODE, '10.244.1.6', 8080, 'nomon');

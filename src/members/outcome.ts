@@ -48,3 +48,17 @@ export function podObj(m: DesiredMember): ObjectRef {
 export function serviceObj(m: DesiredMember): ObjectRef {
   return { apiVersion: 'v1', kind: 'Service', namespace: m.service.namespace, name: m.service.name };
 }
+
+/** The Event on a member's Pod once every instance has it: a warming one says it takes no traffic yet. */
+export function registeredEvent(m: DesiredMember, className: string): EventToRecord {
+  const where = `${m.address}:${m.port} in ${m.backend} (class ${className})`;
+  return {
+    object: podObj(m),
+    type: 'Normal',
+    reason: 'MemberRegistered',
+    message:
+      m.state === 'warming'
+        ? `Registered ${where} taking no traffic, health-checked while the Pod starts; it takes traffic once the containers are ready and every instance reports it healthy`
+        : `Registered ${where}; the readiness gate turns True when every instance reports it healthy`,
+  };
+}

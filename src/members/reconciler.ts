@@ -15,7 +15,7 @@ import { executors } from './execute.js';
 import type { MemberView } from './gates.js';
 import { defaultInstanceRefs, type InstanceState, type Run } from './instance-state.js';
 import { newObservation, observe } from './observe.js';
-import { podObj, serviceObj, type InstanceStatus, type MemberOutcome } from './outcome.js';
+import { podObj, registeredEvent, serviceObj, type InstanceStatus, type MemberOutcome } from './outcome.js';
 import { memberKey, type DesiredMember } from './plan.js';
 import { MemberRepairs } from './repairs.js';
 
@@ -343,13 +343,8 @@ export class MemberReconciler {
         const m = a.desired;
         at.added.add(a.key);
         out.added.push(a.key);
-        this.#reportOnce(out, `add|${a.key}|${m.pod.uid}`, {
-          object: podObj(m),
-          type: 'Normal',
-          reason: 'MemberRegistered',
-          message: `Registered ${m.address}:${m.port} in ${m.backend} (class ${at.ref.className}); the readiness gate turns True when every instance reports it healthy`,
-        });
-        at.log.info({ member: m.name, backend: m.backend, pod: `${m.pod.namespace}/${m.pod.name}` }, 'member added');
+        this.#reportOnce(out, `add|${a.key}|${m.pod.uid}`, registeredEvent(m, at.ref.className));
+        at.log.info({ member: m.name, backend: m.backend, pod: `${m.pod.namespace}/${m.pod.name}`, warm: m.state === 'warming' }, 'member added');
         return;
       }
     }

@@ -292,6 +292,45 @@ describe('explain', () => {
     expect(text).toMatch(/^n1\s+3\/2\/1\s+True AllInstancesReachable$/m);
   });
 
+  it('a warming member (pre-registered, no traffic yet) shows its state per instance and in the node counts', () => {
+    const w = pod('w', { ip: '10.244.1.50', node: 'n1', containersReady: false, gateStatus: 'False' });
+    const name = 'podlb_n1_10.244.1.50_8080';
+    const v = explainService({
+      service: service(),
+      pods: [w],
+      endpointSlices: [slice([{ pod: 'w', ip: '10.244.1.50', node: 'n1', ready: false }])],
+      events: [],
+      podlbNodes: [
+        {
+          metadata: { name: 'n1' },
+          status: {
+            members: { registered: 2, healthy: 2, draining: 0, warming: 1 },
+            lb: {
+              instances: [],
+              members: [
+                {
+                  name,
+                  backend: 'ads.bidder.http',
+                  pod: 'ads/w',
+                  state: 'warming',
+                  instances: [{ instance: 'unix:///run/haproxy.sock', admin: 'drain', health: 'healthy', detail: 'DRAIN, L7OK' }],
+                },
+              ],
+            },
+          },
+        },
+      ],
+      classes: [lbClass()],
+    });
+    expect(v.pods[0]!.lb).toEqual([
+      { member: name, state: 'Warming', instance: 'unix:///run/haproxy.sock', admin: 'drain', health: 'healthy', detail: 'DRAIN, L7OK' },
+    ]);
+    const text = renderExplain(v, NOW);
+    expect(text).toMatch(/^POD\s+MEMBER\s+STATE\s+LB INSTANCE\s+ADMIN\s+HEALTH\s+CHECK$/m);
+    expect(text).toMatch(new RegExp(`^w\\s+${name}\\s+Warming\\s+unix:///run/haproxy\\.sock\\s+drain\\s+healthy\\s+DRAIN, L7OK$`, 'm'));
+    expect(text).toMatch(/^n1\s+2\/2\/0 \+1 warming\s+/m);
+  });
+
   it.each([
     ['class missing', service({ 'podlb.io/load-balancer': 'nope' }), 'classMissing', /class missing: .*LoadBalancerClass "nope" does not exist/],
     [
