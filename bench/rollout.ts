@@ -58,7 +58,7 @@ export async function benchRollout(): Promise<Record<string, unknown>> {
   const times = recordPodConditionTimes(lab.api, LAB_NAMESPACE, [READINESS_GATE, 'ContainersReady']);
   try {
     const results: Partial<Record<Variant['key'], VariantResult>> = {};
-    let current = await deployReplicas(lab, 'b0', REPLICAS, { gates: true, preStopSeconds: PRESTOP, readinessProbe: PROBE });
+    let current = await deployReplicas(lab, 'b0', REPLICAS, { gates: true, preStopSeconds: PRESTOP, readinessProbe: PROBE, timeoutMs: 180_000 });
     for (const v of VARIANTS) {
       await setPreRegister(lab, v.preRegister);
       const r = await rollingReplace(lab, {

@@ -112,7 +112,7 @@ export async function deployReplicas(
   lab: Lab,
   prefix: string,
   replicas: number,
-  opts: { gates: boolean; preStopSeconds: number; readinessProbe?: LabPodOptions['readinessProbe'] },
+  opts: { gates: boolean; preStopSeconds: number; readinessProbe?: LabPodOptions['readinessProbe']; timeoutMs?: number },
 ): Promise<string[]> {
   const nodes = lab.topo.nodes.map((n) => n.name);
   const names = Array.from({ length: replicas }, (_, i) => `${prefix}-${i}`);
@@ -129,7 +129,7 @@ export async function deployReplicas(
       for (const n of names) if (!isReady(await lab.getPod(n))) return undefined;
       return true;
     },
-    60_000,
+    opts.timeoutMs ?? 60_000,
     50,
   );
   return names;
