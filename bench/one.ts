@@ -26,7 +26,7 @@ const benches: Record<string, { title: string; run: () => Promise<Record<string,
     run: async () => (await import('./burst.js')).benchBurst(),
   },
   rollout: {
-    title: 'Rolling update under load, with and without readiness gates: duration, failed requests, p99',
+    title: 'Rolling update of 10 replicas under load: gates with and without pre-registration, and without gates; ContainersReady → gate True',
     run: async () => (await import('./rollout.js')).benchRollout(),
   },
   lbpoll: {

@@ -6,7 +6,7 @@ import type { Pod } from '../src/api/types.js';
 import type { Lab } from '../src/lab/lab.js';
 import { runLoad, type LoadResult } from '../src/lab/http-load.js';
 import { waitFor } from '../src/lab/netns.js';
-import { LAB_BACKEND } from '../src/lab/objects.js';
+import { LAB_BACKEND, type LabPodOptions } from '../src/lab/objects.js';
 
 export interface RolloutOptions {
   /** Pods to replace, by name; each is replaced on the same node. */
@@ -20,16 +20,22 @@ export interface RolloutOptions {
   beforeStep?: (i: number) => Promise<void>;
   /** Give up on one step after this long. */
   stepTimeoutMs?: number;
+  /** The new Pods' readinessProbe (default none: containers are ready once the server listens). */
+  readinessProbe?: LabPodOptions['readinessProbe'];
+  /** Where the load goes (default: every HAProxy instance's frontend of the lab's Service). */
+  loadSockets?: string[];
+  /** Members taking new requests now (default: healthy and ready in the first HAProxy instance). */
+  servingMembers?: () => Promise<number | undefined>;
 }
 
 export interface RolloutResult {
   durationMs: number;
   newPods: string[];
-  /** Load through every HAProxy instance during the rollout. */
+  /** Load through every load socket during the rollout. */
   load: LoadResult[];
   failed: number;
   sent: number;
-  /** Fewest healthy members in the first HAProxy instance at any sample (every 20 ms). */
+  /** Fewest members taking requests (servingMembers) at any sample (every 20 ms). */
   minHealthyMembers: number;
 }
 
@@ -39,17 +45,22 @@ function isReady(p: Pod | undefined): boolean {
 
 export async function rollingReplace(lab: Lab, opts: RolloutOptions, loadOpts: { concurrency: number } = { concurrency: 2 }): Promise<RolloutResult> {
   const ctl = new AbortController();
-  const loads = lab.topo.lbs.map((lb) =>
-    runLoad({ socketPath: lb.httpSocket, concurrency: loadOpts.concurrency, durationMs: 600_000, stopSignal: ctl.signal }),
-  );
+  const sockets = opts.loadSockets ?? lab.topo.lbs.map((lb) => lb.httpSocket);
+  const loads = sockets.map((socketPath) => runLoad({ socketPath, concurrency: loadOpts.concurrency, durationMs: 600_000, stopSignal: ctl.signal }));
+  const serving =
+    opts.servingMembers ??
+    (async () => {
+      const ms = await lab.haproxy.listMembers([LAB_BACKEND], 'podlb_').catch(() => undefined);
+      return ms?.members.filter((m) => m.health === 'healthy' && m.admin === 'ready').length;
+    });
   const newPods: string[] = [];
   const t0 = performance.now();
   // Capacity as the load balancer sees it: maxUnavailable 0 promises it never drops.
   let minHealthy = Infinity;
   const sampler = (async () => {
     while (!ctl.signal.aborted) {
-      const ms = await lab.haproxy.listMembers([LAB_BACKEND], 'podlb_').catch(() => undefined);
-      if (ms) minHealthy = Math.min(minHealthy, ms.members.filter((m) => m.health === 'healthy' && m.admin === 'ready').length);
+      const n = await serving().catch(() => undefined);
+      if (n !== undefined) minHealthy = Math.min(minHealthy, n);
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
@@ -59,7 +70,11 @@ export async function rollingReplace(lab: Lab, opts: RolloutOptions, loadOpts: {
       const oldPod = await lab.getPod(old);
       if (!oldPod?.spec.nodeName) throw new Error(`pod ${old} not found`);
       const name = `${opts.newPrefix}-${i}`;
-      await lab.createPod(oldPod.spec.nodeName, name, { gate: opts.gates, preStopSeconds: opts.preStopSeconds });
+      await lab.createPod(oldPod.spec.nodeName, name, {
+        gate: opts.gates,
+        preStopSeconds: opts.preStopSeconds,
+        ...(opts.readinessProbe ? { readinessProbe: opts.readinessProbe } : {}),
+      });
       await waitFor(`${name} Ready`, async () => (isReady(await lab.getPod(name)) ? true : undefined), opts.stepTimeoutMs ?? 30_000, 10);
       await lab.deletePod(old);
       newPods.push(name);
@@ -93,17 +108,28 @@ export async function rollingReplace(lab: Lab, opts: RolloutOptions, loadOpts: {
 }
 
 /** Creates `replicas` Pods spread over the lab's nodes and waits until all are Ready. */
-export async function deployReplicas(lab: Lab, prefix: string, replicas: number, opts: { gates: boolean; preStopSeconds: number }): Promise<string[]> {
+export async function deployReplicas(
+  lab: Lab,
+  prefix: string,
+  replicas: number,
+  opts: { gates: boolean; preStopSeconds: number; readinessProbe?: LabPodOptions['readinessProbe']; timeoutMs?: number },
+): Promise<string[]> {
   const nodes = lab.topo.nodes.map((n) => n.name);
   const names = Array.from({ length: replicas }, (_, i) => `${prefix}-${i}`);
-  for (const [i, name] of names.entries()) await lab.createPod(nodes[i % nodes.length]!, name, { gate: opts.gates, preStopSeconds: opts.preStopSeconds });
+  for (const [i, name] of names.entries()) {
+    await lab.createPod(nodes[i % nodes.length]!, name, {
+      gate: opts.gates,
+      preStopSeconds: opts.preStopSeconds,
+      ...(opts.readinessProbe ? { readinessProbe: opts.readinessProbe } : {}),
+    });
+  }
   await waitFor(
     `${replicas} replicas Ready`,
     async () => {
       for (const n of names) if (!isReady(await lab.getPod(n))) return undefined;
       return true;
     },
-    60_000,
+    opts.timeoutMs ?? 60_000,
     50,
   );
   return names;

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Agent } from '../agent/agent.js';
+import type { AgentOptions } from '../agent/options.js';
 import type { PodIdentity } from '../apiserver/index.js';
 import type { LbInstance } from '../lb/provider.js';
 import { podContainer } from './daemonset-pod.js';
@@ -37,6 +38,8 @@ export interface LabAgentSetup {
   image?: ImageRoot;
   /** mode 'inProcess': how the agent reaches an LB instance (benches count round trips). */
   makeInstance?: (node: string, address: string) => LbInstance;
+  /** mode 'inProcess': what a real cluster sets by flag and the lab needs otherwise (the Octavia heartbeat of the lab's amphora). */
+  agentOptions?: Pick<AgentOptions, 'octaviaHeartbeatMs'>;
 }
 
 export function cliPath(): string {
@@ -157,6 +160,7 @@ export async function labAgent(mode: AgentMode, s: LabAgentSetup): Promise<LabAg
         bird,
         kernel: { netns: n.ns },
         ...(makeInstance ? { makeInstance: (address: string) => makeInstance(n.name, address) } : {}),
+        ...s.agentOptions,
       });
       await agent.start();
     },

@@ -29,7 +29,7 @@ import {
   type LabPodOptions,
 } from './objects.js';
 import { builtImages, mountImage, type ImageRoot } from './image-root.js';
-import { labAgent, type AgentMode, type LabAgent } from './lab-agents.js';
+import { labAgent, type AgentMode, type LabAgent, type LabAgentSetup } from './lab-agents.js';
 
 export type { LabAgent } from './lab-agents.js';
 
@@ -74,6 +74,8 @@ export interface LabOptions {
   extraBackends?: HaproxyBackendSpec[];
   /** In-process agents only: how an agent reaches an LB instance (benches count round trips). */
   makeInstance?: (node: string, address: string) => LbInstance;
+  /** In-process agents only: options a cluster would pass by flag (see LabAgentSetup.agentOptions). */
+  agentOptions?: LabAgentSetup['agentOptions'];
 }
 
 export interface Lab {
@@ -178,6 +180,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         haproxyDirs,
         ...(images ? { image: images.agent } : {}),
         ...(opts.makeInstance ? { makeInstance: opts.makeInstance } : {}),
+        ...(opts.agentOptions ? { agentOptions: opts.agentOptions } : {}),
       });
       agents.set(n.name, agent);
       await agent.start();

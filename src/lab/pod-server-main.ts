@@ -10,8 +10,15 @@
 //                     so a test can prove the LB's address arrives un-NATed. `?delayMs=N` holds
 //                     the reply N ms (in-flight requests for drain tests).
 //   GET /healthz      200 while healthy, 503 after it was switched off (and while draining).
-//   GET /stats        {pod, served, inFlight, healthy, draining}: `served` counts GET / replies,
-//                     so a test can see from the pod's side which requests reached it.
+//   GET /stats        {pod, served, inFlight, healthy, draining, firstRequestAt, lastRequestAt}:
+//                     `served` counts GET / replies, so a test can see from the pod's side which
+//                     requests reached it. The two times are wall-clock ms since the epoch (sub-ms,
+//                     null before the first GET /), comparable with times other processes on this
+//                     machine take (performance.timeOrigin + performance.now()), e.g. the commit of
+//                     the Pod's readiness gate: firstRequestAt is when the connection that carried
+//                     the first GET / was accepted (the LB opens one only for a request it sends
+//                     here: the earliest trace of that request, before its headers are parsed),
+//                     lastRequestAt when the last GET / was dispatched.
 //   POST /admin/health?ok=0|1
 //                     switches health; accepted only on a connection to 127.0.0.1, i.e. only from
 //                     inside this Pod's own namespace (nothing else can reach its loopback).
@@ -38,6 +45,10 @@ let draining = false;
 let healthSeq = 0;
 let served = 0;
 let inFlight = 0;
+let firstRequestAt: number | null = null;
+let lastRequestAt: number | null = null;
+const acceptedAt = new WeakMap<object, number>();
+const wallNow = (): number => performance.timeOrigin + performance.now();
 
 function emit(event: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
@@ -77,10 +88,12 @@ const server = createServer((req, res) => {
     return;
   }
   if (url.pathname === '/stats') {
-    send(res, 200, { pod: podName, served, inFlight, healthy, draining });
+    send(res, 200, { pod: podName, served, inFlight, healthy, draining, firstRequestAt, lastRequestAt });
     return;
   }
   if (url.pathname === '/') {
+    lastRequestAt = wallNow();
+    firstRequestAt ??= acceptedAt.get(req.socket) ?? lastRequestAt;
     const delayMs = Math.min(MAX_DELAY_MS, Math.max(0, Number(url.searchParams.get('delayMs') ?? 0) || 0));
     inFlight += 1;
     const reply = (): void => {
@@ -94,6 +107,8 @@ const server = createServer((req, res) => {
   }
   send(res, 404, 'not found\n');
 });
+
+server.on('connection', (socket) => acceptedAt.set(socket, wallNow()));
 
 // HAProxy keeps idle server connections for reuse; keep them longer than its own timeouts so
 // the server side is not the one to close a connection HAProxy is about to reuse.
