@@ -17,7 +17,7 @@
 // BGPPeers that give this node the same peering key (peer IP and port) are refused too:
 // confd keeps the first one of a Go map iteration, so which one wins is not defined.
 import { createHash } from 'node:crypto';
-import { parseCalicoSelector } from './selector.js';
+import { calicoSelectorMatches } from './selector.js';
 
 export interface CalicoObj {
   apiVersion?: string;
@@ -227,7 +227,7 @@ export function confdNodeConfig(ds: CalicoDatastore, nodeName: string): BirdNode
   const ignored: string[] | undefined = global?.ignoredInterfaces;
 
   const labelsOf = (name: string) => ds.nodes.find((n) => n.metadata.name === name)?.metadata.labels ?? {};
-  const selects = (sel: string, name: string) => parseCalicoSelector(sel)(labelsOf(name));
+  const selects = (sel: string, name: string) => calicoSelectorMatches(sel, labelsOf(name));
   const secret = (ref: { name: string; key: string } | undefined) => (ref ? ds.secrets?.[`${ref.name}/${ref.key}`] : undefined);
 
   const keyed: PeerKeyed[] = [];
