@@ -15,7 +15,7 @@ import { deployReplicas, rollingReplace, type RolloutResult } from '../testkit/l
 import { recordPodConditionTimes, type PodConditionTimes } from '../testkit/pod-condition-times.js';
 import { startOctaviaFake, type OctaviaFake } from '../testkit/octavia-fake/index.js';
 import { startAmphora, type Amphora } from '../testkit/octavia-fake/amphora.js';
-import { credentialsSecret } from '../testkit/octavia-env.js';
+import { credentialsSecret, octaviaClass } from '../testkit/octavia-env.js';
 
 const REPLICAS = 4;
 const PRESTOP = 1;
@@ -161,22 +161,10 @@ describe('pre-registered members take no request before the gate is True', () =>
     const pool = fake.state.createPool(lb.id, { name: 'web', healthMonitor: { delay: 0.3, max_retries: 2, max_retries_down: 2 } });
     amphora = startAmphora({ state: fake.state, poolId: pool.id, runtime: lab.haproxy.runtime, backend: OCTAVIA_BACKEND, heartbeatMs: 100 });
     await lab.client.create('/api/v1/namespaces/podlb-system/secrets', credentialsSecret(fake, 'os-creds'));
-    await lab.client.create(`/apis/${API_VERSION}/loadbalancerclasses`, {
-      apiVersion: API_VERSION,
-      kind: 'LoadBalancerClass',
-      metadata: { name: OCTAVIA_CLASS },
-      spec: {
-        provider: 'octavia',
-        octavia: {
-          authURL: fake.url,
-          region: 'RegionOne',
-          loadBalancerID: lb.id,
-          credentialsSecretRef: { namespace: 'podlb-system', name: 'os-creds', key: 'clouds.yaml' },
-        },
-        drainSeconds: 2,
-        tenancy: { namespaces: [{ name: LAB_NAMESPACE, backends: ['web'] }] },
-      },
-    });
+    await lab.client.create(
+      `/apis/${API_VERSION}/loadbalancerclasses`,
+      octaviaClass(fake, { name: OCTAVIA_CLASS, loadBalancerID: lb.id, secretName: 'os-creds', namespace: LAB_NAMESPACE, backends: ['web'] }),
+    );
     // The Service moves to the Octavia class: its Ready Pods become members of the pool.
     await lab.client.patch(
       `/api/v1/namespaces/${LAB_NAMESPACE}/services/${LAB_SERVICE}`,

@@ -16,7 +16,7 @@ import { adminClient } from '../testkit/api-client.js';
 import { memberName } from '../src/lb/naming.js';
 import { API_VERSION, READINESS_GATE, type Pod } from '../src/api/types.js';
 import { startOctaviaFake, type OctaviaFake } from '../testkit/octavia-fake/index.js';
-import { credentialsSecret } from '../testkit/octavia-env.js';
+import { credentialsSecret, octaviaClass } from '../testkit/octavia-env.js';
 import type { FakePool } from '../testkit/octavia-fake/state.js';
 import { CONTROLLER_SERVICE_ACCOUNT, controllerResources } from '../testkit/controller-resources.js';
 
@@ -94,22 +94,10 @@ beforeAll(async () => {
   await client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
   for (const n of NODES) await client.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: n } });
   await client.create('/api/v1/namespaces/podlb-system/secrets', credentialsSecret(fake, 'octavia-credentials'));
-  await client.create(`/apis/${API_VERSION}/loadbalancerclasses`, {
-    apiVersion: API_VERSION,
-    kind: 'LoadBalancerClass',
-    metadata: { name: 'octavia-lb' },
-    spec: {
-      provider: 'octavia',
-      octavia: {
-        authURL: fake.url,
-        region: 'RegionOne',
-        loadBalancerID: lb.id,
-        credentialsSecretRef: { namespace: 'podlb-system', name: 'octavia-credentials', key: 'clouds.yaml' },
-      },
-      drainSeconds: 2,
-      tenancy: { namespaces: [{ name: 'shop', backends: ['cart', 'legacy'] }] },
-    },
-  });
+  await client.create(
+    `/apis/${API_VERSION}/loadbalancerclasses`,
+    octaviaClass(fake, { name: 'octavia-lb', loadBalancerID: lb.id, secretName: 'octavia-credentials', namespace: 'shop', backends: ['cart', 'legacy'] }),
+  );
   await client.create('/api/v1/namespaces/shop/services', service('cart', 'cart', 'cart'));
   slices = startEndpointSliceController(api.store);
   controller = new Controller({

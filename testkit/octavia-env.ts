@@ -7,7 +7,7 @@ import { OctaviaInstance, type OctaviaInstanceOptions } from '../src/lb/octavia-
 import { memberName } from '../src/lb/naming.js';
 import type { MemberSpec } from '../src/lb/provider.js';
 import { stringify } from 'yaml';
-import { LABEL_CREDENTIALS } from '../src/api/types.js';
+import { API_VERSION, LABEL_CREDENTIALS } from '../src/api/types.js';
 
 export interface Env {
   fake: OctaviaFake;
@@ -72,5 +72,31 @@ export function credentialsSecret(fake: OctaviaFake, name: string): Record<strin
     kind: 'Secret',
     metadata: { name, namespace: 'podlb-system', labels: { [LABEL_CREDENTIALS]: 'true' } },
     data: { 'clouds.yaml': Buffer.from(stringify(clouds)).toString('base64') },
+  };
+}
+
+/**
+ * A LoadBalancerClass on the fake's load balancer that logs in with `credentialsSecret(fake, secretName)`,
+ * draining 2 s, for `namespace` naming `backends`.
+ */
+export function octaviaClass(
+  fake: OctaviaFake,
+  o: { name: string; loadBalancerID: string; secretName: string; namespace: string; backends: string[] },
+): Record<string, unknown> {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'LoadBalancerClass',
+    metadata: { name: o.name },
+    spec: {
+      provider: 'octavia',
+      octavia: {
+        authURL: fake.url,
+        region: 'RegionOne',
+        loadBalancerID: o.loadBalancerID,
+        credentialsSecretRef: { namespace: 'podlb-system', name: o.secretName, key: 'clouds.yaml' },
+      },
+      drainSeconds: 2,
+      tenancy: { namespaces: [{ name: o.namespace, backends: o.backends }] },
+    },
   };
 }
