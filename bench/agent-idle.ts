@@ -62,7 +62,7 @@ async function updates(): Promise<number> {
 
 const baseUpdates = await updates();
 const mod = (await import(process.env.PODLB_AGENT_MODULE ?? '../src/agent/agent.js')) as typeof import('../src/agent/agent.js');
-const agent = new mod.Agent({ nodeName: 'node1', kubeConfig: adminKubeConfig(api), log: pino({ level: 'silent' }), kernel: false });
+const agent = await mod.Agent.create({ nodeName: 'node1', kubeConfig: adminKubeConfig(api), log: pino({ level: 'silent' }), kernel: false });
 const t0 = performance.now();
 await agent.start();
 while (!agent.synced) await sleep(50);

@@ -88,7 +88,7 @@ describe('Events about a Service, with its Pods on every node', () => {
     const badPorts = await serviceWithPods('bad-ports', { 'podlb.io/load-balancer': 'l7lb', 'podlb.io/ports': 'grpc' }, 'a');
     const typo = await serviceWithPods('typo', { 'podlb.io/load-balancer': 'no-such-class' }, 'b');
     for (const node of NODES) {
-      const agent = new Agent({ nodeName: node, kubeConfig: adminKubeConfig(api), log: pino({ level: 'silent' }), kernel: false, resyncMs: 100 });
+      const agent = await Agent.create({ nodeName: node, kubeConfig: adminKubeConfig(api), log: pino({ level: 'silent' }), kernel: false, resyncMs: 100 });
       agents.push(agent);
       await agent.start();
     }

@@ -500,7 +500,7 @@ describe('agent in the lab', () => {
     const ns = await lab.sb.addNetns('node3');
     // The DaemonSet's Pod on the new node: its own token, bound to that Pod and node.
     const kc = lab.api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: 'node3', hostNetwork: true }).kubeConfig();
-    const agent = new Agent({
+    const agent = await Agent.create({
       nodeName: 'node3',
       kubeConfig: kc,
       log: pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' }, pino.destination(process.env.PODLB_TEST_LOG ?? '/dev/null')),

@@ -99,7 +99,7 @@ beforeAll(async () => {
   slices = startEndpointSliceController(api.store);
   // The agent as the DaemonSet's Pod on node1 (its own ServiceAccount token, shipped RBAC).
   const agentKc = api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: 'node1', hostNetwork: true }).kubeConfig();
-  agent = new Agent({ nodeName: 'node1', kubeConfig: agentKc, log: pino({ level: 'silent' }), pendingPollMs: 50, octaviaHeartbeatMs: 100 });
+  agent = await Agent.create({ nodeName: 'node1', kubeConfig: agentKc, log: pino({ level: 'silent' }), pendingPollMs: 50, octaviaHeartbeatMs: 100 });
   await agent.start();
 }, 60_000);
 

@@ -57,7 +57,7 @@ let adminKc: KubeConfig;
 let agent: Agent | undefined;
 
 const newAgent = () =>
-  new Agent({
+  Agent.create({
     nodeName: 'node1',
     kubeConfig: kc,
     log,
@@ -168,7 +168,7 @@ beforeAll(async () => {
   }
   // Every agent of this suite is the DaemonSet's Pod on node1 (its own ServiceAccount token).
   kc = api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: 'node1', hostNetwork: true }).kubeConfig();
-  agent = newAgent();
+  agent = await newAgent();
   await agent.start();
   await waitFor('route at the ToR', async () => ((await torHasRoute()) ? true : undefined), 30_000, 50);
   await established(1);
@@ -205,7 +205,7 @@ describe('restarts', () => {
     const sampler = sampleTor();
     await agent!.stop();
     await new Promise((r) => setTimeout(r, 300));
-    agent = newAgent();
+    agent = await newAgent();
     await agent.start();
     const report = await waitFor('first BIRD apply of the new agent', () => birdApply(agent!), 15_000, 20);
     await new Promise((r) => setTimeout(r, 500));
@@ -286,7 +286,7 @@ describe('restarts', () => {
     // The new Pod; the init container keeps an existing bird.conf, else writes the minimal one.
     birdDir = sb.memoryTempDir('bird-new-pod');
     bird = await startBird(sb, nodeNs, { dir: birdDir, initialConfig: keepConfig ? previous : birdInitialConfig(NODE_ADDR), extraArgs: birdArgs });
-    agent = newAgent();
+    agent = await newAgent();
     await agent.start();
     await waitFor('new agent rendered', () => birdApply(agent!), 15_000, 20);
     const renderedAt = Date.now();

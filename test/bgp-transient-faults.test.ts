@@ -99,7 +99,7 @@ describe.runIf(hasReal('root', 'bird', 'frr'))('transient faults keep BGP sessio
     }
     await admin.create('/api/v1/namespaces/podlb-system/secrets', secret);
     const kc = api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: 'node1', hostNetwork: true }).kubeConfig();
-    agent = new Agent({
+    agent = await Agent.create({
       nodeName: 'node1',
       kubeConfig: kc,
       log,

@@ -116,7 +116,7 @@ beforeAll(async () => {
   await waitFor('leader', () => controller.isLeader || undefined, 10_000);
   for (const n of NODES) {
     const kc = api.podIdentity({ serviceAccount: AGENT_SERVICE_ACCOUNT, nodeName: n, hostNetwork: true }).kubeConfig();
-    const a = new Agent({ nodeName: n, kubeConfig: kc, log, pendingPollMs: 50, octaviaHeartbeatMs: 200 });
+    const a = await Agent.create({ nodeName: n, kubeConfig: kc, log, pendingPollMs: 50, octaviaHeartbeatMs: 200 });
     agents.push(a);
     await a.start();
   }

@@ -29,7 +29,7 @@ describe('Agent', () => {
   it('kernel route and BIRD failures reach PodLBNode status, and members and status still run', async () => {
     const kc = new KubeConfig();
     kc.loadFromString(api.kubeconfigYaml());
-    const agent = new Agent({
+    const agent = await Agent.create({
       nodeName: 'n1',
       kubeConfig: kc,
       log: pino({ level: 'silent' }),

@@ -40,7 +40,7 @@ afterAll(async () => {
 
 describe('an idle agent', () => {
   it('runs for nothing on a timer, nor for changes that cannot concern this node', async () => {
-    const agent = new Agent({ nodeName: 'n1', kubeConfig: adminKubeConfig(api), log: pino({ level: 'silent' }), kernel: false, resyncMs: 100 });
+    const agent = await Agent.create({ nodeName: 'n1', kubeConfig: adminKubeConfig(api), log: pino({ level: 'silent' }), kernel: false, resyncMs: 100 });
     await agent.start();
     try {
       // Settled: no run for a while (the first runs write status, then nothing asks).

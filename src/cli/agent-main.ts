@@ -123,15 +123,14 @@ export async function runAgent(p: Parsed): Promise<number> {
   if (bgp && (!birdSocket || !birdConfig)) throw new UsageError('--bird-socket PATH and --bird-config PATH are required unless --no-bgp', AGENT_COMMAND.path);
   const netns = str(p, 'netns');
   // Loaded only now, so `--help` and flag errors answer without loading the agent.
-  const [{ loadCredentials }, { pino }, { Agent }, { AgentMetrics }, { withdrawAll }] = await Promise.all([
+  const [{ loadCredentials }, { pino }, { Agent }, { AgentMetrics }] = await Promise.all([
     import('../kube/credentials.js'),
     import('pino'),
     import('../agent/agent.js'),
     import('../agent/metrics.js'),
-    import('../agent/withdraw.js'),
   ]);
   const log = pino({ level: str(p, 'log-level')!, base: { node: nodeName } });
-  const agentInst = new Agent({
+  const agentInst = await Agent.create({
     nodeName,
     kubeConfig: loadCredentials(str(p, 'kubeconfig')),
     log,
@@ -165,8 +164,13 @@ export async function runAgent(p: Parsed): Promise<number> {
     server.close();
     await agentInst.stop();
     // Uninstall only (see src/agent/withdraw.ts): after the loop stopped, so nothing re-renders.
+    // Loaded only then: withdraw.ts brings the BIRD and netlink modules a --no-bgp agent never needs.
     if (bgp && process.env.PODLB_WITHDRAW_ON_STOP === 'true')
-      await withdrawAll({ bird: { socketPath: birdSocket!, configPath: birdConfig! }, ...(netns ? { netns } : {}), log });
+      await (await import('../agent/withdraw.js')).withdrawAll({
+        bird: { socketPath: birdSocket!, configPath: birdConfig! },
+        ...(netns ? { netns } : {}),
+        log,
+      });
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -153,7 +153,7 @@ export async function labAgent(mode: AgentMode, s: LabAgentSetup): Promise<LabAg
     metrics: async () => (agent ? agent.metrics.registry.metrics() : ''),
     start: async () => {
       const makeInstance = s.makeInstance;
-      agent = new Agent({
+      agent = await Agent.create({
         nodeName: n.name,
         kubeConfig: identity.kubeConfig(),
         log: agentLog,
