@@ -1,1 +1,1 @@
-export function valueImports(file: string): { local: Set<string>; bare: Set<string> };
+export function valueImports(file: string, opts?: { dynamic?: boolean }): { local: Set<string>; bare: Set<string> };
