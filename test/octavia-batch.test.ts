@@ -233,8 +233,10 @@ describe('one writer per load balancer: the leader batch-writes podlb-owned pool
     const before = fake.requestLog.filter((r) => r.method === 'PUT' && r.path.endsWith(`/pools/${cart.id}/members`) && r.status < 300).length;
     await createPod('cart-err', 'node1', 'cart');
     await containersReady('cart-err', '10.244.1.240');
-    const name = memberName('node1', '10.244.1.240', 8080);
-    await waitFor('the batch failed', () => (fake.state.memberByName(cart.id, name)?.provisioning_status === 'ERROR' ? true : undefined), 15_000, 20);
+    // The fault is spent when the provider finishes that batch. The member's ERROR that follows
+    // lasts only until the leader's next pass repairs it, too short to poll for on a loaded
+    // machine; the repair's own lock cycle and Event below prove it happened.
+    await waitFor('the batch failed', () => (fake.state.failProvisioning === 0 ? true : undefined), 15_000, 20);
     await waitFor(
       'every member ACTIVE again',
       () => (fake.state.membersOf(cart.id).every((m) => m.provisioning_status === 'ACTIVE') ? true : undefined),
