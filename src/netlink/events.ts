@@ -14,7 +14,10 @@ export const EVENT_RCVBUF = 8 << 20;
 export type NetlinkEvent =
   | { kind: 'route'; op: 'new' | 'del'; route: Route }
   | { kind: 'link'; op: 'new' | 'del'; link: Link }
-  /** The kernel dropped events (ENOBUFS): the subscriber must re-read the state it cares about. */
+  /**
+   * The kernel dropped events (ENOBUFS): the subscriber must re-read the state it cares about.
+   * Sent once the queue is drained, when the kernel again reports every drop (see #drain).
+   */
   | { kind: 'overrun' }
   /** The subscription failed and is closed. */
   | { kind: 'error'; error: Error };
@@ -31,6 +34,8 @@ export class EventSubscription implements Subscription {
   readonly #poll: libc.PollHandle;
   readonly #tap: ((bytes: Buffer) => void) | undefined;
   #closed = false;
+  /** ENOBUFS seen, overrun not yet sent. */
+  #dropped = false;
 
   constructor(fd: number, groups: number, rcvbuf: number, cb: (ev: NetlinkEvent) => void, onClose: () => void, tap?: (bytes: Buffer) => void) {
     this.#fd = fd;
@@ -61,17 +66,33 @@ export class EventSubscription implements Subscription {
     this.#drain();
   }
 
-  /** Reads what is queued, for at most SLICE_MS: uv_poll is level-triggered, so anything left fires again next loop turn. */
+  /**
+   * Reads what is queued, for at most SLICE_MS: uv_poll is level-triggered, so anything left
+   * fires again next loop turn.
+   *
+   * The overrun is sent only when the queue is empty. The kernel reports ENOBUFS once per
+   * congestion and stays silent about further drops until the reader has emptied the queue
+   * (netlink_overrun sets NETLINK_S_CONGESTED, netlink_rcv_wake clears it). A subscriber that
+   * re-read its state on the first ENOBUFS, with the queue still full, would miss a change
+   * dropped after that read without any second signal; after an empty queue every drop is
+   * reported again.
+   */
   #drain(): void {
     const start = performance.now();
     while (!this.#closed && performance.now() - start < SLICE_MS) {
       const n = libc.recv(this.#fd, this.#buf, this.#buf.length, libc.MSG_DONTWAIT | libc.MSG_TRUNC);
       if (n < 0) {
         const e = libc.errno();
-        if (e === EAGAIN) return;
+        if (e === EAGAIN) {
+          if (this.#dropped) {
+            this.#dropped = false;
+            this.#cb({ kind: 'overrun' });
+          }
+          return;
+        }
         if (e === EINTR) continue;
         if (e === ENOBUFS) {
-          this.#cb({ kind: 'overrun' });
+          this.#dropped = true;
           continue;
         }
         this.#fail(new NetlinkError('recv (subscription)', e));
