@@ -235,7 +235,8 @@ function poolStatements(
     const vxlan = p.spec?.vxlanMode === 'Always' || p.spec?.vxlanMode === 'CrossSubnet';
     if (p.spec?.disableBGPExport) reject.push(stmt('reject', 'BGP export is disabled.'));
     else accept.push(stmt('accept'));
-    // bird6's kernel filter ends in `accept;`, so confd writes only its reject statements.
+    // Into bird6's kernel filter confd writes rejects only: it ends in `accept;` anyway, and
+    // bird's accepts are there for the krt_tunnel of IPIP, which IPv6 pools cannot use.
     if (vxlan) kernel.push(stmt('reject', 'VXLAN routes are handled by Felix.'));
     else if (ipip && programClusterRoutes && version === 4) refuse(`IPIP pool ${p.metadata.name} (krt_tunnel exists only in Calico's BIRD fork)`);
     else if (!programClusterRoutes) kernel.push(stmt('reject', 'Cluster routes are handled by Felix.'));
