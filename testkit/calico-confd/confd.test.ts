@@ -315,6 +315,19 @@ describe('confd v3.32.1 bird6 text', () => {
     ).toEqual(['# v6 BGPFilter f', "function 'bgp_f_exportFilterV6'() {", '  if ((net ~ [ fd00::/8{8,64} ])) then { accept; }', '}']);
   });
 
+  it('calls an importV6 function before the default accept, with is_same_as for a peerType rule, and no v4 function', () => {
+    const f = filter('tor-in', {
+      importV4: [{ action: 'Reject', matchOperator: 'Equal', cidr: '0.0.0.0/0' }],
+      importV6: [{ action: 'Reject', matchOperator: 'Equal', cidr: '::/0', peerType: 'eBGP' }],
+    });
+    const text = confdBird6Files(rackCluster([peer('in6', { peerIP: TOR_IPV6, node: CALICO_NODE, filters: ['tor-in'] })], [f]), CALICO_NODE)['bird6.cfg'];
+    expect(text).toContain(
+      ['    import filter {', "    'bgp_tor-in_importFilterV6'(false);", '    if (defined(bgp_local_pref)&&(bgp_local_pref > 2147482623)) then'].join('\n'),
+    );
+    expect(text).toContain("function 'bgp_tor-in_importFilterV6'(bool is_same_as) {\n  if (!is_same_as) then { if ((net = ::/0)) then { reject; } }\n}");
+    expect(text).not.toContain('FilterV4');
+  });
+
   it('rejects the disableBGPExport v6 pool first and accepts the enabled v6 pools last; the kernel filter holds only rejects', () => {
     expect(files6['bird6_ipam.cfg']).toContain(
       [
