@@ -27,7 +27,7 @@ export function calicoCrds(version: CalicoVersion): Crd[] {
   return crds;
 }
 
-/** bgppeers, bgpfilters, bgpconfigurations and clusterinformations.crd.projectcalico.org of `version`. */
+/** bgppeers, bgpfilters, bgpconfigurations, clusterinformations, ippools and blockaffinities.crd.projectcalico.org of `version`. */
 export function calicoResources(version: CalicoVersion = CALICO_VERSIONS[CALICO_VERSIONS.length - 1]!): ResourceType[] {
   return calicoCrds(version).map((crd) => resourceFromCrd(crd, 'v1'));
 }

@@ -6,10 +6,15 @@
 // import/export filter blocks, communities, IP pools) and libcalico-go's IPPool v3->v1
 // conversion. Read, not copied; text.ts writes the files. An IPPool's blockSize and
 // natOutgoing do not reach BIRD (IPAM and Felix use them): the blocks come from the
-// BlockAffinities.
+// BlockAffinities. IPv4 and IPv6 are computed apart, as confd's `getBGPConfig 4` and
+// `getBGPConfig 6` do for bird.cfg and bird6.cfg; the router ID is the node's IPv4 address in
+// both (a BGP router ID has 4 octets).
 //
 // Input is the objects as the Kubernetes datastore holds them (crd.projectcalico.org/v1;
-// their spec is projectcalico.org/v3's). What a lab node cannot show is refused with an error
+// their spec is projectcalico.org/v3's). That datastore has no Calico Node resource: a Calico
+// Node is the Kubernetes Node, its BGP fields in the annotations libcalico-go's
+// K8sNodeToCalico reads (libcalico-go/lib/backend/k8s/resources/node.go), its labels the
+// Node's. What a lab node cannot show is refused with an error
 // rather than approximated: IPIP pools (they need the krt_tunnel attribute of Calico's BIRD
 // fork), route reflectors, peerSelector/localWorkloadSelector/reachableBy peers, reverse
 // peerings onto this node, service advertisement (static routes), deleted affinities, a
@@ -17,17 +22,26 @@
 // BGPPeers that give this node the same peering key (peer IP and port) are refused too:
 // confd keeps the first one of a Go map iteration, so which one wins is not defined.
 import { createHash } from 'node:crypto';
+import { type Family, formatAddr, maxLength, parseIp } from '../../src/net/ip.js';
 import { calicoSelectorMatches } from './selector.js';
 
 export interface CalicoObj {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; labels?: Record<string, string> };
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: Record<string, any>;
 }
 
+/** The Kubernetes Node annotations that carry a Calico Node's BGP spec. */
+export const NODE_ANNOTATIONS = {
+  ipv4Address: 'projectcalico.org/IPv4Address',
+  ipv6Address: 'projectcalico.org/IPv6Address',
+  asNumber: 'projectcalico.org/ASNumber',
+  routeReflectorClusterID: 'projectcalico.org/RouteReflectorClusterID',
+} as const;
+
 export interface CalicoDatastore {
-  /** Calico Node objects (labels as Kubernetes' Node; spec.bgp.ipv4Address, asNumber). */
+  /** Kubernetes Nodes (v1), Calico's BGP fields in NODE_ANNOTATIONS. */
   nodes: CalicoObj[];
   /** `default` and `node.<name>`. */
   bgpConfigurations: CalicoObj[];
@@ -61,7 +75,10 @@ export interface BirdPeer {
 }
 
 export interface BirdNodeConfig {
+  /** 4: bird.cfg and its includes; 6: bird6.cfg and its includes. */
+  version: Family;
   nodeName: string;
+  /** The node's address of this IP version; '' when it has none (confd then writes no BGP part). */
   nodeIP: string;
   asNumber: string;
   routerId: string;
@@ -74,7 +91,7 @@ export interface BirdNodeConfig {
   exportRejectDisabledPools: string[];
   exportAcceptEnabledPools: string[];
   kernelFilterForPools: string[];
-  /** This node's IPv4 blocks (`ls` order: the key text sorted) and their affinity state. */
+  /** This node's blocks of this IP version (`ls` order: the key text sorted) and their affinity state. */
   blocks: { cidr: string; state: string }[];
   /** BGPFilters in key order, for the function definitions. */
   filters: CalicoObj[];
@@ -97,31 +114,54 @@ export function durationSeconds(d: string): number {
   return Math.round(parts.reduce((t, p) => t + Number(p[1]) * unit[p[2]!]!, 0));
 }
 
-const v4 = (cidrOrIp: string) => !cidrOrIp.includes(':');
-/** `10.244.1.0/26` -> 10.244.1.0/26 normalised (host bits cleared), as Go's net.ParseCIDR. */
+const familyOfText = (cidrOrIp: string): Family => (cidrOrIp.includes(':') ? 6 : 4);
+
+/** A CIDR as Go's net.ParseCIDR and IPNet.String() give it: host bits cleared, canonical address text. */
 function networkOf(cidr: string): string {
   const [ip, len] = cidr.split('/');
-  const n = ip!.split('.').reduce((a, o) => (a << 8) + Number(o), 0) >>> 0;
-  const bits = Number(len);
-  const masked = bits === 0 ? 0 : (n & (~0 << (32 - bits))) >>> 0;
-  return `${[masked >>> 24, (masked >>> 16) & 255, (masked >>> 8) & 255, masked & 255].join('.')}/${bits}`;
+  const addr = parseIp(ip) ?? refuse(`a CIDR Go could not parse (${cidr})`);
+  const host = BigInt(maxLength(addr.family) - Number(len));
+  return `${formatAddr(addr.family, (addr.value >> host) << host)}/${Number(len)}`;
 }
 
-function filterStatements(filterNames: readonly string[], ds: CalicoDatastore, dir: 'import' | 'export', sameAS: boolean): string[] {
+/** A BGPPeer's peerIP split as Go's net.SplitHostPort does: `1.2.3.4:179` and `[fd00::1]:179` carry a port. */
+function splitHostPort(peerIP: string): { host: string; port?: number } {
+  const m = /^\[([^\]]*)\]:(\d+)$/.exec(peerIP) ?? /^([^:[\]]*):(\d+)$/.exec(peerIP);
+  return m && Number(m[2]) < 65536 ? { host: m[1]!, port: Number(m[2]) } : { host: peerIP };
+}
+
+/** A Kubernetes Node as a Calico Node's BGP spec: addresses (without their length), AS, RR cluster ID. */
+export function calicoNodeBgp(node: CalicoObj): { ipv4?: string; ipv6?: string; asNumber?: string; rrClusterID?: string } {
+  const a = node.metadata.annotations ?? {};
+  // K8sNodeToCalico drops an address annotation its validator refuses; so does this.
+  const addr = (key: string, family: Family) => {
+    const ip = parseIp(a[key]?.split('/')[0]);
+    return ip?.family === family ? ip.text : undefined;
+  };
+  const ipv4 = addr(NODE_ANNOTATIONS.ipv4Address, 4);
+  const ipv6 = addr(NODE_ANNOTATIONS.ipv6Address, 6);
+  const asNumber = a[NODE_ANNOTATIONS.asNumber];
+  const rrClusterID = a[NODE_ANNOTATIONS.routeReflectorClusterID];
+  return { ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}), ...(asNumber ? { asNumber } : {}), ...(rrClusterID ? { rrClusterID } : {}) };
+}
+
+const nodeAddress = (node: CalicoObj, version: Family) => calicoNodeBgp(node)[version === 4 ? 'ipv4' : 'ipv6'];
+
+function filterStatements(filterNames: readonly string[], ds: CalicoDatastore, dir: 'import' | 'export', sameAS: boolean, version: Family): string[] {
   const lines: string[] = [];
   for (const name of filterNames) {
     const f = ds.bgpFilters.find((x) => x.metadata.name === name);
-    const rules: any[] | undefined = f?.spec?.[dir === 'import' ? 'importV4' : 'exportV4'];
+    const rules: any[] | undefined = f?.spec?.[`${dir}V${version}`];
     if (!f || !rules || rules.length === 0) continue;
-    const call = bgpFilterFunctionName(name, dir);
+    const call = bgpFilterFunctionName(name, dir, version);
     lines.push(rules.some((r) => r.peerType) ? `${call}(${sameAS});` : `${call}();`);
   }
   return lines;
 }
 
-/** Calico's `'bgp_<name>_<dir>FilterV4'`, the name cut and hashed to BIRD's 64-character limit. */
-export function bgpFilterFunctionName(filterName: string, dir: 'import' | 'export'): string {
-  return `'bgp_${truncateAndHash(filterName, 64 - 'bgp__importFilterV4'.length)}_${dir}FilterV4'`;
+/** Calico's `'bgp_<name>_<dir>FilterV4'` (or V6), the name cut and hashed to BIRD's 64-character limit. */
+export function bgpFilterFunctionName(filterName: string, dir: 'import' | 'export', version: Family = 4): string {
+  return `'bgp_${truncateAndHash(filterName, 64 - 'bgp__importFilterV4'.length)}_${dir}FilterV${version}'`;
 }
 
 function truncateAndHash(name: string, maxLen: number): string {
@@ -130,16 +170,16 @@ function truncateAndHash(name: string, maxLen: number): string {
   return `${name.slice(0, maxLen - 17)}_${hex.slice(0, 16)}`;
 }
 
-function importFilter(filters: readonly string[], ds: CalicoDatastore, sameAS: boolean, prio: number): string {
+function importFilter(filters: readonly string[], ds: CalicoDatastore, sameAS: boolean, prio: number, version: Family): string {
   return [
-    ...filterStatements(filters, ds, 'import', sameAS),
+    ...filterStatements(filters, ds, 'import', sameAS, version),
     `if (defined(bgp_local_pref)&&(bgp_local_pref > ${BIRD_INT_MAX - prio})) then`,
     `  preference = ${OVERRIDE_PREFERENCE};`,
     'accept;',
   ].join('\n    ');
 }
 
-function exportFilter(filters: readonly string[], ds: CalicoDatastore, sameAS: boolean, prio: number): string {
+function exportFilter(filters: readonly string[], ds: CalicoDatastore, sameAS: boolean, prio: number, version: Family): string {
   return [
     'if (defined(source) && source = RTS_BGP && defined(bgp_local_pref)) then {',
     `  krt_metric = ${BIRD_INT_MAX} - bgp_local_pref;`,
@@ -147,7 +187,7 @@ function exportFilter(filters: readonly string[], ds: CalicoDatastore, sameAS: b
     `  if (!defined(krt_metric)) then { krt_metric = ${prio}; }`,
     `  bgp_local_pref = ${BIRD_INT_MAX} - krt_metric;`,
     '}',
-    ...filterStatements(filters, ds, 'export', sameAS),
+    ...filterStatements(filters, ds, 'export', sameAS, version),
     `calico_export_to_bgp_peers(${sameAS});`,
     'reject;',
   ].join('\n    ');
@@ -155,11 +195,11 @@ function exportFilter(filters: readonly string[], ds: CalicoDatastore, sameAS: b
 
 const COMMUNITY = /^\d+:\d+(:\d+)?$/;
 
-function communityRules(cfg: Record<string, any> | undefined): BirdNodeConfig['communities'] {
+function communityRules(cfg: Record<string, any> | undefined, version: Family): BirdNodeConfig['communities'] {
   const named: { name: string; value: string }[] = cfg?.communities ?? [];
   const out: BirdNodeConfig['communities'] = [];
   for (const adv of (cfg?.prefixAdvertisements ?? []) as { cidr?: string; communities?: string[] }[]) {
-    if (!adv.cidr || !v4(adv.cidr)) continue;
+    if (!adv.cidr || familyOfText(adv.cidr) !== version) continue;
     const values = new Set<string>();
     for (const c of adv.communities ?? []) {
       if (COMMUNITY.test(c)) values.add(c);
@@ -182,21 +222,25 @@ function communityRules(cfg: Record<string, any> | undefined): BirdNodeConfig['c
 function poolStatements(
   ds: CalicoDatastore,
   programClusterRoutes: boolean,
+  version: Family,
 ): Pick<BirdNodeConfig, 'exportRejectDisabledPools' | 'exportAcceptEnabledPools' | 'kernelFilterForPools'> {
   const reject: string[] = [];
   const accept: string[] = [];
   const kernel: string[] = [];
   for (const p of ds.ipPools) {
     const cidr = networkOf(p.spec?.cidr);
-    if (!v4(cidr)) continue;
+    if (familyOfText(cidr) !== version) continue;
     const stmt = (action: string, comment?: string) => `  if (net ~ ${cidr}) then { ${action}; }${comment ? ` # ${comment}` : ''}`;
     const ipip = p.spec?.ipipMode === 'Always' || p.spec?.ipipMode === 'CrossSubnet';
     const vxlan = p.spec?.vxlanMode === 'Always' || p.spec?.vxlanMode === 'CrossSubnet';
     if (p.spec?.disableBGPExport) reject.push(stmt('reject', 'BGP export is disabled.'));
     else accept.push(stmt('accept'));
+    // Into bird6's kernel filter confd writes rejects only: it ends in `accept;` anyway, and
+    // bird's accepts are there for the krt_tunnel of IPIP, which IPv6 pools cannot use.
     if (vxlan) kernel.push(stmt('reject', 'VXLAN routes are handled by Felix.'));
-    else if (ipip && programClusterRoutes) refuse(`IPIP pool ${p.metadata.name} (krt_tunnel exists only in Calico's BIRD fork)`);
-    else kernel.push(programClusterRoutes ? stmt('accept') : stmt('reject', 'Cluster routes are handled by Felix.'));
+    else if (ipip && programClusterRoutes && version === 4) refuse(`IPIP pool ${p.metadata.name} (krt_tunnel exists only in Calico's BIRD fork)`);
+    else if (!programClusterRoutes) kernel.push(stmt('reject', 'Cluster routes are handled by Felix.'));
+    else if (version === 4) kernel.push(stmt('accept'));
   }
   return { exportRejectDisabledPools: reject.sort(byText), exportAcceptEnabledPools: accept.sort(byText), kernelFilterForPools: kernel.sort(byText) };
 }
@@ -208,48 +252,51 @@ interface PeerKeyed {
   peer: BirdPeer;
 }
 
-/** confd's BIRD data for `nodeName` (IPv4; bird.cfg, bird_ipam.cfg and bird_aggr.cfg). */
-export function confdNodeConfig(ds: CalicoDatastore, nodeName: string): BirdNodeConfig {
-  const node = ds.nodes.find((n) => n.metadata.name === nodeName) ?? refuse(`a node without a Calico Node object (${nodeName})`);
-  const bgp = node.spec?.bgp ?? refuse(`node ${nodeName} without spec.bgp`);
-  if (bgp.routeReflectorClusterID) refuse('a route reflector node');
-  const ipv4Address: string = bgp.ipv4Address ?? refuse(`node ${nodeName} without spec.bgp.ipv4Address`);
-  const nodeIP = ipv4Address.split('/')[0]!;
+/** confd's BIRD data for `nodeName`: IPv4 (bird.cfg and its includes) or IPv6 (bird6.cfg and its includes). */
+export function confdNodeConfig(ds: CalicoDatastore, nodeName: string, version: Family = 4): BirdNodeConfig {
+  const node = ds.nodes.find((n) => n.metadata.name === nodeName) ?? refuse(`a node without a Kubernetes Node object (${nodeName})`);
+  const bgp = calicoNodeBgp(node);
+  if (bgp.rrClusterID) refuse('a route reflector node');
+  const routerId = bgp.ipv4 ?? refuse(`node ${nodeName} without a ${NODE_ANNOTATIONS.ipv4Address} annotation`);
+  const nodeIP = nodeAddress(node, version) ?? '';
   const global = ds.bgpConfigurations.find((c) => c.metadata.name === 'default')?.spec;
   const perNode = ds.bgpConfigurations.find((c) => c.metadata.name === `node.${nodeName}`)?.spec;
   for (const f of ['serviceClusterIPs', 'serviceExternalIPs', 'serviceLoadBalancerIPs']) if (global?.[f]?.length) refuse(`BGPConfiguration ${f}`);
   const asNumber = String(bgp.asNumber ?? global?.asNumber ?? 64512);
   const logLevel = String(perNode?.logSeverityScreen || global?.logSeverityScreen || 'info').toLowerCase();
   const level = logLevel === 'debug' || logLevel === 'info' ? logLevel : 'none';
-  const prio: number = global?.ipv4NormalRoutePriority ?? 1024;
+  const prio: number = global?.[version === 4 ? 'ipv4NormalRoutePriority' : 'ipv6NormalRoutePriority'] ?? 1024;
   // BIRD 2 has no global `listen bgp`: Calico's listen line cannot be written for it.
   if (perNode?.listenPort || global?.listenPort || global?.bindMode === 'NodeIP') refuse('BGPConfiguration listenPort or bindMode NodeIP');
   const ignored: string[] | undefined = global?.ignoredInterfaces;
+  const protocolName = (prefix: string, ip: string, port?: number) =>
+    `${prefix}_${ip.replaceAll(version === 4 ? '.' : ':', '_')}${port ? `_port_${port}` : ''}`;
 
   const labelsOf = (name: string) => ds.nodes.find((n) => n.metadata.name === name)?.metadata.labels ?? {};
   const selects = (sel: string, name: string) => calicoSelectorMatches(sel, labelsOf(name));
   const secret = (ref: { name: string; key: string } | undefined) => (ref ? ds.secrets?.[`${ref.name}/${ref.key}`] : undefined);
 
   const keyed: PeerKeyed[] = [];
-  // Mesh peers: every other node with an IPv4 address (the ToR lab turns the mesh off).
+  // Mesh peers: every other node with an address of this version (the ToR lab turns the mesh off).
   if ((global?.nodeToNodeMeshEnabled ?? true) !== false) {
     for (const other of ds.nodes) {
-      const ip = other.spec?.bgp?.ipv4Address?.split('/')[0];
-      if (!ip || ip === nodeIP || other.spec?.bgp?.routeReflectorClusterID) continue;
-      const peerAS = String(other.spec?.bgp?.asNumber ?? global?.asNumber ?? 64512);
+      const ip = nodeAddress(other, version);
+      const otherBgp = calicoNodeBgp(other);
+      if (!ip || ip === nodeIP || otherBgp.rrClusterID) continue;
+      const peerAS = otherBgp.asNumber ?? asNumber;
       const sameAS = peerAS === asNumber;
       keyed.push({
         key: `mesh/${ip}`,
         global: true,
         source: 'mesh',
         peer: {
-          name: `Mesh_${ip.replaceAll('.', '_')}`,
+          name: protocolName('Mesh', ip),
           ip,
           asNumber: peerAS,
           ttlSecurity: '',
           sourceAddr: nodeIP,
-          importFilter: importFilter([], ds, sameAS, prio),
-          exportFilter: exportFilter([], ds, sameAS, prio),
+          importFilter: importFilter([], ds, sameAS, prio, version),
+          exportFilter: exportFilter([], ds, sameAS, prio, version),
           ...(global?.nodeMeshMaxRestartTime ? { gracefulRestart: String(durationSeconds(global.nodeMeshMaxRestartTime)) } : {}),
           passive: ip > nodeIP,
           nextHopSelf: false,
@@ -267,10 +314,11 @@ export function confdNodeConfig(ds: CalicoDatastore, nodeName: string): BirdNode
       const isGlobal = !s.nodeSelector && !s.node;
       if (globalPass !== isGlobal) continue;
       if (!globalPass && !(s.node === nodeName || (s.nodeSelector && selects(s.nodeSelector, nodeName)))) continue;
-      // An IPv6 peer (with or without [ip]:port) belongs to bird6.cfg, not generated here.
-      const [ip = '', portText] = String(s.peerIP ?? '').split(':');
-      if (String(s.peerIP ?? '').split(':').length > 2 || ip === '' || ip === nodeIP) continue;
-      const port = portText ? Number(portText) : undefined;
+      // A peer of the other IP version belongs to the other BIRD; an unparsable one to none (confd logs it).
+      const { host, port } = splitHostPort(String(s.peerIP ?? ''));
+      const peerIP = parseIp(host);
+      if (peerIP?.family !== version || peerIP.text === nodeIP) continue;
+      const ip = peerIP.text;
       const peerAS = String(s.asNumber);
       const localAS = s.localASNumber ? String(s.localASNumber) : undefined;
       const sameAS = peerAS === (localAS ?? asNumber);
@@ -280,20 +328,20 @@ export function confdNodeConfig(ds: CalicoDatastore, nodeName: string): BirdNode
       const filters: string[] = s.filters ?? [];
       const key = `${ip}:${port ?? 0}`;
       const peer: BirdPeer = {
-        name: `${globalPass ? 'Global' : 'Node'}_${ip.replaceAll('.', '_')}${port ? `_port_${port}` : ''}`,
+        name: protocolName(globalPass ? 'Global' : 'Node', ip, port),
         ip,
         ...(port ? { port } : {}),
         asNumber: peerAS,
         ...(localAS ? { localAsNumber: localAS } : {}),
         ttlSecurity: ttl > 0 ? `on;\n  multihop ${ttl}` : 'off',
         ...(sourceAddress === 'UseNodeIP' ? { sourceAddr: nodeIP } : {}),
-        importFilter: importFilter(filters, ds, sameAS, prio),
-        exportFilter: exportFilter(filters, ds, sameAS, prio),
+        importFilter: importFilter(filters, ds, sameAS, prio, version),
+        exportFilter: exportFilter(filters, ds, sameAS, prio, version),
         ...(secret(s.password?.secretKeyRef) !== undefined ? { password: secret(s.password?.secretKeyRef)! } : {}),
         ...(s.maxRestartTime ? { gracefulRestart: String(durationSeconds(s.maxRestartTime)) } : {}),
         ...(s.keepaliveTime ? { keepaliveTime: String(durationSeconds(s.keepaliveTime)) } : {}),
         // A global peering between two Calico nodes: the higher IP waits for the lower one.
-        passive: globalPass && ds.nodes.some((n) => n.spec?.bgp?.ipv4Address?.split('/')[0] === ip) && ip > nodeIP,
+        passive: globalPass && ds.nodes.some((n) => nodeAddress(n, version) === ip) && ip > nodeIP,
         nextHopSelf: nextHopMode === 'Self',
         nextHopKeep: nextHopMode === 'Keep' || (nextHopMode === undefined && s.keepOriginalNextHop === true && peerAS !== (localAS ?? asNumber)),
         ...(s.numAllowedLocalASNumbers > 0 ? { numAllowLocalAs: String(s.numAllowedLocalASNumbers) } : {}),
@@ -307,12 +355,13 @@ export function confdNodeConfig(ds: CalicoDatastore, nodeName: string): BirdNode
     }
   }
   for (const p of ds.bgpPeers) {
-    const ip = String(p.spec?.peerIP ?? '').replace(/:\d+$/, '');
-    if (ip === nodeIP && p.spec?.reversePeering !== 'Manual') refuse(`BGPPeer ${p.metadata.name}: a reverse peering onto ${nodeName}`);
+    const ip = parseIp(splitHostPort(String(p.spec?.peerIP ?? '')).host)?.text;
+    if (ip && (ip === bgp.ipv4 || ip === bgp.ipv6) && p.spec?.reversePeering !== 'Manual')
+      refuse(`BGPPeer ${p.metadata.name}: a reverse peering onto ${nodeName}`);
   }
 
   const blocks = ds.blockAffinities
-    .filter((b) => b.spec?.node === nodeName && (b.spec?.type ?? 'host') === 'host' && v4(b.spec?.cidr ?? ''))
+    .filter((b) => b.spec?.node === nodeName && (b.spec?.type || 'host') === 'host' && familyOfText(b.spec?.cidr ?? '') === version)
     .flatMap((b) => {
       if (String(b.spec?.deleted) === 'true') refuse(`a deleted block affinity (${b.metadata.name})`);
       // confd treats a pending affinity as absent.
@@ -321,16 +370,17 @@ export function confdNodeConfig(ds: CalicoDatastore, nodeName: string): BirdNode
     .sort((a, b) => byText(a.cidr.replace('/', '-'), b.cidr.replace('/', '-')));
 
   return {
+    version,
     nodeName,
     nodeIP,
     asNumber,
-    routerId: nodeIP,
+    routerId,
     debugMode: level === 'none' ? '' : level === 'debug' ? 'all' : '{ states }',
     directInterfaces: [...(ignored ?? []).map((i) => `-"${i}"`), '-"cali*"', '-"kube-ipvs*"', '"*"'].join(', '),
     normalRoutePriority: prio,
     peers: keyed.map((k) => k.peer).sort((a, b) => byText(a.name, b.name)),
-    communities: communityRules(perNode?.prefixAdvertisements ? perNode : global),
-    ...poolStatements(ds, global?.programClusterRoutes !== 'Disabled'),
+    communities: communityRules(perNode?.prefixAdvertisements ? perNode : global, version),
+    ...poolStatements(ds, global?.programClusterRoutes !== 'Disabled', version),
     blocks,
     filters: [...ds.bgpFilters].sort((a, b) => byText(a.metadata.name, b.metadata.name)),
   };
