@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { AGENT_SERVICE_ACCOUNT } from '../src/lab/lab.js';
 import { agentNodeFlags } from '../src/lab/daemonset-pod.js';
-import { cliPath } from '../src/lab/lab-agents.js';
+import { agentHttpFlags, cliPath } from '../src/lab/lab-agents.js';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { LABEL_SERVICE_NAME } from '../src/api/types.js';
 import { freePort } from '../src/util/free-port.js';
@@ -161,16 +161,7 @@ async function measureAgent(api: ApiServer, o: Required<ScaleApiOptions>, encodi
         '--node-name',
         NODE,
         '--no-bgp',
-        '--health-port',
-        String(port),
-        '--health-address',
-        '127.0.0.1',
-        '--metrics-port',
-        String(port),
-        '--metrics-address',
-        '127.0.0.1',
-        '--log-level',
-        'warn',
+        ...agentHttpFlags(port, 'warn'),
         '--api-encoding',
         encoding,
       ],
