@@ -10,7 +10,7 @@ import { memberKey, planMembers } from '../members/plan.js';
 import type { MemberOutcome } from '../members/reconciler.js';
 import type { MembersRun } from './lb-members.js';
 import { AgentMetrics } from './metrics.js';
-import { ReadinessGatesReconciler } from './readiness-gates.js';
+import { ReadinessGatesReconciler, type ReadinessGatesOptions } from './readiness-gates.js';
 import type { AgentSnapshot } from './snapshot.js';
 import { adminClient } from '../../testkit/api-client.js';
 
@@ -65,6 +65,14 @@ function scenario(name: string, view: MemberView, at: number): { snap: AgentSnap
   return { snap, run: { at, plan, outcome }, stored: () => api.store.get('pods', name, 'ads') as Pod };
 }
 
+type MembersStandIn = { -readonly [K in keyof ReadinessGatesOptions['members']]: ReadinessGatesOptions['members'][K] };
+
+/**
+ * The members reconciler as the gates see it, at `run` (a test moves it on by assigning
+ * `current`): no member added by this agent, no containers-ready time known.
+ */
+const membersAt = (run: MembersRun): MembersStandIn => ({ current: run, addedAt: () => undefined, containersReadyAt: () => undefined });
+
 const gate = (p: Pod) => p.status?.conditions?.find((c) => c.type === READINESS_GATE);
 
 describe('ReadinessGatesReconciler', () => {
@@ -73,7 +81,7 @@ describe('ReadinessGatesReconciler', () => {
     const { snap, run, stored } = scenario('stale', { registered: true, healthy: true }, now - 1);
     const r = new ReadinessGatesReconciler({
       client,
-      members: { current: run, addedAt: () => undefined, containersReadyAt: () => undefined },
+      members: membersAt(run),
       pendingPollMs: 25,
       log,
       metrics: new AgentMetrics(),
@@ -86,7 +94,7 @@ describe('ReadinessGatesReconciler', () => {
   it('registered, not yet healthy: False once, polled soon; healthy: True', async () => {
     const now = Date.parse('2026-11-23T10:00:10Z');
     const { snap, run, stored } = scenario('pending', { registered: true, healthy: false }, now);
-    const members = { current: run, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
+    const members = membersAt(run);
     const r = new ReadinessGatesReconciler({ client, members, pendingPollMs: 25, log, metrics: new AgentMetrics(), random: () => 0 });
     const first = await r.reconcile(snap, now);
     await r.idle();
@@ -121,7 +129,7 @@ describe('ReadinessGatesReconciler', () => {
     try {
       const now = Date.parse('2026-11-23T10:00:10Z');
       const { snap, run } = scenario('throttled', { registered: true, healthy: true }, now);
-      const members = { current: run, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
+      const members = membersAt(run);
       const metrics = new AgentMetrics();
       const lines: { level: number; msg: string }[] = [];
       const logged = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l) as { level: number; msg: string }) });
@@ -223,7 +231,7 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
     try {
       const now = Date.parse('2026-11-23T10:00:10Z');
       const pending = burst(40, false, now);
-      const members = { current: pending.run, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
+      const members = membersAt(pending.run);
       const r = new ReadinessGatesReconciler({
         client: new KubeClient(stub.kubeConfig()),
         members,
