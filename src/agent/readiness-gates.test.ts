@@ -13,6 +13,7 @@ import { AgentMetrics } from './metrics.js';
 import { ReadinessGatesReconciler, type ReadinessGatesOptions } from './readiness-gates.js';
 import type { AgentSnapshot } from './snapshot.js';
 import { adminClient } from '../../testkit/api-client.js';
+import { agentSnapshot } from '../../testkit/agent-snapshot.js';
 
 const log = pino({ level: 'silent' });
 let api: ApiServer;
@@ -37,19 +38,13 @@ function scenario(name: string, view: MemberView, at: number): { snap: AgentSnap
     status: fixture.status,
   }) as Pod;
   const p = { ...fixture, metadata: { ...fixture.metadata, uid: created.metadata.uid! } };
-  const snap: AgentSnapshot = {
+  const snap = agentSnapshot({
     nodeName: NODE,
-    node: undefined,
     pods: [p],
     services: [service()],
     slices: [slice([{ pod: name, ip: '10.244.1.10', ready: false }])],
     classes: [lbClass()],
-    pools: [],
-    peers: [],
-    secrets: [],
-    gateway: undefined,
-    observedAt: 0,
-  };
+  });
   snap.slices[0]!.endpoints[0]!.targetRef!.uid = created.metadata.uid!;
   const plan = planMembers({ nodeName: NODE, pods: snap.pods, services: snap.services, endpointSlices: snap.slices, classes: snap.classes });
   expect(plan.members).toHaveLength(1);
@@ -177,19 +172,7 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
       return { ...p, metadata: { ...p.metadata, uid: `uid-${n}` } };
     });
     const slices = [slice(names.map((n, i) => ({ pod: n, ip: `10.244.1.${10 + i}`, ready: false })))];
-    const snap: AgentSnapshot = {
-      nodeName: NODE,
-      node: undefined,
-      pods,
-      services: [service()],
-      slices,
-      classes: [lbClass()],
-      pools: [],
-      peers: [],
-      secrets: [],
-      gateway: undefined,
-      observedAt: 0,
-    };
+    const snap = agentSnapshot({ nodeName: NODE, pods, services: [service()], slices, classes: [lbClass()] });
     const plan = planMembers({ nodeName: NODE, pods, services: snap.services, endpointSlices: slices, classes: snap.classes });
     expect(plan.members).toHaveLength(count);
     const views = new Map(plan.members.map((m) => [memberKey(m.backend, m.name), { registered: true, healthy }]));
