@@ -6,13 +6,10 @@
 // the rest of the cluster, which every one of 1,000 nodes pays. The agent's node flags are the
 // DaemonSet's (daemonset/daemonset.yaml), so the figures are those of the process a node runs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { AGENT_SERVICE_ACCOUNT } from '../src/lab/lab.js';
 import { agentNodeFlags } from '../src/lab/daemonset-pod.js';
-import { cliPath } from '../src/lab/lab-agents.js';
+import { agentHttpFlags, cliPath } from '../src/lab/lab-agents.js';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { LABEL_SERVICE_NAME } from '../src/api/types.js';
 import { freePort } from '../src/util/free-port.js';
@@ -154,26 +151,7 @@ async function measureAgent(api: ApiServer, o: Required<ScaleApiOptions>, encodi
     const t0 = performance.now();
     child = spawn(
       process.execPath,
-      [
-        ...agentNodeFlags(),
-        cliPath(),
-        'agent',
-        '--node-name',
-        NODE,
-        '--no-bgp',
-        '--health-port',
-        String(port),
-        '--health-address',
-        '127.0.0.1',
-        '--metrics-port',
-        String(port),
-        '--metrics-address',
-        '127.0.0.1',
-        '--log-level',
-        'warn',
-        '--api-encoding',
-        encoding,
-      ],
+      [...agentNodeFlags(), cliPath(), 'agent', '--node-name', NODE, '--no-bgp', ...agentHttpFlags(port, 'warn'), '--api-encoding', encoding],
       { env: { ...env, ...identity.env, PODLB_IN_CLUSTER_ROOT: identity.pathPrefix }, stdio: ['ignore', 'inherit', 'inherit'] },
     );
     const pid = child.pid!;
@@ -222,18 +200,51 @@ async function measureAgent(api: ApiServer, o: Required<ScaleApiOptions>, encodi
   }
 }
 
-export async function benchScaleApi(opts: ScaleApiOptions = {}): Promise<Record<string, unknown>> {
-  const o: Required<ScaleApiOptions> = { services: 1000, endpointsPerSlice: 100, nodes: 1000, idleSeconds: 30, updates: 300, ...opts };
+const withDefaults = (opts: ScaleApiOptions): Required<ScaleApiOptions> => ({
+  services: 1000,
+  endpointsPerSlice: 100,
+  nodes: 1000,
+  idleSeconds: 30,
+  updates: 300,
+  ...opts,
+});
+
+const clusterOf = (o: Required<ScaleApiOptions>): string =>
+  `${o.services} Services, ${o.services} EndpointSlices, ${o.services * o.endpointsPerSlice} endpoints, none on ${NODE}`;
+
+/** The cluster of this bench, ready for an agent. */
+async function startCluster(o: Required<ScaleApiOptions>): Promise<ApiServer> {
   const api = await startApiServer();
-  const dir = mkdtempSync(join(tmpdir(), 'podlb-bench-scale-'));
   try {
     api.installManifests();
     populate(api, o);
+    return api;
+  } catch (err) {
+    await api.close();
+    throw err;
+  }
+}
+
+/** One agent process with one encoding in this bench's cluster, without the list sizes (bench/agent-idle.ts). */
+export async function benchOneAgent(opts: ScaleApiOptions = {}, encoding: 'json' | 'protobuf' = 'protobuf'): Promise<Record<string, unknown>> {
+  const o = withDefaults(opts);
+  const api = await startCluster(o);
+  try {
+    return { cluster: clusterOf(o), encoding, agentNodeFlags: agentNodeFlags().join(' '), ...(await measureAgent(api, o, encoding)) };
+  } finally {
+    await api.close();
+  }
+}
+
+export async function benchScaleApi(opts: ScaleApiOptions = {}): Promise<Record<string, unknown>> {
+  const o = withDefaults(opts);
+  const api = await startCluster(o);
+  try {
     const jsonList = await listOnce(api, 'application/json');
     const protoList = await listOnce(api, 'application/vnd.kubernetes.protobuf, application/json');
     const agents = { json: await measureAgent(api, o, 'json'), protobuf: await measureAgent(api, o, 'protobuf') };
     return {
-      cluster: `${o.services} Services, ${o.services} EndpointSlices, ${o.services * o.endpointsPerSlice} endpoints, none on ${NODE}`,
+      cluster: clusterOf(o),
       initialListJson: { bytes: jsonList.bytes, ms: jsonList.ms, contentType: jsonList.contentType },
       initialListProtobuf: { bytes: protoList.bytes, ms: protoList.ms, contentType: protoList.contentType },
       protobufToJsonBytes: Number((protoList.bytes / jsonList.bytes).toFixed(3)),
@@ -244,6 +255,5 @@ export async function benchScaleApi(opts: ScaleApiOptions = {}): Promise<Record<
     };
   } finally {
     await api.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -14,6 +14,7 @@ import { labPod } from '../src/lab/objects.js';
 import { type ValidatingAdmissionPolicy, checkExpression, policyExpressions } from '../src/policy/vap-eval.js';
 import { join } from 'node:path';
 import { loadYamlDocs, repoRoot } from '../testkit/install-schema.js';
+import { adminKubeConfig } from '../testkit/api-client.js';
 
 let api: ApiServer;
 let agentA: KubeClient;
@@ -169,13 +170,7 @@ describe('a stolen agent token of node A', () => {
   });
 
   it('a podlb-agent token without a node claim (not bound to the agent Pod) writes nothing', async () => {
-    const admin = clientFor(
-      (() => {
-        const kc = new KubeConfig();
-        kc.loadFromString(api.kubeconfigYaml());
-        return kc;
-      })(),
-    );
+    const admin = clientFor(adminKubeConfig(api));
     const tr = await admin.create<{ status: { token: string } }>('/api/v1/namespaces/podlb-system/serviceaccounts/podlb-agent/token', {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenRequest',

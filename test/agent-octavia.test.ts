@@ -4,7 +4,6 @@
 // pool's health monitor (the class itself names no check), and a missing Secret being
 // reported and recovered from.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
 import { AGENT_SERVICE_ACCOUNT } from '../src/lab/lab.js';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
@@ -13,10 +12,11 @@ import { startEndpointSliceController } from '../src/lab/endpointslice-controlle
 import { startOctaviaFake, type OctaviaFake } from '../testkit/octavia-fake/index.js';
 import { credentialsSecret } from '../testkit/octavia-env.js';
 import { Agent } from '../src/agent/agent.js';
-import { KubeClient } from '../src/kube/client.js';
+import type { KubeClient } from '../src/kube/client.js';
 import { waitFor } from '../src/lab/netns.js';
 import { API_VERSION, LABEL_CREDENTIALS, READINESS_GATE, type Pod, type PodLBNode } from '../src/api/types.js';
 import { startHttpStub } from '../testkit/http-stub.js';
+import { adminClient } from '../testkit/api-client.js';
 
 let api: ApiServer;
 let fake: OctaviaFake;
@@ -68,9 +68,7 @@ beforeAll(async () => {
   // A fast monitor (0.1 s × 2 checks) and heartbeat (0.1 s) so the gate's settle time is 0.3 s.
   poolId = fake.state.createPool(lb.id, { name: 'cart', healthMonitor: { delay: 0.1, max_retries_down: 2 } }).id;
   api = await startApiServer();
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfigYaml());
-  client = new KubeClient(kc);
+  client = adminClient(api);
   api.installManifests();
   for (const ns of ['shop']) await client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   await client.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node1' } });

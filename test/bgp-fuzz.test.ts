@@ -37,6 +37,7 @@ import { buildBgpPlan, BIRD_SYMBOL, type BgpPlanInput, type BirdModel, type PodI
 import { podIPsForNode } from '../src/bgp/pod-ips.js';
 import { REDACTED_PASSWORD, renderBirdConf } from '../src/bgp/render.js';
 import { runRenderBird } from '../src/cli/render-bird.js';
+import { agentSnapshot } from '../testkit/agent-snapshot.js';
 
 const SEED = Number(process.env.PODLB_FUZZ_SEED ?? 20261122);
 const CASES = Number(process.env.PODLB_FUZZ_CASES ?? 3000);
@@ -717,19 +718,7 @@ describe('blast radius', () => {
           ...bad.pools,
         ];
         for (const x of [...objs, ...pools]) x.metadata = { ...x.metadata, resourceVersion: String(step) };
-        return {
-          nodeName: 'node-a',
-          node,
-          pods: o.pods,
-          services: [svc],
-          slices: [],
-          classes: [],
-          pools,
-          peers: [...o.peers, ...bad.peers],
-          secrets: bad.secrets,
-          gateway: undefined,
-          observedAt: 0,
-        };
+        return agentSnapshot({ nodeName: 'node-a', node, pods: o.pods, services: [svc], pools, peers: [...o.peers, ...bad.peers], secrets: bad.secrets });
       };
       const configPath = join(dir, `bird-${i}.conf`);
       const r = new BirdConfigReconciler({ nodeName: 'node-a', control: birdParseControl(), configPath, log, metrics: new AgentMetrics() });

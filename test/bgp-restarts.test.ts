@@ -8,7 +8,7 @@
 //     sends without the preStop) makes the ToR drop them, so the first result means something;
 //   - withdrawAll (uninstall) removes the routes at the ToR and the node's blackhole.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { AGENT_SERVICE_ACCOUNT, applyLabObject, networkTeamClient } from '../src/lab/lab.js';
 import { pino } from 'pino';
 import { readFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ import { startBird, type BirdProcess } from '../src/lab/bird-process.js';
 import { startFrr, type FrrRouter } from '../src/lab/frr.js';
 import { NetnsSandbox, waitFor } from '../src/lab/netns.js';
 import { labObjects } from '../src/lab/objects.js';
+import { adminKubeConfig } from '../testkit/api-client.js';
 
 const NODE_ADDR = '172.31.1.2';
 const TOR_ADDR = '172.31.1.1';
@@ -149,8 +150,7 @@ beforeAll(async () => {
   ]);
   api = await startApiServer();
   api.installManifests();
-  adminKc = new KubeConfig();
-  adminKc.loadFromString(api.kubeconfigYaml());
+  adminKc = adminKubeConfig(api);
   const client = new KubeClient(adminKc);
   const networkTeam = networkTeamClient(api);
   const objs = labObjects({ nodes: [{ name: 'node1', podCidr: POD_CIDR, rack: 'r1', address: NODE_ADDR, torAddress: TOR_ADDR }], haproxyRuntimes: [] });

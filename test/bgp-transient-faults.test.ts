@@ -4,7 +4,6 @@
 // hold-down, each made the agent drop the peer, BIRD sent a Cease and the ToR flushed the
 // node's routes (graceful restart does not cover a deliberate removal). Now the ToR keeps the
 // route throughout, the session is never re-established, and the node reports what it holds.
-import { KubeConfig } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,13 +11,14 @@ import { Agent } from '../src/agent/agent.js';
 import { API_VERSION, type PodLBNode } from '../src/api/types.js';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { birdInitialConfig } from '../src/bgp/render.js';
-import { KubeClient } from '../src/kube/client.js';
+import type { KubeClient } from '../src/kube/client.js';
 import { startBird, type BirdProcess } from '../src/lab/bird-process.js';
 import { startFrr, type FrrRouter } from '../src/lab/frr.js';
 import { AGENT_SERVICE_ACCOUNT, applyLabObject, networkTeamClient } from '../src/lab/lab.js';
 import { NetnsSandbox, waitFor } from '../src/lab/netns.js';
 import { labObjects } from '../src/lab/objects.js';
 import { hasReal } from '../src/lab/real-components.js';
+import { adminClient } from '../testkit/api-client.js';
 
 const NODE_ADDR = '172.31.1.2';
 const TOR_ADDR = '172.31.1.1';
@@ -78,9 +78,7 @@ describe.runIf(hasReal('root', 'bird', 'frr'))('transient faults keep BGP sessio
     ]);
     api = await startApiServer();
     api.installManifests();
-    const adminKc = new KubeConfig();
-    adminKc.loadFromString(api.kubeconfigYaml());
-    admin = new KubeClient(adminKc);
+    admin = adminClient(api);
     const networkTeam = networkTeamClient(api);
     const objs = labObjects({ nodes: [{ name: 'node1', podCidr: POD_CIDR, rack: 'r1', address: NODE_ADDR, torAddress: TOR_ADDR }], haproxyRuntimes: [] });
     for (const o of objs) {

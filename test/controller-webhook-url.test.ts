@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import { controllerResources } from '../testkit/controller-resources.js';
@@ -20,6 +20,7 @@ import { WEBHOOK_PATH } from '../src/controller/webhook-server.js';
 import { waitFor } from '../src/lab/netns.js';
 import { loadYamlDocs, repoRoot } from '../testkit/install-schema.js';
 import { testController } from '../testkit/controller-replica.js';
+import { adminKubeConfig } from '../testkit/api-client.js';
 
 const log = pino({ level: process.env.PODLB_TEST_LOG ? 'debug' : 'silent' });
 const NS = 'podlb-system';
@@ -122,8 +123,7 @@ describe('webhook through a URL clientConfig naming an IP', () => {
       metadata: { name: 'bidder', namespace: 'ads', annotations: { 'podlb.io/load-balancer': 'l7lb' } },
       spec: { selector: { app: 'bidder' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
     });
-    kc = new KubeConfig();
-    kc.loadFromString(api.kubeconfigYaml());
+    kc = adminKubeConfig(api);
     // Two replicas, each bound to its own address (two Pod IPs); the first leads and issues.
     for (const [i, ip] of ['127.0.0.1', '127.0.0.3'].entries()) {
       const ctl = testController({ kubeConfig: kc, log, identity: `ctl-${i}`, webhookHost: ip, ownIpAddresses: [ip], ...EXTRA, gcIntervalMs: 60_000 });

@@ -4,13 +4,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition, PodLBNode } from '../api/types.js';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { waitFor } from '../lab/netns.js';
 import { Agent } from './agent.js';
+import { adminKubeConfig } from '../../testkit/api-client.js';
 
 let api: ApiServer;
 let dir: string;
@@ -27,8 +27,7 @@ afterAll(async () => {
 
 describe('Agent', () => {
   it('kernel route and BIRD failures reach PodLBNode status, and members and status still run', async () => {
-    const kc = new KubeConfig();
-    kc.loadFromString(api.kubeconfigYaml());
+    const kc = adminKubeConfig(api);
     const agent = await Agent.create({
       nodeName: 'n1',
       kubeConfig: kc,

@@ -12,24 +12,13 @@ import { nodeFixture, peerFixture } from '../../testkit/bgp-fixtures.js';
 import { BgpSessionsReconciler } from './bgp-sessions.js';
 import { AgentMetrics } from './metrics.js';
 import type { AgentSnapshot } from './snapshot.js';
+import { agentSnapshot } from '../../testkit/agent-snapshot.js';
 
 const log = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'podlb-sessions-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const snap = {
-  nodeName: 'node-a',
-  node: nodeFixture(),
-  pods: [],
-  services: [],
-  slices: [],
-  classes: [],
-  pools: [],
-  peers: [peerFixture()],
-  secrets: [],
-  gateway: undefined,
-  observedAt: 0,
-} as AgentSnapshot;
+const snap = agentSnapshot({ nodeName: 'node-a', node: nodeFixture(), peers: [peerFixture()] });
 const errors = async (m: AgentMetrics): Promise<number> => (await m.reconcileErrors.get()).values.find((v) => v.labels.component === 'bgpStatus')?.value ?? 0;
 
 describe('BgpSessionsReconciler', () => {

@@ -12,6 +12,7 @@ import { nodeFixture, peerFixture, poolFixture, secretFixture } from '../../test
 import { BirdConfigReconciler } from './bird-config.js';
 import { AgentMetrics } from './metrics.js';
 import type { AgentSnapshot } from './snapshot.js';
+import { agentSnapshot } from '../../testkit/agent-snapshot.js';
 
 const log = pino({ level: 'silent' });
 let dir: string;
@@ -23,20 +24,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function snapshot(over: Partial<AgentSnapshot> = {}): AgentSnapshot {
   const node = nodeFixture();
   node.metadata.resourceVersion = '1';
-  return {
-    nodeName: 'node-a',
-    node,
-    pods: [],
-    services: [],
-    slices: [],
-    classes: [],
-    pools: [poolFixture()],
-    peers: [peerFixture()],
-    secrets: [],
-    gateway: undefined,
-    observedAt: 0,
-    ...over,
-  };
+  return agentSnapshot({ nodeName: 'node-a', node, pools: [poolFixture()], peers: [peerFixture()], ...over });
 }
 
 const reply = (code: number, text: string): BirdReply => ({ code, text, lines: [{ code, text }], durationMs: 0.3 });

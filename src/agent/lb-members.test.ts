@@ -12,6 +12,7 @@ import { failingInstance, LbInstanceFactory } from './lb-instances.js';
 import { lbStatus, LbMembersReconciler, MAX_STATUS_MEMBERS } from './lb-members.js';
 import { AgentMetrics } from './metrics.js';
 import type { AgentSnapshot } from './snapshot.js';
+import { agentSnapshot } from '../../testkit/agent-snapshot.js';
 
 const log = pino({ level: 'silent' });
 const octavia = lbClass(
@@ -29,19 +30,15 @@ const octavia = lbClass(
 );
 
 function snapshot(secrets: Secret[], classes = [octavia]): AgentSnapshot {
-  return {
+  return agentSnapshot({
     nodeName: NODE,
-    node: undefined,
     pods: [pod('p1', { containersReady: true, gateStatus: 'False' })],
     services: [service({ 'podlb.io/load-balancer': 'octa' })],
     slices: [slice([{ pod: 'p1', ip: '10.244.1.10', ready: false }])],
     classes,
-    pools: [],
-    peers: [],
     secrets,
-    gateway: undefined,
     observedAt: performance.now(),
-  };
+  });
 }
 
 function setup(secrets: Secret[]): { r: LbMembersReconciler; secrets: Secret[]; metrics: AgentMetrics } {

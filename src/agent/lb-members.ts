@@ -39,6 +39,16 @@ export interface LbMembersOptions {
   gateOpened?: (uid: string) => boolean;
 }
 
+/** What this agent knows of a member it added, kept while the member is planned. */
+interface AddedMember {
+  /** performance.now() when every instance acknowledged the add. */
+  addedAt: number;
+  /** Its registration latency was observed (once per member). */
+  registrationObserved: boolean;
+  /** It was seen healthy on every instance since (logged once). */
+  seenHealthy: boolean;
+}
+
 type LbStatus = NonNullable<NonNullable<PodLBNode['status']>['lb']>;
 
 /** Bounded, so a node with thousands of Pods keeps a small status object. */
@@ -78,16 +88,12 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
   /**
    * Latency histograms use this process's monotonic clock (performance.now()), never an API
    * timestamp: lastTransitionTime has a resolution of one second and another machine's clock.
-   * When each member was added (readiness latency), and when this agent first saw each Pod's
-   * (uid) ContainersReady=True (registration latency).
+   * The members this agent added, by key (readiness latency), and when this agent first saw each
+   * Pod's (uid) ContainersReady=True (registration latency).
    */
-  readonly #addedAt = new Map<string, number>();
+  readonly #added = new Map<string, AddedMember>();
   readonly #containersReadySeenAt = new Map<string, number>();
-  /** Members whose registration latency was observed (once each). */
-  readonly #registrationObserved = new Set<string>();
   #current: MembersRun | undefined;
-  /** Members added here and since seen healthy (logged once). */
-  readonly #seenHealthy = new Set<string>();
 
   constructor(o: LbMembersOptions) {
     this.#o = o;
@@ -107,7 +113,7 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
 
   /** performance.now() when this agent added the member (undefined: not added by this agent). */
   addedAt(key: string): number | undefined {
-    return this.#addedAt.get(key);
+    return this.#added.get(key)?.addedAt;
   }
 
   /** performance.now() when this agent first saw the Pod's ContainersReady True. */
@@ -187,16 +193,16 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
     for (const code of new Set(outcome.instances.filter((x) => !x.reachable).map((x) => x.code ?? 'Unknown')))
       m.reconcileErrors.inc({ component: 'members', code });
     // A member is added once per instance of the fleet; it is one registration.
-    for (const key of new Set(outcome.added)) if (!this.#addedAt.has(key)) this.#addedAt.set(key, addedAt);
+    for (const key of outcome.added) if (!this.#added.has(key)) this.#added.set(key, { addedAt, registrationObserved: false, seenHealthy: false });
     // Observed once both ends are known: a member pre-registered while its Pod started was
     // there when the containers became ready, a latency of 0.
     for (const member of plan.members) {
       const key = memberKey(member.backend, member.name);
-      const added = this.#addedAt.get(key);
+      const added = this.#added.get(key);
       const since = this.#containersReadySeenAt.get(member.pod.uid);
-      if (added === undefined || since === undefined || this.#registrationObserved.has(key)) continue;
-      this.#registrationObserved.add(key);
-      const ms = Math.max(0, added - since);
+      if (added === undefined || since === undefined || added.registrationObserved) continue;
+      added.registrationObserved = true;
+      const ms = Math.max(0, added.addedAt - since);
       m.registrationSeconds.observe(ms / 1000);
       this.#o.log.info(
         { member: member.name, pod: `${member.pod.namespace}/${member.pod.name}`, registrationMs: Math.round(ms * 10) / 10 },
@@ -205,14 +211,12 @@ export class LbMembersReconciler implements Reconciler<AgentSnapshot, NodeStatus
     }
     // When a member added here is first seen healthy on every instance: the LB's part of a gate's latency.
     for (const [key, view] of outcome.views) {
-      const added = this.#addedAt.get(key);
-      if (!view.healthy || added === undefined || this.#seenHealthy.has(key)) continue;
-      this.#seenHealthy.add(key);
-      this.#o.log.debug({ member: key, sinceAddedMs: Math.round(addedAt - added) }, 'member healthy on every instance');
+      const added = this.#added.get(key);
+      if (!view.healthy || added === undefined || added.seenHealthy) continue;
+      added.seenHealthy = true;
+      this.#o.log.debug({ member: key, sinceAddedMs: Math.round(addedAt - added.addedAt) }, 'member healthy on every instance');
     }
     const live = new Set(plan.members.map((x) => memberKey(x.backend, x.name)));
-    for (const k of this.#addedAt.keys()) if (!live.has(k)) this.#addedAt.delete(k);
-    for (const k of this.#seenHealthy) if (!live.has(k)) this.#seenHealthy.delete(k);
-    for (const k of this.#registrationObserved) if (!live.has(k)) this.#registrationObserved.delete(k);
+    for (const k of this.#added.keys()) if (!live.has(k)) this.#added.delete(k);
   }
 }

@@ -12,6 +12,7 @@ import { LbMembersReconciler } from './lb-members.js';
 import { AgentMetrics } from './metrics.js';
 import { ReadinessGatesReconciler } from './readiness-gates.js';
 import type { AgentSnapshot } from './snapshot.js';
+import { agentSnapshot } from '../../testkit/agent-snapshot.js';
 
 const log = pino({ level: 'silent' });
 const IP = '10.244.1.10';
@@ -96,19 +97,14 @@ function setup() {
   let now = Date.parse('2026-11-23T10:00:10Z');
   const run = async (p: Pod, cls = lbClass()): Promise<AgentSnapshot> => {
     now += 100;
-    const snap: AgentSnapshot = {
+    const snap = agentSnapshot({
       nodeName: NODE,
-      node: undefined,
       pods: [p],
       services: [service()],
       slices: [slice([{ pod: 'p1', ip: IP, ready: false }])],
       classes: [cls],
-      pools: [],
-      peers: [],
-      secrets: [],
-      gateway: undefined,
       observedAt: performance.now(),
-    };
+    });
     await members.reconcile(snap, now);
     await gates.reconcile(snap, now);
     return snap;

@@ -10,9 +10,10 @@ import { memberKey, planMembers } from '../members/plan.js';
 import type { MemberOutcome } from '../members/reconciler.js';
 import type { MembersRun } from './lb-members.js';
 import { AgentMetrics } from './metrics.js';
-import { ReadinessGatesReconciler } from './readiness-gates.js';
+import { ReadinessGatesReconciler, type ReadinessGatesOptions } from './readiness-gates.js';
 import type { AgentSnapshot } from './snapshot.js';
 import { adminClient } from '../../testkit/api-client.js';
+import { agentSnapshot } from '../../testkit/agent-snapshot.js';
 
 const log = pino({ level: 'silent' });
 let api: ApiServer;
@@ -37,19 +38,13 @@ function scenario(name: string, view: MemberView, at: number): { snap: AgentSnap
     status: fixture.status,
   }) as Pod;
   const p = { ...fixture, metadata: { ...fixture.metadata, uid: created.metadata.uid! } };
-  const snap: AgentSnapshot = {
+  const snap = agentSnapshot({
     nodeName: NODE,
-    node: undefined,
     pods: [p],
     services: [service()],
     slices: [slice([{ pod: name, ip: '10.244.1.10', ready: false }])],
     classes: [lbClass()],
-    pools: [],
-    peers: [],
-    secrets: [],
-    gateway: undefined,
-    observedAt: 0,
-  };
+  });
   snap.slices[0]!.endpoints[0]!.targetRef!.uid = created.metadata.uid!;
   const plan = planMembers({ nodeName: NODE, pods: snap.pods, services: snap.services, endpointSlices: snap.slices, classes: snap.classes });
   expect(plan.members).toHaveLength(1);
@@ -65,6 +60,14 @@ function scenario(name: string, view: MemberView, at: number): { snap: AgentSnap
   return { snap, run: { at, plan, outcome }, stored: () => api.store.get('pods', name, 'ads') as Pod };
 }
 
+type MembersStandIn = { -readonly [K in keyof ReadinessGatesOptions['members']]: ReadinessGatesOptions['members'][K] };
+
+/**
+ * The members reconciler as the gates see it, at `run` (a test moves it on by assigning
+ * `current`): no member added by this agent, no containers-ready time known.
+ */
+const membersAt = (run: MembersRun): MembersStandIn => ({ current: run, addedAt: () => undefined, containersReadyAt: () => undefined });
+
 const gate = (p: Pod) => p.status?.conditions?.find((c) => c.type === READINESS_GATE);
 
 describe('ReadinessGatesReconciler', () => {
@@ -73,7 +76,7 @@ describe('ReadinessGatesReconciler', () => {
     const { snap, run, stored } = scenario('stale', { registered: true, healthy: true }, now - 1);
     const r = new ReadinessGatesReconciler({
       client,
-      members: { current: run, addedAt: () => undefined, containersReadyAt: () => undefined },
+      members: membersAt(run),
       pendingPollMs: 25,
       log,
       metrics: new AgentMetrics(),
@@ -86,7 +89,7 @@ describe('ReadinessGatesReconciler', () => {
   it('registered, not yet healthy: False once, polled soon; healthy: True', async () => {
     const now = Date.parse('2026-11-23T10:00:10Z');
     const { snap, run, stored } = scenario('pending', { registered: true, healthy: false }, now);
-    const members = { current: run, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
+    const members = membersAt(run);
     const r = new ReadinessGatesReconciler({ client, members, pendingPollMs: 25, log, metrics: new AgentMetrics(), random: () => 0 });
     const first = await r.reconcile(snap, now);
     await r.idle();
@@ -121,7 +124,7 @@ describe('ReadinessGatesReconciler', () => {
     try {
       const now = Date.parse('2026-11-23T10:00:10Z');
       const { snap, run } = scenario('throttled', { registered: true, healthy: true }, now);
-      const members = { current: run, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
+      const members = membersAt(run);
       const metrics = new AgentMetrics();
       const lines: { level: number; msg: string }[] = [];
       const logged = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l) as { level: number; msg: string }) });
@@ -169,19 +172,7 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
       return { ...p, metadata: { ...p.metadata, uid: `uid-${n}` } };
     });
     const slices = [slice(names.map((n, i) => ({ pod: n, ip: `10.244.1.${10 + i}`, ready: false })))];
-    const snap: AgentSnapshot = {
-      nodeName: NODE,
-      node: undefined,
-      pods,
-      services: [service()],
-      slices,
-      classes: [lbClass()],
-      pools: [],
-      peers: [],
-      secrets: [],
-      gateway: undefined,
-      observedAt: 0,
-    };
+    const snap = agentSnapshot({ nodeName: NODE, pods, services: [service()], slices, classes: [lbClass()] });
     const plan = planMembers({ nodeName: NODE, pods, services: snap.services, endpointSlices: slices, classes: snap.classes });
     expect(plan.members).toHaveLength(count);
     const views = new Map(plan.members.map((m) => [memberKey(m.backend, m.name), { registered: true, healthy }]));
@@ -223,7 +214,7 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
     try {
       const now = Date.parse('2026-11-23T10:00:10Z');
       const pending = burst(40, false, now);
-      const members = { current: pending.run, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
+      const members = membersAt(pending.run);
       const r = new ReadinessGatesReconciler({
         client: new KubeClient(stub.kubeConfig()),
         members,

@@ -32,12 +32,25 @@ export interface DeniedRequest {
   message: string;
 }
 
+/** A response as its head went out: what the client asked for and what it was given. */
+export interface ServedResponse {
+  method: string;
+  /** Path and query, as requested. */
+  path: string;
+  /** The request's Accept header ('' without one). */
+  accept: string;
+  code: number;
+  contentType: string;
+}
+
 export interface HttpOptions {
   bookmarkIntervalMs: number;
   /** Serving certificate and key; `clientCaPem` verifies client certificates. */
   tls: { certPem: string; keyPem: string; clientCaPem: string };
   authn: Authenticator;
   authz: RbacAuthorizer;
+  /** Told of every API response (a watch's at its start), so a test sees what was negotiated. */
+  onResponse?: (r: ServedResponse) => void;
 }
 
 interface Negotiated {
@@ -114,6 +127,12 @@ export class ApiHttpServer {
     if (dropped.length > 0) this.protobufDropped.push(...dropped.slice(0, Math.max(0, 100 - this.protobufDropped.length)));
     res.writeHead(out.code, { 'Content-Type': out.contentType, 'Content-Length': out.bytes.length, 'Cache-Control': 'no-cache, private' });
     res.end(out.bytes);
+    this.#served(res, out.code, out.contentType);
+  }
+
+  #served(res: ServerResponse, code: number, contentType: string): void {
+    const req = res.req;
+    this.#opts.onResponse?.({ method: req.method ?? 'GET', path: req.url ?? '/', accept: req.headers.accept ?? '', code, contentType });
   }
 
   #sendError(res: ServerResponse, err: unknown, m: Negotiated): void {
@@ -336,6 +355,7 @@ export class ApiHttpServer {
     active.handle = handle;
     res.writeHead(200, { 'Content-Type': enc.contentType, 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
     res.flushHeaders();
+    this.#served(res, 200, enc.contentType);
     this.#watches.add(active);
     timers.push(setTimeout(() => active.end(false), timeoutMs));
     if (bookmarks) {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Authenticator } from './authn.js';
-import { ApiHttpServer, type DeniedRequest } from './http.js';
+import { ApiHttpServer, type DeniedRequest, type ServedResponse } from './http.js';
 import { createPodIdentity, type PodIdentity, type PodIdentityOptions } from './identity.js';
 import { installManifests, type InstallResult } from './install.js';
 import { createServerPki, issueClientCert } from './pki.js';
@@ -27,7 +27,7 @@ export { loadCrds, shippedCrds, type Crd } from './crds.js';
 export type { PodIdentity, PodIdentityOptions } from './identity.js';
 export type { InstallResult } from './install.js';
 export type { UserInfo } from './user.js';
-export type { DeniedRequest } from './http.js';
+export type { DeniedRequest, ServedResponse } from './http.js';
 export { IN_PROCESS_USER } from './user.js';
 export { installManifests, manifestObjects } from './install.js';
 export { repoRoot } from './crds.js';
@@ -77,6 +77,11 @@ export interface ApiServer {
   deniedRequests(): DeniedRequest[];
   /** Paths of stored fields a protobuf response left out because its schema lacks them (the first 100). */
   protobufDropped(): string[];
+  /**
+   * Calls `listener` with every API response as its head is written (a watch's when it starts):
+   * the Accept a client sent and the Content-Type it got. Returns the function that stops it.
+   */
+  observeResponses(listener: (r: ServedResponse) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -124,11 +129,16 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   const authn = new Authenticator(pki, store);
   const authz = new RbacAuthorizer(store);
   const adminToken = authn.addStaticToken({ username: 'kubernetes-admin', groups: ['system:masters'] });
+  // Held here, not by the HTTP server, so that they outlive restart().
+  const responseListeners = new Set<(r: ServedResponse) => void>();
   const httpOptions = {
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000,
     tls: { certPem: pki.serving.certPem, keyPem: pki.serving.keyPem, clientCaPem: pki.clientCa.certPem },
     authn,
     authz,
+    onResponse: (r: ServedResponse) => {
+      for (const l of responseListeners) l(r);
+    },
   };
   const listen = async (h: ApiHttpServer, port: number): Promise<void> =>
     new Promise<void>((resolve, reject) => {
@@ -202,6 +212,12 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     openWatchCount: () => http.openWatchCount,
     deniedRequests: () => [...http.denied],
     protobufDropped: () => [...http.protobufDropped],
+    observeResponses: (listener) => {
+      responseListeners.add(listener);
+      return () => {
+        responseListeners.delete(listener);
+      };
+    },
     close: async () => {
       for (const id of identities.splice(0)) id.stop();
       await http.close();

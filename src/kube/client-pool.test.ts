@@ -5,6 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { KubeClient } from './client.js';
+import { adminClient } from '../../testkit/api-client.js';
 
 let api: ApiServer;
 let connects = 0;
@@ -33,9 +34,7 @@ const whoAmI = async (client: KubeClient): Promise<string | undefined> =>
 
 describe('KubeClient connections', () => {
   it('100 sequential requests share one TLS connection', async () => {
-    const kc = new KubeConfig();
-    kc.loadFromString(api.kubeconfigYaml());
-    const client = new KubeClient(kc);
+    const client = adminClient(api);
     for (let i = 0; i < 100; i++) await client.get('/api/v1/namespaces');
     // client-node's own dispatcher per call opened 100 here. A request sent in the same tick
     // as the previous answer's end may find its connection not yet back in the pool: a second.

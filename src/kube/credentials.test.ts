@@ -8,7 +8,7 @@ import { parse, stringify } from 'yaml';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { KubeClient } from './client.js';
 import { fromSource, kubeconfigCredentials, loadCredentials, TOKEN_FILE_REREAD_MS } from './credentials.js';
-import { KubeConfig } from '@kubernetes/client-node';
+import { adminClient } from '../../testkit/api-client.js';
 
 let api: ApiServer;
 let dir: string;
@@ -29,11 +29,7 @@ const whoAmI = async (client: KubeClient): Promise<string | undefined> =>
     })
   ).status?.userInfo?.username;
 
-const admin = (): KubeClient => {
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfigYaml());
-  return new KubeClient(kc);
-};
+const admin = (): KubeClient => adminClient(api);
 
 describe('in-cluster credentials', () => {
   it('read the projected token and CA under PODLB_IN_CLUSTER_ROOT, and re-read a replaced token after a 401', async () => {

@@ -1,12 +1,12 @@
 // The Event recorder against the in-process API server: one Event per problem however the
 // repeats arrive, counted, a failed create tried again on the next occurrence, and background
 // recording that never holds up its caller.
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
-import { KubeClient } from './client.js';
+import type { KubeClient } from './client.js';
 import { EventRecorder, type EventToRecord } from './events.js';
+import { adminClient } from '../../testkit/api-client.js';
 
 const log = pino({ level: 'silent' });
 let api: ApiServer;
@@ -14,9 +14,7 @@ let client: KubeClient;
 
 beforeAll(async () => {
   api = await startApiServer();
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfigYaml());
-  client = new KubeClient(kc);
+  client = adminClient(api);
 });
 afterAll(async () => {
   await client?.close();

@@ -1,7 +1,6 @@
 // The lab kubelet's Ready writes against a slow API server: one per Pod at a time, however
 // many Pod events arrive while it is under way (a real kubelet's status manager syncs a Pod's
 // status from one worker). The Pod's container is a stand-in here: only its status matters.
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { READINESS_GATE, type Pod } from '../api/types.js';
@@ -11,6 +10,7 @@ import { LabKubelet } from './kubelet.js';
 import { waitFor } from './netns.js';
 import type { LabPod } from './pod-server.js';
 import type { Topology } from './topology.js';
+import { adminKubeConfig } from '../../testkit/api-client.js';
 
 /** The real client; it counts the Ready writes it sends. */
 class CountingClient extends KubeClient {
@@ -50,9 +50,7 @@ let kubelet: LabKubelet;
 
 beforeAll(async () => {
   api = await startApiServer();
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfigYaml());
-  client = new CountingClient(kc);
+  client = new CountingClient(adminKubeConfig(api));
   kubelet = new LabKubelet(client, topology(), pino({ level: 'silent' }), { readyLagMs: { min: 0, max: 0 } });
   await kubelet.start();
 }, 60_000);

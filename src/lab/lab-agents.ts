@@ -50,13 +50,11 @@ export function cliPath(): string {
 const logLevel = (): string => process.env.PODLB_LOG_LEVEL ?? 'info';
 
 /**
- * Flags the lab adds to the DaemonSet's: the agents share the root network namespace (the API
- * server listens on its loopback), so each reaches its node through --netns and serves its
- * health and metrics on one loopback port of its own.
+ * How a `podlb agent` started beside other agents and a loopback API server serves itself: health
+ * and metrics on one loopback port of its own (so several agents on one host do not collide), and
+ * its log level. The lab's agents and the scale bench's take them from here.
  */
-const labFlags = (n: TopologyNode, port: number): string[] => [
-  '--netns',
-  n.ns,
+export const agentHttpFlags = (port: number, level: string): string[] => [
   '--health-port',
   String(port),
   '--health-address',
@@ -66,8 +64,14 @@ const labFlags = (n: TopologyNode, port: number): string[] => [
   '--metrics-address',
   '127.0.0.1',
   '--log-level',
-  logLevel(),
+  level,
 ];
+
+/**
+ * Flags the lab adds to the DaemonSet's: the agents share the root network namespace (the API
+ * server listens on its loopback), so each reaches its node through --netns.
+ */
+const labFlags = (n: TopologyNode, port: number): string[] => ['--netns', n.ns, ...agentHttpFlags(port, logLevel())];
 
 /** A child agent's /metrics on its loopback port. */
 const scrape = (port: number) => async (): Promise<string> => {
