@@ -126,7 +126,8 @@ describe('haproxyExecutor on HAProxy 2.6', () => {
     await Promise.all(pods.splice(0).map((p) => p.close()));
   });
 
-  const CHECK = { intervalMs: 200, rise: 2, fall: 2 };
+  // rise × inter (600 ms at least) is the window in which a fresh check cannot yet have made a member healthy.
+  const CHECK = { intervalMs: 300, rise: 3, fall: 2 };
 
   /** A Pod on 127.0.0.1 and its desired member; an anchor member without check serves meanwhile. */
   async function podMember(name: string, state: DesiredMember['state']): Promise<{ pod: TestPod; m: DesiredMember }> {
@@ -168,7 +169,7 @@ describe('haproxyExecutor on HAProxy 2.6', () => {
     expect(await lb.runtime.command(`set server web/${paused.m.name} state maint`)).toBe('');
     // Re-added in maintenance (as `add server … check` leaves it): its checks were never enabled.
     const readded = await podMember('readded', 'warming');
-    await lb.runtime.command(`add server web/${readded.m.name} 127.0.0.1:${readded.pod.port} check inter 200ms rise 2 fall 2`);
+    await lb.runtime.command(`add server web/${readded.m.name} 127.0.0.1:${readded.pod.port} check inter 300ms rise 3 fall 2`);
     for (const x of [readded, paused]) expect(await observed(x.m)).toMatchObject({ admin: 'maint' });
 
     const actions = await planBeside(readded.m, paused.m);

@@ -9,8 +9,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition, PodLBNode } from '../api/types.js';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
-import { KubeClient } from '../kube/client.js';
 import { waitFor } from '../lab/netns.js';
+import { adminClient } from '../../testkit/api-client.js';
 import { describedEvents } from '../../testkit/described-events.js';
 import { Agent } from './agent.js';
 
@@ -55,7 +55,7 @@ describe('Agent', () => {
 
       // The Event on the node's PodLBNode names its uid (the agent watches no PodLBNode: the
       // status write learnt it), so `kubectl describe podlbnode n1` lists it.
-      const client = new KubeClient(kc);
+      const client = adminClient(api);
       try {
         const described = await waitFor('BirdUnreachable described', async () => {
           const evs = await describedEvents(client, { kind: 'PodLBNode', metadata: (api.store.get('podlbnodes', 'n1') as PodLBNode).metadata });
