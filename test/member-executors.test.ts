@@ -84,6 +84,33 @@ describe('octaviaExecutor', () => {
     await inst.close();
   });
 
+  it('a member an operator set admin_state_up false is brought back up with its weight: held at 0 while warming, 1 when active, and checked again', async () => {
+    const inst = env.instance(NODE);
+    const warming = want('10.244.1.20', { state: 'warming' });
+    const active = want('10.244.1.21');
+    // (The suite's earlier members in this pool are removed along the way.)
+    const added = (await octaviaExecutor.execute(inst, await plan(inst, [warming, active]))).done.filter((a) => a.kind === 'add');
+    expect(kinds(added)).toEqual(['add 10.244.1.20', 'add 10.244.1.21']);
+    const stored = (m: DesiredMember) => env.fake.state.memberByName(env.web.id, m.name)!;
+    for (const m of [warming, active]) stored(m).admin_state_up = false;
+    env.fake.state.health.heartbeat();
+    expect([stored(warming).operating_status, stored(active).operating_status]).toEqual(['OFFLINE', 'OFFLINE']);
+
+    const actions = await plan(inst, [warming, active]);
+    expect(kinds(actions)).toEqual(['hold 10.244.1.20', 'enable 10.244.1.21']);
+    expect((await octaviaExecutor.execute(inst, actions)).failed).toBeUndefined();
+    expect([stored(warming), stored(active)].map((m) => [m.admin_state_up, m.weight])).toEqual([
+      [true, 0],
+      [true, 1],
+    ]);
+    // Back on the amphora, checked: a passing weight-0 member reports DRAINING, not OFFLINE.
+    env.fake.state.health.heartbeat();
+    expect([stored(warming).operating_status, stored(active).operating_status]).toEqual(['DRAINING', 'ONLINE']);
+    // Nothing left to write: no PUT on every run.
+    expect(await plan(inst, [warming, active])).toEqual([]);
+    await inst.close();
+  });
+
   it('an add refused for good is reported and the others go on', async () => {
     const inst = env.instance(NODE);
     const report = await octaviaExecutor.execute(
