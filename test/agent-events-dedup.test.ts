@@ -1,6 +1,12 @@
 // Several agents against one in-process API server, each with Pods of the same broken Services:
 // a problem that depends only on the Service or its class is one Event in the cluster, not one
-// per node, and it stays one over further runs. Needs no root: the agents run without BGP.
+// per node, and it stays one over further runs. Every Event names its object's uid, so the real
+// kubectl's describe lists it. Needs no root: the agents run without BGP.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION } from '../src/api/types.js';
@@ -9,9 +15,12 @@ import { startApiServer, type ApiServer } from '../src/apiserver/index.js';
 import type { KubeClient } from '../src/kube/client.js';
 import { waitFor } from '../src/lab/netns.js';
 import { adminClient, adminKubeConfig } from '../testkit/api-client.js';
+import { describedEvents } from '../testkit/described-events.js';
 
 const NODES = ['n3', 'n1', 'n5', 'n2', 'n4'];
 const NS = 'ads';
+/** Each app's Pods get their own addresses on a node. */
+const APP_OFFSET: Record<string, number> = { a: 0, b: 50, c: 100 };
 
 interface KEvent {
   reason: string;
@@ -34,7 +43,7 @@ async function serviceWithPods(name: string, annotations: Record<string, string>
   const endpoints = [];
   for (const [i, node] of NODES.entries()) {
     const pod = `${name}-${node}`;
-    const ip = `10.244.${Number(node.slice(1))}.${10 + i + (app === 'a' ? 0 : 50)}`;
+    const ip = `10.244.${Number(node.slice(1))}.${10 + i + APP_OFFSET[app]!}`;
     const created = await client.create<{ metadata: { uid: string } }>(`/api/v1/namespaces/${NS}/pods`, {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -110,5 +119,33 @@ describe('Events about a Service, with its Pods on every node', () => {
     ]);
     // Only those two: no agent wrote about these Services under another reason.
     expect((await events()).filter((e) => e.involvedObject.kind === 'Service')).toHaveLength(2);
+  });
+});
+
+describe('Events about a LoadBalancerClass', () => {
+  it('name the class uid, so kubectl describe lists them', async () => {
+    // The agents of the test above are running; this Service is valid, its class's instance is away.
+    await serviceWithPods('good', { 'podlb.io/load-balancer': 'l7lb' }, 'c');
+    const cls = api.store.get('loadbalancerclasses', 'l7lb') as { metadata: { name: string; uid: string } };
+    const described = await waitFor('LoadBalancerUnreachable described', async () => {
+      const evs = await describedEvents(client, { kind: 'LoadBalancerClass', metadata: cls.metadata });
+      return evs.some((e) => e.reason === 'LoadBalancerUnreachable') ? evs : undefined;
+    });
+    expect(described.every((e) => e.involvedObject.uid === cls.metadata.uid)).toBe(true);
+    // Every Event on the class names it, whichever node wrote it.
+    const onClass = (await client.list<KEvent>('/api/v1/namespaces/default/events')).items.filter((e) => e.involvedObject.kind === 'LoadBalancerClass');
+    expect(onClass.length).toBeGreaterThan(0);
+    expect(onClass.map((e) => e.involvedObject.uid).filter((u) => u !== cls.metadata.uid)).toEqual([]);
+
+    const dir = mkdtempSync(join(tmpdir(), 'podlb-kubectl-'));
+    try {
+      await api.writeKubeconfig(join(dir, 'kubeconfig'));
+      const { stdout } = await promisify(execFile)('kubectl', ['describe', 'loadbalancerclasses.podlb.io', 'l7lb', '--kubeconfig', join(dir, 'kubeconfig')], {
+        timeout: 30_000,
+      });
+      expect(stdout).toMatch(/Warning\s+LoadBalancerUnreachable\s/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

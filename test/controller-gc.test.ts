@@ -189,7 +189,8 @@ describe('controller: member GC live, leader only', () => {
     const ev = await waitFor('Event', () =>
       api.store.list('events', { namespace: 'default' }).items.find((e: { reason?: string }) => e.reason === 'OrphanMemberRemoved'),
     );
-    expect(ev.involvedObject).toMatchObject({ kind: 'LoadBalancerClass', name: 'l7' });
+    // With the class's uid, from the controller's cache: `kubectl describe` lists it.
+    expect(ev.involvedObject).toMatchObject({ kind: 'LoadBalancerClass', name: 'l7', uid: api.store.get('loadbalancerclasses', 'l7').metadata.uid });
     expect(ev.source.component).toBe('podlb-controller');
     // Only the leader acted: one Event, from the leader.
     const leader = ctls.find((c) => c.isLeader)!;

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition, PodLBNode } from '../api/types.js';
 import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import { waitFor } from '../lab/netns.js';
+import { adminClient } from '../../testkit/api-client.js';
+import { describedEvents } from '../../testkit/described-events.js';
 import { Agent } from './agent.js';
 import { adminKubeConfig } from '../../testkit/api-client.js';
 
@@ -49,6 +51,22 @@ describe('Agent', () => {
       expect(byType('ConfigApplied')).toMatchObject({ status: 'Unknown', reason: 'BirdUnreachable' });
       expect(byType('BGPReady')).toMatchObject({ status: 'False', reason: 'BirdUnreachable' });
       expect(byType('LoadBalancerReachable')).toMatchObject({ status: 'True' });
+
+      // The Event on the node's PodLBNode names its uid (the agent watches no PodLBNode: the
+      // status write learnt it), so `kubectl describe podlbnode n1` lists it.
+      const client = adminClient(api);
+      try {
+        const described = await waitFor('BirdUnreachable described', async () => {
+          const evs = await describedEvents(client, { kind: 'PodLBNode', metadata: (api.store.get('podlbnodes', 'n1') as PodLBNode).metadata });
+          return evs.some((e) => e.reason === 'BirdUnreachable') ? evs : undefined;
+        });
+        expect(described.map((e) => e.source?.host)).toContain('n1');
+        // The Node's, from the agent's cache of it.
+        const onNode = await describedEvents(client, { kind: 'Node', metadata: (api.store.get('nodes', 'n1') as PodLBNode).metadata });
+        expect(onNode.map((e) => e.reason)).toContain('NoRouterID');
+      } finally {
+        await client.close();
+      }
 
       // BIRD backs off while members and status keep running on every resync.
       await agent.nextRun();

@@ -51,7 +51,11 @@ export class Agent {
     this.metrics = metrics;
     const client = new KubeClient(o.kubeConfig);
     this.#client = client;
-    const events = new EventRecorder(client, log, { component: 'podlb-agent', host: nodeName });
+    const events = new EventRecorder(client, log, {
+      component: 'podlb-agent',
+      host: nodeName,
+      uidOf: (ref) => this.#informers.uidOf(ref) ?? statusWriter.uidOf(ref),
+    });
     this.#events = events;
     const signal = (): void => this.#loop.notify();
     this.#informers = new AgentInformers(client, {

@@ -14,6 +14,7 @@ import {
   type Secret,
   type Service,
 } from '../api/types.js';
+import { type UidOf, uidsFrom } from '../api/problem.js';
 import type { KubeClient } from '../kube/client.js';
 import { protobufCodec } from '../kube/proto/codec.js';
 import { type InformerOptions, ResilientInformer } from '../kube/informer.js';
@@ -73,6 +74,8 @@ export class AgentInformers {
   readonly #secretsNamespace: string;
   /** The first Pod informer event not yet taken in by a snapshot. */
   #podEventAt: number | undefined;
+  /** The uid of an object an Event is about, from these caches (see EventRecorder). */
+  readonly uidOf: UidOf;
 
   constructor(client: KubeClient, o: { nodeName: string; secretsNamespace: string; log: Logger; onChange: () => void; apiEncoding?: 'protobuf' | 'json' }) {
     // How the built-in kinds are asked for; custom resources are JSON (a real API server answers
@@ -109,6 +112,16 @@ export class AgentInformers {
       peers: inf(`/apis/${API_VERSION}/bgppeers`),
       secrets: inf(`/api/v1/namespaces/${o.secretsNamespace}/secrets`),
     };
+    const a = this.#all;
+    this.uidOf = uidsFrom({
+      'v1/Pod': (name, ns) => a.pods.get(name, ns),
+      'v1/Node': (name) => a.node.get(name),
+      'v1/Service': (name, ns) => a.services.get(name, ns),
+      'v1/Secret': (name, ns) => a.secrets.get(name, ns),
+      [`${API_VERSION}/LoadBalancerClass`]: (name) => a.classes.get(name),
+      [`${API_VERSION}/PodAddressPool`]: (name) => a.pools.get(name),
+      [`${API_VERSION}/BGPPeer`]: (name) => a.peers.get(name),
+    });
   }
 
   get synced(): boolean {

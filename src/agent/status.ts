@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import { API_VERSION, type BgpSessionStatus, type Condition, type Node, type PodLBNode } from '../api/types.js';
 import { mergeConditions } from '../api/conditions.js';
+import type { ObjectRef } from '../api/problem.js';
 import { isNotFound, KubeApiError, retryDelayMs, type KubeClient } from '../kube/client.js';
 import type { EventToRecord } from '../kube/events.js';
 import { backoff } from '../util/backoff.js';
@@ -63,6 +64,9 @@ export class NodeStatusWriter {
   /** The summary of the last episode, kept in status until the next one. */
   #recovered: Omit<Condition, 'lastTransitionTime'> | undefined;
   #retryAt = 0;
+  #uid: string | undefined;
+  /** The write under way, if any. */
+  #writing: Promise<unknown> | undefined;
 
   constructor(client: KubeClient, nodeName: string, log: Logger, opts: StatusWriterOptions = {}) {
     this.#client = client;
@@ -81,12 +85,33 @@ export class NodeStatusWriter {
   }
 
   /**
+   * The node's PodLBNode's uid, for the Events on it (the agent watches no PodLBNode): known
+   * once a write found or made the object; a write under way (the first run's, which makes it)
+   * is waited for.
+   */
+  async uidOf(ref: ObjectRef): Promise<string | undefined> {
+    if (ref.apiVersion !== API_VERSION || ref.kind !== 'PodLBNode' || ref.name !== this.#nodeName) return undefined;
+    if (this.#uid === undefined) await this.#writing?.catch(() => undefined);
+    return this.#uid;
+  }
+
+  /**
    * Writes `status` when it differs from the last write; creates the object on first use.
    * Failures back off (long after a 4xx: the server refuses the content, retrying at once only
    * repeats the refusal), and the first write that succeeds after failures carries a
    * StatusReported condition saying how many failed and why.
    */
-  async write(node: Node | undefined, build: (previous: PodLBNodeStatus | undefined) => PodLBNodeStatus): Promise<StatusWriteResult> {
+  write(node: Node | undefined, build: (previous: PodLBNodeStatus | undefined) => PodLBNodeStatus): Promise<StatusWriteResult> {
+    const writing = this.#write(node, build);
+    this.#writing = writing;
+    const done = (): void => {
+      if (this.#writing === writing) this.#writing = undefined;
+    };
+    writing.then(done, done);
+    return writing;
+  }
+
+  async #write(node: Node | undefined, build: (previous: PodLBNodeStatus | undefined) => PodLBNodeStatus): Promise<StatusWriteResult> {
     const now = this.#o.now();
     if (now < this.#retryAt) return { retryAt: this.#retryAt };
     const path = `/apis/${API_VERSION}/podlbnodes/${this.#nodeName}`;
@@ -95,9 +120,10 @@ export class NodeStatusWriter {
         try {
           const obj = await this.#client.get<PodLBNode>(path);
           this.#current = obj.status;
+          this.#uid = obj.metadata.uid;
         } catch (err) {
           if (!isNotFound(err)) throw err;
-          await this.#client.create(`/apis/${API_VERSION}/podlbnodes`, {
+          const made = await this.#client.create<PodLBNode>(`/apis/${API_VERSION}/podlbnodes`, {
             apiVersion: API_VERSION,
             kind: 'PodLBNode',
             metadata: {
@@ -107,6 +133,7 @@ export class NodeStatusWriter {
             },
             spec: {},
           });
+          this.#uid = made.metadata.uid;
         }
         this.#exists = true;
       }
@@ -138,7 +165,10 @@ export class NodeStatusWriter {
       }
       return {};
     } catch (err) {
-      if (isNotFound(err)) this.#exists = false;
+      if (isNotFound(err)) {
+        this.#exists = false;
+        this.#uid = undefined;
+      }
       const code = err instanceof KubeApiError ? err.status : undefined;
       const error = (err as Error).message;
       const first = this.#episode === undefined;

@@ -24,15 +24,15 @@ export function problem(object: ObjectRef, field: string, reason: string, messag
   return { object, field, reason, message, severity };
 }
 
+/** The uid of the object a ref names, as a cache holds it now; undefined when not held (gone, or never seen). */
+export type UidOf = (ref: ObjectRef) => string | undefined;
+
+type Lookup = (name: string, namespace: string | undefined) => { metadata?: { uid?: string } } | undefined;
+
 /**
- * The problems with their objects' uids filled in from `uidOf` (kind, name, namespace), so an
- * Event names the very object (`kubectl describe` lists only Events whose involvedObject.uid is
- * the object's). A ref that already has a uid, or whose object is not known, is left as it is.
+ * A UidOf over caches by `apiVersion/kind` (e.g. `v1/Pod`, `podlb.io/v1alpha1/BGPPeer`): the
+ * apiVersion tells podlb's BGPPeer from Calico's.
  */
-export function withUids(problems: readonly Problem[], uidOf: (ref: ObjectRef) => string | undefined): Problem[] {
-  return problems.map((p) => {
-    if (p.object.uid !== undefined) return p;
-    const uid = uidOf(p.object);
-    return uid === undefined ? p : { ...p, object: { ...p.object, uid } };
-  });
+export function uidsFrom(caches: Readonly<Record<string, Lookup | undefined>>): UidOf {
+  return (ref) => (ref.apiVersion === undefined ? undefined : caches[`${ref.apiVersion}/${ref.kind}`]?.(ref.name, ref.namespace)?.metadata?.uid);
 }

@@ -10,9 +10,10 @@ export type Obj = Record<string, any>;
 /** Services the store gives the strategies (cluster IP and node port allocation). */
 export interface StrategyContext {
   allocateClusterIP(family: 'IPv4' | 'IPv6'): string;
-  allocateNodePort(): number;
-  release(obj: Obj): void;
-  /** Whether the store holds an object of this resource in the namespace. */
+  /** The next nodePort of the range after the last one handed out, skipping `taken`; undefined when every one is taken. */
+  nextNodePort(taken: ReadonlySet<number>): number | undefined;
+  /** The stored objects of a resource (by plural), as they are before this write. */
+  stored(plural: string): Iterable<Obj>;
   now(): Date;
 }
 

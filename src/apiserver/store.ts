@@ -58,8 +58,8 @@ export class ObjectStore {
     const ips = new ServiceAddresses();
     this.#ctx = {
       allocateClusterIP: (family) => ips.clusterIP(family),
-      allocateNodePort: () => ips.nodePort(),
-      release: () => undefined,
+      nextNodePort: (taken) => ips.nodePort(taken),
+      stored: (plural) => this.#state(plural).objects.values(),
       now: () => this.#now(),
     };
     for (const ns of PROTECTED_NAMESPACES) this.create('namespaces', { metadata: { name: ns } });

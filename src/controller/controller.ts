@@ -16,6 +16,7 @@ import {
   type PodLBNode,
   type Service,
 } from '../api/types.js';
+import { type ObjectRef, uidsFrom } from '../api/problem.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
@@ -125,6 +126,8 @@ export class Controller {
   readonly #octavia: OctaviaBatchWriter;
   readonly #credentials: CredentialSecrets;
   readonly #events: EventRecorder;
+  /** Uids for Events from the controller's own caches; podlb BGPPeers are in the Calico loop's. */
+  readonly #ownUids: (ref: ObjectRef) => string | undefined;
   readonly #tlsReconciler: TlsReconciler;
   readonly #gcReconciler: GcReconciler;
   readonly #leaderLoop: ReconcileLoop<LeaderSnapshot, LeaderContribution>;
@@ -164,7 +167,7 @@ export class Controller {
     const o = this.#o;
     const log = o.log;
     this.#client = new KubeClient(o.kubeConfig);
-    this.#events = new EventRecorder(this.#client, log, { component: 'podlb-controller', host: o.identity });
+    this.#events = new EventRecorder(this.#client, log, { component: 'podlb-controller', host: o.identity, uidOf: (ref) => this.#uidOf(ref) });
     const inf = <T extends KubernetesObject>(path: string, onChange: () => void, extra: Partial<InformerOptions<T>> = {}) =>
       new ResilientInformer<T>(this.#client, { path, onChange, log: log.child({ informer: path }), ...extra });
     // The two collections that grow with the cluster: protobuf, kept as the planner reads
@@ -189,6 +192,15 @@ export class Controller {
       pods: inf<Pod & KubernetesObject>(`/api/v1/pods`, poke, { ...large, transform: podTransform }),
       slices: inf<EndpointSlice & KubernetesObject>(`/apis/discovery.k8s.io/v1/endpointslices`, poke, { ...large, transform: clusterSliceTransform }),
     };
+    const i = this.#informers;
+    this.#ownUids = uidsFrom({
+      'v1/Service': (name, ns) => i.services.get(name, ns),
+      'v1/Node': (name) => i.nodes.get(name),
+      'v1/Pod': (name, ns) => i.pods.get(name, ns),
+      [`${API_VERSION}/LoadBalancerClass`]: (name) => i.classes.get(name),
+      [`${API_VERSION}/PodAddressPool`]: (name) => i.pools.get(name),
+      [`${API_VERSION}/PodLBNode`]: (name) => i.podlbNodes.get(name),
+    });
     this.webhook = new WebhookServer({
       services: () => this.#informers.services.list(),
       synced: () => this.#informers.services.synced,
@@ -365,5 +377,9 @@ export class Controller {
     await this.#leaderLoop.stop();
     this.#gc.reset();
     this.#octavia.reset();
+  }
+
+  #uidOf(ref: ObjectRef): string | undefined {
+    return this.#ownUids(ref) ?? this.calico?.uidOf(ref);
   }
 }

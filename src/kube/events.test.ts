@@ -7,6 +7,8 @@ import { startApiServer, type ApiServer } from '../apiserver/index.js';
 import type { KubeClient } from './client.js';
 import { EventRecorder, type EventToRecord } from './events.js';
 import { adminClient } from '../../testkit/api-client.js';
+import type { ObjectRef } from '../api/problem.js';
+import { describedEvents } from '../../testkit/described-events.js';
 
 const log = pino({ level: 'silent' });
 let api: ApiServer;
@@ -81,5 +83,48 @@ describe('EventRecorder.recordLater', () => {
     } finally {
       api.faults.setLatencyMs(0);
     }
+  });
+});
+
+describe('EventRecorder: the uid kubectl describe needs', () => {
+  const pool = (name: string, uid?: string) => ({ kind: 'PodAddressPool', metadata: { name, ...(uid ? { uid } : {}) } });
+  const onPool = (name: string): EventToRecord => ({
+    object: { apiVersion: 'podlb.io/v1alpha1', kind: 'PodAddressPool', name },
+    type: 'Warning',
+    reason: 'PoolNotApproved',
+    message: 'not approved',
+  });
+
+  it('a ref without uid gets it from uidOf, and the describe-style lookup (field selector involvedObject.uid) finds the Event', async () => {
+    const uids = new Map([['p1', 'uid-p1-a']]);
+    const seen: ObjectRef[] = [];
+    const rec = new EventRecorder(client, log, {
+      component: 'test',
+      host: 'h',
+      uidOf: (ref) => {
+        seen.push(ref);
+        return ref.kind === 'PodAddressPool' ? uids.get(ref.name) : undefined;
+      },
+    });
+    await rec.record(onPool('p1'));
+    expect(events('p1').map((e) => e.involvedObject.uid)).toEqual(['uid-p1-a']);
+    expect((await describedEvents(client, pool('p1', 'uid-p1-a'))).map((e) => e.reason)).toEqual(['PoolNotApproved']);
+    // A ref that names its uid is taken as it is.
+    await rec.record(ev('named'));
+    expect(events('named')[0]!.involvedObject.uid).toBe('uid-named');
+    expect(seen.map((r) => r.name)).toEqual(['p1']);
+
+    // Deleted and created again under the same name: a new uid, its own Event, not a count on the old one's.
+    uids.set('p1', 'uid-p1-b');
+    await rec.record(onPool('p1'));
+    expect((await describedEvents(client, pool('p1', 'uid-p1-b'))).map((e) => [e.reason, e.count])).toEqual([['PoolNotApproved', 1]]);
+    expect((await describedEvents(client, pool('p1', 'uid-p1-a'))).map((e) => e.count)).toEqual([1]);
+  });
+
+  it('an object the caches do not hold (gone): the Event is written without uid, listed by name, and no describe shows it', async () => {
+    const rec = new EventRecorder(client, log, { component: 'test', host: 'h', uidOf: () => undefined });
+    await rec.record(onPool('gone'));
+    expect(events('gone').map((e) => e.involvedObject.uid)).toEqual([undefined]);
+    expect(await describedEvents(client, pool('gone', 'uid-of-a-new-gone'))).toEqual([]);
   });
 });

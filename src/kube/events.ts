@@ -1,6 +1,13 @@
 // Kubernetes Events for every decision a user would ask about. Repeats are folded into one
 // Event with a count (as client-go's recorder does), so a broken object costs one Event per
 // interval, not one per reconcile. Failing to record an Event never fails a reconcile.
+//
+// Every Event names its object's uid, so `kubectl describe` shows it (it lists Events by
+// involvedObject kind, name, namespace AND uid): a ref without one gets it from `uidOf`, the
+// caches of the process (or, for an object the process writes itself, once that write is
+// done). An object the caches do not hold (deleted meanwhile) gets an Event without uid:
+// `kubectl get events` lists it, no describe can, and there is no object left to describe. A
+// re-created object of the same name has another uid, so its Events are its own.
 import type { Logger } from 'pino';
 import type { ObjectRef } from '../api/problem.js';
 import { limiter } from '../util/concurrency.js';
@@ -21,6 +28,9 @@ interface Seen {
   lastSent: number;
 }
 
+/** The uid of the object a ref names, when the process knows it; undefined for one it does not hold. */
+export type EventUidOf = (ref: ObjectRef) => string | undefined | Promise<string | undefined>;
+
 /** Event writes in flight at once per recorder (recordLater). */
 export const EVENT_WRITES_IN_FLIGHT = 2;
 
@@ -36,11 +46,12 @@ export class EventRecorder {
   readonly #now: () => number;
   readonly #slot: <R>(fn: () => Promise<R>) => Promise<R>;
   readonly #pending = new Set<Promise<void>>();
+  readonly #uidOf: EventUidOf;
 
   constructor(
     client: KubeClient,
     log: Logger,
-    opts: { component: string; host: string; windowMs?: number; repeatEveryMs?: number; now?: () => number; inFlight?: number },
+    opts: { component: string; host: string; windowMs?: number; repeatEveryMs?: number; now?: () => number; inFlight?: number; uidOf?: EventUidOf },
   ) {
     this.#client = client;
     this.#log = log;
@@ -50,6 +61,7 @@ export class EventRecorder {
     this.#repeatEveryMs = opts.repeatEveryMs ?? 60_000;
     this.#now = opts.now ?? Date.now;
     this.#slot = limiter(opts.inFlight ?? EVENT_WRITES_IN_FLIGHT);
+    this.#uidOf = opts.uidOf ?? (() => undefined);
   }
 
   /**
@@ -68,7 +80,9 @@ export class EventRecorder {
   }
 
   async record(ev: EventToRecord): Promise<void> {
-    const key = [ev.object.kind, ev.object.namespace ?? '', ev.object.name, ev.type, ev.reason, ev.message].join('\u0000');
+    const uid = ev.object.uid ?? (await this.#uidOf(ev.object));
+    const object = uid === undefined ? ev.object : { ...ev.object, uid };
+    const key = [object.kind, object.namespace ?? '', object.name, object.uid ?? '', ev.type, ev.reason, ev.message].join('\u0000');
     const now = this.#now();
     const seen = this.#seen.get(key);
     const ts = new Date(now).toISOString();
@@ -86,7 +100,7 @@ export class EventRecorder {
       return;
     }
     // Events about cluster-scoped objects live in `default`, as kubectl describe expects.
-    const namespace = ev.object.namespace ?? 'default';
+    const namespace = object.namespace ?? 'default';
     // The key is taken before the create is sent: a repeat that comes while it is in flight
     // (the next pass, or the same problem twice in one) is counted, not created again.
     let done!: (name: string | undefined) => void;
@@ -97,8 +111,8 @@ export class EventRecorder {
       const created = await this.#client.create<{ metadata: { name: string } }>(`/api/v1/namespaces/${namespace}/events`, {
         apiVersion: 'v1',
         kind: 'Event',
-        metadata: { generateName: `${ev.object.name.slice(0, 200)}.`, namespace },
-        involvedObject: { apiVersion: ev.object.apiVersion, kind: ev.object.kind, name: ev.object.name, namespace: ev.object.namespace, uid: ev.object.uid },
+        metadata: { generateName: `${object.name.slice(0, 200)}.`, namespace },
+        involvedObject: { apiVersion: object.apiVersion, kind: object.kind, name: object.name, namespace: object.namespace, uid: object.uid },
         type: ev.type,
         reason: ev.reason,
         message: ev.message.slice(0, 1024),

@@ -8,6 +8,11 @@
 //   keeps it DOWN until `rise` checks passed. `set server … state drain` in place of `enable
 //   server` leaves maintenance as well: checks run (DRAIN, L7OK once they pass) and no new
 //   request reaches the server until `state ready` (pre-registration's warm add).
+// - Leaving maintenance (`enable server`, `set server … state ready|drain`) only resumes checks
+//   that were enabled (maintenance pauses them); a server whose checks were never enabled (added
+//   in maintenance) or were disabled comes out UP and never checked, `state ready` then sends
+//   it traffic at once. A resumed server is UP on its last result from before the maintenance.
+//   So a server found in maintenance is brought out the way an add is (bringUp).
 // - `del server` answers "Only servers in maintenance mode can be deleted." unless disabled,
 //   and "Server still has connections attached to it, cannot remove it." while sessions are
 //   open: removeMember then runs `shutdown sessions server` (the drain window is over when
@@ -21,80 +26,29 @@
 //   has the same name. `get weight be/x` answers "No such server." / "No such backend." for
 //   one server, at no cost that grows with the backend.
 import { isIP } from 'node:net';
-import type { LbInstance, MemberListing, MemberQuery, MemberReading, MemberSpec, ObservedMember } from './provider.js';
+import type { LbInstance, MemberListing, MemberQuery, MemberReading, MemberSpec, ObservedMember, PriorAdmin } from './provider.js';
+import {
+  assertName,
+  bringUp,
+  canonicalAddress,
+  hostPort,
+  ID_ATTEMPTS,
+  ID_TAKEN_RE,
+  IDLE_POOL_KEYWORDS,
+  isAbsent,
+  REPLY_ADDED,
+  REPLY_BUSY,
+  REPLY_DELETED,
+  REPLY_NO_BACKEND,
+  REPLY_NO_SERVER,
+  REPLY_STATIC_BACKEND,
+  serverIdFor,
+  serverKey,
+} from './haproxy-commands.js';
 import { HaproxyCommandError, HaproxyRuntime, type HaproxyRuntimeOptions } from './haproxy-runtime.js';
 import { parseServersState, toObservedMember, type ServerStateRow } from './haproxy-servers-state.js';
 import { isListingCheaper, parseStat, processIdentity, stateRowOfStat } from './haproxy-server-stat.js';
 import { PodlbError } from '../util/errors.js';
-
-const REPLY_ADDED = 'New server registered.';
-const REPLY_DELETED = 'Server deleted.';
-const REPLY_NO_SERVER = 'No such server.';
-const REPLY_NO_BACKEND = 'No such backend.';
-const REPLY_STATIC_BACKEND = 'Backend must use a dynamic load balancing to support dynamic servers.';
-const REPLY_BUSY = 'Server still has connections attached to it, cannot remove it.';
-
-// A dynamic server does not inherit `default-server` nor the defaults a config `server` line
-// gets: before 3.0 (fixed by commit 8a31783b6, "BUG/MEDIUM: server: fix dynamic servers initial
-// settings") its pool-purge-delay and pool-max-conn stay 0, and srv_add_to_idle_list() then
-// never keeps a connection, so every request opened a new one to the Pod (measured:
-// test/haproxy-reuse.test.ts). These are the config defaults: on a fixed HAProxy they change nothing. (`max-reuse`, 0 as well on 2.6, which
-// would limit a `proto h2` server to one stream per connection by 2.6's mux_h2.c, is refused
-// by `add server` there.)
-const IDLE_POOL_KEYWORDS = ['pool-max-conn', '-1', 'pool-purge-delay', '5s'];
-/** `add server … id N` when N is taken: "'id' : custom id N already used at (null):0 ('server x')." */
-const ID_TAKEN_RE = /^'id' : custom id \d+ already used/;
-const ID_ATTEMPTS = 4;
-
-/**
- * After `add server` (or for a server left in maintenance): traffic only once `rise` checks
- * passed. `warm`: `state drain` instead of `enable server` leaves maintenance too, so checks
- * run, yet no new request reaches it (test/haproxy-instance.test.ts).
- */
-function bringUp(srv: string, withCheck: boolean, warm: boolean): string[] {
-  const enable = warm ? `set server ${srv} state drain` : `enable server ${srv}`;
-  return withCheck ? [`enable health ${srv}`, enable, `set server ${srv} health down`] : [enable];
-}
-
-function serverKey(backend: string, name: string): string {
-  return `${backend}/${name}`;
-}
-
-/**
- * The id podlb gives a server it adds: a hash of its name, above the ids HAProxy hands out
- * itself (it takes the lowest free ones, from 1), below 2^31. Another `attempt` gives another
- * pick after a collision.
- */
-export function serverIdFor(backend: string, name: string, attempt: number): number {
-  let h = 0x811c9dc5;
-  for (const ch of `${backend}/${name}#${attempt}`) {
-    h ^= ch.charCodeAt(0);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return 1_000_000 + (h % 2_000_000_000);
-}
-
-/** HAProxy proxy and server names: letters, digits, `_ . : -`. */
-const NAME_RE = /^[A-Za-z0-9_.:-]+$/;
-
-function assertName(what: string, name: string): void {
-  if (!NAME_RE.test(name)) throw new PodlbError('HAPROXY_INVALID_NAME', `${what} ${JSON.stringify(name)}: HAProxy allows only [A-Za-z0-9_.:-]`);
-}
-
-function isAbsent(reply: string): boolean {
-  const r = reply.trim();
-  return r === REPLY_NO_SERVER || r === REPLY_NO_BACKEND;
-}
-
-/** HAProxy prints IPv6 addresses in canonical form (`fd00:0:0::1` → `fd00::1`); compare that way. */
-export function canonicalAddress(address: string): string {
-  return isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
-}
-
-/** IPv6 server addresses are written in brackets on the add line. */
-function hostPort(address: string, port: number): string {
-  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 export interface HaproxyInstanceOptions extends HaproxyRuntimeOptions {
   /** Use this runtime client (shared, or a fake) instead of opening one. */
@@ -304,34 +258,38 @@ export class HaproxyInstance implements LbInstance {
     const observed = toObservedMember(row);
     const want = m.warm ? 'drain' : 'ready';
     if (observed.admin === want) return;
-    const cmds = observed.admin !== 'maint' ? [`set server ${srv} state ${want}`] : bringUp(srv, observed.health !== 'unchecked', m.warm === true);
-    const replies = await this.runtime.pipeline(cmds, { oneLine: true });
-    cmds.forEach((cmd, i) => {
-      if (replies[i]!.trim() !== '') throw new HaproxyCommandError(cmd, replies[i]!);
-    });
+    const refused = await this.#setAdmin(m.backend, m.name, want, observed);
+    if (refused) throw new HaproxyCommandError(refused.cmd, refused.reply);
   }
 
-  async drainMember(backend: string, name: string): Promise<void> {
-    assertName('backend', backend);
-    assertName('server', name);
-    const cmd = `set server ${backend}/${name} state drain`;
-    const reply = await this.runtime.command(cmd);
+  /** `prior` in maintenance: brought out with its check started afresh (bringUp), not just resumed. */
+  async drainMember(backend: string, name: string, prior?: PriorAdmin): Promise<void> {
+    const refused = await this.#setAdmin(backend, name, 'drain', prior);
     // Absent: nothing can send it new connections, which is all drain asks for.
-    if (reply.trim() !== '' && !isAbsent(reply)) throw new HaproxyCommandError(cmd, reply);
+    if (refused && !isAbsent(refused.reply)) throw new HaproxyCommandError(refused.cmd, refused.reply);
   }
 
   /**
    * `set server … state ready`: leaves drain (health checks kept running during the drain, so
-   * the check state is current). Absent → HAPROXY_MEMBER_MISSING: the caller re-adds it.
+   * the check state is current). `prior` in maintenance: as drainMember. Absent →
+   * HAPROXY_MEMBER_MISSING: the caller re-adds it.
    */
-  async enableMember(backend: string, name: string): Promise<void> {
+  async enableMember(backend: string, name: string, prior?: PriorAdmin): Promise<void> {
+    const refused = await this.#setAdmin(backend, name, 'ready', prior);
+    if (!refused) return;
+    if (isAbsent(refused.reply)) throw new HaproxyCommandError(refused.cmd, refused.reply, { code: 'HAPROXY_MEMBER_MISSING' });
+    throw new HaproxyCommandError(refused.cmd, refused.reply);
+  }
+
+  /** The first command HAProxy refused, if any. */
+  async #setAdmin(backend: string, name: string, want: 'drain' | 'ready', prior?: PriorAdmin): Promise<{ cmd: string; reply: string } | undefined> {
     assertName('backend', backend);
     assertName('server', name);
-    const cmd = `set server ${backend}/${name} state ready`;
-    const reply = await this.runtime.command(cmd);
-    if (reply.trim() === '') return;
-    if (isAbsent(reply)) throw new HaproxyCommandError(cmd, reply, { code: 'HAPROXY_MEMBER_MISSING' });
-    throw new HaproxyCommandError(cmd, reply);
+    const srv = `${backend}/${name}`;
+    const cmds = prior?.admin === 'maint' ? bringUp(srv, prior.health !== 'unchecked', want === 'drain') : [`set server ${srv} state ${want}`];
+    const replies = await this.runtime.pipeline(cmds, { oneLine: true });
+    const i = replies.findIndex((r) => r.trim() !== '');
+    return i < 0 ? undefined : { cmd: cmds[i]!, reply: replies[i]! };
   }
 
   async removeMember(backend: string, name: string): Promise<void> {

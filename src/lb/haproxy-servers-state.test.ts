@@ -62,7 +62,7 @@ describe('canonicalAddress (adoption compares what HAProxy prints)', () => {
     ['2001:db8:0:1:0:0:0:1', '2001:db8:0:1::1'],
     ['10.0.0.1', '10.0.0.1'],
   ])('%s → %s', async (input, want) => {
-    const { canonicalAddress } = await import('./haproxy-instance.js');
+    const { canonicalAddress } = await import('./haproxy-commands.js');
     expect(canonicalAddress(input)).toBe(want);
   });
 });

@@ -12,7 +12,10 @@
 //   prefix client-side; drain/enable/remove look a member up by name AND tags first, so a
 //   member another node (or anyone else) made is never listed or touched.
 // - Drain = weight 0 (Octavia's HAProxy then sends no new connections, established ones
-//   finish), enable = weight 1, remove = DELETE (404 = already gone).
+//   finish), enable = weight 1, remove = DELETE (404 = already gone). A member the last
+//   reading saw with admin_state_up false gets it true in the same PUT, as an add that adopts
+//   it does: the amphora does not check an admin-down member (its server is `disabled`), so a
+//   warming one would never turn healthy, and weight alone would be PUT again on every run.
 // - Every change locks the LB (PENDING_UPDATE) for as long as the amphora takes; a change
 //   meanwhile gets 409, retried with jittered backoff (OctaviaClient). Our own parallel
 //   changes are queued so they do not collide with each other.
@@ -26,7 +29,7 @@
 //   change until an operator repairs it, so it fails at once with LB_IN_ERROR instead of
 //   spending the 409 retry budget.
 import { isIP } from 'node:net';
-import { LB_IN_ERROR, type LbInstance, type MemberListing, type MemberSpec, type ObservedMember } from './provider.js';
+import { LB_IN_ERROR, type LbInstance, type MemberListing, type MemberSpec, type ObservedMember, type PriorAdmin } from './provider.js';
 import { parseMemberName } from './naming.js';
 import type { PoolMemberRecord as OctaviaMember } from './octavia-batch.js';
 import { OctaviaClient, type OctaviaClientOptions, type OctaviaCounters } from './octavia-client.js';
@@ -230,14 +233,14 @@ export class OctaviaInstance implements LbInstance {
     });
   }
 
-  async drainMember(backend: string, name: string): Promise<void> {
+  async drainMember(backend: string, name: string, prior?: PriorAdmin): Promise<void> {
     // Absent: nothing can send it new connections, which is all drain asks for.
-    await this.#updateWeight(backend, name, 0, 'ignore');
+    await this.#updateWeight(backend, name, 0, 'ignore', prior?.admin === 'maint');
   }
 
   /** Weight 1 again after a drain. Absent → OCTAVIA_MEMBER_MISSING: the caller re-adds it. */
-  async enableMember(backend: string, name: string): Promise<void> {
-    await this.#updateWeight(backend, name, 1, 'throw');
+  async enableMember(backend: string, name: string, prior?: PriorAdmin): Promise<void> {
+    await this.#updateWeight(backend, name, 1, 'throw', prior?.admin === 'maint');
   }
 
   async removeMember(backend: string, name: string): Promise<void> {
@@ -261,12 +264,12 @@ export class OctaviaInstance implements LbInstance {
 
   // ---- internals ----
 
-  async #updateWeight(backend: string, name: string, weight: number, ifAbsent: 'ignore' | 'throw'): Promise<void> {
+  async #updateWeight(backend: string, name: string, weight: number, ifAbsent: 'ignore' | 'throw', adminUp: boolean): Promise<void> {
     const node = this.#ownerNode(name);
     const found = await this.#write(() =>
       this.#withMember(backend, name, node, async (ref) => {
         const r = await this.client.request('PUT', `/v2/lbaas/pools/${ref.poolId}/members/${ref.memberId}`, {
-          body: { member: { weight } },
+          body: { member: { weight, ...(adminUp ? { admin_state_up: true } : {}) } },
           accept: [404],
           retryPending: true,
           onImmutable: this.#lbInError,

@@ -61,6 +61,9 @@ export interface MemberSpec {
 
 export type MemberAdmin = 'ready' | 'drain' | 'maint';
 
+/** How the last reading saw a member that is to change state: the way out of maintenance differs. */
+export type PriorAdmin = Pick<ObservedMember, 'admin' | 'health'>;
+
 /**
  * healthy: UP with a completed passing check (HAProxy check_status L4OK/L6OK/L7OK/L7OKC).
  * pending: no check has completed yet (HAProxy reports a fresh server UP before any check ran:
@@ -133,10 +136,14 @@ export interface LbInstance {
   readMembers?(asked: readonly MemberQuery[], options: { identity: boolean }): Promise<MemberReading>;
   /** Adds a member that takes no traffic before its first health check passes (nor before enableMember, when `warm`). */
   addMember(member: MemberSpec): Promise<void>;
-  /** No new connections; established ones finish. Health checks go on. */
-  drainMember(backend: string, name: string): Promise<void>;
-  /** Back to taking traffic after a drain (the Pod's readiness flapped back). */
-  enableMember(backend: string, name: string): Promise<void>;
+  /**
+   * No new connections; established ones finish. Health checks go on, and a member that
+   * `prior` says is in maintenance comes out of it health-checked (afresh, where the provider
+   * keeps a stale result).
+   */
+  drainMember(backend: string, name: string, prior?: PriorAdmin): Promise<void>;
+  /** Back to taking traffic after a drain (the Pod's readiness flapped back); `prior` as drainMember. */
+  enableMember(backend: string, name: string, prior?: PriorAdmin): Promise<void>;
   removeMember(backend: string, name: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -30,9 +30,9 @@ async function apply(inst: LbInstance, a: MemberAction): Promise<void> {
       return inst.removeMember(a.member.backend, a.member.name);
     case 'drain':
     case 'hold':
-      return inst.drainMember(a.member.backend, a.member.name);
+      return inst.drainMember(a.member.backend, a.member.name, a.member);
     case 'enable':
-      return inst.enableMember(a.member.backend, a.member.name);
+      return inst.enableMember(a.member.backend, a.member.name, a.member);
     case 'repair':
       await inst.removeMember(a.member.backend, a.member.name);
       return inst.addMember(memberSpec(a.desired));

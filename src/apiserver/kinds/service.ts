@@ -2,6 +2,7 @@
 import { type FieldError, invalid, notSupported, required } from '../errors.js';
 import { type Obj, str, type StrategyContext } from '../resource-type.js';
 import { labelValueProblem, qualifiedNameProblem } from '../selectors.js';
+import { allocateNodePortsOnCreate, allocateNodePortsOnUpdate, nodePortProblems } from './service-node-ports.js';
 import { checkDuplicates, endpointIPProblems, ipFamily, isDnsLabel, isDnsSubdomain, isFqdn, portNameProblem } from '../validation.js';
 
 export function defaultService(s: Obj): void {
@@ -21,6 +22,12 @@ export function defaultService(s: Obj): void {
 }
 
 export function allocateService(s: Obj, ctx: StrategyContext, old?: Obj): void {
+  allocateClusterIPs(s, ctx, old);
+  if (old) allocateNodePortsOnUpdate(s, old, ctx);
+  else allocateNodePortsOnCreate(s, ctx);
+}
+
+function allocateClusterIPs(s: Obj, ctx: StrategyContext, old: Obj | undefined): void {
   const sp = s.spec;
   if (sp.type === 'ExternalName') return;
   if (old && old.spec?.type !== 'ExternalName') {
@@ -29,11 +36,6 @@ export function allocateService(s: Obj, ctx: StrategyContext, old?: Obj): void {
     sp.clusterIPs ??= old.spec.clusterIPs;
     sp.ipFamilies ??= old.spec.ipFamilies;
     sp.ipFamilyPolicy ??= old.spec.ipFamilyPolicy;
-    if (Array.isArray(sp.ports) && Array.isArray(old.spec.ports))
-      for (const p of sp.ports) {
-        const o = old.spec.ports.find((x: Obj) => x.port === p.port && x.protocol === p.protocol);
-        if (o?.nodePort && p.nodePort === undefined && sp.type !== 'ClusterIP') p.nodePort = o.nodePort;
-      }
     return;
   }
   sp.ipFamilyPolicy ??= 'SingleStack';
@@ -50,7 +52,6 @@ export function allocateService(s: Obj, ctx: StrategyContext, old?: Obj): void {
     sp.clusterIP = ips[0];
     sp.clusterIPs = ips;
   }
-  if (sp.type === 'NodePort' || sp.type === 'LoadBalancer') for (const p of sp.ports ?? []) p.nodePort ??= ctx.allocateNodePort();
 }
 
 export function validateService(s: Obj): FieldError[] {
@@ -84,6 +85,7 @@ export function validateService(s: Obj): FieldError[] {
       ports.map((p) => str(p?.name)),
       (i) => `spec.ports[${i}].name`,
     ),
+    ...nodePortProblems(s),
   );
   const sel = sp.selector;
   if (sel && typeof sel === 'object') {

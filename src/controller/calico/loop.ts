@@ -7,7 +7,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION, type BGPPeer, type Node, type PodAddressPool } from '../../api/types.js';
-import { type ObjectRef, type Problem, withUids } from '../../api/problem.js';
+import type { ObjectRef, Problem } from '../../api/problem.js';
 import { ReconcileLoop } from '../../reconcile/loop.js';
 import type { ReconcileResult } from '../../reconcile/reconciler.js';
 import { backoff } from '../../util/backoff.js';
@@ -166,8 +166,8 @@ export class CalicoLoop {
     return typeof asn === 'number' && Number.isInteger(asn) && asn > 0 ? asn : CALICO_DEFAULT_ASN;
   }
 
-  /** A podlb BGPPeer's or PodAddressPool's uid, from the informers' caches. */
-  #uidOf(ref: ObjectRef): string | undefined {
+  /** A podlb BGPPeer's or PodAddressPool's uid, from the informers' caches: the controller's Events name it. */
+  uidOf(ref: ObjectRef): string | undefined {
     if (ref.apiVersion !== undefined && ref.apiVersion !== API_VERSION) return undefined;
     const inf = ref.kind === 'BGPPeer' ? this.#inf.peers : ref.kind === 'PodAddressPool' ? this.#inf.pools : undefined;
     return inf?.get(ref.name)?.metadata?.uid;
@@ -197,12 +197,9 @@ export class CalicoLoop {
         }
         const why = this.#probe?.why;
         if (why) {
-          report.problems = withUids(
-            apiProblems(
-              this.#inf.peers.list().map((p) => p.metadata?.name ?? ''),
-              why,
-            ),
-            (ref) => this.#uidOf(ref),
+          report.problems = apiProblems(
+            this.#inf.peers.list().map((p) => p.metadata?.name ?? ''),
+            why,
           );
           return { status: report, problems: report.problems, nextWakeAt: now + 1_000 };
         }
@@ -232,7 +229,7 @@ export class CalicoLoop {
       });
       report.rendered = { peers: render.peers.length, filters: render.filters.length };
       report.unchanged = plan.unchanged;
-      report.problems = withUids([...render.problems, ...plan.problems], (ref) => this.#uidOf(ref));
+      report.problems = [...render.problems, ...plan.problems];
       report.apply = await applyCalicoSync(this.#o.client, plan, () => this.#leading);
     } catch (err) {
       report.error = errorMessage(err);
