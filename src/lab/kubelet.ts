@@ -44,6 +44,13 @@ const MIN_GRACE_AFTER_PRESTOP_MS = 2000;
  * as well; Pods past the bound wait their turn, none is refused.
  */
 export const POD_STARTS_IN_FLIGHT = 8;
+/**
+ * Status writes of a released burst in flight at once. A 1.32 kubelet's status manager syncs
+ * Pod statuses from one worker, one PATCH after the other (and under QPS 50, burst 100): it
+ * never sends 200 at once. The lab's once did, and its one-process API server then answered
+ * everyone else (the agents' gate writes) only after the whole burst, up to 5 s later.
+ */
+export const RELEASE_STATUS_WRITES_IN_FLIGHT = 1;
 
 type PodPhase = 'starting' | 'running' | 'terminating' | 'gone';
 
@@ -75,6 +82,7 @@ export class LabKubelet {
   /** While held, started Pods wait for release() before their containers report ready. */
   #hold: { waiters: (() => Promise<void>)[] } | undefined;
   readonly #startSlot = limiter(POD_STARTS_IN_FLIGHT);
+  readonly #releaseSlot = limiter(RELEASE_STATUS_WRITES_IN_FLIGHT);
   readonly #starting = new Set<Promise<void>>();
 
   constructor(client: KubeClient, topo: Topology, log: Logger, opts: LabKubeletOptions = {}) {
@@ -107,7 +115,7 @@ export class LabKubelet {
   async release(): Promise<void> {
     const h = this.#hold;
     this.#hold = undefined;
-    await Promise.all((h?.waiters ?? []).map((w) => w()));
+    await Promise.all((h?.waiters ?? []).map((w) => this.#releaseSlot(w)));
   }
 
   async stop(): Promise<void> {
