@@ -43,7 +43,11 @@ interface PodSteps {
  */
 function podSteps(agentLog: string, containersReady: Map<string, number>, gateTrue: Map<string, number>): Map<string, PodSteps> {
   const steps = new Map<string, PodSteps>();
-  const of = (pod: string): PodSteps => steps.get(pod) ?? (steps.set(pod, {}), steps.get(pod)!);
+  const of = (pod: string): PodSteps => {
+    const s = steps.get(pod) ?? {};
+    steps.set(pod, s);
+    return s;
+  };
   for (const [pod, t] of containersReady) of(pod).containersReady = t;
   for (const [pod, t] of gateTrue) of(pod).gateTrueWatched = t;
   const podOfMember = new Map<string, string>();
