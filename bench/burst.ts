@@ -92,10 +92,9 @@ function timeline(steps: Map<string, PodSteps>, t0: number, worst: string): Reco
   const out: Record<string, string> = {};
   for (const k of keys) {
     const sorted = [...steps.values()].flatMap((s) => (s[k] !== undefined ? [s[k]! - t0] : [])).sort((a, b) => a - b);
-    const all =
-      sorted.length === 0
-        ? '-'
-        : `p50 ${Math.round(sorted[Math.floor(sorted.length / 2)]!)}, last ${Math.round(sorted[sorted.length - 1]!)} (${sorted.length})`;
+    // 'member healthy' is logged at debug level only: no row when the agent logs at info.
+    if (sorted.length === 0) continue;
+    const all = `p50 ${Math.round(sorted[Math.floor(sorted.length / 2)]!)}, last ${Math.round(sorted[sorted.length - 1]!)} (${sorted.length})`;
     out[k] = `${all.padEnd(28)} worst Pod ${w[k] === undefined ? '-' : Math.round(w[k]! - t0)}`;
   }
   return out;
@@ -214,10 +213,10 @@ async function burstOnce(count: number, preRegister: boolean, logDir: string | u
       loadAverage1m: Number(loadavg()[0]!.toFixed(2)),
       lbInstances: lab.haproxies.length,
     };
-    if (logDir) {
+    {
       const epoch = (m: Map<string, number>): Map<string, number> => new Map([...m].map(([n, t]) => [n, performance.timeOrigin + t]));
       const worst = names.reduce((a, b) => (gateTrue.get(b)! - (containersReady.get(b) ?? t0) > gateTrue.get(a)! - (containersReady.get(a) ?? t0) ? b : a));
-      r.timeline = timeline(podSteps(join(logDir, 'agent-node1.log'), epoch(containersReady), epoch(gateTrue)), performance.timeOrigin + t0, worst);
+      r.timeline = timeline(podSteps(join(lab.logDir, 'agent-node1.log'), epoch(containersReady), epoch(gateTrue)), performance.timeOrigin + t0, worst);
     }
     return r;
   } finally {
