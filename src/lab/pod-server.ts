@@ -51,7 +51,8 @@ export interface StartPodOptions {
 
 /** The fake gateway every pod routes through; the node answers ARP for it (proxy ARP). */
 export const POD_GATEWAY = '169.254.1.1';
-const SERVER_HEAP_MB = 32;
+/** The one host serves every Pod of a lab (hundreds in the burst bench): room for all their servers and connections. */
+const SERVER_HEAP_MB = 128;
 const START_TIMEOUT_MS = 10_000;
 const GRACEFUL_STOP_TIMEOUT_MS = 30_000;
 
@@ -94,7 +95,7 @@ class PodHost {
 
   constructor(sb: NetnsSandbox) {
     const libcUrl = pathToFileURL(compiledOrSource('../../native/libc')).href;
-    // A small heap and young generation, one V8 worker thread: it serves every Pod of a lab on a 2-core machine.
+    // A small young generation and one V8 worker thread: the lab runs on 2-core machines.
     const nodeFlags = [`--max-old-space-size=${SERVER_HEAP_MB}`, '--max-semi-space-size=1', '--v8-pool-size=1'];
     this.proc = sb.spawn(null, process.execPath, [...nodeFlags, compiledOrSource('./pod-host-main'), '--libc', libcUrl], {
       name: 'pod host',
