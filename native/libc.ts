@@ -10,11 +10,14 @@ import koffi from 'koffi';
 
 /** Linux x86-64 / arm64 values (asm-generic); this module is only loaded on Linux. */
 export const AF_NETLINK = 16;
+export const AF_INET = 2;
+export const SOCK_STREAM = 1;
 export const SOCK_RAW = 3;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const NETLINK_ROUTE = 0;
 export const SOL_SOCKET = 1;
+export const SO_REUSEADDR = 2;
 export const SO_RCVBUF = 8;
 export const SO_RCVBUFFORCE = 33;
 export const SOL_NETLINK = 270;
@@ -59,6 +62,7 @@ export function recvOnWorker(fd: number, buf: Buffer, len: number, flags: number
     recvFn.async(fd, buf, len, flags, (err: unknown, n: number) => (err ? reject(err as Error) : resolve(n)));
   });
 }
+export const listen = libc.func('int listen(int fd, int backlog)') as Fn<[number, number]>;
 export const close = libc.func('int close(int fd)') as Fn<[number]>;
 export const open = libc.func('int open(const char *path, int flags)') as Fn<[string, number]>;
 /** Moves the CALLING THREAD into the namespace referred to by fd (man 2 setns). */
@@ -92,6 +96,50 @@ export interface PollHandle {
 export function poll(fd: number, cb: (status: number, ev: PollEvents) => void): PollHandle {
   const p = (koffi as unknown as { node: { poll(fd: number, opts: { readable: boolean }, cb: (status: number, ev: PollEvents) => void): PollHandle } }).node.poll;
   return p(fd, { readable: true }, cb);
+}
+
+/**
+ * Runs `fn` with the calling thread in the network namespace at `nsPath` (/run/netns/NAME) and
+ * moves it back before returning. Safe on Node's JavaScript thread: the setns calls and `fn` run
+ * synchronously one after the other, so no other JavaScript, callback or I/O of this thread runs
+ * in between; libuv's and V8's threads are other threads and setns never moves them. A socket
+ * `fn` creates keeps that namespace for its whole life. `error(operation, errno)` makes what is
+ * thrown when a call here fails.
+ */
+export function inNetns<T>(nsPath: string, fn: () => T, error: (operation: string, errno: number) => Error): T {
+  const target = open(nsPath, O_RDONLY | O_CLOEXEC);
+  if (target < 0) throw error(`open ${nsPath}`, errno());
+  const home = open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC);
+  if (home < 0) {
+    const e = errno();
+    close(target);
+    throw error('open /proc/thread-self/ns/net', e);
+  }
+  try {
+    if (setns(target, CLONE_NEWNET) < 0) throw error(`setns ${nsPath}`, errno());
+    try {
+      return fn();
+    } finally {
+      if (setns(home, CLONE_NEWNET) < 0) {
+        // The JavaScript thread is stuck in another namespace: every socket it opens from now
+        // on would be in the wrong one. Nothing can be trusted.
+        process.stderr.write(`podlb: FATAL: setns back to the original network namespace failed: errno ${errno()}\n`);
+        process.abort();
+      }
+    }
+  } finally {
+    close(target);
+    close(home);
+  }
+}
+
+/** struct sockaddr_in { sa_family_t sin_family; in_port_t sin_port (network order); struct in_addr sin_addr; char zero[8]; } */
+export function sockaddrIn(ip: string, port: number): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt16LE(AF_INET, 0);
+  b.writeUInt16BE(port, 2);
+  ip.split('.').forEach((octet, i) => b.writeUInt8(Number(octet), 4 + i));
+  return b;
 }
 
 /** struct sockaddr_nl { sa_family_t nl_family; unsigned short nl_pad; __u32 nl_pid; __u32 nl_groups; } */

@@ -60,6 +60,21 @@ describe.runIf(hasReal('root'))('KernelRoutesReconciler in a namespace', () => {
     expect(await r.gateways()).toEqual({ v4: '10.1.0.2' });
   });
 
+  it('reads the kernel again only after a route or link changed, and sees a change made just before the call', async () => {
+    expect(await r.gateways()).toEqual({ v4: '10.1.0.2' });
+    const before = r.netlinkRequests;
+    for (let i = 0; i < 5; i++) expect(await r.gateways()).toEqual({ v4: '10.1.0.2' });
+    expect(r.netlinkRequests).toBe(before);
+    await sb.exec(ns, 'ip', ['route', 'replace', 'default', 'via', '10.1.0.3']);
+    try {
+      expect(await r.gateways()).toEqual({ v4: '10.1.0.3' });
+      expect(r.netlinkRequests).toBeGreaterThan(before);
+    } finally {
+      await sb.exec(ns, 'ip', ['route', 'replace', 'default', 'via', '10.1.0.2']);
+    }
+    expect(await r.gateways()).toEqual({ v4: '10.1.0.2' });
+  });
+
   it('touches nothing before BIRD took a config, then follows the advertised aggregates', async () => {
     await sb.exec(ns, 'ip', ['route', 'add', 'blackhole', '10.244.7.0/24', 'proto', String(PODLB_RT_PROTOCOL), 'metric', String(BLACKHOLE_METRIC)]);
     const waiting = await r.reconcile(snap, 1_000);

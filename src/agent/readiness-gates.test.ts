@@ -251,4 +251,100 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
       await stub.close();
     }
   });
+
+  /** The same run with each member's view chosen by its Pod's name. */
+  function withViews(run: MembersRun, view: (pod: string) => MemberView): MembersRun {
+    const views = new Map(run.plan.members.map((m) => [memberKey(m.backend, m.name), view(m.pod.name)]));
+    return { ...run, outcome: { ...run.outcome, views } };
+  }
+
+  /** A pods/status stub that records each write and answers it when `answer` says so. */
+  async function recordingStub(answer: (pod: string, status: string, reply: () => void) => void) {
+    const sent: { pod: string; status: string }[] = [];
+    const inFlight = new Map<string, number>();
+    const maxInFlight = new Map<string, number>();
+    const stub = await startHttpStub((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const pod = /pods\/([^/]+)\/status/.exec(req.url ?? '')?.[1] ?? '';
+        const status = (JSON.parse(body) as { status: { conditions: { status: string }[] } }).status.conditions[0]!.status;
+        sent.push({ pod, status });
+        inFlight.set(status, (inFlight.get(status) ?? 0) + 1);
+        maxInFlight.set(status, Math.max(maxInFlight.get(status) ?? 0, inFlight.get(status)!));
+        answer(pod, status, () => {
+          inFlight.set(status, inFlight.get(status)! - 1);
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        });
+      });
+    });
+    return { stub, sent, maxInFlight };
+  }
+
+  it("a True decided earlier is written before Trues decided after it, whatever the Pods' order", async () => {
+    const { stub, sent } = await recordingStub((_pod, _status, reply) => void setTimeout(reply, 30));
+    try {
+      const now = Date.parse('2026-11-23T10:00:10Z');
+      const all = burst(10, true, now);
+      // First only b8 and b9 are registered and healthy: their True writes are decided now.
+      const early = withViews(all.run, (pod) => (pod === 'b8' || pod === 'b9' ? { registered: true, healthy: true } : { registered: false, healthy: false }));
+      const members = { current: early, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
+      const r = new ReadinessGatesReconciler({
+        client: new KubeClient(stub.kubeConfig()),
+        members,
+        pendingPollMs: 25,
+        log,
+        metrics: new AgentMetrics(),
+        random: () => 0,
+        concurrency: 1,
+      });
+      await r.reconcile(all.snap, now);
+      await new Promise((res) => setTimeout(res, 5));
+      // While b8's write is under way, every other Pod turns healthy: b9 has waited longest.
+      members.current = { ...all.run, at: now + 10 };
+      await r.reconcile(all.snap, now + 10);
+      await r.idle();
+      expect(sent.map((x) => x.pod).slice(0, 3)).toEqual(['b8', 'b9', 'b0']);
+      expect(sent).toHaveLength(10);
+    } finally {
+      await stub.close();
+    }
+  });
+
+  it('False writes hold at most half the slots: a True decided while they stall is sent at once', async () => {
+    let releaseFalse: () => void = () => undefined;
+    const falseHeld = new Promise<void>((r) => (releaseFalse = r));
+    const { stub, sent, maxInFlight } = await recordingStub((_pod, status, reply) => {
+      if (status === 'False') void falseHeld.then(reply);
+      else setTimeout(reply, 5);
+    });
+    try {
+      const now = Date.parse('2026-11-23T10:00:10Z');
+      const all = burst(9, false, now);
+      // b0..b7 registered, not healthy yet (False each); b8 not registered yet.
+      const pending = withViews(all.run, (pod) => ({ registered: pod !== 'b8', healthy: false }));
+      const members = { current: pending, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
+      const r = new ReadinessGatesReconciler({
+        client: new KubeClient(stub.kubeConfig()),
+        members,
+        pendingPollMs: 25,
+        log,
+        metrics: new AgentMetrics(),
+        random: () => 0,
+        concurrency: 4,
+      });
+      await r.reconcile(all.snap, now);
+      await vi.waitFor(() => expect(sent.length).toBeGreaterThanOrEqual(2), { timeout: 5_000 });
+      // b8 turns healthy while the server holds every False write.
+      members.current = withViews({ ...all.run, at: now + 10 }, (pod) => ({ registered: true, healthy: pod === 'b8' }));
+      await r.reconcile(all.snap, now + 10);
+      await vi.waitFor(() => expect(sent).toContainEqual({ pod: 'b8', status: 'True' }), { timeout: 5_000 });
+      expect(maxInFlight.get('False')).toBe(2);
+      releaseFalse();
+      await r.idle();
+    } finally {
+      releaseFalse();
+      await stub.close();
+    }
+  });
 });

@@ -50,6 +50,11 @@ interface Queued {
   decidedAt: number;
 }
 
+/** Sort key of a queued write: True before False, then the earliest decided. */
+function rank(q: Queued): number {
+  return (q.d.status === 'True' ? 0 : 1e12) + q.decidedAt;
+}
+
 export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeStatusContribution> {
   readonly name = 'gates';
   readonly #o: ReadinessGatesOptions;
@@ -140,21 +145,26 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Starts queued writes up to the bound, Pods waiting to turn True first: those unblock traffic. */
+  /**
+   * Starts queued writes up to the bound. A True unblocks a Pod's traffic, a False only tells:
+   * every True goes before any False, the longest-waiting first (the queue is rebuilt in Pod
+   * order each run, which would let Pods decided later overtake it), and False writes hold at
+   * most half the slots, so a True decided amid a burst of them finds one free.
+   */
   #pump(): void {
     const limit = this.#o.concurrency ?? GATE_WRITE_CONCURRENCY;
+    const falseSlots = Math.max(1, Math.floor(limit / 2));
     while (this.#inFlight.size < limit && this.#queue.size > 0) {
       // The server asked to wait: nothing is sent until a run after its time.
       if (this.#gates.notBefore > this.#now) break;
+      const falsesInFlight = [...this.#inFlight.values()].filter((k) => k.startsWith('False/')).length;
       let next: Queued | undefined;
       for (const q of this.#queue.values()) {
-        if (q.d.status === 'True' && !this.#inFlight.has(q.d.pod.uid)) {
-          next = q;
-          break;
-        }
-        if (!next && !this.#inFlight.has(q.d.pod.uid)) next = q;
+        // A Pod with a write in flight: its next write waits for that answer.
+        if (this.#inFlight.has(q.d.pod.uid)) continue;
+        if (q.d.status === 'False' && falsesInFlight >= falseSlots) continue;
+        if (!next || rank(q) < rank(next)) next = q;
       }
-      // Only Pods with a write in flight are left: their next write waits for that answer.
       if (!next) break;
       this.#queue.delete(next.d.pod.uid);
       this.#inFlight.set(next.d.pod.uid, next.key);

@@ -199,11 +199,11 @@ export class RbacAuthorizer {
         ref.kind === 'ClusterRole' ? this.#store.tryGet(`clusterroles.${RBAC_GROUP}`, ref.name) : this.#store.tryGet(`roles.${RBAC_GROUP}`, ref.name, ns);
       return Array.isArray(role?.rules) ? role.rules : [];
     };
-    const allowedBy = (bindings: Obj[], ns: string): boolean =>
+    const allowedBy = (bindings: readonly Obj[], ns: string): boolean =>
       bindings.some((b) => (b.subjects ?? []).some((s: Subject) => subjectMatches(s, a.user, ns)) && rulesOf(b.roleRef, ns).some((r) => ruleAllows(r, a)));
-    if (allowedBy(this.#store.list(`clusterrolebindings.${RBAC_GROUP}`).items, '')) return true;
+    if (allowedBy(this.#store.scan(`clusterrolebindings.${RBAC_GROUP}`), '')) return true;
     if (a.namespace === '') return false;
-    return allowedBy(this.#store.list(`rolebindings.${RBAC_GROUP}`, { namespace: a.namespace }).items, a.namespace);
+    return allowedBy(this.#store.scan(`rolebindings.${RBAC_GROUP}`, { namespace: a.namespace }), a.namespace);
   }
 }
 

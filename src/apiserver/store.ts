@@ -102,8 +102,7 @@ export class ObjectStore {
   }
 
   #out(_rt: ResourceType, o: Obj): Obj {
-    const c = structuredClone(o);
-    return c;
+    return structuredClone(o);
   }
 
   // ---------------- reads ----------------
@@ -125,6 +124,13 @@ export class ObjectStore {
   list(resource: string, opts: ListOptions = {}): Obj {
     const st = this.#state(resource);
     return listPage(st, objectPredicate(st.rt, opts), opts, this.#rv, (name, namespace) => this.#key(st.rt, name, namespace));
+  }
+
+  /** As list, in key order, but the stored objects themselves, as an informer's cache shares them: for in-process readers that never write to them. */
+  scan(resource: string, opts: ListOptions = {}): readonly Obj[] {
+    const st = this.#state(resource);
+    const match = objectPredicate(st.rt, opts);
+    return [...st.objects.keys()].sort().flatMap((k) => (match(st.objects.get(k)!) ? [st.objects.get(k)!] : []));
   }
 
   // ---------------- watch ----------------

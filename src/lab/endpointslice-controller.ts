@@ -111,7 +111,7 @@ interface DesiredSlice {
 function desiredSlices(store: ObjectStore, svc: Obj): DesiredSlice[] {
   const ns: string = svc.metadata.namespace;
   const selector: Record<string, string> = svc.spec.selector;
-  const pods = (store.list('pods', { namespace: ns }).items as Obj[]).filter((p) => labelsMatch(selector, p.metadata?.labels));
+  const pods = (store.scan('pods', { namespace: ns }) as Obj[]).filter((p) => labelsMatch(selector, p.metadata?.labels));
   pods.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
   const out: DesiredSlice[] = [];
   const nodeZone = new Map<string, string | undefined>();

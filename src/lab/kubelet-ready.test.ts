@@ -1,6 +1,6 @@
-// The lab kubelet's Ready writes against a slow API server: one per Pod at a time, however
-// many Pod events arrive while it is under way (a real kubelet's status manager syncs a Pod's
-// status from one worker). The Pod's container is a stand-in here: only its status matters.
+// The lab kubelet's status writes against a slow API server: Ready one per Pod at a time, however
+// many Pod events arrive while it is under way, and a released burst one Pod after the other (a
+// real kubelet's status manager syncs statuses from one worker). The Pod's container is a stand-in here: only its status matters.
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { READINESS_GATE, type Pod } from '../api/types.js';
@@ -12,13 +12,23 @@ import type { LabPod } from './pod-server.js';
 import type { Topology } from './topology.js';
 import { adminKubeConfig } from '../../testkit/api-client.js';
 
-/** The real client; it counts the Ready writes it sends. */
+/** The real client; it counts the Ready writes it sends, and the most container-start writes in flight at once. */
 class CountingClient extends KubeClient {
   readyWrites = 0;
-  override patch<T>(path: string, body: unknown, type: Parameters<KubeClient['patch']>[2]): Promise<T> {
-    const conditions = (body as { status?: { conditions?: { type: string }[] } }).status?.conditions ?? [];
+  startsInFlight = 0;
+  maxStartsInFlight = 0;
+  override async patch<T>(path: string, body: unknown, type: Parameters<KubeClient['patch']>[2]): Promise<T> {
+    const status = (body as { status?: { phase?: string; conditions?: { type: string }[] } }).status;
+    const conditions = status?.conditions ?? [];
     if (conditions.length === 1 && conditions[0]!.type === 'Ready') this.readyWrites += 1;
-    return super.patch<T>(path, body, type);
+    if (status?.phase !== 'Running') return super.patch<T>(path, body, type);
+    this.startsInFlight += 1;
+    this.maxStartsInFlight = Math.max(this.maxStartsInFlight, this.startsInFlight);
+    try {
+      return await super.patch<T>(path, body, type);
+    } finally {
+      this.startsInFlight -= 1;
+    }
   }
 }
 
@@ -87,4 +97,28 @@ it('sends one Ready write per Pod at a time, however many Pod events arrive whil
   // The write itself, and at most one re-check after it was answered.
   expect(client.readyWrites - before).toBeGreaterThanOrEqual(1);
   expect(client.readyWrites - before).toBeLessThanOrEqual(2);
+}, 60_000);
+
+it('writes a released burst of held Pods one status after the other, as a status manager does, not all at once', async () => {
+  const names = Array.from({ length: 6 }, (_, i) => `burst-${i}`);
+  kubelet.hold();
+  for (const name of names)
+    api.store.create('pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'default' },
+      spec: { nodeName: 'n1', readinessGates: [{ conditionType: READINESS_GATE }], containers: [{ name: 'web', image: 'web' }] },
+    });
+  await waitFor('every Pod held', () => (kubelet.held === names.length ? true : undefined), 10_000, 10);
+  client.maxStartsInFlight = 0;
+  api.faults.setLatencyMs(50);
+  try {
+    await kubelet.release();
+  } finally {
+    api.faults.setLatencyMs(0);
+  }
+  const ready = (name: string): boolean =>
+    (api.store.get('pods', name, 'default') as Pod).status?.conditions?.some((c) => c.type === 'ContainersReady' && c.status === 'True') === true;
+  expect(names.filter(ready)).toEqual(names);
+  expect(client.maxStartsInFlight).toBe(1);
 }, 60_000);

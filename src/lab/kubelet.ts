@@ -23,27 +23,15 @@ import type { LabPod } from './pod-server.js';
 import { apiNow, cond, gracePeriodSeconds, podReady, preStopSeconds, readyCondition } from './pod-status.js';
 import { ProbeWorker, readinessProbeOf, type ReadinessProbe } from './prober.js';
 import { limiter } from '../util/concurrency.js';
+import {
+  type LabKubeletOptions,
+  MIN_GRACE_AFTER_PRESTOP_MS,
+  POD_STARTS_IN_FLIGHT,
+  REALISTIC_READY_LAG_MS,
+  RELEASE_STATUS_WRITES_IN_FLIGHT,
+} from './kubelet-options.js';
 
-export interface LabKubeletOptions {
-  /** Lag between a readiness gate turning True (or False) and the kubelet writing Ready, uniform in [min, max]. */
-  readyLagMs?: { min: number; max: number };
-  random?: () => number;
-  /** Runs a command in a network namespace (NetnsSandbox.exec): readiness probes go out from the node's. */
-  exec?: (ns: string, cmd: string, args: string[], opts?: { timeoutMs?: number }) => Promise<string>;
-}
-
-/** What a real 1.32 kubelet shows (design §8). */
-export const REALISTIC_READY_LAG_MS = { min: 100, max: 300 };
-/** The kubelet's minimum shutdown window after preStop (kuberuntime minimumGracePeriodInSeconds). */
-const MIN_GRACE_AFTER_PRESTOP_MS = 2000;
-/**
- * Pods whose network and server are being set up at once. Each start is a handful of `ip` and
- * `sysctl` processes forked from the lab process plus a Node process starting; 200 at once on a
- * 2-core machine starved each other past the start timeout and stalled the lab's API server
- * (connect timeouts), so a burst never got to run. A container runtime starts a few at a time
- * as well; Pods past the bound wait their turn, none is refused.
- */
-export const POD_STARTS_IN_FLIGHT = 8;
+export type { LabKubeletOptions } from './kubelet-options.js';
 
 type PodPhase = 'starting' | 'running' | 'terminating' | 'gone';
 
@@ -75,6 +63,7 @@ export class LabKubelet {
   /** While held, started Pods wait for release() before their containers report ready. */
   #hold: { waiters: (() => Promise<void>)[] } | undefined;
   readonly #startSlot = limiter(POD_STARTS_IN_FLIGHT);
+  readonly #releaseSlot = limiter(RELEASE_STATUS_WRITES_IN_FLIGHT);
   readonly #starting = new Set<Promise<void>>();
 
   constructor(client: KubeClient, topo: Topology, log: Logger, opts: LabKubeletOptions = {}) {
@@ -107,7 +96,7 @@ export class LabKubelet {
   async release(): Promise<void> {
     const h = this.#hold;
     this.#hold = undefined;
-    await Promise.all((h?.waiters ?? []).map((w) => w()));
+    await Promise.all((h?.waiters ?? []).map((w) => this.#releaseSlot(w)));
   }
 
   async stop(): Promise<void> {

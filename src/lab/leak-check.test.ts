@@ -49,8 +49,8 @@ describe('findLeaks', () => {
     [
       'a lab Pod server',
       {},
-      { processes: [{ pid: 500, comm: 'node', cmdline: 'node dist/src/lab/pod-server-main.js --name web-1' }] },
-      [{ kind: 'process', what: 'pid 500 node dist/src/lab/pod-server-main.js --name web-1' }],
+      { processes: [{ pid: 500, comm: 'node', cmdline: 'node dist/src/lab/pod-host-main.js --libc file:///x/native/libc.js' }] },
+      [{ kind: 'process', what: 'pid 500 node dist/src/lab/pod-host-main.js --libc file:///x/native/libc.js' }],
     ],
     [
       'a node agent run from the agent image (Node.js 26 names its main thread)',

@@ -30,7 +30,7 @@ export const MEMORY_TMPDIR_ENV = 'PODLB_MEMORY_TMPDIR';
  */
 const RUN_PROGRAMS = new Set(['bird', 'birdc', 'birdcl', 'haproxy', 'zebra', 'bgpd', 'bfdd', 'watchfrr', 'staticd', 'vtysh', 'ip', 'sleep', 'unshare']);
 /** Node processes the lab starts (Pods, agents and controllers run as the CLI). */
-const RUN_NODE_SCRIPT = /pod-server-main\.[jt]s|cli\/podlb\.[jt]s/;
+const RUN_NODE_SCRIPT = /pod-host-main\.[jt]s|cli\/podlb\.[jt]s/;
 /** Node.js's comm: from 22 on (the agent image's 26), its main thread renames itself. */
 const NODE_COMM = /^node(?:-MainThread)?$/;
 

@@ -1,5 +1,5 @@
 // A lab "Pod": its own network namespace, joined to its node's namespace by a veth pair, with
-// an HTTP server (pod-server-main.ts) inside.
+// an HTTP server listening inside it (served by the sandbox's pod host, pod-host-main.ts).
 //
 // Wiring, Calico style:
 //   pod ns:  eth0 = POD_IP/32, `default via 169.254.1.1 dev eth0 onlink`
@@ -13,10 +13,10 @@
 // L2), the pod's address is a /32 exactly as the ToR and HAProxy see it, the pod's routing is
 // one line, and a pod goes away cleanly by deleting its veth (the host route goes with it).
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { nsCommand, run, sysctlCommand, waitFor, type NetnsSandbox, type SpawnedProcess } from './netns.js';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { nsCommand, run, sysctlCommand, type NetnsSandbox, type SpawnedProcess } from './netns.js';
 
 export interface LabPod {
   name: string;
@@ -24,16 +24,16 @@ export interface LabPod {
   ip: string;
   port: number;
   node: string;
-  /** The server process (for RSS measurements); it is the process `ip netns exec` exec'd into. */
+  /** The process serving it (for RSS measurements): the pod host, shared by every Pod of the sandbox. */
   pid: number;
   /** Switches `/healthz` between 200 and 503; resolves once the server acknowledged it. */
   setHealthy(ok: boolean): Promise<void>;
   /**
-   * Stops the server (graceful by default: SIGTERM, in-flight requests finish, SIGKILL once
-   * graceMs is over) and removes the pod ns and its veth.
+   * Stops the server (graceful by default: it stops accepting and in-flight requests finish; once
+   * graceMs is over it is killed) and removes the pod ns and its veth.
    */
   stop(opts?: { graceful?: boolean; graceMs?: number }): Promise<void>;
-  /** Exit code of the server process (null when killed by a signal). */
+  /** The server's exit code, as its own process's would be: 0 drained; null killed (forced, grace over, or the host died). */
   exited: Promise<number | null>;
 }
 
@@ -51,7 +51,8 @@ export interface StartPodOptions {
 
 /** The fake gateway every pod routes through; the node answers ARP for it (proxy ARP). */
 export const POD_GATEWAY = '169.254.1.1';
-const SERVER_HEAP_MB = 32;
+/** The one host serves every Pod of a lab (hundreds in the burst bench): room for all their servers and connections. */
+const SERVER_HEAP_MB = 128;
 const START_TIMEOUT_MS = 10_000;
 const GRACEFUL_STOP_TIMEOUT_MS = 30_000;
 
@@ -67,43 +68,100 @@ function nsLabel(podName: string): string {
     .slice(0, 40)}`;
 }
 
-// Under dist/ the compiled pod-server-main.js sits next to this file. Under vitest only the .ts
-// exists: transpile it once per process (typescript is a dev dependency, loaded only then).
-let transpiled: Promise<string> | undefined;
-const scriptBySandbox = new WeakMap<NetnsSandbox, string>();
-
-async function serverScript(sb: NetnsSandbox): Promise<string> {
-  const js = fileURLToPath(new URL('./pod-server-main.js', import.meta.url));
-  if (existsSync(js)) return js;
-  const cached = scriptBySandbox.get(sb);
-  if (cached) return cached;
-  transpiled ??= (async () => {
-    const ts = (await import('typescript')).default;
-    const source = readFileSync(fileURLToPath(new URL('./pod-server-main.ts', import.meta.url)), 'utf8');
-    return ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } }).outputText;
-  })();
-  const path = join(sb.tempDir('pod-server'), 'pod-server-main.mjs');
-  writeFileSync(path, await transpiled);
-  scriptBySandbox.set(sb, path);
-  return path;
+// Under dist/ the compiled pod-host-main.js and native/libc.js sit next to their sources'
+// places. Under vitest only the .ts files exist: Node runs them in place (it strips types).
+function compiledOrSource(rel: string): string {
+  const js = fileURLToPath(new URL(`${rel}.js`, import.meta.url));
+  return existsSync(js) ? js : fileURLToPath(new URL(`${rel}.ts`, import.meta.url));
 }
 
-function isRunning(p: SpawnedProcess): boolean {
-  return p.child.exitCode === null && p.child.signalCode === null;
+/** What the host printed about one Pod (pod-host-main.ts). */
+interface HostEvent {
+  pod: string;
+  event: 'listening' | 'health' | 'draining' | 'exit' | 'failed';
+  ok?: boolean;
+  code?: number | null;
+  message?: string;
 }
 
-/** The JSON event lines the server printed so far. */
-function events(p: SpawnedProcess): { event: string; [k: string]: unknown }[] {
-  const out: { event: string; [k: string]: unknown }[] = [];
-  for (const line of p.output().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      out.push(JSON.parse(line) as { event: string });
-    } catch {
-      /* partial line */
-    }
+/**
+ * The sandbox's one pod-host process (pod-host-main.ts), started with its first Pod: commands
+ * go in on its stdin, each Pod's events come back on its stdout. The sandbox's cleanup ends it.
+ */
+class PodHost {
+  readonly proc: SpawnedProcess;
+  readonly #listeners = new Map<string, Set<(e: HostEvent) => void>>();
+  #gone = false;
+
+  constructor(sb: NetnsSandbox) {
+    const libcUrl = pathToFileURL(compiledOrSource('../../native/libc')).href;
+    // A small young generation and one V8 worker thread: the lab runs on 2-core machines.
+    const nodeFlags = [`--max-old-space-size=${SERVER_HEAP_MB}`, '--max-semi-space-size=1', '--v8-pool-size=1'];
+    this.proc = sb.spawn(null, process.execPath, [...nodeFlags, compiledOrSource('./pod-host-main'), '--libc', libcUrl], {
+      name: 'pod host',
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    createInterface({ input: this.proc.child.stdout! }).on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      let e: HostEvent;
+      try {
+        e = JSON.parse(line) as HostEvent;
+      } catch {
+        return;
+      }
+      for (const l of this.#listeners.get(e.pod) ?? []) l(e);
+    });
+    this.proc.child.stdin!.on('error', () => undefined);
+    void this.proc.exited.then(() => {
+      this.#gone = true;
+      // Every Pod it served ended with it, as a killed process does.
+      for (const [pod, ls] of this.#listeners) for (const l of ls) l({ pod, event: 'exit', code: null });
+    });
   }
-  return out;
+
+  get running(): boolean {
+    return !this.#gone;
+  }
+
+  send(cmd: Record<string, unknown>): void {
+    if (this.#gone) throw new Error(`the pod host exited: ${this.proc.output().trim()}`);
+    this.proc.child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+  }
+
+  /** Calls `fn` with each event about `pod` until `fn` returns true (or the timeout). */
+  until(pod: string, what: string, timeoutMs: number, fn: (e: HostEvent) => boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const set = this.#listeners.get(pod) ?? new Set();
+      this.#listeners.set(pod, set);
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        set.delete(listener);
+        if (set.size === 0) this.#listeners.delete(pod);
+        if (err) reject(err);
+        else resolve();
+      };
+      const listener = (e: HostEvent): void => {
+        try {
+          if (fn(e)) done();
+        } catch (err) {
+          done(err as Error);
+        }
+      };
+      const timer = timeoutMs > 0 ? setTimeout(() => done(new Error(`timed out waiting for ${what}`)), timeoutMs) : undefined;
+      set.add(listener);
+    });
+  }
+}
+
+const hosts = new WeakMap<NetnsSandbox, PodHost>();
+
+function hostOf(sb: NetnsSandbox): PodHost {
+  let h = hosts.get(sb);
+  if (!h?.running) {
+    h = new PodHost(sb);
+    hosts.set(sb, h);
+  }
+  return h;
 }
 
 export async function startPod(sb: NetnsSandbox, opts: StartPodOptions): Promise<LabPod> {
@@ -119,18 +177,24 @@ export async function startPod(sb: NetnsSandbox, opts: StartPodOptions): Promise
     await run('ip', ['netns', 'del', ns]).catch(() => undefined);
   };
 
-  let proc: SpawnedProcess;
+  let served: HostPod;
   try {
-    proc = await wireAndServe(sb, opts, ns, hostIf);
+    served = await wireAndServe(sb, opts, ns, hostIf);
   } catch (err) {
     // Leave nothing half-made behind: a retry under the same name must find a clean node.
     await removeNetwork();
     throw err;
   }
-  return podHandle(opts, ns, proc, removeNetwork);
+  return podHandle(opts, ns, served, removeNetwork);
 }
 
-async function wireAndServe(sb: NetnsSandbox, opts: StartPodOptions, ns: string, hostIf: string): Promise<SpawnedProcess> {
+/** A Pod the host serves: its server's exit, as a Pod's own process exit would read. */
+interface HostPod {
+  host: PodHost;
+  exited: Promise<number | null>;
+}
+
+async function wireAndServe(sb: NetnsSandbox, opts: StartPodOptions, ns: string, hostIf: string): Promise<HostPod> {
   const { name, nodeNs, ip, port } = opts;
   // One shell for the whole wiring: each command run from here is a fork of the lab process.
   await sb.shell([
@@ -146,31 +210,35 @@ async function wireAndServe(sb: NetnsSandbox, opts: StartPodOptions, ns: string,
   ]);
 
   opts.onNetworkReady?.(ip);
-  const script = await serverScript(sb);
-  // A small heap, small young generation and one V8 worker thread: the lab runs many pods on
-  // 2-core machines. RSS stays about 40 MB, most of it the node binary's shared pages.
-  const nodeFlags = [`--max-old-space-size=${SERVER_HEAP_MB}`, '--max-semi-space-size=1', '--v8-pool-size=1'];
-  const proc = sb.spawn(ns, process.execPath, [...nodeFlags, script, '--name', name, '--ip', ip, '--port', String(port)], {
-    name: `pod ${name}`,
+  const host = hostOf(sb);
+  const served: HostPod = { host, exited: undefined as unknown as Promise<number | null> };
+  // Registered before the add is sent: a Pod that fails at once still reports its exit.
+  served.exited = new Promise((resolve) => {
+    void host.until(name, `pod ${name} to exit`, 0, (e) => {
+      if (e.event !== 'exit') return false;
+      resolve(e.code ?? null);
+      return true;
+    });
   });
-  await waitFor(
-    `pod ${name} listening on ${ip}:${port}`,
-    () => {
-      if (events(proc).some((e) => e.event === 'listening')) return true;
-      if (!isRunning(proc)) throw new Error(`pod ${name} server exited: ${proc.output().trim()}`);
-      return undefined;
-    },
-    START_TIMEOUT_MS,
-    20,
-  ).catch((err: unknown) => {
-    proc.child.kill('SIGKILL');
+  const listening = host.until(name, `pod ${name} listening on ${ip}:${port}`, START_TIMEOUT_MS, (e) => {
+    if (e.event === 'failed') throw new Error(`pod ${name} server failed: ${e.message ?? ''}`);
+    if (e.event === 'exit') throw new Error(`pod ${name} server exited: ${host.proc.output().trim().slice(-2000)}`);
+    return e.event === 'listening';
+  });
+  host.send({ op: 'add', pod: name, netns: `/run/netns/${ns}`, ip, port });
+  await listening.catch((err: unknown) => {
+    if (host.running) host.send({ op: 'stop', pod: name, graceful: false, graceMs: 0 });
     throw err;
   });
-  return proc;
+  return served;
 }
 
-function podHandle(opts: StartPodOptions, ns: string, proc: SpawnedProcess, removeNetwork: () => Promise<void>): LabPod {
+function podHandle(opts: StartPodOptions, ns: string, served: HostPod, removeNetwork: () => Promise<void>): LabPod {
   const { name, ip, port } = opts;
+  const { host } = served;
+  let exitCode: number | null | undefined;
+  void served.exited.then((c) => (exitCode = c));
+  const isRunning = (): boolean => exitCode === undefined && host.running;
   let stopped: Promise<void> | undefined;
   return {
     name,
@@ -178,32 +246,21 @@ function podHandle(opts: StartPodOptions, ns: string, proc: SpawnedProcess, remo
     ip,
     port,
     node: opts.node,
-    pid: proc.child.pid ?? -1,
-    exited: proc.exited,
+    pid: host.proc.child.pid ?? -1,
+    exited: served.exited,
     async setHealthy(ok: boolean): Promise<void> {
-      if (!isRunning(proc)) throw new Error(`pod ${name} is not running`);
-      const before = events(proc).filter((e) => e.event === 'health').length;
-      proc.child.kill(ok ? 'SIGHUP' : 'SIGUSR2');
-      await waitFor(
-        `pod ${name} to acknowledge health=${ok}`,
-        () => {
-          const acks = events(proc).filter((e) => e.event === 'health');
-          return acks.length > before && acks[acks.length - 1]?.ok === ok ? true : undefined;
-        },
-        5_000,
-        10,
-      );
+      if (!isRunning()) throw new Error(`pod ${name} is not running`);
+      const acked = host.until(name, `pod ${name} to acknowledge health=${ok}`, 5_000, (e) => e.event === 'health' && e.ok === ok);
+      host.send({ op: 'health', pod: name, ok });
+      await acked;
     },
     stop(stopOpts: { graceful?: boolean; graceMs?: number } = {}): Promise<void> {
       stopped ??= (async () => {
         const graceful = stopOpts.graceful ?? true;
-        if (isRunning(proc)) {
-          proc.child.kill(graceful ? 'SIGTERM' : 'SIGKILL');
-          const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), stopOpts.graceMs ?? GRACEFUL_STOP_TIMEOUT_MS).unref());
-          if ((await Promise.race([proc.exited, timeout])) === 'timeout') {
-            proc.child.kill('SIGKILL');
-            await proc.exited;
-          }
+        if (isRunning()) {
+          // The host kills a graceful stop still busy once graceMs is over, as the kubelet would.
+          host.send({ op: 'stop', pod: name, graceful, graceMs: stopOpts.graceMs ?? GRACEFUL_STOP_TIMEOUT_MS });
+          await served.exited;
         }
         await removeNetwork();
       })();

@@ -23,6 +23,8 @@ export type NetlinkEvent =
   | { kind: 'error'; error: Error };
 
 export interface Subscription {
+  /** Delivers now what the kernel queued before this call, rather than at the event loop's next turn. */
+  flush(): void;
   close(): void;
 }
 
@@ -109,6 +111,10 @@ export class EventSubscription implements Subscription {
       }
       for (const ev of events) this.#cb(ev);
     }
+  }
+
+  flush(): void {
+    if (!this.#closed) this.#drain();
   }
 
   #fail(error: Error): void {

@@ -73,6 +73,19 @@ export type Verdict = { allowed: true; matched: boolean } | { allowed: false; ma
 
 const env = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
 
+/** Each expression parsed once, as the API server compiles a policy once, not on every request it admits. */
+const compiled = new Map<string, (ctx: Record<string, unknown>) => unknown>();
+function evaluate(expression: string, ctx: Record<string, unknown>): unknown {
+  let fn = compiled.get(expression);
+  if (!fn) {
+    fn = env.parse(expression) as (ctx: Record<string, unknown>) => unknown;
+    // Policies hold a few dozen expressions; the bound only keeps a stream of ad-hoc ones from growing it.
+    if (compiled.size >= 1000) compiled.clear();
+    compiled.set(expression, fn);
+  }
+  return fn(ctx);
+}
+
 /** Whether `expression` parses and type-checks (with every input dyn). Throws the library's error otherwise. */
 export function checkExpression(expression: string): void {
   const r = env.check(expression);
@@ -157,7 +170,7 @@ export function evaluatePolicy(policy: ValidatingAdmissionPolicy, input: Admissi
       get() {
         if (!state.done) {
           try {
-            state = { done: true, value: env.evaluate(v.expression, ctx) };
+            state = { done: true, value: evaluate(v.expression, ctx) };
           } catch (error) {
             state = { done: true, error };
           }
@@ -170,7 +183,7 @@ export function evaluatePolicy(policy: ValidatingAdmissionPolicy, input: Admissi
   const errors: string[] = [];
   const evalBool = (where: string, expression: string): boolean | undefined => {
     try {
-      const r = env.evaluate(expression, ctx);
+      const r = evaluate(expression, ctx);
       if (typeof r !== 'boolean') throw new Error(`${where}: expected bool, got ${typeof r}`);
       return r;
     } catch (err) {
@@ -194,7 +207,7 @@ export function evaluatePolicy(policy: ValidatingAdmissionPolicy, input: Admissi
     let msg = v.message ?? `failed expression: ${v.expression}`;
     if (v.messageExpression) {
       try {
-        const m = env.evaluate(v.messageExpression, ctx);
+        const m = evaluate(v.messageExpression, ctx);
         // The API server falls back to message when messageExpression fails or yields an empty string.
         if (typeof m === 'string' && m.trim() !== '') msg = m;
         else errors.push(`validations[${i}].messageExpression: not a non-empty string`);
