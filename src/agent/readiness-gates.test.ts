@@ -67,6 +67,21 @@ type MembersStandIn = { -readonly [K in keyof ReadinessGatesOptions['members']]:
  * `current`): no member added by this agent, no containers-ready time known.
  */
 const membersAt = (run: MembersRun): MembersStandIn => ({ current: run, addedAt: () => undefined, containersReadyAt: () => undefined });
+/** A reconciler writing to `stub` with `concurrency` writes in flight: the write-queue cases. */
+const queueReconciler = (
+  stub: { kubeConfig(): ConstructorParameters<typeof KubeClient>[0] },
+  members: MembersStandIn,
+  concurrency: number,
+): ReadinessGatesReconciler =>
+  new ReadinessGatesReconciler({
+    client: new KubeClient(stub.kubeConfig()),
+    members,
+    pendingPollMs: 25,
+    log,
+    metrics: new AgentMetrics(),
+    random: () => 0,
+    concurrency,
+  });
 
 const gate = (p: Pod) => p.status?.conditions?.find((c) => c.type === READINESS_GATE);
 
@@ -215,15 +230,7 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
       const now = Date.parse('2026-11-23T10:00:10Z');
       const pending = burst(40, false, now);
       const members = membersAt(pending.run);
-      const r = new ReadinessGatesReconciler({
-        client: new KubeClient(stub.kubeConfig()),
-        members,
-        pendingPollMs: 25,
-        log,
-        metrics: new AgentMetrics(),
-        random: () => 0,
-        concurrency: 4,
-      });
+      const r = queueReconciler(stub, members, 4);
       // The run returns at once: the writes go on beside the loop, b0's held by the server.
       await r.reconcile(pending.snap, now);
       await new Promise((res) => setTimeout(res, 60));
@@ -288,16 +295,8 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
       const all = burst(10, true, now);
       // First only b8 and b9 are registered and healthy: their True writes are decided now.
       const early = withViews(all.run, (pod) => (pod === 'b8' || pod === 'b9' ? { registered: true, healthy: true } : { registered: false, healthy: false }));
-      const members = { current: early, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
-      const r = new ReadinessGatesReconciler({
-        client: new KubeClient(stub.kubeConfig()),
-        members,
-        pendingPollMs: 25,
-        log,
-        metrics: new AgentMetrics(),
-        random: () => 0,
-        concurrency: 1,
-      });
+      const members = membersAt(early);
+      const r = queueReconciler(stub, members, 1);
       await r.reconcile(all.snap, now);
       await new Promise((res) => setTimeout(res, 5));
       // While b8's write is under way, every other Pod turns healthy: b9 has waited longest.
@@ -323,16 +322,8 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
       const all = burst(9, false, now);
       // b0..b7 registered, not healthy yet (False each); b8 not registered yet.
       const pending = withViews(all.run, (pod) => ({ registered: pod !== 'b8', healthy: false }));
-      const members = { current: pending, addedAt: () => undefined as number | undefined, containersReadyAt: () => undefined };
-      const r = new ReadinessGatesReconciler({
-        client: new KubeClient(stub.kubeConfig()),
-        members,
-        pendingPollMs: 25,
-        log,
-        metrics: new AgentMetrics(),
-        random: () => 0,
-        concurrency: 4,
-      });
+      const members = membersAt(pending);
+      const r = queueReconciler(stub, members, 4);
       await r.reconcile(all.snap, now);
       await vi.waitFor(() => expect(sent.length).toBeGreaterThanOrEqual(2), { timeout: 5_000 });
       // b8 turns healthy while the server holds every False write.
