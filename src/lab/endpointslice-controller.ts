@@ -244,21 +244,21 @@ export function startEndpointSliceController(
     scheduled = delay > 0 ? setTimeout(run, delay) : setImmediate(run);
   };
   const markNamespace = (ns: string): void => {
-    for (const s of store.list('services', { namespace: ns }).items as Obj[]) dirty.add(`${ns}/${s.metadata.name}`);
+    for (const s of store.scan('services', { namespace: ns })) dirty.add(`${ns}/${s.metadata.name}`);
     schedule();
   };
 
   const unsubs = [
-    store.watch('pods', {}, (ev) => {
+    store.watch('pods', { shared: true }, (ev) => {
       if (ev.type === 'BOOKMARK' || ev.type === 'ERROR') return;
       markNamespace(ev.object.metadata.namespace);
     }),
-    store.watch('services', {}, (ev) => {
+    store.watch('services', { shared: true }, (ev) => {
       if (ev.type === 'BOOKMARK' || ev.type === 'ERROR') return;
       dirty.add(`${ev.object.metadata.namespace}/${ev.object.metadata.name}`);
       schedule();
     }),
-    store.watch('endpointslices', { labelSelector: `${LABEL_MANAGED_BY}=${CONTROLLER_NAME}` }, (ev) => {
+    store.watch('endpointslices', { labelSelector: `${LABEL_MANAGED_BY}=${CONTROLLER_NAME}`, shared: true }, (ev) => {
       const svc = ev.object.metadata?.labels?.[LABEL_SERVICE_NAME];
       if (!svc) return;
       dirty.add(`${ev.object.metadata.namespace}/${svc}`);
