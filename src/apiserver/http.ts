@@ -241,7 +241,7 @@ export class ApiHttpServer {
       if (method === 'POST') {
         if (t.rt.namespaced && t.namespace === undefined) throw methodNotAllowed();
         const body = await readBody(req);
-        const created = store.create(res_, body as Obj, { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), dryRun, user });
+        const created = store.create(res_, body as Obj, { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), dryRun, user, shareResult: true });
         this.#send(res, 201, created, m);
         return;
       }
@@ -254,7 +254,7 @@ export class ApiHttpServer {
     }
     if (method === 'PUT') {
       const body = (await readBody(req)) as Obj;
-      const opts = { name: t.name, ...(ns !== undefined ? { namespace: ns } : {}), dryRun, user };
+      const opts = { name: t.name, ...(ns !== undefined ? { namespace: ns } : {}), dryRun, user, shareResult: true };
       const out = t.subresource === 'status' ? store.updateStatus(res_, body, opts) : store.update(res_, body, opts);
       this.#send(res, 200, out, m);
       return;
@@ -271,6 +271,7 @@ export class ApiHttpServer {
         ...(t.subresource === 'status' ? { subresource: 'status' as const } : {}),
         dryRun,
         user,
+        shareResult: true,
       });
       this.#send(res, 200, out, m);
       return;
@@ -341,6 +342,8 @@ export class ApiHttpServer {
         ...(q.get('labelSelector') ? { labelSelector: q.get('labelSelector')! } : {}),
         ...(q.get('fieldSelector') ? { fieldSelector: q.get('fieldSelector')! } : {}),
         ...(q.get('resourceVersion') !== null ? { resourceVersion: q.get('resourceVersion')! } : {}),
+        // each event is only encoded onto the stream
+        shared: true,
       },
       (ev) => {
         if (ended) return;

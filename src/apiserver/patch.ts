@@ -90,18 +90,46 @@ function addAt(doc: Json, path: string[], value: Json, op: string, replace: bool
   return doc;
 }
 
+/**
+ * Equality of two values as JSON documents: key order does not matter, a key whose value JSON
+ * drops (undefined, a function) counts as absent, and in an array such a value (or a non-finite
+ * number) counts as null. Walks both values without building their serialisations, since this
+ * runs on every write (no-op detection) and on list merges.
+ */
 function deepEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+  // JSON.stringify gives no document at all for a dropped value at the top
+  if (dropped(a) || dropped(b)) return dropped(a) && dropped(b);
+  return jsonValueEqual(jsonAsInArray(a), jsonAsInArray(b));
 }
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (isObject(v))
-    return Object.fromEntries(
-      Object.keys(v)
-        .sort()
-        .map((k) => [k, canonical(v[k])]),
-    );
-  return v;
+
+const dropped = (v: unknown): boolean => v === undefined || typeof v === 'function' || typeof v === 'symbol';
+// as JSON.stringify writes a value in an array (and, for numbers, anywhere)
+const jsonAsInArray = (v: unknown): unknown => (dropped(v) || (typeof v === 'number' && !Number.isFinite(v)) ? null : v);
+
+function jsonValueEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const arr = Array.isArray(a);
+  if (arr !== Array.isArray(b)) return false;
+  if (arr) {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!jsonValueEqual(jsonAsInArray(x[i]), jsonAsInArray(y[i]))) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let n = 0;
+  for (const k of Object.keys(x)) {
+    const v = x[k];
+    if (dropped(v)) continue;
+    n++;
+    const w = y[k];
+    if (!Object.hasOwn(y, k) || dropped(w) || !jsonValueEqual(jsonAsInArray(v), jsonAsInArray(w))) return false;
+  }
+  for (const k of Object.keys(y)) if (!dropped(y[k])) n--;
+  return n === 0;
 }
 
 export function applyJsonPatch(target: Json, ops: unknown): Json {

@@ -17,6 +17,8 @@ export interface WriteOptions {
   user?: UserInfo;
   /** For namespaced resources when the object does not name its namespace. */
   namespace?: string;
+  /** The caller only serialises the result and keeps no reference to it: it gets the stored object itself, not a copy. */
+  shareResult?: boolean;
 }
 
 export interface DeleteOptions {
@@ -44,4 +46,6 @@ export interface PatchOptions {
   /** Who patches; in-process patches default to IN_PROCESS_USER. */
   user?: UserInfo;
   dryRun?: boolean;
+  /** As WriteOptions.shareResult. */
+  shareResult?: boolean;
 }

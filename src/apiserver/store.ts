@@ -30,7 +30,7 @@ import type { DeleteOptions, ListOptions, PatchOptions, PatchType, WriteOptions 
 import { ServiceAddresses } from './service-addresses.js';
 import { type HistoryEvent, type ResourceState, type WatchEvent, type WatchHandle, type WatchOptions, recordEvent, startWatch } from './watch.js';
 import { IN_PROCESS_USER } from './user.js';
-import { mergedForUpdate, patchedObject, patchMediaType } from './write-body.js';
+import { mergedForUpdate, patchedObject, patchMediaType, requestCopy } from './write-body.js';
 import { validateObjectMeta } from './validation.js';
 
 export type { Obj } from './resource-type.js';
@@ -101,8 +101,8 @@ export class ObjectStore {
     return rt.namespaced ? `${namespace ?? ''}/${name}` : name;
   }
 
-  #out(_rt: ResourceType, o: Obj): Obj {
-    return structuredClone(o);
+  #out(_rt: ResourceType, o: Obj, opts: WriteOptions = {}): Obj {
+    return opts.shareResult ? o : structuredClone(o);
   }
 
   // ---------------- reads ----------------
@@ -143,7 +143,7 @@ export class ObjectStore {
 
   openWatch(resource: string, opts: WatchOptions, cb: (ev: WatchEvent) => void, onClose: () => void = () => undefined): WatchHandle {
     const st = this.#state(resource);
-    return startWatch(st, objectPredicate(st.rt, opts), cb, opts.resourceVersion ?? '', () => this.#rv, onClose);
+    return startWatch(st, objectPredicate(st.rt, opts), cb, opts.resourceVersion ?? '', () => this.#rv, onClose, opts.shared === true);
   }
 
   /** Expire all history: a watch or a consistent list from any older resourceVersion gets 410. */
@@ -253,8 +253,8 @@ export class ObjectStore {
     });
     const key = this.#key(rt, meta.name, meta.namespace);
     if (st.objects.has(key)) throw alreadyExists(this.#gr(rt), meta.name);
-    if (opts.dryRun) return this.#out(rt, o);
-    return this.#out(rt, this.#commit(st, key, 'ADDED', o, undefined));
+    if (opts.dryRun) return this.#out(rt, o, opts);
+    return this.#out(rt, this.#commit(st, key, 'ADDED', o, undefined), opts);
   }
 
   /** PUT on the main resource. */
@@ -272,7 +272,7 @@ export class ObjectStore {
   #update(st: ResourceState, body: Obj, opts: WriteOptions & { name?: string }, status: boolean, fromPatch: boolean): Obj {
     const rt = st.rt;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body of the request must be an object');
-    const o = structuredClone(body);
+    const o = requestCopy(body, status);
     checkTypeMeta(rt, o);
     o.metadata ??= {};
     const meta: Obj = o.metadata;
@@ -329,12 +329,12 @@ export class ObjectStore {
       if (!deepEqual(strip(old), strip(next))) nm.generation = (om.generation ?? 0) + 1;
     }
     // etcd3 GuaranteedUpdate: an update that changes nothing is not written and sends no event
-    if (deepEqual(next, old)) return this.#out(rt, old);
-    if (opts.dryRun) return this.#out(rt, next);
+    if (deepEqual(next, old)) return this.#out(rt, old, opts);
+    if (opts.dryRun) return this.#out(rt, next, opts);
     // Store.shouldDeleteDuringUpdate: the last finalizer went away and the deletion is due
     if ((nm.finalizers ?? []).length === 0 && om.deletionTimestamp && (om.deletionGracePeriodSeconds ?? 0) === 0)
-      return this.#out(rt, this.#commit(st, key, 'DELETED', next, old));
-    return this.#out(rt, this.#commit(st, key, 'MODIFIED', next, old));
+      return this.#out(rt, this.#commit(st, key, 'DELETED', next, old), opts);
+    return this.#out(rt, this.#commit(st, key, 'MODIFIED', next, old), opts);
   }
 
   patch(resource: string, name: string, namespace: string | undefined, type: PatchType, patch: unknown, opts: PatchOptions = {}): Obj {
@@ -347,13 +347,7 @@ export class ObjectStore {
     const old = st.objects.get(key);
     if (!old) throw notFound(this.#gr(rt), name);
     const p = patchedObject(rt, old, t, patch, name, namespace);
-    return this.#update(
-      st,
-      p,
-      { name, ...(namespace !== undefined ? { namespace } : {}), ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.user ? { user: opts.user } : {}) },
-      opts.subresource === 'status',
-      true,
-    );
+    return this.#update(st, p, { ...opts, name, ...(namespace !== undefined ? { namespace } : {}) }, opts.subresource === 'status', true);
   }
 
   delete(resource: string, name: string, namespace?: string, opts: DeleteOptions = {}): Obj | Status {

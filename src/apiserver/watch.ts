@@ -1,7 +1,8 @@
 // The watch cache: each resource's objects with a ring buffer of recent changes (so a list at
 // an older resourceVersion and a watch from one can be served), and watchers with the
 // cacheWatcher's selector-transition semantics (an object leaving the selection is DELETED
-// for that watcher). Events reach a watcher in order, on a microtask, as clones.
+// for that watcher). Events reach a watcher in order, on a microtask, as clones (or, for a
+// watcher that only serialises them, as the stored objects).
 import { timeout, tooOldResourceVersion } from './errors.js';
 import { parseRv } from './resource-version.js';
 import { type Obj, type ResourceType, apiVersionOf } from './resource-type.js';
@@ -18,6 +19,8 @@ export interface WatchOptions {
   fieldSelector?: string;
   /** unset or "0": synthetic ADDED for every current object, then changes; "N": every change after N. */
   resourceVersion?: string;
+  /** The callback only reads (serialises) each event's object and keeps no reference to it: it gets the stored object itself, not a copy. */
+  shared?: boolean;
 }
 
 export interface HistoryEvent {
@@ -55,6 +58,7 @@ export class Watcher implements WatchHandle {
     readonly cb: (ev: WatchEvent) => void,
     readonly currentRv: () => number,
     readonly onClose: () => void,
+    readonly shared = false,
   ) {}
   get closed(): boolean {
     return this.#closed;
@@ -86,7 +90,7 @@ export class Watcher implements WatchHandle {
     while (this.#queue.length > 0 && !this.#closed) {
       const ev = this.#queue.shift()!;
       try {
-        this.cb({ type: ev.type, object: structuredClone(ev.object) });
+        this.cb({ type: ev.type, object: this.shared ? ev.object : structuredClone(ev.object) });
       } catch {
         // a watcher's callback failing must not break the others
       }
@@ -136,8 +140,9 @@ export function startWatch(
   rvText: string,
   currentRv: () => number,
   onClose: () => void,
+  shared = false,
 ): WatchHandle {
-  const w = new Watcher(st, pred, cb, currentRv, onClose);
+  const w = new Watcher(st, pred, cb, currentRv, onClose, shared);
   if (rvText === '' || rvText === '0') {
     const keys = [...st.objects.keys()].sort();
     for (const k of keys) {

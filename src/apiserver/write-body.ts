@@ -25,9 +25,12 @@ export function patchMediaType(rt: ResourceType, type: PatchType): string {
   return t;
 }
 
-/** The stored object with the patch applied; it must still be an object with the URL's name and namespace. */
+/** The stored object with the patch applied (sharing what it leaves untouched with `old`); it must still be an object with the URL's name and namespace. */
 export function patchedObject(rt: ResourceType, old: Obj, t: string, patch: unknown, name: string, namespace: string | undefined): Obj {
-  const current = structuredClone(old) as Json;
+  // none of the three patch functions writes to its target (they build new containers along the
+  // patched paths), so the stored object is passed as is; the result shares the untouched parts
+  // with it until the update takes its own copy
+  const current = old as Json;
   let patched: Json;
   if (t === 'application/json-patch+json') patched = applyJsonPatch(current, patch);
   else {
@@ -66,14 +69,10 @@ export function mergedForUpdate(rt: ResourceType, o: Obj, old: Obj, name: string
   if (status) {
     if (rt.custom) {
       // customResourceStatusStrategy: everything but .status comes from the stored object
-      next = structuredClone(old);
-      if (o.status === undefined) delete next.status;
-      else next.status = o.status;
+      next = storedExcept(old, { status: o.status });
     } else {
       // built-in status strategies: spec from the stored object, metadata from the request
-      next = { ...structuredClone(old), metadata: meta };
-      if (o.status === undefined) delete next.status;
-      else next.status = o.status;
+      next = storedExcept(old, { metadata: meta, status: o.status });
       if (rt.kind === 'Pod') {
         if (om.ownerReferences === undefined) delete meta.ownerReferences;
         else meta.ownerReferences = structuredClone(om.ownerReferences);
@@ -90,4 +89,31 @@ export function mergedForUpdate(rt: ResourceType, o: Obj, old: Obj, name: string
     rt.prepareForUpdate?.(next, old, ctx);
   }
   return next;
+}
+
+/**
+ * A copy of the stored object (in its key order) with the fields of `from` taken from there,
+ * an undefined one dropped: what `from` replaces is not copied, since a status write replaces
+ * the largest parts (status, and metadata for built-in kinds).
+ */
+function storedExcept(old: Obj, from: Obj): Obj {
+  const next: Obj = {};
+  for (const k of Object.keys(old)) {
+    if (!Object.hasOwn(from, k)) next[k] = structuredClone(old[k]);
+    else if (from[k] !== undefined) next[k] = from[k];
+  }
+  for (const k of Object.keys(from)) if (!Object.hasOwn(old, k) && from[k] !== undefined) next[k] = from[k];
+  return next;
+}
+
+/**
+ * The request body as the update works on it, private to the request: for a status update only
+ * its metadata and status are copied, as the rest of the stored object comes from the stored one
+ * (mergedForUpdate) and the request's other fields are only read.
+ */
+export function requestCopy(body: Obj, status: boolean): Obj {
+  if (!status) return structuredClone(body);
+  const o: Obj = { ...body };
+  for (const k of ['metadata', 'status'] as const) if (Object.hasOwn(o, k)) o[k] = structuredClone(o[k]);
+  return o;
 }

@@ -7,6 +7,7 @@
 // Level-triggered: any Pod, Service or managed-slice change marks the namespace's Services
 // dirty; one pass recomputes each dirty Service from the store and skips no-op writes.
 import type { ObjectStore, Obj } from '../apiserver/index.js';
+import { deepEqual } from '../apiserver/patch.js';
 import { LABEL_MANAGED_BY, LABEL_SERVICE_NAME } from '../api/types.js';
 import { labelsMatch } from '../util/label-selector.js';
 
@@ -160,9 +161,10 @@ function sliceKey(s: Obj): string {
 
 export function reconcileService(store: ObjectStore, namespace: string, name: string): void {
   const svc = store.tryGet('services', name, namespace);
-  const existing = (
-    store.list('endpointslices', { namespace, labelSelector: `${LABEL_SERVICE_NAME}=${name},${LABEL_MANAGED_BY}=${CONTROLLER_NAME}` }).items as Obj[]
-  ).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  // the stored slices themselves: a reused one is only read, its update goes out as a new object
+  const existing = [...store.scan('endpointslices', { namespace, labelSelector: `${LABEL_SERVICE_NAME}=${name},${LABEL_MANAGED_BY}=${CONTROLLER_NAME}` })].sort(
+    (a, b) => (a.metadata.name < b.metadata.name ? -1 : 1),
+  );
   const managed = svc?.spec?.selector && svc.spec?.type !== 'ExternalName';
   const desired = managed ? desiredSlices(store, svc) : [];
   const pool = new Map<string, Obj[]>();
@@ -181,7 +183,7 @@ export function reconcileService(store: ObjectStore, namespace: string, name: st
     if (reuse) {
       const next: Obj = { ...reuse, ...body, metadata: { ...reuse.metadata, labels: { ...(reuse.metadata.labels ?? {}), ...labels }, ownerReferences } };
       if (d.ports === undefined) delete next.ports;
-      if (canonical(next) !== canonical(reuse)) store.update('endpointslices', next);
+      if (!deepEqual(next, reuse)) store.update('endpointslices', next);
     } else {
       const base = svc!.metadata.name.length > 57 ? svc!.metadata.name.slice(0, 57) : svc!.metadata.name;
       store.create('endpointslices', {
@@ -244,21 +246,21 @@ export function startEndpointSliceController(
     scheduled = delay > 0 ? setTimeout(run, delay) : setImmediate(run);
   };
   const markNamespace = (ns: string): void => {
-    for (const s of store.list('services', { namespace: ns }).items as Obj[]) dirty.add(`${ns}/${s.metadata.name}`);
+    for (const s of store.scan('services', { namespace: ns })) dirty.add(`${ns}/${s.metadata.name}`);
     schedule();
   };
 
   const unsubs = [
-    store.watch('pods', {}, (ev) => {
+    store.watch('pods', { shared: true }, (ev) => {
       if (ev.type === 'BOOKMARK' || ev.type === 'ERROR') return;
       markNamespace(ev.object.metadata.namespace);
     }),
-    store.watch('services', {}, (ev) => {
+    store.watch('services', { shared: true }, (ev) => {
       if (ev.type === 'BOOKMARK' || ev.type === 'ERROR') return;
       dirty.add(`${ev.object.metadata.namespace}/${ev.object.metadata.name}`);
       schedule();
     }),
-    store.watch('endpointslices', { labelSelector: `${LABEL_MANAGED_BY}=${CONTROLLER_NAME}` }, (ev) => {
+    store.watch('endpointslices', { labelSelector: `${LABEL_MANAGED_BY}=${CONTROLLER_NAME}`, shared: true }, (ev) => {
       const svc = ev.object.metadata?.labels?.[LABEL_SERVICE_NAME];
       if (!svc) return;
       dirty.add(`${ev.object.metadata.namespace}/${svc}`);
