@@ -203,28 +203,12 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
   }
 
   it('bounded in flight; one slow write holds neither the loop nor the others; a True decided meanwhile replaces the unsent False', async () => {
-    let inFlight = 0;
-    let maxInFlight = 0;
-    const sent: { pod: string; status: string }[] = [];
     let releaseSlow: () => void = () => undefined;
     const slowHeld = new Promise<void>((r) => (releaseSlow = r));
-    const stub = await startHttpStub((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        const pod = /pods\/([^/]+)\/status/.exec(req.url ?? '')?.[1] ?? '';
-        const status = (JSON.parse(body) as { status: { conditions: { status: string }[] } }).status.conditions[0]!.status;
-        sent.push({ pod, status });
-        inFlight += 1;
-        maxInFlight = Math.max(maxInFlight, inFlight);
-        const answer = (): void => {
-          inFlight -= 1;
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-        };
-        // The first write to b0 stalls until released; every other answers after 20 ms.
-        if (pod === 'b0' && status === 'False') void slowHeld.then(answer);
-        else setTimeout(answer, 20);
-      });
+    // The first write to b0 stalls until released; every other answers after 20 ms.
+    const { stub, sent, maxInFlight } = await recordingStub((pod, status, reply) => {
+      if (pod === 'b0' && status === 'False') void slowHeld.then(reply);
+      else setTimeout(reply, 20);
     });
     try {
       const now = Date.parse('2026-11-23T10:00:10Z');
@@ -247,7 +231,7 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
       await r.reconcile(healthy.snap, now + 2000);
       await r.idle();
 
-      expect(maxInFlight).toBeLessThanOrEqual(4);
+      expect(maxInFlight.get('all')).toBeLessThanOrEqual(4);
       const last = new Map(sent.map((s) => [s.pod, s.status]));
       expect([...last.values()].every((s) => s === 'True')).toBe(true);
       expect(last.size).toBe(40);
@@ -265,7 +249,7 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
     return { ...run, outcome: { ...run.outcome, views } };
   }
 
-  /** A pods/status stub that records each write and answers it when `answer` says so. */
+  /** A pods/status stub that records each write and answers it when `answer` says so; the most in flight by status, and under 'all'. */
   async function recordingStub(answer: (pod: string, status: string, reply: () => void) => void) {
     const sent: { pod: string; status: string }[] = [];
     const inFlight = new Map<string, number>();
@@ -277,10 +261,12 @@ describe('ReadinessGatesReconciler: a burst of gate writes', () => {
         const pod = /pods\/([^/]+)\/status/.exec(req.url ?? '')?.[1] ?? '';
         const status = (JSON.parse(body) as { status: { conditions: { status: string }[] } }).status.conditions[0]!.status;
         sent.push({ pod, status });
-        inFlight.set(status, (inFlight.get(status) ?? 0) + 1);
-        maxInFlight.set(status, Math.max(maxInFlight.get(status) ?? 0, inFlight.get(status)!));
+        for (const k of [status, 'all']) {
+          inFlight.set(k, (inFlight.get(k) ?? 0) + 1);
+          maxInFlight.set(k, Math.max(maxInFlight.get(k) ?? 0, inFlight.get(k)!));
+        }
         answer(pod, status, () => {
-          inFlight.set(status, inFlight.get(status)! - 1);
+          for (const k of [status, 'all']) inFlight.set(k, inFlight.get(k)! - 1);
           res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         });
       });
