@@ -153,7 +153,7 @@ describe('the leader plans a pool as the agents would', () => {
   it('pre-registration: a Pod not ready yet joins at weight 0, gets weight 1 only once its gate is True, and back to 0 when its containers restart', () => {
     const a1 = pod('shop', 'a1', 'node-a', '10.244.1.5');
     const name = memberName('node-a', '10.244.1.5', 8080);
-    const plan = (p: Pod, current: PoolMemberRecord[]) =>
+    const plan = (p: Pod, current: PoolMemberRecord[], klass = cls) =>
       planPool({
         pool: POOL,
         nameIsUnique: true,
@@ -161,7 +161,7 @@ describe('the leader plans a pool as the agents would', () => {
           pods: [p],
           services: [service('shop', 'cart', 'cart')],
           endpointSlices: [slice('shop', 'cart', [{ pod: p }])],
-          classes: [cls],
+          classes: [klass],
         }),
         current: new Map([['node-a', current]]),
         drainingSince: new Map(),
@@ -189,20 +189,7 @@ describe('the leader plans a pool as the agents would', () => {
     // Off for the class: today's rules, a member at weight 1 once the containers are ready.
     const off = structuredClone(cls);
     off.spec.readiness = { preRegister: false };
-    const today = planPool({
-      pool: POOL,
-      nameIsUnique: true,
-      desired: planClusterMembers({
-        pods: [a1],
-        services: [service('shop', 'cart', 'cart')],
-        endpointSlices: [slice('shop', 'cart', [{ pod: a1 }])],
-        classes: [off],
-      }),
-      current: new Map(),
-      drainingSince: new Map(),
-      lastDesired: new Map(),
-      now: 0,
-    });
+    const today = plan(a1, [], off);
     expect(today.changes.add).toEqual([{ node: 'node-a', name, address: '10.244.1.5', port: 8080, weight: 1 }]);
   });
 });
