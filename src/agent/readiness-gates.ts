@@ -125,7 +125,6 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
     return { events, ...(wakeTimes.length > 0 ? { nextWakeAt: Math.min(...wakeTimes) } : {}) };
   }
 
-  /** Drops what is not sent yet and waits for the writes under way (shutdown). */
   /**
    * The Pod's gate was written True and the cache does not show it yet. Warming members (plan.ts)
    * are switched to traffic on this, so nothing reaches them before the write succeeded.
@@ -134,6 +133,7 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
     return this.#written.get(uid)?.startsWith('True/') === true;
   }
 
+  /** Drops what is not sent yet and waits for the writes under way (shutdown). */
   async close(): Promise<void> {
     this.#queue.clear();
     await this.idle();
@@ -204,11 +204,7 @@ export class ReadinessGatesReconciler implements Reconciler<AgentSnapshot, NodeS
     }
     // A failure needs a run to plan its retry; a True lets warming members take traffic at once,
     // without waiting for the Pod watch to bring it back; other successes come with that watch.
-    if (
-      this.#retryTimes.length > 0 ||
-      this.#written.get(d.pod.uid)?.startsWith('True/') ||
-      (this.#settledEvents.length > 0 && this.#queue.size === 0 && this.#inFlight.size === 0)
-    )
+    if (this.#retryTimes.length > 0 || this.gateOpened(d.pod.uid) || (this.#settledEvents.length > 0 && this.#queue.size === 0 && this.#inFlight.size === 0))
       this.#o.wake?.();
     this.#pump();
   }
