@@ -92,6 +92,9 @@ function observe(seen: Map<number, Seen>, mounts: Map<string, string>): void {
       // By argv, not comm: Node.js 26 renames its main thread (comm `node-MainThread`).
       const isAgent = argv[0] === 'node' && argv.includes('agent') && argv.some((a) => a.endsWith('cli/podlb.js'));
       if (comm !== 'bird' && !isAgent) continue;
+      // Caught inside execve: comm is already the new program's, its arguments not yet there.
+      // Recorded now, it would keep an empty argv; the next look reads the real one.
+      if (argv.length === 0) continue;
       const netIno = /\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/net`))?.[1] ?? '';
       seen.set(pid, {
         pid,
